@@ -1,0 +1,45 @@
+# Irbis: the two commands.
+#   make run   set up everything that is missing, migrate, load the demo, serve on 127.0.0.1:8000
+#   make test  the same set-up, then the whole test suite
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+IRBIS := $(VENV)/bin/irbis
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export IRBIS_DATABASE_URL ?= postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis
+export IRBIS_DATABASE_READER_URL ?= postgresql+psycopg://irbis_reader:irbis_reader@127.0.0.1:5432/irbis
+export IRBIS_TEST_DATABASE_URL ?= postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test
+export IRBIS_TEST_DATABASE_READER_URL ?= postgresql+psycopg://irbis_reader:irbis_reader@127.0.0.1:5432/irbis_test
+
+.PHONY: run test setup system venv assets db demo lint bench clean-venv
+
+run: setup demo
+	$(IRBIS) serve --host $(HOST) --port $(PORT)
+
+test: setup
+	bash scripts/test.sh
+
+setup: system venv assets db
+
+system:
+	bash scripts/system.sh
+
+venv:
+	bash scripts/venv.sh $(VENV)
+
+assets:
+	bash scripts/assets.sh
+
+db:
+	bash scripts/database.sh
+	$(IRBIS) db upgrade
+
+demo:
+	$(IRBIS) load demo
+
+lint:
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
+
+bench:
+	bash bench/run.sh

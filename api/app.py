@@ -1,0 +1,60 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from api import errors
+from api.db.engine import make_engine
+from api.settings import REPO_ROOT, Settings
+
+STATIC_DIR = REPO_ROOT / "api" / "static"
+NODE_MODULES = REPO_ROOT / "node_modules"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the Irbis web application.
+
+    Engines are created in the lifespan and kept on ``app.state``; nothing is created at import.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = make_engine(settings.database.url, settings=settings.database)
+        app.state.reader_engine = make_engine(
+            settings.database.read_url, settings=settings.database
+        )
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+            app.state.reader_engine.dispose()
+
+    app = FastAPI(
+        title=settings.api.title,
+        summary="Conservation monitoring for Central Asia: snow leopard and goitered gazelle.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api.html",
+        redoc_url=None,
+        openapi_url="/api",
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+
+    from api.routers import health, pages
+
+    app.include_router(health.router)
+    app.include_router(pages.router)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if NODE_MODULES.is_dir():
+        app.mount("/vendor", StaticFiles(directory=NODE_MODULES), name="vendor")
+    return app

@@ -1,0 +1,60 @@
+"""Engines and sessions. Created from settings by the app factory or the CLI, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.settings import DatabaseSettings
+
+
+def make_engine(url: str, *, settings: DatabaseSettings | None = None, **kwargs: object) -> Engine:
+    """An engine with a statement timeout, so no request can hold the database forever."""
+    timeout = settings.statement_timeout_ms if settings else 30_000
+    pool_size = settings.pool_size if settings else 5
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"options": f"-c statement_timeout={timeout}"},
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def set_actor(session: Session, actor: str | None) -> None:
+    """Name who is writing, for the audit log (transaction-local)."""
+    session.execute(text("SELECT set_config('irbis.actor', :actor, true)"), {"actor": actor or ""})
+
+
+@contextmanager
+def transaction(engine: Engine, *, actor: str | None = None) -> Iterator[Session]:
+    """One all-or-nothing unit of work: committed on success, rolled back on any error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        set_actor(session, actor)
+        yield session
+
+
+def database_state(engine: Engine) -> dict[str, object]:
+    """What /health reports about the database."""
+    try:
+        with engine.connect() as conn:
+            postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar()
+            try:
+                rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except Exception:
+                rev = None
+        return {"status": "up", "postgis": postgis, "revision": rev}
+    except Exception as exc:  # the database may be down: report it, never raise
+        return {"status": "down", "error": type(exc).__name__}
+
+
+__all__ = ["database_state", "event", "make_engine", "session_factory", "set_actor", "transaction"]

@@ -1,0 +1,535 @@
+"""The Irbis domain model: typed SQLAlchemy 2 models over PostGIS (GeoAlchemy2).
+
+Every spatial table carries ``source``, ``licence`` and ``method`` (observed, modelled,
+example) and timestamps. Geometries are stored in EPSG:4326 with GiST indexes. Inserts,
+updates and deletes of the tables in :data:`AUDITED_TABLES` are copied by a trigger into
+``audit_log`` (before and after, who and when), and each write bumps the table's row in
+``layer_versions``, which feeds cache validators and analysis provenance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from geoalchemy2 import Geometry, WKBElement
+
+from geo.crs import STORAGE_EPSG
+
+
+class Method(enum.StrEnum):
+    """How a record came to be."""
+
+    observed = "observed"
+    modelled = "modelled"
+    example = "example"
+
+
+class EcosystemKind(enum.StrEnum):
+    mountain = "mountain"
+    arid_lowland = "arid_lowland"
+    other = "other"
+
+
+class ThreatKind(enum.StrEnum):
+    ski_resort = "ski_resort"
+    road = "road"
+    railway = "railway"
+    pipeline = "pipeline"
+    power_line = "power_line"
+    mining = "mining"
+    dam = "dam"
+    urban_expansion = "urban_expansion"
+    agriculture = "agriculture"
+    overgrazing = "overgrazing"
+    poaching = "poaching"
+    fence = "fence"
+    tourism = "tourism"
+    other = "other"
+
+
+class ThreatStatus(enum.StrEnum):
+    proposed = "proposed"
+    approved = "approved"
+    under_construction = "under_construction"
+    active = "active"
+    halted = "halted"
+
+
+class GrantStatus(enum.StrEnum):
+    proposed = "proposed"
+    active = "active"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class PAStatus(enum.StrEnum):
+    """Protected-area status, as in the WDPA."""
+
+    designated = "Designated"
+    inscribed = "Inscribed"
+    adopted = "Adopted"
+    established = "Established"
+    proposed = "Proposed"
+    not_reported = "Not Reported"
+
+
+def _values(e: type[enum.Enum]) -> str:
+    return ", ".join(f"'{m.value}'" for m in e)
+
+
+def _geom(kind: str) -> Any:
+    return Geometry(geometry_type=kind, srid=STORAGE_EPSG, spatial_index=True)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class Provenance(Timestamped):
+    """Where a record came from: every spatial table has these columns."""
+
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    licence: Mapped[str] = mapped_column(Text, nullable=False)
+    method: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+def method_check(table: str) -> CheckConstraint:
+    return CheckConstraint(f"method IN ({_values(Method)})", name=f"ck_{table}_method")
+
+
+# --------------------------------------------------------------------------------------------
+# Species and occurrences
+# --------------------------------------------------------------------------------------------
+
+
+class Species(Timestamped, Base):
+    __tablename__ = "species"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scientific_name: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    common_name_en: Mapped[str | None] = mapped_column(Text)
+    common_name_ru: Mapped[str | None] = mapped_column(Text)
+    iucn_category: Mapped[str] = mapped_column(String(2), nullable=False)
+    sensitive: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    iucn_taxon_id: Mapped[int | None] = mapped_column(Integer)
+    gbif_taxon_key: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(
+            "iucn_category IN ('EX','EW','CR','EN','VU','NT','LC','DD','NE')",
+            name="ck_species_iucn_category",
+        ),
+    )
+
+
+class SpeciesRange(Provenance, Base):
+    """A species range polygon, coded as in IUCN Red List spatial data."""
+
+    __tablename__ = "species_ranges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    species_id: Mapped[int] = mapped_column(ForeignKey("species.id"), nullable=False, index=True)
+    presence: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1)
+    origin: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1)
+    seasonal: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1)
+    compiler: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(SmallInteger)
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+    species: Mapped[Species] = relationship()
+
+    __table_args__ = (
+        method_check("species_ranges"),
+        CheckConstraint("presence BETWEEN 1 AND 7", name="ck_species_ranges_presence"),
+        CheckConstraint("origin BETWEEN 1 AND 6", name="ck_species_ranges_origin"),
+        CheckConstraint("seasonal BETWEEN 1 AND 5", name="ck_species_ranges_seasonal"),
+    )
+
+
+class Occurrence(Provenance, Base):
+    """A species occurrence (GBIF / Darwin Core). Precise for sensitive species: never public."""
+
+    __tablename__ = "occurrences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    species_id: Mapped[int] = mapped_column(ForeignKey("species.id"), nullable=False, index=True)
+    gbif_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    occurrence_id: Mapped[str | None] = mapped_column(Text)
+    event_date: Mapped[dt.date | None] = mapped_column(Date)
+    basis_of_record: Mapped[str | None] = mapped_column(Text)
+    coordinate_uncertainty_m: Mapped[float | None] = mapped_column(Float)
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    recorded_by: Mapped[str | None] = mapped_column(Text)
+    dataset_key: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(_geom("POINT"), nullable=False)
+
+    species: Mapped[Species] = relationship()
+
+    __table_args__ = (method_check("occurrences"),)
+
+
+# --------------------------------------------------------------------------------------------
+# Protected areas, ecosystems, threats
+# --------------------------------------------------------------------------------------------
+
+
+class ProtectedArea(Provenance, Base):
+    """A protected area as in the WDPA: polygon, or point with a reported area."""
+
+    __tablename__ = "protected_areas"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wdpa_id: Mapped[int | None] = mapped_column(BigInteger)
+    wdpa_pid: Mapped[str | None] = mapped_column(Text, unique=True)
+    osm_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    original_name: Mapped[str | None] = mapped_column(Text)
+    designation: Mapped[str | None] = mapped_column(Text)
+    designation_type: Mapped[str | None] = mapped_column(Text)
+    iucn_category: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, nullable=False, default=PAStatus.designated.value)
+    status_year: Mapped[int | None] = mapped_column(SmallInteger)
+    reported_area_km2: Mapped[float | None] = mapped_column(Float)
+    iso3: Mapped[str | None] = mapped_column(Text)
+    is_oecm: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    geom: Mapped[WKBElement] = mapped_column(_geom("GEOMETRY"), nullable=False)
+
+    __table_args__ = (
+        method_check("protected_areas"),
+        CheckConstraint(
+            "GeometryType(geom) IN ('MULTIPOLYGON', 'POLYGON', 'POINT', 'MULTIPOINT')",
+            name="ck_protected_areas_geom_type",
+        ),
+        CheckConstraint(f"status IN ({_values(PAStatus)})", name="ck_protected_areas_status"),
+    )
+
+
+class Ecosystem(Provenance, Base):
+    __tablename__ = "ecosystems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    iso3: Mapped[str | None] = mapped_column(String(3))
+    analysis_run_id: Mapped[int | None] = mapped_column(Integer)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+    __table_args__ = (
+        method_check("ecosystems"),
+        CheckConstraint(f"kind IN ({_values(EcosystemKind)})", name="ck_ecosystems_kind"),
+    )
+
+
+class Threat(Provenance, Base):
+    """A threat to habitat: any geometry type (footprint, line, point)."""
+
+    __tablename__ = "threats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    proposed_on: Mapped[dt.date | None] = mapped_column(Date)
+    started_on: Mapped[dt.date | None] = mapped_column(Date)
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    description: Mapped[str | None] = mapped_column(Text)
+    links: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    published: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    geom: Mapped[WKBElement] = mapped_column(_geom("GEOMETRY"), nullable=False)
+
+    status_changes: Mapped[list[ThreatStatusChange]] = relationship(
+        back_populates="threat", order_by="ThreatStatusChange.changed_on"
+    )
+
+    __table_args__ = (
+        method_check("threats"),
+        CheckConstraint(f"kind IN ({_values(ThreatKind)})", name="ck_threats_kind"),
+        CheckConstraint(f"status IN ({_values(ThreatStatus)})", name="ck_threats_status"),
+    )
+
+
+class ThreatStatusChange(Timestamped, Base):
+    """One step in a threat's life: a status from a date, with its source."""
+
+    __tablename__ = "threat_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    threat_id: Mapped[int] = mapped_column(
+        ForeignKey("threats.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    changed_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+
+    threat: Mapped[Threat] = relationship(back_populates="status_changes")
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_values(ThreatStatus)})", name="ck_tsc_status"),
+        UniqueConstraint("threat_id", "changed_on", "status", name="uq_tsc_threat_date_status"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Grants and field sites
+# --------------------------------------------------------------------------------------------
+
+grant_species = Table(
+    "grant_species",
+    Base.metadata,
+    Column("grant_id", ForeignKey("grants.id", ondelete="CASCADE"), primary_key=True),
+    Column("species_id", ForeignKey("species.id"), primary_key=True),
+)
+
+
+class Grant(Timestamped, Base):
+    __tablename__ = "grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    grantee_organisation: Mapped[str] = mapped_column(Text, nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD")
+    start_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    end_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    countries: Mapped[list[str]] = mapped_column(ARRAY(String(3)), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    method: Mapped[str] = mapped_column(String(16), nullable=False)
+
+    species: Mapped[list[Species]] = relationship(secondary=grant_species)
+    field_sites: Mapped[list[FieldSite]] = relationship(back_populates="grant")
+
+    __table_args__ = (
+        method_check("grants"),
+        CheckConstraint("amount > 0", name="ck_grants_amount"),
+        CheckConstraint("end_date >= start_date", name="ck_grants_dates"),
+        CheckConstraint(f"status IN ({_values(GrantStatus)})", name="ck_grants_status"),
+    )
+
+
+class FieldSite(Provenance, Base):
+    __tablename__ = "field_sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    uploaded_by: Mapped[str] = mapped_column(Text, nullable=False)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    geom_hash: Mapped[str | None] = mapped_column(String(64))
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+    grant: Mapped[Grant] = relationship(back_populates="field_sites")
+
+    __table_args__ = (
+        method_check("field_sites"),
+        UniqueConstraint("grant_id", "name", name="uq_field_sites_grant_name"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reference layers
+# --------------------------------------------------------------------------------------------
+
+
+class Country(Provenance, Base):
+    __tablename__ = "countries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    iso_a2: Mapped[str | None] = mapped_column(String(2))
+    iso_a3: Mapped[str] = mapped_column(String(3), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    programme: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+    __table_args__ = (method_check("countries"),)
+
+
+class AdminUnit(Provenance, Base):
+    __tablename__ = "admin_units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hasc: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    iso_a3: Mapped[str] = mapped_column(String(3), nullable=False)
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+    __table_args__ = (method_check("admin_units"), UniqueConstraint("iso_a3", "hasc", "name"))
+
+
+class _NamedFeature(Provenance):
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    featurecla: Mapped[str | None] = mapped_column(Text)
+    scalerank: Mapped[int | None] = mapped_column(SmallInteger)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+
+
+class Region(_NamedFeature, Base):
+    """Named physical regions (mountain ranges, deserts, plains)."""
+
+    __tablename__ = "regions"
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+    __table_args__ = (method_check("regions"),)
+
+
+class Glacier(_NamedFeature, Base):
+    __tablename__ = "glaciers"
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+    __table_args__ = (method_check("glaciers"),)
+
+
+class Lake(_NamedFeature, Base):
+    __tablename__ = "lakes"
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+    __table_args__ = (method_check("lakes"),)
+
+
+class River(_NamedFeature, Base):
+    __tablename__ = "rivers"
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTILINESTRING"), nullable=False)
+    __table_args__ = (method_check("rivers"),)
+
+
+class Place(_NamedFeature, Base):
+    """Populated places."""
+
+    __tablename__ = "places"
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    iso_a3: Mapped[str | None] = mapped_column(String(3))
+    population: Mapped[int | None] = mapped_column(BigInteger)
+    geom: Mapped[WKBElement] = mapped_column(_geom("POINT"), nullable=False)
+    __table_args__ = (method_check("places"),)
+
+
+class Peak(_NamedFeature, Base):
+    """Named peaks, passes and depressions with their elevation."""
+
+    __tablename__ = "peaks"
+    elevation_m: Mapped[float | None] = mapped_column(Float)
+    geom: Mapped[WKBElement] = mapped_column(_geom("POINT"), nullable=False)
+    __table_args__ = (method_check("peaks"),)
+
+
+class RasterDataset(Provenance, Base):
+    """A raster file (DEM, classification, land cover) registered with its metadata."""
+
+    __tablename__ = "rasters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    crs: Mapped[str] = mapped_column(Text, nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    resolution: Mapped[list[float]] = mapped_column(ARRAY(Float), nullable=False)
+    dtype: Mapped[str] = mapped_column(Text, nullable=False)
+    nodata: Mapped[float | None] = mapped_column(Float)
+    units: Mapped[str | None] = mapped_column(Text)
+    epoch: Mapped[str | None] = mapped_column(Text)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    geom: Mapped[WKBElement] = mapped_column(_geom("POLYGON"), nullable=False)
+
+    __table_args__ = (method_check("rasters"),)
+
+
+# --------------------------------------------------------------------------------------------
+# History and versions
+# --------------------------------------------------------------------------------------------
+
+
+class AuditLog(Base):
+    """Every insert, update and delete of an audited table: who, when, before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    table_name: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    row_id: Mapped[str] = mapped_column(Text, nullable=False)
+    action: Mapped[str] = mapped_column(String(8), nullable=False)
+    actor: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class LayerVersion(Base):
+    """A counter per table, bumped by every write statement: data versions for caches/runs."""
+
+    __tablename__ = "layer_versions"
+
+    table_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+AUDITED_TABLES = (
+    "species",
+    "species_ranges",
+    "occurrences",
+    "protected_areas",
+    "ecosystems",
+    "threats",
+    "threat_status_changes",
+    "grants",
+    "grant_species",
+    "field_sites",
+    "countries",
+    "admin_units",
+    "regions",
+    "glaciers",
+    "lakes",
+    "rivers",
+    "places",
+    "peaks",
+    "rasters",
+)

@@ -1,0 +1,44 @@
+"""Small typed dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from api.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_engine(request: Request) -> Engine:
+    """The writer engine."""
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_reader_engine(request: Request) -> Engine:
+    """The read-only engine (role irbis_reader): used for every public read."""
+    return request.app.state.reader_engine  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A writer session; the handler commits explicitly (one transaction per request)."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.reader_engine, expire_on_commit=False) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ReaderDep = Annotated[Engine, Depends(get_reader_engine)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]

@@ -1,0 +1,95 @@
+"""The landing page and the sources page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import text
+
+from api.deps import ReaderDep, SettingsDep
+from api.templating import render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+CARDS = [
+    {"href": "/atlas", "title": "Atlas", "text": "Every public layer on one interactive map."},
+    {
+        "href": "/collections",
+        "title": "Layers and data",
+        "text": "OGC API Features and Tiles: browse, query, download.",
+    },
+    {
+        "href": "/analyses",
+        "title": "Analyses",
+        "text": "Ecosystems, habitat, coverage gaps, habitat loss, priorities.",
+    },
+    {
+        "href": "/threats",
+        "title": "Threats",
+        "text": "Documented threats to habitat, such as the Kok-Jailau resort.",
+    },
+    {
+        "href": "/sites/upload",
+        "title": "Upload field sites",
+        "text": "Grantees put their field sites on the map.",
+    },
+    {"href": "/sources", "title": "Sources and licences", "text": "Where every record comes from."},
+    {"href": "/api.html", "title": "API", "text": "The OpenAPI description of every endpoint."},
+]
+
+COUNTED = [
+    ("Species", "species"),
+    ("Protected areas", "protected_areas"),
+    ("Grants", "grants"),
+    ("Field sites", "field_sites"),
+    ("Threats", "threats"),
+    ("Ecosystems", "ecosystems"),
+    ("Countries", "countries"),
+]
+
+SOURCED = [
+    "species_ranges",
+    "protected_areas",
+    "ecosystems",
+    "threats",
+    "field_sites",
+    "countries",
+    "admin_units",
+    "regions",
+    "glaciers",
+    "lakes",
+    "rivers",
+    "places",
+    "peaks",
+    "rasters",
+]
+
+
+@router.get("/", response_class=HTMLResponse)
+def landing(request: Request, engine: ReaderDep) -> HTMLResponse:
+    counts = []
+    with engine.connect() as conn:
+        for label, table in COUNTED:
+            try:
+                n = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            except Exception:
+                conn.rollback()
+                n = "–"
+            counts.append((label, n))
+    return render(request, "landing.html", cards=CARDS, counts=counts)
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources(request: Request, engine: ReaderDep, settings: SettingsDep) -> HTMLResponse:
+    rows = []
+    with engine.connect() as conn:
+        for table in SOURCED:
+            q = text(
+                f"SELECT source, licence, method, count(*) AS n FROM {table} "
+                "GROUP BY source, licence, method ORDER BY n DESC"
+            )
+            for r in conn.execute(q):
+                rows.append({"layer": table, **r._asdict()})
+    prov = settings.data_dir / "PROVENANCE.md"
+    provenance = prov.read_text(encoding="utf-8") if prov.exists() else ""
+    return render(request, "sources.html", rows=rows, provenance=provenance)

@@ -1,0 +1,36 @@
+"""Jinja2 templates shared by the HTML routers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from api.settings import REPO_ROOT
+
+NAV: list[tuple[str, str]] = [
+    ("/", "Home"),
+    ("/atlas", "Atlas"),
+    ("/collections", "Layers"),
+    ("/analyses", "Analyses"),
+    ("/threats", "Threats"),
+    ("/sources", "Sources"),
+    ("/api.html", "API"),
+]
+
+_templates: Jinja2Templates | None = None
+
+
+def templates() -> Jinja2Templates:
+    global _templates
+    if _templates is None:
+        _templates = Jinja2Templates(directory=str(REPO_ROOT / "api" / "templates"))
+    return _templates
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("nav", NAV)
+    context.setdefault("user", getattr(request.state, "user", None))
+    return templates().TemplateResponse(request, name, context, status_code=status_code)

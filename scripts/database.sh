@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Creates the roles and databases Irbis uses, with PostGIS enabled. Safe to run again.
+#   irbis         owner of the schema: migrations and writes
+#   irbis_reader  read-only role used for public reads
+#   databases     irbis (the platform) and irbis_test (the test suite)
+set -euo pipefail
+psql_su() {
+  if [ "$(id -u)" = "0" ]; then
+    su postgres -c "psql -v ON_ERROR_STOP=1 -qAt $*"
+  else
+    sudo -u postgres psql -v ON_ERROR_STOP=1 -qAt "$@"
+  fi
+}
+run_sql() { # db sql
+  if [ "$(id -u)" = "0" ]; then
+    su postgres -c "psql -v ON_ERROR_STOP=1 -qAt -d '$1'" <<<"$2"
+  else
+    sudo -u postgres psql -v ON_ERROR_STOP=1 -qAt -d "$1" <<<"$2"
+  fi
+}
+run_sql postgres "
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'irbis') THEN
+    CREATE ROLE irbis LOGIN PASSWORD 'irbis';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'irbis_reader') THEN
+    CREATE ROLE irbis_reader LOGIN PASSWORD 'irbis_reader';
+  END IF;
+END \$\$;"
+for db in irbis irbis_test; do
+  exists=$(run_sql postgres "SELECT 1 FROM pg_database WHERE datname = '$db'")
+  if [ "$exists" != "1" ]; then
+    run_sql postgres "CREATE DATABASE $db OWNER irbis"
+  fi
+  run_sql "$db" "
+CREATE EXTENSION IF NOT EXISTS postgis;
+GRANT CONNECT ON DATABASE $db TO irbis_reader;
+GRANT USAGE ON SCHEMA public TO irbis_reader;
+ALTER DEFAULT PRIVILEGES FOR ROLE irbis IN SCHEMA public GRANT SELECT ON TABLES TO irbis_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO irbis_reader;"
+done

@@ -1,0 +1,156 @@
+"""Test fixtures: a real PostGIS test database, migrated once per run, and a real app.
+
+The database comes from IRBIS_TEST_DATABASE_URL (``make test`` creates it). Each test that
+takes ``db_session`` runs inside a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from api.db import migrate
+from api.db.engine import make_engine
+from api.settings import Settings
+
+TEST_URL = os.environ.get(
+    "IRBIS_TEST_DATABASE_URL", "postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test"
+)
+TEST_READER_URL = os.environ.get(
+    "IRBIS_TEST_DATABASE_READER_URL",
+    "postgresql+psycopg://irbis_reader:irbis_reader@127.0.0.1:5432/irbis_test",
+)
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    s = Settings.for_database(TEST_URL, TEST_READER_URL)
+    s.var_dir = tmp_path_factory.mktemp("var")
+    return s
+
+
+@pytest.fixture(scope="session")
+def migrated(settings: Settings) -> str:
+    """The test database, emptied and migrated to head once per run."""
+    migrate.downgrade(settings.database.url, "base")
+    migrate.upgrade(settings.database.url, "head")
+    return settings.database.url
+
+
+@pytest.fixture(scope="session")
+def engine(migrated: str, settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(migrated, settings=settings.database)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo(engine: Engine, settings: Settings) -> dict[str, int]:
+    """The demo data loaded once into the test database."""
+    from api.demo import load_demo
+
+    return load_demo(engine, settings, progress=False)
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    conn = engine.connect()
+    trans = conn.begin()
+    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        trans.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def app(settings: Settings, demo: dict[str, int]):  # type: ignore[no-untyped-def]
+    from api.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, demo: dict[str, int]) -> Iterator[str]:
+    """The real app served by uvicorn on 127.0.0.1 in a thread, for browsers and GDAL."""
+    import uvicorn
+
+    from api.app import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start within 30 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    """A fresh page that records console errors in ``page.console_errors``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.console_errors = errors  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def count(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
