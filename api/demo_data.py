@@ -1,0 +1,392 @@
+"""The example records of the demo: an SOS Central Asia grant portfolio, protected areas and
+the Kok-Jailau case. Every record here has ``method = 'example'``: the facts they rest on are
+cited in ``source``; the geometries are schematic and never official boundaries.
+"""
+
+from __future__ import annotations
+
+SOS_SOURCE = (
+    "IUCN Save Our Species Central Asia (Nov 2018 - Dec 2022): grants of 25,000-200,000 USD "
+    "for the snow leopard and the goitered gazelle in KZ, KG, TJ, UZ. This grant is an "
+    "illustrative example, not an actual award."
+)
+EXAMPLE_LICENCE = "CC0-1.0 (Irbis example record)"
+
+SPECIES = [
+    {
+        "scientific_name": "Panthera uncia",
+        "common_name_en": "Snow leopard",
+        "common_name_ru": "Снежный барс (ирбис)",
+        "iucn_category": "VU",
+        "sensitive": True,
+        "iucn_taxon_id": 22732,
+        "gbif_taxon_key": 5219432,
+        "source": "IUCN Red List: Vulnerable",
+    },
+    {
+        "scientific_name": "Gazella subgutturosa",
+        "common_name_en": "Goitered gazelle",
+        "common_name_ru": "Джейран",
+        "iucn_category": "VU",
+        "sensitive": True,
+        "iucn_taxon_id": 8976,
+        "gbif_taxon_key": 2441071,
+        "source": "IUCN Red List: Vulnerable",
+    },
+]
+
+# Field-site centres were checked against GEBCO 2023 / the 5' DEM: the snow-leopard sites lie
+# in the alpine and subalpine belt (about 2,900-4,800 m at the centre), the gazelle sites in
+# deserts and semi-deserts of the plains and foothills (about 50-900 m).
+SL, GG = "Panthera uncia", "Gazella subgutturosa"
+GRANTS = [
+    {
+        "code": "SOS-CA-EX-01",
+        "title": "Camera-trap monitoring of snow leopards in the upper Ile Alatau (example)",
+        "grantee_organisation": "Association for the Conservation of Biodiversity of Kazakhstan",
+        "amount": 120_000,
+        "start_date": "2019-03-01",
+        "end_date": "2021-12-31",
+        "countries": ["KAZ"],
+        "species": [SL],
+        "status": "completed",
+        "sites": [("Bolshaya Almatinka headwaters", 76.95, 43.03, 6.0)],
+    },
+    {
+        "code": "SOS-CA-EX-02",
+        "title": "Snow leopard and prey surveys in the Talas Alatau (example)",
+        "grantee_organisation": "Association for the Conservation of Biodiversity of Kazakhstan",
+        "amount": 85_000,
+        "start_date": "2019-06-01",
+        "end_date": "2021-05-31",
+        "countries": ["KAZ"],
+        "species": [SL],
+        "status": "completed",
+        "sites": [("Aksu canyon uplands", 70.55, 42.35, 7.0)],
+    },
+    {
+        "code": "SOS-CA-EX-03",
+        "title": "Community rangers for snow leopards around Sarychat-Ertash (example)",
+        "grantee_organisation": "International Snow Leopard Trust",
+        "amount": 160_000,
+        "start_date": "2019-09-01",
+        "end_date": "2022-08-31",
+        "countries": ["KGZ"],
+        "species": [SL],
+        "status": "completed",
+        "sites": [("Sarychat valley", 78.45, 41.95, 9.0), ("Ertash ridge", 78.15, 41.88, 5.0)],
+    },
+    {
+        "code": "SOS-CA-EX-04",
+        "title": "Reducing conflict with herders in the At-Bashy range (example)",
+        "grantee_organisation": "Snow Leopard Conservancy",
+        "amount": 60_000,
+        "start_date": "2020-04-01",
+        "end_date": "2022-03-31",
+        "countries": ["KGZ"],
+        "species": [SL],
+        "status": "completed",
+        "sites": [("At-Bashy summer pastures", 75.6, 41.0, 6.0)],
+    },
+    {
+        "code": "SOS-CA-EX-05",
+        "title": "Snow leopard population assessment in the eastern Pamir (example)",
+        "grantee_organisation": "Wildlife Without Borders",
+        "amount": 195_000,
+        "start_date": "2019-05-01",
+        "end_date": "2022-10-31",
+        "countries": ["TJK"],
+        "species": [SL],
+        "status": "completed",
+        "sites": [("Murghab plateau", 73.7, 38.4, 10.0), ("Zorkul lake basin", 73.7, 37.45, 8.0)],
+    },
+    {
+        "code": "SOS-CA-EX-06",
+        "title": "Anti-poaching patrols in the Ugam-Chatkal mountains (example)",
+        "grantee_organisation": 'Public Fund "Ecobioproject"',
+        "amount": 70_000,
+        "start_date": "2020-01-01",
+        "end_date": "2021-12-31",
+        "countries": ["UZB"],
+        "species": [SL],
+        "status": "completed",
+        "sites": [("Upper Pskem valley", 70.2, 41.9, 6.0)],
+    },
+    {
+        "code": "SOS-CA-EX-07",
+        "title": "Snow leopards of the Gissar range (example)",
+        "grantee_organisation": 'Public Fund "Ecobioproject"',
+        "amount": 45_000,
+        "start_date": "2020-09-01",
+        "end_date": "2022-08-31",
+        "countries": ["UZB"],
+        "species": [SL],
+        "status": "completed",
+        "sites": [("Gissar high valleys", 68.0, 39.05, 5.0)],
+    },
+    {
+        "code": "SOS-CA-EX-08",
+        "title": "Goitered gazelle counts on the Ustyurt plateau (example)",
+        "grantee_organisation": "Tabigi Orta",
+        "amount": 110_000,
+        "start_date": "2019-04-01",
+        "end_date": "2021-10-31",
+        "countries": ["KAZ"],
+        "species": [GG],
+        "status": "completed",
+        "sites": [("Ustyurt chink", 55.7, 44.3, 15.0)],
+    },
+    {
+        "code": "SOS-CA-EX-09",
+        "title": "Goitered gazelle corridors in the Ili valley (example)",
+        "grantee_organisation": "Association for the Conservation of Biodiversity of Kazakhstan",
+        "amount": 90_000,
+        "start_date": "2020-03-01",
+        "end_date": "2022-12-31",
+        "countries": ["KAZ"],
+        "species": [GG],
+        "status": "completed",
+        "sites": [("Altyn-Emel foothills", 78.3, 44.0, 12.0)],
+    },
+    {
+        "code": "SOS-CA-EX-10",
+        "title": "Reintroduced goitered gazelles of the Kyzylkum (example)",
+        "grantee_organisation": "Marwell Wildlife",
+        "amount": 140_000,
+        "start_date": "2019-10-01",
+        "end_date": "2022-09-30",
+        "countries": ["UZB"],
+        "species": [GG],
+        "status": "completed",
+        "sites": [
+            ("Bukhara desert steppe", 64.65, 39.55, 12.0),
+            ("Central Kyzylkum", 63.5, 42.0, 14.0),
+        ],
+    },
+    {
+        "code": "SOS-CA-EX-11",
+        "title": "Goitered gazelles of the lower Vakhsh tugai and deserts (example)",
+        "grantee_organisation": "Wildlife Without Borders",
+        "amount": 35_000,
+        "start_date": "2021-01-01",
+        "end_date": "2022-12-31",
+        "countries": ["TJK"],
+        "species": [GG],
+        "status": "completed",
+        "sites": [("Tigrovaya Balka desert margins", 68.45, 37.25, 7.0)],
+    },
+    {
+        "code": "SOS-CA-EX-12",
+        "title": "Transboundary snow leopard and gazelle capacity building (example)",
+        "grantee_organisation": "International Snow Leopard Trust",
+        "amount": 25_000,
+        "start_date": "2021-06-01",
+        "end_date": "2022-12-31",
+        "countries": ["KAZ", "KGZ", "TJK", "UZB"],
+        "species": [SL, GG],
+        "status": "completed",
+        "sites": [],
+    },
+]
+
+# Protected areas as points at an approximate centre with the area reported in public
+# descriptions (how the WDPA itself stores areas with no boundary). Not official boundaries.
+PA_SOURCE = (
+    "Approximate centre and reported area from public descriptions of the protected area; "
+    "no redistributable boundary exists (WDPA is licensed): example record"
+)
+PROTECTED_POINTS = [
+    # name, designation, IUCN cat, iso3, status year, km², lon, lat
+    ("Almaty State Nature Reserve", "State Nature Reserve", "Ia", "KAZ", 1961, 717.0, 77.35, 43.05),
+    (
+        "Aksu-Zhabagly State Nature Reserve",
+        "State Nature Reserve",
+        "Ia",
+        "KAZ",
+        1926,
+        1319.0,
+        70.5,
+        42.4,
+    ),
+    (
+        "Altyn-Emel State National Nature Park",
+        "National Park",
+        "II",
+        "KAZ",
+        1996,
+        3077.0,
+        78.6,
+        44.05,
+    ),
+    ("Charyn State National Nature Park", "National Park", "II", "KAZ", 2004, 1270.0, 79.15, 43.35),
+    (
+        "Kolsai Koldery State National Nature Park",
+        "National Park",
+        "II",
+        "KAZ",
+        2007,
+        1610.0,
+        78.35,
+        42.95,
+    ),
+    (
+        "Ustyurt State Nature Reserve",
+        "State Nature Reserve",
+        "Ia",
+        "KAZ",
+        1984,
+        2233.0,
+        55.3,
+        43.65,
+    ),
+    (
+        "Sary-Chelek State Biosphere Reserve",
+        "Biosphere Reserve",
+        "Ia",
+        "KGZ",
+        1959,
+        239.0,
+        71.95,
+        41.85,
+    ),
+    (
+        "Sarychat-Ertash State Nature Reserve",
+        "State Nature Reserve",
+        "Ia",
+        "KGZ",
+        1995,
+        1341.0,
+        78.35,
+        41.9,
+    ),
+    (
+        "Tajik National Park (Mountains of the Pamirs)",
+        "National Park",
+        "II",
+        "TJK",
+        1992,
+        26116.0,
+        72.8,
+        38.6,
+    ),
+    (
+        "Tigrovaya Balka State Nature Reserve",
+        "State Nature Reserve",
+        "Ia",
+        "TJK",
+        1938,
+        497.0,
+        68.45,
+        37.3,
+    ),
+    ("Zorkul State Nature Reserve", "State Nature Reserve", "Ia", "TJK", 2000, 877.0, 73.6, 37.45),
+    ("Chatkal State Biosphere Reserve", "Biosphere Reserve", "Ia", "UZB", 1947, 357.0, 70.1, 41.15),
+    (
+        "Ugam-Chatkal State National Nature Park",
+        "National Park",
+        "II",
+        "UZB",
+        1990,
+        5746.0,
+        70.2,
+        41.7,
+    ),
+    ("Gissar State Nature Reserve", "State Nature Reserve", "Ia", "UZB", 1983, 810.0, 67.9, 39.0),
+    (
+        "Kyzylkum State Nature Reserve",
+        "State Nature Reserve",
+        "Ia",
+        "UZB",
+        1971,
+        103.0,
+        61.9,
+        41.05,
+    ),
+]
+
+ILE_ALATAU = {
+    "name": "Ile-Alatau State National Nature Park (schematic)",
+    "original_name": "Іле Алатауы мемлекеттік ұлттық табиғи паркі",
+    "designation": "National Park",
+    "iucn_category": "II",
+    "iso3": "KAZ",
+    "status": "Designated",
+    "status_year": 1996,
+    "source": (
+        "Schematic outline of the park on the northern slope of the Ile (Trans-Ili) Alatau, "
+        "south of Almaty, drawn for the demo from the DEM: not the official boundary. Facts: "
+        "home to snow leopards (about 200 said to remain); the Kok-Jailau valley lies inside it."
+    ),
+    # Roughly the 1,300 m contour above Almaty to the main ridge, 76.45-77.75 E, leaving out
+    # the Almaty Nature Reserve around Talgar peak.
+    "outline": [
+        (76.45, 43.08),
+        (76.60, 43.13),
+        (76.75, 43.15),
+        (76.88, 43.17),
+        (76.98, 43.175),
+        (77.08, 43.17),
+        (77.20, 43.16),
+        (77.20, 43.08),
+        (77.28, 43.02),
+        (77.45, 43.02),
+        (77.50, 43.10),
+        (77.62, 43.15),
+        (77.75, 43.15),
+        (77.75, 43.02),
+        (77.55, 42.97),
+        (77.20, 42.97),
+        (76.95, 42.98),
+        (76.70, 43.00),
+        (76.50, 43.02),
+        (76.45, 43.08),
+    ],
+}
+
+KOK_JAILAU = {
+    "name": "Kok-Jailau ski resort (planned)",
+    "kind": "ski_resort",
+    "status": "proposed",
+    "proposed_on": "2014-01-01",
+    "description": (
+        "A planned ski resort in the Kok-Jailau (Kok-Zhailau) valley inside Ile-Alatau "
+        "National Park, between the Malaya and Bolshaya Almatinka gorges, about 10 km from "
+        "Almaty (plateau at about 1,450-1,740 m). 1,002 ha were taken out of the park in 2014 "
+        "for 63 km of ski runs on 1.85 km², for about 10,000 visitors a day, at about 470 "
+        "million USD of public money; 27 ha of Schrenk's spruce forest were to be cut and "
+        "snowmaking would need 326 m³ of water a day. A petition gathered more than 10,000 "
+        "signatures. Construction was banned in October 2019 and the land returned to the park "
+        "in February 2022; the plan came back in 2025 within an 'Almaty Mountain Cluster'. "
+        "The footprint drawn here is schematic: an ellipse of 1,002 ha centred on the "
+        "approximate position of the valley, not the project's boundary."
+    ),
+    "center": (76.98, 43.14),
+    "area_ha": 1002.0,
+    "properties": {
+        "excised_from_park_ha": 1002,
+        "ski_runs_km": 63,
+        "ski_runs_area_km2": 1.85,
+        "visitors_per_day": 10000,
+        "public_cost_usd": 470_000_000,
+        "spruce_forest_to_cut_ha": 27,
+        "forest_species": "Picea schrenkiana (Schrenk's spruce)",
+        "snowmaking_water_m3_per_day": 326,
+        "petition_signatures_min": 10000,
+        "plateau_elevation_m": [1450, 1740],
+        "footprint": "schematic ellipse of the excised area, not the project boundary",
+    },
+    "source": (
+        "Public reporting on the Kok-Zhailau resort plan (2014-2025) as summarised in the "
+        "Irbis data notes; footprint schematic"
+    ),
+    "timeline": [
+        (
+            "approved",
+            "2014-01-01",
+            "1,002 ha excised from Ile-Alatau National Park (2014; day not known)",
+        ),
+        ("halted", "2019-10-01", "Construction banned (October 2019)"),
+        ("halted", "2022-02-01", "Land returned to the park (February 2022)"),
+        ("proposed", "2025-01-01", "Plan revived within an 'Almaty Mountain Cluster' (2025)"),
+    ],
+}
