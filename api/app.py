@@ -48,11 +48,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=500)
+    from api.auth.middleware import AuthMiddleware
+    from api.auth.secrets_store import secret_key
+
+    app.state.secret_key = secret_key(settings)
+    app.add_middleware(AuthMiddleware)
 
     from api.routers import health, pages
 
     app.include_router(health.router)
     app.include_router(pages.router)
+    from api.routers import account, auth
+
+    app.include_router(auth.router)
+    app.include_router(account.router)
+    app.include_router(account.pages)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if NODE_MODULES.is_dir():

@@ -33,4 +33,7 @@ def templates() -> Jinja2Templates:
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("nav", NAV)
     context.setdefault("user", getattr(request.state, "user", None))
+    from api.auth.csrf import csrf_token
+
+    context.setdefault("csrf_token", csrf_token(request))
     return templates().TemplateResponse(request, name, context, status_code=status_code)

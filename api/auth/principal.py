@@ -42,6 +42,10 @@ class Principal:
         """May see precise locations of sensitive species and reporters' identities."""
         return self.has(Role.admin, Role.analyst)
 
+    def may_edit_sites(self, grant_id: int) -> bool:
+        """May create, replace and delete the field sites of grant ``grant_id``."""
+        return self.has(Role.admin) or (self.has(Role.grantee) and grant_id in self.grant_ids)
+
 
 ANONYMOUS = Principal()
 

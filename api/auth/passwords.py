@@ -1,0 +1,33 @@
+"""Password hashing with argon2id (argon2-cffi)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from geo.errors import InvalidInput
+
+_HASHER = PasswordHasher()
+#: A hash that nobody's password matches, verified when the user does not exist so that
+#: a login for an unknown name takes as long as one for a known name.
+_DUMMY = _HASHER.hash("irbis-no-such-user")
+MIN_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    """Hash ``password`` (argon2id, salted); refuse passwords shorter than 10 characters."""
+    if len(password) < MIN_LENGTH:
+        raise InvalidInput(f"a password needs at least {MIN_LENGTH} characters")
+    return _HASHER.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """True when ``password`` matches the ``stored`` hash (constant-time)."""
+    try:
+        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    return _HASHER.check_needs_rehash(stored)
