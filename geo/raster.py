@@ -1,0 +1,256 @@
+"""Raster access, cell areas and zonal statistics that weight partial pixels.
+
+Zonal statistics go through exactextract, which computes the exact fraction of each pixel
+covered by a polygon. Areas are never taken in degrees: for a lon/lat raster each cell's area
+is its geodesic area on the WGS 84 ellipsoid (one value per row), for an equal-area raster it
+is the pixel size in square metres.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import box
+>>> zones = gpd.GeoDataFrame({"zid": [1]}, geometry=[box(76.9, 43.1, 77.0, 43.2)], crs=4326)
+>>> t = class_areas("data/elevation/gebco2023_almaty_ile_alatau_15s.tif", zones, "zid",
+...                 classify=lambda a: a >= 2000)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import rasterio
+from exactextract import exact_extract
+from exactextract.raster import NumPyRasterSource
+from pyproj import CRS, Geod
+from rasterio.io import DatasetReader
+
+from geo.crs import EQUAL_AREA_EPSG, M2_PER_HA, require_crs
+from geo.errors import CRSMismatch, InvalidInput, MissingCRS, UnreadableFile
+
+_GEOD = Geod(ellps="WGS84")
+
+RasterLike = str | Path
+
+
+def sha256_file(path: RasterLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, hex (raster inputs of an analysis are recorded by their digest)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextmanager
+def open_raster(path: RasterLike) -> Iterator[DatasetReader]:
+    """Open a raster for reading, with a clear error for a missing or unreadable file.
+
+    Raises
+    ------
+    UnreadableFile
+        The file does not exist or GDAL cannot read it.
+    MissingCRS
+        The raster carries no coordinate reference system.
+    """
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise UnreadableFile(f"cannot read raster {path}: {exc}") from exc
+    try:
+        if src.crs is None:
+            raise MissingCRS(
+                f"raster {Path(str(path)).name} has no coordinate reference system; "
+                "assign one with gdal_edit.py -a_srs EPSG:4326 (or the right code)."
+            )
+        yield src
+    finally:
+        src.close()
+
+
+def area_crs_kind(crs: CRS | rasterio.crs.CRS) -> str:
+    """``"geographic"`` or ``"equal_area"``; refuse any other CRS with an actionable message."""
+    c = CRS.from_user_input(crs)
+    if c.is_geographic:
+        return "geographic"
+    if c.to_epsg() == EQUAL_AREA_EPSG or "Equal Area" in c.name or "equal area" in c.name.lower():
+        return "equal_area"
+    raise CRSMismatch(
+        f"raster is in {c.name} ({c.to_string()}), where pixels do not have equal areas; "
+        f"reproject it to EPSG:4326 or EPSG:{EQUAL_AREA_EPSG} first "
+        f"(gdalwarp -t_srs EPSG:{EQUAL_AREA_EPSG} -r near in.tif out.tif)."
+    )
+
+
+def cell_areas_m2(transform: rasterio.Affine, height: int, width: int, crs: Any) -> np.ndarray:
+    """Area in m² of every cell of a grid (2-D array).
+
+    For a lon/lat grid the area of a cell is its geodesic area on the WGS 84 ellipsoid
+    (constant along a row); for an equal-area grid it is ``|a * e|``.
+
+    Parameters
+    ----------
+    transform : Affine
+        The grid's affine transform (north-up, no rotation).
+    height, width : int
+        Grid size.
+    crs : CRS-like
+        Geographic or equal-area (see :func:`area_crs_kind`).
+    """
+    if transform.b != 0 or transform.d != 0:
+        raise InvalidInput("rotated rasters are not supported; warp the raster north-up first")
+    if area_crs_kind(crs) == "equal_area":
+        return np.full((height, width), abs(transform.a * transform.e), dtype="float64")
+    dlon = abs(transform.a)
+    tops = transform.f + transform.e * np.arange(height)
+    bottoms = tops + transform.e
+    row_area = np.array(
+        [_band_area(min(t, b), max(t, b), dlon) for t, b in zip(tops, bottoms, strict=True)]
+    )
+    return np.repeat(row_area[:, None], width, axis=1)
+
+
+def _band_area(lat0: float, lat1: float, dlon: float) -> float:
+    lons = [0.0, dlon, dlon, 0.0]
+    lats = [lat0, lat0, lat1, lat1]
+    area, _ = _GEOD.polygon_area_perimeter(lons, lats)
+    return abs(area)
+
+
+def _zones_in(zones: gpd.GeoDataFrame, crs: Any, id_col: str) -> gpd.GeoDataFrame:
+    require_crs(zones, what="the zones")
+    if id_col not in zones.columns:
+        raise InvalidInput(f"the zones have no column {id_col!r}")
+    z = zones[[id_col, zones.geometry.name]].copy()
+    z = z[~(z.geometry.isna() | z.geometry.is_empty)]
+    if not z.geometry.is_valid.all():
+        z[z.geometry.name] = z.geometry.make_valid()
+    z = z.rename(columns={id_col: "_zone"})
+    return z.to_crs(crs)
+
+
+def zonal_stats(
+    raster: RasterLike, zones: gpd.GeoDataFrame, id_col: str, ops: Sequence[str] = ("mean",)
+) -> pd.DataFrame:
+    """Zonal statistics of a raster over polygons, partial pixels weighted (exactextract).
+
+    Zones in another CRS than the raster are reprojected to the raster's CRS; nodata cells
+    are left out by exactextract.
+
+    Parameters
+    ----------
+    raster : path
+        Any raster GDAL reads, with a CRS.
+    zones : GeoDataFrame
+        Polygons with a CRS and an identifier column.
+    id_col : str
+        The identifier column, returned as the first column.
+    ops : sequence of str
+        exactextract operations, e.g. ``("mean", "count", "min", "max")``.
+
+    Returns
+    -------
+    DataFrame
+        One row per non-empty zone: ``id_col`` then one column per operation.
+    """
+    with open_raster(raster) as src:
+        z = _zones_in(zones, src.crs, id_col)
+        if z.empty:
+            return pd.DataFrame(columns=[id_col, *ops])
+        out = exact_extract(src, z, list(ops), include_cols=["_zone"], output="pandas")
+    return pd.DataFrame(out).rename(columns={"_zone": id_col})
+
+
+def class_areas(
+    raster: RasterLike,
+    zones: gpd.GeoDataFrame,
+    id_col: str,
+    *,
+    classify: Callable[[np.ndarray], np.ndarray] | None = None,
+    band: int = 1,
+) -> pd.DataFrame:
+    """Area (ha) of each raster value (or of ``classify(values)``) inside each zone.
+
+    Every pixel counts with the fraction of it covered by the zone times its area in m²
+    (geodesic for lon/lat rasters), so small zones and zone edges are measured exactly.
+
+    Parameters
+    ----------
+    raster : path
+        A classified raster (integer classes) in EPSG:4326 or an equal-area CRS.
+    zones : GeoDataFrame
+        Polygons with an identifier column ``id_col`` (any CRS; reprojected).
+    classify : callable, optional
+        Maps the raster values to classes (e.g. ``lambda a: a >= 2000`` for "habitat").
+    band : int
+        Raster band to read.
+
+    Returns
+    -------
+    DataFrame
+        Long table ``id_col, value, area_ha`` plus ``valid_ha`` (the zone's area over
+        cells with data) and ``nodata_ha``.
+    """
+    with open_raster(raster) as src:
+        kind_check = area_crs_kind(src.crs)  # noqa: F841 - raises for unusable CRS
+        z = _zones_in(zones, src.crs, id_col)
+        cols = [id_col, "value", "area_ha", "valid_ha", "nodata_ha"]
+        if z.empty:
+            return pd.DataFrame(columns=cols)
+        data = src.read(band, masked=True)
+        areas = cell_areas_m2(src.transform, src.height, src.width, src.crs)
+        left, bottom, right, top = src.bounds
+        wkt = src.crs.to_wkt()
+    mask = np.ma.getmaskarray(data)
+    values = np.asarray(classify(data.filled(0)) if classify else data.filled(0))
+    values = values.astype("float64")
+    values[mask] = np.nan
+    all_area = areas.copy()
+    valid_area = np.where(mask, np.nan, areas)
+    mk = lambda m, name: NumPyRasterSource(  # noqa: E731
+        m, left, bottom, right, top, nodata=np.nan, name=name, srs_wkt=wkt
+    )
+    res = exact_extract(
+        [mk(values, "v")],
+        z,
+        ["unique", "weighted_frac"],
+        weights=mk(valid_area, "w"),
+        include_cols=["_zone"],
+        output="pandas",
+    )
+    tot = exact_extract(
+        [mk(all_area, "a"), mk(valid_area, "va")],
+        z,
+        ["sum"],
+        include_cols=["_zone"],
+        output="pandas",
+    )
+    tot = tot.groupby("_zone").sum(numeric_only=True)
+    rows = []
+    for _, r in res.iterrows():
+        zid = r["_zone"]
+        uniq = np.atleast_1d(r["unique"])
+        fr = np.atleast_1d(r["weighted_frac"])
+        all_m2 = float(tot.loc[zid, "a_sum"])
+        valid_m2 = float(np.nan_to_num(tot.loc[zid, "va_sum"]))
+        for v, f in zip(uniq, fr, strict=True):
+            rows.append(
+                {
+                    id_col: zid,
+                    "value": v.item() if hasattr(v, "item") else v,
+                    "area_ha": float(f) * valid_m2 / M2_PER_HA,
+                    "valid_ha": valid_m2 / M2_PER_HA,
+                    "nodata_ha": max(all_m2 - valid_m2, 0.0) / M2_PER_HA,
+                }
+            )
+    out = pd.DataFrame(rows, columns=cols)
+    if classify is not None and not out.empty and out["value"].isin([0.0, 1.0]).all():
+        out["value"] = out["value"].astype(bool)
+    return out
