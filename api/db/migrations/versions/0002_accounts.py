@@ -71,6 +71,7 @@ WHERE a.table_name = 'field_sites';
 
 
 def upgrade() -> None:
+    now = sa.func.now()
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -80,9 +81,44 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.Text(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
+    )
+    op.create_index("uq_users_username", "users", ["username"], unique=True)
+    op.create_index("uq_users_email", "users", ["email"], unique=True)
+    op.create_table(
+        "user_roles",
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
+        sa.Column("role", sa.String(16), primary_key=True),
+        sa.CheckConstraint(
+            "role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")", name="ck_user_roles_role"
+        ),
+    )
+    op.create_table(
+        "user_grants",
+        sa.Column(
+            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "grant_id", sa.Integer(), sa.ForeignKey("grants.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+    )
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"),
+            nullable=False, index=True,
+        ),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("prefix", sa.String(16), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     )
@@ -90,16 +126,11 @@ def upgrade() -> None:
         "sessions",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column(
-            "user_id",
-            sa.Integer(),
-            sa.ForeignKey("users.id", ondelete="CASCADE"),
-            nullable=False,
-            index=True,
+            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"),
+            nullable=False, index=True,
         ),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("user_agent", sa.Text(), nullable=True),
