@@ -58,6 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(pages.router)
+    from api.routers import downloads, maps, ogc_features, ogc_tiles, raster_tiles
+
+    app.include_router(ogc_features.router)
+    app.include_router(ogc_tiles.router)
+    app.include_router(raster_tiles.router)
+    app.include_router(downloads.router)
+    app.include_router(maps.router)
     from api.routers import account, auth
 
     app.include_router(auth.router)

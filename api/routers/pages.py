@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 
 from api.deps import ReaderDep, SettingsDep
@@ -66,7 +66,15 @@ SOURCED = [
 
 
 @router.get("/", response_class=HTMLResponse)
-def landing(request: Request, engine: ReaderDep) -> HTMLResponse:
+def landing(request: Request, engine: ReaderDep, f: str | None = None) -> Response:
+    from api.ogc import wants_html
+    from api.routers.ogc_features import landing_document
+
+    if (f is not None or "json" in request.headers.get("accept", "")) and not wants_html(
+        request, f
+    ):
+        # the OGC API landing page: GIS clients need only this one URL
+        return JSONResponse(landing_document(request))
     counts = []
     with engine.connect() as conn:
         for label, table in COUNTED:

@@ -1,0 +1,170 @@
+"""Small typed dependencies and helpers shared by the OGC API routers.
+
+``LayerDep`` turns ``{collectionId}`` into a registered spec (or 404), ``BBoxDep``,
+``DatetimeDep``, ``PaginationDep`` and ``FilterDep`` parse and check query parameters,
+``ViewDep`` is the layer as the current principal may see it. Content negotiation, data
+versions and ETags live here too, so every router answers the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request, Response
+from sqlalchemy import Connection
+
+from api.auth.principal import PrincipalDep
+from api.deps import SettingsDep
+from geo.errors import InvalidInput
+from layers import cql, params
+from layers.registry import get_layer
+from layers.spec import LayerSpec
+from layers.sql import LayerSQL, versions
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+HTML = "text/html"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+
+
+def layer_dep(collection_id: Annotated[str, Path(alias="collectionId")]) -> LayerSpec:
+    return get_layer(collection_id)
+
+
+LayerDep = Annotated[LayerSpec, Depends(layer_dep)]
+
+
+def view_dep(spec: LayerDep, principal: PrincipalDep, settings: SettingsDep) -> LayerSQL:
+    """The layer's SQL as the current principal may see it."""
+    return LayerSQL(
+        spec,
+        privileged=principal.sees_sensitive,
+        cell_deg=settings.features.sensitive_cell_deg,
+    )
+
+
+ViewDep = Annotated[LayerSQL, Depends(view_dep)]
+
+
+def bbox_dep(
+    bbox: Annotated[
+        str | None,
+        Query(description="minx,miny,maxx,maxy in CRS84 degrees", examples=["76,43,77.5,43.5"]),
+    ] = None,
+) -> params.BBox | None:
+    return params.parse_bbox(bbox)
+
+
+BBoxDep = Annotated[params.BBox | None, Depends(bbox_dep)]
+
+
+def datetime_dep(
+    datetime: Annotated[
+        str | None,
+        Query(description="An instant, a date, or start/end with '..' for an open end"),
+    ] = None,
+) -> params.Interval | None:
+    return params.parse_datetime(datetime)
+
+
+DatetimeDep = Annotated[params.Interval | None, Depends(datetime_dep)]
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def pagination_dep(
+    settings: SettingsDep,
+    limit: Annotated[int | None, Query(description="Features per page")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip")] = 0,
+) -> Page:
+    lim = settings.features.default_limit if limit is None else limit
+    return Page(params.check_limit(lim, settings.features.max_limit), offset)
+
+
+PaginationDep = Annotated[Page, Depends(pagination_dep)]
+
+
+def filter_dep(
+    filter: Annotated[str | None, Query(description="A CQL2 filter (text or JSON)")] = None,
+    filter_lang: Annotated[
+        str | None, Query(alias="filter-lang", description="cql2-text or cql2-json")
+    ] = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
+) -> Any:
+    if filter_crs not in (None, "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
+        raise InvalidInput("filter-crs must be http://www.opengis.net/def/crs/OGC/1.3/CRS84")
+    if filter is None or not filter.strip():
+        if filter_lang is not None and filter_lang not in cql.FILTER_LANGS:
+            raise InvalidInput(f"filter-lang must be one of {', '.join(cql.FILTER_LANGS)}")
+        return None
+    return cql.parse_filter(filter, filter_lang)
+
+
+FilterDep = Annotated[Any, Depends(filter_dep)]
+
+
+def wants_html(request: Request, f: str | None) -> bool:
+    """Content negotiation: ``f=`` first, then the Accept header (browsers ask for HTML)."""
+    if f is not None:
+        f = f.lower()
+        if f == "html":
+            return True
+        if f in ("json", "geojson", "jsonfg"):
+            return False
+        raise InvalidInput(f"f must be html, json or geojson, not {f!r}")
+    accept = request.headers.get("accept", "")
+    if not accept:
+        return False
+    html_at = accept.find("text/html")
+    json_at = min((i for i in (accept.find("json"),) if i >= 0), default=-1)
+    return html_at >= 0 and (json_at < 0 or html_at < json_at)
+
+
+def base_url(request: Request) -> str:
+    """The public base URL (``settings.api.public_url`` or the request's own)."""
+    public = request.app.state.settings.api.public_url
+    return (public or str(request.base_url)).rstrip("/")
+
+
+def data_version(conn: Connection, spec: LayerSpec) -> str:
+    """The versions of every table the layer reads, as ``table:version`` pairs."""
+    rows = conn.execute(versions(spec.tables)).all()
+    return ",".join(f"{t}:{v}" for t, v in rows)
+
+
+def make_etag(*parts: object) -> str:
+    h = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+    return f'W/"{h}"'
+
+
+def not_modified(request: Request, etag: str) -> bool:
+    inm = request.headers.get("if-none-match")
+    if not inm:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
+def cache_headers(etag: str, max_age: int, *, private: bool) -> dict[str, str]:
+    scope = "private" if private else "public"
+    return {
+        "ETag": etag,
+        "Cache-Control": f"{scope}, max-age={max_age}, must-revalidate",
+        "Vary": "Accept, Accept-Encoding, Cookie, Authorization",
+    }
+
+
+def request_key(request: Request) -> str:
+    """The part of a request that changes a response (path, sorted query, negotiation)."""
+    query = "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
+    return f"{request.url.path}?{query}|{request.headers.get('accept', '')}"
+
+
+def not_modified_response(etag: str, max_age: int, *, private: bool) -> Response:
+    return Response(status_code=304, headers=cache_headers(etag, max_age, private=private))

@@ -1,0 +1,63 @@
+"""Downloads of a collection (GeoJSON, GeoPackage, CSV with WKT), honouring bbox and filter."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+
+from api.deps import ReaderDep, SettingsDep
+from api.ogc import BBoxDep, DatetimeDep, FilterDep, ViewDep
+from geo.errors import InvalidInput, TooLarge
+from layers import export
+from layers.sql import Query as ItemsQuery
+
+router = APIRouter(tags=["Downloads"])
+
+MAX_DOWNLOAD = 200_000
+
+
+@router.get("/collections/{collectionId}/download", summary="Download a collection")
+async def download(
+    request: Request,
+    view: ViewDep,
+    engine: ReaderDep,
+    settings: SettingsDep,
+    bbox: BBoxDep,
+    datetime: DatetimeDep,
+    cql_filter: FilterDep,
+    background: BackgroundTasks,
+    format: Annotated[str, Query(description="geojson, gpkg or csv")] = "geojson",
+) -> Response:
+    if format not in export.FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(export.FORMATS)}, not {format!r}")
+    q = ItemsQuery(bbox=bbox, datetime=datetime, filter=cql_filter, limit=MAX_DOWNLOAD + 1)
+
+    def rows() -> list:
+        with engine.connect() as conn:
+            return list(conn.execute(view.items(q)).all())
+
+    result = await run_in_threadpool(rows)
+    if len(result) > MAX_DOWNLOAD:
+        raise TooLarge(f"more than {MAX_DOWNLOAD} features match; narrow the bbox or filter")
+    cols = view.columns()
+    media, ext = export.FORMATS[format]
+    name = f"irbis-{view.spec.id}.{ext}"
+    disposition = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "private, no-store",
+    }
+    if format == "gpkg":
+        path = await run_in_threadpool(
+            export.gpkg_file, result, cols, view.spec.id, view.spec.geometry_type
+        )
+        background.add_task(shutil.rmtree, path.parent, ignore_errors=True)
+        return FileResponse(path, media_type=media, headers=disposition, background=background)
+    if format == "csv":
+        body = await run_in_threadpool(export.csv_bytes, result, cols)
+    else:
+        body = await run_in_threadpool(export.geojson_bytes, result, cols)
+    return Response(body, media_type=media, headers=disposition)

@@ -1,0 +1,434 @@
+"""OGC API – Features (Part 1 core, GeoJSON, HTML, OpenAPI 3.0; Part 3 filtering).
+
+JSON for machines, HTML for people (``f=`` or the Accept header). The landing page itself
+is ``/`` (see :mod:`api.routers.pages`), which answers JSON to ``f=json`` or
+``Accept: application/json``, so a GIS client needs only the one URL.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import Connection
+
+from api import ogc
+from api.deps import ReaderDep, SettingsDep
+from api.ogc import (
+    BBoxDep,
+    DatetimeDep,
+    FilterDep,
+    PaginationDep,
+    ViewDep,
+    wants_html,
+)
+from api.templating import render
+from geo.errors import NotFound
+from layers import geojson, params
+from layers.registry import layers
+from layers.spec import JSON_SCHEMA
+from layers.sql import LayerSQL, parse_feature_id
+from layers.sql import Query as ItemsQuery
+
+router = APIRouter(tags=["OGC API Features"])
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
+]
+
+FMT = Annotated[str | None, Query(description="json / geojson or html")]
+
+
+def landing_document(request: Request) -> dict[str, Any]:
+    """The OGC API landing page as JSON (served at ``/`` by content negotiation)."""
+    base = ogc.base_url(request)
+    settings = request.app.state.settings
+    return {
+        "title": settings.api.title,
+        "description": (
+            "Irbis: conservation monitoring for Central Asia (snow leopard, goitered gazelle, "
+            "protected areas, threats, grants). OGC API Features and Tiles."
+        ),
+        "links": [
+            {"rel": "self", "type": ogc.JSON, "title": "This document", "href": f"{base}/?f=json"},
+            {"rel": "alternate", "type": ogc.HTML, "title": "Home page", "href": f"{base}/"},
+            {"rel": "service-desc", "type": ogc.OPENAPI, "title": "OpenAPI", "href": f"{base}/api"},
+            {
+                "rel": "service-doc",
+                "type": ogc.HTML,
+                "title": "API documentation",
+                "href": f"{base}/api.html",
+            },
+            {
+                "rel": "conformance",
+                "type": ogc.JSON,
+                "title": "Conformance classes",
+                "href": f"{base}/conformance",
+            },
+            {
+                "rel": "data",
+                "type": ogc.JSON,
+                "title": "Collections",
+                "href": f"{base}/collections",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                "type": ogc.JSON,
+                "title": "Tile matrix sets",
+                "href": f"{base}/tileMatrixSets",
+            },
+        ],
+    }
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance(request: Request, f: FMT = None) -> Response:
+    if wants_html(request, f):
+        return render(request, "ogc_conformance.html", classes=CONFORMANCE)
+    return Response(geojson.dumps({"conformsTo": CONFORMANCE}), media_type=ogc.JSON)
+
+
+def _extent(conn: Connection, view: LayerSQL) -> dict[str, Any]:
+    row = conn.execute(view.extent()).first()
+    out: dict[str, Any] = {}
+    if row is not None and row.xmin is not None:
+        out["spatial"] = {
+            "bbox": [
+                [round(row.xmin, 6), round(row.ymin, 6), round(row.xmax, 6), round(row.ymax, 6)]
+            ],
+            "crs": CRS84,
+        }
+    else:
+        out["spatial"] = {"bbox": [[45.0, 35.0, 88.0, 56.0]], "crs": CRS84}
+    if view.spec.datetime_column:
+        m = row._mapping if row is not None else {}
+        tmin, tmax = m.get("tmin"), m.get("tmax")
+        out["temporal"] = {
+            "interval": [[tmin.isoformat() if tmin else None, tmax.isoformat() if tmax else None]],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        }
+    return out
+
+
+def collection_document(
+    request: Request, conn: Connection, view: LayerSQL, *, with_extent: bool = True
+) -> dict[str, Any]:
+    spec = view.spec
+    base = ogc.base_url(request)
+    href = f"{base}/collections/{spec.id}"
+    doc: dict[str, Any] = {
+        "id": spec.id,
+        "title": spec.title,
+        "description": spec.description,
+        "keywords": list(spec.keywords),
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "links": [
+            {"rel": "self", "type": ogc.JSON, "title": spec.title, "href": f"{href}?f=json"},
+            {"rel": "alternate", "type": ogc.HTML, "title": spec.title, "href": f"{href}?f=html"},
+            {
+                "rel": "items",
+                "type": ogc.GEOJSON,
+                "title": "Features",
+                "href": f"{href}/items?f=geojson",
+            },
+            {
+                "rel": "items",
+                "type": ogc.HTML,
+                "title": "Features as HTML",
+                "href": f"{href}/items?f=html",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+                "title": "Queryables",
+                "href": f"{href}/queryables",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                "type": ogc.JSON,
+                "title": "Vector tiles",
+                "href": f"{href}/tiles",
+            },
+            {"rel": "describedby", "type": ogc.HTML, "title": "Map", "href": f"{href}/map"},
+            {
+                "rel": "stylesheet",
+                "type": "application/vnd.mapbox.style+json",
+                "title": "MapLibre style",
+                "href": f"{href}/styles/default",
+            },
+            *[
+                {
+                    "rel": "enclosure",
+                    "type": media,
+                    "title": f"Download as {label}",
+                    "href": f"{href}/download?format={fmt}",
+                }
+                for fmt, label, media in (
+                    ("geojson", "GeoJSON", ogc.GEOJSON),
+                    ("gpkg", "GeoPackage", "application/geopackage+sqlite3"),
+                    ("csv", "CSV (WKT geometry)", "text/csv"),
+                )
+            ],
+        ],
+    }
+    if with_extent:
+        doc["extent"] = _extent(conn, view)
+    return doc
+
+
+def _views(request: Request) -> list[LayerSQL]:
+    from api.auth.principal import get_principal
+
+    principal = get_principal(request)
+    cell = request.app.state.settings.features.sensitive_cell_deg
+    return [LayerSQL(s, privileged=principal.sees_sensitive, cell_deg=cell) for s in layers()]
+
+
+@router.get("/collections", summary="The published collections")
+def collections(request: Request, engine: ReaderDep, f: FMT = None) -> Response:
+    html = wants_html(request, f)
+    with engine.connect() as conn:
+        docs = [collection_document(request, conn, v) for v in _views(request)]
+    if html:
+        return render(request, "ogc_collections.html", collections=docs, specs=layers())
+    base = ogc.base_url(request)
+    body = {
+        "links": [
+            {
+                "rel": "self",
+                "type": ogc.JSON,
+                "title": "Collections",
+                "href": f"{base}/collections?f=json",
+            },
+            {
+                "rel": "alternate",
+                "type": ogc.HTML,
+                "title": "Collections",
+                "href": f"{base}/collections?f=html",
+            },
+        ],
+        "collections": docs,
+    }
+    return Response(geojson.dumps(body), media_type=ogc.JSON)
+
+
+@router.get("/collections/{collectionId}", summary="One collection")
+def collection(request: Request, view: ViewDep, engine: ReaderDep, f: FMT = None) -> Response:
+    html = wants_html(request, f)
+    with engine.connect() as conn:
+        doc = collection_document(request, conn, view)
+    if html:
+        return render(request, "ogc_collection.html", c=doc, spec=view.spec, columns=view.columns())
+    return Response(geojson.dumps(doc), media_type=ogc.JSON)
+
+
+def queryables_document(request: Request, view: LayerSQL) -> dict[str, Any]:
+    spec = view.spec
+    props: dict[str, Any] = {
+        "geometry": {
+            "title": "Geometry",
+            "description": f"{spec.geometry_type} in CRS84",
+            "format": f"geometry-{spec.geometry_type.lower()}"
+            if spec.geometry_type != "Geometry"
+            else "geometry-any",
+            "x-ogc-role": "primary-geometry",
+        }
+    }
+    for c in view.columns():
+        props[c.name] = {"title": c.label, **JSON_SCHEMA[c.type]}
+    return {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": f"{ogc.base_url(request)}/collections/{spec.id}/queryables",
+        "type": "object",
+        "title": spec.title,
+        "properties": props,
+        "additionalProperties": False,
+    }
+
+
+@router.get("/collections/{collectionId}/queryables", summary="Queryable properties")
+def queryables(request: Request, view: ViewDep, f: FMT = None) -> Response:
+    doc = queryables_document(request, view)
+    if wants_html(request, f):
+        return render(request, "ogc_queryables.html", q=doc, spec=view.spec)
+    return Response(geojson.dumps(doc), media_type="application/schema+json")
+
+
+ITEM_PARAMS = {
+    "bbox",
+    "datetime",
+    "limit",
+    "offset",
+    "properties",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "f",
+    "crs",
+    "bbox-crs",
+}
+
+
+@router.get("/collections/{collectionId}/items", summary="Features, filtered and paged")
+def items(
+    request: Request,
+    view: ViewDep,
+    engine: ReaderDep,
+    settings: SettingsDep,
+    bbox: BBoxDep,
+    datetime: DatetimeDep,
+    page: PaginationDep,
+    cql_filter: FilterDep,
+    properties: Annotated[str | None, Query(description="Comma-separated property names")] = None,
+    crs: Annotated[str | None, Query()] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
+    f: FMT = None,
+) -> Response:
+    html = wants_html(request, f)
+    for name, value in (("crs", crs), ("bbox-crs", bbox_crs)):
+        if value not in (None, CRS84):
+            raise params.InvalidInput(f"{name} must be {CRS84}")
+    allowed = [c.name for c in view.columns()]
+    selected = params.parse_properties(properties, allowed)
+    unknown = [k for k in request.query_params if k not in ITEM_PARAMS]
+    if unknown:
+        # Part 1 lets properties be used as equality filters; unknown names are errors
+        raise params.InvalidInput(f"unknown query parameter(s): {', '.join(unknown)}")
+    q = ItemsQuery(
+        bbox=bbox,
+        datetime=datetime,
+        filter=cql_filter,
+        properties=selected,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    private = view.privileged
+    with engine.connect() as conn:
+        etag = ogc.make_etag(
+            view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)
+        )
+        if ogc.not_modified(request, etag):
+            return ogc.not_modified_response(etag, 60, private=private)
+        rows = conn.execute(view.items(q)).all()
+        if q.offset == 0 and len(rows) < q.limit:
+            matched = len(rows)
+        else:
+            matched = int(conn.execute(view.count(q)).scalar_one())
+    cols = view.selected(selected)
+    base = ogc.base_url(request)
+    url = f"{base}/collections/{view.spec.id}/items"
+    links = geojson.page_links(
+        url,
+        request.query_params.multi_items(),
+        offset=q.offset,
+        limit=q.limit,
+        returned=len(rows),
+        matched=matched,
+    )
+    links.append(
+        {
+            "rel": "collection",
+            "type": ogc.JSON,
+            "title": view.spec.title,
+            "href": f"{base}/collections/{view.spec.id}",
+        }
+    )
+    doc = geojson.feature_collection(rows, cols, matched=matched, links=links)
+    headers = ogc.cache_headers(etag, 60, private=private)
+    if html:
+        resp = render(
+            request,
+            "ogc_items.html",
+            spec=view.spec,
+            columns=cols,
+            features=doc["features"],
+            matched=matched,
+            links=links,
+            offset=q.offset,
+            limit=q.limit,
+        )
+        resp.headers.update(headers)
+        return resp
+    return Response(geojson.dumps(doc), media_type=ogc.GEOJSON, headers=headers)
+
+
+@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature")
+def item_by_id(
+    request: Request, view: ViewDep, engine: ReaderDep, featureId: str, f: FMT = None
+) -> Response:
+    html = wants_html(request, f)
+    fid = parse_feature_id(featureId)
+    private = view.privileged
+    with engine.connect() as conn:
+        etag = ogc.make_etag(
+            view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)
+        )
+        if ogc.not_modified(request, etag):
+            return ogc.not_modified_response(etag, 60, private=private)
+        stmt = view.item(fid).where(*view.where_public())
+        row = conn.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"There is no feature {featureId!r} in the collection {view.spec.id!r}.")
+    base = ogc.base_url(request)
+    href = f"{base}/collections/{view.spec.id}/items/{fid}"
+    links = [
+        {"rel": "self", "type": ogc.GEOJSON, "title": "This feature", "href": f"{href}?f=geojson"},
+        {
+            "rel": "alternate",
+            "type": ogc.HTML,
+            "title": "This feature as HTML",
+            "href": f"{href}?f=html",
+        },
+        {
+            "rel": "collection",
+            "type": ogc.JSON,
+            "title": view.spec.title,
+            "href": f"{base}/collections/{view.spec.id}",
+        },
+    ]
+    cols = view.columns()
+    doc = geojson.feature(row, cols, links)
+    headers = ogc.cache_headers(etag, 60, private=private)
+    if html:
+        resp = render(
+            request,
+            "ogc_item.html",
+            spec=view.spec,
+            columns=cols,
+            feature=doc,
+            geometry=row._mapping["geojson"],
+        )
+        resp.headers.update(headers)
+        return resp
+    return Response(geojson.dumps(doc), media_type=ogc.GEOJSON, headers=headers)
+
+
+__all__ = ["landing_document", "router"]

@@ -1,0 +1,241 @@
+"""OGC API – Tiles: MVT for every published layer, TileJSON, MapLibre styles, tile matrix sets."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from api import ogc
+from api.deps import ReaderDep, SettingsDep
+from api.ogc import LayerDep, ViewDep
+from layers import geojson, styles, tilejson
+from layers.tiles import (
+    MVT_MEDIA_TYPE,
+    TMS_IDS,
+    TileCache,
+    TileRequest,
+    check_format,
+    check_tile,
+    get_tms,
+    tile_sql,
+)
+
+router = APIRouter(tags=["OGC API Tiles"])
+
+REGION = (45.0, 35.0, 88.0, 56.0)
+_cache_lock = threading.Lock()
+
+
+def tile_cache(request: Request) -> TileCache:
+    """The app's in-process tile cache (keys carry data versions, so it is never stale)."""
+    state = request.app.state
+    cache = getattr(state, "tile_cache", None)
+    if cache is None:
+        with _cache_lock:
+            cache = getattr(state, "tile_cache", None)
+            if cache is None:
+                cache = state.tile_cache = TileCache()
+    return cache
+
+
+def tile_dep(
+    spec: LayerDep,
+    tms_id: Annotated[str, Path(alias="tileMatrixSetId")],
+    z: Annotated[int, Path(alias="tileMatrix")],
+    x: Annotated[int, Path(alias="tileCol")],
+    y: Annotated[int, Path(alias="tileRow")],
+) -> TileRequest:
+    return check_tile(tms_id, z, x, y, min_zoom=spec.min_zoom, max_zoom=spec.max_zoom)
+
+
+TileDep = Annotated[TileRequest, Depends(tile_dep)]
+
+
+def _attribution(spec_id: str) -> str:
+    return "Irbis · Natural Earth (public domain) · sources on /sources"
+
+
+@router.get("/tileMatrixSets", summary="Tile matrix sets")
+def tile_matrix_sets(request: Request) -> Response:
+    base = ogc.base_url(request)
+    body = {
+        "tileMatrixSets": [
+            {
+                "id": t,
+                "title": get_tms(t).title,
+                "uri": get_tms(t).uri,
+                "links": [{"rel": "self", "type": ogc.JSON, "href": f"{base}/tileMatrixSets/{t}"}],
+            }
+            for t in TMS_IDS
+        ]
+    }
+    return Response(geojson.dumps(body), media_type=ogc.JSON)
+
+
+@router.get("/tileMatrixSets/{tileMatrixSetId}", summary="One tile matrix set")
+def tile_matrix_set(tms_id: Annotated[str, Path(alias="tileMatrixSetId")]) -> Response:
+    tms = get_tms(tms_id)
+    return Response(tms.model_dump_json(exclude_none=True), media_type=ogc.JSON)
+
+
+def _fields(view: Any) -> dict[str, str]:
+    return {"id": "Number", **{c.name: c.label for c in view.columns() if c.in_tiles}}
+
+
+@router.get("/collections/{collectionId}/tiles", summary="Vector tilesets of a collection")
+def tilesets(request: Request, view: ViewDep) -> Response:
+    base = ogc.base_url(request)
+    spec = view.spec
+    sets = []
+    for t in TMS_IDS:
+        sets.append(
+            {
+                "title": f"{spec.title} ({t})",
+                "dataType": "vector",
+                "crs": get_tms(t).crs.root,
+                "tileMatrixSetURI": get_tms(t).uri,
+                "links": [
+                    {
+                        "rel": "self",
+                        "type": ogc.JSON,
+                        "href": f"{base}/collections/{spec.id}/tiles/{t}",
+                    },
+                    {
+                        "rel": "item",
+                        "type": MVT_MEDIA_TYPE,
+                        "templated": True,
+                        "href": f"{base}/collections/{spec.id}/tiles/{t}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
+                    },
+                    {
+                        "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                        "type": ogc.JSON,
+                        "href": f"{base}/tileMatrixSets/{t}",
+                    },
+                ],
+            }
+        )
+    return Response(geojson.dumps({"tilesets": sets}), media_type=ogc.JSON)
+
+
+@router.get("/collections/{collectionId}/tiles/{tileMatrixSetId}", summary="Tileset metadata")
+def tileset(
+    request: Request, view: ViewDep, tms_id: Annotated[str, Path(alias="tileMatrixSetId")]
+) -> Response:
+    get_tms(tms_id)
+    base = ogc.base_url(request)
+    spec = view.spec
+    href = f"{base}/collections/{spec.id}/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
+    doc = tilejson.tileset(
+        title=spec.title,
+        tms_id=tms_id,
+        base=base,
+        tiles_href=href,
+        data_type="vector",
+        media_type=MVT_MEDIA_TYPE,
+        bounds=REGION,
+        layers=[
+            {
+                "id": spec.id,
+                "dataType": "vector",
+                "geometryDimension": {
+                    "Point": 0,
+                    "MultiPoint": 0,
+                    "LineString": 1,
+                    "MultiLineString": 1,
+                }.get(spec.geometry_type, 2),
+                "minTileMatrix": str(spec.min_zoom),
+                "maxTileMatrix": str(spec.max_zoom),
+                "propertiesSchema": {
+                    "type": "object",
+                    "properties": {
+                        c.name: {"title": c.label} for c in view.columns() if c.in_tiles
+                    },
+                },
+            }
+        ],
+    )
+    return Response(geojson.dumps(doc), media_type=ogc.JSON)
+
+
+@router.get(
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json", summary="TileJSON 3.0"
+)
+def tile_json(
+    request: Request,
+    view: ViewDep,
+    settings: SettingsDep,
+    tms_id: Annotated[str, Path(alias="tileMatrixSetId")],
+) -> Response:
+    get_tms(tms_id)
+    base = ogc.base_url(request)
+    spec = view.spec
+    doc = tilejson.vector_tilejson(
+        spec,
+        f"{base}/collections/{spec.id}/tiles/{tms_id}/{{z}}/{{y}}/{{x}}",
+        bounds=REGION,
+        attribution=_attribution(spec.id),
+        fields=_fields(view),
+        min_zoom=spec.min_zoom,
+        max_zoom=min(spec.max_zoom, settings.tiles.max_zoom),
+    )
+    return Response(geojson.dumps(doc), media_type=ogc.JSON)
+
+
+@router.get("/collections/{collectionId}/styles/default", summary="MapLibre style JSON")
+def style(request: Request, spec: LayerDep) -> Response:
+    base = ogc.base_url(request)
+    doc = styles.maplibre_style(
+        spec,
+        f"{base}/collections/{spec.id}/tiles/WebMercatorQuad/tilejson.json",
+        attribution=_attribution(spec.id),
+    )
+    return Response(geojson.dumps(doc), media_type="application/vnd.mapbox.style+json")
+
+
+@router.get(
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+    summary="A vector tile (MVT)",
+    response_class=Response,
+    responses={200: {"content": {MVT_MEDIA_TYPE: {}}}},
+)
+def tile(
+    request: Request,
+    view: ViewDep,
+    engine: ReaderDep,
+    settings: SettingsDep,
+    tile: TileDep,
+    f: Annotated[str | None, Query(description="mvt")] = None,
+) -> Response:
+    """A vector tile. Path order follows OGC API Tiles: ``{z}/{row}/{col}`` = ``{z}/{y}/{x}``."""
+    check_format(f)
+    return _tile_response(request, view, engine, settings, tile)
+
+
+def _tile_response(
+    request: Request, view: Any, engine: Any, settings: Any, tile: TileRequest
+) -> Response:
+    private = view.privileged
+    with engine.connect() as conn:
+        version = ogc.data_version(conn, view.spec)
+        etag = ogc.make_etag(
+            "mvt", view.spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y
+        )
+        headers = ogc.cache_headers(etag, 0, private=private)
+        if ogc.not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+        cache = tile_cache(request)
+        data = cache.get(etag)
+        if data is None:
+            stmt = tile_sql(
+                view,
+                tile,
+                extent=settings.tiles.extent,
+                buffer=settings.tiles.buffer,
+                max_features=settings.tiles.max_features_per_tile,
+            )
+            data = bytes(conn.execute(stmt).scalar_one() or b"")
+            cache.put(etag, data)
+    return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)

@@ -1,0 +1,1 @@
+"""Published layers, one module per theme; each defines ``LAYERS: list[LayerSpec]``."""

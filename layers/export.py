@@ -1,0 +1,75 @@
+"""Downloads: the rows of a layer query as GeoJSON, GeoPackage or CSV (WKT geometry).
+
+The rows come from :meth:`layers.sql.LayerSQL.items`, so downloads carry exactly what the
+principal may see (generalised locations, no private columns).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import geopandas as gpd
+import pyogrio
+import shapely
+
+from layers import geojson
+from layers.spec import Column
+from layers.sql import row_properties
+
+FORMATS = {
+    "geojson": ("application/geo+json", "geojson"),
+    "gpkg": ("application/geopackage+sqlite3", "gpkg"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+}
+
+_DTYPES = {"integer": "Int64", "number": "Float64", "boolean": "boolean"}
+
+
+def to_geodataframe(rows: Sequence[Any], cols: tuple[Column, ...]) -> gpd.GeoDataFrame:
+    """A GeoDataFrame (EPSG:4326) with ``id``, the columns and the geometry."""
+    records = [{"id": r._mapping["fid"], **row_properties(r, cols)} for r in rows]
+    geoms = shapely.from_geojson([r._mapping["geojson"] for r in rows]) if rows else []
+    df = pd.DataFrame.from_records(records, columns=["id", *(c.name for c in cols)])
+    for c in cols:
+        if c.type in _DTYPES:
+            df[c.name] = df[c.name].astype(_DTYPES[c.type])
+        elif c.type == "date":
+            df[c.name] = pd.to_datetime(df[c.name]).dt.date
+        elif c.type == "datetime":
+            df[c.name] = pd.to_datetime(df[c.name], utc=True)
+    return gpd.GeoDataFrame(df, geometry=list(geoms), crs="EPSG:4326")
+
+
+def geojson_bytes(rows: Sequence[Any], cols: tuple[Column, ...]) -> bytes:
+    doc = {"type": "FeatureCollection", "features": [geojson.feature(r, cols) for r in rows]}
+    return geojson.dumps(doc)
+
+
+def csv_bytes(rows: Sequence[Any], cols: tuple[Column, ...]) -> bytes:
+    gdf = to_geodataframe(rows, cols)
+    df = pd.DataFrame(gdf.drop(columns="geometry"))
+    df["geometry_wkt"] = shapely.to_wkt(gdf.geometry.values, rounding_precision=6)
+    return df.to_csv(index=False).encode("utf-8")
+
+
+def gpkg_file(
+    rows: Sequence[Any], cols: tuple[Column, ...], layer: str, geometry_type: str
+) -> Path:
+    """Write a GeoPackage to a temporary file (the caller deletes it)."""
+    gdf = to_geodataframe(rows, cols)
+    path = Path(tempfile.mkdtemp(prefix="irbis-download-")) / f"{layer}.gpkg"
+    gtype = None if geometry_type == "Geometry" else geometry_type
+    pyogrio.write_dataframe(
+        gdf,
+        path,
+        layer=layer,
+        driver="GPKG",
+        geometry_type=gtype or "Unknown",
+        promote_to_multi=False,
+    )
+    return path

@@ -1,0 +1,440 @@
+"""Threats as published: index, dossier, timeline, feed queries and folium maps.
+
+Every query here is for the public unless a name says otherwise: only published threats, only
+published reports, and never a reporter's identity (the columns read here are the ones the
+read-only role is granted). Areas are measured in the equal-area CRS (``geo.crs``), never in
+degrees.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import mimetypes
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+import folium
+import geopandas as gpd
+import shapely
+from folium.plugins import Draw
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import REGION_BOUNDS, STORAGE_EPSG, area_ha
+from geo.errors import NotFound
+from geo.threats import LIVE_STATUSES, STATUSES, status_as_of
+
+#: Kok-Jailau, the demo threat: where maps open when there is nothing else to show.
+DEFAULT_CENTRE = (43.14, 76.98)
+STATUS_LABELS = {s: s.replace("_", " ") for s in STATUSES}
+
+_THREAT_COLUMNS = (
+    "t.id, t.name, t.kind, t.status, t.proposed_on, t.started_on, t.ended_on, t.description, "
+    "t.links, t.properties, t.source, t.licence, t.method, t.created_at, t.updated_at, "
+    "ST_AsBinary(t.geom) AS wkb"
+)
+
+
+def _geom(wkb: bytes | memoryview) -> BaseGeometry:
+    return shapely.from_wkb(bytes(wkb))
+
+
+def _ha(geoms: list[BaseGeometry]) -> list[float]:
+    if not geoms:
+        return []
+    return [float(a) for a in area_ha(gpd.GeoSeries(geoms, crs=STORAGE_EPSG))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+# ---------------------------------------------------------------------------------------------
+
+
+def status_changes(conn: Connection, threat_ids: list[int] | None = None) -> pd.DataFrame:
+    """Status changes of published threats (all, or of ``threat_ids``), oldest first."""
+    sql = (
+        "SELECT c.threat_id, c.status, c.changed_on, c.note, c.source "
+        "FROM threat_status_changes c JOIN threats t ON t.id = c.threat_id "
+        "WHERE t.published"
+    )
+    params: dict[str, Any] = {}
+    if threat_ids is not None:
+        sql += " AND c.threat_id = ANY(:ids)"
+        params["ids"] = list(threat_ids)
+    rows = conn.execute(text(sql + " ORDER BY c.threat_id, c.changed_on, c.id"), params)
+    frame = pd.DataFrame([r._asdict() for r in rows])
+    if frame.empty:
+        return pd.DataFrame(columns=["threat_id", "status", "changed_on", "note", "source"])
+    return frame
+
+
+def threats_as_of(conn: Connection, on: dt.date) -> pd.DataFrame:
+    """The status of each published threat on a date (see :func:`geo.threats.status_as_of`)."""
+    return status_as_of(status_changes(conn), on)
+
+
+def threat_index(conn: Connection, *, as_of: dt.date | None = None) -> list[dict[str, Any]]:
+    """Published threats with their footprint area and status (today's, or ``as_of``)."""
+    rows = [
+        r._asdict()
+        for r in conn.execute(
+            text(f"SELECT {_THREAT_COLUMNS} FROM threats t WHERE t.published ORDER BY t.name")
+        )
+    ]
+    areas = _ha([_geom(r["wkb"]) for r in rows])
+    dated = threats_as_of(conn, as_of) if as_of else None
+    out = []
+    for row, area in zip(rows, areas, strict=True):
+        row.pop("wkb")
+        row["area_ha"] = area
+        if dated is not None:
+            hit = dated[dated["threat_id"] == row["id"]]
+            row["status_as_of"] = str(hit["status"].iloc[0]) if not hit.empty else None
+            row["live_as_of"] = bool(hit["live"].iloc[0]) if not hit.empty else False
+        out.append(row)
+    return out
+
+
+def published_threat(conn: Connection, threat_id: int) -> dict[str, Any]:
+    """One published threat with its geometry, or :class:`NotFound`."""
+    row = conn.execute(
+        text(f"SELECT {_THREAT_COLUMNS} FROM threats t WHERE t.id = :id AND t.published"),
+        {"id": threat_id},
+    ).first()
+    if row is None:
+        raise NotFound(f"there is no published threat {threat_id}")
+    out = row._asdict()
+    out["geom"] = _geom(out.pop("wkb"))
+    return out
+
+
+def _overlap_rows(
+    conn: Connection, sql: str, footprint: BaseGeometry, footprint_ha: float
+) -> list[dict[str, Any]]:
+    rows = [r._asdict() for r in conn.execute(text(sql), {"wkb": shapely.to_wkb(footprint)})]
+    parts = [shapely.intersection(_geom(r.pop("wkb")), footprint) for r in rows]
+    for row, part, ha in zip(rows, parts, _ha(parts), strict=True):
+        row["overlap_ha"] = ha
+        row["share"] = ha / footprint_ha if footprint_ha > 0 else None
+        row["geom"] = part
+    return [r for r in rows if r["overlap_ha"] > 0 or footprint_ha == 0]
+
+
+_HIT = "ST_Intersects(x.geom, ST_GeomFromWKB(:wkb, 4326))"
+
+
+def overlaps(conn: Connection, footprint: BaseGeometry) -> dict[str, Any]:
+    """What a footprint takes: protected areas, ecosystems and species ranges, in hectares.
+
+    Overlaps are intersections with the footprint measured in EPSG:6933; ``share`` is the
+    fraction of the footprint. Ecosystems are merged by kind, ranges by species.
+    """
+    footprint_ha = _ha([footprint])[0]
+    pas = _overlap_rows(
+        conn,
+        "SELECT x.id, x.name, x.designation, x.iucn_category, x.method, x.source, "
+        f"ST_AsBinary(x.geom) AS wkb FROM protected_areas x WHERE {_HIT} ORDER BY x.name",
+        footprint,
+        footprint_ha,
+    )
+    ecosystems = _overlap_rows(
+        conn,
+        "SELECT x.kind, min(x.method) AS method, string_agg(DISTINCT x.source, '; ') AS source, "
+        f"ST_AsBinary(ST_Union(x.geom)) AS wkb FROM ecosystems x WHERE {_HIT} "
+        "GROUP BY x.kind ORDER BY x.kind",
+        footprint,
+        footprint_ha,
+    )
+    habitat = _overlap_rows(
+        conn,
+        "SELECT s.scientific_name, s.common_name_en, s.iucn_category, min(x.method) AS method, "
+        "string_agg(DISTINCT x.source, '; ') AS source, ST_AsBinary(ST_Union(x.geom)) AS wkb "
+        f"FROM species_ranges x JOIN species s ON s.id = x.species_id WHERE {_HIT} "
+        "GROUP BY s.scientific_name, s.common_name_en, s.iucn_category "
+        "ORDER BY s.scientific_name",
+        footprint,
+        footprint_ha,
+    )
+    return {
+        "footprint_ha": footprint_ha,
+        "protected_areas": pas,
+        "ecosystems": ecosystems,
+        "habitat": habitat,
+    }
+
+
+def public_reports(conn: Connection, threat_id: int) -> list[dict[str, Any]]:
+    """Published reports about a threat, with their evidence; no reporter identity."""
+    reports = [
+        r._asdict()
+        for r in conn.execute(
+            text(
+                "SELECT r.id, r.title, r.kind, r.threat_status, r.status_on, r.observed_on, "
+                "r.description, r.links, r.public_reporter, r.published_at "
+                "FROM threat_reports r WHERE r.threat_id = :id AND r.state = 'published' "
+                "ORDER BY r.published_at, r.id"
+            ),
+            {"id": threat_id},
+        )
+    ]
+    if not reports:
+        return []
+    files = conn.execute(
+        text(
+            "SELECT e.id, e.report_id, e.media_type, e.caption, e.width, e.height, "
+            "e.size_bytes, e.storage_path FROM evidence_files e "
+            "WHERE e.report_id = ANY(:ids) ORDER BY e.id"
+        ),
+        {"ids": [r["id"] for r in reports]},
+    )
+    by_report: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in reports}
+    for f in files:
+        by_report[f.report_id].append(f._asdict())
+    for r in reports:
+        r["evidence"] = by_report[r["id"]]
+    return reports
+
+
+def dossier(conn: Connection, threat_id: int) -> dict[str, Any]:
+    """Everything the public dossier of a threat shows."""
+    threat = published_threat(conn, threat_id)
+    changes = status_changes(conn, [threat_id])
+    reports = public_reports(conn, threat_id)
+    sources: list[str] = [threat["source"]]
+    sources += [s for s in changes.get("source", []) if s]
+    links = list(threat["links"] or [])
+    for r in reports:
+        links += list(r["links"] or [])
+    return {
+        "threat": threat,
+        "overlaps": overlaps(conn, threat["geom"]),
+        "timeline": changes.to_dict("records"),
+        "reports": reports,
+        "evidence": [ev for r in reports for ev in r["evidence"]],
+        "sources": list(dict.fromkeys(sources)),
+        "links": list(dict.fromkeys(links)),
+        "facts": {k: v for k, v in (threat["properties"] or {}).items() if k != "reports"},
+    }
+
+
+def protected_area(conn: Connection, pa_id: int) -> dict[str, Any]:
+    row = conn.execute(
+        text("SELECT id, name FROM protected_areas WHERE id = :id"), {"id": pa_id}
+    ).first()
+    if row is None:
+        raise NotFound(f"there is no protected area {pa_id}")
+    return row._asdict()
+
+
+def feed_entries(
+    conn: Connection, *, protected_area_id: int | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Published threats, newest first, optionally those touching one protected area.
+
+    A threat's publication time is when it was first published: the first published report
+    that created it, or the time the record was loaded.
+    """
+    where = "t.published"
+    params: dict[str, Any] = {"limit": limit}
+    if protected_area_id is not None:
+        where += (
+            " AND EXISTS (SELECT 1 FROM protected_areas p WHERE p.id = :pa "
+            "AND ST_Intersects(p.geom, t.geom))"
+        )
+        params["pa"] = protected_area_id
+    sql = (
+        "SELECT t.id, t.name, t.kind, t.status, t.description, t.updated_at, t.method, "
+        "COALESCE((SELECT min(r.published_at) FROM threat_reports r "
+        "WHERE r.threat_id = t.id AND r.state = 'published'), t.created_at) AS published_at, "
+        "ST_AsBinary(t.geom) AS wkb "
+        f"FROM threats t WHERE {where} ORDER BY published_at DESC, t.id DESC LIMIT :limit"
+    )
+    rows = [r._asdict() for r in conn.execute(text(sql), params)]
+    areas = _ha([_geom(r["wkb"]) for r in rows])
+    for row, area in zip(rows, areas, strict=True):
+        row.pop("wkb")
+        row["area_ha"] = area
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Maps
+# ---------------------------------------------------------------------------------------------
+
+
+def offline(m: folium.Map, vendor: str = "/vendor") -> folium.Map:
+    """Point a folium map at the Leaflet served by Irbis (no CDN); drop what it doesn't use."""
+    m.default_js = [("leaflet", f"{vendor}/leaflet/dist/leaflet.js")]
+    m.default_css = [("leaflet_css", f"{vendor}/leaflet/dist/leaflet.css")]
+    return m
+
+
+def _base_map(bounds: tuple[float, float, float, float] | None) -> folium.Map:
+    m = folium.Map(
+        location=DEFAULT_CENTRE, zoom_start=11, tiles=None, control_scale=True, prefer_canvas=False
+    )
+    if bounds is not None:
+        minx, miny, maxx, maxy = bounds
+        pad_x, pad_y = max((maxx - minx) * 0.6, 0.02), max((maxy - miny) * 0.6, 0.02)
+        m.fit_bounds([[miny - pad_y, minx - pad_x], [maxy + pad_y, maxx + pad_x]])
+    return m
+
+
+def _context(m: folium.Map, context: Mapping[str, list[dict[str, Any]]]) -> None:
+    styles = {
+        "Protected areas": {"color": "#2e7d32", "fillColor": "#66bb6a", "fillOpacity": 0.2},
+        "Countries": {"color": "#555", "fill": False, "weight": 1},
+    }
+    for name, features in context.items():
+        if not features:
+            continue
+        style = styles.get(name, {"color": "#555", "weight": 1})
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            name=name,
+            style_function=lambda _f, s=style: s,
+            tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False)
+            if all("name" in f["properties"] for f in features)
+            else None,
+        ).add_to(m)
+
+
+def dossier_map(
+    footprint: BaseGeometry,
+    name: str,
+    context: Mapping[str, list[dict[str, Any]]],
+    *,
+    vendor: str = "/vendor",
+) -> folium.Map:
+    """The dossier map: the footprint over the protected areas (no tiles: our own data)."""
+    m = offline(_base_map(footprint.bounds), vendor)
+    _context(m, context)
+    folium.GeoJson(
+        {"type": "Feature", "geometry": mapping(footprint), "properties": {"name": name}},
+        name=name,
+        style_function=lambda _f: {"color": "#c62828", "fillColor": "#ef5350", "fillOpacity": 0.5},
+        tooltip=name,
+    ).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    return m
+
+
+def draw_map(
+    context: Mapping[str, list[dict[str, Any]]], *, vendor: str = "/vendor"
+) -> tuple[folium.Map, str]:
+    """A map to draw a threat on (folium's Draw plugin, served offline).
+
+    Returns the map and the JavaScript name of the feature group that holds what is drawn.
+    """
+    m = offline(_base_map(None), vendor)
+    _context(m, context)
+    drawn = folium.FeatureGroup(name="Drawn threat").add_to(m)
+    draw = Draw(
+        export=False,
+        feature_group=drawn,
+        position="topleft",
+        show_geometry_on_click=False,
+        draw_options={"circle": False, "circlemarker": False, "rectangle": True},
+        edit_options={"edit": True, "remove": True},
+    )
+    draw.default_js = [("leaflet_draw_js", f"{vendor}/leaflet-draw/dist/leaflet.draw.js")]
+    draw.default_css = [("leaflet_draw_css", f"{vendor}/leaflet-draw/dist/leaflet.draw.css")]
+    draw.add_to(m)
+    return m, drawn.get_name()
+
+
+def map_parts(m: folium.Map) -> dict[str, str]:
+    """The parts of a folium map to put in a page: ``header``, ``html``, ``script``, ``name``."""
+    root = m.get_root()
+    root.render()
+    return {
+        "header": root.header.render(),
+        "html": root.html.render(),
+        "script": root.script.render(),
+        "name": m.get_name(),
+    }
+
+
+def region_bounds() -> tuple[float, float, float, float]:
+    return REGION_BOUNDS
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-contained HTML
+# ---------------------------------------------------------------------------------------------
+
+_SCRIPT_SRC = re.compile(r'<script[^>]*\bsrc="([^"]+)"[^>]*>\s*</script>', re.I)
+_LINK_CSS = re.compile(r'<link[^>]*\bhref="([^"]+)"[^>]*>', re.I)
+_CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
+
+
+def _data_uri(path: Path) -> str:
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{media};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def _local(url: str, roots: Mapping[str, Path]) -> Path | None:
+    for prefix, root in roots.items():
+        if url.startswith(prefix):
+            path = (root / url[len(prefix) :].split("?")[0]).resolve()
+            if root.resolve() in path.parents and path.is_file():
+                return path
+    return None
+
+
+def _inline_css(css: str, base: Path) -> str:
+    def repl(m: re.Match[str]) -> str:
+        ref = m.group(1)
+        if ref.startswith(("data:", "#")):
+            return m.group(0)
+        target = (base / ref.split("?")[0].split("#")[0]).resolve()
+        if target.is_file():
+            return f"url({_data_uri(target)})"
+        return "url()"
+
+    return _CSS_URL.sub(repl, css)
+
+
+def inline_assets(html: str, roots: Mapping[str, Path]) -> str:
+    """Make a page self-contained: scripts, stylesheets and their images inlined.
+
+    Parameters
+    ----------
+    html : str
+        The page.
+    roots : mapping
+        URL prefix -> folder it is served from (e.g. ``{"/vendor/": node_modules}``).
+
+    Raises
+    ------
+    NotFound
+        If a script or stylesheet of the page is not a local file (it would be fetched).
+    """
+
+    def script(m: re.Match[str]) -> str:
+        path = _local(m.group(1), roots)
+        if path is None:
+            raise NotFound(f"the page needs {m.group(1)}, which is not a local asset")
+        body = path.read_text(encoding="utf-8").replace("</script", "<\\/script")
+        return f"<script>{body}</script>"
+
+    def link(m: re.Match[str]) -> str:
+        tag = m.group(0)
+        if "stylesheet" not in tag:
+            return ""
+        path = _local(m.group(1), roots)
+        if path is None:
+            raise NotFound(f"the page needs {m.group(1)}, which is not a local asset")
+        return f"<style>{_inline_css(path.read_text(encoding='utf-8'), path.parent)}</style>"
+
+    return _LINK_CSS.sub(link, _SCRIPT_SRC.sub(script, html))
+
+
+def is_live(status: str) -> bool:
+    return status in LIVE_STATUSES

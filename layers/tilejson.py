@@ -1,0 +1,105 @@
+"""TileJSON 3.0 and OGC API Tiles tileset documents for vector and raster layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layers.spec import LayerSpec
+from layers.tiles import get_tms
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def vector_tilejson(
+    spec: LayerSpec,
+    tiles_url: str,
+    *,
+    bounds: tuple[float, float, float, float],
+    attribution: str,
+    fields: dict[str, str],
+    min_zoom: int,
+    max_zoom: int,
+) -> dict[str, Any]:
+    """TileJSON 3.0.0 for one vector layer (``tiles_url`` holds {z}/{x}/{y})."""
+    minx, miny, maxx, maxy = bounds
+    return {
+        "tilejson": "3.0.0",
+        "name": spec.title,
+        "description": spec.description,
+        "attribution": attribution,
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": min_zoom,
+        "maxzoom": max_zoom,
+        "bounds": [minx, miny, maxx, maxy],
+        "center": [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5), max(min_zoom, 4)],
+        "vector_layers": [
+            {
+                "id": spec.id,
+                "description": spec.title,
+                "fields": fields,
+                "minzoom": min_zoom,
+                "maxzoom": max_zoom,
+            }
+        ],
+    }
+
+
+def raster_tilejson(
+    name: str, title: str, tiles_url: str, *, bounds: list[float], attribution: str, max_zoom: int
+) -> dict[str, Any]:
+    return {
+        "tilejson": "3.0.0",
+        "name": title,
+        "attribution": attribution,
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": 0,
+        "maxzoom": max_zoom,
+        "bounds": bounds,
+        "center": [round((bounds[0] + bounds[2]) / 2, 5), round((bounds[1] + bounds[3]) / 2, 5), 6],
+    }
+
+
+def tileset(
+    *,
+    title: str,
+    tms_id: str,
+    base: str,
+    tiles_href: str,
+    data_type: str,
+    media_type: str,
+    bounds: tuple[float, float, float, float] | list[float],
+    layers: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """An OGC API Tiles tileset metadata document."""
+    tms = get_tms(tms_id)
+    doc: dict[str, Any] = {
+        "title": title,
+        "dataType": data_type,
+        "crs": str(tms.crs.root) if hasattr(tms.crs, "root") else str(tms.crs),
+        "tileMatrixSetURI": tms.uri or f"http://www.opengis.net/def/tilematrixset/OGC/1.0/{tms_id}",
+        "boundingBox": {
+            "lowerLeft": [bounds[0], bounds[1]],
+            "upperRight": [bounds[2], bounds[3]],
+            "crs": CRS84,
+        },
+        "links": [
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                "type": "application/json",
+                "title": f"{tms_id} definition",
+                "href": f"{base}/tileMatrixSets/{tms_id}",
+            },
+            {
+                "rel": "item",
+                "type": media_type,
+                "title": "Tiles",
+                "href": tiles_href,
+                "templated": True,
+            },
+        ],
+    }
+    if layers:
+        doc["layers"] = layers
+    return doc

@@ -1,0 +1,194 @@
+"""The one MVT builder: one SQL query per tile, for any tile matrix set.
+
+The tile's envelope comes from morecantile (so WebMercatorQuad, WorldCRS84Quad and any other
+registered grid work); rows are found with the GiST index through a CRS84 box around the tile,
+clipped and simplified to the tile's pixel size in the storage CRS, then transformed into the
+grid's CRS and encoded with ``ST_AsMVTGeom`` / ``ST_AsMVT``. The same privacy rules as for
+features apply (see :class:`layers.sql.LayerSQL`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Integer, Select, Text, bindparam, cast, func, literal, select
+
+import morecantile
+from morecantile import TileMatrixSet
+
+from geo.errors import InvalidInput, NotFound
+from layers.sql import GEOMETRY, LayerSQL
+
+#: Tile matrix sets served, by id.
+TMS_IDS = ("WebMercatorQuad", "WorldCRS84Quad")
+MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+
+
+@lru_cache(maxsize=8)
+def get_tms(tms_id: str) -> TileMatrixSet:
+    """A served tile matrix set, or NotFound."""
+    if tms_id not in TMS_IDS:
+        raise NotFound(f"There is no tile matrix set {tms_id!r}; available: {', '.join(TMS_IDS)}.")
+    return morecantile.tms.get(tms_id)
+
+
+def tms_srid(tms: TileMatrixSet) -> int:
+    epsg = tms.crs._pyproj_crs.to_epsg()
+    return 4326 if epsg is None else int(epsg)  # OGC:CRS84 has lon/lat axes like PostGIS 4326
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    tms_id: str
+    z: int
+    x: int
+    y: int
+
+
+def check_tile(tms_id: str, z: int, x: int, y: int, *, min_zoom: int, max_zoom: int) -> TileRequest:
+    """Check that z/x/y is inside the grid and the layer's zoom range (NotFound otherwise)."""
+    tms = get_tms(tms_id)
+    if z < tms.minzoom or z > tms.maxzoom or z < min_zoom or z > max_zoom:
+        raise NotFound(f"zoom {z} is outside {min_zoom}..{min(max_zoom, tms.maxzoom)}")
+    m = tms.matrix(z)
+    if not (0 <= x < m.matrixWidth and 0 <= y < m.matrixHeight):
+        raise NotFound(
+            f"tile {z}/{x}/{y} is outside the {tms_id} grid "
+            f"(0..{m.matrixWidth - 1} x 0..{m.matrixHeight - 1})"
+        )
+    return TileRequest(tms_id, z, x, y)
+
+
+def tile_sql(
+    layer: LayerSQL,
+    tile: TileRequest,
+    *,
+    extent: int = 4096,
+    buffer: int = 64,
+    max_features: int = 20_000,
+) -> Select[Any]:
+    """One statement returning the tile as ``bytea`` (empty when no feature falls in it)."""
+    spec = layer.spec
+    tms = get_tms(tile.tms_id)
+    t = morecantile.Tile(tile.x, tile.y, tile.z)
+    xmin, ymin, xmax, ymax = tms.xy_bounds(t)
+    w, s, e, n = tms.bounds(t)
+    srid = tms_srid(tms)
+    # the CRS84 search box, grown by the buffer so features just outside still draw edges
+    pad_x = (e - w) * buffer / extent
+    pad_y = (n - s) * buffer / extent
+    sw, ss, se, sn = (
+        max(w - pad_x, -180),
+        max(s - pad_y, -90),
+        min(e + pad_x, 180),
+        min(n + pad_y, 90),
+    )
+    pixel = (e - w) / extent  # degrees per tile pixel (at the tile's longitude span)
+
+    env = func.ST_MakeEnvelope(
+        bindparam("xmin", xmin),
+        bindparam("ymin", ymin),
+        bindparam("xmax", xmax),
+        bindparam("ymax", ymax),
+        srid,
+        type_=GEOMETRY,
+    )
+    search = func.ST_MakeEnvelope(
+        bindparam("sw", sw),
+        bindparam("ss", ss),
+        bindparam("se", se),
+        bindparam("sn", sn),
+        4326,
+        type_=GEOMETRY,
+    )
+    g = layer.geom()
+    if not layer.generalises and spec.geometry_type not in ("Point", "MultiPoint"):
+        # clip to the search box, then drop detail finer than a pixel (collapsed parts kept)
+        g = func.ST_Simplify(
+            func.ST_ClipByBox2D(g, search), bindparam("tol", pixel * 0.5), True, type_=GEOMETRY
+        )
+    if srid != 4326:
+        g = func.ST_Transform(g, srid, type_=GEOMETRY)
+    mvt_geom = func.ST_AsMVTGeom(g, env, extent, buffer, True).label("geom")
+
+    props: list[Any] = [layer.id_col.label("id")]
+    for c in layer.columns():
+        if not c.in_tiles:
+            continue
+        expr = layer.column_expr(c)
+        if c.type in ("date", "datetime"):
+            expr = cast(expr, Text)
+        elif c.type == "integer":
+            expr = cast(expr, Integer)
+        props.append(expr.label(c.name))
+
+    # the index condition uses the raw geometry (generalised points move less than a cell,
+    # so the search box is grown by a cell for generalised layers)
+    raw_box = search
+    if layer.generalises:
+        cell = layer.cell_deg
+        raw_box = func.ST_Expand(search, literal(cell), type_=GEOMETRY)
+    conds = [layer.raw_geom.op("&&")(raw_box), *layer.where_public()]
+    if layer.generalises:
+        conds.append(layer.geom().op("&&")(search))
+
+    rows = (
+        select(mvt_geom, *props)
+        .select_from(layer.from_clause())
+        .where(*conds)
+        .limit(max_features)
+        .subquery("t")
+    )
+    return select(
+        func.coalesce(
+            func.ST_AsMVT(rows.table_valued(), spec.id, extent, "geom", "id"),
+            literal(b""),
+        ).label("mvt")
+    ).where(rows.c.geom.is_not(None))
+
+
+class TileCache:
+    """A small in-process LRU of encoded tiles, keyed by data version + request.
+
+    Keys include the versions of every table a layer reads, so a write makes the next request
+    miss the cache and see the new data; nothing is served stale.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            v = self._items.get(key)
+            if v is not None:
+                self._items.move_to_end(key)
+            return v
+
+    def put(self, key: str, value: bytes) -> None:
+        if len(value) > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.max_bytes and self._items:
+                _, v = self._items.popitem(last=False)
+                self._size -= len(v)
+
+
+def tile_matrix_set_ids() -> tuple[str, ...]:
+    return TMS_IDS
+
+
+def check_format(f: str | None) -> None:
+    if f not in (None, "mvt", "pbf"):
+        raise InvalidInput(f"tiles are served as mvt only, not {f!r}")
