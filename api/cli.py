@@ -18,6 +18,7 @@ app = typer.Typer(
     help="Irbis: geospatial conservation monitoring for Central Asia.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
 db_app = typer.Typer(help="Manage the database schema (Alembic migrations).", no_args_is_help=True)
 load_app = typer.Typer(help="Load data sets into the store.", no_args_is_help=True)

@@ -2,7 +2,7 @@
 # Creates the roles and databases Irbis uses, with PostGIS enabled. Safe to run again.
 #   irbis         owner of the schema: migrations and writes
 #   irbis_reader  read-only role used for public reads
-#   databases     irbis (the platform) and irbis_test (the test suite)
+#   databases     irbis (the platform), irbis_test and irbis_test_migrations (the tests)
 set -euo pipefail
 psql_su() {
   if [ "$(id -u)" = "0" ]; then
@@ -27,7 +27,7 @@ DO \$\$ BEGIN
     CREATE ROLE irbis_reader LOGIN PASSWORD 'irbis_reader';
   END IF;
 END \$\$;"
-for db in irbis irbis_test; do
+for db in irbis irbis_test irbis_test_migrations; do
   exists=$(run_sql postgres "SELECT 1 FROM pg_database WHERE datname = '$db'")
   if [ "$exists" != "1" ]; then
     run_sql postgres "CREATE DATABASE $db OWNER irbis"

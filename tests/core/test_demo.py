@@ -1,0 +1,80 @@
+"""The demo: idempotent, labelled, plausible, and its numbers right."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+import rasterio
+
+from api.demo import load_demo, table_counts
+from geo.testing import assert_relative_close
+
+
+def test_load_demo_twice_gives_the_same_counts(engine, settings, demo) -> None:
+    again = load_demo(engine, settings, progress=False)
+    assert again == demo
+    assert table_counts(engine) == demo
+
+
+def test_demo_holds_what_the_portfolio_promises(engine, demo) -> None:
+    assert demo["countries"] == 16 and demo["places"] == 341 and demo["rasters"] == 3
+    with engine.connect() as conn:
+        n, lo, hi, species = conn.execute(
+            text(
+                "SELECT count(*), min(amount), max(amount), count(DISTINCT gs.species_id) "
+                "FROM grants g JOIN grant_species gs ON gs.grant_id = g.id"
+            )
+        ).one()
+        assert 3 <= demo["grants"] <= 20
+        assert lo >= 25_000 and hi <= 200_000 and species == 2
+        countries = conn.execute(
+            text("SELECT array_agg(DISTINCT c) FROM grants, unnest(countries) c")
+        ).scalar_one()
+        assert set(countries) == {"KAZ", "KGZ", "TJK", "UZB"}
+        methods = (
+            conn.execute(
+                text(
+                    "SELECT DISTINCT method FROM grants UNION SELECT DISTINCT method FROM field_sites "
+                    "UNION SELECT DISTINCT method FROM threats"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert methods == ["example"]
+
+
+def test_field_sites_lie_where_each_species_lives(engine, settings, demo) -> None:
+    """Snow-leopard sites in the mountains, gazelle sites in the arid lowlands (DEM check)."""
+    q = text(
+        "SELECT s.scientific_name, ST_X(ST_Centroid(f.geom)), ST_Y(ST_Centroid(f.geom)) "
+        "FROM field_sites f JOIN grant_species gs ON gs.grant_id = f.grant_id "
+        "JOIN species s ON s.id = gs.species_id"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    coarse = settings.data_dir / "elevation/mapzen_pvlib_central_asia_5arcmin.tif"
+    with rasterio.open(coarse) as dem:
+        heights = [v[0] for v in dem.sample([(x, y) for _, x, y in rows])]
+    for (name, x, y), h in zip(rows, heights, strict=True):
+        if name == "Panthera uncia":
+            assert h >= 1700, (x, y, h)
+        else:
+            assert h <= 1000, (x, y, h)
+
+
+def test_kok_jailau_facts_and_area(engine, demo) -> None:
+    with engine.connect() as conn:
+        area_ha, props, inside, steps = conn.execute(
+            text(
+                "SELECT ST_Area(t.geom::geography) / 1e4, t.properties, "
+                "ST_Within(t.geom, p.geom), "
+                "(SELECT count(*) FROM threat_status_changes c WHERE c.threat_id = t.id) "
+                "FROM threats t, protected_areas p "
+                "WHERE t.name LIKE 'Kok-Jailau%' AND p.name LIKE 'Ile-Alatau%'"
+            )
+        ).one()
+    assert_relative_close(area_ha, 1002.0, 0.005, "Kok-Jailau footprint (geography)")
+    assert props["excised_from_park_ha"] == 1002 and props["spruce_forest_to_cut_ha"] == 27
+    assert inside is True
+    assert steps == 4
