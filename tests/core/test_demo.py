@@ -19,7 +19,7 @@ def test_load_demo_twice_gives_the_same_counts(engine, settings, demo) -> None:
 def test_demo_holds_what_the_portfolio_promises(engine, demo) -> None:
     assert demo["countries"] == 16 and demo["places"] == 341 and demo["rasters"] == 3
     with engine.connect() as conn:
-        n, lo, hi, species = conn.execute(
+        _n, lo, hi, species = conn.execute(
             text(
                 "SELECT count(*), min(amount), max(amount), count(DISTINCT gs.species_id) "
                 "FROM grants g JOIN grant_species gs ON gs.grant_id = g.id"
