@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from api.db import migrate
@@ -31,6 +31,20 @@ TEST_READER_URL = os.environ.get(
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+def reset_database(url: str) -> None:
+    """Drop everything the test role owns (PostGIS, owned by the superuser, stays), whatever
+    revision or branch of the schema the database was left at."""
+    eng = create_engine(url)
+    try:
+        with eng.begin() as conn:
+            conn.execute(text("DROP OWNED BY CURRENT_USER"))
+            conn.execute(text(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO irbis_reader"
+            ))
+    finally:
+        eng.dispose()
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     s = Settings.for_database(TEST_URL, TEST_READER_URL)
@@ -41,7 +55,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def migrated(settings: Settings) -> str:
     """The test database, emptied and migrated to head once per run."""
-    migrate.downgrade(settings.database.url, "base")
+    reset_database(settings.database.url)
     migrate.upgrade(settings.database.url, "head")
     return settings.database.url
 

@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from api.db import migrate
 from api.db.models import AUDITED_TABLES, Base
+from tests.conftest import reset_database
 
 MIGRATIONS_URL = os.environ.get(
     "IRBIS_TEST_MIGRATIONS_DATABASE_URL",
@@ -25,7 +26,7 @@ def _tables() -> set[str]:
 
 
 def test_upgrade_downgrade_upgrade() -> None:
-    migrate.downgrade(MIGRATIONS_URL, "base")
+    reset_database(MIGRATIONS_URL)
     assert _tables() <= {"alembic_version"}
     migrate.upgrade(MIGRATIONS_URL, "head")
     after_first = _tables()
