@@ -610,3 +610,85 @@ class UserSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------------------------
+# Analyses (migration 0003): runs as records, result features, modelled habitat
+# --------------------------------------------------------------------------------------------
+
+
+class AnalysisKind(enum.StrEnum):
+    ecosystems = "ecosystems"
+    habitat = "habitat"
+    overlap = "overlap"
+    gaps = "gaps"
+    loss = "loss"
+
+
+class RunStatus(enum.StrEnum):
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class AnalysisRun(Base):
+    """One run of an analysis: parameters, inputs with their versions, results, times."""
+
+    __tablename__ = "analysis_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(AnalysisKind)})", name="ck_analysis_runs_kind"),
+        CheckConstraint(f"status IN ({_values(RunStatus)})", name="ck_analysis_runs_status"),
+    )
+
+
+class AnalysisFeature(Base):
+    """A result geometry of a run (gap piece, overlap piece, loss piece ...)."""
+
+    __tablename__ = "analysis_features"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("analysis_runs.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    geom: Mapped[WKBElement] = mapped_column(_geom("GEOMETRY"), nullable=False)
+
+
+class Habitat(Provenance, Base):
+    """Modelled Area of Habitat of a species per ecosystem kind and country (one run)."""
+
+    __tablename__ = "habitat"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    species_id: Mapped[int] = mapped_column(ForeignKey("species.id"), nullable=False)
+    ecosystem: Mapped[str] = mapped_column(String(16), nullable=False)
+    iso3: Mapped[str | None] = mapped_column(String(3))
+    analysis_run_id: Mapped[int] = mapped_column(
+        ForeignKey("analysis_runs.id", ondelete="CASCADE"), nullable=False
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    area_ha: Mapped[float] = mapped_column(Float, nullable=False)
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+    species: Mapped[Species] = relationship()
+
+    __table_args__ = (
+        method_check("habitat"),
+        CheckConstraint(f"ecosystem IN ({_values(EcosystemKind)})", name="ck_habitat_ecosystem"),
+    )

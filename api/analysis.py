@@ -1,0 +1,775 @@
+"""Analyses as records: read layers from PostGIS, call geo/, store the run and its results.
+
+Each ``run_*`` function reads its inputs (and their versions: ``layer_versions`` of every
+table read, the sha256 of every raster), computes with pure ``geo`` functions, then writes the
+run, its parameters, inputs, results and result geometries in ONE transaction. If anything
+fails, nothing of the results is written; a ``failed`` run with the error is recorded instead
+and the error is raised again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.orm import Session
+
+import geopandas as gpd
+import rasterio
+import shapely
+from geoalchemy2.shape import from_shape
+
+from api.db import models as m
+from api.db.engine import transaction
+from api.db.store import read_gdf, read_table, rows_from_gdf
+from api.settings import Settings
+from geo import ecosystems as eco
+from geo import gaps as gp
+from geo import habitat as hb
+from geo import loss as ls
+from geo import overlap as ov
+from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
+from geo.errors import InvalidInput, IrbisError, NotFound
+from geo.raster import sha256_file
+
+ACTOR = "irbis analyse"
+DERIVED_LICENCE = (
+    "Derived data (CC BY 4.0): from GEBCO 2023 (public domain, GEBCO terms), Mapzen terrain "
+    "(public-domain DEMs) and Natural Earth (public domain)"
+)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Inputs:
+    """What a run read: table versions and raster digests (stored with the run)."""
+
+    tables: dict[str, int] = field(default_factory=dict)
+    rasters: dict[str, dict[str, str]] = field(default_factory=dict)
+    runs: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tables": self.tables, "rasters": self.rasters, "runs": self.runs}
+
+
+def _versions(session: Session, tables: Iterable[str], inputs: Inputs) -> None:
+    rows = session.execute(
+        select(m.LayerVersion.table_name, m.LayerVersion.version).where(
+            m.LayerVersion.table_name.in_(list(tables))
+        )
+    )
+    for name, version in rows:
+        inputs.tables[name] = int(version)
+    for t in tables:
+        inputs.tables.setdefault(t, 0)
+
+
+def _raster(session: Session, settings: Settings, name: str, inputs: Inputs) -> Path:
+    r = session.scalar(select(m.RasterDataset).where(m.RasterDataset.name == name))
+    if r is None:
+        raise NotFound(f"no raster named {name!r} is registered (load the demo or import it)")
+    path = Path(r.path)
+    full = path if path.is_absolute() else settings.data_dir / path
+    if not full.is_file():
+        raise NotFound(f"raster {name!r} is registered but its file {full} is missing")
+    inputs.rasters[name] = {"sha256": r.sha256, "path": str(path)}
+    return full
+
+
+def _record_failure(
+    engine: Engine,
+    kind: str,
+    parameters: dict[str, Any],
+    inputs: Inputs,
+    started: dt.datetime,
+    error: BaseException,
+    actor: str,
+    title: str | None,
+) -> int:
+    msg = error.message if isinstance(error, IrbisError) else f"{type(error).__name__}: {error}"
+    with transaction(engine, actor=actor) as s:
+        run = m.AnalysisRun(
+            kind=kind,
+            title=title,
+            status="failed",
+            parameters=_jsonable(parameters),
+            inputs=inputs.as_json(),
+            error=msg,
+            created_by=actor,
+            started_at=started,
+            finished_at=dt.datetime.now(dt.UTC),
+        )
+        s.add(run)
+        s.flush()
+        return run.id
+
+
+def _jsonable(v: Any) -> Any:
+    """JSON-safe values (numpy, NaN, dates, tuples) for JSONB columns."""
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple | set):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dt.date | dt.datetime):
+        return v.isoformat()
+    if v is pd.NaT:
+        return None
+    return v
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table as JSON-safe records (geometry dropped)."""
+    if df is None or df.empty:
+        return []
+    d = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
+    return [_jsonable(r) for r in d.to_dict("records")]
+
+
+def _features(
+    session: Session, run_id: int, kind: str, gdf: gpd.GeoDataFrame, props: list[str]
+) -> int:
+    if gdf is None or gdf.empty:
+        return 0
+    g = gdf.copy()
+    g["properties"] = [_jsonable(r) for r in pd.DataFrame(g[props]).to_dict("records")]
+    rows = rows_from_gdf(g, ["properties"], defaults={"run_id": run_id, "kind": kind})
+    session.execute(insert(m.AnalysisFeature), rows)
+    return len(rows)
+
+
+def _execute(
+    engine: Engine,
+    kind: str,
+    parameters: dict[str, Any],
+    compute: Callable[[Inputs], Any],
+    store: Callable[[Session, int, Any], dict[str, Any]],
+    *,
+    actor: str,
+    title: str | None,
+) -> int:
+    started = dt.datetime.now(dt.UTC)
+    inputs = Inputs()
+    try:
+        computed = compute(inputs)
+        with transaction(engine, actor=actor) as s:
+            run = m.AnalysisRun(
+                kind=kind,
+                title=title,
+                status="running",
+                parameters=_jsonable(parameters),
+                inputs={},
+                created_by=actor,
+                started_at=started,
+            )
+            s.add(run)
+            s.flush()
+            results = store(s, run.id, computed)
+            run.results = _jsonable(results)
+            run.inputs = _jsonable(inputs.as_json())
+            run.status = "succeeded"
+            run.finished_at = dt.datetime.now(dt.UTC)
+            return run.id
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        _record_failure(engine, kind, parameters, inputs, started, exc, actor, title)
+        raise
+
+
+# ------------------------------------------------------------------------------------------
+# Layers read from the store
+# ------------------------------------------------------------------------------------------
+
+
+def _read(engine: Engine) -> Session:
+    return Session(engine)
+
+
+def programme_countries(session: Session, inputs: Inputs) -> gpd.GeoDataFrame:
+    _versions(session, ["countries"], inputs)
+    c = read_table(session, m.Country, [m.Country.iso_a3.in_(PROGRAMME_COUNTRIES)])
+    if c.empty:
+        raise NotFound("no programme country is loaded (run `irbis load demo` first)")
+    return c
+
+
+def latest_run(session: Session, kind: str) -> int:
+    rid = session.scalar(
+        select(m.AnalysisRun.id)
+        .where(m.AnalysisRun.kind == kind, m.AnalysisRun.status == "succeeded")
+        .order_by(m.AnalysisRun.id.desc())
+        .limit(1)
+    )
+    if rid is None:
+        raise NotFound(f"no successful {kind} run yet: run `irbis analyse {kind}` first")
+    return int(rid)
+
+
+def read_habitat(session: Session, run_id: int) -> gpd.GeoDataFrame:
+    q = text(
+        "SELECT h.id, s.scientific_name AS species, h.ecosystem, h.iso3, h.area_ha, "
+        "ST_AsBinary(h.geom) AS geom FROM habitat h JOIN species s ON s.id = h.species_id "
+        "WHERE h.analysis_run_id = :r ORDER BY h.id"
+    )
+    return read_gdf(session, q, params={"r": run_id})
+
+
+def read_ecosystems(session: Session, run_id: int) -> gpd.GeoDataFrame:
+    q = text(
+        "SELECT id, kind, iso3, properties->>'eco_class' AS eco_class, ST_AsBinary(geom) AS geom "
+        "FROM ecosystems WHERE analysis_run_id = :r ORDER BY id"
+    )
+    return read_gdf(session, q, params={"r": run_id})
+
+
+def read_protected_areas(session: Session) -> gpd.GeoDataFrame:
+    return read_table(session, m.ProtectedArea)
+
+
+def read_field_sites(session: Session, funded_only: bool = True) -> gpd.GeoDataFrame:
+    q = (
+        "SELECT f.id, f.name, g.code AS grant_code, g.status AS grant_status, "
+        "ST_AsBinary(f.geom) AS geom FROM field_sites f JOIN grants g ON g.id = f.grant_id"
+    )
+    if funded_only:
+        q += " WHERE g.status IN ('active', 'completed')"
+    return read_gdf(session, text(q + " ORDER BY f.id"))
+
+
+def read_threats(session: Session, threat: str | None = None) -> gpd.GeoDataFrame:
+    where = [m.Threat.name == threat] if threat else []
+    t = read_table(session, m.Threat, where)
+    if threat and t.empty:
+        raise NotFound(f"no threat named {threat!r}")
+    return t
+
+
+def _pa_polygons(pas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Protected areas as polygons: points buffered to their reported area (geodesic)."""
+    if pas.empty:
+        return pas
+    geoms = []
+    for g, rep in zip(pas.geometry, pas["reported_area_km2"], strict=True):
+        if g.geom_type in ("Point", "MultiPoint"):
+            ok = rep is not None and np.isfinite(rep) and rep > 0
+            geoms.append(gp.geodesic_circle(g.x, g.y, rep * 1e6) if ok else shapely.Polygon())
+        else:
+            geoms.append(g)
+    out = gpd.GeoDataFrame(
+        pd.DataFrame(pas.drop(columns=pas.geometry.name)),
+        geometry=gpd.GeoSeries(geoms, index=pas.index, crs=pas.crs),
+    )
+    return out[~out.geometry.is_empty]
+
+
+# ------------------------------------------------------------------------------------------
+# Ecosystems
+# ------------------------------------------------------------------------------------------
+
+
+def run_ecosystems(
+    engine: Engine,
+    settings: Settings,
+    *,
+    resolution_deg: float = 1 / 60,
+    fine: str | None = "dem_gebco_tianshan_pamir",
+    coarse: str = "dem_coarse_region",
+    actor: str = ACTOR,
+    progress: Progress | None = None,
+    title: str | None = None,
+) -> int:
+    """Classify the programme countries into ecosystems and store raster + polygons."""
+    params = {
+        "resolution_deg": resolution_deg,
+        "fine_dem": fine,
+        "coarse_dem": coarse,
+        "radius_m": 7000.0,
+        "definition": "Kapos et al. (2000); UNEP-WCMC",
+    }
+    out_dir = settings.var_dir / "analyses"
+
+    def compute(inputs: Inputs) -> tuple[eco.EcosystemGrid, gpd.GeoDataFrame]:
+        with _read(engine) as s:
+            countries = programme_countries(s, inputs)
+            _versions(s, ["lakes", "glaciers"], inputs)
+            lakes = read_table(s, m.Lake)
+            glaciers = read_table(s, m.Glacier)
+            coarse_path = _raster(s, settings, coarse, inputs)
+            fine_path = _raster(s, settings, fine, inputs) if fine else None
+        grid = eco.classify_region(
+            countries,
+            coarse_path,
+            fine_dem=fine_path,
+            lakes=lakes,
+            glaciers=glaciers,
+            resolution_deg=resolution_deg,
+            progress=progress,
+        )
+        polys = eco.ecosystem_polygons(grid)
+        if progress:
+            progress("polygons made")
+        return grid, polys
+
+    def store(s: Session, run_id: int, computed: Any) -> dict[str, Any]:
+        grid, polys = computed
+        grid.parameters["analysis_run_id"] = run_id
+        path = grid.write(out_dir / f"ecosystems_run_{run_id}.tif")
+        g = polys.copy()
+        g["properties"] = [
+            {
+                "eco_class": int(r.eco_class),
+                "label": r.label,
+                "dem_source": int(r.dem_source),
+                "dem": r.dem,
+                "area_ha": float(r.area_ha),
+            }
+            for r in polys.itertuples()
+        ]
+        g["analysis_run_id"] = run_id
+        src = "Irbis analysis run {}: Kapos et al. (2000) mountain classes from {}".format(
+            run_id, " and ".join(grid.sources.values())
+        )
+        rows = rows_from_gdf(
+            g,
+            ["kind", "iso3", "analysis_run_id", "properties"],
+            defaults={"source": src, "licence": DERIVED_LICENCE, "method": "modelled"},
+        )
+        s.execute(insert(m.Ecosystem), rows)
+        _register_output(
+            s, path, f"ecosystems_run_{run_id}", "Ecosystems (Kapos et al. 2000)", src, run_id
+        )
+        cells = {str(k): int((grid.source == k).sum()) for k in (1, 2)}
+        return {
+            "areas": records(eco.ecosystem_areas(polys)),
+            "classes": records(
+                polys.groupby(["iso3", "eco_class", "label", "dem"], as_index=False)[
+                    "area_ha"
+                ].sum()
+            ),
+            "cells_by_source": {grid.sources.get(k, k): v for k, v in cells.items()},
+            "raster": f"ecosystems_run_{run_id}",
+            "polygons": len(rows),
+        }
+
+    return _execute(engine, "ecosystems", params, compute, store, actor=actor, title=title)
+
+
+def _register_output(
+    s: Session, path: Path, name: str, title: str, source: str, run_id: int
+) -> None:
+    with rasterio.open(path) as r:
+        s.execute(
+            insert(m.RasterDataset).values(
+                name=name,
+                title=title,
+                kind="classification",
+                path=str(path.resolve()),
+                sha256=sha256_file(path),
+                crs=r.crs.to_string(),
+                width=r.width,
+                height=r.height,
+                resolution=[abs(r.res[0]), abs(r.res[1])],
+                dtype=r.dtypes[0],
+                nodata=r.nodata,
+                units="class",
+                source=source,
+                licence=DERIVED_LICENCE,
+                method="modelled",
+                properties={
+                    "analysis_run_id": run_id,
+                    "bands": ["class", "dem_source", "elevation_m", "country"],
+                    "classes": {str(k): v for k, v in eco.CLASS_LABELS.items()},
+                    "bounds": list(r.bounds),
+                },
+                geom=from_shape(shapely.box(*r.bounds), srid=STORAGE_EPSG),
+            )
+        )
+
+
+def ecosystem_grid(
+    session: Session, run_id: int, inputs: Inputs | None = None
+) -> eco.EcosystemGrid:
+    r = session.scalar(
+        select(m.RasterDataset).where(m.RasterDataset.name == f"ecosystems_run_{run_id}")
+    )
+    if r is None or not Path(r.path).is_file():
+        raise NotFound(f"the raster of ecosystems run {run_id} is missing; run it again")
+    if inputs is not None:
+        inputs.rasters[r.name] = {"sha256": r.sha256, "path": r.path}
+        inputs.runs["ecosystems"] = run_id
+    return eco.EcosystemGrid.read(r.path)
+
+
+# ------------------------------------------------------------------------------------------
+# Habitat
+# ------------------------------------------------------------------------------------------
+
+
+def run_habitat(
+    engine: Engine,
+    settings: Settings,
+    species: Iterable[str] = ("Panthera uncia", "Gazella subgutturosa"),
+    *,
+    ecosystems_run: int | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    actor: str = ACTOR,
+    progress: Progress | None = None,
+    title: str | None = None,
+) -> int:
+    """Model the Area of Habitat of each species on an ecosystems run and store it."""
+    species = list(species)
+    overrides = dict(overrides or {})
+    params_by_sp = {
+        sp: hb.default_params(sp).with_changes(**dict(overrides.get(sp, {}))) for sp in species
+    }
+    parameters = {
+        "species": {sp: p.to_json() for sp, p in params_by_sp.items()},
+        "ecosystems_run": ecosystems_run,
+    }
+
+    def compute(inputs: Inputs) -> dict[str, tuple[int, str, gpd.GeoDataFrame]]:
+        out = {}
+        with _read(engine) as s:
+            run = ecosystems_run or latest_run(s, "ecosystems")
+            parameters["ecosystems_run"] = run
+            grid = ecosystem_grid(s, run, inputs)
+            countries = programme_countries(s, inputs)
+            _versions(s, ["regions", "species", "species_ranges"], inputs)
+            regions = read_table(s, m.Region)
+            for sp, p in params_by_sp.items():
+                sid = s.scalar(select(m.Species.id).where(m.Species.scientific_name == sp))
+                if sid is None:
+                    raise NotFound(f"species {sp!r} is not loaded")
+                rng = read_table(
+                    s,
+                    m.SpeciesRange,
+                    [m.SpeciesRange.species_id == sid, m.SpeciesRange.presence.in_([1, 2, 3])],
+                )
+                range_source = "imported species range" if not rng.empty else "default range"
+                if rng.empty:
+                    rng = hb.default_range(p, countries, regions)
+                h = hb.model_habitat(grid, p, rng, regions)
+                out[sp] = (int(sid), range_source, h)
+                if progress:
+                    progress(f"habitat of {sp}")
+        return out
+
+    def store(s: Session, run_id: int, computed: Any) -> dict[str, Any]:
+        summary = []
+        for sp, (sid, range_source, h) in computed.items():
+            p = params_by_sp[sp].to_json() | {"range": range_source}
+            if h.empty:
+                summary.append({"species": sp, "range": range_source, "area_ha": 0.0})
+                continue
+            rows = rows_from_gdf(
+                h,
+                ["ecosystem", "iso3", "area_ha"],
+                defaults={
+                    "species_id": sid,
+                    "analysis_run_id": run_id,
+                    "params": _jsonable(p),
+                    "source": f"Irbis analysis run {run_id}: Area of Habitat (Brooks et al. 2019)",
+                    "licence": DERIVED_LICENCE,
+                    "method": "modelled",
+                },
+            )
+            s.execute(insert(m.Habitat), rows)
+            summary.extend(records(hb.habitat_summary(h).assign(range=range_source)))
+        return {"habitat": summary}
+
+    return _execute(engine, "habitat", parameters, compute, store, actor=actor, title=title)
+
+
+# ------------------------------------------------------------------------------------------
+# Overlap, gaps, loss
+# ------------------------------------------------------------------------------------------
+
+OVERLAP_LAYERS = ("protected_areas", "field_sites", "threats", "countries", "habitat", "ecosystems")
+
+
+def read_layer(session: Session, name: str, inputs: Inputs) -> gpd.GeoDataFrame:
+    """A named store layer as polygons (for overlaps): see :data:`OVERLAP_LAYERS`."""
+    if name == "protected_areas":
+        _versions(session, ["protected_areas"], inputs)
+        return _pa_polygons(read_protected_areas(session))[["id", "name", "status", "geometry"]]
+    if name == "field_sites":
+        _versions(session, ["field_sites", "grants"], inputs)
+        return read_field_sites(session, funded_only=False)
+    if name == "threats":
+        _versions(session, ["threats"], inputs)
+        return read_threats(session)[["id", "name", "kind", "status", "geometry"]]
+    if name == "countries":
+        c = programme_countries(session, inputs)
+        return c[["iso_a3", "name", "geometry"]].rename(columns={"iso_a3": "id"})
+    if name == "habitat":
+        run = latest_run(session, "habitat")
+        inputs.runs["habitat"] = run
+        return read_habitat(session, run)
+    if name == "ecosystems":
+        run = latest_run(session, "ecosystems")
+        inputs.runs["ecosystems"] = run
+        return read_ecosystems(session, run)
+    raise InvalidInput(f"unknown layer {name!r}; choose from {', '.join(OVERLAP_LAYERS)}")
+
+
+def run_overlap(
+    engine: Engine,
+    settings: Settings,
+    layers: list[str],
+    *,
+    actor: str = ACTOR,
+    title: str | None = None,
+) -> int:
+    """Overlap two or more store layers and store the pieces with areas and shares."""
+    if len(layers) < 2:
+        raise InvalidInput("an overlap needs two or more layers")
+    if len(set(layers)) != len(layers):
+        raise InvalidInput("name each layer once")
+
+    def compute(inputs: Inputs) -> gpd.GeoDataFrame:
+        with _read(engine) as s:
+            data = {n: read_layer(s, n, inputs) for n in layers}
+        return ov.overlap(data, id_cols=dict.fromkeys(layers, "id"))
+
+    def store(s: Session, run_id: int, res: gpd.GeoDataFrame) -> dict[str, Any]:
+        props = [c for c in res.columns if c != "geometry"]
+        n = _features(s, run_id, "overlap", res, props)
+        return {
+            "pieces": n,
+            "total_ha": float(res["area_ha"].sum()) if n else 0.0,
+            "table": records(ov.overlap_table(res)) if n else [],
+        }
+
+    return _execute(engine, "overlap", {"layers": layers}, compute, store, actor=actor, title=title)
+
+
+def run_gaps(
+    engine: Engine,
+    settings: Settings,
+    *,
+    habitat_run: int | None = None,
+    min_gap_ha: float = 1.0,
+    actor: str = ACTOR,
+    progress: Progress | None = None,
+    title: str | None = None,
+) -> int:
+    """Coverage gaps per species × ecosystem × country, with the ranked gap layer."""
+    parameters: dict[str, Any] = {
+        "habitat_run": habitat_run,
+        "min_gap_ha": min_gap_ha,
+        "protected": "Protected Planet method: Proposed left out, "
+        "points buffered to reported area, overlaps dissolved",
+        "funded": "field sites of active or completed grants",
+    }
+
+    def compute(inputs: Inputs) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+        with _read(engine) as s:
+            run = habitat_run or latest_run(s, "habitat")
+            parameters["habitat_run"] = run
+            inputs.runs["habitat"] = run
+            _versions(s, ["protected_areas", "field_sites", "grants", "threats"], inputs)
+            hab = read_habitat(s, run)
+            pas = read_protected_areas(s)
+            sites = read_field_sites(s)
+            threats = read_threats(s)
+        if progress:
+            progress("layers read")
+        return gp.coverage_gaps(hab, pas, sites, threats, min_gap_ha=min_gap_ha)
+
+    def store(s: Session, run_id: int, computed: Any) -> dict[str, Any]:
+        table, gaps = computed
+        n = _features(s, run_id, "gap", gaps, ["rank", "species", "ecosystem", "iso3", "area_ha"])
+        sbs = table.groupby(["species", "ecosystem"], as_index=False)[
+            ["habitat_ha", "protected_ha", "funded_ha", "threatened_ha", "gap_ha"]
+        ].sum()
+        for k in ("protected", "funded", "threatened", "gap"):
+            sbs[f"share_{k}"] = sbs[f"{k}_ha"] / sbs["habitat_ha"]
+        return {
+            "table": records(table),
+            "by_ecosystem": records(sbs),
+            "gap_pieces": n,
+            "largest_gaps": records(gaps.head(10)),
+        }
+
+    return _execute(engine, "gaps", parameters, compute, store, actor=actor, title=title)
+
+
+def run_loss(
+    engine: Engine,
+    settings: Settings,
+    *,
+    threat: str | None = None,
+    epochs: Mapping[str, str] | None = None,
+    habitat_values: tuple[int, ...] = (1,),
+    actor: str = ACTOR,
+    title: str | None = None,
+) -> int:
+    """Habitat, park and ecosystem area inside threats (by status and date), and, given raster
+    epochs (label -> registered raster name), habitat change per protected area, field site
+    and country."""
+    epochs = dict(epochs or {})
+    parameters = {"threat": threat, "epochs": epochs, "habitat_values": list(habitat_values)}
+
+    def compute(inputs: Inputs) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+        with _read(engine) as s:
+            _versions(s, ["threats", "threat_status_changes", "protected_areas"], inputs)
+            threats = read_threats(s, threat)
+            layers: dict[str, gpd.GeoDataFrame] = {
+                "protected_area": _pa_polygons(read_protected_areas(s))[["id", "name", "geometry"]]
+            }
+            for kind in ("habitat", "ecosystems"):
+                with contextlib.suppress(NotFound):
+                    layers[kind] = read_layer(s, kind, inputs)
+            sc = pd.read_sql(
+                select(
+                    m.ThreatStatusChange.threat_id,
+                    m.ThreatStatusChange.status,
+                    m.ThreatStatusChange.changed_on,
+                ),
+                s.connection(),
+            )
+            paths = {label: _raster(s, settings, name, inputs) for label, name in epochs.items()}
+            zones = None
+            if paths:
+                zones = ls.zones_from(
+                    {
+                        "protected_area": _pa_polygons(read_protected_areas(s)),
+                        "field_site": read_field_sites(s, funded_only=False),
+                        "country": programme_countries(s, inputs)
+                        .rename(columns={"iso_a3": "iso"})
+                        .assign(id=lambda d: d["iso"]),
+                    }
+                )
+        loss = ls.footprint_loss(threats, layers)
+        timeline = ls.loss_timeline(loss, sc)
+        series = (
+            ls.raster_change(paths, zones, "zone", habitat_values=habitat_values)
+            if paths and zones is not None
+            else pd.DataFrame()
+        )
+        if not series.empty:
+            series = series.merge(pd.DataFrame(zones.drop(columns="geometry")), on="zone")
+        return loss, timeline, series
+
+    def store(s: Session, run_id: int, computed: Any) -> dict[str, Any]:
+        loss, timeline, series = computed
+        props = [c for c in loss.columns if c != "geometry"]
+        n = _features(s, run_id, "loss", loss, props)
+        return {
+            "footprint": records(loss),
+            "timeline": records(timeline),
+            "raster_series": records(series),
+            "pieces": n,
+        }
+
+    return _execute(engine, "loss", parameters, compute, store, actor=actor, title=title)
+
+
+# ------------------------------------------------------------------------------------------
+# Reading runs back
+# ------------------------------------------------------------------------------------------
+
+
+def run_summary(run: m.AnalysisRun, *, full: bool = False) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": run.id,
+        "kind": run.kind,
+        "title": run.title,
+        "status": run.status,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "created_by": run.created_by,
+        "error": run.error,
+        "links": [{"rel": "self", "href": f"/analyses/{run.id}"}],
+    }
+    if full:
+        d |= {"parameters": run.parameters, "inputs": run.inputs, "results": run.results}
+    return d
+
+
+def list_runs(session: Session, kind: str | None = None, limit: int = 100) -> list[m.AnalysisRun]:
+    q = select(m.AnalysisRun).order_by(m.AnalysisRun.id.desc()).limit(limit)
+    if kind:
+        q = q.where(m.AnalysisRun.kind == kind)
+    return list(session.scalars(q))
+
+
+def get_run(session: Session, run_id: int) -> m.AnalysisRun:
+    run = session.get(m.AnalysisRun, run_id)
+    if run is None:
+        raise NotFound(f"no analysis run {run_id}")
+    return run
+
+
+def run_features(session: Session, run: m.AnalysisRun, kind: str | None = None) -> dict[str, Any]:
+    """The run's result geometries as a GeoJSON FeatureCollection (habitat/ecosystem rows for
+    those kinds)."""
+    if run.kind == "habitat":
+        q = text(
+            "SELECT h.id, s.scientific_name AS species, h.ecosystem, h.iso3, h.area_ha, "
+            "ST_AsGeoJSON(h.geom, 6)::json AS g FROM habitat h JOIN species s "
+            "ON s.id = h.species_id WHERE h.analysis_run_id = :r ORDER BY h.id"
+        )
+    elif run.kind == "ecosystems":
+        q = text(
+            "SELECT id, kind, iso3, properties, ST_AsGeoJSON(geom, 6)::json AS g "
+            "FROM ecosystems WHERE analysis_run_id = :r ORDER BY id"
+        )
+    else:
+        q = text(
+            "SELECT id, kind, properties, ST_AsGeoJSON(geom, 6)::json AS g "
+            "FROM analysis_features WHERE run_id = :r"
+            + (" AND kind = :k" if kind else "")
+            + " ORDER BY id"
+        )
+    feats = []
+    for row in session.execute(q, {"r": run.id, "k": kind}).mappings():
+        props = {k: v for k, v in row.items() if k not in ("g", "properties")}
+        props |= row.get("properties") or {}
+        feats.append(
+            {
+                "type": "Feature",
+                "id": row["id"],
+                "geometry": row["g"],
+                "properties": _jsonable(props),
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats, "run": run.id}
+
+
+def run_table(run: m.AnalysisRun) -> pd.DataFrame:
+    """The run's main result table."""
+    r = run.results or {}
+    key = {
+        "ecosystems": "areas",
+        "habitat": "habitat",
+        "overlap": "table",
+        "gaps": "table",
+        "loss": "footprint",
+    }.get(run.kind, "")
+    return pd.DataFrame(r.get(key, []))
+
+
+def count_runs(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(m.AnalysisRun)) or 0)
+
+
+__all__ = [
+    "run_ecosystems",
+    "run_gaps",
+    "run_habitat",
+    "run_loss",
+    "run_overlap",
+]
