@@ -12,15 +12,16 @@ export IRBIS_DATABASE_READER_URL ?= postgresql+psycopg://irbis_reader:irbis_read
 export IRBIS_TEST_DATABASE_URL ?= postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test
 export IRBIS_TEST_DATABASE_READER_URL ?= postgresql+psycopg://irbis_reader:irbis_reader@127.0.0.1:5432/irbis_test
 
-.PHONY: run test setup system venv assets db demo lint bench clean-venv
+.PHONY: run test setup system venv assets databases db demo lint bench
 
-run: setup demo
+run: setup db demo
 	$(IRBIS) serve --host $(HOST) --port $(PORT)
 
+# The tests migrate and reset their own databases (irbis_test, irbis_test_migrations).
 test: setup
 	bash scripts/test.sh
 
-setup: system venv assets db
+setup: system venv assets databases
 
 system:
 	bash scripts/system.sh
@@ -31,8 +32,10 @@ venv:
 assets:
 	bash scripts/assets.sh
 
-db:
+databases:
 	bash scripts/database.sh
+
+db: databases
 	$(IRBIS) db upgrade
 
 demo:
