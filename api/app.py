@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(account.router)
     app.include_router(account.pages)
+    from api.routers import prioritisation
+
+    app.include_router(prioritisation.router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if NODE_MODULES.is_dir():

@@ -692,3 +692,112 @@ class Habitat(Provenance, Base):
         method_check("habitat"),
         CheckConstraint(f"ecosystem IN ({_values(EcosystemKind)})", name="ck_habitat_ecosystem"),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Prioritisation: planning grids and units, scenarios and their units (migration 0005)
+# --------------------------------------------------------------------------------------------
+
+
+class ScenarioStatus(enum.StrEnum):
+    pending = "pending"
+    running = "running"
+    solved = "solved"
+    infeasible = "infeasible"
+    failed = "failed"
+
+
+class PlanningGrid(Timestamped, Base):
+    """A grid of planning units (H3 cells clipped to the study area) and how it was made."""
+
+    __tablename__ = "planning_grids"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    resolution: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    countries: Mapped[list[str]] = mapped_column(ARRAY(String(3)), nullable=False)
+    features: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    n_units: Mapped[int] = mapped_column(Integer, nullable=False)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("resolution BETWEEN 0 AND 15", name="ck_planning_grids_resolution"),
+    )
+
+
+class PlanningUnit(Base):
+    """One planning unit: its H3 cell, cost and values (habitat per feature, shares, distances)."""
+
+    __tablename__ = "planning_units"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    grid_id: Mapped[int] = mapped_column(
+        ForeignKey("planning_grids.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    h3: Mapped[str] = mapped_column(String(16), nullable=False)
+    iso3: Mapped[str | None] = mapped_column(String(3))
+    area_km2: Mapped[float] = mapped_column(Float, nullable=False)
+    cost: Mapped[float] = mapped_column(Float, nullable=False)
+    values: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("grid_id", "h3", name="uq_planning_units_grid_h3"),
+        CheckConstraint("area_km2 > 0", name="ck_planning_units_area"),
+        CheckConstraint("cost >= 0", name="ck_planning_units_cost"),
+    )
+
+
+class PrioritisationScenario(Timestamped, Base):
+    """A prioritisation run: parameters, input versions, status, results and solver figures."""
+
+    __tablename__ = "prioritisation_scenarios"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    grid_id: Mapped[int] = mapped_column(
+        ForeignKey("planning_grids.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    objective: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    solver: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    grid: Mapped[PlanningGrid] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(
+            "objective IN ('min_set', 'max_coverage')",
+            name="ck_prioritisation_scenarios_objective",
+        ),
+        CheckConstraint(
+            f"status IN ({_values(ScenarioStatus)})", name="ck_prioritisation_scenarios_status"
+        ),
+    )
+
+
+class ScenarioUnit(Base):
+    """A unit's part in a scenario: selected or not, locked, selection frequency, rank."""
+
+    __tablename__ = "scenario_units"
+
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("prioritisation_scenarios.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("planning_units.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    selected: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    locked: Mapped[str | None] = mapped_column(String(3))
+    frequency: Mapped[float | None] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (CheckConstraint("locked IN ('in', 'out')", name="ck_scenario_units_locked"),)

@@ -1,0 +1,800 @@
+"""Prioritisation on the stored layers: planning grids, scenarios and their results.
+
+The store side of ``geo.planning_units`` and ``geo.prioritise``: it reads the layers from
+PostGIS, calls the pure functions, and writes grids and scenarios as records (parameters, the
+versions of the inputs from ``layer_versions``, results, solver figures, times). Each grid and
+each scenario is written in one transaction: all of it or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.orm import Session
+
+import geopandas as gpd
+import shapely
+from geoalchemy2.shape import from_shape
+
+from api.db import models as m
+from api.db.engine import transaction
+from api.db.store import read_gdf
+from geo import planning_units as pu
+from geo import prioritise as pr
+from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
+from geo.errors import Conflict, InvalidInput, NotFound
+
+Progress = Callable[[str], None]
+
+#: Layers a grid is computed from; their versions are recorded with the grid.
+GRID_INPUT_TABLES = (
+    "countries",
+    "protected_areas",
+    "threats",
+    "field_sites",
+    "places",
+    "species_ranges",
+    "ecosystems",
+    "regions",
+)
+#: The coarsest and finest H3 resolutions a stored grid may use.
+MIN_RESOLUTION, MAX_RESOLUTION = 2, 7
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+
+
+class CostParams(BaseModel):
+    """The cost of a unit (see :class:`geo.planning_units.CostModel`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: Literal["area", "uniform"] = "area"
+    threat_weight: float = Field(0.0, ge=0, le=100)
+    town_weight: float = Field(0.0, ge=0, le=100)
+    town_scale_km: float = Field(25.0, gt=0, le=1000)
+    road_weight: float = Field(0.0, ge=0, le=100)
+    road_scale_km: float = Field(10.0, gt=0, le=1000)
+
+    def model(self) -> pu.CostModel:
+        return pu.CostModel(**self.model_dump())
+
+
+class GridParams(BaseModel):
+    """How to build a planning grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    resolution: int = Field(4, ge=MIN_RESOLUTION, le=MAX_RESOLUTION)
+    countries: list[str] = Field(default_factory=lambda: list(PROGRAMME_COUNTRIES))
+    by_country: bool = True
+    threat_buffer_km: float = Field(2.0, ge=0, le=100)
+    cost: CostParams = Field(default_factory=CostParams)
+    habitat: Literal["auto", "stored", "modelled", "regions"] = Field(
+        "auto",
+        description=(
+            "Where habitat comes from: stored ranges × ecosystems, the Area of Habitat model "
+            "on the DEM, or the coarse named-regions proxy; 'auto' takes the first available."
+        ),
+    )
+    fine_dem: bool = Field(False, description="Model habitat with the 15″ DEM where it reaches.")
+
+    @field_validator("countries")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        codes = [c.strip().upper() for c in v if c.strip()]
+        if not codes:
+            raise ValueError("name at least one country (ISO 3166 alpha-3)")
+        bad = [c for c in codes if not re.fullmatch(r"[A-Z]{3}", c)]
+        if bad:
+            raise ValueError(f"not ISO 3166 alpha-3 codes: {', '.join(bad)}")
+        return sorted(set(codes))
+
+
+class ScenarioParams(BaseModel):
+    """What to solve on a grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=200)
+    grid_id: int
+    objective: Literal["min_set", "max_coverage"] = "min_set"
+    target: float = Field(0.3, ge=0, le=1, description="Share of each feature to reach.")
+    targets: dict[str, float] = Field(
+        default_factory=dict,
+        description="Shares for some features, by name or by prefix (e.g. 'Panthera uncia').",
+    )
+    features: list[str] | None = Field(None, description="Only these features (or prefixes).")
+    budget: float | None = Field(None, ge=0, description="Total cost allowed (max coverage).")
+    budget_share: float | None = Field(
+        None, gt=0, le=1, description="Budget as a share of the grid's total cost."
+    )
+    boundary_penalty: float = Field(0.0, ge=0, le=1e6)
+    lock_in_protected: float | None = Field(
+        0.5, ge=0, le=1, description="Lock in units at least this share protected (null: none)."
+    )
+    lock_out_threats: list[str] = Field(default_factory=list, description="Threat names.")
+    lock_in_units: list[str] = Field(default_factory=list, description="H3 indexes.")
+    lock_out_units: list[str] = Field(default_factory=list, description="H3 indexes.")
+    gap: float = Field(0.01, ge=0, le=1, description="Relative optimality gap.")
+    time_limit_s: float = Field(60.0, gt=0, le=600)
+    portfolio_runs: int = Field(5, ge=0, le=50)
+    seed: int = 0
+
+    @field_validator("targets")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, s in v.items() if not 0 <= s <= 1]
+        if bad:
+            raise ValueError(f"target shares must be between 0 and 1: {', '.join(bad)}")
+        return v
+
+    @model_validator(mode="after")
+    def _budget(self) -> ScenarioParams:
+        if self.objective == "max_coverage" and self.budget is None and self.budget_share is None:
+            raise ValueError("maximum coverage needs a budget or a budget_share")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# Reading inputs
+# --------------------------------------------------------------------------------------------
+
+
+def layer_versions(session: Session, tables: Sequence[str]) -> dict[str, int]:
+    """The current data version of each table (0 if never written)."""
+    rows = session.execute(
+        select(m.LayerVersion.table_name, m.LayerVersion.version).where(
+            m.LayerVersion.table_name.in_(list(tables))
+        )
+    ).all()
+    found = {t: int(v) for t, v in rows}
+    return {t: found.get(t, 0) for t in tables}
+
+
+def _layer(session: Session, sql: str, **params: Any) -> gpd.GeoDataFrame:
+    return read_gdf(session, sql, params=params)
+
+
+def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.GeoDataFrame]:
+    """The layers a grid is computed from, as GeoDataFrames in EPSG:4326."""
+    area = _layer(
+        session,
+        "SELECT iso_a3 AS iso3, name, ST_AsBinary(geom) AS geom FROM countries "
+        "WHERE iso_a3 = ANY(:codes)",
+        codes=list(countries),
+    )
+    missing = sorted(set(countries) - set(area["iso3"]))
+    if missing:
+        raise InvalidInput(
+            f"no stored boundary for {', '.join(missing)}: load the countries first "
+            "(irbis load demo)"
+        )
+    return {
+        "area": area,
+        "protected": _layer(
+            session,
+            "SELECT id, name, status, reported_area_km2, ST_AsBinary(geom) AS geom "
+            "FROM protected_areas",
+        ),
+        "threats": _layer(
+            session, "SELECT id, name, kind, status, ST_AsBinary(geom) AS geom FROM threats"
+        ),
+        "field_sites": _layer(
+            session, "SELECT id, grant_id, ST_AsBinary(geom) AS geom FROM field_sites"
+        ),
+        "places": _layer(session, "SELECT id, name, ST_AsBinary(geom) AS geom FROM places"),
+        "roads": _layer(
+            session,
+            "SELECT id, name, ST_AsBinary(geom) AS geom FROM threats WHERE kind = 'road'",
+        ),
+    }
+
+
+def read_habitat(
+    session: Session,
+    area: gpd.GeoDataFrame,
+    *,
+    source: str = "auto",
+    data_dir: Path | None = None,
+    fine_dem: bool = False,
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Habitat polygons per species and ecosystem, and where they came from.
+
+    In order (``source="auto"``): stored species ranges (present, native or reintroduced)
+    intersected with the stored mountain and arid-lowland ecosystems; else the Area of Habitat
+    model (:mod:`geo.habitat`) on the registered DEMs with its cited defaults; else the coarse
+    proxy from named physical regions (:func:`geo.planning_units.habitat_from_regions`). The
+    source is recorded with the grid.
+    """
+    tried: list[str] = []
+    if source in ("auto", "stored"):
+        hab = _stored_habitat(session)
+        if hab is not None:
+            return hab, "stored species ranges x ecosystems"
+        tried.append("no stored species ranges with ecosystems")
+    if source in ("auto", "modelled"):
+        hab = _modelled_habitat(session, area, data_dir=data_dir, fine_dem=fine_dem)
+        if hab is not None:
+            label = "Area of Habitat model (geo.habitat defaults), coarse 5' DEM"
+            return hab, label + (' + GEBCO 15" DEM' if fine_dem else "")
+        tried.append("no registered DEM for the habitat model")
+    if source in ("auto", "regions"):
+        regions = _layer(session, "SELECT name, featurecla, ST_AsBinary(geom) AS geom FROM regions")
+        if not regions.empty:
+            return pu.habitat_from_regions(regions, area), "named-regions proxy (Natural Earth)"
+        tried.append("no reference regions")
+    raise InvalidInput(
+        "no habitat to plan for (" + "; ".join(tried) + "): store species ranges and "
+        "ecosystems, or load the demo (irbis load demo)"
+    )
+
+
+def _stored_habitat(session: Session) -> gpd.GeoDataFrame | None:
+    n_ranges = session.scalar(select(func.count()).select_from(m.SpeciesRange)) or 0
+    n_eco = session.scalar(
+        select(func.count())
+        .select_from(m.Ecosystem)
+        .where(m.Ecosystem.kind.in_(["mountain", "arid_lowland"]))
+    )
+    if not (n_ranges and n_eco):
+        return None
+    hab = _layer(
+        session,
+        "SELECT s.scientific_name AS species, e.kind AS ecosystem, "
+        "ST_AsBinary(ST_CollectionExtract(ST_Intersection(r.geom, e.geom), 3)) AS geom "
+        "FROM species_ranges r JOIN species s ON s.id = r.species_id "
+        "JOIN ecosystems e ON ST_Intersects(r.geom, e.geom) "
+        "WHERE e.kind IN ('mountain', 'arid_lowland') AND r.presence IN (1, 2, 3) "
+        "AND r.origin IN (1, 2)",
+    )
+    hab = hab[hab.geometry.notna() & ~hab.geometry.is_empty]
+    return None if hab.empty else hab
+
+
+def _raster_path(session: Session, name: str, data_dir: Path | None) -> Path | None:
+    path = session.scalar(select(m.RasterDataset.path).where(m.RasterDataset.name == name))
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_absolute() and data_dir is not None:
+        p = data_dir / p
+    return p if p.is_file() else None
+
+
+def _modelled_habitat(
+    session: Session, area: gpd.GeoDataFrame, *, data_dir: Path | None, fine_dem: bool
+) -> gpd.GeoDataFrame | None:
+    from geo import ecosystems, habitat
+
+    coarse = _raster_path(session, "dem_coarse_region", data_dir)
+    if coarse is None:
+        return None
+    fine = _raster_path(session, "dem_gebco_tianshan_pamir", data_dir) if fine_dem else None
+    countries = area.rename(columns={"iso3": "iso_a3"})
+    regions = _layer(session, "SELECT name, featurecla, ST_AsBinary(geom) AS geom FROM regions")
+    grid = ecosystems.classify_region(
+        countries, coarse, fine_dem=fine, resolution_deg=1 / 30 if fine else 1 / 12
+    )
+    species = session.scalars(select(m.Species.scientific_name).order_by(m.Species.id)).all()
+    parts = []
+    for name in species:
+        try:
+            params = habitat.default_params(name)
+        except InvalidInput:
+            continue  # no cited defaults for this species
+        rng = habitat.default_range(params, countries, regions if not regions.empty else None)
+        parts.append(habitat.model_habitat(grid, params, rng, regions=regions))
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return None
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=STORAGE_EPSG)
+
+
+# --------------------------------------------------------------------------------------------
+# Grids
+# --------------------------------------------------------------------------------------------
+
+
+def compute_grid(
+    inputs: dict[str, gpd.GeoDataFrame],
+    habitat: gpd.GeoDataFrame,
+    params: GridParams,
+    *,
+    progress: Progress | None = None,
+) -> gpd.GeoDataFrame:
+    """Planning units with their values and costs (pure: no database)."""
+    say = progress or (lambda _msg: None)
+    say(f"hexagons at H3 resolution {params.resolution}")
+    units = pu.hex_grid(inputs["area"], params.resolution)
+    say(f"values of {len(units):,} units")
+    units = pu.unit_values(
+        units,
+        habitat=habitat,
+        protected=inputs.get("protected"),
+        threats=inputs.get("threats"),
+        field_sites=inputs.get("field_sites"),
+        places=inputs.get("places"),
+        roads=inputs.get("roads"),
+        by_country=params.by_country,
+        threat_buffer_km=params.threat_buffer_km,
+    )
+    units["cost"] = pu.unit_costs(units, params.cost.model())
+    return units
+
+
+def _unit_rows(grid_id: int, units: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    feats = pu.feature_columns(units)
+    rows = []
+    other = ["protected_share", "grant_share", "threat_pressure", "town_km", "road_km"]
+    for rec, geom in zip(
+        units[["h3", "iso3", "area_km2", "cost", "clipped", *other, *feats]].to_dict("records"),
+        units.geometry,
+        strict=True,
+    ):
+        values: dict[str, Any] = {
+            k: (None if pd.isna(rec[k]) else round(float(rec[k]), 6)) for k in other
+        }
+        values["clipped"] = bool(rec["clipped"])
+        values["features"] = {
+            pu.feature_name(f): round(float(rec[f]), 6) for f in feats if rec[f] > 0
+        }
+        mp = geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
+        rows.append(
+            {
+                "grid_id": grid_id,
+                "h3": rec["h3"],
+                "iso3": rec["iso3"],
+                "area_km2": float(rec["area_km2"]),
+                "cost": float(rec["cost"]),
+                "values": values,
+                "geom": from_shape(mp, srid=STORAGE_EPSG),
+            }
+        )
+    return rows
+
+
+def build_grid(
+    engine: Engine,
+    params: GridParams,
+    *,
+    actor: str | None = None,
+    habitat: gpd.GeoDataFrame | None = None,
+    habitat_source: str | None = None,
+    data_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Compute a planning grid from the stored layers and store it; returns its id.
+
+    Parameters
+    ----------
+    habitat : GeoDataFrame, optional
+        Habitat polygons (``species``, ``ecosystem``) to use instead of the stored ones.
+    """
+    say = progress or (lambda _msg: None)
+    say("reading the layers")
+    with transaction(engine, actor=actor) as s:
+        versions = layer_versions(s, GRID_INPUT_TABLES)
+        inputs = read_inputs(s, params.countries)
+        if habitat is None:
+            say("habitat")
+            habitat, habitat_source = read_habitat(
+                s,
+                inputs["area"],
+                source=params.habitat,
+                data_dir=data_dir,
+                fine_dem=params.fine_dem,
+            )
+    units = compute_grid(inputs, habitat, params, progress=progress)
+    features = [pu.feature_name(c) for c in pu.feature_columns(units)]
+    if not features:
+        raise InvalidInput("no habitat falls inside the grid: nothing to plan for")
+    name = params.name or (
+        f"H3 r{params.resolution} {'+'.join(params.countries)} "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S}"
+    )
+    say(f"storing {len(units):,} units")
+    with transaction(engine, actor=actor) as s:
+        if s.scalar(select(m.PlanningGrid.id).where(m.PlanningGrid.name == name)) is not None:
+            raise Conflict(f"a planning grid named {name!r} exists already")
+        grid = m.PlanningGrid(
+            name=name,
+            resolution=params.resolution,
+            countries=params.countries,
+            features=features,
+            n_units=len(units),
+            parameters=params.model_dump(exclude={"name"}),
+            inputs={"layer_versions": versions, "habitat_source": habitat_source or "given"},
+            created_by=actor,
+        )
+        s.add(grid)
+        s.flush()
+        s.execute(insert(m.PlanningUnit), _unit_rows(grid.id, units))
+        return grid.id
+
+
+def get_grid(session: Session, grid_id: int) -> m.PlanningGrid:
+    grid = session.get(m.PlanningGrid, grid_id)
+    if grid is None:
+        raise NotFound(f"no planning grid {grid_id}")
+    return grid
+
+
+def list_grids(session: Session) -> list[dict[str, Any]]:
+    grids = session.scalars(select(m.PlanningGrid).order_by(m.PlanningGrid.id)).all()
+    return [grid_summary(g) for g in grids]
+
+
+def grid_summary(g: m.PlanningGrid) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "name": g.name,
+        "resolution": g.resolution,
+        "countries": list(g.countries),
+        "features": list(g.features),
+        "n_units": g.n_units,
+        "parameters": g.parameters,
+        "inputs": g.inputs,
+        "created_by": g.created_by,
+        "created_at": g.created_at.isoformat() if g.created_at else None,
+    }
+
+
+def read_units(session: Session, grid_id: int) -> gpd.GeoDataFrame:
+    """A stored grid's units with their values spread into columns (``habitat:...``)."""
+    grid = get_grid(session, grid_id)
+    gdf = read_gdf(
+        session,
+        'SELECT id, h3, iso3, area_km2, cost, "values", ST_AsBinary(geom) AS geom '
+        "FROM planning_units WHERE grid_id = :g ORDER BY id",
+        params={"g": grid_id},
+    )
+    values = list(gdf.pop("values")) if "values" in gdf.columns else []
+    for key in ("protected_share", "grant_share", "threat_pressure", "town_km", "road_km"):
+        gdf[key] = [np.nan if v.get(key) is None else float(v[key]) for v in values]
+    gdf["clipped"] = [bool(v.get("clipped", False)) for v in values]
+    feats = {}
+    for f in grid.features:
+        feats[pu.FEATURE_PREFIX + f] = [float(v["features"].get(f, 0.0)) for v in values]
+    return pd.concat([gdf, pd.DataFrame(feats, index=gdf.index)], axis=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Scenarios
+# --------------------------------------------------------------------------------------------
+
+
+def _select_features(available: list[str], wanted: list[str] | None) -> list[str]:
+    if not wanted:
+        return available
+    chosen = [f for f in available if any(f == w or f.startswith(w + "|") for w in wanted)]
+    unknown = [w for w in wanted if not any(f == w or f.startswith(w + "|") for f in available)]
+    if unknown:
+        raise InvalidInput(
+            f"unknown feature(s) {', '.join(unknown)}; the grid has {', '.join(available)}"
+        )
+    return chosen
+
+
+def _target_shares(features: list[str], params: ScenarioParams) -> dict[str, float]:
+    shares = {}
+    for f in features:
+        share = params.target
+        best = -1
+        for key, value in params.targets.items():
+            if (f == key or f.startswith(key + "|")) and len(key) > best:
+                share, best = value, len(key)
+        shares[f] = share
+    unknown = [
+        k for k in params.targets if not any(f == k or f.startswith(k + "|") for f in features)
+    ]
+    if unknown:
+        raise InvalidInput(f"targets for unknown feature(s): {', '.join(unknown)}")
+    return shares
+
+
+def _threat_units(session: Session, grid_id: int, names: list[str]) -> np.ndarray:
+    if not names:
+        return np.zeros(0, dtype=np.int64)
+    known = set(session.scalars(select(m.Threat.name).where(m.Threat.name.in_(names))))
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise InvalidInput(f"no threat named {', '.join(repr(u) for u in unknown)}")
+    ids = session.scalars(
+        text(
+            "SELECT DISTINCT u.id FROM planning_units u JOIN threats t "
+            "ON ST_Intersects(u.geom, t.geom) WHERE u.grid_id = :g AND t.name = ANY(:names)"
+        ),
+        {"g": grid_id, "names": names},
+    ).all()
+    return np.asarray(ids, dtype=np.int64)
+
+
+def _h3_mask(units: pd.DataFrame, cells: list[str], what: str) -> np.ndarray:
+    unknown = sorted(set(cells) - set(units["h3"]))
+    if unknown:
+        raise InvalidInput(f"{what}: no unit {', '.join(unknown[:10])} in this grid")
+    return np.array(units["h3"].isin(cells), dtype=bool)
+
+
+def problem_for(
+    units: gpd.GeoDataFrame,
+    features: list[str],
+    params: ScenarioParams,
+    *,
+    locked_out_ids: np.ndarray | None = None,
+) -> pr.Problem:
+    """The optimisation problem a scenario asks, on a grid's units (pure)."""
+    shares = _target_shares(features, params)
+    lin = np.zeros(len(units), dtype=bool)
+    if params.lock_in_protected is not None:
+        lin |= units["protected_share"].fillna(0).to_numpy() >= max(params.lock_in_protected, 1e-9)
+    lin |= _h3_mask(units, params.lock_in_units, "lock_in_units")
+    lout = _h3_mask(units, params.lock_out_units, "lock_out_units")
+    if locked_out_ids is not None and len(locked_out_ids):
+        lout |= units["id"].isin(locked_out_ids).to_numpy()
+    conflict = lin & lout
+    if conflict.any() and not params.lock_in_units:
+        # a protected unit touched by a locked-out threat: the lock-out wins
+        lin &= ~lout
+    boundary = pu.unit_boundaries(units) if params.boundary_penalty > 0 else None
+    total_cost = float(units["cost"].sum())
+    budget = params.budget
+    if budget is None and params.budget_share is not None:
+        budget = params.budget_share * total_cost
+    cols = [pu.FEATURE_PREFIX + f for f in features]
+    frame = units[[*cols, "cost", "h3"]].rename(columns=dict(zip(cols, features, strict=True)))
+    return pr.Problem.from_units(
+        frame,
+        features,
+        targets=shares,
+        id_column="h3",
+        locked_in=lin,
+        locked_out=lout,
+        objective=params.objective,
+        budget=budget if params.objective == "max_coverage" else None,
+        boundary=boundary,
+        boundary_penalty=params.boundary_penalty,
+    )
+
+
+def _ecosystem(feature: str) -> str:
+    parts = feature.split("|")
+    return parts[1] if len(parts) > 1 else "other"
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(df.to_json(orient="records"))
+
+
+def solve_scenario(
+    units: gpd.GeoDataFrame,
+    features: list[str],
+    params: ScenarioParams,
+    *,
+    locked_out_ids: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> tuple[pr.Problem, pr.Solution, dict[str, Any], pd.DataFrame]:
+    """Solve a scenario (pure): the problem, the plan, the results and the unit ranking."""
+    say = progress or (lambda _msg: None)
+    problem = problem_for(units, features, params, locked_out_ids=locked_out_ids)
+    say(f"solving {problem.n_units:,} units × {problem.n_features} features with HiGHS")
+    exact = pr.solve(problem, gap=params.gap, time_limit=params.time_limit_s)
+    say("greedy baseline")
+    greedy = pr.solve_greedy(problem)
+    frequency = None
+    if params.portfolio_runs:
+        say(f"portfolio of {params.portfolio_runs} perturbed problems")
+        frequency = pr.selection_frequency(
+            problem,
+            runs=params.portfolio_runs,
+            seed=params.seed,
+            gap=max(params.gap, 0.01),
+            time_limit=params.time_limit_s,
+        )
+    ranking = pr.rank_units(problem, exact, frequency)
+    table = pr.target_table(problem, exact)
+    groups = pr.compare_groups(problem, exact, {f: _ecosystem(f) for f in features})
+    area = units["area_km2"].to_numpy()
+    sel = exact.selected
+    for name, mask in (("selected_area_km2", sel), ("area_km2", np.ones(len(sel), bool))):
+        groups[name] = [
+            float(area[mask & _dominant(units, features, g)].sum()) for g in groups["group"]
+        ]
+    covered = units["grant_share"].fillna(0).to_numpy() > 0
+    current = problem.locked_in | covered
+    grants = pr.grant_opportunities(problem, current, covered, solution=exact, top=20)
+    results = {
+        "summary": {
+            "n_units": problem.n_units,
+            "n_selected": exact.n_selected,
+            "selected_area_km2": float(area[sel].sum()),
+            "selected_share_of_area": float(area[sel].sum() / area.sum()),
+            "cost": exact.cost,
+            "total_cost": float(problem.cost.sum()),
+            "budget": problem.budget,
+            "boundary_length_km": exact.boundary_length,
+            "n_locked_in": int(problem.locked_in.sum()),
+            "n_locked_out": int(problem.locked_out.sum()),
+            "targets_met": int(table["met"].sum()),
+            "n_features": problem.n_features,
+        },
+        "targets": _records(table),
+        "ecosystems": _records(groups),
+        "greedy": greedy.stats(),
+        "greedy_vs_exact": (
+            greedy.objective / exact.objective - 1.0 if exact.objective > 0 else None
+        ),
+        "grant_opportunities": _records(grants),
+    }
+    return problem, exact, results, ranking
+
+
+def _dominant(units: pd.DataFrame, features: list[str], group: str) -> np.ndarray:
+    """Units whose largest habitat feature belongs to ``group`` (an ecosystem)."""
+    cols = [pu.FEATURE_PREFIX + f for f in features]
+    values = units[cols].to_numpy()
+    eco = np.array([_ecosystem(f) for f in features])
+    top = eco[values.argmax(axis=1)]
+    return (top == group) & (values.max(axis=1) > 0)
+
+
+def run_scenario(
+    engine: Engine,
+    params: ScenarioParams,
+    *,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Solve a scenario on a stored grid and store it with its units; returns its id.
+
+    Raises
+    ------
+    Infeasible
+        The targets cannot be met (nothing is stored; the features are in ``details``).
+    """
+    started = dt.datetime.now(dt.UTC)
+    with transaction(engine, actor=actor) as s:
+        grid = get_grid(s, params.grid_id)
+        units = read_units(s, params.grid_id)
+        features = _select_features(list(grid.features), params.features)
+        locked_out_ids = _threat_units(s, params.grid_id, params.lock_out_threats)
+        versions = layer_versions(s, GRID_INPUT_TABLES)
+        grid_inputs = dict(grid.inputs)
+    problem, solution, results, ranking = solve_scenario(
+        units, features, params, locked_out_ids=locked_out_ids, progress=progress
+    )
+    grid_versions = grid_inputs.get("layer_versions", {})
+    inputs = {
+        "grid_id": params.grid_id,
+        "grid_inputs": grid_inputs,
+        "layer_versions": versions,
+        "stale_layers": sorted(t for t, v in versions.items() if grid_versions.get(t) != v),
+        "features": features,
+    }
+    with transaction(engine, actor=actor) as s:
+        scenario = m.PrioritisationScenario(
+            name=params.name,
+            grid_id=params.grid_id,
+            objective=params.objective,
+            status=m.ScenarioStatus.solved.value,
+            parameters=params.model_dump(),
+            inputs=inputs,
+            results=results,
+            solver=solution.stats(),
+            created_by=actor,
+            started_at=started,
+            finished_at=dt.datetime.now(dt.UTC),
+        )
+        s.add(scenario)
+        s.flush()
+        locked = np.where(problem.locked_in, "in", np.where(problem.locked_out, "out", None))
+        rows = [
+            {
+                "scenario_id": scenario.id,
+                "unit_id": int(uid),
+                "selected": bool(sel),
+                "locked": lk,
+                "frequency": float(fr),
+                "rank": int(rk),
+            }
+            for uid, sel, lk, fr, rk in zip(
+                units["id"],
+                ranking["selected"],
+                locked,
+                ranking["frequency"],
+                ranking["rank"],
+                strict=True,
+            )
+        ]
+        s.execute(insert(m.ScenarioUnit), rows)
+        return scenario.id
+
+
+def get_scenario(session: Session, scenario_id: int) -> m.PrioritisationScenario:
+    sc = session.get(m.PrioritisationScenario, scenario_id)
+    if sc is None:
+        raise NotFound(f"no prioritisation scenario {scenario_id}")
+    return sc
+
+
+def scenario_summary(sc: m.PrioritisationScenario, *, full: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": sc.id,
+        "name": sc.name,
+        "grid_id": sc.grid_id,
+        "objective": sc.objective,
+        "status": sc.status,
+        "parameters": sc.parameters,
+        "solver": sc.solver,
+        "summary": (sc.results or {}).get("summary"),
+        "created_by": sc.created_by,
+        "started_at": sc.started_at.isoformat() if sc.started_at else None,
+        "finished_at": sc.finished_at.isoformat() if sc.finished_at else None,
+    }
+    if full:
+        out["inputs"] = sc.inputs
+    return out
+
+
+def list_scenarios(session: Session) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(m.PrioritisationScenario).order_by(m.PrioritisationScenario.id)
+    ).all()
+    return [scenario_summary(r) for r in rows]
+
+
+def scenario_units_geojson(
+    session: Session, scenario_id: int, *, selected_only: bool = True
+) -> dict[str, Any]:
+    """The scenario's units as a GeoJSON FeatureCollection (a map layer)."""
+    get_scenario(session, scenario_id)
+    sql = (
+        "SELECT u.h3, u.iso3, u.area_km2, u.cost, su.selected, su.locked, su.frequency, "
+        "su.rank, ST_AsGeoJSON(u.geom, 6) AS geometry FROM scenario_units su "
+        "JOIN planning_units u ON u.id = su.unit_id WHERE su.scenario_id = :s"
+        + (" AND su.selected" if selected_only else "")
+        + " ORDER BY su.rank"
+    )
+    features = []
+    for row in session.execute(text(sql), {"s": scenario_id}).mappings():
+        props = {k: row[k] for k in row if k != "geometry"}
+        features.append(
+            {
+                "type": "Feature",
+                "id": row["h3"],
+                "properties": props,
+                "geometry": json.loads(row["geometry"]),
+            }
+        )
+    return {"type": "FeatureCollection", "numberReturned": len(features), "features": features}
+
+
+__all__ = [
+    "CostParams",
+    "GridParams",
+    "ScenarioParams",
+    "build_grid",
+    "compute_grid",
+    "get_grid",
+    "get_scenario",
+    "list_grids",
+    "list_scenarios",
+    "read_units",
+    "run_scenario",
+    "scenario_summary",
+    "scenario_units_geojson",
+    "solve_scenario",
+]

@@ -1,0 +1,95 @@
+"""/prioritisation: planning grids and scenarios (minimum set or budgeted coverage plans).
+
+Anyone may read grids, scenarios, their results and their units as GeoJSON (hexagons of
+hundreds of km² with aggregated habitat areas: no precise location of any animal). Only
+analysts and administrators may compute a grid or solve a scenario.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from api import prioritisation as prio
+from api.auth.principal import Principal, PrincipalDep, Role
+from api.deps import EngineDep, ReadSessionDep, SettingsDep
+from geo.errors import Forbidden, Unauthenticated
+
+router = APIRouter(prefix="/prioritisation", tags=["prioritisation"])
+
+
+def _require_analyst(principal: Principal) -> str:
+    if principal.is_anonymous:
+        raise Unauthenticated("log in as an analyst or administrator to run a prioritisation")
+    if not principal.has(Role.analyst, Role.admin):
+        raise Forbidden("only analysts and administrators may run a prioritisation")
+    return principal.username or f"user:{principal.user_id}"
+
+
+@router.get("/grids", summary="Planning grids")
+def list_grids(session: ReadSessionDep) -> dict[str, Any]:
+    return {"grids": prio.list_grids(session)}
+
+
+@router.post("/grids", status_code=201, summary="Compute and store a planning grid")
+def create_grid(
+    params: prio.GridParams, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> JSONResponse:
+    actor = _require_analyst(principal)
+    grid_id = prio.build_grid(engine, params, actor=actor, data_dir=settings.data_dir)
+    with Session(engine) as s:
+        body = prio.grid_summary(prio.get_grid(s, grid_id))
+    return JSONResponse(
+        body, status_code=201, headers={"Location": f"/prioritisation/grids/{grid_id}"}
+    )
+
+
+@router.get("/grids/{grid_id}", summary="One planning grid")
+def get_grid(grid_id: int, session: ReadSessionDep) -> dict[str, Any]:
+    return prio.grid_summary(prio.get_grid(session, grid_id))
+
+
+@router.get("/scenarios", summary="Prioritisation scenarios")
+def list_scenarios(session: ReadSessionDep) -> dict[str, Any]:
+    return {"scenarios": prio.list_scenarios(session)}
+
+
+@router.post("/scenarios", status_code=201, summary="Solve and store a scenario")
+def create_scenario(
+    params: prio.ScenarioParams, engine: EngineDep, principal: PrincipalDep
+) -> JSONResponse:
+    """Solve a scenario on a grid. An infeasible target set answers 422 with the features
+    that cannot be met, and nothing is stored."""
+    actor = _require_analyst(principal)
+    scenario_id = prio.run_scenario(engine, params, actor=actor)
+    with Session(engine) as s:
+        body = prio.scenario_summary(prio.get_scenario(s, scenario_id), full=True)
+    return JSONResponse(
+        body, status_code=201, headers={"Location": f"/prioritisation/scenarios/{scenario_id}"}
+    )
+
+
+@router.get("/scenarios/{scenario_id}", summary="One scenario: parameters, inputs, solver")
+def get_scenario(scenario_id: int, session: ReadSessionDep) -> dict[str, Any]:
+    return prio.scenario_summary(prio.get_scenario(session, scenario_id), full=True)
+
+
+@router.get("/scenarios/{scenario_id}/results", summary="Targets, ecosystems, grant options")
+def get_results(scenario_id: int, session: ReadSessionDep) -> dict[str, Any]:
+    sc = prio.get_scenario(session, scenario_id)
+    return {"id": sc.id, "status": sc.status, "solver": sc.solver, **(sc.results or {})}
+
+
+@router.get("/scenarios/{scenario_id}/units", summary="The plan's units as GeoJSON")
+def get_units(
+    scenario_id: int,
+    session: ReadSessionDep,
+    selected: Annotated[
+        bool, Query(description="Only the selected units (false: every unit, ranked).")
+    ] = True,
+) -> JSONResponse:
+    body = prio.scenario_units_geojson(session, scenario_id, selected_only=selected)
+    return JSONResponse(body, media_type="application/geo+json")
