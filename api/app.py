@@ -70,6 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(account.router)
     app.include_router(account.pages)
+    from api.routers import reports, threats
+
+    app.include_router(threats.router)
+    app.include_router(reports.router)
     from api.routers import prioritisation
 
     app.include_router(prioritisation.router)

@@ -299,6 +299,7 @@ def _context(m: folium.Map, context: Mapping[str, list[dict[str, Any]]]) -> None
             {"type": "FeatureCollection", "features": features},
             name=name,
             style_function=lambda _f, s=style: s,
+            marker=folium.CircleMarker(radius=5),
             tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False)
             if all("name" in f["properties"] for f in features)
             else None,
@@ -319,6 +320,7 @@ def dossier_map(
         {"type": "Feature", "geometry": mapping(footprint), "properties": {"name": name}},
         name=name,
         style_function=lambda _f: {"color": "#c62828", "fillColor": "#ef5350", "fillOpacity": 0.5},
+        marker=folium.CircleMarker(radius=7),
         tooltip=name,
     ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)

@@ -801,3 +801,109 @@ class ScenarioUnit(Base):
     rank: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __table_args__ = (CheckConstraint("locked IN ('in', 'out')", name="ck_scenario_units_locked"),)
+
+
+# --------------------------------------------------------------------------------------------
+# Threat reports: reports with evidence, moderation history, evidence files (migration 0004)
+# --------------------------------------------------------------------------------------------
+
+
+class ReportState(enum.StrEnum):
+    """Where a threat report is in moderation."""
+
+    submitted = "submitted"
+    under_review = "under_review"
+    published = "published"
+    rejected = "rejected"
+
+
+class ThreatReport(Base):
+    """A threat documented by a reporter. ``reporter_*`` are never shown to the public."""
+
+    __tablename__ = "threat_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    threat_status: Mapped[str] = mapped_column(String(32), nullable=False)
+    status_on: Mapped[dt.date | None] = mapped_column(Date)
+    observed_on: Mapped[dt.date | None] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    links: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
+    reporter_id: Mapped[int | None] = mapped_column(Integer)
+    reporter_name: Mapped[str | None] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: The name shown to the public: the reporter's display name, or None when anonymous.
+    public_reporter: Mapped[str | None] = mapped_column(Text)
+    keep_location: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="submitted")
+    reason: Mapped[str | None] = mapped_column(Text)
+    threat_id: Mapped[int | None] = mapped_column(
+        ForeignKey("threats.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    licence: Mapped[str] = mapped_column(Text, nullable=False)
+    method: Mapped[str] = mapped_column(String(16), nullable=False, default="observed")
+    geom: Mapped[WKBElement] = mapped_column(_geom("GEOMETRY"), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    events: Mapped[list[ThreatReportEvent]] = relationship(
+        back_populates="report", order_by="ThreatReportEvent.at"
+    )
+    evidence: Mapped[list[EvidenceFile]] = relationship(
+        back_populates="report", order_by="EvidenceFile.id"
+    )
+
+
+class ThreatReportEvent(Base):
+    """One change of a report's moderation state: from, to, who and when (and why)."""
+
+    __tablename__ = "threat_report_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("threat_reports.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+    report: Mapped[ThreatReport] = relationship(back_populates="events")
+
+
+class EvidenceFile(Base):
+    """A photo or PDF attached to a report, stored under ``var_dir/evidence`` by its hash."""
+
+    __tablename__ = "evidence_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("threat_reports.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    media_type: Mapped[str] = mapped_column(Text, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    caption: Mapped[str | None] = mapped_column(Text)
+    location_kept: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    storage_path: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+    report: Mapped[ThreatReport] = relationship(back_populates="evidence")

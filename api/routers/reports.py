@@ -1,0 +1,238 @@
+"""Threat reports: the form, submission with evidence, moderation, and evidence files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import text
+
+from shapely.geometry import mapping
+
+from api import threat_reports as tr
+from api.auth.principal import PrincipalDep
+from api.db.models import ReportState, ThreatKind, ThreatStatus
+from api.deps import ReaderDep, SessionDep, SettingsDep
+from api.templating import render
+from geo.errors import InvalidInput, TooLarge
+from geo.evidence import check_evidence
+from geo.threats import read_footprint
+from layers import threats as lt
+
+router = APIRouter(tags=["threat reports"])
+
+#: Largest footprint file accepted (GeoJSON or KML).
+MAX_FOOTPRINT_BYTES = 10 * 1024 * 1024
+
+
+async def _read_capped(upload: UploadFile, limit: int, what: str) -> bytes:
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(
+            f"{upload.filename or what} is larger than {limit / 1e6:.1f} MB, the limit for {what}"
+        )
+    return data
+
+
+def _date(value: str | None, what: str) -> dt.date | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"the {what} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _context(engine: Any) -> dict[str, list[dict[str, Any]]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, name, method, "
+                "ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.001), 5)::json AS g "
+                "FROM protected_areas ORDER BY id LIMIT 300"
+            )
+        )
+        return {
+            "Protected areas": [
+                {
+                    "type": "Feature",
+                    "geometry": r.g,
+                    "properties": {"name": f"{r.name} ({r.method})"},
+                }
+                for r in rows
+            ]
+        }
+
+
+@router.get("/reports/new", response_class=HTMLResponse, include_in_schema=False)
+def new_report(
+    request: Request, principal: PrincipalDep, engine: ReaderDep, threat: int | None = None
+) -> Response:
+    """The form: draw the threat on the map (or upload a file), describe it, attach evidence."""
+    if principal.is_anonymous:
+        return RedirectResponse(f"/login?next={quote('/reports/new')}", status_code=303)
+    tr.require_reporter(principal)
+    m, drawn = lt.draw_map(_context(engine))
+    with engine.connect() as conn:
+        threats = lt.threat_index(conn)
+    return render(
+        request,
+        "report_new.html",
+        map=lt.map_parts(m),
+        drawn=drawn,
+        kinds=[k.value for k in ThreatKind],
+        statuses=[s.value for s in ThreatStatus],
+        threats=threats,
+        about=threat,
+        max_photo_mb=request.app.state.settings.uploads.max_photo_bytes / 1e6,
+    )
+
+
+@router.post("/reports", status_code=201, summary="Submit a threat report with evidence")
+async def submit(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    title: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "other",
+    threat_status: Annotated[str, Form()] = "proposed",
+    description: Annotated[str, Form()] = "",
+    status_on: Annotated[str | None, Form()] = None,
+    observed_on: Annotated[str | None, Form()] = None,
+    links: Annotated[str, Form(description="web addresses, one a line")] = "",
+    anonymous: Annotated[bool, Form()] = False,
+    keep_location: Annotated[bool, Form()] = False,
+    threat_id: Annotated[int | None, Form()] = None,
+    geometry: Annotated[str | None, Form(description="GeoJSON drawn on the map")] = None,
+    footprint: Annotated[UploadFile | None, File(description="GeoJSON or KML")] = None,
+    evidence: Annotated[list[UploadFile] | None, File(description="JPEG, PNG, PDF")] = None,
+) -> JSONResponse:
+    """Submit a report. Every field, the geometry and every file are checked before anything
+    is stored; a problem answers 4xx with what to change, and nothing is kept."""
+    tr.require_reporter(principal)
+    data = tr.ReportInput(
+        title=title,
+        kind=kind,
+        threat_status=threat_status,
+        description=description,
+        status_on=_date(status_on, "status date"),
+        observed_on=_date(observed_on, "observation date"),
+        links=links.splitlines(),
+        anonymous=anonymous,
+        keep_location=keep_location,
+        threat_id=threat_id,
+    ).checked()
+    if footprint is not None and footprint.filename:
+        raw = await _read_capped(footprint, MAX_FOOTPRINT_BYTES, "footprint files")
+        geom = read_footprint(data=raw, filename=footprint.filename)
+    else:
+        geom = read_footprint(geometry)
+    files = [f for f in (evidence or []) if f.filename]
+    if len(files) > tr.MAX_EVIDENCE_FILES:
+        raise InvalidInput(f"at most {tr.MAX_EVIDENCE_FILES} evidence files per report")
+    limit = max(settings.uploads.max_photo_bytes, settings.uploads.max_bytes)
+    checked = []
+    for f in files:
+        raw = await _read_capped(f, limit, "evidence files")
+        checked.append(
+            check_evidence(
+                raw,
+                name=f.filename or "an evidence file",
+                max_photo_bytes=settings.uploads.max_photo_bytes,
+                max_pdf_bytes=settings.uploads.max_bytes,
+                keep_location=data.keep_location,
+                anonymous=data.anonymous,
+            )
+        )
+    report = tr.submit_report(session, settings, principal, data, geom, checked)
+    return JSONResponse(
+        {
+            "id": report.id,
+            "state": report.state,
+            "url": f"/reports/{report.id}",
+            "evidence": [f"/evidence/{e.id}" for e in report.evidence],
+        },
+        status_code=201,
+        headers={"Location": f"/reports/{report.id}"},
+    )
+
+
+@router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
+def list_reports(request: Request, principal: PrincipalDep, session: SessionDep) -> Response:
+    """Moderators see every report; reporters see their own."""
+    if principal.is_anonymous:
+        return RedirectResponse(f"/login?next={quote('/reports')}", status_code=303)
+    reports = tr.reports_for(session, principal)
+    return render(
+        request,
+        "reports_list.html",
+        reports=reports,
+        moderator=tr.is_moderator(principal),
+        label=lambda r: tr.reporter_label(principal, r),
+    )
+
+
+@router.get("/reports/{report_id}", response_class=HTMLResponse, include_in_schema=False)
+def report_page(
+    request: Request, principal: PrincipalDep, session: SessionDep, report_id: int
+) -> HTMLResponse:
+    report = tr.visible_report(session, principal, report_id)
+    geom = tr.report_geometry(report)
+    m = lt.dossier_map(geom, report.title, {})
+    moderator = tr.is_moderator(principal)
+    return render(
+        request,
+        "report_detail.html",
+        r=report,
+        reporter=tr.reporter_label(principal, report),
+        moderator=moderator,
+        allowed=sorted(tr.TRANSITIONS[report.state]) if moderator else [],
+        events=report.events,
+        map=lt.map_parts(m),
+        geojson=mapping(geom),
+    )
+
+
+@router.post("/reports/{report_id}/state", summary="Move a report on in moderation")
+def change_state(
+    principal: PrincipalDep,
+    session: SessionDep,
+    report_id: int,
+    to_state: Annotated[ReportState, Form(description="under_review, published or rejected")],
+    reason: Annotated[str | None, Form(description="why (required to reject)")] = None,
+) -> JSONResponse:
+    """Analysts and admins review, publish or reject; each step is kept with who and when."""
+    report = tr.moderate(session, principal, report_id, to_state, reason=reason)
+    return JSONResponse(
+        {
+            "id": report.id,
+            "state": report.state,
+            "threat_id": report.threat_id,
+            "threat_url": f"/threats/{report.threat_id}" if report.threat_id else None,
+        }
+    )
+
+
+@router.get("/evidence/{evidence_id}", summary="An evidence file (photo or PDF)")
+def evidence_file(
+    principal: PrincipalDep, session: SessionDep, settings: SettingsDep, evidence_id: int
+) -> FileResponse:
+    """The stored file, if its report is published or the caller may see the report."""
+    ev = tr.visible_evidence(session, principal, evidence_id)
+    path = tr.evidence_path(settings, ev)
+    public = ev.report.state == ReportState.published
+    return FileResponse(
+        path,
+        media_type=ev.media_type,
+        headers={
+            "Cache-Control": "public, max-age=86400" if public else "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Content-Disposition": f'inline; filename="evidence-{ev.id}.{path.suffix[1:]}"',
+            "ETag": f'"{ev.sha256}"',
+        },
+    )

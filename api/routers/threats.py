@@ -1,0 +1,264 @@
+"""Public threat pages: the index, a dossier per threat, its exports, and the Atom feed.
+
+Everything here is read through the read-only role and shows published threats and published
+reports only, without any reporter's identity.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import Connection, text
+
+from shapely.geometry import mapping
+
+from api.app import NODE_MODULES, STATIC_DIR
+from api.deps import ReaderDep, SettingsDep
+from api.settings import Settings
+from api.templating import render, templates
+from layers import threats as lt
+
+router = APIRouter(tags=["threats"])
+
+#: Size of photos embedded in exported dossiers (longest side, pixels).
+EXPORT_PHOTO_PX = 1000
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _context(conn: Connection, footprint: Any) -> dict[str, list[dict[str, Any]]]:
+    rows = conn.execute(
+        text(
+            "SELECT id, name, method, "
+            "ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.0005), 5)::json AS g "
+            "FROM protected_areas WHERE ST_DWithin(geom, ST_GeomFromWKB(:wkb, 4326), 0.5) "
+            "ORDER BY id LIMIT 200"
+        ),
+        {"wkb": footprint.wkb},
+    )
+    return {
+        "Protected areas": [
+            {
+                "type": "Feature",
+                "geometry": r.g,
+                "properties": {"name": f"{r.name} ({r.method})", "id": r.id},
+            }
+            for r in rows
+        ]
+    }
+
+
+def _dossier(request: Request, engine: Any, threat_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        data = lt.dossier(conn, threat_id)
+        context = _context(conn, data["threat"]["geom"])
+    data["context"] = context
+    data["geojson"] = mapping(data["threat"]["geom"])
+    data["status_labels"] = lt.STATUS_LABELS
+    return data
+
+
+@router.get("/threats", response_class=HTMLResponse, summary="Published threats")
+def index(
+    request: Request,
+    engine: ReaderDep,
+    as_of: Annotated[
+        dt.date | None, Query(description="Show each threat's status on this day (YYYY-MM-DD)")
+    ] = None,
+    f: Annotated[str, Query(pattern="^(html|json)$", description="html or json")] = "html",
+) -> Response:
+    """Every published threat, its area and status (today's, or on ``as_of``)."""
+    with engine.connect() as conn:
+        rows = lt.threat_index(conn, as_of=as_of)
+    if f == "json":
+        return JSONResponse(
+            {
+                "as_of": as_of.isoformat() if as_of else None,
+                "threats": [
+                    {
+                        "id": r["id"],
+                        "name": r["name"],
+                        "kind": r["kind"],
+                        "status": r["status"],
+                        "status_as_of": r.get("status_as_of"),
+                        "live_as_of": r.get("live_as_of"),
+                        "area_ha": round(r["area_ha"], 2),
+                        "method": r["method"],
+                        "url": str(request.url_for("dossier", threat_id=r["id"])),
+                    }
+                    for r in rows
+                ],
+            }
+        )
+    return render(request, "threats_index.html", threats=rows, as_of=as_of, labels=lt.STATUS_LABELS)
+
+
+def _entry_summary(row: dict[str, Any]) -> str:
+    status = lt.STATUS_LABELS.get(row["status"], row["status"])
+    text_ = f"{row['kind'].replace('_', ' ')}, {status}; footprint {row['area_ha']:,.1f} ha."
+    if row["method"] == "example":
+        text_ += " Example record (schematic footprint)."
+    if row.get("description"):
+        text_ += " " + row["description"][:600]
+    return text_
+
+
+@router.get(
+    "/threats/feed.atom",
+    summary="Atom feed of newly published threats",
+    response_class=Response,
+    responses={200: {"content": {"application/atom+xml": {}}}},
+)
+def feed(
+    request: Request,
+    engine: ReaderDep,
+    settings: SettingsDep,
+    protected_area: Annotated[
+        int | None, Query(description="Only threats touching this protected area (its id)")
+    ] = None,
+) -> Response:
+    """Newly published threats, for the whole region or one protected area."""
+    from feedgen.feed import FeedGenerator
+
+    base = (settings.api.public_url or str(request.base_url)).rstrip("/")
+    with engine.connect() as conn:
+        area = lt.protected_area(conn, protected_area) if protected_area is not None else None
+        rows = lt.feed_entries(conn, protected_area_id=protected_area)
+    self_url = f"{base}/threats/feed.atom" + (f"?protected_area={protected_area}" if area else "")
+    fg = FeedGenerator()
+    fg.id(self_url)
+    fg.title("Irbis: threats to habitat" + (f" in {area['name']}" if area else ""))
+    fg.subtitle("Newly published threats to habitat in Central Asia")
+    fg.author({"name": "Irbis"})
+    fg.link(href=self_url, rel="self", type="application/atom+xml")
+    fg.link(href=f"{base}/threats", rel="alternate", type="text/html")
+    fg.language("en")
+    stamps = [r["updated_at"] for r in rows] + [r["published_at"] for r in rows]
+    fg.updated(max(stamps) if stamps else dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    for row in reversed(rows):  # feedgen prepends: add oldest first, newest ends on top
+        url = f"{base}/threats/{row['id']}"
+        fe = fg.add_entry()
+        fe.id(url)
+        fe.title(row["name"])
+        fe.link(href=url, rel="alternate", type="text/html")
+        fe.published(row["published_at"])
+        fe.updated(max(row["updated_at"], row["published_at"]))
+        fe.summary(_entry_summary(row))
+        fe.category(term=row["kind"], label=row["kind"].replace("_", " "))
+    return Response(fg.atom_str(pretty=True), media_type="application/atom+xml")
+
+
+@router.get("/threats/{threat_id}", response_class=HTMLResponse, summary="A threat's dossier")
+def dossier(request: Request, engine: ReaderDep, threat_id: int) -> HTMLResponse:
+    """The public dossier of a threat: map, area, overlaps, timeline, evidence, sources."""
+    data = _dossier(request, engine, threat_id)
+    m = lt.dossier_map(data["threat"]["geom"], data["threat"]["name"], data["context"])
+    photos = {ev["id"]: f"/evidence/{ev['id']}" for ev in data["evidence"]}
+    return render(
+        request, "threat_dossier.html", d=data, map=lt.map_parts(m), photos=photos, export=False
+    )
+
+
+def _photo_uri(settings: Settings, ev: dict[str, Any]) -> str | None:
+    from PIL import Image
+
+    root = (Path(settings.var_dir) / "evidence").resolve()
+    path = (root / ev["storage_path"]).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    with Image.open(path) as im:
+        im.thumbnail((EXPORT_PHOTO_PX, EXPORT_PHOTO_PX))
+        out = io.BytesIO()
+        im.convert("RGB").save(out, format="JPEG", quality=85)  # no EXIF at all
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def export_html(request: Request, engine: Any, settings: Settings, threat_id: int) -> str:
+    """The dossier as one self-contained HTML file (no request leaves it)."""
+    data = _dossier(request, engine, threat_id)
+    m = lt.dossier_map(data["threat"]["geom"], data["threat"]["name"], data["context"])
+    photos = {
+        ev["id"]: _photo_uri(settings, ev)
+        for ev in data["evidence"]
+        if ev["media_type"].startswith("image/")
+    }
+    css = (STATIC_DIR / "irbis.css").read_text(encoding="utf-8")
+    css += (STATIC_DIR / "threats.css").read_text(encoding="utf-8")
+    html = (
+        templates()
+        .get_template("threat_dossier_export.html")
+        .render(
+            d=data,
+            map=lt.map_parts(m),
+            photos=photos,
+            css=css,
+            export=True,
+            base=(settings.api.public_url or str(request.base_url)).rstrip("/"),
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    )
+    return lt.inline_assets(html, {"/vendor/": NODE_MODULES, "/static/": STATIC_DIR})
+
+
+@router.get(
+    "/threats/{threat_id}/dossier.html",
+    response_class=HTMLResponse,
+    summary="Download a threat's dossier as one self-contained HTML file",
+)
+def dossier_html(
+    request: Request, engine: ReaderDep, settings: SettingsDep, threat_id: int
+) -> HTMLResponse:
+    html = export_html(request, engine, settings, threat_id)
+    return HTMLResponse(
+        html,
+        headers={"Content-Disposition": f'attachment; filename="irbis-threat-{threat_id}.html"'},
+    )
+
+
+async def _print_pdf(html: str) -> bytes:
+    from playwright.async_api import async_playwright
+
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not executable:
+        raise HTTPException(503, "PDF export needs Chromium (Debian package 'chromium')")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.route("**/*", lambda route: route.abort())  # nothing leaves the page
+            await page.set_content(html, wait_until="load")
+            await page.emulate_media(media="print")
+            return await page.pdf(
+                format="A4",
+                print_background=True,
+                margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"},
+            )
+        finally:
+            await browser.close()
+
+
+@router.get(
+    "/threats/{threat_id}/dossier.pdf",
+    response_class=Response,
+    summary="Download a threat's dossier as a PDF report",
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def dossier_pdf(
+    request: Request, engine: ReaderDep, settings: SettingsDep, threat_id: int
+) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    html = await run_in_threadpool(export_html, request, engine, settings, threat_id)
+    pdf = await _print_pdf(html)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="irbis-threat-{threat_id}.pdf"'},
+    )

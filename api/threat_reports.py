@@ -1,0 +1,429 @@
+"""Threat reports: submission with evidence, moderation, publication as threats.
+
+One module holds the rules, so the routers stay thin and every output agrees:
+
+- who may submit (logged-in advocates, analysts and admins), who may moderate and publish
+  (analysts and admins), who may see a report (everyone once published; before that only
+  moderators and the reporter), and whose name the public sees (never an anonymous reporter's);
+- the moderation states: submitted → under review → published or rejected (with a reason),
+  every change kept in ``threat_report_events`` with who and when;
+- publishing creates or updates a ``threats`` row and its ``threat_status_changes``;
+- evidence files are stored under ``var_dir/evidence`` by content hash, outside the repository,
+  written only once everything else has been checked, and removed again if the write fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry.base import BaseGeometry
+
+from api.auth.principal import Principal, Role
+from api.db.engine import set_actor
+from api.db.models import (
+    EvidenceFile,
+    ReportState,
+    Threat,
+    ThreatKind,
+    ThreatReport,
+    ThreatReportEvent,
+    ThreatStatus,
+    ThreatStatusChange,
+)
+from api.settings import Settings
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from geo.evidence import Evidence
+from geo.threats import status_as_of
+
+#: Roles that may submit reports.
+REPORTER_ROLES = (Role.advocate, Role.analyst, Role.admin)
+#: Roles that may review, publish and reject reports.
+MODERATOR_ROLES = (Role.analyst, Role.admin)
+#: Allowed moderation steps: from a state, the states it may move to.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    ReportState.submitted: frozenset({ReportState.under_review}),
+    ReportState.under_review: frozenset({ReportState.published, ReportState.rejected}),
+    ReportState.rejected: frozenset({ReportState.under_review}),
+    ReportState.published: frozenset(),
+}
+MAX_LINKS = 20
+MAX_EVIDENCE_FILES = 10
+MAX_TITLE = 200
+MAX_DESCRIPTION = 20_000
+REPORT_LICENCE = "CC BY 4.0"
+
+
+@dataclass
+class ReportInput:
+    """What a reporter fills in (the geometry and files are read separately)."""
+
+    title: str
+    kind: str
+    threat_status: str
+    description: str
+    status_on: dt.date | None = None
+    observed_on: dt.date | None = None
+    links: list[str] = field(default_factory=list)
+    anonymous: bool = False
+    keep_location: bool = False
+    threat_id: int | None = None
+
+    def checked(self) -> ReportInput:
+        """Return a cleaned copy, or raise :class:`InvalidInput` saying what to fix."""
+        title = (self.title or "").strip()
+        description = (self.description or "").strip()
+        if not description:
+            raise InvalidInput("the description is empty: say what the threat is and why")
+        if len(description) > MAX_DESCRIPTION:
+            raise InvalidInput(f"the description is longer than {MAX_DESCRIPTION:,} characters")
+        if not title:
+            raise InvalidInput("the title is empty: give the threat a short name")
+        if len(title) > MAX_TITLE:
+            raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
+        if self.kind not in set(ThreatKind):
+            raise InvalidInput(
+                f"unknown kind {self.kind!r}; use one of {', '.join(k.value for k in ThreatKind)}"
+            )
+        if self.threat_status not in set(ThreatStatus):
+            raise InvalidInput(
+                f"unknown status {self.threat_status!r}; use one of "
+                f"{', '.join(s.value for s in ThreatStatus)}"
+            )
+        today = dt.date.today()
+        for name, day in (("status date", self.status_on), ("observation date", self.observed_on)):
+            if day is not None and day > today:
+                raise InvalidInput(f"the {name} {day.isoformat()} is in the future")
+        links = [u.strip() for u in self.links if u and u.strip()]
+        if len(links) > MAX_LINKS:
+            raise InvalidInput(f"at most {MAX_LINKS} links")
+        for url in links:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise InvalidInput(f"{url!r} is not a web address (http:// or https://)")
+        return ReportInput(
+            title=title,
+            kind=self.kind,
+            threat_status=self.threat_status,
+            description=description,
+            status_on=self.status_on,
+            observed_on=self.observed_on,
+            links=links,
+            anonymous=self.anonymous,
+            keep_location=self.keep_location,
+            threat_id=self.threat_id,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may do what
+# ---------------------------------------------------------------------------------------------
+
+
+def require_reporter(principal: Principal) -> None:
+    if principal.is_anonymous:
+        raise Unauthenticated("log in to submit a threat report")
+    if not principal.has(*REPORTER_ROLES):
+        raise Forbidden("only advocates, analysts and admins can submit threat reports")
+
+
+def require_moderator(principal: Principal) -> None:
+    if principal.is_anonymous:
+        raise Unauthenticated("log in as an analyst or admin to moderate reports")
+    if not principal.has(*MODERATOR_ROLES):
+        raise Forbidden("only analysts and admins can review, publish or reject reports")
+
+
+def is_moderator(principal: Principal) -> bool:
+    return not principal.is_anonymous and principal.has(*MODERATOR_ROLES)
+
+
+def may_view(principal: Principal, report: ThreatReport) -> bool:
+    """Published reports are public; others only for moderators and their reporter."""
+    if report.state == ReportState.published:
+        return True
+    if is_moderator(principal):
+        return True
+    return not principal.is_anonymous and principal.user_id == report.reporter_id
+
+
+def reporter_label(principal: Principal, report: ThreatReport) -> str:
+    """How the reporter is named to ``principal``: the identity only for those who may see it."""
+    if principal.sees_sensitive or (
+        not principal.is_anonymous and principal.user_id == report.reporter_id
+    ):
+        name = report.reporter_name or "unknown"
+        return f"{name} (anonymous to the public)" if report.anonymous else name
+    return report.public_reporter or "anonymous"
+
+
+def visible_report(session: Session, principal: Principal, report_id: int) -> ThreatReport:
+    """The report, or :class:`NotFound` if it does not exist or is not visible to the caller."""
+    report = session.get(ThreatReport, report_id)
+    if report is None or not may_view(principal, report):
+        raise NotFound(f"there is no threat report {report_id}")
+    return report
+
+
+def reports_for(session: Session, principal: Principal) -> list[ThreatReport]:
+    """Reports a principal may list: all for moderators, their own for reporters."""
+    q = select(ThreatReport).order_by(ThreatReport.created_at.desc())
+    if is_moderator(principal):
+        return list(session.scalars(q))
+    if principal.is_anonymous:
+        return []
+    return list(session.scalars(q.where(ThreatReport.reporter_id == principal.user_id)))
+
+
+def visible_evidence(session: Session, principal: Principal, evidence_id: int) -> EvidenceFile:
+    ev = session.get(EvidenceFile, evidence_id)
+    if ev is None or not may_view(principal, ev.report):
+        raise NotFound(f"there is no evidence file {evidence_id}")
+    return ev
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence storage
+# ---------------------------------------------------------------------------------------------
+
+
+def evidence_root(settings: Settings) -> Path:
+    return Path(settings.var_dir) / "evidence"
+
+
+def evidence_path(settings: Settings, ev: EvidenceFile) -> Path:
+    root = evidence_root(settings).resolve()
+    path = (root / ev.storage_path).resolve()
+    if root not in path.parents:
+        raise NotFound(f"evidence file {ev.id} is not stored")
+    return path
+
+
+@contextmanager
+def _stored(settings: Settings, files: Sequence[Evidence]) -> Iterator[list[str]]:
+    """Write files by content hash; on error, remove those this call created."""
+    root = evidence_root(settings)
+    created: list[Path] = []
+    rel_paths: list[str] = []
+    try:
+        for ev in files:
+            rel = f"{ev.sha256[:2]}/{ev.sha256}.{ev.extension}"
+            target = root / rel
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(ev.data)
+                os.replace(tmp, target)
+                created.append(target)
+            rel_paths.append(rel)
+        yield rel_paths
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Submission and moderation
+# ---------------------------------------------------------------------------------------------
+
+
+def submit_report(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    data: ReportInput,
+    footprint: BaseGeometry,
+    evidence: Sequence[Evidence] = (),
+    captions: Sequence[str] = (),
+) -> ThreatReport:
+    """Store a new report with its evidence in one transaction (commits).
+
+    Everything is checked before anything is written: a bad field, geometry or file leaves
+    no row and no file behind.
+    """
+    require_reporter(principal)
+    data = data.checked()
+    if len(evidence) > MAX_EVIDENCE_FILES:
+        raise InvalidInput(f"at most {MAX_EVIDENCE_FILES} evidence files per report")
+    if data.threat_id is not None:
+        threat = session.get(Threat, data.threat_id)
+        if threat is None or not threat.published:
+            raise InvalidInput(f"there is no published threat {data.threat_id} to report on")
+    actor = principal.username or f"user:{principal.user_id}"
+    set_actor(session, actor)
+    report = ThreatReport(
+        title=data.title,
+        kind=data.kind,
+        threat_status=data.threat_status,
+        status_on=data.status_on,
+        observed_on=data.observed_on,
+        description=data.description,
+        links=data.links,
+        reporter_id=principal.user_id,
+        reporter_name=principal.display_name,
+        anonymous=data.anonymous,
+        public_reporter=None if data.anonymous else principal.display_name,
+        keep_location=data.keep_location,
+        state=ReportState.submitted,
+        threat_id=data.threat_id,
+        source="Threat report submitted to Irbis",
+        licence=REPORT_LICENCE,
+        method="observed",
+        geom=from_shape(footprint, srid=4326),
+    )
+    session.add(report)
+    seen: set[str] = set()
+    unique = []
+    for i, ev in enumerate(evidence):
+        if ev.sha256 not in seen:
+            seen.add(ev.sha256)
+            unique.append((ev, captions[i] if i < len(captions) else None))
+    with _stored(settings, [ev for ev, _ in unique]) as paths:
+        for (ev, caption), rel in zip(unique, paths, strict=True):
+            report.evidence.append(
+                EvidenceFile(
+                    sha256=ev.sha256,
+                    media_type=ev.media_type,
+                    size_bytes=ev.size_bytes,
+                    width=ev.width,
+                    height=ev.height,
+                    caption=(caption or "").strip()[:500] or None,
+                    location_kept=ev.location_kept,
+                    storage_path=rel,
+                )
+            )
+        session.add(
+            ThreatReportEvent(
+                report=report,
+                from_state=None,
+                to_state=ReportState.submitted,
+                actor_id=principal.user_id,
+                actor_name=principal.display_name,
+            )
+        )
+        session.commit()
+    return report
+
+
+def moderate(
+    session: Session,
+    principal: Principal,
+    report_id: int,
+    to_state: str,
+    *,
+    reason: str | None = None,
+) -> ThreatReport:
+    """Move a report to ``to_state`` (commits). Publishing creates or updates its threat."""
+    require_moderator(principal)
+    report = session.get(ThreatReport, report_id, with_for_update=True)
+    if report is None:
+        raise NotFound(f"there is no threat report {report_id}")
+    if to_state not in set(ReportState):
+        raise InvalidInput(
+            f"unknown state {to_state!r}; use one of {[s.value for s in ReportState]}"
+        )
+    if to_state not in TRANSITIONS[report.state]:
+        allowed = sorted(TRANSITIONS[report.state]) or ["none: it is final"]
+        raise Conflict(
+            f"report {report_id} is {report.state.replace('_', ' ')}; it can move to "
+            f"{', '.join(a.replace('_', ' ') for a in allowed)}"
+        )
+    reason = (reason or "").strip() or None
+    if to_state == ReportState.rejected and not reason:
+        raise InvalidInput("give a reason for rejecting the report; the reporter will see it")
+    set_actor(session, principal.username or f"user:{principal.user_id}")
+    from_state = report.state
+    if to_state == ReportState.published:
+        threat = _publish(session, report)
+        report.threat_id = threat.id
+        report.published_at = dt.datetime.now(dt.UTC)
+    report.state = to_state
+    report.reason = reason if to_state == ReportState.rejected else report.reason
+    session.add(
+        ThreatReportEvent(
+            report_id=report.id,
+            from_state=from_state,
+            to_state=to_state,
+            actor_id=principal.user_id,
+            actor_name=principal.display_name,
+            reason=reason,
+        )
+    )
+    session.commit()
+    return report
+
+
+def _publish(session: Session, report: ThreatReport) -> Threat:
+    """Create the report's threat, or add the report to the threat it is about."""
+    source = f"Irbis threat report {report.id}"
+    changed_on = report.status_on or report.observed_on or dt.date.today()
+    if report.threat_id is None:
+        threat = Threat(
+            name=report.title,
+            kind=report.kind,
+            status=report.threat_status,
+            proposed_on=changed_on if report.threat_status == ThreatStatus.proposed else None,
+            description=report.description,
+            links=list(report.links),
+            properties={"reports": [report.id]},
+            published=True,
+            geom=report.geom,
+            source=source,
+            licence=report.licence,
+            method=report.method,
+        )
+        session.add(threat)
+        session.flush()
+    else:
+        threat = session.get(Threat, report.threat_id, with_for_update=True)
+        if threat is None:
+            raise Conflict(f"the threat report {report.id} is about has been deleted")
+        threat.links = list(dict.fromkeys([*threat.links, *report.links]))
+        props = dict(threat.properties or {})
+        props["reports"] = [*props.get("reports", []), report.id]
+        threat.properties = props
+        threat.published = True
+    exists = session.scalar(
+        select(ThreatStatusChange.id).where(
+            ThreatStatusChange.threat_id == threat.id,
+            ThreatStatusChange.changed_on == changed_on,
+            ThreatStatusChange.status == report.threat_status,
+        )
+    )
+    if exists is None:
+        session.add(
+            ThreatStatusChange(
+                threat_id=threat.id,
+                status=report.threat_status,
+                changed_on=changed_on,
+                note=report.title,
+                source="; ".join([source, *report.links[:3]]),
+            )
+        )
+        session.flush()
+    changes = session.execute(
+        select(
+            ThreatStatusChange.threat_id, ThreatStatusChange.status, ThreatStatusChange.changed_on
+        ).where(ThreatStatusChange.threat_id == threat.id)
+    ).all()
+    current = status_as_of(pd.DataFrame([r._asdict() for r in changes]), dt.date.today())
+    if not current.empty:
+        threat.status = str(current["status"].iloc[0])
+    return threat
+
+
+def report_geometry(report: ThreatReport) -> BaseGeometry:
+    return to_shape(report.geom)

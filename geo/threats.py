@@ -1,0 +1,254 @@
+"""Threats over time and threat footprints: pure functions, no database, no HTTP.
+
+A threat's life is a list of status changes (proposed, approved, under construction, active,
+halted, and back), each from a date. :func:`status_as_of` answers "what was the status of each
+threat on a date" ("what was threatened in 2019"), :func:`timeline` turns changes into periods.
+:func:`read_footprint` normalises a geometry drawn in a page or uploaded as a file.
+
+Examples
+--------
+>>> import datetime as dt
+>>> import pandas as pd
+>>> changes = pd.DataFrame(
+...     {
+...         "threat_id": [1, 1, 1],
+...         "status": ["proposed", "approved", "halted"],
+...         "changed_on": [dt.date(2011, 1, 1), dt.date(2014, 6, 1), dt.date(2019, 10, 1)],
+...     }
+... )
+>>> status_as_of(changes, dt.date(2019, 6, 1))["status"].tolist()
+['approved']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import shapely
+from shapely.geometry import box, mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import REGION_BOUNDS, geodesic_area_m2
+from geo.errors import InvalidGeometry, InvalidInput, OutsideRegion, TooLarge, UnreadableFile
+
+#: The statuses a threat can have, in the order of a typical life.
+STATUSES = ("proposed", "approved", "under_construction", "active", "halted")
+#: Statuses in which a threat is a live threat to habitat (a halted plan is not).
+LIVE_STATUSES = frozenset({"proposed", "approved", "under_construction", "active"})
+#: At most this many vertices in a reported footprint.
+MAX_FOOTPRINT_VERTICES = 100_000
+
+_REGION = box(*REGION_BOUNDS)
+
+
+def _check_changes(changes: pd.DataFrame) -> pd.DataFrame:
+    missing = {"threat_id", "status", "changed_on"} - set(changes.columns)
+    if missing:
+        raise InvalidInput(f"status changes need the columns {sorted(missing)}")
+    unknown = set(changes["status"]) - set(STATUSES)
+    if unknown:
+        raise InvalidInput(f"unknown threat statuses {sorted(unknown)}; use one of {STATUSES}")
+    out = changes.copy()
+    out["changed_on"] = pd.to_datetime(out["changed_on"]).dt.date
+    return out.sort_values(["threat_id", "changed_on"], kind="stable")
+
+
+def status_as_of(changes: pd.DataFrame, on: dt.date) -> pd.DataFrame:
+    """The status of each threat on a date.
+
+    Parameters
+    ----------
+    changes : DataFrame
+        One row per status change with ``threat_id``, ``status`` and ``changed_on`` (a date);
+        other columns (``source``, ``note``) are carried along.
+    on : date
+        The day asked about. A change dated that day counts.
+
+    Returns
+    -------
+    DataFrame
+        One row per threat that had a status on ``on`` (threats first recorded later are
+        left out), with the change in force and a boolean ``live`` column.
+    """
+    ordered = _check_changes(changes)
+    known = ordered[ordered["changed_on"] <= on]
+    if known.empty:
+        return known.assign(live=pd.Series(dtype=bool)).reset_index(drop=True)
+    last = known.groupby("threat_id", sort=True).tail(1).reset_index(drop=True)
+    last["live"] = last["status"].isin(LIVE_STATUSES)
+    return last
+
+
+def threatened_in_year(changes: pd.DataFrame, year: int) -> list[int]:
+    """Ids of threats that were live at any time in ``year`` (sorted).
+
+    A threat counts if its status on 1 January was live, or if it changed to a live status
+    during the year.
+    """
+    ordered = _check_changes(changes)
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    at_start = status_as_of(ordered, start)
+    live = set(at_start.loc[at_start["live"], "threat_id"])
+    during = ordered[(ordered["changed_on"] >= start) & (ordered["changed_on"] <= end)]
+    live |= set(during.loc[during["status"].isin(LIVE_STATUSES), "threat_id"])
+    return sorted(int(t) for t in live)
+
+
+def timeline(changes: pd.DataFrame, *, until: dt.date | None = None) -> pd.DataFrame:
+    """Status periods of each threat: from, to (exclusive, or ``until``/None), days.
+
+    Consecutive changes to the same status are merged into one period.
+    """
+    ordered = _check_changes(changes)
+    rows: list[dict[str, Any]] = []
+    for threat_id, group in ordered.groupby("threat_id", sort=True):
+        recs = group.to_dict("records")
+        merged: list[dict[str, Any]] = []
+        for rec in recs:
+            if merged and merged[-1]["status"] == rec["status"]:
+                continue
+            merged.append(rec)
+        for i, rec in enumerate(merged):
+            end = merged[i + 1]["changed_on"] if i + 1 < len(merged) else until
+            rows.append(
+                {
+                    **rec,
+                    "threat_id": threat_id,
+                    "start": rec["changed_on"],
+                    "end": end,
+                    "days": (end - rec["changed_on"]).days if end else None,
+                }
+            )
+    return pd.DataFrame(rows, columns=[*ordered.columns, "start", "end", "days"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Footprints
+# ---------------------------------------------------------------------------------------------
+
+
+def _from_geojson(text: str) -> BaseGeometry:
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise InvalidGeometry(f"the geometry is not valid GeoJSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise InvalidGeometry("the geometry must be a GeoJSON object")
+    if obj.get("type") == "FeatureCollection":
+        geoms = [f.get("geometry") for f in obj.get("features") or [] if isinstance(f, dict)]
+    elif obj.get("type") == "Feature":
+        geoms = [obj.get("geometry")]
+    else:
+        geoms = [obj]
+    geoms = [g for g in geoms if g]
+    if not geoms:
+        raise InvalidGeometry("no geometry was drawn or found in the file")
+    try:
+        parts = [shape(g) for g in geoms]
+    except Exception as exc:  # shapely raises several types for malformed GeoJSON
+        raise InvalidGeometry(f"the geometry cannot be read: {exc}") from None
+    return shapely.union_all(parts) if len(parts) > 1 else parts[0]
+
+
+def _from_file(data: bytes, filename: str) -> BaseGeometry:
+    import pyogrio
+
+    from geo.crs import to_storage
+
+    try:
+        gdf = pyogrio.read_dataframe(io.BytesIO(data))
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise UnreadableFile(
+            f"{filename or 'the file'} cannot be read as GeoJSON or KML: {exc}"
+        ) from None
+    if gdf.empty:
+        raise InvalidGeometry(f"{filename or 'the file'} holds no features")
+    gdf = to_storage(gdf, what=filename or "the file")
+    geoms = [g for g in gdf.geometry if g is not None and not g.is_empty]
+    if not geoms:
+        raise InvalidGeometry(f"{filename or 'the file'} holds no geometry")
+    return shapely.union_all(geoms) if len(geoms) > 1 else geoms[0]
+
+
+def read_footprint(
+    geojson: str | None = None, *, data: bytes | None = None, filename: str = ""
+) -> BaseGeometry:
+    """Read a threat footprint drawn on a map (GeoJSON text) or uploaded as a file.
+
+    Parameters
+    ----------
+    geojson : str, optional
+        A GeoJSON geometry, Feature or FeatureCollection in lon/lat (EPSG:4326).
+    data, filename : bytes, str, optional
+        A GeoJSON or KML file (any CRS the file declares; it is reprojected to EPSG:4326).
+
+    Returns
+    -------
+    shapely geometry
+        Valid, 2-D, in EPSG:4326, entirely inside the region Irbis covers.
+
+    Raises
+    ------
+    InvalidGeometry, UnreadableFile, OutsideRegion, TooLarge
+        With a message that says what to change.
+    """
+    if data:
+        geom = _from_file(data, filename)
+    elif geojson and geojson.strip():
+        geom = _from_geojson(geojson)
+    else:
+        raise InvalidGeometry("draw the threat on the map or upload a GeoJSON or KML file")
+    return check_footprint(geom)
+
+
+def check_footprint(geom: BaseGeometry) -> BaseGeometry:
+    """Validate a footprint: repaired if invalid, 2-D, not empty, inside the region."""
+    if geom is None or geom.is_empty:
+        raise InvalidGeometry("the geometry is empty")
+    if shapely.get_num_coordinates(geom) > MAX_FOOTPRINT_VERTICES:
+        raise TooLarge(f"the geometry has more than {MAX_FOOTPRINT_VERTICES:,} vertices")
+    geom = shapely.force_2d(geom)
+    coords = shapely.get_coordinates(geom)
+    if not np.isfinite(coords).all():
+        raise InvalidGeometry("the geometry has coordinates that are not numbers")
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+        if geom.geom_type == "GeometryCollection":
+            polys = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+            geom = shapely.union_all(polys) if polys else geom
+    if geom.is_empty:
+        raise InvalidGeometry("the geometry is empty after repair")
+    if not _REGION.contains(geom):
+        w, s, e, n = REGION_BOUNDS
+        minx, miny, maxx, maxy = geom.bounds
+        raise OutsideRegion(
+            f"the geometry (lon {minx:.3f}..{maxx:.3f}, lat {miny:.3f}..{maxy:.3f}) is not "
+            f"inside the region Irbis covers (lon {w:g}..{e:g} E, lat {s:g}..{n:g} N); "
+            "check that the coordinates are longitude, latitude in degrees"
+        )
+    return geom
+
+
+def footprint_geojson(geom: BaseGeometry) -> dict[str, Any]:
+    """A geometry as a GeoJSON mapping."""
+    return dict(mapping(geom))
+
+
+def footprint_area_ha(geom: BaseGeometry) -> float:
+    """Geodesic area in hectares of a lon/lat footprint (0 for points and lines)."""
+    return geodesic_area_m2(geom) / 10_000.0
+
+
+def changes_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Build a status-change frame from mappings (e.g. database rows)."""
+    frame = pd.DataFrame(list(rows))
+    if frame.empty:
+        return pd.DataFrame(columns=["threat_id", "status", "changed_on"])
+    return frame

@@ -1,0 +1,102 @@
+"""geo.evidence: types from content, limits, and EXIF GPS removed unless kept."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from geo.errors import InvalidInput, TooLarge, UnreadableFile
+from geo.evidence import GPS_IFD, PDF, check_evidence, gps_tags, sniff_media_type
+
+LIMITS = {"max_photo_bytes": 2_000_000, "max_pdf_bytes": 2_000_000}
+ARTIST = 0x013B
+
+
+def photo_with_gps(fmt: str = "JPEG", size: tuple[int, int] = (80, 60)) -> bytes:
+    """A photo whose EXIF says where (Kok-Jailau) and who took it."""
+    im = Image.new("RGB", size, (90, 140, 70))
+    exif = Image.Exif()
+    exif[ARTIST] = "Aigerim Reporter"
+    exif[GPS_IFD] = {1: "N", 2: (43.0, 8.0, 24.0), 3: "E", 4: (76.0, 58.0, 48.0)}
+    out = io.BytesIO()
+    im.save(out, format=fmt, exif=exif)
+    return out.getvalue()
+
+
+def minimal_pdf() -> bytes:
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+
+
+def test_fixture_photo_has_gps() -> None:
+    assert gps_tags(photo_with_gps())[2] == (43.0, 8.0, 24.0)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_gps_is_removed_by_default(fmt: str) -> None:
+    ev = check_evidence(photo_with_gps(fmt), **LIMITS)
+    assert gps_tags(ev.data) == {}
+    assert not ev.location_kept
+    assert (ev.width, ev.height) == (80, 60)
+    with Image.open(io.BytesIO(ev.data)) as im:
+        assert im.format == fmt
+        assert im.getexif().get(ARTIST) == "Aigerim Reporter"  # other tags are kept
+
+
+def test_gps_is_kept_when_the_reporter_chooses() -> None:
+    ev = check_evidence(photo_with_gps(), keep_location=True, **LIMITS)
+    assert gps_tags(ev.data)[4] == (76.0, 58.0, 48.0)
+    assert ev.location_kept
+
+
+def test_anonymous_reporter_loses_identifying_tags() -> None:
+    ev = check_evidence(photo_with_gps(), anonymous=True, keep_location=True, **LIMITS)
+    with Image.open(io.BytesIO(ev.data)) as im:
+        assert ARTIST not in im.getexif()
+    assert gps_tags(ev.data)  # the location was kept, as chosen
+
+
+def test_type_comes_from_content_not_name() -> None:
+    assert sniff_media_type(photo_with_gps()) == "image/jpeg"
+    assert sniff_media_type(minimal_pdf()) == PDF
+    with pytest.raises(InvalidInput, match="not a JPEG or PNG photo or a PDF"):
+        check_evidence(b"MZ\x90\x00 this is an exe", name="photo.jpg", **LIMITS)
+    gif = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(gif, format="GIF")
+    with pytest.raises(InvalidInput, match="not a JPEG or PNG"):
+        check_evidence(gif.getvalue(), name="x.png", **LIMITS)
+
+
+def test_too_many_bytes() -> None:
+    big = photo_with_gps()
+    with pytest.raises(TooLarge, match=r"photos may be at most"):
+        check_evidence(big, max_photo_bytes=len(big) - 1, max_pdf_bytes=10**7)
+
+
+def test_too_many_pixels() -> None:
+    out = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(out, format="PNG")  # 81 megapixels, a few kB
+    with pytest.raises(TooLarge, match=r"megapixels|too many pixels"):
+        check_evidence(out.getvalue(), **LIMITS)
+
+
+def test_truncated_photo() -> None:
+    data = photo_with_gps(size=(400, 300))
+    with pytest.raises(UnreadableFile, match="damaged"):
+        check_evidence(data[: len(data) // 2], **LIMITS)
+
+
+def test_pdf_is_accepted_and_checked() -> None:
+    ev = check_evidence(minimal_pdf(), **LIMITS)
+    assert ev.media_type == PDF and ev.extension == "pdf"
+    with pytest.raises(UnreadableFile, match="not a complete PDF"):
+        check_evidence(b"%PDF-1.4\n" + b"0" * 100, **LIMITS)
+
+
+def test_empty_file() -> None:
+    with pytest.raises(UnreadableFile, match="empty"):
+        check_evidence(b"", **LIMITS)

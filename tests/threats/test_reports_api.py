@@ -1,0 +1,381 @@
+"""Threat reports over HTTP: submission, limits, moderation, visibility and anonymity."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import ProgrammingError
+
+from shapely.geometry import box
+
+from api.settings import Settings
+from geo.evidence import gps_tags
+from tests.threats.conftest import drawn, photo_with_gps, stored, submit
+
+
+def _publish(analyst: Any, report_id: int) -> dict[str, Any]:
+    r = analyst.post(f"/reports/{report_id}/state", data={"to_state": "under_review"})
+    assert r.status_code == 200, r.text
+    r = analyst.post(f"/reports/{report_id}/state", data={"to_state": "published"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_advocate_submits_a_report_with_a_photo(
+    as_user: Any, engine: Engine, settings: Settings
+) -> None:
+    advocate = as_user("advocate")
+    r = submit(advocate, files=[("evidence", ("kj.jpg", photo_with_gps(), "image/jpeg"))])
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["state"] == "submitted" and len(body["evidence"]) == 1
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT r.state, r.reporter_name, ST_Area(r.geom::geography) AS m2, "
+                "e.media_type, e.storage_path, e.sha256, e.location_kept "
+                "FROM threat_reports r JOIN evidence_files e ON e.report_id = r.id "
+                "WHERE r.id = :id"
+            ),
+            {"id": body["id"]},
+        ).one()
+        events = conn.execute(
+            text(
+                "SELECT from_state, to_state, actor_name FROM threat_report_events "
+                "WHERE report_id = :id"
+            ),
+            {"id": body["id"]},
+        ).all()
+    assert row.state == "submitted" and row.reporter_name.startswith("advocate-zhanar")
+    assert row.m2 > 0 and row.media_type == "image/jpeg" and not row.location_kept
+    assert [(e.from_state, e.to_state) for e in events] == [(None, "submitted")]
+    path = settings.var_dir / "evidence" / row.storage_path
+    assert path.is_file() and row.sha256 in path.name
+    assert gps_tags(path.read_bytes()) == {}
+    # the reporter sees the photo; it has no GPS tags
+    photo = advocate.get(body["evidence"][0])
+    assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
+    assert gps_tags(photo.content) == {}
+
+
+def test_location_kept_when_chosen(as_user: Any) -> None:
+    advocate = as_user("advocate")
+    r = submit(
+        advocate,
+        keep_location="true",
+        files=[("evidence", ("kj.jpg", photo_with_gps(), "image/jpeg"))],
+    )
+    assert r.status_code == 201, r.text
+    photo = advocate.get(r.json()["evidence"][0])
+    assert gps_tags(photo.content)[2] == (43.0, 8.0, 24.0)
+
+
+def test_public_never_sees_an_unpublished_report(as_user: Any, client: Any) -> None:
+    advocate = as_user("advocate")
+    title = "Unpublished quarry near Medeu"
+    r = submit(
+        advocate, title=title, files=[("evidence", ("q.png", photo_with_gps("PNG"), "image/png"))]
+    )
+    report_id, ev_url = r.json()["id"], r.json()["evidence"][0]
+    assert client.get(f"/reports/{report_id}").status_code == 404
+    assert client.get(ev_url).status_code == 404
+    assert as_user("advocate2").get(f"/reports/{report_id}").status_code == 404
+    assert as_user("advocate2").get(ev_url).status_code == 404
+    for url in ("/threats", "/threats?f=json", "/threats/feed.atom", "/reports"):
+        assert title not in client.get(url).text
+    items = client.get("/collections/threats/items", params={"limit": 1000})
+    if items.status_code == 200:
+        assert title not in items.text
+    # a moderator sees it
+    assert as_user("analyst").get(f"/reports/{report_id}").status_code == 200
+
+
+def test_only_analysts_and_admins_moderate(as_user: Any, client: Any) -> None:
+    advocate = as_user("advocate")
+    report_id = submit(advocate).json()["id"]
+    r = advocate.post(f"/reports/{report_id}/state", data={"to_state": "under_review"})
+    assert r.status_code == 403 and "analysts and admins" in r.json()["description"]
+    r = as_user("grantee").post(f"/reports/{report_id}/state", data={"to_state": "published"})
+    assert r.status_code == 403
+    r = client.post(f"/reports/{report_id}/state", data={"to_state": "published"})
+    assert r.status_code in (401, 403)
+    analyst = as_user("analyst")
+    r = analyst.post(f"/reports/{report_id}/state", data={"to_state": "published"})
+    assert r.status_code == 409 and "under review" in r.json()["description"]
+
+
+def test_publishing_creates_a_threat_with_a_timeline(
+    as_user: Any, client: Any, engine: Engine, people: dict[str, str]
+) -> None:
+    advocate, analyst = as_user("advocate"), as_user("analyst")
+    title = "Cable car pylons on Kok-Jailau"
+    r = submit(
+        advocate,
+        title=title,
+        kind="ski_resort",
+        threat_status="approved",
+        status_on="2026-05-01",
+        files=[("evidence", ("p.jpg", photo_with_gps(), "image/jpeg"))],
+    )
+    report_id = r.json()["id"]
+    out = _publish(analyst, report_id)
+    threat_id = out["threat_id"]
+    assert out["state"] == "published" and threat_id
+    with engine.connect() as conn:
+        threat = conn.execute(
+            text("SELECT name, kind, status, published, source FROM threats WHERE id = :id"),
+            {"id": threat_id},
+        ).one()
+        changes = conn.execute(
+            text("SELECT status, changed_on FROM threat_status_changes WHERE threat_id = :id"),
+            {"id": threat_id},
+        ).all()
+        events = conn.execute(
+            text(
+                "SELECT from_state, to_state, actor_name, at FROM threat_report_events "
+                "WHERE report_id = :id ORDER BY id"
+            ),
+            {"id": report_id},
+        ).all()
+        actor = conn.execute(
+            text("SELECT actor FROM audit_log WHERE table_name = 'threats' AND row_id = :id"),
+            {"id": str(threat_id)},
+        ).scalar_one()
+    assert (threat.name, threat.kind, threat.status, threat.published) == (
+        title,
+        "ski_resort",
+        "approved",
+        True,
+    )
+    assert [(c.status, c.changed_on.isoformat()) for c in changes] == [("approved", "2026-05-01")]
+    assert [(e.from_state, e.to_state) for e in events] == [
+        (None, "submitted"),
+        ("submitted", "under_review"),
+        ("under_review", "published"),
+    ]
+    assert events[-1].actor_name == people["analyst"] and events[-1].at is not None
+    assert actor == people["analyst"]
+    # the public now sees the dossier, the photo (without GPS) and the feed entry
+    page = client.get(f"/threats/{threat_id}")
+    assert page.status_code == 200 and title in page.text
+    ev_url = r.json()["evidence"][0]
+    assert ev_url in page.text
+    photo = client.get(ev_url)
+    assert photo.status_code == 200 and gps_tags(photo.content) == {}
+    assert title in client.get("/threats/feed.atom").text
+    # a published report is final
+    again = analyst.post(
+        f"/reports/{report_id}/state", data={"to_state": "rejected", "reason": "x"}
+    )
+    assert again.status_code == 409
+
+
+def test_a_later_report_updates_the_threat(as_user: Any, engine: Engine, client: Any) -> None:
+    advocate, analyst = as_user("advocate"), as_user("analyst")
+    first = submit(
+        advocate,
+        title="Dam on the Big Almaty river",
+        kind="dam",
+        threat_status="proposed",
+        status_on="2025-03-01",
+    ).json()["id"]
+    threat_id = _publish(analyst, first)["threat_id"]
+    second = submit(
+        advocate,
+        title="Dam works halted",
+        kind="dam",
+        threat_status="halted",
+        status_on="2026-07-01",
+        threat_id=str(threat_id),
+        links="https://example.org/court-ruling",
+    ).json()["id"]
+    assert _publish(analyst, second)["threat_id"] == threat_id
+    with engine.connect() as conn:
+        status = conn.execute(
+            text("SELECT status FROM threats WHERE id = :id"), {"id": threat_id}
+        ).scalar_one()
+        changes = (
+            conn.execute(
+                text(
+                    "SELECT status FROM threat_status_changes WHERE threat_id = :id "
+                    "ORDER BY changed_on"
+                ),
+                {"id": threat_id},
+            )
+            .scalars()
+            .all()
+        )
+    assert status == "halted" and changes == ["proposed", "halted"]
+    page = client.get(f"/threats/{threat_id}").text
+    assert "Dam works halted" in page and "https://example.org/court-ruling" in page
+    as_of = client.get("/threats", params={"as_of": "2025-12-31", "f": "json"}).json()
+    hit = next(t for t in as_of["threats"] if t["id"] == threat_id)
+    assert hit["status_as_of"] == "proposed" and hit["status"] == "halted"
+
+
+def test_rejection_needs_a_reason(as_user: Any, engine: Engine) -> None:
+    advocate, analyst = as_user("advocate"), as_user("analyst")
+    report_id = submit(advocate).json()["id"]
+    analyst.post(f"/reports/{report_id}/state", data={"to_state": "under_review"})
+    r = analyst.post(f"/reports/{report_id}/state", data={"to_state": "rejected"})
+    assert r.status_code == 400 and "reason" in r.json()["description"]
+    r = analyst.post(
+        f"/reports/{report_id}/state",
+        data={"to_state": "rejected", "reason": "Duplicate of report 3"},
+    )
+    assert r.status_code == 200 and r.json()["state"] == "rejected"
+    page = advocate.get(f"/reports/{report_id}").text
+    assert "Duplicate of report 3" in page
+    with engine.connect() as conn:
+        threat_id = conn.execute(
+            text("SELECT threat_id FROM threat_reports WHERE id = :id"), {"id": report_id}
+        ).scalar_one()
+    assert threat_id is None
+
+
+def test_anonymous_reporter_is_never_named_to_the_public(
+    as_user: Any, client: Any, people: dict[str, str]
+) -> None:
+    advocate, analyst = as_user("advocate2"), as_user("analyst")
+    name = people["advocate2"]
+    photo = photo_with_gps()
+    r = submit(
+        advocate,
+        title="Poachers' camp trail",
+        kind="poaching",
+        anonymous="true",
+        files=[("evidence", ("c.jpg", photo, "image/jpeg"))],
+    )
+    report_id = r.json()["id"]
+    threat_id = _publish(analyst, report_id)["threat_id"]
+    public_outputs = [
+        client.get(f"/threats/{threat_id}").text,
+        client.get(f"/reports/{report_id}").text,
+        client.get("/threats").text,
+        client.get("/threats?f=json").text,
+        client.get("/threats/feed.atom").text,
+        client.get(f"/threats/{threat_id}/dossier.html").text,
+    ]
+    items = client.get("/collections/threats/items", params={"limit": 1000})
+    if items.status_code == 200:
+        public_outputs.append(items.text)
+    for out in public_outputs:
+        assert name not in out
+    assert "anonymous" in public_outputs[0]
+    served = client.get(r.json()["evidence"][0]).content
+    with Image.open(io.BytesIO(served)) as im:
+        assert 0x013B not in im.getexif()  # the photographer's name is gone too
+    # moderators and the reporter still know who it was
+    assert name in analyst.get(f"/reports/{report_id}").text
+    assert name in advocate.get(f"/reports/{report_id}").text
+
+
+def test_named_reporter_is_credited(as_user: Any, client: Any, people: dict[str, str]) -> None:
+    r = submit(as_user("advocate"), title="Fence across a gazelle corridor", kind="fence")
+    threat_id = _publish(as_user("analyst"), r.json()["id"])["threat_id"]
+    assert people["advocate"] in client.get(f"/threats/{threat_id}").text
+
+
+BIG = 10 * 1024 * 1024 + 1
+
+
+@pytest.mark.parametrize(
+    ("form", "files", "status", "message"),
+    [
+        pytest.param(
+            {},
+            [("evidence", ("big.jpg", b"\xff\xd8\xff\xe0" + b"\0" * BIG, "image/jpeg"))],
+            413,
+            "photos may be at most",
+            id="huge-photo",
+        ),
+        pytest.param(
+            {},
+            [("evidence", ("photo.jpg", b"#!/bin/sh\necho not a photo\n", "image/jpeg"))],
+            400,
+            "not a JPEG or PNG photo or a PDF",
+            id="not-an-image",
+        ),
+        pytest.param(
+            {"geometry": drawn(box(2.3, 48.8, 2.4, 48.9))},
+            [],
+            400,
+            "not inside the region",
+            id="outside-region",
+        ),
+        pytest.param(
+            {"description": "   "}, [], 400, "description is empty", id="empty-description"
+        ),
+        pytest.param({"geometry": ""}, [], 400, "draw the threat", id="nothing-drawn"),
+        pytest.param({"kind": "volcano"}, [], 400, "unknown kind", id="bad-kind"),
+        pytest.param({"links": "javascript:alert(1)"}, [], 400, "not a web address", id="bad-link"),
+        pytest.param({"status_on": "2019-13-45"}, [], 400, "not a date", id="bad-date"),
+        pytest.param(
+            {},
+            [("footprint", ("f.kml", b"<kml>broken", "application/vnd.google-earth.kml+xml"))],
+            400,
+            "cannot be read",
+            id="broken-kml",
+        ),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_stored(
+    as_user: Any,
+    engine: Engine,
+    settings: Settings,
+    form: dict[str, str],
+    files: list[Any],
+    status: int,
+    message: str,
+) -> None:
+    advocate = as_user("advocate")
+    good_photo = ("evidence", ("ok.jpg", photo_with_gps(), "image/jpeg"))
+    before = stored(engine, settings.var_dir)
+    r = submit(advocate, files=[good_photo, *files], **form)
+    assert r.status_code == status, r.text
+    assert message in r.json()["description"]
+    assert stored(engine, settings.var_dir) == before
+
+
+def test_logged_out_and_wrong_role_cannot_submit(as_user: Any, client: Any) -> None:
+    r = client.post("/reports", data={"title": "x", "description": "y", "geometry": drawn()})
+    assert r.status_code in (401, 403)
+    r = submit(as_user("grantee"))
+    assert r.status_code == 403 and "advocates" in r.json()["description"]
+    assert client.get("/reports/new", follow_redirects=False).status_code == 303
+
+
+def test_submission_needs_the_csrf_token(as_user: Any) -> None:
+    advocate = as_user("advocate")
+    r = advocate.client.post(
+        "/reports", data={"title": "x", "description": "y", "geometry": drawn()}
+    )
+    assert r.status_code == 403
+
+
+def test_reader_role_cannot_read_reporters(engine: Engine, settings: Settings) -> None:
+    from api.db.engine import make_engine
+
+    reader = make_engine(settings.database.read_url)
+    try:
+        with reader.connect() as conn:
+            conn.execute(text("SELECT id, title, public_reporter FROM threat_reports")).all()
+            for column in ("reporter_id", "reporter_name"):
+                with pytest.raises(ProgrammingError, match="permission denied"):
+                    conn.execute(text(f"SELECT {column} FROM threat_reports")).all()
+                conn.rollback()
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                conn.execute(text("SELECT actor_name FROM threat_report_events")).all()
+    finally:
+        reader.dispose()
+
+
+def test_the_form_page_draws_offline(as_user: Any) -> None:
+    page = as_user("advocate").get("/reports/new")
+    assert page.status_code == 200
+    assert "/vendor/leaflet-draw/dist/leaflet.draw.js" in page.text
+    assert "cdn" not in page.text.lower() and "https://" not in page.text.split("<main>")[0]
