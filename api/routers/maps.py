@@ -1,7 +1,100 @@
-"""Map pages for people: the atlas, a map per layer, case pages."""
+"""Map pages for people: the atlas, a map per layer, the Kok-Jailau case page."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from api.deps import ReaderDep
+from api.ogc import ViewDep
+from api.templating import render
+from layers import cases, maps
+from layers.registry import get_layer, layer_ids, layers
 
 router = APIRouter(tags=["maps"], include_in_schema=False)
+
+CONTEXT = ("countries", "lakes", "rivers", "places")
+
+
+def _examples(conn, specs) -> set[str]:  # type: ignore[no-untyped-def]
+    return cases.layers_with_examples(
+        conn, {s.id: s.table for s in specs if "method" in s.column_names}
+    )
+
+
+@router.get("/atlas", response_class=HTMLResponse)
+async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
+    specs = layers()
+    with engine.connect() as conn:
+        examples = _examples(conn, specs)
+    parts = await run_in_threadpool(maps.atlas, specs, examples=examples)
+    return render(
+        request,
+        "map_page.html",
+        title="Atlas",
+        lead=(
+            "Every public layer on one map, drawn from Irbis's own data. Click a feature for "
+            "its attributes, source and licence; records marked example are illustrative."
+        ),
+        links=[
+            ("/collections", "all layers and downloads"),
+            ("/cases/kok-jailau", "Kok-Jailau case"),
+        ],
+        map=parts,
+    )
+
+
+@router.get("/collections/{collectionId}/map", response_class=HTMLResponse)
+async def layer_map(request: Request, view: ViewDep, engine: ReaderDep) -> HTMLResponse:
+    spec = view.spec
+    with engine.connect() as conn:
+        ext = conn.execute(view.extent()).first()
+        examples = _examples(conn, [spec])
+    bounds = (
+        (ext.xmin, ext.ymin, ext.xmax, ext.ymax)
+        if ext is not None and ext.xmin is not None
+        else None
+    )
+    context = [get_layer(i) for i in CONTEXT]
+    parts = await run_in_threadpool(maps.layer_map, spec, context, bounds=bounds, examples=examples)
+    links = [
+        (f"/collections/{spec.id}?f=html", "about this layer"),
+        (f"/collections/{spec.id}/items?f=html", "features"),
+        (f"/collections/{spec.id}/download?format=gpkg", "download"),
+    ]
+    return render(
+        request, "map_page.html", title=spec.title, lead=spec.description, links=links, map=parts
+    )
+
+
+@router.get("/cases/kok-jailau", response_class=HTMLResponse)
+async def kok_jailau(request: Request, engine: ReaderDep) -> HTMLResponse:
+    with engine.connect() as conn:
+        case = cases.kok_jailau(conn)
+    ids = set(layer_ids())
+    shown = [get_layer(i) for i in ("protected_areas", "field_sites", "threats") if i in ids]
+    for extra in ("habitat", "species_habitat"):  # shown when the habitat model is published
+        if extra in ids:
+            shown.insert(0, get_layer(extra))
+    if case is not None:
+        pad = 0.12
+        bounds = (
+            case["xmin"] - pad,
+            case["ymin"] - pad * 0.7,
+            case["xmax"] + pad,
+            case["ymax"] + pad * 0.7,
+        )
+        highlight = {
+            "name": "Kok-Jailau footprint (schematic)",
+            "geojson": json.loads(case["geojson"]),
+        }
+    else:
+        bounds = (76.7, 43.0, 77.3, 43.3)
+        highlight = None
+    parts = await run_in_threadpool(
+        maps.case_map, shown, bounds=bounds, highlight=highlight, examples={s.id for s in shown}
+    )
+    return render(request, "case_kok_jailau.html", case=case, map=parts)

@@ -1,0 +1,91 @@
+/* Irbis map helpers: vector-tile styles, popups with attributes and provenance, legends.
+   Used by the folium pages (atlas, layer maps, case pages); no network beyond this server. */
+(function () {
+  "use strict";
+
+  function esc(v) {
+    return String(v).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  /* A VectorGrid style function for one layer description (see layers/maps.py). */
+  function style(layer) {
+    return function (props, zoom, dim) {
+      var colour = layer.colour, fill = layer.fill;
+      if (layer.by && layer.categories && props && layer.categories[props[layer.by]]) {
+        colour = layer.categories[props[layer.by]];
+        fill = colour;
+      }
+      var s = {
+        color: colour, weight: layer.weight, opacity: 1,
+        fill: dim !== 2, fillColor: fill, fillOpacity: layer.fillOpacity,
+        radius: layer.radius
+      };
+      if (dim === 1) { s.fillOpacity = Math.max(layer.fillOpacity, 0.8); }
+      return s;
+    };
+  }
+
+  function popupHtml(layer, feature) {
+    var p = feature.properties || {};
+    var title = (layer.label && p[layer.label]) || (layer.title + " " + feature.id);
+    var html = '<div class="irbis-popup"><h4>' + esc(title) + "</h4>";
+    if (p.method === "example") {
+      html += '<p><span class="badge example">example</span> illustrative, not an official record</p>';
+    }
+    html += "<table>";
+    Object.keys(p).forEach(function (k) {
+      if (k === "source" || k === "licence" || p[k] === null || p[k] === "") return;
+      var label = (layer.labels && layer.labels[k]) || k;
+      var v = p[k];
+      if (k === "method") v = '<span class="badge ' + esc(v) + '">' + esc(v) + "</span>";
+      else v = esc(v);
+      html += "<tr><th>" + esc(label) + "</th><td>" + v + "</td></tr>";
+    });
+    html += "</table>";
+    if (p.source) html += '<p class="prov"><b>Source:</b> ' + esc(p.source) + "</p>";
+    if (p.licence) html += '<p class="prov"><b>Licence:</b> ' + esc(p.licence) + "</p>";
+    html += '<p class="prov"><a href="/collections/' + esc(layer.id) + "/items/" + esc(feature.id) +
+      '?f=html">details</a> · <span class="layer">' + esc(layer.title) + "</span></p></div>";
+    return html;
+  }
+
+  /* On click: fetch the feature (the server applies privacy rules) and show it. */
+  function bindPopup(map, grid, layer) {
+    grid.on("click", function (e) {
+      var id = e.layer && e.layer.properties && e.layer.properties.id;
+      if (id === undefined || id === null) return;
+      var popup = L.popup({ maxWidth: 360 }).setLatLng(e.latlng)
+        .setContent('<div class="irbis-popup">loading…</div>').openOn(map);
+      fetch("/collections/" + encodeURIComponent(layer.id) + "/items/" + encodeURIComponent(id) + "?f=json",
+            { headers: { Accept: "application/geo+json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (f) { if (f) popup.setContent(popupHtml(layer, f)); else popup.setContent("not available"); })
+        .catch(function () { popup.setContent("not available"); });
+      if (e.originalEvent) L.DomEvent.stop(e.originalEvent);
+    });
+  }
+
+  /* A legend control listing each layer (or its categories) with a swatch. */
+  function legend(map, items, title) {
+    var ctl = L.control({ position: "bottomleft" });
+    ctl.onAdd = function () {
+      var div = L.DomUtil.create("div", "irbis-legend");
+      var html = "<h4>" + esc(title || "Legend") + "</h4>";
+      items.forEach(function (it) {
+        var shape = it.kind === "line" ? "line" : it.kind === "point" ? "point" : "area";
+        html += '<div class="row"><span class="swatch ' + shape + '" style="background:' + esc(it.colour) +
+          ";border-color:" + esc(it.stroke || it.colour) + '"></span>' + esc(it.label) +
+          (it.example ? ' <span class="badge example">example</span>' : "") + "</div>";
+      });
+      div.innerHTML = html;
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    ctl.addTo(map);
+    return ctl;
+  }
+
+  window.Irbis = { style: style, bindPopup: bindPopup, legend: legend, popupHtml: popupHtml };
+})();

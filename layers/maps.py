@@ -1,0 +1,331 @@
+"""Maps for people, built with folium: the atlas, a map per layer, case pages.
+
+Every page works with no internet: folium's CDN links for Leaflet and its plugins are
+re-pointed to ``/vendor/...`` (installed from npm by ``scripts/assets.sh``), and the basemap
+is made from Irbis's own data (relief from the registered DEMs, countries, lakes, rivers and
+places as vector tiles). Layers come from the registry as vector tiles; clicking a feature
+fetches it from OGC API Features, so popups obey the same privacy rules as every other output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from branca.element import Element, MacroElement
+
+import folium
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+from layers.spec import LayerSpec
+from layers.styles import legend
+
+VENDOR = "/vendor"
+#: Local copies of every asset folium (and the plugins used here) would load from a CDN.
+ASSETS: dict[str, str] = {
+    "leaflet": f"{VENDOR}/leaflet/dist/leaflet.js",
+    "leaflet_css": f"{VENDOR}/leaflet/dist/leaflet.css",
+    "jquery": f"{VENDOR}/jquery/dist/jquery.min.js",
+    "bootstrap": f"{VENDOR}/bootstrap/dist/js/bootstrap.bundle.min.js",
+    "bootstrap_css": f"{VENDOR}/bootstrap/dist/css/bootstrap.min.css",
+    "awesome_markers": f"{VENDOR}/leaflet.awesome-markers/dist/leaflet.awesome-markers.js",
+    "awesome_markers_css": f"{VENDOR}/leaflet.awesome-markers/dist/leaflet.awesome-markers.css",
+    "awesome_markers_font_css": f"{VENDOR}/@fortawesome/fontawesome-free/css/all.min.css",
+    "vectorGrid": f"{VENDOR}/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
+    "leaflet_draw_js": f"{VENDOR}/leaflet-draw/dist/leaflet.draw.js",
+    "leaflet_draw_css": f"{VENDOR}/leaflet-draw/dist/leaflet.draw.css",
+    "irbis_map": "/static/irbis-map.js",
+}
+#: folium assets the pages do not need (Bootstrap 3 glyphs, a rotation helper on GitHub).
+DROPPED = {"glyphicons_css", "awesome_rotate_css", "bootstrap", "bootstrap_css", "jquery"}
+
+REGION_BOUNDS = ((35.0, 45.0), (56.0, 88.0))  # (south, west), (north, east)
+RELIEF_URL = "/rasters/relief/tiles/WebMercatorQuad/{z}/{y}/{x}.png?style=shaded"
+HILLSHADE_URL = "/rasters/relief/tiles/WebMercatorQuad/{z}/{y}/{x}.png?style=hillshade"
+RELIEF_ATTRIBUTION = "Relief: GEBCO 2023 Grid; Mapzen terrain (SRTM, GMTED2010, ETOPO1) via pvlib"
+DATA_ATTRIBUTION = "Natural Earth (public domain) · Irbis"
+
+
+def localise(root: Any) -> None:
+    """Point every JS/CSS asset of ``root`` and its children at files Irbis serves.
+
+    Raises
+    ------
+    ValueError
+        If an element needs an asset that has no local copy (so a page can never silently
+        depend on a CDN).
+    """
+    stack = [root]
+    while stack:
+        el = stack.pop()
+        for attr in ("default_js", "default_css"):
+            items = getattr(el, attr, None)
+            if not items:
+                continue
+            local = []
+            for name, url in items:
+                if name in DROPPED:
+                    continue
+                if name in ASSETS:
+                    local.append((name, ASSETS[name]))
+                elif url.startswith("/"):
+                    local.append((name, url))
+                else:
+                    raise ValueError(f"no local copy of the map asset {name!r} ({url})")
+            setattr(el, attr, local)
+        stack.extend(getattr(el, "_children", {}).values())
+
+
+class IrbisAssets(JSCSSMixin, MacroElement):
+    """Loads the Irbis map helpers (styles, popups, legends)."""
+
+    default_js = [("irbis_map", ASSETS["irbis_map"])]
+    _template = Template("")
+
+
+class VectorTileLayer(JSCSSMixin, Layer):
+    """A registered layer drawn from its OGC API vector tiles, with popups on click."""
+
+    default_js = [("vectorGrid", ASSETS["vectorGrid"])]
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        var {{ this.get_name() }} = L.vectorGrid.protobuf({{ this.url|tojson }}, {
+            vectorTileLayerStyles: { {{ this.layer.id|tojson }}: Irbis.style({{ this.layer|tojson }}) },
+            interactive: true,
+            maxNativeZoom: {{ this.max_native_zoom }},
+            maxZoom: 18,
+            minZoom: {{ this.min_zoom }},
+            attribution: {{ this.attribution|tojson }},
+            getFeatureId: function (f) { return f.properties.id; }
+        });
+        {{ this.get_name() }}.irbisLayer = {{ this.layer.id|tojson }};
+        Irbis.bindPopup({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.layer|tojson }});
+        {%- endmacro %}
+        """
+    )
+
+    def __init__(self, spec: LayerSpec, *, show: bool = True, max_native_zoom: int = 14) -> None:
+        super().__init__(name=spec.title, overlay=True, control=True, show=show)
+        self._name = "VectorTileLayer"
+        self.url = f"/collections/{spec.id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
+        self.layer = layer_js(spec)
+        self.min_zoom = spec.min_zoom
+        self.max_native_zoom = min(spec.max_zoom, max_native_zoom)
+        self.attribution = DATA_ATTRIBUTION
+
+
+class Legend(MacroElement):
+    """A legend control (bottom right) with a swatch per layer or category."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        Irbis.legend({{ this._parent.get_name() }}, {{ this.items|tojson }}, {{ this.title|tojson }});
+        {%- endmacro %}
+        """
+    )
+
+    def __init__(self, items: list[dict[str, Any]], title: str = "Legend") -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.items = items
+        self.title = title
+
+
+def layer_js(spec: LayerSpec) -> dict[str, Any]:
+    """What the browser needs to style and describe a layer."""
+    s = spec.style
+    return {
+        "id": spec.id,
+        "title": spec.title,
+        "label": spec.label_column,
+        "colour": s.colour,
+        "fill": s.fill_colour,
+        "fillOpacity": s.fill_opacity,
+        "weight": s.weight,
+        "radius": s.radius,
+        "by": s.by,
+        "categories": {i.label: i.colour for i in s.categories},
+        "labels": {c.name: c.label for c in spec.columns},
+    }
+
+
+def _kind(spec: LayerSpec) -> str:
+    if spec.geometry_type in ("Point", "MultiPoint"):
+        return "point"
+    if spec.geometry_type in ("LineString", "MultiLineString"):
+        return "line"
+    return "area"
+
+
+def legend_items(
+    specs: Iterable[LayerSpec], *, examples: set[str] | None = None
+) -> list[dict[str, Any]]:
+    out = []
+    for spec in specs:
+        for item in legend(spec):
+            label = item.label if spec.style.categories else spec.title
+            out.append(
+                {
+                    "label": label,
+                    "colour": item.colour,
+                    "stroke": spec.style.colour,
+                    "kind": _kind(spec),
+                    "example": spec.id in (examples or set()),
+                }
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """A rendered folium map split for embedding in an Irbis page."""
+
+    header: str
+    html: str
+    script: str
+    name: str
+
+
+def base_map(*, location: Sequence[float] = (42.0, 68.0), zoom: int = 5) -> folium.Map:
+    """A map with Irbis's own basemap: shaded relief (or plain) under the layers."""
+    m = folium.Map(
+        location=list(location),
+        zoom_start=zoom,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+        width="100%",
+        height="100%",
+        min_zoom=3,
+        max_zoom=16,
+    )
+    folium.TileLayer(
+        tiles=RELIEF_URL,
+        name="Shaded relief",
+        attr=RELIEF_ATTRIBUTION,
+        overlay=False,
+        control=True,
+        max_native_zoom=12,
+        max_zoom=16,
+        min_zoom=0,
+    ).add_to(m)
+    folium.TileLayer(
+        tiles=HILLSHADE_URL,
+        name="Hillshade only",
+        attr=RELIEF_ATTRIBUTION,
+        overlay=False,
+        control=True,
+        max_native_zoom=12,
+        max_zoom=16,
+        show=False,
+    ).add_to(m)
+    IrbisAssets().add_to(m)
+    return m
+
+
+def add_layers(
+    m: folium.Map, specs: Iterable[LayerSpec], *, show_all: bool = False
+) -> list[LayerSpec]:
+    added = []
+    for spec in specs:
+        VectorTileLayer(spec, show=show_all or spec.visible).add_to(m)
+        added.append(spec)
+    return added
+
+
+def finish(
+    m: folium.Map, specs: list[LayerSpec], *, title: str, examples: set[str] | None = None
+) -> MapParts:
+    """Legend, layer switcher, local assets; then render into parts."""
+    Legend(legend_items(specs, examples=examples), title=title).add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    localise(m.get_root())
+    root = m.get_root()
+    root.render()
+    return MapParts(
+        header=root.header.render(),
+        html=root.html.render(),
+        script=root.script.render(),
+        name=m.get_name(),
+    )
+
+
+def atlas(specs: Sequence[LayerSpec], *, examples: set[str] | None = None) -> MapParts:
+    """Every public layer on one map: basemap layers first, then reference, then the rest."""
+    m = base_map()
+    m.fit_bounds(list(REGION_BOUNDS))
+    order = {"basemap": 0, "reference": 1}
+    ordered = sorted(specs, key=lambda s: order.get(s.group, 2))
+    added = add_layers(m, ordered)
+    return finish(m, added, title="Atlas", examples=examples)
+
+
+def layer_map(
+    spec: LayerSpec,
+    context: Sequence[LayerSpec],
+    *,
+    bounds: tuple[float, float, float, float] | None,
+    examples: set[str] | None = None,
+) -> MapParts:
+    """One layer over a light context (countries, lakes, rivers, places), fitted to its extent."""
+    m = base_map()
+    ctx = [c for c in context if c.id != spec.id]
+    for c in ctx:
+        VectorTileLayer(c, show=True).add_to(m)
+    VectorTileLayer(spec, show=True).add_to(m)
+    _fit(m, bounds)
+    return finish(m, [*ctx, spec], title=spec.title, examples=examples)
+
+
+def case_map(
+    layers: Sequence[LayerSpec],
+    *,
+    bounds: tuple[float, float, float, float],
+    highlight: dict[str, Any] | None = None,
+    examples: set[str] | None = None,
+) -> MapParts:
+    """A case page's map: the given layers, fitted to ``bounds``, an optional GeoJSON outline."""
+    m = base_map()
+    for spec in layers:
+        VectorTileLayer(spec, show=True).add_to(m)
+    if highlight is not None:
+        folium.GeoJson(
+            highlight["geojson"],
+            name=highlight["name"],
+            style_function=lambda _: {
+                "color": "#b71c1c",
+                "weight": 3,
+                "fill": False,
+                "dashArray": "6 4",
+            },
+            tooltip=highlight["name"],
+        ).add_to(m)
+    _fit(m, bounds)
+    return finish(m, list(layers), title="Kok-Jailau", examples=examples)
+
+
+def _fit(m: folium.Map, bounds: tuple[float, float, float, float] | None) -> None:
+    if bounds is None:
+        m.fit_bounds(list(REGION_BOUNDS))
+        return
+    minx, miny, maxx, maxy = bounds
+    if maxx - minx < 0.05 and maxy - miny < 0.05:  # a point or a tiny area: show its surroundings
+        cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+        minx, maxx, miny, maxy = cx - 0.25, cx + 0.25, cy - 0.15, cy + 0.15
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+
+
+def external_urls(html: str) -> list[str]:
+    """Asset URLs in ``html`` that would leave the server (there should be none)."""
+    import re
+
+    return re.findall(r"""(?:src|href)=["'](https?://[^"']+)""", html)
+
+
+__all__ = ["Element", "atlas", "case_map", "external_urls", "json", "layer_map", "localise"]
