@@ -168,3 +168,38 @@ def artifacts() -> Path:
 def count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+# --------------------------------------------------------------------------------------------
+# Accounts: real users, logged in for real (api.auth.testing)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def login_as(app, engine):  # type: ignore[no-untyped-def]
+    """``login_as(role, grants=(), username=None)``: a TestClient logged in through /login as a
+    new user with ``role`` (comma-separate several). The client has ``.username`` and
+    ``.csrf`` (send it as ``X-CSRF-Token`` on cookie-authenticated writes). ``role="anonymous"``
+    gives a client that is not logged in."""
+    from fastapi.testclient import TestClient
+
+    from api.auth.testing import login, make_user
+
+    clients: list[TestClient] = []
+
+    def _login(role: str, grants: tuple[str, ...] | list[str] = (), username: str | None = None):  # type: ignore[no-untyped-def]
+        c = TestClient(app)
+        c.__enter__()
+        clients.append(c)
+        c.username = None  # type: ignore[attr-defined]
+        c.csrf = ""  # type: ignore[attr-defined]
+        if role == "anonymous":
+            return c
+        name = make_user(engine, username, roles=role.split(","), grants=grants)
+        c.csrf = login(c, name)  # type: ignore[attr-defined]
+        c.username = name  # type: ignore[attr-defined]
+        return c
+
+    yield _login
+    for c in clients:
+        c.__exit__(None, None, None)

@@ -1,0 +1,154 @@
+"""Safe handling of uploaded archives (zipped Shapefiles, KMZ, zipped GeoPackages...).
+
+A zip is checked twice: first from its central directory (number of members, names, declared
+sizes and compression ratios), then while extracting, because the directory can lie: the bytes
+actually written are counted and extraction stops as soon as a limit is passed.
+
+Examples
+--------
+>>> import io, zipfile, tempfile, pathlib
+>>> buf = io.BytesIO()
+>>> with zipfile.ZipFile(buf, "w") as z:
+...     z.writestr("sites.geojson", '{"type": "FeatureCollection", "features": []}')
+>>> with tempfile.TemporaryDirectory() as d:
+...     [p.name for p in extract_zip(buf, pathlib.Path(d), ArchiveLimits())]
+['sites.geojson']
+"""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from geo.errors import InvalidInput, TooLarge, UnreadableFile
+
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Limits on what an archive may unpack to."""
+
+    max_uncompressed_bytes: int = 200 * 1024 * 1024
+    max_compression_ratio: float = 100.0
+    max_members: int = 1000
+    #: Members smaller than this are not held to the ratio (tiny files compress oddly).
+    ratio_floor_bytes: int = 1024 * 1024
+
+
+def _safe_member_name(name: str) -> PurePosixPath:
+    """The relative path of a member, or an error for names that escape the folder."""
+    if "\x00" in name:
+        raise InvalidInput(f"archive member name {name!r} contains a NUL byte")
+    norm = name.replace("\\", "/")
+    path = PurePosixPath(norm)
+    if (
+        norm.startswith("/")
+        or (len(norm) > 1 and norm[1] == ":")
+        or any(part == ".." for part in path.parts)
+    ):
+        raise InvalidInput(
+            f"archive member {name!r} points outside the archive (path traversal); "
+            "nothing was extracted"
+        )
+    return path
+
+
+def check_zip(zf: zipfile.ZipFile, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
+    """Check a zip's directory against ``limits``; return the members to extract (files only).
+
+    Raises
+    ------
+    InvalidInput
+        A member name escapes the archive folder, or a member is a symbolic link.
+    TooLarge
+        Too many members, too many bytes declared, or a suspicious compression ratio.
+    """
+    infos = zf.infolist()
+    if len(infos) > limits.max_members:
+        raise TooLarge(f"the archive has {len(infos)} members; at most {limits.max_members}")
+    total = 0
+    files = []
+    for info in infos:
+        _safe_member_name(info.filename)
+        mode = info.external_attr >> 16
+        if mode and stat.S_ISLNK(mode):
+            raise InvalidInput(f"archive member {info.filename!r} is a symbolic link")
+        if info.is_dir():
+            continue
+        total += info.file_size
+        if total > limits.max_uncompressed_bytes:
+            raise TooLarge(
+                f"the archive unpacks to more than {limits.max_uncompressed_bytes:,} bytes"
+            )
+        if info.file_size > limits.ratio_floor_bytes:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.max_compression_ratio:
+                raise TooLarge(
+                    f"archive member {info.filename!r} is compressed {ratio:,.0f}:1 "
+                    f"(at most {limits.max_compression_ratio:,.0f}:1): refused as a zip bomb"
+                )
+        files.append(info)
+    return files
+
+
+def extract_zip(source: str | Path | IO[bytes], dest: Path, limits: ArchiveLimits) -> list[Path]:
+    """Extract a zip into ``dest`` safely; return the paths of the files written.
+
+    Nested folders are kept (inside ``dest``); nested archives are not opened.
+    """
+    try:
+        zf = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise UnreadableFile(f"not a readable zip archive ({exc})") from exc
+    written: list[Path] = []
+    total = 0
+    root = dest.resolve()
+    with zf:
+        for info in check_zip(zf, limits):
+            rel = _safe_member_name(info.filename)
+            target = (root / Path(*rel.parts)).resolve()
+            if root not in target.parents:
+                raise InvalidInput(f"archive member {info.filename!r} points outside the archive")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size = 0
+            try:
+                with zf.open(info) as src, target.open("wb") as out:
+                    while chunk := src.read(CHUNK):
+                        size += len(chunk)
+                        total += len(chunk)
+                        if size > info.file_size:
+                            raise TooLarge(
+                                f"archive member {info.filename!r} unpacks to more than the "
+                                f"{info.file_size:,} bytes its directory declares"
+                            )
+                        if total > limits.max_uncompressed_bytes:
+                            raise TooLarge(
+                                "the archive unpacks to more than "
+                                f"{limits.max_uncompressed_bytes:,} bytes"
+                            )
+                        if (
+                            size > limits.ratio_floor_bytes
+                            and size / max(info.compress_size, 1) > limits.max_compression_ratio
+                        ):
+                            raise TooLarge(
+                                f"archive member {info.filename!r} expands more than "
+                                f"{limits.max_compression_ratio:,.0f}:1: refused as a zip bomb"
+                            )
+                        out.write(chunk)
+            except (
+                zipfile.BadZipFile,
+                EOFError,
+                OSError,
+                ValueError,
+                RuntimeError,
+                NotImplementedError,
+            ) as exc:
+                raise UnreadableFile(
+                    f"archive member {info.filename!r} is damaged or truncated ({exc})"
+                ) from exc
+            written.append(target)
+    return written

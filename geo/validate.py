@@ -1,0 +1,568 @@
+"""Validate field-site polygons on the way in, with a report per feature (pure, vectorised).
+
+:func:`validate_sites` takes what was read from an upload and returns a
+:class:`ValidationReport`: the normalised features (EPSG:4326, 2-D, valid MultiPolygons) and,
+for each feature, what was found and done. Rules:
+
+- no CRS: refused (:class:`~geo.errors.MissingCRS`) unless the uploader names the EPSG code;
+- reprojected to EPSG:4326 when in another CRS;
+- swapped longitude/latitude detected (outside the region as given, inside once swapped) and
+  explained; ``swap_xy=True`` swaps them back;
+- invalid geometry repaired (``shapely.make_valid``) and the repair reported;
+- Z and M dropped; points, lines and empty geometries refused (sites are areas);
+- areas (equal-area, EPSG:6933) under ``min_area_ha`` or over ``max_area_ha`` flagged;
+- sites outside the programme countries refused, partly outside flagged;
+- overlap with other grants' sites flagged; the same geometry twice in one file flagged.
+
+All of it works on whole arrays (shapely 2, pyproj): no Python loop per feature except to
+write messages for the features that have something to report.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import box
+>>> kaz = gpd.GeoDataFrame({"iso_a3": ["KAZ"]}, geometry=[box(46, 40, 87, 55.5)], crs=4326)
+>>> sites = gpd.GeoDataFrame(geometry=[box(76.9, 43.1, 77.0, 43.2)], crs=4326)
+>>> report = validate_sites(sites, countries=kaz)
+>>> report.ok, round(float(report.features["area_ha"].iloc[0]))
+(True, 9037)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from geo.crs import EQUAL_AREA_EPSG, REGION_BOUNDS, STORAGE_CRS, STORAGE_EPSG
+from geo.errors import InvalidInput, MissingCRS
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+_POLYGON, _MULTIPOLYGON, _COLLECTION = 3, 6, 7
+_TYPE_NAMES = {
+    0: "point",
+    1: "line",
+    2: "ring",
+    3: "polygon",
+    4: "multipoint",
+    5: "multiline",
+    6: "multipolygon",
+    7: "geometry collection",
+}
+#: Coordinates are rounded to this many decimal degrees (about 1 cm) for :func:`geom_hash`.
+HASH_DECIMALS = 7
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """Thresholds of the site rules."""
+
+    min_area_ha: float = 1.0
+    max_area_ha: float = 1_000_000.0
+    #: A site with more than this share of its area outside the countries is flagged.
+    max_outside_share: float = 0.01
+    #: Overlaps smaller than this are ignored (shared edges, rounding).
+    min_overlap_ha: float = 0.01
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of :func:`validate_sites`.
+
+    Attributes
+    ----------
+    gdf : GeoDataFrame
+        One row per input feature, in EPSG:4326, geometries as MultiPolygons (None where the
+        feature was refused), with columns ``name``, ``area_ha``, ``geom_hash``, ``status``.
+    issues : DataFrame
+        One row per finding: ``feature`` (row position, or -1 for the whole file), ``code``,
+        ``severity`` (error, warning, info) and ``message``.
+    notes : list of str
+        What was done to the file as a whole (CRS, reprojection, encoding...).
+    """
+
+    gdf: gpd.GeoDataFrame
+    issues: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    source_crs: str | None = None
+
+    @property
+    def features(self) -> pd.DataFrame:
+        return pd.DataFrame(self.gdf.drop(columns=self.gdf.geometry.name))
+
+    @property
+    def ok(self) -> bool:
+        """True when no feature has an error."""
+        return not (self.issues["severity"] == ERROR).any()
+
+    @property
+    def accepted(self) -> gpd.GeoDataFrame:
+        """The features without errors, ready to store."""
+        return self.gdf[self.gdf["status"] != ERROR]
+
+    def counts(self) -> dict[str, int]:
+        status = self.gdf["status"]
+        return {
+            "features": len(self.gdf),
+            "ok": int((status == "ok").sum()),
+            "warnings": int((status == WARNING).sum()),
+            "errors": int((status == ERROR).sum()),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready report: counts, notes, and each feature with its findings."""
+        by_feature: dict[int, list[dict[str, str]]] = {}
+        for rec in self.issues.to_dict("records"):
+            by_feature.setdefault(int(rec["feature"]), []).append(
+                {"code": rec["code"], "severity": rec["severity"], "message": rec["message"]}
+            )
+        features = []
+        for i, (name, area, status, countries) in enumerate(
+            zip(
+                self.gdf["name"],
+                self.gdf["area_ha"],
+                self.gdf["status"],
+                self.gdf["countries"],
+                strict=True,
+            )
+        ):
+            features.append(
+                {
+                    "index": i,
+                    "name": name,
+                    "status": status,
+                    "area_ha": None if pd.isna(area) else round(float(area), 3),
+                    "countries": countries.split(",") if countries else [],
+                    "issues": by_feature.get(i, []),
+                }
+            )
+        return {
+            "ok": self.ok,
+            "counts": self.counts(),
+            "source_crs": self.source_crs,
+            "notes": self.notes + [i["message"] for i in by_feature.get(-1, [])],
+            "features": features,
+        }
+
+
+class _Findings:
+    """Collects findings as arrays (one frame per rule), materialised once."""
+
+    def __init__(self) -> None:
+        self.frames: list[pd.DataFrame] = []
+
+    def add(self, idx: np.ndarray, code: str, severity: str, message: Any) -> None:
+        idx = np.asarray(idx, dtype=np.int64)
+        if idx.size == 0:
+            return
+        msg = message if isinstance(message, str) else pd.Series(message).to_numpy()
+        self.frames.append(
+            pd.DataFrame({"feature": idx, "code": code, "severity": severity, "message": msg})
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self.frames:
+            return pd.DataFrame(
+                {
+                    "feature": pd.Series(dtype="int64"),
+                    "code": pd.Series(dtype=str),
+                    "severity": pd.Series(dtype=str),
+                    "message": pd.Series(dtype=str),
+                }
+            )
+        return pd.concat(self.frames, ignore_index=True).sort_values("feature", kind="stable")
+
+
+def _transform(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
+    t = Transformer.from_crs(src, dst, always_xy=True)
+
+    def fn(coords: np.ndarray) -> np.ndarray:
+        x, y = t.transform(coords[:, 0], coords[:, 1], errcheck=False)
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, fn)
+
+
+def equal_area_ha(geoms: np.ndarray) -> np.ndarray:
+    """Areas in hectares of lon/lat geometries, measured in EPSG:6933 (never in degrees)."""
+    projected = _transform(geoms, STORAGE_CRS, CRS.from_epsg(EQUAL_AREA_EPSG))
+    return shapely.area(projected) / 10_000.0
+
+
+def geom_hash(geoms: np.ndarray) -> np.ndarray:
+    """sha256 of each geometry's normalised WKB, coordinates rounded to about 1 cm.
+
+    The same site read from a GeoJSON, a Shapefile or a GeoPackage hashes the same.
+    """
+    rounded = shapely.transform(geoms, lambda c: np.round(c, HASH_DECIMALS))
+    wkb = shapely.to_wkb(shapely.normalize(rounded), output_dimension=2, byte_order=1)
+    return np.array(
+        [None if w is None else hashlib.sha256(w).hexdigest() for w in wkb], dtype=object
+    )
+
+
+def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The polygonal part of each geometry as a MultiPolygon (None if it has none), and
+    whether other parts (points, lines) were dropped."""
+    n = len(geoms)
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    parts2, idx2 = shapely.get_parts(parts, return_index=True)
+    owner = idx[idx2]
+    is_poly = (shapely.get_type_id(parts2) == _POLYGON) & ~shapely.is_empty(parts2)
+    out = np.full(n, None, dtype=object)
+    if is_poly.any():
+        shapely.multipolygons(parts2[is_poly], indices=owner[is_poly], out=out)
+    dropped = np.zeros(n, dtype=bool)
+    dropped[owner[~is_poly]] = True
+    return out, dropped
+
+
+def _fmt(values: np.ndarray, digits: int = 1) -> pd.Series:
+    return pd.Series([f"{v:,.{digits}f}" for v in values.astype(float)], dtype=object)
+
+
+def _source_crs(gdf: gpd.GeoDataFrame, epsg: int | None, notes: list[str]) -> CRS:
+    named = None
+    if epsg is not None:
+        try:
+            named = CRS.from_epsg(int(epsg))
+        except (CRSError, ValueError, TypeError) as exc:
+            raise InvalidInput(f"EPSG:{epsg} is not a known coordinate reference system") from exc
+    if gdf.crs is None:
+        if named is None:
+            raise MissingCRS(
+                "the file has no coordinate reference system (a Shapefile needs its .prj; a "
+                "CSV never has one). Name the EPSG code of the coordinates, e.g. 4326 for "
+                "longitude/latitude in degrees, 32643 for UTM zone 43N."
+            )
+        notes.append(f"the file has no CRS; EPSG:{named.to_epsg()} ({named.name}) as named")
+        return named
+    crs = CRS.from_user_input(gdf.crs)
+    if named is not None and not named.equals(crs):
+        notes.append(
+            f"the file says its CRS is {crs.name}; that was used, not the EPSG:{epsg} named"
+        )
+    return crs
+
+
+def validate_sites(
+    gdf: gpd.GeoDataFrame,
+    *,
+    names: pd.Series | list[str] | None = None,
+    countries: gpd.GeoDataFrame | None = None,
+    other_sites: gpd.GeoDataFrame | None = None,
+    epsg: int | None = None,
+    swap_xy: bool = False,
+    rules: SiteRules | None = None,
+) -> ValidationReport:
+    """Validate and normalise field-site polygons.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        The features as read (any CRS, any geometry type).
+    names : the site name of each feature (default: ``"site <n>"``).
+    countries : GeoDataFrame, optional
+        The countries a site must lie in (EPSG:4326) with an ``iso_a3`` column; when it has a
+        ``programme`` column only the rows where it is true count. None skips the rule.
+    other_sites : GeoDataFrame, optional
+        Other grants' sites (EPSG:4326) with ``grant_code`` and ``name`` columns, for the
+        overlap rule.
+    epsg : the EPSG code of the coordinates, used when the file has no CRS.
+    swap_xy : swap x and y of every coordinate first (for files with latitude first).
+    rules : thresholds (:class:`SiteRules`).
+
+    Raises
+    ------
+    MissingCRS
+        The file has no CRS and ``epsg`` is None.
+    InvalidInput
+        ``epsg`` is not a known CRS.
+    """
+    rules = rules or SiteRules()
+    notes: list[str] = []
+    found = _Findings()
+    n = len(gdf)
+    src = _source_crs(gdf, epsg, notes)
+    geoms = np.asarray(gdf.geometry.to_numpy(), dtype=object).copy()
+    if names is None:
+        names = [f"site {i + 1}" for i in range(n)]
+    names_arr = np.asarray(pd.Series(names).astype(str).to_numpy(), dtype=object)
+
+    # presence, dimensions, types
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    found.add(np.flatnonzero(missing), "empty_geometry", ERROR, "the feature has no geometry")
+    zm = ~missing & (shapely.has_z(geoms) | shapely.has_m(geoms))
+    if zm.any():
+        geoms[zm] = shapely.force_2d(geoms[zm])
+        found.add(np.flatnonzero(zm), "z_dropped", INFO, "Z/M values dropped (sites are 2-D)")
+    type_id = shapely.get_type_id(geoms)
+    wrong = ~missing & ~np.isin(type_id, [_POLYGON, _MULTIPOLYGON, _COLLECTION])
+    if wrong.any():
+        kinds = pd.Series(type_id[wrong]).map(_TYPE_NAMES).astype(object)
+        found.add(
+            np.flatnonzero(wrong),
+            "not_polygon",
+            ERROR,
+            "a " + kinds + " is not an area: field sites must be polygons",
+        )
+    usable = ~missing & ~wrong
+
+    # axes and CRS
+    if swap_xy:
+        geoms[usable] = shapely.transform(geoms[usable], lambda c: c[:, ::-1])
+        notes.append("x and y were swapped as asked (latitude-first coordinates)")
+    if not (src.equals(STORAGE_CRS) or src.to_epsg() == STORAGE_EPSG):
+        geoms[usable] = _transform(geoms[usable], src, STORAGE_CRS)
+        notes.append(f"reprojected from {src.name} (EPSG:{src.to_epsg()}) to EPSG:4326")
+        bad = usable & ~np.isfinite(shapely.bounds(geoms)).all(axis=1)
+        found.add(
+            np.flatnonzero(bad),
+            "reprojection_failed",
+            ERROR,
+            f"the coordinates cannot be reprojected from {src.name}: check the CRS",
+        )
+        usable &= ~bad
+
+    # region and swapped axes, on bounding boxes
+    west, south, east, north = REGION_BOUNDS
+    b = shapely.bounds(geoms)
+    inside = (
+        usable & (b[:, 2] >= west) & (b[:, 0] <= east) & (b[:, 3] >= south) & (b[:, 1] <= north)
+    )
+    swapped_inside = (b[:, 3] >= west) & (b[:, 1] <= east) & (b[:, 2] >= south) & (b[:, 0] <= north)
+    swapped = usable & ~inside & swapped_inside
+    if swapped.any():
+        cx, cy = (b[swapped, 0] + b[swapped, 2]) / 2, (b[swapped, 1] + b[swapped, 3]) / 2
+        found.add(
+            np.flatnonzero(swapped),
+            "swapped_axes",
+            ERROR,
+            "longitude and latitude look swapped: the site lies at lon "
+            + _fmt(cx, 3)
+            + ", lat "
+            + _fmt(cy, 3)
+            + ", outside Central Asia, but at lon "
+            + _fmt(cy, 3)
+            + ", lat "
+            + _fmt(cx, 3)
+            + " once swapped. Export with longitude first (x) or "
+            "upload again with 'swap x/y'",
+        )
+        notes.append(
+            f"{int(swapped.sum())} feature(s) look like latitude/longitude given in the wrong order"
+        )
+    far = usable & ~inside & ~swapped
+    found.add(
+        np.flatnonzero(far),
+        "outside_region",
+        ERROR,
+        "the site lies outside the region Irbis covers (lon 45–88 E, lat 35–56 N): "
+        "check the coordinates and their CRS",
+    )
+    usable &= inside
+
+    # validity: repair and report
+    idx = np.flatnonzero(usable)
+    valid = shapely.is_valid(geoms[idx])
+    broken = idx[~valid]
+    if broken.size:
+        reasons = pd.Series(shapely.is_valid_reason(geoms[broken]))
+        geoms[broken] = shapely.make_valid(geoms[broken])
+        found.add(broken, "repaired", WARNING, "invalid geometry repaired (" + reasons + ")")
+
+    # polygonal parts as MultiPolygons
+    multi = np.full(n, None, dtype=object)
+    multi[usable], dropped = _polygonal(geoms[usable])
+    dropped_idx = np.flatnonzero(usable)[dropped]
+    none_left = usable & shapely.is_missing(multi)
+    found.add(
+        np.flatnonzero(none_left),
+        "not_polygon",
+        ERROR,
+        "nothing of the geometry is an area once repaired",
+    )
+    found.add(
+        np.setdiff1d(dropped_idx, np.flatnonzero(none_left)),
+        "parts_dropped",
+        WARNING,
+        "points or lines mixed with the polygons were dropped",
+    )
+    usable &= ~none_left
+
+    # areas
+    area = np.full(n, np.nan)
+    area[usable] = equal_area_ha(multi[usable])
+    small = usable & (area < rules.min_area_ha)
+    large = usable & (area > rules.max_area_ha)
+    found.add(
+        np.flatnonzero(small),
+        "area_small",
+        WARNING,
+        _fmt(area[small], 3) + f" ha: implausibly small for a field site (< {rules.min_area_ha:g}"
+        " ha); are the coordinates in the right units?",
+    )
+    found.add(
+        np.flatnonzero(large),
+        "area_large",
+        WARNING,
+        _fmt(area[large], 0) + f" ha: implausibly large for a field site (> "
+        f"{rules.max_area_ha:,.0f} ha)",
+    )
+
+    # countries
+    country_codes = np.full(n, "", dtype=object)
+    if countries is not None:
+        country_codes, outside = _country_rule(multi, usable, area, countries, rules, found)
+        usable &= ~outside
+    else:
+        notes.append("the country rule was not checked (no country boundaries given)")
+
+    # overlaps with other grants' sites
+    if other_sites is not None and len(other_sites):
+        _overlap_rule(multi, usable, other_sites, rules, found)
+
+    hashes = np.full(n, None, dtype=object)
+    hashes[usable] = geom_hash(multi[usable])
+    h = pd.Series(hashes)
+    dup = usable & h.duplicated(keep="first").to_numpy()
+    if dup.any():
+        first = h[usable].reset_index().drop_duplicates(0).set_index(0)["index"]
+        found.add(
+            np.flatnonzero(dup),
+            "duplicate",
+            ERROR,
+            "the same geometry as feature " + (h[dup].map(first) + 1).astype(str) + " of this file",
+        )
+
+    issues = found.frame()
+    status = np.full(n, "ok", dtype=object)
+    sev = issues.groupby("feature")["severity"].agg(set) if len(issues) else pd.Series()
+    for sev_name in (WARNING, ERROR):
+        hit = [f for f, s in sev.items() if sev_name in s and f >= 0]
+        status[np.asarray(hit, dtype=np.int64)] = sev_name
+    multi[status == ERROR] = None
+    out = gpd.GeoDataFrame(
+        {
+            "name": names_arr,
+            "area_ha": area,
+            "countries": country_codes,
+            "geom_hash": hashes,
+            "status": status,
+        },
+        geometry=gpd.GeoSeries(multi, crs=STORAGE_EPSG),
+        crs=STORAGE_EPSG,
+    )
+    return ValidationReport(gdf=out, issues=issues, notes=notes, source_crs=src.to_string())
+
+
+def _valid(geoms: np.ndarray) -> np.ndarray:
+    """Reference geometries made valid (a broken one must not stop the checks)."""
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    return geoms
+
+
+def _country_rule(
+    multi: np.ndarray,
+    usable: np.ndarray,
+    area: np.ndarray,
+    countries: gpd.GeoDataFrame,
+    rules: SiteRules,
+    found: _Findings,
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(multi)
+    if "programme" in countries.columns:
+        countries = countries[countries["programme"].astype(bool)]
+    c_geoms = _valid(np.asarray(countries.geometry.to_numpy(), dtype=object))
+    codes = countries["iso_a3"].astype(str).to_numpy()
+    idx = np.flatnonzero(usable)
+    sub = multi[idx]
+    shapely.prepare(c_geoms)
+    site_tree = shapely.STRtree(sub)
+    touches = np.zeros(len(idx), dtype=bool)
+    inside_one_sub = np.zeros(len(idx), dtype=bool)
+    codes_sub = pd.Series("", index=np.arange(len(idx)), dtype=object)
+    # one pass per country (a handful), each a vectorised prepared-geometry test
+    for c_geom, code in sorted(zip(c_geoms, codes, strict=True), key=lambda t: t[1]):
+        cand = site_tree.query(c_geom)
+        hit = cand[shapely.intersects(c_geom, sub[cand])]
+        if hit.size == 0:
+            continue
+        touches[hit] = True
+        inside_one_sub[hit[shapely.contains(c_geom, sub[hit])]] = True
+        old = codes_sub.iloc[hit]
+        codes_sub.iloc[hit] = np.where(old == "", code, old + "," + code)
+    country_codes = np.full(n, "", dtype=object)
+    country_codes[idx] = codes_sub.to_numpy()
+    feat = idx[touches]
+    outside = usable.copy()
+    outside[feat] = False
+    names = ", ".join(sorted(codes))
+    found.add(
+        np.flatnonzero(outside),
+        "outside_countries",
+        ERROR,
+        f"the site lies outside the programme countries ({names})",
+    )
+    # partly outside: intersects a country but lies within none of them
+    inside_one = np.zeros(n, dtype=bool)
+    inside_one[idx[inside_one_sub]] = True
+    partial = usable & ~outside & ~inside_one
+    if partial.any():
+        union = shapely.union_all(c_geoms)
+        inside_ha = equal_area_ha(shapely.intersection(multi[partial], union))
+        share = 1.0 - inside_ha / np.maximum(area[partial], 1e-12)
+        flag = share > rules.max_outside_share
+        found.add(
+            np.flatnonzero(partial)[flag],
+            "partly_outside",
+            WARNING,
+            _fmt(share[flag] * 100, 1) + f" % of the site lies outside the programme "
+            f"countries ({names})",
+        )
+    return country_codes, outside
+
+
+def _overlap_rule(
+    multi: np.ndarray,
+    usable: np.ndarray,
+    other_sites: gpd.GeoDataFrame,
+    rules: SiteRules,
+    found: _Findings,
+) -> None:
+    o_geoms = _valid(np.asarray(other_sites.geometry.to_numpy(), dtype=object))
+    idx = np.flatnonzero(usable)
+    tree = shapely.STRtree(o_geoms)
+    a, o = tree.query(multi[idx], predicate="intersects")
+    if a.size == 0:
+        return
+    feat = idx[a]
+    overlap = equal_area_ha(shapely.intersection(multi[feat], o_geoms[o]))
+    keep = overlap >= rules.min_overlap_ha
+    if not keep.any():
+        return
+    grant = other_sites["grant_code"].astype(str).to_numpy()[o[keep]]
+    site = other_sites["name"].astype(str).to_numpy()[o[keep]]
+    found.add(
+        feat[keep],
+        "overlaps_other_grant",
+        WARNING,
+        "overlaps site '"
+        + pd.Series(site)
+        + "' of grant "
+        + pd.Series(grant)
+        + " by "
+        + _fmt(overlap[keep], 2)
+        + " ha",
+    )
