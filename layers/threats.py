@@ -114,59 +114,80 @@ def published_threat(conn: Connection, threat_id: int) -> dict[str, Any]:
     return out
 
 
-def _overlap_rows(
-    conn: Connection, sql: str, footprint: BaseGeometry, footprint_ha: float
-) -> list[dict[str, Any]]:
-    rows = [r._asdict() for r in conn.execute(text(sql), {"wkb": shapely.to_wkb(footprint)})]
-    parts = [shapely.intersection(_geom(r.pop("wkb")), footprint) for r in rows]
-    for row, part, ha in zip(rows, parts, _ha(parts), strict=True):
-        row["overlap_ha"] = ha
-        row["share"] = ha / footprint_ha if footprint_ha > 0 else None
-        row["geom"] = part
-    return [r for r in rows if r["overlap_ha"] > 0 or footprint_ha == 0]
-
-
 _HIT = "ST_Intersects(x.geom, ST_GeomFromWKB(:wkb, 4326))"
+
+#: What a footprint is measured against: one query per layer, dissolved to the rows shown.
+#: Each returns ``id`` (a label), descriptive columns, and ``geom``.
+OVERLAP_LAYERS: dict[str, str] = {
+    "protected_areas": (
+        "SELECT x.id::text AS id, x.name, x.designation, x.iucn_category, x.method, x.source, "
+        f"x.geom FROM protected_areas x WHERE {_HIT} "
+        "AND GeometryType(x.geom) IN ('POLYGON', 'MULTIPOLYGON') ORDER BY x.name"
+    ),
+    "ecosystems": (
+        "SELECT x.kind AS id, x.kind, min(x.method) AS method, "
+        "string_agg(DISTINCT x.source, '; ') AS source, ST_Union(x.geom) AS geom "
+        f"FROM ecosystems x WHERE {_HIT} GROUP BY x.kind ORDER BY x.kind"
+    ),
+    "habitat": (
+        "SELECT s.scientific_name AS id, s.scientific_name, s.common_name_en, s.iucn_category, "
+        "min(x.method) AS method, string_agg(DISTINCT x.source, '; ') AS source, "
+        "ST_Union(x.geom) AS geom FROM habitat x JOIN species s ON s.id = x.species_id "
+        f"WHERE {_HIT} AND x.analysis_run_id = "
+        "(SELECT max(h.analysis_run_id) FROM habitat h WHERE h.species_id = x.species_id) "
+        "GROUP BY s.scientific_name, s.common_name_en, s.iucn_category ORDER BY 1"
+    ),
+    "ranges": (
+        "SELECT s.scientific_name AS id, s.scientific_name, s.common_name_en, s.iucn_category, "
+        "min(x.method) AS method, string_agg(DISTINCT x.source, '; ') AS source, "
+        "ST_Union(x.geom) AS geom FROM species_ranges x JOIN species s ON s.id = x.species_id "
+        f"WHERE {_HIT} GROUP BY s.scientific_name, s.common_name_en, s.iucn_category ORDER BY 1"
+    ),
+}
+
+
+def _layer(conn: Connection, sql: str, footprint: BaseGeometry) -> gpd.GeoDataFrame | None:
+    exists = conn.execute(
+        text("SELECT to_regclass(:t) IS NOT NULL"),
+        {"t": sql.split(" FROM ")[1].split()[0]},
+    ).scalar()
+    if not exists:
+        return None
+    return gpd.read_postgis(
+        text(sql), conn, geom_col="geom", params={"wkb": shapely.to_wkb(footprint)}
+    )
 
 
 def overlaps(conn: Connection, footprint: BaseGeometry) -> dict[str, Any]:
-    """What a footprint takes: protected areas, ecosystems and species ranges, in hectares.
+    """What a footprint takes: protected areas, ecosystems, modelled habitat, species ranges.
 
-    Overlaps are intersections with the footprint measured in EPSG:6933; ``share`` is the
-    fraction of the footprint. Ecosystems are merged by kind, ranges by species.
+    The layers are read from PostGIS (ecosystems dissolved by kind, habitat and ranges by
+    species, habitat from each species' latest analysis run) and measured with
+    :func:`geo.loss.footprint_loss`, in the equal-area CRS. ``share`` is the fraction of the
+    footprint. Points and lines have no area: their overlaps are empty.
     """
+    from geo.loss import footprint_loss
+
     footprint_ha = _ha([footprint])[0]
-    pas = _overlap_rows(
-        conn,
-        "SELECT x.id, x.name, x.designation, x.iucn_category, x.method, x.source, "
-        f"ST_AsBinary(x.geom) AS wkb FROM protected_areas x WHERE {_HIT} ORDER BY x.name",
-        footprint,
-        footprint_ha,
-    )
-    ecosystems = _overlap_rows(
-        conn,
-        "SELECT x.kind, min(x.method) AS method, string_agg(DISTINCT x.source, '; ') AS source, "
-        f"ST_AsBinary(ST_Union(x.geom)) AS wkb FROM ecosystems x WHERE {_HIT} "
-        "GROUP BY x.kind ORDER BY x.kind",
-        footprint,
-        footprint_ha,
-    )
-    habitat = _overlap_rows(
-        conn,
-        "SELECT s.scientific_name, s.common_name_en, s.iucn_category, min(x.method) AS method, "
-        "string_agg(DISTINCT x.source, '; ') AS source, ST_AsBinary(ST_Union(x.geom)) AS wkb "
-        f"FROM species_ranges x JOIN species s ON s.id = x.species_id WHERE {_HIT} "
-        "GROUP BY s.scientific_name, s.common_name_en, s.iucn_category "
-        "ORDER BY s.scientific_name",
-        footprint,
-        footprint_ha,
-    )
-    return {
-        "footprint_ha": footprint_ha,
-        "protected_areas": pas,
-        "ecosystems": ecosystems,
-        "habitat": habitat,
-    }
+    frames = {name: _layer(conn, sql, footprint) for name, sql in OVERLAP_LAYERS.items()}
+    threat = gpd.GeoDataFrame({"id": [0]}, geometry=[footprint], crs=STORAGE_EPSG)
+    present = {k: v for k, v in frames.items() if v is not None and not v.empty}
+    loss = footprint_loss(threat, present) if footprint_ha > 0 and present else None
+    out: dict[str, Any] = {"footprint_ha": footprint_ha}
+    for name in OVERLAP_LAYERS:
+        frame = frames[name]
+        rows: list[dict[str, Any]] = []
+        if loss is not None and frame is not None and not frame.empty:
+            hits = loss[loss["layer"] == name].set_index("feature_id")
+            for rec in frame.drop(columns="geom").to_dict("records"):
+                if rec["id"] in hits.index:
+                    hit = hits.loc[[rec["id"]]]
+                    rec["overlap_ha"] = float(hit["area_ha"].sum())
+                    rec["share"] = float(hit["share_of_threat"].sum())
+                    rows.append(rec)
+        out[name] = rows
+    out["available"] = {k: v is not None for k, v in frames.items()}
+    return out
 
 
 def public_reports(conn: Connection, threat_id: int) -> list[dict[str, Any]]:
