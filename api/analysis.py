@@ -249,7 +249,10 @@ def read_field_sites(session: Session, funded_only: bool = True) -> gpd.GeoDataF
 
 
 def read_threats(session: Session, threat: str | None = None) -> gpd.GeoDataFrame:
-    where = [m.Threat.name == threat] if threat else []
+    """Published threats (unpublished ones never enter results that anyone may read)."""
+    where = [m.Threat.published.is_(True)]
+    if threat:
+        where.append(m.Threat.name == threat)
     t = read_table(session, m.Threat, where)
     if threat and t.empty:
         raise NotFound(f"no threat named {threat!r}")
@@ -675,6 +678,80 @@ def run_loss(
         }
 
     return _execute(engine, "loss", parameters, compute, store, actor=actor, title=title)
+
+
+def register_habitat_scenario(
+    engine: Engine,
+    settings: Settings,
+    *,
+    species: str = "Panthera uncia",
+    threat: str = "Kok-Jailau ski resort (planned)",
+    actor: str = ACTOR,
+) -> dict[str, str]:
+    """Register two habitat rasters of ``species`` for a loss series: the habitat of the
+    latest habitat run (epoch ``current``) and the same with the threat's footprint cleared
+    (epoch ``if_built``, a scenario, not an observation). Returns ``{epoch: raster name}``."""
+    with _read(engine) as s:
+        hrun = latest_run(s, "habitat")
+        run = get_run(s, hrun)
+        grid = ecosystem_grid(s, int(run.parameters["ecosystems_run"]))
+        p = run.parameters["species"].get(species)
+        if p is None:
+            raise NotFound(f"habitat run {hrun} has no {species!r}")
+        params = hb.default_params(species).with_changes(
+            **{k: v for k, v in p.items() if k in hb.HabitatParams.__dataclass_fields__}
+        )
+        countries = programme_countries(s, Inputs())
+        regions = read_table(s, m.Region)
+        rng = read_table(s, m.SpeciesRange, [m.SpeciesRange.species.has(scientific_name=species)])
+        if rng.empty:
+            rng = hb.default_range(params, countries, regions)
+        footprint = read_threats(s, threat)
+    out = settings.var_dir / "analyses"
+    slug = species.lower().replace(" ", "_")
+    before = hb.habitat_raster(grid, params, rng, out / f"habitat_{slug}_run_{hrun}.tif", regions)
+    after = ls.clear_footprints(before, footprint, out / f"habitat_{slug}_run_{hrun}_if_built.tif")
+    names = {
+        "current": f"habitat_{slug}_run_{hrun}",
+        "if_built": f"habitat_{slug}_run_{hrun}_if_built",
+    }
+    with transaction(engine, actor=actor) as s:
+        for epoch, path in (("current", before), ("if_built", after)):
+            name = names[epoch]
+            s.execute(m.RasterDataset.__table__.delete().where(m.RasterDataset.name == name))
+            with rasterio.open(path) as r:
+                s.execute(
+                    insert(m.RasterDataset).values(
+                        name=name,
+                        title=f"Habitat of {species} ({epoch.replace('_', ' ')})",
+                        kind="habitat",
+                        path=str(path.resolve()),
+                        sha256=sha256_file(path),
+                        crs=r.crs.to_string(),
+                        width=r.width,
+                        height=r.height,
+                        resolution=[abs(r.res[0]), abs(r.res[1])],
+                        dtype=r.dtypes[0],
+                        nodata=r.nodata,
+                        units="1 = habitat",
+                        epoch=epoch,
+                        source=f"Irbis habitat run {hrun}"
+                        + (
+                            f"; scenario: footprint of {threat} cleared"
+                            if epoch == "if_built"
+                            else ""
+                        ),
+                        licence=DERIVED_LICENCE,
+                        method="modelled",
+                        properties={
+                            "analysis_run_id": hrun,
+                            "scenario": epoch == "if_built",
+                            "bounds": list(r.bounds),
+                        },
+                        geom=from_shape(shapely.box(*r.bounds), srid=STORAGE_EPSG),
+                    )
+                )
+    return names
 
 
 # ------------------------------------------------------------------------------------------

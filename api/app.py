@@ -77,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.routers import prioritisation
 
     app.include_router(prioritisation.router)
+    from api.routers import analyses
+
+    app.include_router(analyses.router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if NODE_MODULES.is_dir():

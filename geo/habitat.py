@@ -37,7 +37,9 @@ Examples
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -219,15 +221,40 @@ def model_habitat(
         area_ha`` (equal-area), geometry in EPSG:4326. Empty (with these columns) when no
         cell qualifies.
     """
+    cols = ["species", "ecosystem", "iso3", "area_ha"]
+    empty = gpd.GeoDataFrame(columns=cols, geometry=[], crs=STORAGE_EPSG)
+    ok, range_geom = _mask(grid, params, range_gdf, regions)
+    if not ok.any():
+        return empty
+    kind_code = np.where(grid.classes == ARID_LOWLAND, 1, 0)
+    key = grid.country.astype("int32") * 2 + kind_code
+    polys = polygonize(grid, key, ok)
+    polys["geometry"] = shapely.intersection(polys.geometry.to_numpy(), range_geom)
+    polys = polys[~polys.geometry.is_empty]
+    if polys.empty:
+        return empty
+    k = polys["key"].to_numpy()
+    polys["iso3"] = [grid.countries[i - 1] for i in k // 2]
+    polys["ecosystem"] = [kind_of_class(7 if v == 1 else 1) for v in k % 2]
+    polys["species"] = params.species
+    polys["geometry"] = [_polygonal(g) for g in polys.geometry]
+    polys["area_ha"] = area_ha(polys)
+    return gpd.GeoDataFrame(polys[[*cols, "geometry"]], crs=STORAGE_EPSG).reset_index(drop=True)
+
+
+def _mask(
+    grid: EcosystemGrid,
+    params: HabitatParams,
+    range_gdf: gpd.GeoDataFrame,
+    regions: gpd.GeoDataFrame | None,
+) -> tuple[np.ndarray, shapely.Geometry]:
     require_crs(range_gdf, what="the range")
     rng = range_gdf.to_crs(STORAGE_EPSG)
     rng = rng[~(rng.geometry.isna() | rng.geometry.is_empty)]
-    cols = ["species", "ecosystem", "iso3", "area_ha"]
-    empty = gpd.GeoDataFrame(columns=cols, geometry=[], crs=STORAGE_EPSG)
-    if rng.empty:
-        return empty
-    range_geom = shapely.make_valid(shapely.union_all(rng.geometry.to_numpy()))
     shape = grid.shape
+    if rng.empty:
+        return np.zeros(shape, dtype=bool), shapely.MultiPolygon()
+    range_geom = shapely.make_valid(shapely.union_all(rng.geometry.to_numpy()))
     min_elev = np.full(shape, params.elevation_min_m, dtype="float32")
     if params.elevation_min_by_region and regions is not None and not regions.empty:
         reg = regions.to_crs(STORAGE_EPSG)
@@ -249,22 +276,42 @@ def model_habitat(
         & in_range
         & (grid.classes != NODATA)
     )
-    if not ok.any():
-        return empty
-    kind_code = np.where(grid.classes == ARID_LOWLAND, 1, 0)
-    key = grid.country.astype("int32") * 2 + kind_code
-    polys = polygonize(grid, key, ok)
-    polys["geometry"] = shapely.intersection(polys.geometry.to_numpy(), range_geom)
-    polys = polys[~polys.geometry.is_empty]
-    if polys.empty:
-        return empty
-    k = polys["key"].to_numpy()
-    polys["iso3"] = [grid.countries[i - 1] for i in k // 2]
-    polys["ecosystem"] = [kind_of_class(7 if v == 1 else 1) for v in k % 2]
-    polys["species"] = params.species
-    polys["geometry"] = [_polygonal(g) for g in polys.geometry]
-    polys["area_ha"] = area_ha(polys)
-    return gpd.GeoDataFrame(polys[[*cols, "geometry"]], crs=STORAGE_EPSG).reset_index(drop=True)
+    return ok, range_geom
+
+
+def habitat_raster(
+    grid: EcosystemGrid,
+    params: HabitatParams,
+    range_gdf: gpd.GeoDataFrame,
+    path: str | Path,
+    regions: gpd.GeoDataFrame | None = None,
+) -> Path:
+    """Write the habitat of a species as a raster on the grid: 1 habitat, 0 not, 255 outside.
+
+    Cells are those of :func:`model_habitat` before the exact cut to the range polygon (a
+    cell counts when the range touches it). Useful as epoch 0 of a habitat-change series.
+    """
+    ok, _ = _mask(grid, params, range_gdf, regions)
+    out = np.where(grid.classes == NODATA, 255, ok.astype("uint8")).astype("uint8")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = grid.shape
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=h,
+        width=w,
+        count=1,
+        dtype="uint8",
+        nodata=255,
+        crs=f"EPSG:{STORAGE_EPSG}",
+        transform=grid.transform,
+        compress="deflate",
+    ) as dst:
+        dst.write(out, 1)
+        dst.update_tags(species=params.species, parameters=json.dumps(params.to_json()))
+    return path
 
 
 def _polygonal(g: shapely.Geometry) -> shapely.Geometry:

@@ -12,6 +12,7 @@ the change against the first epoch, as a time series.
 Examples
 --------
 >>> import geopandas as gpd
+import rasterio.features
 >>> from shapely.geometry import box
 >>> t = gpd.GeoDataFrame({"id": [1], "name": ["resort"], "status": ["proposed"]},
 ...                      geometry=[box(0, 40, 0.1, 40.1)], crs=4326)
@@ -24,16 +25,19 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import geopandas as gpd
+import rasterio
+import rasterio.features
 
 from geo.crs import STORAGE_EPSG, area_ha
 from geo.errors import InvalidInput
 from geo.overlap import overlap, prepare_layer
-from geo.raster import RasterLike, class_areas
+from geo.raster import RasterLike, class_areas, open_raster
 
 THREAT_COLS = ("name", "kind", "status", "proposed_on", "started_on", "ended_on")
 
@@ -224,3 +228,29 @@ def zones_from(layers: Mapping[str, gpd.GeoDataFrame], id_col: str = "id") -> gp
     z = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=STORAGE_EPSG)
     z["zone_area_ha"] = area_ha(z)
     return z
+
+
+def clear_footprints(
+    raster: RasterLike, footprints: gpd.GeoDataFrame, out_path: str | Path, value: int = 0
+) -> Path:
+    """A copy of a habitat raster with every cell touched by a footprint set to ``value``.
+
+    For scenarios ("habitat if the resort is built"): the result is a second epoch for
+    :func:`raster_change`. Nodata cells stay nodata.
+    """
+    with open_raster(raster) as src:
+        profile = src.profile
+        data = src.read(1)
+        fp = footprints.to_crs(src.crs)
+        geoms = [g for g in fp.geometry if g is not None and not g.is_empty]
+        if geoms:
+            hit = rasterio.features.geometry_mask(
+                geoms, data.shape, src.transform, invert=True, all_touched=True
+            )
+            keep = data == src.nodata if src.nodata is not None else np.zeros_like(hit)
+            data = np.where(hit & ~keep, value, data).astype(data.dtype)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(data, 1)
+    return out

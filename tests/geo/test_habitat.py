@@ -111,3 +111,15 @@ def test_default_range_is_the_range_countries():
     assert r.geometry.iloc[0].equals(box(76, 42, 77, 43))
     with pytest.raises(InvalidInput, match="regions"):
         default_range(GOITERED_GAZELLE, c)
+
+
+def test_habitat_raster_marks_the_same_cells(tmp_path):
+    import rasterio
+
+    from geo.habitat import habitat_raster
+
+    g = grid()
+    path = habitat_raster(g, SNOW_LEOPARD, whole_range(), tmp_path / "h.tif")
+    with rasterio.open(path) as r:
+        a = r.read(1)
+    assert a.tolist() == [[0] * 4, [1] * 4, [0] * 4, [0] * 4]

@@ -114,3 +114,13 @@ def test_zones_from_several_layers():
     c = gpd.GeoDataFrame({"id": ["KAZ"]}, geometry=[box(0, 40, 2, 41)], crs=4326)
     z = zones_from({"protected_area": park, "country": c})
     assert list(z["zone"]) == ["protected_area:5", "country:KAZ"]
+
+
+def test_cleared_footprint_is_the_loss(epochs, tmp_path):
+    from geo.loss import clear_footprints
+
+    fp = gpd.GeoDataFrame(geometry=[box(0, 0, 300, 1000)], crs=6933)
+    after = clear_footprints(epochs["2000"], fp, tmp_path / "after.tif")
+    z = gpd.GeoDataFrame({"zid": [1]}, geometry=[box(0, 0, 1000, 1000)], crs=6933)
+    r = raster_change({"before": epochs["2000"], "after": after}, z, "zid")
+    assert r.set_index("epoch").loc["after", "change_ha"] == pytest.approx(-30)

@@ -33,6 +33,34 @@ INSERT INTO layer_versions (table_name, version, changed_at) VALUES ('{table}', 
 """
 
 
+_LATEST = (
+    "(SELECT max(r.id) FROM analysis_runs r WHERE r.kind = '{kind}' AND r.status = 'succeeded')"
+)
+#: Views of the latest successful run of each kind: the published result layers.
+VIEWS = {
+    "habitat_latest": f"""
+SELECT h.id, h.species_id, h.ecosystem, h.iso3, h.area_ha, h.analysis_run_id,
+       h.source, h.licence, h.method, h.geom
+FROM habitat h WHERE h.analysis_run_id = {_LATEST.format(kind="habitat")}""",
+    "ecosystems_latest": f"""
+SELECT e.id, e.kind, e.iso3, (e.properties->>'eco_class')::int AS eco_class,
+       e.properties->>'label' AS label, (e.properties->>'dem_source')::int AS dem_source,
+       e.properties->>'dem' AS dem, (e.properties->>'area_ha')::float AS area_ha,
+       e.analysis_run_id, e.source, e.licence, e.method, e.geom
+FROM ecosystems e WHERE e.analysis_run_id = {_LATEST.format(kind="ecosystems")}""",
+    "coverage_gaps": f"""
+SELECT f.id, f.run_id AS analysis_run_id, (f.properties->>'rank')::int AS rank,
+       f.properties->>'species' AS species, f.properties->>'ecosystem' AS ecosystem,
+       f.properties->>'iso3' AS iso3, (f.properties->>'area_ha')::float AS area_ha,
+       'Irbis analysis run ' || f.run_id || ': coverage gaps (habitat neither protected nor funded)'
+         AS source,
+       'Derived data (CC BY 4.0)'::text AS licence, 'modelled'::text AS method,
+       f.geom::geometry(MultiPolygon, 4326) AS geom
+FROM analysis_features f
+WHERE f.kind = 'gap' AND f.run_id = {_LATEST.format(kind="gaps")}""",
+}
+
+
 def upgrade() -> None:
     op.create_table(
         "analysis_runs",
@@ -142,9 +170,13 @@ def upgrade() -> None:
     op.execute(_version_trigger("analysis_runs"))
     op.execute(_version_trigger("habitat"))
     op.execute(_version_trigger("analysis_features"))
+    for name, sql in VIEWS.items():
+        op.execute(f"CREATE VIEW {name} AS {sql}")
 
 
 def downgrade() -> None:
+    for name in VIEWS:
+        op.execute(f"DROP VIEW IF EXISTS {name}")
     op.drop_index("ix_ecosystems_analysis_run", table_name="ecosystems")
     op.drop_constraint("fk_ecosystems_analysis_run", "ecosystems", type_="foreignkey")
     op.execute(

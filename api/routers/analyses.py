@@ -1,0 +1,144 @@
+"""/analyses: stored analysis runs (ecosystems, habitat, overlaps, gaps, loss) and downloads.
+
+Runs are records: parameters, inputs with their versions, results, times. Anyone may read
+them: results hold modelled habitat, protected-area and field-site areas and published
+threats, never a precise location of an animal or a reporter's identity.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy import select
+
+from api import analysis as an
+from api.db import models as m
+from api.deps import ReadSessionDep
+from api.ogc import wants_html
+from api.templating import render
+from geo.errors import InvalidInput, NotFound
+
+router = APIRouter(prefix="/analyses", tags=["analyses"])
+
+KINDS = ("ecosystems", "habitat", "overlap", "gaps", "loss")
+FeatureKind = Annotated[str | None, Query(pattern="^[a-z_]{1,32}$", description="Feature kind")]
+
+
+def _kind(kind: str | None) -> str | None:
+    if kind is not None and kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+    return kind
+
+
+@router.get("", summary="Analysis runs, newest first")
+def list_analyses(
+    request: Request,
+    session: ReadSessionDep,
+    kind: Annotated[str | None, Query(description="Only runs of this kind")] = None,
+    f: Annotated[str | None, Query(description="html or json")] = None,
+) -> Response:
+    runs = an.list_runs(session, _kind(kind))
+    body = {"runs": [an.run_summary(r) for r in runs], "kinds": list(KINDS)}
+    if wants_html(request, f):
+        return render(request, "analyses_list.html", runs=runs, kind=kind, kinds=KINDS)
+    return JSONResponse(body)
+
+
+def _downloads(run: m.AnalysisRun, has_raster: bool) -> list[dict[str, str]]:
+    base = f"/analyses/{run.id}"
+    links = [
+        {"rel": "results", "href": f"{base}?f=json", "title": "Run record (JSON)"},
+        {"rel": "table", "href": f"{base}/table.csv", "title": "Result table (CSV)"},
+    ]
+    links.append({"rel": "features", "href": f"{base}/features", "title": "Result layer (GeoJSON)"})
+    if has_raster:
+        links.append({"rel": "raster", "href": f"{base}/raster.tif", "title": "Raster (GeoTIFF)"})
+    return links
+
+
+def _raster_row(session: ReadSessionDep, run: m.AnalysisRun) -> m.RasterDataset | None:
+    if run.kind != "ecosystems" or run.status != "succeeded":
+        return None
+    return session.scalar(
+        select(m.RasterDataset).where(m.RasterDataset.name == f"ecosystems_run_{run.id}")
+    )
+
+
+@router.get("/{run_id}", summary="One run: parameters, inputs with versions, results")
+def get_analysis(
+    run_id: int,
+    request: Request,
+    session: ReadSessionDep,
+    f: Annotated[str | None, Query(description="html or json")] = None,
+) -> Response:
+    run = an.get_run(session, run_id)
+    downloads = _downloads(run, _raster_row(session, run) is not None)
+    body = an.run_summary(run, full=True) | {"downloads": downloads}
+    if wants_html(request, f):
+        tables = _tables(run)
+        return render(
+            request,
+            "analysis_detail.html",
+            run=run,
+            downloads=downloads,
+            tables=tables,
+            parameters=json.dumps(run.parameters, indent=1, ensure_ascii=False),
+            inputs=json.dumps(run.inputs, indent=1, ensure_ascii=False),
+        )
+    return JSONResponse(body)
+
+
+def _tables(run: m.AnalysisRun) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The result tables of a run, formatted for the page."""
+    out = []
+    for key, value in (run.results or {}).items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            cols = list(value[0])
+            rows = [[_fmt(r.get(c)) for c in cols] for r in value[:200]]
+            out.append((key.replace("_", " "), cols, rows))
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:,.1f}"
+    if isinstance(v, dict | list):
+        return json.dumps(v, ensure_ascii=False)
+    return "" if v is None else str(v)
+
+
+@router.get("/{run_id}/features", summary="The run's result layer as GeoJSON (download)")
+def get_features(run_id: int, session: ReadSessionDep, kind: FeatureKind = None) -> Response:
+    run = an.get_run(session, run_id)
+    fc = an.run_features(session, run, kind)
+    return Response(
+        json.dumps(fc, ensure_ascii=False),
+        media_type="application/geo+json",
+        headers={"Content-Disposition": f'attachment; filename="analysis_{run_id}.geojson"'},
+    )
+
+
+@router.get("/{run_id}/table.csv", summary="The run's main result table (CSV)")
+def get_table(run_id: int, session: ReadSessionDep) -> Response:
+    run = an.get_run(session, run_id)
+    buf = io.StringIO()
+    an.run_table(run).to_csv(buf, index=False)
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="analysis_{run_id}.csv"'},
+    )
+
+
+@router.get("/{run_id}/raster.tif", summary="The run's raster output (ecosystems: GeoTIFF)")
+def get_raster(run_id: int, session: ReadSessionDep) -> Response:
+    run = an.get_run(session, run_id)
+    row = _raster_row(session, run)
+    if row is None or not Path(row.path).is_file():
+        raise NotFound(f"analysis run {run_id} has no raster output")
+    return FileResponse(row.path, media_type="image/tiff", filename=f"ecosystems_run_{run_id}.tif")
