@@ -115,7 +115,8 @@ def tile_sql(
         g = func.ST_Transform(g, srid, type_=GEOMETRY)
     mvt_geom = func.ST_AsMVTGeom(g, env, extent, buffer, True).label("geom")
 
-    props: list[Any] = [layer.id_col.label("id")]
+    # the id is the MVT feature id and, for clients that only see properties, a property
+    props: list[Any] = [layer.id_col.label("mvt_id"), layer.id_col.label("id")]
     for c in layer.columns():
         if not c.in_tiles:
             continue
@@ -145,7 +146,7 @@ def tile_sql(
     )
     return select(
         func.coalesce(
-            func.ST_AsMVT(rows.table_valued(), spec.id, extent, "geom", "id"),
+            func.ST_AsMVT(rows.table_valued(), spec.id, extent, "geom", "mvt_id"),
             literal(b""),
         ).label("mvt")
     ).where(rows.c.geom.is_not(None))
