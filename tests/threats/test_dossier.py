@@ -6,11 +6,13 @@ import datetime as dt
 import re
 from typing import Any
 
+import mapbox_vector_tile
 import pytest
 from lxml import etree
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+import morecantile
 import shapely
 from shapely.geometry import box
 
@@ -162,7 +164,7 @@ def test_unknown_or_unpublished_threat_is_404(client: Any, engine: Engine) -> No
             text(
                 "INSERT INTO threats (name, kind, status, links, properties, published, geom, "
                 "source, licence, method) VALUES ('Hidden mine', 'mining', 'proposed', '{}', "
-                "'{}', false, ST_MakeEnvelope(70, 40, 70.1, 40.1, 4326), 't', 't', 'observed') "
+                "'{}', false, ST_MakeEnvelope(77.02, 43.15, 77.03, 43.16, 4326), 't', 't', 'observed') "
                 "RETURNING id"
             )
         ).scalar_one()
@@ -174,6 +176,16 @@ def test_unknown_or_unpublished_threat_is_404(client: Any, engine: Engine) -> No
         items = client.get("/collections/threats/items", params={"limit": 1000})
         assert items.status_code == 200 and "Hidden mine" not in items.text
         assert client.get(f"/collections/threats/items/{hidden}").status_code == 404
+        # the tile over Kok-Jailau carries the published threat, never the hidden one
+        tile = morecantile.tms.get("WebMercatorQuad").tile(77.025, 43.155, 9)
+        r = client.get(f"/collections/threats/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}")
+        assert r.status_code == 200
+        names = [
+            f["properties"].get("name")
+            for layer in mapbox_vector_tile.decode(r.content).values()
+            for f in layer["features"]
+        ]
+        assert dd.KOK_JAILAU["name"] in names and "Hidden mine" not in names
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM threats WHERE id = :id"), {"id": hidden})
