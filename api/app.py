@@ -70,6 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(account.router)
     app.include_router(account.pages)
+    from api.routers import site_pages, sites
+
+    app.include_router(sites.router)
+    app.include_router(site_pages.router)
     from api.routers import reports, threats
 
     app.include_router(threats.router)

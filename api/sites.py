@@ -1,0 +1,411 @@
+"""Field sites of grants: upload (dry run or commit), replace, delete, history.
+
+The routers stay thin: they parse the request and call these functions. Reading and validating
+files is ``geo.uploads`` and ``geo.validate`` (pure); this module adds what needs the store:
+who may write, the countries and other grants' sites the rules compare with, and the one
+transaction that writes (actor named, so the audit log records who did it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import geopandas as gpd
+import shapely
+from geoalchemy2.shape import from_shape
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from api.auth.principal import Principal
+from api.db.engine import transaction
+from api.db.models import FieldSite, Grant
+from api.settings import UploadSettings
+from geo.archive import ArchiveLimits
+from geo.crs import STORAGE_EPSG
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from geo.uploads import UploadLimits, read_upload
+from geo.validate import ValidationReport, validate_sites
+
+DEFAULT_LICENCE = "provided by the grantee for SOS Central Asia monitoring; ask before reuse"
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    """What the uploader may say about a file."""
+
+    epsg: int | None = None
+    swap_xy: bool = False
+    name_field: str | None = None
+    layer: str | None = None
+    licence: str | None = None
+
+
+def limits_for(settings: UploadSettings) -> UploadLimits:
+    return UploadLimits(
+        max_bytes=settings.max_bytes,
+        max_features=settings.max_features,
+        max_vertices=settings.max_vertices,
+        archive=ArchiveLimits(
+            max_uncompressed_bytes=settings.max_uncompressed_bytes,
+            max_compression_ratio=settings.max_compression_ratio,
+        ),
+    )
+
+
+def get_grant(session: Session, code: str) -> Grant:
+    grant = session.scalar(select(Grant).where(Grant.code == code))
+    if grant is None:
+        raise NotFound(f"no grant with code {code!r}")
+    return grant
+
+
+def require_editor(principal: Principal, grant: Grant) -> None:
+    """Raise unless ``principal`` may create, replace and delete ``grant``'s sites."""
+    if principal.is_anonymous:
+        raise Unauthenticated("log in (or send an API token) to change field sites")
+    if not principal.may_edit_sites(grant.id):
+        raise Forbidden(
+            f"{principal.username} may not change the field sites of grant {grant.code}: "
+            "only its grantees and administrators may"
+        )
+
+
+def _gdf(session: Session, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
+    rows = session.execute(text(sql), params).mappings().all()
+    df = pd.DataFrame([dict(r) for r in rows])
+    if df.empty:
+        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=STORAGE_EPSG)
+    geoms = shapely.from_wkb(df.pop("wkb").map(bytes).to_numpy())
+    return gpd.GeoDataFrame(df, geometry=geoms, crs=STORAGE_EPSG)
+
+
+def programme_countries(session: Session) -> gpd.GeoDataFrame:
+    return _gdf(
+        session,
+        "SELECT iso_a3, programme, ST_AsBinary(geom) AS wkb FROM countries WHERE programme",
+        {},
+    )
+
+
+def other_sites(session: Session, grant_id: int, bounds: tuple[float, ...]) -> gpd.GeoDataFrame:
+    """Other grants' sites within ``bounds`` (lon/lat), for the overlap rule."""
+    return _gdf(
+        session,
+        "SELECT g.code AS grant_code, s.name, ST_AsBinary(s.geom) AS wkb "
+        "FROM field_sites s JOIN grants g ON g.id = s.grant_id "
+        "WHERE s.grant_id <> :gid AND s.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)",
+        {"gid": grant_id, "w": bounds[0], "s": bounds[1], "e": bounds[2], "n": bounds[3]},
+    )
+
+
+def _bounds_lonlat(gdf: gpd.GeoDataFrame, options: UploadOptions) -> tuple[float, ...] | None:
+    """The lon/lat bounding box of an upload (None when it cannot be known yet)."""
+    try:
+        crs = gdf.crs or (CRS.from_epsg(options.epsg) if options.epsg else None)
+        b = gdf.total_bounds
+        if crs is None or not np.isfinite(b).all():
+            return None
+        geom = shapely.box(*b)
+        if options.swap_xy:
+            geom = shapely.transform(geom, lambda c: c[:, ::-1])
+        out = gpd.GeoSeries([geom], crs=crs).to_crs(STORAGE_EPSG).total_bounds
+    except (CRSError, ValueError, TypeError):
+        return None
+    return tuple(float(v) for v in out) if np.isfinite(out).all() else None
+
+
+def check_file(
+    session: Session,
+    grant: Grant,
+    path: Path,
+    filename: str,
+    options: UploadOptions,
+    limits: UploadLimits,
+) -> ValidationReport:
+    """Read and validate an uploaded file against the store's countries and sites."""
+    upload = read_upload(
+        path, limits, filename=filename, layer=options.layer, name_field=options.name_field
+    )
+    countries = programme_countries(session)
+    if countries.empty:
+        raise InvalidInput(
+            "the country boundaries are not loaded (irbis load demo), so sites cannot be checked"
+        )
+    bounds = _bounds_lonlat(upload.gdf, options)
+    others = other_sites(session, grant.id, bounds) if bounds is not None else None
+    report = validate_sites(
+        upload.gdf,
+        names=upload.names,
+        countries=countries,
+        epsg=options.epsg,
+        swap_xy=options.swap_xy,
+        other_sites=others,
+    )
+    report.notes[:0] = [f"read as {upload.format}", *upload.notes]
+    report.gdf["description"] = upload.descriptions.to_numpy()
+    return report
+
+
+def plan(session: Session, grant: Grant, report: ValidationReport) -> pd.DataFrame:
+    """What a commit would do with each feature: insert, replace, unchanged (or refused)."""
+    existing = pd.DataFrame(
+        session.execute(
+            select(FieldSite.id, FieldSite.name, FieldSite.geom_hash).where(
+                FieldSite.grant_id == grant.id
+            )
+        ).all(),
+        columns=["id", "name", "geom_hash"],
+    )
+    g = report.gdf
+    by_name = dict(
+        zip(existing["name"], zip(existing["id"], existing["geom_hash"], strict=True), strict=True)
+    )
+    by_hash = dict(zip(existing["geom_hash"], existing["name"], strict=True))
+    actions, ids, notes = [], [], []
+    for name, h, status in zip(g["name"], g["geom_hash"], g["status"], strict=True):
+        if status == "error":
+            actions.append("refused"), ids.append(None), notes.append("")
+        elif name in by_name:
+            sid, old = by_name[name]
+            same = old == h
+            actions.append("unchanged" if same else "replace"), ids.append(int(sid))
+            notes.append("" if same else "the stored version is kept in the site's history")
+        elif h in by_hash:
+            actions.append("unchanged"), ids.append(None)
+            notes.append(f"the same geometry is stored already as site {by_hash[h]!r}")
+        else:
+            actions.append("insert"), ids.append(None), notes.append("")
+    return pd.DataFrame({"action": actions, "site_id": ids, "note": notes})
+
+
+def preview_geojson(report: ValidationReport, actions: pd.DataFrame) -> dict[str, Any]:
+    g = report.gdf[["name", "status", "area_ha", "geometry"]].copy()
+    g["action"] = actions["action"].to_numpy()
+    g["index"] = np.arange(len(g))
+    g = g[g.geometry.notna()]
+    return json.loads(g.to_json(drop_id=True))
+
+
+def upload(
+    engine: Engine,
+    principal: Principal,
+    code: str,
+    path: Path,
+    filename: str,
+    options: UploadOptions,
+    limits: UploadLimits,
+    *,
+    dry_run: bool,
+) -> tuple[dict[str, Any], bool]:
+    """Validate an upload and, unless ``dry_run``, store it in one transaction.
+
+    Returns the report (with the plan and a GeoJSON preview) and whether anything changed.
+    """
+    with transaction(engine, actor=principal.username) as session:
+        grant = get_grant(session, code)
+        require_editor(principal, grant)
+        report = check_file(session, grant, path, filename, options, limits)
+        actions = plan(session, grant, report)
+        body = report.to_dict()
+        for feat, (_, row) in zip(body["features"], actions.iterrows(), strict=True):
+            feat["action"] = row["action"]
+            feat["site_id"] = None if pd.isna(row["site_id"]) else int(row["site_id"])
+            if row["note"]:
+                feat["note"] = row["note"]
+        body["grant"] = grant.code
+        body["dry_run"] = dry_run
+        body["preview"] = preview_geojson(report, actions)
+        body["committed"] = False
+        changed = False
+        if dry_run:
+            return body, False
+        if not report.ok:
+            raise InvalidInput(
+                f"{report.counts()['errors']} of {len(report.gdf)} features have errors; "
+                "nothing was stored. Fix them (see details) and upload again.",
+                details=body,
+            )
+        licence = (options.licence or DEFAULT_LICENCE).strip()[:500]
+        source = f"uploaded by {principal.username}: {Path(filename).name}"[:500]
+        g = report.gdf
+        for i, feat in enumerate(body["features"]):
+            action = feat["action"]
+            if action not in {"insert", "replace"}:
+                continue
+            geom = from_shape(g.geometry.iloc[i], srid=STORAGE_EPSG)
+            desc = g["description"].iloc[i]
+            desc = None if pd.isna(desc) else str(desc)
+            values = {
+                "geom": geom,
+                "geom_hash": g["geom_hash"].iloc[i],
+                "source": source,
+                "licence": licence,
+                "method": "observed",
+                "uploaded_by": principal.username,
+                "uploaded_at": func.now(),
+                "description": desc,
+            }
+            if action == "insert":
+                site = FieldSite(grant_id=grant.id, name=feat["name"], **values)
+                session.add(site)
+                session.flush()
+                feat["site_id"] = site.id
+            else:
+                session.execute(
+                    update(FieldSite).where(FieldSite.id == feat["site_id"]).values(**values)
+                )
+            changed = True
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise Conflict(
+                "another upload changed these sites at the same time; try again"
+            ) from exc
+        body["committed"] = True
+        return body, changed
+
+
+def site_row(session: Session, grant: Grant, site_id: int) -> FieldSite:
+    site = session.scalar(
+        select(FieldSite).where(FieldSite.id == site_id, FieldSite.grant_id == grant.id)
+    )
+    if site is None:
+        raise NotFound(f"grant {grant.code} has no field site {site_id}")
+    return site
+
+
+def replace(
+    engine: Engine,
+    principal: Principal,
+    code: str,
+    site_id: int,
+    path: Path,
+    filename: str,
+    options: UploadOptions,
+    limits: UploadLimits,
+    *,
+    new_name: str | None = None,
+) -> dict[str, Any]:
+    """Replace one site's geometry with the single feature of an uploaded file."""
+    with transaction(engine, actor=principal.username) as session:
+        grant = get_grant(session, code)
+        require_editor(principal, grant)
+        site = site_row(session, grant, site_id)
+        report = check_file(session, grant, path, filename, options, limits)
+        if len(report.gdf) != 1:
+            raise InvalidInput(
+                f"a replacement must hold exactly one feature; this file has {len(report.gdf)}"
+            )
+        body = report.to_dict()
+        if not report.ok:
+            raise InvalidInput("the replacement has errors; nothing was changed", details=body)
+        g = report.gdf
+        name = (new_name or site.name).strip()[:200]
+        if name != site.name and session.scalar(
+            select(FieldSite.id).where(FieldSite.grant_id == grant.id, FieldSite.name == name)
+        ):
+            raise Conflict(f"grant {grant.code} already has a site named {name!r}")
+        changed = site.geom_hash != g["geom_hash"].iloc[0] or name != site.name
+        if changed:
+            site.name = name
+            site.geom = from_shape(g.geometry.iloc[0], srid=STORAGE_EPSG)
+            site.geom_hash = g["geom_hash"].iloc[0]
+            site.uploaded_by = principal.username or ""
+            site.source = f"uploaded by {principal.username}: {Path(filename).name}"[:500]
+            site.uploaded_at = func.now()  # type: ignore[assignment]
+            session.flush()
+        body.update({"grant": grant.code, "site_id": site.id, "changed": bool(changed)})
+        return body
+
+
+def remove(engine: Engine, principal: Principal, code: str, site_id: int) -> None:
+    """Delete a site (its rows stay in the audit log and the site's history)."""
+    with transaction(engine, actor=principal.username) as session:
+        grant = get_grant(session, code)
+        require_editor(principal, grant)
+        site_row(session, grant, site_id)
+        session.execute(delete(FieldSite).where(FieldSite.id == site_id))
+
+
+def _feature(row: dict[str, Any], private: bool) -> dict[str, Any]:
+    geom = json.loads(row.pop("geojson"))
+    if not private:
+        row.pop("uploaded_by", None)
+    for k, v in list(row.items()):
+        if hasattr(v, "isoformat"):
+            row[k] = v.isoformat()
+    return {"type": "Feature", "id": row["id"], "geometry": geom, "properties": row}
+
+
+def list_sites(engine: Engine, principal: Principal, code: str) -> dict[str, Any]:
+    """The grant's sites as a GeoJSON FeatureCollection (uploader names for the privileged)."""
+    with transaction(engine) as session:
+        grant = get_grant(session, code)
+        rows = session.execute(
+            text(
+                "SELECT id, name, description, uploaded_by, uploaded_at, source, licence, method,"
+                " round(ST_Area(geom::geography)::numeric / 10000, 3)::float AS area_ha,"
+                " ST_AsGeoJSON(geom, 7) AS geojson FROM field_sites WHERE grant_id = :g"
+                " ORDER BY name"
+            ),
+            {"g": grant.id},
+        ).mappings()
+        private = principal.sees_sensitive or principal.may_edit_sites(grant.id)
+        feats = [_feature(dict(r), private) for r in rows]
+    return {"type": "FeatureCollection", "grant": grant.code, "features": feats}
+
+
+def get_site(engine: Engine, principal: Principal, code: str, site_id: int) -> dict[str, Any]:
+    fc = list_sites(engine, principal, code)
+    for f in fc["features"]:
+        if f["id"] == site_id:
+            return f
+    raise NotFound(f"grant {code} has no field site {site_id}")
+
+
+def versions(engine: Engine, principal: Principal, code: str, site_id: int) -> list[dict[str, Any]]:
+    """Every past state of a site (from the audit log), newest first."""
+    with transaction(engine) as session:
+        grant = get_grant(session, code)
+        if principal.is_anonymous:
+            raise Unauthenticated("log in to see the history of a site")
+        if not (principal.sees_sensitive or principal.may_edit_sites(grant.id)):
+            raise Forbidden("only the grant's grantees, analysts and administrators see history")
+        rows = (
+            session.execute(
+                text(
+                    "SELECT version_id, action, actor, at, before, after FROM field_site_versions"
+                    " WHERE site_id = :s AND grant_id = :g ORDER BY at DESC, version_id DESC"
+                ),
+                {"s": site_id, "g": grant.id},
+            )
+            .mappings()
+            .all()
+        )
+    if not rows:
+        raise NotFound(f"grant {code} has no field site {site_id}, now or in the past")
+    out = []
+    for r in rows:
+        state = r["after"] or r["before"]
+        out.append(
+            {
+                "version_id": r["version_id"],
+                "action": r["action"],
+                "actor": r["actor"],
+                "at": r["at"].isoformat(),
+                "name": state.get("name"),
+                "geom_hash": state.get("geom_hash"),
+                "geometry": state.get("geom"),
+                "previous_geometry": (r["before"] or {}).get("geom"),
+            }
+        )
+    return out

@@ -1,0 +1,118 @@
+// The field-site upload page: dry run (report + preview), then commit; no external requests.
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const form = document.getElementById("upload-form");
+  const grantSel = document.getElementById("grant");
+  const fileIn = document.getElementById("file");
+  const commitBtn = document.getElementById("commit");
+  const message = document.getElementById("message");
+  const reportBox = document.getElementById("report");
+  const map = L.map("map", { attributionControl: true }).setView([43.0, 70.0], 5);
+  map.attributionControl.addAttribution("Boundaries: Natural Earth");
+  const countries = JSON.parse(document.getElementById("countries-data").textContent);
+  L.geoJSON(countries, { style: { color: "#546e7a", weight: 1, fillColor: "#f6f4ef", fillOpacity: 1 } }).addTo(map);
+  const colours = { ok: "#2e7d32", warning: "#ef6c00", error: "#c62828" };
+  let saved = null;
+  let preview = null;
+  let checked = null;
+
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+
+  function url(dryRun) {
+    const params = new URLSearchParams({ dry_run: dryRun ? "true" : "false" });
+    const epsg = document.getElementById("epsg").value.trim();
+    if (epsg) params.set("epsg", epsg);
+    if (document.getElementById("swap").checked) params.set("swap_xy", "true");
+    return "/api/grants/" + encodeURIComponent(grantSel.value) + "/sites?" + params;
+  }
+
+  async function loadSaved() {
+    const r = await fetch("/api/grants/" + encodeURIComponent(grantSel.value) + "/sites", { credentials: "same-origin" });
+    if (!r.ok) return;
+    const fc = await r.json();
+    if (saved) map.removeLayer(saved);
+    saved = L.geoJSON(fc, {
+      style: { color: "#0277bd", weight: 1.5, fillColor: "#4fc3f7", fillOpacity: 0.45 },
+      onEachFeature: (f, layer) => layer.bindTooltip(escapeHtml(f.properties.name)),
+    }).addTo(map);
+    saved.getLayers().forEach((l) => l.getElement && l.getElement() && l.getElement().classList.add("saved-site"));
+    document.getElementById("map").dataset.savedSites = String(fc.features.length);
+    if (!preview && fc.features.length) map.fitBounds(saved.getBounds(), { maxZoom: 12 });
+  }
+
+  function showReport(body) {
+    reportBox.hidden = false;
+    const notes = document.getElementById("notes");
+    notes.innerHTML = body.notes.map((n) => "<li>" + escapeHtml(n) + "</li>").join("");
+    const c = body.counts;
+    notes.insertAdjacentHTML("afterbegin", "<li><strong>" + c.features + " feature(s): " + c.ok + " ok, " +
+      c.warnings + " with warnings, " + c.errors + " with errors</strong></li>");
+    document.getElementById("rows").innerHTML = body.features.map((f) =>
+      '<tr class="feature-row"><td>' + (f.index + 1) + "</td><td>" + escapeHtml(f.name) + '</td><td class="status-' +
+      f.status + '">' + f.status + "</td><td>" + (f.area_ha === null ? "" : f.area_ha.toLocaleString("en")) +
+      "</td><td>" + escapeHtml(f.countries.join(", ")) + "</td><td>" + escapeHtml(f.action || "") + "</td><td><ul>" +
+      f.issues.map((i) => '<li class="issue-' + i.severity + '" data-code="' + i.code + '">' + escapeHtml(i.message) + "</li>").join("") +
+      (f.note ? "<li>" + escapeHtml(f.note) + "</li>" : "") + "</ul></td></tr>").join("");
+  }
+
+  function showPreview(fc) {
+    if (preview) map.removeLayer(preview);
+    preview = L.geoJSON(fc, {
+      style: (f) => ({ color: colours[f.properties.status] || "#333", weight: 2, fillOpacity: 0.3, dashArray: "4 3" }),
+      onEachFeature: (f, layer) => layer.bindTooltip(escapeHtml(f.properties.name) + " (" + f.properties.status + ")"),
+    }).addTo(map);
+    document.getElementById("map").dataset.previewFeatures = String(fc.features.length);
+    if (fc.features.length) map.fitBounds(preview.getBounds(), { maxZoom: 12 });
+  }
+
+  async function send(dryRun) {
+    if (!fileIn.files.length) { message.textContent = "Choose a file first."; return null; }
+    const data = new FormData();
+    data.append("file", fileIn.files[0]);
+    message.textContent = dryRun ? "Checking…" : "Saving…";
+    const r = await fetch(url(dryRun), { method: "POST", body: data, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+    let body = null;
+    try { body = await r.json(); } catch (e) { body = { description: "the server answered " + r.status }; }
+    if (!r.ok) {
+      message.textContent = body.description || ("Refused (" + r.status + ")");
+      message.className = "error";
+      if (body.details && body.details.features) { showReport(body.details); showPreview(body.details.preview); }
+      return null;
+    }
+    message.className = "";
+    return body;
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    commitBtn.disabled = true;
+    const body = await send(true);
+    if (!body) return;
+    checked = body;
+    showReport(body);
+    showPreview(body.preview);
+    const todo = body.features.filter((f) => f.action === "insert" || f.action === "replace").length;
+    message.textContent = body.ok
+      ? "Checked: " + todo + " site(s) would be saved. Nothing is saved until you press “Save these sites”."
+      : "Some features have errors: fix them and check again. Nothing was saved.";
+    commitBtn.disabled = !body.ok || todo === 0;
+  });
+
+  commitBtn.addEventListener("click", async () => {
+    commitBtn.disabled = true;
+    const body = await send(false);
+    if (!body) return;
+    showReport(body);
+    const n = body.features.filter((f) => f.action === "insert" || f.action === "replace").length;
+    message.textContent = "Saved " + n + " site(s) to grant " + body.grant + ".";
+    if (preview) { map.removeLayer(preview); preview = null; }
+    await loadSaved();
+  });
+
+  grantSel.addEventListener("change", loadSaved);
+  fileIn.addEventListener("change", () => { commitBtn.disabled = true; checked = null; });
+  loadSaved();
+})();

@@ -1,0 +1,87 @@
+"""Every supported format is read (geo.uploads) and accepted by the API's dry run."""
+
+from __future__ import annotations
+
+import pytest
+
+from geo.uploads import UploadLimits, read_upload
+from geo.validate import validate_sites
+
+from .conftest import site_gdf, upload, write
+
+POLYGON_FORMATS = ["geojson", "shpzip", "gpkg", "kml", "kmz", "csv_wkt", "fgb"]
+
+
+@pytest.mark.parametrize("fmt", POLYGON_FORMATS)
+def test_each_format_reads_names_and_geometry(fmt, tmp_path) -> None:
+    gdf = site_gdf(2)
+    path = write(gdf, fmt, tmp_path)
+    up = read_upload(path, UploadLimits())
+    assert sorted(up.names) == sorted(gdf["name"])  # FlatGeobuf may reorder (spatial index)
+    report = validate_sites(up.gdf, names=up.names, epsg=4326 if fmt == "csv_wkt" else None)
+    assert report.ok, report.issues
+    got = report.gdf.sort_values("name").geometry.to_numpy()
+    for a, b in zip(got, gdf.sort_values("name").geometry.to_numpy(), strict=True):
+        assert a.geom_type == "MultiPolygon"
+        assert a.symmetric_difference(b).area < 1e-10
+
+
+def test_csv_with_lon_lat_columns_is_read_as_points_and_refused_as_sites(tmp_path) -> None:
+    path = write(site_gdf(1), "csv_lonlat", tmp_path)
+    up = read_upload(path, UploadLimits())
+    assert up.gdf.geometry.iloc[0].geom_type == "Point"
+    report = validate_sites(up.gdf, names=up.names, epsg=4326)
+    assert list(report.issues["code"]) == ["not_polygon"]
+
+
+def test_projected_shapefile_is_reprojected(tmp_path) -> None:
+    gdf = site_gdf(1)
+    path = write(gdf.to_crs(32642), "shpzip", tmp_path)
+    up = read_upload(path, UploadLimits())
+    report = validate_sites(up.gdf, names=up.names)
+    assert report.ok and any("reprojected" in n for n in report.notes)
+    assert report.gdf.geometry.iloc[0].symmetric_difference(gdf.geometry.iloc[0]).area < 1e-9
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "UTF-8"])
+@pytest.mark.parametrize("with_cpg", [True, False])
+def test_cyrillic_shapefile_names_in_cp1251_or_utf8(encoding, with_cpg, tmp_path) -> None:
+    names = ["Урочище Кок-Жайляу", "Ущелье Большая Алматинка"]
+    gdf = site_gdf(2, names=names)
+    d = tmp_path / "shp"
+    d.mkdir()
+    import pyogrio
+
+    pyogrio.write_dataframe(gdf, d / "sites.shp", encoding=encoding)
+    cpg = d / "sites.cpg"
+    if not with_cpg and cpg.exists():
+        cpg.unlink()
+    assert cpg.exists() == with_cpg
+    from .conftest import zip_files
+
+    path = zip_files(tmp_path / "sites.zip", sorted(d.iterdir()))
+    up = read_upload(path, UploadLimits())
+    assert list(up.names) == names
+    assert up.encoding == ("cp1251" if encoding == "cp1251" else "utf-8")
+    assert any(("from sites.cpg" if with_cpg else "detected") in n for n in up.notes)
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "shpzip", "gpkg", "kmz", "fgb"])
+def test_api_dry_run_accepts_each_format(fmt, grantee, tmp_path) -> None:
+    path = write(site_gdf(1), fmt, tmp_path)
+    r = upload(grantee, path)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ok"] and body["dry_run"] and not body["committed"]
+    assert body["features"][0]["action"] == "insert"
+    assert body["features"][0]["countries"] == ["KAZ"]
+    assert body["preview"]["features"][0]["geometry"]["type"] == "MultiPolygon"
+
+
+def test_api_csv_needs_an_epsg_code(grantee, tmp_path) -> None:
+    path = write(site_gdf(1), "csv_wkt", tmp_path)
+    r = upload(grantee, path)
+    assert r.status_code == 400 and r.json()["code"] == "missing_crs"
+    assert "EPSG" in r.json()["description"]
+    r = upload(grantee, path, epsg=4326)
+    assert r.status_code == 200 and r.json()["ok"]

@@ -1,0 +1,163 @@
+"""One test per validation rule of geo.validate (pure: synthetic inputs, no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import geopandas as gpd
+import shapely
+from pyproj import Geod
+from shapely.geometry import Point, Polygon, box
+
+from geo.errors import InvalidInput, MissingCRS
+from geo.validate import SiteRules, geom_hash, validate_sites
+
+PROGRAMME = gpd.GeoDataFrame(
+    {"iso_a3": ["KAZ", "KGZ", "CHN"], "programme": [True, True, False]},
+    geometry=[box(46, 40.6, 87, 55.4), box(69, 39, 80, 40.6), box(80, 35, 88, 40.6)],
+    crs=4326,
+)
+SITE = box(76.90, 43.10, 76.95, 43.14)
+
+
+def run(geoms, crs=4326, **kw):  # type: ignore[no-untyped-def]
+    gdf = gpd.GeoDataFrame(geometry=list(geoms), crs=crs)
+    kw.setdefault("countries", PROGRAMME)
+    return validate_sites(gdf, **kw)
+
+
+def codes(report, i=0):  # type: ignore[no-untyped-def]
+    return set(report.issues.loc[report.issues["feature"] == i, "code"])
+
+
+def test_a_good_site_passes_with_its_equal_area_area() -> None:
+    r = run([SITE])
+    assert r.ok and codes(r) == set()
+    expected = abs(Geod(ellps="WGS84").geometry_area_perimeter(SITE)[0]) / 1e4
+    assert r.gdf["area_ha"].iloc[0] == pytest.approx(expected, rel=2e-3)
+    assert r.gdf["countries"].iloc[0] == "KAZ"
+
+
+def test_missing_crs_is_refused_unless_an_epsg_code_is_named() -> None:
+    with pytest.raises(MissingCRS, match="EPSG"):
+        run([SITE], crs=None)
+    r = run([SITE], crs=None, epsg=4326)
+    assert r.ok and "named" in r.notes[0]
+    with pytest.raises(InvalidInput, match="EPSG:999999"):
+        run([SITE], crs=None, epsg=999999)
+
+
+def test_projected_input_is_reprojected() -> None:
+    utm = gpd.GeoSeries([SITE], crs=4326).to_crs(32643).iloc[0]
+    r = run([utm], crs=32643)
+    assert r.ok and any("reprojected" in n for n in r.notes)
+    assert r.gdf.geometry.iloc[0].symmetric_difference(SITE).area < 1e-10
+
+
+def test_swapped_lon_lat_is_detected_explained_and_fixable() -> None:
+    swapped = shapely.transform(SITE, lambda c: c[:, ::-1])
+    r = run([swapped])
+    assert not r.ok and codes(r) == {"swapped_axes"}
+    msg = r.issues["message"].iloc[0]
+    assert "swapped" in msg and "lat 76.925" in msg and "lon 76.925" in msg
+    fixed = run([swapped], swap_xy=True)
+    assert fixed.ok and fixed.gdf.geometry.iloc[0].equals(shapely.multipolygons([SITE]))
+
+
+def test_invalid_geometry_is_repaired_and_reported() -> None:
+    bowtie = Polygon([(76.9, 43.1), (77.0, 43.2), (77.0, 43.1), (76.9, 43.2), (76.9, 43.1)])
+    r = run([bowtie])
+    assert r.ok and codes(r) == {"repaired"}
+    assert "Self-intersection" in r.issues["message"].iloc[0]
+    g = r.gdf.geometry.iloc[0]
+    assert g.is_valid and g.geom_type == "MultiPolygon" and len(g.geoms) == 2
+
+
+def test_z_and_m_are_dropped() -> None:
+    z = shapely.force_3d(SITE, 2500.0)
+    r = run([z])
+    assert r.ok and codes(r) == {"z_dropped"}
+    assert not shapely.has_z(r.gdf.geometry.iloc[0])
+
+
+@pytest.mark.parametrize(
+    "geom", [Point(76.9, 43.1), shapely.LineString([(76.9, 43.1), (77, 43.2)])]
+)
+def test_points_and_lines_are_refused(geom) -> None:
+    r = run([geom])
+    assert not r.ok and codes(r) == {"not_polygon"}
+    assert "must be polygons" in r.issues["message"].iloc[0]
+
+
+def test_empty_geometry_is_refused() -> None:
+    r = run([None, Polygon()])
+    assert codes(r, 0) == {"empty_geometry"} and codes(r, 1) == {"empty_geometry"}
+
+
+def test_lines_mixed_with_polygons_are_dropped_with_a_warning() -> None:
+    gc = shapely.GeometryCollection([SITE, shapely.LineString([(76, 43), (76.5, 43.5)])])
+    r = run([gc])
+    assert r.ok and codes(r) == {"parts_dropped"}
+
+
+def test_implausibly_small_and_large_areas_are_flagged() -> None:
+    tiny = box(76.9, 43.1, 76.9005, 43.1005)  # about 0.2 ha
+    huge = box(60, 44, 75, 52)  # about 100 million ha
+    r = run([tiny, huge])
+    assert codes(r, 0) == {"area_small"} and codes(r, 1) == {"area_large"}
+    assert r.ok  # flags, not refusals
+    r = run([tiny], rules=SiteRules(min_area_ha=0.1))
+    assert codes(r) == set()
+
+
+def test_sites_outside_the_programme_countries_are_refused() -> None:
+    china = box(84, 44 - 5, 84.05, 44.04 - 5)  # in the region, in CHN only
+    r = run([china])
+    assert codes(r) == {"outside_countries"} and not r.ok
+
+
+def test_sites_far_outside_the_region_are_refused() -> None:
+    r = run([box(10, 50, 10.1, 50.1)])
+    assert codes(r) == {"outside_region"}
+
+
+def test_sites_partly_outside_are_flagged_and_border_sites_pass() -> None:
+    half = box(86.9, 45, 87.1, 45.1)  # half in KAZ, half outside all
+    border = box(70, 40.5, 70.1, 40.7)  # KAZ and KGZ
+    r = run([half, border])
+    assert codes(r, 0) == {"partly_outside"}
+    assert "50.0 %" in r.issues["message"].iloc[0]
+    assert codes(r, 1) == set() and r.gdf["countries"].iloc[1] == "KAZ,KGZ"
+
+
+def test_overlap_with_another_grants_site_is_flagged() -> None:
+    other = gpd.GeoDataFrame(
+        {"grant_code": ["SOS-X"], "name": ["Upper valley"]},
+        geometry=[box(76.94, 43.10, 77.0, 43.14)],
+        crs=4326,
+    )
+    r = run([SITE, box(70, 45, 70.05, 45.04)], other_sites=other)
+    assert codes(r, 0) == {"overlaps_other_grant"} and codes(r, 1) == set()
+    assert "Upper valley" in r.issues["message"].iloc[0] and "SOS-X" in r.issues["message"].iloc[0]
+
+
+def test_the_same_geometry_twice_in_a_file_is_refused() -> None:
+    r = run([SITE, shapely.normalize(SITE)])
+    assert codes(r, 0) == set() and codes(r, 1) == {"duplicate"}
+
+
+def test_geom_hash_ignores_vertex_order_start_and_tiny_noise() -> None:
+    a = np.array([SITE, shapely.reverse(SITE), shapely.transform(SITE, lambda c: c + 1e-10)])
+    h = geom_hash(a)
+    assert h[0] == h[1] == h[2]
+    assert geom_hash(np.array([box(76.9, 43.1, 76.95, 43.15)]))[0] != h[0]
+
+
+def test_report_to_dict_lists_each_feature() -> None:
+    r = run([SITE, Point(1, 1)], names=["A", "B"])
+    d = r.to_dict()
+    assert d["counts"] == {"features": 2, "ok": 1, "warnings": 0, "errors": 1}
+    assert [f["name"] for f in d["features"]] == ["A", "B"]
+    assert d["features"][1]["issues"][0]["code"] == "not_polygon"
+    assert len(r.accepted) == 1
