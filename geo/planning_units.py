@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -122,7 +123,7 @@ def hex_grid(
     if not cells:
         raise InvalidInput("no H3 cell overlaps the study area at this resolution")
     ids = sorted(cells)
-    hexes = shapely.polygons([[(lng, lat) for lat, lng in h3.cell_to_boundary(c)] for c in ids])
+    hexes = np.array([shapely.Polygon(_cell_ring(c)) for c in ids], dtype=object)
     shapely.prepare(whole)
     inside = shapely.contains(whole, hexes)
     geoms = hexes.copy()
@@ -137,6 +138,28 @@ def hex_grid(
     units["iso3"] = _largest_overlap(units, area, col) if col else None
     units = units[["h3", "iso3", "area_km2", "clipped", "geometry"]]
     return units.sort_values("h3").reset_index(drop=True)
+
+
+def _geodesic_path(
+    points: list[tuple[float, float]], step_km: float = 2.0
+) -> list[tuple[float, float]]:
+    """Points (lon, lat) joined by great circles, densified every ``step_km``."""
+    out: list[tuple[float, float]] = []
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        out.append((x0, y0))
+        length_km = _GEOD.line_length([x0, x1], [y0, y1]) / 1000.0
+        n = min(int(length_km // step_km), 256)
+        if n > 0:
+            out.extend(_GEOD.npts(x0, y0, x1, y1, n))
+    out.append(points[-1])
+    return out
+
+
+def _cell_ring(cell: str) -> list[tuple[float, float]]:
+    """An H3 cell's outline (lon, lat) with its great-circle edges densified, so that planar
+    measures in any CRS agree with geodesic ones (PostGIS geography)."""
+    corners = [(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]
+    return _geodesic_path([*corners, corners[0]])
 
 
 def _polygons(geom: shapely.Geometry) -> list[shapely.Polygon]:
@@ -589,10 +612,9 @@ def unit_boundaries(units: gpd.GeoDataFrame, *, h3_column: str = "h3") -> Bounda
     geoms = units.geometry.to_numpy()
     cut = np.flatnonzero(clipped[ii] | clipped[jj]) if ii else np.zeros(0, dtype=int)
     for e in cut:
-        line = shapely.LineString(
-            [(lng, lat) for lat, lng in h3.directed_edge_to_boundary(edges[e])]
-        )
-        both = shapely.intersection(geoms[ii[e]].buffer(1e-7), geoms[jj[e]].buffer(1e-7))
+        ends = [(lng, lat) for lat, lng in h3.directed_edge_to_boundary(edges[e])]
+        line = shapely.LineString(_geodesic_path(ends))
+        both = shapely.intersection(geoms[ii[e]].buffer(1e-6), geoms[jj[e]].buffer(1e-6))
         length[e] = _GEOD.geometry_length(shapely.intersection(line, both)) / 1000.0
     perimeter = np.array([_GEOD.geometry_length(g.boundary) for g in geoms]) / 1000.0
     boundary = Boundary(perimeter=perimeter, i=np.array(ii), j=np.array(jj), length=length)

@@ -50,8 +50,8 @@ OBJECTIVES: tuple[str, ...] = ("min_set", "max_coverage")
 
 #: Relative tolerance when checking that a target is met (floating-point sums of areas).
 TARGET_RTOL = 1e-7
-#: In maximum coverage, cost breaks ties between plans with the same shortfall: its weight
-#: relative to one whole feature's shortfall.
+#: In maximum coverage, cost breaks ties between plans with the same shortfall: selecting every
+#: unit weighs this much against one whole feature's shortfall.
 COST_TIEBREAK = 1e-4
 
 
@@ -206,6 +206,9 @@ class Problem:
             raise InvalidInput("feature amounts must be finite and not negative")
         if not np.isfinite(t).all() or (t < 0).any():
             raise InvalidInput("targets must be finite and not negative")
+        # targets too small to be measured (below 1e-12 of the feature's total) are nil
+        totals = np.asarray(a.sum(axis=1)).ravel()
+        t = np.where(t < 1e-12 * np.maximum(totals, 1.0), 0.0, t)
         ids = np.arange(n) if unit_ids is None else np.asarray(unit_ids)
         if len(ids) != n:
             raise InvalidInput(f"{len(ids)} unit ids for {n} units")
@@ -442,8 +445,7 @@ def _shortfall_value(problem: Problem, selected: np.ndarray) -> float:
 
 
 def _cost_weight(problem: Problem) -> float:
-    scale = problem.budget if problem.budget else float(problem.cost.sum()) or 1.0
-    return COST_TIEBREAK / scale
+    return COST_TIEBREAK / max(float(problem.cost.sum()), 1e-12)
 
 
 def is_feasible(problem: Problem, selected: np.ndarray) -> bool:
@@ -573,11 +575,14 @@ def solve(
     check_feasible(problem)
     start = time.perf_counter()
     c, constraints, lb, ub, integrality, offset = _milp_model(problem)
+    # HiGHS also stops at an absolute gap of 1e-6: scale the objective so that this is
+    # negligible whatever the units of cost (km², dollars, shares)
+    scale = 1e6 / max(float(np.abs(c).sum()), 1e-12)
     options: dict[str, Any] = {"disp": verbose, "mip_rel_gap": float(gap), "presolve": True}
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
     res = milp(
-        c,
+        c * scale,
         integrality=integrality,
         bounds=Bounds(lb, ub),
         constraints=constraints,
@@ -599,7 +604,7 @@ def solve(
         selected = _repair_targets(problem, selected)
     status = "optimal" if res.status == 0 else "time_limit"
     dual = getattr(res, "mip_dual_bound", None)
-    dual_bound = None if dual is None or not np.isfinite(dual) else float(dual) + offset
+    dual_bound = None if dual is None or not np.isfinite(dual) else float(dual) / scale + offset
     sol = _solution(problem, selected, method="exact", status=status, runtime_s=runtime)
     return replace(
         sol,

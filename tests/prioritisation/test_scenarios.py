@@ -1,0 +1,306 @@
+"""Prioritisation on the demo data: grids and scenarios as records, the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from api import prioritisation as prio
+from api.auth.testing import make_token, make_user
+from api.cli import app as cli
+from geo.errors import Infeasible
+
+KOK_JAILAU_KIND = "ski_resort"
+
+
+def _scalar(engine: Engine, sql: str, **params: object) -> object:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar_one()
+
+
+@pytest.fixture(scope="module")
+def resort(engine: Engine, demo: dict[str, int]) -> str:
+    return str(
+        _scalar(engine, "SELECT name FROM threats WHERE kind = :k LIMIT 1", k=KOK_JAILAU_KIND)
+    )
+
+
+@pytest.fixture(scope="module")
+def grid_id(engine: Engine, settings, demo: dict[str, int]) -> int:  # type: ignore[no-untyped-def]
+    params = prio.GridParams(name=f"test r3 {uuid.uuid4().hex[:8]}", resolution=3)
+    return prio.build_grid(engine, params, actor="tests", data_dir=settings.data_dir)
+
+
+def _params(grid_id: int, **kw: object) -> prio.ScenarioParams:
+    base: dict[str, object] = {"name": "test", "grid_id": grid_id, "portfolio_runs": 2}
+    return prio.ScenarioParams(**{**base, **kw})
+
+
+def test_grid_is_a_record_with_input_versions(engine: Engine, grid_id: int) -> None:
+    with engine.connect() as conn:
+        g = (
+            conn.execute(text("SELECT * FROM planning_grids WHERE id = :g"), {"g": grid_id})
+            .mappings()
+            .one()
+        )
+        n = conn.execute(
+            text("SELECT count(*) FROM planning_units WHERE grid_id = :g"), {"g": grid_id}
+        ).scalar()
+        audited = conn.execute(
+            text(
+                "SELECT count(*) FROM audit_log WHERE table_name = 'planning_grids' AND row_id = :g"
+            ),
+            {"g": str(grid_id)},
+        ).scalar()
+    assert g["n_units"] == n > 100
+    assert set(g["inputs"]["layer_versions"]) >= {
+        "protected_areas",
+        "threats",
+        "field_sites",
+        "places",
+    }
+    assert g["inputs"]["habitat_source"]
+    assert any(f.startswith("Panthera uncia|mountain") for f in g["features"])
+    assert any(f.startswith("Gazella subgutturosa|arid_lowland") for f in g["features"])
+    assert audited == 1
+
+
+def test_unit_areas_agree_with_postgis_geography(engine: Engine, grid_id: int) -> None:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT area_km2, ST_Area(geom::geography) / 1e6 AS geog FROM planning_units "
+                "WHERE grid_id = :g"
+            ),
+            {"g": grid_id},
+        ).all()
+    for km2, geog in rows:
+        assert km2 == pytest.approx(geog, rel=5e-3)
+    assert sum(r[0] for r in rows) == pytest.approx(sum(r[1] for r in rows), rel=1e-3)
+
+
+def test_the_resort_unit_is_protected_and_under_pressure(
+    engine: Engine, grid_id: int, resort: str
+) -> None:
+    with engine.connect() as conn:
+        values = (
+            conn.execute(
+                text(
+                    'SELECT u."values" FROM planning_units u JOIN threats t ON ST_Intersects(u.geom, t.geom) '
+                    "WHERE u.grid_id = :g AND t.name = :n"
+                ),
+                {"g": grid_id, "n": resort},
+            )
+            .scalars()
+            .all()
+        )
+    assert values
+    assert max(v["threat_pressure"] for v in values) > 0
+    assert max(v["protected_share"] for v in values) > 0
+
+
+def test_scenario_locks_out_the_resort_and_meets_targets(
+    engine: Engine, grid_id: int, resort: str
+) -> None:
+    sid = prio.run_scenario(engine, _params(grid_id, lock_out_threats=[resort]), actor="tests")
+    with engine.connect() as conn:
+        sc = (
+            conn.execute(text("SELECT * FROM prioritisation_scenarios WHERE id = :s"), {"s": sid})
+            .mappings()
+            .one()
+        )
+        locked = conn.execute(
+            text(
+                "SELECT su.selected, su.locked FROM scenario_units su JOIN planning_units u ON u.id = su.unit_id "
+                "JOIN threats t ON ST_Intersects(u.geom, t.geom) WHERE su.scenario_id = :s AND t.name = :n"
+            ),
+            {"s": sid, "n": resort},
+        ).all()
+        n_units = conn.execute(
+            text("SELECT count(*) FROM scenario_units WHERE scenario_id = :s"), {"s": sid}
+        ).scalar()
+        ranks = (
+            conn.execute(text("SELECT rank FROM scenario_units WHERE scenario_id = :s"), {"s": sid})
+            .scalars()
+            .all()
+        )
+    assert sc["status"] == "solved" and sc["started_at"] <= sc["finished_at"]
+    assert locked and all(not sel and lk == "out" for sel, lk in locked)
+    results = sc["results"]
+    assert all(row["met"] for row in results["targets"])
+    assert results["summary"]["n_locked_out"] >= 1
+    assert sc["solver"]["gap"] <= 0.01 + 1e-9
+    assert results["greedy"]["cost"] >= sc["solver"]["cost"] * (1 - 0.01) - 1e-6
+    assert {r["group"] for r in results["ecosystems"]} >= {"mountain", "arid_lowland"}
+    assert n_units == sc["results"]["summary"]["n_units"]
+    assert sorted(ranks) == list(range(1, n_units + 1))
+    assert sc["inputs"]["layer_versions"]["threats"] >= 1
+    for opp in results["grant_opportunities"]:
+        assert opp["contribution"] > 0
+
+
+def test_infeasible_targets_are_named_and_nothing_is_stored(
+    engine: Engine, grid_id: int, resort: str
+) -> None:
+    before = _scalar(engine, "SELECT count(*) FROM prioritisation_scenarios")
+    with pytest.raises(Infeasible) as err:
+        prio.run_scenario(engine, _params(grid_id, target=1.0, lock_out_threats=[resort]))
+    features = [r["feature"] for r in err.value.details["features"]]  # type: ignore[index]
+    assert features and all(f.startswith(("Panthera", "Gazella")) for f in features)
+    assert _scalar(engine, "SELECT count(*) FROM prioritisation_scenarios") == before
+
+
+def test_budgeted_coverage_stays_within_budget(engine: Engine, grid_id: int) -> None:
+    sid = prio.run_scenario(
+        engine,
+        _params(
+            grid_id,
+            objective="max_coverage",
+            budget_share=0.05,
+            boundary_penalty=1.0,
+            portfolio_runs=0,
+        ),
+    )
+    with engine.connect() as conn:
+        sc = (
+            conn.execute(text("SELECT * FROM prioritisation_scenarios WHERE id = :s"), {"s": sid})
+            .mappings()
+            .one()
+        )
+    s = sc["results"]["summary"]
+    assert s["cost"] <= s["budget"] * (1 + 1e-9)
+    assert s["budget"] == pytest.approx(0.05 * s["total_cost"])
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+def _bearer(engine: Engine, role: str) -> dict[str, str]:
+    user = make_user(engine, roles=[role])
+    return {"Authorization": f"Bearer {make_token(engine, user)}"}
+
+
+def test_only_analysts_may_solve(client, engine: Engine, grid_id: int) -> None:  # type: ignore[no-untyped-def]
+    body = {"name": "api", "grid_id": grid_id, "portfolio_runs": 0}
+    assert client.post("/prioritisation/scenarios", json=body).status_code == 401
+    r = client.post("/prioritisation/scenarios", json=body, headers=_bearer(engine, "grantee"))
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+
+
+def test_api_scenario_round_trip(client, engine: Engine, grid_id: int, resort: str) -> None:  # type: ignore[no-untyped-def]
+    headers = _bearer(engine, "analyst")
+    body = {
+        "name": "api plan",
+        "grid_id": grid_id,
+        "lock_out_threats": [resort],
+        "portfolio_runs": 0,
+    }
+    r = client.post("/prioritisation/scenarios", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    assert r.headers["location"] == f"/prioritisation/scenarios/{sid}"
+    assert sid in [s["id"] for s in client.get("/prioritisation/scenarios").json()["scenarios"]]
+    one = client.get(f"/prioritisation/scenarios/{sid}").json()
+    assert one["parameters"]["lock_out_threats"] == [resort] and one["inputs"]["features"]
+    results = client.get(f"/prioritisation/scenarios/{sid}/results").json()
+    assert all(t["met"] for t in results["targets"])
+    units = client.get(f"/prioritisation/scenarios/{sid}/units")
+    assert units.headers["content-type"].startswith("application/geo+json")
+    fc = units.json()
+    assert fc["features"] and all(f["properties"]["selected"] for f in fc["features"])
+    assert len(fc["features"]) == results["summary"]["n_selected"]
+    assert {f["geometry"]["type"] for f in fc["features"]} <= {"MultiPolygon"}
+    every = client.get(
+        f"/prioritisation/scenarios/{sid}/units", params={"selected": "false"}
+    ).json()
+    assert len(every["features"]) == results["summary"]["n_units"]
+    assert (
+        client.get(f"/prioritisation/grids/{grid_id}").json()["n_units"]
+        == results["summary"]["n_units"]
+    )
+
+
+def test_api_errors_are_clear(client, engine: Engine, grid_id: int, resort: str) -> None:  # type: ignore[no-untyped-def]
+    headers = _bearer(engine, "analyst")
+    r = client.post(
+        "/prioritisation/scenarios",
+        json={"name": "x", "grid_id": grid_id, "target": 2},
+        headers=headers,
+    )
+    assert r.status_code == 400 and "target" in r.json()["description"]
+    r = client.post(
+        "/prioritisation/scenarios", json={"name": "x", "grid_id": 999999}, headers=headers
+    )
+    assert r.status_code == 404
+    r = client.post(
+        "/prioritisation/scenarios",
+        json={"name": "x", "grid_id": grid_id, "lock_out_threats": ["No such threat"]},
+        headers=headers,
+    )
+    assert r.status_code == 400 and "No such threat" in r.json()["description"]
+    r = client.post(
+        "/prioritisation/scenarios",
+        json={
+            "name": "x",
+            "grid_id": grid_id,
+            "target": 1.0,
+            "lock_out_threats": [resort],
+            "portfolio_runs": 0,
+        },
+        headers=headers,
+    )
+    assert r.status_code == 422 and r.json()["code"] == "infeasible"
+    assert r.json()["details"]["features"]
+    assert client.get("/prioritisation/scenarios/999999").status_code == 404
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_cli_solve_and_list(settings, grid_id: int, resort: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+    runner = CliRunner()
+    r = runner.invoke(
+        cli,
+        [
+            "prioritise",
+            "solve",
+            "--grid",
+            str(grid_id),
+            "--name",
+            "cli",
+            "--runs",
+            "0",
+            "-q",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["solver"]["method"] == "exact" and all(t["met"] for t in out["targets"])
+    r = runner.invoke(cli, ["prioritise", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    listed = json.loads(r.output)
+    assert grid_id in [g["id"] for g in listed["grids"]]
+    assert out["id"] in [s["id"] for s in listed["scenarios"]]
+    r = runner.invoke(
+        cli,
+        [
+            "prioritise",
+            "solve",
+            "--grid",
+            str(grid_id),
+            "--target",
+            "1",
+            "--lock-out-threat",
+            resort,
+            "-q",
+        ],
+    )
+    assert r.exit_code == 1 and "infeasible" in r.output
+    r = runner.invoke(cli, ["prioritise", "solve", "--grid", str(grid_id), "--target", "3", "-q"])
+    assert r.exit_code == 1 and "target" in r.output
