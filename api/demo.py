@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.progress import Progress
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import geopandas as gpd
 import rasterio
@@ -253,14 +254,10 @@ def register_raster(
                 "properties": {"bounds": list(r.bounds)},
                 "geom": from_shape(box(*r.bounds), srid=STORAGE_EPSG),
             }
-        if row is None:
-            s.execute(insert(m.RasterDataset).values(**values))
-        else:
-            s.execute(
-                m.RasterDataset.__table__.update()
-                .where(m.RasterDataset.name == info["name"])
-                .values(**values)
-            )
+        stmt = pg_insert(m.RasterDataset.__table__).values(**values)
+        s.execute(stmt.on_conflict_do_update(
+            index_elements=["name"], set_={k: stmt.excluded[k] for k in values if k != "name"}
+        ))
         return 1
 
 

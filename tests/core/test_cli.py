@@ -31,6 +31,7 @@ def test_installed_console_script() -> None:
 
 def test_settings_from_environment(monkeypatch) -> None:
     monkeypatch.setenv("IRBIS_DATABASE_URL", "postgresql+psycopg://u:p@127.0.0.1:5432/x")
+    monkeypatch.delenv("IRBIS_DATABASE_READER_URL", raising=False)
     monkeypatch.setenv("IRBIS_FEATURES_MAX_LIMIT", "77")
     s = Settings()
     assert s.database.url.endswith("/x") and s.database.read_url == s.database.url
