@@ -836,7 +836,38 @@ def run_table(run: m.AnalysisRun) -> pd.DataFrame:
         "gaps": "table",
         "loss": "footprint",
     }.get(run.kind, "")
-    return pd.DataFrame(r.get(key, []))
+    df = pd.DataFrame(r.get(key, []))
+    return df[ordered_columns(list(df.columns))] if not df.empty else df
+
+
+_LEADING = (
+    "zone",
+    "zone_type",
+    "zone_name",
+    "epoch",
+    "threat_id",
+    "name",
+    "status",
+    "changed_on",
+    "layer",
+    "feature_id",
+    "feature_label",
+    "species",
+    "ecosystem",
+    "kind",
+    "eco_class",
+    "label",
+    "iso3",
+    "rank",
+    "area_ha",
+    "habitat_ha",
+)
+
+
+def ordered_columns(cols: list[str]) -> list[str]:
+    """Result columns in a readable order (JSONB does not keep the order of keys)."""
+    lead = [c for c in _LEADING if c in cols]
+    return lead + sorted(c for c in cols if c not in lead)
 
 
 def count_runs(session: Session) -> int:

@@ -86,6 +86,8 @@ CLASS_LABELS = {
     GLACIER: "glacier",
 }
 SOURCE_FINE = 1
+#: Longest edge (degrees) of a polygon made from the grid; longer edges are densified.
+MAX_EDGE_DEG = 0.05
 SOURCE_COARSE = 2
 
 _A = 6378137.0
@@ -474,7 +476,11 @@ def classify_region(
 def polygonize(
     grid: EcosystemGrid, values: np.ndarray, mask: np.ndarray, columns: Sequence[str] = ()
 ) -> gpd.GeoDataFrame:
-    """Polygons of equal ``values`` within ``mask``, dissolved per value (a coverage union)."""
+    """Polygons of equal ``values`` within ``mask``, dissolved per value (a coverage union).
+
+    Edges longer than :data:`MAX_EDGE_DEG` are densified: a long edge of a lon/lat grid runs
+    along a parallel, which a geodesic reading (PostGIS geography) would otherwise bend.
+    """
     v = values.astype("int32")
     shapes = rasterio.features.shapes(v, mask=mask, transform=grid.transform, connectivity=4)
     geoms, keys = [], []
@@ -487,6 +493,9 @@ def polygonize(
     parts = []
     for key, g in df.groupby("key"):
         merged = shapely.coverage_union_all(np.asarray(g["geometry"]))
+        # edges along parallels are densified, so that planar (lon/lat), equal-area and
+        # geodesic (PostGIS geography) readings of the polygon agree
+        merged = shapely.segmentize(merged, MAX_EDGE_DEG)
         parts.append({"key": key, "geometry": _multi(merged)})
     return gpd.GeoDataFrame(parts, geometry="geometry", crs=STORAGE_EPSG)
 

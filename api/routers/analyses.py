@@ -98,7 +98,7 @@ def _tables(run: m.AnalysisRun) -> list[tuple[str, list[str], list[list[str]]]]:
     out = []
     for key, value in (run.results or {}).items():
         if isinstance(value, list) and value and isinstance(value[0], dict):
-            cols = list(value[0])
+            cols = an.ordered_columns(list(value[0]))
             rows = [[_fmt(r.get(c)) for c in cols] for r in value[:200]]
             out.append((key.replace("_", " "), cols, rows))
     return out

@@ -1,0 +1,282 @@
+"""Analyses as records on the demo data: runs, areas against PostGIS geography, the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+import rasterio
+
+from api import analysis as an
+from api.db import models as m
+from api.settings import Settings
+from geo.errors import InvalidInput, NotFound
+from geo.raster import sha256_file
+
+
+@pytest.fixture(scope="module")
+def runs(engine: Engine, settings: Settings, demo: dict[str, int]) -> dict[str, Any]:
+    """One run of every analysis on the demo (about 10 s)."""
+    ids: dict[str, Any] = {}
+    ids["ecosystems"] = an.run_ecosystems(engine, settings)
+    ids["habitat"] = an.run_habitat(engine, settings)
+    ids["gaps"] = an.run_gaps(engine, settings)
+    ids["overlap"] = an.run_overlap(engine, settings, ["protected_areas", "field_sites"])
+    ids["epochs"] = an.register_habitat_scenario(engine, settings)
+    ids["loss"] = an.run_loss(engine, settings, epochs=ids["epochs"])
+    return ids
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as s:
+        yield s
+
+
+def test_every_run_succeeded_with_inputs_and_versions(runs, session):
+    versions = dict(session.execute(text("SELECT table_name, version FROM layer_versions")).all())
+    for kind in ("ecosystems", "habitat", "gaps", "overlap", "loss"):
+        run = an.get_run(session, runs[kind])
+        assert run.status == "succeeded", (kind, run.error)
+        assert run.finished_at >= run.started_at
+        for table, v in run.inputs["tables"].items():
+            assert v == versions.get(table, 0), (kind, table)
+    eco = an.get_run(session, runs["ecosystems"])
+    for name, r in eco.inputs["rasters"].items():
+        row = session.query(m.RasterDataset).filter_by(name=name).one()
+        assert r["sha256"] == row.sha256
+    hab = an.get_run(session, runs["habitat"])
+    assert hab.inputs["runs"]["ecosystems"] == runs["ecosystems"]
+    assert hab.parameters["species"]["Panthera uncia"]["elevation_min_m"] == 3000
+
+
+def test_ecosystem_raster_is_registered_with_sources(runs, session):
+    row = (
+        session.query(m.RasterDataset).filter_by(name=f"ecosystems_run_{runs['ecosystems']}").one()
+    )
+    assert row.method == "modelled" and row.sha256 == sha256_file(row.path)
+    with rasterio.open(row.path) as r:
+        assert r.count == 4 and r.descriptions[1] == "dem_source"
+        src = r.read(2)
+    assert {1, 2} <= set(src.ravel().tolist())  # both DEMs contributed cells
+
+
+def test_ecosystem_areas_agree_with_postgis_geography(runs, session):
+    rows = session.execute(
+        text(
+            "SELECT kind, iso3, (properties->>'area_ha')::float AS ours, "
+            "ST_Area(geom::geography) / 1e4 AS pg FROM ecosystems WHERE analysis_run_id = :r"
+        ),
+        {"r": runs["ecosystems"]},
+    ).all()
+    assert {r.kind for r in rows} == {"mountain", "arid_lowland", "other"}
+    for r in rows:
+        assert r.ours == pytest.approx(r.pg, rel=5e-3), r
+    # whole countries add up to the country polygons
+    total = session.execute(
+        text(
+            "SELECT e.iso3, sum(ST_Area(e.geom::geography)) / 1e4 AS eco, "
+            "(SELECT ST_Area(c.geom::geography) / 1e4 FROM countries c WHERE c.iso_a3 = e.iso3) AS c "
+            "FROM ecosystems e WHERE e.analysis_run_id = :r GROUP BY e.iso3"
+        ),
+        {"r": runs["ecosystems"]},
+    ).all()
+    for t in total:
+        assert t.eco == pytest.approx(t.c, rel=1e-2), t  # the 1′ grid follows the border
+
+
+def test_mountains_and_lowlands_where_expected(runs, session):
+    share = dict(
+        session.execute(
+            text(
+                "SELECT iso3, sum(ST_Area(geom::geography)) FILTER (WHERE kind = 'mountain') "
+                "/ sum(ST_Area(geom::geography)) FROM ecosystems WHERE analysis_run_id = :r GROUP BY iso3"
+            ),
+            {"r": runs["ecosystems"]},
+        ).all()
+    )
+    assert share["KGZ"] > 0.8 and share["TJK"] > 0.7  # mountain countries
+    assert share["KAZ"] < 0.15 and share["UZB"] < 0.25  # mostly lowland
+
+
+def test_habitat_areas_agree_with_postgis_geography(runs, session):
+    rows = session.execute(
+        text(
+            "SELECT area_ha, ST_Area(geom::geography) / 1e4 AS pg, method, params FROM habitat "
+            "WHERE analysis_run_id = :r"
+        ),
+        {"r": runs["habitat"]},
+    ).all()
+    assert rows
+    for r in rows:
+        assert r.method == "modelled" and "elevation_max_m" in r.params
+        assert r.area_ha == pytest.approx(r.pg, rel=5e-3)
+
+
+def test_protected_share_agrees_with_postgis(runs, session):
+    """The Protected Planet computation redone in SQL: Proposed out, points buffered, dissolved."""
+    table = an.get_run(session, runs["gaps"]).results["table"]
+    pg = session.execute(
+        text("""
+        WITH pa AS (
+          SELECT ST_Union(CASE WHEN GeometryType(geom) IN ('POINT')
+                  THEN ST_Buffer(geom::geography, sqrt(reported_area_km2 * 1e6 / pi()), 64)::geometry
+                  ELSE geom END) AS g
+          FROM protected_areas
+          WHERE status <> 'Proposed'
+            AND (GeometryType(geom) <> 'POINT' OR reported_area_km2 > 0))
+        SELECT s.scientific_name AS species, h.ecosystem, h.iso3,
+               sum(ST_Area(ST_Intersection(h.geom, pa.g)::geography)) / 1e4 AS protected_ha
+        FROM habitat h JOIN species s ON s.id = h.species_id, pa
+        WHERE h.analysis_run_id = :r GROUP BY 1, 2, 3
+    """),
+        {"r": runs["habitat"]},
+    ).all()
+    pg_by = {(r.species, r.ecosystem, r.iso3): r.protected_ha for r in pg}
+    assert any(v > 0 for v in pg_by.values())
+    for row in table:
+        key = (row["species"], row["ecosystem"], row["iso3"])
+        assert row["protected_ha"] == pytest.approx(pg_by[key], rel=5e-3, abs=5.0), key
+
+
+def test_gap_layer_is_ranked_and_measured(runs, session):
+    rows = session.execute(
+        text(
+            "SELECT (properties->>'rank')::int AS rank, (properties->>'area_ha')::float AS ours, "
+            "ST_Area(geom::geography) / 1e4 AS pg FROM analysis_features "
+            "WHERE run_id = :r AND kind = 'gap' ORDER BY 1"
+        ),
+        {"r": runs["gaps"]},
+    ).all()
+    assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
+    assert all(a.ours >= b.ours for a, b in zip(rows, rows[1:], strict=False))
+    for r in rows[:50]:
+        assert r.ours == pytest.approx(r.pg, rel=5e-3)
+    gaps = an.get_run(session, runs["gaps"]).results["by_ecosystem"]
+    assert {g["ecosystem"] for g in gaps} >= {"mountain", "arid_lowland"}
+
+
+def test_overlap_pieces_agree_with_postgis(runs, session):
+    res = an.get_run(session, runs["overlap"]).results
+    assert res["pieces"] > 0
+    pg = session.execute(
+        text(
+            "SELECT sum(ST_Area(ST_Intersection(f.geom, p.geom)::geography)) / 1e4 FROM field_sites f "
+            "JOIN protected_areas p ON ST_Intersects(f.geom, p.geom) "
+            "WHERE GeometryType(p.geom) <> 'POINT'"
+        )
+    ).scalar_one()
+    polygon_pieces = [t for t in res["table"] if t["area_ha"] > 0]
+    assert sum(t["area_ha"] for t in polygon_pieces) >= pg * 0.995
+
+
+def test_kok_jailau_footprint_loss_with_timeline(runs, session):
+    res = an.get_run(session, runs["loss"]).results
+    by_layer = {}
+    for r in res["footprint"]:
+        by_layer.setdefault(r["layer"], 0.0)
+        by_layer[r["layer"]] += r["area_ha"]
+    pg = session.execute(
+        text("SELECT ST_Area(geom::geography) / 1e4 FROM threats WHERE name LIKE 'Kok-Jailau%'")
+    ).scalar_one()
+    assert by_layer["protected_area"] == pytest.approx(pg, rel=5e-3)  # all inside the park
+    assert 0 < by_layer["habitat"] <= pg * 1.001
+    statuses = [t["status"] for t in res["timeline"] if t["layer"] == "protected_area"]
+    assert statuses[0] == "approved" and "halted" in statuses
+
+
+def test_raster_series_shows_the_scenario_loss_inside_the_park(runs, session):
+    series = an.get_run(session, runs["loss"]).results["raster_series"]
+    park = [s for s in series if s["zone_name"].startswith("Ile-Alatau")]
+    before = next(s for s in park if s["epoch"] == "current")
+    after = next(s for s in park if s["epoch"] == "if_built")
+    assert before["change_ha"] == 0 and after["change_ha"] < 0
+    assert after["habitat_ha"] == pytest.approx(before["habitat_ha"] + after["change_ha"])
+
+
+def test_a_failed_run_is_recorded_and_writes_nothing(engine, settings, demo, session):
+    before = session.execute(text("SELECT count(*) FROM habitat")).scalar_one()
+    with pytest.raises(NotFound):
+        an.run_habitat(engine, settings, ecosystems_run=987654)
+    session.expire_all()
+    run = an.list_runs(session, "habitat")[0]
+    assert run.status == "failed" and "987654" in run.error
+    assert session.execute(text("SELECT count(*) FROM habitat")).scalar_one() == before
+
+
+def test_bad_parameters_are_refused(engine, settings, demo):
+    with pytest.raises(InvalidInput, match="two or more"):
+        an.run_overlap(engine, settings, ["protected_areas"])
+    with pytest.raises(InvalidInput, match="unknown layer"):
+        an.run_overlap(engine, settings, ["protected_areas", "poachers"])
+    with pytest.raises(InvalidInput, match="unknown habitat parameter"):
+        an.run_habitat(engine, settings, overrides={"Panthera uncia": {"colour": 1}})
+
+
+# ------------------------------------------------------------------------------------------
+# HTTP
+# ------------------------------------------------------------------------------------------
+
+
+def test_list_as_json_and_html(runs, client):
+    r = client.get("/analyses", headers={"Accept": "application/json"})
+    assert r.status_code == 200
+    ids = {x["id"] for x in r.json()["runs"]}
+    assert runs["gaps"] in ids
+    h = client.get("/analyses", headers={"Accept": "text/html"})
+    assert h.status_code == 200 and "text/html" in h.headers["content-type"]
+    assert f'href="/analyses/{runs["gaps"]}"' in h.text
+    only = client.get("/analyses?kind=gaps&f=json").json()["runs"]
+    assert only and {x["kind"] for x in only} == {"gaps"}
+
+
+def test_detail_with_results_and_downloads(runs, client):
+    r = client.get(f"/analyses/{runs['gaps']}?f=json")
+    body = r.json()
+    assert body["kind"] == "gaps" and body["results"]["table"]
+    rels = {d["rel"] for d in body["downloads"]}
+    assert {"features", "table"} <= rels
+    page = client.get(f"/analyses/{runs['gaps']}?f=html")
+    assert "Inputs and their versions" in page.text and "share_protected" in page.text
+
+
+def test_feature_download_is_geojson(runs, client):
+    r = client.get(f"/analyses/{runs['gaps']}/features?kind=gap")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    feats = r.json()["features"]
+    assert feats and feats[0]["properties"]["rank"] == 1
+    hab = client.get(f"/analyses/{runs['habitat']}/features").json()["features"]
+    assert {f["properties"]["species"] for f in hab} == {"Panthera uncia", "Gazella subgutturosa"}
+
+
+def test_table_and_raster_downloads(runs, client, tmp_path):
+    csv = client.get(f"/analyses/{runs['gaps']}/table.csv")
+    assert csv.status_code == 200 and csv.text.startswith("species,ecosystem,iso3")
+    tif = client.get(f"/analyses/{runs['ecosystems']}/raster.tif")
+    assert tif.status_code == 200
+    (tmp_path / "e.tif").write_bytes(tif.content)
+    with rasterio.open(tmp_path / "e.tif") as r:
+        assert r.count == 4 and r.crs.to_epsg() == 4326
+    none = client.get(f"/analyses/{runs['gaps']}/raster.tif")
+    assert none.status_code == 404 and "no raster" in none.json()["description"]
+
+
+def test_bad_requests_are_4xx(runs, client):
+    assert client.get("/analyses/987654?f=json").status_code == 404
+    assert client.get("/analyses?kind=bogus&f=json").status_code == 400
+    assert client.get("/analyses?f=xml").status_code == 400
+    assert client.get("/analyses/notanumber").status_code in (400, 422)
+
+
+def test_latest_results_are_published_layers(runs, client):
+    for layer in ("coverage_gaps", "habitat", "ecosystems_modelled"):
+        r = client.get(f"/collections/{layer}/items?limit=5&f=json")
+        assert r.status_code == 200, (layer, r.text[:200])
+        feats = r.json()["features"]
+        assert feats, layer
+    gaps = client.get("/collections/coverage_gaps/items?limit=1&f=json").json()["features"]
+    assert gaps[0]["properties"]["analysis_run_id"] == runs["gaps"]
