@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -153,7 +154,7 @@ def test_gap_layer_is_ranked_and_measured(runs, session):
         {"r": runs["gaps"]},
     ).all()
     assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
-    assert all(a.ours >= b.ours for a, b in zip(rows, rows[1:], strict=False))
+    assert all(a.ours >= b.ours for a, b in itertools.pairwise(rows))
     for r in rows[:50]:
         assert r.ours == pytest.approx(r.pg, rel=5e-3)
     gaps = an.get_run(session, runs["gaps"]).results["by_ecosystem"]
