@@ -1,0 +1,79 @@
+"""Map pages render with local assets only and carry legends, attribution and example marks."""
+
+from __future__ import annotations
+
+import pytest
+
+import folium
+
+from layers.maps import external_urls, localise
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/atlas", "/collections/protected_areas/map", "/collections/rivers/map", "/cases/kok-jailau"],
+)
+def test_map_pages_need_no_internet(client, url: str) -> None:  # type: ignore[no-untyped-def]
+    r = client.get(url)
+    assert r.status_code == 200
+    assert external_urls(r.text) == []
+    assert "/vendor/leaflet/dist/leaflet.js" in r.text
+    assert "L.vectorGrid.protobuf" in r.text
+
+
+def test_vendor_assets_are_served(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/atlas").text
+    import re
+
+    for src in re.findall(r'(?:src|href)="(/(?:vendor|static)/[^"]+)"', page):
+        assert client.get(src).status_code == 200, src
+
+
+def test_atlas_has_every_layer_a_switcher_and_a_legend(client) -> None:  # type: ignore[no-untyped-def]
+    from layers.registry import layer_ids
+
+    page = client.get("/atlas").text
+    for layer in layer_ids():
+        assert f"/collections/{layer}/tiles/WebMercatorQuad/" in page
+    assert "L.control.layers" in page and "Irbis.legend" in page
+    assert "/rasters/relief/tiles/" in page  # the basemap is our own relief
+
+
+def test_case_page_shows_the_numbers_and_example_marks(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/cases/kok-jailau").text
+    for fact in ("1,002 ha", "63 km", "470 million USD", "27 ha", "326 m³", "10,000"):
+        assert fact in page
+    assert "badge example" in page
+    assert "ha (geodesic area)" in page
+
+
+def test_localise_refuses_assets_without_a_local_copy() -> None:
+    m = folium.Map(tiles=None)
+    m.default_js = [*m.default_js, ("mystery", "https://cdn.example.org/x.js")]
+    with pytest.raises(ValueError, match="mystery"):
+        localise(m.get_root())
+    ok = folium.Map(tiles=None)
+    localise(ok.get_root())
+    assert external_urls(ok.get_root().render()) == []
+
+
+def test_case_footprint_area_is_geodesic(client, engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    import geopandas as gpd
+
+    from geo.crs import area_ha
+    from layers.cases import kok_jailau
+
+    with engine.connect() as conn:
+        case = kok_jailau(conn)
+        assert case is not None
+        gdf = gpd.read_postgis(
+            text("SELECT geom FROM threats WHERE id = :i"),
+            conn,
+            params={"i": case["id"]},
+            geom_col="geom",
+        )
+    assert case["footprint_ha"] == pytest.approx(float(area_ha(gdf)[0]), rel=0.002)
+    assert case["footprint_ha"] == pytest.approx(1002, rel=0.01)
+    assert 0 < case["inside_park_ha"] <= case["footprint_ha"] + 1e-6
