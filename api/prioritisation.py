@@ -90,6 +90,11 @@ class GridParams(BaseModel):
         ),
     )
     fine_dem: bool = Field(False, description="Model habitat with the 15″ DEM where it reaches.")
+    min_feature_km2: float = Field(
+        10.0,
+        ge=0,
+        description="Features with less habitat than this in the grid are left out (slivers).",
+    )
 
     @field_validator("countries")
     @classmethod
@@ -398,6 +403,9 @@ def build_grid(
                 fine_dem=params.fine_dem,
             )
     units = compute_grid(inputs, habitat, params, progress=progress)
+    totals = units[pu.feature_columns(units)].sum()
+    dropped = [pu.feature_name(c) for c in totals.index if totals[c] < params.min_feature_km2]
+    units = units.drop(columns=[pu.FEATURE_PREFIX + f for f in dropped])
     features = [pu.feature_name(c) for c in pu.feature_columns(units)]
     if not features:
         raise InvalidInput("no habitat falls inside the grid: nothing to plan for")
@@ -416,7 +424,11 @@ def build_grid(
             features=features,
             n_units=len(units),
             parameters=params.model_dump(exclude={"name"}),
-            inputs={"layer_versions": versions, "habitat_source": habitat_source or "given"},
+            inputs={
+                "layer_versions": versions,
+                "habitat_source": habitat_source or "given",
+                "features_left_out": dropped,
+            },
             created_by=actor,
         )
         s.add(grid)
@@ -549,7 +561,7 @@ def problem_for(
     if conflict.any() and not params.lock_in_units:
         # a protected unit touched by a locked-out threat: the lock-out wins
         lin &= ~lout
-    boundary = pu.unit_boundaries(units) if params.boundary_penalty > 0 else None
+    boundary = pu.unit_boundaries(units)  # always: the plan's outline is reported
     total_cost = float(units["cost"].sum())
     budget = params.budget
     if budget is None and params.budget_share is not None:
