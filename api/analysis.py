@@ -790,29 +790,31 @@ def get_run(session: Session, run_id: int) -> m.AnalysisRun:
     return run
 
 
-def run_features(session: Session, run: m.AnalysisRun, kind: str | None = None) -> dict[str, Any]:
+def run_features(
+    session: Session, run: m.AnalysisRun, kind: str | None = None, *, simplify: float = 0.0
+) -> dict[str, Any]:
     """The run's result geometries as a GeoJSON FeatureCollection (habitat/ecosystem rows for
-    those kinds)."""
+    those kinds); ``simplify`` (degrees) simplifies them for a map, 0 keeps them exact."""
     if run.kind == "habitat":
         q = text(
             "SELECT h.id, s.scientific_name AS species, h.ecosystem, h.iso3, h.area_ha, "
-            "ST_AsGeoJSON(h.geom, 6)::json AS g FROM habitat h JOIN species s "
+            "ST_AsGeoJSON(CASE WHEN :tol > 0 THEN ST_SimplifyPreserveTopology(h.geom, :tol) ELSE h.geom END, 6)::json AS g FROM habitat h JOIN species s "
             "ON s.id = h.species_id WHERE h.analysis_run_id = :r ORDER BY h.id"
         )
     elif run.kind == "ecosystems":
         q = text(
-            "SELECT id, kind, iso3, properties, ST_AsGeoJSON(geom, 6)::json AS g "
+            "SELECT id, kind, iso3, properties, ST_AsGeoJSON(CASE WHEN :tol > 0 THEN ST_SimplifyPreserveTopology(geom, :tol) ELSE geom END, 6)::json AS g "
             "FROM ecosystems WHERE analysis_run_id = :r ORDER BY id"
         )
     else:
         q = text(
-            "SELECT id, kind, properties, ST_AsGeoJSON(geom, 6)::json AS g "
+            "SELECT id, kind, properties, ST_AsGeoJSON(CASE WHEN :tol > 0 THEN ST_SimplifyPreserveTopology(geom, :tol) ELSE geom END, 6)::json AS g "
             "FROM analysis_features WHERE run_id = :r"
             + (" AND kind = :k" if kind else "")
             + " ORDER BY id"
         )
     feats = []
-    for row in session.execute(q, {"r": run.id, "k": kind}).mappings():
+    for row in session.execute(q, {"r": run.id, "k": kind, "tol": float(simplify)}).mappings():
         props = {k: v for k, v in row.items() if k not in ("g", "properties")}
         props |= row.get("properties") or {}
         feats.append(

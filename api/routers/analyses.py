@@ -16,12 +16,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy import select
 
+import folium
+import geopandas as gpd
+
 from api import analysis as an
 from api.db import models as m
 from api.deps import ReadSessionDep
 from api.ogc import wants_html
 from api.templating import render
 from geo.errors import InvalidInput, NotFound
+from layers import maps
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
@@ -85,12 +89,52 @@ def get_analysis(
             request,
             "analysis_detail.html",
             run=run,
+            map=_map(session, run),
             downloads=downloads,
             tables=tables,
             parameters=json.dumps(run.parameters, indent=1, ensure_ascii=False),
             inputs=json.dumps(run.inputs, indent=1, ensure_ascii=False),
         )
     return JSONResponse(body)
+
+
+#: Map colours of the result layer, by the first property found.
+_COLOURS = {
+    "Panthera uncia": "#8e24aa",
+    "Gazella subgutturosa": "#ef6c00",
+    "mountain": "#8d6e63",
+    "arid_lowland": "#fdd835",
+    "other": "#42a5f5",
+}
+_TOOLTIP = ("species", "ecosystem", "kind", "label", "iso3", "rank", "layer", "area_ha")
+
+
+def _style(feature: dict[str, Any]) -> dict[str, Any]:
+    p = feature["properties"]
+    key = p.get("species") or p.get("kind")
+    colour = _COLOURS.get(str(key), "#d84315")
+    return {"color": colour, "fillColor": colour, "weight": 0.8, "fillOpacity": 0.45}
+
+
+def _map(session: ReadSessionDep, run: m.AnalysisRun) -> maps.MapParts | None:
+    """The run's result layer on Irbis's own basemap (simplified for the page)."""
+    if run.status != "succeeded":
+        return None
+    fc = an.run_features(session, run, simplify=0.005)
+    if not fc["features"]:
+        return None
+    m = maps.base_map()
+    props = fc["features"][0]["properties"]
+    fields = [f for f in _TOOLTIP if f in props]
+    folium.GeoJson(
+        fc,
+        name=f"{run.kind} results (run {run.id})",
+        style_function=_style,
+        tooltip=folium.GeoJsonTooltip(fields=fields) if fields else None,
+    ).add_to(m)
+    minx, miny, maxx, maxy = gpd.GeoDataFrame.from_features(fc["features"]).total_bounds
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return maps.finish(m, [], title=f"Analysis {run.id}")
 
 
 def _tables(run: m.AnalysisRun) -> list[tuple[str, list[str], list[list[str]]]]:
