@@ -678,16 +678,17 @@ def habitat_from_regions(
     reg = to_storage(regions, what="the regions")
     whole = shapely.make_valid(to_storage(area, what="the study area").geometry.union_all())
     rows = []
-    for _, r in reg.iterrows():
-        eco = by_name.get(str(r.get("name")), eco_of.get(str(r[class_column])))
-        if eco is None or r.geometry is None:
+    names = reg["name"] if "name" in reg.columns else pd.Series([None] * len(reg), index=reg.index)
+    for name, cls, geom in zip(names, reg[class_column], reg.geometry, strict=True):
+        eco = by_name.get(str(name), eco_of.get(str(cls)))
+        if eco is None or geom is None:
             continue
-        clipped = _polygonal(shapely.intersection(shapely.make_valid(r.geometry), whole))
+        clipped = _polygonal(shapely.intersection(shapely.make_valid(geom), whole))
         if clipped.is_empty:
             continue
         for species, ecosystems in species_of.items():
             if eco in ecosystems:
-                rows.append((species, eco, r.get("name"), clipped))
+                rows.append((species, eco, name, clipped))
     return gpd.GeoDataFrame(
         {
             "species": [r[0] for r in rows],

@@ -373,7 +373,9 @@ class Solution:
     method : str
         ``"exact"`` (HiGHS) or ``"greedy"``.
     status : str
-        ``"optimal"``, ``"time_limit"`` (best plan found in the time) or ``"heuristic"``.
+        ``"optimal"`` (proven within the requested gap; ``gap`` says how close),
+        ``"time_limit"`` (the best plan found in the time, with the gap proven so far) or
+        ``"heuristic"`` (greedy: no bound).
     gap : float or None
         Relative optimality gap from the solver's dual bound (exact only).
     dual_bound : float or None
@@ -602,7 +604,7 @@ def solve(
     selected &= ~problem.locked_out
     if problem.objective == "min_set":
         selected = _repair_targets(problem, selected)
-    status = "optimal" if res.status == 0 else "time_limit"
+    status = "optimal" if res.status == 0 else "time_limit"  # optimal within ``gap``
     dual = getattr(res, "mip_dual_bound", None)
     dual_bound = None if dual is None or not np.isfinite(dual) else float(dual) / scale + offset
     sol = _solution(problem, selected, method="exact", status=status, runtime_s=runtime)

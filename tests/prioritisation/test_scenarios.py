@@ -304,3 +304,65 @@ def test_cli_solve_and_list(settings, grid_id: int, resort: str, monkeypatch) ->
     assert r.exit_code == 1 and "infeasible" in r.output
     r = runner.invoke(cli, ["prioritise", "solve", "--grid", str(grid_id), "--target", "3", "-q"])
     assert r.exit_code == 1 and "target" in r.output
+
+
+def test_api_grid_creation_is_for_analysts(client, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    body = {
+        "name": f"api grid {uuid.uuid4().hex[:8]}",
+        "resolution": 2,
+        "countries": ["KGZ"],
+        "habitat": "regions",
+    }
+    assert client.post("/prioritisation/grids", json=body).status_code == 401
+    headers = _bearer(engine, "analyst")
+    r = client.post("/prioritisation/grids", json={**body, "resolution": 9}, headers=headers)
+    assert r.status_code == 400 and "resolution" in r.json()["description"]
+    r = client.post("/prioritisation/grids", json={**body, "countries": ["XXX"]}, headers=headers)
+    assert r.status_code == 400 and "XXX" in r.json()["description"]
+    r = client.post("/prioritisation/grids", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    grid = r.json()
+    assert grid["countries"] == ["KGZ"] and grid["n_units"] > 0
+    assert grid["inputs"]["habitat_source"].startswith("named-regions")
+    assert client.get("/prioritisation/grids").json()["grids"][-1]["id"] == grid["id"]
+    r = client.post("/prioritisation/grids", json=body, headers=headers)
+    assert r.status_code == 409
+
+
+def test_cli_grid_from_a_habitat_file(settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+    path = tmp_path / "habitat.geojson"
+    gpd.GeoDataFrame(
+        {"species": ["Panthera uncia"], "ecosystem": ["mountain"]},
+        geometry=[box(74, 41, 76, 42.5)],
+        crs=4326,
+    ).to_file(path)
+    name = f"cli grid {uuid.uuid4().hex[:8]}"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "prioritise",
+            "grid",
+            "--resolution",
+            "3",
+            "-c",
+            "KGZ",
+            "--habitat",
+            str(path),
+            "--name",
+            name,
+            "-q",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["prioritise", "list", "--json"])
+    grid = next(g for g in json.loads(r.output)["grids"] if g["name"] == name)
+    assert grid["features"] == ["Panthera uncia|mountain|KGZ"]
+    assert grid["inputs"]["habitat_source"] == str(path)
+    r = CliRunner().invoke(
+        cli, ["prioritise", "grid", "--habitat", str(tmp_path / "missing.gpkg"), "-q"]
+    )
+    assert r.exit_code == 1 and "no such file" in r.output
