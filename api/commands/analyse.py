@@ -189,7 +189,18 @@ def gaps(
             quiet,
         )
         with Session(engine) as s:
-            _print_table(an.get_run(s, run_id).results.get("by_ecosystem", []))  # type: ignore[union-attr]
+            _print_table(
+                an.get_run(s, run_id).results.get("by_ecosystem", []),  # type: ignore[union-attr]
+                cols=[
+                    "species",
+                    "ecosystem",
+                    "habitat_ha",
+                    "share_protected",
+                    "share_funded",
+                    "share_threatened",
+                    "share_gap",
+                ],
+            )
 
 
 @analyse_app.command("loss")
@@ -268,7 +279,7 @@ def _print_table(rows: list[dict[str, Any]], cols: list[str] | None = None) -> N
         typer.echo("(nothing)")
         return
     cols = cols or list(rows[0])
-    t = Table(*cols)
+    t = Table(*cols, width=max(console.width, 40 + 14 * len(cols)))
     for r in rows:
         t.add_row(*[_fmt(r.get(c)) for c in cols])
     console.print(t)
