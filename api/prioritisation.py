@@ -81,7 +81,7 @@ class GridParams(BaseModel):
     countries: list[str] = Field(default_factory=lambda: list(PROGRAMME_COUNTRIES))
     by_country: bool = True
     threat_buffer_km: float = Field(2.0, ge=0, le=100)
-    cost: CostParams = Field(default_factory=CostParams)
+    cost: CostParams = Field(default_factory=lambda: CostParams())
     habitat: Literal["auto", "stored", "modelled", "regions"] = Field(
         "auto",
         description=(
@@ -550,17 +550,16 @@ def problem_for(
 ) -> pr.Problem:
     """The optimisation problem a scenario asks, on a grid's units (pure)."""
     shares = _target_shares(features, params)
-    lin = np.zeros(len(units), dtype=bool)
-    if params.lock_in_protected is not None:
-        lin |= units["protected_share"].fillna(0).to_numpy() >= max(params.lock_in_protected, 1e-9)
-    lin |= _h3_mask(units, params.lock_in_units, "lock_in_units")
     lout = _h3_mask(units, params.lock_out_units, "lock_out_units")
     if locked_out_ids is not None and len(locked_out_ids):
         lout |= units["id"].isin(locked_out_ids).to_numpy()
-    conflict = lin & lout
-    if conflict.any() and not params.lock_in_units:
+    lin = np.zeros(len(units), dtype=bool)
+    if params.lock_in_protected is not None:
+        share = units["protected_share"].fillna(0).to_numpy()
         # a protected unit touched by a locked-out threat: the lock-out wins
-        lin &= ~lout
+        lin |= (share >= max(params.lock_in_protected, 1e-9)) & ~lout
+    # units named both ways are refused by the problem itself
+    lin |= _h3_mask(units, params.lock_in_units, "lock_in_units")
     boundary = pu.unit_boundaries(units)  # always: the plan's outline is reported
     total_cost = float(units["cost"].sum())
     budget = params.budget
@@ -712,7 +711,10 @@ def run_scenario(
         )
         s.add(scenario)
         s.flush()
-        locked = np.where(problem.locked_in, "in", np.where(problem.locked_out, "out", None))
+        locked = [
+            "in" if li else "out" if lo else None
+            for li, lo in zip(problem.locked_in, problem.locked_out, strict=True)
+        ]
         rows = [
             {
                 "scenario_id": scenario.id,

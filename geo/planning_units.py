@@ -268,7 +268,7 @@ def protected_polygons(
     pa = to_storage(protected, what="the protected areas")
     if statuses is not None and "status" in pa.columns:
         pa = pa[pa["status"].isin(list(statuses)) | pa["status"].isna()]
-    geoms = []
+    geoms: list[shapely.Geometry] = []
     for geom, km2 in zip(
         pa.geometry,
         pa[area_column] if area_column in pa.columns else [None] * len(pa),

@@ -481,7 +481,7 @@ def check_feasible(problem: Problem) -> None:
                 }
                 for k in bad
             ]
-            names = ", ".join(r["feature"] for r in rows)
+            names = ", ".join(str(r["feature"]) for r in rows)
             raise Infeasible(
                 f"{len(rows)} target(s) cannot be met by any plan (too little outside the "
                 f"locked-out units): {names}",

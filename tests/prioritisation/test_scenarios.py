@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from api import prioritisation as prio
 from api.auth.testing import make_token, make_user
 from api.cli import app as cli
-from geo.errors import Infeasible
+from geo.errors import Infeasible, InvalidInput
 
 KOK_JAILAU_KIND = "ski_resort"
 
@@ -366,3 +366,34 @@ def test_cli_grid_from_a_habitat_file(settings, tmp_path, monkeypatch) -> None: 
         cli, ["prioritise", "grid", "--habitat", str(tmp_path / "missing.gpkg"), "-q"]
     )
     assert r.exit_code == 1 and "no such file" in r.output
+
+
+def test_units_locked_by_h3_index(engine: Engine, grid_id: int) -> None:
+    with engine.connect() as conn:
+        cells = (
+            conn.execute(
+                text("SELECT h3 FROM planning_units WHERE grid_id = :g ORDER BY cost DESC LIMIT 2"),
+                {"g": grid_id},
+            )
+            .scalars()
+            .all()
+        )
+    dear, other = cells
+    sid = prio.run_scenario(
+        engine, _params(grid_id, lock_in_units=[dear], lock_out_units=[other], portfolio_runs=0)
+    )
+    with engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                text(
+                    "SELECT u.h3, su.selected FROM scenario_units su JOIN planning_units u ON u.id = su.unit_id "
+                    "WHERE su.scenario_id = :s AND u.h3 = ANY(:c)"
+                ),
+                {"s": sid, "c": [dear, other]},
+            ).all()
+        )
+    assert rows == {dear: True, other: False}
+    with pytest.raises(InvalidInput):
+        prio.run_scenario(engine, _params(grid_id, lock_in_units=[dear], lock_out_units=[dear]))
+    with pytest.raises(InvalidInput):
+        prio.run_scenario(engine, _params(grid_id, lock_in_units=["8f2830828052d25"]))
