@@ -192,8 +192,10 @@ class NewToken:
 def create_api_token(session: Session, user: User, name: str) -> NewToken:
     """A new API token for ``user``; the clear token is returned once and never stored."""
     name = name.strip()
-    if not name or len(name) > 100:
-        raise InvalidInput("name the token (1 to 100 characters), e.g. 'QGIS on my laptop'")
+    if not name or len(name) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InvalidInput(
+            "name the token (1 to 100 printable characters), e.g. 'QGIS on my laptop'"
+        )
     raw = new_token(API_TOKEN_PREFIX)
     row = ApiToken(user_id=user.id, name=name, prefix=raw[:10], token_hash=token_hash(raw))
     session.add(row)

@@ -31,7 +31,9 @@ class Me(BaseModel):
 
 
 class TokenIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100, examples=["QGIS on my laptop"])
+    name: str = Field(
+        min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["QGIS on my laptop"]
+    )
 
 
 class TokenOut(BaseModel):

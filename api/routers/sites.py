@@ -20,7 +20,13 @@ from geo.errors import InvalidInput, TooLarge
 
 router = APIRouter(prefix="/api/grants/{code}/sites", tags=["field sites"])
 
-CodePath = Annotated[str, PathParam(max_length=64, description="Grant code, e.g. SOS-CA-EX-01")]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+CodePath = Annotated[
+    str,
+    PathParam(
+        max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="Grant code, e.g. SOS-CA-EX-01"
+    ),
+]
 SiteId = Annotated[int, PathParam(ge=1, le=2_147_483_647)]
 FORM_OVERHEAD = 64 * 1024
 MULTIPART_BODY = {
@@ -86,9 +92,16 @@ EpsgQ = Annotated[
     Query(ge=1, le=999_999, description="EPSG code of the coordinates, if the file has no CRS"),
 ]
 SwapQ = Annotated[bool, Query(description="Swap x and y (files with latitude first)")]
-NameQ = Annotated[str | None, Query(max_length=100, description="Attribute with site names")]
-LayerQ = Annotated[str | None, Query(max_length=200, description="Layer of a GeoPackage")]
-LicenceQ = Annotated[str | None, Query(max_length=500, description="Licence of the data")]
+NameQ = Annotated[
+    str | None,
+    Query(max_length=100, pattern=PRINTABLE, description="Attribute with site names"),
+]
+LayerQ = Annotated[
+    str | None, Query(max_length=200, pattern=PRINTABLE, description="Layer of a GeoPackage")
+]
+LicenceQ = Annotated[
+    str | None, Query(max_length=500, pattern=PRINTABLE, description="Licence of the data")
+]
 
 
 @router.get("", summary="The grant's field sites (GeoJSON)")
@@ -165,7 +178,7 @@ async def replace_site(
     principal: PrincipalDep,
     engine: EngineDep,
     settings: SettingsDep,
-    name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=200, pattern=PRINTABLE)] = None,
     epsg: EpsgQ = None,
     swap_xy: SwapQ = False,
     layer: LayerQ = None,

@@ -11,11 +11,10 @@
   const map = L.map("map", { attributionControl: true }).setView([43.0, 70.0], 5);
   map.attributionControl.addAttribution("Boundaries: Natural Earth");
   const countries = JSON.parse(document.getElementById("countries-data").textContent);
-  L.geoJSON(countries, { style: { color: "#546e7a", weight: 1, fillColor: "#f6f4ef", fillOpacity: 1 } }).addTo(map);
+  L.geoJSON(countries, { style: { color: "#546e7a", weight: 1, fillColor: "#eef1e6", fillOpacity: 1 } }).addTo(map);
   const colours = { ok: "#2e7d32", warning: "#ef6c00", error: "#c62828" };
   let saved = null;
   let preview = null;
-  let checked = null;
 
   function escapeHtml(s) {
     return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -29,7 +28,7 @@
     return "/api/grants/" + encodeURIComponent(grantSel.value) + "/sites?" + params;
   }
 
-  async function loadSaved() {
+  async function loadSaved(focusIds) {
     const r = await fetch("/api/grants/" + encodeURIComponent(grantSel.value) + "/sites", { credentials: "same-origin" });
     if (!r.ok) return;
     const fc = await r.json();
@@ -40,7 +39,12 @@
     }).addTo(map);
     saved.getLayers().forEach((l) => l.getElement && l.getElement() && l.getElement().classList.add("saved-site"));
     document.getElementById("map").dataset.savedSites = String(fc.features.length);
-    if (!preview && fc.features.length) map.fitBounds(saved.getBounds(), { maxZoom: 12 });
+    const focus = saved.getLayers().filter((l) => focusIds && focusIds.includes(l.feature.id));
+    if (focus.length) {
+      map.fitBounds(L.featureGroup(focus).getBounds(), { maxZoom: 10, animate: false });
+    } else if (!preview && fc.features.length) {
+      map.fitBounds(saved.getBounds(), { maxZoom: 10, animate: false });
+    }
   }
 
   function showReport(body) {
@@ -65,7 +69,7 @@
       onEachFeature: (f, layer) => layer.bindTooltip(escapeHtml(f.properties.name) + " (" + f.properties.status + ")"),
     }).addTo(map);
     document.getElementById("map").dataset.previewFeatures = String(fc.features.length);
-    if (fc.features.length) map.fitBounds(preview.getBounds(), { maxZoom: 12 });
+    if (fc.features.length) map.fitBounds(preview.getBounds(), { maxZoom: 10, animate: false });
   }
 
   async function send(dryRun) {
@@ -91,7 +95,6 @@
     commitBtn.disabled = true;
     const body = await send(true);
     if (!body) return;
-    checked = body;
     showReport(body);
     showPreview(body.preview);
     const todo = body.features.filter((f) => f.action === "insert" || f.action === "replace").length;
@@ -109,10 +112,10 @@
     const n = body.features.filter((f) => f.action === "insert" || f.action === "replace").length;
     message.textContent = "Saved " + n + " site(s) to grant " + body.grant + ".";
     if (preview) { map.removeLayer(preview); preview = null; }
-    await loadSaved();
+    await loadSaved(body.features.map((f) => f.site_id).filter((id) => id));
   });
 
-  grantSel.addEventListener("change", loadSaved);
-  fileIn.addEventListener("change", () => { commitBtn.disabled = true; checked = null; });
+  grantSel.addEventListener("change", () => loadSaved());
+  fileIn.addEventListener("change", () => { commitBtn.disabled = true; });
   loadSaved();
 })();

@@ -1,0 +1,115 @@
+"""In the browser: a grantee logs in, uploads a zipped Shapefile, sees the preview and the
+report, saves, and sees the site on the map; another grantee cannot touch it."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from api.auth.testing import TEST_PASSWORD, make_user
+from tests.uploads.conftest import site_gdf, write
+
+pytestmark = pytest.mark.browser
+GRANT, OTHER = "SOS-CA-EX-08", "SOS-CA-EX-09"
+
+
+def _login(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/login?next=/sites/upload")
+    page.fill("#username", username)
+    page.fill("#password", TEST_PASSWORD)
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_url(f"{base}/sites/upload")
+
+
+def test_grantee_uploads_a_zipped_shapefile_and_another_cannot_touch_it(
+    browser: Any, live_server: str, engine: Engine, tmp_path: Path, artifacts: Path
+) -> None:
+    tag = secrets.token_hex(3)
+    owner = make_user(engine, f"grantee-upload-{tag}", roles=["grantee"], grants=[GRANT])
+    intruder = make_user(engine, f"grantee-other-{tag}", roles=["grantee"], grants=[OTHER])
+    name = f"Урочище {tag}"
+    shp = write(site_gdf(1, names=[name], size_deg=0.03), "shpzip", tmp_path, encoding="cp1251")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(f"{m.text} {m.location}")
+            if m.type == "error" and "favicon.ico" not in str(m.location)
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    external: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            external.append(r.url)
+            if not r.url.startswith(live_server) and not r.url.startswith("data:")
+            else None
+        ),
+    )
+
+    _login(page, live_server, owner)
+    page.select_option("#grant", GRANT)
+    page.set_input_files("#file", str(shp))
+    page.click("#check")
+    page.wait_for_selector("#report:not([hidden]) tr.feature-row")
+    row = page.locator("tr.feature-row").first
+    assert name in row.inner_text() and "ok" in row.inner_text() and "insert" in row.inner_text()
+    assert page.locator("#map").get_attribute("data-preview-features") == "1"
+    assert page.locator("#notes").inner_text().count("1 feature(s)") == 1
+    assert page.is_enabled("#commit")
+    with engine.connect() as conn:  # the dry run stored nothing
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM field_sites WHERE name = :n"), {"n": name}
+            ).scalar_one()
+            == 0
+        )
+    page.screenshot(path=str(artifacts / "site-upload-preview.png"))
+
+    page.click("#commit")
+    page.wait_for_function("document.getElementById('message').textContent.startsWith('Saved')")
+    page.wait_for_function("Number(document.getElementById('map').dataset.savedSites || 0) >= 1")
+    assert page.locator("#map path.saved-site").count() >= 1
+    page.screenshot(path=str(artifacts / "site-upload-saved.png"))
+    with engine.connect() as conn:
+        site_id, by = conn.execute(
+            text("SELECT id, uploaded_by FROM field_sites WHERE name = :n"), {"n": name}
+        ).one()
+    assert by == owner
+    assert missing == [] and external == []
+    assert errors == [], errors
+    context.close()
+
+    # another grantee: the grant is not offered, and the API refuses to change the site
+    context = browser.new_context()
+    page = context.new_page()
+    _login(page, live_server, intruder)
+    assert GRANT not in page.locator("#grant").inner_text()
+    status = page.evaluate(
+        """async ([url]) => {
+             const csrf = document.querySelector('meta[name="csrf-token"]').content;
+             const r = await fetch(url, {method: 'DELETE', headers: {'X-CSRF-Token': csrf}});
+             return r.status;
+           }""",
+        [f"/api/grants/{GRANT}/sites/{site_id}"],
+    )
+    assert status == 403
+    context.close()
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM field_sites WHERE id = :i"), {"i": site_id}
+            ).scalar_one()
+            == 1
+        )
