@@ -234,6 +234,11 @@ def read_ecosystems(session: Session, run_id: int) -> gpd.GeoDataFrame:
     return read_gdf(session, q, params={"r": run_id})
 
 
+def read_regions(session: Session) -> gpd.GeoDataFrame:
+    """Named physical regions (Natural Earth), for range defaults and regional limits."""
+    return read_table(session, m.Region)
+
+
 def read_protected_areas(session: Session) -> gpd.GeoDataFrame:
     return read_table(session, m.ProtectedArea)
 
