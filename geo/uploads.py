@@ -399,11 +399,21 @@ def read_upload(
     )
 
 
+def _text(values: pd.Series) -> pd.Series:
+    """Attribute values as trimmed text without control characters (NUL included)."""
+    return (
+        values.astype("string")
+        .str.replace(r"[\x00-\x08\x0b-\x1f\x7f]", "", regex=True)
+        .str.strip()
+        .replace("", pd.NA)
+    )
+
+
 def _pick(gdf: gpd.GeoDataFrame, candidates: tuple[str, ...]) -> pd.Series:
     lower = {str(c).lower(): c for c in gdf.columns if c != gdf.geometry.name}
     for c in candidates:
         if c in lower:
-            return gdf[lower[c]].astype("string").str.strip().replace("", pd.NA)
+            return _text(gdf[lower[c]])
     return pd.Series(pd.NA, index=gdf.index, dtype="string")
 
 
@@ -413,11 +423,11 @@ def site_names(gdf: gpd.GeoDataFrame, stem: str, name_field: str | None = None) 
         if name_field not in gdf.columns:
             have = ", ".join(str(c) for c in gdf.columns if c != gdf.geometry.name)
             raise SchemaMismatch(f"no attribute {name_field!r}; the file has: {have}")
-        names = gdf[name_field].astype("string").str.strip().replace("", pd.NA)
+        names = _text(gdf[name_field])
     else:
         names = _pick(gdf, NAME_COLUMNS)
     fallback = pd.Series([f"{stem} {i + 1}" for i in range(len(gdf))], index=gdf.index)
-    out = names.fillna(fallback).astype(str).str.slice(0, 200)
+    out = names.fillna(fallback).astype(str).str.replace(r"\s+", " ", regex=True).str.slice(0, 200)
     if out.duplicated().any():
         dup = out[out.duplicated(keep=False)]
         out = out.where(~out.duplicated(keep=False), dup + " (" + (dup.index + 1).astype(str) + ")")

@@ -154,7 +154,11 @@ def deactivate(session: Session, user: User) -> None:
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with ``username`` and ``password``, or None (same cost either way)."""
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username):
+        verify_password(None, password)  # same cost as a real attempt
+        return None
+    user = session.scalar(select(User).where(User.username == username))
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         return None

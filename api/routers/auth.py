@@ -46,7 +46,8 @@ def login(
             next=_safe_next(next),
             error="This form is stale: reload the page and log in again.",
         )
-    with transaction(engine, actor=username.strip().lower() or None) as session:
+    actor = username.strip().lower()
+    with transaction(engine, actor=actor if accounts.USERNAME_RE.match(actor) else None) as session:
         user = accounts.authenticate(session, username, password)
         raw = (
             accounts.start_session(session, user, user_agent=request.headers.get("user-agent"))

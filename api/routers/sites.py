@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,7 +68,8 @@ async def _save_upload(request: Request, settings: Settings, folder: Path) -> tu
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("the form has no file: send it in a field named 'file'")
-        name = Path((upload.filename or "upload").replace("\\", "/")).name or "upload"
+        raw_name = re.sub(r"[\x00-\x1f\x7f]", "", upload.filename or "upload")[:200]
+        name = Path(raw_name.replace("\\", "/")).name or "upload"
         target = folder / ("upload" + Path(name).suffix.lower()[:10])
         size = 0
         with target.open("wb") as out:

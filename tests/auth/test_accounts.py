@@ -276,3 +276,11 @@ def test_cli_users_commands(settings, demo, engine, monkeypatch) -> None:
         )
         >= 1
     )
+
+
+def test_login_with_control_characters_is_refused_not_crashed(client) -> None:
+    token = csrf_from(client.get("/login").text)
+    r = client.post(
+        "/login", data={"username": "adm\x00in", "password": "x" * 12, "csrf_token": token}
+    )
+    assert r.status_code == 401

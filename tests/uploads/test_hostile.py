@@ -237,3 +237,13 @@ def test_api_size_and_feature_limits(small_app, engine, tmp_path) -> None:
         r = upload(c, many, dry_run=False)
         assert r.status_code == 413 and "4 features" in r.json()["description"]
         assert _sites(engine) == before
+
+
+def test_control_characters_in_names_and_filenames_are_cleaned(grantee, engine, tmp_path) -> None:
+    raw = GEOJSON.replace(b'"x"', b'"bad\\u0000 name\\u0007 ' + os.urandom(3).hex().encode() + b'"')
+    r = upload(
+        grantee, tmp_path / "a.geojson", content=raw, dry_run=False, filename="evil\x00name.geojson"
+    )
+    assert r.status_code == 201, r.text
+    name = r.json()["features"][0]["name"]
+    assert name.startswith("bad") and "\x00" not in name and "\x07" not in name
