@@ -33,6 +33,8 @@ from geo.threats import LIVE_STATUSES, STATUSES, status_as_of
 #: Kok-Jailau, the demo threat: where maps open when there is nothing else to show.
 DEFAULT_CENTRE = (43.14, 76.98)
 STATUS_LABELS = {s: s.replace("_", " ") for s in STATUSES}
+#: How threats and status changes made from published reports name their source.
+REPORT_SOURCE = "Irbis threat report"
 
 _THREAT_COLUMNS = (
     "t.id, t.name, t.kind, t.status, t.proposed_on, t.started_on, t.ended_on, t.description, "
@@ -228,7 +230,8 @@ def dossier(conn: Connection, threat_id: int) -> dict[str, Any]:
     changes = status_changes(conn, [threat_id])
     reports = public_reports(conn, threat_id)
     sources: list[str] = [threat["source"]]
-    sources += [s for s in changes.get("source", []) if s]
+    # report-based status changes are credited under Evidence, their links under links
+    sources += [s for s in changes.get("source", []) if s and not s.startswith(REPORT_SOURCE)]
     links = list(threat["links"] or [])
     for r in reports:
         links += list(r["links"] or [])
@@ -296,10 +299,26 @@ def offline(m: folium.Map, vendor: str = "/vendor") -> folium.Map:
     return m
 
 
-def _base_map(bounds: tuple[float, float, float, float] | None) -> folium.Map:
+def _base_map(bounds: tuple[float, float, float, float] | None, *, relief: bool) -> folium.Map:
     m = folium.Map(
-        location=DEFAULT_CENTRE, zoom_start=11, tiles=None, control_scale=True, prefer_canvas=False
+        location=DEFAULT_CENTRE,
+        zoom_start=11,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+        max_zoom=16,
     )
+    if relief:  # Irbis's own shaded relief; exports go without (they make no requests)
+        from layers.maps import RELIEF_ATTRIBUTION, RELIEF_URL
+
+        folium.TileLayer(
+            tiles=RELIEF_URL,
+            name="Shaded relief",
+            attr=RELIEF_ATTRIBUTION,
+            max_native_zoom=12,
+            max_zoom=16,
+            overlay=False,
+        ).add_to(m)
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         pad_x, pad_y = max((maxx - minx) * 0.6, 0.02), max((maxy - miny) * 0.6, 0.02)
@@ -310,7 +329,8 @@ def _base_map(bounds: tuple[float, float, float, float] | None) -> folium.Map:
 def _context(m: folium.Map, context: Mapping[str, list[dict[str, Any]]]) -> None:
     styles = {
         "Protected areas": {"color": "#2e7d32", "fillColor": "#66bb6a", "fillOpacity": 0.2},
-        "Countries": {"color": "#555", "fill": False, "weight": 1},
+        "Published threats": {"color": "#c62828", "fillColor": "#ef5350", "fillOpacity": 0.3},
+        "Places": {"color": "#333", "fillColor": "#fff", "fillOpacity": 1, "weight": 2},
     }
     for name, features in context.items():
         if not features:
@@ -332,10 +352,12 @@ def dossier_map(
     name: str,
     context: Mapping[str, list[dict[str, Any]]],
     *,
+    relief: bool = False,
     vendor: str = "/vendor",
 ) -> folium.Map:
-    """The dossier map: the footprint over the protected areas (no tiles: our own data)."""
-    m = offline(_base_map(footprint.bounds), vendor)
+    """The dossier map: the footprint over the protected areas (and Irbis's relief if
+    ``relief``; without it the map makes no request at all, for self-contained exports)."""
+    m = offline(_base_map(footprint.bounds, relief=relief), vendor)
     _context(m, context)
     folium.GeoJson(
         {"type": "Feature", "geometry": mapping(footprint), "properties": {"name": name}},
@@ -349,13 +371,13 @@ def dossier_map(
 
 
 def draw_map(
-    context: Mapping[str, list[dict[str, Any]]], *, vendor: str = "/vendor"
+    context: Mapping[str, list[dict[str, Any]]], *, relief: bool = True, vendor: str = "/vendor"
 ) -> tuple[folium.Map, str]:
     """A map to draw a threat on (folium's Draw plugin, served offline).
 
     Returns the map and the JavaScript name of the feature group that holds what is drawn.
     """
-    m = offline(_base_map(None), vendor)
+    m = offline(_base_map(None, relief=relief), vendor)
     _context(m, context)
     drawn = folium.FeatureGroup(name="Drawn threat").add_to(m)
     draw = Draw(
@@ -369,6 +391,7 @@ def draw_map(
     draw.default_js = [("leaflet_draw_js", f"{vendor}/leaflet-draw/dist/leaflet.draw.js")]
     draw.default_css = [("leaflet_draw_css", f"{vendor}/leaflet-draw/dist/leaflet.draw.css")]
     draw.add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     return m, drawn.get_name()
 
 

@@ -46,24 +46,36 @@ def _date(value: str | None, what: str) -> dt.date | None:
         raise InvalidInput(f"the {what} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _features(rows: Any) -> list[dict[str, Any]]:
+    return [{"type": "Feature", "geometry": r.g, "properties": {"name": r.label}} for r in rows]
+
+
 def _context(engine: Any) -> dict[str, list[dict[str, Any]]]:
+    """What the drawing map shows for orientation: parks, published threats, towns."""
+    simplified = "ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.001), 5)::json AS g"
     with engine.connect() as conn:
-        rows = conn.execute(
+        parks = conn.execute(
             text(
-                "SELECT id, name, method, "
-                "ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.001), 5)::json AS g "
+                f"SELECT name || ' (' || method || ')' AS label, {simplified} "
                 "FROM protected_areas ORDER BY id LIMIT 300"
             )
         )
+        threats = conn.execute(
+            text(
+                f"SELECT name AS label, {simplified} FROM threats WHERE published "
+                "ORDER BY id LIMIT 300"
+            )
+        )
+        places = conn.execute(
+            text(
+                "SELECT name AS label, ST_AsGeoJSON(geom, 5)::json AS g FROM places "
+                "WHERE name IS NOT NULL ORDER BY population DESC NULLS LAST LIMIT 150"
+            )
+        )
         return {
-            "Protected areas": [
-                {
-                    "type": "Feature",
-                    "geometry": r.g,
-                    "properties": {"name": f"{r.name} ({r.method})"},
-                }
-                for r in rows
-            ]
+            "Protected areas": _features(parks),
+            "Published threats": _features(threats),
+            "Places": _features(places),
         }
 
 
@@ -182,7 +194,7 @@ def report_page(
 ) -> HTMLResponse:
     report = tr.visible_report(session, principal, report_id)
     geom = tr.report_geometry(report)
-    m = lt.dossier_map(geom, report.title, {})
+    m = lt.dossier_map(geom, report.title, {}, relief=True)
     moderator = tr.is_moderator(principal)
     return render(
         request,

@@ -159,7 +159,7 @@ def feed(
 def dossier(request: Request, engine: ReaderDep, threat_id: int) -> HTMLResponse:
     """The public dossier of a threat: map, area, overlaps, timeline, evidence, sources."""
     data = _dossier(request, engine, threat_id)
-    m = lt.dossier_map(data["threat"]["geom"], data["threat"]["name"], data["context"])
+    m = lt.dossier_map(data["threat"]["geom"], data["threat"]["name"], data["context"], relief=True)
     photos = {ev["id"]: f"/evidence/{ev['id']}" for ev in data["evidence"]}
     return render(
         request, "threat_dossier.html", d=data, map=lt.map_parts(m), photos=photos, export=False

@@ -31,7 +31,7 @@ def test_dossier_page(page: Any, live_server: str, kok_jailau: int, artifacts: P
         lambda req: outside.append(req.url) if not req.url.startswith(live_server) else None,
     )
     page.goto(f"{live_server}/threats/{kok_jailau}")
-    page.wait_for_selector(".folium-map path.leaflet-interactive")
+    page.wait_for_selector(".folium-map path.leaflet-interactive[stroke='#c62828']")
     assert page.inner_text("h1") == dd.KOK_JAILAU["name"]
     assert page.locator("ol.timeline li").count() == len(dd.KOK_JAILAU["timeline"])
     assert "Ile-Alatau" in page.inner_text("table.overlaps")
@@ -53,7 +53,7 @@ def test_exported_dossier_works_with_no_network(
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.route("**/*", lambda route: route.abort())
     page.set_content(html, wait_until="load")
-    page.wait_for_selector(".folium-map path.leaflet-interactive")
+    page.wait_for_selector(".folium-map path.leaflet-interactive[stroke='#c62828']")
     assert page.inner_text("h1") == dd.KOK_JAILAU["name"]
     assert page.locator("ol.timeline li").count() == len(dd.KOK_JAILAU["timeline"])
     page.screenshot(path=str(artifacts / "threat-dossier-export.png"), full_page=True)
