@@ -185,8 +185,9 @@ def _transform(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     t = Transformer.from_crs(src, dst, always_xy=True)
 
     def fn(coords: np.ndarray) -> np.ndarray:
-        x, y = t.transform(coords[:, 0], coords[:, 1], errcheck=False)
-        return np.column_stack([x, y])
+        out = np.array(coords.T, order="C")  # two contiguous rows, transformed in place
+        t.transform(out[0], out[1], inplace=True, errcheck=False)
+        return out.T
 
     return shapely.transform(geoms, fn)
 
@@ -213,9 +214,11 @@ def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The polygonal part of each geometry as a MultiPolygon (None if it has none), and
     whether other parts (points, lines) were dropped."""
     n = len(geoms)
-    parts, idx = shapely.get_parts(geoms, return_index=True)
-    parts2, idx2 = shapely.get_parts(parts, return_index=True)
-    owner = idx[idx2]
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    if (shapely.get_type_id(geoms) == _COLLECTION).any():  # collections hold multi-parts
+        parts, idx2 = shapely.get_parts(parts, return_index=True)
+        owner = owner[idx2]
+    parts2 = parts
     is_poly = (shapely.get_type_id(parts2) == _POLYGON) & ~shapely.is_empty(parts2)
     out = np.full(n, None, dtype=object)
     if is_poly.any():

@@ -14,6 +14,7 @@ from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request, cookie_parser
 
@@ -53,11 +54,18 @@ def cookie_header(
     return "; ".join(parts)
 
 
+class _Unavailable(Exception):
+    """The accounts cannot be read (the database is down)."""
+
+
 def _lookup(engine: Engine, kind: str, raw: str) -> Principal | None:
-    with transaction(engine, actor=None) as session:
-        if kind == "token":
-            return accounts.principal_from_api_token(session, raw)
-        return accounts.principal_from_session(session, raw)
+    try:
+        with transaction(engine, actor=None) as session:
+            if kind == "token":
+                return accounts.principal_from_api_token(session, raw)
+            return accounts.principal_from_session(session, raw)
+    except OperationalError as exc:
+        raise _Unavailable from exc
 
 
 async def _reply(send: Send, status: int, code: str, description: str, **headers: str) -> None:
@@ -80,6 +88,18 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        try:
+            await self._authenticate(scope, receive, send)
+        except _Unavailable:
+            await _reply(
+                send,
+                503,
+                "unavailable",
+                "the account store cannot be reached; try again soon",
+                retry_after="30",
+            )
+
+    async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> None:
         application = scope["app"]
         settings = application.state.settings
         key = getattr(application.state, "secret_key", None)

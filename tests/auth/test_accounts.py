@@ -284,3 +284,16 @@ def test_login_with_control_characters_is_refused_not_crashed(client) -> None:
         "/login", data={"username": "adm\x00in", "password": "x" * 12, "csrf_token": token}
     )
     assert r.status_code == 401
+
+
+def test_unreachable_account_store_is_503_not_500(settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import DatabaseSettings
+
+    s = settings.model_copy(deep=True)
+    s.database = DatabaseSettings(url="postgresql+psycopg://irbis:irbis@127.0.0.1:1/nowhere")
+    with TestClient(create_app(s)) as c:
+        r = c.get("/api/account", headers={"Authorization": "Bearer irb_x"})
+    assert r.status_code == 503 and r.json()["code"] == "unavailable"
