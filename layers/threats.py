@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html
 import mimetypes
 import re
 from collections.abc import Mapping
@@ -332,9 +333,14 @@ def _context(m: folium.Map, context: Mapping[str, list[dict[str, Any]]]) -> None
         "Published threats": {"color": "#c62828", "fillColor": "#ef5350", "fillOpacity": 0.3},
         "Places": {"color": "#333", "fillColor": "#fff", "fillOpacity": 1, "weight": 2},
     }
-    for name, features in context.items():
-        if not features:
+    for name, raw in context.items():
+        if not raw:
             continue
+        # tooltips are HTML in Leaflet: names (some typed by reporters) are escaped here
+        features = [
+            {**f, "properties": {k: html.escape(str(v)) for k, v in f["properties"].items()}}
+            for f in raw
+        ]
         style = styles.get(name, {"color": "#555", "weight": 1})
         folium.GeoJson(
             {"type": "FeatureCollection", "features": features},
@@ -360,11 +366,11 @@ def dossier_map(
     m = offline(_base_map(footprint.bounds, relief=relief), vendor)
     _context(m, context)
     folium.GeoJson(
-        {"type": "Feature", "geometry": mapping(footprint), "properties": {"name": name}},
-        name=name,
+        {"type": "Feature", "geometry": mapping(footprint), "properties": {}},
+        name=html.escape(name),
         style_function=lambda _f: {"color": "#c62828", "fillColor": "#ef5350", "fillOpacity": 0.5},
         marker=folium.CircleMarker(radius=7),
-        tooltip=name,
+        tooltip=html.escape(name),
     ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     return m

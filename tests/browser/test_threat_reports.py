@@ -164,3 +164,31 @@ def test_bad_input_message_in_the_form(browser: Any, live_server: str, engine: E
     assert "description is empty" in page.inner_text("#form-error")
     assert page.url.endswith("/reports/new")
     ctx.close()
+
+
+def test_a_title_with_markup_runs_no_script(browser: Any, live_server: str, engine: Engine) -> None:
+    import httpx
+
+    from api.auth.testing import login
+    from tests.threats.conftest import report_form
+
+    advocate = make_user(engine, roles=["advocate"])
+    analyst = make_user(engine, roles=["analyst"])
+    evil = '<img src=x onerror="window.__xss=1">Quarry'
+    with httpx.Client(base_url=live_server) as c:
+        csrf = login(c, advocate)
+        r = c.post("/reports", data=report_form(title=evil), headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 201, r.text
+        report_id = r.json()["id"]
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = ctx.new_page()
+    _login(page, live_server, analyst, "/reports")
+    page.goto(f"{live_server}/reports/{report_id}")
+    footprint = page.locator(".folium-map path.leaflet-interactive[stroke='#c62828']")
+    footprint.hover()
+    page.wait_for_selector(".leaflet-tooltip")
+    assert "<img" in page.inner_text(".leaflet-tooltip")  # shown as text
+    page.hover(".leaflet-control-layers")
+    assert page.evaluate("window.__xss") is None
+    assert page.inner_text("h1").endswith(evil)
+    ctx.close()
