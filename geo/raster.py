@@ -28,7 +28,7 @@ import pandas as pd
 import geopandas as gpd
 import rasterio
 from exactextract import exact_extract
-from exactextract.raster import NumPyRasterSource
+from exactextract.raster import RasterioRasterSource
 from pyproj import CRS, Geod
 from rasterio.io import DatasetReader
 
@@ -178,8 +178,9 @@ def class_areas(
 ) -> pd.DataFrame:
     """Area (ha) of each raster value (or of ``classify(values)``) inside each zone.
 
-    Every pixel counts with the fraction of it covered by the zone times its area in m²
-    (geodesic for lon/lat rasters), so small zones and zone edges are measured exactly.
+    Every pixel counts with the fraction of it covered by the zone (exactextract) times its
+    area in m² (geodesic for lon/lat rasters, from the latitude of its row), so small zones
+    and zone edges are measured exactly. The raster is read zone by zone, never whole.
 
     Parameters
     ----------
@@ -196,61 +197,70 @@ def class_areas(
     -------
     DataFrame
         Long table ``id_col, value, area_ha`` plus ``valid_ha`` (the zone's area over
-        cells with data) and ``nodata_ha``.
+        cells with data) and ``nodata_ha`` (over nodata cells; a NaN nodata value is skipped
+        by exactextract, so it is not measured).
     """
+    cols = [id_col, "value", "area_ha", "valid_ha", "nodata_ha"]
     with open_raster(raster) as src:
-        kind_check = area_crs_kind(src.crs)  # noqa: F841 - raises for unusable CRS
+        kind = area_crs_kind(src.crs)
         z = _zones_in(zones, src.crs, id_col)
-        cols = [id_col, "value", "area_ha", "valid_ha", "nodata_ha"]
         if z.empty:
             return pd.DataFrame(columns=cols)
-        data = src.read(band, masked=True)
-        areas = cell_areas_m2(src.transform, src.height, src.width, src.crs)
-        left, bottom, right, top = src.bounds
-        wkt = src.crs.to_wkt()
-    mask = np.ma.getmaskarray(data)
-    values = np.asarray(classify(data.filled(0)) if classify else data.filled(0))
-    values = values.astype("float64")
-    values[mask] = np.nan
-    all_area = areas.copy()
-    valid_area = np.where(mask, np.nan, areas)
-    mk = lambda m, name: NumPyRasterSource(  # noqa: E731
-        m, left, bottom, right, top, nodata=np.nan, name=name, srs_wkt=wkt
-    )
-    res = exact_extract(
-        [mk(values, "v")],
-        z,
-        ["unique", "weighted_frac"],
-        weights=mk(valid_area, "w"),
-        include_cols=["_zone"],
-        output="pandas",
-    )
-    tot = exact_extract(
-        [mk(all_area, "a"), mk(valid_area, "va")],
-        z,
-        ["sum"],
-        include_cols=["_zone"],
-        output="pandas",
-    )
-    tot = tot.groupby("_zone").sum(numeric_only=True)
+        nd = src.nodata
+        if nd is not None and np.isfinite(nd):
+            arg = f"(default_value={int(nd) if float(nd).is_integer() else nd!r})"
+        else:
+            arg = ""
+        ops = [f"values{arg}", f"coverage{arg}", f"center_y{arg}"]
+        res = exact_extract(
+            RasterioRasterSource(src, band), z, ops, include_cols=["_zone"], output="pandas"
+        )
+        t = src.transform
+    res.columns = ["_zone", "values", "coverage", "center_y"]
+    fixed = abs(t.a * t.e) if kind == "equal_area" else None
+    half = abs(t.e) / 2
+    band_area: dict[float, float] = {}
+
+    def areas(cy: np.ndarray) -> np.ndarray:
+        if fixed is not None:
+            return np.full(cy.shape, fixed)
+        out = np.empty(cy.shape)
+        for k, y in enumerate(cy):
+            a = band_area.get(y)
+            if a is None:
+                a = band_area[y] = _band_area(y - half, y + half, abs(t.a))
+            out[k] = a
+        return out
+
     rows = []
-    for _, r in res.iterrows():
-        zid = r["_zone"]
-        uniq = np.atleast_1d(r["unique"])
-        fr = np.atleast_1d(r["weighted_frac"])
-        all_m2 = float(tot.loc[zid, "a_sum"])
-        valid_m2 = float(np.nan_to_num(tot.loc[zid, "va_sum"]))
-        for v, f in zip(uniq, fr, strict=True):
+    for zid, g in res.groupby("_zone", sort=False):
+        vals = np.concatenate([np.asarray(v) for v in g["values"]])
+        cov = np.concatenate([np.asarray(v, dtype="float64") for v in g["coverage"]])
+        cy = np.concatenate([np.asarray(v, dtype="float64") for v in g["center_y"]])
+        m2 = cov * areas(cy)
+        if nd is None:
+            nodata = np.zeros(vals.shape, dtype=bool)
+        elif np.isnan(nd):
+            nodata = np.isnan(vals.astype("float64"))
+        else:
+            nodata = vals == nd
+        valid_m2 = float(m2[~nodata].sum())
+        nodata_m2 = float(m2[nodata].sum())
+        v = vals[~nodata]
+        classes = np.asarray(classify(v)) if classify is not None else v
+        if classes.size:
+            uniq, inv = np.unique(classes, return_inverse=True)
+            sums = np.bincount(inv.ravel(), weights=m2[~nodata])
+        else:
+            uniq, sums = np.array([]), np.array([])
+        for u, a in zip(uniq, sums, strict=True):
             rows.append(
                 {
                     id_col: zid,
-                    "value": v.item() if hasattr(v, "item") else v,
-                    "area_ha": float(f) * valid_m2 / M2_PER_HA,
+                    "value": u.item() if hasattr(u, "item") else u,
+                    "area_ha": float(a) / M2_PER_HA,
                     "valid_ha": valid_m2 / M2_PER_HA,
-                    "nodata_ha": max(all_m2 - valid_m2, 0.0) / M2_PER_HA,
+                    "nodata_ha": nodata_m2 / M2_PER_HA,
                 }
             )
-    out = pd.DataFrame(rows, columns=cols)
-    if classify is not None and not out.empty and out["value"].isin([0.0, 1.0]).all():
-        out["value"] = out["value"].astype(bool)
-    return out
+    return pd.DataFrame(rows, columns=cols)
