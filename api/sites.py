@@ -346,7 +346,9 @@ def _feature(row: dict[str, Any], private: bool) -> dict[str, Any]:
     return {"type": "Feature", "id": row["id"], "geometry": geom, "properties": row}
 
 
-def list_sites(engine: Engine, principal: Principal, code: str) -> dict[str, Any]:
+def list_sites(
+    engine: Engine, principal: Principal, code: str, site_id: int | None = None
+) -> dict[str, Any]:
     """The grant's sites as a GeoJSON FeatureCollection (uploader names for the privileged)."""
     with transaction(engine) as session:
         grant = get_grant(session, code)
@@ -355,9 +357,9 @@ def list_sites(engine: Engine, principal: Principal, code: str) -> dict[str, Any
                 "SELECT id, name, description, uploaded_by, uploaded_at, source, licence, method,"
                 " round(ST_Area(geom::geography)::numeric / 10000, 3)::float AS area_ha,"
                 " ST_AsGeoJSON(geom, 7) AS geojson FROM field_sites WHERE grant_id = :g"
-                " ORDER BY name"
+                " AND (CAST(:s AS integer) IS NULL OR id = :s) ORDER BY name"
             ),
-            {"g": grant.id},
+            {"g": grant.id, "s": site_id},
         ).mappings()
         private = principal.sees_sensitive or principal.may_edit_sites(grant.id)
         feats = [_feature(dict(r), private) for r in rows]
@@ -365,10 +367,9 @@ def list_sites(engine: Engine, principal: Principal, code: str) -> dict[str, Any
 
 
 def get_site(engine: Engine, principal: Principal, code: str, site_id: int) -> dict[str, Any]:
-    fc = list_sites(engine, principal, code)
-    for f in fc["features"]:
-        if f["id"] == site_id:
-            return f
+    fc = list_sites(engine, principal, code, site_id)
+    if fc["features"]:
+        return fc["features"][0]  # type: ignore[no-any-return]
     raise NotFound(f"grant {code} has no field site {site_id}")
 
 

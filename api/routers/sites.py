@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from api import sites
 from api.auth.principal import PrincipalDep
-from api.deps import EngineDep, SettingsDep
+from api.deps import EngineDep, ReaderDep, SettingsDep
 from api.settings import Settings
 from geo.errors import InvalidInput, TooLarge
 
@@ -107,7 +107,7 @@ LicenceQ = Annotated[
 
 
 @router.get("", summary="The grant's field sites (GeoJSON)")
-def list_sites(code: CodePath, principal: PrincipalDep, engine: EngineDep) -> dict[str, Any]:
+def list_sites(code: CodePath, principal: PrincipalDep, engine: ReaderDep) -> dict[str, Any]:
     return sites.list_sites(engine, principal, code)
 
 
@@ -163,7 +163,7 @@ def _check_editor(engine: EngineDep, principal: PrincipalDep, code: str) -> None
 
 @router.get("/{site_id}", summary="One field site (GeoJSON feature)")
 def get_site(
-    code: CodePath, site_id: SiteId, principal: PrincipalDep, engine: EngineDep
+    code: CodePath, site_id: SiteId, principal: PrincipalDep, engine: ReaderDep
 ) -> dict[str, Any]:
     return sites.get_site(engine, principal, code, site_id)
 
@@ -213,6 +213,6 @@ def delete_site(
 
 @router.get("/{site_id}/versions", summary="Every past state of a site, newest first")
 def site_versions(
-    code: CodePath, site_id: SiteId, principal: PrincipalDep, engine: EngineDep
+    code: CodePath, site_id: SiteId, principal: PrincipalDep, engine: ReaderDep
 ) -> list[dict[str, Any]]:
     return sites.versions(engine, principal, code, site_id)

@@ -247,3 +247,17 @@ def test_control_characters_in_names_and_filenames_are_cleaned(grantee, engine, 
     assert r.status_code == 201, r.text
     name = r.json()["features"][0]["name"]
     assert name.startswith("bad") and "\x00" not in name and "\x07" not in name
+
+
+def test_kml_with_entity_expansion_or_external_entities_is_refused(tmp_path) -> None:
+    lol = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10 if i else "lol" * 10}">' for i in range(9))
+    for dtd, body in ((lol, "&l8;"), ('<!ENTITY x SYSTEM "file:///etc/passwd">', "&x;")):
+        path = tmp_path / "e.kml"
+        path.write_text(
+            f'<?xml version="1.0"?><!DOCTYPE k [{dtd}]><kml xmlns="http://www.opengis.net/kml/2.2">'
+            f"<Document><Placemark><name>{body}</name><Polygon><outerBoundaryIs><LinearRing>"
+            "<coordinates>70,48 70.02,48 70.02,48.02 70,48</coordinates></LinearRing>"
+            "</outerBoundaryIs></Polygon></Placemark></Document></kml>"
+        )
+        with pytest.raises(UnreadableFile):
+            read_upload(path, UploadLimits())
