@@ -379,3 +379,60 @@ def test_the_form_page_draws_offline(as_user: Any) -> None:
     assert page.status_code == 200
     assert "/vendor/leaflet-draw/dist/leaflet.draw.js" in page.text
     assert "cdn" not in page.text.lower() and "https://" not in page.text.split("<main>")[0]
+
+
+def test_footprint_uploaded_as_a_file_and_a_pdf_as_evidence(
+    as_user: Any, client: Any, engine: Engine
+) -> None:
+    from tests.threats.test_evidence import minimal_pdf
+
+    advocate = as_user("advocate")
+    kml = (
+        b'<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+        b"<Document><Placemark><name>track</name><LineString><coordinates>"
+        b"76.95,43.10 76.99,43.14 77.02,43.16</coordinates></LineString></Placemark>"
+        b"</Document></kml>"
+    )
+    r = submit(
+        advocate,
+        geometry="",
+        title="Access road to the plateau",
+        files=[
+            ("footprint", ("road.kml", kml, "application/octet-stream")),
+            ("evidence", ("permit.pdf", minimal_pdf(), "application/pdf")),
+        ],
+    )
+    assert r.status_code == 201, r.text
+    with engine.connect() as conn:
+        kind, length = conn.execute(
+            text(
+                "SELECT GeometryType(geom), ST_Length(geom::geography) FROM threat_reports "
+                "WHERE id = :id"
+            ),
+            {"id": r.json()["id"]},
+        ).one()
+    assert kind == "LINESTRING" and 8_000 < length < 12_000
+    pdf = advocate.get(r.json()["evidence"][0])
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-security-policy"] == "sandbox"
+    assert pdf.content == minimal_pdf()
+    threat_id = _publish(as_user("analyst"), r.json()["id"])["threat_id"]
+    page = client.get(f"/threats/{threat_id}").text
+    assert r.json()["evidence"][0] in page and "PDF document" in page
+
+
+def test_the_same_photo_twice_is_stored_once(
+    as_user: Any, engine: Engine, settings: Settings
+) -> None:
+    photo = photo_with_gps(size=(64, 64))
+    before = stored(engine, settings.var_dir)
+    r = submit(
+        as_user("advocate"),
+        files=[
+            ("evidence", ("a.jpg", photo, "image/jpeg")),
+            ("evidence", ("b.jpg", photo, "image/jpeg")),
+        ],
+    )
+    assert r.status_code == 201 and len(r.json()["evidence"]) == 1
+    after = stored(engine, settings.var_dir)
+    assert after[2] - before[2] == 1 and after[3] - before[3] == 1
