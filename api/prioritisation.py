@@ -464,6 +464,20 @@ def grid_summary(g: m.PlanningGrid) -> dict[str, Any]:
     }
 
 
+def grid_bounds(session: Session, grid_id: int) -> tuple[float, float, float, float] | None:
+    """The extent (minx, miny, maxx, maxy) of a grid's units."""
+    row = session.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+            "(SELECT ST_Extent(geom) AS e FROM planning_units WHERE grid_id = :g) x"
+        ),
+        {"g": grid_id},
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
 def read_units(session: Session, grid_id: int) -> gpd.GeoDataFrame:
     """A stored grid's units with their values spread into columns (``habitat:...``)."""
     grid = get_grid(session, grid_id)
@@ -804,6 +818,7 @@ __all__ = [
     "compute_grid",
     "get_grid",
     "get_scenario",
+    "grid_bounds",
     "list_grids",
     "list_scenarios",
     "read_units",

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.orm import Session
 
 from api import prioritisation as prio
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
+from api.templating import render
 from geo.errors import Forbidden, Unauthenticated
 
 router = APIRouter(prefix="/prioritisation", tags=["prioritisation"])
+
+#: Registry layers drawn under a plan's map, when published.
+MAP_CONTEXT = ("countries", "protected_areas", "threats")
 
 
 def _require_analyst(principal: Principal) -> str:
@@ -93,3 +98,46 @@ def get_units(
 ) -> JSONResponse:
     body = prio.scenario_units_geojson(session, scenario_id, selected_only=selected)
     return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.get("", response_class=HTMLResponse, include_in_schema=False)
+def scenarios_page(request: Request, session: ReadSessionDep) -> HTMLResponse:
+    scenarios = prio.list_scenarios(session)
+    for sc in scenarios:
+        greedy = prio.get_scenario(session, sc["id"]).results or {}
+        sc["greedy_cost"] = (greedy.get("greedy") or {}).get("cost")
+        sc["summary"] = sc["summary"] or {}
+        sc["solver"] = sc["solver"] or {}
+    return render(request, "prioritisation_list.html", scenarios=scenarios)
+
+
+@router.get("/scenarios/{scenario_id}/map", response_class=HTMLResponse, include_in_schema=False)
+async def scenario_map(request: Request, scenario_id: int, session: ReadSessionDep) -> HTMLResponse:
+    from layers.prioritisation import plan_map
+    from layers.registry import get_layer, layer_ids
+
+    sc = prio.get_scenario(session, scenario_id)
+    units = prio.scenario_units_geojson(session, scenario_id, selected_only=False)
+    bounds = prio.grid_bounds(session, sc.grid_id)
+    known = set(layer_ids())
+    context = [get_layer(i) for i in MAP_CONTEXT if i in known]
+    parts = await run_in_threadpool(plan_map, units, context, title=sc.name, bounds=bounds)
+    s = (sc.results or {}).get("summary", {})
+    solver = sc.solver or {}
+    gap = solver.get("gap")
+    lead = (
+        f"{s.get('n_selected')} of {s.get('n_units')} units selected "
+        f"({s.get('selected_area_km2', 0):,.0f} km²), cost {solver.get('cost', 0):,.0f}, "
+        f"{s.get('targets_met')} of {s.get('n_features')} targets met; "
+        f"{solver.get('method')} solver, {solver.get('status')}"
+        + (f", gap {gap:.2%}" if gap is not None else "")
+        + ". Purple units are the plan, darker where more of the perturbed plans chose them; "
+        "red outlines are locked out. Protected areas, grants and the resort footprint in the "
+        "demo are examples."
+    )
+    links = [
+        ("/prioritisation", "all scenarios"),
+        (f"/prioritisation/scenarios/{scenario_id}/results", "results (JSON)"),
+        (f"/prioritisation/scenarios/{scenario_id}/units", "selected units (GeoJSON)"),
+    ]
+    return render(request, "map_page.html", title=sc.name, lead=lead, links=links, map=parts)

@@ -22,19 +22,6 @@ def _scalar(engine: Engine, sql: str, **params: object) -> object:
         return conn.execute(text(sql), params).scalar_one()
 
 
-@pytest.fixture(scope="module")
-def resort(engine: Engine, demo: dict[str, int]) -> str:
-    return str(
-        _scalar(engine, "SELECT name FROM threats WHERE kind = :k LIMIT 1", k=KOK_JAILAU_KIND)
-    )
-
-
-@pytest.fixture(scope="module")
-def grid_id(engine: Engine, settings, demo: dict[str, int]) -> int:  # type: ignore[no-untyped-def]
-    params = prio.GridParams(name=f"test r3 {uuid.uuid4().hex[:8]}", resolution=3)
-    return prio.build_grid(engine, params, actor="tests", data_dir=settings.data_dir)
-
-
 def _params(grid_id: int, **kw: object) -> prio.ScenarioParams:
     base: dict[str, object] = {"name": "test", "grid_id": grid_id, "portfolio_runs": 2}
     return prio.ScenarioParams(**{**base, **kw})

@@ -1,0 +1,50 @@
+"""In the browser: the scenarios page and a plan's map, drawn from Irbis's own assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from api import prioritisation as prio
+from layers.maps import external_urls
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def scenario_id(engine: Engine, grid_id: int, resort: str) -> int:
+    params = prio.ScenarioParams(
+        name="Map test plan", grid_id=grid_id, lock_out_threats=[resort], portfolio_runs=3
+    )
+    return prio.run_scenario(engine, params, actor="tests")
+
+
+def test_plan_map_in_the_browser(
+    page: Any, live_server: str, scenario_id: int, artifacts: Path
+) -> None:
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{live_server}/prioritisation")
+    row = page.locator("table.scenarios tr", has_text="Map test plan").first
+    assert row.is_visible()
+    row.locator("a", has_text="map").click()
+    page.wait_for_url(f"{live_server}/prioritisation/scenarios/{scenario_id}/map")
+    page.wait_for_selector(".leaflet-container")
+    page.wait_for_function("document.querySelectorAll('path.leaflet-interactive').length > 0")
+    selected = page.locator("path.leaflet-interactive[stroke='#5e3c99']").count()
+    locked = page.locator("path.leaflet-interactive[stroke='#b2182b']").count()
+    assert selected > 0 and locked >= 1
+    assert "units selected" in page.locator(".map-head").inner_text()
+    page.screenshot(path=str(artifacts / "prioritisation_map.png"))
+    served = page.request.get(f"{live_server}/prioritisation/scenarios/{scenario_id}/map").text()
+    assert not external_urls(served)  # no asset from a CDN (Leaflet's credit link is no asset)
+    assert all(u.startswith(live_server) or u.startswith("data:") for u in requests)
+    assert not page.console_errors
+
+
+def test_plan_map_of_a_missing_scenario_is_404(page: Any, live_server: str) -> None:
+    r = page.goto(f"{live_server}/prioritisation/scenarios/999999/map")
+    assert r is not None and r.status == 404
