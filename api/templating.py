@@ -15,6 +15,7 @@ NAV: list[tuple[str, str]] = [
     ("/atlas", "Atlas"),
     ("/collections", "Layers"),
     ("/analyses", "Analyses"),
+    ("/prioritisation", "Prioritisation"),
     ("/threats", "Threats"),
     ("/sources", "Sources"),
     ("/api.html", "API"),
