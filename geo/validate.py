@@ -5,7 +5,7 @@
 for each feature, what was found and done. Rules:
 
 - no CRS: refused (:class:`~geo.errors.MissingCRS`) unless the uploader names the EPSG code;
-- reprojected to EPSG:4326 when in another CRS;
+- reprojected to EPSG:4326 when in another CRS; coordinates rounded to 7 decimals (about 1 cm);
 - swapped longitude/latitude detected (outside the region as given, inside once swapped) and
   explained; ``swap_xy=True`` swaps them back;
 - invalid geometry repaired (``shapely.make_valid``) and the repair reported;
@@ -181,12 +181,16 @@ class _Findings:
         return pd.concat(self.frames, ignore_index=True).sort_values("feature", kind="stable")
 
 
-def _transform(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
-    t = Transformer.from_crs(src, dst, always_xy=True)
+def _transform(geoms: np.ndarray, src: CRS, dst: CRS, *, decimals: int | None = None) -> np.ndarray:
+    """Reproject every coordinate at once (and round it, in the same pass, if asked)."""
+    t = None if src.equals(dst) else Transformer.from_crs(src, dst, always_xy=True)
 
     def fn(coords: np.ndarray) -> np.ndarray:
         out = np.array(coords.T, order="C")  # two contiguous rows, transformed in place
-        t.transform(out[0], out[1], inplace=True, errcheck=False)
+        if t is not None:
+            t.transform(out[0], out[1], inplace=True, errcheck=False)
+        if decimals is not None:
+            np.round(out, decimals, out=out)
         return out.T
 
     return shapely.transform(geoms, fn)
@@ -198,13 +202,15 @@ def equal_area_ha(geoms: np.ndarray) -> np.ndarray:
     return shapely.area(projected) / 10_000.0
 
 
-def geom_hash(geoms: np.ndarray) -> np.ndarray:
+def geom_hash(geoms: np.ndarray, *, rounded: bool = False) -> np.ndarray:
     """sha256 of each geometry's normalised WKB, coordinates rounded to about 1 cm.
 
     The same site read from a GeoJSON, a Shapefile or a GeoPackage hashes the same.
+    ``rounded=True`` says the coordinates are rounded to :data:`HASH_DECIMALS` already.
     """
-    rounded = shapely.transform(geoms, lambda c: np.round(c, HASH_DECIMALS))
-    wkb = shapely.to_wkb(shapely.normalize(rounded), output_dimension=2, byte_order=1)
+    if not rounded:
+        geoms = shapely.transform(geoms, lambda c: np.round(c, HASH_DECIMALS))
+    wkb = shapely.to_wkb(shapely.normalize(geoms), output_dimension=2, byte_order=1)
     return np.array(
         [None if w is None else hashlib.sha256(w).hexdigest() for w in wkb], dtype=object
     )
@@ -214,11 +220,16 @@ def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The polygonal part of each geometry as a MultiPolygon (None if it has none), and
     whether other parts (points, lines) were dropped."""
     n = len(geoms)
+    type_id = shapely.get_type_id(geoms)
+    if not (type_id == _COLLECTION).any():  # the usual case: polygons and multipolygons
+        out = geoms.copy()
+        single = type_id == _POLYGON
+        if single.any():
+            out[single] = shapely.multipolygons(geoms[single][:, None])
+        return out, np.zeros(n, dtype=bool)
     parts, owner = shapely.get_parts(geoms, return_index=True)
-    if (shapely.get_type_id(geoms) == _COLLECTION).any():  # collections hold multi-parts
-        parts, idx2 = shapely.get_parts(parts, return_index=True)
-        owner = owner[idx2]
-    parts2 = parts
+    parts2, idx2 = shapely.get_parts(parts, return_index=True)  # collections hold multi-parts
+    owner = owner[idx2]
     is_poly = (shapely.get_type_id(parts2) == _POLYGON) & ~shapely.is_empty(parts2)
     out = np.full(n, None, dtype=object)
     if is_poly.any():
@@ -323,8 +334,12 @@ def validate_sites(
     if swap_xy:
         geoms[usable] = shapely.transform(geoms[usable], lambda c: c[:, ::-1])
         notes.append("x and y were swapped as asked (latitude-first coordinates)")
-    if not (src.equals(STORAGE_CRS) or src.to_epsg() == STORAGE_EPSG):
-        geoms[usable] = _transform(geoms[usable], src, STORAGE_CRS)
+    # reprojected (if need be) and rounded to about 1 cm in one pass over the coordinates
+    in_storage = src.equals(STORAGE_CRS) or src.to_epsg() == STORAGE_EPSG
+    geoms[usable] = _transform(
+        geoms[usable], STORAGE_CRS if in_storage else src, STORAGE_CRS, decimals=HASH_DECIMALS
+    )
+    if not in_storage:
         notes.append(f"reprojected from {src.name} (EPSG:{src.to_epsg()}) to EPSG:4326")
         bad = usable & ~np.isfinite(shapely.bounds(geoms)).all(axis=1)
         found.add(
@@ -434,7 +449,7 @@ def validate_sites(
         _overlap_rule(multi, usable, other_sites, rules, found)
 
     hashes = np.full(n, None, dtype=object)
-    hashes[usable] = geom_hash(multi[usable])
+    hashes[usable] = geom_hash(multi[usable], rounded=True)
     h = pd.Series(hashes)
     dup = usable & h.duplicated(keep="first").to_numpy()
     if dup.any():
