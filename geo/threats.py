@@ -23,7 +23,6 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -36,7 +35,8 @@ from shapely.geometry import box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import REGION_BOUNDS, geodesic_area_m2
-from geo.errors import InvalidGeometry, InvalidInput, OutsideRegion, TooLarge, UnreadableFile
+from geo.errors import InvalidGeometry, InvalidInput, OutsideRegion, TooLarge
+from geo.uploads import UploadLimits
 
 #: The statuses a threat can have, in the order of a typical life.
 STATUSES = ("proposed", "approved", "under_construction", "active", "halted")
@@ -157,28 +157,35 @@ def _from_geojson(text: str) -> BaseGeometry:
     return shapely.union_all(parts) if len(parts) > 1 else parts[0]
 
 
-def _from_file(data: bytes, filename: str) -> BaseGeometry:
-    import pyogrio
+def _from_file(data: bytes, filename: str, limits: UploadLimits | None) -> BaseGeometry:
+    """Read a footprint file with :func:`geo.uploads.read_upload` (formats, archives, limits)."""
+    import tempfile
+    from pathlib import Path
 
     from geo.crs import to_storage
+    from geo.uploads import read_upload
 
-    try:
-        gdf = pyogrio.read_dataframe(io.BytesIO(data))
-    except Exception as exc:  # pyogrio raises DataSourceError and friends
-        raise UnreadableFile(
-            f"{filename or 'the file'} cannot be read as GeoJSON or KML: {exc}"
-        ) from None
+    name = Path(filename or "footprint.geojson").name
+    with tempfile.TemporaryDirectory(prefix="irbis-footprint-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        upload = read_upload(path, limits or UploadLimits(), filename=name)
+    gdf = upload.gdf
     if gdf.empty:
-        raise InvalidGeometry(f"{filename or 'the file'} holds no features")
-    gdf = to_storage(gdf, what=filename or "the file")
+        raise InvalidGeometry(f"{name} holds no features")
+    gdf = to_storage(gdf, what=name)
     geoms = [g for g in gdf.geometry if g is not None and not g.is_empty]
     if not geoms:
-        raise InvalidGeometry(f"{filename or 'the file'} holds no geometry")
+        raise InvalidGeometry(f"{name} holds no geometry")
     return shapely.union_all(geoms) if len(geoms) > 1 else geoms[0]
 
 
 def read_footprint(
-    geojson: str | None = None, *, data: bytes | None = None, filename: str = ""
+    geojson: str | None = None,
+    *,
+    data: bytes | None = None,
+    filename: str = "",
+    limits: UploadLimits | None = None,
 ) -> BaseGeometry:
     """Read a threat footprint drawn on a map (GeoJSON text) or uploaded as a file.
 
@@ -187,7 +194,10 @@ def read_footprint(
     geojson : str, optional
         A GeoJSON geometry, Feature or FeatureCollection in lon/lat (EPSG:4326).
     data, filename : bytes, str, optional
-        A GeoJSON or KML file (any CRS the file declares; it is reprojected to EPSG:4326).
+        A file in any format :func:`geo.uploads.read_upload` reads (GeoJSON, KML/KMZ, zipped
+        Shapefile, GeoPackage, ...), in the CRS it declares; reprojected to EPSG:4326.
+    limits : UploadLimits, optional
+        Size, feature and vertex limits for the file.
 
     Returns
     -------
@@ -200,7 +210,7 @@ def read_footprint(
         With a message that says what to change.
     """
     if data:
-        geom = _from_file(data, filename)
+        geom = _from_file(data, filename, limits)
     elif geojson and geojson.strip():
         geom = _from_geojson(geojson)
     else:

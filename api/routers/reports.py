@@ -20,6 +20,7 @@ from api.templating import render
 from geo.errors import InvalidInput, TooLarge
 from geo.evidence import check_evidence
 from geo.threats import read_footprint
+from geo.uploads import limits_from
 from layers import threats as lt
 
 router = APIRouter(tags=["threat reports"])
@@ -120,7 +121,9 @@ async def submit(
     keep_location: Annotated[bool, Form()] = False,
     threat_id: Annotated[int | None, Form()] = None,
     geometry: Annotated[str | None, Form(description="GeoJSON drawn on the map")] = None,
-    footprint: Annotated[UploadFile | None, File(description="GeoJSON or KML")] = None,
+    footprint: Annotated[
+        UploadFile | None, File(description="GeoJSON, KML/KMZ, zipped Shapefile, GeoPackage")
+    ] = None,
     evidence: Annotated[list[UploadFile] | None, File(description="JPEG, PNG, PDF")] = None,
 ) -> JSONResponse:
     """Submit a report. Every field, the geometry and every file are checked before anything
@@ -139,8 +142,16 @@ async def submit(
         threat_id=threat_id,
     ).checked()
     if footprint is not None and footprint.filename:
-        raw = await _read_capped(footprint, MAX_FOOTPRINT_BYTES, "footprint files")
-        geom = read_footprint(data=raw, filename=footprint.filename)
+        u = settings.uploads
+        limits = limits_from(
+            min(u.max_bytes, MAX_FOOTPRINT_BYTES),
+            u.max_features,
+            u.max_vertices,
+            u.max_uncompressed_bytes,
+            u.max_compression_ratio,
+        )
+        raw = await _read_capped(footprint, limits.max_bytes, "footprint files")
+        geom = read_footprint(data=raw, filename=footprint.filename, limits=limits)
     else:
         geom = read_footprint(geometry)
     files = [f for f in (evidence or []) if f.filename]

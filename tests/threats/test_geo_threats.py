@@ -160,5 +160,7 @@ def test_read_geojson_file_in_another_crs() -> None:
 
 
 def test_unreadable_file() -> None:
-    with pytest.raises(UnreadableFile, match="cannot be read"):
+    with pytest.raises(UnreadableFile, match=r"x\.kml"):
         read_footprint(data=b"\x00\x01garbage", filename="x.kml")
+    with pytest.raises(UnreadableFile, match=r"y\.geojson"):
+        read_footprint(data=b'{"type": "FeatureCollection", "features": [', filename="y.geojson")

@@ -318,7 +318,7 @@ BIG = 10 * 1024 * 1024 + 1
             {},
             [("footprint", ("f.kml", b"<kml>broken", "application/vnd.google-earth.kml+xml"))],
             400,
-            "cannot be read",
+            "f.kml",
             id="broken-kml",
         ),
     ],
