@@ -31,7 +31,7 @@ from api.db.store import read_gdf
 from geo import planning_units as pu
 from geo import prioritise as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
-from geo.errors import Conflict, InvalidInput, NotFound
+from geo.errors import Conflict, Infeasible, InvalidInput, NotFound
 
 Progress = Callable[[str], None]
 
@@ -688,7 +688,9 @@ def run_scenario(
     Raises
     ------
     Infeasible
-        The targets cannot be met (nothing is stored; the features are in ``details``).
+        The targets cannot be met. The attempt is stored as a scenario with status
+        ``infeasible`` and the reasons (no units, no results); ``details`` names the features
+        that cannot be met and the scenario's id.
     """
     started = dt.datetime.now(dt.UTC)
     with transaction(engine, actor=actor) as s:
@@ -698,9 +700,6 @@ def run_scenario(
         locked_out_ids = _threat_units(s, params.grid_id, params.lock_out_threats)
         versions = layer_versions(s, GRID_INPUT_TABLES)
         grid_inputs = dict(grid.inputs)
-    problem, solution, results, ranking = solve_scenario(
-        units, features, params, locked_out_ids=locked_out_ids, progress=progress
-    )
     grid_versions = grid_inputs.get("layer_versions", {})
     inputs = {
         "grid_id": params.grid_id,
@@ -709,6 +708,29 @@ def run_scenario(
         "stale_layers": sorted(t for t, v in versions.items() if grid_versions.get(t) != v),
         "features": features,
     }
+    try:
+        problem, solution, results, ranking = solve_scenario(
+            units, features, params, locked_out_ids=locked_out_ids, progress=progress
+        )
+    except Infeasible as exc:
+        with transaction(engine, actor=actor) as s:
+            failed = m.PrioritisationScenario(
+                name=params.name,
+                grid_id=params.grid_id,
+                objective=params.objective,
+                status=m.ScenarioStatus.infeasible.value,
+                parameters=params.model_dump(),
+                inputs=inputs,
+                error={"message": exc.message, "details": exc.details},
+                created_by=actor,
+                started_at=started,
+                finished_at=dt.datetime.now(dt.UTC),
+            )
+            s.add(failed)
+            s.flush()
+            failed_id = failed.id
+        details = dict(exc.details) if isinstance(exc.details, dict) else {}
+        raise Infeasible(exc.message, details={**details, "scenario_id": failed_id}) from exc
     with transaction(engine, actor=actor) as s:
         scenario = m.PrioritisationScenario(
             name=params.name,
@@ -768,6 +790,7 @@ def scenario_summary(sc: m.PrioritisationScenario, *, full: bool = False) -> dic
         "parameters": sc.parameters,
         "solver": sc.solver,
         "summary": (sc.results or {}).get("summary"),
+        "error": sc.error,
         "created_by": sc.created_by,
         "started_at": sc.started_at.isoformat() if sc.started_at else None,
         "finished_at": sc.finished_at.isoformat() if sc.finished_at else None,

@@ -18,7 +18,7 @@ from api import prioritisation as prio
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.templating import render
-from geo.errors import Forbidden, Unauthenticated
+from geo.errors import Forbidden, NotFound, Unauthenticated
 
 router = APIRouter(prefix="/prioritisation", tags=["prioritisation"])
 
@@ -117,6 +117,8 @@ async def scenario_map(request: Request, scenario_id: int, session: ReadSessionD
     from layers.registry import get_layer, layer_ids
 
     sc = prio.get_scenario(session, scenario_id)
+    if sc.status != "solved":
+        raise NotFound(f"scenario {scenario_id} is {sc.status}: it has no plan to map")
     units = prio.scenario_units_geojson(session, scenario_id, selected_only=False)
     bounds = prio.grid_bounds(session, sc.grid_id)
     known = set(layer_ids())

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from api import prioritisation as prio
+from geo.errors import Infeasible
 from layers.maps import external_urls
 
 pytestmark = pytest.mark.browser
@@ -45,6 +46,21 @@ def test_plan_map_in_the_browser(
     assert not page.console_errors
 
 
-def test_plan_map_of_a_missing_scenario_is_404(page: Any, live_server: str) -> None:
+def test_plan_map_of_a_missing_or_infeasible_scenario_is_404(
+    page: Any, live_server: str, engine: Engine, grid_id: int, resort: str
+) -> None:
     r = page.goto(f"{live_server}/prioritisation/scenarios/999999/map")
+    assert r is not None and r.status == 404
+    with pytest.raises(Infeasible) as err:
+        prio.run_scenario(
+            engine,
+            prio.ScenarioParams(
+                name="Impossible plan", grid_id=grid_id, target=1.0, lock_out_threats=[resort]
+            ),
+        )
+    sid = err.value.details["scenario_id"]  # type: ignore[index]
+    page.goto(f"{live_server}/prioritisation")
+    row = page.locator("table.scenarios tr", has_text="Impossible plan").first
+    assert "infeasible" in row.inner_text() and "cannot be met" in row.inner_text()
+    r = page.goto(f"{live_server}/prioritisation/scenarios/{sid}/map")
     assert r is not None and r.status == 404

@@ -130,15 +130,28 @@ def test_scenario_locks_out_the_resort_and_meets_targets(
         assert opp["contribution"] > 0
 
 
-def test_infeasible_targets_are_named_and_nothing_is_stored(
+def test_infeasible_targets_are_named_and_recorded(
     engine: Engine, grid_id: int, resort: str
 ) -> None:
-    before = _scalar(engine, "SELECT count(*) FROM prioritisation_scenarios")
     with pytest.raises(Infeasible) as err:
         prio.run_scenario(engine, _params(grid_id, target=1.0, lock_out_threats=[resort]))
-    features = [r["feature"] for r in err.value.details["features"]]  # type: ignore[index]
+    details = err.value.details
+    features = [r["feature"] for r in details["features"]]  # type: ignore[index]
     assert features and all(f.startswith(("Panthera", "Gazella")) for f in features)
-    assert _scalar(engine, "SELECT count(*) FROM prioritisation_scenarios") == before
+    for row in details["features"]:  # type: ignore[index]
+        assert row["max_achievable"] < row["target"] <= row["total"] + 1e-6
+    sid = details["scenario_id"]  # type: ignore[index]
+    with engine.connect() as conn:
+        sc = (
+            conn.execute(text("SELECT * FROM prioritisation_scenarios WHERE id = :s"), {"s": sid})
+            .mappings()
+            .one()
+        )
+        n = conn.execute(
+            text("SELECT count(*) FROM scenario_units WHERE scenario_id = :s"), {"s": sid}
+        ).scalar()
+    assert sc["status"] == "infeasible" and sc["results"] is None and n == 0
+    assert [r["feature"] for r in sc["error"]["details"]["features"]] == features
 
 
 def test_budgeted_coverage_stays_within_budget(engine: Engine, grid_id: int) -> None:
@@ -242,6 +255,8 @@ def test_api_errors_are_clear(client, engine: Engine, grid_id: int, resort: str)
     )
     assert r.status_code == 422 and r.json()["code"] == "infeasible"
     assert r.json()["details"]["features"]
+    failed = client.get(f"/prioritisation/scenarios/{r.json()['details']['scenario_id']}").json()
+    assert failed["status"] == "infeasible" and failed["error"]["details"]["features"]
     assert client.get("/prioritisation/scenarios/999999").status_code == 404
 
 
