@@ -164,7 +164,8 @@ def zonal_stats(
         z = _zones_in(zones, src.crs, id_col)
         if z.empty:
             return pd.DataFrame(columns=[id_col, *ops])
-        out = exact_extract(src, z, list(ops), include_cols=["_zone"], output="pandas")
+        # a file name lets exactextract read through GDAL directly (faster than via rasterio)
+        out = exact_extract(str(raster), z, list(ops), include_cols=["_zone"], output="pandas")
     return pd.DataFrame(out).rename(columns={"_zone": id_col})
 
 
@@ -212,9 +213,8 @@ def class_areas(
         else:
             arg = ""
         ops = [f"values{arg}", f"coverage{arg}", f"center_y{arg}"]
-        res = exact_extract(
-            RasterioRasterSource(src, band), z, ops, include_cols=["_zone"], output="pandas"
-        )
+        source = str(raster) if src.count == 1 else RasterioRasterSource(src, band)
+        res = exact_extract(source, z, ops, include_cols=["_zone"], output="pandas")
         t = src.transform
     res.columns = ["_zone", "values", "coverage", "center_y"]
     fixed = abs(t.a * t.e) if kind == "equal_area" else None
@@ -224,13 +224,14 @@ def class_areas(
     def areas(cy: np.ndarray) -> np.ndarray:
         if fixed is not None:
             return np.full(cy.shape, fixed)
-        out = np.empty(cy.shape)
-        for k, y in enumerate(cy):
-            a = band_area.get(y)
+        rows, inv = np.unique(cy, return_inverse=True)
+        per_row = np.empty(rows.shape)
+        for k, y in enumerate(rows):
+            a = band_area.get(float(y))
             if a is None:
-                a = band_area[y] = _band_area(y - half, y + half, abs(t.a))
-            out[k] = a
-        return out
+                a = band_area[float(y)] = _band_area(y - half, y + half, abs(t.a))
+            per_row[k] = a
+        return per_row[inv.ravel()]
 
     rows = []
     for zid, g in res.groupby("_zone", sort=False):
