@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
@@ -184,12 +184,41 @@ async def submit(
     )
 
 
-@router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
-def list_reports(request: Request, principal: PrincipalDep, session: SessionDep) -> Response:
-    """Moderators see every report; reporters see their own."""
+@router.get("/reports", summary="Threat reports: all for moderators, one's own for reporters")
+def list_reports(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    f: Annotated[str, Query(pattern="^(html|json)$", description="html or json")] = "html",
+    state: Annotated[ReportState | None, Query(description="Only reports in this state")] = None,
+) -> Response:
+    """Moderators see every report; reporters see their own (HTML, or JSON with ``f=json``)."""
     if principal.is_anonymous:
+        if f == "json":
+            tr.require_reporter(principal)
         return RedirectResponse(f"/login?next={quote('/reports')}", status_code=303)
-    reports = tr.reports_for(session, principal)
+    reports = [r for r in tr.reports_for(session, principal) if state is None or r.state == state]
+    if f == "json":
+        return JSONResponse(
+            {
+                "reports": [
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "kind": r.kind,
+                        "threat_status": r.threat_status,
+                        "state": r.state,
+                        "reason": r.reason,
+                        "reporter": tr.reporter_label(principal, r),
+                        "threat_id": r.threat_id,
+                        "submitted_at": r.created_at.isoformat(),
+                        "url": f"/reports/{r.id}",
+                        "evidence": [f"/evidence/{e.id}" for e in r.evidence],
+                    }
+                    for r in reports
+                ]
+            }
+        )
     return render(
         request,
         "reports_list.html",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 from typing import Any
 
 import pytest
@@ -167,6 +169,10 @@ def test_publishing_creates_a_threat_with_a_timeline(
     photo = client.get(ev_url)
     assert photo.status_code == 200 and gps_tags(photo.content) == {}
     assert title in client.get("/threats/feed.atom").text
+    # the downloadable dossier embeds the photo, also without GPS tags
+    export = client.get(f"/threats/{threat_id}/dossier.html").text
+    embedded = re.findall(r'<img src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"', export)
+    assert len(embedded) == 1 and gps_tags(base64.b64decode(embedded[0])) == {}
     # a published report is final
     again = analyst.post(
         f"/reports/{report_id}/state", data={"to_state": "rejected", "reason": "x"}
@@ -436,3 +442,30 @@ def test_the_same_photo_twice_is_stored_once(
     assert r.status_code == 201 and len(r.json()["evidence"]) == 1
     after = stored(engine, settings.var_dir)
     assert after[2] - before[2] == 1 and after[3] - before[3] == 1
+
+
+def test_reports_through_the_api_with_tokens(
+    app: Any, engine: Engine, people: dict[str, str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.auth.testing import make_token
+
+    advocate = {"Authorization": f"Bearer {make_token(engine, people['advocate'])}"}
+    analyst = {"Authorization": f"Bearer {make_token(engine, people['analyst'])}"}
+    with TestClient(app) as c:
+        from tests.threats.conftest import report_form
+
+        r = c.post(
+            "/reports", data=report_form(title="Mine tailings in the gorge"), headers=advocate
+        )
+        assert r.status_code == 201, r.text
+        report_id = r.json()["id"]
+        queue = c.get("/reports", params={"f": "json", "state": "submitted"}, headers=analyst)
+        assert report_id in [x["id"] for x in queue.json()["reports"]]
+        mine = c.get("/reports", params={"f": "json"}, headers=advocate).json()["reports"]
+        assert all(x["reporter"].startswith(people["advocate"]) for x in mine)
+        for step in ("under_review", "published"):
+            r = c.post(f"/reports/{report_id}/state", data={"to_state": step}, headers=analyst)
+            assert r.status_code == 200, r.text
+        assert c.get("/reports", params={"f": "json"}).status_code == 401
