@@ -622,12 +622,13 @@ def solve_scenario(
     frequency = None
     if params.portfolio_runs:
         say(f"portfolio of {params.portfolio_runs} perturbed problems")
+        # the whole portfolio shares one more time limit
         frequency = pr.selection_frequency(
             problem,
             runs=params.portfolio_runs,
             seed=params.seed,
             gap=max(params.gap, 0.01),
-            time_limit=params.time_limit_s,
+            time_limit=max(1.0, params.time_limit_s / params.portfolio_runs),
         )
     ranking = pr.rank_units(problem, exact, frequency)
     table = pr.target_table(problem, exact)
