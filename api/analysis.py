@@ -621,16 +621,27 @@ def run_loss(
     threat: str | None = None,
     epochs: Mapping[str, str] | None = None,
     habitat_values: tuple[int, ...] = (1,),
+    extra_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
     actor: str = ACTOR,
     title: str | None = None,
 ) -> int:
     """Habitat, park and ecosystem area inside threats (by status and date), and, given raster
     epochs (label -> registered raster name), habitat change per protected area, field site
-    and country."""
-    epochs = dict(epochs or {})
-    parameters = {"threat": threat, "epochs": epochs, "habitat_values": list(habitat_values)}
+    and country.
 
-    def compute(inputs: Inputs) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    ``extra_layers`` adds polygon layers measured inside the footprints (e.g. a forest cover
+    layer as ``{"forest": gdf}``). Areas the threat's own sources report (properties ending in
+    ``_ha``, such as the 27 ha of spruce forest to be cut at Kok-Jailau) are listed apart as
+    ``reported``: they are quoted, not measured."""
+    epochs = dict(epochs or {})
+    parameters = {
+        "threat": threat,
+        "epochs": epochs,
+        "habitat_values": list(habitat_values),
+        "extra_layers": sorted(extra_layers or {}),
+    }
+
+    def compute(inputs: Inputs) -> tuple[Any, ...]:
         with _read(engine) as s:
             _versions(s, ["threats", "threat_status_changes", "protected_areas"], inputs)
             threats = read_threats(s, threat)
@@ -640,6 +651,10 @@ def run_loss(
             for kind in ("habitat", "ecosystems"):
                 with contextlib.suppress(NotFound):
                     layers[kind] = read_layer(s, kind, inputs)
+            for name, layer in (extra_layers or {}).items():
+                if name in layers:
+                    raise InvalidInput(f"layer name {name!r} is taken; choose another")
+                layers[name] = layer
             sc = pd.read_sql(
                 select(
                     m.ThreatStatusChange.threat_id,
@@ -669,16 +684,31 @@ def run_loss(
         )
         if not series.empty:
             series = series.merge(pd.DataFrame(zones.drop(columns="geometry")), on="zone")
-        return loss, timeline, series
+        reported = [
+            {
+                "threat_id": t_id,
+                "name": name,
+                "figure": k,
+                "value": v,
+                "note": "reported by the threat's sources, not measured",
+            }
+            for t_id, name, props in zip(
+                threats["id"], threats["name"], threats["properties"], strict=True
+            )
+            for k, v in (props or {}).items()
+            if k.endswith("_ha") and isinstance(v, int | float)
+        ]
+        return loss, timeline, series, reported
 
     def store(s: Session, run_id: int, computed: Any) -> dict[str, Any]:
-        loss, timeline, series = computed
+        loss, timeline, series, reported = computed
         props = [c for c in loss.columns if c != "geometry"]
         n = _features(s, run_id, "loss", loss, props)
         return {
             "footprint": records(loss),
             "timeline": records(timeline),
             "raster_series": records(series),
+            "reported": _jsonable(reported),
             "pieces": n,
         }
 

@@ -281,3 +281,37 @@ def test_latest_results_are_published_layers(runs, client):
         assert feats, layer
     gaps = client.get("/collections/coverage_gaps/items?limit=1&f=json").json()["features"]
     assert gaps[0]["properties"]["analysis_run_id"] == runs["gaps"]
+
+
+def test_loss_measures_an_extra_forest_layer_and_quotes_reported_figures(
+    engine, settings, demo, session
+):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    fp = session.execute(
+        text(
+            "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom) FROM threats "
+            "WHERE name LIKE 'Kok-Jailau%'"
+        )
+    ).one()
+    # a forest patch covering the western half of the footprint's bounding box
+    mid = (fp[0] + fp[2]) / 2
+    forest = gpd.GeoDataFrame(
+        {"id": [1], "name": ["spruce (test patch)"]},
+        geometry=[box(fp[0] - 0.05, fp[1] - 0.05, mid, fp[1] + 0.2)],
+        crs=4326,
+    )
+    run_id = an.run_loss(engine, settings, extra_layers={"forest": forest})
+    res = an.get_run(session, run_id).results
+    measured = sum(r["area_ha"] for r in res["footprint"] if r["layer"] == "forest")
+    pg = session.execute(
+        text(
+            "SELECT ST_Area(ST_Intersection(geom, ST_MakeEnvelope(:a, :b, :c, :d, 4326))"
+            "::geography) / 1e4 FROM threats WHERE name LIKE 'Kok-Jailau%'"
+        ),
+        {"a": fp[0] - 0.05, "b": fp[1] - 0.05, "c": mid, "d": fp[1] + 0.2},
+    ).scalar_one()
+    assert measured == pytest.approx(pg, rel=5e-3)
+    reported = {r["figure"]: r["value"] for r in res["reported"]}
+    assert reported["spruce_forest_to_cut_ha"] == 27
