@@ -399,3 +399,28 @@ def test_units_locked_by_h3_index(engine: Engine, grid_id: int) -> None:
         prio.run_scenario(engine, _params(grid_id, lock_in_units=[dear], lock_out_units=[dear]))
     with pytest.raises(InvalidInput):
         prio.run_scenario(engine, _params(grid_id, lock_in_units=["8f2830828052d25"]))
+
+
+def test_feature_choice_and_per_feature_targets(engine: Engine, grid_id: int) -> None:
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as s:
+        units = prio.read_units(s, grid_id)
+        features = list(prio.get_grid(s, grid_id).features)
+    leopard = prio._select_features(features, ["Panthera uncia"])
+    assert leopard and all(f.startswith("Panthera uncia|") for f in leopard)
+    params = _params(
+        grid_id, targets={"Gazella subgutturosa": 0.1, "Panthera uncia|mountain|KGZ": 0.5}
+    )
+    *_, results, _ranking = prio.solve_scenario(units, features, params)
+    shares = {r["feature"]: r["target_share"] for r in results["targets"]}
+    for f, share in shares.items():
+        expected = (
+            0.5 if f == "Panthera uncia|mountain|KGZ" else 0.1 if f.startswith("Gazella") else 0.3
+        )
+        assert share == pytest.approx(expected)
+    assert all(r["met"] for r in results["targets"])
+    with pytest.raises(InvalidInput):
+        prio._select_features(features, ["Ursus arctos"])
+    with pytest.raises(InvalidInput):
+        prio.solve_scenario(units, features, _params(grid_id, targets={"Ursus arctos": 0.3}))
