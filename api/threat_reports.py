@@ -388,9 +388,10 @@ def _publish(session: Session, report: ThreatReport) -> Threat:
         session.add(threat)
         session.flush()
     else:
-        threat = session.get(Threat, report.threat_id, with_for_update=True)
-        if threat is None:
+        existing = session.get(Threat, report.threat_id, with_for_update=True)
+        if existing is None:
             raise Conflict(f"the threat report {report.id} is about has been deleted")
+        threat = existing
         threat.links = list(dict.fromkeys([*threat.links, *report.links]))
         props = dict(threat.properties or {})
         props["reports"] = [*props.get("reports", []), report.id]

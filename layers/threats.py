@@ -403,7 +403,10 @@ def draw_map(
 
 def map_parts(m: folium.Map) -> dict[str, str]:
     """The parts of a folium map to put in a page: ``header``, ``html``, ``script``, ``name``."""
+    from branca.element import Figure
+
     root = m.get_root()
+    assert isinstance(root, Figure)
     root.render()
     return {
         "header": root.header.render(),
