@@ -14,17 +14,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import folium
 import geopandas as gpd
 
 from api import analysis as an
+from api.auth.principal import Principal, PrincipalDep, Role
 from api.db import models as m
-from api.deps import ReadSessionDep
+from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.ogc import wants_html
 from api.templating import render
-from geo.errors import InvalidInput, NotFound
+from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from layers import maps
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
@@ -186,3 +189,111 @@ def get_raster(run_id: int, session: ReadSessionDep) -> Response:
     if row is None or not Path(row.path).is_file():
         raise NotFound(f"analysis run {run_id} has no raster output")
     return FileResponse(row.path, media_type="image/tiff", filename=f"ecosystems_run_{run_id}.tif")
+
+
+# ------------------------------------------------------------------------------------------
+# Running an analysis through the API (analysts and administrators)
+# ------------------------------------------------------------------------------------------
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EcosystemsParams(_Params):
+    resolution_arcmin: float = Field(1.0, gt=0.12, le=15)
+    fine: str | None = "dem_gebco_tianshan_pamir"
+    coarse: str = "dem_coarse_region"
+
+
+class HabitatParams(_Params):
+    species: list[str] = ["Panthera uncia", "Gazella subgutturosa"]
+    ecosystems_run: int | None = None
+    overrides: dict[str, dict[str, Any]] = {}
+
+
+class OverlapParams(_Params):
+    layers: list[str] = Field(min_length=2, max_length=6)
+
+
+class GapsParams(_Params):
+    habitat_run: int | None = None
+    min_gap_ha: float = Field(1.0, ge=0)
+
+
+class LossParams(_Params):
+    threat: str | None = None
+    epochs: dict[str, str] = {}
+
+
+PARAMS: dict[str, type[_Params]] = {
+    "ecosystems": EcosystemsParams,
+    "habitat": HabitatParams,
+    "overlap": OverlapParams,
+    "gaps": GapsParams,
+    "loss": LossParams,
+}
+
+
+class AnalysisRequest(BaseModel):
+    """A run to make: its kind, an optional title and the kind's parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(pattern="^(ecosystems|habitat|overlap|gaps|loss)$")
+    title: str | None = Field(None, max_length=200)
+    parameters: dict[str, Any] = {}
+
+
+def _require_analyst(principal: Principal) -> str:
+    if principal.is_anonymous:
+        raise Unauthenticated("log in as an analyst or administrator to run an analysis")
+    if not principal.has(Role.analyst, Role.admin):
+        raise Forbidden("only analysts and administrators may run analyses")
+    return principal.username or f"user:{principal.user_id}"
+
+
+@router.post("", status_code=201, summary="Run an analysis and store it (analysts)")
+def create_analysis(
+    body: AnalysisRequest, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> JSONResponse:
+    """Run an analysis now and store it as a record; 201 with its Location. Bad parameters
+    answer 400 and store nothing; a run that fails is stored as failed and answered with
+    the error."""
+    actor = _require_analyst(principal)
+    try:
+        p = PARAMS[body.kind].model_validate(body.parameters)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "parameters"
+        raise InvalidInput(f"{body.kind} parameter {where}: {first['msg']}") from None
+    kw: dict[str, Any] = {"actor": actor, "title": body.title}
+    if isinstance(p, EcosystemsParams):
+        run_id = an.run_ecosystems(
+            engine,
+            settings,
+            resolution_deg=p.resolution_arcmin / 60,
+            fine=p.fine,
+            coarse=p.coarse,
+            **kw,
+        )
+    elif isinstance(p, HabitatParams):
+        run_id = an.run_habitat(
+            engine,
+            settings,
+            p.species,
+            ecosystems_run=p.ecosystems_run,
+            overrides=p.overrides,
+            **kw,
+        )
+    elif isinstance(p, OverlapParams):
+        run_id = an.run_overlap(engine, settings, p.layers, **kw)
+    elif isinstance(p, GapsParams):
+        run_id = an.run_gaps(
+            engine, settings, habitat_run=p.habitat_run, min_gap_ha=p.min_gap_ha, **kw
+        )
+    else:
+        assert isinstance(p, LossParams)
+        run_id = an.run_loss(engine, settings, threat=p.threat, epochs=p.epochs, **kw)
+    with Session(engine) as s:
+        summary = an.run_summary(an.get_run(s, run_id), full=True)
+    return JSONResponse(summary, status_code=201, headers={"Location": f"/analyses/{run_id}"})

@@ -315,3 +315,38 @@ def test_loss_measures_an_extra_forest_layer_and_quotes_reported_figures(
     assert measured == pytest.approx(pg, rel=5e-3)
     reported = {r["figure"]: r["value"] for r in res["reported"]}
     assert reported["spruce_forest_to_cut_ha"] == 27
+
+
+def _bearer(engine: Engine, role: str) -> dict[str, str]:
+    from api.auth.testing import make_token, make_user
+
+    user = make_user(engine, roles=[role])
+    return {"Authorization": f"Bearer {make_token(engine, user)}"}
+
+
+def test_only_analysts_may_run_through_the_api(runs, client, engine):
+    body = {"kind": "gaps", "parameters": {"min_gap_ha": 10}}
+    assert client.post("/analyses", json=body).status_code == 401
+    r = client.post("/analyses", json=body, headers=_bearer(engine, "grantee"))
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    r = client.post("/analyses", json=body | {"title": "api"}, headers=_bearer(engine, "analyst"))
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert r.headers["location"] == f"/analyses/{run['id']}"
+    assert run["status"] == "succeeded" and run["parameters"]["min_gap_ha"] == 10
+    assert run["created_by"] and run["title"] == "api"
+
+
+def test_api_refuses_bad_parameters_and_stores_nothing(runs, client, engine, session):
+    headers = _bearer(engine, "analyst")
+    before = session.execute(text("SELECT count(*) FROM analysis_runs")).scalar_one()
+    for body in (
+        {"kind": "gaps", "parameters": {"min_gap_ha": -1}},
+        {"kind": "overlap", "parameters": {"layers": ["threats"]}},
+        {"kind": "ecosystems", "parameters": {"colour": "red"}},
+        {"kind": "poaching", "parameters": {}},
+    ):
+        r = client.post("/analyses", json=body, headers=headers)
+        assert 400 <= r.status_code < 500, (body, r.status_code)
+        assert r.json().get("code"), r.text
+    assert session.execute(text("SELECT count(*) FROM analysis_runs")).scalar_one() == before
