@@ -31,6 +31,7 @@ def test_plan_map_in_the_browser(
     page.goto(f"{live_server}/prioritisation")
     row = page.locator("table.scenarios tr", has_text="Map test plan").first
     assert row.is_visible()
+    page.screenshot(path=str(artifacts / "prioritisation_list.png"))
     row.locator("a", has_text="map").click()
     page.wait_for_url(f"{live_server}/prioritisation/scenarios/{scenario_id}/map")
     page.wait_for_selector(".leaflet-container")
