@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from api.deps import EngineDep
 from api.templating import render
 
 router = APIRouter(tags=["account"])
+TokenId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Token id")]
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 
 
@@ -102,7 +103,7 @@ def create_token(body: TokenIn, principal: LoggedInDep, engine: EngineDep) -> Ne
 
 
 @router.delete("/api/account/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, principal: LoggedInDep, engine: EngineDep) -> Response:
+def revoke_token(token_id: TokenId, principal: LoggedInDep, engine: EngineDep) -> Response:
     """Revoke one of the caller's API tokens."""
     with transaction(engine, actor=principal.username) as session:
         accounts.revoke_api_token(session, principal.user_id or 0, token_id)
@@ -152,7 +153,7 @@ def tokens_create(
 
 @pages.post("/account/tokens/{token_id}/revoke")
 def tokens_revoke(
-    request: Request, token_id: int, principal: PrincipalDep, engine: EngineDep
+    request: Request, token_id: TokenId, principal: PrincipalDep, engine: EngineDep
 ) -> Response:
     if principal.is_anonymous:
         return _login_redirect(request)

@@ -297,3 +297,10 @@ def test_unreachable_account_store_is_503_not_500(settings) -> None:
     with TestClient(create_app(s)) as c:
         r = c.get("/api/account", headers={"Authorization": "Bearer irb_x"})
     assert r.status_code == 503 and r.json()["code"] == "unavailable"
+
+
+def test_out_of_range_ids_are_400_not_500(login_as) -> None:
+    c = login_as("analyst")
+    h = {"X-CSRF-Token": c.csrf}
+    assert c.delete("/api/account/tokens/11567532256119", headers=h).status_code == 400
+    assert c.delete("/api/grants/SOS-CA-EX-01/sites/99999999999", headers=h).status_code == 400
