@@ -142,4 +142,13 @@ async def scenario_map(request: Request, scenario_id: int, session: ReadSessionD
         (f"/prioritisation/scenarios/{scenario_id}/results", "results (JSON)"),
         (f"/prioritisation/scenarios/{scenario_id}/units", "selected units (GeoJSON)"),
     ]
-    return render(request, "map_page.html", title=sc.name, lead=lead, links=links, map=parts)
+    return render(
+        request,
+        "prioritisation_scenario.html",
+        scenario=sc,
+        lead=lead,
+        links=links,
+        map=parts,
+        results=sc.results or {},
+        solver=solver,
+    )

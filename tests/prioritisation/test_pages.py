@@ -39,8 +39,15 @@ def test_plan_map_in_the_browser(
     selected = page.locator("path.leaflet-interactive[stroke='#5e3c99']").count()
     locked = page.locator("path.leaflet-interactive[stroke='#b2182b']").count()
     assert selected > 0 and locked >= 1
-    assert "units selected" in page.locator(".map-head").inner_text()
-    page.screenshot(path=str(artifacts / "prioritisation_map.png"))
+    assert "units selected" in page.locator(".scenario > p").first.inner_text()
+    targets = page.locator("table.targets tbody tr")
+    assert targets.count() >= 4 and "missed" not in page.locator("table.targets").inner_text()
+    assert {"mountain", "arid_lowland"} <= set(
+        page.locator("table.ecosystems tbody td:first-child").all_inner_texts()
+    )
+    assert page.locator("table.solvers tbody tr").count() == 2
+    assert page.locator("table.grants tbody tr").count() >= 1
+    page.screenshot(path=str(artifacts / "prioritisation_map.png"), full_page=True)
     served = page.request.get(f"{live_server}/prioritisation/scenarios/{scenario_id}/map").text()
     assert not external_urls(served)  # no asset from a CDN (Leaflet's credit link is no asset)
     assert all(u.startswith(live_server) or u.startswith("data:") for u in requests)
