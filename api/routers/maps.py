@@ -72,13 +72,14 @@ async def layer_map(request: Request, view: ViewDep, engine: ReaderDep) -> HTMLR
 
 @router.get("/cases/kok-jailau", response_class=HTMLResponse)
 async def kok_jailau(request: Request, engine: ReaderDep) -> HTMLResponse:
-    with engine.connect() as conn:
-        case = cases.kok_jailau(conn)
     ids = set(layer_ids())
     shown = [get_layer(i) for i in ("protected_areas", "field_sites", "threats") if i in ids]
     for extra in ("habitat", "species_habitat"):  # shown when the habitat model is published
         if extra in ids:
             shown.insert(0, get_layer(extra))
+    with engine.connect() as conn:
+        case = cases.kok_jailau(conn)
+        examples = _examples(conn, shown)
     if case is not None:
         pad = 0.12
         bounds = (
@@ -95,6 +96,6 @@ async def kok_jailau(request: Request, engine: ReaderDep) -> HTMLResponse:
         bounds = (76.7, 43.0, 77.3, 43.3)
         highlight = None
     parts = await run_in_threadpool(
-        maps.case_map, shown, bounds=bounds, highlight=highlight, examples={s.id for s in shown}
+        maps.case_map, shown, bounds=bounds, highlight=highlight, examples=examples
     )
     return render(request, "case_kok_jailau.html", case=case, map=parts)
