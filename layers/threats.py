@@ -118,24 +118,27 @@ def published_threat(conn: Connection, threat_id: int) -> dict[str, Any]:
 
 
 _HIT = "ST_Intersects(x.geom, ST_GeomFromWKB(:wkb, 4326))"
+#: Features are clipped to the footprint in PostGIS first (large habitat and ecosystem
+#: polygons would be slow to dissolve whole); the clipped pieces are measured in geo.loss.
+_CLIP = "ST_CollectionExtract(ST_Intersection(x.geom, ST_GeomFromWKB(:wkb, 4326)), 3)"
 
 #: What a footprint is measured against: one query per layer, dissolved to the rows shown.
 #: Each returns ``id`` (a label), descriptive columns, and ``geom``.
 OVERLAP_LAYERS: dict[str, str] = {
     "protected_areas": (
         "SELECT x.id::text AS id, x.name, x.designation, x.iucn_category, x.method, x.source, "
-        f"x.geom FROM protected_areas x WHERE {_HIT} "
+        f"{_CLIP} AS geom FROM protected_areas x WHERE {_HIT} "
         "AND GeometryType(x.geom) IN ('POLYGON', 'MULTIPOLYGON') ORDER BY x.name"
     ),
     "ecosystems": (
         "SELECT x.kind AS id, x.kind, min(x.method) AS method, "
-        "string_agg(DISTINCT x.source, '; ') AS source, ST_Union(x.geom) AS geom "
+        f"string_agg(DISTINCT x.source, '; ') AS source, ST_Union({_CLIP}) AS geom "
         f"FROM ecosystems x WHERE {_HIT} GROUP BY x.kind ORDER BY x.kind"
     ),
     "habitat": (
         "SELECT s.scientific_name AS id, s.scientific_name, s.common_name_en, s.iucn_category, "
         "min(x.method) AS method, string_agg(DISTINCT x.source, '; ') AS source, "
-        "ST_Union(x.geom) AS geom FROM habitat x JOIN species s ON s.id = x.species_id "
+        f"ST_Union({_CLIP}) AS geom FROM habitat x JOIN species s ON s.id = x.species_id "
         f"WHERE {_HIT} AND x.analysis_run_id = "
         "(SELECT max(h.analysis_run_id) FROM habitat h WHERE h.species_id = x.species_id) "
         "GROUP BY s.scientific_name, s.common_name_en, s.iucn_category ORDER BY 1"
@@ -143,7 +146,7 @@ OVERLAP_LAYERS: dict[str, str] = {
     "ranges": (
         "SELECT s.scientific_name AS id, s.scientific_name, s.common_name_en, s.iucn_category, "
         "min(x.method) AS method, string_agg(DISTINCT x.source, '; ') AS source, "
-        "ST_Union(x.geom) AS geom FROM species_ranges x JOIN species s ON s.id = x.species_id "
+        f"ST_Union({_CLIP}) AS geom FROM species_ranges x JOIN species s ON s.id = x.species_id "
         f"WHERE {_HIT} GROUP BY s.scientific_name, s.common_name_en, s.iucn_category ORDER BY 1"
     ),
 }

@@ -85,7 +85,7 @@ def test_overlap_with_the_park_matches_postgis(
 
 
 def test_overlap_with_ecosystems_and_ranges(db_session: Session) -> None:
-    """Half the footprint on a mountain ecosystem, a quarter in a species range."""
+    """Ecosystems by kind, a species range and its latest modelled habitat, in hectares."""
     conn = db_session.connection()
     foot = box(76.90, 43.10, 77.00, 43.20)
     conn.execute(
@@ -111,7 +111,26 @@ def test_overlap_with_ecosystems_and_ranges(db_session: Session) -> None:
         ),
         {"sp": sp},
     )
+    # two habitat runs: only the latest counts (a third of the footprint)
+    for west in (76.80, 76.9333333):
+        run = conn.execute(
+            text(
+                "INSERT INTO analysis_runs (kind, status) VALUES ('habitat', 'succeeded') "
+                "RETURNING id"
+            )
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO habitat (species_id, ecosystem, analysis_run_id, area_ha, geom, "
+                "source, licence, method) VALUES (:sp, 'mountain', :run, 1, "
+                "ST_Multi(ST_MakeEnvelope(:w, 43.0, 76.9666667, 43.3, 4326)), 't', 't', "
+                "'modelled')"
+            ),
+            {"sp": sp, "run": run, "w": west},
+        )
     result = overlaps(conn, foot)
+    (hab,) = [h for h in result["habitat"] if h["scientific_name"] == "Testus irbis"]
+    assert hab["share"] == pytest.approx(1 / 3, rel=0.01)
     expected = {
         kind: conn.execute(
             text(
