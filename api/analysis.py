@@ -266,20 +266,7 @@ def read_threats(session: Session, threat: str | None = None) -> gpd.GeoDataFram
 
 def _pa_polygons(pas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Protected areas as polygons: points buffered to their reported area (geodesic)."""
-    if pas.empty:
-        return pas
-    geoms = []
-    for g, rep in zip(pas.geometry, pas["reported_area_km2"], strict=True):
-        if g.geom_type in ("Point", "MultiPoint"):
-            ok = rep is not None and np.isfinite(rep) and rep > 0
-            geoms.append(gp.geodesic_circle(g.x, g.y, rep * 1e6) if ok else shapely.Polygon())
-        else:
-            geoms.append(g)
-    out = gpd.GeoDataFrame(
-        pd.DataFrame(pas.drop(columns=pas.geometry.name)),
-        geometry=gpd.GeoSeries(geoms, index=pas.index, crs=pas.crs),
-    )
-    return out[~out.geometry.is_empty]
+    return gp.pa_polygons(pas)
 
 
 # ------------------------------------------------------------------------------------------

@@ -52,6 +52,40 @@ def geodesic_circle(
     return shapely.Polygon(list(zip(lons[::-1], lats[::-1], strict=True)))
 
 
+def pa_polygons(pas: gpd.GeoDataFrame, *, area_col: str = "reported_area_km2") -> gpd.GeoDataFrame:
+    """Each protected area as a polygon, all other columns kept.
+
+    Points are buffered to a geodesic circle of their reported area in km² (a multipoint
+    shares it equally among its points); points without a reported area are left out, as
+    Protected Planet does; invalid polygons are repaired.
+    """
+    if pas is None or pas.empty:
+        return gpd.GeoDataFrame(
+            columns=[*getattr(pas, "columns", [])], geometry=[], crs=STORAGE_EPSG
+        )
+    require_crs(pas, what="the protected areas")
+    p = pas.to_crs(STORAGE_EPSG)
+    reported = p[area_col] if area_col in p.columns else pd.Series([None] * len(p), index=p.index)
+    geoms = []
+    for g, rep in zip(p.geometry, reported, strict=True):
+        if g is None or g.is_empty:
+            geoms.append(shapely.Polygon())
+        elif g.geom_type in ("Point", "MultiPoint"):
+            ok = rep is not None and np.isfinite(rep) and rep > 0
+            pts = list(shapely.get_parts(g))
+            circles = (
+                [geodesic_circle(pt.x, pt.y, rep * 1e6 / len(pts)) for pt in pts] if ok else []
+            )
+            geoms.append(shapely.union_all(circles) if circles else shapely.Polygon())
+        else:
+            geoms.append(_polygonal(shapely.make_valid(g) if not g.is_valid else g))
+    out = gpd.GeoDataFrame(
+        pd.DataFrame(p.drop(columns=p.geometry.name)),
+        geometry=gpd.GeoSeries(geoms, index=p.index, crs=STORAGE_EPSG),
+    )
+    return out[~out.geometry.is_empty]
+
+
 def protected_surface(
     pas: gpd.GeoDataFrame,
     *,
@@ -71,26 +105,13 @@ def protected_surface(
     """
     if pas is None or pas.empty:
         return shapely.MultiPolygon()
-    require_crs(pas, what="the protected areas")
-    p = pas.to_crs(STORAGE_EPSG)
+    p = pas
     if status_col in p.columns:
         p = p[~p[status_col].isin(exclude_status)]
-    geoms = []
-    for g, rep in zip(
-        p.geometry, p[area_col] if area_col in p.columns else [None] * len(p), strict=True
-    ):
-        if g is None or g.is_empty:
-            continue
-        if g.geom_type in ("Point", "MultiPoint"):
-            if rep is None or not np.isfinite(rep) or rep <= 0:
-                continue
-            pts = list(shapely.get_parts(g))
-            geoms.extend(geodesic_circle(pt.x, pt.y, rep * 1e6 / len(pts)) for pt in pts)
-        else:
-            geoms.append(_polygonal(shapely.make_valid(g) if not g.is_valid else g))
-    if not geoms:
+    polys = pa_polygons(p, area_col=area_col)
+    if polys.empty:
         return shapely.MultiPolygon()
-    return shapely.union_all(np.array(geoms, dtype=object))
+    return shapely.union_all(polys.geometry.to_numpy())
 
 
 def _union(gdf: gpd.GeoDataFrame | None, what: str) -> shapely.Geometry:

@@ -91,3 +91,14 @@ def test_no_habitat_gives_empty_results():
 def test_habitat_without_keys_is_refused():
     with pytest.raises(InvalidInput, match="species"):
         coverage_gaps(habitat().drop(columns="species"), None)
+
+
+def test_multipoint_shares_its_reported_area_and_columns_are_kept():
+    from shapely.geometry import MultiPoint
+
+    from geo.gaps import pa_polygons
+
+    p = pas([("Designated", 20.0, MultiPoint([(70, 40), (72, 40)]))]).assign(name=["twin"])
+    out = pa_polygons(p)
+    assert list(out["name"]) == ["twin"]
+    assert ha(out.geometry.iloc[0]) == pytest.approx(2000.0, rel=1e-5)
