@@ -195,6 +195,10 @@ def test_unknown_or_unpublished_threat_is_404(client: Any, engine: Engine) -> No
         items = client.get("/collections/threats/items", params={"limit": 1000})
         assert items.status_code == 200 and "Hidden mine" not in items.text
         assert client.get(f"/collections/threats/items/{hidden}").status_code == 404
+        for fmt in ("geojson", "csv"):
+            dl = client.get("/collections/threats/download", params={"format": fmt})
+            assert dl.status_code == 200
+            assert dd.KOK_JAILAU["name"] in dl.text and "Hidden mine" not in dl.text
         # the tile over Kok-Jailau carries the published threat, never the hidden one
         tile = morecantile.tms.get("WebMercatorQuad").tile(77.025, 43.155, 9)
         r = client.get(f"/collections/threats/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}")
