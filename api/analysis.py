@@ -386,6 +386,7 @@ def _register_output(
                     "analysis_run_id": run_id,
                     "bands": ["class", "dem_source", "elevation_m", "country"],
                     "classes": {str(k): v for k, v in eco.CLASS_LABELS.items()},
+                    "colormap": {str(k): v for k, v in eco.CLASS_COLOURS.items()},
                     "bounds": list(r.bounds),
                 },
                 geom=from_shape(shapely.box(*r.bounds), srid=STORAGE_EPSG),
@@ -768,6 +769,7 @@ def register_habitat_scenario(
                         properties={
                             "analysis_run_id": hrun,
                             "scenario": epoch == "if_built",
+                            "colormap": {"1": "#8e24aa"},
                             "bounds": list(r.bounds),
                         },
                         geom=from_shape(shapely.box(*r.bounds), srid=STORAGE_EPSG),

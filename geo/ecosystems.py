@@ -85,6 +85,18 @@ CLASS_LABELS = {
     LAKE: "lake",
     GLACIER: "glacier",
 }
+#: Map colours of the classes (mountain classes from dark to light brown).
+CLASS_COLOURS = {
+    1: "#4e342e",
+    2: "#6d4c41",
+    3: "#8d6e63",
+    4: "#a1887f",
+    5: "#bcaaa4",
+    6: "#d7ccc8",
+    ARID_LOWLAND: "#fdd835",
+    LAKE: "#42a5f5",
+    GLACIER: "#e3f2fd",
+}
 SOURCE_FINE = 1
 #: Longest edge (degrees) of a polygon made from the grid; longer edges are densified.
 MAX_EDGE_DEG = 0.05

@@ -350,3 +350,24 @@ def test_api_refuses_bad_parameters_and_stores_nothing(runs, client, engine, ses
         assert 400 <= r.status_code < 500, (body, r.status_code)
         assert r.json().get("code"), r.text
     assert session.execute(text("SELECT count(*) FROM analysis_runs")).scalar_one() == before
+
+
+def test_ecosystem_raster_has_class_tiles(runs, client):
+    import io
+    import math
+
+    import numpy as np
+    from PIL import Image
+
+    z, lon, lat = 6, 76.9, 43.0
+    col = int((lon + 180) / 360 * 2**z)
+    row = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
+    r = client.get(
+        f"/rasters/ecosystems_run_{runs['ecosystems']}/tiles/WebMercatorQuad/{z}/{row}/{col}.png",
+        params={"style": "classes"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    img = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA"))
+    colours = {tuple(p) for p in img.reshape(-1, 4)[:, :3][img.reshape(-1, 4)[:, 3] > 0]}
+    assert (0xFD, 0xD8, 0x35) in colours  # arid lowland north of the range
+    assert len(colours) >= 3  # and several mountain classes
