@@ -29,7 +29,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import REGION_BOUNDS, STORAGE_EPSG, area_ha
 from geo.errors import NotFound
-from geo.threats import LIVE_STATUSES, STATUSES, status_as_of
+from geo.threats import LIVE_STATUSES, STATUSES, status_as_of, timeline
 
 #: Kok-Jailau, the demo threat: where maps open when there is nothing else to show.
 DEFAULT_CENTRE = (43.14, 76.98)
@@ -228,6 +228,27 @@ def public_reports(conn: Connection, threat_id: int) -> list[dict[str, Any]]:
     return reports
 
 
+def status_periods(changes: pd.DataFrame, today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Periods of one threat's statuses up to today, each with its share of the whole span
+    (for a timeline bar)."""
+    if changes.empty:
+        return []
+    today = today or dt.date.today()
+    periods = timeline(changes[["threat_id", "status", "changed_on"]], until=today)
+    periods = periods[periods["start"] <= today]
+    total = max(int(periods["days"].sum()), 1)
+    return [
+        {
+            "status": p["status"],
+            "start": p["start"],
+            "end": p["end"],
+            "days": int(p["days"]),
+            "share": int(p["days"]) / total,
+        }
+        for p in periods.to_dict("records")
+    ]
+
+
 def dossier(conn: Connection, threat_id: int) -> dict[str, Any]:
     """Everything the public dossier of a threat shows."""
     threat = published_threat(conn, threat_id)
@@ -243,6 +264,7 @@ def dossier(conn: Connection, threat_id: int) -> dict[str, Any]:
         "threat": threat,
         "overlaps": overlaps(conn, threat["geom"]),
         "timeline": changes.to_dict("records"),
+        "periods": status_periods(changes),
         "reports": reports,
         "evidence": [ev for r in reports for ev in r["evidence"]],
         "sources": list(dict.fromkeys(sources)),

@@ -156,6 +156,9 @@ def test_dossier_shows_the_timeline_and_facts(client: Any, kok_jailau: int) -> N
     dates = re.findall(r'<time datetime="([\d-]+)">', timeline)
     assert dates == [day for _, day, _ in dd.KOK_JAILAU["timeline"]]
     assert "Construction banned" in timeline
+    bar = re.findall(r'<div class="period status (\w+)" style="flex-grow: ([\d.]+)"', html)
+    assert [b[0] for b in bar] == ["approved", "halted", "proposed"]  # two halts merged
+    assert sum(float(b[1]) for b in bar) == pytest.approx(1.0, abs=1e-3)
     assert "spruce forest to cut ha" in html and "470,000,000" in html
     assert "/vendor/leaflet/dist/leaflet.js" in html
     assert "cdn." not in html.lower()
