@@ -54,6 +54,19 @@ MIN_RESOLUTION, MAX_RESOLUTION = 2, 7
 # Parameters
 # --------------------------------------------------------------------------------------------
 
+#: Largest id the database stores (INTEGER).
+MAX_ID = 2**31 - 1
+
+
+def _printable(value: str) -> str:
+    if "\x00" in value or any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _printable_all(values: list[str]) -> list[str]:
+    return [_printable(v) for v in values]
+
 
 class CostParams(BaseModel):
     """The cost of a unit (see :class:`geo.planning_units.CostModel`)."""
@@ -96,6 +109,11 @@ class GridParams(BaseModel):
         description="Features with less habitat than this in the grid are left out (slivers).",
     )
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return None if v is None else _printable(v)
+
     @field_validator("countries")
     @classmethod
     def _codes(cls, v: list[str]) -> list[str]:
@@ -114,7 +132,7 @@ class ScenarioParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200)
-    grid_id: int
+    grid_id: int = Field(..., ge=1, le=MAX_ID)
     objective: Literal["min_set", "max_coverage"] = "min_set"
     target: float = Field(0.3, ge=0, le=1, description="Share of each feature to reach.")
     targets: dict[str, float] = Field(
@@ -136,11 +154,27 @@ class ScenarioParams(BaseModel):
     gap: float = Field(0.01, ge=0, le=1, description="Relative optimality gap.")
     time_limit_s: float = Field(60.0, gt=0, le=600)
     portfolio_runs: int = Field(5, ge=0, le=50)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _printable(v)
+
+    @field_validator("lock_out_threats", "lock_in_units", "lock_out_units")
+    @classmethod
+    def _texts(cls, v: list[str]) -> list[str]:
+        return _printable_all(v)
+
+    @field_validator("features")
+    @classmethod
+    def _features(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _printable_all(v)
 
     @field_validator("targets")
     @classmethod
     def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        _printable_all(list(v))
         bad = [k for k, s in v.items() if not 0 <= s <= 1]
         if bad:
             raise ValueError(f"target shares must be between 0 and 1: {', '.join(bad)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.orm import Session
@@ -21,6 +21,9 @@ from api.templating import render
 from geo.errors import Forbidden, NotFound, Unauthenticated
 
 router = APIRouter(prefix="/prioritisation", tags=["prioritisation"])
+
+GridId = Annotated[int, Path(ge=1, le=prio.MAX_ID, description="Planning grid id.")]
+ScenarioId = Annotated[int, Path(ge=1, le=prio.MAX_ID, description="Scenario id.")]
 
 #: Registry layers drawn under a plan's map, when published.
 MAP_CONTEXT = ("countries", "protected_areas", "threats")
@@ -53,7 +56,7 @@ def create_grid(
 
 
 @router.get("/grids/{grid_id}", summary="One planning grid")
-def get_grid(grid_id: int, session: ReadSessionDep) -> dict[str, Any]:
+def get_grid(grid_id: GridId, session: ReadSessionDep) -> dict[str, Any]:
     return prio.grid_summary(prio.get_grid(session, grid_id))
 
 
@@ -78,19 +81,19 @@ def create_scenario(
 
 
 @router.get("/scenarios/{scenario_id}", summary="One scenario: parameters, inputs, solver")
-def get_scenario(scenario_id: int, session: ReadSessionDep) -> dict[str, Any]:
+def get_scenario(scenario_id: ScenarioId, session: ReadSessionDep) -> dict[str, Any]:
     return prio.scenario_summary(prio.get_scenario(session, scenario_id), full=True)
 
 
 @router.get("/scenarios/{scenario_id}/results", summary="Targets, ecosystems, grant options")
-def get_results(scenario_id: int, session: ReadSessionDep) -> dict[str, Any]:
+def get_results(scenario_id: ScenarioId, session: ReadSessionDep) -> dict[str, Any]:
     sc = prio.get_scenario(session, scenario_id)
     return {"id": sc.id, "status": sc.status, "solver": sc.solver, **(sc.results or {})}
 
 
 @router.get("/scenarios/{scenario_id}/units", summary="The plan's units as GeoJSON")
 def get_units(
-    scenario_id: int,
+    scenario_id: ScenarioId,
     session: ReadSessionDep,
     selected: Annotated[
         bool, Query(description="Only the selected units (false: every unit, ranked).")
@@ -112,7 +115,9 @@ def scenarios_page(request: Request, session: ReadSessionDep) -> HTMLResponse:
 
 
 @router.get("/scenarios/{scenario_id}/map", response_class=HTMLResponse, include_in_schema=False)
-async def scenario_map(request: Request, scenario_id: int, session: ReadSessionDep) -> HTMLResponse:
+async def scenario_map(
+    request: Request, scenario_id: ScenarioId, session: ReadSessionDep
+) -> HTMLResponse:
     from layers.prioritisation import plan_map
     from layers.registry import get_layer, layer_ids
 

@@ -424,3 +424,33 @@ def test_feature_choice_and_per_feature_targets(engine: Engine, grid_id: int) ->
         prio._select_features(features, ["Ursus arctos"])
     with pytest.raises(InvalidInput):
         prio.solve_scenario(units, features, _params(grid_id, targets={"Ursus arctos": 0.3}))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "bad\x00name"},
+        {"grid_id": 2**40},
+        {"seed": -1},
+        {"lock_out_threats": ["\x00"]},
+        {"targets": {"\x00": 0.3}},
+        {"objective": "max_coverage"},
+        {"gap": -0.1},
+        {"unexpected": 1},
+    ],
+)
+def test_api_refuses_bad_parameters(client, engine: Engine, grid_id: int, change: dict) -> None:  # type: ignore[no-untyped-def]
+    headers = _bearer(engine, "analyst")
+    body = {"name": "x", "grid_id": grid_id, "portfolio_runs": 0, **change}
+    r = client.post("/prioritisation/scenarios", json=body, headers=headers)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "invalid_parameter"
+
+
+def test_api_ids_out_of_range_are_refused(client) -> None:  # type: ignore[no-untyped-def]
+    for path in (
+        "/prioritisation/scenarios/99999999999",
+        "/prioritisation/grids/0",
+        "/prioritisation/scenarios/-1/units",
+    ):
+        assert client.get(path).status_code == 400
