@@ -270,6 +270,8 @@ def dossier(conn: Connection, threat_id: int) -> dict[str, Any]:
         "sources": list(dict.fromkeys(sources)),
         "links": list(dict.fromkeys(links)),
         "facts": {k: v for k, v in (threat["properties"] or {}).items() if k != "reports"},
+        # no forest layer is published yet: what the record's sources say about forest
+        "forest": {k: v for k, v in (threat["properties"] or {}).items() if "forest" in k},
     }
 
 

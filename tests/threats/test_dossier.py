@@ -160,6 +160,8 @@ def test_dossier_shows_the_timeline_and_facts(client: Any, kok_jailau: int) -> N
     assert [b[0] for b in bar] == ["approved", "halted", "proposed"]  # two halts merged
     assert sum(float(b[1]) for b in bar) == pytest.approx(1.0, abs=1e-3)
     assert "spruce forest to cut ha" in html and "470,000,000" in html
+    forest = html[html.index('<tr class="forest">') :]
+    assert "spruce forest to cut ha: 27" in forest[: forest.index("</tr>")]
     assert "/vendor/leaflet/dist/leaflet.js" in html
     assert "cdn." not in html.lower()
 
