@@ -325,3 +325,14 @@ def test_outputs_rank_compare_and_grants() -> None:
     # the best candidate closes at least as much shortfall as any other unit
     table = target_table(problem, sol)
     assert len(table) == 4
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import geo.planning_units
+    import geo.prioritise
+
+    for module in (geo.prioritise, geo.planning_units):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
