@@ -6,6 +6,7 @@ reports only, without any reporter's identity.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import io
@@ -256,7 +257,11 @@ async def dossier_pdf(
     from starlette.concurrency import run_in_threadpool
 
     html = await run_in_threadpool(export_html, request, engine, settings, threat_id)
-    pdf = await _print_pdf(html)
+    state = request.app.state
+    if getattr(state, "pdf_lock", None) is None:  # one Chromium at a time per app
+        state.pdf_lock = asyncio.Lock()
+    async with state.pdf_lock:
+        pdf = await _print_pdf(html)
     return Response(
         pdf,
         media_type="application/pdf",
