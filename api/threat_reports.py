@@ -426,5 +426,13 @@ def _publish(session: Session, report: ThreatReport) -> Threat:
     return threat
 
 
+def threat_geometry(session: Session, threat_id: int) -> BaseGeometry:
+    """The footprint of a published threat (for a report about it that draws nothing new)."""
+    threat = session.get(Threat, threat_id)
+    if threat is None or not threat.published:
+        raise InvalidInput(f"there is no published threat {threat_id} to report on")
+    return to_shape(threat.geom)
+
+
 def report_geometry(report: ThreatReport) -> BaseGeometry:
     return to_shape(report.geom)

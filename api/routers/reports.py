@@ -152,6 +152,8 @@ async def submit(
         )
         raw = await _read_capped(footprint, limits.max_bytes, "footprint files")
         geom = read_footprint(data=raw, filename=footprint.filename, limits=limits)
+    elif data.threat_id is not None and not (geometry or "").strip():
+        geom = tr.threat_geometry(session, data.threat_id)  # a report on a known threat
     else:
         geom = read_footprint(geometry)
     files = [f for f in (evidence or []) if f.filename]

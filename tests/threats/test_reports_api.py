@@ -192,6 +192,7 @@ def test_a_later_report_updates_the_threat(as_user: Any, engine: Engine, client:
     threat_id = _publish(analyst, first)["threat_id"]
     second = submit(
         advocate,
+        geometry="",  # about the published threat: its footprint is used
         title="Dam works halted",
         kind="dam",
         threat_status="halted",
