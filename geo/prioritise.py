@@ -141,7 +141,8 @@ class Problem:
         Weights of the relative shortfalls (maximum coverage only).
     boundary : Boundary, optional
     boundary_penalty : float
-        Cost per unit of boundary length (Marxan's BLM); 0 switches the penalty off.
+        Cost per unit of boundary length (Marxan's BLM); 0 switches the penalty off. In
+        maximum coverage the outline's cost is counted relative to the budget.
     """
 
     unit_ids: np.ndarray
@@ -426,15 +427,15 @@ def evaluate(problem: Problem, selected: np.ndarray) -> float:
     """The objective value of a plan (lower is better), as the solver sees it.
 
     Minimum set: ``cost + penalty × boundary``. Maximum coverage: the weighted sum of relative
-    shortfalls, ``+ penalty × boundary``, plus a small cost term that prefers the cheaper of
-    two plans with equal shortfall.
+    shortfalls, ``+ penalty × boundary / budget``, plus a small cost term that prefers the
+    cheaper of two plans with equal shortfall.
     """
     s = np.asarray(selected, dtype=bool)
     value = float(problem.cost[s].sum())
     if problem.objective == "max_coverage":
         value = _shortfall_value(problem, s) + _cost_weight(problem) * value
     if problem.boundary is not None and problem.boundary_penalty > 0:
-        value += problem.boundary_penalty * problem.boundary.length_of(s)
+        value += _boundary_weight(problem) * problem.boundary.length_of(s)
     return value
 
 
@@ -444,6 +445,19 @@ def _shortfall_value(problem: Problem, selected: np.ndarray) -> float:
     pos = t > 0
     short = np.maximum(t[pos] - held[pos], 0.0) / t[pos]
     return float((problem.feature_weights[pos] * short).sum())
+
+
+def _boundary_weight(problem: Problem) -> float:
+    """The boundary penalty in objective units.
+
+    Minimum set: the penalty is a cost per unit of boundary length. Maximum coverage: the
+    outline is priced in cost units too and counted against the budget, so that spending the
+    whole budget on outline weighs as much as missing one whole feature.
+    """
+    if problem.objective == "max_coverage":
+        scale = problem.budget if problem.budget else float(problem.cost.sum())
+        return problem.boundary_penalty / max(scale, 1e-12)
+    return problem.boundary_penalty
 
 
 def _cost_weight(problem: Problem) -> float:
@@ -662,7 +676,7 @@ def _milp_model(
 
     if use_boundary:
         assert problem.boundary is not None
-        b, blm = problem.boundary, problem.boundary_penalty
+        b, blm = problem.boundary, _boundary_weight(problem)
         c[:n] += blm * b.perimeter
         c[n : n + e] = -2.0 * blm * b.length
         rows = np.arange(e)

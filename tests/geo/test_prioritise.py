@@ -125,7 +125,7 @@ def test_max_coverage_matches_brute_force(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_max_coverage_with_boundary_matches_brute_force(seed: int) -> None:
-    problem = random_problem(seed, n=10, m=3, share=0.6, objective="max_coverage", blm=0.02)
+    problem = random_problem(seed, n=10, m=3, share=0.6, objective="max_coverage", blm=1.0)
     best, _ = brute_force(problem)
     assert solve(problem).objective == pytest.approx(best, rel=1e-7, abs=1e-9)
 
@@ -133,7 +133,12 @@ def test_max_coverage_with_boundary_matches_brute_force(seed: int) -> None:
 def test_greedy_is_never_better_than_exact() -> None:
     worse = 0
     for seed in range(30):
-        for objective, blm in (("min_set", 0.0), ("min_set", 1.0), ("max_coverage", 0.0)):
+        for objective, blm in (
+            ("min_set", 0.0),
+            ("min_set", 1.0),
+            ("max_coverage", 0.0),
+            ("max_coverage", 1.0),
+        ):
             problem = random_problem(seed, n=12, objective=objective, blm=blm)
             exact, greedy = solve(problem), solve_greedy(problem)
             assert is_feasible(problem, greedy.selected)
@@ -165,6 +170,11 @@ def test_boundary_penalty_makes_the_plan_compact() -> None:
     assert np.flatnonzero(compact.selected).tolist() == [5, 6]
     assert compact.boundary_length < loose.boundary_length
     assert boundary.length_of(compact.selected) == pytest.approx(6.0)
+    # the same with a budget: the outline is priced like spending
+    budgeted = {**base, "objective": "max_coverage", "budget": 3.0}
+    assert np.flatnonzero(solve(Problem.from_arrays(**budgeted)).selected).tolist() == [0, 11]
+    compact_budget = solve(Problem.from_arrays(**budgeted, boundary_penalty=0.2))
+    assert np.flatnonzero(compact_budget.selected).tolist() == [5, 6]
 
 
 def test_locks_are_respected() -> None:
