@@ -160,9 +160,16 @@ async def submit(
     if len(files) > tr.MAX_EVIDENCE_FILES:
         raise InvalidInput(f"at most {tr.MAX_EVIDENCE_FILES} evidence files per report")
     limit = max(settings.uploads.max_photo_bytes, settings.uploads.max_bytes)
+    total = 0
     checked = []
     for f in files:
         raw = await _read_capped(f, limit, "evidence files")
+        total += len(raw)
+        if total > settings.uploads.max_bytes:
+            raise TooLarge(
+                f"the evidence files together exceed {settings.uploads.max_bytes / 1e6:.0f} MB; "
+                "send fewer or smaller files"
+            )
         checked.append(
             check_evidence(
                 raw,

@@ -302,6 +302,16 @@ BIG = 10 * 1024 * 1024 + 1
         ),
         pytest.param(
             {},
+            [
+                ("evidence", (f"{i}.pdf", b"%PDF-1.4\n" + bytes([i]) * 9_000_000 + b"%%EOF", "x"))
+                for i in range(6)
+            ],
+            413,
+            "together exceed",
+            id="too-much-evidence",
+        ),
+        pytest.param(
+            {},
             [("evidence", ("photo.jpg", b"#!/bin/sh\necho not a photo\n", "image/jpeg"))],
             400,
             "not a JPEG or PNG photo or a PDF",
