@@ -144,7 +144,9 @@ class ScenarioParams(BaseModel):
     budget_share: float | None = Field(
         None, gt=0, le=1, description="Budget as a share of the grid's total cost."
     )
-    boundary_penalty: float = Field(0.0, ge=0, le=1e6)
+    boundary_penalty: float = Field(
+        0.0, ge=0, le=1e6, description="Cost per km of the plan's outline (compactness)."
+    )
     lock_in_protected: float | None = Field(
         0.5, ge=0, le=1, description="Lock in units at least this share protected (null: none)."
     )

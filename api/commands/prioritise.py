@@ -148,7 +148,9 @@ def solve(
     budget_share: Annotated[
         float | None, typer.Option(help="Budget as a share of all cost.")
     ] = None,
-    boundary_penalty: Annotated[float, typer.Option("--blm", help="Boundary penalty.")] = 0.0,
+    boundary_penalty: Annotated[
+        float, typer.Option("--blm", help="Boundary penalty: cost per km of the plan's outline.")
+    ] = 0.0,
     lock_in_protected: Annotated[
         float, typer.Option(help="Lock in units at least this share protected (<0: none).")
     ] = 0.5,
