@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
@@ -218,7 +218,7 @@ def latest_run(session: Session, kind: str) -> int:
 
 
 def read_habitat(session: Session, run_id: int) -> gpd.GeoDataFrame:
-    q = text(
+    q = (
         "SELECT h.id, s.scientific_name AS species, h.ecosystem, h.iso3, h.area_ha, "
         "ST_AsBinary(h.geom) AS geom FROM habitat h JOIN species s ON s.id = h.species_id "
         "WHERE h.analysis_run_id = :r ORDER BY h.id"
@@ -227,7 +227,7 @@ def read_habitat(session: Session, run_id: int) -> gpd.GeoDataFrame:
 
 
 def read_ecosystems(session: Session, run_id: int) -> gpd.GeoDataFrame:
-    q = text(
+    q = (
         "SELECT id, kind, iso3, properties->>'eco_class' AS eco_class, ST_AsBinary(geom) AS geom "
         "FROM ecosystems WHERE analysis_run_id = :r ORDER BY id"
     )
@@ -250,12 +250,12 @@ def read_field_sites(session: Session, funded_only: bool = True) -> gpd.GeoDataF
     )
     if funded_only:
         q += " WHERE g.status IN ('active', 'completed')"
-    return read_gdf(session, text(q + " ORDER BY f.id"))
+    return read_gdf(session, q + " ORDER BY f.id")
 
 
 def read_threats(session: Session, threat: str | None = None) -> gpd.GeoDataFrame:
     """Published threats (unpublished ones never enter results that anyone may read)."""
-    where = [m.Threat.published.is_(True)]
+    where: list[Any] = [m.Threat.published.is_(True)]
     if threat:
         where.append(m.Threat.name == threat)
     t = read_table(session, m.Threat, where)
@@ -670,7 +670,7 @@ def run_loss(
             if paths and zones is not None
             else pd.DataFrame()
         )
-        if not series.empty:
+        if not series.empty and zones is not None:
             series = series.merge(pd.DataFrame(zones.drop(columns="geometry")), on="zone")
         reported = [
             {
@@ -741,7 +741,7 @@ def register_habitat_scenario(
     with transaction(engine, actor=actor) as s:
         for epoch, path in (("current", before), ("if_built", after)):
             name = names[epoch]
-            s.execute(m.RasterDataset.__table__.delete().where(m.RasterDataset.name == name))
+            s.execute(delete(m.RasterDataset).where(m.RasterDataset.name == name))
             with rasterio.open(path) as r:
                 s.execute(
                     insert(m.RasterDataset).values(

@@ -190,8 +190,8 @@ def local_range(
     lats = _row_lats(transform, h)
     for r0 in range(0, h, band_rows):
         r1 = min(h, r0 + band_rows)
-        dx, dy = _pixel_metres(np.array([lats[(r0 + r1 - 1) // 2]]), transform.a, transform.e)
-        dx, dy = float(dx[0]), float(dy[0])
+        wx_m, wy_m = _pixel_metres(np.array([lats[(r0 + r1 - 1) // 2]]), transform.a, transform.e)
+        dx, dy = float(wx_m[0]), float(wy_m[0])
         ry = max(1, int(radius_m // dy))
         widths: dict[int, int] = {}
         for k in range(-ry, ry + 1):
@@ -275,7 +275,7 @@ class EcosystemGrid:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.classes.shape  # type: ignore[return-value]
+        return (int(self.classes.shape[0]), int(self.classes.shape[1]))
 
     def write(self, path: str | Path) -> Path:
         """Write a 4-band GeoTIFF (class, source, elevation, country) with the legend in tags."""
@@ -329,7 +329,9 @@ class EcosystemGrid:
             )
 
 
-def _read_dem(path: str | Path, bounds: tuple[float, float, float, float], pad_deg: float):  # type: ignore[no-untyped-def]
+def _read_dem(
+    path: str | Path, bounds: tuple[float, float, float, float], pad_deg: float
+) -> tuple[np.ndarray, rasterio.Affine, Any]:
     with open_raster(path) as src:
         if not src.crs.is_geographic:
             raise CRSMismatch(
