@@ -12,6 +12,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors as ge
@@ -81,6 +82,27 @@ def install(app: FastAPI) -> None:
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (an id beyond its integer range, a malformed date):
+        # the request is at fault, not the server.
+        return JSONResponse(
+            error_body(
+                "invalid_parameter",
+                "a value in the request is out of range or of the wrong type for this field",
+            ),
+            status_code=400,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            error_body("service_unavailable", "the database is unavailable; try again shortly"),
+            status_code=503,
+            headers={"Retry-After": "30"},
         )
 
     @app.exception_handler(Exception)

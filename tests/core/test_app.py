@@ -53,3 +53,9 @@ def test_health_when_database_is_down(settings) -> None:
         r = c.get("/health")
     assert r.status_code == 503
     assert r.json()["database"]["status"] == "down"
+
+
+def test_out_of_range_id_is_a_400_not_a_500(client) -> None:
+    r = client.get("/collections/protected_areas/items/153391761019737089094189056")
+    assert r.status_code in (400, 404)
+    assert r.json()["code"] in ("invalid_parameter", "not_found", "NotFound")
