@@ -56,6 +56,8 @@ class TileSettings(BaseSettings):
     min_zoom: int = 0
     max_zoom: int = 16
     cache_max_age: int = 3600
+    #: In-process cache of encoded tiles (keyed by data version); 0 turns it off.
+    cache_mb: int = 64
 
 
 class UploadSettings(BaseSettings):

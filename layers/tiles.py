@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, Text, bindparam, cast, func, literal, select
+from sqlalchemy import Float, Integer, Select, Text, bindparam, cast, func, literal, select
 
 import morecantile
 from morecantile import TileMatrixSet
@@ -63,53 +63,69 @@ def check_tile(tms_id: str, z: int, x: int, y: int, *, min_zoom: int, max_zoom: 
     return TileRequest(tms_id, z, x, y)
 
 
-def tile_sql(
+def tile_params(tile: TileRequest, *, extent: int = 4096, buffer: int = 64) -> dict[str, float]:
+    """The bound values of a tile: its envelope in the grid's CRS and a CRS84 search box."""
+    tms = get_tms(tile.tms_id)
+    t = morecantile.Tile(tile.x, tile.y, tile.z)
+    xmin, ymin, xmax, ymax = tms.xy_bounds(t)
+    w, s, e, n = tms.bounds(t)
+    # the CRS84 search box, grown by the buffer so features just outside still draw edges
+    pad_x = (e - w) * buffer / extent
+    pad_y = (n - s) * buffer / extent
+    return {
+        "xmin": xmin,
+        "ymin": ymin,
+        "xmax": xmax,
+        "ymax": ymax,
+        "sw": max(w - pad_x, -180.0),
+        "ss": max(s - pad_y, -90.0),
+        "se": min(e + pad_x, 180.0),
+        "sn": min(n + pad_y, 90.0),
+        # half a tile pixel in degrees: detail finer than that cannot show
+        "tol": (e - w) / extent * 0.5,
+    }
+
+
+_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def tile_statement(
     layer: LayerSQL,
-    tile: TileRequest,
+    tms_id: str,
     *,
     extent: int = 4096,
     buffer: int = 64,
     max_features: int = 20_000,
 ) -> Select[Any]:
-    """One statement returning the tile as ``bytea`` (empty when no feature falls in it)."""
-    spec = layer.spec
-    tms = get_tms(tile.tms_id)
-    t = morecantile.Tile(tile.x, tile.y, tile.z)
-    xmin, ymin, xmax, ymax = tms.xy_bounds(t)
-    w, s, e, n = tms.bounds(t)
-    srid = tms_srid(tms)
-    # the CRS84 search box, grown by the buffer so features just outside still draw edges
-    pad_x = (e - w) * buffer / extent
-    pad_y = (n - s) * buffer / extent
-    sw, ss, se, sn = (
-        max(w - pad_x, -180),
-        max(s - pad_y, -90),
-        min(e + pad_x, 180),
-        min(n + pad_y, 90),
-    )
-    pixel = (e - w) / extent  # degrees per tile pixel (at the tile's longitude span)
+    """The tile statement of a layer and grid, with the tile's values left as parameters.
 
+    Built once per layer, principal class and grid, then reused for every tile (values from
+    :func:`tile_params`), so a request pays neither for building nor compiling SQL.
+    """
+    key = (layer.spec, layer.privileged, layer.cell_deg, tms_id, extent, buffer, max_features)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = _build(layer, tms_id, extent, buffer, max_features)
+    return stmt
+
+
+def _build(
+    layer: LayerSQL, tms_id: str, extent: int, buffer: int, max_features: int
+) -> Select[Any]:
+    spec = layer.spec
+    srid = tms_srid(get_tms(tms_id))
+    f = float
     env = func.ST_MakeEnvelope(
-        bindparam("xmin", xmin),
-        bindparam("ymin", ymin),
-        bindparam("xmax", xmax),
-        bindparam("ymax", ymax),
-        srid,
-        type_=GEOMETRY,
+        *(bindparam(k, type_=Float) for k in ("xmin", "ymin", "xmax", "ymax")), srid, type_=GEOMETRY
     )
     search = func.ST_MakeEnvelope(
-        bindparam("sw", sw),
-        bindparam("ss", ss),
-        bindparam("se", se),
-        bindparam("sn", sn),
-        4326,
-        type_=GEOMETRY,
+        *(bindparam(k, type_=Float) for k in ("sw", "ss", "se", "sn")), 4326, type_=GEOMETRY
     )
     g = layer.geom()
     if not layer.generalises and spec.geometry_type not in ("Point", "MultiPoint"):
         # clip to the search box, then drop detail finer than a pixel (collapsed parts kept)
         g = func.ST_Simplify(
-            func.ST_ClipByBox2D(g, search), bindparam("tol", pixel * 0.5), True, type_=GEOMETRY
+            func.ST_ClipByBox2D(g, search), bindparam("tol", type_=Float), True, type_=GEOMETRY
         )
     if srid != 4326:
         g = func.ST_Transform(g, srid, type_=GEOMETRY)
@@ -131,8 +147,7 @@ def tile_sql(
     # so the search box is grown by a cell for generalised layers)
     raw_box = search
     if layer.generalises:
-        cell = layer.cell_deg
-        raw_box = func.ST_Expand(search, literal(cell), type_=GEOMETRY)
+        raw_box = func.ST_Expand(search, literal(f(layer.cell_deg)), type_=GEOMETRY)
     conds = [layer.raw_geom.op("&&")(raw_box), *layer.where_public()]
     if layer.generalises:
         conds.append(layer.geom().op("&&")(search))
@@ -150,6 +165,21 @@ def tile_sql(
             literal(b""),
         ).label("mvt")
     ).where(rows.c.geom.is_not(None))
+
+
+def tile_sql(
+    layer: LayerSQL,
+    tile: TileRequest,
+    *,
+    extent: int = 4096,
+    buffer: int = 64,
+    max_features: int = 20_000,
+) -> Select[Any]:
+    """One statement returning the tile as ``bytea`` (empty when no feature falls in it)."""
+    stmt = tile_statement(
+        layer, tile.tms_id, extent=extent, buffer=buffer, max_features=max_features
+    )
+    return stmt.params(**tile_params(tile, extent=extent, buffer=buffer))
 
 
 class TileCache:
@@ -173,7 +203,7 @@ class TileCache:
             return v
 
     def put(self, key: str, value: bytes) -> None:
-        if len(value) > self.max_bytes // 8:
+        if self.max_bytes <= 0 or len(value) > self.max_bytes // 8:
             return
         with self._lock:
             old = self._items.pop(key, None)

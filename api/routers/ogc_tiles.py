@@ -20,7 +20,8 @@ from layers.tiles import (
     check_format,
     check_tile,
     get_tms,
-    tile_sql,
+    tile_params,
+    tile_statement,
 )
 
 router = APIRouter(tags=["OGC API Tiles"])
@@ -37,7 +38,8 @@ def tile_cache(request: Request) -> TileCache:
         with _cache_lock:
             cache = getattr(state, "tile_cache", None)
             if cache is None:
-                cache = state.tile_cache = TileCache()
+                mb = request.app.state.settings.tiles.cache_mb
+                cache = state.tile_cache = TileCache(max_bytes=mb * 1024 * 1024)
     return cache
 
 
@@ -229,13 +231,15 @@ def _tile_response(
         cache = tile_cache(request)
         data = cache.get(etag)
         if data is None:
-            stmt = tile_sql(
+            t = settings.tiles
+            stmt = tile_statement(
                 view,
-                tile,
-                extent=settings.tiles.extent,
-                buffer=settings.tiles.buffer,
-                max_features=settings.tiles.max_features_per_tile,
+                tile.tms_id,
+                extent=t.extent,
+                buffer=t.buffer,
+                max_features=t.max_features_per_tile,
             )
-            data = bytes(conn.execute(stmt).scalar_one() or b"")
+            params = tile_params(tile, extent=t.extent, buffer=t.buffer)
+            data = bytes(conn.execute(stmt, params).scalar_one() or b"")
             cache.put(etag, data)
     return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
