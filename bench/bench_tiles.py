@@ -24,7 +24,6 @@ Results go to ``/tmp/benchdata/results/irbis_tiles.json`` and, with ``--write-do
 Only the server processes this script started are stopped (by their PID).
 """
 
-# ruff: noqa: T201
 from __future__ import annotations
 
 import argparse
@@ -91,9 +90,10 @@ def _q(s: str) -> str:
 
 def load(url: str, scale: float, data: Path) -> dict:
     """Migrate, then replace the three tables' rows with the workload (one transaction)."""
-    import geopandas as gpd
     import workload
     from sqlalchemy import create_engine, text
+
+    import geopandas as gpd
 
     from api.db import migrate
 
@@ -318,7 +318,7 @@ def pct(vals: list[float], p: float) -> float | None:
     if not vals:
         return None
     k = (len(vals) - 1) * p / 100.0
-    lo, hi = int(math.floor(k)), int(math.ceil(k))
+    lo, hi = math.floor(k), math.ceil(k)
     return vals[lo] + (vals[hi] - vals[lo]) * (k - lo)
 
 
