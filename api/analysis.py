@@ -42,8 +42,9 @@ from geo.raster import sha256_file
 
 ACTOR = "irbis analyse"
 DERIVED_LICENCE = (
-    "Derived data (CC BY 4.0): from GEBCO 2023 (public domain, GEBCO terms), Mapzen terrain "
-    "(public-domain DEMs) and Natural Earth (public domain)"
+    "Derived from public-domain data: GEBCO 2023 Grid (GEBCO terms of use: attribute GEBCO, "
+    "not for navigation), USGS/NOAA terrain via Mapzen and pvlib (attribution requested), "
+    "Natural Earth; example records as marked"
 )
 Progress = Callable[[str], None]
 

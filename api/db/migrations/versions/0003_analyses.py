@@ -54,7 +54,7 @@ SELECT f.id, f.run_id AS analysis_run_id, (f.properties->>'rank')::int AS rank,
        f.properties->>'iso3' AS iso3, (f.properties->>'area_ha')::float AS area_ha,
        'Irbis analysis run ' || f.run_id || ': coverage gaps (habitat neither protected nor funded)'
          AS source,
-       'Derived data (CC BY 4.0)'::text AS licence, 'modelled'::text AS method,
+       'Derived from public-domain data (GEBCO 2023, USGS/NOAA via Mapzen, Natural Earth) and the stored layers'::text AS licence, 'modelled'::text AS method,
        f.geom::geometry(MultiPolygon, 4326) AS geom
 FROM analysis_features f
 WHERE f.kind = 'gap' AND f.run_id = {_LATEST.format(kind="gaps")}""",
