@@ -454,3 +454,10 @@ def test_api_ids_out_of_range_are_refused(client) -> None:  # type: ignore[no-un
         "/prioritisation/scenarios/-1/units",
     ):
         assert client.get(path).status_code == 400
+
+
+def test_cli_help_names_the_commands() -> None:
+    r = CliRunner().invoke(cli, ["prioritise", "--help"])
+    assert r.exit_code == 0
+    for command in ("grid", "solve", "list"):
+        assert command in r.output
