@@ -371,3 +371,35 @@ def test_ecosystem_raster_has_class_tiles(runs, client):
     colours = {tuple(p) for p in img.reshape(-1, 4)[:, :3][img.reshape(-1, 4)[:, 3] > 0]}
     assert (0xFD, 0xD8, 0x35) in colours  # arid lowland north of the range
     assert len(colours) >= 3  # and several mountain classes
+
+
+def test_an_imported_range_replaces_the_default(runs, engine, settings, session):
+    """A species_ranges row for the snow leopard (a box over the Ile Alatau) is used as is."""
+    with engine.begin() as conn:
+        sid = conn.execute(
+            text("SELECT id FROM species WHERE scientific_name = 'Panthera uncia'")
+        ).scalar_one()
+        rid = conn.execute(
+            text(
+                "INSERT INTO species_ranges (species_id, presence, origin, seasonal, source, "
+                "licence, method, geom) VALUES (:s, 1, 1, 1, 'test range', 'test', 'example', "
+                "ST_Multi(ST_MakeEnvelope(76.5, 42.8, 77.5, 43.3, 4326))) RETURNING id"
+            ),
+            {"s": sid},
+        ).scalar_one()
+    try:
+        run_id = an.run_habitat(engine, settings, ["Panthera uncia"])
+        res = an.get_run(session, run_id).results["habitat"]
+        assert {r["range"] for r in res} == {"imported species range"}
+        inside = session.execute(
+            text(
+                "SELECT bool_and(ST_CoveredBy(geom, ST_Buffer(ST_MakeEnvelope(76.5, 42.8, 77.5, "
+                "43.3, 4326), 1e-9))) FROM habitat WHERE analysis_run_id = :r"
+            ),
+            {"r": run_id},
+        ).scalar_one()
+        assert inside
+        assert an.get_run(session, run_id).inputs["tables"]["species_ranges"] >= 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM species_ranges WHERE id = :r"), {"r": rid})
