@@ -320,6 +320,53 @@ def feed_entries(
 # ---------------------------------------------------------------------------------------------
 
 
+def _features(rows: Any) -> list[dict[str, Any]]:
+    return [{"type": "Feature", "geometry": r.g, "properties": {"name": r.label}} for r in rows]
+
+
+def map_context(
+    conn: Connection, around: BaseGeometry | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Public layers drawn under a threat for orientation, as GeoJSON features by layer.
+
+    Around a footprint: the protected areas within about 50 km. Without one (the drawing map):
+    every protected area, every published threat and the largest towns.
+    """
+    simple = "ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, {tol}), 5)::json AS g"
+    label = "name || ' (' || method || ')' AS label"
+    if around is not None:
+        parks = conn.execute(
+            text(
+                f"SELECT {label}, {simple.format(tol=0.0005)} FROM protected_areas "
+                "WHERE ST_DWithin(geom, ST_GeomFromWKB(:wkb, 4326), 0.5) ORDER BY id LIMIT 200"
+            ),
+            {"wkb": shapely.to_wkb(around)},
+        )
+        return {"Protected areas": _features(parks)}
+    parks = conn.execute(
+        text(
+            f"SELECT {label}, {simple.format(tol=0.001)} FROM protected_areas ORDER BY id LIMIT 300"
+        )
+    )
+    threats = conn.execute(
+        text(
+            f"SELECT name AS label, {simple.format(tol=0.001)} FROM threats WHERE published "
+            "ORDER BY id LIMIT 300"
+        )
+    )
+    places = conn.execute(
+        text(
+            "SELECT name AS label, ST_AsGeoJSON(geom, 5)::json AS g FROM places "
+            "WHERE name IS NOT NULL ORDER BY population DESC NULLS LAST LIMIT 150"
+        )
+    )
+    return {
+        "Protected areas": _features(parks),
+        "Published threats": _features(threats),
+        "Places": _features(places),
+    }
+
+
 def offline(m: folium.Map, vendor: str = "/vendor") -> folium.Map:
     """Point a folium map at the Leaflet served by Irbis (no CDN); drop what it doesn't use."""
     m.default_js = [("leaflet", f"{vendor}/leaflet/dist/leaflet.js")]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import text
 
 from shapely.geometry import mapping
 
@@ -47,39 +46,6 @@ def _date(value: str | None, what: str) -> dt.date | None:
         raise InvalidInput(f"the {what} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _features(rows: Any) -> list[dict[str, Any]]:
-    return [{"type": "Feature", "geometry": r.g, "properties": {"name": r.label}} for r in rows]
-
-
-def _context(engine: Any) -> dict[str, list[dict[str, Any]]]:
-    """What the drawing map shows for orientation: parks, published threats, towns."""
-    simplified = "ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.001), 5)::json AS g"
-    with engine.connect() as conn:
-        parks = conn.execute(
-            text(
-                f"SELECT name || ' (' || method || ')' AS label, {simplified} "
-                "FROM protected_areas ORDER BY id LIMIT 300"
-            )
-        )
-        threats = conn.execute(
-            text(
-                f"SELECT name AS label, {simplified} FROM threats WHERE published "
-                "ORDER BY id LIMIT 300"
-            )
-        )
-        places = conn.execute(
-            text(
-                "SELECT name AS label, ST_AsGeoJSON(geom, 5)::json AS g FROM places "
-                "WHERE name IS NOT NULL ORDER BY population DESC NULLS LAST LIMIT 150"
-            )
-        )
-        return {
-            "Protected areas": _features(parks),
-            "Published threats": _features(threats),
-            "Places": _features(places),
-        }
-
-
 @router.get("/reports/new", response_class=HTMLResponse, include_in_schema=False)
 def new_report(
     request: Request, principal: PrincipalDep, engine: ReaderDep, threat: int | None = None
@@ -88,8 +54,8 @@ def new_report(
     if principal.is_anonymous:
         return RedirectResponse(f"/login?next={quote('/reports/new')}", status_code=303)
     tr.require_reporter(principal)
-    m, drawn = lt.draw_map(_context(engine))
     with engine.connect() as conn:
+        m, drawn = lt.draw_map(lt.map_context(conn))
         threats = lt.threat_index(conn)
     return render(
         request,

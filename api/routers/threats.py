@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import Connection, text
 
 from shapely.geometry import mapping
 
@@ -34,32 +33,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def _context(conn: Connection, footprint: Any) -> dict[str, list[dict[str, Any]]]:
-    rows = conn.execute(
-        text(
-            "SELECT id, name, method, "
-            "ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.0005), 5)::json AS g "
-            "FROM protected_areas WHERE ST_DWithin(geom, ST_GeomFromWKB(:wkb, 4326), 0.5) "
-            "ORDER BY id LIMIT 200"
-        ),
-        {"wkb": footprint.wkb},
-    )
-    return {
-        "Protected areas": [
-            {
-                "type": "Feature",
-                "geometry": r.g,
-                "properties": {"name": f"{r.name} ({r.method})", "id": r.id},
-            }
-            for r in rows
-        ]
-    }
-
-
 def _dossier(request: Request, engine: Any, threat_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
         data = lt.dossier(conn, threat_id)
-        context = _context(conn, data["threat"]["geom"])
+        context = lt.map_context(conn, data["threat"]["geom"])
     data["context"] = context
     data["geojson"] = mapping(data["threat"]["geom"])
     data["status_labels"] = lt.STATUS_LABELS
