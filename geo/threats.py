@@ -256,6 +256,16 @@ def footprint_area_ha(geom: BaseGeometry) -> float:
     return geodesic_area_m2(geom) / 10_000.0
 
 
+def footprint_length_km(geom: BaseGeometry) -> float:
+    """Geodesic length in kilometres of the lines of a lon/lat footprint (roads, pipelines;
+    0 for points and polygons)."""
+    from pyproj import Geod
+
+    lines = [g for g in getattr(geom, "geoms", [geom]) if "LineString" in g.geom_type]
+    geod = Geod(ellps="WGS84")
+    return sum(float(geod.geometry_length(g)) for g in lines) / 1000.0
+
+
 def changes_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Build a status-change frame from mappings (e.g. database rows)."""
     frame = pd.DataFrame(list(rows))

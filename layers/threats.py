@@ -29,7 +29,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import REGION_BOUNDS, STORAGE_EPSG, area_ha
 from geo.errors import NotFound
-from geo.threats import LIVE_STATUSES, STATUSES, status_as_of, timeline
+from geo.threats import LIVE_STATUSES, STATUSES, footprint_length_km, status_as_of, timeline
 
 #: Kok-Jailau, the demo threat: where maps open when there is nothing else to show.
 DEFAULT_CENTRE = (43.14, 76.98)
@@ -179,7 +179,11 @@ def overlaps(conn: Connection, footprint: BaseGeometry) -> dict[str, Any]:
     threat = gpd.GeoDataFrame({"id": [0]}, geometry=[footprint], crs=STORAGE_EPSG)
     present = {k: v for k, v in frames.items() if v is not None and not v.empty}
     loss = footprint_loss(threat, present) if footprint_ha > 0 and present else None
-    out: dict[str, Any] = {"footprint_ha": footprint_ha}
+    out: dict[str, Any] = {
+        "footprint_ha": footprint_ha,
+        "length_km": footprint_length_km(footprint),
+        "geometry_type": footprint.geom_type,
+    }
     for name in OVERLAP_LAYERS:
         frame = frames[name]
         rows: list[dict[str, Any]] = []

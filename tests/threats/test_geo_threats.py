@@ -14,6 +14,7 @@ from geo.crs import geodesic_area_m2
 from geo.errors import InvalidGeometry, InvalidInput, OutsideRegion, UnreadableFile
 from geo.threats import (
     footprint_area_ha,
+    footprint_length_km,
     read_footprint,
     status_as_of,
     threatened_in_year,
@@ -140,6 +141,9 @@ def test_read_kml_file() -> None:
     geom = read_footprint(data=KML, filename="road.kml")
     assert geom.geom_type == "LineString"
     assert geom.coords[0] == pytest.approx((76.95, 43.10))
+    # along the ellipsoid (pyproj's geodesic), not degrees; PostGIS geography agrees (API test)
+    assert footprint_length_km(geom) == pytest.approx(8.81, abs=0.01)
+    assert footprint_length_km(KOK) == 0
 
 
 def test_read_geojson_file_in_another_crs() -> None:

@@ -436,6 +436,8 @@ def test_footprint_uploaded_as_a_file_and_a_pdf_as_evidence(
     threat_id = _publish(as_user("analyst"), r.json()["id"])["threat_id"]
     page = client.get(f"/threats/{threat_id}").text
     assert r.json()["evidence"][0] in page and "PDF document" in page
+    shown = re.search(r'id="footprint-length">([\d.,]+) km', page)
+    assert shown and float(shown.group(1)) == pytest.approx(length / 1000, abs=0.01)
 
 
 def test_the_same_photo_twice_is_stored_once(
