@@ -33,6 +33,7 @@ def csrf_token(request: Request) -> str:
     seed, key = state.get("csrf_seed"), state.get("csrf_key")
     if not seed or not key:
         return ""
+    state["csrf_seed_used"] = True
     return token_for(key, seed)
 
 

@@ -180,7 +180,9 @@ class AuthMiddleware:
         )
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # only responses that embed a CSRF token set the seed cookie, so API and tile
+            # responses stay cookie-free (and cacheable)
+            if message["type"] == "http.response.start" and state.get("csrf_seed_used"):
                 MutableHeaders(scope=message).append("set-cookie", cookie)
             await send(message)
 

@@ -304,3 +304,9 @@ def test_out_of_range_ids_are_400_not_500(login_as) -> None:
     h = {"X-CSRF-Token": c.csrf}
     assert c.delete("/api/account/tokens/11567532256119", headers=h).status_code == 400
     assert c.delete("/api/grants/SOS-CA-EX-01/sites/99999999999", headers=h).status_code == 400
+
+
+def test_api_responses_set_no_cookie_and_pages_with_forms_do(client) -> None:
+    assert "set-cookie" not in client.get("/api/grants/SOS-CA-EX-01/sites").headers
+    assert "set-cookie" not in client.get("/health").headers
+    assert "irbis_csrf=" in client.get("/login").headers["set-cookie"]
