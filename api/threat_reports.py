@@ -150,8 +150,13 @@ def is_moderator(principal: Principal) -> bool:
 
 
 def may_view(principal: Principal, report: ThreatReport) -> bool:
-    """Published reports are public; others only for moderators and their reporter."""
-    if report.state == ReportState.published:
+    """Published reports (of a threat still published) are public; others only for
+    moderators and their reporter."""
+    if (
+        report.state == ReportState.published
+        and report.threat is not None
+        and report.threat.published
+    ):
         return True
     if is_moderator(principal):
         return True

@@ -859,6 +859,7 @@ class ThreatReport(Base):
     evidence: Mapped[list[EvidenceFile]] = relationship(
         back_populates="report", order_by="EvidenceFile.id"
     )
+    threat: Mapped[Threat | None] = relationship()
 
 
 class ThreatReportEvent(Base):

@@ -482,3 +482,22 @@ def test_reports_through_the_api_with_tokens(
             r = c.post(f"/reports/{report_id}/state", data={"to_state": step}, headers=analyst)
             assert r.status_code == 200, r.text
         assert c.get("/reports", params={"f": "json"}).status_code == 401
+
+
+def test_unpublishing_a_threat_hides_its_reports_and_evidence(
+    as_user: Any, client: Any, engine: Engine
+) -> None:
+    r = submit(
+        as_user("advocate"),
+        title="Gravel pit to be withdrawn",
+        files=[("evidence", ("g.jpg", photo_with_gps(size=(50, 40)), "image/jpeg"))],
+    )
+    report_id, ev_url = r.json()["id"], r.json()["evidence"][0]
+    threat_id = _publish(as_user("analyst"), report_id)["threat_id"]
+    assert client.get(ev_url).status_code == 200
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE threats SET published = false WHERE id = :id"), {"id": threat_id})
+    assert client.get(ev_url).status_code == 404
+    assert client.get(f"/reports/{report_id}").status_code == 404
+    assert client.get(f"/threats/{threat_id}").status_code == 404
+    assert as_user("analyst").get(ev_url).status_code == 200
