@@ -389,6 +389,10 @@ def read_upload(
             f"{name}: no geometry found; a CSV needs a WKT column (wkt, geometry) or "
             "longitude/latitude columns (lon, lat)"
         )
+    if fmt == "CSV":
+        gdf, note = vertices_to_polygons(gdf, name_field)
+        if note:
+            notes.append(note)
     vertices = int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
     if vertices > limits.max_vertices:
         raise TooLarge(f"{name}: {vertices:,} vertices; at most {limits.max_vertices:,} per upload")
@@ -397,6 +401,64 @@ def read_upload(
     return Upload(
         gdf=gdf, format=fmt, names=names, descriptions=descriptions, encoding=encoding, notes=notes
     )
+
+
+ORDER_COLUMNS = ("vertex", "seq", "sequence", "order", "point", "n", "№")
+
+
+def vertices_to_polygons(
+    gdf: gpd.GeoDataFrame, name_field: str | None = None
+) -> tuple[gpd.GeoDataFrame, str | None]:
+    """Turn a table of boundary vertices (one point per row, a name per site) into polygons.
+
+    A CSV with longitude/latitude columns holds points. When rows share site names, each
+    site's points, in file order (or by a ``vertex``/``seq``/``order`` column), are its
+    boundary: a polygon is built per name. Sites with fewer than three points stay points
+    (and are refused as such). Other tables are returned unchanged.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> pts = gpd.GeoDataFrame({"name": ["A"] * 4},
+    ...     geometry=[Point(70, 48), Point(70.1, 48), Point(70.1, 48.1), Point(70, 48.1)], crs=4326)
+    >>> polys, note = vertices_to_polygons(pts)
+    >>> polys.geometry.iloc[0].geom_type, note
+    ('Polygon', 'built 1 polygon(s) from 4 boundary points grouped by name')
+    """
+    geoms = gdf.geometry.to_numpy()
+    if len(gdf) == 0 or not (shapely.get_type_id(geoms) == 0).all():
+        return gdf, None
+    names = site_names(gdf, "site", name_field) if name_field else _pick(gdf, NAME_COLUMNS)
+    if names.isna().all() or not names.duplicated().any():
+        return gdf, None
+    order = _pick(gdf, ORDER_COLUMNS)
+    frame = pd.DataFrame(
+        {"name": names.fillna("").to_numpy(), "order": pd.to_numeric(order, errors="coerce")}
+    )
+    frame["row"] = np.arange(len(frame))
+    frame = frame.sort_values(["name", "order", "row"], kind="stable", na_position="last")
+    codes, uniques = pd.factorize(frame["name"], sort=False)
+    counts = np.bincount(codes)
+    coords = shapely.get_coordinates(geoms[frame["row"].to_numpy()])
+    big = counts[codes] >= 3
+    out = np.empty(len(uniques), dtype=object)
+    if big.any():
+        ring_ids, ring_idx = np.unique(codes[big], return_inverse=True)
+        rings = shapely.linearrings(coords[big], indices=ring_idx)
+        out[ring_ids] = shapely.polygons(rings)
+    small = np.flatnonzero(counts < 3)
+    if small.size:
+        first = frame.groupby(codes)["row"].first().to_numpy()
+        out[small] = geoms[first[small]]
+    first_rows = frame.groupby(codes)["row"].first().to_numpy()
+    attrs = gdf.drop(columns=gdf.geometry.name).iloc[first_rows].reset_index(drop=True)
+    polys = gpd.GeoDataFrame(attrs, geometry=list(out), crs=gdf.crs)
+    note = (
+        f"built {int((counts >= 3).sum())} polygon(s) from {int(counts[counts >= 3].sum())} "
+        "boundary points grouped by name"
+    )
+    return polys, note
 
 
 def _text(values: pd.Series) -> pd.Series:

@@ -86,3 +86,24 @@ def test_api_csv_needs_an_epsg_code(grantee, tmp_path) -> None:
     assert "EPSG" in r.json()["description"]
     r = upload(grantee, path, epsg=4326)
     assert r.status_code == 200 and r.json()["ok"]
+
+
+def test_csv_of_boundary_vertices_becomes_polygons(tmp_path) -> None:
+    import pandas as pd
+
+    gdf = site_gdf(2, names=["Урочище А", "Урочище Б"])
+    rows = []
+    for name, poly in zip(gdf["name"], gdf.geometry, strict=True):
+        for i, (x, y) in enumerate(poly.exterior.coords[:-1]):
+            rows.append({"site": name, "seq": i + 1, "lon": x, "lat": y})
+    table = pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # rows out of order
+    path = tmp_path / "vertices.csv"
+    table.to_csv(path, index=False)
+    up = read_upload(path, UploadLimits())
+    assert sorted(up.names) == sorted(gdf["name"])
+    assert any("built 2 polygon(s) from 24 boundary points" in n for n in up.notes)
+    report = validate_sites(up.gdf, names=up.names, epsg=4326)
+    assert report.ok, report.issues
+    by_name = dict(zip(report.gdf["name"], report.gdf.geometry, strict=True))
+    for name, poly in zip(gdf["name"], gdf.geometry, strict=True):
+        assert by_name[name].symmetric_difference(poly).area <= 1e-5 * poly.area
