@@ -310,3 +310,23 @@ def test_api_responses_set_no_cookie_and_pages_with_forms_do(client) -> None:
     assert "set-cookie" not in client.get("/api/grants/SOS-CA-EX-01/sites").headers
     assert "set-cookie" not in client.get("/health").headers
     assert "irbis_csrf=" in client.get("/login").headers["set-cookie"]
+
+
+def test_cli_set_password_ends_sessions_and_token_revoke(settings, engine, client, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+    name = make_user(engine, roles=["analyst"])
+    login(client, name)
+    assert client.get("/api/account").status_code == 200
+    r = CliRunner().invoke(
+        cli, ["users", "set-password", name, "--password-stdin"], input="a brand new password\n"
+    )
+    assert r.exit_code == 0, r.output
+    assert client.get("/api/account").status_code == 401  # the old session ended
+    login(client, name, "a brand new password")
+    token = make_token(engine, name)
+    tid = _scalar(engine, "SELECT id FROM api_tokens WHERE token_hash = :h", h=token_hash(token))
+    r = CliRunner().invoke(cli, ["users", "token", name, "--revoke", str(tid)])
+    assert r.exit_code == 0, r.output
+    assert (
+        client.get("/api/account", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    )
