@@ -170,21 +170,23 @@ def plan(session: Session, grant: Grant, report: ValidationReport) -> pd.DataFra
         zip(existing["name"], zip(existing["id"], existing["geom_hash"], strict=True), strict=True)
     )
     by_hash = dict(zip(existing["geom_hash"], existing["name"], strict=True))
-    actions, ids, notes = [], [], []
+    rows: list[tuple[str, int | None, str]] = []
     for name, h, status in zip(g["name"], g["geom_hash"], g["status"], strict=True):
         if status == "error":
-            actions.append("refused"), ids.append(None), notes.append("")
+            rows.append(("refused", None, ""))
         elif name in by_name:
             sid, old = by_name[name]
-            same = old == h
-            actions.append("unchanged" if same else "replace"), ids.append(int(sid))
-            notes.append("" if same else "the stored version is kept in the site's history")
+            if old == h:
+                rows.append(("unchanged", int(sid), ""))
+            else:
+                rows.append(("replace", int(sid), "the stored version is kept in its history"))
         elif h in by_hash:
-            actions.append("unchanged"), ids.append(None)
-            notes.append(f"the same geometry is stored already as site {by_hash[h]!r}")
+            rows.append(
+                ("unchanged", None, f"the same geometry is stored already as {by_hash[h]!r}")
+            )
         else:
-            actions.append("insert"), ids.append(None), notes.append("")
-    return pd.DataFrame({"action": actions, "site_id": ids, "note": notes})
+            rows.append(("insert", None, ""))
+    return pd.DataFrame(rows, columns=["action", "site_id", "note"], dtype=object)
 
 
 def preview_geojson(report: ValidationReport, actions: pd.DataFrame) -> dict[str, Any]:
@@ -321,7 +323,7 @@ def replace(
             site.geom_hash = g["geom_hash"].iloc[0]
             site.uploaded_by = principal.username or ""
             site.source = f"uploaded by {principal.username}: {Path(filename).name}"[:500]
-            site.uploaded_at = func.now()  # type: ignore[assignment]
+            site.uploaded_at = func.now()
             session.flush()
         body.update({"grant": grant.code, "site_id": site.id, "changed": bool(changed)})
         return body
@@ -369,7 +371,7 @@ def list_sites(
 def get_site(engine: Engine, principal: Principal, code: str, site_id: int) -> dict[str, Any]:
     fc = list_sites(engine, principal, code, site_id)
     if fc["features"]:
-        return fc["features"][0]  # type: ignore[no-any-return]
+        return fc["features"][0]
     raise NotFound(f"grant {code} has no field site {site_id}")
 
 

@@ -24,7 +24,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _run(fn):  # type: ignore[no-untyped-def]
+def _run(fn):
     """Run ``fn(session)`` in one transaction on IRBIS_DATABASE_URL, as the CLI actor."""
     from api.db.engine import make_engine, transaction
 
@@ -75,7 +75,7 @@ def create(
             raise _fail("the passwords differ")
     from api.auth import accounts
 
-    def go(session):  # type: ignore[no-untyped-def]
+    def go(session):
         user = accounts.create_user(
             session,
             username,
@@ -98,7 +98,7 @@ def list_users() -> None:
 
     from api.db.models import Grant, User, user_grants, user_roles
 
-    def go(session):  # type: ignore[no-untyped-def]
+    def go(session):
         roles = (
             select(
                 func.string_agg(
@@ -136,7 +136,7 @@ def set_roles(
     """Replace a user's roles."""
     from api.auth import accounts
 
-    def go(session):  # type: ignore[no-untyped-def]
+    def go(session):
         return accounts.set_roles(session, accounts.get_user(session, username), _split([roles]))
 
     typer.echo(f"{username}: {', '.join(sorted(r.value for r in _run(go)))}")
