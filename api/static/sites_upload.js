@@ -24,14 +24,19 @@
     const params = new URLSearchParams({ dry_run: dryRun ? "true" : "false" });
     const epsg = document.getElementById("epsg").value.trim();
     if (epsg) params.set("epsg", epsg);
+    const nameField = document.getElementById("name-field").value.trim();
+    if (nameField) params.set("name_field", nameField);
     if (document.getElementById("swap").checked) params.set("swap_xy", "true");
     return "/api/grants/" + encodeURIComponent(grantSel.value) + "/sites?" + params;
   }
 
+  let loadSeq = 0;
   async function loadSaved(focusIds) {
+    const seq = ++loadSeq; // a slower, older answer must not overwrite a newer one
     const r = await fetch("/api/grants/" + encodeURIComponent(grantSel.value) + "/sites", { credentials: "same-origin" });
-    if (!r.ok) return;
+    if (!r.ok || seq !== loadSeq) return;
     const fc = await r.json();
+    if (seq !== loadSeq) return;
     if (saved) map.removeLayer(saved);
     saved = L.geoJSON(fc, {
       style: { color: "#0277bd", weight: 1.5, fillColor: "#4fc3f7", fillOpacity: 0.45 },
@@ -39,6 +44,13 @@
     }).addTo(map);
     saved.getLayers().forEach((l) => l.getElement && l.getElement() && l.getElement().classList.add("saved-site"));
     document.getElementById("map").dataset.savedSites = String(fc.features.length);
+    const base = "/api/grants/" + encodeURIComponent(grantSel.value) + "/sites/";
+    document.getElementById("saved-rows").innerHTML = fc.features.map((f) =>
+      '<tr class="saved-row" data-id="' + f.id + '"><td>' + escapeHtml(f.properties.name) + "</td><td>" +
+      (f.properties.area_ha === null ? "" : f.properties.area_ha.toLocaleString("en")) + "</td><td>" +
+      escapeHtml((f.properties.uploaded_at || "").slice(0, 10)) + '</td><td><a href="' + base + f.id +
+      '/versions">history</a> <button type="button" class="delete-site">Delete</button></td></tr>').join("") ||
+      '<tr><td colspan="4">No sites yet.</td></tr>';
     const focus = saved.getLayers().filter((l) => focusIds && focusIds.includes(l.feature.id));
     if (focus.length) {
       map.fitBounds(L.featureGroup(focus).getBounds(), { maxZoom: 10, animate: false });
@@ -110,9 +122,20 @@
     if (!body) return;
     showReport(body);
     const n = body.features.filter((f) => f.action === "insert" || f.action === "replace").length;
-    message.textContent = "Saved " + n + " site(s) to grant " + body.grant + ".";
     if (preview) { map.removeLayer(preview); preview = null; }
     await loadSaved(body.features.map((f) => f.site_id).filter((id) => id));
+    message.textContent = "Saved " + n + " site(s) to grant " + body.grant + ".";
+  });
+
+  document.getElementById("saved-rows").addEventListener("click", async (ev) => {
+    if (!ev.target.classList.contains("delete-site")) return;
+    const row = ev.target.closest("tr");
+    const name = row.firstElementChild.textContent;
+    if (!window.confirm("Delete the site “" + name + "”? Its history is kept.")) return;
+    const r = await fetch("/api/grants/" + encodeURIComponent(grantSel.value) + "/sites/" + row.dataset.id,
+      { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+    await loadSaved();
+    message.textContent = r.ok ? "Deleted “" + name + "”." : "Could not delete (" + r.status + ").";
   });
 
   grantSel.addEventListener("change", () => loadSaved());

@@ -81,6 +81,7 @@ def test_grantee_uploads_a_zipped_shapefile_and_another_cannot_touch_it(
     page.wait_for_function("document.getElementById('message').textContent.startsWith('Saved')")
     page.wait_for_function("Number(document.getElementById('map').dataset.savedSites || 0) >= 1")
     assert page.locator("#map path.saved-site").count() >= 1
+    assert name in page.locator("#saved-rows").inner_text()
     page.screenshot(path=str(artifacts / "site-upload-saved.png"))
     with engine.connect() as conn:
         site_id, by = conn.execute(
@@ -113,3 +114,48 @@ def test_grantee_uploads_a_zipped_shapefile_and_another_cannot_touch_it(
             ).scalar_one()
             == 1
         )
+
+
+def test_grantee_deletes_a_site_from_the_list(
+    browser: Any, live_server: str, engine: Engine, tmp_path: Path
+) -> None:
+    from api.auth.testing import make_token
+
+    tag = secrets.token_hex(3)
+    owner = make_user(engine, f"grantee-delete-{tag}", roles=["grantee"], grants=[GRANT])
+    name = f"to delete {tag}"
+    path = write(site_gdf(1, names=[name]), "geojson", tmp_path)
+    import httpx
+
+    r = httpx.post(
+        f"{live_server}/api/grants/{GRANT}/sites",
+        params={"dry_run": "false"},
+        files={"file": (path.name, path.read_bytes())},
+        headers={"Authorization": f"Bearer {make_token(engine, owner)}"},
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    site_id = r.json()["features"][0]["site_id"]
+    context = browser.new_context()
+    page = context.new_page()
+    _login(page, live_server, owner)
+    page.select_option("#grant", GRANT)
+    row = page.locator(f'tr.saved-row[data-id="{site_id}"]')
+    row.wait_for()
+    page.once("dialog", lambda d: d.accept())
+    row.locator("button.delete-site").click()
+    page.wait_for_function("document.getElementById('message').textContent.startsWith('Deleted')")
+    assert page.locator(f'tr.saved-row[data-id="{site_id}"]').count() == 0
+    context.close()
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM field_sites WHERE id = :i"), {"i": site_id}
+            ).scalar_one()
+            == 0
+        )
+        actor = conn.execute(
+            text("SELECT actor FROM field_site_versions WHERE site_id = :i AND action = 'delete'"),
+            {"i": site_id},
+        ).scalar_one()
+    assert actor == owner
