@@ -47,12 +47,17 @@ def login(
             error="This form is stale: reload the page and log in again.",
         )
     actor = username.strip().lower()
-    with transaction(engine, actor=actor if accounts.USERNAME_RE.match(actor) else None) as session:
-        user = accounts.authenticate(session, username, password)
-        raw = (
-            accounts.start_session(session, user, user_agent=request.headers.get("user-agent"))
-            if user
-            else None
+    try:
+        with transaction(engine, actor=actor if accounts.USERNAME_RE.match(actor) else None) as s:
+            user = accounts.authenticate(s, username, password)
+            raw = (
+                accounts.start_session(s, user, user_agent=request.headers.get("user-agent"))
+                if user
+                else None
+            )
+    except accounts.LockedOut as exc:
+        return render(
+            request, "login.html", status_code=429, next=_safe_next(next), error=str(exc) + "."
         )
     if raw is None:
         return render(

@@ -330,3 +330,28 @@ def test_cli_set_password_ends_sessions_and_token_revoke(settings, engine, clien
     assert (
         client.get("/api/account", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     )
+
+
+def test_repeated_failed_logins_lock_the_account_for_a_while(client, engine) -> None:
+    name = make_user(engine)
+    token = csrf_from(client.get("/login").text)
+    audit_before = _scalar(engine, "SELECT count(*) FROM audit_log WHERE table_name = 'users'")
+    for _ in range(accounts.MAX_FAILED_LOGINS):
+        r = client.post(
+            "/login", data={"username": name, "password": "not it at all", "csrf_token": token}
+        )
+        assert r.status_code == 401
+    r = client.post(
+        "/login", data={"username": name, "password": TEST_PASSWORD, "csrf_token": token}
+    )
+    assert r.status_code == 429 and "too many failed logins" in r.text
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE users SET locked_until = now() - interval '1 second' WHERE username = :u"),
+            {"u": name},
+        )
+    login(client, name)
+    # counting failures is not history: the audit log is not flooded by guesses
+    assert (
+        _scalar(engine, "SELECT count(*) FROM audit_log WHERE table_name = 'users'") == audit_before
+    )

@@ -36,7 +36,8 @@ BEGIN
   IF TG_OP = 'UPDATE' THEN
     IF OLD.password_hash IS DISTINCT FROM NEW.password_hash THEN
       a := a || '{"password_changed": true}'::jsonb;
-    ELSIF (a - 'updated_at' - 'last_login_at') = (b - 'updated_at' - 'last_login_at') THEN
+    ELSIF (a - 'updated_at' - 'last_login_at' - 'failed_logins' - 'locked_until')
+        = (b - 'updated_at' - 'last_login_at' - 'failed_logins' - 'locked_until') THEN
       RETURN NEW;
     END IF;
   END IF;
@@ -81,6 +82,8 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.Text(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
     )
@@ -89,7 +92,9 @@ def upgrade() -> None:
     op.create_table(
         "user_roles",
         sa.Column(
-            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"),
+            "user_id",
+            sa.Integer(),
+            sa.ForeignKey("users.id", ondelete="CASCADE"),
             primary_key=True,
         ),
         sa.Column("role", sa.String(16), primary_key=True),
@@ -100,11 +105,15 @@ def upgrade() -> None:
     op.create_table(
         "user_grants",
         sa.Column(
-            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"),
+            "user_id",
+            sa.Integer(),
+            sa.ForeignKey("users.id", ondelete="CASCADE"),
             primary_key=True,
         ),
         sa.Column(
-            "grant_id", sa.Integer(), sa.ForeignKey("grants.id", ondelete="CASCADE"),
+            "grant_id",
+            sa.Integer(),
+            sa.ForeignKey("grants.id", ondelete="CASCADE"),
             primary_key=True,
         ),
     )
@@ -112,8 +121,11 @@ def upgrade() -> None:
         "api_tokens",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column(
-            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"),
-            nullable=False, index=True,
+            "user_id",
+            sa.Integer(),
+            sa.ForeignKey("users.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
         ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("prefix", sa.String(16), nullable=False),
@@ -126,8 +138,11 @@ def upgrade() -> None:
         "sessions",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column(
-            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"),
-            nullable=False, index=True,
+            "user_id",
+            sa.Integer(),
+            sa.ForeignKey("users.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
         ),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
