@@ -194,6 +194,7 @@ def overlaps(conn: Connection, footprint: BaseGeometry) -> dict[str, Any]:
                     hit = hits.loc[[rec["id"]]]
                     rec["overlap_ha"] = float(hit["area_ha"].sum())
                     rec["share"] = float(hit["share_of_threat"].sum())
+                    rec["piece"] = shapely.union_all(hit.geometry.to_numpy())
                     rows.append(rec)
         out[name] = rows
     out["available"] = {k: v is not None for k, v in frames.items()}
@@ -405,8 +406,29 @@ def _base_map(bounds: tuple[float, float, float, float] | None, *, relief: bool)
     return m
 
 
-def _context(m: folium.Map, context: Mapping[str, list[dict[str, Any]]]) -> None:
+def overlap_overlays(o: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The pieces of the footprint in each ecosystem and species' habitat, as map layers."""
+    layers: dict[str, list[dict[str, Any]]] = {}
+    for key, what in (("ecosystems", "Ecosystem"), ("habitat", "Modelled habitat")):
+        for row in o.get(key, []):
+            label = row.get("common_name_en") or row.get("scientific_name") or row.get("kind")
+            title = f"{what}: {str(label).replace('_', ' ')} ({row['overlap_ha']:,.0f} ha)"
+            layers[title] = [
+                {
+                    "type": "Feature",
+                    "geometry": mapping(row["piece"]),
+                    "properties": {"name": title},
+                }
+            ]
+    return layers
+
+
+def _context(
+    m: folium.Map, context: Mapping[str, list[dict[str, Any]]], *, show: bool = True
+) -> None:
     styles = {
+        "Ecosystem": {"color": "#6d4c41", "weight": 1, "dashArray": "4", "fillOpacity": 0.35},
+        "Modelled habitat": {"color": "#ef6c00", "weight": 1, "fillOpacity": 0.45},
         "Protected areas": {"color": "#2e7d32", "fillColor": "#66bb6a", "fillOpacity": 0.2},
         "Published threats": {"color": "#c62828", "fillColor": "#ef5350", "fillOpacity": 0.3},
         "Places": {"color": "#333", "fillColor": "#fff", "fillOpacity": 1, "weight": 2},
@@ -419,7 +441,7 @@ def _context(m: folium.Map, context: Mapping[str, list[dict[str, Any]]]) -> None
             {**f, "properties": {k: html.escape(str(v)) for k, v in f["properties"].items()}}
             for f in raw
         ]
-        style = styles.get(name, {"color": "#555", "weight": 1})
+        style = styles.get(name.split(":")[0], {"color": "#555", "weight": 1})
         folium.GeoJson(
             {"type": "FeatureCollection", "features": features},
             name=name,
@@ -428,6 +450,7 @@ def _context(m: folium.Map, context: Mapping[str, list[dict[str, Any]]]) -> None
             tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False)
             if all("name" in f["properties"] for f in features)
             else None,
+            show=show,
         ).add_to(m)
 
 
@@ -436,6 +459,7 @@ def dossier_map(
     name: str,
     context: Mapping[str, list[dict[str, Any]]],
     *,
+    overlays: Mapping[str, list[dict[str, Any]]] | None = None,
     relief: bool = False,
     vendor: str = "/vendor",
 ) -> folium.Map:
@@ -450,6 +474,7 @@ def dossier_map(
         marker=folium.CircleMarker(radius=7),
         tooltip=html.escape(name),
     ).add_to(m)
+    _context(m, overlays or {}, show=False)
     folium.LayerControl(collapsed=True).add_to(m)
     return m
 

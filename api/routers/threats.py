@@ -137,7 +137,13 @@ def feed(
 def dossier(request: Request, engine: ReaderDep, threat_id: int) -> HTMLResponse:
     """The public dossier of a threat: map, area, overlaps, timeline, evidence, sources."""
     data = _dossier(request, engine, threat_id)
-    m = lt.dossier_map(data["threat"]["geom"], data["threat"]["name"], data["context"], relief=True)
+    m = lt.dossier_map(
+        data["threat"]["geom"],
+        data["threat"]["name"],
+        data["context"],
+        overlays=lt.overlap_overlays(data["overlaps"]),
+        relief=True,
+    )
     photos = {ev["id"]: f"/evidence/{ev['id']}" for ev in data["evidence"]}
     return render(
         request, "threat_dossier.html", d=data, map=lt.map_parts(m), photos=photos, export=False
@@ -161,7 +167,12 @@ def _photo_uri(settings: Settings, ev: dict[str, Any]) -> str | None:
 def export_html(request: Request, engine: Any, settings: Settings, threat_id: int) -> str:
     """The dossier as one self-contained HTML file (no request leaves it)."""
     data = _dossier(request, engine, threat_id)
-    m = lt.dossier_map(data["threat"]["geom"], data["threat"]["name"], data["context"])
+    m = lt.dossier_map(
+        data["threat"]["geom"],
+        data["threat"]["name"],
+        data["context"],
+        overlays=lt.overlap_overlays(data["overlaps"]),
+    )
     photos = {
         ev["id"]: _photo_uri(settings, ev)
         for ev in data["evidence"]

@@ -17,7 +17,7 @@ import shapely
 from shapely.geometry import box
 
 from api import demo_data as dd
-from layers.threats import overlaps
+from layers.threats import overlap_overlays, overlaps
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -147,6 +147,11 @@ def test_overlap_with_ecosystems_and_ranges(db_session: Session) -> None:
     assert sum(e["share"] for e in result["ecosystems"]) == pytest.approx(1.0, rel=1e-3)
     (rng,) = [r for r in result["ranges"] if r["scientific_name"] == "Testus irbis"]
     assert rng["share"] == pytest.approx(0.25, rel=0.01)
+    layers = overlap_overlays(result)
+    (habitat_layer,) = [k for k in layers if k.startswith("Modelled habitat: Testus irbis")]
+    piece = shapely.geometry.shape(layers[habitat_layer][0]["geometry"])
+    assert piece.bounds == pytest.approx((76.9333333, 43.10, 76.9666667, 43.20), abs=1e-6)
+    assert any(k.startswith("Ecosystem: mountain") for k in layers)
 
 
 def test_dossier_shows_the_timeline_and_facts(client: Any, kok_jailau: int) -> None:
