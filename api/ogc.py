@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from api.auth.principal import PrincipalDep
-from api.deps import SettingsDep
+from api.auth.principal import get_principal
 from geo.errors import InvalidInput
 from layers import cql, params
 from layers.registry import get_layer
@@ -29,15 +28,17 @@ HTML = "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 
-def layer_dep(collection_id: Annotated[str, Path(alias="collectionId")]) -> LayerSpec:
+async def layer_dep(collection_id: Annotated[str, Path(alias="collectionId")]) -> LayerSpec:
     return get_layer(collection_id)
 
 
 LayerDep = Annotated[LayerSpec, Depends(layer_dep)]
 
 
-def view_dep(spec: LayerDep, principal: PrincipalDep, settings: SettingsDep) -> LayerSQL:
+async def view_dep(spec: LayerDep, request: Request) -> LayerSQL:
     """The layer's SQL as the current principal may see it."""
+    principal = get_principal(request)
+    settings = request.app.state.settings
     return LayerSQL(
         spec,
         privileged=principal.sees_sensitive,
@@ -48,7 +49,7 @@ def view_dep(spec: LayerDep, principal: PrincipalDep, settings: SettingsDep) -> 
 ViewDep = Annotated[LayerSQL, Depends(view_dep)]
 
 
-def bbox_dep(
+async def bbox_dep(
     bbox: Annotated[
         str | None,
         Query(description="minx,miny,maxx,maxy in CRS84 degrees", examples=["76,43,77.5,43.5"]),
@@ -60,7 +61,7 @@ def bbox_dep(
 BBoxDep = Annotated[params.BBox | None, Depends(bbox_dep)]
 
 
-def datetime_dep(
+async def datetime_dep(
     datetime: Annotated[
         str | None,
         Query(description="An instant, a date, or start/end with '..' for an open end"),
@@ -78,11 +79,12 @@ class Page:
     offset: int
 
 
-def pagination_dep(
-    settings: SettingsDep,
+async def pagination_dep(
+    request: Request,
     limit: Annotated[int | None, Query(description="Features per page")] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip")] = 0,
 ) -> Page:
+    settings = request.app.state.settings
     lim = settings.features.default_limit if limit is None else limit
     return Page(params.check_limit(lim, settings.features.max_limit), offset)
 
@@ -90,7 +92,7 @@ def pagination_dep(
 PaginationDep = Annotated[Page, Depends(pagination_dep)]
 
 
-def filter_dep(
+async def filter_dep(
     filter: Annotated[str | None, Query(description="A CQL2 filter (text or JSON)")] = None,
     filter_lang: Annotated[
         str | None, Query(alias="filter-lang", description="cql2-text or cql2-json")
@@ -130,6 +132,21 @@ def base_url(request: Request) -> str:
     """The public base URL (``settings.api.public_url`` or the request's own)."""
     public = request.app.state.settings.api.public_url
     return (public or str(request.base_url)).rstrip("/")
+
+
+_AUTOCOMMIT: dict[int, tuple[Engine, Engine]] = {}
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reads that runs each statement on its own (no BEGIN/ROLLBACK round
+    trips): every read here is one statement, or a version read before the data it labels."""
+    pair = _AUTOCOMMIT.get(id(engine))
+    if pair is None or pair[0] is not engine:
+        pair = _AUTOCOMMIT[id(engine)] = (
+            engine,
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+        )
+    return pair[1].connect()
 
 
 def data_version(conn: Connection, spec: LayerSpec) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from api import ogc
-from api.deps import ReaderDep, SettingsDep
+from api.deps import ReaderDep
 from api.ogc import (
     BBoxDep,
     DatetimeDep,
@@ -215,7 +216,7 @@ def _views(request: Request) -> list[LayerSQL]:
 @router.get("/collections", summary="The published collections")
 def collections(request: Request, engine: ReaderDep, f: FMT = None) -> Response:
     html = wants_html(request, f)
-    with engine.connect() as conn:
+    with ogc.read_connection(engine) as conn:
         docs = [collection_document(request, conn, v) for v in _views(request)]
     if html:
         return render(request, "ogc_collections.html", collections=docs, specs=layers())
@@ -243,7 +244,7 @@ def collections(request: Request, engine: ReaderDep, f: FMT = None) -> Response:
 @router.get("/collections/{collectionId}", summary="One collection")
 def collection(request: Request, view: ViewDep, engine: ReaderDep, f: FMT = None) -> Response:
     html = wants_html(request, f)
-    with engine.connect() as conn:
+    with ogc.read_connection(engine) as conn:
         doc = collection_document(request, conn, view)
     if html:
         return render(request, "ogc_collection.html", c=doc, spec=view.spec, columns=view.columns())
@@ -298,11 +299,9 @@ ITEM_PARAMS = {
 
 
 @router.get("/collections/{collectionId}/items", summary="Features, filtered and paged")
-def items(
+async def items(
     request: Request,
     view: ViewDep,
-    engine: ReaderDep,
-    settings: SettingsDep,
     bbox: BBoxDep,
     datetime: DatetimeDep,
     page: PaginationDep,
@@ -331,17 +330,23 @@ def items(
         offset=page.offset,
     )
     private = view.privileged
-    with engine.connect() as conn:
-        etag = ogc.make_etag(
-            view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)
-        )
-        if ogc.not_modified(request, etag):
-            return ogc.not_modified_response(etag, 60, private=private)
-        rows = conn.execute(view.items(q)).all()
-        if q.offset == 0 and len(rows) < q.limit:
-            matched = len(rows)
-        else:
-            matched = int(conn.execute(view.count(q)).scalar_one())
+    engine = request.app.state.reader_engine
+
+    def read() -> tuple[str, list[Any] | None, int]:
+        with ogc.read_connection(engine) as conn:
+            etag = ogc.make_etag(
+                view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)
+            )
+            if ogc.not_modified(request, etag):
+                return etag, None, 0
+            rows = conn.execute(view.items(q)).all()
+            if q.offset == 0 and len(rows) < q.limit:
+                return etag, rows, len(rows)
+            return etag, rows, int(conn.execute(view.count(q)).scalar_one())
+
+    etag, rows, matched = await run_in_threadpool(read)
+    if rows is None:
+        return ogc.not_modified_response(etag, 0, private=private)
     cols = view.selected(selected)
     base = ogc.base_url(request)
     url = f"{base}/collections/{view.spec.id}/items"
@@ -362,7 +367,7 @@ def items(
         }
     )
     doc = geojson.feature_collection(rows, cols, matched=matched, links=links)
-    headers = ogc.cache_headers(etag, 60, private=private)
+    headers = ogc.cache_headers(etag, 0, private=private)
     if html:
         resp = render(
             request,
@@ -387,12 +392,12 @@ def item_by_id(
     html = wants_html(request, f)
     fid = parse_feature_id(featureId)
     private = view.privileged
-    with engine.connect() as conn:
+    with ogc.read_connection(engine) as conn:
         etag = ogc.make_etag(
             view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)
         )
         if ogc.not_modified(request, etag):
-            return ogc.not_modified_response(etag, 60, private=private)
+            return ogc.not_modified_response(etag, 0, private=private)
         stmt = view.item(fid).where(*view.where_public())
         row = conn.execute(stmt).first()
     if row is None:
@@ -416,7 +421,7 @@ def item_by_id(
     ]
     cols = view.columns()
     doc = geojson.feature(row, cols, links)
-    headers = ogc.cache_headers(etag, 60, private=private)
+    headers = ogc.cache_headers(etag, 0, private=private)
     if html:
         resp = render(
             request,

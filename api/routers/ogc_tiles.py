@@ -6,10 +6,11 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api import ogc
-from api.deps import ReaderDep, SettingsDep
+from api.deps import SettingsDep
 from api.ogc import LayerDep, ViewDep
 from layers import geojson, styles, tilejson
 from layers.tiles import (
@@ -43,7 +44,7 @@ def tile_cache(request: Request) -> TileCache:
     return cache
 
 
-def tile_dep(
+async def tile_dep(
     spec: LayerDep,
     tms_id: Annotated[str, Path(alias="tileMatrixSetId")],
     z: Annotated[int, Path(alias="tileMatrix")],
@@ -203,24 +204,25 @@ def style(request: Request, spec: LayerDep) -> Response:
     response_class=Response,
     responses={200: {"content": {MVT_MEDIA_TYPE: {}}}},
 )
-def tile(
+async def tile(
     request: Request,
     view: ViewDep,
-    engine: ReaderDep,
-    settings: SettingsDep,
     tile: TileDep,
     f: Annotated[str | None, Query(description="mvt")] = None,
 ) -> Response:
     """A vector tile. Path order follows OGC API Tiles: ``{z}/{row}/{col}`` = ``{z}/{y}/{x}``."""
     check_format(f)
-    return _tile_response(request, view, engine, settings, tile)
+    state = request.app.state
+    return await run_in_threadpool(
+        _tile_response, request, view, state.reader_engine, state.settings, tile
+    )
 
 
 def _tile_response(
     request: Request, view: Any, engine: Any, settings: Any, tile: TileRequest
 ) -> Response:
     private = view.privileged
-    with engine.connect() as conn:
+    with ogc.read_connection(engine) as conn:
         version = ogc.data_version(conn, view.spec)
         etag = ogc.make_etag(
             "mvt", view.spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y
