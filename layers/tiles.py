@@ -57,8 +57,8 @@ def check_tile(tms_id: str, z: int, x: int, y: int, *, min_zoom: int, max_zoom: 
     m = tms.matrix(z)
     if not (0 <= x < m.matrixWidth and 0 <= y < m.matrixHeight):
         raise NotFound(
-            f"tile {z}/{x}/{y} is outside the {tms_id} grid "
-            f"(0..{m.matrixWidth - 1} x 0..{m.matrixHeight - 1})"
+            f"tile row {y}, column {x} is outside the {tms_id} grid at zoom {z} "
+            f"(rows 0..{m.matrixHeight - 1}, columns 0..{m.matrixWidth - 1})"
         )
     return TileRequest(tms_id, z, x, y)
 
