@@ -107,3 +107,18 @@ def test_csv_of_boundary_vertices_becomes_polygons(tmp_path) -> None:
     by_name = dict(zip(report.gdf["name"], report.gdf.geometry, strict=True))
     for name, poly in zip(gdf["name"], gdf.geometry, strict=True):
         assert by_name[name].symmetric_difference(poly).area <= 1e-5 * poly.area
+
+
+def test_geopackage_with_several_layers_needs_a_layer_name(tmp_path) -> None:
+    import pyogrio
+
+    from geo.errors import SchemaMismatch
+
+    path = tmp_path / "two.gpkg"
+    a, b = site_gdf(1), site_gdf(2)
+    pyogrio.write_dataframe(a, path, layer="camera_traps")
+    pyogrio.write_dataframe(b, path, layer="survey_blocks", append=True)
+    with pytest.raises(SchemaMismatch, match="camera_traps, survey_blocks"):
+        read_upload(path, UploadLimits())
+    up = read_upload(path, UploadLimits(), layer="survey_blocks")
+    assert sorted(up.names) == sorted(b["name"])

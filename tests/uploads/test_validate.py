@@ -76,9 +76,10 @@ def test_invalid_geometry_is_repaired_and_reported() -> None:
 
 def test_z_and_m_are_dropped() -> None:
     z = shapely.force_3d(SITE, 2500.0)
-    r = run([z])
-    assert r.ok and codes(r) == {"z_dropped"}
-    assert not shapely.has_z(r.gdf.geometry.iloc[0])
+    m = shapely.from_wkt("POLYGON M ((76.9 43.1 1, 77 43.1 2, 77 43.2 3, 76.9 43.1 4))")
+    r = run([z, m])
+    assert r.ok and codes(r, 0) == {"z_dropped"} and codes(r, 1) == {"z_dropped"}
+    assert not shapely.has_z(r.gdf.geometry).any() and not shapely.has_m(r.gdf.geometry).any()
 
 
 @pytest.mark.parametrize(
