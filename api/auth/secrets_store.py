@@ -26,9 +26,17 @@ def secret_key(settings: Settings) -> bytes:
             return value.encode("ascii")
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, value.encode("ascii"))
+        os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        os.link(tmp, path)  # atomic, and fails if another process was first
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip().encode("ascii")
+    finally:
+        tmp.unlink()
     return value.encode("ascii")

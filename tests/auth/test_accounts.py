@@ -355,3 +355,13 @@ def test_repeated_failed_logins_lock_the_account_for_a_while(client, engine) -> 
     assert (
         _scalar(engine, "SELECT count(*) FROM audit_log WHERE table_name = 'users'") == audit_before
     )
+
+
+def test_secret_key_is_the_same_for_processes_starting_together(tmp_path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    s = Settings.for_database("postgresql+psycopg://x@127.0.0.1/x")
+    s.var_dir = tmp_path
+    with ProcessPoolExecutor(4) as pool:
+        keys = set(pool.map(secret_key, [s] * 8))
+    assert len(keys) == 1 and list(tmp_path.iterdir()) == [tmp_path / "secret_key"]
