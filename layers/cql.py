@@ -109,7 +109,7 @@ class _Builder:
             if v.name in ("geometry", "geom"):
                 return self.geometry
             return self.resolve(v.name)
-        if isinstance(v, tuple(_ARITH)):
+        if type(v) in _ARITH:
             return _ARITH[type(v)](self.value(v.lhs), self.value(v.rhs))
         if isinstance(v, pv.Geometry | pv.Envelope) or (
             isinstance(v, ast.Function) and v.name.lower() == "bbox"
@@ -154,8 +154,8 @@ class _Builder:
             return not_(self.condition(n.sub_node))
         if isinstance(n, ast.Include):
             return literal(True) if not n.not_ else literal(False)
-        if isinstance(n, tuple(_COMPARE)):
-            return _COMPARE[type(n)](self.value(n.lhs), self.value(n.rhs))  # type: ignore[no-any-return]
+        if type(n) in _COMPARE:
+            return _COMPARE[type(n)](self.value(n.lhs), self.value(n.rhs))
         if isinstance(n, ast.Between):
             e = self.value(n.lhs).between(self.value(n.low), self.value(n.high))
             return not_(e) if n.not_ else e
@@ -173,14 +173,14 @@ class _Builder:
         if isinstance(n, ast.IsNull):
             col = self.value(n.lhs)
             return col.is_not(None) if n.not_ else col.is_(None)
-        if isinstance(n, tuple(_SPATIAL)):
+        if type(n) in _SPATIAL:
             fn = getattr(func, _SPATIAL[type(n)])
-            return fn(self.value(n.lhs), self.value(n.rhs))  # type: ignore[no-any-return]
+            return fn(self.value(n.lhs), self.value(n.rhs))
         if isinstance(n, ast.BBox):
             env = func.ST_MakeEnvelope(
                 *[bindparam(None, float(x)) for x in (n.minx, n.miny, n.maxx, n.maxy)], 4326
             )
-            return func.ST_Intersects(self.value(n.lhs), env)  # type: ignore[no-any-return]
+            return func.ST_Intersects(self.value(n.lhs), env)
         if isinstance(n, ast.TimeBefore | ast.TimeAfter | ast.TimeEquals):
             lhs, rhs = self.value(n.lhs), self.value(n.rhs)
             if isinstance(n, ast.TimeBefore):

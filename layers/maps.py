@@ -246,7 +246,7 @@ def finish(
     Legend(legend_items(specs, examples=examples), title=title).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     localise(m.get_root())
-    root = m.get_root()
+    root: Any = m.get_root()  # a branca Figure
     root.render()
     return MapParts(
         header=root.header.render(),

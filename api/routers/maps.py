@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection
 
 from api.deps import ReaderDep
 from api.ogc import ViewDep
 from api.templating import render
 from layers import cases, maps
 from layers.registry import get_layer, layer_ids, layers
+from layers.spec import LayerSpec
 
 router = APIRouter(tags=["maps"], include_in_schema=False)
 
 CONTEXT = ("countries", "lakes", "rivers", "places")
 
 
-def _examples(conn, specs) -> set[str]:  # type: ignore[no-untyped-def]
+def _examples(conn: Connection, specs: Sequence[LayerSpec]) -> set[str]:
     return cases.layers_with_examples(
         conn, {s.id: s.table for s in specs if "method" in s.column_names}
     )

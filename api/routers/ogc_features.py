@@ -7,6 +7,7 @@ is ``/`` (see :mod:`api.routers.pages`), which answers JSON to ``f=json`` or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -332,7 +333,7 @@ async def items(
     private = view.privileged
     engine = request.app.state.reader_engine
 
-    def read() -> tuple[str, list[Any] | None, int]:
+    def read() -> tuple[str, Sequence[Any] | None, int]:
         with ogc.read_connection(engine) as conn:
             etag = ogc.make_etag(
                 view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)

@@ -17,6 +17,8 @@ from fastapi.responses import Response
 from PIL import Image
 from sqlalchemy import Connection, bindparam, column, func, select, table
 
+import morecantile
+
 from api import ogc
 from api.deps import ReaderDep, SettingsDep
 from api.templating import render
@@ -208,7 +210,7 @@ async def raster_tile(
         headers = ogc.cache_headers(etag, 0, private=False)
         if ogc.not_modified(request, etag):
             return etag, None, headers
-        bounds = get_tms(tms_id).bounds(t.x, t.y, t.z)
+        bounds = get_tms(tms_id).bounds(morecantile.Tile(t.x, t.y, t.z))
         if not any(
             r.xmin < bounds.right
             and r.xmax > bounds.left
