@@ -100,3 +100,53 @@ def test_every_registered_raster_is_tileable(client) -> None:  # type: ignore[no
         assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
     outside = client.get("/rasters/relief/tiles/WebMercatorQuad/4/0/0.png")
     assert outside.status_code == 200 and (_rgba(outside.content)[..., 3] == 0).all()
+
+
+def test_an_analysis_raster_registered_in_rasters_is_tileable(client, engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The hook for analysis outputs: register a file in ``rasters``, get PNG tiles."""
+    from sqlalchemy import delete
+
+    import rasterio
+    from geoalchemy2.shape import from_shape
+    from rasterio.transform import from_bounds
+    from shapely.geometry import box
+
+    from api.db import models as m
+    from api.db.engine import transaction
+
+    path = tmp_path / "classes.tif"
+    data = np.zeros((200, 200), dtype="uint8")
+    data[:, 100:] = 2
+    data[:, :100] = 1
+    bounds = (76.0, 42.0, 78.0, 44.0)
+    with rasterio.open(
+        path, "w", driver="GTiff", width=200, height=200, count=1, dtype="uint8",
+        crs="EPSG:4326", transform=from_bounds(*bounds, 200, 200), nodata=0,
+    ) as dst:  # fmt: skip
+        dst.write(data, 1)
+    with transaction(engine, actor="tests") as s:
+        s.add(
+            m.RasterDataset(
+                name="test_classes", title="Test classes", kind="classification", path=str(path),
+                sha256="0" * 64, crs="EPSG:4326", width=200, height=200, resolution=[0.01, 0.01],
+                dtype="uint8", nodata=0, source="test", licence="CC0", method="modelled",
+                properties={"colormap": {"1": "#ff0000", "2": "#0000ff"}},
+                geom=from_shape(box(*bounds), srid=4326),
+            )
+        )  # fmt: skip
+    try:
+        listed = {r["id"]: r for r in client.get("/rasters").json()["rasters"]}
+        assert listed["test_classes"]["styles"][0] == "classes"
+        # WorldCRS84Quad z7 tile (1.40625 degrees): lon 75.94-77.34, lat 42.19-43.59, both classes
+        r = client.get("/rasters/test_classes/tiles/WorldCRS84Quad/7/33/182.png")
+        assert r.status_code == 200
+        px = _rgba(r.content)
+        colours = {tuple(c) for c in px[px[..., 3] > 0][:, :3].tolist()}
+        assert colours == {(255, 0, 0), (0, 0, 255)}
+        values = client.get("/rasters/test_classes/tiles/WorldCRS84Quad/7/33/182.png?style=values")
+        assert values.status_code == 200
+        bad = client.get("/rasters/test_classes/tiles/WorldCRS84Quad/7/33/182.png?style=hillshade")
+        assert bad.status_code == 400
+    finally:
+        with transaction(engine, actor="tests") as s:
+            s.execute(delete(m.RasterDataset).where(m.RasterDataset.name == "test_classes"))
