@@ -156,6 +156,12 @@ class ScenarioParams(BaseModel):
     gap: float = Field(0.01, ge=0, le=1, description="Relative optimality gap.")
     time_limit_s: float = Field(60.0, gt=0, le=600)
     portfolio_runs: int = Field(5, ge=0, le=50)
+    replacement_units: int = Field(
+        5,
+        ge=0,
+        le=50,
+        description="Replacement cost (re-solve without the unit) for this many top units.",
+    )
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
     @field_validator("name")
@@ -667,6 +673,28 @@ def solve_scenario(
             time_limit=max(1.0, params.time_limit_s / params.portfolio_runs),
         )
     ranking = pr.rank_units(problem, exact, frequency)
+    replacement = []
+    if params.replacement_units:
+        order = ranking[exact.selected & ~problem.locked_in].sort_values("rank")
+        top = order.index.to_numpy()[: params.replacement_units]
+        say(f"replacement cost of {len(top)} units")
+        rc = pr.replacement_cost(
+            problem,
+            exact,
+            top,
+            gap=params.gap,
+            time_limit=max(1.0, params.time_limit_s / max(len(top), 1)),
+        )
+        for k in top:
+            finite = bool(np.isfinite(rc[k]))
+            replacement.append(
+                {
+                    "unit_id": str(problem.unit_ids[k]),
+                    "rank": int(ranking["rank"].iloc[k]),
+                    "replacement_cost": float(rc[k]) if finite else None,
+                    "irreplaceable": not finite,
+                }
+            )
     table = pr.target_table(problem, exact)
     groups = pr.compare_groups(problem, exact, {f: _ecosystem(f) for f in features})
     area = units["area_km2"].to_numpy()
@@ -700,6 +728,7 @@ def solve_scenario(
             greedy.objective / exact.objective - 1.0 if exact.objective > 0 else None
         ),
         "grant_opportunities": _records(grants),
+        "replacement": replacement,
     }
     return problem, exact, results, ranking
 

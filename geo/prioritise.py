@@ -894,6 +894,47 @@ def selection_frequency(
     return counts / runs
 
 
+def replacement_cost(
+    problem: Problem,
+    solution: Solution,
+    units: Sequence[int] | np.ndarray | None = None,
+    *,
+    gap: float = 0.0,
+    time_limit: float | None = 30.0,
+) -> np.ndarray:
+    """How much worse the best plan gets without each unit (prioritizr's replacement cost).
+
+    For every selected unit asked for, the problem is solved again with that unit locked
+    out; its replacement cost is the rise of the objective. ``inf`` means the targets cannot
+    be met without it (irreplaceable); 0 that an equally good plan exists without it.
+
+    Parameters
+    ----------
+    units : sequence of int, optional
+        Indices of selected units to evaluate (default: every selected unit not locked in).
+
+    Returns
+    -------
+    ndarray (n,)
+        Replacement cost per unit; NaN for units not evaluated (not selected, locked in, or
+        not asked for).
+    """
+    out = np.full(problem.n_units, np.nan)
+    chosen = np.flatnonzero(solution.selected & ~problem.locked_in) if units is None else units
+    for k in np.asarray(chosen, dtype=int):
+        if not solution.selected[k] or problem.locked_in[k]:
+            continue
+        lout = problem.locked_out.copy()
+        lout[k] = True
+        try:
+            alt = solve(replace(problem, locked_out=lout), gap=gap, time_limit=time_limit)
+        except Infeasible:
+            out[k] = np.inf
+            continue
+        out[k] = max(0.0, alt.objective - solution.objective)
+    return out
+
+
 def irreplaceability(problem: Problem) -> np.ndarray:
     """A unit's share of what is needed: ``max_f min(1, amount_fi / target_f)``.
 
@@ -1036,6 +1077,7 @@ __all__ = [
     "irreplaceability",
     "is_feasible",
     "rank_units",
+    "replacement_cost",
     "selection_frequency",
     "solve",
     "solve_greedy",

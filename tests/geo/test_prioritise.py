@@ -23,6 +23,7 @@ from geo.prioritise import (
     grant_opportunities,
     is_feasible,
     rank_units,
+    replacement_cost,
     selection_frequency,
     solve,
     solve_greedy,
@@ -346,3 +347,28 @@ def test_docstring_examples_run() -> None:
     for module in (geo.prioritise, geo.planning_units):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_replacement_cost_matches_brute_force(seed: int) -> None:
+    problem = random_problem(seed, n=10, m=3, share=0.5)
+    sol = solve(problem)
+    cost = replacement_cost(problem, sol)
+    for k in range(problem.n_units):
+        if not sol.selected[k] or problem.locked_in[k]:
+            assert np.isnan(cost[k])
+            continue
+        lout = problem.locked_out.copy()
+        lout[k] = True
+        best, _ = brute_force(
+            Problem.from_arrays(
+                cost=problem.cost,
+                amounts=problem.amounts,
+                features=problem.features,
+                targets=problem.targets,
+                locked_in=problem.locked_in,
+                locked_out=lout,
+            )
+        )
+        expected = np.inf if not np.isfinite(best) else best - sol.objective
+        assert cost[k] == pytest.approx(expected, rel=1e-9, abs=1e-9)

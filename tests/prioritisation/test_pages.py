@@ -18,7 +18,11 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def scenario_id(engine: Engine, grid_id: int, resort: str) -> int:
     params = prio.ScenarioParams(
-        name="Map test plan", grid_id=grid_id, lock_out_threats=[resort], portfolio_runs=3
+        name="Map test plan",
+        grid_id=grid_id,
+        lock_out_threats=[resort],
+        portfolio_runs=3,
+        replacement_units=3,
     )
     return prio.run_scenario(engine, params, actor="tests")
 
@@ -47,6 +51,7 @@ def test_plan_map_in_the_browser(
     )
     assert page.locator("table.solvers tbody tr").count() == 2
     assert page.locator("table.grants tbody tr").count() >= 1
+    assert page.locator("table.replacement tbody tr").count() == 3
     page.screenshot(path=str(artifacts / "prioritisation_map.png"), full_page=True)
     served = page.request.get(f"{live_server}/prioritisation/scenarios/{scenario_id}/map").text()
     assert not external_urls(served)  # no asset from a CDN (Leaflet's credit link is no asset)

@@ -128,6 +128,9 @@ def test_scenario_locks_out_the_resort_and_meets_targets(
     assert sc["inputs"]["layer_versions"]["threats"] >= 1
     for opp in results["grant_opportunities"]:
         assert opp["contribution"] > 0
+    assert 1 <= len(results["replacement"]) <= 5
+    for r in results["replacement"]:
+        assert r["irreplaceable"] or r["replacement_cost"] >= 0
 
 
 def test_infeasible_targets_are_named_and_recorded(
