@@ -69,6 +69,9 @@ def db_current() -> None:
 @load_app.command("demo")
 def load_demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    analyses: Annotated[bool, typer.Option(
+        help="Also model ecosystems, habitat, coverage gaps and the Kok-Jailau loss "
+             "(once: kinds with a successful run are skipped).")] = True,
 ) -> None:
     """Load the demo: real reference layers, the DEM, and the example SOS Central Asia portfolio.
 
@@ -76,11 +79,15 @@ def load_demo(
     """
     from api.db.engine import make_engine
     from api.demo import load_demo as _load
+    from api.demo import run_demo_analyses
 
     settings = Settings()
     engine = make_engine(settings.database.url, settings=settings.database)
     try:
         counts = _load(engine, settings, progress=not quiet)
+        if analyses:
+            runs = run_demo_analyses(engine, settings, progress=not quiet)
+            counts["new analysis runs"] = len(runs)
     except IrbisError as exc:
         raise fail(exc.message) from exc
     finally:

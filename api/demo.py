@@ -467,4 +467,37 @@ def load_demo(engine: Engine, settings: Settings, *, progress: bool = True) -> d
     return table_counts(engine)
 
 
+DEMO_ANALYSES = ("ecosystems", "habitat", "gaps", "loss")
+
+
+def run_demo_analyses(engine: Engine, settings: Settings, *, progress: bool = True) -> list[int]:
+    """Run the modelled layers of the demo (ecosystems, habitat, coverage gaps, Kok-Jailau
+    loss) once: a kind that already has a successful run is left as it is."""
+    from api import analysis
+    from api.db.models import AnalysisRun
+
+    runners = {
+        "ecosystems": lambda: analysis.run_ecosystems(engine, settings, actor=ACTOR),
+        "habitat": lambda: analysis.run_habitat(engine, settings, actor=ACTOR),
+        "gaps": lambda: analysis.run_gaps(engine, settings, actor=ACTOR),
+        "loss": lambda: analysis.run_loss(engine, settings, threat=dd.KOK_JAILAU["name"],
+                                          actor=ACTOR),
+    }
+    done: list[int] = []
+    with Progress(disable=not progress, transient=False) as bar:
+        task = bar.add_task("demo analyses", total=len(DEMO_ANALYSES))
+        for kind in DEMO_ANALYSES:
+            bar.update(task, description=f"analysis: {kind}")
+            with engine.connect() as conn:
+                have = conn.execute(
+                    select(func.count()).select_from(AnalysisRun).where(
+                        AnalysisRun.kind == kind, AnalysisRun.status == "succeeded"
+                    )
+                ).scalar_one()
+            if not have:
+                done.append(runners[kind]())
+            bar.advance(task)
+    return done
+
+
 __all__ = ["json", "load_demo", "register_raster", "table_counts"]

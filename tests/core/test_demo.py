@@ -82,3 +82,18 @@ def test_kok_jailau_facts_and_area(engine, demo) -> None:
     assert props["excised_from_park_ha"] == 1002 and props["spruce_forest_to_cut_ha"] == 27
     assert inside is True
     assert steps == 4
+
+
+def test_cli_load_demo_models_the_analyses_once(settings, demo, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+    monkeypatch.setenv("IRBIS_VAR_DIR", str(settings.var_dir))
+    first = CliRunner().invoke(cli, ["load", "demo", "-q"], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(cli, ["load", "demo", "-q"], catch_exceptions=False)
+    assert again.exit_code == 0
+    assert "new analysis runs: 0" in again.output
+    assert again.output.replace("new analysis runs: 0", "") != ""
