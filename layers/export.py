@@ -9,17 +9,14 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-
-import geopandas as gpd
-import pyogrio
-import shapely
+from typing import TYPE_CHECKING, Any
 
 from layers import geojson
 from layers.spec import Column
 from layers.sql import row_properties
+
+if TYPE_CHECKING:  # heavy imports wait until a download is asked for
+    import geopandas as gpd
 
 FORMATS = {
     "geojson": ("application/geo+json", "geojson"),
@@ -32,6 +29,11 @@ _DTYPES = {"integer": "Int64", "number": "Float64", "boolean": "boolean"}
 
 def to_geodataframe(rows: Sequence[Any], cols: tuple[Column, ...]) -> gpd.GeoDataFrame:
     """A GeoDataFrame (EPSG:4326) with ``id``, the columns and the geometry."""
+    import pandas as pd
+
+    import geopandas as gpd
+    import shapely
+
     records = [{"id": r._mapping["fid"], **row_properties(r, cols)} for r in rows]
     geoms = shapely.from_geojson([r._mapping["geojson"] for r in rows]) if rows else []
     df = pd.DataFrame.from_records(records, columns=["id", *(c.name for c in cols)])
@@ -51,6 +53,10 @@ def geojson_bytes(rows: Sequence[Any], cols: tuple[Column, ...]) -> bytes:
 
 
 def csv_bytes(rows: Sequence[Any], cols: tuple[Column, ...]) -> bytes:
+    import pandas as pd
+
+    import shapely
+
     gdf = to_geodataframe(rows, cols)
     df = pd.DataFrame(gdf.drop(columns="geometry"))
     df["geometry_wkt"] = shapely.to_wkt(gdf.geometry.values, rounding_precision=6)
@@ -60,7 +66,9 @@ def csv_bytes(rows: Sequence[Any], cols: tuple[Column, ...]) -> bytes:
 def gpkg_file(
     rows: Sequence[Any], cols: tuple[Column, ...], layer: str, geometry_type: str
 ) -> Path:
-    """Write a GeoPackage to a temporary file (the caller deletes it)."""
+    """Write a GeoPackage to a temporary file (the caller deletes its folder)."""
+    import pyogrio
+
     gdf = to_geodataframe(rows, cols)
     path = Path(tempfile.mkdtemp(prefix="irbis-download-")) / f"{layer}.gpkg"
     gtype = None if geometry_type == "Geometry" else geometry_type
