@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 
 from api.deps import ReaderDep, SettingsDep
+from api.settings import REPO_ROOT
 from api.templating import render
+
+STATIC = REPO_ROOT / "api" / "static"
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -85,6 +88,15 @@ def landing(request: Request, engine: ReaderDep, f: str | None = None) -> Respon
                 n = "–"
             counts.append((label, n))
     return render(request, "landing.html", cards=CARDS, counts=counts)
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    return FileResponse(
+        STATIC / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get("/sources", response_class=HTMLResponse)

@@ -59,3 +59,8 @@ def test_out_of_range_id_is_a_400_not_a_500(client) -> None:
     r = client.get("/collections/protected_areas/items/153391761019737089094189056")
     assert r.status_code in (400, 404)
     assert r.json()["code"] in ("invalid_parameter", "not_found", "NotFound")
+
+
+def test_favicon(client) -> None:
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
