@@ -9,14 +9,17 @@ versions and ETags live here too, so every router answers the same way.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from api.auth.principal import get_principal
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, TooLarge
 from layers import cql, params
 from layers.registry import get_layer
 from layers.spec import LayerSpec
@@ -126,6 +129,28 @@ def wants_html(request: Request, f: str | None) -> bool:
     html_at = accept.find("text/html")
     json_at = min((i for i in (accept.find("json"),) if i >= 0), default=-1)
     return html_at >= 0 and (json_at < 0 or html_at < json_at)
+
+
+#: PostgreSQL errors caused by what a request asked for (a value the data cannot take), not
+#: by the service: data exceptions, operators that do not apply, PostGIS input errors.
+USER_SQLSTATES = ("22", "42883", "42725", "42804", "XX000")
+
+
+@contextmanager
+def query_errors() -> Iterator[None]:
+    """Turn database errors caused by the request into 400/413 with a message."""
+    try:
+        yield
+    except DBAPIError as exc:
+        code = str(getattr(exc.orig, "sqlstate", "") or "")
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else ""
+        if code == "57014":
+            raise TooLarge(
+                "the query ran longer than the time limit; narrow the bbox, the filter or the limit"
+            ) from None
+        if code.startswith(USER_SQLSTATES):
+            raise InvalidInput(f"the query cannot be run on this data: {first[:200]}") from None
+        raise
 
 
 def base_url(request: Request) -> str:

@@ -17,7 +17,6 @@ from pygeofilter import values as pv
 from sqlalchemy import (
     Boolean,
     ColumnElement,
-    Date,
     DateTime,
     Float,
     Text,
@@ -31,8 +30,19 @@ from sqlalchemy import (
 
 from geo.errors import InvalidInput
 
-#: Resolves a property name to a column expression (raises InvalidInput if unknown).
-Resolver = Callable[[str], ColumnElement[Any]]
+#: Resolves a property name to its column and kind (raises InvalidInput if unknown).
+Resolver = Callable[[str], tuple[ColumnElement[Any], str]]
+
+#: The kinds of values a filter compares: "string", "number", "boolean", "datetime",
+#: "geometry" (and "condition" for nested predicates).
+KIND_OF_TYPE = {
+    "string": "string",
+    "integer": "number",
+    "number": "number",
+    "boolean": "boolean",
+    "date": "datetime",
+    "datetime": "datetime",
+}
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 MAX_FILTER_CHARS = 20_000
@@ -98,38 +108,62 @@ _ARITH = {
 }
 
 
+Typed = tuple[ColumnElement[Any], str]
+
+
 class _Builder:
     def __init__(self, resolve: Resolver, geometry: ColumnElement[Any]) -> None:
         self.resolve = resolve
         self.geometry = geometry
 
-    # -- values ---------------------------------------------------------------------------
-    def value(self, v: Any) -> ColumnElement[Any]:
+    # -- values (each with its kind, so mismatches are the user's error, not the database's)
+    def typed(self, v: Any) -> Typed:
         if isinstance(v, ast.Attribute):
             if v.name in ("geometry", "geom"):
-                return self.geometry
+                return self.geometry, "geometry"
             return self.resolve(v.name)
         if type(v) in _ARITH:
-            return _ARITH[type(v)](self.value(v.lhs), self.value(v.rhs))
+            lhs, rhs = self.typed(v.lhs), self.typed(v.rhs)
+            if lhs[1] != "number" or rhs[1] != "number":
+                raise InvalidInput("arithmetic in filters works on numbers only")
+            if isinstance(v, ast.Div) and isinstance(v.rhs, int | float) and v.rhs == 0:
+                raise InvalidInput("division by zero in filter")
+            return _ARITH[type(v)](lhs[0], rhs[0]), "number"
         if isinstance(v, pv.Geometry | pv.Envelope) or (
             isinstance(v, ast.Function) and v.name.lower() == "bbox"
         ):
-            return self.geom_value(v)
+            return self.geom_value(v), "geometry"
         if isinstance(v, ast.Function):
             raise InvalidInput(f"the function {v.name!r} is not supported in filters")
         if isinstance(v, ast.Node):
-            return self.condition(v)
+            return self.condition(v), "boolean"
         if isinstance(v, bool):
-            return bindparam(None, v, type_=Boolean)
+            return bindparam(None, v, type_=Boolean), "boolean"
         if isinstance(v, int | float):
-            return bindparam(None, v, type_=Float if isinstance(v, float) else None)
+            return bindparam(None, v, type_=Float if isinstance(v, float) else None), "number"
         if isinstance(v, str):
-            return bindparam(None, v, type_=Text)
+            return bindparam(None, v, type_=Text), "string"
         if isinstance(v, dt.datetime):
-            return bindparam(None, v, type_=DateTime(timezone=True))
+            return bindparam(None, v, type_=DateTime(timezone=True)), "datetime"
         if isinstance(v, dt.date):
-            return bindparam(None, v, type_=Date)
+            when = dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC)
+            return bindparam(None, when, type_=DateTime(timezone=True)), "datetime"
         raise InvalidInput(f"unsupported value in filter: {v!r}")
+
+    def value(self, v: Any) -> ColumnElement[Any]:
+        return self.typed(v)[0]
+
+    def same(self, what: str, *nodes: Any) -> list[ColumnElement[Any]]:
+        """Values that must be of one kind (comparison, BETWEEN, IN)."""
+        typed = [self.typed(n) for n in nodes]
+        kinds = {k for _, k in typed}
+        if len(kinds) > 1:
+            raise InvalidInput(
+                f"{what} compares values of different types: {', '.join(sorted(kinds))}"
+            )
+        if "geometry" in kinds:
+            raise InvalidInput(f"{what} does not apply to geometries; use S_INTERSECTS and friends")
+        return [e for e, _ in typed]
 
     def geom_value(self, v: Any) -> ColumnElement[Any]:
         if isinstance(v, pv.Geometry):
@@ -155,34 +189,46 @@ class _Builder:
         if isinstance(n, ast.Include):
             return literal(True) if not n.not_ else literal(False)
         if type(n) in _COMPARE:
-            return _COMPARE[type(n)](self.value(n.lhs), self.value(n.rhs))
+            lhs, rhs = self.same("a comparison", n.lhs, n.rhs)
+            return _COMPARE[type(n)](lhs, rhs)
         if isinstance(n, ast.Between):
-            e = self.value(n.lhs).between(self.value(n.low), self.value(n.high))
+            col, low, high = self.same("BETWEEN", n.lhs, n.low, n.high)
+            e = col.between(low, high)
             return not_(e) if n.not_ else e
         if isinstance(n, ast.Like):
             pattern = n.pattern if isinstance(n.pattern, str) else str(n.pattern)
             # CQL2 wildcards are % and _; pygeofilter reports them, map to SQL LIKE
             if n.wildcard != "%":
                 pattern = pattern.replace(n.wildcard, "%")
-            col = self.value(n.lhs)
+            col, kind = self.typed(n.lhs)
+            if kind != "string":
+                raise InvalidInput("LIKE applies to text properties only")
             e = col.ilike(pattern) if n.nocase else col.like(pattern)
             return not_(e) if n.not_ else e
         if isinstance(n, ast.In):
-            e = self.value(n.lhs).in_([self.value(s) for s in n.sub_nodes])
+            col, *items = self.same("IN", n.lhs, *n.sub_nodes)
+            e = col.in_(items)
             return not_(e) if n.not_ else e
         if isinstance(n, ast.IsNull):
             col = self.value(n.lhs)
             return col.is_not(None) if n.not_ else col.is_(None)
         if type(n) in _SPATIAL:
-            fn = getattr(func, _SPATIAL[type(n)])
-            return fn(self.value(n.lhs), self.value(n.rhs))
+            (lhs, lk), (rhs, rk) = self.typed(n.lhs), self.typed(n.rhs)
+            if lk != "geometry" or rk != "geometry":
+                raise InvalidInput(
+                    "spatial predicates take geometries (the geometry property, WKT or BBOX)"
+                )
+            return getattr(func, _SPATIAL[type(n)])(lhs, rhs)  # type: ignore[no-any-return]
         if isinstance(n, ast.BBox):
             env = func.ST_MakeEnvelope(
                 *[bindparam(None, float(x)) for x in (n.minx, n.miny, n.maxx, n.maxy)], 4326
             )
-            return func.ST_Intersects(self.value(n.lhs), env)
+            col, kind = self.typed(n.lhs)
+            if kind != "geometry":
+                raise InvalidInput("BBOX applies to the geometry property")
+            return func.ST_Intersects(col, env)
         if isinstance(n, ast.TimeBefore | ast.TimeAfter | ast.TimeEquals):
-            lhs, rhs = self.value(n.lhs), self.value(n.rhs)
+            lhs, rhs = self.same("a time comparison", n.lhs, n.rhs)
             if isinstance(n, ast.TimeBefore):
                 return lhs < rhs
             if isinstance(n, ast.TimeAfter):
@@ -199,7 +245,9 @@ class _Builder:
                     parts.append(lhs <= self.value(rhs.end))
                 return and_(*parts) if parts else literal(True)
         if isinstance(n, ast.Attribute):
-            col = self.resolve(n.name)
+            col, kind = self.typed(n)
+            if kind != "boolean":
+                raise InvalidInput(f"{n.name!r} is not a true/false property")
             return col.is_(True)
         raise InvalidInput(f"this filter operation is not supported: {type(n).__name__}")
 

@@ -142,16 +142,16 @@ class LayerSQL:
         t, name = c.table_and_column
         return self._col(t, name)
 
-    def resolve(self, name: str) -> ColumnElement[Any]:
-        """A queryable property's column, or InvalidInput naming what is allowed."""
+    def resolve(self, name: str) -> tuple[ColumnElement[Any], str]:
+        """A queryable property's column and kind, or InvalidInput naming what is allowed."""
         c = self.spec.column(name, self.privileged)
         if c is None:
             allowed = ", ".join(["geometry", *(c.name for c in self.columns())])
             raise InvalidInput(f"unknown property {name!r} in filter; queryables: {allowed}")
         expr = self.column_expr(c)
         if c.type in ("date", "datetime"):
-            return cast(expr, DateTime(timezone=True))
-        return expr
+            return cast(expr, DateTime(timezone=True)), "datetime"
+        return expr, cql.KIND_OF_TYPE[c.type]
 
     # -- conditions ------------------------------------------------------------------------
     def where_public(self) -> list[ColumnElement[bool]]:

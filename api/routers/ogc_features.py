@@ -334,7 +334,7 @@ async def items(
     engine = request.app.state.reader_engine
 
     def read() -> tuple[str, Sequence[Any] | None, int]:
-        with ogc.read_connection(engine) as conn:
+        with ogc.query_errors(), ogc.read_connection(engine) as conn:
             etag = ogc.make_etag(
                 view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)
             )
@@ -393,7 +393,7 @@ def item_by_id(
     html = wants_html(request, f)
     fid = parse_feature_id(featureId)
     private = view.privileged
-    with ogc.read_connection(engine) as conn:
+    with ogc.query_errors(), ogc.read_connection(engine) as conn:
         etag = ogc.make_etag(
             view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)
         )

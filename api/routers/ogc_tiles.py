@@ -222,7 +222,7 @@ def _tile_response(
     request: Request, view: Any, engine: Any, settings: Any, tile: TileRequest
 ) -> Response:
     private = view.privileged
-    with ogc.read_connection(engine) as conn:
+    with ogc.query_errors(), ogc.read_connection(engine) as conn:
         version = ogc.data_version(conn, view.spec)
         etag = ogc.make_etag(
             "mvt", view.spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y

@@ -45,6 +45,16 @@ CASES = [
     ("/collections/places/items?filter=name%3D%27x%27&filter-lang=sql", 400),
     ("/collections/places/items?filter=pg_sleep(10)%20%3D%201", 400),
     ("/collections/occurrences/items?filter=recorded_by%20LIKE%20%27%25%27", 400),
+    # values of the wrong type for a property, arithmetic on text, division by zero
+    ("/collections/places/items?filter=name%20%3E%205", 400),
+    ("/collections/places/items?filter=population%20%3D%20%27abc%27", 400),
+    ("/collections/places/items?filter=population%20%2F%200%20%3E%201", 400),
+    ("/collections/places/items?filter=population%20%2B%20name%20%3E%201", 400),
+    ("/collections/places/items?filter=S_INTERSECTS(name%2C%20geometry)", 400),
+    ("/collections/places/items?filter=name%20%3D%20true", 400),
+    ("/collections/places/items?filter=scalerank%20IN%20(%27a%27%2C%20%27b%27)", 400),
+    ("/collections/places/items?filter=population%20BETWEEN%20%27a%27%20AND%20%27b%27", 400),
+    ("/collections/places/items?filter=name", 400),
     # properties, limit, offset, f, unknown parameters
     ("/collections/places/items?properties=name,nosuch", 400),
     (f"/collections/places/items?properties={quote(INJECT)}", 400),
@@ -90,3 +100,16 @@ def test_bad_input_answers_with_an_ogc_exception(client, url: str, status: int) 
 
 def test_the_database_survived(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/collections/places/items?limit=1").json()["numberMatched"] > 300
+
+
+def test_database_errors_caused_by_a_request_are_its_errors(engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from api.ogc import query_errors
+    from geo.errors import InvalidInput, TooLarge
+
+    with pytest.raises(InvalidInput), query_errors(), engine.connect() as conn:
+        conn.execute(text("SELECT 1 / 0"))
+    with pytest.raises(TooLarge), query_errors(), engine.connect() as conn:
+        conn.execute(text("SET LOCAL statement_timeout = 10"))
+        conn.execute(text("SELECT pg_sleep(1)"))
