@@ -166,13 +166,16 @@ def _kind(spec: LayerSpec) -> str:
 def legend_items(
     specs: Iterable[LayerSpec], *, examples: set[str] | None = None
 ) -> list[dict[str, Any]]:
+    """Legend rows: one per layer, or a titled group of its categories."""
     out = []
     for spec in specs:
+        categorised = bool(spec.style.categories)
         for item in legend(spec):
-            label = item.label if spec.style.categories else spec.title
             out.append(
                 {
-                    "label": label,
+                    "layer": spec.id,
+                    "group": spec.title if categorised else None,
+                    "label": item.label if categorised else spec.title,
                     "colour": item.colour,
                     "stroke": spec.style.colour,
                     "kind": _kind(spec),
@@ -204,6 +207,7 @@ def base_map(*, location: Sequence[float] = (42.0, 68.0), zoom: int = 5) -> foli
         height="100%",
         min_zoom=3,
         max_zoom=16,
+        zoom_snap=0.25,
     )
     folium.TileLayer(
         tiles=RELIEF_URL,

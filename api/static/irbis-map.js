@@ -52,7 +52,10 @@
   }
 
   /* On click: fetch the feature (the server applies privacy rules) and show it. */
+  var registry = {};
+
   function bindPopup(map, grid, layer) {
+    registry[layer.id] = grid;
     grid.on("click", function (e) {
       var id = e.layer && e.layer.properties && e.layer.properties.id;
       if (id === undefined || id === null) return;
@@ -67,25 +70,38 @@
     });
   }
 
-  /* A legend control listing each layer (or its categories) with a swatch. */
+  /* A legend control: a swatch per visible layer (or per category), kept in step with the
+     layer switcher. */
   function legend(map, items, title) {
     var ctl = L.control({ position: "bottomleft" });
-    ctl.onAdd = function () {
-      var div = L.DomUtil.create("div", "irbis-legend");
+    var div;
+    function draw() {
       var html = "<h4>" + esc(title || "Legend") + "</h4>";
+      var last = null;
       items.forEach(function (it) {
+        var grid = registry[it.layer];
+        if (grid && !map.hasLayer(grid)) return;
+        if (it.group && it.group !== last) {
+          html += '<div class="group">' + esc(it.group) + "</div>";
+        }
+        last = it.group || null;
         var shape = it.kind === "line" ? "line" : it.kind === "point" ? "point" : "area";
         html += '<div class="row"><span class="swatch ' + shape + '" style="background:' + esc(it.colour) +
           ";border-color:" + esc(it.stroke || it.colour) + '"></span>' + esc(it.label) +
           (it.example ? ' <span class="badge example">example</span>' : "") + "</div>";
       });
       div.innerHTML = html;
+    }
+    ctl.onAdd = function () {
+      div = L.DomUtil.create("div", "irbis-legend");
       L.DomEvent.disableClickPropagation(div);
+      setTimeout(draw, 0);
       return div;
     };
     ctl.addTo(map);
+    map.on("overlayadd overlayremove layeradd layerremove", function () { if (div) draw(); });
     return ctl;
   }
 
-  window.Irbis = { style: style, bindPopup: bindPopup, legend: legend, popupHtml: popupHtml };
+  window.Irbis = { style: style, bindPopup: bindPopup, legend: legend, popupHtml: popupHtml, layers: registry };
 })();
