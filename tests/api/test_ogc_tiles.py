@@ -150,3 +150,42 @@ def test_an_analysis_raster_registered_in_rasters_is_tileable(client, engine, tm
     finally:
         with transaction(engine, actor="tests") as s:
             s.execute(delete(m.RasterDataset).where(m.RasterDataset.name == "test_classes"))
+
+
+def test_a_write_is_in_the_next_tile_despite_the_tile_cache(client, engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import delete
+
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import Point
+
+    from api.db import models as m
+    from api.db.engine import transaction
+
+    url = "/collections/peaks/tiles/WebMercatorQuad/6/23/44"  # lon 67.5-73.1, lat 40.98-45.1
+    before = client.get(url)
+    ids = {
+        f["properties"]["id"]
+        for f in mapbox_vector_tile.decode(before.content).get("peaks", {}).get("features", [])
+    }
+    assert client.get(url).content == before.content  # served again (from the cache)
+    with transaction(engine, actor="tests") as s:
+        peak = m.Peak(
+            name="Cache test peak", featurecla="mountain", elevation_m=3000.0, properties={},
+            source="test", licence="CC0", method="example", geom=from_shape(Point(70.0, 43.0), srid=4326),
+        )  # fmt: skip
+        s.add(peak)
+        s.flush()
+        pid = peak.id
+    try:
+        after = client.get(url, headers={"If-None-Match": before.headers["etag"]})
+        assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
+        got = {
+            f["properties"]["id"]
+            for f in mapbox_vector_tile.decode(after.content)["peaks"]["features"]
+        }
+        assert got == ids | {pid}
+    finally:
+        with transaction(engine, actor="tests") as s:
+            s.execute(delete(m.Peak).where(m.Peak.id == pid))
+    gone = mapbox_vector_tile.decode(client.get(url).content)
+    assert pid not in {f["properties"]["id"] for f in gone.get("peaks", {}).get("features", [])}
