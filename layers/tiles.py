@@ -81,8 +81,8 @@ def tile_params(tile: TileRequest, *, extent: int = 4096, buffer: int = 64) -> d
         "ss": max(s - pad_y, -90.0),
         "se": min(e + pad_x, 180.0),
         "sn": min(n + pad_y, 90.0),
-        # half a tile pixel in degrees: detail finer than that cannot show
-        "tol": (e - w) / extent * 0.5,
+        # a tile pixel in degrees: detail finer than that cannot show
+        "tol": (e - w) / extent,
     }
 
 
