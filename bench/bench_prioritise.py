@@ -25,8 +25,8 @@ import platform
 import time
 from pathlib import Path
 
+import highspy
 import numpy as np
-import scipy
 from scipy.ndimage import gaussian_filter
 
 from geo.prioritise import Boundary, Problem, is_feasible, solve, solve_greedy
@@ -175,7 +175,7 @@ def main() -> None:
         f"gap {args.gap:.0%}, time limit {args.time_limit:.0f} s "
         f"(boundary case {min(args.time_limit, 30.0):.0f} s); "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
-        f"Python {platform.python_version()}, HiGHS via SciPy {scipy.__version__}"
+        f"Python {platform.python_version()}, HiGHS {highspy.Highs().version()} (highspy)"
     )
     print()
     print(

@@ -12,7 +12,7 @@ a resort footprint), and a boundary penalty that favours compact plans. The boun
 a selection is ``sum_i x_i * perimeter_i - 2 * sum_(i,j) x_i * x_j * shared_ij``; the product
 ``x_i * x_j`` is linearised with one continuous edge variable ``y_ij <= x_i, y_ij <= x_j`` per
 pair of neighbours, exactly as prioritizr does, so the problem stays a mixed-integer *linear*
-program. It is solved by HiGHS (through :func:`scipy.optimize.milp`) with a relative gap and a
+program. It is solved by HiGHS (through ``highspy``) with a relative gap and a
 time limit; the gap reported is the solver's own (from its dual bound), never a guess.
 
 Targets that no plan can reach (too little of a feature outside the locked-out units) are found
@@ -38,10 +38,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import highspy
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import LinearConstraint
 
 from geo.errors import Infeasible, InvalidInput
 
@@ -49,7 +50,7 @@ Objective = Literal["min_set", "max_coverage"]
 OBJECTIVES: tuple[str, ...] = ("min_set", "max_coverage")
 
 #: Relative tolerance when checking that a target is met (floating-point sums of areas).
-TARGET_RTOL = 1e-7
+TARGET_RTOL = 1e-6
 #: In maximum coverage, cost breaks ties between plans with the same shortfall: selecting every
 #: unit weighs this much against one whole feature's shortfall.
 COST_TIEBREAK = 1e-4
@@ -471,7 +472,7 @@ def is_feasible(problem: Problem, selected: np.ndarray) -> bool:
         return False
     if problem.objective == "min_set":
         held = problem.amounts @ s.astype("float64")
-        return bool((held >= problem.targets * (1 - TARGET_RTOL) - 1e-9).all())
+        return bool((held >= problem.targets * (1 - TARGET_RTOL)).all())
     budget = problem.budget if problem.budget is not None else np.inf
     return bool(problem.cost[s].sum() <= budget * (1 + 1e-9) + 1e-9)
 
@@ -484,7 +485,7 @@ def check_feasible(problem: Problem) -> None:
     """
     if problem.objective == "min_set":
         best = problem.max_achievable
-        bad = np.flatnonzero(best < problem.targets * (1 - TARGET_RTOL) - 1e-9)
+        bad = np.flatnonzero(best < problem.targets * (1 - TARGET_RTOL))
         if len(bad):
             rows = [
                 {
@@ -579,7 +580,7 @@ def solve(
 
     Examples
     --------
-    >>> p = Problem.from_arrays(cost=[2, 1, 1], amounts=[[2, 1, 1]], features=["f"],
+    >>> p = Problem.from_arrays(cost=[2.5, 1, 1], amounts=[[2, 1, 1]], features=["f"],
     ...                         targets=[2])
     >>> solve(p).selected.tolist()
     [False, True, True]
@@ -594,39 +595,111 @@ def solve(
     # HiGHS also stops at an absolute gap of 1e-6: scale the objective so that this is
     # negligible whatever the units of cost (km², dollars, shares)
     scale = 1e6 / max(float(np.abs(c).sum()), 1e-12)
-    options: dict[str, Any] = {"disp": verbose, "mip_rel_gap": float(gap), "presolve": True}
-    if time_limit is not None:
-        options["time_limit"] = float(time_limit)
-    res = milp(
+    run = _run_highs(
         c * scale,
-        integrality=integrality,
-        bounds=Bounds(lb, ub),
-        constraints=constraints,
-        options=options,
+        constraints,
+        lb,
+        ub,
+        integrality,
+        gap=gap,
+        time_limit=time_limit,
+        verbose=verbose,
     )
     runtime = time.perf_counter() - start
-    if res.x is None:
-        if res.status == 2:
+    if run.x is None:
+        if run.status == "infeasible":
             raise Infeasible("HiGHS proved that no plan meets the constraints")
         raise Infeasible(
-            f"HiGHS found no plan within the time limit ({time_limit} s): {res.message}",
-            details={"status": int(res.status)},
+            f"HiGHS found no plan within the time limit ({time_limit} s): {run.status}",
+            details={"status": run.status},
         )
     n = problem.n_units
-    selected = res.x[:n] > 0.5
+    selected = run.x[:n] > 0.5
     selected |= problem.locked_in
     selected &= ~problem.locked_out
     if problem.objective == "min_set":
         selected = _repair_targets(problem, selected)
-    status = "optimal" if res.status == 0 else "time_limit"  # optimal within ``gap``
-    dual = getattr(res, "mip_dual_bound", None)
+    status = "optimal" if run.status == "optimal" else "time_limit"  # optimal within ``gap``
+    dual = run.dual_bound
     dual_bound = None if dual is None or not np.isfinite(dual) else float(dual) / scale + offset
     sol = _solution(problem, selected, method="exact", status=status, runtime_s=runtime)
     return replace(
         sol,
-        gap=_gap(sol.objective, dual_bound, getattr(res, "mip_gap", None)),
+        gap=_gap(sol.objective, dual_bound, run.gap),
         dual_bound=dual_bound,
-        nodes=getattr(res, "mip_node_count", None),
+        nodes=run.nodes,
+    )
+
+
+@dataclass(frozen=True)
+class _HighsRun:
+    status: str  # optimal, time_limit, infeasible, or HiGHS' own status name
+    x: np.ndarray | None
+    dual_bound: float | None
+    gap: float | None
+    nodes: int | None
+
+
+def _run_highs(
+    c: np.ndarray,
+    constraints: list[LinearConstraint],
+    lb: np.ndarray,
+    ub: np.ndarray,
+    integrality: np.ndarray,
+    *,
+    gap: float,
+    time_limit: float | None,
+    verbose: bool,
+) -> _HighsRun:
+    """Solve ``min c·x`` subject to the constraints and bounds with HiGHS (highspy)."""
+    ncol = len(c)
+    if constraints:
+        a = sparse.vstack([sparse.csr_matrix(k.A) for k in constraints]).tocsc()
+        row_lo = np.concatenate([np.broadcast_to(k.lb, (k.A.shape[0],)) for k in constraints])
+        row_hi = np.concatenate([np.broadcast_to(k.ub, (k.A.shape[0],)) for k in constraints])
+    else:
+        a = sparse.csc_matrix((0, ncol))
+        row_lo = row_hi = np.zeros(0)
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = ncol
+    lp.num_row_ = a.shape[0]
+    lp.col_cost_ = np.asarray(c, dtype="float64")
+    lp.col_lower_ = np.asarray(lb, dtype="float64")
+    lp.col_upper_ = np.asarray(ub, dtype="float64")
+    lp.row_lower_ = np.where(np.isfinite(row_lo), row_lo, -inf)
+    lp.row_upper_ = np.where(np.isfinite(row_hi), row_hi, inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype("float64")
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
+        for v in integrality
+    ]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(verbose))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    h.setOptionValue("threads", 1)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    h.passModel(lp)
+    h.run()
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    status = {
+        highspy.HighsModelStatus.kOptimal: "optimal",
+        highspy.HighsModelStatus.kTimeLimit: "time_limit",
+        highspy.HighsModelStatus.kInfeasible: "infeasible",
+    }.get(model_status, h.modelStatusToString(model_status))
+    has_plan = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value, dtype="float64") if has_plan else None
+    return _HighsRun(
+        status=status,
+        x=x,
+        dual_bound=float(info.mip_dual_bound),
+        gap=float(info.mip_gap) if np.isfinite(info.mip_gap) else None,
+        nodes=int(info.mip_node_count),
     )
 
 
@@ -643,19 +716,25 @@ def _repair_targets(problem: Problem, selected: np.ndarray) -> np.ndarray:
     """Rounding a solver's near-integral answer must never break a target; re-add if so."""
     if is_feasible(problem, selected):
         return selected
-    fixed = _greedy_fill(problem, selected.copy())
-    return fixed
+    return _greedy_prune(problem, _greedy_fill(problem, selected.copy()))
 
 
 def _milp_model(
     problem: Problem,
 ) -> tuple[np.ndarray, list[LinearConstraint], np.ndarray, np.ndarray, np.ndarray, float]:
-    """Variables: x (units, binary), then y (edges, continuous), then s (shortfalls)."""
-    n, m = problem.n_units, problem.n_features
+    """Variables: x (units, binary), then y (edges, continuous), then s (relative shortfalls).
+
+    Each target row is divided by its target, so every target constraint reads
+    ``sum_i (a_fi / t_f) x_i (+ s_f) >= 1``: the solver's feasibility tolerance is then
+    relative to the target, however small or large the amounts.
+    """
+    n = problem.n_units
     use_boundary = problem.boundary is not None and problem.boundary_penalty > 0
     e = problem.boundary.n_edges if use_boundary and problem.boundary is not None else 0
     max_cov = problem.objective == "max_coverage"
-    k = m if max_cov else 0
+    t = problem.targets
+    need = np.flatnonzero(t > 0)  # features with nothing to reach are always met
+    k = len(need) if max_cov else 0
     nvar = n + e + k
 
     c = np.zeros(nvar)
@@ -672,7 +751,7 @@ def _milp_model(
     else:
         c[:n] = problem.cost
     constraints: list[LinearConstraint] = []
-    amounts = problem.amounts.tocsr()
+    relative = sparse.diags(1.0 / t[need]) @ problem.amounts.tocsr()[need]
 
     if use_boundary:
         assert problem.boundary is not None
@@ -692,23 +771,20 @@ def _milp_model(
             constraints.append(LinearConstraint(a, -np.inf, 0.0))
 
     if max_cov:
-        # held_f + s_f >= t_f with 0 <= s_f <= t_f; minimise sum w_f s_f / t_f
-        t = problem.targets
-        pos = t > 0
-        ub[n + e :] = t
-        c[n + e :][pos] = problem.feature_weights[pos] / t[pos]
-        a = sparse.hstack(
-            [amounts, sparse.csr_matrix((m, e)), sparse.identity(m, format="csr")], format="csr"
-        )
-        constraints.append(LinearConstraint(a, t, np.inf))
+        # held_f / t_f + s_f >= 1 with 0 <= s_f <= 1; minimise sum w_f s_f
+        c[n + e :] = problem.feature_weights[need]
+        if k:
+            a = sparse.hstack(
+                [relative, sparse.csr_matrix((k, e)), sparse.identity(k, format="csr")],
+                format="csr",
+            )
+            constraints.append(LinearConstraint(a, np.ones(k), np.inf))
         budget_row = sparse.csr_matrix(np.concatenate([problem.cost, np.zeros(e + k)])[None, :])
         assert problem.budget is not None
         constraints.append(LinearConstraint(budget_row, -np.inf, problem.budget))
-    else:
-        a = sparse.hstack([amounts, sparse.csr_matrix((m, e))], format="csr")
-        need = problem.targets > 0
-        if need.any():
-            constraints.append(LinearConstraint(a[need], problem.targets[need], np.inf))
+    elif len(need):
+        a = sparse.hstack([relative, sparse.csr_matrix((len(need), e))], format="csr")
+        constraints.append(LinearConstraint(a, np.ones(len(need)), np.inf))
     return c, constraints, lb, ub, integrality, offset
 
 
@@ -767,7 +843,7 @@ def _greedy_fill(problem: Problem, selected: np.ndarray) -> np.ndarray:
     t = problem.targets
     held = a @ selected.astype("float64")
     scale = np.where(t > 0, t, 1.0)
-    goal = t * (1 - TARGET_RTOL) - 1e-9
+    goal = t * (1 - TARGET_RTOL)
     available = ~selected & ~problem.locked_out
     while (held < goal).any():
         remaining = np.maximum(t - held, 0.0)
@@ -786,7 +862,7 @@ def _greedy_fill(problem: Problem, selected: np.ndarray) -> np.ndarray:
 
 def _greedy_prune(problem: Problem, selected: np.ndarray) -> np.ndarray:
     a = _dense_amounts(problem)
-    goal = problem.targets * (1 - TARGET_RTOL) - 1e-9
+    goal = problem.targets * (1 - TARGET_RTOL)
     held = a @ selected.astype("float64")
     removable = np.flatnonzero(selected & ~problem.locked_in)
     for k in removable[np.argsort(-problem.cost[removable], kind="stable")]:
@@ -857,7 +933,7 @@ def target_table(problem: Problem, solution: Solution) -> pd.DataFrame:
             "target_share": target_share,
             "held": held,
             "held_share": held_share,
-            "met": held >= t * (1 - TARGET_RTOL) - 1e-9,
+            "met": held >= t * (1 - TARGET_RTOL),
             "shortfall": np.maximum(t - held, 0.0),
         }
     )
