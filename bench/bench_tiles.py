@@ -322,12 +322,15 @@ def pct(vals: list[float], p: float) -> float | None:
     return vals[lo] + (vals[hi] - vals[lo]) * (k - lo)
 
 
-def sequential(client: Client, ps: list[str], kind: str) -> dict:
+def sequential(client: Client, ps: list[str], kind: str, zooms: list[int] | None = None) -> dict:
     sizes, lats, nret, bad = [], [], [], 0
-    for p in ps:
+    by_zoom: dict[int, list[tuple[float, int]]] = {}
+    for i, p in enumerate(ps):
         t = time.perf_counter()
         st, body = client.get(p)
         lats.append((time.perf_counter() - t) * 1000)
+        if zooms is not None and kind == "tiles":
+            by_zoom.setdefault(zooms[i], []).append((lats[-1], len(body)))
         if st != 200:
             bad += 1
             continue
@@ -344,6 +347,14 @@ def sequential(client: Client, ps: list[str], kind: str) -> dict:
     }
     if nret:
         out["features_per_page_mean"] = round(statistics.fmean(nret), 2)
+    if by_zoom:
+        out["by_zoom"] = {
+            z: {
+                "ms_p50": round(statistics.median(m for m, _ in v), 1),
+                "kB_mean": round(statistics.fmean(n for _, n in v) / 1000, 1),
+            }
+            for z, v in sorted(by_zoom.items())
+        }
     return out
 
 
@@ -399,7 +410,10 @@ def measure(
             "first_tile_ms": round((time.perf_counter() - t1) * 1000, 1),
             "first_tile_status": st,
         }
-        res["cold"] = {name: sequential(client, ps, kind) for name, (kind, ps) in scen.items()}
+        zooms = [z for z, _, _ in tiles]
+        res["cold"] = {
+            name: sequential(client, ps, kind, zooms) for name, (kind, ps) in scen.items()
+        }
         res["warm_sequential"] = {
             name: sequential(client, ps, kind) for name, (kind, ps) in scen.items()
         }
@@ -449,6 +463,23 @@ def table(results: dict) -> str:
             ratio += f" (no cache {n['rps'] / t['rps']:.2f}x)"
         cold = f"{results['irbis']['cold'][name]['ms_p50']} / {results['tipg']['cold'][name]['ms_p50']}"
         rows.append(f"| {name} | {ours} | {nc} | {theirs} | {ratio} | {cold} |")
+    rows.append("")
+    rows.append("Cold tiles by zoom, single client (median ms / mean kB per tile), Irbis vs tipg:")
+    rows.append("")
+    rows.append("| layer | " + " | ".join(f"z{z}" for z in range(4, 11)) + " |")
+    rows.append("|---|" + "---|" * 7)
+    for layer in LAYERS:
+        a = results["irbis"]["cold"][f"tiles:{layer}"].get("by_zoom", {})
+        b = results["tipg"]["cold"][f"tiles:{layer}"].get("by_zoom", {})
+        cells = []
+        for z in range(4, 11):
+            x, y = a.get(z) or a.get(str(z)), b.get(z) or b.get(str(z))
+            cells.append(
+                f"{x['ms_p50']} / {y['ms_p50']} ms, {x['kB_mean']} / {y['kB_mean']} kB"
+                if x and y
+                else "-"
+            )
+        rows.append(f"| {layer} | " + " | ".join(cells) + " |")
     cs = results["irbis"]["cold_start"], results["tipg"]["cold_start"]
     rows.append("")
     rows.append(
