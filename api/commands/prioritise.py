@@ -211,9 +211,10 @@ def solve(
     summary = out["summary"]
     console.print(
         f"scenario {out['id']}: {summary['n_selected']} of {summary['n_units']} units, "
-        f"cost {solver['cost']:.6g}, gap {solver['gap'] if solver['gap'] is not None else '?'}, "
+        f"cost {solver['cost']:,.0f}, proven gap "
+        f"{'unknown' if solver['gap'] is None else format(solver['gap'], '.2%')}, "
         f"{solver['runtime_s']:.2f} s ({solver['status']}); greedy cost "
-        f"{out['greedy']['cost']:.6g}"
+        f"{out['greedy']['cost']:,.0f}"
     )
     table = Table("feature", "target", "held", "met")
     for row in out["targets"]:
