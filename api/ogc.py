@@ -9,6 +9,7 @@ versions and ETags live here too, so every router answers the same way.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from layers import cql, params
 from layers.registry import get_layer
 from layers.spec import LayerSpec
 from layers.sql import LayerSQL, versions
+from layers.tiles import TileCache
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -206,6 +208,23 @@ def request_key(request: Request) -> str:
     """The part of a request that changes a response (path, sorted query, negotiation)."""
     query = "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
     return f"{request.url.path}?{query}|{request.headers.get('accept', '')}"
+
+
+_cache_lock = threading.Lock()
+
+
+def tile_cache(request: Request) -> TileCache:
+    """The app's in-process cache of encoded tiles (vector and raster); keys carry data
+    versions, so it is never stale. Its size is ``settings.tiles.cache_mb``."""
+    state = request.app.state
+    cache = getattr(state, "tile_cache", None)
+    if cache is None:
+        with _cache_lock:
+            cache = getattr(state, "tile_cache", None)
+            if cache is None:
+                mb = state.settings.tiles.cache_mb
+                cache = state.tile_cache = TileCache(max_bytes=mb * 1024 * 1024)
+    return cache  # type: ignore[no-any-return]
 
 
 def not_modified_response(etag: str, max_age: int, *, private: bool) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -16,7 +15,6 @@ from layers import geojson, styles, tilejson
 from layers.tiles import (
     MVT_MEDIA_TYPE,
     TMS_IDS,
-    TileCache,
     TileRequest,
     check_format,
     check_tile,
@@ -28,20 +26,6 @@ from layers.tiles import (
 router = APIRouter(tags=["OGC API Tiles"])
 
 REGION = (45.0, 35.0, 88.0, 56.0)
-_cache_lock = threading.Lock()
-
-
-def tile_cache(request: Request) -> TileCache:
-    """The app's in-process tile cache (keys carry data versions, so it is never stale)."""
-    state = request.app.state
-    cache = getattr(state, "tile_cache", None)
-    if cache is None:
-        with _cache_lock:
-            cache = getattr(state, "tile_cache", None)
-            if cache is None:
-                mb = request.app.state.settings.tiles.cache_mb
-                cache = state.tile_cache = TileCache(max_bytes=mb * 1024 * 1024)
-    return cache
 
 
 async def tile_dep(
@@ -230,7 +214,7 @@ def _tile_response(
         headers = ogc.cache_headers(etag, 0, private=private)
         if ogc.not_modified(request, etag):
             return Response(status_code=304, headers=headers)
-        cache = tile_cache(request)
+        cache = ogc.tile_cache(request)
         data = cache.get(etag)
         if data is None:
             t = settings.tiles

@@ -194,7 +194,7 @@ async def raster_tile(
     t = check_tile(tms_id, z, x, y, min_zoom=0, max_zoom=14)
 
     def work() -> tuple[str, bytes | None, dict[str, str]]:
-        with engine.connect() as conn:
+        with ogc.read_connection(engine) as conn:
             rows, sources, kind = _lookup(conn, name, settings.data_dir)
             lv = table("layer_versions", column("table_name"), column("version"))
             version = conn.execute(
@@ -210,6 +210,10 @@ async def raster_tile(
         headers = ogc.cache_headers(etag, 0, private=False)
         if ogc.not_modified(request, etag):
             return etag, None, headers
+        cache = ogc.tile_cache(request)
+        hit = cache.get(etag)
+        if hit is not None:
+            return etag, hit, headers
         bounds = get_tms(tms_id).bounds(morecantile.Tile(t.x, t.y, t.z))
         if not any(
             r.xmin < bounds.right
@@ -219,7 +223,9 @@ async def raster_tile(
             for r in rows
         ):
             return etag, b"", headers
-        return etag, render_png(sources, t.tms_id, t.z, t.x, t.y, style=chosen), headers
+        png = render_png(sources, t.tms_id, t.z, t.x, t.y, style=chosen)
+        cache.put(etag, png)
+        return etag, png, headers
 
     _etag, data, headers = await run_in_threadpool(work)
     if data is None:
