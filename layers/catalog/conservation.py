@@ -93,8 +93,11 @@ LAYERS = [
     ),
     LayerSpec(
         id="ecosystems",
-        title="Ecosystems",
-        description="Mountain and arid-lowland ecosystems modelled from the DEM.",
+        title="Ecosystems (every stored run and import)",
+        description=(
+            "Every ecosystem polygon in the store: each modelling run's (see analysis_run_id) "
+            "and any imported. For the current map use 'Ecosystems (modelled, latest run)'."
+        ),
         table="ecosystems",
         geometry_type="MultiPolygon",
         columns=(Column("kind", title="Ecosystem"), Column("iso3", title="Country"), *PROVENANCE),
