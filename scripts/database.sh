@@ -2,7 +2,8 @@
 # Creates the roles and databases Irbis uses, with PostGIS enabled. Safe to run again.
 #   irbis         owner of the schema: migrations and writes
 #   irbis_reader  read-only role used for public reads
-#   databases     irbis (the platform), irbis_test and irbis_test_migrations (the tests)
+#   databases     irbis (the platform), irbis_test and irbis_test_migrations (the tests),
+#                 and any named as arguments (e.g. irbis_bench for the benchmarks)
 set -euo pipefail
 psql_su() {
   if [ "$(id -u)" = "0" ]; then
@@ -31,7 +32,7 @@ END \$\$;"
 # the migrations then take it back where a table or column is private (password hashes,
 # sessions, reporters' identities). No blanket "GRANT SELECT ON ALL TABLES" here: run again
 # on a migrated database, it would hand those back to the read-only role.
-for db in irbis irbis_test irbis_test_migrations; do
+for db in irbis irbis_test irbis_test_migrations "$@"; do
   exists=$(run_sql postgres "SELECT 1 FROM pg_database WHERE datname = '$db'")
   if [ "$exists" != "1" ]; then
     run_sql postgres "CREATE DATABASE $db OWNER irbis"
