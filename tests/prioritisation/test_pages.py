@@ -31,7 +31,9 @@ def test_plan_map_in_the_browser(
     page: Any, live_server: str, scenario_id: int, artifacts: Path
 ) -> None:
     requests: list[str] = []
+    failed: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.goto(f"{live_server}/prioritisation")
     row = page.locator("table.scenarios tr", has_text="Map test plan").first
     assert row.is_visible()
@@ -56,6 +58,7 @@ def test_plan_map_in_the_browser(
     served = page.request.get(f"{live_server}/prioritisation/scenarios/{scenario_id}/map").text()
     assert not external_urls(served)  # no asset from a CDN (Leaflet's credit link is no asset)
     assert all(u.startswith(live_server) or u.startswith("data:") for u in requests)
+    assert not failed
     assert not page.console_errors
 
 
