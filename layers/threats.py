@@ -133,7 +133,8 @@ OVERLAP_LAYERS: dict[str, str] = {
     "ecosystems": (
         "SELECT x.kind AS id, x.kind, min(x.method) AS method, "
         f"string_agg(DISTINCT x.source, '; ') AS source, ST_Union({_CLIP}) AS geom "
-        f"FROM ecosystems x WHERE {_HIT} GROUP BY x.kind ORDER BY x.kind"
+        # The latest ecosystems run only: older runs (and other resolutions) overlap it.
+        f"FROM ecosystems_latest x WHERE {_HIT} GROUP BY x.kind ORDER BY x.kind"
     ),
     "habitat": (
         "SELECT s.scientific_name AS id, s.scientific_name, s.common_name_en, s.iucn_category, "
@@ -411,7 +412,18 @@ def overlap_overlays(o: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     layers: dict[str, list[dict[str, Any]]] = {}
     for key, what in (("ecosystems", "Ecosystem"), ("habitat", "Modelled habitat")):
         for row in o.get(key, []):
-            label = row.get("common_name_en") or row.get("scientific_name") or row.get("kind")
+            label = next(
+                (
+                    v
+                    for v in (
+                        row.get("common_name_en"),
+                        row.get("scientific_name"),
+                        row.get("kind"),
+                    )
+                    if isinstance(v, str) and v  # pandas gives NaN for a missing name
+                ),
+                "unnamed",
+            )
             title = f"{what}: {str(label).replace('_', ' ')} ({row['overlap_ha']:,.0f} ha)"
             layers[title] = [
                 {

@@ -88,14 +88,23 @@ def test_overlap_with_ecosystems_and_ranges(db_session: Session) -> None:
     """Ecosystems by kind, a species range and its latest modelled habitat, in hectares."""
     conn = db_session.connection()
     foot = box(76.90, 43.10, 77.00, 43.20)
+    # the latest ecosystems run is what counts (earlier runs of other tests overlap it)
+    eco_run = conn.execute(
+        text(
+            "INSERT INTO analysis_runs (kind, status) VALUES ('ecosystems', 'succeeded') "
+            "RETURNING id"
+        )
+    ).scalar_one()
     conn.execute(
         text(
-            "INSERT INTO ecosystems (kind, properties, geom, source, licence, method) VALUES "
+            "INSERT INTO ecosystems (kind, properties, geom, source, licence, method, "
+            "analysis_run_id) VALUES "
             "('mountain', '{}', ST_Multi(ST_MakeEnvelope(76.95, 43.0, 77.2, 43.3, 4326)), "
-            "'test', 'CC0', 'modelled'), "
+            "'test', 'CC0', 'modelled', :run), "
             "('other', '{}', ST_Multi(ST_MakeEnvelope(76.5, 43.0, 76.95, 43.3, 4326)), "
-            "'test', 'CC0', 'modelled')"
-        )
+            "'test', 'CC0', 'modelled', :run)"
+        ),
+        {"run": eco_run},
     )
     sp = conn.execute(
         text(
@@ -135,9 +144,10 @@ def test_overlap_with_ecosystems_and_ranges(db_session: Session) -> None:
         kind: conn.execute(
             text(
                 "SELECT ST_Area(ST_Intersection(ST_Union(geom), ST_MakeEnvelope(76.90, 43.10, "
-                "77.00, 43.20, 4326))::geography) / 1e4 FROM ecosystems WHERE kind = :k"
+                "77.00, 43.20, 4326))::geography) / 1e4 FROM ecosystems "
+                "WHERE kind = :k AND analysis_run_id = :run"
             ),
-            {"k": kind},
+            {"k": kind, "run": eco_run},
         ).scalar_one()
         for kind in ("mountain", "other")
     }
