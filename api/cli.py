@@ -69,9 +69,13 @@ def db_current() -> None:
 @load_app.command("demo")
 def load_demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    analyses: Annotated[bool, typer.Option(
-        help="Also model ecosystems, habitat, coverage gaps and the Kok-Jailau loss "
-             "(once: kinds with a successful run are skipped).")] = True,
+    analyses: Annotated[
+        bool,
+        typer.Option(
+            help="Also model ecosystems, habitat, coverage gaps and the Kok-Jailau loss "
+            "(once: kinds with a successful run are skipped)."
+        ),
+    ] = True,
 ) -> None:
     """Load the demo: real reference layers, the DEM, and the example SOS Central Asia portfolio.
 

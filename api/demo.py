@@ -255,9 +255,11 @@ def register_raster(
                 "geom": from_shape(box(*r.bounds), srid=STORAGE_EPSG),
             }
         stmt = pg_insert(m.RasterDataset.__table__).values(**values)
-        s.execute(stmt.on_conflict_do_update(
-            index_elements=["name"], set_={k: stmt.excluded[k] for k in values if k != "name"}
-        ))
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["name"], set_={k: stmt.excluded[k] for k in values if k != "name"}
+            )
+        )
         return 1
 
 
@@ -480,8 +482,9 @@ def run_demo_analyses(engine: Engine, settings: Settings, *, progress: bool = Tr
         "ecosystems": lambda: analysis.run_ecosystems(engine, settings, actor=ACTOR),
         "habitat": lambda: analysis.run_habitat(engine, settings, actor=ACTOR),
         "gaps": lambda: analysis.run_gaps(engine, settings, actor=ACTOR),
-        "loss": lambda: analysis.run_loss(engine, settings, threat=dd.KOK_JAILAU["name"],
-                                          actor=ACTOR),
+        "loss": lambda: analysis.run_loss(
+            engine, settings, threat=dd.KOK_JAILAU["name"], actor=ACTOR
+        ),
     }
     done: list[int] = []
     with Progress(disable=not progress, transient=False) as bar:
@@ -490,9 +493,9 @@ def run_demo_analyses(engine: Engine, settings: Settings, *, progress: bool = Tr
             bar.update(task, description=f"analysis: {kind}")
             with engine.connect() as conn:
                 have = conn.execute(
-                    select(func.count()).select_from(AnalysisRun).where(
-                        AnalysisRun.kind == kind, AnalysisRun.status == "succeeded"
-                    )
+                    select(func.count())
+                    .select_from(AnalysisRun)
+                    .where(AnalysisRun.kind == kind, AnalysisRun.status == "succeeded")
                 ).scalar_one()
             if not have:
                 done.append(runners[kind]())

@@ -4,6 +4,7 @@
 Star-shaped valid polygons over Central Asia: species ranges, protected areas, field sites,
 threat footprints (``make_vectors``), and a fractal elevation COG (``make_raster``).
 """
+
 # ruff: noqa
 import argparse
 import hashlib
@@ -35,7 +36,7 @@ def star_ring(rng, cx, cy, r, nv, *, rough=0.25, harmonics=6, aspect=1.0, rot=0.
     t = np.linspace(0, 2 * np.pi, nv, endpoint=False) * 0.5 + t * 0.5
     rad = np.ones(nv)
     for k in range(1, harmonics + 1):
-        amp = rough / k ** 1.1 * rng.uniform(0.3, 1.0)
+        amp = rough / k**1.1 * rng.uniform(0.3, 1.0)
         rad += amp * np.sin(k * t + rng.uniform(0, 2 * np.pi))
     # fine-scale jaggedness (coastline-like)
     rad += rough * 0.15 * rng.standard_normal(nv)
@@ -55,6 +56,7 @@ def star_ring(rng, cx, cy, r, nv, *, rough=0.25, harmonics=6, aspect=1.0, rot=0.
 
 def _as_multipolygon(g):
     import shapely
+
     if g.geom_type == "MultiPolygon":
         return g
     if g.geom_type == "Polygon":
@@ -69,8 +71,10 @@ def _as_multipolygon(g):
 
 
 def rand_centre(rng, margin=0.0):
-    return (rng.uniform(BBOX[0] + margin, BBOX[2] - margin),
-            rng.uniform(BBOX[1] + margin, BBOX[3] - margin))
+    return (
+        rng.uniform(BBOX[0] + margin, BBOX[2] - margin),
+        rng.uniform(BBOX[1] + margin, BBOX[3] - margin),
+    )
 
 
 def make_vectors(scale: float, seed: int):
@@ -97,17 +101,22 @@ def make_vectors(scale: float, seed: int):
             py = float(np.clip(py, BBOX[1] + 0.5, BBOX[3] - 0.5))
             r = rng.uniform(0.6, 3.0) if p == 0 else rng.uniform(0.2, 1.2)
             nv = int(rng.integers(1500, 5000)) if p == 0 else int(rng.integers(400, 1500))
-            parts.append(shapely.make_valid(
-                shapely.Polygon(star_ring(rng, px, py, r, nv, rough=0.35, harmonics=12))))
+            parts.append(
+                shapely.make_valid(
+                    shapely.Polygon(star_ring(rng, px, py, r, nv, rough=0.35, harmonics=12))
+                )
+            )
         g = unary_union(parts) if len(parts) > 1 else parts[0]
         geoms.append(g)
-        rows.append({
-            "id": i + 1,
-            "species": f"Species_{i + 1:05d}",
-            "taxon_group": groups[int(rng.integers(len(groups)))],
-            "iucn_status": status[int(rng.integers(len(status)))],
-            "source_year": int(rng.integers(1995, 2025)),
-        })
+        rows.append(
+            {
+                "id": i + 1,
+                "species": f"Species_{i + 1:05d}",
+                "taxon_group": groups[int(rng.integers(len(groups)))],
+                "iucn_status": status[int(rng.integers(len(status)))],
+                "source_year": int(rng.integers(1995, 2025)),
+            }
+        )
     out["species_ranges"] = gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
 
     # --- protected areas -------------------------------------------------
@@ -121,14 +130,18 @@ def make_vectors(scale: float, seed: int):
         nv = int(rng.integers(100, 400))
         geoms.append(shapely.Polygon(star_ring(rng, cx, cy, r, nv, rough=0.3, harmonics=8)))
         pa_centres.append((cx, cy, r))
-        rows.append({
-            "id": i + 1,
-            "name": f"Protected Area {i + 1:04d}",
-            "iucn_cat": cats[int(rng.integers(len(cats)))],
-            "designation": ["Zapovednik", "National Park", "Zakaznik", "Nature Monument"][int(rng.integers(4))],
-            "country": countries[int(rng.integers(len(countries)))],
-            "status_year": int(rng.integers(1926, 2024)),
-        })
+        rows.append(
+            {
+                "id": i + 1,
+                "name": f"Protected Area {i + 1:04d}",
+                "iucn_cat": cats[int(rng.integers(len(cats)))],
+                "designation": ["Zapovednik", "National Park", "Zakaznik", "Nature Monument"][
+                    int(rng.integers(4))
+                ],
+                "country": countries[int(rng.integers(len(countries)))],
+                "status_year": int(rng.integers(1926, 2024)),
+            }
+        )
     out["protected_areas"] = gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
 
     # --- grant field sites (70 % near a protected area) --------------------
@@ -147,13 +160,15 @@ def make_vectors(scale: float, seed: int):
         r = float(np.exp(rng.uniform(np.log(0.003), np.log(0.04))))
         nv = int(rng.integers(6, 25))
         geoms.append(shapely.Polygon(star_ring(rng, cx, cy, r, nv, rough=0.15, harmonics=3)))
-        rows.append({
-            "id": i + 1,
-            "grant_id": f"G-{int(rng.integers(1, 800)):04d}",
-            "site_code": f"S{i + 1:06d}",
-            "project_type": ptypes[int(rng.integers(len(ptypes)))],
-            "established": f"{int(rng.integers(2005, 2025))}-{int(rng.integers(1, 13)):02d}-01",
-        })
+        rows.append(
+            {
+                "id": i + 1,
+                "grant_id": f"G-{int(rng.integers(1, 800)):04d}",
+                "site_code": f"S{i + 1:06d}",
+                "project_type": ptypes[int(rng.integers(len(ptypes)))],
+                "established": f"{int(rng.integers(2005, 2025))}-{int(rng.integers(1, 13)):02d}-01",
+            }
+        )
     out["field_sites"] = gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
 
     # --- threat footprints -------------------------------------------------
@@ -164,15 +179,29 @@ def make_vectors(scale: float, seed: int):
         cx, cy = rand_centre(rng, 0.2)
         r = float(np.exp(rng.uniform(np.log(0.02), np.log(0.6))))
         nv = int(rng.integers(24, 120))
-        geoms.append(shapely.Polygon(star_ring(
-            rng, cx, cy, r, nv, rough=0.2, harmonics=4,
-            aspect=float(rng.uniform(2.0, 6.0)), rot=float(rng.uniform(0, np.pi)))))
-        rows.append({
-            "id": i + 1,
-            "threat_type": ttypes[int(rng.integers(len(ttypes)))],
-            "severity": int(rng.integers(1, 6)),
-            "observed_year": int(rng.integers(2000, 2025)),
-        })
+        geoms.append(
+            shapely.Polygon(
+                star_ring(
+                    rng,
+                    cx,
+                    cy,
+                    r,
+                    nv,
+                    rough=0.2,
+                    harmonics=4,
+                    aspect=float(rng.uniform(2.0, 6.0)),
+                    rot=float(rng.uniform(0, np.pi)),
+                )
+            )
+        )
+        rows.append(
+            {
+                "id": i + 1,
+                "threat_type": ttypes[int(rng.integers(len(ttypes)))],
+                "severity": int(rng.integers(1, 6)),
+                "observed_year": int(rng.integers(2000, 2025)),
+            }
+        )
     out["threat_footprints"] = gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
 
     for name, gdf in out.items():
@@ -221,37 +250,64 @@ def make_raster(path: str, width: int, height: int, seed: int):
     # mountain belt (Tien Shan / Pamir / Altai-like) bumps + lowland plain
     ys = np.linspace(BBOX[3], BBOX[1], height, dtype=np.float32)[:, None]
     xs = np.linspace(BBOX[0], BBOX[2], width, dtype=np.float32)[None, :]
-    relief = (np.exp(-(((xs - 75) / 6) ** 2 + ((ys - 41) / 2.0) ** 2))
-              + 0.8 * np.exp(-(((xs - 72) / 2.5) ** 2 + ((ys - 38.5) / 1.8) ** 2))
-              + 0.6 * np.exp(-(((xs - 86) / 3) ** 2 + ((ys - 49.5) / 2.0) ** 2)))
+    relief = (
+        np.exp(-(((xs - 75) / 6) ** 2 + ((ys - 41) / 2.0) ** 2))
+        + 0.8 * np.exp(-(((xs - 72) / 2.5) ** 2 + ((ys - 38.5) / 1.8) ** 2))
+        + 0.6 * np.exp(-(((xs - 86) / 3) ** 2 + ((ys - 49.5) / 2.0) ** 2))
+    )
     elev = (a * 1200.0 + relief * (a * 5000.0 + 800.0) - 50.0).astype(np.float32)
     del a, relief
     nodata = -32768
     # "lakes" (Caspian / Aral / Balkhash-like) -> nodata
-    lake = (((xs - 50.5) / 2.2) ** 2 + ((ys - 42.0) / 4.5) ** 2 < 1.0) \
-        | (((xs - 59.5) / 1.2) ** 2 + ((ys - 45.0) / 0.8) ** 2 < 1.0) \
+    lake = (
+        (((xs - 50.5) / 2.2) ** 2 + ((ys - 42.0) / 4.5) ** 2 < 1.0)
+        | (((xs - 59.5) / 1.2) ** 2 + ((ys - 45.0) / 0.8) ** 2 < 1.0)
         | (((xs - 75.0) / 2.0) ** 2 + ((ys - 46.5) / 0.35) ** 2 < 1.0)
+    )
     out = np.clip(elev, -100, 7400).astype(np.int16)
     out[lake] = nodata
     del elev, lake
 
     transform = from_bounds(*BBOX, width, height)
     tmp = path + ".tmp.tif"
-    with rasterio.open(tmp, "w", driver="GTiff", width=width, height=height, count=1,
-                       dtype="int16", crs="EPSG:4326", transform=transform, nodata=nodata,
-                       tiled=True, blockxsize=512, blockysize=512, compress="NONE") as dst:
+    with rasterio.open(
+        tmp,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="int16",
+        crs="EPSG:4326",
+        transform=transform,
+        nodata=nodata,
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="NONE",
+    ) as dst:
         dst.write(out, 1)
-    rasterio.shutil.copy(tmp, path, driver="COG", compress="DEFLATE", predictor=2,
-                         blocksize=512, overview_resampling="average", num_threads="ALL_CPUS")
+    rasterio.shutil.copy(
+        tmp,
+        path,
+        driver="COG",
+        compress="DEFLATE",
+        predictor=2,
+        blocksize=512,
+        overview_resampling="average",
+        num_threads="ALL_CPUS",
+    )
     os.remove(tmp)
     valid = out[out != nodata]
     return {
-        "path": os.path.basename(path), "width": width, "height": height, "dtype": "int16",
-        "nodata": nodata, "bounds": BBOX,
+        "path": os.path.basename(path),
+        "width": width,
+        "height": height,
+        "dtype": "int16",
+        "nodata": nodata,
+        "bounds": BBOX,
         "pixel_size_deg": [(BBOX[2] - BBOX[0]) / width, (BBOX[3] - BBOX[1]) / height],
         "valid_fraction": round(float(valid.size) / out.size, 4),
         "mean_valid": round(float(valid.mean()), 3),
         "sha256_pixels": hashlib.sha256(out.tobytes()).hexdigest()[:16],
     }
-
-

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
+
+import geopandas as gpd
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
@@ -24,7 +25,9 @@ def list_layers(path: str | Path) -> list[str]:
     try:
         return [str(name) for name, _ in pyogrio.list_layers(str(path))]
     except (DataSourceError, DataLayerError, OSError) as exc:
-        raise UnreadableFile(f"{Path(path).name}: cannot be opened as a vector file ({exc})") from exc
+        raise UnreadableFile(
+            f"{Path(path).name}: cannot be opened as a vector file ({exc})"
+        ) from exc
 
 
 def read_vector(

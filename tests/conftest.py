@@ -38,9 +38,11 @@ def reset_database(url: str) -> None:
     try:
         with eng.begin() as conn:
             conn.execute(text("DROP OWNED BY CURRENT_USER"))
-            conn.execute(text(
-                "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO irbis_reader"
-            ))
+            conn.execute(
+                text(
+                    "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO irbis_reader"
+                )
+            )
     finally:
         eng.dispose()
 
