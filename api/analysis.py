@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,16 @@ from geo import overlap as ov
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import InvalidInput, IrbisError, NotFound
 from geo.raster import sha256_file
+
+log = logging.getLogger("irbis")
+
+#: What the public reads for a run that failed on an unexpected error (the exception text is
+#: logged and kept in ``results[ERROR_DETAIL]``, shown to analysts and administrators only).
+UNEXPECTED_FAILURE = (
+    "The analysis failed on an unexpected error; nothing of its results was stored. "
+    "The error was logged: an analyst or administrator can see it on this run."
+)
+ERROR_DETAIL = "error_detail"
 
 ACTOR = "irbis analyse"
 DERIVED_LICENCE = (
@@ -95,7 +106,13 @@ def _record_failure(
     actor: str,
     title: str | None,
 ) -> int:
-    msg = error.message if isinstance(error, IrbisError) else f"{type(error).__name__}: {error}"
+    detail: dict[str, Any] | None = None
+    if isinstance(error, IrbisError):
+        msg = error.message  # written for people: safe to publish
+    else:
+        log.error("%s analysis by %s failed", kind, actor, exc_info=error)
+        msg = UNEXPECTED_FAILURE
+        detail = {ERROR_DETAIL: f"{type(error).__name__}: {error}"}
     with transaction(engine, actor=actor) as s:
         run = m.AnalysisRun(
             kind=kind,
@@ -103,6 +120,7 @@ def _record_failure(
             status="failed",
             parameters=_jsonable(parameters),
             inputs=inputs.as_json(),
+            results=detail,
             error=msg,
             created_by=actor,
             started_at=started,
@@ -784,7 +802,9 @@ def register_habitat_scenario(
 # ------------------------------------------------------------------------------------------
 
 
-def run_summary(run: m.AnalysisRun, *, full: bool = False) -> dict[str, Any]:
+def run_summary(run: m.AnalysisRun, *, full: bool = False, staff: bool = False) -> dict[str, Any]:
+    """A run as JSON. Who ran it, and the text of an unexpected error, only for ``staff``
+    (analysts and administrators): the public sees that a run failed, not why inside."""
     d: dict[str, Any] = {
         "id": run.id,
         "kind": run.kind,
@@ -792,13 +812,27 @@ def run_summary(run: m.AnalysisRun, *, full: bool = False) -> dict[str, Any]:
         "status": run.status,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "created_by": run.created_by,
         "error": run.error,
         "links": [{"rel": "self", "href": f"/analyses/{run.id}"}],
     }
+    if staff:
+        d["created_by"] = run.created_by
+        d["error_detail"] = error_detail(run)
     if full:
-        d |= {"parameters": run.parameters, "inputs": run.inputs, "results": run.results}
+        d |= {"parameters": run.parameters, "inputs": run.inputs, "results": public_results(run)}
     return d
+
+
+def error_detail(run: m.AnalysisRun) -> str | None:
+    """The exception text of a run that failed unexpectedly (for analysts and admins)."""
+    return (run.results or {}).get(ERROR_DETAIL) if run.status == "failed" else None
+
+
+def public_results(run: m.AnalysisRun) -> dict[str, Any] | None:
+    """The results of a run, without the exception text of a failed one."""
+    if run.status == "failed":
+        return None
+    return run.results
 
 
 def list_runs(session: Session, kind: str | None = None, limit: int = 100) -> list[m.AnalysisRun]:

@@ -22,7 +22,12 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_reader_engine(request: Request) -> Engine:
-    """The read-only engine (role irbis_reader): used for every public read."""
+    """The engine for reads: the read-only role (irbis_reader) for anonymous callers, the
+    writer for logged-in ones, whose reads may include the names of people (uploaders,
+    analysts, reporters) that the read-only role cannot see."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and not principal.is_anonymous:
+        return request.app.state.engine  # type: ignore[no-any-return]
     return request.app.state.reader_engine  # type: ignore[no-any-return]
 
 
@@ -33,7 +38,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_read_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.reader_engine, expire_on_commit=False) as session:
+    with Session(get_reader_engine(request), expire_on_commit=False) as session:
         yield session
 
 

@@ -501,7 +501,6 @@ def grid_summary(g: m.PlanningGrid) -> dict[str, Any]:
         "n_units": g.n_units,
         "parameters": g.parameters,
         "inputs": g.inputs,
-        "created_by": g.created_by,
         "created_at": g.created_at.isoformat() if g.created_at else None,
     }
 
@@ -857,7 +856,6 @@ def scenario_summary(sc: m.PrioritisationScenario, *, full: bool = False) -> dic
         "solver": sc.solver,
         "summary": (sc.results or {}).get("summary"),
         "error": sc.error,
-        "created_by": sc.created_by,
         "started_at": sc.started_at.isoformat() if sc.started_at else None,
         "finished_at": sc.finished_at.isoformat() if sc.finished_at else None,
     }

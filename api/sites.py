@@ -354,16 +354,18 @@ def list_sites(
     """The grant's sites as a GeoJSON FeatureCollection (uploader names for the privileged)."""
     with transaction(engine) as session:
         grant = get_grant(session, code)
+        private = principal.sees_sensitive or principal.may_edit_sites(grant.id)
+        # the read-only role cannot read uploaders' names: only the privileged select them
+        uploader = "uploaded_by, " if private else ""
         rows = session.execute(
             text(
-                "SELECT id, name, description, uploaded_by, uploaded_at, source, licence, method,"
+                f"SELECT id, name, description, {uploader}uploaded_at, source, licence, method,"
                 " round(ST_Area(geom::geography)::numeric / 10000, 3)::float AS area_ha,"
                 " ST_AsGeoJSON(geom, 7) AS geojson FROM field_sites WHERE grant_id = :g"
                 " AND (CAST(:s AS integer) IS NULL OR id = :s) ORDER BY name"
             ),
             {"g": grant.id, "s": site_id},
         ).mappings()
-        private = principal.sees_sensitive or principal.may_edit_sites(grant.id)
         feats = [_feature(dict(r), private) for r in rows]
     return {"type": "FeatureCollection", "grant": grant.code, "features": feats}
 

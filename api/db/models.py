@@ -193,7 +193,7 @@ class Occurrence(Provenance, Base):
     basis_of_record: Mapped[str | None] = mapped_column(Text)
     coordinate_uncertainty_m: Mapped[float | None] = mapped_column(Float)
     country_code: Mapped[str | None] = mapped_column(String(2))
-    recorded_by: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(Text, deferred=True)
     dataset_key: Mapped[str | None] = mapped_column(Text)
     geom: Mapped[WKBElement] = mapped_column(_geom("POINT"), nullable=False)
 
@@ -352,7 +352,7 @@ class FieldSite(Provenance, Base):
     grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"), nullable=False, index=True)
     name: Mapped[str] = mapped_column(Text, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
-    uploaded_by: Mapped[str] = mapped_column(Text, nullable=False)
+    uploaded_by: Mapped[str] = mapped_column(Text, nullable=False, deferred=True)
     uploaded_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
@@ -647,7 +647,7 @@ class AnalysisRun(Base):
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     results: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text, deferred=True)
     started_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
@@ -723,7 +723,7 @@ class PlanningGrid(Timestamped, Base):
     n_units: Mapped[int] = mapped_column(Integer, nullable=False)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    created_by: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text, deferred=True)
 
     __table_args__ = (
         CheckConstraint("resolution BETWEEN 0 AND 15", name="ck_planning_grids_resolution"),
@@ -770,7 +770,7 @@ class PrioritisationScenario(Timestamped, Base):
     results: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     solver: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_by: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text, deferred=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -29,11 +29,18 @@ from api.ogc import wants_html
 from api.templating import render
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from layers import maps
+from layers.export import csv_safe
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
 KINDS = ("ecosystems", "habitat", "overlap", "gaps", "loss")
 FeatureKind = Annotated[str | None, Query(pattern="^[a-z_]{1,32}$", description="Feature kind")]
+
+
+def _is_staff(request: Request) -> bool:
+    """Analysts and administrators see who ran an analysis and why one failed inside."""
+    principal = getattr(request.state, "principal", None)
+    return principal is not None and principal.has(Role.analyst, Role.admin)
 
 
 def _kind(kind: str | None) -> str | None:
@@ -50,9 +57,10 @@ def list_analyses(
     f: Annotated[str | None, Query(description="html or json")] = None,
 ) -> Response:
     runs = an.list_runs(session, _kind(kind))
-    body = {"runs": [an.run_summary(r) for r in runs], "kinds": list(KINDS)}
+    staff = _is_staff(request)
+    body = {"runs": [an.run_summary(r, staff=staff) for r in runs], "kinds": list(KINDS)}
     if wants_html(request, f):
-        return render(request, "analyses_list.html", runs=runs, kind=kind, kinds=KINDS)
+        return render(request, "analyses_list.html", runs=runs, kind=kind, kinds=KINDS, staff=staff)
     return JSONResponse(body)
 
 
@@ -85,13 +93,16 @@ def get_analysis(
 ) -> Response:
     run = an.get_run(session, run_id)
     downloads = _downloads(run, _raster_row(session, run) is not None)
-    body = an.run_summary(run, full=True) | {"downloads": downloads}
+    staff = _is_staff(request)
+    body = an.run_summary(run, full=True, staff=staff) | {"downloads": downloads}
     if wants_html(request, f):
         tables = _tables(run)
         return render(
             request,
             "analysis_detail.html",
             run=run,
+            staff=staff,
+            error_detail=an.error_detail(run) if staff else None,
             map=_map(session, run),
             downloads=downloads,
             tables=tables,
@@ -174,7 +185,7 @@ def get_features(run_id: int, session: ReadSessionDep, kind: FeatureKind = None)
 def get_table(run_id: int, session: ReadSessionDep) -> Response:
     run = an.get_run(session, run_id)
     buf = io.StringIO()
-    an.run_table(run).to_csv(buf, index=False)
+    csv_safe(an.run_table(run)).to_csv(buf, index=False)
     return Response(
         buf.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -295,5 +306,5 @@ def create_analysis(
         assert isinstance(p, LossParams)
         run_id = an.run_loss(engine, settings, threat=p.threat, epochs=p.epochs, **kw)
     with Session(engine) as s:
-        summary = an.run_summary(an.get_run(s, run_id), full=True)
+        summary = an.run_summary(an.get_run(s, run_id), full=True, staff=True)
     return JSONResponse(summary, status_code=201, headers={"Location": f"/analyses/{run_id}"})

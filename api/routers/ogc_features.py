@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from api import ogc
-from api.deps import ReaderDep
+from api.deps import ReaderDep, get_reader_engine
 from api.ogc import (
     BBoxDep,
     DatetimeDep,
@@ -331,7 +331,7 @@ async def items(
         offset=page.offset,
     )
     private = view.privileged
-    engine = request.app.state.reader_engine
+    engine = get_reader_engine(request)
 
     def read() -> tuple[str, Sequence[Any] | None, int]:
         with ogc.query_errors(), ogc.read_connection(engine) as conn:

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api import ogc
-from api.deps import SettingsDep
+from api.deps import SettingsDep, get_reader_engine
 from api.ogc import LayerDep, ViewDep
 from layers import geojson, styles, tilejson
 from layers.tiles import (
@@ -198,7 +198,7 @@ async def tile(
     check_format(f)
     state = request.app.state
     return await run_in_threadpool(
-        _tile_response, request, view, state.reader_engine, state.settings, tile
+        _tile_response, request, view, get_reader_engine(request), state.settings, tile
     )
 
 

@@ -27,12 +27,62 @@ def downgrade() -> None:
 
 
 # --- the read-only role sees no table or log holding identities --------------------------
+#: Tables the read-only role may not read at all: the audit log copies whole rows (users,
+#: token hashes, reporters) and the site history view shows it.
+_READER_NO_TABLES = ("audit_log", "field_site_versions")
+#: Columns naming people, taken from the read-only role; logged-in callers read them through
+#: the writer (``api.deps.get_reader_engine``).
+_READER_NO_COLUMNS = {
+    "analysis_runs": ("created_by",),
+    "field_sites": ("uploaded_by",),
+    "occurrences": ("recorded_by",),
+    "planning_grids": ("created_by",),
+    "prioritisation_scenarios": ("created_by",),
+}
+
+
+_UNEXPECTED_FAILURE = (
+    "The analysis failed on an unexpected error; nothing of its results was stored. "
+    "The error was logged: an analyst or administrator can see it on this run."
+)
+
+
+def _reader_columns_sql(table: str, hidden: tuple[str, ...]) -> str:
+    """PL/pgSQL granting the reader SELECT on every column of ``table`` but ``hidden``."""
+    names = ", ".join(f"'{c}'" for c in hidden)
+    return (
+        f"REVOKE ALL ON {table} FROM irbis_reader; "
+        "EXECUTE (SELECT 'GRANT SELECT (' || string_agg(quote_ident(column_name), ', ') || ')"
+        f" ON {table} TO irbis_reader' FROM information_schema.columns"
+        f" WHERE table_schema = current_schema() AND table_name = '{table}'"
+        f" AND column_name NOT IN ({names})); "
+    )
+
+
 def _privacy_upgrade() -> None:
-    pass
+    op.execute(
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'irbis_reader') THEN "
+        + " ".join(f"REVOKE ALL ON {t} FROM irbis_reader;" for t in _READER_NO_TABLES)
+        + " "
+        + "".join(_reader_columns_sql(t, cols) for t, cols in _READER_NO_COLUMNS.items())
+        + "END IF; END $$;"
+    )
+    # failed analyses published their exception text: keep it for analysts (api.analysis)
+    op.execute(
+        "UPDATE analysis_runs SET results = jsonb_build_object('error_detail', error),"
+        f" error = '{_UNEXPECTED_FAILURE}' WHERE status = 'failed' AND results IS NULL"
+        " AND error ~ '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception|Interrupt|Exit): '"
+    )
 
 
 def _privacy_downgrade() -> None:
-    pass
+    tables = (*_READER_NO_TABLES, *_READER_NO_COLUMNS)
+    op.execute(
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'irbis_reader') THEN "
+        + "".join(f"REVOKE ALL ON {t} FROM irbis_reader; " for t in _READER_NO_COLUMNS)
+        + " ".join(f"GRANT SELECT ON {t} TO irbis_reader;" for t in tables)
+        + " END IF; END $$;"
+    )
 
 
 # --- public `source` of uploaded field sites names no user --------------------------------

@@ -1,0 +1,94 @@
+"""A failed analysis tells the public that it failed, not the exception nor who ran it."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from sqlalchemy import Engine
+
+from api import analysis as an
+from geo.errors import InvalidInput
+
+SECRET = "connection to /srv/irbis/secret-path refused"
+
+
+class _Text(HTMLParser):
+    """The text of a page as a reader sees it (tags and attributes dropped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _page_text(html: str) -> str:
+    p = _Text()
+    p.feed(html)
+    return re.sub(r"\s+", " ", " ".join(p.parts))
+
+
+def _fail(engine: Engine, error: BaseException, actor: str) -> int:
+    def compute(inputs: an.Inputs) -> None:
+        raise error
+
+    with pytest.raises(type(error)):
+        an._execute(
+            engine, "overlap", {"layers": []}, compute, lambda *a: {}, actor=actor, title=None
+        )
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT max(id) FROM analysis_runs WHERE created_by = :a"), {"a": actor}
+            ).scalar_one()
+        )
+
+
+@pytest.fixture
+def unexpected(engine: Engine, demo) -> tuple[int, str]:
+    actor = "analyst-who-must-stay-private"
+    return _fail(engine, RuntimeError(SECRET), actor), actor
+
+
+def test_public_sees_failed_without_exception_or_username(client, unexpected) -> None:
+    run_id, actor = unexpected
+    for url in ("/analyses?f=json", f"/analyses/{run_id}?f=json"):
+        body = client.get(url).text
+        assert SECRET not in body and "RuntimeError" not in body and actor not in body
+    run = client.get(f"/analyses/{run_id}?f=json").json()
+    assert run["status"] == "failed" and run["error"] == an.UNEXPECTED_FAILURE
+    assert "created_by" not in run and "error_detail" not in run
+    for url in ("/analyses", f"/analyses/{run_id}"):
+        r = client.get(url, headers={"Accept": "text/html"})
+        assert r.status_code == 200
+        assert SECRET not in r.text and actor not in r.text
+    assert "failed" in _page_text(client.get(f"/analyses/{run_id}").text)
+
+
+def test_analysts_see_the_error_and_who_ran_it(login_as, unexpected) -> None:
+    run_id, actor = unexpected
+    analyst = login_as("analyst")
+    run = analyst.get(f"/analyses/{run_id}?f=json").json()
+    assert run["created_by"] == actor and SECRET in run["error_detail"]
+    text = _page_text(analyst.get(f"/analyses/{run_id}").text)
+    assert SECRET in text and actor in text
+    listed = analyst.get("/analyses?f=json").json()["runs"]
+    assert any(r["id"] == run_id and r["created_by"] == actor for r in listed)
+
+
+def test_grantees_do_not_see_the_error(login_as, unexpected) -> None:
+    run_id, actor = unexpected
+    body = login_as("grantee").get(f"/analyses/{run_id}?f=json").text
+    assert SECRET not in body and actor not in body
+
+
+def test_domain_errors_are_published_as_written(client, engine, demo) -> None:
+    message = "name each layer once"
+    run_id = _fail(engine, InvalidInput(message), "analyst-domain")
+    run = client.get(f"/analyses/{run_id}?f=json").json()
+    assert run["status"] == "failed" and run["error"] == message
