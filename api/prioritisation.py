@@ -32,6 +32,7 @@ from geo import planning_units as pu
 from geo import prioritise as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import Conflict, Infeasible, InvalidInput, NotFound
+from layers.public import public_from
 
 Progress = Callable[[str], None]
 
@@ -216,7 +217,9 @@ def _layer(session: Session, sql: str, **params: Any) -> gpd.GeoDataFrame:
 
 
 def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.GeoDataFrame]:
-    """The layers a grid is computed from, as GeoDataFrames in EPSG:4326."""
+    """The layers a grid is computed from, as GeoDataFrames in EPSG:4326 (the threats are
+    the published ones: grids and plans are public records)."""
+    _threats = public_from("threats")
     area = _layer(
         session,
         "SELECT iso_a3 AS iso3, name, ST_AsBinary(geom) AS geom FROM countries "
@@ -237,7 +240,8 @@ def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.Geo
             "FROM protected_areas",
         ),
         "threats": _layer(
-            session, "SELECT id, name, kind, status, ST_AsBinary(geom) AS geom FROM threats"
+            session,
+            f"SELECT id, name, kind, status, ST_AsBinary(geom) AS geom FROM {_threats}",
         ),
         "field_sites": _layer(
             session, "SELECT id, grant_id, ST_AsBinary(geom) AS geom FROM field_sites"
@@ -245,7 +249,7 @@ def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.Geo
         "places": _layer(session, "SELECT id, name, ST_AsBinary(geom) AS geom FROM places"),
         "roads": _layer(
             session,
-            "SELECT id, name, ST_AsBinary(geom) AS geom FROM threats WHERE kind = 'road'",
+            f"SELECT id, name, ST_AsBinary(geom) AS geom FROM {_threats} WHERE kind = 'road'",
         ),
     }
 
@@ -575,13 +579,18 @@ def _target_shares(features: list[str], params: ScenarioParams) -> dict[str, flo
 def _threat_units(session: Session, grid_id: int, names: list[str]) -> np.ndarray:
     if not names:
         return np.zeros(0, dtype=np.int64)
-    known = set(session.scalars(select(m.Threat.name).where(m.Threat.name.in_(names))))
+    threats = public_from("threats")  # an unpublished threat is not named to anyone
+    known = set(
+        session.scalars(
+            text(f"SELECT name FROM {threats} WHERE name = ANY(:names)"), {"names": names}
+        )
+    )
     unknown = sorted(set(names) - known)
     if unknown:
         raise InvalidInput(f"no threat named {', '.join(repr(u) for u in unknown)}")
     ids = session.scalars(
         text(
-            "SELECT DISTINCT u.id FROM planning_units u JOIN threats t "
+            f"SELECT DISTINCT u.id FROM planning_units u JOIN {threats} t "
             "ON ST_Intersects(u.geom, t.geom) WHERE u.grid_id = :g AND t.name = ANY(:names)"
         ),
         {"g": grid_id, "names": names},

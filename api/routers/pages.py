@@ -9,6 +9,7 @@ from sqlalchemy import text
 from api.deps import ReaderDep, SettingsDep
 from api.settings import REPO_ROOT
 from api.templating import render
+from layers.public import public_from
 
 STATIC = REPO_ROOT / "api" / "static"
 
@@ -82,7 +83,7 @@ def landing(request: Request, engine: ReaderDep, f: str | None = None) -> Respon
     with engine.connect() as conn:
         for label, table in COUNTED:
             try:
-                n = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                n = conn.execute(text(f"SELECT count(*) FROM {public_from(table)}")).scalar()
             except Exception:
                 conn.rollback()
                 n = "–"
@@ -105,7 +106,7 @@ def sources(request: Request, engine: ReaderDep, settings: SettingsDep) -> HTMLR
     with engine.connect() as conn:
         for table in SOURCED:
             q = text(
-                f"SELECT source, licence, method, count(*) AS n FROM {table} "
+                f"SELECT source, licence, method, count(*) AS n FROM {public_from(table)} "
                 "GROUP BY source, licence, method ORDER BY n DESC"
             )
             for r in conn.execute(q):
