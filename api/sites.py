@@ -49,6 +49,13 @@ class UploadOptions:
     licence: str | None = None
 
 
+def public_source(grant: Grant, filename: str) -> str:
+    """The public ``source`` of an uploaded site: the grant and the file, never the uploader
+    (who uploaded is kept in ``uploaded_by`` and the audit log, which only the privileged see).
+    """
+    return f"uploaded by a grantee of {grant.code}: {Path(filename).name}"[:500]
+
+
 def limits_for(settings: UploadSettings) -> UploadLimits:
     return UploadLimits(
         max_bytes=settings.max_bytes,
@@ -237,7 +244,7 @@ def upload(
                 details=body,
             )
         licence = (options.licence or DEFAULT_LICENCE).strip()[:500]
-        source = f"uploaded by {principal.username}: {Path(filename).name}"[:500]
+        source = public_source(grant, filename)
         g = report.gdf
         for i, feat in enumerate(body["features"]):
             action = feat["action"]
@@ -322,7 +329,7 @@ def replace(
             site.geom = from_shape(g.geometry.iloc[0], srid=STORAGE_EPSG)
             site.geom_hash = g["geom_hash"].iloc[0]
             site.uploaded_by = principal.username or ""
-            site.source = f"uploaded by {principal.username}: {Path(filename).name}"[:500]
+            site.source = public_source(grant, filename)
             site.uploaded_at = func.now()
             session.flush()
         body.update({"grant": grant.code, "site_id": site.id, "changed": bool(changed)})

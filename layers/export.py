@@ -6,6 +6,7 @@ principal may see (generalised locations, no private columns).
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from layers.spec import Column
 from layers.sql import row_properties
 
 if TYPE_CHECKING:  # heavy imports wait until a download is asked for
+    import pandas as pd
+
     import geopandas as gpd
 
 FORMATS = {
@@ -52,6 +55,40 @@ def geojson_bytes(rows: Sequence[Any], cols: tuple[Column, ...]) -> bytes:
     return geojson.dumps(doc)
 
 
+#: Text cells starting with one of these are read as formulas by spreadsheets (OWASP, CSV
+#: injection); TAB and CR too, since some spreadsheets strip them before parsing.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to write to a CSV cell: text that a spreadsheet would run as a formula
+    (starting with ``= + - @`` TAB or CR) gets a leading ``'``; numbers, and text that is
+    exactly a number (``-12.5``), are kept as they are.
+
+    >>> [csv_cell(v) for v in ("=1+1", "@SUM(A1)", "-12.5", -3, "-1+2", "ok", None)]
+    ["'=1+1", "'@SUM(A1)", '-12.5', -3, "'-1+2", 'ok', None]
+    """
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_PREFIXES)
+        and not _NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell passed through :func:`csv_cell` (numeric columns untouched)."""
+    out = df.copy()
+    for name in out.columns:
+        col = out[name]
+        if col.dtype == object or str(col.dtype) in {"string", "str"}:
+            out[name] = col.map(csv_cell, na_action="ignore")
+    out.columns = [csv_cell(str(c)) for c in out.columns]
+    return out
+
+
 def csv_bytes(rows: Sequence[Any], cols: tuple[Column, ...]) -> bytes:
     import pandas as pd
 
@@ -60,7 +97,7 @@ def csv_bytes(rows: Sequence[Any], cols: tuple[Column, ...]) -> bytes:
     gdf = to_geodataframe(rows, cols)
     df = pd.DataFrame(gdf.drop(columns="geometry"))
     df["geometry_wkt"] = shapely.to_wkt(gdf.geometry.values, rounding_precision=6)
-    return df.to_csv(index=False).encode("utf-8")
+    return csv_safe(df).to_csv(index=False).encode("utf-8")
 
 
 def gpkg_file(

@@ -87,11 +87,26 @@ def _privacy_downgrade() -> None:
 
 # --- public `source` of uploaded field sites names no user --------------------------------
 def _sources_upgrade() -> None:
-    pass
+    # "uploaded by <username>: <file>" -> "uploaded by a grantee of <grant code>: <file>";
+    # who uploaded stays in field_sites.uploaded_by and the audit log (not public)
+    op.execute(
+        "SELECT set_config('irbis.actor', 'migration 0006', true);"
+        " UPDATE field_sites s SET source = regexp_replace(s.source, '^uploaded by [^:]*: ',"
+        " 'uploaded by a grantee of ' || g.code || ': ') FROM grants g"
+        " WHERE g.id = s.grant_id AND s.source ~ '^uploaded by [^:]*: '"
+        " AND s.source NOT LIKE 'uploaded by a grantee of %'"
+    )
 
 
 def _sources_downgrade() -> None:
-    pass
+    op.execute(
+        "SELECT set_config('irbis.actor', 'migration 0006 downgrade', true);"
+        " UPDATE field_sites s SET source = left('uploaded by ' || s.uploaded_by || ': '"
+        " || substr(s.source, length('uploaded by a grantee of ' || g.code || ': ') + 1), 500)"
+        " FROM grants g WHERE g.id = s.grant_id"
+        " AND left(s.source, length('uploaded by a grantee of ' || g.code || ': '))"
+        " = 'uploaded by a grantee of ' || g.code || ': '"
+    )
 
 
 # --- login throttling state --------------------------------------------------------------
