@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.db.engine import make_engine
+from api.security_headers import SecurityHeadersMiddleware
 from api.settings import REPO_ROOT, Settings
 
 STATIC_DIR = REPO_ROOT / "api" / "static"
@@ -41,18 +42,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Conservation monitoring for Central Asia: snow leopard and goitered gazelle.",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api.html",
+        docs_url=None,  # /api.html is served with local assets (api.routers.pages)
         redoc_url=None,
         openapi_url="/api",
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(SecurityHeadersMiddleware)  # inside gzip: it reads pages' scripts
     app.add_middleware(GZipMiddleware, minimum_size=500)
     from api.auth.middleware import AuthMiddleware
     from api.auth.secrets_store import secret_key
 
     app.state.secret_key = secret_key(settings)
     app.add_middleware(AuthMiddleware)
+    from api.bodylimits import BodyLimitMiddleware
+
+    # outermost: sizes and read timeouts hold before anything reads a body
+    app.add_middleware(BodyLimitMiddleware)
 
     from api.routers import health, pages
 

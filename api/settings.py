@@ -45,6 +45,17 @@ class FeatureSettings(BaseSettings):
     max_limit: int = 10_000
     #: Cell size in degrees to which sensitive locations are generalised for the public.
     sensitive_cell_deg: float = 0.2
+    #: CQL2 filters (docs/layers.md): nesting depth (at most 1000), parts (operators,
+    #: properties, values), and vertices of all the literal geometries of one filter.
+    filter_max_depth: int = Field(400, ge=1, le=1000)
+    filter_max_nodes: int = Field(2000, ge=1)
+    filter_max_vertices: int = Field(1000, ge=4)
+    #: Statement timeout of filtered reads by anonymous callers; logged-in callers have
+    #: ``database.statement_timeout_ms``.
+    anonymous_statement_timeout_ms: int = Field(5_000, ge=1)
+    #: Filtered requests (items, downloads) one client may have running at once (429 beyond
+    #: that); 0 lifts the limit.
+    max_filtered_per_client: int = Field(2, ge=0)
 
 
 class TileSettings(BaseSettings):
@@ -67,8 +78,60 @@ class UploadSettings(BaseSettings):
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_compression_ratio: float = 100.0
     max_features: int = 10_000
-    max_vertices: int = 2_000_000
+    #: Limits are inclusive: N is accepted, N + 1 refused.
+    max_vertices: int = 200_000
+    #: Longest attribute value (characters) in an uploaded file.
+    max_attribute_chars: int = 20_000
     max_photo_bytes: int = 10 * 1024 * 1024
+    #: Largest share of a field site's area that may lie outside the programme countries.
+    max_outside_share: float = Field(0.01, ge=0.0, le=1.0)
+    #: Largest change of a site's area by repairing its geometry (share of the larger of the
+    #: areas before and after); beyond it the upload needs ``confirm_repairs=true``.
+    max_repair_change: float = Field(0.10, ge=0.0, le=1.0)
+
+
+class ServerSettings(BaseSettings):
+    """How long a client may take, and how much the server holds (see ``irbis serve``)."""
+
+    model_config = SettingsConfigDict(env_prefix="IRBIS_SERVER_", extra="ignore")
+
+    #: Seconds a client may take to send a request's headers (from connecting, or from the
+    #: end of the previous response) before the connection is closed.
+    header_timeout: float = 10.0
+    #: Seconds the server waits for each chunk of a request body before answering 408.
+    body_timeout: float = 30.0
+    #: Seconds an idle keep-alive connection stays open.
+    keep_alive_timeout: int = 5
+    #: Largest request line plus headers, in bytes.
+    max_header_bytes: int = 16 * 1024
+    #: Connections served at once per process; beyond this uvicorn answers 503.
+    limit_concurrency: int | None = 1000
+
+
+class RateLimitSettings(BaseSettings):
+    """Request rate limits (``limits`` notation: ``"10/minute;100/hour"``)."""
+
+    model_config = SettingsConfigDict(env_prefix="IRBIS_RATELIMIT_", extra="ignore")
+
+    enabled: bool = True
+    #: Where counters live: ``memory://`` (one process) or a shared store for several
+    #: processes, e.g. ``redis://host:6379`` or ``memcached://host:11211``.
+    storage_uri: str = "memory://"
+    #: Login attempts per client address.
+    login: str = "20/minute;200/hour"
+    #: API tokens created per account.
+    tokens: str = "20/hour"
+    #: Other writes (POST, PUT, PATCH, DELETE) per account, or per address when anonymous.
+    writes: str = "120/minute"
+    #: Failed logins for one account from one address before each further one doubles a wait.
+    login_free_failures: int = 5
+    #: Failed logins from one address (any accounts) before the same back-off applies to it.
+    client_free_failures: int = 20
+    #: The first wait, in seconds, and the longest.
+    login_backoff_seconds: float = 2.0
+    login_backoff_max_seconds: float = 900.0
+    #: Failures are forgotten this many seconds after the first one.
+    login_failure_window_seconds: int = 3600
 
 
 class Settings(BaseSettings):
@@ -83,6 +146,8 @@ class Settings(BaseSettings):
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     @classmethod
     def for_database(cls, url: str, reader_url: str | None = None, **kwargs: object) -> Settings:

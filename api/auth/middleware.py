@@ -11,18 +11,21 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs, quote
 
 from anyio import to_thread
+from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import Request, cookie_parser
+from starlette.requests import cookie_parser
 
 from api.auth import accounts
 from api.auth.csrf import CSRF_FIELD, CSRF_HEADER, matches
 from api.auth.principal import ANONYMOUS, Principal
 from api.auth.secrets_store import secret_key
 from api.auth.tokens import new_token, sign, unsign
+from api.bodylimits import reply
 from api.db.engine import transaction
 
 Scope = MutableMapping[str, Any]
@@ -76,6 +79,55 @@ async def _reply(send: Send, status: int, code: str, description: str, **headers
     ] + [(k.lower().replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _has_body(headers: Headers) -> bool:
+    length = headers.get("content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return "chunked" in headers.get("transfer-encoding", "").lower()
+
+
+async def _refused_before_body(
+    scope: Scope, send: Send, principal: Principal, headers: Headers
+) -> bool:
+    """Refuse a body sent to a route that needs a login (or a role) the caller lacks, before
+    a byte of it is read; True when refused."""
+    rule = scope.get("state", {}).get("body_rule")
+    if rule is None or not rule.login or not _has_body(headers):
+        return False
+    if principal.is_anonymous:
+        if rule.page:
+            target = "/login?next=" + quote(scope["path"])
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 303,
+                    "headers": [
+                        (b"location", target.encode()),
+                        (b"content-length", b"0"),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return True
+        await reply(
+            send,
+            401,
+            "unauthenticated",
+            "log in, or send 'Authorization: Bearer <token>', to send this request",
+            close=True,
+            www_authenticate="Bearer",
+        )
+        return True
+    if rule.roles and not principal.has(*rule.roles):
+        names = ", ".join(sorted(r.value for r in rule.roles))
+        await reply(
+            send, 403, "forbidden", f"only these roles may send this request: {names}", close=True
+        )
+        return True
+    return False
 
 
 class AuthMiddleware:
@@ -140,6 +192,8 @@ class AuthMiddleware:
                 return
             principal = found
             state["auth_method"] = "token"
+            if await _refused_before_body(scope, send, principal, headers):
+                return
         else:
             raw = unsign(key, cookies.get(SESSION_COOKIE), purpose="session")
             if raw:
@@ -152,6 +206,8 @@ class AuthMiddleware:
                 seed = unsign(key, cookies.get(CSRF_COOKIE), purpose="csrf-seed")
                 if seed is None:
                     seed = new_seed = new_token()
+            if await _refused_before_body(scope, send, principal, headers):
+                return
             has_cookie = SESSION_COOKIE in cookies or CSRF_COOKIE in cookies
             if scope["method"] not in SAFE_METHODS and has_cookie:
                 ok, receive = await self._check_csrf(scope, receive, key, seed, headers)
@@ -191,44 +247,135 @@ class AuthMiddleware:
     async def _check_csrf(
         self, scope: Scope, receive: Receive, key: bytes, seed: str, headers: Headers
     ) -> tuple[bool, Receive]:
+        """Whether the request carries a valid CSRF token, and how to read its body now.
+
+        Scripts send the token as ``X-CSRF-Token``. HTML forms send the field ``csrf_token``:
+        a urlencoded form is small (bounded by the route's body limit) and read whole; of a
+        multipart form only the first part is read, which must be the token (Irbis's
+        templates put it first). What was read is replayed to the application, the rest of
+        the body streams on unread.
+        """
         if matches(key, seed, headers.get(CSRF_HEADER)):
             return True, receive
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype not in FORM_TYPES:
-            return False, receive
-        limit = scope["app"].state.settings.uploads.max_bytes + 1_000_000
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+        ctype, options = parse_options_header(headers.get("content-type", ""))
+        if ctype == b"application/x-www-form-urlencoded":
+            chunks, finished = await _read_all(receive)
+            if not finished:
                 return False, receive
-            body = message.get("body", b"")
-            size += len(body)
-            if size > limit:
-                return False, receive
-            chunks.append(body)
-            if not message.get("more_body", False):
-                break
-        data = b"".join(chunks)
+            data = b"".join(chunks)
+            values = parse_qs(data.decode("latin-1"), max_num_fields=1000).get(CSRF_FIELD, [])
+            ok = len(values) == 1 and matches(key, seed, values[0])
+            return ok, _replay(chunks, receive, finished=True)
+        if ctype == b"multipart/form-data" and options.get(b"boundary"):
+            value, chunks, finished = await _first_multipart_field(receive, options[b"boundary"])
+            ok = value is not None and matches(key, seed, value)
+            return ok, _replay(chunks, receive, finished=finished)
+        return False, receive
 
-        def replay_factory() -> Receive:
-            sent = False
 
-            async def replay() -> Message:
-                nonlocal sent
-                if not sent:
-                    sent = True
-                    return {"type": "http.request", "body": data, "more_body": False}
-                return await receive()
+async def _read_all(receive: Receive) -> tuple[list[bytes], bool]:
+    """The body's chunks and whether it arrived whole (the body limit bounds its size)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return chunks, False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks, True
 
-            return replay
 
-        request = Request(scope, replay_factory())
+#: The first part of a multipart form must end within this many bytes to be the CSRF field.
+FIRST_PART_BYTES = 8 * 1024
+
+
+async def _first_multipart_field(
+    receive: Receive, boundary: bytes
+) -> tuple[str | None, list[bytes], bool]:
+    """Stream-parse a multipart body up to the end of its first part.
+
+    Returns the part's value if it is the field ``csrf_token`` (else None), the chunks read
+    and whether they are the whole body.
+    """
+    name: list[bytes] = []
+    header_field = bytearray()
+    header_value = bytearray()
+    value = bytearray()
+    state = {"headers_done": False, "part_done": False, "too_long": False}
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header_field.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header_value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        if not name and bytes(header_field).lower() == b"content-disposition":
+            _, params = parse_options_header(bytes(header_value))
+            name.append(params.get(b"name", b""))
+        header_field.clear()
+        header_value.clear()
+
+    def on_headers_finished() -> None:
+        state["headers_done"] = True
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state["part_done"]:
+            return  # a later part, in the same chunk
+        value.extend(data[start:end])
+        if len(value) > FIRST_PART_BYTES:
+            state["too_long"] = True
+
+    def on_part_end() -> None:
+        state["part_done"] = True
+
+    parser = MultipartParser(
+        boundary,
+        callbacks={
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    chunks: list[bytes] = []
+    finished = False
+    size = 0
+    while not state["part_done"]:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None, chunks, False
+        body = message.get("body", b"")
+        chunks.append(body)
+        size += len(body)
+        finished = not message.get("more_body", False)
         try:
-            async with request.form(max_files=100, max_fields=1000) as form:
-                value = form.get(CSRF_FIELD)
-                ok = isinstance(value, str) and matches(key, seed, value)
+            parser.write(body)
         except Exception:
-            ok = False
-        return ok, replay_factory()
+            return None, chunks, finished
+        if state["too_long"] or (size > FIRST_PART_BYTES and not state["headers_done"]):
+            return None, chunks, finished
+        if name and name[0] != CSRF_FIELD.encode():
+            return None, chunks, finished
+        if finished:
+            break
+    if not state["part_done"] or not name or name[0] != CSRF_FIELD.encode():
+        return None, chunks, finished
+    return value.decode("utf-8", "replace"), chunks, finished
+
+
+def _replay(chunks: list[bytes], receive: Receive, *, finished: bool) -> Receive:
+    """A ``receive`` that first gives back what was read, then the rest of the stream."""
+    pending = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": pending, "more_body": not finished}
+        return await receive()
+
+    return replay

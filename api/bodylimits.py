@@ -1,0 +1,226 @@
+"""Request bodies: a size limit per route, enforced before a byte is read, and a read timeout.
+
+:class:`BodyLimitMiddleware` is pure ASGI and sits outside everything else. For each request it
+looks up the route's :class:`BodyRule` (method + path, :func:`rule_for`):
+
+- a ``Content-Length`` over the limit is answered 413 at once, without reading the body;
+- a chunked body is counted as it streams and answered 413 as soon as it passes the limit;
+- a body chunk that does not arrive within ``IRBIS_SERVER_BODY_TIMEOUT`` seconds is answered
+  408 and the connection is closed (a slow client cannot hold a worker).
+
+After such an answer the application sees a disconnected client and whatever it sends is
+dropped. Whether a route needs a login (or one of some roles) is also in its rule: the
+authentication middleware (:mod:`api.auth.middleware`) refuses anonymous or unentitled callers
+before the body is read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from starlette.datastructures import Headers
+
+from api.auth.principal import Role
+from api.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+KB = 1024
+#: Login and logout forms: a user name, a password, a CSRF token and a local address.
+LOGIN_BYTES = 16 * KB
+#: Small HTML forms and JSON documents (a token name, a moderation step).
+FORM_BYTES = 64 * KB
+#: JSON parameters of analyses and prioritisation runs.
+JSON_BYTES = 1024 * KB
+#: Room for the fields and multipart framing around the files of an upload.
+UPLOAD_OVERHEAD = 1024 * KB
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+@dataclass(frozen=True)
+class BodyRule:
+    """What a route accepts: at most ``limit`` bytes of body, and who may send one."""
+
+    limit: int
+    #: A login is needed: anonymous callers are refused before the body is read.
+    login: bool = False
+    #: An HTML page route: anonymous callers are sent to the login page rather than a 401.
+    page: bool = False
+    #: Only callers with one of these roles may send a body (empty: any logged-in caller).
+    roles: frozenset[Role] = frozenset()
+
+
+_ANALYSTS = frozenset({Role.analyst, Role.admin})
+_REPORTERS = frozenset({Role.advocate, Role.analyst, Role.admin})
+
+#: (method, path pattern, rule); ``upload`` limits are filled in from the settings.
+_TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
+    ("POST", r"/login", "fixed", BodyRule(LOGIN_BYTES)),
+    ("POST", r"/logout", "fixed", BodyRule(LOGIN_BYTES)),
+    ("POST", r"/reports", "upload", BodyRule(0, login=True, roles=_REPORTERS)),
+    ("POST", r"/reports/[^/]+/state", "fixed", BodyRule(FORM_BYTES, login=True)),
+    ("POST", r"/api/grants/[^/]+/sites", "upload", BodyRule(0, login=True)),
+    ("PUT", r"/api/grants/[^/]+/sites/[^/]+", "upload", BodyRule(0, login=True)),
+    ("DELETE", r"/api/grants/[^/]+/sites/[^/]+", "fixed", BodyRule(0, login=True)),
+    ("POST", r"/api/account/tokens", "fixed", BodyRule(FORM_BYTES, login=True)),
+    ("DELETE", r"/api/account/tokens/[^/]+", "fixed", BodyRule(0, login=True)),
+    ("POST", r"/account/tokens", "fixed", BodyRule(FORM_BYTES, login=True, page=True)),
+    (
+        "POST",
+        r"/account/tokens/[^/]+/revoke",
+        "fixed",
+        BodyRule(FORM_BYTES, login=True, page=True),
+    ),
+    ("POST", r"/analyses", "fixed", BodyRule(JSON_BYTES, login=True, roles=_ANALYSTS)),
+    (
+        "POST",
+        r"/prioritisation/(?:grids|scenarios)",
+        "fixed",
+        BodyRule(JSON_BYTES, login=True, roles=_ANALYSTS),
+    ),
+)
+_COMPILED = tuple((m, re.compile(p + r"/?"), kind, rule) for m, p, kind, rule in _TABLE)
+#: Safe methods carry no body; an unlisted write route takes a small one.
+NO_BODY = BodyRule(0)
+OTHER_WRITE = BodyRule(FORM_BYTES)
+
+
+def upload_limit(settings: Settings) -> int:
+    """The body limit of upload routes: the upload limit plus room for the form around it."""
+    return settings.uploads.max_bytes + UPLOAD_OVERHEAD
+
+
+def rule_for(settings: Settings, method: str, path: str) -> BodyRule:
+    """The body rule of the route ``method path``."""
+    method = method.upper()
+    for m, pattern, kind, rule in _COMPILED:
+        if m == method and pattern.fullmatch(path):
+            if kind == "upload":
+                return BodyRule(upload_limit(settings), rule.login, rule.page, rule.roles)
+            return rule
+    return NO_BODY if method in SAFE_METHODS else OTHER_WRITE
+
+
+def table() -> list[tuple[str, str]]:
+    """The (method, path pattern) pairs that have their own rule (for checks and docs)."""
+    return [(m, p) for m, p, _, _ in _TABLE]
+
+
+async def reply(
+    send: Send, status: int, code: str, description: str, *, close: bool = False, **headers: str
+) -> None:
+    """Answer with Irbis's JSON error body."""
+    body = json.dumps({"code": code, "description": description}).encode()
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ] + [(k.lower().replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
+    if close:
+        raw_headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def too_large_message(limit: int) -> str:
+    if limit == 0:
+        return "this address takes no request body; send the request without one"
+    size = f"{limit / 1024 / 1024:.1f} MB" if limit >= 1024 * 1024 else f"{limit // 1024} kB"
+    return f"the request body is larger than {size}, the limit for this address"
+
+
+class _Guard:
+    """Tracks the response, and answers on the application's behalf once."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.answered = False
+
+    async def send(self, message: Message) -> None:
+        if self.answered:
+            return  # we answered already: the application's response is dropped
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+    async def answer(self, status: int, code: str, description: str) -> None:
+        if self.started or self.answered:
+            return
+        await reply(self._send, status, code, description, close=True)
+        self.answered = True
+
+
+class BodyLimitMiddleware:
+    """Pure ASGI: per-route body size limits and a body read timeout (see the module)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings: Settings = scope["app"].state.settings
+        rule = rule_for(settings, scope["method"], scope["path"])
+        scope.setdefault("state", {})["body_rule"] = rule
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                await reply(
+                    send, 400, "invalid_request", "the Content-Length header is not a number"
+                )
+                return
+            if int(length) > rule.limit:
+                await reply(send, 413, "too_large", too_large_message(rule.limit), close=True)
+                return
+        elif "chunked" not in headers.get("transfer-encoding", "").lower():
+            # no body at all: nothing to count or to wait for
+            await self.app(scope, receive, send)
+            return
+
+        guard = _Guard(send)
+        timeout = settings.server.body_timeout
+        received = 0
+        done = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, done
+            if done or guard.answered:
+                if guard.answered:
+                    return {"type": "http.disconnect"}
+                return await receive()
+            with anyio.move_on_after(timeout) as scope_:
+                message = await receive()
+            if scope_.cancelled_caught:
+                await guard.answer(
+                    408,
+                    "request_timeout",
+                    f"the request body did not arrive within {timeout:g} seconds; "
+                    "check the connection and send it again",
+                )
+                return {"type": "http.disconnect"}
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > rule.limit:
+                    await guard.answer(413, "too_large", too_large_message(rule.limit))
+                    return {"type": "http.disconnect"}
+                if not message.get("more_body", False):
+                    done = True
+            return message
+
+        try:
+            await self.app(scope, limited_receive, guard.send)
+        except Exception:
+            if not guard.answered:
+                raise
+            # the application saw the client as gone after we answered 408 or 413
