@@ -1,9 +1,22 @@
-"""Evidence files (photos, PDFs): type sniffed from content, limits, location metadata.
+"""Evidence files (photos, PDFs): type sniffed from content, limits, metadata removed.
 
 The type of a file is read from its first bytes, never from its name or the content type a
-browser sent. Photos are decoded with Pillow (which also guards against decompression
-bombs) and, unless the reporter chooses to keep it, re-encoded without the EXIF GPS block, so
-where a photo was taken is not given away.
+browser sent. Evidence may come from someone who must stay anonymous, so what is stored (and
+later published) keeps only a whitelist of what the file carried:
+
+- **Photos** are decoded with Pillow (which also guards against decompression bombs) and
+  encoded again from their pixels. The EXIF orientation is applied to the pixels, so the tag
+  is not needed; the colour (ICC) profile is kept. Nothing else is written: no EXIF (camera
+  owner, serial numbers, user comment, maker notes, thumbnails), no XMP, no IPTC/Photoshop
+  block, no JPEG comment, no PNG text chunks. Where the photo was taken (the EXIF GPS
+  position, altitude, time and direction) is written back only when the reporter chose to
+  keep it; the free-text GPS fields are not.
+- **PDF documents** are rewritten with pikepdf (qpdf) without document information, XMP
+  metadata, file identifiers, JavaScript, automatic or outgoing actions (open, additional,
+  launch, web address, form submission), embedded files and attachment annotations, XFA
+  forms, private application data; JPEG images inside lose their metadata segments. Only
+  what the document still refers to is written, so older revisions and orphaned objects go
+  too. A PDF that cannot be opened without a password, or at all, is refused.
 
 Examples
 --------
@@ -18,7 +31,8 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+import pikepdf
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from geo.errors import InvalidInput, TooLarge, UnreadableFile
 
@@ -30,8 +44,10 @@ EXTENSIONS = {JPEG: "jpg", PNG: "png", PDF: "pdf"}
 
 #: EXIF tag of the GPS IFD pointer.
 GPS_IFD = 0x8825
-#: EXIF tags that name a person (removed for anonymous reporters).
-IDENTITY_TAGS = (0x013B, 0x8298, 0xA430, 0xA431, 0x9C9D)  # Artist, Copyright, owner, serial, XP
+#: GPS tags kept when the reporter keeps the location: version, latitude, longitude,
+#: altitude, time, satellites' precision, speed, track and direction, datum, date,
+#: positioning error. Free text (processing method, area information) is never kept.
+GPS_KEPT_TAGS = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14, 15, 16, 17, 18, 29, 31})
 #: At most this many pixels in a photo (about 60 megapixels).
 MAX_PIXELS = 60_000_000
 
@@ -77,6 +93,11 @@ def gps_tags(data: bytes) -> dict[int, object]:
         return dict(exif.get_ifd(GPS_IFD)) if exif else {}
 
 
+# ---------------------------------------------------------------------------------------------
+# Photos
+# ---------------------------------------------------------------------------------------------
+
+
 def _open_image(data: bytes, name: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
@@ -95,21 +116,215 @@ def _open_image(data: bytes, name: str) -> Image.Image:
     return im
 
 
-def _reencode(im: Image.Image, media_type: str, *, keep_gps: bool, anonymous: bool) -> bytes:
-    exif = im.getexif()
-    if not keep_gps and GPS_IFD in exif:
-        del exif[GPS_IFD]
-    if anonymous:
-        for tag in IDENTITY_TAGS:
-            exif.pop(tag, None)
+def _kept_gps(im: Image.Image) -> dict[int, object]:
+    gps = im.getexif().get_ifd(GPS_IFD)
+    return {tag: value for tag, value in gps.items() if tag in GPS_KEPT_TAGS}
+
+
+def _reencode(
+    im: Image.Image, media_type: str, gps: dict[int, object]
+) -> tuple[bytes, Image.Image]:
+    """The photo encoded again from its pixels, upright, with only the ICC profile (and the
+    given GPS tags). Returns the bytes and the upright image."""
+    icc = im.info.get("icc_profile")
+    transparency = im.info.get("transparency")
+    upright = ImageOps.exif_transpose(im)
+    upright.info = {}  # nothing read from the file is written back unless named below
+    params: dict[str, object] = {}
+    if icc:
+        params["icc_profile"] = icc
+    if gps:
+        exif = Image.Exif()
+        exif[GPS_IFD] = gps
+        params["exif"] = exif.tobytes()
     out = io.BytesIO()
     if media_type == JPEG:
-        icc = im.info.get("icc_profile")
-        kwargs = {"quality": "keep"} if getattr(im, "format", None) == "JPEG" else {"quality": 92}
-        im.save(out, format="JPEG", exif=exif.tobytes(), icc_profile=icc, **kwargs)
+        if isinstance(im, JpegImagePlugin.JpegImageFile) and im.quantization:
+            # the photo's own quantization tables and subsampling: no visible loss
+            params["qtables"] = im.quantization
+            params["subsampling"] = JpegImagePlugin.get_sampling(im)
+        else:
+            params["quality"] = 92
+        upright.save(out, format="JPEG", **params)
     else:
-        im.save(out, format="PNG", exif=exif.tobytes())
+        if transparency is not None:
+            params["transparency"] = transparency
+        upright.save(out, format="PNG", **params)
+    return out.getvalue(), upright
+
+
+# ---------------------------------------------------------------------------------------------
+# PDF documents
+# ---------------------------------------------------------------------------------------------
+
+#: Keys removed from every dictionary and stream of a PDF.
+_PDF_REMOVED_KEYS = (
+    "/Metadata",  # XMP, on the catalog, pages, images, fonts...
+    "/PieceInfo",  # private data of the application that wrote the file
+    "/JS",
+    "/JavaScript",
+    "/OpenAction",
+    "/AA",  # additional actions: on open, close, page view, field focus...
+    "/EmbeddedFiles",
+    "/EF",  # the file inside a file specification
+    "/RichMediaContent",
+    "/XFA",
+)
+#: Actions that stay inside the document; any other (JavaScript, Launch, URI, SubmitForm,
+#: ImportData, GoToR, GoToE, Sound, Movie, Rendition...) is removed.
+_PDF_SAFE_ACTIONS = frozenset({"/GoTo", "/Named", "/Thread", "/SetOCGState", "/Trans"})
+#: Annotations removed from pages: attachments and media that play or run something.
+_PDF_REMOVED_ANNOTATIONS = frozenset(
+    {"/FileAttachment", "/Sound", "/Movie", "/Screen", "/RichMedia", "/3D"}
+)
+#: Catalog entries removed: web base address, portfolio view, document requirements.
+_PDF_REMOVED_CATALOG_KEYS = ("/URI", "/Collection", "/Requirements")
+#: JPEG segments kept in images inside a PDF: JFIF header, ICC profile, Adobe colour flags.
+_JPEG_KEPT_APP = {0xE0: b"JFIF\x00", 0xE2: b"ICC_PROFILE\x00", 0xEE: b"Adobe"}
+
+
+def strip_jpeg_segments(data: bytes) -> bytes:
+    """A JPEG stream without its metadata segments (EXIF, XMP, IPTC, comments, trailers),
+    losslessly: the compressed pixels are copied as they are. Returns the data unchanged if
+    it is not a JPEG this function can follow."""
+    if not data.startswith(b"\xff\xd8"):
+        return data
+    out = bytearray(b"\xff\xd8")
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return data
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:  # start of scan: the rest is pixels, up to the last end marker
+            end = data.rfind(b"\xff\xd9")
+            out += data[i : end + 2] if end > i else data[i:]
+            return bytes(out)
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        segment = data[i : i + 2 + length]
+        if length < 2 or len(segment) < 2 + length:
+            return data
+        metadata = marker == 0xFE or 0xE0 <= marker <= 0xEF
+        prefix = _JPEG_KEPT_APP.get(marker)
+        if not metadata or (prefix is not None and segment[4:].startswith(prefix)):
+            out += segment
+        i += 2 + length
+    return data
+
+
+def _is_unsafe_action(action: pikepdf.Object) -> bool:
+    if isinstance(action, pikepdf.Array):  # a list of actions
+        return any(_is_unsafe_action(a) for a in action)
+    if not isinstance(action, pikepdf.Dictionary):
+        return False
+    return str(action.get("/S", "")) not in _PDF_SAFE_ACTIONS or _is_unsafe_action(
+        action.get("/Next", pikepdf.Null())
+    )
+
+
+def _scrub_pdf_dict(obj: pikepdf.Object) -> list[pikepdf.Object]:
+    """Remove unwanted keys from one dictionary or stream; return its direct children."""
+    for key in _PDF_REMOVED_KEYS:
+        if key in obj:
+            del obj[key]
+    for key in ("/A", "/Next"):
+        if key in obj and _is_unsafe_action(obj[key]):
+            del obj[key]
+    if (
+        isinstance(obj, pikepdf.Stream)
+        and obj.get("/Subtype") == pikepdf.Name.Image
+        and obj.get("/Filter") in (pikepdf.Name.DCTDecode, pikepdf.Array([pikepdf.Name.DCTDecode]))
+    ):
+        raw = obj.read_raw_bytes()
+        clean = strip_jpeg_segments(raw)
+        if clean != raw:
+            parms = obj.get("/DecodeParms")
+            if isinstance(parms, pikepdf.Array):
+                parms = parms[0] if len(parms) else None
+            obj.write(
+                clean,
+                filter=pikepdf.Name.DCTDecode,
+                decode_parms=parms if isinstance(parms, pikepdf.Dictionary) else None,
+            )
+    return [v for _, v in obj.items()]
+
+
+def _scrub_pdf(pdf: pikepdf.Pdf) -> None:
+    """Remove metadata, scripts, actions and attachments from every object, in place."""
+    trailer = pdf.trailer
+    for key in ("/Info", "/ID"):
+        if key in trailer:
+            del trailer[key]
+    root = pdf.Root
+    for key in _PDF_REMOVED_CATALOG_KEYS:
+        if key in root:
+            del root[key]
+    names = root.get("/Names")
+    if isinstance(names, pikepdf.Dictionary):
+        for key in ("/JavaScript", "/EmbeddedFiles"):
+            if key in names:
+                del names[key]
+    for page in pdf.pages:
+        annots = page.obj.get("/Annots")
+        if isinstance(annots, pikepdf.Array):
+            kept = [
+                a
+                for a in annots
+                if not (
+                    isinstance(a, pikepdf.Dictionary)
+                    and a.get("/Subtype") in _PDF_REMOVED_ANNOTATIONS
+                )
+            ]
+            if len(kept) != len(annots):
+                page.obj.Annots = pikepdf.Array(kept)
+    # Every object in the file, and every dictionary nested directly inside one.
+    todo: list[pikepdf.Object] = list(pdf.objects)
+    while todo:
+        obj = todo.pop()
+        if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+            children = _scrub_pdf_dict(obj)
+        elif isinstance(obj, pikepdf.Array):
+            children = list(obj)
+        else:
+            continue
+        todo.extend(c for c in children if isinstance(c, pikepdf.Object) and not c.is_indirect)
+
+
+def clean_pdf(data: bytes, name: str = "the file") -> bytes:
+    """The PDF rewritten without metadata, scripts, actions and embedded files.
+
+    Raises
+    ------
+    InvalidInput
+        The PDF is protected with a password.
+    UnreadableFile
+        The PDF is damaged beyond what qpdf can repair.
+    """
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            _scrub_pdf(pdf)
+            out = io.BytesIO()
+            pdf.save(
+                out,
+                deterministic_id=True,  # a new identifier, from the cleaned content
+                fix_metadata_version=False,
+                stream_decode_level=pikepdf.StreamDecodeLevel.none,  # streams copied as is
+            )
+    except pikepdf.PasswordError:
+        raise InvalidInput(
+            f"{name} is protected with a password; save it without the password and send it again"
+        ) from None
+    except (pikepdf.PdfError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+        detail = str(exc).split(": ", 1)[-1][:200]  # qpdf names the temporary file first
+        raise UnreadableFile(f"{name} is a damaged PDF document: {detail}") from None
     return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking an evidence file
+# ---------------------------------------------------------------------------------------------
 
 
 def check_evidence(
@@ -119,9 +334,8 @@ def check_evidence(
     max_photo_bytes: int,
     max_pdf_bytes: int,
     keep_location: bool = False,
-    anonymous: bool = False,
 ) -> Evidence:
-    """Check one evidence file and return what to store.
+    """Check one evidence file and return what to store, with its metadata removed.
 
     Parameters
     ----------
@@ -132,9 +346,8 @@ def check_evidence(
     max_photo_bytes, max_pdf_bytes : int
         Size limits.
     keep_location : bool
-        Keep the photo's EXIF GPS block (the reporter chose to); otherwise it is removed.
-    anonymous : bool
-        Also remove EXIF tags that name a person (artist, copyright, camera owner).
+        Keep the photo's GPS position (the reporter chose to); otherwise it is removed.
+        Every other piece of metadata is removed either way (see the module's docstring).
 
     Raises
     ------
@@ -157,20 +370,18 @@ def check_evidence(
     if media_type == PDF:
         if b"%%EOF" not in data[-2048:]:
             raise UnreadableFile(f"{name} is not a complete PDF document")
-        return Evidence(data, PDF, hashlib.sha256(data).hexdigest())
+        clean = clean_pdf(data, name)
+        return Evidence(clean, PDF, hashlib.sha256(clean).hexdigest())
     im = _open_image(data, name)
     with im:
-        width, height = im.size
-        had_gps = bool(im.getexif().get_ifd(GPS_IFD))
-        if keep_location and not anonymous:
-            clean = data
-        else:
-            clean = _reencode(im, media_type, keep_gps=keep_location, anonymous=anonymous)
+        gps = _kept_gps(im) if keep_location else {}
+        clean, upright = _reencode(im, media_type, gps)
+        width, height = upright.size
     return Evidence(
         clean,
         media_type,
         hashlib.sha256(clean).hexdigest(),
         width=width,
         height=height,
-        location_kept=keep_location and had_gps,
+        location_kept=bool(gps),
     )

@@ -143,7 +143,6 @@ async def submit(
                 max_photo_bytes=settings.uploads.max_photo_bytes,
                 max_pdf_bytes=settings.uploads.max_bytes,
                 keep_location=data.keep_location,
-                anonymous=data.anonymous,
             )
         )
     report = tr.submit_report(session, settings, principal, data, geom, checked)

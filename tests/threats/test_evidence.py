@@ -1,4 +1,4 @@
-"""geo.evidence: types from content, limits, and EXIF GPS removed unless kept."""
+"""geo.evidence: types from content, limits, metadata removed (GPS unless kept)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,19 @@ def photo_with_gps(fmt: str = "JPEG", size: tuple[int, int] = (80, 60)) -> bytes
     return out.getvalue()
 
 
+def plain_photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 180, 160)).save(out, format="JPEG")
+    return out.getvalue()
+
+
 def minimal_pdf() -> bytes:
+    """A one-page PDF written by hand, without a cross-reference table (qpdf rebuilds it)."""
     return (
         b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\n"
+        b"trailer<</Root 1 0 R>>\n%%EOF\n"
     )
 
 
@@ -44,20 +53,27 @@ def test_gps_is_removed_by_default(fmt: str) -> None:
     assert (ev.width, ev.height) == (80, 60)
     with Image.open(io.BytesIO(ev.data)) as im:
         assert im.format == fmt
-        assert im.getexif().get(ARTIST) == "Aigerim Reporter"  # other tags are kept
+        assert not im.getexif()  # no other EXIF either
 
 
-def test_gps_is_kept_when_the_reporter_chooses() -> None:
-    ev = check_evidence(photo_with_gps(), keep_location=True, **LIMITS)
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_gps_is_kept_when_the_reporter_chooses(fmt: str) -> None:
+    ev = check_evidence(photo_with_gps(fmt), keep_location=True, **LIMITS)
     assert gps_tags(ev.data)[4] == (76.0, 58.0, 48.0)
     assert ev.location_kept
 
 
-def test_anonymous_reporter_loses_identifying_tags() -> None:
-    ev = check_evidence(photo_with_gps(), anonymous=True, keep_location=True, **LIMITS)
+def test_identifying_tags_go_even_when_the_location_is_kept() -> None:
+    ev = check_evidence(photo_with_gps(), keep_location=True, **LIMITS)
     with Image.open(io.BytesIO(ev.data)) as im:
         assert ARTIST not in im.getexif()
+        assert set(im.getexif()) == {GPS_IFD}
     assert gps_tags(ev.data)  # the location was kept, as chosen
+
+
+def test_keeping_the_location_of_a_photo_without_one() -> None:
+    ev = check_evidence(plain_photo(), keep_location=True, **LIMITS)
+    assert gps_tags(ev.data) == {} and not ev.location_kept
 
 
 def test_type_comes_from_content_not_name() -> None:
