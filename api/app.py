@@ -54,6 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.auth.secrets_store import secret_key
 
     app.state.secret_key = secret_key(settings)
+    from api.ratelimit import RateLimitMiddleware
+
+    app.add_middleware(RateLimitMiddleware)  # inside auth: limits per account
     app.add_middleware(AuthMiddleware)
     from api.bodylimits import BodyLimitMiddleware
 

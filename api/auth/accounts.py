@@ -24,8 +24,6 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 SESSION_TTL = dt.timedelta(days=14)
 #: ``last_seen_at``/``last_used_at`` are written at most this often, not on every request.
 TOUCH_EVERY = dt.timedelta(minutes=5)
-MAX_FAILED_LOGINS = 10
-LOCK_TIME = dt.timedelta(minutes=15)
 
 
 def _now() -> dt.datetime:
@@ -154,36 +152,24 @@ def deactivate(session: Session, user: User) -> None:
     )
 
 
-class LockedOut(Exception):
-    """Too many failed logins in a row: the account is locked for a while."""
-
-
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with ``username`` and ``password``, or None (same cost either way).
+    """The active user with ``username`` and ``password``, or None.
 
-    After :data:`MAX_FAILED_LOGINS` failures in a row the account is locked for
-    :data:`LOCK_TIME` (:class:`LockedOut`), so passwords cannot be guessed at speed.
+    The password hash is verified whether or not the user exists (against a dummy hash for
+    unknown names), so the answer and its cost say nothing about which accounts exist.
+    Guessing is slowed by the login back-off (:mod:`api.ratelimit`), which never locks an
+    account for everyone.
     """
     username = username.strip().lower()
-    if not USERNAME_RE.match(username):
-        verify_password(None, password)  # same cost as a real attempt
-        return None
-    user = session.scalar(select(User).where(User.username == username).with_for_update())
+    user = (
+        session.scalar(select(User).where(User.username == username))
+        if USERNAME_RE.match(username)
+        else None
+    )
     ok = verify_password(user.password_hash if user else None, password)
-    if user is None:
+    if user is None or not ok or not user.active:
         return None
-    now = _now()
-    if user.locked_until is not None and user.locked_until > now:
-        raise LockedOut(f"too many failed logins: try again after {user.locked_until:%H:%M} UTC")
-    if not ok:
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.failed_logins = 0
-            user.locked_until = now + LOCK_TIME
-        return None
-    user.failed_logins = 0
-    user.locked_until = None
-    return user if user.active else None
+    return user
 
 
 def principal_for(session: Session, user: User) -> Principal:

@@ -12,6 +12,7 @@ from api.auth.csrf import csrf_checked
 from api.auth.middleware import SESSION_COOKIE, cookie_header, session_cookie_value
 from api.db.engine import transaction
 from api.deps import EngineDep, SettingsDep
+from api.ratelimit import client_address, ratelimits_for
 from api.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -47,19 +48,29 @@ def login(
             error="This form is stale: reload the page and log in again.",
         )
     actor = username.strip().lower()
-    try:
-        with transaction(engine, actor=actor if accounts.USERNAME_RE.match(actor) else None) as s:
-            user = accounts.authenticate(s, username, password)
-            raw = (
-                accounts.start_session(s, user, user_agent=request.headers.get("user-agent"))
-                if user
-                else None
-            )
-    except accounts.LockedOut as exc:
-        return render(
-            request, "login.html", status_code=429, next=_safe_next(next), error=str(exc) + "."
+    client = client_address(request.scope)
+    limits = ratelimits_for(request.app)
+    wait = limits.hit(limits.login, "login", client) or limits.login_wait(actor, client)
+    if wait:
+        # the same answer whether or not the account exists
+        refused = render(
+            request,
+            "login.html",
+            status_code=429,
+            next=_safe_next(next),
+            error=f"Too many login attempts from here: wait {wait} seconds and try again.",
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
+    with transaction(engine, actor=actor if accounts.USERNAME_RE.match(actor) else None) as s:
+        user = accounts.authenticate(s, username, password)
+        raw = (
+            accounts.start_session(s, user, user_agent=request.headers.get("user-agent"))
+            if user
+            else None
         )
     if raw is None:
+        limits.login_failed(actor, client)
         return render(
             request,
             "login.html",
@@ -67,6 +78,7 @@ def login(
             next=_safe_next(next),
             error="Unknown user name or wrong password, or the account is deactivated.",
         )
+    limits.login_succeeded(actor, client)
     response = RedirectResponse(_safe_next(next), status_code=303)
     key = request.app.state.secret_key
     response.headers.append(

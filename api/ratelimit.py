@@ -1,0 +1,179 @@
+"""Rate limits and login back-off, on the ``limits`` library.
+
+Counters live in the storage named by ``IRBIS_RATELIMIT_STORAGE_URI``: ``memory://`` keeps them
+in the process (enough for one worker); several workers or hosts share them through a common
+store such as ``redis://host:6379`` or ``memcached://host:11211`` (the store's client library
+must be installed; see the ``limits`` documentation).
+
+- :class:`RateLimitMiddleware` limits writes (any POST, PUT, PATCH or DELETE) per account, or
+  per client address for anonymous callers, and API token creation per account; beyond the
+  limit it answers 429 with ``Retry-After`` before the body is read.
+- :class:`RateLimits.login_wait` / ``login_failed`` / ``login_succeeded`` throttle password
+  guessing: each (account, client address) pair, and each address over all accounts, may fail
+  a few times freely, then every further failure doubles a wait (up to a maximum). Nothing is
+  ever locked for everyone: the right password from an address that is not waiting logs in,
+  however hard others hammer the account. Unknown and known accounts are throttled alike.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from anyio import to_thread
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from api.bodylimits import SAFE_METHODS, reply
+from api.settings import RateLimitSettings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TOKEN_PATHS = frozenset({"/api/account/tokens", "/account/tokens"})
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address (uvicorn puts a trusted proxy's X-Forwarded-For there)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class RateLimits:
+    """The limits of one application (one per app, on ``app.state.ratelimits``)."""
+
+    def __init__(self, settings: RateLimitSettings) -> None:
+        self.settings = settings
+        self.enabled = settings.enabled
+        storage = storage_from_string(settings.storage_uri)
+        if not isinstance(storage, Storage):
+            raise ValueError(
+                "IRBIS_RATELIMIT_STORAGE_URI names an asynchronous storage; use the "
+                "synchronous form (memory://, redis://, memcached://)"
+            )
+        self.storage = storage
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.login = parse_many(settings.login)
+        self.tokens = parse_many(settings.tokens)
+        self.writes = parse_many(settings.writes)
+        #: Memory storage answers at once; a network store is asked from a worker thread.
+        self.local = isinstance(self.storage, MemoryStorage)
+
+    # ---- request rates -----------------------------------------------------------------
+
+    def hit(self, items: list[RateLimitItem], group: str, key: str) -> int:
+        """Count one request of ``key`` in ``group``: 0 when allowed, else seconds to wait."""
+        if not self.enabled:
+            return 0
+        for item in items:
+            if not self.limiter.hit(item, group, key):
+                stats = self.limiter.get_window_stats(item, group, key)
+                return max(1, math.ceil(stats.reset_time - time.time()))
+        return 0
+
+    # ---- login back-off -----------------------------------------------------------------
+
+    def _wait(self, key: str) -> int:
+        if self.storage.get(key) <= 0:
+            return 0
+        return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
+
+    def login_wait(self, account: str, client: str) -> int:
+        """Seconds ``client`` must wait before trying ``account`` again (0: go ahead)."""
+        if not self.enabled:
+            return 0
+        return max(
+            self._wait(f"irbis/login-wait/{account}/{client}"),
+            self._wait(f"irbis/login-wait-client/{client}"),
+        )
+
+    def _fail(self, counter: str, wait: str, free: int) -> None:
+        s = self.settings
+        failures = self.storage.incr(counter, s.login_failure_window_seconds)
+        if failures <= free:
+            return
+        delay = min(
+            s.login_backoff_seconds * 2 ** (failures - free - 1), s.login_backoff_max_seconds
+        )
+        self.storage.clear(wait)
+        self.storage.incr(wait, delay)
+
+    def login_failed(self, account: str, client: str) -> None:
+        if not self.enabled:
+            return
+        s = self.settings
+        self._fail(
+            f"irbis/login-failures/{account}/{client}",
+            f"irbis/login-wait/{account}/{client}",
+            s.login_free_failures,
+        )
+        self._fail(
+            f"irbis/login-failures-client/{client}",
+            f"irbis/login-wait-client/{client}",
+            s.client_free_failures,
+        )
+
+    def login_succeeded(self, account: str, client: str) -> None:
+        """A success forgets the pair's failures (not the address's over other accounts)."""
+        if not self.enabled:
+            return
+        self.storage.clear(f"irbis/login-failures/{account}/{client}")
+        self.storage.clear(f"irbis/login-wait/{account}/{client}")
+
+
+def ratelimits_for(app: Any) -> RateLimits:
+    """The application's :class:`RateLimits`, made on first use."""
+    limits = getattr(app.state, "ratelimits", None)
+    if limits is None:
+        limits = app.state.ratelimits = RateLimits(app.state.settings.ratelimit)
+    return limits
+
+
+class RateLimitMiddleware:
+    """Pure ASGI: writes per account (or address) and token creation per account, 429 beyond.
+
+    It runs inside the authentication middleware (it needs the principal) and before any
+    route reads the body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        limits = ratelimits_for(scope["app"])
+        if not limits.enabled or (scope["method"] == "POST" and scope["path"] == "/login"):
+            # login attempts are limited by the login route, which answers with the form
+            await self.app(scope, receive, send)
+            return
+        principal = scope.get("state", {}).get("principal")
+        user_id = getattr(principal, "user_id", None)
+        key = f"user:{user_id}" if user_id is not None else f"addr:{client_address(scope)}"
+        checks = [(limits.writes, "writes")]
+        if scope["method"] == "POST" and scope["path"].rstrip("/") in TOKEN_PATHS:
+            checks.append((limits.tokens, "tokens"))
+        for items, group in checks:
+            if limits.local:
+                wait = limits.hit(items, group, key)
+            else:
+                wait = await to_thread.run_sync(limits.hit, items, group, key)
+            if wait:
+                what = "API tokens created" if group == "tokens" else "changes sent"
+                await reply(
+                    send,
+                    429,
+                    "too_many_requests",
+                    f"too many {what} in a short time: wait {wait} seconds and try again",
+                    close=True,
+                    retry_after=str(wait),
+                )
+                return
+        await self.app(scope, receive, send)
