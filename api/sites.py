@@ -9,6 +9,7 @@ transaction that writes (actor named, so the audit log records who did it).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,25 +17,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
 import shapely
 from geoalchemy2.shape import from_shape
 from pyproj import CRS
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import CRSError, ProjError
 
 from api.auth.principal import Principal
 from api.db.engine import transaction
 from api.db.models import FieldSite, Grant
 from api.settings import UploadSettings
-from geo.archive import ArchiveLimits
+from geo.archive import ArchiveLimits, redact_paths
 from geo.crs import STORAGE_EPSG
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from geo.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    UnreadableFile,
+)
 from geo.uploads import UploadLimits, read_upload
-from geo.validate import ValidationReport, validate_sites
+from geo.validate import SiteRules, ValidationReport, validate_sites
 
+log = logging.getLogger("irbis.sites")
+#: Errors of the geometry stack on a hostile file (a bug shows in the log, not as a 500).
+_GEOMETRY_ERRORS = (
+    shapely.errors.GEOSException,
+    shapely.errors.ShapelyError,
+    CRSError,
+    ProjError,
+    ValueError,
+    TypeError,
+    ArithmeticError,
+    IndexError,
+)
 DEFAULT_LICENCE = "provided by the grantee for SOS Central Asia monitoring; ask before reuse"
 
 
@@ -47,6 +67,8 @@ class UploadOptions:
     name_field: str | None = None
     layer: str | None = None
     licence: str | None = None
+    #: Accept repairs that change a site's area by more than the configured tolerance.
+    confirm_repairs: bool = False
 
 
 def public_source(grant: Grant, filename: str) -> str:
@@ -61,6 +83,7 @@ def limits_for(settings: UploadSettings) -> UploadLimits:
         max_bytes=settings.max_bytes,
         max_features=settings.max_features,
         max_vertices=settings.max_vertices,
+        max_attribute_chars=settings.max_attribute_chars,
         archive=ArchiveLimits(
             max_uncompressed_bytes=settings.max_uncompressed_bytes,
             max_compression_ratio=settings.max_compression_ratio,
@@ -125,9 +148,16 @@ def _bounds_lonlat(gdf: gpd.GeoDataFrame, options: UploadOptions) -> tuple[float
         if options.swap_xy:
             geom = shapely.transform(geom, lambda c: c[:, ::-1])
         out = gpd.GeoSeries([geom], crs=crs).to_crs(STORAGE_EPSG).total_bounds
-    except (CRSError, ValueError, TypeError):
+    except _GEOMETRY_ERRORS:
         return None
     return tuple(float(v) for v in out) if np.isfinite(out).all() else None
+
+
+def rules_for(settings: UploadSettings) -> SiteRules:
+    return SiteRules(
+        max_outside_share=settings.max_outside_share,
+        max_repair_change=settings.max_repair_change,
+    )
 
 
 def check_file(
@@ -137,10 +167,40 @@ def check_file(
     filename: str,
     options: UploadOptions,
     limits: UploadLimits,
+    rules: SiteRules | None = None,
 ) -> ValidationReport:
-    """Read and validate an uploaded file against the store's countries and sites."""
+    """Read and validate an uploaded file against the store's countries and sites.
+
+    Whatever is wrong with the file ends as a domain error (a 4xx) or a finding in the report:
+    an error of the geometry engine on a hostile file is turned into one, never into a 500.
+    """
+    try:
+        return _check_file(session, grant, path, filename, options, limits, rules)
+    except _GEOMETRY_ERRORS as exc:
+        log.warning("upload %s could not be processed", filename, exc_info=True)
+        raise UnreadableFile(
+            f"{Path(filename).name}: its geometries cannot be processed "
+            f"({redact_paths(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:200]})"
+            "; check the file in a GIS and export it again"
+        ) from exc
+
+
+def _check_file(
+    session: Session,
+    grant: Grant,
+    path: Path,
+    filename: str,
+    options: UploadOptions,
+    limits: UploadLimits,
+    rules: SiteRules | None,
+) -> ValidationReport:
     upload = read_upload(
-        path, limits, filename=filename, layer=options.layer, name_field=options.name_field
+        path,
+        limits,
+        filename=filename,
+        layer=options.layer,
+        name_field=options.name_field,
+        epsg=options.epsg,
     )
     countries = programme_countries(session)
     if countries.empty:
@@ -156,6 +216,9 @@ def check_file(
         epsg=options.epsg,
         swap_xy=options.swap_xy,
         other_sites=others,
+        rules=rules,
+        geometry_errors=upload.geometry_errors,
+        confirm_repairs=options.confirm_repairs,
     )
     report.notes[:0] = [f"read as {upload.format}", *upload.notes]
     report.gdf["description"] = upload.descriptions.to_numpy()
@@ -214,6 +277,7 @@ def upload(
     limits: UploadLimits,
     *,
     dry_run: bool,
+    rules: SiteRules | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Validate an upload and, unless ``dry_run``, store it in one transaction.
 
@@ -222,7 +286,7 @@ def upload(
     with transaction(engine, actor=principal.username) as session:
         grant = get_grant(session, code)
         require_editor(principal, grant)
-        report = check_file(session, grant, path, filename, options, limits)
+        report = check_file(session, grant, path, filename, options, limits, rules)
         actions = plan(session, grant, report)
         body = report.to_dict()
         for feat, (_, row) in zip(body["features"], actions.iterrows(), strict=True):
@@ -273,14 +337,25 @@ def upload(
                     update(FieldSite).where(FieldSite.id == feat["site_id"]).values(**values)
                 )
             changed = True
-        try:
-            session.flush()
-        except IntegrityError as exc:
-            raise Conflict(
-                "another upload changed these sites at the same time; try again"
-            ) from exc
+        _flush(session)
         body["committed"] = True
         return body, changed
+
+
+def _flush(session: Session) -> None:
+    """Write pending changes; a refusal by the database is a clear error, never its text."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("another upload changed these sites at the same time; try again") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc, OperationalError):
+            raise
+        log.warning("the database refused an upload", exc_info=True)
+        raise InvalidInput(
+            "the database refused these sites (a geometry it cannot store); nothing was "
+            "stored. Check the geometries in a GIS and upload again."
+        ) from exc
 
 
 def site_row(session: Session, grant: Grant, site_id: int) -> FieldSite:
@@ -303,13 +378,14 @@ def replace(
     limits: UploadLimits,
     *,
     new_name: str | None = None,
+    rules: SiteRules | None = None,
 ) -> dict[str, Any]:
     """Replace one site's geometry with the single feature of an uploaded file."""
     with transaction(engine, actor=principal.username) as session:
         grant = get_grant(session, code)
         require_editor(principal, grant)
         site = site_row(session, grant, site_id)
-        report = check_file(session, grant, path, filename, options, limits)
+        report = check_file(session, grant, path, filename, options, limits, rules)
         if len(report.gdf) != 1:
             raise InvalidInput(
                 f"a replacement must hold exactly one feature; this file has {len(report.gdf)}"
@@ -331,7 +407,7 @@ def replace(
             site.uploaded_by = principal.username or ""
             site.source = public_source(grant, filename)
             site.uploaded_at = func.now()
-            session.flush()
+            _flush(session)
         body.update({"grant": grant.code, "site_id": site.id, "changed": bool(changed)})
         return body
 

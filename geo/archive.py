@@ -17,8 +17,11 @@ Examples
 
 from __future__ import annotations
 
+import re
 import stat
+import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -26,6 +29,25 @@ from typing import IO
 from geo.errors import InvalidInput, TooLarge, UnreadableFile
 
 CHUNK = 1 << 16
+_ROOTS = "tmp|var|work|home|root|usr|etc|opt|srv|run|proc|dev|mnt|private|vsi[a-z]+"
+_ABSOLUTE = re.compile(rf"(?<![\w.])/(?:{_ROOTS})(?:/[^\s'\",:;()\[\]]*)?")
+
+
+def redact_paths(text: str, known: Mapping[str, str] | None = None) -> str:
+    """``text`` without server paths: each of ``known`` (path -> what to say instead) is
+    replaced, then any other absolute path (``/tmp/...``, ``/vsizip/...``) becomes ``(file)``.
+
+    >>> redact_paths("'/tmp/irbis-upload-x/upload.gpkg' not recognized", {"/tmp/irbis-upload-x": "a.zip"})
+    "'a.zip/upload.gpkg' not recognized"
+    >>> redact_paths("cannot open /var/lib/irbis/x.shp: no such file")
+    'cannot open (file): no such file'
+    """
+    known = dict(known or {})
+    known.setdefault(tempfile.gettempdir(), "(file)")
+    for path in sorted(known, key=len, reverse=True):
+        if path:
+            text = text.replace("/vsizip/" + path, known[path]).replace(path, known[path])
+    return _ABSOLUTE.sub("(file)", text)
 
 
 @dataclass(frozen=True)
@@ -103,7 +125,9 @@ def extract_zip(source: str | Path | IO[bytes], dest: Path, limits: ArchiveLimit
     try:
         zf = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise UnreadableFile(f"not a readable zip archive ({exc})") from exc
+        raise UnreadableFile(
+            f"not a readable zip archive ({redact_paths(str(exc))[:200]})"
+        ) from exc
     written: list[Path] = []
     total = 0
     root = dest.resolve()
@@ -147,8 +171,9 @@ def extract_zip(source: str | Path | IO[bytes], dest: Path, limits: ArchiveLimit
                 RuntimeError,
                 NotImplementedError,
             ) as exc:
+                why = redact_paths(str(exc), {str(root): "the archive"})[:200]
                 raise UnreadableFile(
-                    f"archive member {info.filename!r} is damaged or truncated ({exc})"
+                    f"archive member {info.filename!r} is damaged or truncated ({why})"
                 ) from exc
             written.append(target)
     return written

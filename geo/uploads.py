@@ -1,9 +1,15 @@
 """Read an uploaded vector file safely: size, format, archive, encoding and count checks.
 
 Supported: GeoJSON, zipped Shapefile (``.cpg`` honoured; without one, UTF-8 or cp1251 is
-detected), GeoPackage, KML and KMZ, CSV with a WKT column or longitude/latitude columns,
-FlatGeobuf, and a zip holding one of these. Every refusal is a domain error with a message a
-person can act on (:class:`~geo.errors.UnreadableFile`, :class:`~geo.errors.TooLarge`, ...).
+detected), GeoPackage, KML and KMZ, CSV with a WKT column or longitude/latitude columns (read
+as WGS 84 unless another EPSG code is named), FlatGeobuf, and a zip holding one of these. Text
+files may be UTF-8 (with or without a byte order mark) or UTF-16 with a byte order mark. Every
+refusal is a domain error with a message a person can act on (:class:`~geo.errors.UnreadableFile`,
+:class:`~geo.errors.TooLarge`, ...), and no message names a server path.
+
+Limits are inclusive: a limit of N accepts N and refuses N + 1. The feature count is checked
+before the features are read, the vertex count right after the geometries are parsed (before
+any validation), and a KML document type declaration (entities) is refused before parsing.
 
 Examples
 --------
@@ -20,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import codecs
+import csv
 import re
 import struct
 import tempfile
@@ -41,7 +48,7 @@ from pyogrio.errors import (
     GeometryError,
 )
 
-from geo.archive import ArchiveLimits, extract_zip
+from geo.archive import ArchiveLimits, extract_zip, redact_paths
 from geo.errors import InvalidInput, SchemaMismatch, TooLarge, UnreadableFile
 
 #: Upload suffixes and the format each must really be.
@@ -95,7 +102,9 @@ class UploadLimits:
 
     max_bytes: int = 50 * 1024 * 1024
     max_features: int = 10_000
-    max_vertices: int = 2_000_000
+    max_vertices: int = 200_000
+    #: Longest attribute value (characters) accepted.
+    max_attribute_chars: int = 20_000
     archive: ArchiveLimits = field(default_factory=ArchiveLimits)
 
 
@@ -109,6 +118,8 @@ class Upload:
     descriptions: pd.Series
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: Features whose geometry could not be parsed (row position -> why), e.g. an unclosed ring.
+    geometry_errors: dict[int, str] = field(default_factory=dict)
 
 
 def sniff(head: bytes) -> str:
@@ -120,6 +131,8 @@ def sniff(head: bytes) -> str:
         return "GPKG"
     if head.startswith(b"fgb\x03"):
         return "FlatGeobuf"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head[: len(head) // 2 * 2].decode("utf-16", errors="ignore").encode("utf-8")
     text = head.removeprefix(codecs.BOM_UTF8).lstrip()
     if text.startswith((b"{", b"[")):
         return "JSON"
@@ -170,13 +183,52 @@ def check_file(path: Path, limits: UploadLimits, *, filename: str | None = None)
     return fmt
 
 
-def _require_utf8(path: Path, name: str) -> None:
-    try:
-        path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
+def _as_utf8(path: Path, folder: Path, name: str, notes: list[str]) -> Path:
+    """The text file as UTF-8 without a byte order mark: UTF-16 (with its BOM) is converted and
+    a UTF-8 BOM dropped (into ``folder``); anything else that is not UTF-8 is refused."""
+    data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(
+                f"{name}: the text starts as UTF-16 but is damaged at byte {exc.start}; "
+                "save it as UTF-8 and try again"
+            ) from exc
+        notes.append(f"{name}: text converted from UTF-16 to UTF-8")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(
+                f"{name}: the text is not UTF-8 (byte {exc.start}); save it as UTF-8 and try again"
+            ) from exc
+        if not text.startswith("\ufeff"):
+            return path
+    out = folder / ("utf8-" + path.name)
+    out.write_text(text.removeprefix("\ufeff"), encoding="utf-8")
+    return out
+
+
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+#: GeoJSON coordinates written as strings: ``"coordinates": ["70.1", ...]``.
+_TEXT_COORDINATES = re.compile(rb'"coordinates"\s*:\s*[\[\s]*"')
+
+
+def _refuse_hostile_text(path: Path, fmt: str, name: str) -> None:
+    """Checks on the raw text before GDAL parses it."""
+    data = path.read_bytes()
+    if fmt == "KML" and _DTD.search(data):
         raise UnreadableFile(
-            f"{name}: the text is not UTF-8 (byte {exc.start}); save it as UTF-8 and try again"
-        ) from exc
+            f"{name}: the KML declares a document type or entities (<!DOCTYPE, <!ENTITY); "
+            "they are refused because they can read server files or expand without bound. "
+            "Export the KML again without them."
+        )
+    if fmt == "GeoJSON" and _TEXT_COORDINATES.search(data):
+        raise UnreadableFile(
+            f'{name}: coordinates are written as text ("70.5") instead of numbers (70.5); '
+            "export the file again with numeric coordinates"
+        )
 
 
 def _codec(label: str) -> str:
@@ -248,6 +300,20 @@ def _dataset_in(folder: Path, files: list[Path], name: str) -> Path:
     shps = [p for p in candidates if p.suffix.lower() == ".shp"]
     chosen = shps if shps else candidates
     if not chosen:
+        nested = sorted(
+            p.name for p in files if p.suffix.lower() in {".zip", ".kmz", ".7z", ".rar", ".gz"}
+        )
+        if nested:
+            raise UnreadableFile(
+                f"{name}: the zip holds another archive ({', '.join(nested)[:200]}), which is "
+                "not opened; upload the inner archive itself, or zip the data set's files directly"
+            )
+        shp_parts = sorted(p.name for p in files if p.suffix.lower() in {".dbf", ".shx", ".prj"})
+        if shp_parts:
+            raise UnreadableFile(
+                f"{name}: the zip holds parts of a Shapefile ({', '.join(shp_parts)[:200]}) "
+                "but no .shp (the geometries); zip all its files"
+            )
         raise UnreadableFile(
             f"{name}: the zip holds no data set (a .shp with its .shx/.dbf/.prj, .gpkg, "
             ".geojson, .kml, .fgb or .csv)"
@@ -265,14 +331,51 @@ def _layers(source: str, name: str) -> list[str]:
         raise UnreadableFile(f"{name}: cannot be opened ({_short(exc)})") from exc
 
 
+#: GDAL messages and what they mean for the person uploading.
+_GDAL_MESSAGES = {
+    "Too many characters in number": "a number in the file is far too long (thousands of digits)",
+    "Unrecognized number": "a number in the file is out of range or malformed",
+    "not recognized as being in a supported file format": "not a file in the format its name says",
+    "not recognized as a supported file format": "not a file in the format its name says",
+}
+
+
 def _short(exc: BaseException) -> str:
+    """The first line of an error, without server paths and with GDAL's jargon explained."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = redact_paths(text)
+    for jargon, meaning in _GDAL_MESSAGES.items():
+        if jargon in text:
+            return meaning
     return text[:200]
+
+
+def _geos_reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "closed linestring" in text:
+        return "a ring is not closed: its last position must repeat the first"
+    if "Invalid number of points in LinearRing" in text or "must be 0 or >=" in text:
+        return "a ring has fewer than 4 positions (3 corners and the closing one): it has no area"
+    return "the geometry cannot be parsed (" + redact_paths(text.splitlines()[0])[:120] + ")"
+
+
+def _unparsed(source: str, layer: str, encoding: str | None, **opts: str) -> dict[int, str]:
+    """Row position -> why, for the features whose WKB shapely cannot parse."""
+    _, _, wkb, _ = pyogrio.raw.read(source, layer=layer, encoding=encoding, columns=[], **opts)
+    out: dict[int, str] = {}
+    for i, w in enumerate(wkb):
+        if w is None:
+            continue
+        try:
+            shapely.from_wkb(w)
+        except shapely.errors.GEOSException as exc:
+            out[i] = _geos_reason(exc)
+    return out
 
 
 def _read_layer(
     source: str, layer: str, name: str, limits: UploadLimits, *, encoding: str | None, **opts: str
-) -> gpd.GeoDataFrame:
+) -> tuple[gpd.GeoDataFrame, dict[int, str]]:
     try:
         info = pyogrio.read_info(
             source, layer=layer, encoding=encoding, force_feature_count=True, **opts
@@ -283,15 +386,23 @@ def _read_layer(
         raise TooLarge(
             f"{name}: {info['features']:,} features; at most {limits.max_features:,} per upload"
         )
+    broken: dict[int, str] = {}
     try:
-        gdf = pyogrio.read_dataframe(source, layer=layer, encoding=encoding, **opts)
+        try:
+            gdf = pyogrio.read_dataframe(source, layer=layer, encoding=encoding, **opts)
+        except shapely.errors.GEOSException:
+            # some geometries cannot be parsed (an unclosed ring...): read the rest, say which
+            broken = _unparsed(source, layer, encoding, **opts)
+            gdf = pyogrio.read_dataframe(
+                source, layer=layer, encoding=encoding, on_invalid="ignore", **opts
+            )
     except _READ_ERRORS as exc:
         raise UnreadableFile(
             f"{name}: cannot be read, it may be truncated ({_short(exc)})"
         ) from exc
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise SchemaMismatch(f"{name}: layer {layer!r} has no geometry")
-    return gdf
+    return gdf, broken
 
 
 CSV_OPTIONS = {
@@ -301,6 +412,46 @@ CSV_OPTIONS = {
     "KEEP_GEOM_COLUMNS": "NO",
     "AUTODETECT_TYPE": "YES",
 }
+#: CSV has no way to name its CRS: coordinates are WGS 84 longitude/latitude unless an EPSG
+#: code is named.
+CSV_DEFAULT_EPSG = 4326
+
+
+def _csv_without_geometry(path: Path, name: str) -> SchemaMismatch:
+    """Why a CSV gave no geometry: no coordinate columns, or columns holding no numbers/WKT."""
+    try:
+        df = pd.read_csv(path, sep=None, engine="python", dtype=str, nrows=1000)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, csv.Error):
+        df = pd.DataFrame()
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    wkt = [
+        lower[c.lower()]
+        for c in CSV_OPTIONS["GEOM_POSSIBLE_NAMES"].split(",")
+        if c.lower() in lower
+    ]
+    xy = [
+        lower[c.lower()]
+        for key in ("X_POSSIBLE_NAMES", "Y_POSSIBLE_NAMES")
+        for c in CSV_OPTIONS[key].split(",")
+        if c.lower() in lower
+    ]
+    for col in dict.fromkeys(xy):
+        values = df[col].dropna().astype(str).str.strip()
+        bad = values[pd.to_numeric(values, errors="coerce").isna()]
+        if len(bad):
+            return SchemaMismatch(
+                f"{name}: column {col!r} holds values that are not numbers (first: "
+                f"{bad.iloc[0][:40]!r}); write decimal degrees with a dot, like 70.5"
+            )
+    if wkt:
+        return SchemaMismatch(
+            f"{name}: column {wkt[0]!r} holds no readable WKT geometry; write it like "
+            "POLYGON((70 48, 70.1 48, 70.1 48.1, 70 48))"
+        )
+    return SchemaMismatch(
+        f"{name}: no geometry found; a CSV needs a WKT column (wkt, geometry) or "
+        "longitude/latitude columns (lon, lat)"
+    )
 
 
 def read_upload(
@@ -310,6 +461,7 @@ def read_upload(
     filename: str | None = None,
     layer: str | None = None,
     name_field: str | None = None,
+    epsg: int | None = None,
 ) -> Upload:
     """Read an uploaded file into an :class:`Upload` (features not yet validated).
 
@@ -320,6 +472,7 @@ def read_upload(
     filename : the name the uploader gave the file (its suffix decides the format).
     layer : the layer to read from a multi-layer GeoPackage.
     name_field : the attribute holding site names (default: the first of :data:`NAME_COLUMNS`).
+    epsg : the EPSG code of a CSV's coordinates (default :data:`CSV_DEFAULT_EPSG`, WGS 84).
 
     Raises
     ------
@@ -331,51 +484,106 @@ def read_upload(
     notes: list[str] = []
     encoding: str | None = None
     with tempfile.TemporaryDirectory(prefix="irbis-upload-") as tmp:
-        data = path
-        if fmt in {"ZIP", "KMZ"}:
-            files = extract_zip(path, Path(tmp), limits.archive)
-            data = _dataset_in(Path(tmp), files, name)
-            fmt = SUFFIXES.get(data.suffix.lower(), "ESRI Shapefile")
-            if data.suffix.lower() == ".shp":
-                fmt = "ESRI Shapefile"
-                missing = [
-                    s
-                    for s in (".shx", ".dbf")
-                    if not any(
-                        p.stem == data.stem and p.suffix.lower() == s for p in data.parent.iterdir()
-                    )
-                ]
-                if missing:
-                    raise UnreadableFile(
-                        f"{name}: the Shapefile lacks {' and '.join(missing)}; zip all its files"
-                    )
-                encoding, how = dbf_encoding(data)
-                notes.append(f"attribute encoding {encoding} ({how})")
-            elif fmt != "GPKG" and fmt != "FlatGeobuf":
-                with data.open("rb") as fh:
-                    found = sniff(fh.read(4096))
-                if found not in _EXPECTED_SNIFF[fmt]:
-                    raise UnreadableFile(f"{data.name} in {name}: not {fmt} ({found.lower()})")
-            notes.append(f"read {data.name} from the archive")
-        if fmt in {"GeoJSON", "KML", "CSV"}:
-            _require_utf8(data, name)
-        source = str(data)
-        opts = CSV_OPTIONS if fmt == "CSV" else {}
-        layers = _layers(source, name)
-        if not layers:
-            raise UnreadableFile(f"{name}: holds no vector layer")
-        if layer is not None:
-            if layer not in layers:
-                raise SchemaMismatch(f"{name}: no layer {layer!r}; it has {', '.join(layers)}")
-            layers = [layer]
-        if len(layers) > 1 and fmt != "KML":
-            raise SchemaMismatch(
-                f"{name} holds several layers ({', '.join(layers)}); name the one to read"
+        try:
+            gdf, fmt, encoding, broken = _read_all(
+                path, Path(tmp), fmt, name, limits, layer=layer, notes=notes
             )
-        frames = [
-            _read_layer(source, lyr, name, limits, encoding=encoding, **opts) for lyr in layers
-        ]
-    frames = [f for f in frames if len(f)]
+        except (UnreadableFile, TooLarge, SchemaMismatch, InvalidInput) as exc:
+            exc.message = redact_paths(exc.message, {tmp: name, str(path): name})
+            exc.args = (exc.message,)
+            raise
+    if fmt == "CSV" and gdf.geometry.isna().all() and not broken:
+        raise _csv_without_geometry(path, name)
+    if fmt == "CSV":
+        if gdf.crs is None:
+            gdf = gdf.set_crs(epsg or CSV_DEFAULT_EPSG)
+            if epsg is None:
+                notes.append(
+                    "CSV coordinates read as WGS 84 longitude/latitude (EPSG:4326), the "
+                    "convention for CSV; name the EPSG code if they are in another system"
+                )
+        gdf, note = vertices_to_polygons(gdf, name_field)
+        if note:
+            notes.append(note)
+    _check_attributes(gdf, name, limits)
+    names = site_names(gdf, Path(name).stem, name_field)
+    descriptions = _pick(gdf, DESCRIPTION_COLUMNS)
+    return Upload(
+        gdf=gdf,
+        format=fmt,
+        names=names,
+        descriptions=descriptions,
+        encoding=encoding,
+        notes=notes,
+        geometry_errors=broken,
+    )
+
+
+def _read_all(
+    path: Path,
+    tmp: Path,
+    fmt: str,
+    name: str,
+    limits: UploadLimits,
+    *,
+    layer: str | None,
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, str, str | None, dict[int, str]]:
+    """Unpack, read every layer asked for and check the counts: the features, the format
+    read, the attribute encoding and the features whose geometry could not be parsed."""
+    encoding: str | None = None
+    data = path
+    if fmt in {"ZIP", "KMZ"}:
+        files = extract_zip(path, tmp, limits.archive)
+        data = _dataset_in(tmp, files, name)
+        fmt = SUFFIXES.get(data.suffix.lower(), "ESRI Shapefile")
+        if data.suffix.lower() == ".shp":
+            fmt = "ESRI Shapefile"
+            missing = [
+                s
+                for s in (".shx", ".dbf")
+                if not any(
+                    p.stem == data.stem and p.suffix.lower() == s for p in data.parent.iterdir()
+                )
+            ]
+            if missing:
+                raise UnreadableFile(
+                    f"{name}: the Shapefile lacks {' and '.join(missing)}; zip all its files"
+                )
+            encoding, how = dbf_encoding(data)
+            notes.append(f"attribute encoding {encoding} ({how})")
+        elif fmt not in {"GPKG", "FlatGeobuf"}:
+            with data.open("rb") as fh:
+                found = sniff(fh.read(4096))
+            if found not in _EXPECTED_SNIFF[fmt]:
+                raise UnreadableFile(f"{data.name} in {name}: not {fmt} ({found.lower()})")
+        notes.append(f"read {data.name} from the archive")
+    if fmt in {"GeoJSON", "KML", "CSV"}:
+        data = _as_utf8(data, tmp, name, notes)
+        _refuse_hostile_text(data, fmt, name)
+    source = str(data)
+    opts = CSV_OPTIONS if fmt == "CSV" else {}
+    layers = _layers(source, name)
+    if not layers:
+        raise UnreadableFile(f"{name}: holds no vector layer")
+    if layer is not None:
+        if layer not in layers:
+            raise SchemaMismatch(f"{name}: no layer {layer!r}; it has {', '.join(layers)}")
+        layers = [layer]
+    if len(layers) > 1 and fmt != "KML":
+        raise SchemaMismatch(
+            f"{name} holds several layers ({', '.join(layers)}); name the one to read"
+        )
+    frames: list[gpd.GeoDataFrame] = []
+    broken: dict[int, str] = {}
+    offset = 0
+    for lyr in layers:
+        frame, bad = _read_layer(source, lyr, name, limits, encoding=encoding, **opts)
+        if not len(frame):
+            continue
+        broken.update({offset + i: why for i, why in bad.items()})
+        offset += len(frame)
+        frames.append(frame)
     if not frames:
         raise UnreadableFile(f"{name}: the file holds no features")
     crs = frames[0].crs
@@ -384,23 +592,23 @@ def read_upload(
     gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
     if len(gdf) > limits.max_features:
         raise TooLarge(f"{name}: {len(gdf):,} features; at most {limits.max_features:,} per upload")
-    if fmt == "CSV" and gdf.geometry.isna().all():
-        raise SchemaMismatch(
-            f"{name}: no geometry found; a CSV needs a WKT column (wkt, geometry) or "
-            "longitude/latitude columns (lon, lat)"
-        )
-    if fmt == "CSV":
-        gdf, note = vertices_to_polygons(gdf, name_field)
-        if note:
-            notes.append(note)
     vertices = int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
     if vertices > limits.max_vertices:
         raise TooLarge(f"{name}: {vertices:,} vertices; at most {limits.max_vertices:,} per upload")
-    names = site_names(gdf, Path(name).stem, name_field)
-    descriptions = _pick(gdf, DESCRIPTION_COLUMNS)
-    return Upload(
-        gdf=gdf, format=fmt, names=names, descriptions=descriptions, encoding=encoding, notes=notes
-    )
+    return gdf, fmt, encoding, broken
+
+
+def _check_attributes(gdf: gpd.GeoDataFrame, name: str, limits: UploadLimits) -> None:
+    for col in gdf.columns:
+        if col == gdf.geometry.name or gdf[col].dtype != object:
+            continue
+        lengths = gdf[col].map(lambda v: len(v) if isinstance(v, str | bytes) else 0)
+        if len(lengths) and int(lengths.max()) > limits.max_attribute_chars:
+            row = int(np.argmax(lengths.to_numpy()))
+            raise TooLarge(
+                f"{name}: attribute {str(col)[:60]!r} of feature {row + 1} holds "
+                f"{int(lengths.max()):,} characters; at most {limits.max_attribute_chars:,}"
+            )
 
 
 ORDER_COLUMNS = ("vertex", "seq", "sequence", "order", "point", "n", "№")

@@ -4,14 +4,22 @@
 :class:`ValidationReport`: the normalised features (EPSG:4326, 2-D, valid MultiPolygons) and,
 for each feature, what was found and done. Rules:
 
-- no CRS: refused (:class:`~geo.errors.MissingCRS`) unless the uploader names the EPSG code;
+- no CRS, or an undefined one (a GeoPackage's "Undefined geographic SRS"): refused
+  (:class:`~geo.errors.MissingCRS`) unless the uploader names the EPSG code;
+- coordinates that are not finite numbers (NaN, Infinity) refused, and so are longitudes beyond
+  ±180° or latitudes beyond ±90° in a geographic CRS; geometries that could not be parsed (an
+  unclosed ring) refused with the reason;
 - reprojected to EPSG:4326 when in another CRS; coordinates rounded to 7 decimals (about 1 cm);
 - swapped longitude/latitude detected (outside the region as given, inside once swapped) and
   explained; ``swap_xy=True`` swaps them back;
-- invalid geometry repaired (``shapely.make_valid``) and the repair reported;
-- Z and M dropped; points, lines and empty geometries refused (sites are areas);
+- invalid geometry repaired (``shapely.make_valid``) and the repair reported; a repair that
+  changes the area by more than ``max_repair_change`` (10 %) is refused with the areas before
+  and after, unless ``confirm_repairs`` is given;
+- Z and M dropped; points, lines, empty and degenerate geometries (no area: too few positions,
+  all on one line) refused (sites are areas);
 - areas (equal-area, EPSG:6933) under ``min_area_ha`` or over ``max_area_ha`` flagged;
-- sites outside the programme countries refused, partly outside flagged;
+- sites outside the programme countries refused, and so are sites with more than
+  ``max_outside_share`` (1 %) of their area outside them (the share is given);
 - overlap with other grants' sites flagged; the same geometry twice in one file flagged.
 
 All of it works on whole arrays (shapely 2, pyproj): no Python loop per feature except to
@@ -31,6 +39,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +76,11 @@ class SiteRules:
 
     min_area_ha: float = 1.0
     max_area_ha: float = 1_000_000.0
-    #: A site with more than this share of its area outside the countries is flagged.
+    #: A site with more than this share of its area outside the countries is refused.
     max_outside_share: float = 0.01
+    #: A repair changing the area by more than this share (of the larger of the areas before
+    #: and after) is refused unless confirmed.
+    max_repair_change: float = 0.10
     #: Overlaps smaller than this are ignored (shared edges, rounding).
     min_overlap_ha: float = 0.01
 
@@ -168,6 +180,14 @@ class _Findings:
             pd.DataFrame({"feature": idx, "code": code, "severity": severity, "message": msg})
         )
 
+    def has(self, severity: str, code: str, n: int) -> np.ndarray:
+        """A mask of the ``n`` features with a finding of ``code`` and ``severity``."""
+        out = np.zeros(n, dtype=bool)
+        for f in self.frames:
+            hit = f[(f["code"] == code) & (f["severity"] == severity)]["feature"].to_numpy()
+            out[hit[(hit >= 0) & (hit < n)]] = True
+        return out
+
     def frame(self) -> pd.DataFrame:
         if not self.frames:
             return pd.DataFrame(
@@ -221,7 +241,7 @@ def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     whether other parts (points, lines) were dropped."""
     n = len(geoms)
     type_id = shapely.get_type_id(geoms)
-    if not (type_id == _COLLECTION).any():  # the usual case: polygons and multipolygons
+    if np.isin(type_id, [_POLYGON, _MULTIPOLYGON]).all():  # the usual case
         out = geoms.copy()
         single = type_id == _POLYGON
         if single.any():
@@ -243,6 +263,12 @@ def _fmt(values: np.ndarray, digits: int = 1) -> pd.Series:
     return pd.Series([f"{v:,.{digits}f}" for v in values.astype(float)], dtype=object)
 
 
+def _undefined(crs: CRS) -> bool:
+    """A CRS that only says it is unknown (GeoPackage srs_id 0 and -1, a LOCAL_CS)."""
+    name = (crs.name or "").lower()
+    return "undefined" in name or "unknown" in name or crs.type_name.startswith("Engineering")
+
+
 def _source_crs(gdf: gpd.GeoDataFrame, epsg: int | None, notes: list[str]) -> CRS:
     named = None
     if epsg is not None:
@@ -250,6 +276,16 @@ def _source_crs(gdf: gpd.GeoDataFrame, epsg: int | None, notes: list[str]) -> CR
             named = CRS.from_epsg(int(epsg))
         except (CRSError, ValueError, TypeError) as exc:
             raise InvalidInput(f"EPSG:{epsg} is not a known coordinate reference system") from exc
+    if gdf.crs is not None and _undefined(CRS.from_user_input(gdf.crs)):
+        said = CRS.from_user_input(gdf.crs).name
+        if named is None:
+            raise MissingCRS(
+                f"the file's coordinate reference system is undefined ({said!r}): name the "
+                "EPSG code of the coordinates, e.g. 4326 for longitude/latitude in degrees, "
+                "32643 for UTM zone 43N."
+            )
+        notes.append(f"the file's CRS is undefined ({said}); EPSG:{named.to_epsg()} as named")
+        return named
     if gdf.crs is None:
         if named is None:
             raise MissingCRS(
@@ -276,6 +312,8 @@ def validate_sites(
     epsg: int | None = None,
     swap_xy: bool = False,
     rules: SiteRules | None = None,
+    geometry_errors: Mapping[int, str] | None = None,
+    confirm_repairs: bool = False,
 ) -> ValidationReport:
     """Validate and normalise field-site polygons.
 
@@ -293,6 +331,9 @@ def validate_sites(
     epsg : the EPSG code of the coordinates, used when the file has no CRS.
     swap_xy : swap x and y of every coordinate first (for files with latitude first).
     rules : thresholds (:class:`SiteRules`).
+    geometry_errors : features whose geometry could not be parsed (row position -> why).
+    confirm_repairs : accept repairs that change the area by more than
+        ``rules.max_repair_change`` (reported as warnings instead of errors).
 
     Raises
     ------
@@ -311,9 +352,34 @@ def validate_sites(
         names = [f"site {i + 1}" for i in range(n)]
     names_arr = np.asarray(pd.Series(names).astype(str).to_numpy(), dtype=object)
 
-    # presence, dimensions, types
+    # presence, parsing, dimensions, types
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    found.add(np.flatnonzero(missing), "empty_geometry", ERROR, "the feature has no geometry")
+    unparsed = np.zeros(n, dtype=bool)
+    if geometry_errors:
+        pos = np.fromiter(geometry_errors, dtype=np.int64)
+        pos = pos[(pos >= 0) & (pos < n)]
+        unparsed[pos] = True
+        found.add(
+            pos,
+            "unreadable_geometry",
+            ERROR,
+            pd.Series([geometry_errors[int(i)] for i in pos], dtype=object),
+        )
+    found.add(
+        np.flatnonzero(missing & ~unparsed), "empty_geometry", ERROR, "the feature has no geometry"
+    )
+    missing |= unparsed
+    coords, owner = shapely.get_coordinates(geoms[~missing], return_index=True)
+    nonfinite = np.zeros(n, dtype=bool)
+    bad_rows = np.unique(owner[~np.isfinite(coords).all(axis=1)])
+    nonfinite[np.flatnonzero(~missing)[bad_rows]] = True
+    found.add(
+        np.flatnonzero(nonfinite),
+        "not_finite",
+        ERROR,
+        "coordinates are not finite numbers (NaN or Infinity): check the export",
+    )
+    missing |= nonfinite
     zm = ~missing & (shapely.has_z(geoms) | shapely.has_m(geoms))
     if zm.any():
         geoms[zm] = shapely.force_2d(geoms[zm])
@@ -334,6 +400,27 @@ def validate_sites(
     if swap_xy:
         geoms[usable] = shapely.transform(geoms[usable], lambda c: c[:, ::-1])
         notes.append("x and y were swapped as asked (latitude-first coordinates)")
+    if src.is_geographic:
+        b = shapely.bounds(geoms)
+        beyond = usable & (
+            (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
+        )
+        found.add(
+            np.flatnonzero(beyond),
+            "out_of_range",
+            ERROR,
+            "coordinates beyond ±180° longitude or ±90° latitude (x "
+            + _fmt(b[beyond, 0], 3)
+            + " to "
+            + _fmt(b[beyond, 2], 3)
+            + ", y "
+            + _fmt(b[beyond, 1], 3)
+            + " to "
+            + _fmt(b[beyond, 3], 3)
+            + f") are not degrees in {src.name}: if they are projected (metres), name "
+            "their EPSG code",
+        )
+        usable &= ~beyond
     # reprojected (if need be) and rounded to about 1 cm in one pass over the coordinates
     in_storage = src.equals(STORAGE_CRS) or src.to_epsg() == STORAGE_EPSG
     geoms[usable] = _transform(
@@ -392,18 +479,30 @@ def validate_sites(
     idx = np.flatnonzero(usable)
     valid = shapely.is_valid(geoms[idx])
     broken = idx[~valid]
+    reasons = pd.Series(dtype=object)
+    drawn = np.zeros(0)
     if broken.size:
-        reasons = pd.Series(shapely.is_valid_reason(geoms[broken]))
+        reasons = pd.Series(shapely.is_valid_reason(geoms[broken])).str.replace(
+            r"\[[^\]]*\]", "", regex=True
+        )
+        drawn = _drawn_area_ha(geoms[broken])
         geoms[broken] = shapely.make_valid(geoms[broken])
-        found.add(broken, "repaired", WARNING, "invalid geometry repaired (" + reasons + ")")
 
     # polygonal parts as MultiPolygons
     multi = np.full(n, None, dtype=object)
     multi[usable], dropped = _polygonal(geoms[usable])
     dropped_idx = np.flatnonzero(usable)[dropped]
     none_left = usable & shapely.is_missing(multi)
+    degenerate = none_left & np.isin(np.arange(n), broken)
     found.add(
-        np.flatnonzero(none_left),
+        np.flatnonzero(degenerate),
+        "degenerate",
+        ERROR,
+        "degenerate polygon: it has no area (fewer than 3 distinct positions, or all of them "
+        "on one line)",
+    )
+    found.add(
+        np.flatnonzero(none_left & ~degenerate),
         "not_polygon",
         ERROR,
         "nothing of the geometry is an area once repaired",
@@ -419,6 +518,9 @@ def validate_sites(
     # areas
     area = np.full(n, np.nan)
     area[usable] = equal_area_ha(multi[usable])
+    if broken.size:
+        _repair_rule(broken, usable, drawn, area, reasons, rules, confirm_repairs, found)
+        usable &= ~found.has(ERROR, "repair_changes_area", n)
     small = usable & (area < rules.min_area_ha)
     large = usable & (area > rules.max_area_ha)
     found.add(
@@ -480,6 +582,63 @@ def validate_sites(
         crs=STORAGE_EPSG,
     )
     return ValidationReport(gdf=out, issues=issues, notes=notes, source_crs=src.to_string())
+
+
+def _drawn_area_ha(geoms: np.ndarray) -> np.ndarray:
+    """The area each geometry's rings enclose as drawn: every outer ring's area less its holes'
+    (each ring measured on its own, so a figure-eight counts both loops), never below zero.
+    A hole larger than its shell gives 0; overlapping parts count twice."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_owner = shapely.get_rings(parts, return_index=True)
+    out = np.zeros(len(geoms))
+    if len(rings) == 0:
+        return out
+    sign = np.where(np.r_[True, ring_owner[1:] != ring_owner[:-1]], 1.0, -1.0)
+    ring_area = equal_area_ha(shapely.make_valid(shapely.polygons(rings)))
+    out += np.bincount(owner[ring_owner], weights=sign * ring_area, minlength=len(geoms))
+    return np.maximum(out, 0.0)
+
+
+def _repair_rule(
+    broken: np.ndarray,
+    usable: np.ndarray,
+    drawn: np.ndarray,
+    area: np.ndarray,
+    reasons: pd.Series,
+    rules: SiteRules,
+    confirm: bool,
+    found: _Findings,
+) -> None:
+    """Report each repair; refuse (or, when confirmed, warn about) those that change the area
+    by more than ``rules.max_repair_change``."""
+    keep = usable[broken]
+    idx, before, after = broken[keep], drawn[keep], area[broken][keep]
+    why = reasons[keep].reset_index(drop=True)
+    change = np.abs(after - before) / np.maximum(np.maximum(before, after), 1e-12)
+    big = change > rules.max_repair_change
+    small = ~big
+    found.add(idx[small], "repaired", WARNING, "invalid geometry repaired (" + why[small] + ")")
+    if not big.any():
+        return
+    text = (
+        "repairing the invalid geometry ("
+        + why[big]
+        + ") changes its area from "
+        + _fmt(before[big], 1)
+        + " ha to "
+        + _fmt(after[big], 1)
+        + f" ha, more than {rules.max_repair_change:.0%}"
+    )
+    if confirm:
+        found.add(idx[big], "repaired", WARNING, text + ": repaired as confirmed")
+    else:
+        found.add(
+            idx[big],
+            "repair_changes_area",
+            ERROR,
+            text + ": fix the geometry in the source file, or upload again with "
+            "confirm_repairs=true to accept the repaired shape",
+        )
 
 
 def _valid(geoms: np.ndarray) -> np.ndarray:
@@ -545,10 +704,12 @@ def _country_rule(
         found.add(
             np.flatnonzero(partial)[flag],
             "partly_outside",
-            WARNING,
+            ERROR,
             _fmt(share[flag] * 100, 1) + f" % of the site lies outside the programme "
-            f"countries ({names})",
+            f"countries ({names}); at most {rules.max_outside_share * 100:g} % may: check "
+            "the boundary",
         )
+        outside[np.flatnonzero(partial)[flag]] = True
     return country_codes, outside
 
 

@@ -82,10 +82,20 @@ async def _save_upload(request: Request, settings: Settings, folder: Path) -> tu
 
 
 def _options(
-    epsg: int | None, swap_xy: bool, name_field: str | None, layer: str | None, licence: str | None
+    epsg: int | None,
+    swap_xy: bool,
+    name_field: str | None,
+    layer: str | None,
+    licence: str | None,
+    confirm_repairs: bool = False,
 ) -> sites.UploadOptions:
     return sites.UploadOptions(
-        epsg=epsg, swap_xy=swap_xy, name_field=name_field, layer=layer, licence=licence
+        epsg=epsg,
+        swap_xy=swap_xy,
+        name_field=name_field,
+        layer=layer,
+        licence=licence,
+        confirm_repairs=confirm_repairs,
     )
 
 
@@ -100,6 +110,13 @@ NameQ = Annotated[
 ]
 LayerQ = Annotated[
     str | None, Query(max_length=200, pattern=PRINTABLE, description="Layer of a GeoPackage")
+]
+ConfirmQ = Annotated[
+    bool,
+    Query(
+        description="Accept repairs of invalid geometry that change a site's area by more "
+        "than the configured tolerance (IRBIS_UPLOADS_MAX_REPAIR_CHANGE, 10 %)"
+    ),
 ]
 LicenceQ = Annotated[
     str | None, Query(max_length=500, pattern=PRINTABLE, description="Licence of the data")
@@ -135,6 +152,7 @@ async def upload_sites(
     name_field: NameQ = None,
     layer: LayerQ = None,
     licence: LicenceQ = None,
+    confirm_repairs: ConfirmQ = False,
 ) -> JSONResponse:
     # who may write is checked before the body is read
     await run_in_threadpool(_check_editor, engine, principal, code)
@@ -147,9 +165,10 @@ async def upload_sites(
             code,
             path,
             name,
-            _options(epsg, swap_xy, name_field, layer, licence),
+            _options(epsg, swap_xy, name_field, layer, licence, confirm_repairs),
             sites.limits_for(settings.uploads),
             dry_run=dry_run,
+            rules=sites.rules_for(settings.uploads),
         )
     return JSONResponse(body, status_code=201 if changed else 200)
 
@@ -184,6 +203,7 @@ async def replace_site(
     epsg: EpsgQ = None,
     swap_xy: SwapQ = False,
     layer: LayerQ = None,
+    confirm_repairs: ConfirmQ = False,
 ) -> dict[str, Any]:
     await run_in_threadpool(_check_editor, engine, principal, code)
     with tempfile.TemporaryDirectory(prefix="irbis-upload-") as tmp:
@@ -196,9 +216,10 @@ async def replace_site(
                 site_id,
                 path,
                 fname,
-                _options(epsg, swap_xy, None, layer, None),
+                _options(epsg, swap_xy, None, layer, None, confirm_repairs),
                 sites.limits_for(settings.uploads),
                 new_name=name,
+                rules=sites.rules_for(settings.uploads),
             )
         )
 

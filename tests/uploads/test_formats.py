@@ -79,13 +79,18 @@ def test_api_dry_run_accepts_each_format(fmt, grantee, tmp_path) -> None:
     assert body["preview"]["features"][0]["geometry"]["type"] == "MultiPolygon"
 
 
-def test_api_csv_needs_an_epsg_code(grantee, tmp_path) -> None:
-    path = write(site_gdf(1), "csv_wkt", tmp_path)
+def test_api_csv_is_wgs84_unless_an_epsg_code_is_named(grantee, tmp_path) -> None:
+    gdf = site_gdf(1)
+    path = write(gdf, "csv_wkt", tmp_path)
     r = upload(grantee, path)
-    assert r.status_code == 400 and r.json()["code"] == "missing_crs"
-    assert "EPSG" in r.json()["description"]
-    r = upload(grantee, path, epsg=4326)
-    assert r.status_code == 200 and r.json()["ok"]
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    assert any("read as WGS 84" in n for n in r.json()["notes"])
+    # the same site in UTM zone 42N, with the EPSG code named
+    utm = write(gdf.to_crs(32642), "csv_wkt", tmp_path / "utm")
+    r = upload(grantee, utm, epsg=32642)
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    assert not any("read as WGS 84" in n for n in r.json()["notes"])
+    assert any("reprojected from WGS 84 / UTM zone 42N" in n for n in r.json()["notes"])
 
 
 def test_csv_of_boundary_vertices_becomes_polygons(tmp_path) -> None:

@@ -123,13 +123,79 @@ def test_sites_far_outside_the_region_are_refused() -> None:
     assert codes(r) == {"outside_region"}
 
 
-def test_sites_partly_outside_are_flagged_and_border_sites_pass() -> None:
+def test_sites_partly_outside_are_refused_within_a_tolerance_and_border_sites_pass() -> None:
     half = box(86.9, 45, 87.1, 45.1)  # half in KAZ, half outside all
     border = box(70, 40.5, 70.1, 40.7)  # KAZ and KGZ
-    r = run([half, border])
-    assert codes(r, 0) == {"partly_outside"}
-    assert "50.0 %" in r.issues["message"].iloc[0]
+    sliver = box(86.0, 45, 87.005, 45.1)  # 0.5 % outside
+    r = run([half, border, sliver])
+    assert codes(r, 0) == {"partly_outside"} and r.gdf["status"].iloc[0] == "error"
+    assert "50.0 %" in r.issues["message"].iloc[0] and "at most 1 %" in r.issues["message"].iloc[0]
     assert codes(r, 1) == set() and r.gdf["countries"].iloc[1] == "KAZ,KGZ"
+    assert codes(r, 2) == set() and r.gdf["status"].iloc[2] == "ok"
+    # the tolerance is a rule: 60 % allows the half-outside site
+    assert run([half], rules=SiteRules(max_outside_share=0.6)).ok
+
+
+def test_non_finite_and_out_of_range_coordinates_are_refused() -> None:
+    nan = Polygon([(70, 48), (float("nan"), 48), (70.02, 48.02), (70, 48)])
+    inf = Polygon([(70, 48), (float("inf"), 48), (70.02, 48.02), (70, 48)])
+    huge = Polygon([(70, 48), (1e308, 48), (70.02, 48.02), (70, 48)])
+    polar = box(70, 89.5, 70.1, 90.5)
+    r = run([nan, inf, huge, polar])
+    assert [codes(r, i) for i in range(4)] == [
+        {"not_finite"},
+        {"not_finite"},
+        {"out_of_range"},
+        {"out_of_range"},
+    ]
+    assert "EPSG code" in r.issues["message"].iloc[2]
+
+
+def test_geometries_that_could_not_be_parsed_are_refused_with_the_reason() -> None:
+    r = run([None, SITE], geometry_errors={0: "a ring is not closed"})
+    assert codes(r, 0) == {"unreadable_geometry"} and codes(r, 1) == set()
+    assert r.issues["message"].iloc[0] == "a ring is not closed"
+
+
+@pytest.mark.parametrize(
+    "geom",
+    [
+        Polygon([(70, 48), (70.02, 48), (70, 48)]),  # three positions
+        Polygon([(70, 48), (70.01, 48), (70.02, 48), (70, 48)]),  # on one line
+        Polygon([(70, 48), (70, 48), (70, 48), (70, 48)]),  # one point
+    ],
+)
+def test_degenerate_polygons_are_refused(geom) -> None:  # type: ignore[no-untyped-def]
+    r = run([geom])
+    assert codes(r) == {"degenerate"} and r.gdf.geometry.iloc[0] is None
+    assert "no area" in r.issues["message"].iloc[0]
+
+
+def test_repairs_that_change_the_area_are_refused_unless_confirmed() -> None:
+    shell = [(70, 48), (70.04, 48), (70.04, 48.04), (70, 48.04)]
+    hole = [(69.95, 47.95), (70.09, 47.95), (70.09, 48.09), (69.95, 48.09)]
+    r = run([Polygon(shell, [hole])])
+    assert codes(r) == {"repair_changes_area"} and not r.ok
+    msg = r.issues["message"].iloc[0]
+    assert "from 0.0 ha to 14,9" in msg and "confirm_repairs" in msg
+    ok = run([Polygon(shell, [hole])], confirm_repairs=True)
+    assert ok.ok and codes(ok) == {"repaired"} and "as confirmed" in ok.issues["message"].iloc[0]
+    # overlapping parts: the union loses 5 % of the drawn area, within the 10 % tolerance
+    parts = shapely.MultiPolygon([box(70, 48, 70.1, 48.1), box(70.09, 48, 70.2, 48.1)])
+    r = run([parts])
+    assert r.ok and "repaired" in codes(r) and "repair_changes_area" not in codes(r)
+    assert not run([parts], rules=SiteRules(max_repair_change=0.01)).ok
+
+
+def test_undefined_crs_is_refused_unless_named() -> None:
+    undefined = (
+        'GEOGCS["Undefined geographic SRS",DATUM["unknown",SPHEROID["unknown",6378137,'
+        '298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]'
+    )
+    with pytest.raises(MissingCRS, match="undefined"):
+        run([SITE], crs=undefined)
+    r = run([SITE], crs=undefined, epsg=4326)
+    assert r.ok and any("undefined" in n for n in r.notes)
 
 
 def test_overlap_with_another_grants_site_is_flagged() -> None:
