@@ -12,7 +12,7 @@ export IRBIS_DATABASE_READER_URL ?= postgresql+psycopg://irbis_reader:irbis_read
 export IRBIS_TEST_DATABASE_URL ?= postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test
 export IRBIS_TEST_DATABASE_READER_URL ?= postgresql+psycopg://irbis_reader:irbis_reader@127.0.0.1:5432/irbis_test
 
-.PHONY: run test setup system venv assets databases db demo lint bench
+.PHONY: run test setup system venv assets databases db demo lint lock bench
 
 run: setup db demo
 	$(IRBIS) serve --host $(HOST) --port $(PORT)
@@ -41,8 +41,14 @@ db: databases
 demo:
 	$(IRBIS) load demo
 
-lint:
+# The gates CI runs before the tests (and pre-commit runs locally): ruff lint and format, mypy.
+lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
+
+# Recompile requirements/*.txt from pyproject.toml, keeping the pins already there
+# (`bash scripts/lock.sh --upgrade` to move them).
+lock:
+	bash scripts/lock.sh
 
 bench:
 	bash bench/run.sh

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Creates the virtual environment and installs Irbis with its development tools.
-# Reinstalls only when pyproject.toml changed since the last install.
+# Creates the virtual environment and installs Irbis with its development tools from the lock
+# file (requirements/dev.txt, pinned with hashes), so a new release upstream never changes a
+# clean install. Reinstalls only when the lock file changed since the last install.
+#   scripts/venv.sh [VENV] [LOCK]     LOCK defaults to requirements/dev.txt
+#                                     (requirements/runtime.txt for a server without tests)
 set -euo pipefail
 VENV=${1:-.venv}
+LOCK=${2:-requirements/dev.txt}
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "irbis: Python 3.11 or newer is needed (found: $("$PYTHON" --version 2>&1))." >&2
@@ -16,9 +20,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   }
 fi
 stamp="$VENV/.irbis-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "irbis: installing Python packages into $VENV ..."
-  "$VENV/bin/pip" install -q -U pip
-  "$VENV/bin/pip" install -q -e ".[dev]"
-  touch "$stamp"
+if [ ! -f "$stamp" ] || [ "$LOCK" -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
+  || [ "$(cat "$stamp")" != "$LOCK" ]; then
+  echo "irbis: installing Python packages from $LOCK into $VENV ..."
+  "$VENV/bin/python" -m pip install -q --require-hashes -r "$LOCK"
+  # Irbis itself, editable, with nothing more: every dependency came from the lock file.
+  "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
+  echo "$LOCK" >"$stamp"
 fi
