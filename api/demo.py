@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +204,7 @@ def load_reference_layer(engine: Engine, settings: Settings, spec: ReferenceLaye
             return 0
         gdf = gpd.read_file(settings.data_dir / spec.path, layer=spec.layer, engine="pyogrio")
         gdf = gdf.to_crs(STORAGE_EPSG)
-        if spec.model.__table__.c.geom.type.geometry_type == "MULTIPOLYGON":
+        if getattr(table.c.geom.type, "geometry_type", None) == "MULTIPOLYGON":
             gdf = to_multipolygons(gdf)
         gdf, cols = spec.prepare(gdf)
         return insert_gdf(
@@ -254,7 +255,7 @@ def register_raster(
                 "properties": {"bounds": list(r.bounds)},
                 "geom": from_shape(box(*r.bounds), srid=STORAGE_EPSG),
             }
-        stmt = pg_insert(m.RasterDataset.__table__).values(**values)
+        stmt = pg_insert(m.RasterDataset).values(**values)
         s.execute(
             stmt.on_conflict_do_update(
                 index_elements=["name"], set_={k: stmt.excluded[k] for k in values if k != "name"}
@@ -446,12 +447,12 @@ def load_demo(engine: Engine, settings: Settings, *, progress: bool = True) -> d
     steps: list[tuple[str, Callable[[], object]]] = [
         (
             f"reference: {spec.model.__tablename__}",
-            lambda spec=spec: load_reference_layer(engine, settings, spec),
+            partial(load_reference_layer, engine, settings, spec),
         )
         for spec in REFERENCE_LAYERS
     ]
     steps += [
-        (f"raster: {info['name']}", lambda info=info: register_raster(engine, settings, info))
+        (f"raster: {info['name']}", partial(register_raster, engine, settings, info))
         for info in RASTERS
     ]
     steps += [

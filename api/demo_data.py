@@ -5,6 +5,8 @@ cited in ``source``; the geometries are schematic and never official boundaries.
 
 from __future__ import annotations
 
+from typing import Any
+
 SOS_SOURCE = (
     "IUCN Save Our Species Central Asia (Nov 2018 - Dec 2022): grants of 25,000-200,000 USD "
     "for the snow leopard and the goitered gazelle in KZ, KG, TJ, UZ. This grant is an "
@@ -12,7 +14,7 @@ SOS_SOURCE = (
 )
 EXAMPLE_LICENCE = "CC0-1.0 (Irbis example record)"
 
-SPECIES = [
+SPECIES: list[dict[str, Any]] = [
     {
         "scientific_name": "Panthera uncia",
         "common_name_en": "Snow leopard",
@@ -39,7 +41,7 @@ SPECIES = [
 # in the alpine and subalpine belt (about 2,900-4,800 m at the centre), the gazelle sites in
 # deserts and semi-deserts of the plains and foothills (about 50-900 m).
 SL, GG = "Panthera uncia", "Gazella subgutturosa"
-GRANTS = [
+GRANTS: list[dict[str, Any]] = [
     {
         "code": "SOS-CA-EX-01",
         "title": "Camera-trap monitoring of snow leopards in the upper Ile Alatau (example)",
@@ -304,7 +306,7 @@ PROTECTED_POINTS = [
     ),
 ]
 
-ILE_ALATAU = {
+ILE_ALATAU: dict[str, Any] = {
     "name": "Ile-Alatau State National Nature Park (schematic)",
     "original_name": "Іле Алатауы мемлекеттік ұлттық табиғи паркі",
     "designation": "National Park",
@@ -343,7 +345,7 @@ ILE_ALATAU = {
     ],
 }
 
-KOK_JAILAU = {
+KOK_JAILAU: dict[str, Any] = {
     "name": "Kok-Jailau ski resort (planned)",
     "kind": "ski_resort",
     "status": "proposed",

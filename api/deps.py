@@ -13,12 +13,12 @@ from api.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_engine(request: Request) -> Engine:
     """The writer engine."""
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return request.app.state.engine
 
 
 def get_reader_engine(request: Request) -> Engine:
@@ -27,8 +27,8 @@ def get_reader_engine(request: Request) -> Engine:
     analysts, reporters) that the read-only role cannot see."""
     principal = getattr(request.state, "principal", None)
     if principal is not None and not principal.is_anonymous:
-        return request.app.state.engine  # type: ignore[no-any-return]
-    return request.app.state.reader_engine  # type: ignore[no-any-return]
+        return request.app.state.engine
+    return request.app.state.reader_engine
 
 
 def get_session(request: Request) -> Iterator[Session]:

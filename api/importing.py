@@ -111,7 +111,7 @@ def _normalise_points_or_polygons(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFra
 def _upsert(session: Any, model: type[m.Base], rows: list[dict[str, Any]], key: str) -> None:
     if not rows:
         return
-    stmt = pg_insert(model.__table__)
+    stmt = pg_insert(model)
     cols = [c for c in rows[0] if c != key]
     stmt = stmt.on_conflict_do_update(
         index_elements=[key], set_={c: stmt.excluded[c] for c in cols}
@@ -224,6 +224,6 @@ def import_file(
             without = [r for r in rows if r["gbif_id"] is None]
             _upsert(s, m.Occurrence, with_id, "gbif_id")
             if without:
-                s.execute(pg_insert(m.Occurrence.__table__), without)
+                s.execute(pg_insert(m.Occurrence), without)
         result.written = len(mapped)
     return result

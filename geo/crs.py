@@ -80,7 +80,7 @@ def area_m2(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
     gdf : GeoDataFrame or GeoSeries
         Any CRS; it is reprojected, never measured in degrees.
     """
-    crs = require_crs(gdf)  # type: ignore[arg-type]
+    crs = require_crs(gdf)
     series = gdf.geometry
     if crs.is_geographic or crs.to_epsg() != EQUAL_AREA_EPSG:
         series = series.to_crs(EQUAL_AREA_EPSG)

@@ -102,11 +102,11 @@ def grid(
             resolution=resolution,
             countries=_split(country) or list(prio.PROGRAMME_COUNTRIES),
             by_country=by_country,
-            habitat=habitat_source,  # type: ignore[arg-type]
+            habitat=habitat_source,
             fine_dem=fine_dem,
             cost=prio.CostParams(
                 base=cost_base, threat_weight=threat_weight, town_weight=town_weight
-            ),  # type: ignore[arg-type]
+            ),
         )
     except ValidationError as exc:
         raise _fail(_validation(exc)) from exc
@@ -179,7 +179,7 @@ def solve(
         params = prio.ScenarioParams(
             name=name,
             grid_id=grid_id,
-            objective=objective,  # type: ignore[arg-type]
+            objective=objective,
             target=target,
             targets=targets,
             budget=budget,
