@@ -7,12 +7,15 @@ escapes as a 500 with a stack trace.
 
 from __future__ import annotations
 
+import errno
 import logging
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors as ge
@@ -40,8 +43,85 @@ STATUS: dict[type[ge.IrbisError], int] = {
 def status_for(exc: ge.IrbisError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
+
+
+#: Seconds a client should wait before trying again while the database is unavailable.
+RETRY_AFTER = "10"
+
+#: Errors that mean "the database cannot be reached right now" (it is down or restarting, a
+#: connection died, the pool is exhausted, a statement ran out of time), not "the request is
+#: wrong" nor "Irbis is broken".
+_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database cannot be reached."""
+    return any(
+        isinstance(e, _UNAVAILABLE) or (isinstance(e, DBAPIError) and e.connection_invalidated)
+        for e in _chain(exc)
+    )
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a write that found the disk full."""
+    return any(
+        isinstance(e, OSError) and (e.errno in _NO_SPACE or "No space left on device" in str(e))
+        for e in _chain(exc)
+    )
+
+
+def unavailable_response() -> JSONResponse:
+    return JSONResponse(
+        error_body("service_unavailable", "the database is unavailable; try again shortly"),
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER},
+    )
+
+
+def no_space_response() -> JSONResponse:
+    return JSONResponse(
+        error_body(
+            "insufficient_storage",
+            "the server has no room left to store this; nothing was saved. Try again later, "
+            "or with a smaller file; if it persists, tell the Irbis administrators that the "
+            "disk is full",
+        ),
+        status_code=507,
+    )
+
+
+def failure_response(request: Request, exc: BaseException) -> JSONResponse:
+    """The answer to an error no domain rule chose a status for: 503 while the database is
+    unavailable, 507 when the disk is full, else a logged 500."""
+    if database_unavailable(exc):
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return unavailable_response()
+    if out_of_space(exc):
+        log.error("no space left on device on %s %s: %s", request.method, request.url.path, exc)
+        return no_space_response()
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        error_body("server_error", "Irbis could not complete this request; it was logged."),
+        status_code=500,
+    )
 
 
 def error_body(code: str, description: str, details: object | None = None) -> dict[str, object]:
@@ -96,19 +176,12 @@ def install(app: FastAPI) -> None:
             status_code=400,
         )
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            error_body("service_unavailable", "the database is unavailable; try again shortly"),
-            status_code=503,
-            headers={"Retry-After": "30"},
-        )
+    # The database going away surfaces as any of these, from a route, a dependency, the pool
+    # checkout or psycopg itself; a full disk as an OSError. ``Exception`` is also the handler
+    # for errors raised in middleware (the auth middleware reads accounts), so it classifies
+    # the same way.
+    async def _failure(request: Request, exc: Exception) -> JSONResponse:
+        return failure_response(request, exc)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            error_body("server_error", "Irbis could not complete this request; it was logged."),
-            status_code=500,
-        )
+    for cls in (DBAPIError, PoolTimeout, psycopg.Error, OSError, Exception):
+        app.add_exception_handler(cls, _failure)
