@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from api.deps import ReaderDep
 from api.ogc import ViewDep
@@ -28,11 +29,15 @@ def _examples(conn: Connection, specs: Sequence[LayerSpec]) -> set[str]:
     )
 
 
+def _read_examples(engine: Engine, specs: Sequence[LayerSpec]) -> set[str]:
+    with engine.connect() as conn:
+        return _examples(conn, specs)
+
+
 @router.get("/atlas", response_class=HTMLResponse)
 async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
     specs = layers()
-    with engine.connect() as conn:
-        examples = _examples(conn, specs)
+    examples = await run_in_threadpool(_read_examples, engine, specs)
     parts = await run_in_threadpool(maps.atlas, specs, examples=examples)
     return render(
         request,
@@ -53,9 +58,12 @@ async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
 @router.get("/collections/{collectionId}/map", response_class=HTMLResponse)
 async def layer_map(request: Request, view: ViewDep, engine: ReaderDep) -> HTMLResponse:
     spec = view.spec
-    with engine.connect() as conn:
-        ext = conn.execute(view.extent()).first()
-        examples = _examples(conn, [spec])
+
+    def read() -> tuple[Any, set[str]]:
+        with engine.connect() as conn:
+            return conn.execute(view.extent()).first(), _examples(conn, [spec])
+
+    ext, examples = await run_in_threadpool(read)
     bounds = (
         (ext.xmin, ext.ymin, ext.xmax, ext.ymax)
         if ext is not None and ext.xmin is not None
@@ -80,9 +88,12 @@ async def kok_jailau(request: Request, engine: ReaderDep) -> HTMLResponse:
     for extra in ("habitat", "species_habitat"):  # shown when the habitat model is published
         if extra in ids:
             shown.insert(0, get_layer(extra))
-    with engine.connect() as conn:
-        case = cases.kok_jailau(conn)
-        examples = _examples(conn, shown)
+
+    def read() -> tuple[Any, set[str]]:
+        with engine.connect() as conn:
+            return cases.kok_jailau(conn), _examples(conn, shown)
+
+    case, examples = await run_in_threadpool(read)
     if case is not None:
         pad = 0.12
         bounds = (

@@ -121,11 +121,14 @@ async def scenario_map(
     from layers.prioritisation import plan_map
     from layers.registry import get_layer, layer_ids
 
-    sc = prio.get_scenario(session, scenario_id)
-    if sc.status != "solved":
-        raise NotFound(f"scenario {scenario_id} is {sc.status}: it has no plan to map")
-    units = prio.scenario_units_geojson(session, scenario_id, selected_only=False)
-    bounds = prio.grid_bounds(session, sc.grid_id)
+    def read() -> tuple[Any, Any, Any]:
+        sc = prio.get_scenario(session, scenario_id)
+        if sc.status != "solved":
+            raise NotFound(f"scenario {scenario_id} is {sc.status}: it has no plan to map")
+        units = prio.scenario_units_geojson(session, scenario_id, selected_only=False)
+        return sc, units, prio.grid_bounds(session, sc.grid_id)
+
+    sc, units, bounds = await run_in_threadpool(read)  # the database, off the event loop
     known = set(layer_ids())
     context = [get_layer(i) for i in MAP_CONTEXT if i in known]
     parts = await run_in_threadpool(plan_map, units, context, title=sc.name, bounds=bounds)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from shapely.geometry import mapping
 
@@ -117,11 +118,14 @@ async def submit(
             u.max_compression_ratio,
         )
         raw = await _read_capped(footprint, limits.max_bytes, "footprint files")
-        geom = read_footprint(data=raw, filename=footprint.filename, limits=limits)
+        geom = await run_in_threadpool(
+            read_footprint, data=raw, filename=footprint.filename, limits=limits
+        )
     elif data.threat_id is not None and not (geometry or "").strip():
-        geom = tr.threat_geometry(session, data.threat_id)  # a report on a known threat
+        # a report on a known threat
+        geom = await run_in_threadpool(tr.threat_geometry, session, data.threat_id)
     else:
-        geom = read_footprint(geometry)
+        geom = await run_in_threadpool(read_footprint, geometry)
     files = [f for f in (evidence or []) if f.filename]
     if len(files) > tr.MAX_EVIDENCE_FILES:
         raise InvalidInput(f"at most {tr.MAX_EVIDENCE_FILES} evidence files per report")
@@ -137,7 +141,8 @@ async def submit(
                 "send fewer or smaller files"
             )
         checked.append(
-            check_evidence(
+            await run_in_threadpool(  # decoding and re-encoding photos is CPU work
+                check_evidence,
                 raw,
                 name=f.filename or "an evidence file",
                 max_photo_bytes=settings.uploads.max_photo_bytes,
@@ -145,17 +150,18 @@ async def submit(
                 keep_location=data.keep_location,
             )
         )
-    report = tr.submit_report(session, settings, principal, data, geom, checked)
-    return JSONResponse(
-        {
+
+    def store() -> dict[str, object]:
+        report = tr.submit_report(session, settings, principal, data, geom, checked)
+        return {
             "id": report.id,
             "state": report.state,
             "url": f"/reports/{report.id}",
             "evidence": [f"/evidence/{e.id}" for e in report.evidence],
-        },
-        status_code=201,
-        headers={"Location": f"/reports/{report.id}"},
-    )
+        }
+
+    body = await run_in_threadpool(store)  # database and file writes
+    return JSONResponse(body, status_code=201, headers={"Location": str(body["url"])})
 
 
 @router.get("/reports", summary="Threat reports: all for moderators, one's own for reporters")

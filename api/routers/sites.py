@@ -77,7 +77,7 @@ async def _save_upload(request: Request, settings: Settings, folder: Path) -> tu
                 size += len(chunk)
                 if size > limit:
                     raise TooLarge(f"{name}: more than {limit:,} bytes; uploads are limited")
-                out.write(chunk)
+                await run_in_threadpool(out.write, chunk)  # disk writes off the loop
     return target, name
 
 

@@ -4,7 +4,6 @@ and timeouts on headers and bodies, against the real app and a real uvicorn on 1
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 from api import bodylimits
 from api.auth.testing import csrf_from, login, make_user
 from api.settings import ServerSettings, Settings
+from tests.serving import serving
 
 TIMEOUT = 1.5
 
@@ -23,29 +23,12 @@ TIMEOUT = 1.5
 @pytest.fixture(scope="module")
 def raw_server(settings: Settings, demo: dict[str, int]) -> Iterator[tuple[str, int]]:
     """The real app behind ``irbis serve``'s uvicorn set-up, with short client timeouts."""
-    import uvicorn
-
     from api.app import create_app
-    from api.server import config
 
     server_settings = ServerSettings(header_timeout=TIMEOUT, body_timeout=TIMEOUT)
-    app_settings = settings.model_copy(update={"server": server_settings})
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    cfg = config(
-        create_app(app_settings), server_settings, host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(cfg)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield ("127.0.0.1", port)
-    server.should_exit = True
-    thread.join(timeout=10)
+    app = create_app(settings.model_copy(update={"server": server_settings}))
+    with serving(app, server_settings) as addr:
+        yield addr
 
 
 def _connect(addr: tuple[str, int]) -> socket.socket:
