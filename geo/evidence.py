@@ -214,14 +214,19 @@ def strip_jpeg_segments(data: bytes) -> bytes:
     return data
 
 
-def _is_unsafe_action(action: pikepdf.Object) -> bool:
+def _is_unsafe_action(action: object, depth: int = 0) -> bool:
+    """Whether an action (or one chained after it with /Next) leaves the document or runs
+    something. A chain too long to follow counts as unsafe."""
+    if depth > 32:
+        return True
     if isinstance(action, pikepdf.Array):  # a list of actions
-        return any(_is_unsafe_action(a) for a in action)
+        return any(_is_unsafe_action(a, depth + 1) for a in action)
     if not isinstance(action, pikepdf.Dictionary):
         return False
-    return str(action.get("/S", "")) not in _PDF_SAFE_ACTIONS or _is_unsafe_action(
-        action.get("/Next", pikepdf.Null())
-    )
+    if str(action.get("/S", "")) not in _PDF_SAFE_ACTIONS:
+        return True
+    following = action.get("/Next")
+    return following is not None and _is_unsafe_action(following, depth + 1)
 
 
 def _scrub_pdf_dict(obj: pikepdf.Object) -> list[pikepdf.Object]:
