@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from api.auth.principal import get_principal
+from api.concurrency import client_key, filter_slots, too_many
 from geo.errors import InvalidInput, TooLarge
 from layers import cql, params
 from layers.registry import get_layer
@@ -97,23 +98,41 @@ async def pagination_dep(
 PaginationDep = Annotated[Page, Depends(pagination_dep)]
 
 
-async def filter_dep(
+def filter_dep(
+    request: Request,
     filter: Annotated[str | None, Query(description="A CQL2 filter (text or JSON)")] = None,
     filter_lang: Annotated[
         str | None, Query(alias="filter-lang", description="cql2-text or cql2-json")
     ] = None,
     filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
-) -> Any:
+) -> Iterator[Any]:
+    """The parsed filter, checked against ``settings.features.filter_max_*``. A request with
+    a filter holds one of its client's slots (``max_filtered_per_client``, 429 beyond) from
+    parsing to the end of the handler. Sync, so that parsing runs in a worker thread."""
     if filter_crs not in (None, "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
         raise InvalidInput("filter-crs must be http://www.opengis.net/def/crs/OGC/1.3/CRS84")
     if filter is None or not filter.strip():
         if filter_lang is not None and filter_lang not in cql.FILTER_LANGS:
             raise InvalidInput(f"filter-lang must be one of {', '.join(cql.FILTER_LANGS)}")
-        return None
-    return cql.parse_filter(filter, filter_lang)
+        yield None
+        return
+    features = request.app.state.settings.features
+    slots, key = filter_slots(request), client_key(request)
+    if not slots.acquire(key):
+        wait = max(1, features.anonymous_statement_timeout_ms // 1000)
+        raise too_many(features.max_filtered_per_client, wait)
+    try:
+        limits = cql.Limits(
+            max_depth=features.filter_max_depth,
+            max_nodes=features.filter_max_nodes,
+            max_vertices=features.filter_max_vertices,
+        )
+        yield cql.parse_filter(filter, filter_lang, limits)
+    finally:
+        slots.release(key)
 
 
-FilterDep = Annotated[Any, Depends(filter_dep)]
+FilterDep = Annotated[Any, Depends(filter_dep, scope="function")]
 
 
 def wants_html(request: Request, f: str | None) -> bool:
@@ -153,6 +172,38 @@ def query_errors() -> Iterator[None]:
         if code.startswith(USER_SQLSTATES):
             raise InvalidInput(f"the query cannot be run on this data: {first[:200]}") from None
         raise
+
+
+@contextmanager
+def filtered_read(request: Request, engine: Engine, cql_filter: Any) -> Iterator[Connection]:
+    """The connection for a read that may carry a filter, with :func:`query_errors`.
+
+    An anonymous caller's filtered read runs in a transaction whose statement timeout is
+    ``settings.features.anonymous_statement_timeout_ms`` (``SET LOCAL``: it ends with the
+    transaction); a query it cancels answers 400 saying so. Everyone else reads as
+    :func:`read_connection` does."""
+    try:
+        if cql_filter is None or not get_principal(request).is_anonymous:
+            with query_errors(), read_connection(engine) as conn:
+                yield conn
+            return
+        ms = request.app.state.settings.features.anonymous_statement_timeout_ms
+        with query_errors():
+            try:
+                with engine.connect() as conn, conn.begin():
+                    conn.execute(
+                        text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(ms)}
+                    )
+                    yield conn
+            except DBAPIError as exc:
+                if str(getattr(exc.orig, "sqlstate", "")) != "57014":
+                    raise
+                raise cql.FilterTooCostly(
+                    f"the filter took longer than the {ms / 1000:g} s allowed for requests "
+                    "without an account; narrow the filter, the bbox or the limit, or log in"
+                ) from None
+    except RecursionError:
+        raise InvalidInput("the filter is nested too deeply to be run") from None
 
 
 def base_url(request: Request) -> str:
@@ -224,7 +275,7 @@ def tile_cache(request: Request) -> TileCache:
             if cache is None:
                 mb = state.settings.tiles.cache_mb
                 cache = state.tile_cache = TileCache(max_bytes=mb * 1024 * 1024)
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def not_modified_response(etag: str, max_age: int, *, private: bool) -> Response:

@@ -3,13 +3,22 @@
 The parsed AST is walked into SQLAlchemy Core expressions. A property name is resolved
 through the layer's allowed columns only (anything else is an error); every literal is a
 bound parameter. Geometries are read as GeoJSON in EPSG:4326 (CRS84).
+
+A filter's cost is bounded before any SQL is built (:class:`Limits`): its nesting depth, its
+number of parts and the vertices of its literal geometries, and every spatial predicate must
+compare with a literal geometry (``S_TOUCHES(geometry, geometry)`` would compare each row with
+itself at full cost and select nothing useful). Deep or long filters are measured without
+recursion first, so they are refused with a message, never by a RecursionError.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pygeofilter import ast
@@ -44,17 +53,138 @@ KIND_OF_TYPE = {
     "datetime": "datetime",
 }
 
+
+class FilterTooCostly(InvalidInput):
+    """A filter ran longer than its caller may keep the database busy."""
+
+    code = "filter_too_costly"
+
+
 FILTER_LANGS = ("cql2-text", "cql2-json")
 MAX_FILTER_CHARS = 20_000
 
 
-def parse_filter(text: str, lang: str | None = None) -> ast.Node:
-    """Parse a CQL2 text or JSON filter into a pygeofilter AST.
+#: The deepest nesting any setting may allow: SQL for a filter this deep still compiles well
+#: within the stack of a worker thread (measured: about 7 Python frames per level).
+HARD_MAX_DEPTH = 1000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one filter may cost (``settings.features.filter_max_*``).
+
+    ``max_depth``
+        Nesting depth: each comparison, NOT, arithmetic operation, function call and change
+        between AND and OR is one level (a chain of one of AND/OR is one level, whatever its
+        length). At most :data:`HARD_MAX_DEPTH`.
+    ``max_nodes``
+        Parts: every operator, property and value (a geometry counts once).
+    ``max_vertices``
+        Vertices of all the literal geometries together.
+    """
+
+    max_depth: int = 400
+    max_nodes: int = 2000
+    max_vertices: int = 1000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_depth <= HARD_MAX_DEPTH:
+            raise ValueError(f"max_depth must be between 1 and {HARD_MAX_DEPTH}")
+
+
+DEFAULT_LIMITS = Limits()
+
+#: Words, quoted strings and operators of CQL2 text (numbers and punctuation left out): every
+#: one is part of at most one node, and a node takes at most two (``DATE('...')``).
+_TEXT_TOKEN = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|[A-Za-z_][\w.:]*|<>|[<>]=?|=|[-+*/]")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _refuse_long(nodes: int, limits: Limits) -> InvalidInput:
+    return InvalidInput(
+        f"the filter has {nodes} parts (conditions, properties and values); at most "
+        f"{limits.max_nodes} are allowed: split it into several requests"
+    )
+
+
+def _refuse_deep(depth: int, limits: Limits) -> InvalidInput:
+    return InvalidInput(
+        f"the filter is nested {depth} levels deep; at most {limits.max_depth} are allowed"
+    )
+
+
+def _check_text(text: str, limits: Limits) -> None:
+    """Cheap bounds on CQL2 text before the parser spends time on it."""
+    depth = deepest = 0
+    quoted = False
+    for ch in text:
+        if ch == "'":
+            quoted = not quoted  # '' inside a string toggles twice: still quoted
+        elif quoted:
+            continue
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    # a geometry literal adds at most three levels of parentheses (MULTIPOLYGON(((...))))
+    if deepest > limits.max_depth + 3:
+        raise _refuse_deep(deepest, limits)
+    tokens = len(_TEXT_TOKEN.findall(text))
+    if tokens > 2 * limits.max_nodes:
+        raise _refuse_long(tokens // 2, limits)
+    numbers = len(_NUMBER.findall(text))
+    if numbers > limits.max_nodes + 2 * limits.max_vertices:
+        raise InvalidInput(
+            f"the filter holds {numbers} numbers; at most {limits.max_vertices} vertices of "
+            f"literal geometries and {limits.max_nodes} parts are allowed"
+        )
+
+
+def _json_depth(data: Any) -> int:
+    """How deeply CQL2-JSON operations nest (the measure of :func:`check_filter`), without
+    recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int, str | None]] = [(data, 0, None)]
+    while stack:
+        item, depth, parent = stack.pop()
+        if isinstance(item, dict):
+            op = item.get("op")
+            if isinstance(op, str):
+                op = op.lower()
+                if not (op in ("and", "or") and op == parent):
+                    depth += 1
+                deepest = max(deepest, depth)
+                stack.extend((a, depth, op) for a in item.get("args") or () if _container(a))
+            else:
+                stack.extend((v, depth, None) for v in item.values() if _container(v))
+        elif isinstance(item, list):
+            stack.extend((v, depth, parent) for v in item if _container(v))
+    return deepest
+
+
+def _container(v: Any) -> bool:
+    return isinstance(v, dict | list)
+
+
+def _ensure_stack(depth: int) -> None:
+    """Room on the Python stack for parsing, walking and compiling a filter ``depth`` deep
+    (pygeofilter's CQL2-JSON parser and SQLAlchemy's compiler recurse, about 7 frames a
+    level). The limit is only ever raised, and stays within what a worker thread's stack
+    holds (``HARD_MAX_DEPTH``)."""
+    want = 2_000 + 8 * min(depth, HARD_MAX_DEPTH)
+    if sys.getrecursionlimit() < want:
+        sys.setrecursionlimit(want)
+
+
+def parse_filter(text: str, lang: str | None = None, limits: Limits = DEFAULT_LIMITS) -> ast.Node:
+    """Parse a CQL2 text or JSON filter into a pygeofilter AST, within ``limits``.
 
     Raises
     ------
     InvalidInput
-        For an unknown ``filter-lang`` or a filter that does not parse.
+        For an unknown ``filter-lang``, a filter that does not parse, or one beyond
+        ``limits`` or :func:`check_filter`'s rules (with the reason).
     """
     lang = lang or ("cql2-json" if text.lstrip().startswith("{") else "cql2-text")
     if lang not in FILTER_LANGS:
@@ -65,19 +195,117 @@ def parse_filter(text: str, lang: str | None = None) -> ast.Node:
         if lang == "cql2-json":
             from pygeofilter.parsers.cql2_json import parse as parse_json
 
-            node = parse_json(json.loads(text))
+            data = json.loads(text)
+            depth = _json_depth(data)
+            if depth > limits.max_depth:
+                raise _refuse_deep(depth, limits)
+            _ensure_stack(depth)
+            node = parse_json(data)
         else:
             from pygeofilter.parsers.cql2_text import parse as parse_text
 
+            _check_text(text, limits)
             node = parse_text(text)
     except InvalidInput:
         raise
+    except RecursionError:
+        raise InvalidInput(
+            f"the filter is nested too deeply; at most {limits.max_depth} levels are allowed"
+        ) from None
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInput(f"filter is not valid {lang}: {first[:300]}") from None
     if not isinstance(node, ast.Node):
         raise InvalidInput("filter must be a condition, not a bare value")
+    check_filter(node, limits)
     return node
+
+
+def _is_literal_geometry(v: Any) -> bool:
+    return isinstance(v, pv.Geometry | pv.Envelope) or (
+        isinstance(v, ast.Function) and v.name.lower() == "bbox"
+    )
+
+
+def _vertices(geometry: Any) -> int:
+    """Positions in a GeoJSON geometry (collections too), without recursion."""
+    count = 0
+    stack = [geometry.get("coordinates")] if isinstance(geometry, dict) else []
+    if isinstance(geometry, dict):
+        stack += [g.get("coordinates") for g in geometry.get("geometries") or ()]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, list | tuple):
+            if c and all(isinstance(x, int | float) for x in c):
+                count += 1
+            else:
+                stack.extend(c)
+    return count
+
+
+def _children(v: Any) -> list[Any]:
+    if isinstance(v, ast.Node):
+        return list(v.get_sub_nodes())
+    if isinstance(v, pv.Interval):
+        return [v.start, v.end]
+    if isinstance(v, list | tuple):
+        return list(v)
+    return []
+
+
+#: Spatial predicates: each must compare with a literal geometry.
+_SPATIAL_NODES = (ast.SpatialComparisonPredicate, ast.Relate, ast.SpatialDistancePredicate)
+
+
+def check_filter(node: ast.Node, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse a parsed filter beyond ``limits`` or with a spatial predicate that has no
+    literal geometry, walking it without recursion.
+
+    Raises
+    ------
+    InvalidInput
+        Saying which bound the filter exceeds, or which predicate compares the geometry
+        with itself.
+    """
+    nodes = vertices = deepest = 0
+    stack: list[tuple[Any, int, type | None]] = [(node, 0, None)]
+    while stack:
+        v, depth, parent = stack.pop()
+        if v is None:
+            continue
+        nodes += 1
+        if nodes > limits.max_nodes:
+            raise _refuse_long(nodes, limits)
+        if isinstance(v, pv.Geometry):
+            vertices += _vertices(v.geometry)
+            if vertices > limits.max_vertices:
+                raise InvalidInput(
+                    f"the literal geometries in the filter have more than "
+                    f"{limits.max_vertices} vertices; simplify them or use BBOX"
+                )
+            continue
+        chained = isinstance(v, ast.And | ast.Or) and type(v) is parent
+        if isinstance(v, ast.Node) and not isinstance(v, ast.Attribute) and not chained:
+            depth += 1
+            if depth > limits.max_depth:
+                raise _refuse_deep(depth, limits)
+            deepest = max(deepest, depth)
+        if isinstance(v, _SPATIAL_NODES) and not (
+            _is_literal_geometry(v.lhs) or _is_literal_geometry(v.rhs)
+        ):
+            raise InvalidInput(
+                f"{_spatial_name(v)} must compare the geometry with a literal geometry "
+                "(WKT, GeoJSON or BBOX); comparing the geometry with itself or another "
+                "property is not allowed, as it reads every row at full cost"
+            )
+        # reversed, so that the walk (and the first error it reports) runs left to right
+        stack.extend((c, depth, type(v)) for c in reversed(_children(v)))
+    _ensure_stack(deepest)
+
+
+def _spatial_name(v: Any) -> str:
+    name = type(v).__name__.removeprefix("Geometry")
+    return {"Relate": "S_RELATE"}.get(name, f"S_{name.upper()}")
 
 
 _COMPARE = {
@@ -180,10 +408,10 @@ class _Builder:
 
     # -- conditions ------------------------------------------------------------------------
     def condition(self, n: Any) -> ColumnElement[bool]:
-        if isinstance(n, ast.And):
-            return and_(self.condition(n.lhs), self.condition(n.rhs))
-        if isinstance(n, ast.Or):
-            return or_(self.condition(n.lhs), self.condition(n.rhs))
+        if isinstance(n, ast.And | ast.Or):
+            # a chain of one operator becomes one flat AND/OR (no recursion along it)
+            join = and_ if isinstance(n, ast.And) else or_
+            return join(*[self.condition(c) for c in _chain(n)])
         if isinstance(n, ast.Not):
             return not_(self.condition(n.sub_node))
         if isinstance(n, ast.Include):
@@ -213,12 +441,14 @@ class _Builder:
             col = self.value(n.lhs)
             return col.is_not(None) if n.not_ else col.is_(None)
         if type(n) in _SPATIAL:
+            if not (_is_literal_geometry(n.lhs) or _is_literal_geometry(n.rhs)):
+                raise InvalidInput(f"{_spatial_name(n)} must compare with a literal geometry")
             (lhs, lk), (rhs, rk) = self.typed(n.lhs), self.typed(n.rhs)
             if lk != "geometry" or rk != "geometry":
                 raise InvalidInput(
                     "spatial predicates take geometries (the geometry property, WKT or BBOX)"
                 )
-            return getattr(func, _SPATIAL[type(n)])(lhs, rhs)  # type: ignore[no-any-return]
+            return getattr(func, _SPATIAL[type(n)])(lhs, rhs)
         if isinstance(n, ast.BBox):
             env = func.ST_MakeEnvelope(
                 *[bindparam(None, float(x)) for x in (n.minx, n.miny, n.maxx, n.maxy)], 4326
@@ -252,6 +482,17 @@ class _Builder:
         raise InvalidInput(f"this filter operation is not supported: {type(n).__name__}")
 
 
+def _chain(n: ast.And | ast.Or) -> Iterator[Any]:
+    """The operands of a chain of one operator (``a AND b AND c``), left to right."""
+    stack: list[Any] = [n]
+    while stack:
+        v = stack.pop()
+        if type(v) is type(n):
+            stack += [v.rhs, v.lhs]
+        else:
+            yield v
+
+
 def to_sql(node: ast.Node, resolve: Resolver, geometry: ColumnElement[Any]) -> ColumnElement[bool]:
     """A SQLAlchemy boolean expression for a parsed CQL2 filter.
 
@@ -265,4 +506,7 @@ def to_sql(node: ast.Node, resolve: Resolver, geometry: ColumnElement[Any]) -> C
     geometry
         The geometry expression the principal may query (generalised where needed).
     """
-    return _Builder(resolve, geometry).condition(node)
+    try:
+        return _Builder(resolve, geometry).condition(node)
+    except RecursionError:
+        raise InvalidInput("the filter is nested too deeply to be run") from None

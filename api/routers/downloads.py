@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
 from api.deps import ReaderDep, SettingsDep
-from api.ogc import BBoxDep, DatetimeDep, FilterDep, ViewDep, query_errors, read_connection
+from api.ogc import BBoxDep, DatetimeDep, FilterDep, ViewDep, filtered_read
 from geo.errors import InvalidInput, TooLarge
 from layers import export
 from layers.sql import Query as ItemsQuery
@@ -37,7 +37,7 @@ async def download(
     q = ItemsQuery(bbox=bbox, datetime=datetime, filter=cql_filter, limit=MAX_DOWNLOAD + 1)
 
     def rows() -> list:
-        with query_errors(), read_connection(engine) as conn:
+        with filtered_read(request, engine, q.filter) as conn:
             return list(conn.execute(view.items(q)).all())
 
     result = await run_in_threadpool(rows)

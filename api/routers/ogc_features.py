@@ -334,7 +334,7 @@ async def items(
     engine = get_reader_engine(request)
 
     def read() -> tuple[str, Sequence[Any] | None, int]:
-        with ogc.query_errors(), ogc.read_connection(engine) as conn:
+        with ogc.filtered_read(request, engine, q.filter) as conn:
             etag = ogc.make_etag(
                 view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)
             )
@@ -367,10 +367,7 @@ async def items(
             "href": f"{base}/collections/{view.spec.id}",
         }
     )
-    # building and encoding up to max_limit features is CPU work: off the event loop
-    doc = await run_in_threadpool(
-        geojson.feature_collection, rows, cols, matched=matched, links=links
-    )
+    doc = geojson.feature_collection(rows, cols, matched=matched, links=links)
     headers = ogc.cache_headers(etag, 0, private=private)
     if html:
         resp = render(
@@ -386,8 +383,7 @@ async def items(
         )
         resp.headers.update(headers)
         return resp
-    body = await run_in_threadpool(geojson.dumps, doc)
-    return Response(body, media_type=ogc.GEOJSON, headers=headers)
+    return Response(geojson.dumps(doc), media_type=ogc.GEOJSON, headers=headers)
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="One feature")
