@@ -56,17 +56,6 @@ class FeatureSettings(BaseSettings):
     #: Filtered requests (items, downloads) one client may have running at once (429 beyond
     #: that); 0 lifts the limit.
     max_filtered_per_client: int = Field(2, ge=0)
-    #: CQL2 filters (docs/layers.md): nesting depth (at most 1000), parts (operators,
-    #: properties, values), and vertices of all the literal geometries of one filter.
-    filter_max_depth: int = Field(400, ge=1, le=1000)
-    filter_max_nodes: int = Field(2000, ge=1)
-    filter_max_vertices: int = Field(1000, ge=4)
-    #: Statement timeout of filtered reads by anonymous callers; logged-in callers have
-    #: ``database.statement_timeout_ms``.
-    anonymous_statement_timeout_ms: int = Field(5_000, ge=1)
-    #: Filtered requests (items, downloads) one client may have running at once (429 beyond
-    #: that); 0 lifts the limit.
-    max_filtered_per_client: int = Field(2, ge=0)
 
 
 class TileSettings(BaseSettings):

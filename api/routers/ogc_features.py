@@ -367,7 +367,10 @@ async def items(
             "href": f"{base}/collections/{view.spec.id}",
         }
     )
-    doc = geojson.feature_collection(rows, cols, matched=matched, links=links)
+    # building and encoding up to max_limit features is CPU work: off the event loop
+    doc = await run_in_threadpool(
+        geojson.feature_collection, rows, cols, matched=matched, links=links
+    )
     headers = ogc.cache_headers(etag, 0, private=private)
     if html:
         resp = render(
@@ -383,7 +386,8 @@ async def items(
         )
         resp.headers.update(headers)
         return resp
-    return Response(geojson.dumps(doc), media_type=ogc.GEOJSON, headers=headers)
+    body = await run_in_threadpool(geojson.dumps, doc)
+    return Response(body, media_type=ogc.GEOJSON, headers=headers)
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="One feature")
