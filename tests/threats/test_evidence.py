@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import io
 
+import pikepdf
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from geo.errors import InvalidInput, TooLarge, UnreadableFile
-from geo.evidence import GPS_IFD, PDF, check_evidence, gps_tags, sniff_media_type
+from geo.evidence import (
+    GPS_IFD,
+    PDF,
+    check_evidence,
+    gps_tags,
+    sniff_media_type,
+    strip_jpeg_segments,
+)
 
 LIMITS = {"max_photo_bytes": 2_000_000, "max_pdf_bytes": 2_000_000}
 ARTIST = 0x013B
@@ -116,3 +125,54 @@ def test_pdf_is_accepted_and_checked() -> None:
 def test_empty_file() -> None:
     with pytest.raises(UnreadableFile, match="empty"):
         check_evidence(b"", **LIMITS)
+
+
+def test_multi_picture_photo_and_trailing_data_are_dropped() -> None:
+    """A phone's multi-picture JPEG (a second image with its own EXIF) and data appended
+    after the picture (as motion photos do) are not kept."""
+    frames = [Image.new("RGB", (64, 48), c) for c in ((255, 0, 0), (0, 0, 255))]
+    exif = Image.Exif()
+    exif[ARTIST] = "Aigerim Reporter"
+    out = io.BytesIO()
+    frames[0].save(out, format="MPO", save_all=True, append_images=frames[1:], exif=exif)
+    data = out.getvalue() + b"MotionPhoto of Aigerim Reporter"
+    assert data.count(b"Aigerim Reporter") == 3
+    ev = check_evidence(data, **LIMITS)
+    assert b"Aigerim" not in ev.data and b"MPF" not in ev.data
+    with Image.open(io.BytesIO(ev.data)) as im:
+        assert im.format == "JPEG" and getattr(im, "n_frames", 1) == 1
+        assert im.convert("RGB").getpixel((10, 10))[0] > 200  # type: ignore[index]
+
+
+def test_pdf_with_only_an_owner_password_is_served_unlocked() -> None:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(user="", owner="owner-secret"))
+    ev = check_evidence(out.getvalue(), **LIMITS)
+    assert b"/Encrypt" not in ev.data
+    assert len(PdfReader(io.BytesIO(ev.data)).pages) == 1
+
+
+def test_pdf_needing_a_password_is_refused() -> None:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(user="secret", owner="secret"))
+    with pytest.raises(InvalidInput, match="protected with a password"):
+        check_evidence(out.getvalue(), name="permit.pdf", **LIMITS)
+
+
+def test_jpeg_segments_stripped_losslessly() -> None:
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[ARTIST] = "Aigerim Reporter"
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(
+        out, format="JPEG", exif=exif, comment=b"Aigerim Reporter"
+    )
+    data = out.getvalue()
+    clean = strip_jpeg_segments(data + b"trailer Aigerim Reporter")
+    assert b"Aigerim" not in clean and clean.endswith(b"\xff\xd9")
+    scan = data.index(b"\xff\xda")
+    assert clean.endswith(data[scan:])  # the compressed pixels, byte for byte
+    assert strip_jpeg_segments(b"not a jpeg") == b"not a jpeg"
