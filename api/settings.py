@@ -8,9 +8,10 @@ read-only role's (defaults to the writer's). Nothing is read at import time: bui
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,10 +33,24 @@ class APISettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IRBIS_API_", extra="ignore")
 
     title: str = "Irbis"
+    #: The public base URL of every absolute link (OGC links, TileJSON, Atom, styles); when
+    #: set, the Host and X-Forwarded-* headers of requests are never used for links.
     public_url: str | None = None
+    #: Without ``public_url``, requests for any other host are refused (400), so that links
+    #: never point at a host a client made up. Comma-separated in the environment.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "testserver"]
+    )
     cors_origins: list[str] = Field(default_factory=list)
     secret_key: str = "change-me-in-production"
     secure_cookies: bool = False
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [h.strip() for h in v.split(",") if h.strip()]
+        return v
 
 
 class FeatureSettings(BaseSettings):

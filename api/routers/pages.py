@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 
@@ -89,6 +90,18 @@ def landing(request: Request, engine: ReaderDep, f: str | None = None) -> Respon
                 n = "–"
             counts.append((label, n))
     return render(request, "landing.html", cards=CARDS, counts=counts)
+
+
+@router.get("/api.html")
+def api_docs(settings: SettingsDep) -> HTMLResponse:
+    """The OpenAPI description in Swagger UI, from Irbis's own copy (no CDN, no internet)."""
+    return get_swagger_ui_html(
+        openapi_url="/api",
+        title=f"{settings.api.title}: API",
+        swagger_js_url="/vendor/swagger-ui-dist/swagger-ui-bundle.js",
+        swagger_css_url="/vendor/swagger-ui-dist/swagger-ui.css",
+        swagger_favicon_url="/favicon.ico",
+    )
 
 
 @router.get("/favicon.ico")

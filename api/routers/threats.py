@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from shapely.geometry import mapping
 
+from api import ogc
 from api.app import NODE_MODULES, STATIC_DIR
 from api.deps import ReaderDep, SettingsDep
 from api.settings import Settings
@@ -69,7 +70,7 @@ def index(
                         "live_as_of": r.get("live_as_of"),
                         "area_ha": round(r["area_ha"], 2),
                         "method": r["method"],
-                        "url": str(request.url_for("dossier", threat_id=r["id"])),
+                        "url": f"{ogc.base_url(request)}/threats/{r['id']}",
                     }
                     for r in rows
                 ],
@@ -105,7 +106,7 @@ def feed(
     """Newly published threats, for the whole region or one protected area."""
     from feedgen.feed import FeedGenerator
 
-    base = (settings.api.public_url or str(request.base_url)).rstrip("/")
+    base = ogc.base_url(request)
     with engine.connect() as conn:
         area = lt.protected_area(conn, protected_area) if protected_area is not None else None
         rows = lt.feed_entries(conn, protected_area_id=protected_area)
@@ -189,7 +190,7 @@ def export_html(request: Request, engine: Any, settings: Settings, threat_id: in
             photos=photos,
             css=css,
             export=True,
-            base=(settings.api.public_url or str(request.base_url)).rstrip("/"),
+            base=ogc.base_url(request),
             generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
     )
