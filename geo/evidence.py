@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -117,8 +118,24 @@ def _open_image(data: bytes, name: str) -> Image.Image:
 
 
 def _kept_gps(im: Image.Image) -> dict[int, object]:
-    gps = im.getexif().get_ifd(GPS_IFD)
-    return {tag: value for tag, value in gps.items() if tag in GPS_KEPT_TAGS}
+    """The GPS tags to write back: the whitelisted ones that can be written again, and only
+    if latitude and longitude are among them (else none: no partial position)."""
+    try:
+        gps = im.getexif().get_ifd(GPS_IFD)
+    except (OSError, SyntaxError, ValueError, TypeError, struct.error):
+        return {}
+    kept: dict[int, object] = {}
+    for tag, value in sorted(gps.items()):
+        if tag not in GPS_KEPT_TAGS:
+            continue
+        trial = Image.Exif()
+        trial[GPS_IFD] = {**kept, tag: value}
+        try:
+            trial.tobytes()
+        except (TypeError, ValueError, OverflowError, struct.error):
+            continue  # a value of the wrong type: left out
+        kept[tag] = value
+    return kept if {2, 4} <= kept.keys() else {}
 
 
 def _reencode(

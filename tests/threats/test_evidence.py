@@ -176,3 +176,16 @@ def test_jpeg_segments_stripped_losslessly() -> None:
     scan = data.index(b"\xff\xda")
     assert clean.endswith(data[scan:])  # the compressed pixels, byte for byte
     assert strip_jpeg_segments(b"not a jpeg") == b"not a jpeg"
+
+
+def test_a_malformed_gps_position_is_left_out_not_an_error() -> None:
+    """A GPS latitude stored as text (as some software writes it) cannot be written back:
+    the position is not kept (no partial position), and the photo is still accepted."""
+    data = photo_with_gps()
+    latitude = b"\x00\x02\x00\x05\x00\x00\x00\x03"  # tag 2, RATIONAL, 3 values (big-endian)
+    assert data.count(latitude) == 1
+    data = data.replace(latitude, b"\x00\x02\x00\x02\x00\x00\x00\x18")  # the same bytes as text
+    assert isinstance(gps_tags(data)[2], str)
+    ev = check_evidence(data, keep_location=True, **LIMITS)
+    assert gps_tags(ev.data) == {} and not ev.location_kept
+    assert (ev.width, ev.height) == (80, 60)
