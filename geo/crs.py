@@ -8,7 +8,7 @@ Examples
 --------
 >>> from shapely.geometry import box
 >>> round(geodesic_area_m2(box(76.9, 43.1, 77.0, 43.2)) / 1e4)  # hectares
-9040
+9037
 """
 
 from __future__ import annotations

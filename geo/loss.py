@@ -12,7 +12,6 @@ the change against the first epoch, as a time series.
 Examples
 --------
 >>> import geopandas as gpd
-import rasterio.features
 >>> from shapely.geometry import box
 >>> t = gpd.GeoDataFrame({"id": [1], "name": ["resort"], "status": ["proposed"]},
 ...                      geometry=[box(0, 40, 0.1, 40.1)], crs=4326)
