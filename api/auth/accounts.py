@@ -137,8 +137,15 @@ def link_grant(session: Session, user: User, code: str, *, unlink: bool = False)
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    """Set ``user``'s password: every web session ends and every API token is revoked (a
+    stolen password or token stops working once the password is changed)."""
     user.password_hash = hash_password(password)
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
 
 
 def deactivate(session: Session, user: User) -> None:

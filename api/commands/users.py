@@ -177,7 +177,7 @@ def set_password(
     username: str,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
 ) -> None:
-    """Set a user's password (their web sessions end)."""
+    """Set a user's password (their web sessions end and their API tokens are revoked)."""
     from api.auth import accounts
 
     if password_stdin:
@@ -185,7 +185,7 @@ def set_password(
     else:
         password = getpass.getpass("New password: ")
     _run(lambda s: accounts.set_password(s, accounts.get_user(s, username), password))
-    typer.echo(f"password of {username} changed")
+    typer.echo(f"password of {username} changed; their sessions ended and API tokens revoked")
 
 
 @users_app.command("deactivate")

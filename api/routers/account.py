@@ -12,10 +12,12 @@ from sqlalchemy import select
 
 from api.auth import accounts
 from api.auth.deps import LoggedInDep
+from api.auth.middleware import SESSION_COOKIE, cookie_header
+from api.auth.passwords import MIN_LENGTH
 from api.auth.principal import PrincipalDep
 from api.db.engine import transaction
 from api.db.models import Grant
-from api.deps import EngineDep
+from api.deps import EngineDep, SettingsDep
 from api.templating import render
 
 router = APIRouter(tags=["account"])
@@ -118,14 +120,64 @@ def _login_redirect(request: Request) -> RedirectResponse:
 def tokens_page(request: Request, principal: PrincipalDep, engine: EngineDep) -> Response:
     if principal.is_anonymous:
         return _login_redirect(request)
+    return _account_page(request, principal, engine)
+
+
+def _account_page(
+    request: Request,
+    principal: PrincipalDep,
+    engine: EngineDep,
+    *,
+    status_code: int = 200,
+    new: accounts.NewToken | None = None,
+    password_error: str | None = None,
+) -> HTMLResponse:
     return render(
         request,
         "tokens.html",
+        status_code=status_code,
         tokens=_tokens(engine, principal.user_id or 0),
-        new=None,
+        new=new,
         grants=_grant_codes(engine, principal.grant_ids),
         principal=principal,
+        password_error=password_error,
     )
+
+
+@pages.post("/account/password", response_class=HTMLResponse)
+def change_password(
+    request: Request,
+    principal: PrincipalDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    current: Annotated[str, Form(max_length=1000)] = "",
+    new: Annotated[str, Form(max_length=1000)] = "",
+    again: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Change one's password: every session (this one too) ends and every API token is
+    revoked; log in again with the new password."""
+    if principal.is_anonymous:
+        return _login_redirect(request)
+    problem = None
+    if new != again:
+        problem = "The two new passwords differ."
+    elif len(new) < MIN_LENGTH:
+        problem = f"A password needs at least {MIN_LENGTH} characters."
+    else:
+        with transaction(engine, actor=principal.username) as session:
+            user = accounts.authenticate(session, principal.username or "", current)
+            if user is None:
+                problem = "The current password is wrong."
+            else:
+                accounts.set_password(session, user, new)
+    if problem:
+        return _account_page(request, principal, engine, status_code=400, password_error=problem)
+    response = RedirectResponse("/login?next=/account/tokens", status_code=303)
+    response.headers.append(
+        "set-cookie",
+        cookie_header(SESSION_COOKIE, "", secure=settings.api.secure_cookies, delete=True),
+    )
+    return response
 
 
 @pages.post("/account/tokens", response_class=HTMLResponse)
@@ -140,15 +192,7 @@ def tokens_create(
     with transaction(engine, actor=principal.username) as session:
         user = accounts.get_user(session, principal.username or "")
         new = accounts.create_api_token(session, user, name)
-    return render(
-        request,
-        "tokens.html",
-        status_code=201,
-        tokens=_tokens(engine, principal.user_id or 0),
-        new=new,
-        grants=_grant_codes(engine, principal.grant_ids),
-        principal=principal,
-    )
+    return _account_page(request, principal, engine, status_code=201, new=new)
 
 
 @pages.post("/account/tokens/{token_id}/revoke")
