@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import logging
 import math
+import os
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +97,43 @@ def _raster(session: Session, settings: Settings, name: str, inputs: Inputs) -> 
         raise NotFound(f"raster {name!r} is registered but its file {full} is missing")
     inputs.rasters[name] = {"sha256": r.sha256, "path": str(path)}
     return full
+
+
+#: Free bytes below which a failed raster write is taken for a full disk.
+_DISK_FULL_BELOW = 1 << 20
+
+
+def _write_atomic(final: Path, write: Callable[[Path], object]) -> Path:
+    """Have ``write`` write a raster to a temporary file beside ``final``, flush it to disk,
+    then rename it to ``final``: a reader never sees half a raster, and a write that fails
+    (a full disk) leaves no partial file behind."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.stem}.{secrets.token_hex(4)}.partial{final.suffix}")
+    try:
+        try:
+            write(tmp)
+        except Exception as exc:
+            # GDAL reports a full disk only as "write error"; the file system says more
+            st = os.statvfs(final.parent)
+            unexplained = not isinstance(exc, OSError) or exc.errno is None
+            if unexplained and st.f_bavail * st.f_frsize < _DISK_FULL_BELOW:
+                raise OSError(errno.ENOSPC, "No space left on device") from exc
+            raise
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+        fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".aux.xml").unlink(missing_ok=True)
+    return final
 
 
 def _record_failure(
@@ -313,6 +353,7 @@ def run_ecosystems(
         "definition": "Kapos et al. (2000); UNEP-WCMC",
     }
     out_dir = settings.var_dir / "analyses"
+    written: list[Path] = []
 
     def compute(inputs: Inputs) -> tuple[eco.EcosystemGrid, gpd.GeoDataFrame]:
         with _read(engine) as s:
@@ -339,7 +380,8 @@ def run_ecosystems(
     def store(s: Session, run_id: int, computed: Any) -> dict[str, Any]:
         grid, polys = computed
         grid.parameters["analysis_run_id"] = run_id
-        path = grid.write(out_dir / f"ecosystems_run_{run_id}.tif")
+        path = _write_atomic(out_dir / f"ecosystems_run_{run_id}.tif", grid.write)
+        written.append(path)
         g = polys.copy()
         g["properties"] = [
             {
@@ -377,7 +419,12 @@ def run_ecosystems(
             "polygons": len(rows),
         }
 
-    return _execute(engine, "ecosystems", params, compute, store, actor=actor, title=title)
+    try:
+        return _execute(engine, "ecosystems", params, compute, store, actor=actor, title=title)
+    except BaseException:
+        for path in written:  # its run was not committed: no row names this raster
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _register_output(
@@ -751,8 +798,34 @@ def register_habitat_scenario(
         footprint = read_threats(s, threat)
     out = settings.var_dir / "analyses"
     slug = species.lower().replace(" ", "_")
-    before = hb.habitat_raster(grid, params, rng, out / f"habitat_{slug}_run_{hrun}.tif", regions)
-    after = ls.clear_footprints(before, footprint, out / f"habitat_{slug}_run_{hrun}_if_built.tif")
+    finals = (
+        out / f"habitat_{slug}_run_{hrun}.tif",
+        out / f"habitat_{slug}_run_{hrun}_if_built.tif",
+    )
+    new = [p for p in finals if not p.exists()]
+    try:
+        before = _write_atomic(
+            finals[0], lambda p: hb.habitat_raster(grid, params, rng, p, regions)
+        )
+        after = _write_atomic(finals[1], lambda p: ls.clear_footprints(before, footprint, p))
+        names = _register_habitat(engine, species, hrun, threat, before, after, actor)
+    except BaseException:
+        for path in new:  # written here and not registered: remove again
+            path.unlink(missing_ok=True)
+        raise
+    return names
+
+
+def _register_habitat(
+    engine: Engine,
+    species: str,
+    hrun: int,
+    threat: str,
+    before: Path,
+    after: Path,
+    actor: str,
+) -> dict[str, str]:
+    slug = species.lower().replace(" ", "_")
     names = {
         "current": f"habitat_{slug}_run_{hrun}",
         "if_built": f"habitat_{slug}_run_{hrun}_if_built",

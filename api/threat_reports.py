@@ -215,9 +215,30 @@ def evidence_path(settings: Settings, ev: EvidenceFile) -> Path:
     return path
 
 
+def _write_file(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically: a temporary file in the same directory, flushed
+    to disk, then renamed. A failed write (a full disk) leaves no partial file."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 @contextmanager
 def _stored(settings: Settings, files: Sequence[Evidence]) -> Iterator[list[str]]:
-    """Write files by content hash; on error, remove those this call created."""
+    """Write files by content hash, before the rows naming them are committed (inside the
+    block); on any error, in the writes or the commit, remove what this call created."""
     root = evidence_root(settings)
     created: list[Path] = []
     rel_paths: list[str] = []
@@ -227,10 +248,7 @@ def _stored(settings: Settings, files: Sequence[Evidence]) -> Iterator[list[str]
             target = root / rel
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(ev.data)
-                os.replace(tmp, target)
+                _write_file(target, ev.data)
                 created.append(target)
             rel_paths.append(rel)
         yield rel_paths
