@@ -13,6 +13,7 @@ from api import errors
 from api.db.engine import make_engine
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import REPO_ROOT, Settings
+from api.vendor import VendorFiles
 
 STATIC_DIR = REPO_ROOT / "api" / "static"
 NODE_MODULES = REPO_ROOT / "node_modules"
@@ -96,5 +97,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if NODE_MODULES.is_dir():
-        app.mount("/vendor", StaticFiles(directory=NODE_MODULES), name="vendor")
+        app.mount("/vendor", VendorFiles(directory=NODE_MODULES), name="vendor")
     return app

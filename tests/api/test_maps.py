@@ -77,3 +77,35 @@ def test_case_footprint_area_is_geodesic(client, engine) -> None:  # type: ignor
     assert case["footprint_ha"] == pytest.approx(float(area_ha(gdf)[0]), rel=0.002)
     assert case["footprint_ha"] == pytest.approx(1002, rel=0.01)
     assert 0 < case["inside_park_ha"] <= case["footprint_ha"] + 1e-6
+
+
+def test_vendor_serves_only_what_pages_load(client) -> None:  # type: ignore[no-untyped-def]
+    """node_modules holds sources, tests and package metadata: none of it is published."""
+    for path in (
+        "/vendor/leaflet/package.json",
+        "/vendor/leaflet/src/Leaflet.js",
+        "/vendor/.package-lock.json",
+        "/vendor/leaflet/dist/../package.json",
+        "/vendor/jquery/dist/jquery.min.js",
+    ):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/vendor/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+
+
+def test_vendor_stylesheets_find_their_images_and_fonts(client) -> None:  # type: ignore[no-untyped-def]
+    """Every url(...) in a served stylesheet resolves to a file that is served too."""
+    import posixpath
+    import re
+
+    page = client.get("/atlas").text
+    sheets = re.findall(r'href="(/vendor/[^"]+\.css)"', page)
+    assert sheets
+    for sheet in sheets:
+        css = client.get(sheet).text
+        for ref in set(re.findall(r"url\(['\"]?([^'\")]+)['\"]?\)", css)):
+            if ref.startswith(("data:", "#")):
+                continue
+            target = posixpath.normpath(
+                posixpath.join(posixpath.dirname(sheet), ref.split("?")[0].split("#")[0])
+            )
+            assert client.get(target).status_code == 200, (sheet, ref)
