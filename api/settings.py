@@ -149,6 +149,15 @@ class RateLimitSettings(BaseSettings):
     login_failure_window_seconds: int = 3600
 
 
+class DossierSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IRBIS_DOSSIER_", extra="ignore")
+
+    #: Dossier PDFs rendered at once (each runs a headless Chromium).
+    pdf_concurrency: int = Field(1, ge=1, le=8)
+    #: Further PDF requests that may wait for a renderer; beyond, 503 with Retry-After.
+    pdf_queue: int = Field(4, ge=0, le=100)
+
+
 class Settings(BaseSettings):
     """All of Irbis's settings."""
 
@@ -161,6 +170,7 @@ class Settings(BaseSettings):
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
+    dossier: DossierSettings = Field(default_factory=DossierSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
 

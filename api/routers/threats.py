@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import hashlib
 import io
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from shapely.geometry import mapping
 
@@ -25,6 +28,7 @@ from api.deps import ReaderDep, SettingsDep
 from api.settings import Settings
 from api.templating import render, templates
 from layers import threats as lt
+from layers.sql import versions
 
 router = APIRouter(tags=["threats"])
 
@@ -234,25 +238,127 @@ async def _print_pdf(html: str) -> bytes:
             await browser.close()
 
 
+#: Every table a dossier reads: their data versions key the cached PDF.
+DOSSIER_TABLES = (
+    "threats",
+    "threat_status_changes",
+    "threat_reports",
+    "evidence_files",
+    "protected_areas",
+    "ecosystems",
+    "habitat",
+    "species_ranges",
+    "analysis_runs",
+    "places",
+    "countries",
+)
+
+
+class PdfRenderer:
+    """Renders dossier PDFs at most ``concurrency`` at once, with at most ``queue`` more
+    waiting, and caches each on disk under the var dir, keyed by the data version of the
+    threat's dossier: the same version is rendered once, whoever asks and however often."""
+
+    def __init__(self, cache_dir: Path, concurrency: int, queue: int) -> None:
+        self.cache_dir = cache_dir
+        self.limit = concurrency + queue
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self.pending: dict[str, asyncio.Future[bytes]] = {}
+        #: Chromium renders started (for operators and tests).
+        self.renders = 0
+
+    def path(self, threat_id: int, key: str) -> Path:
+        return self.cache_dir / f"threat-{threat_id}-{key}.pdf"
+
+    async def get(self, threat_id: int, key: str, make_html: Any) -> bytes:
+        path = self.path(threat_id, key)
+        if path.is_file():
+            return path.read_bytes()
+        if path.name in self.pending:  # the same version is being rendered: wait for it
+            return await asyncio.shield(self.pending[path.name])
+        if len(self.pending) >= self.limit:
+            raise HTTPException(
+                503,
+                "Dossier PDFs are being rendered for others: try again in a minute.",
+                headers={"Retry-After": "30"},
+            )
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.pending[path.name] = future
+        try:
+            async with self.semaphore:
+                html = await run_in_threadpool(make_html)
+                self.renders += 1
+                pdf = await _print_pdf(html)
+            await run_in_threadpool(self._store, threat_id, path, pdf)
+            future.set_result(pdf)
+            return pdf
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters get it, nobody else needs to
+            raise
+        finally:
+            del self.pending[path.name]
+
+    def _store(self, threat_id: int, path: Path, pdf: bytes) -> None:
+        """Write atomically; older versions of the same dossier go."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pdf)
+        os.replace(tmp, path)
+        for old in self.cache_dir.glob(f"threat-{threat_id}-*.pdf"):
+            if old != path:
+                old.unlink(missing_ok=True)
+
+
+def pdf_renderer(request: Request) -> PdfRenderer:
+    """The app's renderer (one per app, made on first use)."""
+    state = request.app.state
+    renderer: PdfRenderer | None = getattr(state, "pdf_renderer", None)
+    if renderer is None:
+        s: Settings = state.settings
+        renderer = state.pdf_renderer = PdfRenderer(
+            Path(s.var_dir) / "cache" / "dossiers",
+            s.dossier.pdf_concurrency,
+            s.dossier.pdf_queue,
+        )
+    return renderer
+
+
+def _pdf_key(request: Request, engine: Any) -> str:
+    """The data version of every dossier (and the base of its links), as a short hash."""
+    with engine.connect() as conn:
+        rows = conn.execute(versions(DOSSIER_TABLES)).all()
+    stamp = ",".join(f"{t}:{v}" for t, v in rows) + "|" + ogc.base_url(request)
+    return hashlib.sha256(stamp.encode()).hexdigest()[:24]
+
+
 @router.get(
     "/threats/{threat_id}/dossier.pdf",
     response_class=Response,
     summary="Download a threat's dossier as a PDF report",
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        503: {"description": "Too many PDFs being rendered: retry after the given seconds"},
+    },
 )
 async def dossier_pdf(
     request: Request, engine: ReaderDep, settings: SettingsDep, threat_id: int
 ) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
-    html = await run_in_threadpool(export_html, request, engine, settings, threat_id)
-    state = request.app.state
-    if getattr(state, "pdf_lock", None) is None:  # one Chromium at a time per app
-        state.pdf_lock = asyncio.Lock()
-    async with state.pdf_lock:
-        pdf = await _print_pdf(html)
+    """The dossier as a PDF, rendered once per data version and cached on disk."""
+    # published or 404 before anything else (an unpublished threat also has no cached PDF:
+    # unpublishing changes the threats' version, hence the key)
+    await run_in_threadpool(_published_or_404, engine, threat_id)
+    key = await run_in_threadpool(_pdf_key, request, engine)
+    pdf = await pdf_renderer(request).get(
+        threat_id, key, lambda: export_html(request, engine, settings, threat_id)
+    )
     return Response(
         pdf,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="irbis-threat-{threat_id}.pdf"'},
     )
+
+
+def _published_or_404(engine: Any, threat_id: int) -> None:
+    with engine.connect() as conn:
+        lt.published_threat(conn, threat_id)
