@@ -190,27 +190,44 @@ _PDF_REMOVED_KEYS = (
 #: Actions that stay inside the document; any other (JavaScript, Launch, URI, SubmitForm,
 #: ImportData, GoToR, GoToE, Sound, Movie, Rendition...) is removed.
 _PDF_SAFE_ACTIONS = frozenset({"/GoTo", "/Named", "/Thread", "/SetOCGState", "/Trans"})
+#: Actions removed under whatever key they are found.
+_PDF_UNSAFE_ACTIONS = frozenset(
+    {
+        "/JavaScript",
+        "/Launch",
+        "/URI",
+        "/SubmitForm",
+        "/ImportData",
+        "/GoToR",
+        "/GoToE",
+        "/Sound",
+        "/Movie",
+        "/Rendition",
+        "/RichMediaExecute",
+    }
+)
 #: Annotations removed from pages: attachments and media that play or run something.
 _PDF_REMOVED_ANNOTATIONS = frozenset(
     {"/FileAttachment", "/Sound", "/Movie", "/Screen", "/RichMedia", "/3D"}
 )
 #: Catalog entries removed: web base address, portfolio view, document requirements.
 _PDF_REMOVED_CATALOG_KEYS = ("/URI", "/Collection", "/Requirements")
+_DCT = (pikepdf.Name.DCTDecode, pikepdf.Array([pikepdf.Name.DCTDecode]))
 #: JPEG segments kept in images inside a PDF: JFIF header, ICC profile, Adobe colour flags.
 _JPEG_KEPT_APP = {0xE0: b"JFIF\x00", 0xE2: b"ICC_PROFILE\x00", 0xEE: b"Adobe"}
 
 
-def strip_jpeg_segments(data: bytes) -> bytes:
+def strip_jpeg_segments(data: bytes) -> bytes | None:
     """A JPEG stream without its metadata segments (EXIF, XMP, IPTC, comments, trailers),
-    losslessly: the compressed pixels are copied as they are. Returns the data unchanged if
-    it is not a JPEG this function can follow."""
+    losslessly: the compressed pixels are copied as they are. None if the data is not a JPEG
+    whose segments can be followed."""
     if not data.startswith(b"\xff\xd8"):
-        return data
+        return None
     out = bytearray(b"\xff\xd8")
     i = 2
     while i + 4 <= len(data):
         if data[i] != 0xFF:
-            return data
+            return None
         marker = data[i + 1]
         if marker == 0xFF:  # fill byte
             i += 1
@@ -222,13 +239,17 @@ def strip_jpeg_segments(data: bytes) -> bytes:
         length = int.from_bytes(data[i + 2 : i + 4], "big")
         segment = data[i : i + 2 + length]
         if length < 2 or len(segment) < 2 + length:
-            return data
+            return None
         metadata = marker == 0xFE or 0xE0 <= marker <= 0xEF
         prefix = _JPEG_KEPT_APP.get(marker)
         if not metadata or (prefix is not None and segment[4:].startswith(prefix)):
             out += segment
         i += 2 + length
-    return data
+    return None
+
+
+class _DamagedImage(Exception):
+    """A JPEG image in a PDF whose metadata cannot be told from its pixels."""
 
 
 def _is_unsafe_action(action: object, depth: int = 0) -> bool:
@@ -246,6 +267,38 @@ def _is_unsafe_action(action: object, depth: int = 0) -> bool:
     return following is not None and _is_unsafe_action(following, depth + 1)
 
 
+def _is_removed_value(value: object) -> bool:
+    """Whether a value is removed under whatever key it is found: an action that runs
+    something or leaves the document, XMP metadata, an embedded file."""
+    if isinstance(value, pikepdf.Stream):
+        return (
+            value.get("/Type") in (pikepdf.Name.Metadata, pikepdf.Name.EmbeddedFile)
+            or value.get("/Subtype") == pikepdf.Name.XML
+        )
+    if isinstance(value, pikepdf.Dictionary):
+        return "/JS" in value or str(value.get("/S", "")) in _PDF_UNSAFE_ACTIONS
+    return False
+
+
+def _strip_jpeg_stream(obj: pikepdf.Stream) -> None:
+    """Remove the metadata segments of a JPEG image stream (one that says it is, or whose
+    bytes are), in place."""
+    filters = obj.get("/Filter")
+    raw = obj.read_raw_bytes()
+    if filters not in _DCT and not raw.startswith(b"\xff\xd8\xff"):
+        return
+    clean = strip_jpeg_segments(raw)
+    if clean is None:
+        raise _DamagedImage
+    if clean != raw:
+        parms = obj.get("/DecodeParms")
+        obj.write(
+            clean,
+            filter=filters if isinstance(filters, pikepdf.Name | pikepdf.Array) else None,
+            decode_parms=parms if isinstance(parms, pikepdf.Dictionary | pikepdf.Array) else None,
+        )
+
+
 def _scrub_pdf_dict(obj: pikepdf.Object) -> list[pikepdf.Object]:
     """Remove unwanted keys from one dictionary or stream; return its direct children."""
     for key in _PDF_REMOVED_KEYS:
@@ -254,30 +307,19 @@ def _scrub_pdf_dict(obj: pikepdf.Object) -> list[pikepdf.Object]:
     for key in ("/A", "/Next"):
         if key in obj and _is_unsafe_action(obj[key]):
             del obj[key]
-    if (
-        isinstance(obj, pikepdf.Stream)
-        and obj.get("/Subtype") == pikepdf.Name.Image
-        and obj.get("/Filter") in (pikepdf.Name.DCTDecode, pikepdf.Array([pikepdf.Name.DCTDecode]))
-    ):
-        raw = obj.read_raw_bytes()
-        clean = strip_jpeg_segments(raw)
-        if clean != raw:
-            parms = obj.get("/DecodeParms")
-            if isinstance(parms, pikepdf.Array):
-                parms = parms[0] if len(parms) else None
-            obj.write(
-                clean,
-                filter=pikepdf.Name.DCTDecode,
-                decode_parms=parms if isinstance(parms, pikepdf.Dictionary) else None,
-            )
+    for key in list(obj.keys()):
+        if _is_removed_value(obj[key]):
+            del obj[key]
+    if isinstance(obj, pikepdf.Stream):
+        _strip_jpeg_stream(obj)
     return [v for _, v in obj.items()]
 
 
 def _scrub_pdf(pdf: pikepdf.Pdf) -> None:
     """Remove metadata, scripts, actions and attachments from every object, in place."""
     trailer = pdf.trailer
-    for key in ("/Info", "/ID"):
-        if key in trailer:
+    for key in list(trailer.keys()):
+        if key != "/Root":  # /Info, /ID and anything else; qpdf writes /Size and a new /ID
             del trailer[key]
     root = pdf.Root
     for key in _PDF_REMOVED_CATALOG_KEYS:
@@ -334,6 +376,11 @@ def clean_pdf(data: bytes, name: str = "the file") -> bytes:
                 fix_metadata_version=False,
                 stream_decode_level=pikepdf.StreamDecodeLevel.none,  # streams copied as is
             )
+    except _DamagedImage:
+        raise UnreadableFile(
+            f"{name} holds a damaged JPEG image, so its metadata cannot be removed; save or "
+            "print the document to PDF again and send that"
+        ) from None
     except pikepdf.PasswordError:
         raise InvalidInput(
             f"{name} is protected with a password; save it without the password and send it again"

@@ -172,10 +172,12 @@ def test_jpeg_segments_stripped_losslessly() -> None:
     )
     data = out.getvalue()
     clean = strip_jpeg_segments(data + b"trailer Aigerim Reporter")
+    assert clean is not None
     assert b"Aigerim" not in clean and clean.endswith(b"\xff\xd9")
     scan = data.index(b"\xff\xda")
     assert clean.endswith(data[scan:])  # the compressed pixels, byte for byte
-    assert strip_jpeg_segments(b"not a jpeg") == b"not a jpeg"
+    assert strip_jpeg_segments(b"not a jpeg") is None
+    assert strip_jpeg_segments(data[:30]) is None  # cut inside a segment
 
 
 def test_a_malformed_gps_position_is_left_out_not_an_error() -> None:
@@ -189,3 +191,56 @@ def test_a_malformed_gps_position_is_left_out_not_an_error() -> None:
     ev = check_evidence(data, keep_location=True, **LIMITS)
     assert gps_tags(ev.data) == {} and not ev.location_kept
     assert (ev.width, ev.height) == (80, 60)
+
+
+def _one_page_pdf() -> tuple[pikepdf.Pdf, pikepdf.Dictionary]:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(200, 100))
+    return pdf, pdf.pages[0].obj
+
+
+def _saved(pdf: pikepdf.Pdf) -> bytes:
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_pdf_scripts_metadata_and_files_go_under_any_key() -> None:
+    """Found by what they are, not only where the specification puts them."""
+    pdf, page = _one_page_pdf()
+    page["/PrivateAction"] = pikepdf.Dictionary(
+        S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('Aigerim Reporter')")
+    )
+    page["/PrivateLink"] = pikepdf.Dictionary(
+        S=pikepdf.Name.URI, URI=pikepdf.String("https://example.org/aigerim-reporter")
+    )
+    page["/PrivateXMP"] = pdf.make_stream(
+        b"<x:xmpmeta>Aigerim Reporter</x:xmpmeta>", Type=pikepdf.Name.Metadata
+    )
+    page["/PrivateFile"] = pdf.make_stream(b"Aigerim Reporter", Type=pikepdf.Name.EmbeddedFile)
+    page["/Kept"] = pikepdf.Dictionary(S=pikepdf.Name.GoTo, D=[page, pikepdf.Name.Fit])
+    ev = check_evidence(_saved(pdf), **LIMITS)
+    assert b"Aigerim" not in ev.data and b"aigerim" not in ev.data
+    served = PdfReader(io.BytesIO(ev.data)).pages[0]
+    assert "/Kept" in served and not {"/PrivateAction", "/PrivateLink"} & set(served.keys())
+    assert not {"/PrivateXMP", "/PrivateFile"} & set(served.keys())
+
+
+def test_pdf_with_a_damaged_jpeg_image_is_refused() -> None:
+    pdf, page = _one_page_pdf()
+    page["/Resources"] = pikepdf.Dictionary(
+        XObject=pikepdf.Dictionary(
+            Im1=pdf.make_stream(
+                b"\xff\xd8\xff\xe1\xff\xf0Exif\x00\x00Aigerim Reporter",  # cut short
+                Type=pikepdf.Name.XObject,
+                Subtype=pikepdf.Name.Image,
+                Width=4,
+                Height=4,
+                BitsPerComponent=8,
+                ColorSpace=pikepdf.Name.DeviceRGB,
+                Filter=pikepdf.Name.DCTDecode,
+            )
+        )
+    )
+    with pytest.raises(UnreadableFile, match="damaged JPEG image"):
+        check_evidence(_saved(pdf), name="permit.pdf", **LIMITS)
