@@ -215,9 +215,19 @@ _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _TEXT_COORDINATES = re.compile(rb'"coordinates"\s*:\s*[\[\s]*"')
 
 
-def _refuse_hostile_text(path: Path, fmt: str, name: str) -> None:
+def _refuse_hostile_text(path: Path, fmt: str, name: str, limits: UploadLimits) -> None:
     """Checks on the raw text before GDAL parses it."""
     data = path.read_bytes()
+    n = limits.max_attribute_chars
+    # one value longer than the attribute limit: a string, or a run of digits (linear scans)
+    long = re.search(rb'"[^"\n]{%d,}' % (n + 1), data) or re.search(
+        rb"(?<![0-9.eE+-])[0-9.eE+-]{%d,}" % (n + 1), data
+    )
+    if long:
+        raise TooLarge(
+            f"{name}: a value in the file (at byte {long.start():,}) holds more than {n:,} "
+            f"characters; at most {n:,} per attribute"
+        )
     if fmt == "KML" and _DTD.search(data):
         raise UnreadableFile(
             f"{name}: the KML declares a document type or entities (<!DOCTYPE, <!ENTITY); "
@@ -333,7 +343,7 @@ def _layers(source: str, name: str) -> list[str]:
 
 #: GDAL messages and what they mean for the person uploading.
 _GDAL_MESSAGES = {
-    "Too many characters in number": "a number in the file is far too long (thousands of digits)",
+    "Too many characters in number": "a value in the file is far too long",
     "Unrecognized number": "a number in the file is out of range or malformed",
     "not recognized as being in a supported file format": "not a file in the format its name says",
     "not recognized as a supported file format": "not a file in the format its name says",
@@ -382,10 +392,10 @@ def _read_layer(
         )
     except _READ_ERRORS as exc:
         raise UnreadableFile(f"{name}: cannot be read ({_short(exc)})") from exc
-    if info.get("features", 0) > limits.max_features:
-        raise TooLarge(
-            f"{name}: {info['features']:,} features; at most {limits.max_features:,} per upload"
-        )
+    # a CSV may hold one boundary vertex per row: its sites are counted once grouped
+    most = max(limits.max_features, limits.max_vertices) if opts else limits.max_features
+    if info.get("features", 0) > most:
+        raise TooLarge(f"{name}: {info['features']:,} features; at most {most:,} per upload")
     broken: dict[int, str] = {}
     try:
         try:
@@ -505,6 +515,7 @@ def read_upload(
         gdf, note = vertices_to_polygons(gdf, name_field)
         if note:
             notes.append(note)
+        _check_features(gdf, name, limits)
     _check_attributes(gdf, name, limits)
     names = site_names(gdf, Path(name).stem, name_field)
     descriptions = _pick(gdf, DESCRIPTION_COLUMNS)
@@ -560,7 +571,7 @@ def _read_all(
         notes.append(f"read {data.name} from the archive")
     if fmt in {"GeoJSON", "KML", "CSV"}:
         data = _as_utf8(data, tmp, name, notes)
-        _refuse_hostile_text(data, fmt, name)
+        _refuse_hostile_text(data, fmt, name, limits)
     source = str(data)
     opts = CSV_OPTIONS if fmt == "CSV" else {}
     layers = _layers(source, name)
@@ -590,12 +601,17 @@ def _read_all(
     if any(f.crs != crs for f in frames[1:]):
         raise SchemaMismatch(f"{name}: its layers use different coordinate systems")
     gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
-    if len(gdf) > limits.max_features:
-        raise TooLarge(f"{name}: {len(gdf):,} features; at most {limits.max_features:,} per upload")
+    if fmt != "CSV":
+        _check_features(gdf, name, limits)
     vertices = int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
     if vertices > limits.max_vertices:
         raise TooLarge(f"{name}: {vertices:,} vertices; at most {limits.max_vertices:,} per upload")
     return gdf, fmt, encoding, broken
+
+
+def _check_features(gdf: gpd.GeoDataFrame, name: str, limits: UploadLimits) -> None:
+    if len(gdf) > limits.max_features:
+        raise TooLarge(f"{name}: {len(gdf):,} features; at most {limits.max_features:,} per upload")
 
 
 def _check_attributes(gdf: gpd.GeoDataFrame, name: str, limits: UploadLimits) -> None:

@@ -443,7 +443,8 @@ def validate_sites(
     inside = (
         usable & (b[:, 2] >= west) & (b[:, 0] <= east) & (b[:, 3] >= south) & (b[:, 1] <= north)
     )
-    swapped_inside = (b[:, 3] >= west) & (b[:, 1] <= east) & (b[:, 2] >= south) & (b[:, 0] <= north)
+    # latitude-first coordinates of a site in the region lie inside it once swapped
+    swapped_inside = (b[:, 1] >= west) & (b[:, 3] <= east) & (b[:, 0] >= south) & (b[:, 2] <= north)
     swapped = usable & ~inside & swapped_inside
     if swapped.any():
         cx, cy = (b[swapped, 0] + b[swapped, 2]) / 2, (b[swapped, 1] + b[swapped, 3]) / 2

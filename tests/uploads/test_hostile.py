@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 import zipfile
@@ -180,35 +179,7 @@ def test_shapefile_without_dbf_or_with_two_datasets(tmp_path) -> None:
 # ---- through the API: 4xx, nothing stored, still serving ---------------------------------
 
 
-HOSTILE = {
-    "bomb.zip": lambda: _zip_bytes({"a.geojson": b"\0" * (20 * 1024 * 1024)}),
-    "trav.zip": lambda: _zip_bytes({"../../evil.geojson": GEOJSON}),
-    "wrong.gpkg": lambda: GEOJSON,
-    "empty.geojson": lambda: b"",
-    "cut.geojson": lambda: GEOJSON[:60],
-    "latin.geojson": lambda: GEOJSON.replace(b'"x"', '"Урочище"'.encode("cp1251")),
-    "virus.exe": lambda: b"MZ" + b"\0" * 100,
-}
-
-
-def _zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for k, v in members.items():
-            z.writestr(k, v)
-    return buf.getvalue()
-
-
-@pytest.mark.parametrize("filename", sorted(HOSTILE))
-def test_api_refuses_hostile_files_and_keeps_serving(filename, grantee, engine, tmp_path) -> None:
-    before = _sites(engine)
-    r = upload(grantee, tmp_path / filename, content=HOSTILE[filename](), dry_run=False)
-    assert 400 <= r.status_code < 500, r.text
-    assert r.json()["description"]
-    assert _sites(engine) == before
-    assert grantee.get("/health").status_code == 200
-    ok = upload(grantee, write(site_gdf(1), "geojson", tmp_path))
-    assert ok.status_code == 200 and ok.json()["ok"]
+# Every hostile file through the API (dry run and commit): tests/uploads/test_corpus.py.
 
 
 @pytest.fixture
