@@ -561,28 +561,37 @@ def run_habitat(
 OVERLAP_LAYERS = ("protected_areas", "field_sites", "threats", "countries", "habitat", "ecosystems")
 
 
+def _columns(gdf: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
+    """``columns`` (all when empty) and the geometry, named ``geometry`` whatever the
+    store called it (tables read from PostGIS call it ``geom``)."""
+    geom = gdf.geometry.name
+    keep = columns or [c for c in gdf.columns if c != geom]
+    out = gdf[[*keep, geom]]
+    return out.rename_geometry("geometry") if geom != "geometry" else out
+
+
 def read_layer(session: Session, name: str, inputs: Inputs) -> gpd.GeoDataFrame:
     """A named store layer as polygons (for overlaps): see :data:`OVERLAP_LAYERS`."""
     if name == "protected_areas":
         _versions(session, ["protected_areas"], inputs)
-        return _pa_polygons(read_protected_areas(session))[["id", "name", "status", "geometry"]]
+        return _columns(_pa_polygons(read_protected_areas(session)), ["id", "name", "status"])
     if name == "field_sites":
         _versions(session, ["field_sites", "grants"], inputs)
-        return read_field_sites(session, funded_only=False)
+        return _columns(read_field_sites(session, funded_only=False), [])
     if name == "threats":
         _versions(session, ["threats"], inputs)
-        return read_threats(session)[["id", "name", "kind", "status", "geometry"]]
+        return _columns(read_threats(session), ["id", "name", "kind", "status"])
     if name == "countries":
         c = programme_countries(session, inputs)
-        return c[["iso_a3", "name", "geometry"]].rename(columns={"iso_a3": "id"})
+        return _columns(c, ["iso_a3", "name"]).rename(columns={"iso_a3": "id"})
     if name == "habitat":
         run = latest_run(session, "habitat")
         inputs.runs["habitat"] = run
-        return read_habitat(session, run)
+        return _columns(read_habitat(session, run), [])
     if name == "ecosystems":
         run = latest_run(session, "ecosystems")
         inputs.runs["ecosystems"] = run
-        return read_ecosystems(session, run)
+        return _columns(read_ecosystems(session, run), [])
     raise InvalidInput(f"unknown layer {name!r}; choose from {', '.join(OVERLAP_LAYERS)}")
 
 
