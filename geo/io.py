@@ -13,8 +13,10 @@ import pandas as pd
 import geopandas as gpd
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
+from pyproj import CRS
 
 from geo.errors import MissingCRS, SchemaMismatch, UnreadableFile
+from geo.validate import undefined_crs
 
 #: Files that are tables, not GDAL vector sources: read with pandas (Darwin Core, WKT/lonlat CSV).
 TABULAR_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -79,6 +81,15 @@ def read_vector(
         raise SchemaMismatch(f"{p.name}: layer {layer!r} has no geometry column")
     if len(gdf) == 0:
         raise UnreadableFile(f"{p.name}: layer {layer!r} has no features")
+    if gdf.crs is not None and undefined_crs(CRS.from_user_input(gdf.crs)):
+        # a GeoPackage's "Undefined geographic SRS" says nothing about the coordinates
+        if crs is None:
+            raise MissingCRS(
+                f"{p.name}: the coordinate reference system is undefined "
+                f"({CRS.from_user_input(gdf.crs).name}); name the EPSG code of the coordinates "
+                "(for example --srs 4326)"
+            )
+        gdf = gdf.set_crs(crs, allow_override=True)
     if gdf.crs is None:
         if crs is None:
             raise MissingCRS(

@@ -263,7 +263,7 @@ def _fmt(values: np.ndarray, digits: int = 1) -> pd.Series:
     return pd.Series([f"{v:,.{digits}f}" for v in values.astype(float)], dtype=object)
 
 
-def _undefined(crs: CRS) -> bool:
+def undefined_crs(crs: CRS) -> bool:
     """A CRS that only says it is unknown (GeoPackage srs_id 0 and -1, a LOCAL_CS)."""
     name = (crs.name or "").lower()
     return "undefined" in name or "unknown" in name or crs.type_name.startswith("Engineering")
@@ -276,7 +276,7 @@ def _source_crs(gdf: gpd.GeoDataFrame, epsg: int | None, notes: list[str]) -> CR
             named = CRS.from_epsg(int(epsg))
         except (CRSError, ValueError, TypeError) as exc:
             raise InvalidInput(f"EPSG:{epsg} is not a known coordinate reference system") from exc
-    if gdf.crs is not None and _undefined(CRS.from_user_input(gdf.crs)):
+    if gdf.crs is not None and undefined_crs(CRS.from_user_input(gdf.crs)):
         said = CRS.from_user_input(gdf.crs).name
         if named is None:
             raise MissingCRS(

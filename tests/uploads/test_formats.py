@@ -127,3 +127,21 @@ def test_geopackage_with_several_layers_needs_a_layer_name(tmp_path) -> None:
         read_upload(path, UploadLimits())
     up = read_upload(path, UploadLimits(), layer="survey_blocks")
     assert sorted(up.names) == sorted(b["name"])
+
+
+def test_read_vector_refuses_an_undefined_geopackage_srs(tmp_path) -> None:
+    import sqlite3
+
+    import pyogrio
+
+    from geo.errors import MissingCRS
+    from geo.io import read_vector
+
+    path = tmp_path / "undefined.gpkg"
+    pyogrio.write_dataframe(site_gdf(1), path, driver="GPKG")
+    with sqlite3.connect(path) as c:
+        c.execute("UPDATE gpkg_geometry_columns SET srs_id = 0")
+        c.execute("UPDATE gpkg_contents SET srs_id = 0")
+    with pytest.raises(MissingCRS, match="undefined"):
+        read_vector(path)
+    assert read_vector(path, crs=4326).crs.to_epsg() == 4326
