@@ -280,7 +280,13 @@ def create_backup(url: str, var_dir: Path, out: Path, *, report: Report = _quiet
     if var_dir == out.parent or var_dir in out.parents:
         raise BackupError("write the archive outside the var directory it backs up")
     env = pg_environment(url)
-    revision = _current_revision(url)
+    try:
+        revision = _current_revision(url)
+    except Exception as exc:
+        raise BackupError(
+            f"cannot read the database {make_url(url).database!r} ({type(exc).__name__}); "
+            "check IRBIS_DATABASE_URL and that PostgreSQL is running"
+        ) from exc
     manifest = Manifest(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         irbis_version=_irbis_version(),

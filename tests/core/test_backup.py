@@ -309,3 +309,20 @@ def test_credentials_never_reach_a_command_line(
         assert env.get("PGPASSWORD") == password
         assert not any("postgresql" in a or "@" in a or "password" in a.lower() for a in args)
     assert f":{password}@" not in r.output
+
+
+def test_an_unreachable_database_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = make_url(TEST_URL).set(port=1, password="not-this-one")
+    r = invoke(
+        monkeypatch,
+        url.render_as_string(hide_password=False),
+        tmp_path / "var",
+        "backup",
+        str(tmp_path / "b.tar"),
+    )
+    assert r.exit_code == 1
+    assert "cannot read the database" in r.output and "PostgreSQL is running" in r.output
+    assert "not-this-one" not in r.output and "Traceback" not in r.output
+    assert list(tmp_path.iterdir()) == []
