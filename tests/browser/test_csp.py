@@ -154,3 +154,25 @@ def test_logged_in_pages_have_no_csp_violation(
         assert got["drawn"] > 0
     finally:
         ctx.close()
+
+
+def test_the_recorder_sees_a_blocked_inline_script(context: Any, live_server: str) -> None:
+    """The check above can fail: an inline script the policy does not list is reported."""
+    from api.security_headers import policy
+
+    page = context.new_page()
+    try:
+        page.route(
+            f"{live_server}/csp-probe",
+            lambda route: route.fulfill(
+                status=200,
+                headers={"content-type": "text/html", "content-security-policy": policy()},
+                body="<!doctype html><script>window.ran = true</script><p>probe</p>",
+            ),
+        )
+        page.goto(f"{live_server}/csp-probe")
+        page.wait_for_function("window.__csp.length > 0")
+        assert page.evaluate("window.ran") is None
+        assert "script-src" in page.evaluate("window.__csp")[0]
+    finally:
+        page.close()
