@@ -63,6 +63,14 @@ def restore(
     except BackupError as exc:
         raise _fail(exc.message) from exc
     typer.echo(f"restored the backup of {manifest.created_at}")
+    from api.db.backup import head_revision
+
+    head = head_revision(settings.database.url)
+    if manifest.schema_revision != head:
+        typer.echo(
+            f"the backup has schema revision {manifest.schema_revision}; this Irbis expects "
+            f"{head}: run 'irbis db upgrade' before serving"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -155,6 +155,10 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Files still being written (renamed to their final name when complete): not backed up.
+_TEMPORARY = re.compile(r"^\.(upload-|secret_key\.|.*\.partial)")
+
+
 def _var_files(var_dir: Path) -> Iterator[tuple[Path, str]]:
     """Every regular file under ``var_dir`` with its archive name (symlinks are not followed)."""
     if not var_dir.is_dir():
@@ -163,7 +167,7 @@ def _var_files(var_dir: Path) -> Iterator[tuple[Path, str]]:
         dirs.sort()
         for name in sorted(files):
             path = Path(root) / name
-            if path.is_symlink() or not path.is_file():
+            if _TEMPORARY.match(name) or path.is_symlink() or not path.is_file():
                 continue
             yield path, str(PurePosixPath(VAR, *path.relative_to(var_dir).parts))
 
@@ -241,10 +245,15 @@ class Manifest:
 # ---------------------------------------------------------------------------------------------
 
 
-def _add_file(tar: tarfile.TarFile, path: Path, name: str) -> dict[str, Any]:
-    """Add ``path`` as ``name``, hashing exactly the bytes written into the archive."""
+def _add_file(tar: tarfile.TarFile, path: Path, name: str) -> dict[str, Any] | None:
+    """Add ``path`` as ``name``, hashing exactly the bytes written into the archive (None if
+    the file went away since it was listed)."""
     h = hashlib.sha256()
-    st = path.stat()
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        return None
+    st = os.fstat(fh.fileno())
     info = tarfile.TarInfo(name)
     info.size = st.st_size
     info.mtime = int(st.st_mtime)
@@ -263,7 +272,7 @@ def _add_file(tar: tarfile.TarFile, path: Path, name: str) -> dict[str, Any]:
             b[: len(data)] = data
             return len(data)
 
-    with path.open("rb") as fh:
+    with fh:
         tar.addfile(info, Hashing(fh))
     return {"sha256": h.hexdigest(), "size": st.st_size}
 
@@ -305,11 +314,16 @@ def create_backup(url: str, var_dir: Path, out: Path, *, report: Report = _quiet
             report(f"dumping database {manifest.database} (revision {revision})")
             _run([pg_tool("pg_dump"), "--format=custom", "--file", str(dump)], env, "pg_dump")
             with tarfile.open(fileobj=raw, mode="w") as tar:
-                manifest.members[DUMP] = _add_file(tar, dump, DUMP)
+                added = _add_file(tar, dump, DUMP)
+                if added is None:
+                    raise BackupError("pg_dump wrote no dump")
+                manifest.members[DUMP] = added
                 n = 0
                 for path, name in _var_files(var_dir):
-                    manifest.members[name] = _add_file(tar, path, name)
-                    n += 1
+                    added = _add_file(tar, path, name)
+                    if added is not None:
+                        manifest.members[name] = added
+                        n += 1
                 report(f"archived {n} files from {var_dir}")
                 body = manifest.as_json()
                 info = tarfile.TarInfo(MANIFEST)
@@ -396,6 +410,15 @@ def _extract_verified(archive: Path, manifest: Manifest, dest: Path) -> None:
             f"the archive is incomplete: {len(missing)} listed members are missing "
             f"(first: {missing[0]})"
         )
+
+
+def head_revision(url: str) -> str | None:
+    """The newest schema revision this code knows."""
+    from alembic.script import ScriptDirectory
+
+    from api.db import migrate
+
+    return ScriptDirectory.from_config(migrate.alembic_config(url)).get_current_head()
 
 
 def _check_revision(url: str, revision: str | None) -> None:

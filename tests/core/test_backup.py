@@ -130,6 +130,9 @@ def restored(
     shutil.copyfile(dem, raster)
     (var / "secret_key").write_text("a-secret-key-for-the-backup-test")
     (var / "secret_key").chmod(0o600)
+    # files still being written when the backup runs are left out
+    (var / "evidence" / "ab" / ".upload-k2j3h4").write_bytes(b"half a photo")
+    (var / "analyses" / ".ecosystems_run_9.0a1b2c3d.partial.tif").write_bytes(b"half a raster")
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM rasters WHERE name = 'backup_test_raster'"))
         conn.execute(
@@ -147,7 +150,7 @@ def restored(
         r = invoke(mp, TEST_URL, var, "backup", str(archive))
         assert r.exit_code == 0, r.output
         before = snapshot(TEST_URL, (str(var), str(root / "restored-var")))
-        files = file_hashes(var)
+        files = {k: v for k, v in file_hashes(var).items() if "/." not in f"/{k}"}
         with fresh_database(TEST_URL, RESTORE_DB) as url:
             r = invoke(mp, url, root / "restored-var", "restore", str(archive))
             yield Restored(var, archive, url, root / "restored-var", before, files, r.output)
