@@ -131,8 +131,8 @@ async def submit(
         raise InvalidInput(f"at most {tr.MAX_EVIDENCE_FILES} evidence files per report")
     limit = max(settings.uploads.max_photo_bytes, settings.uploads.max_bytes)
     total = 0
-    checked = []
-    for f in files:
+    raws = []
+    for f in files:  # every size limit before any file is decoded
         raw = await _read_capped(f, limit, "evidence files")
         total += len(raw)
         if total > settings.uploads.max_bytes:
@@ -140,6 +140,9 @@ async def submit(
                 f"the evidence files together exceed {settings.uploads.max_bytes / 1e6:.0f} MB; "
                 "send fewer or smaller files"
             )
+        raws.append((f, raw))
+    checked = []
+    for f, raw in raws:
         checked.append(
             await run_in_threadpool(  # decoding and re-encoding photos is CPU work
                 check_evidence,
