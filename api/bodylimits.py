@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -43,6 +43,9 @@ FORM_BYTES = 64 * KB
 JSON_BYTES = 1024 * KB
 #: Room for the fields and multipart framing around the files of an upload.
 UPLOAD_OVERHEAD = 1024 * KB
+#: A threat report carries its evidence and, besides, a footprint file of at most this size
+#: (:data:`api.routers.reports.MAX_FOOTPRINT_BYTES`).
+REPORT_FOOTPRINT_BYTES = 10 * 1024 * KB
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -57,6 +60,8 @@ class BodyRule:
     page: bool = False
     #: Only callers with one of these roles may send a body (empty: any logged-in caller).
     roles: frozenset[Role] = frozenset()
+    #: What a caller without those roles is told.
+    forbidden: str = ""
 
 
 _ANALYSTS = frozenset({Role.analyst, Role.admin})
@@ -66,7 +71,17 @@ _REPORTERS = frozenset({Role.advocate, Role.analyst, Role.admin})
 _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
     ("POST", r"/login", "fixed", BodyRule(LOGIN_BYTES)),
     ("POST", r"/logout", "fixed", BodyRule(LOGIN_BYTES)),
-    ("POST", r"/reports", "upload", BodyRule(0, login=True, roles=_REPORTERS)),
+    (
+        "POST",
+        r"/reports",
+        "report",
+        BodyRule(
+            0,
+            login=True,
+            roles=_REPORTERS,
+            forbidden="only advocates, analysts and admins can submit threat reports",
+        ),
+    ),
     ("POST", r"/reports/[^/]+/state", "fixed", BodyRule(FORM_BYTES, login=True)),
     ("POST", r"/api/grants/[^/]+/sites", "upload", BodyRule(0, login=True)),
     ("PUT", r"/api/grants/[^/]+/sites/[^/]+", "upload", BodyRule(0, login=True)),
@@ -74,18 +89,34 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
     ("POST", r"/api/account/tokens", "fixed", BodyRule(FORM_BYTES, login=True)),
     ("DELETE", r"/api/account/tokens/[^/]+", "fixed", BodyRule(0, login=True)),
     ("POST", r"/account/tokens", "fixed", BodyRule(FORM_BYTES, login=True, page=True)),
+    ("POST", r"/account/password", "fixed", BodyRule(LOGIN_BYTES, login=True, page=True)),
     (
         "POST",
         r"/account/tokens/[^/]+/revoke",
         "fixed",
         BodyRule(FORM_BYTES, login=True, page=True),
     ),
-    ("POST", r"/analyses", "fixed", BodyRule(JSON_BYTES, login=True, roles=_ANALYSTS)),
+    (
+        "POST",
+        r"/analyses",
+        "fixed",
+        BodyRule(
+            JSON_BYTES,
+            login=True,
+            roles=_ANALYSTS,
+            forbidden="only analysts and administrators may run analyses",
+        ),
+    ),
     (
         "POST",
         r"/prioritisation/(?:grids|scenarios)",
         "fixed",
-        BodyRule(JSON_BYTES, login=True, roles=_ANALYSTS),
+        BodyRule(
+            JSON_BYTES,
+            login=True,
+            roles=_ANALYSTS,
+            forbidden="only analysts and administrators may run a prioritisation",
+        ),
     ),
 )
 _COMPILED = tuple((m, re.compile(p + r"/?"), kind, rule) for m, p, kind, rule in _TABLE)
@@ -105,7 +136,9 @@ def rule_for(settings: Settings, method: str, path: str) -> BodyRule:
     for m, pattern, kind, rule in _COMPILED:
         if m == method and pattern.fullmatch(path):
             if kind == "upload":
-                return BodyRule(upload_limit(settings), rule.login, rule.page, rule.roles)
+                return replace(rule, limit=upload_limit(settings))
+            if kind == "report":
+                return replace(rule, limit=upload_limit(settings) + REPORT_FOOTPRINT_BYTES)
             return rule
     return NO_BODY if method in SAFE_METHODS else OTHER_WRITE
 

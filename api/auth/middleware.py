@@ -123,9 +123,8 @@ async def _refused_before_body(
         return True
     if rule.roles and not principal.has(*rule.roles):
         names = ", ".join(sorted(r.value for r in rule.roles))
-        await reply(
-            send, 403, "forbidden", f"only these roles may send this request: {names}", close=True
-        )
+        message = rule.forbidden or f"only these roles may send this request: {names}"
+        await reply(send, 403, "forbidden", message, close=True)
         return True
     return False
 

@@ -57,7 +57,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body(raw_server)
     with _connect(raw_server) as sock:
         start = time.monotonic()
         sock.sendall(
-            b"POST /login HTTP/1.1\r\nHost: x\r\n"
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\n"
             b"Content-Length: 50000000\r\n\r\n"
         )
@@ -71,7 +71,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body(raw_server)
 def test_a_chunked_body_is_counted_and_cut_at_the_limit(raw_server) -> None:
     with _connect(raw_server) as sock:
         sock.sendall(
-            b"POST /login HTTP/1.1\r\nHost: x\r\n"
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
@@ -91,7 +91,7 @@ def test_anonymous_body_to_a_login_route_is_refused_before_reading(raw_server) -
     with _connect(raw_server) as sock:
         start = time.monotonic()
         sock.sendall(
-            b"POST /reports HTTP/1.1\r\nHost: x\r\n"
+            b"POST /reports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: multipart/form-data; boundary=xyz\r\n"
             b"Content-Length: 40000000\r\n\r\n"
         )
@@ -104,7 +104,7 @@ def test_a_half_sent_body_is_cut_after_the_body_timeout(raw_server) -> None:
     with _connect(raw_server) as sock:
         start = time.monotonic()
         sock.sendall(
-            b"POST /login HTTP/1.1\r\nHost: x\r\n"
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\n"
             b"Cookie: irbis_csrf=x\r\n"
             b"Content-Length: 1000\r\n\r\nusername=a&password=" + b"b" * 100
@@ -117,7 +117,7 @@ def test_a_half_sent_body_is_cut_after_the_body_timeout(raw_server) -> None:
 
 
 def test_headers_sent_byte_by_byte_are_cut_after_the_header_timeout(raw_server) -> None:
-    request = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 200 + b"\r\n\r\n"
+    request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"p" * 200 + b"\r\n\r\n"
     with _connect(raw_server) as sock:
         start = time.monotonic()
         closed_after = None
@@ -139,7 +139,7 @@ def test_headers_sent_byte_by_byte_are_cut_after_the_header_timeout(raw_server) 
 
 def test_a_prompt_client_on_the_same_server_is_served(raw_server) -> None:
     with _connect(raw_server) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         response = _read_response(sock)
     assert _status(response) == 200
 
@@ -169,7 +169,13 @@ def test_every_write_route_has_its_own_body_rule(app, settings) -> None:
             if rule is bodylimits.OTHER_WRITE:
                 missing.append(f"{method} {route.path}")
     assert not missing, missing
-    assert bodylimits.rule_for(settings, "POST", "/reports").limit > settings.uploads.max_bytes
+    from api.routers.reports import MAX_FOOTPRINT_BYTES
+
+    # a report: all its evidence, a footprint file and the form around them
+    assert bodylimits.REPORT_FOOTPRINT_BYTES == MAX_FOOTPRINT_BYTES
+    assert bodylimits.rule_for(settings, "POST", "/reports").limit == (
+        settings.uploads.max_bytes + MAX_FOOTPRINT_BYTES + bodylimits.UPLOAD_OVERHEAD
+    )
     assert bodylimits.rule_for(settings, "POST", "/login").limit == 16 * 1024
 
 
@@ -187,7 +193,7 @@ def test_a_body_from_a_caller_without_the_role_is_403_before_reading(login_as) -
         headers={"X-CSRF-Token": public.csrf},
         files={"evidence": ("big.jpg", b"\xff" * 200_000, "image/jpeg")},
     )
-    assert r.status_code == 403 and "advocate" in r.json()["description"]
+    assert r.status_code == 403 and "only advocates" in r.json()["description"]
     r = public.post("/analyses", headers={"X-CSRF-Token": public.csrf}, json={"kind": "gaps"})
     assert r.status_code == 403
 
