@@ -1,0 +1,451 @@
+#!/usr/bin/env python3
+"""Tile latency and server memory while anonymous clients abuse filters and request bodies.
+
+Starts the real server (uvicorn, one worker, 127.0.0.1 only) on a database holding the demo
+data, then:
+
+1. idle: one client fetches a fixed set of vector tiles (z3-6 over the region, three layers)
+   in a loop; tile latency p50/p99 and the server's RSS (psutil on the server's PID);
+2. attack: the same tile client, while, at the same time and from the same address,
+   * 20 clients send costly anonymous CQL2 filters back to back: the heaviest the rules allow
+     (spatial predicates against a 999-vertex literal polygon, a 399-level nesting, a
+     1,900-part chain) and refused ones (``S_TOUCHES(geometry, geometry)``, 401 levels,
+     a 1,200-term AND, 1,001 vertices), each a little different so nothing is cached;
+   * 10 clients send 50 MB bodies (chunked, generated on the fly) to ``POST /reports``,
+     ``POST /login`` and ``POST /api/grants/{code}/sites``.
+
+It reports tile latency under attack against idle (bound: 2x) and the server's RSS against
+idle (bound: +100 MB), with the statuses every kind of request got. Each client runs in its
+own process so the measuring client does not share a GIL with the attackers. The whole run
+takes under 3 minutes and stops by itself; only the server process it started is stopped.
+
+    .venv/bin/python bench/bench_abuse.py                       # the demo database
+    .venv/bin/python bench/bench_abuse.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test_f
+
+Results go to ``/tmp/benchdata/results/irbis_abuse.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DEFAULT_DB = os.environ.get(
+    "IRBIS_DATABASE_URL", "postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis"
+)
+TILE_LAYERS = ("countries", "protected_areas", "places")
+BODY_MB = 50
+CHUNK = 64 * 1024
+
+
+# -- workload ---------------------------------------------------------------------------------
+
+
+def tile_set() -> list[str]:
+    """A fixed set of 42 tiles over the region (lon 46-87, lat 36-55), z3-6."""
+    out = []
+    for z in range(3, 7):
+        n = 2**z
+
+        def tx(lon: float, n: int = n) -> int:
+            return int((lon + 180.0) / 360.0 * n)
+
+        def ty(lat: float, n: int = n) -> int:
+            r = math.radians(lat)
+            return int((1.0 - math.asinh(math.tan(r)) / math.pi) / 2.0 * n)
+
+        xs = range(tx(46.0), tx(87.0) + 1)
+        ys = range(ty(55.0), ty(36.0) + 1)
+        cells = [(x, y) for x in xs for y in ys]
+        random.Random(z).shuffle(cells)
+        for layer in TILE_LAYERS:
+            for x, y in cells[:4]:
+                out.append(f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    return out
+
+
+def star(n: int, cx: float, cy: float) -> str:
+    pts = []
+    for i in range(n):
+        a = 2 * math.pi * i / n
+        r = 20.0 if i % 2 == 0 else 4.0
+        pts.append(f"{cx + r * math.cos(a):.4f} {cy + 0.6 * r * math.sin(a):.4f}")
+    return f"POLYGON(({','.join([*pts, pts[0]])}))"
+
+
+def nested(depth: int, k: int) -> str:
+    s = f"population > {100000 + k}"
+    for i in range(depth - 1):
+        s = f"(population < 0 AND {s})" if i % 2 == 0 else f"(population > {k} OR {s})"
+    return s
+
+
+def costly_filter(rng: random.Random) -> tuple[str, str, str]:
+    """(kind, layer, filter): allowed-but-heavy ones and refused ones, varied."""
+    cx, cy = rng.uniform(55, 80), rng.uniform(38, 50)
+    k = rng.randrange(1000)
+    choice = rng.randrange(8)
+    if choice == 0:
+        return "allowed:overlaps-999", "glaciers", f"S_OVERLAPS(geometry, {star(998, cx, cy)})"
+    if choice == 1:
+        return "allowed:touches-999", "countries", f"S_TOUCHES(geometry, {star(998, cx, cy)})"
+    if choice == 2:
+        return "allowed:depth-399", "places", nested(399, k)
+    if choice == 3:
+        terms = " OR ".join(f"scalerank={(k + i) % 10}" for i in range(480))
+        return "allowed:1900-parts", "places", terms
+    if choice == 4:
+        return (
+            "refused:self-spatial",
+            "countries",
+            f"S_TOUCHES(geometry, geometry) OR S_CROSSES(geometry, geometry) OR name = '{k}'",
+        )
+    if choice == 5:
+        return "refused:depth-401", "places", nested(401, k)
+    if choice == 6:
+        return "refused:1200-and", "places", " AND ".join(f"name<>'{k}'" for _ in range(1200))
+    return "refused:1001-vertices", "countries", f"S_INTERSECTS(geometry, {star(1000, cx, cy)})"
+
+
+# -- clients (each in its own process) -------------------------------------------------------
+
+
+def _conn(port: int, timeout: float = 60) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+
+def tile_client(port: int, seconds: float, out: Any) -> None:
+    """Fetch the tile set in a loop for ``seconds``; latencies in ms and statuses."""
+    tiles, lats, statuses = tile_set(), [], Counter()
+    c = _conn(port)
+    end = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < end:
+        path = tiles[i % len(tiles)]
+        i += 1
+        t = time.perf_counter()
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            statuses[r.status] += 1
+        except (OSError, http.client.HTTPException):
+            statuses["error"] += 1
+            c.close()
+            c = _conn(port)
+            continue
+        lats.append((time.perf_counter() - t) * 1000)
+    out.put({"lat_ms": lats, "statuses": dict(statuses)})
+
+
+def filter_clients(port: int, seconds: float, n: int, out: Any) -> None:
+    """``n`` threads sending costly filters back to back (one at a time each)."""
+    stats: dict[str, Counter[str]] = {}
+    times: dict[str, list[float]] = {}
+    lock = threading.Lock()
+    end = time.perf_counter() + seconds
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        c = _conn(port)
+        while time.perf_counter() < end:
+            kind, layer, flt = costly_filter(rng)
+            q = urlencode({"filter": flt, "limit": "10"})
+            t = time.perf_counter()
+            try:
+                c.request("GET", f"/collections/{layer}/items?{q}")
+                r = c.getresponse()
+                r.read()
+                status = str(r.status)
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+                c.close()
+                c = _conn(port)
+            with lock:
+                stats.setdefault(kind, Counter())[status] += 1
+                times.setdefault(kind, []).append(time.perf_counter() - t)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(
+        {
+            "statuses": {k: dict(v) for k, v in sorted(stats.items())},
+            "s_median": {k: round(statistics.median(v), 3) for k, v in sorted(times.items()) if v},
+        }
+    )
+
+
+def body_clients(port: int, seconds: float, n: int, grant: str, out: Any) -> None:
+    """``n`` threads posting 50 MB chunked bodies back to back to three routes."""
+    routes = ["/reports", "/login", f"/api/grants/{grant}/sites"]
+    stats: dict[str, Counter[str]] = {}
+    sent_mb: dict[str, list[float]] = {}
+    lock = threading.Lock()
+    end = time.perf_counter() + seconds
+    junk = os.urandom(CHUNK)
+
+    def worker(i: int) -> None:
+        route = routes[i % len(routes)]
+        while time.perf_counter() < end:
+            sent = 0
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            status = "no-answer"
+            try:
+                head = (
+                    f"POST {route} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Content-Type: multipart/form-data; boundary=x\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n"
+                )
+                s.sendall(head.encode())
+                s.setblocking(False)
+                answer = b""
+                while sent < BODY_MB * 1024 * 1024 and time.perf_counter() < end + 30:
+                    try:
+                        answer += s.recv(4096)
+                        if answer:
+                            break
+                    except BlockingIOError:
+                        pass
+                    try:
+                        s.setblocking(True)
+                        s.sendall(f"{CHUNK:x}\r\n".encode() + junk + b"\r\n")
+                        s.setblocking(False)
+                        sent += CHUNK
+                    except OSError:
+                        break
+                if not answer:
+                    s.setblocking(True)
+                    with contextlib.suppress(OSError):
+                        s.sendall(b"0\r\n\r\n")
+                    s.settimeout(30)
+                    try:
+                        answer = s.recv(4096)
+                    except OSError:
+                        answer = b""
+                if answer.startswith(b"HTTP/1.1 "):
+                    status = answer[9:12].decode()
+            finally:
+                s.close()
+            with lock:
+                stats.setdefault(route.split("/")[-1] or route, Counter())[status] += 1
+                sent_mb.setdefault(route.split("/")[-1] or route, []).append(sent / 2**20)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(
+        {
+            "statuses": {k: dict(v) for k, v in stats.items()},
+            "mb_sent_median": {k: round(statistics.median(v), 2) for k, v in sent_mb.items()},
+        }
+    )
+
+
+# -- server ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(vals: list[float], p: float) -> float:
+    vals = sorted(vals)
+    k = (len(vals) - 1) * p / 100.0
+    lo, hi = math.floor(k), math.ceil(k)
+    return vals[lo] + (vals[hi] - vals[lo]) * (k - lo)
+
+
+class RSS:
+    """Samples the server's resident memory every 0.1 s."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.samples: list[tuple[str, float]] = []
+        self.phase = "start"
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            try:
+                self.samples.append((self.phase, self.proc.memory_info().rss / 2**20))
+            except Exception:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._t.join(2)
+
+    def of(self, phase: str) -> list[float]:
+        return [m for p, m in self.samples if p == phase]
+
+
+def check_data(url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            n = conn.execute(text("SELECT count(*) FROM glaciers")).scalar_one()
+            grant = conn.execute(text("SELECT code FROM grants ORDER BY id LIMIT 1")).scalar()
+    except Exception as exc:
+        raise SystemExit(
+            f"bench_abuse: {url} does not hold the demo ({type(exc).__name__}); "
+            "run `irbis load demo` or pass --db-url"
+        ) from None
+    finally:
+        eng.dispose()
+    if not n:
+        raise SystemExit("bench_abuse: the database holds no demo data; run `irbis load demo`")
+    return str(grant or "NONE")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--db-url", default=DEFAULT_DB)
+    ap.add_argument("--reader-url", default=None, help="default: the --db-url as irbis_reader")
+    ap.add_argument("--seconds", type=float, default=30.0, help="per phase, at most 60")
+    ap.add_argument("--filters", type=int, default=20)
+    ap.add_argument("--bodies", type=int, default=10)
+    ap.add_argument("--out", default="/tmp/benchdata/results/irbis_abuse.json")
+    args = ap.parse_args()
+    seconds = max(5.0, min(args.seconds, 60.0))
+    reader = args.reader_url or args.db_url.replace("irbis:irbis@", "irbis_reader:irbis_reader@")
+    grant = check_data(args.db_url)
+
+    port = free_port()
+    env = dict(os.environ, IRBIS_DATABASE_URL=args.db_url, IRBIS_DATABASE_READER_URL=reader)
+    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+           "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+           "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    server = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+    res: dict[str, Any] = {"port": port, "seconds_per_phase": seconds}
+    t_start = time.perf_counter()
+    try:
+        deadline = time.perf_counter() + 60
+        while True:
+            if server.poll() is not None or time.perf_counter() > deadline:
+                raise SystemExit("bench_abuse: the server did not start")
+            try:
+                c = _conn(port, 5)
+                c.request("GET", "/health")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        rss = RSS(server.pid)
+        ctx = mp.get_context("spawn")
+        q: Any = ctx.Queue()
+        # warm-up: every tile once, so both phases measure the same (cached) tiles
+        rss.phase = "warm"
+        w = ctx.Process(target=tile_client, args=(port, 5.0, q))
+        w.start()
+        res["warm"] = {"tiles": len(q.get()["lat_ms"])}
+        w.join()
+
+        rss.phase = "idle"
+        p = ctx.Process(target=tile_client, args=(port, seconds, q))
+        p.start()
+        idle = q.get()
+        p.join()
+
+        rss.phase = "attack"
+        procs = [
+            ctx.Process(target=tile_client, args=(port, seconds, q)),
+            ctx.Process(target=filter_clients, args=(port, seconds, args.filters, q)),
+            ctx.Process(target=body_clients, args=(port, seconds, args.bodies, grant, q)),
+        ]
+        for pr in procs:
+            pr.start()
+        got = [q.get(timeout=seconds + 120) for _ in procs]
+        for pr in procs:
+            pr.join(30)
+        rss.phase = "after"
+        time.sleep(1)
+        rss.stop()
+        attack = next(g for g in got if "lat_ms" in g)
+        filters = next(g for g in got if "s_median" in g)
+        bodies = next(g for g in got if "mb_sent_median" in g)
+    finally:
+        if server.poll() is None:
+            server.terminate()  # the PID this script started, nothing else
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(5)
+
+    def lat(d: dict) -> dict:
+        v = d["lat_ms"]
+        return {
+            "n": len(v),
+            "p50_ms": round(pct(v, 50), 2),
+            "p99_ms": round(pct(v, 99), 2),
+            "statuses": d["statuses"],
+        }
+
+    idle_rss, attack_rss = rss.of("idle"), rss.of("attack")
+    res.update(
+        idle=lat(idle),
+        attack=lat(attack),
+        filters=filters,
+        bodies=bodies,
+        rss_mb={
+            "idle_median": round(statistics.median(idle_rss), 1),
+            "idle_max": round(max(idle_rss), 1),
+            "attack_max": round(max(attack_rss), 1),
+            "after": round(rss.of("after")[-1], 1) if rss.of("after") else None,
+        },
+        total_s=round(time.perf_counter() - t_start, 1),
+    )
+    res["ratio_p50"] = round(res["attack"]["p50_ms"] / res["idle"]["p50_ms"], 2)
+    res["ratio_p99"] = round(res["attack"]["p99_ms"] / res["idle"]["p99_ms"], 2)
+    res["rss_growth_mb"] = round(res["rss_mb"]["attack_max"] - res["rss_mb"]["idle_median"], 1)
+    res["within_bounds"] = {
+        "tile_latency_2x": res["ratio_p50"] <= 2 and res["ratio_p99"] <= 2,
+        "memory_100mb": res["rss_growth_mb"] <= 100,
+        "no_5xx": not any(
+            s.startswith("5")
+            for d in (filters["statuses"], bodies["statuses"])
+            for c in d.values()
+            for s in c
+        ),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2))
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
