@@ -74,14 +74,15 @@ def free_port() -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _shared_psql(db: str, sql: str) -> str:
+def superuser_sql(db: str, sql: str) -> str:
+    """Run ``sql`` in ``db`` of the shared cluster as the superuser; its output."""
     return _as_superuser(
         [str(BIN / "psql"), "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-p", "5432", "-d", db], sql
     )
 
 
 def drop_database(name: str) -> None:
-    _shared_psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
+    superuser_sql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
 
 
 @contextmanager
@@ -92,9 +93,9 @@ def fresh_database(like_url: str, name: str) -> Iterator[str]:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"not a plain database name: {name!r}")
     drop_database(name)
-    _shared_psql("postgres", f"CREATE DATABASE {name} OWNER irbis;")
+    superuser_sql("postgres", f"CREATE DATABASE {name} OWNER irbis;")
     try:
-        _shared_psql(name, _prepare_sql(name))
+        superuser_sql(name, _prepare_sql(name))
         yield make_url(like_url).set(database=name).render_as_string(hide_password=False)
     finally:
         drop_database(name)

@@ -13,9 +13,9 @@ that name them are committed, so every row in the dump finds its file in the arc
 A restore checks everything before it changes anything: the manifest, every checksum, the
 schema revision (a revision this code does not know is refused), that the target database has
 the extensions the dump needs and is empty (or ``force``), that the var directory is empty (or
-``force``). The database is then restored in one transaction (``pg_restore`` piped into
-``psql --single-transaction``), and the var files, already extracted into a temporary directory
-beside the var directory, are renamed into place.
+``force``). The database is then restored in one transaction (the dump turned into SQL by
+``pg_restore``, run by ``psql --single-transaction``), and the var files, already extracted into
+a temporary directory beside the var directory, are renamed into place.
 
 Credentials go to the PostgreSQL tools through the environment (``PGPASSWORD``), never on a
 command line, and are never printed.
@@ -548,38 +548,28 @@ END $$;
 def _restore_database(
     env: dict[str, str], dump: Path, toc: list[str], *, force: bool, relocate: str | None
 ) -> None:
+    """Turn the dump into SQL (checked complete first), then run it all in one transaction."""
     listing = dump.with_name("restore.list")
     listing.write_text("\n".join(toc) + "\n", encoding="utf-8")
-    psql = [pg_tool("psql"), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1"]
-    if force:
-        psql += ["-c", "DROP OWNED BY CURRENT_USER"]
-    psql += ["-c", _CLEAR_DEFAULT_PRIVILEGES, "-f", "-"]
-    if relocate:
-        psql += ["-c", relocate]
-    dump_proc = subprocess.Popen(  # noqa: S603
-        [pg_tool("pg_restore"), "--no-owner", "-L", str(listing), "-f", "-", str(dump)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert dump_proc.stdout is not None
-    with tempfile.TemporaryFile() as errors:
-        load = subprocess.run(  # noqa: S603
-            psql, env=env, stdin=dump_proc.stdout, stdout=subprocess.DEVNULL, stderr=errors
+    script = dump.with_name("restore.sql")
+    try:
+        _run(
+            [pg_tool("pg_restore"), "--no-owner", "-L", str(listing), "-f", str(script), str(dump)],
+            env,
+            "reading the database dump",
         )
-        dump_proc.stdout.close()
-        dump_err = dump_proc.stderr.read().decode("utf-8", "replace") if dump_proc.stderr else ""
-        dump_proc.wait()
-        errors.seek(0)
-        load_err = errors.read().decode("utf-8", "replace")
-    if dump_proc.returncode != 0:
+        psql = [pg_tool("psql"), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1"]
+        if force:
+            psql += ["-c", "DROP OWNED BY CURRENT_USER"]
+        psql += ["-c", _CLEAR_DEFAULT_PRIVILEGES, "-f", str(script)]
+        if relocate:
+            psql += ["-c", relocate]
+        proc = subprocess.run(psql, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    finally:
+        script.unlink(missing_ok=True)
+    if proc.returncode != 0:
         raise BackupError(
-            f"reading the database dump failed: {_error_line(dump_err)}; the database was "
-            "left unchanged"
-        )
-    if load.returncode != 0:
-        raise BackupError(
-            f"restoring the database failed and was rolled back: {_error_line(load_err)}"
+            f"restoring the database failed and was rolled back: {_error_line(proc.stderr)}"
         )
 
 

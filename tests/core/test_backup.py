@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from tests.conftest import TEST_URL
-from tests.pgcluster import fresh_database
+from tests.pgcluster import fresh_database, superuser_sql
 
 RESTORE_DB = f"{make_url(TEST_URL).database}_restore"
 
@@ -289,6 +289,29 @@ def test_force_replaces_a_database_and_var_dir(
     assert r.exit_code == 0, r.output
     assert snapshot(restored.url) == restored.before
     assert file_hashes(restored.var_dir) == restored.files
+
+
+def test_a_failed_restore_is_rolled_back_whole(
+    restored: Restored, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--force drops the old contents and loads the dump in one transaction: when the load
+    fails, the old contents are still there, and the var directory is untouched."""
+    before = snapshot(restored.url)
+    files = file_hashes(restored.var_dir)
+    db = make_url(restored.url).database
+    assert db
+    # an object of another role that depends on the Irbis tables: dropping them fails
+    superuser_sql(db, "CREATE VIEW superuser_view AS SELECT id FROM protected_areas;")
+    try:
+        r = invoke(
+            monkeypatch, restored.url, restored.var_dir, "restore", "--force", str(restored.archive)
+        )
+    finally:
+        superuser_sql(db, "DROP VIEW superuser_view;")
+    assert r.exit_code == 1
+    assert "restoring the database failed and was rolled back" in r.output, r.output
+    assert snapshot(restored.url) == before
+    assert file_hashes(restored.var_dir) == files
 
 
 def test_credentials_never_reach_a_command_line(
