@@ -32,6 +32,7 @@ import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -210,6 +211,10 @@ def _as_utf8(path: Path, folder: Path, name: str, notes: list[str]) -> Path:
     return out
 
 
+#: Bytes of a number as b"0", the rest as b" " (to find over-long numbers at C speed).
+_NUMBER_CHARS = bytes(48 if chr(i) in "0123456789.eE+-" else 32 for i in range(256))
+#: Formats that hold one layer.
+SINGLE_LAYER = {"GeoJSON", "CSV", "FlatGeobuf", "ESRI Shapefile"}
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 #: GeoJSON coordinates written as strings: ``"coordinates": ["70.1", ...]``.
 _TEXT_COORDINATES = re.compile(rb'"coordinates"\s*:\s*[\[\s]*"')
@@ -219,15 +224,16 @@ def _refuse_hostile_text(path: Path, fmt: str, name: str, limits: UploadLimits) 
     """Checks on the raw text before GDAL parses it."""
     data = path.read_bytes()
     n = limits.max_attribute_chars
-    # one value longer than the attribute limit: a string, or a run of digits (linear scans)
-    long = re.search(rb'"[^"\n]{%d,}' % (n + 1), data) or re.search(
-        rb"(?<![0-9.eE+-])[0-9.eE+-]{%d,}" % (n + 1), data
-    )
-    if long:
-        raise TooLarge(
-            f"{name}: a value in the file (at byte {long.start():,}) holds more than {n:,} "
-            f"characters; at most {n:,} per attribute"
-        )
+    # GeoJSON: one value longer than the attribute limit (GDAL's JSON parser fails on it with
+    # an obscure message): a string (from its opening quote) or a run of digits
+    if fmt == "GeoJSON":
+        string = re.search(rb'[:\[,{]\s*"[^"]{%d,}' % (n + 1), data)
+        at = string.start() if string else data.translate(_NUMBER_CHARS).find(b"0" * (n + 1))
+        if at >= 0:
+            raise TooLarge(
+                f"{name}: a value in the file (at byte {at:,}) holds more than {n:,} "
+                f"characters; at most {n:,} per attribute"
+            )
     if fmt == "KML" and _DTD.search(data):
         raise UnreadableFile(
             f"{name}: the KML declares a document type or entities (<!DOCTYPE, <!ENTITY); "
@@ -369,9 +375,9 @@ def _geos_reason(exc: BaseException) -> str:
     return "the geometry cannot be parsed (" + redact_paths(text.splitlines()[0])[:120] + ")"
 
 
-def _unparsed(source: str, layer: str, encoding: str | None, **opts: str) -> dict[int, str]:
+def _unparsed(source: str, **read: Any) -> dict[int, str]:
     """Row position -> why, for the features whose WKB shapely cannot parse."""
-    _, _, wkb, _ = pyogrio.raw.read(source, layer=layer, encoding=encoding, columns=[], **opts)
+    _, _, wkb, _ = pyogrio.raw.read(source, columns=[], **read)
     out: dict[int, str] = {}
     for i, w in enumerate(wkb):
         if w is None:
@@ -384,34 +390,37 @@ def _unparsed(source: str, layer: str, encoding: str | None, **opts: str) -> dic
 
 
 def _read_layer(
-    source: str, layer: str, name: str, limits: UploadLimits, *, encoding: str | None, **opts: str
+    source: str,
+    layer: str | None,
+    name: str,
+    limits: UploadLimits,
+    *,
+    encoding: str | None,
+    **opts: str,
 ) -> tuple[gpd.GeoDataFrame, dict[int, str]]:
-    try:
-        info = pyogrio.read_info(
-            source, layer=layer, encoding=encoding, force_feature_count=True, **opts
-        )
-    except _READ_ERRORS as exc:
-        raise UnreadableFile(f"{name}: cannot be read ({_short(exc)})") from exc
+    """Read one layer (the first when ``layer`` is None), never more than one feature over the
+    limit: the file is parsed once, and a file with too many features is refused unread."""
     # a CSV may hold one boundary vertex per row: its sites are counted once grouped
     most = max(limits.max_features, limits.max_vertices) if opts else limits.max_features
-    if info.get("features", 0) > most:
-        raise TooLarge(f"{name}: {info['features']:,} features; at most {most:,} per upload")
+    read = {"layer": layer, "encoding": encoding, "max_features": most + 1, **opts}
     broken: dict[int, str] = {}
     try:
         try:
-            gdf = pyogrio.read_dataframe(source, layer=layer, encoding=encoding, **opts)
+            gdf = pyogrio.read_dataframe(source, **read)
         except shapely.errors.GEOSException:
             # some geometries cannot be parsed (an unclosed ring...): read the rest, say which
-            broken = _unparsed(source, layer, encoding, **opts)
-            gdf = pyogrio.read_dataframe(
-                source, layer=layer, encoding=encoding, on_invalid="ignore", **opts
-            )
+            broken = _unparsed(source, **read)
+            gdf = pyogrio.read_dataframe(source, on_invalid="ignore", **read)
+    except (IndexError, KeyError) as exc:  # pyogrio on a source without layers
+        raise UnreadableFile(f"{name}: holds no vector layer") from exc
     except _READ_ERRORS as exc:
         raise UnreadableFile(
             f"{name}: cannot be read, it may be truncated ({_short(exc)})"
         ) from exc
+    if len(gdf) > most:
+        raise TooLarge(f"{name}: more than {most:,} features; at most {most:,} per upload")
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise SchemaMismatch(f"{name}: layer {layer!r} has no geometry")
+        raise SchemaMismatch(f"{name}: layer {layer or 1!r} has no geometry")
     return gdf, broken
 
 
@@ -574,16 +583,21 @@ def _read_all(
         _refuse_hostile_text(data, fmt, name, limits)
     source = str(data)
     opts = CSV_OPTIONS if fmt == "CSV" else {}
-    layers = _layers(source, name)
+    if layer is None and fmt in SINGLE_LAYER:
+        layers: list[str | None] = [None]  # no need to open the file once more to list them
+    else:
+        layers = list(_layers(source, name))
     if not layers:
         raise UnreadableFile(f"{name}: holds no vector layer")
     if layer is not None:
         if layer not in layers:
-            raise SchemaMismatch(f"{name}: no layer {layer!r}; it has {', '.join(layers)}")
+            raise SchemaMismatch(
+                f"{name}: no layer {layer!r}; it has {', '.join(map(str, layers))}"
+            )
         layers = [layer]
     if len(layers) > 1 and fmt != "KML":
         raise SchemaMismatch(
-            f"{name} holds several layers ({', '.join(layers)}); name the one to read"
+            f"{name} holds several layers ({', '.join(map(str, layers))}); name the one to read"
         )
     frames: list[gpd.GeoDataFrame] = []
     broken: dict[int, str] = {}
