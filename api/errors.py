@@ -180,8 +180,14 @@ def install(app: FastAPI) -> None:
     # checkout or psycopg itself; a full disk as an OSError. ``Exception`` is also the handler
     # for errors raised in middleware (the auth middleware reads accounts), so it classifies
     # the same way.
-    async def _failure(request: Request, exc: Exception) -> JSONResponse:
-        return failure_response(request, exc)
+    async def _classified(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc) or out_of_space(exc):
+            return failure_response(request, exc)
+        raise exc  # anything else is a bug: on to the 500 handler below, and the server log
 
-    for cls in (DBAPIError, PoolTimeout, psycopg.Error, OSError, Exception):
-        app.add_exception_handler(cls, _failure)
+    for cls in (DBAPIError, PoolTimeout, psycopg.Error, OSError):
+        app.add_exception_handler(cls, _classified)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return failure_response(request, exc)

@@ -120,3 +120,31 @@ def test_a_full_disk_is_507(app: FastAPI, client: TestClient, where: str, failur
 def test_a_bug_is_still_a_500(app: FastAPI, client: TestClient) -> None:
     r = client.get(f"/_fail/route/{app.state.failure_index['plain bug']}")
     assert r.status_code == 500 and r.json()["code"] == "server_error"
+
+
+def test_other_database_and_os_errors_are_500(app: FastAPI, tmp_path: Path) -> None:
+    """Only unavailability and a full disk are classified; any other database or file error is
+    a bug, answered 500 and raised to the server log."""
+    from sqlalchemy.exc import ProgrammingError
+
+    failures = {
+        "programming": ProgrammingError("SELECT x", {}, psycopg.ProgrammingError("no column x")),
+        "permission": PermissionError(errno.EACCES, "Permission denied"),
+    }
+
+    def raiser(exc: BaseException) -> Callable[[], None]:
+        def fail() -> None:
+            raise exc
+
+        return fail
+
+    for name, exc in failures.items():
+        app.add_api_route(f"/_fail/other/{name}", raiser(exc))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for name in failures:
+            r = c.get(f"/_fail/other/{name}")
+            assert r.status_code == 500 and r.json()["code"] == "server_error", name
+    with TestClient(app) as c:
+        for name, exc in failures.items():
+            with pytest.raises(type(exc)):
+                c.get(f"/_fail/other/{name}")
