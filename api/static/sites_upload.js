@@ -27,6 +27,7 @@
     const nameField = document.getElementById("name-field").value.trim();
     if (nameField) params.set("name_field", nameField);
     if (document.getElementById("swap").checked) params.set("swap_xy", "true");
+    if (document.getElementById("confirm-repairs").checked) params.set("confirm_repairs", "true");
     return "/api/grants/" + encodeURIComponent(grantSel.value) + "/sites?" + params;
   }
 

@@ -166,3 +166,30 @@ def test_public_list_hides_uploader_names(grantee, client, tmp_path) -> None:
     own = grantee.get(f"/api/grants/{GRANT}/sites").json()
     assert any(f["properties"]["uploaded_by"] == grantee.username for f in own["features"])
     assert client.get("/api/grants/NOPE/sites").status_code == 404
+
+
+def test_put_refuses_a_drastic_repair_unless_confirmed(grantee, engine, tmp_path) -> None:
+    from .corpus import Context, _hole_larger_than_shell
+
+    r = upload(grantee, write(site_gdf(1), "geojson", tmp_path / "a"), dry_run=False)
+    sid = r.json()["features"][0]["site_id"]
+    content = _hole_larger_than_shell(Context(countries=None))
+    before = _q(engine, "SELECT geom_hash, source FROM field_sites WHERE id = :i", i=sid)
+
+    def put(**params: str):  # type: ignore[no-untyped-def]
+        return grantee.put(
+            f"/api/grants/{GRANT}/sites/{sid}",
+            params=params,
+            files={"file": ("hole.geojson", content)},
+            headers={"X-CSRF-Token": grantee.csrf},
+        )
+
+    r = put()
+    assert r.status_code == 400, r.text
+    assert "changes its area from 0.0 ha to" in str(r.json()["details"])
+    assert _q(engine, "SELECT geom_hash, source FROM field_sites WHERE id = :i", i=sid) == before
+    r = put(confirm_repairs="true")
+    assert r.status_code == 200 and r.json()["changed"], r.text
+    assert "repaired as confirmed" in str(r.json())
+    source = _q(engine, "SELECT source FROM field_sites WHERE id = :i", i=sid)[0][0]
+    assert source == f"uploaded by a grantee of {GRANT}: hole.geojson"
