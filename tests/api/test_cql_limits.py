@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,18 +18,21 @@ import pytest
 
 from api.settings import Settings
 
-#: The anonymous statement timeout of this module's app: long enough for every ordinary
-#: filter on the demo data, far shorter than SLOW takes.
+#: The anonymous statement timeout of ``strict_client``'s app: long enough for an ordinary
+#: filter on the demo data, far shorter than SLOW takes. The other tests use the defaults.
 ANON_TIMEOUT_MS = 300
 
 
 @pytest.fixture
-def app(settings: Settings, demo: dict[str, int]):  # type: ignore[no-untyped-def]
+def strict_client(settings: Settings, demo: dict[str, int]) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
     from api.app import create_app
 
     s = settings.model_copy(deep=True)
     s.features.anonymous_statement_timeout_ms = ANON_TIMEOUT_MS
-    return create_app(s)
+    with TestClient(create_app(s)) as c:
+        yield c
 
 
 def star(n: int, cx: float = 66.0, cy: float = 45.0) -> str:
@@ -177,25 +181,31 @@ def test_literal_geometries_are_bounded_in_vertices(client) -> None:  # type: ig
 # -- the anonymous statement timeout ---------------------------------------------------------
 
 
-def test_a_slow_anonymous_filter_hits_the_anonymous_timeout(client, login_as) -> None:  # type: ignore[no-untyped-def]
-    r = items(client, "glaciers", SLOW)
+def test_a_slow_anonymous_filter_hits_the_anonymous_timeout(strict_client, engine) -> None:  # type: ignore[no-untyped-def]
+    from api.auth.testing import make_token, make_user
+
+    r = items(strict_client, "glaciers", SLOW)
     assert_refused(r, "0.3 s allowed for requests without an account", "log in")
     assert r.json()["code"] == "filter_too_costly"
-    # the same filter runs for an analyst (the ordinary 30 s statement timeout)
-    analyst = login_as("analyst")
-    ok = items(analyst, "glaciers", SLOW)
+    # the same filter runs for an analyst's API token (the ordinary 30 s statement timeout)
+    token = make_token(engine, make_user(engine, roles=["analyst"]))
+    ok = strict_client.get(
+        "/collections/glaciers/items",
+        params={"filter": SLOW, "limit": "1"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert ok.status_code == 200, ok.text[:500]
     assert "numberMatched" in ok.json()
     # and the low timeout did not stay on a pooled connection: an anonymous unfiltered read
     # and a quick anonymous filter still answer
-    assert client.get("/collections/glaciers/items?limit=1").status_code == 200
-    assert items(client, "places", "population > 100000").status_code == 200
+    assert strict_client.get("/collections/glaciers/items?limit=1").status_code == 200
+    assert items(strict_client, "places", "population > 100000").status_code == 200
 
 
 # -- per-client concurrency ------------------------------------------------------------------
 
 
-def test_filtered_requests_release_their_client_slot_whatever_the_outcome(client) -> None:  # type: ignore[no-untyped-def]
+def test_filtered_requests_release_their_client_slot_whatever_the_outcome(strict_client) -> None:  # type: ignore[no-untyped-def]
     for flt in (
         "S_INTERSECTS(geometry, geometry)",  # refused while checking
         "not a filter",  # refused while parsing
@@ -203,9 +213,9 @@ def test_filtered_requests_release_their_client_slot_whatever_the_outcome(client
         SLOW,  # cancelled by the anonymous timeout
         "population > 100000",
     ):
-        items(client, "places" if "population" in flt else "glaciers", flt)
-    assert client.app.state.filter_slots.busy("addr:testclient") == 0
-    assert items(client, "places", "population > 100000").status_code == 200
+        items(strict_client, "places" if "population" in flt else "glaciers", flt)
+    assert strict_client.app.state.filter_slots.busy("addr:testclient") == 0
+    assert items(strict_client, "places", "population > 100000").status_code == 200
 
 
 def test_a_client_may_run_two_filtered_requests_at_once(live_server: str) -> None:
