@@ -193,3 +193,35 @@ def test_put_refuses_a_drastic_repair_unless_confirmed(grantee, engine, tmp_path
     assert "repaired as confirmed" in str(r.json())
     source = _q(engine, "SELECT source FROM field_sites WHERE id = :i", i=sid)[0][0]
     assert source == f"uploaded by a grantee of {GRANT}: hole.geojson"
+
+
+def test_a_refusal_by_the_database_is_a_clear_error_without_its_text(engine, demo) -> None:
+    import pytest
+
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import LineString
+
+    from api.db.engine import transaction
+    from api.db.models import FieldSite
+    from api.sites import _flush, get_grant
+    from geo.errors import InvalidInput
+
+    before = _q(engine, "SELECT count(*) FROM field_sites")
+    with pytest.raises(InvalidInput) as err, transaction(engine, actor="tests") as session:
+        grant = get_grant(session, GRANT)
+        session.add(
+            FieldSite(
+                grant_id=grant.id,
+                name="a line is no multipolygon",
+                uploaded_by="tests",
+                source="tests",
+                licence="tests",
+                method="observed",
+                geom=from_shape(LineString([(70, 48), (70.1, 48.1)]), srid=4326),
+            )
+        )
+        _flush(session)
+    message = err.value.message
+    assert "nothing was stored" in message
+    assert not any(w in message.lower() for w in ("psycopg", "geometry type", "sql", "column"))
+    assert _q(engine, "SELECT count(*) FROM field_sites") == before
