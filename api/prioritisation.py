@@ -579,10 +579,11 @@ def _target_shares(features: list[str], params: ScenarioParams) -> dict[str, flo
 def _threat_units(session: Session, grid_id: int, names: list[str]) -> np.ndarray:
     if not names:
         return np.zeros(0, dtype=np.int64)
-    threats = public_from("threats")  # an unpublished threat is not named to anyone
+    # an unpublished threat is not named to anyone
     known = set(
         session.scalars(
-            text(f"SELECT name FROM {threats} WHERE name = ANY(:names)"), {"names": names}
+            text(f"SELECT name FROM {public_from('threats')} WHERE name = ANY(:names)"),
+            {"names": names},
         )
     )
     unknown = sorted(set(names) - known)
@@ -590,7 +591,7 @@ def _threat_units(session: Session, grid_id: int, names: list[str]) -> np.ndarra
         raise InvalidInput(f"no threat named {', '.join(repr(u) for u in unknown)}")
     ids = session.scalars(
         text(
-            f"SELECT DISTINCT u.id FROM planning_units u JOIN {threats} t "
+            f"SELECT DISTINCT u.id FROM planning_units u JOIN {public_from('threats', 't')} "
             "ON ST_Intersects(u.geom, t.geom) WHERE u.grid_id = :g AND t.name = ANY(:names)"
         ),
         {"g": grid_id, "names": names},

@@ -28,13 +28,15 @@ def public_conditions(table_name: str) -> list[str]:
     return conds
 
 
-def public_from(table_name: str) -> str:
+def public_from(table_name: str, alias: str | None = None) -> str:
     """A FROM item for the public rows of ``table_name`` (an identifier from code, never
-    from a request), aliased to the table's name so queries read as before::
+    from a request), named ``alias`` or the table's name, so queries read as before::
 
         f"SELECT count(*) FROM {public_from('threats')}"
+        f"... JOIN {public_from('threats', 't')} ON ..."
     """
     conds = public_conditions(table_name)
+    name = alias or table_name
     if not conds:
-        return table_name
-    return f"(SELECT * FROM {table_name} WHERE {' AND '.join(conds)}) AS {table_name}"
+        return f"{table_name} {name}" if alias else table_name
+    return f"(SELECT * FROM {table_name} WHERE {' AND '.join(conds)}) AS {name}"
