@@ -566,10 +566,6 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    #: Failed logins in a row; at :data:`api.auth.accounts.MAX_FAILED_LOGINS` the account is
-    #: locked until ``locked_until``.
-    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -111,11 +111,20 @@ def _sources_downgrade() -> None:
 
 # --- login throttling state --------------------------------------------------------------
 def _throttle_upgrade() -> None:
-    pass
+    # Failed logins are counted by the login back-off (api/ratelimit.py), per account and
+    # client address, no longer in the users table: the lock-out they fed is gone.
+    op.drop_column("users", "locked_until")
+    op.drop_column("users", "failed_logins")
 
 
 def _throttle_downgrade() -> None:
-    pass
+    import sqlalchemy as sa
+
+    op.add_column(
+        "users",
+        sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
+    )
+    op.add_column("users", sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
 
 
 # Keep `op` imported for the sections above.
