@@ -97,7 +97,8 @@ def csv_bytes(rows: Sequence[Any], cols: tuple[Column, ...]) -> bytes:
     gdf = to_geodataframe(rows, cols)
     df = pd.DataFrame(gdf.drop(columns="geometry"))
     df["geometry_wkt"] = shapely.to_wkt(gdf.geometry.values, rounding_precision=6)
-    return csv_safe(df).to_csv(index=False).encode("utf-8")
+    # CRLF rows (RFC 4180): a cell holding a CR or LF is quoted, so it cannot split a row
+    return csv_safe(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def gpkg_file(

@@ -147,3 +147,25 @@ def test_json_of_public_items_has_no_private_keys(login_as) -> None:
     body = json.loads(login_as("anonymous").get("/collections/field_sites/items?f=json").text)
     assert body["features"]
     assert all("uploaded_by" not in f["properties"] for f in body["features"])
+
+
+def test_csv_safe_keeps_numbers_and_neutralises_formulas() -> None:
+    import pandas as pd
+
+    from layers.export import csv_safe
+
+    df = pd.DataFrame(
+        {
+            "value": [-1.5, 2.0, -3.0],
+            "count": pd.array([-1, 0, None], dtype="Int64"),
+            "label": ["=SUM(A1:A2)", "-2", "\r@x"],
+            "=head": ["a", "b", "c"],
+        }
+    )
+    rows = list(
+        csv.reader(io.StringIO(csv_safe(df).to_csv(index=False, lineterminator="\r\n"), newline=""))
+    )
+    assert rows[0] == ["value", "count", "label", "'=head"]
+    assert [r[0] for r in rows[1:]] == ["-1.5", "2.0", "-3.0"]
+    assert [r[1] for r in rows[1:]] == ["-1", "0", ""]
+    assert [r[2] for r in rows[1:]] == ["'=SUM(A1:A2)", "-2", "'\r@x"]
