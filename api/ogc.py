@@ -117,6 +117,16 @@ def filter_dep(
         yield None
         return
     features = request.app.state.settings.features
+    anonymous_limit = features.anonymous_filter_max_chars
+    if (
+        anonymous_limit < len(filter) <= cql.MAX_FILTER_CHARS
+        and get_principal(request).is_anonymous
+    ):
+        raise InvalidInput(
+            f"a filter from a caller who is not logged in may have at most "
+            f"{anonymous_limit} characters (this one has {len(filter)}): "
+            "use bbox= for an area, split the filter, or log in"
+        )
     slots, key = filter_slots(request), client_key(request)
     if not slots.acquire(key):
         wait = max(1, features.anonymous_statement_timeout_ms // 1000)

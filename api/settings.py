@@ -68,6 +68,9 @@ class FeatureSettings(BaseSettings):
     #: Statement timeout of filtered reads by anonymous callers; logged-in callers have
     #: ``database.statement_timeout_ms``.
     anonymous_statement_timeout_ms: int = Field(5_000, ge=1)
+    #: Longest filter text an anonymous caller may send (parsing is pure Python, about
+    #: 20-40 µs a character); logged-in callers may send up to 20,000 characters.
+    anonymous_filter_max_chars: int = Field(4_000, ge=100, le=20_000)
     #: Filtered requests (items, downloads) one client may have running at once (429 beyond
     #: that); 0 lifts the limit.
     max_filtered_per_client: int = Field(2, ge=0)

@@ -99,19 +99,20 @@ def nested(depth: int, k: int) -> str:
 
 
 def costly_filter(rng: random.Random) -> tuple[str, str, str]:
-    """(kind, layer, filter): allowed-but-heavy ones and refused ones, varied."""
+    """(kind, layer, filter): allowed-but-heavy ones and refused ones, varied. The allowed
+    ones are the heaviest an anonymous caller may send (at most 4,000 characters)."""
     cx, cy = rng.uniform(55, 80), rng.uniform(38, 50)
     k = rng.randrange(1000)
     choice = rng.randrange(8)
     if choice == 0:
-        return "allowed:overlaps-999", "glaciers", f"S_OVERLAPS(geometry, {star(998, cx, cy)})"
+        return "allowed:overlaps-230", "glaciers", f"S_OVERLAPS(geometry, {star(229, cx, cy)})"
     if choice == 1:
-        return "allowed:touches-999", "countries", f"S_TOUCHES(geometry, {star(998, cx, cy)})"
+        return "allowed:touches-230", "countries", f"S_TOUCHES(geometry, {star(229, cx, cy)})"
     if choice == 2:
-        return "allowed:depth-399", "places", nested(399, k)
+        return "allowed:depth-150", "places", nested(150, k)
     if choice == 3:
-        terms = " OR ".join(f"scalerank={(k + i) % 10}" for i in range(480))
-        return "allowed:1900-parts", "places", terms
+        terms = " OR ".join(f"scalerank={(k + i) % 10}" for i in range(260))
+        return "allowed:780-parts", "places", terms
     if choice == 4:
         return (
             "refused:self-spatial",
