@@ -346,7 +346,14 @@ def validate_sites(
     notes: list[str] = []
     found = _Findings()
     n = len(gdf)
-    src = _source_crs(gdf, epsg, notes)
+    try:
+        src = _source_crs(gdf, epsg, notes)
+    except MissingCRS:
+        # a file of points or lines is refused for that, the real problem, not for its CRS
+        types = shapely.get_type_id(np.asarray(gdf.geometry.to_numpy(), dtype=object))
+        if np.isin(types, [_POLYGON, _MULTIPOLYGON, _COLLECTION]).any():
+            raise
+        src = STORAGE_CRS
     geoms = np.asarray(gdf.geometry.to_numpy(), dtype=object).copy()
     if names is None:
         names = [f"site {i + 1}" for i in range(n)]

@@ -492,6 +492,13 @@ CASES: list[Case] = [
         "no coordinate reference system",
     ),
     Case(
+        "point_shapefile_without_prj",
+        "s.zip",
+        lambda ctx: _shapefile(_sites().set_geometry(_sites().centroid), drop=(".prj",)),
+        FEATURE_ERROR,
+        "a point is not an area",
+    ),
+    Case(
         "shapefile_without_prj_epsg_named",
         "s.zip",
         lambda ctx: _shapefile(_sites(), drop=(".prj",)),
