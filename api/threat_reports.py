@@ -43,8 +43,8 @@ from api.db.models import (
     ThreatStatusChange,
 )
 from api.settings import Settings
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from geo.evidence import Evidence
+from geo.errors import Conflict, Forbidden, InvalidInput, IrbisError, NotFound, Unauthenticated
+from geo.evidence import METADATA_RULES, Evidence, check_evidence
 from geo.threats import status_as_of
 
 #: Roles that may submit reports.
@@ -258,6 +258,65 @@ def _stored(settings: Settings, files: Sequence[Evidence]) -> Iterator[list[str]
         raise
 
 
+@dataclass
+class CleanReport:
+    """What :func:`clean_stored_evidence` did."""
+
+    checked: int = 0
+    rewritten: int = 0
+    unreadable: list[int] = field(default_factory=list)
+    removed_files: int = 0
+
+
+def clean_stored_evidence(session: Session, settings: Settings) -> CleanReport:
+    """Pass every stored evidence file through today's metadata rules again (commits).
+
+    Files stored before a rule existed (an older version kept the camera owner, the serial
+    number or a PDF's author) are rewritten; a row then names the cleaned file by its new hash,
+    and the old file is removed once no row names it. Only files stored under older rules
+    (``metadata_rules`` below :data:`geo.evidence.METADATA_RULES`) are read. Files that can no
+    longer be cleaned (a PDF the rules now refuse) are left as they are and reported by id,
+    for a moderator to take down. Running it again changes nothing.
+    """
+    out = CleanReport()
+    old_paths: set[Path] = set()
+    fresh: list[Evidence] = []
+    rows = list(session.scalars(select(EvidenceFile).order_by(EvidenceFile.id)))
+    for ev in rows:
+        if ev.metadata_rules >= METADATA_RULES:
+            continue  # re-encoding a clean photo again would only lose quality
+        out.checked += 1
+        path = evidence_path(settings, ev)
+        try:
+            clean = check_evidence(
+                path.read_bytes(),
+                name=f"evidence file {ev.id}",
+                max_photo_bytes=settings.uploads.max_photo_bytes,
+                max_pdf_bytes=settings.uploads.max_bytes,
+                keep_location=ev.location_kept,
+            )
+        except (OSError, IrbisError):
+            out.unreadable.append(ev.id)
+            continue
+        ev.metadata_rules = METADATA_RULES
+        if clean.sha256 == ev.sha256:
+            continue
+        fresh.append(clean)
+        old_paths.add(path)
+        ev.sha256, ev.size_bytes = clean.sha256, clean.size_bytes
+        ev.width, ev.height = clean.width, clean.height
+        ev.storage_path = f"{clean.sha256[:2]}/{clean.sha256}.{clean.extension}"
+        ev.location_kept = clean.location_kept
+        out.rewritten += 1
+    with _stored(settings, fresh):
+        session.commit()
+    still_named = {evidence_path(settings, ev) for ev in rows}
+    for path in old_paths - still_named:
+        path.unlink(missing_ok=True)
+        out.removed_files += 1
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Submission and moderation
 # ---------------------------------------------------------------------------------------------
@@ -326,6 +385,7 @@ def submit_report(
                     caption=(caption or "").strip()[:500] or None,
                     location_kept=ev.location_kept,
                     storage_path=rel,
+                    metadata_rules=METADATA_RULES,
                 )
             )
         session.add(

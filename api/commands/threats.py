@@ -82,5 +82,40 @@ def as_of(
     Console().print(table)
 
 
+@threats_app.command("clean-evidence")
+def clean_evidence() -> None:
+    """Pass every stored evidence file through today's metadata rules again.
+
+    Files stored by an older version may still carry what the rules now remove (a camera's
+    owner and serial number, a PDF's author, scripts); they are rewritten in place of the
+    old ones. Safe to run again: clean files are left alone.
+    """
+    from sqlalchemy.orm import Session
+
+    from api.db.engine import make_engine
+    from api.threat_reports import clean_stored_evidence
+
+    settings = Settings()
+    engine = make_engine(settings.database.url, settings=settings.database)
+    try:
+        with Session(engine) as session:
+            done = clean_stored_evidence(session, settings)
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"irbis: {done.checked} evidence files checked, {done.rewritten} rewritten without "
+        f"their metadata, {done.removed_files} old files removed"
+    )
+    if done.unreadable:
+        ids = ", ".join(str(i) for i in done.unreadable)
+        typer.secho(
+            f"irbis: could not clean evidence files {ids} (unreadable or refused by today's "
+            "rules): take them down from their reports",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(threats_app, name="threats")

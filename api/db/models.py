@@ -899,6 +899,9 @@ class EvidenceFile(Base):
     caption: Mapped[str | None] = mapped_column(Text)
     location_kept: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     storage_path: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The version of the metadata rules (``geo.evidence.METADATA_RULES``) the stored file
+    #: went through; ``irbis threats clean-evidence`` brings older files up to date.
+    metadata_rules: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -18,9 +18,11 @@ def upgrade() -> None:
     _privacy_upgrade()
     _sources_upgrade()
     _throttle_upgrade()
+    _evidence_upgrade()
 
 
 def downgrade() -> None:
+    _evidence_downgrade()
     _throttle_downgrade()
     _sources_downgrade()
     _privacy_downgrade()
@@ -125,6 +127,22 @@ def _throttle_downgrade() -> None:
         sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
     )
     op.add_column("users", sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
+
+
+# --- which version of the metadata rules cleaned each stored evidence file ---------------
+def _evidence_upgrade() -> None:
+    import sqlalchemy as sa
+
+    # Files stored so far went through the first rules (GPS and a few identity tags removed):
+    # `irbis threats clean-evidence` passes them through the current ones.
+    op.add_column(
+        "evidence_files",
+        sa.Column("metadata_rules", sa.Integer(), nullable=False, server_default="1"),
+    )
+
+
+def _evidence_downgrade() -> None:
+    op.drop_column("evidence_files", "metadata_rules")
 
 
 # Keep `op` imported for the sections above.
