@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
@@ -54,9 +55,63 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return s
 
 
+#: Fixtures that reach the test database: a test using any of them is marked ``db``
+#: (``pytest -m "not db"`` runs the rest with no database at all).
+DB_FIXTURES = frozenset(
+    {"migrated", "engine", "demo", "db_session", "app", "client", "live_server", "login_as"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if DB_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+# Property-based tests draw the same examples on every run and keep no example database, so a
+# run on a fresh clone is the run on this machine.
+hypothesis_settings.register_profile("irbis", derandomize=True, database=None)
+hypothesis_settings.load_profile(os.environ.get("IRBIS_HYPOTHESIS_PROFILE", "irbis"))
+
+
+@pytest.fixture(autouse=True)
+def _seeded_randomness(request: pytest.FixtureRequest) -> None:
+    """Every test draws the same random numbers on every run, whatever runs before it."""
+    import random
+    import zlib
+
+    import numpy as np
+
+    seed = zlib.crc32(request.node.nodeid.encode())
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def _require_database(url: str) -> None:
+    """Stop the run at once, with what to do, when the test database does not answer."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    eng = create_engine(url, connect_args={"connect_timeout": 5})
+    try:
+        with eng.connect():
+            pass
+    except OperationalError as exc:
+        where = make_url(url).render_as_string(hide_password=True)
+        pytest.exit(
+            f"the test database {where} does not answer ({type(exc.orig).__name__}). "
+            "`make test` installs and starts PostgreSQL and creates it; or set "
+            "IRBIS_TEST_DATABASE_URL, or run only the tests that need none: pytest -m 'not db'",
+            returncode=3,
+        )
+    finally:
+        eng.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated(settings: Settings) -> str:
     """The test database, emptied and migrated to head once per run."""
+    _require_database(settings.database.url)
     reset_database(settings.database.url)
     migrate.upgrade(settings.database.url, "head")
     return settings.database.url
