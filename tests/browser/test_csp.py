@@ -171,7 +171,7 @@ def test_the_recorder_sees_a_blocked_inline_script(context: Any, live_server: st
             ),
         )
         page.goto(f"{live_server}/csp-probe")
-        page.wait_for_function("window.__csp.length > 0")
+        page.wait_for_function("() => window.__csp.length > 0")
         assert page.evaluate("window.ran") is None
         assert "script-src" in page.evaluate("window.__csp")[0]
     finally:

@@ -78,8 +78,12 @@ def test_grantee_uploads_a_zipped_shapefile_and_another_cannot_touch_it(
     page.screenshot(path=str(artifacts / "site-upload-preview.png"))
 
     page.click("#commit")
-    page.wait_for_function("document.getElementById('message').textContent.startsWith('Saved')")
-    page.wait_for_function("Number(document.getElementById('map').dataset.savedSites || 0) >= 1")
+    page.wait_for_function(
+        "() => document.getElementById('message').textContent.startsWith('Saved')"
+    )
+    page.wait_for_function(
+        "() => Number(document.getElementById('map').dataset.savedSites || 0) >= 1"
+    )
     assert page.locator("#map path.saved-site").count() >= 1
     assert name in page.locator("#saved-rows").inner_text()
     page.screenshot(path=str(artifacts / "site-upload-saved.png"))
@@ -144,7 +148,9 @@ def test_grantee_deletes_a_site_from_the_list(
     row.wait_for()
     page.once("dialog", lambda d: d.accept())
     row.locator("button.delete-site").click()
-    page.wait_for_function("document.getElementById('message').textContent.startsWith('Deleted')")
+    page.wait_for_function(
+        "() => document.getElementById('message').textContent.startsWith('Deleted')"
+    )
     assert page.locator(f'tr.saved-row[data-id="{site_id}"]').count() == 0
     context.close()
     with engine.connect() as conn:
