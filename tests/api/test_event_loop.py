@@ -22,9 +22,10 @@ TILE = "/collections/countries/tiles/WebMercatorQuad/4/5/11"
 
 
 def big_photo() -> bytes:
-    """A JPEG of about 20 MB (noise compresses badly), slow to decode and encode again."""
+    """A JPEG of about 40 MB (35 megapixels of noise compress badly), slow to decode and
+    encode again: seconds of work for the server."""
     rng = np.random.default_rng(12)
-    pixels = rng.integers(0, 255, (3500, 5000, 3), dtype=np.uint8)
+    pixels = rng.integers(0, 255, (5000, 7000, 3), dtype=np.uint8)
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, "JPEG", quality=95)
     return out.getvalue()
@@ -34,7 +35,7 @@ def big_photo() -> bytes:
 def server(settings: Settings, demo: dict[str, int]) -> Iterator[str]:
     from api.app import create_app
 
-    uploads = UploadSettings(max_photo_bytes=40 * 1024 * 1024, max_bytes=60 * 1024 * 1024)
+    uploads = UploadSettings(max_photo_bytes=80 * 1024 * 1024, max_bytes=100 * 1024 * 1024)
     app = create_app(settings.model_copy(update={"uploads": uploads}))
     with serving(app, ServerSettings()) as (host, port):
         yield f"http://{host}:{port}"
@@ -43,7 +44,7 @@ def server(settings: Settings, demo: dict[str, int]) -> Iterator[str]:
 @pytest.mark.timeout(180)
 def test_tiles_answer_promptly_while_a_large_photo_report_is_processed(server, engine) -> None:
     photo = big_photo()
-    assert len(photo) > 15_000_000
+    assert len(photo) > 30_000_000
     advocate = httpx.Client(base_url=server, timeout=120)
     csrf = login(advocate, make_user(engine, roles=["advocate"]))
     tiles = httpx.Client(base_url=server, timeout=30)
@@ -78,7 +79,8 @@ def test_tiles_answer_promptly_while_a_large_photo_report_is_processed(server, e
     tiles.close()
     assert result["status"] == 201, result
     during = [s for finished, s in latencies if finished < result["done"]]
-    # the report took seconds (decoding and re-encoding 17 megapixels), and tiles kept coming
-    assert result["seconds"] > 2, result["seconds"]
+    # the report took a while (decoding and re-encoding 35 megapixels), and tiles kept coming:
+    # had the work run on the event loop, a tile asked for meanwhile would have waited for it
+    assert result["seconds"] > 1.5, result["seconds"]
     assert len(during) >= 3, latencies
-    assert max(during) < 1.5, (during, result["seconds"])
+    assert max(during) < result["seconds"] / 3, (during, result["seconds"])
