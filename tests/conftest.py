@@ -18,6 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
+from api import demo_data as dd
 from api.db import migrate
 from api.db.engine import make_engine
 from api.settings import Settings
@@ -220,6 +221,17 @@ def page(browser):  # type: ignore[no-untyped-def]
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def kok_jailau(engine: Engine, demo: dict[str, int]) -> int:
+    """The id of the demo's Kok-Jailau threat."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT id FROM threats WHERE name = :n"), {"n": dd.KOK_JAILAU["name"]}
+            ).scalar_one()
+        )
 
 
 def count(engine: Engine, table: str) -> int:

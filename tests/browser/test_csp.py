@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from api import demo_data as dd
 from api.auth.testing import TEST_PASSWORD, make_user
 from layers.registry import layer_ids
 
@@ -37,16 +36,6 @@ def context(browser: Any) -> Iterator[Any]:
     ctx.add_init_script(RECORD_VIOLATIONS)
     yield ctx
     ctx.close()
-
-
-@pytest.fixture(scope="module")
-def kok_jailau(engine: Engine, demo: dict[str, int]) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("SELECT id FROM threats WHERE name = :n"), {"n": dd.KOK_JAILAU["name"]}
-            ).scalar_one()
-        )
 
 
 def _visit(context: Any, url: str, *, wait_for: str | None = None) -> dict[str, Any]:

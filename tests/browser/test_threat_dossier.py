@@ -7,21 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
 
 from api import demo_data as dd
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def kok_jailau(engine: Engine, demo: dict[str, int]) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("SELECT id FROM threats WHERE name = :n"), {"n": dd.KOK_JAILAU["name"]}
-            ).scalar_one()
-        )
 
 
 def test_dossier_page(page: Any, live_server: str, kok_jailau: int, artifacts: Path) -> None:

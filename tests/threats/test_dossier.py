@@ -23,16 +23,6 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture(scope="module")
-def kok_jailau(engine: Engine, demo: dict[str, int]) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("SELECT id FROM threats WHERE name = :n"), {"n": dd.KOK_JAILAU["name"]}
-            ).scalar_one()
-        )
-
-
-@pytest.fixture(scope="module")
 def ile_alatau(engine: Engine, demo: dict[str, int]) -> int:
     with engine.connect() as conn:
         return int(

@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from api import demo_data as dd
 from api.settings import DossierSettings, Settings
 
 
@@ -29,16 +28,6 @@ def _app(settings: Settings, var_dir: Path, concurrency: int = 1, queue: int = 4
             }
         )
     )
-
-
-@pytest.fixture(scope="module")
-def kok_jailau(engine: Engine, demo: dict[str, int]) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("SELECT id FROM threats WHERE name = :n"), {"n": dd.KOK_JAILAU["name"]}
-            ).scalar_one()
-        )
 
 
 def _touch_threat(engine: Engine, threat_id: int) -> None:
