@@ -27,6 +27,7 @@ from api.auth.secrets_store import secret_key
 from api.auth.tokens import new_token, sign, unsign
 from api.bodylimits import reply
 from api.db.engine import transaction
+from api.errors import RETRY_AFTER
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -145,9 +146,9 @@ class AuthMiddleware:
             await _reply(
                 send,
                 503,
-                "unavailable",
-                "the account store cannot be reached; try again soon",
-                retry_after="30",
+                "service_unavailable",
+                "the database is unavailable, so accounts cannot be checked; try again shortly",
+                retry_after=RETRY_AFTER,
             )
 
     async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> None:

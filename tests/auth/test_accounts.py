@@ -296,7 +296,8 @@ def test_unreachable_account_store_is_503_not_500(settings) -> None:
     s.database = DatabaseSettings(url="postgresql+psycopg://irbis:irbis@127.0.0.1:1/nowhere")
     with TestClient(create_app(s)) as c:
         r = c.get("/api/account", headers={"Authorization": "Bearer irb_x"})
-    assert r.status_code == 503 and r.json()["code"] == "unavailable"
+    assert r.status_code == 503 and r.json()["code"] == "service_unavailable"
+    assert r.headers["retry-after"] == "10"  # as every other 503 of an unavailable database
 
 
 def test_out_of_range_ids_are_400_not_500(login_as) -> None:
