@@ -61,7 +61,7 @@ def test_advocate_reports_and_analyst_publishes(
     )
     _login(page, live_server, advocate, "/reports/new")
     _draw_polygon(page)
-    page.wait_for_function("() => document.getElementById('geometry').value.length > 0")
+    page.wait_for_function("() => (document.getElementById('geometry')?.value.length ?? 0) > 0")
     assert "1 shape(s) drawn" in page.inner_text("#drawn-status")
     page.fill("#title", title)
     page.select_option("#kind", "ski_resort")
@@ -85,7 +85,7 @@ def test_advocate_reports_and_analyst_publishes(
     page.click(f"text={title}")
     page.click("#to-under_review")
     page.wait_for_function(
-        "() => document.getElementById('report-state').textContent.includes('review')"
+        "() => document.getElementById('report-state')?.textContent.includes('review')"
     )
     page.click("#to-published")
     page.wait_for_selector("#threat-link")
@@ -139,7 +139,7 @@ def test_anonymous_report_shows_no_name_in_the_browser(
     assert advocate in page.inner_text("#reporter")  # analysts know who reported
     page.click("#to-under_review")
     page.wait_for_function(
-        "() => document.getElementById('report-state').textContent.includes('review')"
+        "() => document.getElementById('report-state')?.textContent.includes('review')"
     )
     page.click("#to-published")
     page.wait_for_selector("#threat-link")
