@@ -45,7 +45,7 @@ demo:
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
-# Recompile requirements/*.txt from pyproject.toml, keeping the pins already there
+# Recompile requirements-*.txt from pyproject.toml, keeping the pins already there
 # (`bash scripts/lock.sh --upgrade` to move them).
 lock:
 	bash scripts/lock.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark, one at a time (on 2 cores anything in parallel skews the figures),
 # and writes the figures into docs/benchmarks.md where the scripts support it.
-# Installs what the benchmarks need: wrk (Debian) and tipg (PyPI, the peer for tiles).
+# Installs what the benchmarks need: wrk (Debian) and tipg (PyPI, the peer for tiles, pinned in
+# requirements-bench.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -13,7 +14,7 @@ if ! command -v wrk >/dev/null 2>&1; then
     echo "bench: wrk is needed (Debian: sudo apt-get install wrk)" >&2; exit 1
   fi
 fi
-"$VENV/bin/pip" install -q -e ".[dev,bench]"
+bash scripts/venv.sh "$VENV" requirements-bench.txt  # the tools and tipg, from the lock file
 bash scripts/database.sh irbis_bench >/dev/null
 export IRBIS_DATABASE_URL=${IRBIS_DATABASE_URL:-postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis}
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles the lock files in requirements/ from pyproject.toml, with hashes, for every platform
+# Compiles the lock files requirements-*.txt from pyproject.toml, with hashes, for every platform
 # and Python 3.11+. Pins already in the lock files are kept; `scripts/lock.sh --upgrade` (or
 # `--upgrade-package NAME`) moves them. The set-up installs only from these files.
 set -euo pipefail
@@ -12,7 +12,7 @@ compile() { # output, then groups
   local groups=()
   for g in "$@"; do groups+=(--group "$g"); done
   "$UV" pip compile pyproject.toml "${groups[@]}" --universal --python-version 3.11 \
-    --generate-hashes --custom-compile-command "make lock" -q -o "requirements/$out" "${EXTRA[@]}"
+    --generate-hashes --custom-compile-command "make lock" -q -o "requirements-$out" "${EXTRA[@]}"
 }
 EXTRA=("$@")
 compile runtime.txt build

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Creates the virtual environment and installs Irbis with its development tools from the lock
-# file (requirements/dev.txt, pinned with hashes), so a new release upstream never changes a
+# file (requirements-dev.txt, pinned with hashes), so a new release upstream never changes a
 # clean install. Reinstalls only when the lock file changed since the last install.
-#   scripts/venv.sh [VENV] [LOCK]     LOCK defaults to requirements/dev.txt
-#                                     (requirements/runtime.txt for a server without tests)
+#   scripts/venv.sh [VENV] [LOCK]     LOCK defaults to requirements-dev.txt
+#                                     (requirements-runtime.txt for a server without tests)
 set -euo pipefail
 VENV=${1:-.venv}
-LOCK=${2:-requirements/dev.txt}
+LOCK=${2:-requirements-dev.txt}
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "irbis: Python 3.11 or newer is needed (found: $("$PYTHON" --version 2>&1))." >&2
