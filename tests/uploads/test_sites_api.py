@@ -88,7 +88,9 @@ def test_errors_refuse_the_whole_commit(grantee, engine, tmp_path) -> None:
     r = upload(grantee, write(both, "geojson", tmp_path), dry_run=False)
     assert r.status_code == 400
     details = r.json()["details"]
-    assert [f["status"] for f in details["features"]] == ["ok", "error"]
+    # the good site may carry a warning (it lands at a random place, perhaps near another
+    # site or a park); what matters is that the bad one's error refuses both
+    assert [f["status"] != "error" for f in details["features"]] == [True, False]
     assert _q(engine, "SELECT 1 FROM field_sites WHERE name = :n", n=good["name"][0]) == []
 
 
