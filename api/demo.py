@@ -476,8 +476,8 @@ DEMO_ANALYSES = ("ecosystems", "habitat", "gaps", "loss")
 def run_demo_analyses(engine: Engine, settings: Settings, *, progress: bool = True) -> list[int]:
     """Run the modelled layers of the demo (ecosystems, habitat, coverage gaps, Kok-Jailau
     loss) once: a kind that already has a successful run is left as it is."""
-    from api import analysis
     from api.db.models import AnalysisRun
+    from api.services import analyses as analysis
 
     runners = {
         "ecosystems": lambda: analysis.run_ecosystems(engine, settings, actor=ACTOR),

@@ -11,7 +11,7 @@ zonal       ``geo.raster.zonal_stats`` against a direct ``exactextract`` call (p
             pixels × geodesic cell areas).
 ecosystems  ``geo.ecosystems.classify_region`` over the four countries with the full GEBCO
             raster (4398 × 2014) and the 5′ DEM, then polygons.
-gaps        the whole demo gap analysis through the store (``api.analysis``): ecosystems,
+gaps        the whole demo gap analysis through the store (``api.services.analyses``): ecosystems,
             habitat, gaps, as ``irbis analyse`` runs them (needs the demo loaded in
             ``--db-url``).
 
@@ -206,8 +206,8 @@ def case_ecosystems(args: argparse.Namespace) -> dict:
 def case_gaps(args: argparse.Namespace) -> dict:
     import tempfile
 
-    from api import analysis as an
     from api.db.engine import make_engine
+    from api.services import analyses as an
     from api.settings import Settings
 
     s = Settings.for_database(args.db_url, args.db_url)

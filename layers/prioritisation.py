@@ -1,6 +1,6 @@
 """The map of a prioritisation plan: its units over the context layers, with no CDN.
 
-The plan's units arrive as GeoJSON (from :func:`api.prioritisation.scenario_units_geojson`);
+The plan's units arrive as GeoJSON (from :func:`api.services.prioritisation.scenario_units_geojson`);
 selected units are shaded by how often the portfolio of perturbed plans chose them, locked-out
 units are outlined in red, and the registry's context layers (countries, protected areas,
 threats) are drawn as vector tiles underneath.

@@ -81,7 +81,7 @@ def ecosystems(
     quiet: Quiet = False,
 ) -> None:
     """Mountains (Kapos et al. 2000) and arid lowlands of the four countries, from the DEMs."""
-    from api import analysis as an
+    from api.services import analyses as an
 
     with _engine() as (engine, settings):
         _run(
@@ -131,7 +131,7 @@ def habitat(
     quiet: Quiet = False,
 ) -> None:
     """Area of Habitat (Brooks et al. 2019) of each species, with cited, changeable defaults."""
-    from api import analysis as an
+    from api.services import analyses as an
 
     names = species or ["Panthera uncia", "Gazella subgutturosa"]
     with _engine() as (engine, settings):
@@ -164,7 +164,7 @@ def overlap(
     quiet: Quiet = False,
 ) -> None:
     """Pieces where all the given layers overlap, with areas (ha) and shares."""
-    from api import analysis as an
+    from api.services import analyses as an
 
     with _engine() as (engine, settings):
         _run("overlap", 1, lambda p: an.run_overlap(engine, settings, list(layers)), quiet)
@@ -177,7 +177,7 @@ def gaps(
     quiet: Quiet = False,
 ) -> None:
     """Habitat protected (Protected Planet method), funded, threatened; the ranked gap layer."""
-    from api import analysis as an
+    from api.services import analyses as an
 
     with _engine() as (engine, settings):
         run_id = _run(
@@ -220,7 +220,7 @@ def loss(
     quiet: Quiet = False,
 ) -> None:
     """Habitat, park and ecosystem area inside threats; habitat change between raster epochs."""
-    from api import analysis as an
+    from api.services import analyses as an
 
     epochs = {}
     for e in epoch or []:
@@ -251,7 +251,7 @@ def loss(
 @analyse_app.command("list")
 def list_runs(kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None) -> None:
     """The stored analysis runs, newest first."""
-    from api import analysis as an
+    from api.services import analyses as an
 
     with _engine() as (engine, _), Session(engine) as s:
         _print_table(
@@ -263,8 +263,8 @@ def list_runs(kind: Annotated[str | None, typer.Option(help="Only this kind.")] 
 @analyse_app.command("show")
 def show(run_id: int) -> None:
     """One run: parameters, inputs with their versions, results (JSON)."""
-    from api import analysis as an
     from api.cli import fail
+    from api.services import analyses as an
 
     with _engine() as (engine, _), Session(engine) as s:
         try:

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         nothing is stored. Re-importing the same file updates the records in place.
         """
         from api.db.engine import make_engine
-        from api.importing import import_file
+        from api.services.importing import import_file
         from api.settings import Settings
 
         settings = Settings()

@@ -94,7 +94,7 @@ def grid(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Compute a planning grid over the countries from the stored layers, and store it."""
-    from api import prioritisation as prio
+    from api.services import prioritisation as prio
 
     try:
         params = prio.GridParams(
@@ -164,7 +164,7 @@ def solve(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Solve a scenario on a grid and store it; prints the targets met and the solver figures."""
-    from api import prioritisation as prio
+    from api.services import prioritisation as prio
 
     targets = {}
     for item in feature_target or []:
@@ -234,8 +234,8 @@ def list_(
     """List the planning grids and the scenarios."""
     from sqlalchemy.orm import Session
 
-    from api import prioritisation as prio
     from api.db.engine import make_engine
+    from api.services import prioritisation as prio
 
     settings = Settings()
     engine = make_engine(settings.database.url, settings=settings.database)

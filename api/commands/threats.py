@@ -93,7 +93,7 @@ def clean_evidence() -> None:
     from sqlalchemy.orm import Session
 
     from api.db.engine import make_engine
-    from api.threat_reports import clean_stored_evidence
+    from api.services.threat_reports import clean_stored_evidence
 
     settings = Settings()
     engine = make_engine(settings.database.url, settings=settings.database)

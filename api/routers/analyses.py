@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 import folium
 import geopandas as gpd
 
-from api import analysis as an
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.db import models as m
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.ogc import wants_html
+from api.services import analyses as an
 from api.templating import render
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from layers import maps

@@ -14,9 +14,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.orm import Session
 
-from api import prioritisation as prio
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
+from api.services import prioritisation as prio
 from api.templating import render
 from geo.errors import Forbidden, NotFound, Unauthenticated
 

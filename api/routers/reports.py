@@ -12,10 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from shapely.geometry import mapping
 
-from api import threat_reports as tr
 from api.auth.principal import PrincipalDep
 from api.db.models import ReportState, ThreatKind, ThreatStatus
 from api.deps import ReaderDep, SessionDep, SettingsDep
+from api.services import threat_reports as tr
 from api.templating import render
 from geo.errors import InvalidInput, TooLarge
 from geo.evidence import check_evidence

@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api import sites
 from api.auth.principal import PrincipalDep
 from api.deps import EngineDep, ReaderDep, SettingsDep
+from api.services import sites
 from api.settings import Settings
 from geo.errors import InvalidInput, TooLarge
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 import rasterio
 
-from api import analysis as an
 from api.db import models as m
+from api.services import analyses as an
 from api.settings import Settings
 from geo.errors import InvalidInput, NotFound
 from geo.raster import sha256_file

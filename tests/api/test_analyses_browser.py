@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from api import analysis as an
+from api.services import analyses as an
 from api.settings import Settings
 
 pytestmark = pytest.mark.browser

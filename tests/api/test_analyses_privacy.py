@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import Engine
 
-from api import analysis as an
+from api.services import analyses as an
 from geo.errors import InvalidInput
 
 SECRET = "connection to /srv/irbis/secret-path refused"

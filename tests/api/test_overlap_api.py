@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from api import analysis as an
 from api.auth.testing import make_token, make_user
+from api.services import analyses as an
 from api.settings import Settings
 
 PAIRS = list(itertools.combinations(an.OVERLAP_LAYERS, 2))

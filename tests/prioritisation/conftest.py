@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import Engine, text
 
-from api import prioritisation as prio
+from api.services import prioritisation as prio
 
 
 def _scalar(engine: Engine, sql: str, **params: object) -> object:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from api import prioritisation as prio
+from api.services import prioritisation as prio
 from geo.errors import Infeasible
 from layers.maps import external_urls
 

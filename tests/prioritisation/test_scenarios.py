@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from api import prioritisation as prio
 from api.auth.testing import make_token, make_user
 from api.cli import app as cli
+from api.services import prioritisation as prio
 from geo.errors import Infeasible, InvalidInput
 
 KOK_JAILAU_KIND = "ski_resort"

@@ -146,8 +146,8 @@ def test_an_analysis_raster_that_does_not_fit_leaves_nothing(small_disk: Path) -
     import rasterio
     from rasterio.transform import from_origin
 
-    from api.analysis import _write_atomic
     from api.errors import out_of_space
+    from api.services.analyses import _write_atomic
 
     final = small_disk / "analyses" / "ecosystems_run_1.tif"
     data = np.random.default_rng(1).integers(0, 30000, size=(1200, 1200), dtype=np.int16)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from api import prioritisation as prio
+from api.services import prioritisation as prio
 from geo.errors import InvalidInput
 
 

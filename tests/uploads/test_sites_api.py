@@ -205,7 +205,7 @@ def test_a_refusal_by_the_database_is_a_clear_error_without_its_text(engine, dem
 
     from api.db.engine import transaction
     from api.db.models import FieldSite
-    from api.sites import _flush, get_grant
+    from api.services.sites import _flush, get_grant
     from geo.errors import InvalidInput
 
     before = _q(engine, "SELECT count(*) FROM field_sites")

@@ -69,7 +69,7 @@ def _privacy_upgrade() -> None:
         + "".join(_reader_columns_sql(t, cols) for t, cols in _READER_NO_COLUMNS.items())
         + "END IF; END $$;"
     )
-    # failed analyses published their exception text: keep it for analysts (api.analysis)
+    # failed analyses published their exception text: keep it for analysts (api.services.analyses)
     op.execute(
         "UPDATE analysis_runs SET results = jsonb_build_object('error_detail', error),"
         f" error = '{_UNEXPECTED_FAILURE}' WHERE status = 'failed' AND results IS NULL"
