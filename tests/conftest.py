@@ -18,9 +18,9 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from api import demo_data as dd
 from api.db import migrate
 from api.db.engine import make_engine
+from api.demo import data as dd
 from api.settings import Settings
 
 TEST_URL = os.environ.get(

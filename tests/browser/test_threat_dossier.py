@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api import demo_data as dd
+from api.demo import data as dd
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from api import demo_data as dd
 from api.cli import app as cli
+from api.demo import data as dd
 from api.settings import Settings
 
 

@@ -16,7 +16,7 @@ import morecantile
 import shapely
 from shapely.geometry import box
 
-from api import demo_data as dd
+from api.demo import data as dd
 from layers.threats import overlap_overlays, overlaps
 
 ATOM = "{http://www.w3.org/2005/Atom}"

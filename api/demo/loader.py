@@ -25,10 +25,10 @@ import rasterio
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
-from api import demo_data as dd
 from api.db import models as m
 from api.db.engine import transaction
 from api.db.store import insert_gdf
+from api.demo import data as dd
 from api.settings import Settings
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.shapes import ellipse_with_area, irregular_polygon
