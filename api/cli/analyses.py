@@ -41,7 +41,7 @@ def _engine() -> Iterator[tuple[Engine, Any]]:
 
 def _run(label: str, steps: int, fn: Callable[[Callable[[str], None]], int], quiet: bool) -> int:
     """Run ``fn(progress)`` under a rich progress bar; print errors as CLI messages."""
-    from api.cli import fail
+    from api.cli.base import fail
 
     with Progress(
         SpinnerColumn(),
@@ -237,7 +237,7 @@ def loss(
                     )
                 )
             except IrbisError as exc:
-                from api.cli import fail
+                from api.cli.base import fail
 
                 raise fail(exc.message) from exc
         _run(
@@ -263,7 +263,7 @@ def list_runs(kind: Annotated[str | None, typer.Option(help="Only this kind.")] 
 @analyse_app.command("show")
 def show(run_id: int) -> None:
     """One run: parameters, inputs with their versions, results (JSON)."""
-    from api.cli import fail
+    from api.cli.base import fail
     from api.services import analyses as an
 
     with _engine() as (engine, _), Session(engine) as s:

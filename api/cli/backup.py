@@ -7,12 +7,8 @@ from typing import Annotated
 
 import typer
 
+from api.cli.base import fail
 from api.settings import Settings
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"irbis: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
 
 
 def backup(
@@ -31,7 +27,7 @@ def backup(
             settings.database.url, settings.var_dir, archive, report=typer.echo
         )
     except BackupError as exc:
-        raise _fail(exc.message) from exc
+        raise fail(exc.message) from exc
     typer.echo(
         f"wrote {archive} (schema revision {manifest.schema_revision}, "
         f"{len(manifest.members) - 1} var files)"
@@ -61,7 +57,7 @@ def restore(
             archive, settings.database.url, settings.var_dir, force=force, report=typer.echo
         )
     except BackupError as exc:
-        raise _fail(exc.message) from exc
+        raise fail(exc.message) from exc
     typer.echo(f"restored the backup of {manifest.created_at}")
     from api.db.backup import head_revision
 

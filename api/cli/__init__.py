@@ -1,0 +1,32 @@
+"""``irbis``: the command line.
+
+Each group lives in its own module of this package and is registered here, explicitly, in the
+order of ``irbis --help``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from api.cli import (
+    analyses,
+    backup,
+    database,
+    demo,
+    importing,
+    prioritisation,
+    serve,
+    threats,
+    users,
+)
+from api.cli.base import app, fail
+
+for _module in (database, demo, serve, analyses, backup, importing, prioritisation, threats, users):
+    _module.register(app)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())
+
+
+__all__ = ["app", "fail", "main"]
