@@ -29,7 +29,7 @@ import highspy
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from geo.prioritise import Boundary, Problem, is_feasible, solve, solve_greedy
+from geo.prioritisation import Boundary, Problem, is_feasible, solve, solve_greedy
 
 
 def landscape(side: int, n_features: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:

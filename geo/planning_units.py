@@ -47,7 +47,7 @@ from pyproj import CRS, Geod, Transformer
 
 from geo.crs import EQUAL_AREA_EPSG, M2_PER_KM2, STORAGE_EPSG, require_crs, to_storage
 from geo.errors import InvalidInput, SchemaMismatch, TooLarge
-from geo.prioritise import Boundary
+from geo.prioritisation import Boundary
 
 #: Prefix of the feature columns (habitat area in km² per species and ecosystem).
 FEATURE_PREFIX = "habitat:"

@@ -1,6 +1,6 @@
 """Prioritisation on the stored layers: planning grids, scenarios and their results.
 
-The store side of ``geo.planning_units`` and ``geo.prioritise``: it reads the layers from
+The store side of ``geo.planning_units`` and ``geo.prioritisation``: it reads the layers from
 PostGIS, calls the pure functions, and writes grids and scenarios as records (parameters, the
 versions of the inputs from ``layer_versions``, results, solver figures, times). Each grid and
 each scenario is written in one transaction: all of it or nothing.
@@ -29,7 +29,7 @@ from api.db import models as m
 from api.db.engine import transaction
 from api.db.store import read_gdf
 from geo import planning_units as pu
-from geo import prioritise as pr
+from geo import prioritisation as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import Conflict, Infeasible, InvalidInput, NotFound
 from layers.public import public_from

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.errors import Infeasible, InvalidInput
-from geo.prioritise import (
+from geo.prioritisation import (
     Boundary,
     Problem,
     compare_groups,
@@ -343,9 +343,9 @@ def test_docstring_examples_run() -> None:
     import doctest
 
     import geo.planning_units
-    import geo.prioritise
+    import geo.prioritisation
 
-    for module in (geo.prioritise, geo.planning_units):
+    for module in (geo.prioritisation, geo.planning_units):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
