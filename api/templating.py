@@ -28,6 +28,10 @@ def templates() -> Jinja2Templates:
     global _templates
     if _templates is None:
         _templates = Jinja2Templates(directory=str(REPO_ROOT / "api" / "templates"))
+        # Visible text in templates is marked for translation: {{ _("Text") }} or
+        # {% trans %}Text{% endtrans %}.
+        _templates.env.add_extension("jinja2.ext.i18n")
+        _templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     return _templates
 
 
