@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     SmallInteger,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -82,8 +84,8 @@ class ThreatStatus(enum.StrEnum):
 class GrantStatus(enum.StrEnum):
     proposed = "proposed"
     active = "active"
-    completed = "completed"
-    cancelled = "cancelled"
+    closed = "closed"
+    terminated = "terminated"
 
 
 class PAStatus(enum.StrEnum):
@@ -333,6 +335,22 @@ class Grant(Timestamped, Base):
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text, nullable=False)
     method: Mapped[str] = mapped_column(String(16), nullable=False)
+    # programme fields (migration 0007)
+    partners: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, default=list, server_default=text("'{}'::text[]")
+    )
+    ecosystem_focus: Mapped[list[str]] = mapped_column(
+        ARRAY(String(16)), nullable=False, default=list, server_default=text("'{}'::varchar[]")
+    )
+    #: Units of ``currency`` per USD on ``rate_date`` (amounts in a local currency).
+    rate: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    rate_date: Mapped[dt.date | None] = mapped_column(Date)
+    call: Mapped[str | None] = mapped_column(Text)
+    objectives: Mapped[str | None] = mapped_column(Text)
+    #: Links to documents: ``[{"title": ..., "url": ...}]``.
+    documents: Mapped[list[dict[str, str]]] = mapped_column(
+        JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
+    )
 
     species: Mapped[list[Species]] = relationship(secondary=grant_species)
     field_sites: Mapped[list[FieldSite]] = relationship(back_populates="grant")
@@ -342,6 +360,16 @@ class Grant(Timestamped, Base):
         CheckConstraint("amount > 0", name="ck_grants_amount"),
         CheckConstraint("end_date >= start_date", name="ck_grants_dates"),
         CheckConstraint(f"status IN ({_values(GrantStatus)})", name="ck_grants_status"),
+        CheckConstraint(
+            "ecosystem_focus <@ ARRAY['mountain', 'arid_lowland', 'other']::varchar[]",
+            name="ck_grants_ecosystem_focus",
+        ),
+        CheckConstraint(
+            "currency = 'USD' OR (rate IS NOT NULL AND rate > 0 AND rate_date IS NOT NULL)",
+            name="ck_grants_rate",
+        ),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_grants_currency"),
+        Index("ix_grants_status", "status"),
     )
 
 
@@ -910,3 +938,117 @@ class EvidenceFile(Base):
     )
 
     report: Mapped[ThreatReport] = relationship(back_populates="evidence")
+
+
+# --------------------------------------------------------------------------------------------
+# Field monitoring: indicators, records, observation points, evidence (migration 0008)
+# --------------------------------------------------------------------------------------------
+
+
+class MonitoringState(enum.StrEnum):
+    """Where a monitoring record is in review."""
+
+    submitted = "submitted"
+    accepted = "accepted"
+    returned = "returned"
+
+
+class MonitoringIndicator(Timestamped, Base):
+    """An indicator of the catalogue: what is measured, in which unit, and whether where it
+    was observed is sensitive (its observation points are generalised for the public)."""
+
+    __tablename__ = "monitoring_indicators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name_en: Mapped[str] = mapped_column(Text, nullable=False)
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(Text, nullable=False)
+    sensitive: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    species_id: Mapped[int | None] = mapped_column(ForeignKey("species.id"))
+    allow_negative: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    species: Mapped[Species | None] = relationship()
+
+
+class MonitoringRecord(Timestamped, Base):
+    """A value of an indicator at a field site, on a day or over a period."""
+
+    __tablename__ = "monitoring_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("field_sites.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("monitoring_indicators.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    period_start: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    period_end: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    value: Mapped[float] = mapped_column(Float, nullable=False)
+    method_note: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="submitted")
+    reason: Mapped[str | None] = mapped_column(Text)
+    submitted_by: Mapped[int | None] = mapped_column(Integer, deferred=True)
+    submitted_by_name: Mapped[str | None] = mapped_column(Text, deferred=True)
+    reviewed_by: Mapped[int | None] = mapped_column(Integer, deferred=True)
+    reviewed_by_name: Mapped[str | None] = mapped_column(Text, deferred=True)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    licence: Mapped[str] = mapped_column(Text, nullable=False)
+    method: Mapped[str] = mapped_column(String(16), nullable=False, default="observed")
+
+    site: Mapped[FieldSite] = relationship()
+    indicator: Mapped[MonitoringIndicator] = relationship()
+    points: Mapped[list[MonitoringPoint]] = relationship(
+        back_populates="record", order_by="MonitoringPoint.id", cascade="all, delete-orphan"
+    )
+    evidence: Mapped[list[MonitoringEvidence]] = relationship(
+        back_populates="record", order_by="MonitoringEvidence.id", cascade="all, delete-orphan"
+    )
+
+
+class MonitoringPoint(Timestamped, Base):
+    """An observation point of a record; ``accepted`` mirrors the record's state."""
+
+    __tablename__ = "monitoring_points"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("monitoring_records.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("monitoring_indicators.id", ondelete="RESTRICT"), nullable=False
+    )
+    observed_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    accepted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    licence: Mapped[str] = mapped_column(Text, nullable=False)
+    method: Mapped[str] = mapped_column(String(16), nullable=False, default="observed")
+    geom: Mapped[WKBElement] = mapped_column(_geom("POINT"), nullable=False)
+
+    record: Mapped[MonitoringRecord] = relationship(back_populates="points")
+
+
+class MonitoringEvidence(Timestamped, Base):
+    """A photo or PDF of a monitoring record, stored like threat evidence (by its hash)."""
+
+    __tablename__ = "monitoring_evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("monitoring_records.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    media_type: Mapped[str] = mapped_column(Text, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    caption: Mapped[str | None] = mapped_column(Text)
+    location_kept: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    storage_path: Mapped[str] = mapped_column(Text, nullable=False)
+    metadata_rules: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    record: Mapped[MonitoringRecord] = relationship(back_populates="evidence")

@@ -41,6 +41,8 @@ SPECIES: list[dict[str, Any]] = [
 # in the alpine and subalpine belt (about 2,900-4,800 m at the centre), the gazelle sites in
 # deserts and semi-deserts of the plains and foothills (about 50-900 m).
 SL, GG = "Panthera uncia", "Gazella subgutturosa"
+#: The ecosystem focus of an example grant follows its species.
+ECOSYSTEM_OF_SPECIES = {SL: "mountain", GG: "arid_lowland"}
 GRANTS: list[dict[str, Any]] = [
     {
         "code": "SOS-CA-EX-01",
@@ -51,7 +53,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2021-12-31",
         "countries": ["KAZ"],
         "species": [SL],
-        "status": "completed",
+        "status": "closed",
         "sites": [("Bolshaya Almatinka headwaters", 76.95, 43.03, 6.0)],
     },
     {
@@ -63,7 +65,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2021-05-31",
         "countries": ["KAZ"],
         "species": [SL],
-        "status": "completed",
+        "status": "closed",
         "sites": [("Aksu canyon uplands", 70.55, 42.35, 7.0)],
     },
     {
@@ -75,7 +77,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2022-08-31",
         "countries": ["KGZ"],
         "species": [SL],
-        "status": "completed",
+        "status": "closed",
         "sites": [("Sarychat valley", 78.45, 41.95, 9.0), ("Ertash ridge", 78.15, 41.88, 5.0)],
     },
     {
@@ -87,7 +89,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2022-03-31",
         "countries": ["KGZ"],
         "species": [SL],
-        "status": "completed",
+        "status": "closed",
         "sites": [("At-Bashy summer pastures", 75.6, 41.0, 6.0)],
     },
     {
@@ -99,7 +101,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2022-10-31",
         "countries": ["TJK"],
         "species": [SL],
-        "status": "completed",
+        "status": "closed",
         "sites": [("Murghab plateau", 73.7, 38.4, 10.0), ("Zorkul lake basin", 73.7, 37.45, 8.0)],
     },
     {
@@ -111,7 +113,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2021-12-31",
         "countries": ["UZB"],
         "species": [SL],
-        "status": "completed",
+        "status": "closed",
         "sites": [("Upper Pskem valley", 70.2, 41.9, 6.0)],
     },
     {
@@ -123,7 +125,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2022-08-31",
         "countries": ["UZB"],
         "species": [SL],
-        "status": "completed",
+        "status": "closed",
         "sites": [("Gissar high valleys", 68.0, 39.05, 5.0)],
     },
     {
@@ -135,7 +137,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2021-10-31",
         "countries": ["KAZ"],
         "species": [GG],
-        "status": "completed",
+        "status": "closed",
         "sites": [("Ustyurt chink", 55.7, 44.3, 15.0)],
     },
     {
@@ -147,7 +149,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2022-12-31",
         "countries": ["KAZ"],
         "species": [GG],
-        "status": "completed",
+        "status": "closed",
         "sites": [("Altyn-Emel foothills", 78.3, 44.0, 12.0)],
     },
     {
@@ -159,7 +161,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2022-09-30",
         "countries": ["UZB"],
         "species": [GG],
-        "status": "completed",
+        "status": "closed",
         "sites": [
             ("Bukhara desert steppe", 64.65, 39.55, 12.0),
             ("Central Kyzylkum", 63.5, 42.0, 14.0),
@@ -174,7 +176,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2022-12-31",
         "countries": ["TJK"],
         "species": [GG],
-        "status": "completed",
+        "status": "closed",
         "sites": [("Tigrovaya Balka desert margins", 68.45, 37.25, 7.0)],
     },
     {
@@ -186,7 +188,7 @@ GRANTS: list[dict[str, Any]] = [
         "end_date": "2022-12-31",
         "countries": ["KAZ", "KGZ", "TJK", "UZB"],
         "species": [SL, GG],
-        "status": "completed",
+        "status": "closed",
         "sites": [],
     },
 ]

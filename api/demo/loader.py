@@ -389,6 +389,8 @@ def load_grants(engine: Engine) -> tuple[int, int]:
                     source=dd.SOS_SOURCE,
                     method="example",
                     species=[species[n] for n in g["species"]],
+                    call="SOS Central Asia (example)",
+                    ecosystem_focus=sorted(dd.ECOSYSTEM_OF_SPECIES[n] for n in g["species"]),
                 )
                 s.add(grant)
                 s.flush()

@@ -308,7 +308,7 @@ def read_field_sites(session: Session, funded_only: bool = True) -> gpd.GeoDataF
         "ST_AsBinary(f.geom) AS geom FROM field_sites f JOIN grants g ON g.id = f.grant_id"
     )
     if funded_only:
-        q += " WHERE g.status IN ('active', 'completed')"
+        q += " WHERE g.status IN ('active', 'closed')"
     return read_gdf(session, q + " ORDER BY f.id")
 
 
@@ -642,7 +642,7 @@ def run_gaps(
         "min_gap_ha": min_gap_ha,
         "protected": "Protected Planet method: Proposed left out, "
         "points buffered to reported area, overlaps dissolved",
-        "funded": "field sites of active or completed grants",
+        "funded": "field sites of active or closed grants",
     }
 
     def compute(inputs: Inputs) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
