@@ -92,9 +92,34 @@ def area_ha(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
     return area_m2(gdf) / M2_PER_HA
 
 
-def geodesic_area_m2(geom: shapely.Geometry) -> float:
-    """Geodesic area in square metres of a lon/lat geometry on the WGS 84 ellipsoid."""
+def geodesic_area_m2(geom: shapely.Geometry | None) -> float:
+    """Geodesic area in square metres of a lon/lat geometry on the WGS 84 ellipsoid.
+
+    This is the one geodesic area measure of Irbis. Each polygon is measured on its own with
+    a consistent orientation (exterior counter-clockwise, holes clockwise), so the area does
+    not depend on how the rings were wound: parts wound in opposite directions add up
+    instead of cancelling. Points and lines have no area (0); a collection counts its
+    polygons. Overlapping parts of a multipolygon are counted once each (dissolve first).
+
+    >>> from shapely.geometry import MultiPolygon, box
+    >>> cw = shapely.reverse(box(77.0, 43.0, 77.1, 43.1))
+    >>> both = MultiPolygon([box(76.8, 43.0, 76.9, 43.1), cw])
+    >>> round(geodesic_area_m2(both) / geodesic_area_m2(box(76.8, 43.0, 76.9, 43.1)), 3)
+    2.0
+    """
     if geom is None or geom.is_empty:
         return 0.0
-    area, _ = _GEOD.geometry_area_perimeter(shapely.geometry.shape(geom))
-    return abs(float(area))
+    total = 0.0
+    for part in shapely.get_parts(geom):
+        if part.geom_type == "Polygon":
+            oriented = shapely.geometry.polygon.orient(part, sign=1.0)
+            area, _ = _GEOD.geometry_area_perimeter(oriented)
+            total += float(area)
+        elif part.geom_type in ("MultiPolygon", "GeometryCollection"):
+            total += geodesic_area_m2(part)
+    return total
+
+
+def geodesic_area_ha(geom: shapely.Geometry | None) -> float:
+    """Geodesic area in hectares (see :func:`geodesic_area_m2`)."""
+    return geodesic_area_m2(geom) / M2_PER_HA

@@ -27,15 +27,14 @@ import pandas as pd
 
 import geopandas as gpd
 import rasterio
+import shapely
 from exactextract import exact_extract
 from exactextract.raster import RasterioRasterSource
-from pyproj import CRS, Geod
+from pyproj import CRS
 from rasterio.io import DatasetReader
 
-from geo.crs import EQUAL_AREA_EPSG, M2_PER_HA, require_crs
+from geo.crs import EQUAL_AREA_EPSG, M2_PER_HA, geodesic_area_m2, require_crs
 from geo.errors import CRSMismatch, InvalidInput, MissingCRS, UnreadableFile
-
-_GEOD = Geod(ellps="WGS84")
 
 RasterLike = str | Path
 
@@ -118,10 +117,7 @@ def cell_areas_m2(transform: rasterio.Affine, height: int, width: int, crs: Any)
 
 
 def _band_area(lat0: float, lat1: float, dlon: float) -> float:
-    lons = [0.0, dlon, dlon, 0.0]
-    lats = [lat0, lat0, lat1, lat1]
-    area, _ = _GEOD.polygon_area_perimeter(lons, lats)
-    return abs(area)
+    return geodesic_area_m2(shapely.box(0.0, lat0, dlon, lat1))
 
 
 def _zones_in(zones: gpd.GeoDataFrame, crs: Any, id_col: str) -> gpd.GeoDataFrame:

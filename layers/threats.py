@@ -344,7 +344,8 @@ def map_context(
         parks = conn.execute(
             text(
                 f"SELECT {label}, {simple.format(tol=0.0005)} FROM protected_areas "
-                "WHERE ST_DWithin(geom, ST_GeomFromWKB(:wkb, 4326), 0.5) ORDER BY id LIMIT 200"
+                "WHERE ST_DWithin(geom::geography, ST_GeomFromWKB(:wkb, 4326)::geography, 50000) "
+                "ORDER BY id LIMIT 200"
             ),
             {"wkb": shapely.to_wkb(around)},
         )
