@@ -351,6 +351,8 @@ class Grant(Timestamped, Base):
     documents: Mapped[list[dict[str, str]]] = mapped_column(
         JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
     )
+    #: The union of the grant's field sites, kept by a trigger on ``field_sites`` (0007).
+    geom: Mapped[WKBElement | None] = mapped_column(_geom("MULTIPOLYGON"), deferred=True)
 
     species: Mapped[list[Species]] = relationship(secondary=grant_species)
     field_sites: Mapped[list[FieldSite]] = relationship(back_populates="grant")
@@ -1052,3 +1054,86 @@ class MonitoringEvidence(Timestamped, Base):
     metadata_rules: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
     record: Mapped[MonitoringRecord] = relationship(back_populates="evidence")
+
+
+# --------------------------------------------------------------------------------------------
+# Kazakh districts and settlements; boundary changes of protected areas (migration 0009)
+# --------------------------------------------------------------------------------------------
+
+
+class District(Provenance, Base):
+    """A district of Kazakhstan (second-level unit, 2024) with its region, names in en/kk/ru."""
+
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kato: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    pcode: Mapped[str | None] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text, nullable=False)
+    name_kk: Mapped[str | None] = mapped_column(Text)
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    region_en: Mapped[str | None] = mapped_column(Text)
+    region_kk: Mapped[str | None] = mapped_column(Text)
+    region_ru: Mapped[str | None] = mapped_column(Text)
+    iso_3166_2: Mapped[str | None] = mapped_column(Text)
+    iso_a3: Mapped[str] = mapped_column(String(3), nullable=False)
+    year: Mapped[int | None] = mapped_column(SmallInteger)
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+    __table_args__ = (method_check("districts"),)
+
+
+class Settlement(Provenance, Base):
+    """A settlement (city, town, village, hamlet, isolated dwelling) from OpenStreetMap."""
+
+    __tablename__ = "settlements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    osm_id: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    name: Mapped[str | None] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    name_kk: Mapped[str | None] = mapped_column(Text)
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    place: Mapped[str | None] = mapped_column(Text)
+    population: Mapped[int | None] = mapped_column(BigInteger)
+    iso_a3: Mapped[str] = mapped_column(String(3), nullable=False)
+    geom: Mapped[WKBElement] = mapped_column(_geom("POINT"), nullable=False)
+
+    __table_args__ = (method_check("settlements"),)
+
+
+class BoundaryChangeKind(enum.StrEnum):
+    """How land left or joined a protected area."""
+
+    excised = "excised"
+    returned = "returned"
+
+
+class ProtectedAreaChange(Provenance, Base):
+    """Land taken out of a protected area, or given back to it, on a date.
+
+    The land is inside the protected area on a date unless its latest change on or before
+    that date is an excision (see :func:`geo.protected_planet.inside_on`).
+    """
+
+    __tablename__ = "protected_area_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    protected_area_id: Mapped[int] = mapped_column(
+        ForeignKey("protected_areas.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    threat_id: Mapped[int | None] = mapped_column(
+        ForeignKey("threats.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    changed_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    area_ha: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+    __table_args__ = (
+        method_check("protected_area_changes"),
+        CheckConstraint(
+            f"kind IN ({_values(BoundaryChangeKind)})", name="ck_protected_area_changes_kind"
+        ),
+    )
