@@ -1,6 +1,7 @@
 """CQL2 filters (OGC API Features Part 3): pygeofilter parses, this module builds SQL.
 
-The parsed AST is walked into SQLAlchemy Core expressions. A property name is resolved
+The parsed AST is translated into SQLAlchemy Core expressions by :class:`SQLEvaluator`, a
+pygeofilter ``Evaluator`` with one ``@handle`` method per node type. A property name is resolved
 through the layer's allowed columns only (anything else is an error); every literal is a
 bound parameter. Geometries are read as GeoJSON in EPSG:4326 (CRS84).
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from pygeofilter import ast
 from pygeofilter import values as pv
+from pygeofilter.backends.evaluator import Evaluator, handle
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -336,150 +338,212 @@ _ARITH = {
 }
 
 
+#: A translated value: its SQL expression and its kind (see :data:`KIND_OF_TYPE`; a nested
+#: predicate is a "condition").
 Typed = tuple[ColumnElement[Any], str]
 
 
-class _Builder:
+def _negated(node: Any, e: ColumnElement[bool]) -> Typed:
+    return (not_(e) if node.not_ else e), "condition"
+
+
+class SQLEvaluator(Evaluator):
+    """Translates a parsed CQL2 filter into SQLAlchemy Core, one ``@handle`` per node type.
+
+    pygeofilter's :class:`~pygeofilter.backends.evaluator.Evaluator` evaluates the operands of
+    a node first and passes them to its handler; every handler returns a :data:`Typed` pair so
+    that comparing values of different kinds is the user's error, reported before SQL runs.
+    Handlers that need an operand as written (a LIKE pattern, BBOX numbers, an interval) read
+    it from the node itself.
+    """
+
     def __init__(self, resolve: Resolver, geometry: ColumnElement[Any]) -> None:
         self.resolve = resolve
         self.geometry = geometry
 
-    # -- values (each with its kind, so mismatches are the user's error, not the database's)
-    def typed(self, v: Any) -> Typed:
-        if isinstance(v, ast.Attribute):
-            if v.name in ("geometry", "geom"):
-                return self.geometry, "geometry"
-            return self.resolve(v.name)
-        if type(v) in _ARITH:
-            lhs, rhs = self.typed(v.lhs), self.typed(v.rhs)
-            if lhs[1] != "number" or rhs[1] != "number":
-                raise InvalidInput("arithmetic in filters works on numbers only")
-            if isinstance(v, ast.Div) and isinstance(v.rhs, int | float) and v.rhs == 0:
-                raise InvalidInput("division by zero in filter")
-            return _ARITH[type(v)](lhs[0], rhs[0]), "number"
-        if isinstance(v, pv.Geometry | pv.Envelope) or (
-            isinstance(v, ast.Function) and v.name.lower() == "bbox"
-        ):
-            return self.geom_value(v), "geometry"
-        if isinstance(v, ast.Function):
-            raise InvalidInput(f"the function {v.name!r} is not supported in filters")
-        if isinstance(v, ast.Node):
-            return self.condition(v), "boolean"
-        if isinstance(v, bool):
-            return bindparam(None, v, type_=Boolean), "boolean"
-        if isinstance(v, int | float):
-            return bindparam(None, v, type_=Float if isinstance(v, float) else None), "number"
-        if isinstance(v, str):
-            return bindparam(None, v, type_=Text), "string"
-        if isinstance(v, dt.datetime):
-            return bindparam(None, v, type_=DateTime(timezone=True)), "datetime"
-        if isinstance(v, dt.date):
-            when = dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC)
-            return bindparam(None, when, type_=DateTime(timezone=True)), "datetime"
-        raise InvalidInput(f"unsupported value in filter: {v!r}")
+    def evaluate(self, node: Any, adopt_result: bool = True) -> Any:
+        # a chain of one operator (a AND b AND c ...) becomes one flat AND/OR, evaluated
+        # without recursing along the chain
+        if isinstance(node, ast.And | ast.Or):
+            join = and_ if isinstance(node, ast.And) else or_
+            return join(*[_condition(self.evaluate(c, False)) for c in _chain(node)]), "condition"
+        return super().evaluate(node, adopt_result)
 
-    def value(self, v: Any) -> ColumnElement[Any]:
-        return self.typed(v)[0]
+    def adopt(self, node: Any, *sub_args: Any) -> Typed:
+        if isinstance(node, ast.Function):
+            raise InvalidInput(f"the function {node.name!r} is not supported in filters")
+        if isinstance(node, ast.Node):
+            raise InvalidInput(f"this filter operation is not supported: {type(node).__name__}")
+        raise InvalidInput(f"unsupported value in filter: {node!r}")
 
-    def same(self, what: str, *nodes: Any) -> list[ColumnElement[Any]]:
-        """Values that must be of one kind (comparison, BETWEEN, IN)."""
-        typed = [self.typed(n) for n in nodes]
-        kinds = {k for _, k in typed}
-        if len(kinds) > 1:
-            raise InvalidInput(
-                f"{what} compares values of different types: {', '.join(sorted(kinds))}"
-            )
-        if "geometry" in kinds:
-            raise InvalidInput(f"{what} does not apply to geometries; use S_INTERSECTS and friends")
-        return [e for e, _ in typed]
+    # -- values ----------------------------------------------------------------------------
+    @handle(ast.Attribute)
+    def attribute(self, node: ast.Attribute) -> Typed:
+        if node.name in ("geometry", "geom"):
+            return self.geometry, "geometry"
+        return self.resolve(node.name)
 
-    def geom_value(self, v: Any) -> ColumnElement[Any]:
-        if isinstance(v, pv.Geometry):
-            gj = dict(v.geometry)
-            gj.pop("crs", None)
-            return func.ST_SetSRID(func.ST_GeomFromGeoJSON(bindparam(None, json.dumps(gj))), 4326)
+    @handle(bool)
+    def boolean(self, v: bool) -> Typed:
+        return bindparam(None, v, type_=Boolean), "boolean"
+
+    @handle(int, float)
+    def number(self, v: float) -> Typed:
+        return bindparam(None, v, type_=Float if isinstance(v, float) else None), "number"
+
+    @handle(str)
+    def string(self, v: str) -> Typed:
+        return bindparam(None, v, type_=Text), "string"
+
+    @handle(dt.datetime)
+    def timestamp(self, v: dt.datetime) -> Typed:
+        return bindparam(None, v, type_=DateTime(timezone=True)), "datetime"
+
+    @handle(dt.date)
+    def date(self, v: dt.date) -> Typed:
+        when = dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC)
+        return bindparam(None, when, type_=DateTime(timezone=True)), "datetime"
+
+    @handle(pv.Interval)
+    def interval(self, v: pv.Interval) -> pv.Interval:
+        return v  # read as written by TimeDuring
+
+    @handle(pv.Geometry)
+    def geometry_literal(self, v: pv.Geometry) -> Typed:
+        gj = dict(v.geometry)
+        gj.pop("crs", None)
+        geojson = func.ST_GeomFromGeoJSON(bindparam(None, json.dumps(gj)))
+        return func.ST_SetSRID(geojson, 4326), "geometry"
+
+    @handle(pv.Envelope)
+    def envelope(self, v: pv.Envelope) -> Typed:
         # pygeofilter's CQL2-JSON parser fills Envelope positionally from [minx,miny,maxx,maxy]
-        nums = [v.x1, v.x2, v.y1, v.y2] if isinstance(v, pv.Envelope) else list(v.arguments)
-        if len(nums) == 6:
-            nums = [nums[0], nums[1], nums[3], nums[4]]
-        if len(nums) != 4 or not all(isinstance(n, int | float) for n in nums):
-            raise InvalidInput("BBOX in a filter takes 4 numbers: minx, miny, maxx, maxy")
-        return func.ST_MakeEnvelope(*[bindparam(None, float(n)) for n in nums], 4326)
+        return _envelope([v.x1, v.x2, v.y1, v.y2]), "geometry"
+
+    @handle(ast.Function)
+    def function(self, node: ast.Function, *args: Any) -> Typed:
+        if node.name.lower() != "bbox":
+            return self.adopt(node)
+        return _envelope(list(node.arguments)), "geometry"
+
+    @handle(ast.Add, ast.Sub, ast.Mul, ast.Div)
+    def arithmetic(self, node: Any, lhs: Typed, rhs: Typed) -> Typed:
+        if lhs[1] != "number" or rhs[1] != "number":
+            raise InvalidInput("arithmetic in filters works on numbers only")
+        if isinstance(node, ast.Div) and isinstance(node.rhs, int | float) and node.rhs == 0:
+            raise InvalidInput("division by zero in filter")
+        return _ARITH[type(node)](lhs[0], rhs[0]), "number"
 
     # -- conditions ------------------------------------------------------------------------
-    def condition(self, n: Any) -> ColumnElement[bool]:
-        if isinstance(n, ast.And | ast.Or):
-            # a chain of one operator becomes one flat AND/OR (no recursion along it)
-            join = and_ if isinstance(n, ast.And) else or_
-            return join(*[self.condition(c) for c in _chain(n)])
-        if isinstance(n, ast.Not):
-            return not_(self.condition(n.sub_node))
-        if isinstance(n, ast.Include):
-            return literal(True) if not n.not_ else literal(False)
-        if type(n) in _COMPARE:
-            lhs, rhs = self.same("a comparison", n.lhs, n.rhs)
-            return _COMPARE[type(n)](lhs, rhs)
-        if isinstance(n, ast.Between):
-            col, low, high = self.same("BETWEEN", n.lhs, n.low, n.high)
-            e = col.between(low, high)
-            return not_(e) if n.not_ else e
-        if isinstance(n, ast.Like):
-            pattern = n.pattern if isinstance(n.pattern, str) else str(n.pattern)
-            # CQL2 wildcards are % and _; pygeofilter reports them, map to SQL LIKE
-            if n.wildcard != "%":
-                pattern = pattern.replace(n.wildcard, "%")
-            col, kind = self.typed(n.lhs)
-            if kind != "string":
-                raise InvalidInput("LIKE applies to text properties only")
-            e = col.ilike(pattern) if n.nocase else col.like(pattern)
-            return not_(e) if n.not_ else e
-        if isinstance(n, ast.In):
-            col, *items = self.same("IN", n.lhs, *n.sub_nodes)
-            e = col.in_(items)
-            return not_(e) if n.not_ else e
-        if isinstance(n, ast.IsNull):
-            col = self.value(n.lhs)
-            return col.is_not(None) if n.not_ else col.is_(None)
-        if type(n) in _SPATIAL:
-            if not (_is_literal_geometry(n.lhs) or _is_literal_geometry(n.rhs)):
-                raise InvalidInput(f"{_spatial_name(n)} must compare with a literal geometry")
-            (lhs, lk), (rhs, rk) = self.typed(n.lhs), self.typed(n.rhs)
-            if lk != "geometry" or rk != "geometry":
-                raise InvalidInput(
-                    "spatial predicates take geometries (the geometry property, WKT or BBOX)"
-                )
-            return getattr(func, _SPATIAL[type(n)])(lhs, rhs)
-        if isinstance(n, ast.BBox):
-            env = func.ST_MakeEnvelope(
-                *[bindparam(None, float(x)) for x in (n.minx, n.miny, n.maxx, n.maxy)], 4326
+    @handle(ast.Not)
+    def negation(self, node: ast.Not, sub: Typed) -> Typed:
+        return not_(_condition(sub)), "condition"
+
+    @handle(ast.Include)
+    def include(self, node: ast.Include) -> Typed:
+        return literal(not node.not_), "condition"
+
+    @handle(*_COMPARE)
+    def comparison(self, node: Any, lhs: Typed, rhs: Typed) -> Typed:
+        a, b = _same("a comparison", lhs, rhs)
+        return _COMPARE[type(node)](a, b), "condition"
+
+    @handle(ast.Between)
+    def between(self, node: ast.Between, col: Typed, low: Typed, high: Typed) -> Typed:
+        c, lo, hi = _same("BETWEEN", col, low, high)
+        return _negated(node, c.between(lo, hi))
+
+    @handle(ast.Like)
+    def like(self, node: ast.Like, col: Typed, *_: Any) -> Typed:
+        pattern = node.pattern if isinstance(node.pattern, str) else str(node.pattern)
+        # CQL2 wildcards are % and _; pygeofilter reports them, map to SQL LIKE
+        if node.wildcard != "%":
+            pattern = pattern.replace(node.wildcard, "%")
+        if col[1] != "string":
+            raise InvalidInput("LIKE applies to text properties only")
+        return _negated(node, col[0].ilike(pattern) if node.nocase else col[0].like(pattern))
+
+    @handle(ast.In)
+    def within_list(self, node: ast.In, col: Typed, *items: Typed) -> Typed:
+        c, *values = _same("IN", col, *items)
+        return _negated(node, c.in_(values))
+
+    @handle(ast.IsNull)
+    def is_null(self, node: ast.IsNull, col: Typed) -> Typed:
+        return (col[0].is_not(None) if node.not_ else col[0].is_(None)), "condition"
+
+    @handle(*_SPATIAL)
+    def spatial(self, node: Any, lhs: Typed, rhs: Typed) -> Typed:
+        if not (_is_literal_geometry(node.lhs) or _is_literal_geometry(node.rhs)):
+            raise InvalidInput(f"{_spatial_name(node)} must compare with a literal geometry")
+        if lhs[1] != "geometry" or rhs[1] != "geometry":
+            raise InvalidInput(
+                "spatial predicates take geometries (the geometry property, WKT or BBOX)"
             )
-            col, kind = self.typed(n.lhs)
-            if kind != "geometry":
-                raise InvalidInput("BBOX applies to the geometry property")
-            return func.ST_Intersects(col, env)
-        if isinstance(n, ast.TimeBefore | ast.TimeAfter | ast.TimeEquals):
-            lhs, rhs = self.same("a time comparison", n.lhs, n.rhs)
-            if isinstance(n, ast.TimeBefore):
-                return lhs < rhs
-            if isinstance(n, ast.TimeAfter):
-                return lhs > rhs
-            return lhs == rhs
-        if isinstance(n, ast.TimeDuring):
-            rhs = n.rhs
-            if isinstance(rhs, pv.Interval):
-                lhs = self.value(n.lhs)
-                parts = []
-                if rhs.start is not None and not isinstance(rhs.start, dt.timedelta):
-                    parts.append(lhs >= self.value(rhs.start))
-                if rhs.end is not None and not isinstance(rhs.end, dt.timedelta):
-                    parts.append(lhs <= self.value(rhs.end))
-                return and_(*parts) if parts else literal(True)
-        if isinstance(n, ast.Attribute):
-            col, kind = self.typed(n)
-            if kind != "boolean":
-                raise InvalidInput(f"{n.name!r} is not a true/false property")
-            return col.is_(True)
-        raise InvalidInput(f"this filter operation is not supported: {type(n).__name__}")
+        return getattr(func, _SPATIAL[type(node)])(lhs[0], rhs[0]), "condition"
+
+    @handle(ast.BBox)
+    def bbox(self, node: ast.BBox, col: Typed, *_: Any) -> Typed:
+        if col[1] != "geometry":
+            raise InvalidInput("BBOX applies to the geometry property")
+        env = _envelope([node.minx, node.miny, node.maxx, node.maxy])
+        return func.ST_Intersects(col[0], env), "condition"
+
+    @handle(ast.TimeBefore, ast.TimeAfter, ast.TimeEquals)
+    def time_comparison(self, node: Any, lhs: Typed, rhs: Typed) -> Typed:
+        a, b = _same("a time comparison", lhs, rhs)
+        if isinstance(node, ast.TimeBefore):
+            return a < b, "condition"
+        if isinstance(node, ast.TimeAfter):
+            return a > b, "condition"
+        return a == b, "condition"
+
+    @handle(ast.TimeDuring)
+    def during(self, node: ast.TimeDuring, lhs: Typed, rhs: Any) -> Typed:
+        if not isinstance(node.rhs, pv.Interval):
+            return self.adopt(node)
+        parts = [
+            op(lhs[0], self.evaluate(end, False)[0])
+            for end, op in ((node.rhs.start, _at_least), (node.rhs.end, _at_most))
+            if end is not None and not isinstance(end, dt.timedelta)
+        ]
+        return (and_(*parts) if parts else literal(True)), "condition"
+
+
+def _at_least(a: Any, b: Any) -> Any:
+    return a >= b
+
+
+def _at_most(a: Any, b: Any) -> Any:
+    return a <= b
+
+
+def _envelope(nums: list[Any]) -> ColumnElement[Any]:
+    if len(nums) == 6:
+        nums = [nums[0], nums[1], nums[3], nums[4]]
+    if len(nums) != 4 or not all(isinstance(n, int | float) for n in nums):
+        raise InvalidInput("BBOX in a filter takes 4 numbers: minx, miny, maxx, maxy")
+    return func.ST_MakeEnvelope(*[bindparam(None, float(n)) for n in nums], 4326)
+
+
+def _same(what: str, *typed: Typed) -> list[ColumnElement[Any]]:
+    """Values that must be of one kind (comparison, BETWEEN, IN)."""
+    kinds = {"boolean" if k == "condition" else k for _, k in typed}
+    if len(kinds) > 1:
+        raise InvalidInput(f"{what} compares values of different types: {', '.join(sorted(kinds))}")
+    if "geometry" in kinds:
+        raise InvalidInput(f"{what} does not apply to geometries; use S_INTERSECTS and friends")
+    return [e for e, _ in typed]
+
+
+def _condition(typed: Typed) -> ColumnElement[bool]:
+    """A value used as a condition: predicates as they are, a boolean property as ``IS TRUE``."""
+    expr, kind = typed
+    if kind == "condition":
+        return expr
+    if kind == "boolean":
+        return expr.is_(True)
+    raise InvalidInput(f"a {kind} value is not a condition; compare it with something")
 
 
 def _chain(n: ast.And | ast.Or) -> Iterator[Any]:
@@ -507,6 +571,6 @@ def to_sql(node: ast.Node, resolve: Resolver, geometry: ColumnElement[Any]) -> C
         The geometry expression the principal may query (generalised where needed).
     """
     try:
-        return _Builder(resolve, geometry).condition(node)
+        return _condition(SQLEvaluator(resolve, geometry).evaluate(node))
     except RecursionError:
         raise InvalidInput("the filter is nested too deeply to be run") from None
