@@ -70,10 +70,21 @@ from geo.raster import cell_areas_m2, open_raster
 #: No data / outside the countries.
 NODATA = 0
 #: Kapos classes 1..6 are mountain; then these:
-ARID_LOWLAND = 7
+#: arid lowland, desert: non-mountain land of an arid desert climate (Köppen BW).
+DESERT = 7
+#: Kept for readers of older code and grids: the desert class.
+ARID_LOWLAND = DESERT
 LAKE = 8
+#: Glaciers of grids made before glaciers were classed by their elevation.
 GLACIER = 9
+#: arid lowland, semi-desert and steppe: non-mountain land of an arid steppe climate (Köppen BS).
+SEMI_DESERT = 10
+#: Non-mountain land that is not arid (humid steppe, forest-steppe, cropland belts).
+OTHER_LOWLAND = 11
+#: Non-mountain land whose climate was not given (no aridity raster, or its nodata).
+LOWLAND_UNASSESSED = 12
 MOUNTAIN_CLASSES = (1, 2, 3, 4, 5, 6)
+ARID_CLASSES = (DESERT, SEMI_DESERT)
 CLASS_LABELS = {
     1: "mountain K1: >= 4500 m",
     2: "mountain K2: 3500-4500 m",
@@ -81,9 +92,12 @@ CLASS_LABELS = {
     4: "mountain K4: 1500-2500 m, slope >= 2°",
     5: "mountain K5: 1000-1500 m, slope >= 5° or local range > 300 m",
     6: "mountain K6: 300-1000 m, local range > 300 m",
-    ARID_LOWLAND: "arid lowland",
+    DESERT: "arid lowland: desert (Köppen BW)",
     LAKE: "lake",
-    GLACIER: "glacier",
+    GLACIER: "glacier (older grids)",
+    SEMI_DESERT: "arid lowland: semi-desert and steppe (Köppen BS)",
+    OTHER_LOWLAND: "other lowland (not arid)",
+    LOWLAND_UNASSESSED: "lowland, aridity not assessed",
 }
 #: Map colours of the classes (mountain classes from dark to light brown).
 CLASS_COLOURS = {
@@ -93,10 +107,24 @@ CLASS_COLOURS = {
     4: "#a1887f",
     5: "#bcaaa4",
     6: "#d7ccc8",
-    ARID_LOWLAND: "#fdd835",
+    DESERT: "#fdd835",
     LAKE: "#42a5f5",
     GLACIER: "#e3f2fd",
+    SEMI_DESERT: "#ffee99",
+    OTHER_LOWLAND: "#aed581",
+    LOWLAND_UNASSESSED: "#e0e0e0",
 }
+#: Köppen-Geiger classes of the Rubel et al. (2017) grid: BWh, BWk (desert); BSh, BSk (steppe).
+KOPPEN_DESERT = (7, 8)
+KOPPEN_STEPPE = (5, 6)
+#: Main class "B" (arid) of the Beck et al. (2018) 1 km grid.
+BECK_ARID = 2
+#: MODIS IGBP classes: water, permanent snow and ice.
+IGBP_WATER = 0
+IGBP_SNOW_ICE = 15
+IGBP_NODATA = 255
+#: RESOLVE 2017 biome of deserts and xeric shrublands.
+BIOME_DESERT_XERIC = 13
 SOURCE_FINE = 1
 #: Longest edge (degrees) of a polygon made from the grid; longer edges are densified.
 MAX_EDGE_DEG = 0.05
@@ -112,7 +140,7 @@ def kind_of_class(c: int) -> str:
     """Ecosystem kind (``mountain``, ``arid_lowland``, ``other``) of a class code."""
     if c in MOUNTAIN_CLASSES:
         return "mountain"
-    if c == ARID_LOWLAND:
+    if c in ARID_CLASSES:
         return "arid_lowland"
     return "other"
 
@@ -255,13 +283,20 @@ class EcosystemGrid:
     Attributes
     ----------
     classes : ndarray (uint8)
-        Kapos classes 1..6, :data:`ARID_LOWLAND`, :data:`LAKE`, :data:`GLACIER`, 0 = outside.
+        Kapos classes 1..6 (glaciers and permanent snow inside the class of their
+        elevation), :data:`DESERT`, :data:`SEMI_DESERT`, :data:`OTHER_LOWLAND`,
+        :data:`LOWLAND_UNASSESSED`, :data:`LAKE`; 0 = outside.
     source : ndarray (uint8)
         Which DEM each cell came from: :data:`SOURCE_FINE`, :data:`SOURCE_COARSE`, 0 = none.
     elevation : ndarray (int16)
         Mean elevation of the cell (m), -32768 where unknown.
     country : ndarray (uint8)
         1-based index into ``countries``, 0 = outside.
+    landcover : ndarray (uint8), optional
+        MODIS IGBP land-cover class of each cell (255 = unknown), for Area of Habitat.
+    stats : dict
+        What the classification measured on the way (glaciated area per country, the
+        coarse-DEM bias, the two aridity definitions compared); stored with the run.
     """
 
     classes: np.ndarray
@@ -272,21 +307,27 @@ class EcosystemGrid:
     transform: rasterio.Affine
     sources: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    landcover: np.ndarray | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.classes.shape[0]), int(self.classes.shape[1]))
 
     def write(self, path: str | Path) -> Path:
-        """Write a 4-band GeoTIFF (class, source, elevation, country) with the legend in tags."""
+        """Write a GeoTIFF (class, source, elevation, country and, when known, land cover)
+        with the legend in tags."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         h, w = self.shape
+        bands = ["class", "dem_source", "elevation_m", "country"]
+        if self.landcover is not None:
+            bands.append("landcover_igbp")
         profile = {
             "driver": "GTiff",
             "height": h,
             "width": w,
-            "count": 4,
+            "count": len(bands),
             "dtype": "int16",
             "crs": f"EPSG:{STORAGE_EPSG}",
             "transform": self.transform,
@@ -299,13 +340,16 @@ class EcosystemGrid:
             dst.write(self.source.astype("int16"), 2)
             dst.write(self.elevation.astype("int16"), 3)
             dst.write(self.country.astype("int16"), 4)
-            for i, d in enumerate(("class", "dem_source", "elevation_m", "country"), start=1):
+            if self.landcover is not None:
+                dst.write(self.landcover.astype("int16"), 5)
+            for i, d in enumerate(bands, start=1):
                 dst.set_band_description(i, d)
             dst.update_tags(
                 classes=json.dumps(CLASS_LABELS),
                 dem_sources=json.dumps(self.sources),
                 countries=json.dumps(self.countries),
                 parameters=json.dumps(self.parameters),
+                stats=json.dumps(self.stats),
             )
         return path
 
@@ -313,8 +357,8 @@ class EcosystemGrid:
     def read(cls, path: str | Path) -> EcosystemGrid:
         """Read a grid written by :meth:`write`."""
         with open_raster(path) as src:
-            if src.count != 4 or "countries" not in src.tags():
-                raise InvalidInput(f"{path} is not an Irbis ecosystem grid (4 bands with tags)")
+            if src.count not in (4, 5) or "countries" not in src.tags():
+                raise InvalidInput(f"{path} is not an Irbis ecosystem grid (4 or 5 bands, tags)")
             b = src.read()
             tags = src.tags()
             return cls(
@@ -326,6 +370,8 @@ class EcosystemGrid:
                 transform=src.transform,
                 sources=json.loads(tags.get("dem_sources", "{}")),
                 parameters=json.loads(tags.get("parameters", "{}")),
+                landcover=b[4].astype("uint8") if src.count == 5 else None,
+                stats=json.loads(tags.get("stats", "{}")),
             )
 
 
@@ -379,6 +425,60 @@ def _burn(gdf: gpd.GeoDataFrame | None, shape: tuple[int, int], t: rasterio.Affi
     return rasterio.features.geometry_mask(geoms, shape, t, invert=True)
 
 
+def _read_categorical(
+    path: str | Path, shape: tuple[int, int], t: rasterio.Affine, nodata: int
+) -> np.ndarray:
+    """A categorical lon/lat raster on the output grid (majority of the source cells)."""
+    with open_raster(path) as src:
+        if not src.crs.is_geographic:
+            raise CRSMismatch(
+                f"{Path(str(path)).name} is in {src.crs.to_string()}; a lon/lat raster "
+                "(EPSG:4326) is needed: gdalwarp -t_srs EPSG:4326 in.tif out.tif"
+            )
+        dst = np.full(shape, nodata, dtype="uint8")
+        src_nodata = src.nodata if src.nodata is not None else nodata
+        finer = abs(src.transform.a) < abs(t.a)
+        reproject(
+            rasterio.band(src, 1),
+            dst,
+            dst_transform=t,
+            dst_crs="EPSG:4326",
+            resampling=Resampling.mode if finer else Resampling.nearest,
+            src_nodata=src_nodata,
+            dst_nodata=nodata,
+        )
+        if src_nodata != nodata:
+            dst[dst == src_nodata] = nodata
+    return dst
+
+
+def elevation_class(elev: np.ndarray) -> np.ndarray:
+    """The Kapos class (1..6) that elevation alone gives, slope and relief waived; 0 below
+    300 m or unknown. Used for glaciers and permanent snow, which are mountain by nature."""
+    e = np.asarray(elev, dtype="float64")
+    out = np.zeros(e.shape, dtype="uint8")
+    with np.errstate(invalid="ignore"):
+        for cls, lo in zip(MOUNTAIN_CLASSES, (4500, 3500, 2500, 1500, 1000, 300), strict=True):
+            out[(e >= lo) & (out == 0)] = cls
+    return out
+
+
+def lowland_classes(arid: np.ndarray, desert: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Class of non-mountain land from its climate: :data:`DESERT` where arid and desert,
+    :data:`SEMI_DESERT` where arid only, :data:`OTHER_LOWLAND` where not arid,
+    :data:`LOWLAND_UNASSESSED` where the climate is unknown.
+
+    >>> lowland_classes(np.array([[1, 1, 0, 0]], bool), np.array([[1, 0, 0, 0]], bool),
+    ...                 np.array([[1, 1, 1, 0]], bool)).tolist()
+    [[7, 10, 11, 12]]
+    """
+    out = np.full(arid.shape, LOWLAND_UNASSESSED, dtype="uint8")
+    out[known & arid & desert] = DESERT
+    out[known & arid & ~desert] = SEMI_DESERT
+    out[known & ~arid] = OTHER_LOWLAND
+    return out
+
+
 def classify_region(
     countries: gpd.GeoDataFrame,
     coarse_dem: str | Path,
@@ -386,17 +486,24 @@ def classify_region(
     fine_dem: str | Path | None = None,
     lakes: gpd.GeoDataFrame | None = None,
     glaciers: gpd.GeoDataFrame | None = None,
+    koppen: str | Path | None = None,
+    aridity: str | Path | None = None,
+    landcover: str | Path | None = None,
+    ecoregions: gpd.GeoDataFrame | None = None,
     iso_col: str = "iso_a3",
     resolution_deg: float = 1 / 60,
     radius_m: float = 7000.0,
     progress: Callable[[str], None] | None = None,
 ) -> EcosystemGrid:
-    """Classify the land of ``countries`` into mountains (Kapos classes), arid lowland, lakes
-    and glaciers.
+    """Classify the land of ``countries`` into mountains (Kapos classes), arid lowland
+    (desert; semi-desert and steppe), other lowland and lakes.
 
     The fine DEM is classified at its own resolution within its window, the coarse DEM
     elsewhere; both are then brought to one output grid of ``resolution_deg`` (the fine
     classes by majority, elevations by mean), and each cell records its source DEM.
+    Glaciers and permanent snow stay in the mountain class their elevation gives them.
+    Non-mountain land is arid where the climate is Köppen B (Kottek et al. 2006; Beck et al.
+    2018 at 1 km for the arid edge), desert where it is BW, semi-desert and steppe where BS.
 
     Parameters
     ----------
@@ -406,8 +513,23 @@ def classify_region(
         A lon/lat DEM covering all the countries (the 5′ DEM).
     fine_dem : path, optional
         A finer lon/lat DEM used where it has data (GEBCO 2023, 15″).
-    lakes, glaciers : GeoDataFrame, optional
-        Set apart as classes :data:`LAKE` and :data:`GLACIER`.
+    lakes : GeoDataFrame, optional
+        Lake outlines, class :data:`LAKE`; where ``landcover`` is given, an outline counts
+        only where the land cover has water within one of its cells (a dried lake bed such
+        as the former Aral Sea is land), and the land cover's water is added.
+    glaciers : GeoDataFrame, optional
+        Glacier outlines (with the land cover's permanent snow and ice): kept in the
+        mountain class of their elevation; their area is reported in ``stats``.
+    koppen : path, optional
+        Köppen–Geiger classes 1–32 (Rubel et al. 2017): BW = desert, BS = steppe.
+    aridity : path, optional
+        Köppen main classes 1–5 (Beck et al. 2018, 1 km): 2 = arid (B), the arid edge.
+        Without it, B is read from ``koppen``.
+    landcover : path, optional
+        MODIS IGBP land cover (MCD12C1), kept on the grid for Area of Habitat.
+    ecoregions : GeoDataFrame, optional
+        RESOLVE 2017 ecoregions with ``biome_num``: the biome definition of aridity (biome
+        13, deserts and xeric shrublands) is measured beside the Köppen one in ``stats``.
     resolution_deg : float
         Output cell size in degrees (default 1′, about 1.4 × 1.9 km).
     radius_m : float
@@ -443,6 +565,7 @@ def classify_region(
     ccls = classify_dem(ce, ct, radius_m)
     say("coarse DEM classified")
     classes = _resample(ccls, ct, shape, out_t, Resampling.nearest, _KAPOS_NODATA)
+    coarse_classes = classes.copy()
     elev = _resample(ce, ct, shape, out_t, Resampling.bilinear, np.nan)
     source = np.where(classes != _KAPOS_NODATA, SOURCE_COARSE, 0).astype("uint8")
     sources = {str(SOURCE_COARSE): Path(str(coarse_dem)).name}
@@ -467,14 +590,87 @@ def classify_region(
         m = rasterio.features.geometry_mask([geom], shape, out_t, invert=True)
         country[m & (country == 0)] = i
     land = country > 0
-    out = np.where(classes == 0, ARID_LOWLAND, classes).astype("uint8")
-    out[classes == _KAPOS_NODATA] = NODATA
-    out[_burn(glaciers, shape, out_t)] = GLACIER
-    out[_burn(lakes, shape, out_t)] = LAKE
+    known = classes != _KAPOS_NODATA
+    lc = _read_categorical(landcover, shape, out_t, IGBP_NODATA) if landcover is not None else None
+
+    # glaciers and permanent snow: mountain by the class of their elevation
+    glaciated = _burn(glaciers, shape, out_t)
+    if lc is not None:
+        glaciated |= lc == IGBP_SNOW_ICE
+    by_elevation = elevation_class(elev)
+    lift = glaciated & known & (classes == 0) & (by_elevation > 0)
+    classes[lift] = by_elevation[lift]
+
+    # non-mountain land by its climate
+    lowland = known & (classes == 0)
+    if koppen is not None or aridity is not None:
+        kg = _read_categorical(koppen, shape, out_t, 0) if koppen is not None else None
+        if aridity is not None:
+            beck = _read_categorical(aridity, shape, out_t, 0)
+            arid, climate_known = beck == BECK_ARID, beck != 0
+        else:
+            assert kg is not None
+            arid = np.isin(kg, (*KOPPEN_DESERT, *KOPPEN_STEPPE))
+            climate_known = kg != 0
+        desert = np.isin(kg, KOPPEN_DESERT) if kg is not None else np.zeros(shape, dtype=bool)
+        low = lowland_classes(arid, desert, climate_known)
+    else:
+        arid = np.zeros(shape, dtype=bool)
+        low = np.full(shape, LOWLAND_UNASSESSED, dtype="uint8")
+    out = np.where(lowland, low, classes).astype("uint8")
+    out[~known] = NODATA
+
+    # lakes: outlines where the land cover (2019) still has water, and its water
+    lake = _burn(lakes, shape, out_t)
+    if lc is not None:
+        water = lc == IGBP_WATER
+        near = ndimage.binary_dilation(water, iterations=max(1, round(0.05 / r)))
+        stale = lake & ~near
+        lake = (lake & near) | water
+    else:
+        stale = np.zeros(shape, dtype=bool)
+    out[lake & known] = LAKE
     out[~land] = NODATA
     source[~land] = 0
     elev_i = np.where(np.isnan(elev) | ~land, -32768, np.round(elev)).astype("int16")
-    say("countries, lakes and glaciers burnt in")
+    say("climate, lakes and glaciers applied")
+
+    cell_ha = cell_areas_m2(out_t, height, width, f"EPSG:{STORAGE_EPSG}") / 1e4
+    mountain = np.isin(out, MOUNTAIN_CLASSES)
+    stats: dict[str, Any] = {"countries": {}}
+    biome = None
+    if ecoregions is not None and not ecoregions.empty:
+        e = ecoregions.to_crs(STORAGE_EPSG)
+        biome = _burn(e[e["biome_num"] == BIOME_DESERT_XERIC], shape, out_t)
+    for i, iso in enumerate(isos, start=1):
+        inc = country == i
+        fine_cells = inc & (source == SOURCE_FINE)
+        coarse_known = fine_cells & (coarse_classes != _KAPOS_NODATA)
+        nonmtn = inc & np.isin(out, (*ARID_CLASSES, OTHER_LOWLAND, LOWLAND_UNASSESSED))
+        entry: dict[str, Any] = {
+            "land_ha": float(cell_ha[inc & (out != NODATA)].sum()),
+            "mountain_ha": float(cell_ha[inc & mountain].sum()),
+            "glaciated_mountain_ha": float(cell_ha[inc & mountain & glaciated].sum()),
+            "ha_by_dem": {
+                sources[str(k)]: float(cell_ha[inc & (source == k) & (out != NODATA)].sum())
+                for k in (SOURCE_FINE, SOURCE_COARSE)
+                if str(k) in sources
+            },
+            # the same cells classified on the coarse DEM: its bias where both exist
+            "fine_window_mountain_ha": {
+                "fine_dem": float(cell_ha[coarse_known & mountain].sum()),
+                "coarse_dem": float(
+                    cell_ha[coarse_known & np.isin(coarse_classes, MOUNTAIN_CLASSES)].sum()
+                ),
+            },
+            "stale_lake_ha": float(cell_ha[inc & stale].sum()),
+            "non_mountain_ha": float(cell_ha[nonmtn].sum()),
+            "arid_koppen_ha": float(cell_ha[nonmtn & np.isin(out, ARID_CLASSES)].sum()),
+        }
+        if biome is not None:
+            entry["arid_biome_ha"] = float(cell_ha[nonmtn & biome].sum())
+            entry["arid_both_ha"] = float(cell_ha[nonmtn & biome & arid].sum())
+        stats["countries"][iso] = entry
     return EcosystemGrid(
         classes=out,
         source=source,
@@ -483,7 +679,17 @@ def classify_region(
         countries=isos,
         transform=out_t,
         sources=sources,
-        parameters={"resolution_deg": r, "radius_m": radius_m, "definition": "Kapos et al. 2000"},
+        parameters={
+            "resolution_deg": r,
+            "radius_m": radius_m,
+            "definition": "Kapos et al. 2000",
+            "aridity": "Köppen B (Beck et al. 2018 main class), BW desert / BS steppe "
+            "(Rubel et al. 2017)"
+            if (koppen is not None or aridity is not None)
+            else "not assessed",
+        },
+        landcover=np.where(land, lc, IGBP_NODATA).astype("uint8") if lc is not None else None,
+        stats=stats,
     )
 
 
