@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,19 @@ from geo.overlap import overlap, prepare_layer
 from geo.raster import RasterLike, class_areas, open_raster
 
 THREAT_COLS = ("name", "kind", "status", "proposed_on", "started_on", "ended_on")
+
+
+class ZonalClassAreas(Protocol):
+    """The signature of :func:`geo.raster.class_areas` and its windowed and Dask versions."""
+
+    def __call__(
+        self,
+        raster: RasterLike,
+        zones: gpd.GeoDataFrame,
+        id_col: str,
+        *,
+        classify: Callable[[np.ndarray], np.ndarray] | None = ...,
+    ) -> pd.DataFrame: ...
 
 
 def footprint_loss(
@@ -159,6 +173,7 @@ def raster_change(
     *,
     habitat: Callable[[np.ndarray], np.ndarray] | None = None,
     habitat_values: tuple[int, ...] = (1,),
+    zonal: ZonalClassAreas = class_areas,
 ) -> pd.DataFrame:
     """Habitat area per zone in each epoch of a raster series, and its change.
 
@@ -171,6 +186,11 @@ def raster_change(
         Protected areas, field sites, countries ...: any polygons with ``id_col``.
     habitat : callable, optional
         Maps raster values to True where habitat; default: value in ``habitat_values``.
+    zonal : callable, optional
+        How the class areas of an epoch are measured: :func:`geo.raster.class_areas` (in
+        memory, per zone), :func:`geo.raster.class_areas_windowed` (window by window, memory
+        flat as the raster grows) or :func:`geo.partitioned.class_areas_dask` (windows on a
+        Dask cluster); all give the same numbers.
 
     Returns
     -------
@@ -184,7 +204,7 @@ def raster_change(
     fn = habitat or (lambda a: np.isin(a, habitat_values))
     rows = []
     for label, path in epochs.items():
-        ca = class_areas(path, zones, id_col, classify=fn)
+        ca = zonal(path, zones, id_col, classify=fn)
         if ca.empty:
             continue
         per = ca.groupby(id_col).agg(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,13 @@ import pandas as pd
 
 import geopandas as gpd
 import rasterio
+import rasterio.windows
 import shapely
 from exactextract import exact_extract
-from exactextract.raster import RasterioRasterSource
+from exactextract.raster import NumPyRasterSource, RasterioRasterSource
 from pyproj import CRS
 from rasterio.io import DatasetReader
+from rasterio.windows import Window
 
 from geo.crs import EQUAL_AREA_EPSG, M2_PER_HA, geodesic_area_m2, require_crs
 from geo.errors import CRSMismatch, InvalidInput, MissingCRS, UnreadableFile
@@ -261,3 +264,186 @@ def class_areas(
                 }
             )
     return pd.DataFrame(rows, columns=cols)
+
+
+# -- windowed: the raster read window by window, memory flat as it grows -------------------
+
+#: Cells per window of the windowed zonal functions (about 16 MB of uint8 per window).
+WINDOW_CELLS = 1 << 24
+
+
+def raster_windows(
+    src: DatasetReader, *, band: int = 1, max_cells: int = WINDOW_CELLS
+) -> list[Window]:
+    """Windows covering the raster, aligned on its blocks, each of at most about
+    ``max_cells`` cells (at least one block): read in this order, a window reads whole
+    blocks once."""
+    bh, bw = src.block_shapes[band - 1]
+    per = max(1, max_cells // (bh * bw))
+    cols = min(-(-src.width // bw), per)
+    rows = max(1, per // cols)
+    h, w = rows * bh, cols * bw
+    return [
+        Window(c, r, min(w, src.width - c), min(h, src.height - r))
+        for r in range(0, src.height, h)
+        for c in range(0, src.width, w)
+    ]
+
+
+@dataclass
+class ClassSums:
+    """Partial sums of :func:`class_areas` over some cells: m² per (zone, class), and per
+    zone over cells with data and over nodata cells. Sums of parts add up (``+``)."""
+
+    area: dict[tuple[Any, Any], float] = field(default_factory=dict)
+    valid: dict[Any, float] = field(default_factory=dict)
+    nodata: dict[Any, float] = field(default_factory=dict)
+
+    def __add__(self, other: ClassSums) -> ClassSums:
+        out = ClassSums(dict(self.area), dict(self.valid), dict(self.nodata))
+        for d, o in ((out.area, other.area), (out.valid, other.valid), (out.nodata, other.nodata)):
+            for k, v in o.items():
+                d[k] = d.get(k, 0.0) + v
+        return out
+
+    def table(self, id_col: str, order: Sequence[Any]) -> pd.DataFrame:
+        """The long table of :func:`class_areas` (zones in ``order``, classes sorted)."""
+        by_zone: dict[Any, list[tuple[Any, float]]] = {}
+        for (zid, value), a in self.area.items():
+            by_zone.setdefault(zid, []).append((value, a))
+        rows = []
+        for zid in order:
+            for value, a in sorted(by_zone.get(zid, ()), key=lambda x: x[0]):
+                rows.append(
+                    {
+                        id_col: zid,
+                        "value": value,
+                        "area_ha": a / M2_PER_HA,
+                        "valid_ha": self.valid.get(zid, 0.0) / M2_PER_HA,
+                        "nodata_ha": self.nodata.get(zid, 0.0) / M2_PER_HA,
+                    }
+                )
+        return pd.DataFrame(rows, columns=[id_col, "value", "area_ha", "valid_ha", "nodata_ha"])
+
+
+@dataclass(frozen=True)
+class WindowJob:
+    """What one window of :func:`class_areas_windowed` needs: picklable, so a Dask worker
+    (:mod:`geo.partitioned`) can run it as well as this process."""
+
+    raster: str
+    band: int
+    window: Window
+    zones: gpd.GeoDataFrame  # the zones touching the window, in the raster's CRS, ``_zone``
+
+
+def zones_for_windows(
+    src: DatasetReader, zones: gpd.GeoDataFrame, id_col: str, windows: Sequence[Window]
+) -> tuple[gpd.GeoDataFrame, list[gpd.GeoDataFrame]]:
+    """The zones in the raster's CRS and, for each window, those whose box touches it."""
+    z = _zones_in(zones, src.crs, id_col)
+    tree = z.sindex
+    parts = []
+    for w in windows:
+        b = rasterio.windows.bounds(w, src.transform)
+        hit = tree.query(shapely.box(*b))
+        parts.append(z.iloc[np.sort(hit)])
+    return z, parts
+
+
+def window_class_sums(
+    job: WindowJob, classify: Callable[[np.ndarray], np.ndarray] | None = None
+) -> ClassSums:
+    """:func:`class_areas`'s sums over the cells of one window (exactextract coverage
+    fractions of a cell do not depend on the window it is read in)."""
+    out = ClassSums()
+    if job.zones.empty:
+        return out
+    with open_raster(job.raster) as src:
+        kind = area_crs_kind(src.crs)
+        data = src.read(job.band, window=job.window)
+        t = src.window_transform(job.window)
+        nd = src.nodata
+        wkt = src.crs.to_wkt()
+    xmin, ymax = t.c, t.f
+    xmax, ymin = xmin + t.a * data.shape[1], ymax + t.e * data.shape[0]
+    # exactextract wants the nodata value in the array's own type (255, not 255.0)
+    nd_value = None if nd is None else np.asarray(nd).astype(data.dtype).item()
+    source = NumPyRasterSource(data, xmin, ymin, xmax, ymax, nodata=nd_value, srs_wkt=wkt)
+    if nd is not None and np.isfinite(nd):
+        arg = f"(default_value={int(nd) if float(nd).is_integer() else nd!r})"
+    else:
+        arg = ""
+    ops = [f"values{arg}", f"coverage{arg}", f"center_y{arg}"]
+    res = exact_extract(source, job.zones, ops, include_cols=["_zone"], output="pandas")
+    res.columns = ["_zone", "values", "coverage", "center_y"]
+    fixed = abs(t.a * t.e) if kind == "equal_area" else None
+    half = abs(t.e) / 2
+    for zid, vals, cov, cy in zip(
+        res["_zone"], res["values"], res["coverage"], res["center_y"], strict=True
+    ):
+        vals = np.asarray(vals)
+        if vals.size == 0:
+            continue
+        cy = np.asarray(cy, dtype="float64")
+        if fixed is not None:
+            cell = np.full(cy.shape, fixed)
+        else:
+            ys, inv = np.unique(cy, return_inverse=True)
+            per = np.array([_band_area(y - half, y + half, abs(t.a)) for y in ys])
+            cell = per[inv.ravel()]
+        m2 = np.asarray(cov, dtype="float64") * cell
+        if nd is None:
+            nodata = np.zeros(vals.shape, dtype=bool)
+        elif np.isnan(nd):
+            nodata = np.isnan(vals.astype("float64"))
+        else:
+            nodata = vals == nd
+        out.valid[zid] = out.valid.get(zid, 0.0) + float(m2[~nodata].sum())
+        out.nodata[zid] = out.nodata.get(zid, 0.0) + float(m2[nodata].sum())
+        v = vals[~nodata]
+        classes = np.asarray(classify(v)) if classify is not None else v
+        if classes.size:
+            uniq, inv = np.unique(classes, return_inverse=True)
+            sums = np.bincount(inv.ravel(), weights=m2[~nodata])
+            for u, a in zip(uniq, sums, strict=True):
+                key = (zid, u.item() if hasattr(u, "item") else u)
+                out.area[key] = out.area.get(key, 0.0) + float(a)
+    return out
+
+
+def window_jobs(
+    raster: RasterLike,
+    zones: gpd.GeoDataFrame,
+    id_col: str,
+    *,
+    band: int = 1,
+    max_cells: int = WINDOW_CELLS,
+) -> tuple[list[WindowJob], list[Any]]:
+    """The windows of a raster with the zones each touches, and the zones' ids in order."""
+    with open_raster(raster) as src:
+        area_crs_kind(src.crs)
+        windows = raster_windows(src, band=band, max_cells=max_cells)
+        z, parts = zones_for_windows(src, zones, id_col, windows)
+    jobs = [WindowJob(str(raster), band, w, p) for w, p in zip(windows, parts, strict=True)]
+    return [j for j in jobs if not j.zones.empty], list(z["_zone"])
+
+
+def class_areas_windowed(
+    raster: RasterLike,
+    zones: gpd.GeoDataFrame,
+    id_col: str,
+    *,
+    classify: Callable[[np.ndarray], np.ndarray] | None = None,
+    band: int = 1,
+    max_cells: int = WINDOW_CELLS,
+) -> pd.DataFrame:
+    """:func:`class_areas` read window by window (block-aligned windows of at most about
+    ``max_cells`` cells): the same table, with memory bounded by a window, not by the
+    raster or the zones' size. The sums differ from :func:`class_areas` only by the order
+    of floating-point additions."""
+    jobs, order = window_jobs(raster, zones, id_col, band=band, max_cells=max_cells)
+    total = ClassSums()
+    for job in jobs:
+        total = total + window_class_sums(job, classify)
+    return total.table(id_col, list(dict.fromkeys(order)))
