@@ -5,34 +5,40 @@ Habitat (AOH) and its utility for the IUCN Red List", *Trends in Ecology & Evolu
 34(11): 977–986, doi:10.1016/j.tree.2019.06.009. AOH = the species' range, cut to the
 elevation limits of the species and to the habitats (here: ecosystems) it uses.
 
+AOH = range ∩ elevation limits ∩ suitable land cover: the land-cover classes that the
+species' IUCN habitat classes translate to (Lumbierres, M., Dahal, P.R., Di Marco, M.,
+Butchart, S.H.M., Donald, P.F. & Rondinini, C. (2022) "Translating habitat class to land
+cover to map area of habitat of terrestrial vertebrates", *Conservation Biology* 36(3):
+e13851, doi:10.1111/cobi.13851), here on MODIS 2019 IGBP classes (MCD12C1, Friedl &
+Sulla-Menashe 2015), and to the ecosystems (Kapos mountain classes, arid lowland) the
+species is assigned to in the programme.
+
 Every parameter is named in :class:`HabitatParams`, has a default from a cited source and can
 be changed; the parameters travel with the result, which is always ``method = modelled``.
 
 Defaults
 --------
 Snow leopard (*Panthera uncia*): alpine and subalpine zones, typically 3,000–4,500 m, lower in
-the northern part of the range (McCarthy, T., Mallon, D., Jackson, R., Zahler, P. & McCarthy,
-K. 2017. *Panthera uncia*. The IUCN Red List of Threatened Species 2017:
-e.T22732A50664030). In the Tien Shan it comes down to the upper forest belt, especially in
-winter (Snow Leopard Network 2014, *Snow Leopard Survival Strategy*, rev. ed., ch. 2); the
-lower limit there is set to 1,800 m, the lower edge of the Schrenk's spruce belt on the
-northern Tien Shan slopes, as a modelling choice to revisit with occurrence data. Range
-states: all four programme countries (IUCN 2017). Ecosystem: mountains (Kapos classes 1–6).
+the northern part of the range (McCarthy et al. 2017, IUCN Red List e.T22732A50664030). The
+range is the modelled one of :mod:`geo.ranges` (whole Tien Shan including the western ranges,
+Pamir–Alay, Dzungarian Alatau, Altai, Saur–Tarbagatai), with a lower limit per mountain
+system from the literature (``elevation_min_by_region``); 3,000 m elsewhere. IUCN habitats
+(forest, shrubland, grassland, rocky areas) → IGBP forests 1–5, shrublands 6–7, savannas
+8–9, grassland 10 and barren 16 (rock and scree); not water, wetland, cropland, urban,
+mosaic or permanent snow and ice.
 
 Goitered gazelle (*Gazella subgutturosa*): deserts and semi-deserts of the plains and
-foothills (IUCN SSC Antelope Specialist Group 2017. *Gazella subgutturosa*. The IUCN Red
-List of Threatened Species 2017: e.T8976A50187422). Ecosystems: arid lowland and the low
-foothill mountain class K6 (300–1,000 m with local relief); upper limit 1,500 m for the
-plains and foothills of the four countries (modelling choice; the species is recorded higher
-elsewhere in its range). Range: the Natural Earth desert, lowland and plateau regions (Turan
-lowland, Kyzylkum, Betpak-Dala, Ustyurt, Caspian depression) within the four programme
-countries, until an imported IUCN range replaces them.
+foothills (IUCN SSC Antelope Specialist Group 2017, IUCN Red List e.T8976A50187422); the range
+is the modelled one of :mod:`geo.ranges`; up to 1,500 m (modelling choice for the plains and
+foothills of the four countries); arid lowland (desert, semi-desert and steppe) and the
+foothill classes K5–K6. IUCN habitats (shrubland, grassland, desert) → IGBP open and closed
+shrublands 6–7, grassland 10, barren 16.
 
 Examples
 --------
 >>> p = default_params("Panthera uncia")
->>> p.elevation_min_m, p.elevation_min_by_region["TIAN SHAN"]
-(3000.0, 1800.0)
+>>> p.elevation_min_m, p.elevation_min_by_region["Western Tien Shan"]
+(3000.0, 1500.0)
 """
 
 from __future__ import annotations
@@ -50,8 +56,17 @@ import rasterio.features
 import shapely
 
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG, area_ha, require_crs
-from geo.ecosystems import ARID_LOWLAND, NODATA, EcosystemGrid, kind_of_class, polygonize
+from geo.ecosystems import (
+    ARID_CLASSES,
+    DESERT,
+    MOUNTAIN_CLASSES,
+    NODATA,
+    SEMI_DESERT,
+    EcosystemGrid,
+    polygonize,
+)
 from geo.errors import InvalidInput
+from geo.ranges import GOITERED_GAZELLE_RANGE, SNOW_LEOPARD_RANGE
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,12 @@ class HabitatParams:
         ISO alpha-3 codes used as the range when no range polygon is given.
     range_regions : tuple of str
         If set, the default range is these named regions (within the range countries).
+    range_parts : tuple of str
+        If set, the default range is these parts of the modelled range (:mod:`geo.ranges`),
+        within the range countries.
+    landcover_classes : tuple of int
+        Suitable MODIS IGBP land-cover classes (the IUCN habitats translated); empty = no
+        land-cover filter.
     sources : dict
         A citation per parameter.
     """
@@ -84,6 +105,8 @@ class HabitatParams:
     elevation_min_by_region: dict[str, float] = field(default_factory=dict)
     range_countries: tuple[str, ...] = PROGRAMME_COUNTRIES
     range_regions: tuple[str, ...] = ()
+    range_parts: tuple[str, ...] = ()
+    landcover_classes: tuple[int, ...] = ()
     sources: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -91,6 +114,8 @@ class HabitatParams:
         d["ecosystem_classes"] = list(self.ecosystem_classes)
         d["range_countries"] = list(self.range_countries)
         d["range_regions"] = list(self.range_regions)
+        d["range_parts"] = list(self.range_parts)
+        d["landcover_classes"] = list(self.landcover_classes)
         return d
 
     def with_changes(self, **changes: Any) -> HabitatParams:
@@ -99,7 +124,8 @@ class HabitatParams:
         bad = set(changes) - known
         if bad:
             raise InvalidInput(f"unknown habitat parameter(s): {', '.join(sorted(bad))}")
-        for k in ("ecosystem_classes", "range_countries", "range_regions"):
+        tuples = ("ecosystem_classes", "range_countries", "range_regions", "range_parts")
+        for k in (*tuples, "landcover_classes"):
             if k in changes and changes[k] is not None:
                 changes[k] = tuple(changes[k])
         p = replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -112,49 +138,55 @@ _MCCARTHY = (
     "McCarthy, T., Mallon, D., Jackson, R., Zahler, P. & McCarthy, K. (2017) Panthera uncia. "
     "The IUCN Red List of Threatened Species 2017: e.T22732A50664030"
 )
-_SLSS = (
-    "Snow Leopard Network (2014) Snow Leopard Survival Strategy, revised edition, ch. 2; "
-    "1,800 m = lower edge of the spruce belt on the northern Tien Shan (modelling choice)"
-)
 _GAZELLE = (
     "IUCN SSC Antelope Specialist Group (2017) Gazella subgutturosa. The IUCN Red List of "
     "Threatened Species 2017: e.T8976A50187422 (deserts and semi-deserts, plains and foothills)"
 )
 _KAPOS = "Kapos et al. (2000) mountain classes; Brooks et al. (2019) Area of Habitat"
+_LUMBIERRES = (
+    "Lumbierres et al. (2022) Conservation Biology 36: e13851, IUCN habitat to land cover; "
+    "applied to MODIS IGBP classes (MCD12C1 2019)"
+)
 
 SNOW_LEOPARD = HabitatParams(
     species="Panthera uncia",
     elevation_min_m=3000.0,
     elevation_max_m=5500.0,
-    elevation_min_by_region={"TIAN SHAN": 1800.0, "Alataw Mts.": 1800.0},
-    ecosystem_classes=(1, 2, 3, 4, 5, 6),
+    elevation_min_by_region={
+        p.name: p.elevation_min_m for p in SNOW_LEOPARD_RANGE if p.elevation_min_m is not None
+    },
+    ecosystem_classes=MOUNTAIN_CLASSES,
+    range_parts=tuple(p.name for p in SNOW_LEOPARD_RANGE),
+    landcover_classes=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16),
     sources={
         "elevation_min_m": _MCCARTHY + " (typically 3,000-4,500 m)",
         "elevation_max_m": _MCCARTHY + " (recorded to about 5,500 m)",
-        "elevation_min_by_region": _SLSS,
+        "elevation_min_by_region": "; ".join(
+            f"{p.name}: {p.source}" for p in SNOW_LEOPARD_RANGE if p.elevation_min_m
+        ),
         "ecosystem_classes": _KAPOS + ": all mountain classes",
         "range_countries": _MCCARTHY + " (range states)",
+        "range_parts": "modelled range of geo.ranges (RESOLVE 2017 ecoregions, Natural "
+        "Earth regions): " + "; ".join(p.name for p in SNOW_LEOPARD_RANGE),
+        "landcover_classes": _LUMBIERRES
+        + ": forest, shrubland, grassland, rocky areas -> IGBP 1-10, 16",
     },
 )
 GOITERED_GAZELLE = HabitatParams(
     species="Gazella subgutturosa",
     elevation_min_m=-100.0,
     elevation_max_m=1500.0,
-    ecosystem_classes=(ARID_LOWLAND, 6),
-    range_regions=(
-        "TURAN LOWLAND",
-        "QIZILQUM DESERT",
-        "BETPAQDALA DESERT",
-        "Ustyurt Plateau",
-        "CASPIAN DEPRESSION",
-    ),
+    ecosystem_classes=(DESERT, SEMI_DESERT, 5, 6),
+    range_parts=tuple(p.name for p in GOITERED_GAZELLE_RANGE),
+    landcover_classes=(6, 7, 10, 16),
     sources={
-        "range_regions": _GAZELLE
-        + "; Natural Earth desert, lowland and plateau regions of the four countries stand in "
-        "for the range until an IUCN range file is imported",
+        "range_parts": _GAZELLE
+        + "; modelled range of geo.ranges: "
+        + "; ".join(f"{p.name} ({p.source})" for p in GOITERED_GAZELLE_RANGE),
         "elevation_max_m": _GAZELLE + "; 1,500 m upper limit is a modelling choice",
-        "ecosystem_classes": _GAZELLE + "; arid lowland + Kapos K6 foothills",
+        "ecosystem_classes": _GAZELLE + "; arid lowland + Kapos K5-K6 foothills",
         "range_countries": _GAZELLE + " (range states)",
+        "landcover_classes": _LUMBIERRES + ": shrubland, grassland, desert -> IGBP 6, 7, 10, 16",
     },
 )
 DEFAULTS = {p.species: p for p in (SNOW_LEOPARD, GOITERED_GAZELLE)}
@@ -177,8 +209,10 @@ def default_range(
     regions: gpd.GeoDataFrame | None = None,
     *,
     iso_col: str = "iso_a3",
+    parts: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
-    """The default range: the range countries, or named regions within them."""
+    """The default range: the range countries, or named regions or range parts (``parts``,
+    from :func:`geo.ranges.part_polygons`) within them."""
     c = countries.to_crs(STORAGE_EPSG)
     c = c[c[iso_col].isin(params.range_countries)]
     if c.empty:
@@ -192,6 +226,14 @@ def default_range(
         if r.empty:
             raise InvalidInput(f"none of the range regions {params.range_regions} is known")
         geom = shapely.intersection(geom, shapely.union_all(r.geometry.to_numpy()))
+    if params.range_parts:
+        if parts is None or parts.empty:
+            raise InvalidInput("range_parts are set but no range parts were given")
+        p = parts.to_crs(STORAGE_EPSG)
+        p = p[p["name"].isin(params.range_parts)]
+        if p.empty:
+            raise InvalidInput(f"none of the range parts {params.range_parts} is known")
+        geom = shapely.intersection(geom, shapely.union_all(p.geometry.to_numpy()))
     return gpd.GeoDataFrame({"source": ["default range"]}, geometry=[geom], crs=STORAGE_EPSG)
 
 
@@ -212,7 +254,7 @@ def model_habitat(
     range_gdf : GeoDataFrame
         The species' range polygons (imported range, or :func:`default_range`).
     regions : GeoDataFrame, optional
-        Named regions (column ``name``) for ``elevation_min_by_region``.
+        Named regions or range parts (column ``name``) for ``elevation_min_by_region``.
 
     Returns
     -------
@@ -226,16 +268,20 @@ def model_habitat(
     ok, range_geom = _mask(grid, params, range_gdf, regions)
     if not ok.any():
         return empty
-    kind_code = np.where(grid.classes == ARID_LOWLAND, 1, 0)
-    key = grid.country.astype("int32") * 2 + kind_code
+    kind_code = np.where(
+        np.isin(grid.classes, MOUNTAIN_CLASSES),
+        0,
+        np.where(np.isin(grid.classes, ARID_CLASSES), 1, 2),
+    )
+    key = grid.country.astype("int32") * 4 + kind_code
     polys = polygonize(grid, key, ok)
     polys["geometry"] = shapely.intersection(polys.geometry.to_numpy(), range_geom)
     polys = polys[~polys.geometry.is_empty]
     if polys.empty:
         return empty
     k = polys["key"].to_numpy()
-    polys["iso3"] = [grid.countries[i - 1] for i in k // 2]
-    polys["ecosystem"] = [kind_of_class(7 if v == 1 else 1) for v in k % 2]
+    polys["iso3"] = [grid.countries[i - 1] for i in k // 4]
+    polys["ecosystem"] = [("mountain", "arid_lowland", "other")[v] for v in k % 4]
     polys["species"] = params.species
     polys["geometry"] = [_polygonal(g) for g in polys.geometry]
     polys["area_ha"] = area_ha(polys)
@@ -268,8 +314,19 @@ def _mask(
     in_range = rasterio.features.geometry_mask(
         [range_geom], shape, grid.transform, invert=True, all_touched=True
     )
+    if params.landcover_classes:
+        if grid.landcover is None:
+            raise InvalidInput(
+                "this ecosystems run has no land cover, which the habitat model's "
+                "landcover_classes need: run `irbis analyse ecosystems` again, or set "
+                "landcover_classes to an empty list"
+            )
+        suitable_cover = np.isin(grid.landcover, params.landcover_classes)
+    else:
+        suitable_cover = np.ones(shape, dtype=bool)
     ok = (
-        np.isin(grid.classes, params.ecosystem_classes)
+        suitable_cover
+        & np.isin(grid.classes, params.ecosystem_classes)
         & known
         & (elev >= min_elev)
         & (elev <= params.elevation_max_m)

@@ -9,7 +9,7 @@ import geopandas as gpd
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
-from geo.ecosystems import ARID_LOWLAND, GLACIER, EcosystemGrid
+from geo.ecosystems import DESERT, EcosystemGrid
 from geo.errors import InvalidInput
 from geo.habitat import (
     GOITERED_GAZELLE,
@@ -24,8 +24,10 @@ from geo.raster import cell_areas_m2
 
 
 def grid() -> EcosystemGrid:
-    """4 x 4 cells of 0.1°: west half KAZ, east half KGZ; rows: glacier, K2, K4, lowland."""
-    classes = np.array([[GLACIER] * 4, [2] * 4, [4] * 4, [ARID_LOWLAND] * 4], dtype="uint8")
+    """4 x 4 cells of 0.1°: west half KAZ, east half KGZ; rows: K1 under permanent snow and
+    ice, K2, K4, desert; land cover snow/ice, grassland, grassland, barren."""
+    classes = np.array([[1] * 4, [2] * 4, [4] * 4, [DESERT] * 4], dtype="uint8")
+    landcover = np.array([[15] * 4, [10] * 4, [10] * 4, [16] * 4], dtype="uint8")
     elev = np.array([[5000] * 4, [3800] * 4, [2000] * 4, [600] * 4], dtype="int16")
     country = np.array([[1, 1, 2, 2]] * 4, dtype="uint8")
     return EcosystemGrid(
@@ -35,6 +37,7 @@ def grid() -> EcosystemGrid:
         country=country,
         countries=["KAZ", "KGZ"],
         transform=from_origin(76.0, 43.0, 0.1, 0.1),
+        landcover=landcover,
     )
 
 
@@ -50,7 +53,8 @@ def whole_range() -> gpd.GeoDataFrame:
 def test_snow_leopard_takes_mountain_cells_within_elevation_limits():
     g = grid()
     h = model_habitat(g, SNOW_LEOPARD, whole_range())
-    # K2 at 3,800 m only: K4 at 2,000 m is below 3,000 m, glacier and lowland are unsuitable
+    # K2 at 3,800 m only: K4 at 2,000 m is below 3,000 m; permanent snow and ice and the
+    # desert lowland are unsuitable
     assert habitat_summary(h)["area_ha"].sum() == pytest.approx(
         cells_ha(g, [1], [0, 1, 2, 3]), rel=2e-3
     )
@@ -60,7 +64,9 @@ def test_snow_leopard_takes_mountain_cells_within_elevation_limits():
 def test_regional_lower_limit_applies_inside_the_region():
     g = grid()
     regions = gpd.GeoDataFrame(
-        {"name": ["TIAN SHAN"]}, geometry=[box(76.0, 42.5, 76.2, 43.0)], crs=4326
+        {"name": ["Tien Shan (northern, inner and central)"]},
+        geometry=[box(76.0, 42.5, 76.2, 43.0)],
+        crs=4326,
     )
     h = model_habitat(g, SNOW_LEOPARD, whole_range(), regions)
     expected = cells_ha(g, [1], [0, 1, 2, 3]) + cells_ha(g, [2], [0, 1])
@@ -107,9 +113,9 @@ def test_default_range_is_the_range_countries():
     c = gpd.GeoDataFrame(
         {"iso_a3": ["KAZ", "CHN"]}, geometry=[box(76, 42, 77, 43), box(77, 42, 78, 43)], crs=4326
     )
-    r = default_range(SNOW_LEOPARD, c)
+    r = default_range(SNOW_LEOPARD.with_changes(range_parts=()), c)
     assert r.geometry.iloc[0].equals(box(76, 42, 77, 43))
-    with pytest.raises(InvalidInput, match="regions"):
+    with pytest.raises(InvalidInput, match="range parts"):
         default_range(GOITERED_GAZELLE, c)
 
 
