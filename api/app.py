@@ -10,10 +10,12 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.auth.middleware import principal_cache
 from api.db.engine import make_engine
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import REPO_ROOT, Settings
 from api.vendor import VendorFiles
+from api.versions import ChangeListener, DataVersions
 
 STATIC_DIR = REPO_ROOT / "api" / "static"
 NODE_MODULES = REPO_ROOT / "node_modules"
@@ -32,9 +34,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.reader_engine = make_engine(
             settings.database.read_url, settings=settings.database
         )
+        app.state.versions = DataVersions(app.state.engine)
+        listener = None
+        if settings.database.listen:
+            listener = app.state.change_listener = ChangeListener(
+                settings.database.listen_url or settings.database.url,
+                app.state.versions,
+                on_auth=principal_cache(app).clear,
+            )
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                listener.stop()
             app.state.engine.dispose()
             app.state.reader_engine.dispose()
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -238,9 +239,89 @@ def read_connection(engine: Engine) -> Connection:
 
 
 def data_version(conn: Connection, spec: LayerSpec) -> str:
-    """The versions of every table the layer reads, as ``table:version`` pairs."""
+    """The versions of every table the layer reads, as ``table:version`` pairs, read on
+    ``conn`` (:func:`layer_version` answers the same from memory)."""
     rows = conn.execute(versions(spec.tables)).all()
     return ",".join(f"{t}:{v}" for t, v in rows)
+
+
+def layer_version(request: Request, spec: LayerSpec) -> str:
+    """The layer's data version (``table:version`` pairs), from this process's memory: kept
+    current by notifications (:mod:`api.versions`), so asking costs no database round trip."""
+    state = request.app.state
+    known = getattr(state, "versions", None)
+    if known is None:  # an app whose lifespan did not run
+        with read_connection(state.engine) as conn:
+            return data_version(conn, spec)
+    return str(known.of(spec.tables))
+
+
+async def layer_version_async(request: Request, spec: LayerSpec) -> str:
+    """:func:`layer_version` for the event loop: from memory, or (when the versions must be
+    read again, after a write or while the listener reconnects) in a worker thread."""
+    known = getattr(request.app.state, "versions", None)
+    if known is not None and known.fresh():
+        return str(known.of(spec.tables))
+    return await run_in_threadpool(layer_version, request, spec)
+
+
+def version_tokens(request: Request, specs: Sequence[LayerSpec]) -> dict[str, str]:
+    """The current :func:`version_token` of each layer, by layer id (for maps)."""
+    return {s.id: version_token(layer_version(request, s)) for s in specs}
+
+
+def version_token(version: str) -> str:
+    """The short, opaque form of a data version that tile URLs carry (``?v=``)."""
+    return hashlib.sha256(version.encode()).hexdigest()[:16]
+
+
+def tile_template(
+    base: str, collection_id: str, tms_id: str, version: str, *, ogc_names: bool = False
+) -> str:
+    """The URL template of a collection's tiles at ``version`` (TileJSON, styles, maps and
+    tileset documents all use it). ``ogc_names`` spells the variables as OGC API Tiles does
+    (``{tileMatrix}/{tileRow}/{tileCol}``), else ``{z}/{y}/{x}``."""
+    order = "{tileMatrix}/{tileRow}/{tileCol}" if ogc_names else "{z}/{y}/{x}"
+    return f"{base}/collections/{collection_id}/tiles/{tms_id}/{order}?v={version_token(version)}"
+
+
+#: A tile at the current version of its URL never changes: caches may keep it for a year.
+IMMUTABLE = "public, max-age=31536000, immutable"
+#: A tile asked for at an out-of-date version is answered with the current data, which caches
+#: keep only this long (a map still holding an old template picks up the new data at once).
+STALE_VERSION_MAX_AGE = 60
+
+
+def tile_headers(etag: str, version: str, asked: str | None, *, private: bool) -> dict[str, str]:
+    """Cache headers of a tile: the unversioned URL revalidates with its ETag; a versioned
+    public one is immutable when ``asked`` is the current version, short-lived otherwise;
+    a tile holding what only some logins may see is always ``private`` and revalidated."""
+    headers = cache_headers(etag, 0, private=private)
+    if asked is None or private:
+        return headers
+    if asked == version_token(version):
+        headers["Cache-Control"] = IMMUTABLE
+    else:
+        headers["Cache-Control"] = f"public, max-age={STALE_VERSION_MAX_AGE}"
+    return headers
+
+
+def reader_for(request: Request, engine: Engine, spec: LayerSpec) -> Engine:
+    """``engine``, unless it reads a streaming replica that has not yet replayed the layer's
+    current version (a write just made, by this caller or anyone): then the primary, so no
+    response (or cache entry) labelled with the new version carries older data."""
+    state = request.app.state
+    if engine is state.engine or not state.settings.database.reader_is_replica:
+        return engine
+    known = getattr(state, "versions", None)
+    if known is None:
+        return engine
+    wanted = known.current(spec.tables)
+    with read_connection(engine) as conn:
+        have = dict(conn.execute(versions(spec.tables)).tuples().all())
+    if any(int(have.get(t, -1)) < v for t, v in wanted.items()):
+        return state.engine
+    return engine
 
 
 def make_etag(*parts: object) -> str:

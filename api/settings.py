@@ -23,6 +23,14 @@ class DatabaseSettings(BaseSettings):
     reader_url: str | None = None
     pool_size: int = 10
     statement_timeout_ms: int = 30_000
+    #: Each process LISTENs for data-version and account changes (``api.versions``) on a
+    #: direct connection to the primary (not through a transaction pooler); defaults to
+    #: ``url``. With ``listen`` off, versions are read from the database on every request.
+    listen_url: str | None = None
+    listen: bool = True
+    #: When the reader is a streaming replica, a read that needs data newer than the replica
+    #: has replayed (a write just made) goes to the primary instead (see docs/scaling.md).
+    reader_is_replica: bool = False
 
     @property
     def read_url(self) -> str:
@@ -44,6 +52,9 @@ class APISettings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     secret_key: str = "change-me-in-production"
     secure_cookies: bool = False
+    #: Seconds a resolved login (session or API token) is kept in memory; logout, revocation,
+    #: password, role and grant changes drop it at once in every process. 0 turns it off.
+    principal_cache_seconds: float = Field(5.0, ge=0, le=300)
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

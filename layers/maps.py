@@ -10,7 +10,7 @@ fetches it from OGC API Features, so popups obey the same privacy rules as every
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,10 +109,19 @@ class VectorTileLayer(JSCSSMixin, Layer):
         """
     )
 
-    def __init__(self, spec: LayerSpec, *, show: bool = True, max_native_zoom: int = 14) -> None:
+    def __init__(
+        self,
+        spec: LayerSpec,
+        *,
+        show: bool = True,
+        max_native_zoom: int = 14,
+        version: str | None = None,
+    ) -> None:
         super().__init__(name=spec.title, overlay=True, control=True, show=show)
         self._name = "VectorTileLayer"
         self.url = f"/collections/{spec.id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
+        if version:  # the layer's data version token: its tiles may be cached for good
+            self.url += f"?v={version}"
         self.layer = layer_js(spec)
         self.min_zoom = spec.min_zoom
         self.max_native_zoom = min(spec.max_zoom, max_native_zoom)
@@ -234,11 +243,16 @@ def base_map(*, location: Sequence[float] = (42.0, 68.0), zoom: int = 5) -> foli
 
 
 def add_layers(
-    m: folium.Map, specs: Iterable[LayerSpec], *, show_all: bool = False
+    m: folium.Map,
+    specs: Iterable[LayerSpec],
+    *,
+    show_all: bool = False,
+    versions: Mapping[str, str] | None = None,
 ) -> list[LayerSpec]:
     added = []
     for spec in specs:
-        VectorTileLayer(spec, show=show_all or spec.visible).add_to(m)
+        version = (versions or {}).get(spec.id)
+        VectorTileLayer(spec, show=show_all or spec.visible, version=version).add_to(m)
         added.append(spec)
     return added
 
@@ -260,13 +274,18 @@ def finish(
     )
 
 
-def atlas(specs: Sequence[LayerSpec], *, examples: set[str] | None = None) -> MapParts:
+def atlas(
+    specs: Sequence[LayerSpec],
+    *,
+    examples: set[str] | None = None,
+    versions: Mapping[str, str] | None = None,
+) -> MapParts:
     """Every public layer on one map: basemap layers first, then reference, then the rest."""
     m = base_map()
     m.fit_bounds(list(REGION_BOUNDS))
     order = {"basemap": 0, "reference": 1}
     ordered = sorted(specs, key=lambda s: order.get(s.group, 2))
-    added = add_layers(m, ordered)
+    added = add_layers(m, ordered, versions=versions)
     return finish(m, added, title="Atlas", examples=examples)
 
 
@@ -276,13 +295,15 @@ def layer_map(
     *,
     bounds: tuple[float, float, float, float] | None,
     examples: set[str] | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> MapParts:
     """One layer over a light context (countries, lakes, rivers, places), fitted to its extent."""
     m = base_map()
     ctx = [c for c in context if c.id != spec.id]
+    v = versions or {}
     for c in ctx:
-        VectorTileLayer(c, show=True).add_to(m)
-    VectorTileLayer(spec, show=True).add_to(m)
+        VectorTileLayer(c, show=True, version=v.get(c.id)).add_to(m)
+    VectorTileLayer(spec, show=True, version=v.get(spec.id)).add_to(m)
     _fit(m, bounds)
     return finish(m, [*ctx, spec], title=spec.title, examples=examples)
 
@@ -293,11 +314,12 @@ def case_map(
     bounds: tuple[float, float, float, float],
     highlight: dict[str, Any] | None = None,
     examples: set[str] | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> MapParts:
     """A case page's map: the given layers, fitted to ``bounds``, an optional GeoJSON outline."""
     m = base_map()
     for spec in layers:
-        VectorTileLayer(spec, show=True).add_to(m)
+        VectorTileLayer(spec, show=True, version=(versions or {}).get(spec.id)).add_to(m)
     if highlight is not None:
         folium.GeoJson(
             highlight["geojson"],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from api.auth.cache import changed_in
 from api.auth.passwords import hash_password, verify_password
 from api.auth.principal import Principal, Role
 from api.auth.tokens import API_TOKEN_PREFIX, new_token, token_hash
@@ -95,6 +96,7 @@ def set_roles(session: Session, user: User, roles: Iterable[str]) -> frozenset[R
     wanted = parse_roles(roles)
     if not wanted:
         raise InvalidInput("name at least one role")
+    changed_in(session)
     current = {
         Role(r)
         for r in session.scalars(select(user_roles.c.role).where(user_roles.c.user_id == user.id))
@@ -121,6 +123,7 @@ def grant_id_for(session: Session, code: str) -> int:
 def link_grant(session: Session, user: User, code: str, *, unlink: bool = False) -> None:
     """Link (or unlink) ``user`` to the grant with ``code``; a linked user is its grantee."""
     gid = grant_id_for(session, code)
+    changed_in(session)
     exists = session.scalar(
         select(user_grants.c.grant_id).where(
             user_grants.c.user_id == user.id, user_grants.c.grant_id == gid
@@ -139,6 +142,7 @@ def link_grant(session: Session, user: User, code: str, *, unlink: bool = False)
 def set_password(session: Session, user: User, password: str) -> None:
     """Set ``user``'s password: every web session ends and every API token is revoked (a
     stolen password or token stops working once the password is changed)."""
+    changed_in(session)
     user.password_hash = hash_password(password)
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     session.execute(
@@ -150,6 +154,7 @@ def set_password(session: Session, user: User, password: str) -> None:
 
 def deactivate(session: Session, user: User) -> None:
     """Deactivate ``user``: sessions end, tokens are revoked, the row (and history) stays."""
+    changed_in(session)
     user.active = False
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     session.execute(
@@ -235,6 +240,7 @@ def revoke_api_token(session: Session, user_id: int, token_id: int) -> ApiToken:
     if row is None:
         raise NotFound(f"no token {token_id} of yours")
     if row.revoked_at is None:
+        changed_in(session)
         row.revoked_at = _now()
     return row
 
@@ -291,4 +297,5 @@ def principal_from_session(session: Session, raw: str) -> Principal | None:
 
 
 def end_session(session: Session, raw: str) -> None:
+    changed_in(session)
     session.execute(delete(UserSession).where(UserSession.token_hash == token_hash(raw)))

@@ -21,6 +21,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 
 from api.auth import accounts
+from api.auth.cache import PrincipalCache
 from api.auth.csrf import CSRF_FIELD, CSRF_HEADER, matches
 from api.auth.principal import ANONYMOUS, Principal
 from api.auth.secrets_store import secret_key
@@ -39,6 +40,8 @@ SESSION_COOKIE = "irbis_session"
 CSRF_COOKIE = "irbis_csrf"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: Files that are the same for everyone: no login is resolved for them.
+PUBLIC_FILE_PREFIXES = ("/static/", "/vendor/")
 
 
 def session_cookie_value(key: bytes, raw: str) -> str:
@@ -70,6 +73,28 @@ def _lookup(engine: Engine, kind: str, raw: str) -> Principal | None:
             return accounts.principal_from_session(session, raw)
     except OperationalError as exc:
         raise _Unavailable from exc
+
+
+def principal_cache(application: Any) -> PrincipalCache:
+    """The app's cache of resolved logins (``settings.api.principal_cache_seconds``)."""
+    cache = getattr(application.state, "principal_cache", None)
+    if cache is None:
+        ttl = application.state.settings.api.principal_cache_seconds
+        cache = application.state.principal_cache = PrincipalCache(ttl)
+    return cache
+
+
+async def _resolve(application: Any, kind: str, raw: str) -> Principal | None:
+    """The principal of a credential: from the cache, else from the database (then kept)."""
+    cache = principal_cache(application)
+    key = cache.key(kind, raw)
+    found, principal = cache.get(key)
+    if found:
+        return principal
+    generation = cache.generation
+    principal = await to_thread.run_sync(_lookup, application.state.engine, kind, raw)
+    cache.put(key, principal, generation)
+    return principal
 
 
 async def _reply(send: Send, status: int, code: str, description: str, **headers: str) -> None:
@@ -140,6 +165,12 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] in SAFE_METHODS and scope["path"].startswith(PUBLIC_FILE_PREFIXES):
+            state = scope.setdefault("state", {})
+            state["principal"] = ANONYMOUS
+            state["user"] = None
+            await self.app(scope, receive, send)
+            return
         try:
             await self._authenticate(scope, receive, send)
         except _Unavailable:
@@ -157,7 +188,6 @@ class AuthMiddleware:
         key = getattr(application.state, "secret_key", None)
         if key is None:
             key = application.state.secret_key = secret_key(settings)
-        engine: Engine = application.state.engine
         headers = Headers(scope=scope)
         cookies = cookie_parser(headers.get("cookie", ""))
         state = scope.setdefault("state", {})
@@ -180,7 +210,7 @@ class AuthMiddleware:
                     www_authenticate="Bearer",
                 )
                 return
-            found = await to_thread.run_sync(_lookup, engine, "token", credential)
+            found = await _resolve(application, "token", credential)
             if found is None:
                 await _reply(
                     send,
@@ -197,7 +227,7 @@ class AuthMiddleware:
         else:
             raw = unsign(key, cookies.get(SESSION_COOKIE), purpose="session")
             if raw:
-                found = await to_thread.run_sync(_lookup, engine, "session", raw)
+                found = await _resolve(application, "session", raw)
                 if found is not None:
                     principal, seed = found, raw
                     state["auth_method"] = "session"

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine
 
+from api import ogc
 from api.deps import ReaderDep
 from api.ogc import ViewDep
 from api.templating import render
@@ -38,7 +39,9 @@ def _read_examples(engine: Engine, specs: Sequence[LayerSpec]) -> set[str]:
 async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
     specs = layers()
     examples = await run_in_threadpool(_read_examples, engine, specs)
-    parts = await run_in_threadpool(maps.atlas, specs, examples=examples)
+    parts = await run_in_threadpool(
+        maps.atlas, specs, examples=examples, versions=ogc.version_tokens(request, specs)
+    )
     return render(
         request,
         "map_page.html",
@@ -70,7 +73,14 @@ async def layer_map(request: Request, view: ViewDep, engine: ReaderDep) -> HTMLR
         else None
     )
     context = [get_layer(i) for i in CONTEXT]
-    parts = await run_in_threadpool(maps.layer_map, spec, context, bounds=bounds, examples=examples)
+    parts = await run_in_threadpool(
+        maps.layer_map,
+        spec,
+        context,
+        bounds=bounds,
+        examples=examples,
+        versions=ogc.version_tokens(request, [spec, *context]),
+    )
     links = [
         (f"/collections/{spec.id}?f=html", "about this layer"),
         (f"/collections/{spec.id}/items?f=html", "features"),
@@ -110,6 +120,11 @@ async def kok_jailau(request: Request, engine: ReaderDep) -> HTMLResponse:
         bounds = (76.7, 43.0, 77.3, 43.3)
         highlight = None
     parts = await run_in_threadpool(
-        maps.case_map, shown, bounds=bounds, highlight=highlight, examples=examples
+        maps.case_map,
+        shown,
+        bounds=bounds,
+        highlight=highlight,
+        examples=examples,
+        versions=ogc.version_tokens(request, shown),
     )
     return render(request, "case_kok_jailau.html", case=case, map=parts)

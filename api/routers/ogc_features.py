@@ -332,14 +332,15 @@ async def items(
     )
     private = view.privileged
     engine = get_reader_engine(request)
+    # the version from memory: a 304 costs no database round trip
+    version = await ogc.layer_version_async(request, view.spec)
 
     def read() -> tuple[str, Sequence[Any] | None, int]:
-        with ogc.filtered_read(request, engine, q.filter) as conn:
-            etag = ogc.make_etag(
-                view.spec.id, ogc.data_version(conn, view.spec), private, ogc.request_key(request)
-            )
-            if ogc.not_modified(request, etag):
-                return etag, None, 0
+        etag = ogc.make_etag(view.spec.id, version, private, ogc.request_key(request))
+        if ogc.not_modified(request, etag):
+            return etag, None, 0
+        reader = ogc.reader_for(request, engine, view.spec)
+        with ogc.filtered_read(request, reader, q.filter) as conn:
             rows = conn.execute(view.items(q)).all()
             if q.offset == 0 and len(rows) < q.limit:
                 return etag, rows, len(rows)

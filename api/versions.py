@@ -1,0 +1,164 @@
+"""Data versions in memory, pushed to every process by PostgreSQL ``LISTEN/NOTIFY``.
+
+Every write to a published table bumps its row in ``layer_versions`` and, in the same
+transaction, sends ``pg_notify('irbis_changes', 'v:<table>:<version>')`` (migration 0010);
+a change of what a login may do sends ``'auth'``. Notifications are delivered at commit.
+
+Each process runs one :class:`ChangeListener` thread with its own connection to the primary.
+While it is connected, :meth:`DataVersions.of` answers from memory: no database round trip
+for a cached tile, a 304 or a version in a URL. On (re)connect the listener LISTENs first
+and then marks the versions stale, so the next read reloads them all and no write is
+missed; while it is disconnected, every read asks the database (the behaviour without
+notifications), so a write is never hidden.
+
+Writes made in this process (any engine) mark the versions stale at commit, so this
+process's next request sees them even before the notification arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+import psycopg
+from sqlalchemy import Engine, event, select, table
+from sqlalchemy import column as sa_column
+from sqlalchemy.engine import make_url
+
+CHANNEL = "irbis_changes"
+#: Seconds the listener waits for notifications before checking whether it should stop.
+POLL_S = 0.5
+RECONNECT_MAX_S = 10.0
+
+log = logging.getLogger("irbis.versions")
+
+_layer_versions = table("layer_versions", sa_column("table_name"), sa_column("version"))
+
+# Commits made in this process, by any engine: a cheap counter the versions compare against.
+_commits = 0
+
+
+@event.listens_for(Engine, "commit")
+def _count_commit(conn: object) -> None:
+    global _commits
+    _commits += 1
+
+
+class DataVersions:
+    """The data version of every table, kept in memory while the listener is connected."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._versions: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._live = False
+        self._stale = True
+        self._seen_commits = -1
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    def set_live(self, live: bool) -> None:
+        with self._lock:
+            self._live = live
+            self._stale = True
+
+    def mark_stale(self) -> None:
+        self._stale = True
+
+    def notified(self, name: str, version: int) -> None:
+        with self._lock:
+            if version > self._versions.get(name, -1):
+                self._versions[name] = version
+
+    def reload(self) -> None:
+        """Read every version from the primary (merged upwards: versions only grow)."""
+        self._stale = False
+        self._seen_commits = _commits
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(_layer_versions.c.table_name, _layer_versions.c.version))
+            loaded = {str(t): int(v) for t, v in rows}
+        with self._lock:
+            for name, version in loaded.items():
+                if version > self._versions.get(name, -1):
+                    self._versions[name] = version
+
+    def fresh(self) -> bool:
+        """Whether :meth:`current` answers from memory (no reload needed)."""
+        return self._live and not self._stale and self._seen_commits == _commits
+
+    def current(self, tables: Iterable[str]) -> dict[str, int]:
+        if not self.fresh():
+            self.reload()
+        versions = self._versions
+        return {t: versions[t] for t in sorted(set(tables)) if t in versions}
+
+    def of(self, tables: Iterable[str]) -> str:
+        """``table:version`` pairs of ``tables``, sorted (the form of cache keys and ETags)."""
+        return ",".join(f"{t}:{v}" for t, v in self.current(tables).items())
+
+
+def _conninfo(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class ChangeListener:
+    """A daemon thread LISTENing on :data:`CHANNEL`, reconnecting with back-off."""
+
+    def __init__(
+        self,
+        url: str,
+        versions: DataVersions,
+        on_auth: Callable[[], None],
+    ) -> None:
+        self._conninfo = _conninfo(url)
+        self._versions = versions
+        self._on_auth = on_auth
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="irbis-listener", daemon=True)
+        self.connected = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end; it does within :data:`POLL_S` (no join: never blocks)."""
+        self._stop.set()
+
+    def _handle(self, payload: str) -> None:
+        if payload == "auth":
+            self._on_auth()
+            return
+        kind, _, rest = payload.partition(":")
+        name, _, version = rest.rpartition(":")
+        if kind == "v" and name and version.isdigit():
+            self._versions.notified(name, int(version))
+
+    def _run(self) -> None:
+        backoff = 0.25
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(
+                    self._conninfo, autocommit=True, connect_timeout=5, keepalives_idle=30
+                ) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    # listening before reloading: no write falls between the two
+                    self._versions.set_live(True)
+                    self._on_auth()
+                    self.connected.set()
+                    backoff = 0.25
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=POLL_S):
+                            self._handle(note.payload)
+            except (psycopg.Error, OSError) as exc:
+                if self._stop.is_set():
+                    break
+                log.warning("change listener disconnected (%s); retrying", type(exc).__name__)
+            finally:
+                self.connected.clear()
+                self._versions.set_live(False)
+                self._on_auth()
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, RECONNECT_MAX_S)

@@ -1,0 +1,1 @@
+"""Serving at scale: the hot path, versioned tiles, several processes, replicas."""

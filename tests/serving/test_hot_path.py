@@ -1,0 +1,134 @@
+"""No database on the hot path: cached tiles, static files, 304s and logins resolved from
+memory; versions and logins kept current by PostgreSQL notifications."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from api.auth import accounts
+from api.auth.testing import login, make_token, make_user
+from api.db.engine import transaction
+
+TILE = "/collections/protected_areas/tiles/WebMercatorQuad/4/5/11"
+ITEMS = "/collections/protected_areas/items?limit=2"
+
+
+def _raw(engine: Engine) -> psycopg.Connection:
+    """A connection outside SQLAlchemy, as another process would write."""
+    url = make_url(str(engine.url.render_as_string(hide_password=False)))
+    return psycopg.connect(
+        url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    )
+
+
+def _until(check: Any, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_cached_tile_static_file_and_304_send_no_statement(served: TestClient, statements) -> None:  # type: ignore[no-untyped-def]
+    first = served.get(TILE)
+    assert first.status_code == 200 and first.content
+    items = served.get(ITEMS)
+    assert items.status_code == 200
+    statements.reset()
+    again = served.get(TILE)
+    assert again.status_code == 200 and again.content == first.content
+    assert served.get(TILE, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert served.get(ITEMS, headers={"If-None-Match": items.headers["etag"]}).status_code == 304
+    assert served.get("/static/irbis.css").status_code == 200
+    assert statements.seen == []
+
+
+def test_logged_in_requests_resolve_the_login_once(app, served, statements, engine) -> None:  # type: ignore[no-untyped-def]
+    name = make_user(engine, roles=["grantee"])
+    login(served, name)
+    token = make_token(engine, name)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert served.get(TILE).status_code == 200  # the session is looked up (and cached) here
+    assert served.get(TILE, headers=bearer).status_code == 200
+    statements.reset()
+    for _ in range(3):
+        assert served.get(TILE).status_code == 200
+        assert served.get(TILE, headers=bearer).status_code == 200
+        assert served.get("/static/irbis.css").status_code == 200
+    assert statements.seen == []
+    # an anonymous feature page asks the database for its rows, never for a version or a login
+    anon = TestClient(app)
+    statements.reset()
+    assert anon.get(ITEMS).status_code == 200
+    assert statements.seen and not any(
+        "layer_versions" in s or "sessions" in s or "api_tokens" in s for s in statements.seen
+    )
+
+
+def test_a_write_in_this_process_is_seen_by_the_next_request(served, engine) -> None:  # type: ignore[no-untyped-def]
+    before = served.get(TILE).headers["etag"]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE protected_areas SET name = name WHERE id = (SELECT min(id) FROM protected_areas)"
+            )
+        )
+    after = served.get(TILE)
+    assert after.headers["etag"] != before
+
+
+def test_a_write_from_elsewhere_arrives_by_notification(app, served, engine) -> None:  # type: ignore[no-untyped-def]
+    served.get(TILE)
+    known = app.state.versions.current(["protected_areas"])["protected_areas"]
+    with _raw(engine) as conn:
+        conn.execute(
+            "UPDATE protected_areas SET name = name WHERE id = (SELECT min(id) FROM protected_areas)"
+        )
+    assert _until(
+        lambda: app.state.versions.current(["protected_areas"])["protected_areas"] > known
+    )
+    # from memory: the notification, not a reload, brought it
+    assert app.state.versions.fresh()
+
+
+def test_revoking_a_token_takes_effect_at_once(served, engine) -> None:  # type: ignore[no-untyped-def]
+    name = make_user(engine, roles=["analyst"])
+    token = make_token(engine, name)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert served.get("/api/account", headers=bearer).status_code == 200
+    assert served.get("/api/account", headers=bearer).status_code == 200  # now cached
+    with transaction(engine, actor=name) as session:
+        user = accounts.get_user(session, name)
+        for t in accounts.list_api_tokens(session, user.id):
+            accounts.revoke_api_token(session, user.id, t.id)
+    assert served.get("/api/account", headers=bearer).status_code == 401
+
+
+def test_role_change_from_another_process_reaches_the_cache(served, engine) -> None:  # type: ignore[no-untyped-def]
+    name = make_user(engine, roles=["public"])
+    bearer = {"Authorization": f"Bearer {make_token(engine, name)}"}
+    assert "analyst" not in served.get("/api/account", headers=bearer).json()["roles"]
+    with _raw(engine) as conn:
+        conn.execute(
+            "INSERT INTO user_roles (user_id, role) SELECT id, 'analyst' FROM users WHERE username = %s",
+            (name,),
+        )
+    assert _until(lambda: "analyst" in served.get("/api/account", headers=bearer).json()["roles"])
+
+
+def test_logout_ends_the_cached_session(served, engine) -> None:  # type: ignore[no-untyped-def]
+    name = make_user(engine, roles=["grantee"])
+    csrf = login(served, name)
+    assert served.get("/api/account").status_code == 200
+    cookie = served.cookies.get("irbis_session")
+    r = served.post("/logout", headers={"X-CSRF-Token": csrf}, follow_redirects=False)
+    assert r.status_code in (200, 303)
+    served.cookies.set("irbis_session", cookie)  # a copy of the cookie kept from before
+    assert served.get("/api/account").status_code == 401
