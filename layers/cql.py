@@ -367,6 +367,8 @@ class SQLEvaluator(Evaluator):
         if isinstance(node, ast.And | ast.Or):
             join = and_ if isinstance(node, ast.And) else or_
             return join(*[_condition(self.evaluate(c, False)) for c in _chain(node)]), "condition"
+        if isinstance(node, pv.Interval):
+            return node  # its ends may be open (None) or durations: read by TimeDuring
         return super().evaluate(node, adopt_result)
 
     def adopt(self, node: Any, *sub_args: Any) -> Typed:
@@ -403,10 +405,6 @@ class SQLEvaluator(Evaluator):
     def date(self, v: dt.date) -> Typed:
         when = dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC)
         return bindparam(None, when, type_=DateTime(timezone=True)), "datetime"
-
-    @handle(pv.Interval)
-    def interval(self, v: pv.Interval) -> pv.Interval:
-        return v  # read as written by TimeDuring
 
     @handle(pv.Geometry)
     def geometry_literal(self, v: pv.Geometry) -> Typed:
