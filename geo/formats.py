@@ -92,6 +92,8 @@ def sniff(df: pd.DataFrame) -> str | None:
         "@id" in cols or "id" in cols or "osm_id" in cols
     ):
         return "osm"
+    if {"osm_id", "designation"} <= cols and ("name" in cols or "name_en" in cols):
+        return "osm"  # a Nominatim lookup of protected areas (one row per boundary)
     return None
 
 
@@ -228,11 +230,44 @@ _OSM_IUCN = {
 }
 
 
+def _from_osm_lookup(gdf: gpd.GeoDataFrame, cols: dict[str, str]) -> gpd.GeoDataFrame:
+    """Protected areas looked up one by one (Nominatim): every row is a protected area, with
+    ``osm_id`` (R/W/N + number), ``designation`` and names ``name_en``, ``name_kk``,
+    ``name_ru`` (or ``name``)."""
+    name = _text(_col(gdf, cols, "name"))
+    name_en = _text(_col(gdf, cols, "name_en", "name:en"))
+    native = _text(_col(gdf, cols, "name_kk", "name:kk"))
+    native = native.where(native.notna(), _text(_col(gdf, cols, "name_ru", "name:ru")))
+    native = native.where(native.notna(), name)
+    return gpd.GeoDataFrame(
+        {
+            "osm_id": _text(_col(gdf, cols, "osm_id")),
+            "name": name_en.where(name_en.notna(), name),
+            "original_name": native,
+            "designation": _text(_col(gdf, cols, "designation")),
+            "iucn_category": None,
+            "status": "Designated",
+            "iso3": None,
+        },
+        geometry=gdf.geometry.to_numpy(),
+        crs=STORAGE_EPSG,
+    )
+
+
 def from_osm(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """OpenStreetMap protected areas (boundary=protected_area / national_park,
-    leisure=nature_reserve) as ``protected_areas`` rows."""
-    cols = _require(gdf, "OpenStreetMap extract", [("@id", "id", "osm_id"), ("name",)])
+    leisure=nature_reserve) as ``protected_areas`` rows.
+
+    Also reads a Nominatim lookup of protected areas (columns ``osm_id`` such as
+    ``R21255164``, ``designation``, ``name_en``, ``name_kk``, ``name_ru``), where every row
+    is a protected area. OSM ids are normalised to ``relation/…``, ``way/…``, ``node/…``.
+    """
+    cols = _require(gdf, "OpenStreetMap extract", [("@id", "id", "osm_id"), ("name", "name_en")])
     gdf = to_storage(gdf, what="the OpenStreetMap extract")
+    if "boundary" not in cols and "leisure" not in cols and {"osm_id", "designation"} <= set(cols):
+        return _osm_ids(_named_osm(_from_osm_lookup(gdf, cols)))
+    if "name" not in cols:
+        raise SchemaMismatch("this is not an OpenStreetMap extract: it lacks the column name")
     boundary = _text(_col(gdf, cols, "boundary"))
     leisure = _text(_col(gdf, cols, "leisure"))
     mask = boundary.isin(["protected_area", "national_park"]) | (leisure == "nature_reserve")
@@ -266,10 +301,30 @@ def from_osm(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         geometry=gdf.geometry.to_numpy(),
         crs=STORAGE_EPSG,
     )
+    return _osm_ids(_named_osm(out))
+
+
+def _named_osm(out: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = out[out["name"].notna()]
     if len(out) == 0:
         raise SchemaMismatch("no OpenStreetMap protected area in the extract has a name")
     if out["osm_id"].isna().any():
         raise SchemaMismatch("some OpenStreetMap features have no id")
-    out["osm_id"] = out["osm_id"].map(lambda v: re.sub(r"^(way|relation|node)/", r"\1/", v))
+    return out
+
+
+_OSM_TYPE_LETTER = {"r": "relation", "w": "way", "n": "node"}
+
+
+def _osm_ids(out: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``relation/123``, ``way/123``, ``node/123`` whatever the spelling (``R123``, ``r123``)."""
+
+    def norm(v: str) -> str:
+        m = re.fullmatch(r"([RWNrwn])(\d+)", v)
+        if m:
+            return f"{_OSM_TYPE_LETTER[m.group(1).lower()]}/{m.group(2)}"
+        return re.sub(r"^(way|relation|node)/", r"\1/", v)
+
+    out = out.copy()
+    out["osm_id"] = out["osm_id"].map(norm)
     return out

@@ -27,8 +27,8 @@ from layers.spec import LayerSpec
 def _load() -> dict[str, LayerSpec]:
     specs: dict[str, LayerSpec] = {}
     names = sorted(m.name for m in pkgutil.iter_modules(catalog.__path__))
-    # reference layers first: they are drawn underneath
-    names.sort(key=lambda n: (n != "reference", n))
+    # reference layers first (reference, reference_*): they are drawn underneath
+    names.sort(key=lambda n: (not n.startswith("reference"), n))
     for name in names:
         module = importlib.import_module(f"{catalog.__name__}.{name}")
         for spec in getattr(module, "LAYERS", ()):

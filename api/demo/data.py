@@ -193,56 +193,46 @@ GRANTS: list[dict[str, Any]] = [
     },
 ]
 
-# Protected areas as points at an approximate centre with the area reported in public
-# descriptions (how the WDPA itself stores areas with no boundary). Not official boundaries.
+# Protected areas of Kazakhstan: real boundaries from OpenStreetMap (see data/PROVENANCE.md,
+# "Added 2026-11-30"), loaded as observed records under the ODbL.
+OSM_PA_PATH = "protected_areas/kz_osm_protected_areas.geojson"
+OSM_PA_SOURCE = (
+    "OpenStreetMap boundary (osm_id), as returned by Nominatim's lookup simplified to about "
+    "100 m (data/PROVENANCE.md)"
+)
+OSM_PA_LICENCE = "ODbL-1.0, © OpenStreetMap contributors"
+#: Public facts about some of the OSM parks (IUCN category, year of designation), as in the
+#: example records they replace.
+OSM_PA_FACTS: dict[str, tuple[str, int]] = {
+    "relation/21255164": ("II", 1996),  # Ile-Alatau National Park
+    "relation/20688891": ("Ia", 1961),  # Almaty Nature Reserve
+    "relation/3388788": ("Ia", 1926),  # Aksu-Zhabagly Nature Reserve
+    "relation/5935486": ("II", 1996),  # Altyn-Emel National Park
+    "way/1185318988": ("II", 2004),  # Charyn National Park
+    "relation/17950167": ("II", 2007),  # Kolsai Lakes National Park
+    "way/493654755": ("Ia", 1984),  # Ustyurt Nature Reserve
+}
+#: Example records of earlier demos that the OSM boundaries replace (deleted on load).
+REPLACED_BY_OSM = (
+    "Almaty State Nature Reserve",
+    "Aksu-Zhabagly State Nature Reserve",
+    "Altyn-Emel State National Nature Park",
+    "Charyn State National Nature Park",
+    "Kolsai Koldery State National Nature Park",
+    "Ustyurt State Nature Reserve",
+    "Ile-Alatau State National Nature Park (schematic)",
+)
+
+# Protected areas of Kyrgyzstan, Tajikistan and Uzbekistan as points at an approximate centre
+# with the area reported in public descriptions (how the WDPA itself stores areas with no
+# boundary). No openly licensed boundaries exist for them; importing the WDPA replaces them.
 PA_SOURCE = (
-    "Approximate centre and reported area from public descriptions of the protected area; "
-    "no redistributable boundary exists (WDPA is licensed): example record"
+    "Example record: approximate centre and the area reported in public descriptions, not a "
+    "boundary (no openly licensed boundary exists; the WDPA is licensed). Stays a point with "
+    "its reported area until the WDPA is imported (irbis import protected_areas FILE)"
 )
 PROTECTED_POINTS = [
     # name, designation, IUCN cat, iso3, status year, km², lon, lat
-    ("Almaty State Nature Reserve", "State Nature Reserve", "Ia", "KAZ", 1961, 717.0, 77.35, 43.05),
-    (
-        "Aksu-Zhabagly State Nature Reserve",
-        "State Nature Reserve",
-        "Ia",
-        "KAZ",
-        1926,
-        1319.0,
-        70.5,
-        42.4,
-    ),
-    (
-        "Altyn-Emel State National Nature Park",
-        "National Park",
-        "II",
-        "KAZ",
-        1996,
-        3077.0,
-        78.6,
-        44.05,
-    ),
-    ("Charyn State National Nature Park", "National Park", "II", "KAZ", 2004, 1270.0, 79.15, 43.35),
-    (
-        "Kolsai Koldery State National Nature Park",
-        "National Park",
-        "II",
-        "KAZ",
-        2007,
-        1610.0,
-        78.35,
-        42.95,
-    ),
-    (
-        "Ustyurt State Nature Reserve",
-        "State Nature Reserve",
-        "Ia",
-        "KAZ",
-        1984,
-        2233.0,
-        55.3,
-        43.65,
-    ),
     (
         "Sary-Chelek State Biosphere Reserve",
         "Biosphere Reserve",
@@ -308,43 +298,10 @@ PROTECTED_POINTS = [
     ),
 ]
 
+#: Ile-Alatau National Park: its real (OSM) boundary from now on.
 ILE_ALATAU: dict[str, Any] = {
-    "name": "Ile-Alatau State National Nature Park (schematic)",
-    "original_name": "Іле Алатауы мемлекеттік ұлттық табиғи паркі",
-    "designation": "National Park",
-    "iucn_category": "II",
-    "iso3": "KAZ",
-    "status": "Designated",
-    "status_year": 1996,
-    "source": (
-        "Schematic outline of the park on the northern slope of the Ile (Trans-Ili) Alatau, "
-        "south of Almaty, drawn for the demo from the DEM: not the official boundary. Facts: "
-        "home to snow leopards (about 200 said to remain); the Kok-Jailau valley lies inside it."
-    ),
-    # Roughly the 1,300 m contour above Almaty to the main ridge, 76.45-77.75 E, leaving out
-    # the Almaty Nature Reserve around Talgar peak.
-    "outline": [
-        (76.45, 43.08),
-        (76.60, 43.13),
-        (76.75, 43.15),
-        (76.88, 43.17),
-        (76.98, 43.175),
-        (77.08, 43.17),
-        (77.20, 43.16),
-        (77.20, 43.08),
-        (77.28, 43.02),
-        (77.45, 43.02),
-        (77.50, 43.10),
-        (77.62, 43.15),
-        (77.75, 43.15),
-        (77.75, 43.02),
-        (77.55, 42.97),
-        (77.20, 42.97),
-        (76.95, 42.98),
-        (76.70, 43.00),
-        (76.50, 43.02),
-        (76.45, 43.08),
-    ],
+    "name": "Ile-Alatau National Park",
+    "osm_id": "relation/21255164",
 }
 
 KOK_JAILAU: dict[str, Any] = {

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.progress import Progress
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import geopandas as gpd
@@ -27,9 +27,10 @@ from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from api.db import models as m
 from api.db.engine import transaction
-from api.db.store import insert_gdf
+from api.db.store import insert_gdf, rows_from_gdf
 from api.demo import data as dd
 from api.settings import Settings
+from geo import formats
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.shapes import ellipse_with_area, irregular_polygon
 from geo.validate_basic import to_multipolygons
@@ -37,6 +38,16 @@ from geo.validate_basic import to_multipolygons
 ACTOR = "irbis load demo"
 NE_LICENCE = "Public domain (Natural Earth)"
 NE4 = "Natural Earth 1:10m v4.0.0 via martynafford/natural-earth-geojson (see data/PROVENANCE.md)"
+GEOKZ = (
+    "Kazakhstan districts 2024, R package geokz (A. Rodionov), kaz_admbnda_adm2_2024 "
+    "(data/PROVENANCE.md)"
+)
+GEOKZ_LICENCE = "CC BY 4.0, attribution: geokz, A. Rodionov"
+HOTOSM = (
+    "OpenStreetMap settlements of Kazakhstan, Humanitarian OpenStreetMap Team export "
+    "hotosm_kaz_populated_places_points (data/PROVENANCE.md)"
+)
+OSM_LICENCE = "ODbL-1.0, © OpenStreetMap contributors"
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,50 @@ def _peaks(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
     return gdf, [*cols, "elevation_m"]
 
 
+def _districts(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """geokz adm2: KATO code, names of the district and its region in en/kk/ru."""
+    gdf = gdf.rename(
+        columns={
+            "KATO": "kato",
+            "ADM2_PCODE": "pcode",
+            "ADM2_EN": "name_en",
+            "ADM2_KK": "name_kk",
+            "ADM2_RU": "name_ru",
+            "ADM1_EN": "region_en",
+            "ADM1_KK": "region_kk",
+            "ADM1_RU": "region_ru",
+            "ISO_3166_2": "iso_3166_2",
+            "Year": "year",
+        }
+    )
+    gdf["iso_a3"] = "KAZ"
+    cols = ["kato", "pcode", "name_en", "name_kk", "name_ru", "region_en", "region_kk"]
+    return gdf, [*cols, "region_ru", "iso_3166_2", "iso_a3", "year"]
+
+
+_OSM_TYPES = {"nodes": "node", "ways": "way", "relations": "relation"}
+
+
+def _population(v: Any) -> int | None:
+    digits = str(v).replace(" ", "").replace(",", "") if v is not None else ""
+    return int(digits) if digits.isdigit() else None
+
+
+def _settlements(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """HOT OSM populated places: OSM id, place class, names in en/kk/ru, tagged population."""
+    gdf = gdf.rename(
+        columns={"name:en": "name_en", "name:kk": "name_kk", "name:ru": "name_ru"}
+    ).copy()
+    gdf["osm_id"] = [
+        f"{_OSM_TYPES.get(t, t)}/{i}" for t, i in zip(gdf["osm_type"], gdf["osm_id"], strict=True)
+    ]
+    gdf["population"] = [
+        _population(v) for v in gdf["population"].where(gdf["population"].notna(), None)
+    ]
+    gdf["iso_a3"] = "KAZ"
+    return gdf, ["osm_id", "name", "name_en", "name_kk", "name_ru", "place", "population", "iso_a3"]
+
+
 REFERENCE_LAYERS = [
     ReferenceLayer(
         m.Country,
@@ -154,6 +209,17 @@ REFERENCE_LAYERS = [
         NE4,
         NE_LICENCE,
         _peaks,
+    ),
+    ReferenceLayer(
+        m.District, "boundaries/geokz_kaz_adm2_2024.gpkg", "adm2", GEOKZ, GEOKZ_LICENCE, _districts
+    ),
+    ReferenceLayer(
+        m.Settlement,
+        "places/hotosm_kaz_populated_places.gpkg",
+        "populated_places",
+        HOTOSM,
+        OSM_LICENCE,
+        _settlements,
     ),
 ]
 
@@ -284,9 +350,45 @@ def _multi(poly: Polygon | MultiPolygon) -> Any:
     return from_shape(mp, srid=STORAGE_EPSG)
 
 
-def load_protected_areas(engine: Engine) -> int:
+def read_osm_protected_areas(settings: Settings) -> gpd.GeoDataFrame:
+    """The 18 OSM protected areas of Kazakhstan as ``protected_areas`` rows (the same mapping
+    as ``irbis import protected_areas``), with the public facts of :data:`dd.OSM_PA_FACTS`."""
+    raw = gpd.read_file(settings.data_dir / dd.OSM_PA_PATH, engine="pyogrio")
+    pas = to_multipolygons(formats.from_osm(raw))
+    pas["iso3"] = "KAZ"
+    facts = pas["osm_id"].map(dd.OSM_PA_FACTS)
+    pas["iucn_category"] = [f[0] if isinstance(f, tuple) else None for f in facts]
+    pas["status_year"] = [f[1] if isinstance(f, tuple) else None for f in facts]
+    return pas
+
+
+def load_protected_areas(engine: Engine, settings: Settings) -> int:
+    """Kazakhstan's protected areas as their real (OSM) boundaries, replacing the example
+    records of the same parks; the others as example points with their reported areas.
+
+    Idempotent: OSM rows are inserted by their OSM id once; example rows by name."""
     n = 0
+    pas = read_osm_protected_areas(settings)
+    cols = ["osm_id", "name", "original_name", "designation", "iucn_category", "status"]
+    cols += ["status_year", "iso3"]
     with transaction(engine, actor=ACTOR) as s:
+        s.execute(
+            delete(m.ProtectedArea).where(
+                m.ProtectedArea.method == "example",
+                m.ProtectedArea.name.in_(dd.REPLACED_BY_OSM),
+            )
+        )
+        rows = rows_from_gdf(
+            pas,
+            cols,
+            defaults={
+                "source": dd.OSM_PA_SOURCE,
+                "licence": dd.OSM_PA_LICENCE,
+                "method": "observed",
+            },
+        )
+        stmt = pg_insert(m.ProtectedArea).on_conflict_do_nothing(index_elements=["osm_id"])
+        n += len(s.execute(stmt.returning(m.ProtectedArea.id), rows).all())
         names = set(
             s.scalars(select(m.ProtectedArea.name).where(m.ProtectedArea.method == "example"))
         )
@@ -306,26 +408,6 @@ def load_protected_areas(engine: Engine) -> int:
                     licence=dd.EXAMPLE_LICENCE,
                     method="example",
                     geom=from_shape(Point(lon, lat), srid=STORAGE_EPSG),
-                )
-            )
-            n += 1
-        ia = dd.ILE_ALATAU
-        if ia["name"] not in names:
-            poly = Polygon(ia["outline"])
-            s.add(
-                m.ProtectedArea(
-                    name=ia["name"],
-                    original_name=ia["original_name"],
-                    designation=ia["designation"],
-                    iucn_category=ia["iucn_category"],
-                    iso3=ia["iso3"],
-                    status=ia["status"],
-                    status_year=ia["status_year"],
-                    reported_area_km2=None,
-                    source=ia["source"],
-                    licence=dd.EXAMPLE_LICENCE,
-                    method="example",
-                    geom=_multi(poly),
                 )
             )
             n += 1
@@ -426,6 +508,8 @@ COUNTED_TABLES = (
     "rivers",
     "places",
     "peaks",
+    "districts",
+    "settlements",
     "rasters",
     "species",
     "protected_areas",
@@ -459,7 +543,7 @@ def load_demo(engine: Engine, settings: Settings, *, progress: bool = True) -> d
     ]
     steps += [
         ("species", lambda: load_species(engine)),
-        ("protected areas (example)", lambda: load_protected_areas(engine)),
+        ("protected areas", lambda: load_protected_areas(engine, settings)),
         ("Kok-Jailau (example)", lambda: load_kok_jailau(engine)),
         ("grants and field sites (example)", lambda: load_grants(engine)),
     ]

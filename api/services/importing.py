@@ -39,7 +39,7 @@ DEFAULT_PROVENANCE = {
         "UNEP-WCMC and IUCN, Protected Planet: the World Database on Protected Areas (WDPA)",
         "WDPA terms of use (no redistribution)",
     ),
-    "osm": ("OpenStreetMap contributors", "ODbL-1.0"),
+    "osm": ("OpenStreetMap contributors", "ODbL-1.0, © OpenStreetMap contributors"),
     "iucn": ("IUCN Red List of Threatened Species, spatial data", "IUCN Red List terms of use"),
     "gbif": ("GBIF.org occurrence download", "per record: CC0-1.0, CC-BY-4.0 or CC-BY-NC-4.0"),
 }

@@ -113,7 +113,8 @@ def test_osm_extract(irbis, engine, tmp_path: Path) -> None:
         ).all()
     assert [r.osm_id for r in rows] == ["relation/990101", "way/990102"]  # the city park is not
     assert rows[0].name == "Test Zakaznik" and rows[0].original_name == "Тестовый заказник"
-    assert rows[0].iucn_category == "IV" and rows[0].licence == "ODbL-1.0"
+    assert rows[0].iucn_category == "IV"
+    assert rows[0].licence == "ODbL-1.0, © OpenStreetMap contributors"
 
 
 def _broken(irbis, engine, layer: str, path: Path, message: str) -> None:
