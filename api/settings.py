@@ -14,6 +14,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Irbis's own static files (``/static``) and the npm-installed assets (``/vendor``).
+STATIC_DIR = REPO_ROOT / "api" / "static"
+NODE_MODULES = REPO_ROOT / "node_modules"
 
 
 class DatabaseSettings(BaseSettings):

@@ -23,9 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from shapely.geometry import mapping
 
 from api import ogc
-from api.app import NODE_MODULES, STATIC_DIR
 from api.deps import ReaderDep, SettingsDep
-from api.settings import Settings
+from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.templating import render, templates
 from layers import threats as lt
 from layers.sql import versions
