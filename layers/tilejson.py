@@ -45,6 +45,42 @@ def vector_tilejson(
     }
 
 
+def dataset_tilejson(
+    name: str,
+    tiles_url: str,
+    members: list[tuple[LayerSpec, dict[str, str]]],
+    *,
+    bounds: tuple[float, float, float, float],
+    attribution: str,
+    max_zoom: int,
+) -> dict[str, Any]:
+    """TileJSON 3.0.0 for the dataset tileset: one vector layer per collection (``members``
+    pairs a layer with its fields)."""
+    minx, miny, maxx, maxy = bounds
+    min_zoom = min((s.min_zoom for s, _ in members), default=0)
+    return {
+        "tilejson": "3.0.0",
+        "name": name,
+        "attribution": attribution,
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": min_zoom,
+        "maxzoom": max_zoom,
+        "bounds": [minx, miny, maxx, maxy],
+        "center": [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5), max(min_zoom, 4)],
+        "vector_layers": [
+            {
+                "id": spec.id,
+                "description": spec.title,
+                "fields": fields,
+                "minzoom": spec.min_zoom,
+                "maxzoom": min(spec.max_zoom, max_zoom),
+            }
+            for spec, fields in members
+        ],
+    }
+
+
 def raster_tilejson(
     name: str, title: str, tiles_url: str, *, bounds: list[float], attribution: str, max_zoom: int
 ) -> dict[str, Any]:

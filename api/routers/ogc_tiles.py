@@ -9,9 +9,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api import ogc
+from api.auth.principal import get_principal
 from api.deps import SettingsDep, get_reader_engine
 from api.ogc import LayerDep, ViewDep
-from layers import geojson, styles, tilejson
+from layers import dataset_tiles, geojson, styles, tilejson
+from layers.registry import layers
+from layers.spec import LayerSpec
+from layers.sql import LayerSQL, versions
 from layers.tiles import (
     MVT_MEDIA_TYPE,
     TMS_IDS,
@@ -22,6 +26,8 @@ from layers.tiles import (
     tile_params,
     tile_statement,
 )
+
+_DIMENSION = {"point": 0, "line": 1, "area": 2}
 
 router = APIRouter(tags=["OGC API Tiles"])
 
@@ -76,7 +82,6 @@ def _fields(view: Any) -> dict[str, str]:
 def tilesets(request: Request, view: ViewDep) -> Response:
     base = ogc.base_url(request)
     spec = view.spec
-    version = ogc.layer_version(request, spec)
     sets = []
     for t in TMS_IDS:
         sets.append(
@@ -95,7 +100,7 @@ def tilesets(request: Request, view: ViewDep) -> Response:
                         "rel": "item",
                         "type": MVT_MEDIA_TYPE,
                         "templated": True,
-                        "href": ogc.tile_template(base, spec.id, t, version, ogc_names=True),
+                        "href": f"{base}/collections/{spec.id}/tiles/{t}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
                     },
                     {
                         "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
@@ -115,8 +120,7 @@ def tileset(
     get_tms(tms_id)
     base = ogc.base_url(request)
     spec = view.spec
-    version = ogc.layer_version(request, spec)
-    href = ogc.tile_template(base, spec.id, tms_id, version, ogc_names=True)
+    href = f"{base}/collections/{spec.id}/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
     doc = tilejson.tileset(
         title=spec.title,
         tms_id=tms_id,
@@ -163,7 +167,7 @@ def tile_json(
     spec = view.spec
     doc = tilejson.vector_tilejson(
         spec,
-        ogc.tile_template(base, spec.id, tms_id, ogc.layer_version(request, spec)),
+        f"{base}/collections/{spec.id}/tiles/{tms_id}/{{z}}/{{y}}/{{x}}",
         bounds=REGION,
         attribution=_attribution(spec.id),
         fields=_fields(view),
@@ -178,8 +182,7 @@ def style(request: Request, spec: LayerDep) -> Response:
     base = ogc.base_url(request)
     doc = styles.maplibre_style(
         spec,
-        f"{base}/collections/{spec.id}/tiles/WebMercatorQuad/tilejson.json"
-        f"?v={ogc.version_token(ogc.layer_version(request, spec))}",
+        f"{base}/collections/{spec.id}/tiles/WebMercatorQuad/tilejson.json",
         attribution=_attribution(spec.id),
     )
     return Response(geojson.dumps(doc), media_type="application/vnd.mapbox.style+json")
@@ -196,50 +199,27 @@ async def tile(
     view: ViewDep,
     tile: TileDep,
     f: Annotated[str | None, Query(description="mvt")] = None,
-    v: Annotated[
-        str | None,
-        Query(description="The layer's data version, as TileJSON and styles give it"),
-    ] = None,
 ) -> Response:
-    """A vector tile. Path order follows OGC API Tiles: ``{z}/{row}/{col}`` = ``{z}/{y}/{x}``.
-
-    At the layer's current version (``?v=`` from TileJSON, styles or maps) a public tile is
-    immutable; at an older one it is today's tile, kept briefly; without ``v`` it revalidates
-    with its ETag. A cached tile is answered with no database round trip."""
+    """A vector tile. Path order follows OGC API Tiles: ``{z}/{row}/{col}`` = ``{z}/{y}/{x}``."""
     check_format(f)
-    private = view.privileged
-    version = await ogc.layer_version_async(request, view.spec)
-    etag = ogc.make_etag("mvt", view.spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y)
-    headers = ogc.tile_headers(etag, version, v, private=private)
-    if ogc.not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
-    data = ogc.tile_cache(request).get(etag)
-    if data is not None:
-        return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
     state = request.app.state
     return await run_in_threadpool(
-        _tile_response,
-        request,
-        view,
-        get_reader_engine(request),
-        state.settings,
-        tile,
-        etag,
-        headers,
+        _tile_response, request, view, get_reader_engine(request), state.settings, tile
     )
 
 
 def _tile_response(
-    request: Request,
-    view: Any,
-    engine: Any,
-    settings: Any,
-    tile: TileRequest,
-    etag: str,
-    headers: dict[str, str],
+    request: Request, view: Any, engine: Any, settings: Any, tile: TileRequest
 ) -> Response:
-    engine = ogc.reader_for(request, engine, view.spec)
+    private = view.privileged
     with ogc.query_errors(), ogc.read_connection(engine) as conn:
+        version = ogc.data_version(conn, view.spec)
+        etag = ogc.make_etag(
+            "mvt", view.spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y
+        )
+        headers = ogc.cache_headers(etag, 0, private=private)
+        if ogc.not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
         cache = ogc.tile_cache(request)
         data = cache.get(etag)
         if data is None:
@@ -254,4 +234,187 @@ def _tile_response(
             params = tile_params(tile, extent=t.extent, buffer=t.buffer)
             data = bytes(conn.execute(stmt, params).scalar_one() or b"")
             cache.put(etag, data)
+    return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
+
+
+# -- the dataset tileset: every collection in one tile --------------------------------------
+
+CollectionsQuery = Annotated[
+    str | None,
+    Query(
+        description="Comma-separated collection ids to include (default: every collection)",
+        examples=["countries,rivers,places"],
+    ),
+]
+
+
+def _layer_entry(spec: LayerSpec, view: LayerSQL) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "title": spec.title,
+        "dataType": "vector",
+        "geometryDimension": _DIMENSION[dataset_tiles.kind(spec)],
+        "minTileMatrix": str(spec.min_zoom),
+        "maxTileMatrix": str(spec.max_zoom),
+        "propertiesSchema": {
+            "type": "object",
+            "properties": {c.name: {"title": c.label} for c in view.columns() if c.in_tiles},
+        },
+    }
+
+
+def _views(request: Request, specs: list[LayerSpec]) -> list[LayerSQL]:
+    """The layers as the current principal may see them (as :func:`api.ogc.view_dep`)."""
+    privileged = get_principal(request).sees_sensitive
+    cell = request.app.state.settings.features.sensitive_cell_deg
+    return [LayerSQL(s, privileged=privileged, cell_deg=cell) for s in specs]
+
+
+def _dataset_href(base: str, tms_id: str, z: str, y: str, x: str) -> str:
+    return f"{base}/tiles/{tms_id}/{z}/{y}/{x}"
+
+
+@router.get("/tiles", summary="Dataset vector tilesets (every collection in one tile)")
+def dataset_tilesets(request: Request) -> Response:
+    base = ogc.base_url(request)
+    sets = [
+        {
+            "title": f"Irbis: every collection ({t})",
+            "dataType": "vector",
+            "crs": get_tms(t).crs.root,
+            "tileMatrixSetURI": get_tms(t).uri,
+            "links": [
+                {"rel": "self", "type": ogc.JSON, "href": f"{base}/tiles/{t}"},
+                {
+                    "rel": "item",
+                    "type": MVT_MEDIA_TYPE,
+                    "templated": True,
+                    "href": _dataset_href(base, t, "{tileMatrix}", "{tileRow}", "{tileCol}"),
+                },
+                {
+                    "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                    "type": ogc.JSON,
+                    "href": f"{base}/tileMatrixSets/{t}",
+                },
+            ],
+        }
+        for t in TMS_IDS
+    ]
+    return Response(geojson.dumps({"tilesets": sets}), media_type=ogc.JSON)
+
+
+@router.get("/tiles/{tileMatrixSetId}", summary="Dataset tileset metadata")
+def dataset_tileset(
+    request: Request, tms_id: Annotated[str, Path(alias="tileMatrixSetId")]
+) -> Response:
+    get_tms(tms_id)
+    base = ogc.base_url(request)
+    specs = dataset_tiles.drawing_order(layers())
+    doc = tilejson.tileset(
+        title="Irbis: every collection",
+        tms_id=tms_id,
+        base=base,
+        tiles_href=_dataset_href(base, tms_id, "{tileMatrix}", "{tileRow}", "{tileCol}"),
+        data_type="vector",
+        media_type=MVT_MEDIA_TYPE,
+        bounds=REGION,
+        layers=[_layer_entry(s, v) for s, v in zip(specs, _views(request, specs), strict=True)],
+    )
+    return Response(geojson.dumps(doc), media_type=ogc.JSON)
+
+
+@router.get("/tiles/{tileMatrixSetId}/tilejson.json", summary="TileJSON 3.0 of every collection")
+def dataset_tile_json(
+    request: Request,
+    settings: SettingsDep,
+    tms_id: Annotated[str, Path(alias="tileMatrixSetId")],
+) -> Response:
+    get_tms(tms_id)
+    base = ogc.base_url(request)
+    specs = dataset_tiles.drawing_order(layers())
+    doc = tilejson.dataset_tilejson(
+        "Irbis: every collection",
+        _dataset_href(base, tms_id, "{z}", "{y}", "{x}"),
+        [
+            (s, {"id": "Number", **{c.name: c.label for c in v.columns() if c.in_tiles}})
+            for s, v in zip(specs, _views(request, specs), strict=True)
+        ],
+        bounds=REGION,
+        attribution=_attribution("dataset"),
+        max_zoom=settings.tiles.max_zoom,
+    )
+    return Response(geojson.dumps(doc), media_type=ogc.JSON)
+
+
+@router.get(
+    "/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+    summary="A dataset vector tile (MVT): one layer per collection",
+    response_class=Response,
+    responses={200: {"content": {MVT_MEDIA_TYPE: {}}}},
+)
+async def dataset_tile(
+    request: Request,
+    tms_id: Annotated[str, Path(alias="tileMatrixSetId")],
+    z: Annotated[int, Path(alias="tileMatrix")],
+    x: Annotated[int, Path(alias="tileCol")],
+    y: Annotated[int, Path(alias="tileRow")],
+    collections: CollectionsQuery = None,
+    f: Annotated[str | None, Query(description="mvt")] = None,
+) -> Response:
+    """Every collection (or those in ``collections``) in one tile, each as its own MVT layer
+    named by the collection id, with the same privacy rules as the collection's own tiles."""
+    check_format(f)
+    specs = dataset_tiles.members(layers(), collections)
+    zooms = [s for s in specs if s.min_zoom <= z <= s.max_zoom]
+    tile = check_tile(
+        tms_id,
+        z,
+        x,
+        y,
+        min_zoom=min(s.min_zoom for s in specs),
+        max_zoom=max(s.max_zoom for s in specs),
+    )
+    views = _views(request, zooms)
+    state = request.app.state
+    return await run_in_threadpool(
+        _dataset_tile_response, request, views, get_reader_engine(request), state.settings, tile
+    )
+
+
+def _dataset_tile_response(
+    request: Request, views: list[LayerSQL], engine: Any, settings: Any, tile: TileRequest
+) -> Response:
+    private = any(v.privileged for v in views)
+    where = (tile.tms_id, tile.z, tile.x, tile.y)
+    t = settings.tiles
+    with ogc.query_errors(), ogc.read_connection(engine) as conn:
+        rows = conn.execute(versions(dataset_tiles.all_tables(v.spec for v in views))).all()
+        keys = [
+            ogc.make_etag(
+                "mvt", v.spec.id, dataset_tiles.layer_version(rows, v.spec), v.privileged, *where
+            )
+            for v in views
+        ]
+        etag = ogc.make_etag("dataset-mvt", *keys)
+        headers = ogc.cache_headers(etag, 0, private=private)
+        if ogc.not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+        cache = ogc.tile_cache(request)
+        parts = [cache.get(k) for k in keys]
+        missing = [i for i, p in enumerate(parts) if p is None]
+        if missing:
+            stmt = dataset_tiles.parts_statement(
+                [views[i] for i in missing],
+                tile.tms_id,
+                extent=t.extent,
+                buffer=t.buffer,
+                max_features=t.max_features_per_tile,
+            )
+            params = tile_params(tile, extent=t.extent, buffer=t.buffer)
+            row = conn.execute(stmt, params).one()
+            for i, data in zip(missing, row, strict=True):
+                part = bytes(data or b"")
+                cache.put(keys[i], part)
+                parts[i] = part
+    data = dataset_tiles.compose(p or b"" for p in parts)
     return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
