@@ -82,6 +82,7 @@ def _fields(view: Any) -> dict[str, str]:
 def tilesets(request: Request, view: ViewDep) -> Response:
     base = ogc.base_url(request)
     spec = view.spec
+    version = ogc.layer_version(request, spec)
     sets = []
     for t in TMS_IDS:
         sets.append(
@@ -100,7 +101,7 @@ def tilesets(request: Request, view: ViewDep) -> Response:
                         "rel": "item",
                         "type": MVT_MEDIA_TYPE,
                         "templated": True,
-                        "href": f"{base}/collections/{spec.id}/tiles/{t}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
+                        "href": ogc.tile_template(base, spec.id, t, version, ogc_names=True),
                     },
                     {
                         "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
@@ -120,7 +121,8 @@ def tileset(
     get_tms(tms_id)
     base = ogc.base_url(request)
     spec = view.spec
-    href = f"{base}/collections/{spec.id}/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
+    version = ogc.layer_version(request, spec)
+    href = ogc.tile_template(base, spec.id, tms_id, version, ogc_names=True)
     doc = tilejson.tileset(
         title=spec.title,
         tms_id=tms_id,
@@ -167,7 +169,7 @@ def tile_json(
     spec = view.spec
     doc = tilejson.vector_tilejson(
         spec,
-        f"{base}/collections/{spec.id}/tiles/{tms_id}/{{z}}/{{y}}/{{x}}",
+        ogc.tile_template(base, spec.id, tms_id, ogc.layer_version(request, spec)),
         bounds=REGION,
         attribution=_attribution(spec.id),
         fields=_fields(view),
@@ -182,7 +184,8 @@ def style(request: Request, spec: LayerDep) -> Response:
     base = ogc.base_url(request)
     doc = styles.maplibre_style(
         spec,
-        f"{base}/collections/{spec.id}/tiles/WebMercatorQuad/tilejson.json",
+        f"{base}/collections/{spec.id}/tiles/WebMercatorQuad/tilejson.json"
+        f"?v={ogc.version_token(ogc.layer_version(request, spec))}",
         attribution=_attribution(spec.id),
     )
     return Response(geojson.dumps(doc), media_type="application/vnd.mapbox.style+json")
@@ -199,27 +202,50 @@ async def tile(
     view: ViewDep,
     tile: TileDep,
     f: Annotated[str | None, Query(description="mvt")] = None,
+    v: Annotated[
+        str | None,
+        Query(description="The layer's data version, as TileJSON and styles give it"),
+    ] = None,
 ) -> Response:
-    """A vector tile. Path order follows OGC API Tiles: ``{z}/{row}/{col}`` = ``{z}/{y}/{x}``."""
+    """A vector tile. Path order follows OGC API Tiles: ``{z}/{row}/{col}`` = ``{z}/{y}/{x}``.
+
+    At the layer's current version (``?v=`` from TileJSON, styles or maps) a public tile is
+    immutable; at an older one it is today's tile, kept briefly; without ``v`` it revalidates
+    with its ETag. A cached tile is answered with no database round trip."""
     check_format(f)
+    private = view.privileged
+    version = await ogc.layer_version_async(request, view.spec)
+    etag = ogc.make_etag("mvt", view.spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y)
+    headers = ogc.tile_headers(etag, version, v, private=private)
+    if ogc.not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    data = ogc.tile_cache(request).get(etag)
+    if data is not None:
+        return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
     state = request.app.state
     return await run_in_threadpool(
-        _tile_response, request, view, get_reader_engine(request), state.settings, tile
+        _tile_response,
+        request,
+        view,
+        get_reader_engine(request),
+        state.settings,
+        tile,
+        etag,
+        headers,
     )
 
 
 def _tile_response(
-    request: Request, view: Any, engine: Any, settings: Any, tile: TileRequest
+    request: Request,
+    view: Any,
+    engine: Any,
+    settings: Any,
+    tile: TileRequest,
+    etag: str,
+    headers: dict[str, str],
 ) -> Response:
-    private = view.privileged
+    engine = ogc.reader_for(request, engine, view.spec)
     with ogc.query_errors(), ogc.read_connection(engine) as conn:
-        version = ogc.data_version(conn, view.spec)
-        etag = ogc.make_etag(
-            "mvt", view.spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y
-        )
-        headers = ogc.cache_headers(etag, 0, private=private)
-        if ogc.not_modified(request, etag):
-            return Response(status_code=304, headers=headers)
         cache = ogc.tile_cache(request)
         data = cache.get(etag)
         if data is None:
