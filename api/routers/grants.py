@@ -1,0 +1,318 @@
+"""Grants: the JSON API (/api/grants), the form, a page per grant and the portfolio."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from api.auth.principal import PrincipalDep
+from api.db.models import GrantStatus
+from api.deps import EngineDep, ReaderDep, SettingsDep
+from api.services import grants as gs
+from api.templating import render
+from geo.errors import InvalidInput, TooLarge
+from layers import maps
+from layers.registry import get_layer
+
+router = APIRouter(tags=["grants"])
+
+CodePath = Annotated[
+    str,
+    PathParam(
+        max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="Grant code, e.g. SOS-CA-EX-01"
+    ),
+]
+FilterQ = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+StatusQ = Annotated[GrantStatus | None, Query(description="proposed, active, closed, terminated")]
+CountryQ = Annotated[str | None, Query(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3")]
+
+
+class CloseBody(BaseModel):
+    status: GrantStatus = GrantStatus.closed
+
+
+# --------------------------------------------------------------------------------------------
+# JSON API
+# --------------------------------------------------------------------------------------------
+
+
+@router.get("/api/grants", summary="Every grant, with its programme fields")
+def list_grants(engine: ReaderDep) -> list[dict[str, Any]]:
+    return gs.list_grants(engine)
+
+
+@router.post(
+    "/api/grants",
+    status_code=201,
+    summary="Register a grant (administrators and analysts)",
+    responses={400: {}, 401: {}, 403: {}},
+)
+def create_grant(data: gs.GrantCreate, principal: PrincipalDep, engine: EngineDep) -> JSONResponse:
+    body = gs.create_grant(engine, principal, data)
+    return JSONResponse(body, status_code=201, headers={"Location": body["url"]})
+
+
+@router.post(
+    "/api/grants/import",
+    summary="Import a grant list (CSV UTF-8 or XLSX): every row checked, all stored or none",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
+    responses={400: {"description": "A report per row; nothing stored"}, 401: {}, 403: {}},
+)
+async def import_grants(
+    request: Request,
+    principal: PrincipalDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    dry_run: Annotated[bool, Query(description="Only check and report")] = False,
+) -> JSONResponse:
+    gs.require_manager(principal)
+    limit = settings.uploads.max_bytes
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise InvalidInput("send the grant list as multipart/form-data, in a field named 'file'")
+    async with request.form(max_files=1, max_fields=5) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("the form has no file: send it in a field named 'file'")
+        data = await upload.read(limit + 1)
+        name = (upload.filename or "grants.csv")[-200:]
+    if len(data) > limit:
+        raise TooLarge(f"the grant list is larger than {limit:,} bytes")
+    report = await run_in_threadpool(
+        gs.import_grants, engine, principal, data, name, dry_run=dry_run
+    )
+    return JSONResponse(report.as_dict(), status_code=200 if report.ok else 400)
+
+
+@router.get("/api/grants/{code}", summary="One grant", responses={404: {}})
+def get_grant(code: CodePath, engine: ReaderDep) -> dict[str, Any]:
+    return gs.get_grant(engine, code)
+
+
+@router.patch(
+    "/api/grants/{code}",
+    summary="Change fields of a grant (grantees: narrative fields of their own grants)",
+    responses={400: {}, 401: {}, 403: {}, 404: {}},
+)
+def edit_grant(
+    code: CodePath, data: gs.GrantPatch, principal: PrincipalDep, engine: EngineDep
+) -> dict[str, Any]:
+    return gs.update_grant(engine, principal, code, data)
+
+
+@router.post(
+    "/api/grants/{code}/close",
+    summary="Close a grant, or terminate it (administrators and analysts)",
+    responses={400: {}, 401: {}, 403: {}, 404: {}},
+)
+def close_grant(
+    code: CodePath, principal: PrincipalDep, engine: EngineDep, body: CloseBody | None = None
+) -> dict[str, Any]:
+    return gs.close_grant(engine, principal, code, (body or CloseBody()).status)
+
+
+@router.get(
+    "/api/grants/{code}/history",
+    summary="Every change of a grant's record, newest first",
+    responses={401: {}, 403: {}, 404: {}},
+)
+def history(code: CodePath, principal: PrincipalDep, engine: EngineDep) -> list[dict[str, Any]]:
+    return gs.grant_history(engine, principal, code)
+
+
+@router.get(
+    "/api/portfolio", summary="The portfolio: totals and funds by species × ecosystem × country"
+)
+def portfolio_json(
+    engine: ReaderDep,
+    call: FilterQ = None,
+    status: StatusQ = None,
+    country: CountryQ = None,
+    species: FilterQ = None,
+) -> dict[str, Any]:
+    f = gs.PortfolioFilter(call=call, status=status, country=country, species=species)
+    return gs.portfolio(engine, f)
+
+
+# --------------------------------------------------------------------------------------------
+# Pages
+# --------------------------------------------------------------------------------------------
+
+
+@router.get("/grants", response_class=HTMLResponse, include_in_schema=False)
+def portfolio_page(
+    request: Request,
+    engine: ReaderDep,
+    call: FilterQ = None,
+    status: StatusQ = None,
+    country: CountryQ = None,
+    species: FilterQ = None,
+) -> Response:
+    f = gs.PortfolioFilter(call=call, status=status, country=country, species=species)
+    return render(
+        request,
+        "grants_portfolio.html",
+        p=gs.portfolio(engine, f),
+        statuses=[s.value for s in GrantStatus],
+    )
+
+
+def _form_values(form: Any) -> dict[str, Any]:
+    """The form's fields in the API's shape (lists one a line or split on ';')."""
+    values: dict[str, Any] = {}
+    for name in gs.IMPORT_COLUMNS:
+        raw = form.get(name)
+        if not isinstance(raw, str) or raw.strip() == "":
+            continue
+        raw = raw.strip()
+        if name in gs.LIST_COLUMNS:
+            parts = [p.strip() for p in raw.replace("\r", "").replace(";", "\n").split("\n")]
+            parts = [p for p in parts if p]
+            if name == "documents":
+                values[name] = [
+                    {
+                        "title": (p.rpartition("|")[0].strip() or p.rpartition("|")[2].strip()),
+                        "url": p.rpartition("|")[2].strip(),
+                    }
+                    for p in parts
+                ]
+            elif name == "countries":
+                values[name] = [p.upper() for p in parts]
+            else:
+                values[name] = parts
+        else:
+            values[name] = raw
+    return values
+
+
+def _errors(e: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'form'}: {err['msg']}" for err in e.errors()
+    )
+
+
+def _login(path: str) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+
+
+@router.get("/grants/new", response_class=HTMLResponse, include_in_schema=False)
+def new_grant_form(request: Request, principal: PrincipalDep) -> Response:
+    if principal.is_anonymous:
+        return _login("/grants/new")
+    gs.require_manager(principal)
+    return render(request, "grant_form.html", grant=None, values={}, error=None, **_choices())
+
+
+def _choices() -> dict[str, Any]:
+    return {
+        "statuses": [s.value for s in GrantStatus],
+        "ecosystems": ["mountain", "arid_lowland", "other"],
+    }
+
+
+@router.post("/grants/new", response_class=HTMLResponse, include_in_schema=False)
+async def new_grant_submit(
+    request: Request, principal: PrincipalDep, engine: EngineDep
+) -> Response:
+    gs.require_manager(principal)
+    async with request.form(max_files=0, max_fields=40) as form:
+        values = _form_values(form)
+    try:
+        data = gs.GrantCreate.model_validate(values)
+        body = await run_in_threadpool(gs.create_grant, engine, principal, data)
+    except ValidationError as e:
+        return _form_error(request, None, values, _errors(e))
+    except InvalidInput as e:
+        return _form_error(request, None, values, str(e))
+    return RedirectResponse(body["url"], status_code=303)
+
+
+def _form_error(
+    request: Request, grant: dict[str, Any] | None, values: dict[str, Any], message: str
+) -> Response:
+    return render(
+        request,
+        "grant_form.html",
+        status_code=400,
+        grant=grant,
+        values=values,
+        error=message,
+        **_choices(),
+    )
+
+
+@router.get("/grants/{code}/edit", response_class=HTMLResponse, include_in_schema=False)
+def edit_grant_form(
+    request: Request, code: CodePath, principal: PrincipalDep, engine: EngineDep
+) -> Response:
+    if principal.is_anonymous:
+        return _login(f"/grants/{code}/edit")
+    grant = gs.get_grant(engine, code)
+    gs.check_may_edit(principal, gs.grant_id(engine, code), set())
+    return render(request, "grant_form.html", grant=grant, values=grant, error=None, **_choices())
+
+
+@router.post("/grants/{code}/edit", response_class=HTMLResponse, include_in_schema=False)
+async def edit_grant_submit(
+    request: Request, code: CodePath, principal: PrincipalDep, engine: EngineDep
+) -> Response:
+    grant = gs.get_grant(engine, code)
+    gs.check_may_edit(principal, gs.grant_id(engine, code), set())
+    async with request.form(max_files=0, max_fields=40) as form:
+        values = _form_values(form)
+        sent = {k for k in gs.IMPORT_COLUMNS if k in form and k != "code"}
+    # a field left empty in the form empties it (lists) or is refused (required fields)
+    patch = {k: values.get(k) for k in sent}
+    if not gs.may_edit_money(principal):
+        patch = {k: v for k, v in patch.items() if k in gs.NARRATIVE_FIELDS}
+    try:
+        data = gs.GrantPatch.model_validate(patch)
+        body = await run_in_threadpool(gs.update_grant, engine, principal, code, data)
+    except ValidationError as e:
+        return _form_error(request, grant, {**grant, **values}, _errors(e))
+    except InvalidInput as e:
+        return _form_error(request, grant, {**grant, **values}, str(e))
+    return RedirectResponse(body["url"], status_code=303)
+
+
+@router.get("/grants/{code}", response_class=HTMLResponse, include_in_schema=False)
+def grant_page(
+    request: Request, code: CodePath, principal: PrincipalDep, engine: ReaderDep
+) -> Response:
+    page = gs.grant_page(engine, code)
+    fp = page["footprint"]
+    bounds = (fp["xmin"], fp["ymin"], fp["xmax"], fp["ymax"]) if fp else None
+    layers = [get_layer(i) for i in ("protected_areas", "field_sites", "threats")]
+    highlight = {"geojson": fp["geojson"], "name": code} if fp else None
+    # without sites: the programme's region
+    m = maps.case_map(layers, bounds=bounds or (45.0, 35.0, 88.0, 56.0), highlight=highlight)
+    grant_id = gs.grant_id(engine, code)
+    return render(
+        request,
+        "grant_page.html",
+        page=page,
+        g=page["grant"],
+        map=m,
+        may_edit=not principal.is_anonymous and gs.may_edit_any(principal, grant_id),
+        today=dt.date.today(),
+    )

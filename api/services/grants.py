@@ -1,0 +1,686 @@
+"""Grants as records: register, edit, close, list, import a programme's list, and history.
+
+Who may write: administrators and analysts any field of any grant; a grantee only the
+narrative fields (:data:`NARRATIVE_FIELDS`) of its own grants, never the money. Every write is
+one transaction with the actor named, so the audit log keeps each change (``grant_history``).
+An import (CSV or XLSX) checks every row first and stores all of them or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, selectinload
+
+from api.auth.principal import Principal, Role
+from api.db.engine import transaction
+from api.db.models import Grant, GrantStatus, Species
+from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from layers import grants as lg
+
+#: Fields a grantee may change on its own grants.
+NARRATIVE_FIELDS = frozenset({"title", "partners", "objectives", "description", "documents"})
+#: Fields that are money: only administrators and analysts change them.
+MONEY_FIELDS = frozenset({"amount", "currency", "rate", "rate_date"})
+#: Columns of an import file (``code`` and the required ones must be there).
+IMPORT_COLUMNS = (
+    "code",
+    "title",
+    "grantee_organisation",
+    "partners",
+    "countries",
+    "species",
+    "ecosystem_focus",
+    "amount",
+    "currency",
+    "rate",
+    "rate_date",
+    "call",
+    "start_date",
+    "end_date",
+    "status",
+    "objectives",
+    "description",
+    "documents",
+)
+REQUIRED_COLUMNS = frozenset(
+    {"code", "title", "grantee_organisation", "countries", "species", "amount"}
+    | {"start_date", "end_date"}
+)
+#: Fields every grant has (an edit cannot empty them).
+REQUIRED_FIELDS = frozenset(
+    {"title", "grantee_organisation", "countries", "species", "amount", "currency"}
+    | {"start_date", "end_date", "status"}
+)
+LIST_COLUMNS = frozenset({"partners", "countries", "species", "ecosystem_focus", "documents"})
+MAX_IMPORT_ROWS = 5_000
+SOURCE = "registered in Irbis"
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
+Code = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$"
+    ),
+]
+Iso3 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Ecosystem = Literal["mountain", "arid_lowland", "other"]
+Amount = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
+Rate = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)]
+Day = Annotated[dt.date, Field(ge=dt.date(1990, 1, 1), le=dt.date(2100, 12, 31))]
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Text
+    url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s<>\"]+$")]
+
+
+class GrantPatch(BaseModel):
+    """A change to a grant: only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Text | None = None
+    grantee_organisation: Text | None = None
+    partners: Annotated[list[Text], Field(max_length=50)] | None = None
+    countries: Annotated[list[Iso3], Field(min_length=1, max_length=10)] | None = None
+    species: Annotated[list[Text], Field(min_length=1, max_length=10)] | None = None
+    ecosystem_focus: Annotated[list[Ecosystem], Field(max_length=3)] | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    rate: Rate | None = None
+    rate_date: Day | None = None
+    call: Text | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
+    status: GrantStatus | None = None
+    objectives: LongText | None = None
+    description: LongText | None = None
+    documents: Annotated[list[Document], Field(max_length=50)] | None = None
+
+
+class GrantCreate(GrantPatch):
+    """A new grant. Amounts are in USD unless ``currency`` says otherwise (then with ``rate``,
+    units of the currency per USD, and ``rate_date``)."""
+
+    code: Code
+    title: Text
+    grantee_organisation: Text
+    countries: Annotated[list[Iso3], Field(min_length=1, max_length=10)]
+    species: Annotated[list[Text], Field(min_length=1, max_length=10)]
+    amount: Amount
+    currency: Currency = "USD"
+    start_date: Day
+    end_date: Day
+    status: GrantStatus = GrantStatus.proposed
+
+
+# --------------------------------------------------------------------------------------------
+# Who may do what
+# --------------------------------------------------------------------------------------------
+
+
+def require_manager(principal: Principal) -> None:
+    """Administrators and analysts register, edit, close and import grants."""
+    if principal.is_anonymous:
+        raise Unauthenticated("log in, or send 'Authorization: Bearer <token>'")
+    if not principal.has(Role.admin, Role.analyst):
+        raise Forbidden("only administrators and analysts register and close grants")
+
+
+def check_may_edit(principal: Principal, grant_id: int, fields: set[str]) -> None:
+    if principal.is_anonymous:
+        raise Unauthenticated("log in, or send 'Authorization: Bearer <token>'")
+    if principal.has(Role.admin, Role.analyst):
+        return
+    if not (principal.has(Role.grantee) and grant_id in principal.grant_ids):
+        raise Forbidden("only administrators, analysts and the grant's grantees edit a grant")
+    money = sorted(fields & MONEY_FIELDS)
+    if money:
+        raise Forbidden(f"a grantee may not change the money of a grant ({', '.join(money)})")
+    other = sorted(fields - NARRATIVE_FIELDS)
+    if other:
+        raise Forbidden(
+            f"a grantee may change only {', '.join(sorted(NARRATIVE_FIELDS))}; "
+            f"not {', '.join(other)}"
+        )
+
+
+def may_edit_money(principal: Principal) -> bool:
+    return principal.has(Role.admin, Role.analyst)
+
+
+def may_edit_any(principal: Principal, grant_id: int) -> bool:
+    return principal.has(Role.admin, Role.analyst) or (
+        principal.has(Role.grantee) and grant_id in principal.grant_ids
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def _load(session: Session, code: str) -> Grant:
+    grant = session.scalar(
+        select(Grant).options(selectinload(Grant.species)).where(Grant.code == code)
+    )
+    if grant is None:
+        raise NotFound(f"there is no grant {code!r}; see /grants for the list")
+    return grant
+
+
+def amount_usd(grant: Grant) -> Decimal:
+    if grant.currency == "USD" or not grant.rate:
+        return Decimal(grant.amount)
+    return (Decimal(grant.amount) / Decimal(grant.rate)).quantize(Decimal("0.01"))
+
+
+def as_dict(grant: Grant) -> dict[str, Any]:
+    return {
+        "code": grant.code,
+        "title": grant.title,
+        "grantee_organisation": grant.grantee_organisation,
+        "partners": list(grant.partners or []),
+        "countries": list(grant.countries),
+        "species": sorted(s.scientific_name for s in grant.species),
+        "ecosystem_focus": list(grant.ecosystem_focus or []),
+        "amount": float(grant.amount),
+        "currency": grant.currency,
+        "rate": float(grant.rate) if grant.rate is not None else None,
+        "rate_date": grant.rate_date.isoformat() if grant.rate_date else None,
+        "amount_usd": float(amount_usd(grant)),
+        "call": grant.call,
+        "start_date": grant.start_date.isoformat(),
+        "end_date": grant.end_date.isoformat(),
+        "status": grant.status,
+        "objectives": grant.objectives,
+        "description": grant.description,
+        "documents": list(grant.documents or []),
+        "method": grant.method,
+        "source": grant.source,
+        "updated_at": grant.updated_at.isoformat() if grant.updated_at else None,
+        "url": f"/grants/{grant.code}",
+    }
+
+
+def grant_id(engine: Engine, code: str) -> int:
+    with Session(engine) as session:
+        gid = session.scalar(select(Grant.id).where(Grant.code == code))
+    if gid is None:
+        raise NotFound(f"there is no grant {code!r}; see /grants for the list")
+    return gid
+
+
+def get_grant(engine: Engine, code: str) -> dict[str, Any]:
+    with Session(engine) as session:
+        return as_dict(_load(session, code))
+
+
+def list_grants(engine: Engine) -> list[dict[str, Any]]:
+    with Session(engine) as session:
+        grants = session.scalars(
+            select(Grant).options(selectinload(Grant.species)).order_by(Grant.code)
+        )
+        return [as_dict(g) for g in grants]
+
+
+def grant_history(engine: Engine, principal: Principal, code: str) -> list[dict[str, Any]]:
+    """Every change of the grant's record (from the audit log), newest first."""
+    with Session(engine) as session:
+        grant = _load(session, code)
+        if not may_edit_any(principal, grant.id):
+            if principal.is_anonymous:
+                raise Unauthenticated("log in to see the history of a grant")
+            raise Forbidden("only administrators, analysts and its grantees see a grant's history")
+        rows = session.execute(
+            text(
+                "SELECT action, actor, at, before, after FROM audit_log"
+                " WHERE table_name = 'grants' AND row_id = :id ORDER BY at DESC, id DESC"
+            ),
+            {"id": str(grant.id)},
+        ).mappings()
+        out = []
+        for r in rows:
+            before, after = r["before"] or {}, r["after"] or {}
+            changed = sorted(
+                k
+                for k in set(before) | set(after)
+                if k not in ("updated_at", "geom") and before.get(k) != after.get(k)
+            )
+            if r["action"] == "update" and not changed:
+                continue  # only the union of its sites moved
+            out.append(
+                {
+                    "action": r["action"],
+                    "actor": r["actor"],
+                    "at": r["at"].isoformat(),
+                    "changed": {k: {"from": before.get(k), "to": after.get(k)} for k in changed}
+                    if r["action"] == "update"
+                    else {},
+                }
+            )
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def _species(session: Session, names: list[str]) -> list[Species]:
+    wanted = list(dict.fromkeys(names))
+    found = {
+        s.scientific_name: s
+        for s in session.scalars(select(Species).where(Species.scientific_name.in_(wanted)))
+    }
+    unknown = [n for n in wanted if n not in found]
+    if unknown:
+        known = ", ".join(sorted(session.scalars(select(Species.scientific_name))))
+        raise InvalidInput(f"unknown species {', '.join(unknown)}; the programme's are {known}")
+    return [found[n] for n in wanted]
+
+
+def _check(grant: Grant) -> None:
+    """Rules across fields, on the grant as it would be stored."""
+    if grant.end_date < grant.start_date:
+        raise InvalidInput(
+            f"the end date {grant.end_date} is before the start date {grant.start_date}"
+        )
+    if grant.currency != "USD" and (grant.rate is None or grant.rate_date is None):
+        raise InvalidInput(
+            f"an amount in {grant.currency} needs the exchange rate (units of {grant.currency} "
+            "per USD) and its date"
+        )
+    if grant.currency == "USD":
+        grant.rate, grant.rate_date = None, None
+
+
+def _apply(session: Session, grant: Grant, values: dict[str, Any]) -> bool:
+    """Set ``values`` on ``grant``; whether anything changed."""
+    changed = False
+    for name, value in values.items():
+        if value is None and name in LIST_COLUMNS - {"countries", "species"}:
+            value = []
+        elif value is None and name in REQUIRED_FIELDS:
+            raise InvalidInput(f"{name} cannot be empty")
+        if name == "species":
+            new = _species(session, value)
+            if {s.id for s in new} != {s.id for s in grant.species}:
+                grant.species = new
+                changed = True
+            continue
+        if name == "documents":
+            value = [d if isinstance(d, dict) else d.model_dump() for d in value]
+        if name == "status" and value is not None:
+            value = GrantStatus(value).value
+        if getattr(grant, name) != value:
+            setattr(grant, name, value)
+            changed = True
+    _check(grant)
+    return changed
+
+
+def _fields(data: BaseModel) -> dict[str, Any]:
+    return {k: getattr(data, k) for k in data.model_fields_set if k != "code"}
+
+
+def create_grant(engine: Engine, principal: Principal, data: GrantCreate) -> dict[str, Any]:
+    require_manager(principal)
+    with transaction(engine, actor=principal.username) as session:
+        if session.scalar(select(Grant.id).where(Grant.code == data.code)) is not None:
+            raise InvalidInput(f"a grant {data.code!r} exists already; edit it instead")
+        grant = Grant(code=data.code, source=SOURCE, method="observed", species=[])
+        values = {k: getattr(data, k) for k in GrantCreate.model_fields if k != "code"}
+        _apply(session, grant, values)
+        session.add(grant)
+        session.flush()
+        return as_dict(grant)
+
+
+def update_grant(
+    engine: Engine, principal: Principal, code: str, data: GrantPatch
+) -> dict[str, Any]:
+    values = _fields(data)
+    if not values:
+        raise InvalidInput("send at least one field to change")
+    if principal.is_anonymous:
+        raise Unauthenticated("log in, or send 'Authorization: Bearer <token>'")
+    with transaction(engine, actor=principal.username) as session:
+        grant = _load(session, code)
+        check_may_edit(principal, grant.id, set(values))
+        _apply(session, grant, values)
+        session.flush()
+        return as_dict(grant)
+
+
+def close_grant(
+    engine: Engine, principal: Principal, code: str, status: str = "closed"
+) -> dict[str, Any]:
+    """Close a grant (``closed``) or end it early (``terminated``)."""
+    require_manager(principal)
+    if status not in (GrantStatus.closed, GrantStatus.terminated):
+        raise InvalidInput("a grant is closed as 'closed' or 'terminated'")
+    with transaction(engine, actor=principal.username) as session:
+        grant = _load(session, code)
+        grant.status = status
+        session.flush()
+        return as_dict(grant)
+
+
+# --------------------------------------------------------------------------------------------
+# Import from CSV or XLSX
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RowReport:
+    row: int
+    code: str | None
+    outcome: str = "error"  # created, updated, unchanged, error
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    rows: list[RowReport]
+    stored: bool
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(r.outcome != "error" for r in self.rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        return {
+            "ok": self.ok,
+            "stored": self.stored,
+            "errors": self.errors,
+            "counts": counts,
+            "rows": [r.__dict__ for r in self.rows],
+        }
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def read_table(data: bytes, filename: str) -> list[dict[str, str]]:
+    """The rows of a CSV (UTF-8) or XLSX file as text cells, keyed by lower-case header."""
+    name = filename.lower()
+    if name.endswith(".xlsx") or data[:4] == b"PK\x03\x04":
+        rows = _xlsx_rows(data)
+    elif name.endswith((".csv", ".txt")) or not name or "." not in name:
+        rows = _csv_rows(data)
+    else:
+        raise InvalidInput(f"{filename}: send the grant list as CSV (UTF-8) or XLSX")
+    if not rows:
+        raise InvalidInput(f"{filename}: the file has no header row")
+    header = [h.strip().lower() for h in rows[0]]
+    if any(not h for h in header):
+        raise InvalidInput(f"{filename}: a column has no name in the header row")
+    unknown = [h for h in header if h not in IMPORT_COLUMNS]
+    if unknown:
+        raise InvalidInput(
+            f"{filename}: unknown columns {', '.join(unknown)}; the columns are "
+            f"{', '.join(IMPORT_COLUMNS)}"
+        )
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InvalidInput(f"{filename}: columns named twice: {', '.join(dupes)}")
+    missing = sorted(REQUIRED_COLUMNS - set(header))
+    if missing:
+        raise InvalidInput(f"{filename}: missing columns {', '.join(missing)}")
+    body = [r for r in rows[1:] if any(c.strip() for c in r)]
+    if len(body) > MAX_IMPORT_ROWS:
+        raise InvalidInput(f"{filename}: at most {MAX_IMPORT_ROWS:,} grants per import")
+    out = []
+    for r in body:
+        if len(r) > len(header):
+            extra = [c for c in r[len(header) :] if c.strip()]
+            if extra:
+                out.append({"__error__": f"{len(r)} cells for {len(header)} columns"})
+                continue
+        out.append({h: (r[i].strip() if i < len(r) else "") for i, h in enumerate(header)})
+    return out
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    try:
+        textual = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            "the file is not UTF-8 text: save it as 'CSV UTF-8' (or send XLSX)"
+        ) from None
+    if "\x00" in textual:
+        raise InvalidInput("the file is not text: send CSV (UTF-8) or XLSX")
+    try:
+        return list(csv.reader(io.StringIO(textual, newline="")))
+    except csv.Error as e:
+        raise InvalidInput(f"the CSV cannot be read: {e}") from None
+
+
+def _xlsx_rows(data: bytes) -> list[list[str]]:
+    from openpyxl import load_workbook  # heavy; only imports need it
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
+        raise InvalidInput("the file cannot be read as XLSX (an Excel workbook)") from None
+    try:
+        sheet = book.worksheets[0]
+        rows = []
+        for i, r in enumerate(sheet.iter_rows(values_only=True)):
+            if i > MAX_IMPORT_ROWS + 1:
+                raise InvalidInput(f"at most {MAX_IMPORT_ROWS:,} grants per import")
+            rows.append([_cell(c) for c in r])
+        return rows
+    finally:
+        book.close()
+
+
+def _row_values(row: dict[str, str]) -> dict[str, Any]:
+    """Cells to the API's shape: lists split on ';', documents as 'title | url'."""
+    values: dict[str, Any] = {}
+    for k, v in row.items():
+        if v == "":
+            continue
+        if k in LIST_COLUMNS:
+            parts = [p.strip() for p in v.split(";") if p.strip()]
+            if k == "documents":
+                docs = []
+                for p in parts:
+                    title, _, url = p.rpartition("|")
+                    docs.append({"title": title.strip() or url.strip(), "url": url.strip()})
+                values[k] = docs
+            elif k == "countries":
+                values[k] = [p.upper() for p in parts]
+            else:
+                values[k] = parts
+        else:
+            values[k] = v
+    return values
+
+
+def _messages(e: ValidationError) -> list[str]:
+    out = []
+    for err in e.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "row"
+        out.append(f"{where}: {err['msg']}")
+    return out
+
+
+def import_grants(
+    engine: Engine, principal: Principal, data: bytes, filename: str, *, dry_run: bool = False
+) -> ImportReport:
+    """Import a programme's grant list: every row checked, then all stored or none.
+
+    Idempotent by code: a row whose code exists updates that grant (``unchanged`` when it is
+    the same); a code twice in one file is an error.
+    """
+    require_manager(principal)
+    try:
+        rows = read_table(data, filename)
+    except InvalidInput as e:
+        return ImportReport(rows=[], stored=False, errors=[str(e)])
+    reports: list[RowReport] = []
+    checked: list[tuple[RowReport, GrantCreate]] = []
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows, start=2):
+        rep = RowReport(row=i, code=row.get("code") or None)
+        reports.append(rep)
+        if "__error__" in row:
+            rep.errors.append(row["__error__"])
+            continue
+        try:
+            item = GrantCreate.model_validate(_row_values(row))
+        except ValidationError as e:
+            rep.errors.extend(_messages(e))
+            continue
+        if item.end_date < item.start_date:
+            rep.errors.append(f"the end date {item.end_date} is before the start {item.start_date}")
+        if item.code in seen:
+            rep.errors.append(f"the code {item.code} is also on row {seen[item.code]}")
+        seen.setdefault(item.code, i)
+        if not rep.errors:
+            checked.append((rep, item))
+    if any(r.errors for r in reports):
+        return ImportReport(rows=reports, stored=False)
+    stored = False
+    try:
+        with transaction(engine, actor=principal.username) as session:
+            for rep, item in checked:
+                try:
+                    with session.begin_nested():
+                        _store_row(session, rep, item)
+                except InvalidInput as e:
+                    rep.errors.append(str(e))
+                    rep.outcome = "error"
+            if any(r.errors for r in reports) or dry_run:
+                raise _Rollback
+            stored = True
+    except _Rollback:
+        pass
+    return ImportReport(rows=reports, stored=stored)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _store_row(session: Session, rep: RowReport, item: GrantCreate) -> None:
+    grant = session.scalar(
+        select(Grant).options(selectinload(Grant.species)).where(Grant.code == item.code)
+    )
+    values = {k: getattr(item, k) for k in item.model_fields_set if k != "code"}
+    if grant is None:
+        grant = Grant(code=item.code, source=SOURCE, method="observed", species=[])
+        defaults = {k: getattr(item, k) for k in GrantCreate.model_fields if k != "code"}
+        _apply(session, grant, defaults)
+        session.add(grant)
+        rep.outcome = "created"
+    else:
+        rep.outcome = "updated" if _apply(session, grant, values) else "unchanged"
+    session.flush()
+
+
+# --------------------------------------------------------------------------------------------
+# A grant's page and the portfolio
+# --------------------------------------------------------------------------------------------
+
+#: Published threats this close to a grant's site (metres, geodesic) show on its page.
+THREAT_DISTANCE_M = 10_000.0
+
+
+def grant_page(engine: Engine, code: str, metres: float = THREAT_DISTANCE_M) -> dict[str, Any]:
+    """What a grant's page shows: its record, sites, footprint, protected areas, threats."""
+    with Session(engine) as session:
+        grant = _load(session, code)
+        conn = session.connection()
+        return {
+            "grant": as_dict(grant),
+            "sites": lg.sites(conn, grant.id),
+            "footprint": lg.footprint(conn, grant.id),
+            "protected": lg.protected_overlaps(conn, grant.id),
+            "threats": lg.threats_near(conn, grant.id, metres),
+            "threat_distance_km": metres / 1000,
+        }
+
+
+@dataclass(frozen=True)
+class PortfolioFilter:
+    call: str | None = None
+    status: str | None = None
+    country: str | None = None
+    species: str | None = None
+
+    def keeps(self, g: dict[str, Any]) -> bool:
+        return (
+            (not self.call or g["call"] == self.call)
+            and (not self.status or g["status"] == self.status)
+            and (not self.country or self.country in g["countries"])
+            and (not self.species or self.species in g["species"])
+        )
+
+
+def portfolio(engine: Engine, filters: PortfolioFilter | None = None) -> dict[str, Any]:
+    """Totals and funds by species × ecosystem × country, in USD.
+
+    A grant's amount is split equally over the combinations of its species, ecosystem focus
+    (``unspecified`` when none is recorded) and countries, so the cells add up to the total.
+    """
+    f = filters or PortfolioFilter()
+    grants = [g for g in list_grants(engine) if f.keeps(g)]
+    cells: dict[tuple[str, str, str], float] = {}
+    by_status: dict[str, dict[str, float]] = {}
+    by_ecosystem: dict[str, float] = {}
+    total = 0.0
+    for g in grants:
+        usd = g["amount_usd"]
+        total += usd
+        st = by_status.setdefault(g["status"], {"grants": 0, "funds_usd": 0.0})
+        st["grants"] += 1
+        st["funds_usd"] += usd
+        ecos = g["ecosystem_focus"] or ["unspecified"]
+        combos = [(s, e, c) for s in g["species"] for e in ecos for c in g["countries"]]
+        for combo in combos:
+            cells[combo] = cells.get(combo, 0.0) + usd / len(combos)
+        for e in ecos:
+            by_ecosystem[e] = by_ecosystem.get(e, 0.0) + usd / len(ecos)
+    return {
+        "filters": {k: v for k, v in f.__dict__.items() if v},
+        "grants": len(grants),
+        "funds_usd": round(total, 2),
+        "by_status": {
+            k: {**v, "funds_usd": round(v["funds_usd"], 2)} for k, v in by_status.items()
+        },
+        "by_ecosystem": {
+            k: {"funds_usd": round(v, 2), "share": (v / total) if total else 0.0}
+            for k, v in sorted(by_ecosystem.items())
+        },
+        "funds": [
+            {"species": s, "ecosystem": e, "country": c, "funds_usd": round(v, 2)}
+            for (s, e, c), v in sorted(cells.items())
+        ],
+        "items": grants,
+        "calls": sorted({g["call"] for g in grants if g["call"]}),
+    }
