@@ -13,6 +13,7 @@ from api.cli import (
     backup,
     database,
     demo,
+    grants,
     importing,
     prioritisation,
     serve,
@@ -23,6 +24,7 @@ from api.cli.base import app, fail
 
 for _module in (database, demo, serve, analyses, backup, importing, prioritisation, threats, users):
     _module.register(app)
+grants.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry
