@@ -273,7 +273,7 @@ def test_feed_per_protected_area(client: Any, engine: Engine, ile_alatau: int) -
     assert dd.KOK_JAILAU["name"] in titles
     with engine.connect() as conn:
         far = conn.execute(
-            text("SELECT id FROM protected_areas WHERE name = 'Aksu-Zhabagly State Nature Reserve'")
+            text("SELECT id FROM protected_areas WHERE name = 'Aksu-Zhabagly Nature Reserve'")
         ).scalar_one()
     far_titles = [t.text for t in _feed(client, protected_area=far).iter(f"{ATOM}title")]
     assert dd.KOK_JAILAU["name"] not in far_titles
