@@ -38,8 +38,10 @@ from api.settings import Settings
 from geo import ecosystems as eco
 from geo import gaps as gp
 from geo import habitat as hb
+from geo import labels as lb
 from geo import loss as ls
 from geo import overlap as ov
+from geo import ranges as rg
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import InvalidInput, IrbisError, NotFound
 from geo.raster import sha256_file
@@ -70,9 +72,15 @@ class Inputs:
     tables: dict[str, int] = field(default_factory=dict)
     rasters: dict[str, dict[str, str]] = field(default_factory=dict)
     runs: dict[str, int] = field(default_factory=dict)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"tables": self.tables, "rasters": self.rasters, "runs": self.runs}
+        return {
+            "tables": self.tables,
+            "rasters": self.rasters,
+            "runs": self.runs,
+            "files": self.files,
+        }
 
 
 def _versions(session: Session, tables: Iterable[str], inputs: Inputs) -> None:
@@ -97,6 +105,27 @@ def _raster(session: Session, settings: Settings, name: str, inputs: Inputs) -> 
         raise NotFound(f"raster {name!r} is registered but its file {full} is missing")
     inputs.rasters[name] = {"sha256": r.sha256, "path": str(path)}
     return full
+
+
+#: Reference files read from the data folder by the ecosystem and habitat models.
+KOPPEN_FILE = "climate/kgc_rubel2017_koppen_centralasia.tif"
+ARIDITY_FILE = "climate/koppen_beck2018_main_class_1km_centralasia.tif"
+LANDCOVER_FILE = "landcover/mcd12c1_2019_igbp_centralasia.tif"
+ECOREGIONS_FILE = "ecoregions/resolve2017_centralasia.geojson"
+
+
+def _data_file(settings: Settings, relpath: str, inputs: Inputs) -> Path:
+    """A reference file of the data folder, recorded with its digest in the run's inputs."""
+    full = settings.data_dir / relpath
+    if not full.is_file():
+        raise NotFound(f"the reference file {relpath} is missing from the data folder")
+    inputs.files[relpath] = {"sha256": sha256_file(full)}
+    return full
+
+
+def read_ecoregions(settings: Settings, inputs: Inputs) -> gpd.GeoDataFrame:
+    """RESOLVE 2017 ecoregions of the region (CC BY 4.0, Dinerstein et al. 2017)."""
+    return gpd.read_file(_data_file(settings, ECOREGIONS_FILE, inputs), engine="pyogrio")
 
 
 #: Free bytes below which a failed raster write is taken for a full disk.
@@ -312,6 +341,22 @@ def read_field_sites(session: Session, funded_only: bool = True) -> gpd.GeoDataF
     return read_gdf(session, q + " ORDER BY f.id")
 
 
+def read_funded_sites(session: Session, as_of: dt.date) -> gpd.GeoDataFrame:
+    """Field sites of grants that were funding work on ``as_of``: the grant was under way
+    (``start_date <= as_of <= end_date``) and not a proposal or terminated; with the
+    scientific names of the grant's species (column ``species``, a list)."""
+    q = (
+        "SELECT f.id, f.name, f.method, g.code AS grant_code, g.status AS grant_status, "
+        "g.start_date, g.end_date, ARRAY(SELECT s.scientific_name FROM grant_species gs "
+        "JOIN species s ON s.id = gs.species_id WHERE gs.grant_id = g.id "
+        "ORDER BY s.scientific_name) AS species, ST_AsBinary(f.geom) AS geom "
+        "FROM field_sites f JOIN grants g ON g.id = f.grant_id "
+        "WHERE g.status IN ('active', 'closed') AND g.start_date <= :d AND g.end_date >= :d "
+        "ORDER BY f.id"
+    )
+    return read_gdf(session, q, params={"d": as_of})
+
+
 def read_threats(session: Session, threat: str | None = None) -> gpd.GeoDataFrame:
     """Published threats (unpublished ones never enter results that anyone may read)."""
     where: list[Any] = [m.Threat.published.is_(True)]
@@ -351,6 +396,13 @@ def run_ecosystems(
         "coarse_dem": coarse,
         "radius_m": 7000.0,
         "definition": "Kapos et al. (2000); UNEP-WCMC",
+        "glaciers": "inside the mountain class of their elevation",
+        "aridity": "Köppen B (Kottek et al. 2006): arid edge from Beck et al. (2018) 1 km, "
+        "desert BW / semi-desert and steppe BS from Rubel et al. (2017)",
+        "koppen": KOPPEN_FILE,
+        "aridity_edge": ARIDITY_FILE,
+        "landcover": LANDCOVER_FILE,
+        "ecoregions": ECOREGIONS_FILE,
     }
     out_dir = settings.var_dir / "analyses"
     written: list[Path] = []
@@ -369,6 +421,10 @@ def run_ecosystems(
             fine_dem=fine_path,
             lakes=lakes,
             glaciers=glaciers,
+            koppen=_data_file(settings, KOPPEN_FILE, inputs),
+            aridity=_data_file(settings, ARIDITY_FILE, inputs),
+            landcover=_data_file(settings, LANDCOVER_FILE, inputs),
+            ecoregions=read_ecoregions(settings, inputs),
             resolution_deg=resolution_deg,
             progress=progress,
         )
@@ -415,6 +471,9 @@ def run_ecosystems(
                 ].sum()
             ),
             "cells_by_source": {grid.sources.get(k, k): v for k, v in cells.items()},
+            # per country: area classified on each DEM, glaciated mountain area, the
+            # coarse-DEM bias inside the fine window, Köppen vs biome aridity
+            "by_country": _jsonable(grid.stats.get("countries", {})),
             "raster": f"ecosystems_run_{run_id}",
             "polygons": len(rows),
         }
@@ -450,7 +509,9 @@ def _register_output(
                 method="modelled",
                 properties={
                     "analysis_run_id": run_id,
-                    "bands": ["class", "dem_source", "elevation_m", "country"],
+                    "bands": ["class", "dem_source", "elevation_m", "country", "landcover_igbp"][
+                        : r.count
+                    ],
                     "classes": {str(k): v for k, v in eco.CLASS_LABELS.items()},
                     "colormap": {str(k): v for k, v in eco.CLASS_COLOURS.items()},
                     "bounds": list(r.bounds),
@@ -510,6 +571,11 @@ def run_habitat(
             countries = programme_countries(s, inputs)
             _versions(s, ["regions", "species", "species_ranges"], inputs)
             regions = read_table(s, m.Region)
+            parts = rg.part_polygons(
+                tuple(q for qs in rg.RANGES.values() for q in qs),
+                read_ecoregions(settings, inputs),
+                regions,
+            )
             for sp, p in params_by_sp.items():
                 sid = s.scalar(select(m.Species.id).where(m.Species.scientific_name == sp))
                 if sid is None:
@@ -521,8 +587,8 @@ def run_habitat(
                 )
                 range_source = "imported species range" if not rng.empty else "default range"
                 if rng.empty:
-                    rng = hb.default_range(p, countries, regions)
-                h = hb.model_habitat(grid, p, rng, regions)
+                    rng = hb.default_range(p, countries, regions, parts=parts)
+                h = hb.model_habitat(grid, p, rng, parts)
                 out[sp] = (int(sid), range_source, h)
                 if progress:
                     progress(f"habitat of {sp}")
@@ -632,17 +698,26 @@ def run_gaps(
     *,
     habitat_run: int | None = None,
     min_gap_ha: float = 1.0,
+    as_of: dt.date | None = None,
     actor: str = ACTOR,
     progress: Progress | None = None,
     title: str | None = None,
 ) -> int:
-    """Coverage gaps per species × ecosystem × country, with the ranked gap layer."""
+    """Coverage gaps per species × ecosystem × country, with the ranked gap layer.
+
+    "Funded" counts only the field sites of grants under way on ``as_of`` (default: today;
+    stored with the run) whose species include the row's species. Each row and gap piece
+    carries the ``method`` of its weakest input (:func:`geo.labels.derived_method`) and the
+    ``example_inputs`` (example protected areas, field sites, threats) it rests on."""
+    day = as_of or dt.date.today()
     parameters: dict[str, Any] = {
         "habitat_run": habitat_run,
         "min_gap_ha": min_gap_ha,
+        "as_of": day.isoformat(),
         "protected": "Protected Planet method: Proposed left out, "
         "points buffered to reported area, overlaps dissolved",
-        "funded": "field sites of active or closed grants",
+        "funded": "field sites of grants under way on as_of (active or closed, start_date <= "
+        "as_of <= end_date) whose species include the row's species",
     }
 
     def compute(inputs: Inputs) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
@@ -653,15 +728,29 @@ def run_gaps(
             _versions(s, ["protected_areas", "field_sites", "grants", "threats"], inputs)
             hab = read_habitat(s, run)
             pas = read_protected_areas(s)
-            sites = read_field_sites(s)
+            sites = read_funded_sites(s, day)
             threats = read_threats(s)
         if progress:
             progress("layers read")
-        return gp.coverage_gaps(hab, pas, sites, threats, min_gap_ha=min_gap_ha)
+        tables, pieces = [], []
+        for sp, h in hab.groupby("species", sort=True):
+            own = sites[[sp in list(v) for v in sites["species"]]]
+            t, g = gp.coverage_gaps(h, pas, own, threats, min_gap_ha=min_gap_ha)
+            labels = _row_labels(h, pas, own, threats)
+            tables.append(t.merge(labels, on=GAP_KEYS, how="left"))
+            pieces.append(g.merge(labels, on=GAP_KEYS, how="left"))
+        if not tables:
+            return gp.coverage_gaps(hab, pas, None, threats, min_gap_ha=min_gap_ha)
+        table = pd.concat(tables, ignore_index=True)
+        gaps = gpd.GeoDataFrame(pd.concat(pieces, ignore_index=True), crs=STORAGE_EPSG)
+        gaps = gaps.sort_values("area_ha", ascending=False, kind="stable")
+        gaps["rank"] = np.arange(1, len(gaps) + 1)
+        return table, gaps.reset_index(drop=True)
 
     def store(s: Session, run_id: int, computed: Any) -> dict[str, Any]:
         table, gaps = computed
-        n = _features(s, run_id, "gap", gaps, ["rank", "species", "ecosystem", "iso3", "area_ha"])
+        cols = ["rank", "species", "ecosystem", "iso3", "area_ha", "method", "example_inputs"]
+        n = _features(s, run_id, "gap", gaps, [c for c in cols if c in gaps.columns])
         sbs = table.groupby(["species", "ecosystem"], as_index=False)[
             ["habitat_ha", "protected_ha", "funded_ha", "threatened_ha", "gap_ha"]
         ].sum()
@@ -671,10 +760,54 @@ def run_gaps(
             "table": records(table),
             "by_ecosystem": records(sbs),
             "gap_pieces": n,
-            "largest_gaps": records(gaps.head(10)),
+            "largest_gaps": records(gaps.drop(columns="geometry").head(10)),
         }
 
     return _execute(engine, "gaps", parameters, compute, store, actor=actor, title=title)
+
+
+GAP_KEYS = ["species", "ecosystem", "iso3"]
+
+
+def _row_labels(
+    habitat: gpd.GeoDataFrame,
+    pas: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    threats: gpd.GeoDataFrame,
+) -> pd.DataFrame:
+    """Per habitat row: the weakest method of the inputs that touch it and the names of the
+    example inputs among them."""
+    h = habitat.to_crs(STORAGE_EPSG)
+    h = h.dissolve(by=GAP_KEYS, as_index=False)
+    if h.geometry.name != "geometry":
+        h = h.rename_geometry("geometry")
+    layers = {
+        "protected area": _pa_polygons(pas) if not pas.empty else pas,
+        "field site": sites,
+        "threat": threats,
+    }
+    rows = []
+    for r in h.itertuples():
+        methods, examples = [], []
+        for what, layer in layers.items():
+            if layer is None or layer.empty:
+                continue
+            lyr = layer.to_crs(STORAGE_EPSG)
+            hit = lyr[lyr.geometry.intersects(r.geometry)]
+            for name, method in zip(hit["name"], hit["method"], strict=True):
+                methods.append(str(method))
+                if method == "example":
+                    examples.append(f"{what}: {name}")
+        rows.append(
+            {
+                "species": r.species,
+                "ecosystem": r.ecosystem,
+                "iso3": r.iso3,
+                "method": lb.derived_method(methods),
+                "example_inputs": sorted(set(examples)),
+            }
+        )
+    return pd.DataFrame(rows, columns=[*GAP_KEYS, "method", "example_inputs"])
 
 
 def run_loss(
@@ -801,9 +934,14 @@ def register_habitat_scenario(
         )
         countries = programme_countries(s, Inputs())
         regions = read_table(s, m.Region)
+        parts = rg.part_polygons(
+            tuple(q for qs in rg.RANGES.values() for q in qs),
+            read_ecoregions(settings, Inputs()),
+            regions,
+        )
         rng = read_table(s, m.SpeciesRange, [m.SpeciesRange.species.has(scientific_name=species)])
         if rng.empty:
-            rng = hb.default_range(params, countries, regions)
+            rng = hb.default_range(params, countries, regions, parts=parts)
         footprint = read_threats(s, threat)
     out = settings.var_dir / "analyses"
     slug = species.lower().replace(" ", "_")
@@ -813,9 +951,7 @@ def register_habitat_scenario(
     )
     new = [p for p in finals if not p.exists()]
     try:
-        before = _write_atomic(
-            finals[0], lambda p: hb.habitat_raster(grid, params, rng, p, regions)
-        )
+        before = _write_atomic(finals[0], lambda p: hb.habitat_raster(grid, params, rng, p, parts))
         after = _write_atomic(finals[1], lambda p: ls.clear_footprints(before, footprint, p))
         names = _register_habitat(engine, species, hrun, threat, before, after, actor)
     except BaseException:

@@ -61,7 +61,8 @@ def test_ecosystem_raster_is_registered_with_sources(runs, session):
     )
     assert row.method == "modelled" and row.sha256 == sha256_file(row.path)
     with rasterio.open(row.path) as r:
-        assert r.count == 4 and r.descriptions[1] == "dem_source"
+        assert r.count == 5 and r.descriptions[1] == "dem_source"
+        assert r.descriptions[4] == "landcover_igbp"
         src = r.read(2)
     assert {1, 2} <= set(src.ravel().tolist())  # both DEMs contributed cells
 
