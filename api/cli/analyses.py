@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -174,6 +175,14 @@ def overlap(
 def gaps(
     habitat_run: Annotated[int | None, typer.Option(help="Habitat run (default: latest).")] = None,
     min_gap_ha: Annotated[float, typer.Option(help="Smallest gap piece kept (ha).")] = 1.0,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Funded = sites of grants under way on this date, for the row's species "
+            "(default: today).",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Habitat protected (Protected Planet method), funded, threatened; the ranked gap layer."""
@@ -184,7 +193,12 @@ def gaps(
             "coverage gaps",
             1,
             lambda p: an.run_gaps(
-                engine, settings, habitat_run=habitat_run, min_gap_ha=min_gap_ha, progress=p
+                engine,
+                settings,
+                habitat_run=habitat_run,
+                min_gap_ha=min_gap_ha,
+                as_of=as_of.date() if as_of else None,
+                progress=p,
             ),
             quiet,
         )

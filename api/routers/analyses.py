@@ -7,6 +7,7 @@ threats, never a precise location of an animal or a reporter's identity.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -230,6 +231,7 @@ class OverlapParams(_Params):
 class GapsParams(_Params):
     habitat_run: int | None = None
     min_gap_ha: float = Field(1.0, ge=0)
+    as_of: dt.date | None = None
 
 
 class LossParams(_Params):
@@ -300,7 +302,12 @@ def create_analysis(
         run_id = an.run_overlap(engine, settings, p.layers, **kw)
     elif isinstance(p, GapsParams):
         run_id = an.run_gaps(
-            engine, settings, habitat_run=p.habitat_run, min_gap_ha=p.min_gap_ha, **kw
+            engine,
+            settings,
+            habitat_run=p.habitat_run,
+            min_gap_ha=p.min_gap_ha,
+            as_of=p.as_of,
+            **kw,
         )
     else:
         assert isinstance(p, LossParams)
