@@ -12,7 +12,7 @@ export IRBIS_DATABASE_READER_URL ?= postgresql+psycopg://irbis_reader:irbis_read
 export IRBIS_TEST_DATABASE_URL ?= postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test
 export IRBIS_TEST_DATABASE_READER_URL ?= postgresql+psycopg://irbis_reader:irbis_reader@127.0.0.1:5432/irbis_test
 
-.PHONY: run test setup system venv assets databases db demo lint lock bench
+.PHONY: run test setup system venv assets databases db demo lint lock bench i18n
 
 run: setup db demo
 	$(IRBIS) serve --host $(HOST) --port $(PORT)
@@ -52,3 +52,17 @@ lock:
 
 bench:
 	bash bench/run.sh
+
+# Translations: extract the visible text (templates and Python) into locale/messages.pot,
+# merge it into the ru, kk and en catalogs, and compile them (Irbis also reads the .po files
+# directly, so a fresh clone needs no compiled catalogs). Then translate the new empty
+# msgstr in locale/{ru,kk}/LC_MESSAGES/messages.po.
+i18n: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --add-location=file \
+		--sort-by-file --omit-header -o locale/messages.pot .
+	for l in ru kk en; do \
+		if [ -f locale/$$l/LC_MESSAGES/messages.po ]; then \
+			$(VENV)/bin/pybabel update -i locale/messages.pot -d locale -l $$l --no-fuzzy-matching; \
+		else $(VENV)/bin/pybabel init -i locale/messages.pot -d locale -l $$l; fi; \
+	done
+	$(VENV)/bin/pybabel compile -d locale --statistics

@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(RateLimitMiddleware)  # inside auth: limits per account
     app.add_middleware(AuthMiddleware)
+    from api.i18n import LocaleMiddleware
+
+    app.add_middleware(LocaleMiddleware)  # outside auth: its answers are in the same language
     from api.bodylimits import BodyLimitMiddleware
 
     # outermost: sizes and read timeouts hold before anything reads a body

@@ -116,6 +116,15 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
 
+@pages.get("/account")
+def account_page(principal: PrincipalDep) -> RedirectResponse:
+    """The account page is the tokens page; logged out, the way to it is the login page."""
+    target = "/account/tokens"
+    if principal.is_anonymous:
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    return RedirectResponse(target, status_code=303)
+
+
 @pages.get("/account/tokens", response_class=HTMLResponse)
 def tokens_page(request: Request, principal: PrincipalDep, engine: EngineDep) -> Response:
     if principal.is_anonymous:

@@ -12,6 +12,7 @@ from api.auth.csrf import csrf_checked
 from api.auth.middleware import SESSION_COOKIE, cookie_header, session_cookie_value
 from api.db.engine import transaction
 from api.deps import EngineDep, SettingsDep
+from api.i18n import _, _l
 from api.ratelimit import client_address, ratelimits_for
 from api.templating import render
 
@@ -45,7 +46,7 @@ def login(
             "login.html",
             status_code=403,
             next=_safe_next(next),
-            error="This form is stale: reload the page and log in again.",
+            error=_l("This form is stale: reload the page and log in again."),
         )
     actor = username.strip().lower()
     client = client_address(request.scope)
@@ -58,7 +59,8 @@ def login(
             "login.html",
             status_code=429,
             next=_safe_next(next),
-            error=f"Too many login attempts from here: wait {wait} seconds and try again.",
+            error=_("Too many login attempts from here: wait %(wait)s seconds and try again.")
+            % {"wait": wait},
         )
         refused.headers["Retry-After"] = str(wait)
         return refused
@@ -76,7 +78,7 @@ def login(
             "login.html",
             status_code=401,
             next=_safe_next(next),
-            error="Unknown user name or wrong password, or the account is deactivated.",
+            error=_l("Unknown user name or wrong password, or the account is deactivated."),
         )
     limits.login_succeeded(actor, client)
     response = RedirectResponse(_safe_next(next), status_code=303)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from sqlalchemy import text
 
 from api.deps import ReaderDep, SettingsDep
+from api.i18n import _l
 from api.settings import REPO_ROOT
 from api.templating import render
 from layers.public import public_from
@@ -17,39 +20,51 @@ STATIC = REPO_ROOT / "api" / "static"
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 CARDS = [
-    {"href": "/atlas", "title": "Atlas", "text": "Every public layer on one interactive map."},
+    {
+        "href": "/atlas",
+        "title": _l("Atlas"),
+        "text": _l("Every public layer on one interactive map."),
+    },
     {
         "href": "/collections",
-        "title": "Layers and data",
-        "text": "OGC API Features and Tiles: browse, query, download.",
+        "title": _l("Layers and data"),
+        "text": _l("OGC API Features and Tiles: browse, query, download."),
     },
     {
         "href": "/analyses",
-        "title": "Analyses",
-        "text": "Ecosystems, habitat, coverage gaps, habitat loss, priorities.",
+        "title": _l("Analyses"),
+        "text": _l("Ecosystems, habitat, coverage gaps, habitat loss, priorities."),
     },
     {
         "href": "/threats",
-        "title": "Threats",
-        "text": "Documented threats to habitat, such as the Kok-Jailau resort.",
+        "title": _l("Threats"),
+        "text": _l("Documented threats to habitat, such as the Kok-Jailau resort."),
     },
     {
         "href": "/sites/upload",
-        "title": "Upload field sites",
-        "text": "Grantees put their field sites on the map.",
+        "title": _l("Upload field sites"),
+        "text": _l("Grantees put their field sites on the map."),
     },
-    {"href": "/sources", "title": "Sources and licences", "text": "Where every record comes from."},
-    {"href": "/api.html", "title": "API", "text": "The OpenAPI description of every endpoint."},
+    {
+        "href": "/sources",
+        "title": _l("Sources and licences"),
+        "text": _l("Where every record comes from."),
+    },
+    {
+        "href": "/api.html",
+        "title": _l("API"),
+        "text": _l("The OpenAPI description of every endpoint."),
+    },
 ]
 
 COUNTED = [
-    ("Species", "species"),
-    ("Protected areas", "protected_areas"),
-    ("Grants", "grants"),
-    ("Field sites", "field_sites"),
-    ("Threats", "threats"),
-    ("Ecosystems", "ecosystems"),
-    ("Countries", "countries"),
+    (_l("Species"), "species"),
+    (_l("Protected areas"), "protected_areas"),
+    (_l("Grants"), "grants"),
+    (_l("Field sites"), "field_sites"),
+    (_l("Threats"), "threats"),
+    (_l("Ecosystems"), "ecosystems"),
+    (_l("Countries"), "countries"),
 ]
 
 SOURCED = [
@@ -125,5 +140,15 @@ def sources(request: Request, engine: ReaderDep, settings: SettingsDep) -> HTMLR
             for r in conn.execute(q):
                 rows.append({"layer": table, **r._asdict()})
     prov = settings.data_dir / "PROVENANCE.md"
-    provenance = prov.read_text(encoding="utf-8") if prov.exists() else ""
+    provenance = render_markdown(prov.read_text(encoding="utf-8")) if prov.exists() else ""
     return render(request, "sources.html", rows=rows, provenance=provenance)
+
+
+#: CommonMark with tables; raw HTML in the text is escaped, not passed through, and links
+#: with unsafe schemes (javascript:, data:...) are not made links.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def render_markdown(source: str) -> Markup:
+    """Markdown as safe HTML (raw HTML escaped)."""
+    return Markup(_MARKDOWN.render(source))  # noqa: S704 - markdown-it escapes raw HTML

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import json
+from typing import Annotated, NoReturn
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from api.auth.principal import PrincipalDep
 from api.db.models import ReportState, ThreatKind, ThreatStatus
 from api.deps import ReaderDep, SessionDep, SettingsDep
+from api.errors import in_english
+from api.i18n import _l, gettext
 from api.services import threat_reports as tr
+from api.settings import Settings
 from api.templating import render
-from geo.errors import InvalidInput, TooLarge
+from geo.coordinates import EXAMPLES, parse_coordinates
+from geo.errors import InvalidInput, IrbisError, TooLarge
 from geo.evidence import check_evidence
 from geo.threats import read_footprint
 from geo.uploads import limits_from
@@ -47,6 +54,77 @@ def _date(value: str | None, what: str) -> dt.date | None:
         raise InvalidInput(f"the {what} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+#: Words in the service's messages that say which field they are about.
+_FIELD_WORDS = (
+    ("title", "title"),
+    ("description", "description"),
+    ("kind", "kind"),
+    ("status date", "status_on"),
+    ("observation date", "observed_on"),
+    ("status", "threat_status"),
+    ("link", "links"),
+    ("web address", "links"),
+    ("threat", "threat_id"),
+)
+
+
+def _field_of(message: str) -> str:
+    for word, field in _FIELD_WORDS:
+        if word in message:
+            return field
+    return "form"
+
+
+def raise_fields(problems: dict[str, object]) -> NoReturn:
+    """Refuse the form with every field's problem: English in the message and
+    ``details.fields``, the language of the request in ``details.messages``."""
+    english = {k: in_english(v) for k, v in problems.items()}
+    raise InvalidInput(
+        "; ".join(english.values()),
+        details={"fields": english, "messages": {k: gettext(str(v)) for k, v in problems.items()}},
+    )
+
+
+async def _footprint(
+    settings: Settings,
+    session: Session,
+    footprint: UploadFile | None,
+    geometry: str | None,
+    point: str | None,
+    threat_id: int | None,
+) -> BaseGeometry:
+    if footprint is not None and footprint.filename:
+        u = settings.uploads
+        limits = limits_from(
+            min(u.max_bytes, MAX_FOOTPRINT_BYTES),
+            u.max_features,
+            u.max_vertices,
+            u.max_uncompressed_bytes,
+            u.max_compression_ratio,
+        )
+        raw = await _read_capped(footprint, limits.max_bytes, "footprint files")
+        return await run_in_threadpool(
+            read_footprint, data=raw, filename=footprint.filename, limits=limits
+        )
+    if (geometry or "").strip():
+        return await run_in_threadpool(read_footprint, geometry)
+    if point:
+        return await run_in_threadpool(read_footprint, point)
+    if threat_id is not None:
+        return await run_in_threadpool(tr.threat_geometry, session, threat_id)
+    return await run_in_threadpool(read_footprint, geometry)
+
+
+@router.get("/reports/coordinates", summary="Read typed or pasted coordinates")
+def coordinates_point(
+    q: Annotated[str, Query(max_length=200, description="e.g. 43.2567, 76.9286")],
+) -> JSONResponse:
+    """Decimal degrees, degrees-minutes-seconds or UTM (zone and band, easting, northing) as
+    longitude and latitude (WGS 84), or 400 saying how to write them."""
+    lon, lat = parse_coordinates(q)
+    return JSONResponse({"lon": round(lon, 7), "lat": round(lat, 7)})
+
+
 @router.get("/reports/new", response_class=HTMLResponse, include_in_schema=False)
 def new_report(
     request: Request, principal: PrincipalDep, engine: ReaderDep, threat: int | None = None
@@ -68,6 +146,8 @@ def new_report(
         threats=threats,
         about=threat,
         max_photo_mb=request.app.state.settings.uploads.max_photo_bytes / 1e6,
+        licence=tr.REPORT_LICENCE,
+        coordinate_examples=EXAMPLES,
     )
 
 
@@ -88,47 +168,86 @@ async def submit(
     keep_location: Annotated[bool, Form()] = False,
     threat_id: Annotated[int | None, Form()] = None,
     geometry: Annotated[str | None, Form(description="GeoJSON drawn on the map")] = None,
+    coordinates: Annotated[
+        str | None,
+        Form(max_length=200, description="a point: decimal degrees, DMS or UTM"),
+    ] = None,
     footprint: Annotated[
         UploadFile | None, File(description="GeoJSON, KML/KMZ, zipped Shapefile, GeoPackage")
     ] = None,
     evidence: Annotated[list[UploadFile] | None, File(description="JPEG, PNG, PDF")] = None,
 ) -> JSONResponse:
     """Submit a report. Every field, the geometry and every file are checked before anything
-    is stored; a problem answers 4xx with what to change, and nothing is kept."""
+    is stored; problems answer 400 with every field's problem at once
+    (``details.fields``: English, ``details.messages``: in the language of the request), and
+    nothing is kept."""
     tr.require_reporter(principal)
-    data = tr.ReportInput(
-        title=title,
-        kind=kind,
-        threat_status=threat_status,
-        description=description,
-        status_on=_date(status_on, "status date"),
-        observed_on=_date(observed_on, "observation date"),
-        links=links.splitlines(),
-        anonymous=anonymous,
-        keep_location=keep_location,
-        threat_id=threat_id,
-    ).checked()
-    if footprint is not None and footprint.filename:
-        u = settings.uploads
-        limits = limits_from(
-            min(u.max_bytes, MAX_FOOTPRINT_BYTES),
-            u.max_features,
-            u.max_vertices,
-            u.max_uncompressed_bytes,
-            u.max_compression_ratio,
+    problems: dict[str, object] = {}
+    days: dict[str, dt.date | None] = {}
+    for name, value, what in (
+        ("status_on", status_on, "status date"),
+        ("observed_on", observed_on, "observation date"),
+    ):
+        try:
+            days[name] = _date(value, what)
+        except InvalidInput as exc:
+            problems[name], days[name] = exc.message, None
+    if not title.strip():
+        problems["title"] = _l("the title is empty: give the threat a short name")
+    if not description.strip():
+        problems["description"] = _l("the description is empty: say what the threat is and why")
+    point = None
+    if coordinates and coordinates.strip():
+        try:
+            lon, lat = parse_coordinates(coordinates)
+            point = json.dumps({"type": "Point", "coordinates": [lon, lat]})
+        except InvalidInput as exc:
+            problems["coordinates"] = exc.message
+    given = bool(
+        (footprint is not None and footprint.filename)
+        or (geometry or "").strip()
+        or point
+        or threat_id is not None
+    )
+    if not given:
+        problems["geometry"] = _l(
+            "draw the threat on the map, type its coordinates or upload its footprint: "
+            "nothing shows where it is"
         )
-        raw = await _read_capped(footprint, limits.max_bytes, "footprint files")
-        geom = await run_in_threadpool(
-            read_footprint, data=raw, filename=footprint.filename, limits=limits
-        )
-    elif data.threat_id is not None and not (geometry or "").strip():
-        # a report on a known threat
-        geom = await run_in_threadpool(tr.threat_geometry, session, data.threat_id)
-    else:
-        geom = await run_in_threadpool(read_footprint, geometry)
+    data: tr.ReportInput | None = None
+    try:
+        data = tr.ReportInput(
+            title=title,
+            kind=kind,
+            threat_status=threat_status,
+            description=description,
+            status_on=days["status_on"],
+            observed_on=days["observed_on"],
+            links=links.splitlines(),
+            anonymous=anonymous,
+            keep_location=keep_location,
+            threat_id=threat_id,
+        ).checked()
+    except InvalidInput as exc:
+        field = _field_of(exc.message)
+        problems.setdefault(field, exc.message)
+    geom = None
+    if given and "coordinates" not in problems:
+        try:
+            geom = await _footprint(settings, session, footprint, geometry, point, threat_id)
+        except TooLarge:
+            raise
+        except IrbisError as exc:
+            if footprint is not None and footprint.filename:
+                where = "footprint"
+            else:
+                where = "coordinates" if point else "geometry"
+            problems[where] = exc.message
+    if problems or data is None or geom is None:
+        raise_fields(problems or {"form": _l("the report could not be read")})
     files = [f for f in (evidence or []) if f.filename]
     if len(files) > tr.MAX_EVIDENCE_FILES:
-        raise InvalidInput(f"at most {tr.MAX_EVIDENCE_FILES} evidence files per report")
+        raise_fields({"evidence": f"at most {tr.MAX_EVIDENCE_FILES} evidence files per report"})
     limit = max(settings.uploads.max_photo_bytes, settings.uploads.max_bytes)
     total = 0
     raws = []

@@ -134,7 +134,7 @@ def feed(
         fe.updated(max(row["updated_at"], row["published_at"]))
         fe.summary(_entry_summary(row))
         fe.category(term=row["kind"], label=row["kind"].replace("_", " "))
-    return Response(fg.atom_str(pretty=True), media_type="application/atom+xml")
+    return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
 
 
 @router.get("/threats/{threat_id}", response_class=HTMLResponse, summary="A threat's dossier")

@@ -62,7 +62,7 @@ def test_advocate_reports_and_analyst_publishes(
     _login(page, live_server, advocate, "/reports/new")
     _draw_polygon(page)
     page.wait_for_function("() => (document.getElementById('geometry')?.value.length ?? 0) > 0")
-    assert "1 shape(s) drawn" in page.inner_text("#drawn-status")
+    assert "Shapes drawn: 1" in page.inner_text("#drawn-status")
     page.fill("#title", title)
     page.select_option("#kind", "ski_resort")
     page.select_option("#threat_status", "under_construction")

@@ -1,0 +1,176 @@
+"""Languages: Russian, Kazakh and English, chosen per request.
+
+The language of a request is, in order: ``?lang=`` (the switcher in the navigation sets it and
+it is remembered in the ``lang`` cookie), the ``lang`` cookie, the browser's
+``Accept-Language``, and English. Catalogs are the gettext ``.po`` files in
+``locale/<lang>/LC_MESSAGES/messages.po`` (English is the source language); they are read with
+Babel when first needed, so a fresh clone works without a compile step (``make i18n`` extracts,
+updates and compiles them for other tools).
+
+Python code marks visible text with :func:`lazy_gettext` (``_l``) where it is produced, and
+renders it with :func:`gettext` (``_``); JSON API answers stay in English.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+from collections.abc import Mapping
+from contextvars import ContextVar
+from functools import cache
+from io import BytesIO
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import LazyProxy
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.settings import REPO_ROOT
+
+LOCALE_DIR = REPO_ROOT / "locale"
+DEFAULT = "en"
+#: The languages Irbis speaks, each named in itself (for the switcher).
+LANGUAGES: dict[str, str] = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
+COOKIE = "lang"
+#: A year: the choice is remembered until changed.
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+_current: ContextVar[str] = ContextVar("irbis_locale", default=DEFAULT)
+
+
+@cache
+def translations(lang: str) -> _gettext.NullTranslations:
+    """The catalog of ``lang``, read from its ``.po`` file (English: the source itself)."""
+    po = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    if lang == DEFAULT or not po.exists():
+        return _gettext.NullTranslations()
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    buf = BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return _gettext.GNUTranslations(buf)
+
+
+def current_locale() -> str:
+    return _current.get()
+
+
+def set_locale(lang: str) -> object:
+    """Make ``lang`` the language of the current context; returns a token for :func:`reset`."""
+    return _current.set(lang if lang in LANGUAGES else DEFAULT)
+
+
+def reset(token: object) -> None:
+    _current.reset(token)  # type: ignore[arg-type]
+
+
+def gettext(message: str) -> str:
+    return translations(current_locale()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current_locale()).ngettext(singular, plural, n)
+
+
+def lazy_gettext(message: str) -> Any:
+    """``message``, translated when it is shown (in the language of that moment)."""
+    return LazyProxy(gettext, message, enable_cache=False)
+
+
+_ = gettext
+_l = lazy_gettext
+
+
+def parse_accept_language(header: str) -> list[str]:
+    """Language tags from an ``Accept-Language`` header, most preferred first."""
+    weighted = []
+    for i, part in enumerate(header.split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        tag = tag.strip().lower()
+        if not tag or tag == "*":
+            continue
+        q = 1.0
+        for p in params.split(";"):
+            name, _eq, value = p.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            weighted.append((-q, i, tag))
+    return [tag for _q, _i, tag in sorted(weighted)]
+
+
+def from_accept_language(header: str) -> str | None:
+    for tag in parse_accept_language(header):
+        primary = tag.replace("_", "-").split("-")[0]
+        if primary in LANGUAGES:
+            return primary
+    return None
+
+
+def negotiate(conn: HTTPConnection) -> str:
+    """The language of a request: ``?lang=``, the ``lang`` cookie, ``Accept-Language``, English."""
+    asked = conn.query_params.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    cookie = conn.cookies.get(COOKIE)
+    if cookie in LANGUAGES:
+        return cookie
+    return from_accept_language(conn.headers.get("accept-language", "")) or DEFAULT
+
+
+def localized(row: Any, field: str = "name", lang: str | None = None) -> Any:
+    """``row``'s ``field`` in the current language where the data has it (``name_ru``,
+    ``common_name_ru``...), else the field itself. ``row`` is an object or a mapping."""
+    lang = lang or current_locale()
+
+    def get(key: str) -> Any:
+        if isinstance(row, Mapping):
+            return row.get(key)
+        return getattr(row, key, None)
+
+    base = field[: -len("_en")] if field.endswith("_en") else field
+    value = get(f"{base}_{lang}") if lang != DEFAULT else None
+    return value or get(field)
+
+
+class LocaleMiddleware:
+    """Sets the language of each request; ``?lang=`` also sets the ``lang`` cookie, and pages
+    say which language they are in (``Content-Language``) and that it depends on the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        lang = negotiate(conn)
+        scope.setdefault("state", {})["locale"] = lang
+        chosen = conn.query_params.get("lang") in LANGUAGES
+
+        async def send_with_language(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Language"] = lang
+                    headers.add_vary_header("Accept-Language")
+                    headers.add_vary_header("Cookie")
+                if chosen:
+                    headers.append(
+                        "Set-Cookie",
+                        f"{COOKIE}={lang}; Path=/; Max-Age={COOKIE_MAX_AGE}; SameSite=Lax",
+                    )
+            await send(message)
+
+        token = _current.set(lang)
+        try:
+            await self.app(scope, receive, send_with_language)
+        finally:
+            _current.reset(token)
