@@ -13,12 +13,9 @@ from api import errors
 from api.auth.middleware import principal_cache
 from api.db.engine import make_engine
 from api.security_headers import SecurityHeadersMiddleware
-from api.settings import REPO_ROOT, Settings
+from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.vendor import VendorFiles
 from api.versions import ChangeListener, DataVersions
-
-STATIC_DIR = REPO_ROOT / "api" / "static"
-NODE_MODULES = REPO_ROOT / "node_modules"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.routers import health, pages
 
     app.include_router(health.router)
+    app.include_router(pages.landing_router)
     app.include_router(pages.router)
     from api.routers import downloads, maps, ogc_features, ogc_tiles, raster_tiles
 

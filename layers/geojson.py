@@ -13,15 +13,12 @@ from urllib.parse import urlencode
 
 import orjson
 
+from layers.links import GEOJSON, HTML, Link, link
 from layers.spec import Column
 from layers.sql import row_properties
 
-GEOJSON = "application/geo+json"
 
-
-def feature(
-    row: Any, cols: tuple[Column, ...], links: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def feature(row: Any, cols: tuple[Column, ...], links: list[Link] | None = None) -> dict[str, Any]:
     """One feature from a row of :meth:`layers.sql.LayerSQL.items`."""
     geom = row._mapping["geojson"]
     f: dict[str, Any] = {
@@ -43,7 +40,7 @@ def page_links(
     limit: int,
     returned: int,
     matched: int | None,
-) -> list[dict[str, Any]]:
+) -> list[Link]:
     """self, next and prev links of a page of items (``query`` without limit/offset)."""
 
     def href(off: int, f: str | None = None) -> str:
@@ -53,33 +50,16 @@ def page_links(
             q.append(("f", f))
         return f"{url}?{urlencode(q)}"
 
-    links = [
-        {"rel": "self", "type": GEOJSON, "title": "This page", "href": href(offset, "geojson")},
-        {
-            "rel": "alternate",
-            "type": "text/html",
-            "title": "This page as HTML",
-            "href": href(offset, "html"),
-        },
+    links: list[Link] = [
+        link(href(offset, "geojson"), "self", GEOJSON, "This page"),
+        link(href(offset, "html"), "alternate", HTML, "This page as HTML"),
     ]
     more = offset + returned < matched if matched is not None else returned == limit
     if more and returned > 0:
-        links.append(
-            {
-                "rel": "next",
-                "type": GEOJSON,
-                "title": "Next page",
-                "href": href(offset + limit, "geojson"),
-            }
-        )
+        links.append(link(href(offset + limit, "geojson"), "next", GEOJSON, "Next page"))
     if offset > 0:
         links.append(
-            {
-                "rel": "prev",
-                "type": GEOJSON,
-                "title": "Previous page",
-                "href": href(max(0, offset - limit), "geojson"),
-            }
+            link(href(max(0, offset - limit), "geojson"), "prev", GEOJSON, "Previous page")
         )
     return links
 
@@ -89,7 +69,7 @@ def feature_collection(
     cols: tuple[Column, ...],
     *,
     matched: int | None,
-    links: list[dict[str, Any]],
+    links: list[Link],
 ) -> dict[str, Any]:
     feats = [feature(r, cols) for r in rows]
     doc: dict[str, Any] = {"type": "FeatureCollection", "features": feats}

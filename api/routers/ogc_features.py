@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from api import ogc
+from api import ogc_models as m
 from api.deps import ReaderDep, get_reader_engine
 from api.ogc import (
     BBoxDep,
@@ -25,9 +26,23 @@ from api.ogc import (
     ViewDep,
     wants_html,
 )
+from api.ogc_models import documented
 from api.templating import render
 from geo.errors import NotFound
 from layers import geojson, params
+from layers.links import (
+    GEOJSON,
+    HTML,
+    JSON,
+    OPENAPI,
+    QUERYABLES,
+    SCHEMA_JSON,
+    STYLE_JSON,
+    TILESETS_VECTOR,
+    TILING_SCHEMES,
+    link,
+    self_and_alternate,
+)
 from layers.registry import layers
 from layers.spec import JSON_SCHEMA
 from layers.sql import LayerSQL, parse_feature_id
@@ -78,38 +93,18 @@ def landing_document(request: Request) -> dict[str, Any]:
             "protected areas, threats, grants). OGC API Features and Tiles."
         ),
         "links": [
-            {"rel": "self", "type": ogc.JSON, "title": "This document", "href": f"{base}/?f=json"},
-            {"rel": "alternate", "type": ogc.HTML, "title": "Home page", "href": f"{base}/"},
-            {"rel": "service-desc", "type": ogc.OPENAPI, "title": "OpenAPI", "href": f"{base}/api"},
-            {
-                "rel": "service-doc",
-                "type": ogc.HTML,
-                "title": "API documentation",
-                "href": f"{base}/api.html",
-            },
-            {
-                "rel": "conformance",
-                "type": ogc.JSON,
-                "title": "Conformance classes",
-                "href": f"{base}/conformance",
-            },
-            {
-                "rel": "data",
-                "type": ogc.JSON,
-                "title": "Collections",
-                "href": f"{base}/collections",
-            },
-            {
-                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
-                "type": ogc.JSON,
-                "title": "Tile matrix sets",
-                "href": f"{base}/tileMatrixSets",
-            },
+            link(f"{base}/?f=json", "self", JSON, "This document"),
+            link(f"{base}/", "alternate", HTML, "Home page"),
+            link(f"{base}/api", "service-desc", OPENAPI, "OpenAPI"),
+            link(f"{base}/api.html", "service-doc", HTML, "API documentation"),
+            link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
+            link(f"{base}/collections", "data", JSON, "Collections"),
+            link(f"{base}/tileMatrixSets", TILING_SCHEMES, JSON, "Tile matrix sets"),
         ],
     }
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get("/conformance", summary="Conformance classes", responses=documented(m.Conformance))
 def conformance(request: Request, f: FMT = None) -> Response:
     if wants_html(request, f):
         return render(request, "ogc_conformance.html", classes=CONFORMANCE)
@@ -153,48 +148,17 @@ def collection_document(
         "crs": [CRS84],
         "storageCrs": CRS84,
         "links": [
-            {"rel": "self", "type": ogc.JSON, "title": spec.title, "href": f"{href}?f=json"},
-            {"rel": "alternate", "type": ogc.HTML, "title": spec.title, "href": f"{href}?f=html"},
-            {
-                "rel": "items",
-                "type": ogc.GEOJSON,
-                "title": "Features",
-                "href": f"{href}/items?f=geojson",
-            },
-            {
-                "rel": "items",
-                "type": ogc.HTML,
-                "title": "Features as HTML",
-                "href": f"{href}/items?f=html",
-            },
-            {
-                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-                "type": "application/schema+json",
-                "title": "Queryables",
-                "href": f"{href}/queryables",
-            },
-            {
-                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
-                "type": ogc.JSON,
-                "title": "Vector tiles",
-                "href": f"{href}/tiles",
-            },
-            {"rel": "describedby", "type": ogc.HTML, "title": "Map", "href": f"{href}/map"},
-            {
-                "rel": "stylesheet",
-                "type": "application/vnd.mapbox.style+json",
-                "title": "MapLibre style",
-                "href": f"{href}/styles/default",
-            },
+            *self_and_alternate(href, spec.title),
+            link(f"{href}/items?f=geojson", "items", GEOJSON, "Features"),
+            link(f"{href}/items?f=html", "items", HTML, "Features as HTML"),
+            link(f"{href}/queryables", QUERYABLES, SCHEMA_JSON, "Queryables"),
+            link(f"{href}/tiles", TILESETS_VECTOR, JSON, "Vector tiles"),
+            link(f"{href}/map", "describedby", HTML, "Map"),
+            link(f"{href}/styles/default", "stylesheet", STYLE_JSON, "MapLibre style"),
             *[
-                {
-                    "rel": "enclosure",
-                    "type": media,
-                    "title": f"Download as {label}",
-                    "href": f"{href}/download?format={fmt}",
-                }
+                link(f"{href}/download?format={fmt}", "enclosure", media, f"Download as {label}")
                 for fmt, label, media in (
-                    ("geojson", "GeoJSON", ogc.GEOJSON),
+                    ("geojson", "GeoJSON", GEOJSON),
                     ("gpkg", "GeoPackage", "application/geopackage+sqlite3"),
                     ("csv", "CSV (WKT geometry)", "text/csv"),
                 )
@@ -214,7 +178,9 @@ def _views(request: Request) -> list[LayerSQL]:
     return [LayerSQL(s, privileged=principal.sees_sensitive, cell_deg=cell) for s in layers()]
 
 
-@router.get("/collections", summary="The published collections")
+@router.get(
+    "/collections", summary="The published collections", responses=documented(m.Collections)
+)
 def collections(request: Request, engine: ReaderDep, f: FMT = None) -> Response:
     html = wants_html(request, f)
     with ogc.read_connection(engine) as conn:
@@ -223,26 +189,15 @@ def collections(request: Request, engine: ReaderDep, f: FMT = None) -> Response:
         return render(request, "ogc_collections.html", collections=docs, specs=layers())
     base = ogc.base_url(request)
     body = {
-        "links": [
-            {
-                "rel": "self",
-                "type": ogc.JSON,
-                "title": "Collections",
-                "href": f"{base}/collections?f=json",
-            },
-            {
-                "rel": "alternate",
-                "type": ogc.HTML,
-                "title": "Collections",
-                "href": f"{base}/collections?f=html",
-            },
-        ],
+        "links": self_and_alternate(f"{base}/collections", "Collections"),
         "collections": docs,
     }
     return Response(geojson.dumps(body), media_type=ogc.JSON)
 
 
-@router.get("/collections/{collectionId}", summary="One collection")
+@router.get(
+    "/collections/{collectionId}", summary="One collection", responses=documented(m.Collection)
+)
 def collection(request: Request, view: ViewDep, engine: ReaderDep, f: FMT = None) -> Response:
     html = wants_html(request, f)
     with ogc.read_connection(engine) as conn:
@@ -276,7 +231,12 @@ def queryables_document(request: Request, view: LayerSQL) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{collectionId}/queryables", summary="Queryable properties")
+@router.get(
+    "/collections/{collectionId}/queryables",
+    summary="Queryable properties",
+    response_class=m.SchemaJSONResponse,
+    responses=documented(m.Queryables),
+)
 def queryables(request: Request, view: ViewDep, f: FMT = None) -> Response:
     doc = queryables_document(request, view)
     if wants_html(request, f):
@@ -299,7 +259,12 @@ ITEM_PARAMS = {
 }
 
 
-@router.get("/collections/{collectionId}/items", summary="Features, filtered and paged")
+@router.get(
+    "/collections/{collectionId}/items",
+    summary="Features, filtered and paged",
+    response_class=m.GeoJSONResponse,
+    responses=documented(m.FeatureCollection),
+)
 async def items(
     request: Request,
     view: ViewDep,
@@ -360,14 +325,7 @@ async def items(
         returned=len(rows),
         matched=matched,
     )
-    links.append(
-        {
-            "rel": "collection",
-            "type": ogc.JSON,
-            "title": view.spec.title,
-            "href": f"{base}/collections/{view.spec.id}",
-        }
-    )
+    links.append(link(f"{base}/collections/{view.spec.id}", "collection", JSON, view.spec.title))
     # building and encoding up to max_limit features is CPU work: off the event loop
     doc = await run_in_threadpool(
         geojson.feature_collection, rows, cols, matched=matched, links=links
@@ -391,7 +349,12 @@ async def items(
     return Response(body, media_type=ogc.GEOJSON, headers=headers)
 
 
-@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature")
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    summary="One feature",
+    response_class=m.GeoJSONResponse,
+    responses=documented(m.Feature),
+)
 def item_by_id(
     request: Request, view: ViewDep, engine: ReaderDep, featureId: str, f: FMT = None
 ) -> Response:
@@ -410,19 +373,10 @@ def item_by_id(
     base = ogc.base_url(request)
     href = f"{base}/collections/{view.spec.id}/items/{fid}"
     links = [
-        {"rel": "self", "type": ogc.GEOJSON, "title": "This feature", "href": f"{href}?f=geojson"},
-        {
-            "rel": "alternate",
-            "type": ogc.HTML,
-            "title": "This feature as HTML",
-            "href": f"{href}?f=html",
-        },
-        {
-            "rel": "collection",
-            "type": ogc.JSON,
-            "title": view.spec.title,
-            "href": f"{base}/collections/{view.spec.id}",
-        },
+        *self_and_alternate(
+            href, "This feature", media_type=GEOJSON, f="geojson", html_title="This feature as HTML"
+        ),
+        link(f"{base}/collections/{view.spec.id}", "collection", JSON, view.spec.title),
     ]
     cols = view.columns()
     doc = geojson.feature(row, cols, links)

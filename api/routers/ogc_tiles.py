@@ -9,9 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api import ogc
+from api import ogc_models as m
 from api.auth.principal import get_principal
 from api.deps import SettingsDep, get_reader_engine
 from api.ogc import LayerDep, ViewDep
+from api.ogc_models import documented
 from layers import dataset_tiles, geojson, styles, tilejson
 from layers.registry import layers
 from layers.spec import LayerSpec
@@ -51,7 +53,11 @@ def _attribution(spec_id: str) -> str:
     return "Irbis · Natural Earth (public domain) · sources on /sources"
 
 
-@router.get("/tileMatrixSets", summary="Tile matrix sets")
+@router.get(
+    "/tileMatrixSets",
+    summary="Tile matrix sets",
+    responses=documented(m.TileMatrixSets, html=False),
+)
 def tile_matrix_sets(request: Request) -> Response:
     base = ogc.base_url(request)
     body = {
@@ -68,7 +74,11 @@ def tile_matrix_sets(request: Request) -> Response:
     return Response(geojson.dumps(body), media_type=ogc.JSON)
 
 
-@router.get("/tileMatrixSets/{tileMatrixSetId}", summary="One tile matrix set")
+@router.get(
+    "/tileMatrixSets/{tileMatrixSetId}",
+    summary="One tile matrix set",
+    responses=documented(m.TileMatrixSet, html=False),
+)
 def tile_matrix_set(tms_id: Annotated[str, Path(alias="tileMatrixSetId")]) -> Response:
     tms = get_tms(tms_id)
     return Response(tms.model_dump_json(exclude_none=True), media_type=ogc.JSON)
@@ -78,7 +88,11 @@ def _fields(view: Any) -> dict[str, str]:
     return {"id": "Number", **{c.name: c.label for c in view.columns() if c.in_tiles}}
 
 
-@router.get("/collections/{collectionId}/tiles", summary="Vector tilesets of a collection")
+@router.get(
+    "/collections/{collectionId}/tiles",
+    summary="Vector tilesets of a collection",
+    responses=documented(m.TileSets, html=False),
+)
 def tilesets(request: Request, view: ViewDep) -> Response:
     base = ogc.base_url(request)
     spec = view.spec
@@ -114,7 +128,11 @@ def tilesets(request: Request, view: ViewDep) -> Response:
     return Response(geojson.dumps({"tilesets": sets}), media_type=ogc.JSON)
 
 
-@router.get("/collections/{collectionId}/tiles/{tileMatrixSetId}", summary="Tileset metadata")
+@router.get(
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}",
+    summary="Tileset metadata",
+    responses=documented(m.TileSet, html=False),
+)
 def tileset(
     request: Request, view: ViewDep, tms_id: Annotated[str, Path(alias="tileMatrixSetId")]
 ) -> Response:
@@ -156,7 +174,9 @@ def tileset(
 
 
 @router.get(
-    "/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json", summary="TileJSON 3.0"
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json",
+    summary="TileJSON 3.0",
+    responses=documented(m.TileJSON, html=False),
 )
 def tile_json(
     request: Request,
@@ -179,7 +199,12 @@ def tile_json(
     return Response(geojson.dumps(doc), media_type=ogc.JSON)
 
 
-@router.get("/collections/{collectionId}/styles/default", summary="MapLibre style JSON")
+@router.get(
+    "/collections/{collectionId}/styles/default",
+    summary="MapLibre style JSON",
+    response_class=m.StyleJSONResponse,
+    responses=documented(m.Style, html=False),
+)
 def style(request: Request, spec: LayerDep) -> Response:
     base = ogc.base_url(request)
     doc = styles.maplibre_style(
@@ -300,7 +325,11 @@ def _dataset_href(base: str, tms_id: str, z: str, y: str, x: str) -> str:
     return f"{base}/tiles/{tms_id}/{z}/{y}/{x}"
 
 
-@router.get("/tiles", summary="Dataset vector tilesets (every collection in one tile)")
+@router.get(
+    "/tiles",
+    summary="Dataset vector tilesets (every collection in one tile)",
+    responses=documented(m.TileSets, html=False),
+)
 def dataset_tilesets(request: Request) -> Response:
     base = ogc.base_url(request)
     sets = [
@@ -329,7 +358,11 @@ def dataset_tilesets(request: Request) -> Response:
     return Response(geojson.dumps({"tilesets": sets}), media_type=ogc.JSON)
 
 
-@router.get("/tiles/{tileMatrixSetId}", summary="Dataset tileset metadata")
+@router.get(
+    "/tiles/{tileMatrixSetId}",
+    summary="Dataset tileset metadata",
+    responses=documented(m.TileSet, html=False),
+)
 def dataset_tileset(
     request: Request, tms_id: Annotated[str, Path(alias="tileMatrixSetId")]
 ) -> Response:
@@ -349,7 +382,11 @@ def dataset_tileset(
     return Response(geojson.dumps(doc), media_type=ogc.JSON)
 
 
-@router.get("/tiles/{tileMatrixSetId}/tilejson.json", summary="TileJSON 3.0 of every collection")
+@router.get(
+    "/tiles/{tileMatrixSetId}/tilejson.json",
+    summary="TileJSON 3.0 of every collection",
+    responses=documented(m.TileJSON, html=False),
+)
 def dataset_tile_json(
     request: Request,
     settings: SettingsDep,

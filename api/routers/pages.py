@@ -12,12 +12,15 @@ from sqlalchemy import text
 from api.deps import ReaderDep, SettingsDep
 from api.i18n import _l
 from api.settings import REPO_ROOT
+from api.ogc_models import LandingPage, documented
 from api.templating import render
 from layers.public import public_from
 
 STATIC = REPO_ROOT / "api" / "static"
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+#: The landing page is an OGC API resource too: documented in the OpenAPI description.
+landing_router = APIRouter(tags=["OGC API Features"])
 
 CARDS = [
     {
@@ -85,7 +88,7 @@ SOURCED = [
 ]
 
 
-@router.get("/", response_class=HTMLResponse)
+@landing_router.get("/", summary="Landing page", responses=documented(LandingPage))
 def landing(request: Request, engine: ReaderDep, f: str | None = None) -> Response:
     from api.ogc import wants_html
     from api.routers.ogc_features import landing_document
