@@ -15,6 +15,7 @@ from api.cli import (
     demo,
     grants,
     importing,
+    monitoring,
     prioritisation,
     serve,
     threats,
@@ -25,6 +26,7 @@ from api.cli.base import app, fail
 for _module in (database, demo, serve, analyses, backup, importing, prioritisation, threats, users):
     _module.register(app)
 grants.register(app)
+monitoring.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry

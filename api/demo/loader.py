@@ -29,6 +29,7 @@ from api.db import models as m
 from api.db.engine import transaction
 from api.db.store import insert_gdf, rows_from_gdf
 from api.demo import data as dd
+from api.demo.monitoring import load_monitoring
 from api.settings import Settings
 from geo import formats
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
@@ -546,6 +547,7 @@ def load_demo(engine: Engine, settings: Settings, *, progress: bool = True) -> d
         ("protected areas", lambda: load_protected_areas(engine, settings)),
         ("Kok-Jailau (example)", lambda: load_kok_jailau(engine)),
         ("grants and field sites (example)", lambda: load_grants(engine)),
+        ("monitoring series (example)", lambda: load_monitoring(engine)),
     ]
     with Progress(disable=not progress, transient=False) as bar:
         task = bar.add_task("loading the demo", total=len(steps))

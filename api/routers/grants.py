@@ -17,6 +17,7 @@ from api.auth.principal import PrincipalDep
 from api.db.models import GrantStatus
 from api.deps import EngineDep, ReaderDep, SettingsDep
 from api.services import grants as gs
+from api.services import monitoring
 from api.templating import render
 from geo.errors import InvalidInput, TooLarge
 from layers import maps
@@ -315,4 +316,5 @@ def grant_page(
         map=m,
         may_edit=not principal.is_anonymous and gs.may_edit_any(principal, grant_id),
         today=dt.date.today(),
+        monitoring=monitoring.grant_monitoring_for(engine, principal, code),
     )

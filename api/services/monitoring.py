@@ -1,0 +1,852 @@
+"""Field monitoring: the indicator catalogue, records with points and evidence, review, series.
+
+One module holds the rules so the API, the pages and the command line agree:
+
+- the catalogue of indicators is managed by admins; an indicator about a sensitive species is
+  always sensitive (its observation points are generalised for the public);
+- grantees submit records for the sites of their own grants (admins for any grant); a record
+  is a value of an indicator at a site on a day or over a period, with a method note,
+  optional observation points and evidence files; a batch (a CSV file) is stored whole or not
+  at all, with a report per row;
+- analysts and admins accept a record or return it with a reason; the public sees accepted
+  records (and their points and evidence) only; points mirror their record's state;
+- evidence files go through :func:`geo.evidence.check_evidence` in the router and are stored
+  with the threat-report evidence functions (same place, same rules).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.orm import Session
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+
+from api.auth.principal import Principal, Role
+from api.db.engine import set_actor
+from api.db.models import (
+    FieldSite,
+    Grant,
+    MonitoringEvidence,
+    MonitoringIndicator,
+    MonitoringPoint,
+    MonitoringRecord,
+    MonitoringState,
+    Species,
+)
+from api.services.sites import get_grant
+from api.services.threat_reports import _stored, evidence_path
+from api.settings import Settings
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from geo.evidence import METADATA_RULES, Evidence
+from layers import monitoring as lm
+
+REVIEWER_ROLES = (Role.analyst, Role.admin)
+RECORD_LICENCE = "CC BY 4.0"
+MAX_POINTS = 500
+MAX_EVIDENCE_FILES = 10
+MAX_NOTE = 5_000
+MAX_CSV_ROWS = 20_000
+#: Columns of the CSV bulk upload; ``period_end``, ``method_note`` and ``points`` may be empty.
+CSV_COLUMNS = ("site", "indicator", "period_start", "period_end", "value", "method_note", "points")
+CSV_REQUIRED = ("site", "indicator", "period_start", "value")
+#: From a state, the states a reviewer may move a record to.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    MonitoringState.submitted: frozenset({MonitoringState.accepted, MonitoringState.returned}),
+    MonitoringState.accepted: frozenset({MonitoringState.returned}),
+    MonitoringState.returned: frozenset({MonitoringState.accepted}),
+}
+#: The species of the seeded indicators, linked once the species are loaded.
+SEED_SPECIES = {
+    "camera_trap_nights": "Panthera uncia",
+    "snow_leopard_detections": "Panthera uncia",
+    "goitered_gazelle_count": "Gazella subgutturosa",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may do what
+# ---------------------------------------------------------------------------------------------
+
+
+def require_admin(principal: Principal) -> None:
+    if principal.is_anonymous:
+        raise Unauthenticated("log in as an administrator to manage the indicator catalogue")
+    if not principal.has(Role.admin):
+        raise Forbidden("only administrators manage the indicator catalogue")
+
+
+def require_submitter(principal: Principal, grant: Grant) -> None:
+    """Raise unless ``principal`` may submit monitoring records for ``grant``."""
+    if principal.is_anonymous:
+        raise Unauthenticated("log in (or send an API token) to submit monitoring records")
+    if not principal.may_edit_sites(grant.id):
+        raise Forbidden(
+            f"{principal.username} may not submit monitoring for grant {grant.code}: only its "
+            "grantees and administrators may"
+        )
+
+
+def require_reviewer(principal: Principal) -> None:
+    if principal.is_anonymous:
+        raise Unauthenticated("log in as an analyst or admin to review monitoring records")
+    if not principal.has(*REVIEWER_ROLES):
+        raise Forbidden("only analysts and administrators accept or return monitoring records")
+
+
+def is_reviewer(principal: Principal) -> bool:
+    return not principal.is_anonymous and principal.has(*REVIEWER_ROLES)
+
+
+def sees_all_of(principal: Principal, grant_id: int) -> bool:
+    """Whether the caller sees a grant's records in every state (not only accepted ones)."""
+    return is_reviewer(principal) or (
+        not principal.is_anonymous and principal.may_edit_sites(grant_id)
+    )
+
+
+def may_view(principal: Principal, record: MonitoringRecord) -> bool:
+    return record.state == MonitoringState.accepted or sees_all_of(principal, record.site.grant_id)
+
+
+def visible_record(session: Session, principal: Principal, record_id: int) -> MonitoringRecord:
+    record = session.get(MonitoringRecord, record_id)
+    if record is None or not may_view(principal, record):
+        raise NotFound(f"there is no monitoring record {record_id}")
+    return record
+
+
+def visible_evidence(
+    session: Session, principal: Principal, evidence_id: int
+) -> MonitoringEvidence:
+    ev = session.get(MonitoringEvidence, evidence_id)
+    if ev is None or not may_view(principal, ev.record):
+        raise NotFound(f"there is no monitoring evidence file {evidence_id}")
+    return ev
+
+
+def stored_evidence_path(settings: Settings, ev: MonitoringEvidence) -> Any:
+    """Where an evidence file is stored (the threat-report evidence store)."""
+    return evidence_path(settings, ev)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# The indicator catalogue
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IndicatorInput:
+    code: str
+    name_en: str
+    unit: str
+    sensitive: bool = False
+    name_ru: str | None = None
+    species: str | None = None
+    allow_negative: bool = False
+    description: str | None = None
+
+
+def _species_id(session: Session, name: str | None) -> tuple[int | None, bool]:
+    if not name:
+        return None, False
+    sp = session.scalar(select(Species).where(Species.scientific_name == name.strip()))
+    if sp is None:
+        raise InvalidInput(f"unknown species {name!r}; give its scientific name")
+    return sp.id, sp.sensitive
+
+
+def list_indicators(session: Session) -> list[MonitoringIndicator]:
+    return list(session.scalars(select(MonitoringIndicator).order_by(MonitoringIndicator.code)))
+
+
+def get_indicator(session: Session, code: str) -> MonitoringIndicator:
+    ind = session.scalar(select(MonitoringIndicator).where(MonitoringIndicator.code == code))
+    if ind is None:
+        raise NotFound(f"there is no indicator {code!r}; see /api/monitoring/indicators")
+    return ind
+
+
+def indicator_dict(ind: MonitoringIndicator) -> dict[str, Any]:
+    return {
+        "code": ind.code,
+        "name": ind.name_en,
+        "name_ru": ind.name_ru,
+        "unit": ind.unit,
+        "sensitive": ind.sensitive,
+        "species": ind.species.scientific_name if ind.species else None,
+        "allow_negative": ind.allow_negative,
+        "description": ind.description,
+    }
+
+
+def _checked_code(code: str) -> str:
+    code = (code or "").strip()
+    if not code or len(code) > 64 or not code[0].isalpha():
+        raise InvalidInput("an indicator code is 1-64 lower-case letters, digits or _")
+    if not all(c.islower() or c.isdigit() or c == "_" for c in code) or not code.isascii():
+        raise InvalidInput(f"{code!r}: an indicator code is lower-case letters, digits or _")
+    return code
+
+
+def _text(value: str | None, what: str, *, required: bool, limit: int = 200) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise InvalidInput(f"the {what} is empty")
+        return None
+    if len(value) > limit:
+        raise InvalidInput(f"the {what} is longer than {limit} characters")
+    return value
+
+
+def create_indicator(
+    session: Session, principal: Principal, data: IndicatorInput
+) -> MonitoringIndicator:
+    """Add an indicator to the catalogue (commits)."""
+    require_admin(principal)
+    code = _checked_code(data.code)
+    if session.scalar(select(MonitoringIndicator.id).where(MonitoringIndicator.code == code)):
+        raise Conflict(f"the indicator {code!r} exists already; edit it instead")
+    species_id, species_sensitive = _species_id(session, data.species)
+    set_actor(session, principal.username or f"user:{principal.user_id}")
+    ind = MonitoringIndicator(
+        code=code,
+        name_en=_text(data.name_en, "name", required=True),
+        name_ru=_text(data.name_ru, "Russian name", required=False),
+        unit=_text(data.unit, "unit", required=True, limit=40),
+        sensitive=bool(data.sensitive or species_sensitive),
+        species_id=species_id,
+        allow_negative=data.allow_negative,
+        description=_text(data.description, "description", required=False, limit=2000),
+    )
+    session.add(ind)
+    session.commit()
+    return ind
+
+
+#: Fields of an indicator an admin may change (the code names it and stays).
+EDITABLE = ("name_en", "name_ru", "unit", "sensitive", "species", "allow_negative", "description")
+
+
+def update_indicator(
+    session: Session, principal: Principal, code: str, changes: dict[str, Any]
+) -> MonitoringIndicator:
+    """Change fields of an indicator (commits). A sensitive species keeps it sensitive."""
+    require_admin(principal)
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
+    ind = get_indicator(session, code)
+    set_actor(session, principal.username or f"user:{principal.user_id}")
+    if "species" in changes:
+        ind.species_id, _ = _species_id(session, changes["species"])
+    for name, limit, required in (
+        ("name_en", 200, True),
+        ("name_ru", 200, False),
+        ("unit", 40, True),
+        ("description", 2000, False),
+    ):
+        if name in changes:
+            setattr(
+                ind,
+                name,
+                _text(changes[name], name.replace("_", " "), required=required, limit=limit),
+            )
+    if "allow_negative" in changes:
+        ind.allow_negative = bool(changes["allow_negative"])
+    if "sensitive" in changes:
+        ind.sensitive = bool(changes["sensitive"])
+    session.flush()
+    if ind.species_id is not None:
+        sp = session.get(Species, ind.species_id)
+        if sp is not None and sp.sensitive:
+            ind.sensitive = True
+    session.commit()
+    return ind
+
+
+def link_species(session: Session) -> int:
+    """Link the seeded indicators to their species once those are loaded, and make indicators
+    of sensitive species sensitive (commits). Returns how many indicators changed."""
+    n = 0
+    for code, name in SEED_SPECIES.items():
+        ind = session.scalar(select(MonitoringIndicator).where(MonitoringIndicator.code == code))
+        sp = session.scalar(select(Species).where(Species.scientific_name == name))
+        if ind is not None and sp is not None and ind.species_id is None:
+            ind.species_id = sp.id
+            n += 1
+    for ind in list_indicators(session):
+        if ind.species is not None and ind.species.sensitive and not ind.sensitive:
+            ind.sensitive = True
+            n += 1
+    session.commit()
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# Records: checking and submission
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordInput:
+    """One record as a grantee gives it (a form, a JSON body or a CSV row)."""
+
+    site: str
+    indicator: str
+    period_start: str
+    value: str
+    period_end: str = ""
+    method_note: str = ""
+    points: str = ""
+
+
+@dataclass
+class CheckedRecord:
+    site: FieldSite
+    indicator: MonitoringIndicator
+    period_start: dt.date
+    period_end: dt.date
+    value: float
+    method_note: str | None
+    points: list[Point] = field(default_factory=list)
+
+
+def _date(value: str, what: str) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"the {what} {value!r} is not a date (YYYY-MM-DD)") from None
+    if day > dt.date.today():
+        raise InvalidInput(f"the {what} {day.isoformat()} is in the future")
+    if day.year < 1950:
+        raise InvalidInput(f"the {what} {day.isoformat()} is before 1950")
+    return day
+
+
+def parse_points(text_: str) -> list[Point]:
+    """Points as ``lon lat`` pairs separated by ``;`` or new lines (WGS 84 degrees)."""
+    out: list[Point] = []
+    for part in text_.replace("\n", ";").split(";"):
+        part = part.strip().replace(",", " ")
+        if not part:
+            continue
+        bits = part.split()
+        if len(bits) != 2:
+            raise InvalidInput(
+                f"{part!r} is not a point: write 'longitude latitude', e.g. 76.9 43.0"
+            )
+        try:
+            lon, lat = float(bits[0]), float(bits[1])
+        except ValueError:
+            raise InvalidInput(
+                f"{part!r} is not a point: longitude and latitude are numbers"
+            ) from None
+        if not (math.isfinite(lon) and math.isfinite(lat)) or not (
+            -180 <= lon <= 180 and -90 <= lat <= 90
+        ):
+            raise InvalidInput(f"{part!r} is not a longitude and latitude in degrees")
+        out.append(Point(lon, lat))
+    if len(out) > MAX_POINTS:
+        raise InvalidInput(f"at most {MAX_POINTS} observation points per record")
+    return out
+
+
+class _Lookup:
+    """The grant's sites and the catalogue, read once for a batch."""
+
+    def __init__(self, session: Session, grant: Grant) -> None:
+        self.sites = {
+            s.name: s
+            for s in session.scalars(select(FieldSite).where(FieldSite.grant_id == grant.id))
+        }
+        self.by_id = {str(s.id): s for s in self.sites.values()}
+        self.indicators = {i.code: i for i in list_indicators(session)}
+        self.grant = grant
+
+    def site(self, ref: str) -> FieldSite:
+        ref = ref.strip()
+        site = self.sites.get(ref) or self.by_id.get(ref)
+        if site is None:
+            names = ", ".join(sorted(self.sites)) or "none yet: upload its sites first"
+            raise InvalidInput(
+                f"grant {self.grant.code} has no field site {ref!r}; its sites: {names}"
+            )
+        return site
+
+    def indicator(self, code: str) -> MonitoringIndicator:
+        ind = self.indicators.get(code.strip())
+        if ind is None:
+            raise InvalidInput(
+                f"unknown indicator {code.strip()!r}; see /api/monitoring/indicators"
+            )
+        return ind
+
+
+def check_record(lookup: _Lookup, data: RecordInput, points_allowed: bool = True) -> CheckedRecord:
+    """A cleaned record, or :class:`InvalidInput` naming the first problem."""
+    problems: list[str] = []
+    site = indicator = None
+    start = end = None
+    value = math.nan
+    for step in ("site", "indicator", "start", "end", "value"):
+        try:
+            if step == "site":
+                site = lookup.site(data.site or "")
+            elif step == "indicator":
+                indicator = lookup.indicator(data.indicator or "")
+            elif step == "start":
+                start = _date(data.period_start or "", "date (period start)")
+            elif step == "end" and (data.period_end or "").strip():
+                end = _date(data.period_end, "period end")
+            elif step == "value":
+                raw = (data.value or "").strip()
+                try:
+                    value = float(raw)
+                except ValueError:
+                    raise InvalidInput(f"the value {raw!r} is not a number") from None
+                if not math.isfinite(value):
+                    raise InvalidInput(f"the value {raw!r} is not a finite number")
+        except InvalidInput as exc:
+            problems.append(exc.message)
+    if start is not None and end is not None and end < start:
+        problems.append(f"the period ends ({end}) before it starts ({start})")
+    if (
+        indicator is not None
+        and math.isfinite(value)
+        and value < 0
+        and not indicator.allow_negative
+    ):
+        problems.append(f"{indicator.code} cannot be negative ({value:g})")
+    note = (data.method_note or "").strip() or None
+    if note and len(note) > MAX_NOTE:
+        problems.append(f"the method note is longer than {MAX_NOTE:,} characters")
+    pts: list[Point] = []
+    try:
+        pts = parse_points(data.points or "")
+    except InvalidInput as exc:
+        problems.append(exc.message)
+    if problems:
+        raise InvalidInput("; ".join(problems))
+    assert site is not None and indicator is not None and start is not None
+    return CheckedRecord(
+        site=site,
+        indicator=indicator,
+        period_start=start,
+        period_end=end or start,
+        value=value,
+        method_note=note,
+        points=pts,
+    )
+
+
+def _key(r: CheckedRecord) -> tuple[int, int, dt.date, dt.date]:
+    return (r.site.id, r.indicator.id, r.period_start, r.period_end)
+
+
+def _existing(session: Session, keys: Sequence[tuple[int, int, dt.date, dt.date]]) -> set[Any]:
+    if not keys:
+        return set()
+    site_ids = {k[0] for k in keys}
+    rows = session.execute(
+        select(
+            MonitoringRecord.site_id,
+            MonitoringRecord.indicator_id,
+            MonitoringRecord.period_start,
+            MonitoringRecord.period_end,
+        ).where(MonitoringRecord.site_id.in_(site_ids))
+    ).all()
+    return {tuple(r) for r in rows} & set(keys)
+
+
+def _duplicate_text(r: CheckedRecord) -> str:
+    period = (
+        r.period_start.isoformat()
+        if r.period_start == r.period_end
+        else f"{r.period_start.isoformat()}..{r.period_end.isoformat()}"
+    )
+    return f"{r.indicator.code} at {r.site.name} for {period}"
+
+
+def _store(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    checked: Sequence[CheckedRecord],
+    evidence: Sequence[Evidence] = (),
+    captions: Sequence[str] = (),
+    *,
+    method: str = "observed",
+    source: str = "Field monitoring submitted to Irbis",
+) -> list[MonitoringRecord]:
+    set_actor(session, principal.username or f"user:{principal.user_id}")
+    out: list[MonitoringRecord] = []
+    for c in checked:
+        rec = MonitoringRecord(
+            site_id=c.site.id,
+            indicator_id=c.indicator.id,
+            period_start=c.period_start,
+            period_end=c.period_end,
+            value=c.value,
+            method_note=c.method_note,
+            state=MonitoringState.submitted,
+            submitted_by=principal.user_id,
+            submitted_by_name=principal.display_name,
+            source=source,
+            licence=RECORD_LICENCE,
+            method=method,
+        )
+        for p in c.points:
+            rec.points.append(
+                MonitoringPoint(
+                    indicator_id=c.indicator.id,
+                    observed_on=c.period_start,
+                    accepted=False,
+                    source=source,
+                    licence=RECORD_LICENCE,
+                    method=method,
+                    geom=from_shape(p, srid=4326),
+                )
+            )
+        session.add(rec)
+        out.append(rec)
+    if evidence and len(out) != 1:
+        raise InvalidInput("evidence files go with one record at a time")
+    seen: set[str] = set()
+    unique = []
+    for i, ev in enumerate(evidence):
+        if ev.sha256 not in seen:
+            seen.add(ev.sha256)
+            unique.append((ev, captions[i] if i < len(captions) else None))
+    with _stored(settings, [ev for ev, _ in unique]) as paths:
+        for (ev, caption), rel in zip(unique, paths, strict=True):
+            out[0].evidence.append(
+                MonitoringEvidence(
+                    sha256=ev.sha256,
+                    media_type=ev.media_type,
+                    size_bytes=ev.size_bytes,
+                    width=ev.width,
+                    height=ev.height,
+                    caption=(caption or "").strip()[:500] or None,
+                    location_kept=ev.location_kept,
+                    storage_path=rel,
+                    metadata_rules=METADATA_RULES,
+                )
+            )
+        session.commit()
+    return out
+
+
+def submit_record(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    code: str,
+    data: RecordInput,
+    evidence: Sequence[Evidence] = (),
+    captions: Sequence[str] = (),
+) -> MonitoringRecord:
+    """Store one record with its points and evidence (commits), or raise saying what to fix."""
+    grant = get_grant(session, code)
+    require_submitter(principal, grant)
+    if len(evidence) > MAX_EVIDENCE_FILES:
+        raise InvalidInput(f"at most {MAX_EVIDENCE_FILES} evidence files per record")
+    checked = check_record(_Lookup(session, grant), data)
+    if _existing(session, [_key(checked)]):
+        raise Conflict(
+            f"there is a record of {_duplicate_text(checked)} already; a second one would "
+            "count twice"
+        )
+    return _store(session, settings, principal, [checked], evidence, captions)[0]
+
+
+@dataclass
+class BatchReport:
+    """The outcome of a CSV upload: a line per row, and whether anything was stored."""
+
+    rows: list[dict[str, Any]]
+    stored: bool
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(r["status"] == "ok" for r in self.rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        errors = sum(1 for r in self.rows if r["status"] != "ok")
+        return {
+            "stored": self.stored,
+            "rows": len(self.rows),
+            "errors": errors,
+            "error": self.error,
+            "report": self.rows,
+        }
+
+
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    """The rows of a monitoring CSV (UTF-8, a header with :data:`CSV_COLUMNS`)."""
+    try:
+        text_ = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"the file is not UTF-8 text (byte {exc.start + 1} is not valid UTF-8); save it "
+            "as 'CSV UTF-8' and upload it again"
+        ) from None
+    if "\x00" in text_:
+        raise InvalidInput("the file is not a CSV text file (it contains NUL bytes)")
+    reader = csv.DictReader(io.StringIO(text_, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        raise InvalidInput(
+            f"the file is empty; the first line names the columns: {', '.join(CSV_COLUMNS)}"
+        )
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    if unknown or missing or len(set(header)) != len(header):
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown {', '.join(repr(u) for u in unknown)}")
+        if len(set(header)) != len(header):
+            parts.append("a column is named twice")
+        raise InvalidInput(
+            f"wrong columns ({'; '.join(parts)}); the columns are {', '.join(CSV_COLUMNS)} "
+            f"({', '.join(CSV_REQUIRED)} required)"
+        )
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        if None in row:
+            rows.append({"__extra__": "x"})
+            continue
+        rows.append({k: (v or "") for k, v in row.items()})
+        if len(rows) > MAX_CSV_ROWS:
+            raise InvalidInput(f"at most {MAX_CSV_ROWS:,} rows per file; split it")
+    if not rows:
+        raise InvalidInput("the file has a header but no rows")
+    return rows
+
+
+def submit_csv(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    code: str,
+    data: bytes,
+    *,
+    dry_run: bool = False,
+) -> BatchReport:
+    """Check every row of a CSV, then store all of them in one transaction or none.
+
+    Returns the report; it says per row (numbered as in a spreadsheet, the header being row
+    1) what is wrong. Nothing is stored if any row is wrong, or with ``dry_run``.
+    """
+    grant = get_grant(session, code)
+    require_submitter(principal, grant)
+    try:
+        rows = read_csv(data)
+    except InvalidInput as exc:
+        return BatchReport(rows=[], stored=False, error=exc.message)
+    lookup = _Lookup(session, grant)
+    report: list[dict[str, Any]] = []
+    good: list[tuple[int, CheckedRecord]] = []
+    seen: dict[tuple[int, int, dt.date, dt.date], int] = {}
+    for i, row in enumerate(rows, start=2):
+        if "__extra__" in row:
+            report.append({"row": i, "status": "error", "message": "more values than columns"})
+            continue
+        try:
+            c = check_record(lookup, RecordInput(**{k: row.get(k, "") for k in CSV_COLUMNS}))
+        except InvalidInput as exc:
+            report.append({"row": i, "status": "error", "message": exc.message})
+            continue
+        k = _key(c)
+        if k in seen:
+            report.append(
+                {
+                    "row": i,
+                    "status": "error",
+                    "message": f"duplicate of row {seen[k]}: {_duplicate_text(c)}",
+                }
+            )
+            continue
+        seen[k] = i
+        report.append({"row": i, "status": "ok", "message": _duplicate_text(c)})
+        good.append((i, c))
+    stored_already = _existing(session, [_key(c) for _, c in good])
+    for i, c in good:
+        if _key(c) in stored_already:
+            report[i - 2] = {
+                "row": i,
+                "status": "error",
+                "message": f"there is a record of {_duplicate_text(c)} already",
+            }
+    out = BatchReport(rows=report, stored=False)
+    if not out.ok or dry_run:
+        session.rollback()
+        return out
+    _store(session, settings, principal, [c for _, c in good])
+    out.stored = True
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Review
+# ---------------------------------------------------------------------------------------------
+
+
+def review(
+    session: Session, principal: Principal, record_id: int, to_state: str, reason: str | None
+) -> MonitoringRecord:
+    """Accept a record or return it with a reason (commits); its points follow."""
+    require_reviewer(principal)
+    record = session.get(MonitoringRecord, record_id, with_for_update=True)
+    if record is None:
+        raise NotFound(f"there is no monitoring record {record_id}")
+    if to_state not in (MonitoringState.accepted, MonitoringState.returned):
+        raise InvalidInput(f"unknown state {to_state!r}; use accepted or returned")
+    if to_state not in TRANSITIONS[record.state]:
+        raise Conflict(f"record {record_id} is {record.state} already")
+    reason = (reason or "").strip() or None
+    if to_state == MonitoringState.returned and not reason:
+        raise InvalidInput("give a reason for returning the record; the grantee will see it")
+    if reason and len(reason) > MAX_NOTE:
+        raise InvalidInput(f"the reason is longer than {MAX_NOTE:,} characters")
+    set_actor(session, principal.username or f"user:{principal.user_id}")
+    record.state = to_state
+    record.reason = reason
+    record.reviewed_by = principal.user_id
+    record.reviewed_by_name = principal.display_name
+    record.reviewed_at = dt.datetime.now(dt.UTC)
+    session.execute(
+        update(MonitoringPoint)
+        .where(MonitoringPoint.record_id == record.id)
+        .values(accepted=to_state == MonitoringState.accepted)
+    )
+    session.commit()
+    return record
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def record_dict(record: MonitoringRecord, *, private: bool) -> dict[str, Any]:
+    """A record for JSON; ``private`` adds who submitted and reviewed it."""
+    out: dict[str, Any] = {
+        "id": record.id,
+        "grant": record.site.grant.code,
+        "site": record.site.name,
+        "site_id": record.site_id,
+        "indicator": record.indicator.code,
+        "unit": record.indicator.unit,
+        "period_start": record.period_start.isoformat(),
+        "period_end": record.period_end.isoformat(),
+        "value": record.value,
+        "method_note": record.method_note,
+        "state": record.state,
+        "method": record.method,
+        "url": f"/monitoring/records/{record.id}",
+        "evidence": [f"/monitoring/evidence/{e.id}" for e in record.evidence],
+    }
+    if private:
+        out["reason"] = record.reason
+        out["submitted_by"] = record.submitted_by_name
+        out["reviewed_by"] = record.reviewed_by_name
+    return out
+
+
+def records_for_grant(
+    session: Session, principal: Principal, code: str, state: str | None = None
+) -> tuple[Grant, list[MonitoringRecord]]:
+    """A grant's records the caller may see: every state for its grantees and reviewers,
+    accepted ones for everyone else."""
+    grant = get_grant(session, code)
+    q = (
+        select(MonitoringRecord)
+        .join(FieldSite, FieldSite.id == MonitoringRecord.site_id)
+        .where(FieldSite.grant_id == grant.id)
+        .order_by(MonitoringRecord.period_start.desc(), MonitoringRecord.id.desc())
+    )
+    if not sees_all_of(principal, grant.id):
+        q = q.where(MonitoringRecord.state == MonitoringState.accepted)
+    if state is not None:
+        q = q.where(MonitoringRecord.state == state)
+    return grant, list(session.scalars(q))
+
+
+def pending(session: Session, principal: Principal, limit: int = 200) -> list[MonitoringRecord]:
+    """Records waiting for review (for reviewers)."""
+    require_reviewer(principal)
+    return list(
+        session.scalars(
+            select(MonitoringRecord)
+            .where(MonitoringRecord.state == MonitoringState.submitted)
+            .order_by(MonitoringRecord.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def series(
+    conn: Connection,
+    principal: Principal,
+    *,
+    grant: Grant | None = None,
+    site_id: int | None = None,
+    indicator: str | None = None,
+    step: str = "month",
+) -> list[dict[str, Any]]:
+    """Time series the caller may see: accepted records, unless the caller is a reviewer or
+    a grantee of the grant asked about (who also see submitted and returned ones)."""
+    if step not in lm.STEPS:
+        raise InvalidInput(f"unknown step {step!r}; use month or year")
+    public = not (
+        is_reviewer(principal) or (grant is not None and sees_all_of(principal, grant.id))
+    )
+    return lm.series(
+        conn,
+        lm.SeriesFilter(
+            grant_id=grant.id if grant else None, site_id=site_id, indicator_code=indicator
+        ),
+        public=public,
+        step=step,  # type: ignore[arg-type]
+    )
+
+
+def grant_monitoring(
+    conn: Connection, principal: Principal, grant_id: int, code: str, *, step: str = "year"
+) -> dict[str, Any]:
+    """What a grant's page shows of its monitoring: a chart per indicator."""
+    public = not (is_reviewer(principal) or sees_all_of(principal, grant_id))
+    if step not in lm.STEPS:
+        raise InvalidInput(f"unknown step {step!r}; use month or year")
+    s = lm.series(conn, lm.SeriesFilter(grant_id=grant_id), public=public, step=step)  # type: ignore[arg-type]
+    return {
+        "grant": code,
+        "series": s,
+        "charts": [lm.svg_chart(x) for x in s],
+        "url": f"/grants/{code}/monitoring",
+        "json": f"/api/monitoring/series?grant={code}&step={step}",
+    }
+
+
+def grant_monitoring_for(engine: Engine, principal: Principal, code: str) -> dict[str, Any]:
+    """:func:`grant_monitoring` of the grant ``code`` (for pages that hold an engine; reads
+    only the grant's id, so the read-only role will do)."""
+    with engine.connect() as conn:
+        grant_id = conn.execute(select(Grant.id).where(Grant.code == code)).scalar_one_or_none()
+        if grant_id is None:
+            raise NotFound(f"no grant with code {code!r}")
+        return grant_monitoring(conn, principal, grant_id, code)
