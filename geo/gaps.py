@@ -1,10 +1,11 @@
 """Coverage gaps: how much habitat is protected, funded and threatened, and where it is not.
 
-Protected coverage is computed the way Protected Planet computes it (UNEP-WCMC & IUCN,
-"Calculating protected area coverage", protectedplanet.net, methodology of the Protected
-Planet Report): sites with status ``Proposed`` are left out; sites reported as points are
-buffered to a geodesic circle of their reported area; overlapping sites are dissolved so no
-area is counted twice; areas are measured in an equal-area projection.
+Protected coverage follows the one set of Protected Planet rules of
+:mod:`geo.protected_planet` (used by planning units and threat dossiers too): sites with
+status ``Proposed`` or ``Not Reported`` and UNESCO-MAB Biosphere Reserves are left out;
+sites reported as points are buffered to a geodesic circle of their reported area;
+overlapping sites are dissolved so no area is counted twice; areas are measured in an
+equal-area projection.
 
 Examples
 --------
@@ -19,99 +20,21 @@ Examples
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 import geopandas as gpd
 import shapely
-from pyproj import Geod
 
 from geo.crs import STORAGE_EPSG, area_ha, require_crs
 from geo.errors import InvalidInput
 from geo.overlap import POLYGONAL, _polygonal
-
-_GEOD = Geod(ellps="WGS84")
-CIRCLE_VERTICES = 64
-
-
-def geodesic_circle(
-    lon: float, lat: float, area_m2: float, n: int = CIRCLE_VERTICES
-) -> shapely.Polygon:
-    """A geodesic n-gon centred on (lon, lat) whose area equals ``area_m2``.
-
-    The radius is that of a regular n-gon of the given area, ``sqrt(2A / (n sin(2π/n)))``,
-    so the polygon (not the ideal circle) has the reported area.
-    """
-    if area_m2 <= 0:
-        return shapely.Polygon()
-    r = math.sqrt(2 * area_m2 / (n * math.sin(2 * math.pi / n)))
-    az = np.linspace(0.0, 360.0, n, endpoint=False)
-    lons, lats, _ = _GEOD.fwd(np.full(n, lon), np.full(n, lat), az, np.full(n, r))
-    return shapely.Polygon(list(zip(lons[::-1], lats[::-1], strict=True)))
-
-
-def pa_polygons(pas: gpd.GeoDataFrame, *, area_col: str = "reported_area_km2") -> gpd.GeoDataFrame:
-    """Each protected area as a polygon, all other columns kept.
-
-    Points are buffered to a geodesic circle of their reported area in km² (a multipoint
-    shares it equally among its points); points without a reported area are left out, as
-    Protected Planet does; invalid polygons are repaired.
-    """
-    if pas is None or pas.empty:
-        return gpd.GeoDataFrame(
-            columns=[*getattr(pas, "columns", [])], geometry=[], crs=STORAGE_EPSG
-        )
-    require_crs(pas, what="the protected areas")
-    p = pas.to_crs(STORAGE_EPSG)
-    reported = p[area_col] if area_col in p.columns else pd.Series([None] * len(p), index=p.index)
-    geoms = []
-    for g, rep in zip(p.geometry, reported, strict=True):
-        if g is None or g.is_empty:
-            geoms.append(shapely.Polygon())
-        elif g.geom_type in ("Point", "MultiPoint"):
-            ok = rep is not None and np.isfinite(rep) and rep > 0
-            pts = list(shapely.get_parts(g))
-            circles = (
-                [geodesic_circle(pt.x, pt.y, rep * 1e6 / len(pts)) for pt in pts] if ok else []
-            )
-            geoms.append(shapely.union_all(circles) if circles else shapely.Polygon())
-        else:
-            geoms.append(_polygonal(shapely.make_valid(g) if not g.is_valid else g))
-    out = gpd.GeoDataFrame(
-        pd.DataFrame(p.drop(columns=p.geometry.name)),
-        geometry=gpd.GeoSeries(geoms, index=p.index, crs=STORAGE_EPSG),
-    )
-    return out[~out.geometry.is_empty]
-
-
-def protected_surface(
-    pas: gpd.GeoDataFrame,
-    *,
-    status_col: str = "status",
-    area_col: str = "reported_area_km2",
-    exclude_status: tuple[str, ...] = ("Proposed",),
-) -> shapely.Geometry:
-    """The dissolved protected surface (Protected Planet method), in EPSG:4326.
-
-    Parameters
-    ----------
-    pas : GeoDataFrame
-        Protected areas: polygons, and points with a reported area in km² (``area_col``).
-        Points without a reported area are left out (as Protected Planet does).
-    exclude_status : tuple of str
-        Statuses left out (Protected Planet: ``Proposed``).
-    """
-    if pas is None or pas.empty:
-        return shapely.MultiPolygon()
-    p = pas
-    if status_col in p.columns:
-        p = p[~p[status_col].isin(exclude_status)]
-    polys = pa_polygons(p, area_col=area_col)
-    if polys.empty:
-        return shapely.MultiPolygon()
-    return shapely.union_all(polys.geometry.to_numpy())
+from geo.protected_planet import (
+    CIRCLE_VERTICES,
+    geodesic_circle,
+    pa_polygons,
+    protected_surface,
+)
 
 
 def _union(gdf: gpd.GeoDataFrame | None, what: str) -> shapely.Geometry:
@@ -144,7 +67,8 @@ def coverage_gaps(
         Habitat polygons with ``species``, ``ecosystem`` and ``iso3`` (from
         :func:`geo.habitat.model_habitat` or the habitat table).
     protected_areas : GeoDataFrame
-        With ``status`` and ``reported_area_km2`` (see :func:`protected_surface`).
+        With ``status``, ``designation`` and ``reported_area_km2`` (see
+        :func:`geo.protected_planet.protected_surface`).
     field_sites : GeoDataFrame, optional
         Field sites of funded grants.
     threats : GeoDataFrame, optional
@@ -217,3 +141,13 @@ def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
         columns="ecosystem",
         values=["habitat_ha", "share_protected", "share_funded", "share_gap"],
     )
+
+
+__all__ = [
+    "CIRCLE_VERTICES",
+    "coverage_gaps",
+    "geodesic_circle",
+    "pa_polygons",
+    "protected_surface",
+    "side_by_side",
+]

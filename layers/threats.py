@@ -27,6 +27,7 @@ from folium.plugins import Draw
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from geo import protected_planet
 from geo.crs import REGION_BOUNDS, STORAGE_EPSG, area_ha
 from geo.errors import NotFound
 from geo.threats import LIVE_STATUSES, STATUSES, footprint_length_km, status_as_of, timeline
@@ -125,10 +126,17 @@ _CLIP = "ST_CollectionExtract(ST_Intersection(x.geom, ST_GeomFromWKB(:wkb, 4326)
 #: What a footprint is measured against: one query per layer, dissolved to the rows shown.
 #: Each returns ``id`` (a label), descriptive columns, and ``geom``.
 OVERLAP_LAYERS: dict[str, str] = {
+    # Polygons clipped to the footprint, and points whose circle of their reported area may
+    # reach it; geo.protected_planet then applies the Protected Planet rules (clipped_to).
     "protected_areas": (
-        "SELECT x.id::text AS id, x.name, x.designation, x.iucn_category, x.method, x.source, "
-        f"{_CLIP} AS geom FROM protected_areas x WHERE {_HIT} "
-        "AND GeometryType(x.geom) IN ('POLYGON', 'MULTIPOLYGON') ORDER BY x.name"
+        "SELECT x.id::text AS id, x.name, x.designation, x.iucn_category, x.status, "
+        "x.reported_area_km2, x.method, x.source, "
+        f"CASE WHEN GeometryType(x.geom) IN ('POINT', 'MULTIPOINT') THEN x.geom ELSE {_CLIP} "
+        "END AS geom FROM protected_areas x WHERE "
+        f"(GeometryType(x.geom) IN ('POLYGON', 'MULTIPOLYGON') AND {_HIT}) OR "
+        "(GeometryType(x.geom) IN ('POINT', 'MULTIPOINT') AND x.reported_area_km2 > 0 AND "
+        "ST_DWithin(x.geom::geography, ST_GeomFromWKB(:wkb, 4326)::geography, "
+        "1.01 * sqrt(x.reported_area_km2 * 1e6 / pi()))) ORDER BY x.name"
     ),
     "ecosystems": (
         "SELECT x.kind AS id, x.kind, min(x.method) AS method, "
@@ -177,6 +185,9 @@ def overlaps(conn: Connection, footprint: BaseGeometry) -> dict[str, Any]:
 
     footprint_ha = _ha([footprint])[0]
     frames = {name: _layer(conn, sql, footprint) for name, sql in OVERLAP_LAYERS.items()}
+    pas = frames.get("protected_areas")
+    if pas is not None and not pas.empty:
+        frames["protected_areas"] = protected_planet.clipped_to(pas, footprint)
     threat = gpd.GeoDataFrame({"id": [0]}, geometry=[footprint], crs=STORAGE_EPSG)
     present = {k: v for k, v in frames.items() if v is not None and not v.empty}
     loss = footprint_loss(threat, present) if footprint_ha > 0 and present else None

@@ -714,8 +714,9 @@ def run_gaps(
         "habitat_run": habitat_run,
         "min_gap_ha": min_gap_ha,
         "as_of": day.isoformat(),
-        "protected": "Protected Planet method: Proposed left out, "
-        "points buffered to reported area, overlaps dissolved",
+        "protected": "Protected Planet rules (geo.protected_planet): Proposed, Not Reported "
+        "and UNESCO-MAB Biosphere Reserves left out, points buffered to reported area, "
+        "overlaps dissolved, areas equal-area",
         "funded": "field sites of grants under way on as_of (active or closed, start_date <= "
         "as_of <= end_date) whose species include the row's species",
     }
