@@ -45,6 +45,7 @@ import h3
 import shapely
 from pyproj import CRS, Geod, Transformer
 
+from geo import protected_planet
 from geo.crs import EQUAL_AREA_EPSG, M2_PER_KM2, STORAGE_EPSG, require_crs, to_storage
 from geo.errors import InvalidInput, SchemaMismatch, TooLarge
 from geo.prioritisation import Boundary
@@ -260,31 +261,16 @@ def protected_polygons(
     statuses: Sequence[str] | None = COUNTED_PA_STATUSES,
     area_column: str = "reported_area_km2",
 ) -> gpd.GeoDataFrame:
-    """Protected areas as polygons: points become geodesic circles of their reported area.
-
-    Points without a reported area, and areas whose status is not counted (proposed), are
-    dropped.
+    """Protected areas as polygons, by the Protected Planet rules of
+    :func:`geo.protected_planet.protected_polygons` (Proposed, Not Reported and UNESCO-MAB
+    Biosphere Reserves left out; points as geodesic circles of their reported area; points
+    without one dropped). ``statuses``, when given, also keeps only those statuses.
     """
     pa = to_storage(protected, what="the protected areas")
     if statuses is not None and "status" in pa.columns:
         pa = pa[pa["status"].isin(list(statuses)) | pa["status"].isna()]
-    geoms: list[shapely.Geometry] = []
-    for geom, km2 in zip(
-        pa.geometry,
-        pa[area_column] if area_column in pa.columns else [None] * len(pa),
-        strict=True,
-    ):
-        if geom is None or geom.is_empty:
-            continue
-        if geom.geom_type in ("Point", "MultiPoint"):
-            if km2 is None or not np.isfinite(km2) or km2 <= 0:
-                continue
-            pts = list(geom.geoms) if geom.geom_type == "MultiPoint" else [geom]
-            share = float(km2) / len(pts)
-            geoms.extend(geodesic_circle(p.x, p.y, share) for p in pts)
-        else:
-            geoms.append(geom)
-    return gpd.GeoDataFrame(geometry=geoms, crs=STORAGE_EPSG)
+    polys = protected_planet.protected_polygons(pa, area_col=area_column)
+    return gpd.GeoDataFrame(geometry=polys.geometry.to_numpy(), crs=STORAGE_EPSG)
 
 
 def _local_buffer(geom: shapely.Geometry, distance_km: float) -> shapely.Geometry:
@@ -422,8 +408,10 @@ def unit_values(
     places, roads : GeoDataFrame, optional
         Towns (points) and roads (lines) for distances.
     by_country : bool
-        Split each habitat feature by the units' country (``...|KGZ``), so targets apply in
-        every country.
+        Split each habitat feature by country (``...|KGZ``), so targets apply in every
+        country. When the habitat has an ``iso3`` column (habitat modelled per country), a
+        unit on a border counts for each country by the habitat it holds in that country
+        (by intersection); otherwise the whole unit counts for the country holding most of it.
 
     Returns
     -------
@@ -446,13 +434,17 @@ def unit_values(
                 "(the species and the ecosystem of each polygon)"
             )
         hab = to_storage(habitat, what="the habitat")
-        hab = hab.dissolve(by=[species_column, ecosystem_column], as_index=False)
-        cover = _overlap_km2(out, hab, by=[species_column, ecosystem_column])
+        per_country = by_country and "iso3" in hab.columns
+        keys = [species_column, ecosystem_column, *(["iso3"] if per_country else [])]
+        hab = hab.dissolve(by=keys, as_index=False)
+        cover = _overlap_km2(out, hab, by=keys)
         columns: dict[str, np.ndarray] = {}
         for group in sorted(cover.columns):
             values = np.zeros(n)
             values[cover.index.to_numpy()] = cover[group].to_numpy()
-            if by_country:
+            if per_country:
+                columns[f"{FEATURE_PREFIX}{group}"] = values
+            elif by_country:
                 for iso3 in sorted(out["iso3"].dropna().unique()):
                     mask = (out["iso3"] == iso3).to_numpy()
                     if values[mask].sum() > 0:

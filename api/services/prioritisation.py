@@ -28,6 +28,8 @@ from geoalchemy2.shape import from_shape
 from api.db import models as m
 from api.db.engine import transaction
 from api.db.store import read_gdf
+from api.services import analyses as an
+from geo import ecosystems, habitat, ranges
 from geo import planning_units as pu
 from geo import prioritisation as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
@@ -96,11 +98,12 @@ class GridParams(BaseModel):
     by_country: bool = True
     threat_buffer_km: float = Field(2.0, ge=0, le=100)
     cost: CostParams = Field(default_factory=lambda: CostParams())
-    habitat: Literal["auto", "stored", "modelled", "regions"] = Field(
+    habitat: Literal["auto", "analysis", "stored", "modelled", "regions"] = Field(
         "auto",
         description=(
-            "Where habitat comes from: stored ranges × ecosystems, the Area of Habitat model "
-            "on the DEM, or the coarse named-regions proxy; 'auto' takes the first available."
+            "Where habitat comes from: the latest habitat analysis run (the figures of "
+            "/analyses), stored ranges × ecosystems, the Area of Habitat model on the coarse "
+            "DEM, or the named-regions proxy; 'auto' takes the first available."
         ),
     )
     fine_dem: bool = Field(False, description="Model habitat with the 15″ DEM where it reaches.")
@@ -264,13 +267,20 @@ def read_habitat(
 ) -> tuple[gpd.GeoDataFrame, str]:
     """Habitat polygons per species and ecosystem, and where they came from.
 
-    In order (``source="auto"``): stored species ranges (present, native or reintroduced)
+    In order (``source="auto"``): the latest successful habitat analysis run, the same rows
+    and numbers as ``/analyses`` (per species, ecosystem and country); stored species ranges (present, native or reintroduced)
     intersected with the stored mountain and arid-lowland ecosystems; else the Area of Habitat
     model (:mod:`geo.habitat`) on the registered DEMs with its cited defaults; else the coarse
     proxy from named physical regions (:func:`geo.planning_units.habitat_from_regions`). The
     source is recorded with the grid.
     """
     tried: list[str] = []
+    if source in ("auto", "analysis"):
+        found = _analysis_habitat(session)
+        if found is not None:
+            run_id, hab = found
+            return hab, f"habitat analysis run {run_id} (Area of Habitat, as on /analyses)"
+        tried.append("no successful habitat analysis run")
     if source in ("auto", "stored"):
         hab = _stored_habitat(session)
         if hab is not None:
@@ -291,6 +301,26 @@ def read_habitat(
         "no habitat to plan for (" + "; ".join(tried) + "): store species ranges and "
         "ecosystems, or load the demo (irbis load demo)"
     )
+
+
+def _analysis_habitat(session: Session) -> tuple[int, gpd.GeoDataFrame] | None:
+    run_id = session.scalar(
+        select(m.AnalysisRun.id)
+        .where(m.AnalysisRun.kind == "habitat", m.AnalysisRun.status == "succeeded")
+        .order_by(m.AnalysisRun.id.desc())
+        .limit(1)
+    )
+    if run_id is None:
+        return None
+    hab = _layer(
+        session,
+        "SELECT s.scientific_name AS species, h.ecosystem, h.iso3, ST_AsBinary(h.geom) AS geom "
+        "FROM habitat h JOIN species s ON s.id = h.species_id "
+        "WHERE h.analysis_run_id = :r AND h.ecosystem IN ('mountain', 'arid_lowland')",
+        r=run_id,
+    )
+    hab = hab[hab.geometry.notna() & ~hab.geometry.is_empty]
+    return None if hab.empty else (int(run_id), hab)
 
 
 def _stored_habitat(session: Session) -> gpd.GeoDataFrame | None:
@@ -328,16 +358,35 @@ def _raster_path(session: Session, name: str, data_dir: Path | None) -> Path | N
 def _modelled_habitat(
     session: Session, area: gpd.GeoDataFrame, *, data_dir: Path | None, fine_dem: bool
 ) -> gpd.GeoDataFrame | None:
-    from geo import ecosystems, habitat
-
     coarse = _raster_path(session, "dem_coarse_region", data_dir)
-    if coarse is None:
+    if coarse is None or data_dir is None:
+        return None
+    ref = {
+        k: data_dir / f
+        for k, f in (
+            ("koppen", an.KOPPEN_FILE),
+            ("aridity", an.ARIDITY_FILE),
+            ("landcover", an.LANDCOVER_FILE),
+            ("ecoregions", an.ECOREGIONS_FILE),
+        )
+    }
+    if not all(p.is_file() for p in ref.values()):
         return None
     fine = _raster_path(session, "dem_gebco_tianshan_pamir", data_dir) if fine_dem else None
     countries = area.rename(columns={"iso3": "iso_a3"})
     regions = _layer(session, "SELECT name, featurecla, ST_AsBinary(geom) AS geom FROM regions")
+    eco_regions = gpd.read_file(ref["ecoregions"], engine="pyogrio")
     grid = ecosystems.classify_region(
-        countries, coarse, fine_dem=fine, resolution_deg=1 / 30 if fine else 1 / 12
+        countries,
+        coarse,
+        fine_dem=fine,
+        koppen=ref["koppen"],
+        aridity=ref["aridity"],
+        landcover=ref["landcover"],
+        resolution_deg=1 / 30 if fine else 1 / 12,
+    )
+    range_parts = ranges.part_polygons(
+        tuple(q for qs in ranges.RANGES.values() for q in qs), eco_regions, regions
     )
     species = session.scalars(select(m.Species.scientific_name).order_by(m.Species.id)).all()
     parts = []
@@ -346,8 +395,8 @@ def _modelled_habitat(
             params = habitat.default_params(name)
         except InvalidInput:
             continue  # no cited defaults for this species
-        rng = habitat.default_range(params, countries, regions if not regions.empty else None)
-        parts.append(habitat.model_habitat(grid, params, rng, regions=regions))
+        rng = habitat.default_range(params, countries, regions, parts=range_parts)
+        parts.append(habitat.model_habitat(grid, params, rng, regions=range_parts))
     parts = [p for p in parts if not p.empty]
     if not parts:
         return None
