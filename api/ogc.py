@@ -318,8 +318,8 @@ def reader_for(request: Request, engine: Engine, spec: LayerSpec) -> Engine:
         return engine
     wanted = known.current(spec.tables)
     with read_connection(engine) as conn:
-        have = dict(conn.execute(versions(spec.tables)).tuples().all())
-    if any(int(have.get(t, -1)) < v for t, v in wanted.items()):
+        have: dict[str, int] = {str(t): int(v) for t, v in conn.execute(versions(spec.tables))}
+    if any(have.get(t, -1) < v for t, v in wanted.items()):
         return state.engine
     return engine
 

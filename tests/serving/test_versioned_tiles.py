@@ -1,0 +1,82 @@
+"""Versioned tiles: URLs from TileJSON, styles, tilesets and maps carry the data version; a
+tile at the current version is immutable, at an old one it is today's tile kept briefly, and
+the unversioned URL revalidates with its ETag."""
+
+from __future__ import annotations
+
+import re
+
+import mapbox_vector_tile
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from api.ogc import IMMUTABLE, STALE_VERSION_MAX_AGE
+
+LAYER = "protected_areas"
+Z, Y, X = 4, 5, 11
+
+
+def _template(client: TestClient) -> str:
+    tj = client.get(f"/collections/{LAYER}/tiles/WebMercatorQuad/tilejson.json").json()
+    return str(tj["tiles"][0]).replace("http://testserver", "")
+
+
+def _touch(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE {LAYER} SET name = name WHERE id = (SELECT min(id) FROM {LAYER})")
+        )
+
+
+def test_every_document_carries_the_same_version(served: TestClient) -> None:
+    template = _template(served)
+    token = re.search(r"\?v=([0-9a-f]{16})$", template)
+    assert token, template
+    meta = served.get(f"/collections/{LAYER}/tiles/WebMercatorQuad").json()
+    assert any(link["href"].endswith(f"?v={token[1]}") for link in meta["links"])
+    sets = served.get(f"/collections/{LAYER}/tiles").json()["tilesets"]
+    assert all(any(link["href"].endswith(f"?v={token[1]}") for link in s["links"]) for s in sets)
+    style = served.get(f"/collections/{LAYER}/styles/default").json()
+    assert any(
+        str(src.get("url", "")).endswith(f"?v={token[1]}") for src in style["sources"].values()
+    )
+    page = served.get(f"/collections/{LAYER}/map").text
+    assert f"/collections/{LAYER}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?v={token[1]}" in page
+
+
+def test_current_version_is_immutable_and_a_write_moves_it(served: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    old = _template(served).format(z=Z, y=Y, x=X)
+    r = served.get(old)
+    assert r.status_code == 200 and r.headers["cache-control"] == IMMUTABLE
+    assert mapbox_vector_tile.decode(r.content)[LAYER]["features"]
+    _touch(engine)
+    new = _template(served).format(z=Z, y=Y, x=X)
+    assert new != old  # the new data is under a new URL: nothing to purge
+    fresh = served.get(new)
+    assert fresh.headers["cache-control"] == IMMUTABLE
+    # the old URL answers today's tile, which caches keep only briefly
+    stale = served.get(old)
+    assert stale.status_code == 200
+    assert stale.headers["cache-control"] == f"public, max-age={STALE_VERSION_MAX_AGE}"
+    assert stale.headers["etag"] == fresh.headers["etag"] != r.headers["etag"]
+
+
+def test_unversioned_url_revalidates(served: TestClient) -> None:
+    url = f"/collections/{LAYER}/tiles/WebMercatorQuad/{Z}/{Y}/{X}"
+    r = served.get(url)
+    assert r.headers["cache-control"] == "public, max-age=0, must-revalidate"
+    assert served.get(url, headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+
+
+def test_a_tile_with_sensitive_precision_stays_private(login_as) -> None:  # type: ignore[no-untyped-def]
+    analyst = login_as("analyst")
+    tj = analyst.get("/collections/occurrences/tiles/WebMercatorQuad/tilejson.json").json()
+    url = str(tj["tiles"][0]).replace("http://testserver", "").format(z=Z, y=Y, x=X)
+    r = analyst.get(url)
+    assert r.status_code == 200
+    assert (
+        r.headers["cache-control"].startswith("private")
+        and "immutable" not in r.headers["cache-control"]
+    )
+    public = TestClient(analyst.app).get(url)
+    assert public.headers["cache-control"] == IMMUTABLE
