@@ -206,7 +206,7 @@ async def submit(
     given = bool(
         (footprint is not None and footprint.filename)
         or (geometry or "").strip()
-        or point
+        or (coordinates or "").strip()
         or threat_id is not None
     )
     if not given:

@@ -1,0 +1,156 @@
+"""Pages in the language of the request, error pages for browsers, JSON errors in English."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from api.routers.pages import render_markdown
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def html_lang(body: str) -> str:
+    m = re.search(r'<html lang="([a-z]+)"', body)
+    assert m, "no <html lang>"
+    return m.group(1)
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "lang", "words"),
+    [
+        (
+            "ru-RU,ru;q=0.9,en;q=0.5",
+            "ru",
+            ["Атлас", "Угрозы", "Источники", "Охраняемые территории"],
+        ),
+        (
+            "kk-KZ,kk;q=0.9,ru;q=0.8",
+            "kk",
+            ["Атлас", "Қауіптер", "Дереккөздер", "Қорғалатын аумақтар"],
+        ),
+        ("en-US,en;q=0.9", "en", ["Atlas", "Threats", "Sources", "Protected areas"]),
+    ],
+)
+def test_landing_in_the_browser_language(
+    client: Any, accept_language: str, lang: str, words: list[str]
+) -> None:
+    r = client.get("/", headers={**HTML, "Accept-Language": accept_language})
+    assert r.status_code == 200
+    assert html_lang(r.text) == lang
+    assert r.headers["content-language"] == lang
+    assert "Accept-Language" in r.headers["vary"]
+    for w in words:
+        assert w in r.text, w
+    # the switcher offers the two other languages, each named in itself
+    for code, name in (("ru", "Русский"), ("kk", "Қазақша"), ("en", "English")):
+        assert name in r.text
+        if code != lang:
+            assert f'hreflang="{code}"' in r.text
+
+
+def test_the_switcher_sets_a_cookie_that_is_remembered(client: Any) -> None:
+    r = client.get("/threats?lang=kk", headers={**HTML, "Accept-Language": "ru"})
+    assert r.status_code == 200 and html_lang(r.text) == "kk"
+    assert "lang=kk" in r.headers["set-cookie"] and "Max-Age" in r.headers["set-cookie"]
+    # later requests without ?lang= stay in Kazakh although the browser prefers Russian
+    again = client.get("/sources", headers={**HTML, "Accept-Language": "ru"})
+    assert html_lang(again.text) == "kk" and "Дереккөздер мен лицензиялар" in again.text
+    back = client.get("/sources?lang=en", headers=HTML)
+    assert html_lang(back.text) == "en" and "Sources and licences" in back.text
+
+
+def test_switcher_links_keep_the_page_and_its_query(client: Any) -> None:
+    r = client.get("/threats?as_of=2024-01-01", headers={**HTML, "Accept-Language": "en"})
+    assert 'href="/threats?as_of=2024-01-01&amp;lang=ru"' in r.text
+
+
+def test_stored_values_read_as_words(client: Any, kok_jailau: int) -> None:
+    r = client.get("/threats", headers={**HTML, "Accept-Language": "ru"})
+    assert "горнолыжный курорт" in r.text and "ski_resort" not in r.text.split("<tbody>")[1]
+
+
+def test_unknown_page_is_an_html_page_with_navigation(client: Any) -> None:
+    r = client.get("/no-such-page", headers={**HTML, "Accept-Language": "ru"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert html_lang(r.text) == "ru"
+    assert "Страница не найдена" in r.text
+    assert 'href="/atlas"' in r.text and 'class="topbar"' in r.text
+
+
+def test_api_clients_still_get_json_errors_in_english(client: Any) -> None:
+    for headers in ({"Accept": "application/json"}, {"Accept": "*/*"}, {}):
+        r = client.get("/no-such-page", headers={**headers, "Accept-Language": "kk"})
+        assert r.status_code == 404
+        assert r.headers["content-type"].startswith("application/json")
+        assert r.json()["code"] == "not_found"
+    r = client.get("/collections/no_such_layer/items?f=json", headers={"Accept-Language": "ru"})
+    assert r.status_code == 404 and r.json()["description"].isascii()
+    # ?f=json wins over a browser's Accept
+    r = client.get("/no-such-page?f=json", headers=HTML)
+    assert r.headers["content-type"].startswith("application/json")
+
+
+def test_a_bad_parameter_is_a_page_for_browsers(client: Any) -> None:
+    r = client.get("/threats?as_of=not-a-date", headers={**HTML, "Accept-Language": "kk"})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Сұрауды орындау мүмкін емес" in r.text
+    assert "Traceback" not in r.text and "/work/" not in r.text
+
+
+def test_forbidden_page_offers_no_dead_end(login_as: Any) -> None:
+    grantee = login_as("grantee")
+    r = grantee.get("/reports/new", headers={**HTML, "Accept-Language": "ru"})
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("text/html")
+    assert "У вас нет доступа к этой странице" in r.text
+    # and no page links a grantee to the report form it may not use
+    for path in ("/threats", "/reports", "/"):
+        page = grantee.get(path, headers=HTML)
+        assert 'href="/reports/new"' not in page.text, path
+    advocate = login_as("advocate")
+    assert 'href="/reports/new"' in advocate.get("/threats", headers=HTML).text
+
+
+def test_upload_card_only_for_those_who_may_upload(login_as: Any) -> None:
+    assert 'href="/sites/upload"' not in login_as("advocate").get("/", headers=HTML).text
+    assert 'href="/sites/upload"' in login_as("grantee").get("/", headers=HTML).text
+
+
+def test_account_leads_to_login_when_logged_out(client: Any) -> None:
+    r = client.get("/account", headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/account/tokens"
+    page = client.get("/account", headers={**HTML, "Accept-Language": "kk"})
+    assert page.status_code == 200 and 'name="username"' in page.text and "Кіру" in page.text
+
+
+def test_account_for_a_logged_in_user(login_as: Any) -> None:
+    user = login_as("analyst")
+    r = user.get("/account", headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/account/tokens"
+
+
+def test_sources_renders_markdown(client: Any) -> None:
+    r = client.get("/sources", headers=HTML)
+    assert r.status_code == 200
+    provenance = r.text.split('id="provenance"')[1]
+    assert "<h" in provenance or "<p>" in provenance
+    assert "\n## " not in provenance and "\n# " not in provenance
+
+
+def test_markdown_escapes_raw_html() -> None:
+    out = str(render_markdown("# Title\n\n<script>alert(1)</script> [x](javascript:alert(1))"))
+    assert "<h1>Title</h1>" in out
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert 'href="javascript:' not in out
+
+
+def test_atom_feed_declares_utf8(client: Any) -> None:
+    r = client.get("/threats/feed.atom")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    r.content.decode("utf-8")
