@@ -15,6 +15,10 @@ area coverage" (Protected Planet methodology of the Protected Planet Report):
 4. **Equal-area:** areas are measured in an equal-area CRS (EPSG:6933, see
    :func:`geo.crs.area_m2`), never in degrees.
 
+Land excised from a protected area and later returned (Kok-Zhailau: excised from Ile-Alatau
+National Park in 2014, returned in February 2022) counts as protected only on the dates it
+was inside: see :func:`inside_on` and :func:`protected_on`.
+
 Examples
 --------
 >>> import geopandas as gpd
@@ -29,7 +33,9 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -45,6 +51,8 @@ from geo.overlap import _polygonal
 EXCLUDED_STATUSES: tuple[str, ...] = ("Proposed", "Not Reported")
 #: Designations Protected Planet leaves out of coverage (compared case-insensitively).
 EXCLUDED_DESIGNATIONS: tuple[str, ...] = ("UNESCO-MAB Biosphere Reserve",)
+#: Kinds of boundary change: land taken out of a protected area, or given back to it.
+BOUNDARY_CHANGES: tuple[str, ...] = ("excised", "returned")
 #: Vertices of the circle drawn for a site reported as a point.
 CIRCLE_VERTICES = 64
 
@@ -176,15 +184,62 @@ def clipped_to(pas: gpd.GeoDataFrame, footprint: shapely.Geometry) -> gpd.GeoDat
     return out if out.geometry.name == name else out.rename_geometry(name)
 
 
+def inside_on(changes: Iterable[tuple[dt.date, str]], on: dt.date) -> bool:
+    """Whether land is inside its protected area on ``on``, given its boundary changes.
+
+    ``changes`` are ``(date, kind)`` pairs, kind ``"excised"`` (taken out of the protected
+    area) or ``"returned"`` (given back). The land is inside unless its latest change on or
+    before ``on`` is an excision; land with no change is inside.
+
+    >>> import datetime as dt
+    >>> kj = [(dt.date(2014, 1, 1), "excised"), (dt.date(2022, 2, 1), "returned")]
+    >>> [inside_on(kj, dt.date(y, 6, 1)) for y in (2013, 2015, 2020, 2023, 2025)]
+    [True, False, False, True, True]
+    """
+    latest: str | None = None
+    for day, kind in sorted(changes, key=lambda c: c[0]):
+        if kind not in BOUNDARY_CHANGES:
+            raise ValueError(
+                f"unknown boundary change {kind!r}; expected one of {BOUNDARY_CHANGES}"
+            )
+        if day <= on:
+            latest = kind
+    return latest != "excised"
+
+
+def protected_on(
+    area: shapely.Geometry,
+    changes: Iterable[tuple[dt.date, str, shapely.Geometry]],
+    on: dt.date,
+) -> shapely.Geometry:
+    """A protected area's surface on ``on``: ``area`` without the land that stands excised
+    on that date (each changed piece of land judged by :func:`inside_on` over its own
+    changes, grouped by geometry)."""
+    by_land: dict[bytes, list[tuple[dt.date, str]]] = {}
+    land: dict[bytes, shapely.Geometry] = {}
+    for day, kind, geom in changes:
+        key = shapely.to_wkb(shapely.normalize(geom))
+        by_land.setdefault(key, []).append((day, kind))
+        land[key] = geom
+    out = area
+    for key, history in by_land.items():
+        if not inside_on(history, on):
+            out = shapely.difference(out, land[key])
+    return _polygonal(out)
+
+
 __all__ = [
+    "BOUNDARY_CHANGES",
     "CIRCLE_VERTICES",
     "EXCLUDED_DESIGNATIONS",
     "EXCLUDED_STATUSES",
     "clipped_to",
     "counted",
     "geodesic_circle",
+    "inside_on",
     "pa_polygons",
     "protected_area_ha",
+    "protected_on",
     "protected_polygons",
     "protected_surface",
 ]

@@ -302,6 +302,18 @@ PROTECTED_POINTS = [
 ILE_ALATAU: dict[str, Any] = {
     "name": "Ile-Alatau National Park",
     "osm_id": "relation/21255164",
+    # The park's snow leopards, quoted exactly as the source says it (the national park
+    # administration, via Qazinform). The "only 200 of us" of a campaign letter speaks for
+    # the species in the whole country, not for the park.
+    "snow_leopards": (
+        "Experts estimate that around 40 snow leopards inhabit the territory of the "
+        "Ile-Alatau National Park and its adjacent areas."
+    ),
+    "snow_leopards_source": (
+        'Qazinform News Agency, "Hidden life revealed: Five rare species spotted in '
+        'Ile-Alatau Park", 23 December 2025, citing the national park administration, '
+        "https://qazinform.com/news/hidden-life-revealed-five-rare-species-spotted-in-ile-alatau-park-5c7a40"
+    ),
 }
 
 KOK_JAILAU: dict[str, Any] = {
@@ -312,17 +324,28 @@ KOK_JAILAU: dict[str, Any] = {
     "description": (
         "A planned ski resort in the Kok-Jailau (Kok-Zhailau) valley inside Ile-Alatau "
         "National Park, between the Malaya and Bolshaya Almatinka gorges, about 10 km from "
-        "Almaty (plateau at about 1,450-1,740 m). 1,002 ha were taken out of the park in 2014 "
+        "Almaty (plateau at about 1,450-1,740 m by one source, 1,600-2,200 m by others). "
+        "1,002 ha were taken out of the park in 2014 "
         "for 63 km of ski runs on 1.85 km², for about 10,000 visitors a day, at about 470 "
         "million USD of public money; 27 ha of Schrenk's spruce forest were to be cut and "
         "snowmaking would need 326 m³ of water a day. A petition gathered more than 10,000 "
         "signatures. Construction was banned in October 2019 and the land returned to the park "
         "in February 2022; the plan came back in 2025 within an 'Almaty Mountain Cluster'. "
-        "The footprint drawn here is schematic: an ellipse of 1,002 ha centred on the "
-        "approximate position of the valley, not the project's boundary."
+        "The footprint drawn here is schematic, not the project's boundary: an ellipse of "
+        "1,002 ha on the plateau between the two gorges, its long axis west-east across the "
+        "interfluve from the Bolshaya Almatinka to the Malaya Almatinka gorge (both gorges "
+        "run south-north), inside the park's OpenStreetMap boundary; its elevation is the "
+        "one the demo's DEM gives there."
     ),
-    "center": (76.98, 43.14),
+    # On the plateau between the gorges (GEBCO 2023 15": median about 1,750 m over the
+    # footprint), south of the park's northern boundary.
+    "center": (76.95, 43.135),
     "area_ha": 1002.0,
+    #: Ellipse long axis / short axis, and the azimuth of the long axis (degrees from north).
+    "aspect": 1.8,
+    "long_axis_azimuth_deg": 90.0,
+    #: The registered DEM the footprint's elevation is read from.
+    "dem": "dem_gebco_almaty",
     "properties": {
         "excised_from_park_ha": 1002,
         "ski_runs_km": 63,
@@ -333,8 +356,9 @@ KOK_JAILAU: dict[str, Any] = {
         "forest_species": "Picea schrenkiana (Schrenk's spruce)",
         "snowmaking_water_m3_per_day": 326,
         "petition_signatures_min": 10000,
-        "plateau_elevation_m": [1450, 1740],
+        "plateau_elevation_m_reported": [1450, 1740],
         "footprint": "schematic ellipse of the excised area, not the project boundary",
+        "footprint_orientation": "long axis west-east, across the plateau between the gorges",
     },
     "source": (
         "Public reporting on the Kok-Zhailau resort plan (2014-2025) as summarised in the "
@@ -349,5 +373,11 @@ KOK_JAILAU: dict[str, Any] = {
         ("halted", "2019-10-01", "Construction banned (October 2019)"),
         ("halted", "2022-02-01", "Land returned to the park (February 2022)"),
         ("proposed", "2025-01-01", "Plan revived within an 'Almaty Mountain Cluster' (2025)"),
+    ],
+    #: The land's own boundary history in Ile-Alatau National Park (protected_area_changes):
+    #: outside the park from the excision until its return.
+    "park_changes": [
+        ("excised", "2014-01-01", "1,002 ha excised from the park for the resort (2014)"),
+        ("returned", "2022-02-01", "Land returned to the park by decree (February 2022)"),
     ],
 }

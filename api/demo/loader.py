@@ -16,13 +16,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.progress import Progress
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import geopandas as gpd
 import rasterio
-from geoalchemy2.shape import from_shape
+import rasterio.mask
+from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from api.db import models as m
@@ -415,40 +417,107 @@ def load_protected_areas(engine: Engine, settings: Settings) -> int:
     return n
 
 
-def load_kok_jailau(engine: Engine) -> int:
+def kok_jailau_footprint() -> Polygon:
+    """The schematic Kok-Jailau footprint: an ellipse of the excised area on the plateau, its
+    long axis as documented in :data:`dd.KOK_JAILAU`."""
     kj = dd.KOK_JAILAU
+    lon, lat = kj["center"]
+    return ellipse_with_area(
+        lon,
+        lat,
+        area_ha=kj["area_ha"],
+        aspect=kj["aspect"],
+        rotation_deg=kj["long_axis_azimuth_deg"],
+    )
+
+
+def dem_elevation(settings: Settings, dem: str, geom: Polygon) -> dict[str, Any]:
+    """Elevation (m) the registered DEM ``dem`` gives over ``geom``: min, median, max of the
+    cells whose centre lies inside."""
+    info = next(r for r in RASTERS if r["name"] == dem)
+    with rasterio.open(settings.data_dir / info["path"]) as r:
+        values, _ = rasterio.mask.mask(r, [geom], crop=True, filled=False)
+    v = values.compressed()
+    return {
+        "dem": dem,
+        "min": int(v.min()),
+        "median": round(float(np.median(v))),
+        "max": int(v.max()),
+    }
+
+
+def load_kok_jailau(engine: Engine, settings: Settings) -> int:
+    """The Kok-Jailau example threat, its status timeline and the land's boundary history in
+    Ile-Alatau National Park. An older demo's footprint is moved to where it belongs."""
+    kj = dd.KOK_JAILAU
+    footprint = kok_jailau_footprint()
+    props = {**kj["properties"], "dem_elevation_m": dem_elevation(settings, kj["dem"], footprint)}
+    n = 0
     with transaction(engine, actor=ACTOR) as s:
-        if s.scalar(select(m.Threat.id).where(m.Threat.name == kj["name"])) is not None:
-            return 0
-        lon, lat = kj["center"]
-        footprint = ellipse_with_area(lon, lat, area_ha=kj["area_ha"], aspect=1.8, rotation_deg=20)
-        threat = m.Threat(
-            name=kj["name"],
-            kind=kj["kind"],
-            status=kj["status"],
-            proposed_on=dt.date.fromisoformat(kj["proposed_on"]),
-            description=kj["description"],
-            links=[],
-            properties=kj["properties"],
-            published=True,
-            source=kj["source"],
-            licence=dd.EXAMPLE_LICENCE,
-            method="example",
-            geom=from_shape(footprint, srid=STORAGE_EPSG),
-        )
-        s.add(threat)
-        s.flush()
-        for status, day, note in kj["timeline"]:
-            s.add(
-                m.ThreatStatusChange(
-                    threat_id=threat.id,
-                    status=status,
-                    changed_on=dt.date.fromisoformat(day),
-                    note=note,
-                    source=kj["source"],
-                )
+        threat = s.scalar(select(m.Threat).where(m.Threat.name == kj["name"]))
+        if threat is None:
+            threat = m.Threat(
+                name=kj["name"],
+                kind=kj["kind"],
+                status=kj["status"],
+                proposed_on=dt.date.fromisoformat(kj["proposed_on"]),
+                description=kj["description"],
+                links=[],
+                properties=props,
+                published=True,
+                source=kj["source"],
+                licence=dd.EXAMPLE_LICENCE,
+                method="example",
+                geom=from_shape(footprint, srid=STORAGE_EPSG),
             )
-    return 1
+            s.add(threat)
+            s.flush()
+            for status, day, note in kj["timeline"]:
+                s.add(
+                    m.ThreatStatusChange(
+                        threat_id=threat.id,
+                        status=status,
+                        changed_on=dt.date.fromisoformat(day),
+                        note=note,
+                        source=kj["source"],
+                    )
+                )
+            n = 1
+        elif threat.method == "example" and (
+            not to_shape(threat.geom).equals_exact(footprint, 1e-9) or threat.properties != props
+        ):
+            threat.geom = from_shape(footprint, srid=STORAGE_EPSG)
+            threat.properties = props
+            threat.description = kj["description"]
+            s.execute(
+                delete(m.ProtectedAreaChange).where(m.ProtectedAreaChange.threat_id == threat.id)
+            )
+            n = 1
+        park_id = s.scalar(
+            select(m.ProtectedArea.id).where(m.ProtectedArea.osm_id == dd.ILE_ALATAU["osm_id"])
+        )
+        have = s.scalar(
+            select(func.count())
+            .select_from(m.ProtectedAreaChange)
+            .where(m.ProtectedAreaChange.threat_id == threat.id)
+        )
+        if park_id is not None and not have:
+            for kind, day, note in kj["park_changes"]:
+                s.add(
+                    m.ProtectedAreaChange(
+                        protected_area_id=park_id,
+                        threat_id=threat.id,
+                        kind=kind,
+                        changed_on=dt.date.fromisoformat(day),
+                        area_ha=kj["area_ha"],
+                        note=note,
+                        source=kj["source"],
+                        licence=dd.EXAMPLE_LICENCE,
+                        method="example",
+                        geom=_multi(footprint),
+                    )
+                )
+    return n
 
 
 def load_grants(engine: Engine) -> tuple[int, int]:
@@ -516,6 +585,7 @@ COUNTED_TABLES = (
     "protected_areas",
     "threats",
     "threat_status_changes",
+    "protected_area_changes",
     "grants",
     "field_sites",
 )
@@ -545,7 +615,7 @@ def load_demo(engine: Engine, settings: Settings, *, progress: bool = True) -> d
     steps += [
         ("species", lambda: load_species(engine)),
         ("protected areas", lambda: load_protected_areas(engine, settings)),
-        ("Kok-Jailau (example)", lambda: load_kok_jailau(engine)),
+        ("Kok-Jailau (example)", lambda: load_kok_jailau(engine, settings)),
         ("grants and field sites (example)", lambda: load_grants(engine)),
         ("monitoring series (example)", lambda: load_monitoring(engine)),
     ]
