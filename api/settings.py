@@ -175,6 +175,14 @@ class DossierSettings(BaseSettings):
     pdf_queue: int = Field(4, ge=0, le=100)
 
 
+class GrantSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IRBIS_GRANTS_", extra="ignore")
+
+    #: Published threats this close to a grant's field site (metres, geodesic) are shown on
+    #: the grant's page and feed and in the portfolio's list of sites under threat.
+    threat_distance_m: float = Field(10_000.0, gt=0, le=200_000)
+
+
 class Settings(BaseSettings):
     """All of Irbis's settings."""
 
@@ -190,6 +198,7 @@ class Settings(BaseSettings):
     dossier: DossierSettings = Field(default_factory=DossierSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    grants: GrantSettings = Field(default_factory=GrantSettings)
 
     @classmethod
     def for_database(cls, url: str, reader_url: str | None = None, **kwargs: object) -> Settings:

@@ -36,14 +36,49 @@ PROTECTED_SQL = text(
     """
 )
 
-THREATS_SQL = text(
-    """
-    SELECT t.id, t.name, t.kind, t.status, s.name AS site,
-           round(ST_Distance(t.geom::geography, s.geom::geography)::numeric, 0)::float AS distance_m
+#: Degrees of longitude that ``metres`` may span at the region's northern edge (56 N), and a
+#: margin: the index prefilter on geometry before the exact geodesic test.
+_DEG = "(:metres / 111320.0 / cos(radians(56.0)) * 1.01)"
+_NEAR = f"""
     FROM field_sites s JOIN threats t
-      ON ST_DWithin(t.geom::geography, s.geom::geography, :metres)
+      ON t.geom && ST_Expand(s.geom, {_DEG})
+     AND ST_DWithin(t.geom::geography, s.geom::geography, :metres)
+"""
+THREATS_SQL = text(
+    f"""
+    SELECT t.id, t.name, t.kind, t.status, t.updated_at, s.name AS site,
+           round(ST_Distance(t.geom::geography, s.geom::geography)::numeric, 0)::float AS distance_m
+    {_NEAR}
     WHERE s.grant_id = :gid AND t.published
     ORDER BY distance_m, t.name, s.name
+    """
+)
+
+SITES_UNDER_THREAT_SQL = text(
+    f"""
+    SELECT g.code AS grant_code, s.name AS site, t.id AS threat_id, t.name AS threat,
+           t.kind, t.status,
+           round(ST_Distance(t.geom::geography, s.geom::geography)::numeric, 0)::float AS distance_m
+    {_NEAR}
+    JOIN grants g ON g.id = s.grant_id
+    WHERE t.published AND g.code = ANY(:codes)
+    ORDER BY g.code, s.name, distance_m
+    """
+)
+
+#: The columns of the grants collection an export carries.
+EXPORT_COLUMNS = (
+    "code", "title", "organisation", "status", "call", "countries", "species",
+    "ecosystem_focus", "amount", "currency", "amount_usd", "start_date", "end_date",
+)  # fmt: skip
+FEATURES_SQL = text(
+    """
+    SELECT id AS fid, code AS p_code, title AS p_title, organisation AS p_organisation,
+           status AS p_status, call AS p_call, countries AS p_countries, species AS p_species,
+           ecosystem_focus AS p_ecosystem_focus, amount AS p_amount, currency AS p_currency,
+           amount_usd AS p_amount_usd, start_date AS p_start_date, end_date AS p_end_date,
+           ST_AsGeoJSON(geom, 6) AS geojson
+    FROM grant_features WHERE code = ANY(:codes) ORDER BY code
     """
 )
 
@@ -67,3 +102,43 @@ def threats_near(conn: Connection, grant_id: int, metres: float) -> list[dict[st
     """Published threats within ``metres`` of a site of the grant (geodesic), nearest first."""
     q = conn.execute(THREATS_SQL, {"gid": grant_id, "metres": metres})
     return [dict(r._mapping) for r in q]
+
+
+def sites_under_threat(conn: Connection, codes: list[str], metres: float) -> list[dict[str, Any]]:
+    """Field sites of the grants ``codes`` with a published threat within ``metres``."""
+    q = conn.execute(SITES_UNDER_THREAT_SQL, {"codes": codes, "metres": metres})
+    return [dict(r._mapping) for r in q]
+
+
+def features(conn: Connection, codes: list[str]) -> list[Any]:
+    """Rows of ``grant_features`` for exports (``fid``, ``p_<column>``, ``geojson``), in the
+    shape of :mod:`layers.export`; :data:`EXPORT_COLUMNS` names the columns."""
+    return list(conn.execute(FEATURES_SQL, {"codes": codes}))
+
+
+GAP_SQL = text(
+    """
+    WITH h AS (
+      SELECT ecosystem, geom FROM habitat
+      WHERE analysis_run_id = (SELECT max(analysis_run_id) FROM habitat)
+    ), pa AS (
+      SELECT ST_Union(geom) AS geom FROM protected_areas
+      WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON') AND status <> 'Proposed'
+    )
+    SELECT h.ecosystem,
+           sum(ST_Area(h.geom::geography)) / 1e6 AS habitat_km2,
+           sum(ST_Area(CASE WHEN pa.geom IS NULL THEN h.geom
+                            ELSE ST_Difference(h.geom, pa.geom) END::geography)) / 1e6 AS gap_km2
+    FROM h CROSS JOIN pa
+    GROUP BY h.ecosystem ORDER BY h.ecosystem
+    """
+)
+
+
+def habitat_gap(conn: Connection) -> dict[str, dict[str, float]]:
+    """Modelled habitat (latest run) and its part outside designated protected areas, in km²
+    on the ellipsoid, per ecosystem kind (empty without a habitat model)."""
+    return {
+        r.ecosystem: {"habitat_km2": float(r.habitat_km2), "gap_km2": float(r.gap_km2)}
+        for r in conn.execute(GAP_SQL)
+    }

@@ -315,6 +315,7 @@ def case_map(
     highlight: dict[str, Any] | None = None,
     examples: set[str] | None = None,
     versions: Mapping[str, str] | None = None,
+    title: str = "Kok-Jailau",
 ) -> MapParts:
     """A case page's map: the given layers, fitted to ``bounds``, an optional GeoJSON outline."""
     m = base_map()
@@ -333,7 +334,7 @@ def case_map(
             tooltip=highlight["name"],
         ).add_to(m)
     _fit(m, bounds)
-    return finish(m, list(layers), title="Kok-Jailau", examples=examples)
+    return finish(m, list(layers), title=title, examples=examples)
 
 
 def _fit(m: folium.Map, bounds: tuple[float, float, float, float] | None) -> None:

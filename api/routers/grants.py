@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from api import ogc
 from api.auth.principal import PrincipalDep
 from api.db.models import GrantStatus
 from api.deps import EngineDep, ReaderDep, SettingsDep
@@ -146,13 +147,38 @@ def history(code: CodePath, principal: PrincipalDep, engine: EngineDep) -> list[
 )
 def portfolio_json(
     engine: ReaderDep,
+    settings: SettingsDep,
     call: FilterQ = None,
     status: StatusQ = None,
     country: CountryQ = None,
     species: FilterQ = None,
 ) -> dict[str, Any]:
     f = gs.PortfolioFilter(call=call, status=status, country=country, species=species)
-    return gs.portfolio(engine, f)
+    return gs.portfolio(engine, f, settings.grants.threat_distance_m)
+
+
+@router.get(
+    "/api/portfolio.{fmt}",
+    summary="The portfolio's grants as CSV, GeoPackage or XLSX (same filters)",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in gs.EXPORTS.values()}}},
+)
+def portfolio_export(
+    fmt: Annotated[Literal["csv", "gpkg", "xlsx"], PathParam(description="csv, gpkg or xlsx")],
+    engine: ReaderDep,
+    settings: SettingsDep,
+    call: FilterQ = None,
+    status: StatusQ = None,
+    country: CountryQ = None,
+    species: FilterQ = None,
+) -> Response:
+    f = gs.PortfolioFilter(call=call, status=status, country=country, species=species)
+    data = gs.export_portfolio(engine, f, fmt, settings.grants.threat_distance_m)
+    return Response(
+        data,
+        media_type=gs.EXPORTS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="irbis-grants.{fmt}"'},
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,6 +190,7 @@ def portfolio_json(
 def portfolio_page(
     request: Request,
     engine: ReaderDep,
+    settings: SettingsDep,
     call: FilterQ = None,
     status: StatusQ = None,
     country: CountryQ = None,
@@ -173,7 +200,13 @@ def portfolio_page(
     return render(
         request,
         "grants_portfolio.html",
-        p=gs.portfolio(engine, f),
+        p=gs.portfolio(engine, f, settings.grants.threat_distance_m),
+        map=maps.case_map(
+            [get_layer("field_sites"), get_layer("grants")],
+            bounds=(45.0, 35.0, 88.0, 56.0),
+            title="Grants",
+        ),
+        query=request.url.query,
         statuses=[s.value for s in GrantStatus],
     )
 
@@ -298,15 +331,21 @@ async def edit_grant_submit(
 
 @router.get("/grants/{code}", response_class=HTMLResponse, include_in_schema=False)
 def grant_page(
-    request: Request, code: CodePath, principal: PrincipalDep, engine: ReaderDep
+    request: Request,
+    code: CodePath,
+    principal: PrincipalDep,
+    engine: ReaderDep,
+    settings: SettingsDep,
 ) -> Response:
-    page = gs.grant_page(engine, code)
+    page = gs.grant_page(engine, code, settings.grants.threat_distance_m)
     fp = page["footprint"]
     bounds = (fp["xmin"], fp["ymin"], fp["xmax"], fp["ymax"]) if fp else None
     layers = [get_layer(i) for i in ("protected_areas", "field_sites", "threats")]
     highlight = {"geojson": fp["geojson"], "name": code} if fp else None
     # without sites: the programme's region
-    m = maps.case_map(layers, bounds=bounds or (45.0, 35.0, 88.0, 56.0), highlight=highlight)
+    m = maps.case_map(
+        layers, bounds=bounds or (45.0, 35.0, 88.0, 56.0), highlight=highlight, title=code
+    )
     grant_id = gs.grant_id(engine, code)
     return render(
         request,
@@ -318,3 +357,40 @@ def grant_page(
         today=dt.date.today(),
         monitoring=monitoring.grant_monitoring_for(engine, principal, code),
     )
+
+
+@router.get(
+    "/grants/{code}/feed.atom",
+    summary="A grant's Atom feed: its site uploads and published threats near its sites",
+    response_class=Response,
+    responses={200: {"content": {"application/atom+xml": {}}}, 404: {}},
+)
+def grant_feed(
+    request: Request, code: CodePath, engine: ReaderDep, settings: SettingsDep
+) -> Response:
+    from feedgen.feed import FeedGenerator
+
+    data = gs.feed_entries(engine, code, settings.grants.threat_distance_m)
+    g = data["grant"]
+    base = ogc.base_url(request)
+    page_url = f"{base}/grants/{g['code']}"
+    fg = FeedGenerator()
+    fg.id(f"{page_url}/feed.atom")
+    fg.title(f"Irbis: grant {g['code']}")
+    fg.subtitle(g["title"])
+    fg.author({"name": "Irbis"})
+    fg.link(href=f"{page_url}/feed.atom", rel="self", type="application/atom+xml")
+    fg.link(href=page_url, rel="alternate", type="text/html")
+    fg.language("en")
+    stamps = [e["updated"] for e in data["entries"]]
+    fg.updated(max(stamps) if stamps else dt.datetime.fromisoformat(g["updated_at"]))
+    for e in data["entries"]:  # oldest first: feedgen puts the newest on top
+        fe = fg.add_entry()
+        fe.id(f"{page_url}#{e['id']}")
+        fe.title(e["title"])
+        href = f"{base}/threats/{e['threat_id']}" if e["kind"] == "threat" else page_url
+        fe.link(href=href, rel="alternate", type="text/html")
+        fe.updated(e["updated"])
+        fe.summary(e["summary"])
+        fe.category(term=e["kind"])
+    return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")

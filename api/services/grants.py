@@ -642,14 +642,24 @@ class PortfolioFilter:
         )
 
 
-def portfolio(engine: Engine, filters: PortfolioFilter | None = None) -> dict[str, Any]:
-    """Totals and funds by species × ecosystem × country, in USD.
+def portfolio(
+    engine: Engine,
+    filters: PortfolioFilter | None = None,
+    metres: float = THREAT_DISTANCE_M,
+) -> dict[str, Any]:
+    """Totals and funds by species × ecosystem × country, in USD; the balance of money between
+    ecosystems against the share of unprotected habitat in each; sites under threat.
 
     A grant's amount is split equally over the combinations of its species, ecosystem focus
     (``unspecified`` when none is recorded) and countries, so the cells add up to the total.
     """
     f = filters or PortfolioFilter()
-    grants = [g for g in list_grants(engine) if f.keeps(g)]
+    every = list_grants(engine)
+    grants = [g for g in every if f.keeps(g)]
+    codes = [g["code"] for g in grants]
+    with engine.connect() as conn:
+        gap = lg.habitat_gap(conn)
+        under_threat = lg.sites_under_threat(conn, codes, metres) if codes else []
     cells: dict[tuple[str, str, str], float] = {}
     by_status: dict[str, dict[str, float]] = {}
     by_ecosystem: dict[str, float] = {}
@@ -681,6 +691,114 @@ def portfolio(engine: Engine, filters: PortfolioFilter | None = None) -> dict[st
             {"species": s, "ecosystem": e, "country": c, "funds_usd": round(v, 2)}
             for (s, e, c), v in sorted(cells.items())
         ],
+        "balance": _balance(by_ecosystem, total, gap),
+        "sites_under_threat": under_threat,
+        "threat_distance_km": metres / 1000,
         "items": grants,
-        "calls": sorted({g["call"] for g in grants if g["call"]}),
+        "calls": sorted({g["call"] for g in every if g["call"]}),
     }
+
+
+def _balance(
+    funds: dict[str, float], total: float, gap: dict[str, dict[str, float]]
+) -> list[dict[str, Any]]:
+    """Per ecosystem (mountains, arid lowlands): share of the money beside the share of the
+    unprotected habitat, and funds per km² of that gap (None without a habitat model)."""
+    gap_total = sum(v["gap_km2"] for v in gap.values())
+    out = []
+    for eco in ("mountain", "arid_lowland"):
+        money = funds.get(eco, 0.0)
+        g = gap.get(eco, {}).get("gap_km2")
+        out.append(
+            {
+                "ecosystem": eco,
+                "funds_usd": round(money, 2),
+                "share_of_funds": money / total if total else 0.0,
+                "gap_km2": g,
+                "share_of_gap": (g / gap_total) if g is not None and gap_total else None,
+                "funds_per_gap_km2": (money / g) if g else None,
+            }
+        )
+    return out
+
+
+#: Export formats of the portfolio: media type and file extension.
+EXPORTS = {
+    "csv": "text/csv; charset=utf-8",
+    "gpkg": "application/geopackage+sqlite3",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def export_portfolio(
+    engine: Engine, filters: PortfolioFilter, fmt: str, metres: float = THREAT_DISTANCE_M
+) -> bytes:
+    """The filtered portfolio as CSV (grants, geometry as WKT), GeoPackage (grants with their
+    sites' union) or XLSX (grants, funds by species × ecosystem × country, balance). Text
+    cells pass :func:`layers.export.csv_safe`: nothing is read as a formula."""
+    import shutil
+
+    import pandas as pd
+
+    from layers.export import csv_bytes, csv_safe, gpkg_file
+    from layers.registry import get_layer
+
+    p = portfolio(engine, filters, metres)
+    codes = [g["code"] for g in p["items"]]
+    spec = get_layer("grants")
+    cols = tuple(c for c in spec.columns if c.name in lg.EXPORT_COLUMNS)
+    with engine.connect() as conn:
+        rows = lg.features(conn, codes)
+    if fmt == "csv":
+        return csv_bytes(rows, cols)
+    if fmt == "gpkg":
+        path = gpkg_file(rows, cols, "grants", "MultiPolygon")
+        try:
+            return path.read_bytes()
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+    if fmt != "xlsx":
+        raise InvalidInput(f"export as {', '.join(EXPORTS)}; not {fmt!r}")
+    flat = ("countries", "species", "ecosystem_focus")
+    keep: tuple[str, ...] = ("code", "title", "grantee_organisation", "status", "call", *flat)
+    keep += ("amount", "currency", "amount_usd", "start_date", "end_date")
+    grants_df = pd.DataFrame(
+        [{c: ",".join(g[c]) if c in flat else g[c] for c in keep} for g in p["items"]],
+        columns=list(keep),
+    )
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+        csv_safe(grants_df).to_excel(xl, sheet_name="grants", index=False)
+        csv_safe(pd.DataFrame(p["funds"])).to_excel(xl, sheet_name="funds", index=False)
+        csv_safe(pd.DataFrame(p["balance"])).to_excel(xl, sheet_name="balance", index=False)
+    return buf.getvalue()
+
+
+def feed_entries(engine: Engine, code: str, metres: float = THREAT_DISTANCE_M) -> dict[str, Any]:
+    """What a grant's Atom feed carries: its site uploads and published threats nearby."""
+    page = grant_page(engine, code, metres)
+    entries: list[dict[str, Any]] = []
+    for s in page["sites"]:
+        entries.append(
+            {
+                "id": f"site-{s['id']}",
+                "title": f"Field site uploaded: {s['name']}",
+                "updated": s["uploaded_at"],
+                "summary": f"{s['name']}, {s['area_ha']:,.1f} ha",
+                "kind": "site",
+            }
+        )
+    for t in page["threats"]:
+        entries.append(
+            {
+                "id": f"threat-{t['id']}-{t['site']}",
+                "title": f"Threat within {t['distance_m'] / 1000:,.1f} km of {t['site']}: "
+                f"{t['name']}",
+                "updated": t["updated_at"],
+                "summary": f"{t['kind'].replace('_', ' ')}, {t['status'].replace('_', ' ')}",
+                "kind": "threat",
+                "threat_id": t["id"],
+            }
+        )
+    entries.sort(key=lambda e: e["updated"])
+    return {"grant": page["grant"], "entries": entries}

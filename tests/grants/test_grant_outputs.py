@@ -1,0 +1,183 @@
+"""A grant's page and feed, threats near its sites, the portfolio's balance and exports, read
+back with independent tools (xml.etree, openpyxl, pyogrio, csv)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import xml.etree.ElementTree as ET
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import text
+
+import pyogrio
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+NEAR = "SOS-CA-EX-01"  # its site lies about 4.7 km from the published Kok-Jailau threat
+
+
+def test_grant_page_lists_threats_within_the_set_distance(client, engine) -> None:
+    with engine.connect() as conn:
+        metres = conn.execute(
+            text(
+                "SELECT min(ST_Distance(t.geom::geography, s.geom::geography)) FROM field_sites s"
+                " JOIN grants g ON g.id = s.grant_id, threats t"
+                " WHERE g.code = :c AND t.published AND t.name LIKE 'Kok-%'"
+            ),
+            {"c": NEAR},
+        ).scalar_one()
+    assert metres < 10_000
+    r = client.get(f"/grants/{NEAR}")
+    assert r.status_code == 200 and "Kok-Jailau" in r.text
+    assert f"{metres / 1000:,.1f}" in r.text
+    assert 'id="timeline"' in r.text and 'href="/grants/' + NEAR + '/feed.atom"' in r.text
+    far = client.get("/grants/SOS-CA-EX-06")
+    assert far.status_code == 200 and 'id="threats"' not in far.text
+
+
+def test_the_threat_distance_is_a_setting(engine, settings, demo) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    near = settings.model_copy(
+        update={"grants": settings.grants.model_copy(update={"threat_distance_m": 1000.0})}
+    )
+    with TestClient(create_app(near)) as c:
+        assert 'id="threats"' not in c.get(f"/grants/{NEAR}").text
+        assert c.get("/api/portfolio").json()["sites_under_threat"] == []
+
+
+def test_grant_feed_is_utf8_atom_with_uploads_and_threats(client) -> None:
+    r = client.get(f"/grants/{NEAR}/feed.atom")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert r.content.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    root = ET.fromstring(r.content)
+    titles = [e.findtext(f"{ATOM}title") for e in root.iter(f"{ATOM}entry")]
+    assert any(t.startswith("Field site uploaded: ") for t in titles)
+    assert any("Kok-Jailau" in t for t in titles)
+    assert client.get("/grants/NOPE/feed.atom").status_code == 404
+
+
+def test_portfolio_lists_sites_under_threat(client) -> None:
+    p = client.get("/api/portfolio").json()
+    near = [s for s in p["sites_under_threat"] if s["grant_code"] == NEAR]
+    assert near and near[0]["distance_m"] < 10_000 and "Kok-Jailau" in near[0]["threat"]
+    page = client.get("/grants")
+    assert page.status_code == 200 and 'id="under-threat"' in page.text
+    assert 'id="funds-chart"' in page.text and "cdn" not in page.text.lower()
+
+
+@pytest.fixture
+def formula_grant(login_as):  # type: ignore[no-untyped-def]
+    c = login_as("admin")
+    code = f"X-{secrets.token_hex(3).upper()}"
+    body = {
+        "code": code,
+        "title": '=HYPERLINK("http://evil.example","click")',
+        "grantee_organisation": "@SUM(1+1)",
+        "countries": ["UZB"],
+        "species": ["Gazella subgutturosa"],
+        "ecosystem_focus": ["arid_lowland"],
+        "amount": "25000",
+        "start_date": "2024-01-01",
+        "end_date": "2024-12-31",
+        "call": f"Call {code}",
+    }
+    assert c.post("/api/grants", json=body, headers={"X-CSRF-Token": c.csrf}).status_code == 201
+    return body
+
+
+def test_csv_export_cells_are_never_formulas(client, formula_grant) -> None:
+    r = client.get("/api/portfolio.csv", params={"call": formula_grant["call"]})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8"))))
+    assert [row["code"] for row in rows] == [formula_grant["code"]]
+    assert not rows[0]["title"].startswith("=") and "HYPERLINK" in rows[0]["title"]
+    assert not rows[0]["organisation"].startswith("@")
+
+
+def test_xlsx_export_read_back_with_openpyxl(client, formula_grant) -> None:
+    r = client.get("/api/portfolio.xlsx", params={"call": formula_grant["call"]})
+    assert r.status_code == 200
+    book = load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames == ["grants", "funds", "balance"]
+    grants = list(book["grants"].iter_rows(values_only=True))
+    header, row = grants[0], grants[1]
+    rec = dict(zip(header, row, strict=True))
+    assert rec["code"] == formula_grant["code"] and rec["amount_usd"] == 25000
+    assert book["grants"].cell(row=2, column=header.index("title") + 1).data_type == "s"
+    assert not str(rec["title"]).startswith("=")
+    funds = list(book["funds"].iter_rows(values_only=True))
+    assert funds[1][:3] == ("Gazella subgutturosa", "arid_lowland", "UZB")
+
+
+def test_gpkg_export_read_back_with_pyogrio(client, tmp_path) -> None:
+    r = client.get("/api/portfolio.gpkg", params={"country": "KAZ"})
+    assert r.status_code == 200
+    path = tmp_path / "g.gpkg"
+    path.write_bytes(r.content)
+    df = pyogrio.read_dataframe(path)
+    assert NEAR in set(df["code"])
+    assert df.loc[df["code"] == NEAR].geometry.iloc[0].geom_type == "MultiPolygon"
+    assert all("KAZ" in c for c in df["countries"])
+    assert client.get("/api/portfolio.pdf").status_code == 400
+
+
+def test_balance_of_money_against_the_habitat_gap(client, engine) -> None:
+    """Shares of money by ecosystem against shares of unprotected habitat, checked against an
+    independent computation on the same records."""
+    with engine.begin() as conn:
+        run = conn.execute(
+            text(
+                "INSERT INTO analysis_runs (kind, status, title) VALUES ('habitat', 'succeeded',"
+                " 'test habitat') RETURNING id"
+            )
+        ).scalar_one()
+        sp = conn.execute(text("SELECT id FROM species ORDER BY id LIMIT 1")).scalar_one()
+        boxes = {"mountain": (76.5, 42.8, 77.5, 43.3), "arid_lowland": (70, 44, 71, 45)}
+        for eco, (x0, y0, x1, y1) in boxes.items():
+            conn.execute(
+                text(
+                    "INSERT INTO habitat (species_id, ecosystem, analysis_run_id, area_ha, geom,"
+                    " source, licence, method) VALUES (:sp, :eco, :run, 0,"
+                    " ST_Multi(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)), 'test', 'test',"
+                    " 'example')"
+                ),
+                {"sp": sp, "eco": eco, "run": run, "x0": x0, "y0": y0, "x1": x1, "y1": y1},
+            )
+    try:
+        p = client.get("/api/portfolio").json()
+        with engine.connect() as conn:
+            gap = dict(
+                conn.execute(
+                    text(
+                        "SELECT h.ecosystem, ST_Area(ST_Difference(h.geom, COALESCE((SELECT"
+                        " ST_Union(geom) FROM protected_areas WHERE GeometryType(geom) IN"
+                        " ('POLYGON','MULTIPOLYGON') AND status <> 'Proposed'),"
+                        " 'SRID=4326;POLYGON EMPTY'::geometry))::geography) / 1e6"
+                        " FROM habitat h WHERE analysis_run_id = :run"
+                    ),
+                    {"run": run},
+                ).all()
+            )
+        total_gap = sum(gap.values())
+        money = {}
+        for g in p["items"]:
+            ecos = g["ecosystem_focus"] or ["unspecified"]
+            for e in ecos:
+                money[e] = money.get(e, 0.0) + g["amount_usd"] / len(ecos)
+        total = sum(g["amount_usd"] for g in p["items"])
+        for b in p["balance"]:
+            e = b["ecosystem"]
+            assert b["share_of_funds"] == pytest.approx(money.get(e, 0.0) / total)
+            assert b["gap_km2"] == pytest.approx(gap[e], rel=1e-9)
+            assert b["share_of_gap"] == pytest.approx(gap[e] / total_gap)
+            assert b["funds_per_gap_km2"] == pytest.approx(money.get(e, 0.0) / gap[e])
+        assert "USD per km² of gap" in client.get("/grants").text
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM analysis_runs WHERE id = :run"), {"run": run})
