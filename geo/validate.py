@@ -343,35 +343,112 @@ def validate_sites(
         ``epsg`` is not a known CRS.
     """
     rules = rules or SiteRules()
-    notes: list[str] = []
-    found = _Findings()
-    n = len(gdf)
-    try:
-        src = _source_crs(gdf, epsg, notes)
-    except MissingCRS:
-        # a file of points or lines is refused for that, the real problem, not for its CRS
-        types = shapely.get_type_id(np.asarray(gdf.geometry.to_numpy(), dtype=object))
-        if np.isin(types, [_POLYGON, _MULTIPOLYGON, _COLLECTION]).any():
-            raise
-        src = STORAGE_CRS
-    geoms = np.asarray(gdf.geometry.to_numpy(), dtype=object).copy()
-    if names is None:
-        names = [f"site {i + 1}" for i in range(n)]
-    names_arr = np.asarray(pd.Series(names).astype(str).to_numpy(), dtype=object)
+    st = _Sites.start(gdf, names, epsg)
+    _presence_rule(st, geometry_errors)
+    _type_rule(st)
+    _axes_rule(st, swap_xy)
+    _storage_crs_rule(st)
+    _region_rule(st)
+    broken, reasons, drawn = _repair(st)
+    _polygonal_rule(st, broken)
+    _area_rules(st, broken, drawn, reasons, rules, confirm_repairs)
+    if countries is not None:
+        st.countries, outside = _country_rule(
+            st.multi, st.usable, st.area, countries, rules, st.found
+        )
+        st.usable &= ~outside
+    else:
+        st.notes.append("the country rule was not checked (no country boundaries given)")
+    if other_sites is not None and len(other_sites):
+        _overlap_rule(st.multi, st.usable, other_sites, rules, st.found)
+    _duplicate_rule(st)
+    return st.report()
 
-    # presence, parsing, dimensions, types
+
+@dataclass
+class _Sites:
+    """What the rules of :func:`validate_sites` share: the features as they are being
+    normalised, which of them are still usable, and what was found so far."""
+
+    src: CRS
+    geoms: np.ndarray
+    names: np.ndarray
+    notes: list[str]
+    found: _Findings = field(default_factory=lambda: _Findings())
+    usable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    missing: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    multi: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    area: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    countries: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+
+    @property
+    def n(self) -> int:
+        return len(self.geoms)
+
+    @classmethod
+    def start(
+        cls, gdf: gpd.GeoDataFrame, names: pd.Series | list[str] | None, epsg: int | None
+    ) -> _Sites:
+        notes: list[str] = []
+        n = len(gdf)
+        try:
+            src = _source_crs(gdf, epsg, notes)
+        except MissingCRS:
+            # a file of points or lines is refused for that, the real problem, not for its CRS
+            types = shapely.get_type_id(np.asarray(gdf.geometry.to_numpy(), dtype=object))
+            if np.isin(types, [_POLYGON, _MULTIPOLYGON, _COLLECTION]).any():
+                raise
+            src = STORAGE_CRS
+        if names is None:
+            names = [f"site {i + 1}" for i in range(n)]
+        st = cls(
+            src=src,
+            geoms=np.asarray(gdf.geometry.to_numpy(), dtype=object).copy(),
+            names=np.asarray(pd.Series(names).astype(str).to_numpy(), dtype=object),
+            notes=notes,
+        )
+        st.multi = np.full(n, None, dtype=object)
+        st.area = np.full(n, np.nan)
+        st.countries = np.full(n, "", dtype=object)
+        st.hashes = np.full(n, None, dtype=object)
+        return st
+
+    def report(self) -> ValidationReport:
+        issues = self.found.frame()
+        status = np.full(self.n, "ok", dtype=object)
+        sev = issues.groupby("feature")["severity"].agg(set) if len(issues) else pd.Series()
+        for sev_name in (WARNING, ERROR):
+            hit = [f for f, s in sev.items() if sev_name in s and f >= 0]
+            status[np.asarray(hit, dtype=np.int64)] = sev_name
+        self.multi[status == ERROR] = None
+        out = gpd.GeoDataFrame(
+            {
+                "name": self.names,
+                "area_ha": self.area,
+                "countries": self.countries,
+                "geom_hash": self.hashes,
+                "status": status,
+            },
+            geometry=gpd.GeoSeries(self.multi, crs=STORAGE_EPSG),
+            crs=STORAGE_EPSG,
+        )
+        return ValidationReport(
+            gdf=out, issues=issues, notes=self.notes, source_crs=self.src.to_string()
+        )
+
+
+def _presence_rule(st: _Sites, geometry_errors: Mapping[int, str] | None) -> None:
+    """Geometries that are missing, empty, could not be parsed or hold non-finite numbers."""
+    n, geoms, found = st.n, st.geoms, st.found
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     unparsed = np.zeros(n, dtype=bool)
     if geometry_errors:
         pos = np.fromiter(geometry_errors, dtype=np.int64)
         pos = pos[(pos >= 0) & (pos < n)]
         unparsed[pos] = True
-        found.add(
-            pos,
-            "unreadable_geometry",
-            ERROR,
-            pd.Series([geometry_errors[int(i)] for i in pos], dtype=object),
-        )
+        why = pd.Series([geometry_errors[int(i)] for i in pos], dtype=object)
+        found.add(pos, "unreadable_geometry", ERROR, why)
     found.add(
         np.flatnonzero(missing & ~unparsed), "empty_geometry", ERROR, "the feature has no geometry"
     )
@@ -386,67 +463,83 @@ def validate_sites(
         ERROR,
         "coordinates are not finite numbers (NaN or Infinity): check the export",
     )
-    missing |= nonfinite
+    st.missing = missing | nonfinite
+
+
+def _type_rule(st: _Sites) -> None:
+    """Z and M dropped; anything but polygons (and collections holding some) refused."""
+    geoms, missing = st.geoms, st.missing
     zm = ~missing & (shapely.has_z(geoms) | shapely.has_m(geoms))
     if zm.any():
         geoms[zm] = shapely.force_2d(geoms[zm])
-        found.add(np.flatnonzero(zm), "z_dropped", INFO, "Z/M values dropped (sites are 2-D)")
+        st.found.add(np.flatnonzero(zm), "z_dropped", INFO, "Z/M values dropped (sites are 2-D)")
     type_id = shapely.get_type_id(geoms)
     wrong = ~missing & ~np.isin(type_id, [_POLYGON, _MULTIPOLYGON, _COLLECTION])
     if wrong.any():
         kinds = pd.Series(type_id[wrong]).map(_TYPE_NAMES).astype(object)
-        found.add(
+        st.found.add(
             np.flatnonzero(wrong),
             "not_polygon",
             ERROR,
             "a " + kinds + " is not an area: field sites must be polygons",
         )
-    usable = ~missing & ~wrong
+    st.usable = ~missing & ~wrong
 
-    # axes and CRS
+
+def _axes_rule(st: _Sites, swap_xy: bool) -> None:
+    """Swap the axes if asked; in a geographic CRS, refuse coordinates that are not degrees."""
     if swap_xy:
-        geoms[usable] = shapely.transform(geoms[usable], lambda c: c[:, ::-1])
-        notes.append("x and y were swapped as asked (latitude-first coordinates)")
-    if src.is_geographic:
-        b = shapely.bounds(geoms)
-        beyond = usable & (
-            (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
-        )
-        found.add(
-            np.flatnonzero(beyond),
-            "out_of_range",
-            ERROR,
-            "coordinates beyond ±180° longitude or ±90° latitude (x "
-            + _fmt(b[beyond, 0], 3)
-            + " to "
-            + _fmt(b[beyond, 2], 3)
-            + ", y "
-            + _fmt(b[beyond, 1], 3)
-            + " to "
-            + _fmt(b[beyond, 3], 3)
-            + f") are not degrees in {src.name}: if they are projected (metres), name "
-            "their EPSG code",
-        )
-        usable &= ~beyond
-    # reprojected (if need be) and rounded to about 1 cm in one pass over the coordinates
-    in_storage = src.equals(STORAGE_CRS) or src.to_epsg() == STORAGE_EPSG
-    geoms[usable] = _transform(
-        geoms[usable], STORAGE_CRS if in_storage else src, STORAGE_CRS, decimals=HASH_DECIMALS
+        st.geoms[st.usable] = shapely.transform(st.geoms[st.usable], lambda c: c[:, ::-1])
+        st.notes.append("x and y were swapped as asked (latitude-first coordinates)")
+    if not st.src.is_geographic:
+        return
+    b = shapely.bounds(st.geoms)
+    beyond = st.usable & (
+        (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
     )
-    if not in_storage:
-        notes.append(f"reprojected from {src.name} (EPSG:{src.to_epsg()}) to EPSG:4326")
-        bad = usable & ~np.isfinite(shapely.bounds(geoms)).all(axis=1)
-        found.add(
-            np.flatnonzero(bad),
-            "reprojection_failed",
-            ERROR,
-            f"the coordinates cannot be reprojected from {src.name}: check the CRS",
-        )
-        usable &= ~bad
+    st.found.add(
+        np.flatnonzero(beyond),
+        "out_of_range",
+        ERROR,
+        "coordinates beyond ±180° longitude or ±90° latitude (x "
+        + _fmt(b[beyond, 0], 3)
+        + " to "
+        + _fmt(b[beyond, 2], 3)
+        + ", y "
+        + _fmt(b[beyond, 1], 3)
+        + " to "
+        + _fmt(b[beyond, 3], 3)
+        + f") are not degrees in {st.src.name}: if they are projected (metres), name "
+        "their EPSG code",
+    )
+    st.usable &= ~beyond
 
-    # region and swapped axes, on bounding boxes
+
+def _storage_crs_rule(st: _Sites) -> None:
+    """Reproject (if need be) and round to about 1 cm in one pass over the coordinates."""
+    src, usable = st.src, st.usable
+    in_storage = src.equals(STORAGE_CRS) or src.to_epsg() == STORAGE_EPSG
+    st.geoms[usable] = _transform(
+        st.geoms[usable], STORAGE_CRS if in_storage else src, STORAGE_CRS, decimals=HASH_DECIMALS
+    )
+    if in_storage:
+        return
+    st.notes.append(f"reprojected from {src.name} (EPSG:{src.to_epsg()}) to EPSG:4326")
+    bad = usable & ~np.isfinite(shapely.bounds(st.geoms)).all(axis=1)
+    st.found.add(
+        np.flatnonzero(bad),
+        "reprojection_failed",
+        ERROR,
+        f"the coordinates cannot be reprojected from {src.name}: check the CRS",
+    )
+    st.usable &= ~bad
+
+
+def _region_rule(st: _Sites) -> None:
+    """Sites outside the region refused; latitude-first coordinates recognised as such."""
     west, south, east, north = REGION_BOUNDS
-    b = shapely.bounds(geoms)
+    b = shapely.bounds(st.geoms)
+    usable = st.usable
     inside = (
         usable & (b[:, 2] >= west) & (b[:, 0] <= east) & (b[:, 3] >= south) & (b[:, 1] <= north)
     )
@@ -455,7 +548,7 @@ def validate_sites(
     swapped = usable & ~inside & swapped_inside
     if swapped.any():
         cx, cy = (b[swapped, 0] + b[swapped, 2]) / 2, (b[swapped, 1] + b[swapped, 3]) / 2
-        found.add(
+        st.found.add(
             np.flatnonzero(swapped),
             "swapped_axes",
             ERROR,
@@ -470,75 +563,86 @@ def validate_sites(
             + " once swapped. Export with longitude first (x) or "
             "upload again with 'swap x/y'",
         )
-        notes.append(
+        st.notes.append(
             f"{int(swapped.sum())} feature(s) look like latitude/longitude given in the wrong order"
         )
-    far = usable & ~inside & ~swapped
-    found.add(
-        np.flatnonzero(far),
+    st.found.add(
+        np.flatnonzero(usable & ~inside & ~swapped),
         "outside_region",
         ERROR,
         "the site lies outside the region Irbis covers (lon 45–88 E, lat 35–56 N): "
         "check the coordinates and their CRS",
     )
-    usable &= inside
+    st.usable &= inside
 
-    # validity: repair and report
-    idx = np.flatnonzero(usable)
-    valid = shapely.is_valid(geoms[idx])
-    broken = idx[~valid]
-    reasons = pd.Series(dtype=object)
-    drawn = np.zeros(0)
-    if broken.size:
-        reasons = pd.Series(shapely.is_valid_reason(geoms[broken])).str.replace(
-            r"\[[^\]]*\]", "", regex=True
-        )
-        drawn = _drawn_area_ha(geoms[broken])
-        geoms[broken] = shapely.make_valid(geoms[broken])
 
-    # polygonal parts as MultiPolygons
-    multi = np.full(n, None, dtype=object)
-    multi[usable], dropped = _polygonal(geoms[usable])
+def _repair(st: _Sites) -> tuple[np.ndarray, pd.Series, np.ndarray]:
+    """Repair invalid geometries; returns which were broken, why, and their area as drawn."""
+    idx = np.flatnonzero(st.usable)
+    broken = idx[~shapely.is_valid(st.geoms[idx])]
+    if not broken.size:
+        return broken, pd.Series(dtype=object), np.zeros(0)
+    reasons = pd.Series(shapely.is_valid_reason(st.geoms[broken])).str.replace(
+        r"\[[^\]]*\]", "", regex=True
+    )
+    drawn = _drawn_area_ha(st.geoms[broken])
+    st.geoms[broken] = shapely.make_valid(st.geoms[broken])
+    return broken, reasons, drawn
+
+
+def _polygonal_rule(st: _Sites, broken: np.ndarray) -> None:
+    """Keep the polygonal part of each site as a MultiPolygon; refuse sites left with none."""
+    usable, n = st.usable, st.n
+    st.multi[usable], dropped = _polygonal(st.geoms[usable])
     dropped_idx = np.flatnonzero(usable)[dropped]
-    none_left = usable & shapely.is_missing(multi)
+    none_left = usable & shapely.is_missing(st.multi)
     degenerate = none_left & np.isin(np.arange(n), broken)
-    found.add(
+    st.found.add(
         np.flatnonzero(degenerate),
         "degenerate",
         ERROR,
         "degenerate polygon: it has no area (fewer than 3 distinct positions, or all of them "
         "on one line)",
     )
-    found.add(
+    st.found.add(
         np.flatnonzero(none_left & ~degenerate),
         "not_polygon",
         ERROR,
         "nothing of the geometry is an area once repaired",
     )
-    found.add(
+    st.found.add(
         np.setdiff1d(dropped_idx, np.flatnonzero(none_left)),
         "parts_dropped",
         WARNING,
         "points or lines mixed with the polygons were dropped",
     )
-    usable &= ~none_left
+    st.usable &= ~none_left
 
-    # areas
-    area = np.full(n, np.nan)
-    area[usable] = equal_area_ha(multi[usable])
+
+def _area_rules(
+    st: _Sites,
+    broken: np.ndarray,
+    drawn: np.ndarray,
+    reasons: pd.Series,
+    rules: SiteRules,
+    confirm_repairs: bool,
+) -> None:
+    """Equal-area areas; repairs that change them too much refused; implausible sizes flagged."""
+    usable, area = st.usable, st.area
+    area[usable] = equal_area_ha(st.multi[usable])
     if broken.size:
-        _repair_rule(broken, usable, drawn, area, reasons, rules, confirm_repairs, found)
-        usable &= ~found.has(ERROR, "repair_changes_area", n)
+        _repair_rule(broken, usable, drawn, area, reasons, rules, confirm_repairs, st.found)
+        usable &= ~st.found.has(ERROR, "repair_changes_area", st.n)
     small = usable & (area < rules.min_area_ha)
     large = usable & (area > rules.max_area_ha)
-    found.add(
+    st.found.add(
         np.flatnonzero(small),
         "area_small",
         WARNING,
         _fmt(area[small], 3) + f" ha: implausibly small for a field site (< {rules.min_area_ha:g}"
         " ha); are the coordinates in the right units?",
     )
-    found.add(
+    st.found.add(
         np.flatnonzero(large),
         "area_large",
         WARNING,
@@ -546,50 +650,21 @@ def validate_sites(
         f"{rules.max_area_ha:,.0f} ha)",
     )
 
-    # countries
-    country_codes = np.full(n, "", dtype=object)
-    if countries is not None:
-        country_codes, outside = _country_rule(multi, usable, area, countries, rules, found)
-        usable &= ~outside
-    else:
-        notes.append("the country rule was not checked (no country boundaries given)")
 
-    # overlaps with other grants' sites
-    if other_sites is not None and len(other_sites):
-        _overlap_rule(multi, usable, other_sites, rules, found)
-
-    hashes = np.full(n, None, dtype=object)
-    hashes[usable] = geom_hash(multi[usable], rounded=True)
-    h = pd.Series(hashes)
+def _duplicate_rule(st: _Sites) -> None:
+    """The same geometry twice in one file: the second is refused, naming the first."""
+    usable = st.usable
+    st.hashes[usable] = geom_hash(st.multi[usable], rounded=True)
+    h = pd.Series(st.hashes)
     dup = usable & h.duplicated(keep="first").to_numpy()
     if dup.any():
         first = h[usable].reset_index().drop_duplicates(0).set_index(0)["index"]
-        found.add(
+        st.found.add(
             np.flatnonzero(dup),
             "duplicate",
             ERROR,
             "the same geometry as feature " + (h[dup].map(first) + 1).astype(str) + " of this file",
         )
-
-    issues = found.frame()
-    status = np.full(n, "ok", dtype=object)
-    sev = issues.groupby("feature")["severity"].agg(set) if len(issues) else pd.Series()
-    for sev_name in (WARNING, ERROR):
-        hit = [f for f, s in sev.items() if sev_name in s and f >= 0]
-        status[np.asarray(hit, dtype=np.int64)] = sev_name
-    multi[status == ERROR] = None
-    out = gpd.GeoDataFrame(
-        {
-            "name": names_arr,
-            "area_ha": area,
-            "countries": country_codes,
-            "geom_hash": hashes,
-            "status": status,
-        },
-        geometry=gpd.GeoSeries(multi, crs=STORAGE_EPSG),
-        crs=STORAGE_EPSG,
-    )
-    return ValidationReport(gdf=out, issues=issues, notes=notes, source_crs=src.to_string())
 
 
 def _drawn_area_ha(geoms: np.ndarray) -> np.ndarray:
