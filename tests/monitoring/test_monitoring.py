@@ -358,7 +358,7 @@ def _tile_lonlat(z: int, x: int, y: int, px: float, py: float, extent: int = 409
 
 def _points_in_tile(c, z: int, lon: float, lat: float) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
     x, y = _tile_xy(lon, lat, z)
-    r = c.get(f"/collections/monitoring_points/tiles/WebMercatorQuad/{z}/{x}/{y}")
+    r = c.get(f"/collections/monitoring_points/tiles/WebMercatorQuad/{z}/{y}/{x}")
     assert r.status_code in (200, 204), r.text
     if r.status_code == 204 or not r.content:
         return []
