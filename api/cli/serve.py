@@ -11,6 +11,9 @@ import uvicorn
 from api.server import IrbisH11Protocol
 from api.settings import Settings
 
+#: Seconds a worker process may take to start before the supervisor replaces it.
+WORKER_STARTUP_S = 60
+
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -34,6 +37,9 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the web platform (pages, OGC APIs, tiles) with uvicorn.
+
+    With --workers N, N processes share the port; each keeps its data versions and cached
+    logins current through PostgreSQL notifications (see docs/scaling.md).
 
     Slow clients are cut off: headers must arrive within --header-timeout, each body chunk
     within --body-timeout (408), request headers are at most IRBIS_SERVER_MAX_HEADER_BYTES.
@@ -61,6 +67,9 @@ def serve(
         timeout_keep_alive=server.keep_alive_timeout,
         limit_concurrency=server.limit_concurrency,
         h11_max_incomplete_event_size=server.max_header_bytes,
+        # a worker imports the whole platform (GDAL, rasterio, ...) before it answers the
+        # supervisor's first ping: on a busy host that takes longer than uvicorn's 5 s
+        timeout_worker_healthcheck=WORKER_STARTUP_S,
     )
 
 

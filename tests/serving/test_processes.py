@@ -1,4 +1,5 @@
-"""Several processes: ``irbis serve`` started for real, twice, on 127.0.0.1. A write through one process shows in the other's very next tile; a login made
+"""Several processes: ``irbis serve`` started for real, twice (and with ``--workers 2``), on
+127.0.0.1. A write through one process shows in the other's very next tile; a login made
 on one is honoured by the other (the signing key is shared, sessions live in the database)."""
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from tests.conftest import TEST_READER_URL, TEST_URL
 from tests.pgcluster import free_port
 
 IRBIS = Path(sys.executable).with_name("irbis")
+#: Seconds a server may take to answer /health (workers import GDAL and rasterio; the
+#: machine running the tests may be busy).
+STARTUP_S = 240
 TILE = "/collections/field_sites/tiles/WebMercatorQuad/{z}/{y}/{x}"
 
 
@@ -50,7 +54,7 @@ def irbis_serve(var_dir: Path, *args: str) -> Iterator[tuple[str, int]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + STARTUP_S
         while True:
             try:
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
@@ -103,7 +107,7 @@ def _features(client: httpx.Client, url: str) -> int:
     )
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_a_write_through_one_process_is_in_the_others_next_tile(  # type: ignore[no-untyped-def]
     engine, demo, tmp_path
 ) -> None:
@@ -127,3 +131,27 @@ def test_a_write_through_one_process_is_in_the_others_next_tile(  # type: ignore
             web_b.cookies.update(web_a.cookies)
             me = web_b.get("/api/account")
             assert me.status_code == 200 and me.json()["username"] == name
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.timeout(600)
+def test_serve_with_two_workers(engine, demo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with irbis_serve(tmp_path, "--workers", "2") as (url, pid), httpx.Client(base_url=url) as c:
+        assert len(_children(pid)) >= 2
+        tile = TILE.format(z=4, y=5, x=11)
+        answers = [c.get(tile) for _ in range(20)]
+        assert {r.status_code for r in answers} == {200}
+        assert len({r.headers["etag"] for r in answers}) == 1  # every worker labels data alike
