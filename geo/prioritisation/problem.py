@@ -157,27 +157,8 @@ class Problem:
         n = len(c)
         a = sparse.csr_matrix(amounts, dtype="float64")
         feats = tuple(str(f) for f in features)
-        t = np.asarray(targets, dtype="float64")
+        t = _check_data(c, a, feats, np.asarray(targets, dtype="float64"))
         m = len(feats)
-        if n == 0:
-            raise InvalidInput("the problem has no planning units")
-        if m == 0:
-            raise InvalidInput("the problem has no features: give at least one target")
-        if a.shape != (m, n):
-            raise InvalidInput(f"amounts must be features × units = {m} × {n}, got {a.shape}")
-        if len(t) != m:
-            raise InvalidInput(f"{len(t)} targets for {m} features")
-        if len(set(feats)) != m:
-            raise InvalidInput("feature names must be unique")
-        if not np.isfinite(c).all() or (c < 0).any():
-            raise InvalidInput("costs must be finite and not negative")
-        if a.nnz and (not np.isfinite(a.data).all() or (a.data < 0).any()):
-            raise InvalidInput("feature amounts must be finite and not negative")
-        if not np.isfinite(t).all() or (t < 0).any():
-            raise InvalidInput("targets must be finite and not negative")
-        # targets too small to be measured (below 1e-12 of the feature's total) are nil
-        totals = np.asarray(a.sum(axis=1)).ravel()
-        t = np.where(t < 1e-12 * np.maximum(totals, 1.0), 0.0, t)
         ids = np.arange(n) if unit_ids is None else np.asarray(unit_ids)
         if len(ids) != n:
             raise InvalidInput(f"{len(ids)} unit ids for {n} units")
@@ -190,24 +171,11 @@ class Problem:
                 + ", ".join(str(ids[k]) for k in both[:10]),
                 details={"units": [str(ids[k]) for k in both]},
             )
-        if objective not in OBJECTIVES:
-            raise InvalidInput(f"objective must be one of {', '.join(OBJECTIVES)}")
-        if objective == "max_coverage" and (
-            budget is None or not np.isfinite(budget) or budget < 0
-        ):
-            raise InvalidInput("maximum coverage needs a budget (a non-negative number)")
+        _check_objective(objective, budget)
         w = np.ones(m) if feature_weights is None else np.asarray(feature_weights, "float64")
         if len(w) != m or (w < 0).any() or not np.isfinite(w).all():
             raise InvalidInput("feature weights: one non-negative number per feature")
-        if boundary_penalty < 0 or not np.isfinite(boundary_penalty):
-            raise InvalidInput("the boundary penalty must not be negative")
-        if boundary is not None:
-            if len(boundary.perimeter) != n:
-                raise InvalidInput("boundary perimeters must be given for every unit")
-            if boundary.n_edges and boundary.j.max() >= n:
-                raise InvalidInput("boundary edges refer to units that do not exist")
-        if boundary_penalty > 0 and boundary is None:
-            raise InvalidInput("a boundary penalty needs the units' boundary lengths")
+        _check_boundary(boundary, boundary_penalty, n)
         return cls(
             unit_ids=ids,
             cost=c,
@@ -306,6 +274,51 @@ class Problem:
     def with_cost(self, cost: np.ndarray) -> Problem:
         """The same problem with other costs (for portfolios of perturbed problems)."""
         return replace(self, cost=np.asarray(cost, dtype="float64"))
+
+
+def _check_data(
+    c: np.ndarray, a: sparse.csr_matrix, feats: tuple[str, ...], t: np.ndarray
+) -> np.ndarray:
+    """Check costs, amounts and targets; return the targets with unmeasurably small ones nil."""
+    n, m = len(c), len(feats)
+    if n == 0:
+        raise InvalidInput("the problem has no planning units")
+    if m == 0:
+        raise InvalidInput("the problem has no features: give at least one target")
+    if a.shape != (m, n):
+        raise InvalidInput(f"amounts must be features × units = {m} × {n}, got {a.shape}")
+    if len(t) != m:
+        raise InvalidInput(f"{len(t)} targets for {m} features")
+    if len(set(feats)) != m:
+        raise InvalidInput("feature names must be unique")
+    if not np.isfinite(c).all() or (c < 0).any():
+        raise InvalidInput("costs must be finite and not negative")
+    if a.nnz and (not np.isfinite(a.data).all() or (a.data < 0).any()):
+        raise InvalidInput("feature amounts must be finite and not negative")
+    if not np.isfinite(t).all() or (t < 0).any():
+        raise InvalidInput("targets must be finite and not negative")
+    # targets too small to be measured (below 1e-12 of the feature's total) are nil
+    totals = np.asarray(a.sum(axis=1)).ravel()
+    return np.where(t < 1e-12 * np.maximum(totals, 1.0), 0.0, t)
+
+
+def _check_objective(objective: str, budget: float | None) -> None:
+    if objective not in OBJECTIVES:
+        raise InvalidInput(f"objective must be one of {', '.join(OBJECTIVES)}")
+    if objective == "max_coverage" and (budget is None or not np.isfinite(budget) or budget < 0):
+        raise InvalidInput("maximum coverage needs a budget (a non-negative number)")
+
+
+def _check_boundary(boundary: Boundary | None, penalty: float, n: int) -> None:
+    if penalty < 0 or not np.isfinite(penalty):
+        raise InvalidInput("the boundary penalty must not be negative")
+    if boundary is not None:
+        if len(boundary.perimeter) != n:
+            raise InvalidInput("boundary perimeters must be given for every unit")
+        if boundary.n_edges and boundary.j.max() >= n:
+            raise InvalidInput("boundary edges refer to units that do not exist")
+    if penalty > 0 and boundary is None:
+        raise InvalidInput("a boundary penalty needs the units' boundary lengths")
 
 
 def _mask(values: Sequence[bool] | np.ndarray | None, n: int, name: str) -> np.ndarray:
