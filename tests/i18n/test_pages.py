@@ -154,3 +154,24 @@ def test_atom_feed_declares_utf8(client: Any) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/atom+xml; charset=utf-8"
     r.content.decode("utf-8")
+
+
+def test_item_table_filters_keeps_the_filter_on_the_map_and_says_booleans(client: Any) -> None:
+    r = client.get(
+        "/collections/countries/items",
+        params={"f": "html", "filter": "programme = true", "limit": 10},
+        headers={**HTML, "Accept-Language": "ru"},
+    )
+    assert r.status_code == 200, r.text
+    assert 'id="filter"' in r.text and "programme = true" in r.text  # the filter stays in its field
+    assert 'href="/collections/countries/map?filter=programme+%3D+true"' in r.text
+    body = r.text.split("<tbody>")[1]
+    assert ">да<" in body and "True" not in body and "False" not in body
+
+
+def test_item_table_shows_a_shared_source_once(client: Any) -> None:
+    r = client.get("/collections/countries/items", params={"f": "html", "limit": 50}, headers=HTML)
+    assert r.status_code == 200
+    shared = re.search(r'<p class="shared-source"><strong>Source:</strong> (.+?)</p>', r.text)
+    assert shared, "a source every row shares is shown above the table"
+    assert r.text.split("<tbody>")[1].count(shared.group(1)) == 0
