@@ -59,6 +59,7 @@ from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG, area_ha, require_crs
 from geo.ecosystems import (
     ARID_CLASSES,
     DESERT,
+    MAX_EDGE_DEG,
     MOUNTAIN_CLASSES,
     NODATA,
     SEMI_DESERT,
@@ -234,6 +235,9 @@ def default_range(
         if p.empty:
             raise InvalidInput(f"none of the range parts {params.range_parts} is known")
         geom = shapely.intersection(geom, shapely.union_all(p.geometry.to_numpy()))
+    # long straight edges (country borders along parallels and meridians) are densified, so
+    # that planar, equal-area and geodesic (PostGIS geography) readings of the habitat agree
+    geom = shapely.segmentize(geom, MAX_EDGE_DEG)
     return gpd.GeoDataFrame({"source": ["default range"]}, geometry=[geom], crs=STORAGE_EPSG)
 
 

@@ -29,6 +29,7 @@ import geopandas as gpd
 import shapely
 
 from geo.crs import STORAGE_EPSG
+from geo.ecosystems import MAX_EDGE_DEG
 from geo.errors import InvalidInput
 
 
@@ -225,7 +226,10 @@ def part_polygons(
             geoms.extend(g)
         geom = shapely.union_all([shapely.make_valid(g) for g in geoms])
         if p.clip is not None:
-            geom = shapely.intersection(geom, shapely.box(*p.clip))
+            # a box's edges run along parallels: densified, so that planar, equal-area and
+            # geodesic (PostGIS geography) readings of the range agree
+            box = shapely.segmentize(shapely.box(*p.clip), MAX_EDGE_DEG)
+            geom = shapely.intersection(geom, box)
         rows.append(
             {
                 "name": p.name,
