@@ -43,6 +43,8 @@ from layers.params import BBox, Interval, bbox_parts
 from layers.spec import Column, LayerSpec
 
 GEOMETRY = Geometry(srid=4326)
+#: Geometry in the CRS of WebMercatorQuad tiles (the materialised ``tile_geom`` columns).
+TILE_GEOMETRY_TYPE = Geometry(srid=3857)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,11 @@ class LayerSQL:
     @property
     def raw_geom(self) -> ColumnElement[Any]:
         return self._col(None, self.spec.geom_column, GEOMETRY)
+
+    def tile_geom(self, column: str) -> ColumnElement[Any]:
+        """A geometry column of the layer's table materialised in EPSG:3857 (``tile_geom``,
+        ``tile_geom_z4`` ...): the stored geometry, for principals who see it."""
+        return self._col(None, column, TILE_GEOMETRY_TYPE)
 
     @property
     def id_col(self) -> ColumnElement[Any]:

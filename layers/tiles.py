@@ -1,10 +1,23 @@
 """The one MVT builder: one SQL query per tile, for any tile matrix set.
 
 The tile's envelope comes from morecantile (so WebMercatorQuad, WorldCRS84Quad and any other
-registered grid work); rows are found with the GiST index through a CRS84 box around the tile,
-clipped and simplified to the tile's pixel size in the storage CRS, then transformed into the
-grid's CRS and encoded with ``ST_AsMVTGeom`` / ``ST_AsMVT``. The same privacy rules as for
-features apply (see :class:`layers.sql.LayerSQL`).
+registered grid work). Two ways to a tile:
+
+* WebMercatorQuad tiles of a table that has its geometry materialised in EPSG:3857
+  (:data:`TILE_GEOMETRY`, migration 0011) find rows with the GiST index of ``tile_geom``
+  through a box in the tile's own CRS and encode that geometry with ``ST_AsMVTGeom`` as it is:
+  no geometry is transformed per tile. Zooms up to 8 read the copy generalised for their zoom
+  (``tile_geom_z4`` .. ``tile_geom_z8``: simplified to a pixel of that zoom, as the
+  transforming path simplifies), so a tile of a large range polygon does not go through
+  thousands of vertices per pixel.
+* Everything else (other grids, views, and the public tiles of layers whose locations are
+  generalised) finds rows through a CRS84 box around the tile, clips and simplifies them to
+  the tile's pixel size in the storage CRS, then transforms them into the grid's CRS.
+
+The same privacy rules as for features apply (see :class:`layers.sql.LayerSQL`): the
+materialised columns hold the stored geometry, so they are only read where the principal
+sees the stored geometry; the public tiles of a generalised layer are built from the
+generalised geometry.
 """
 
 from __future__ import annotations
@@ -15,17 +28,40 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Float, Integer, Select, Text, bindparam, cast, func, literal, select
+from sqlalchemy import Float, Integer, Select, Text, bindparam, case, cast, func, literal, select
 
 import morecantile
 from morecantile import TileMatrixSet
 
 from geo.errors import InvalidInput, NotFound
-from layers.sql import GEOMETRY, LayerSQL
+from layers.sql import GEOMETRY, TILE_GEOMETRY_TYPE, LayerSQL
 
 #: Tile matrix sets served, by id.
 TMS_IDS = ("WebMercatorQuad", "WorldCRS84Quad")
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+
+#: Tables with their geometry materialised in EPSG:3857 (migration 0011), and the zoom bands
+#: of their generalised copies: (last zoom served, column). Zooms past the last band read
+#: ``tile_geom``, the stored geometry in EPSG:3857.
+TILE_GEOMETRY: dict[str, tuple[tuple[int, str], ...]] = {
+    **dict.fromkeys(("occurrences", "places", "peaks"), ()),
+    **dict.fromkeys(
+        (
+            "protected_areas",
+            "species_ranges",
+            "field_sites",
+            "threats",
+            "ecosystems",
+            "countries",
+            "admin_units",
+            "regions",
+            "glaciers",
+            "lakes",
+            "rivers",
+        ),
+        tuple((z, f"tile_geom_z{z}") for z in range(4, 9)),
+    ),
+}
 
 
 @lru_cache(maxsize=8)
@@ -83,6 +119,12 @@ def tile_params(tile: TileRequest, *, extent: int = 4096, buffer: int = 64) -> d
         "sn": min(n + pad_y, 90.0),
         # a tile pixel in degrees: detail finer than that cannot show
         "tol": (e - w) / extent,
+        # the same search box in the grid's CRS, and the zoom (it picks a generalised copy)
+        "bxmin": xmin - (xmax - xmin) * buffer / extent,
+        "bymin": ymin - (ymax - ymin) * buffer / extent,
+        "bxmax": xmax + (xmax - xmin) * buffer / extent,
+        "bymax": ymax + (ymax - ymin) * buffer / extent,
+        "z": tile.z,
     }
 
 
@@ -109,9 +151,21 @@ def tile_statement(
     return stmt
 
 
+def reads_tile_geometry(layer: LayerSQL, tms_id: str) -> bool:
+    """Whether tiles of this layer and grid read the materialised EPSG:3857 geometry."""
+    return (
+        layer.spec.table in TILE_GEOMETRY
+        and layer.spec.geom_column == "geom"
+        and not layer.generalises
+        and tms_srid(get_tms(tms_id)) == 3857
+    )
+
+
 def _build(
     layer: LayerSQL, tms_id: str, extent: int, buffer: int, max_features: int
 ) -> Select[Any]:
+    if reads_tile_geometry(layer, tms_id):
+        return _build_3857(layer, extent, buffer, max_features)
     spec = layer.spec
     srid = tms_srid(get_tms(tms_id))
     f = float
@@ -131,6 +185,48 @@ def _build(
         g = func.ST_Transform(g, srid, type_=GEOMETRY)
     mvt_geom = func.ST_AsMVTGeom(g, env, extent, buffer, True).label("geom")
 
+    props = _properties(layer)
+
+    # the index condition uses the raw geometry (generalised points move less than a cell,
+    # so the search box is grown by a cell for generalised layers)
+    raw_box = search
+    if layer.generalises:
+        raw_box = func.ST_Expand(search, literal(f(layer.cell_deg)), type_=GEOMETRY)
+    conds = [layer.raw_geom.op("&&")(raw_box), *layer.where_public()]
+    if layer.generalises:
+        conds.append(layer.geom().op("&&")(search))
+
+    return _encode(layer, mvt_geom, props, conds, extent, max_features)
+
+
+def _build_3857(layer: LayerSQL, extent: int, buffer: int, max_features: int) -> Select[Any]:
+    """The tile statement reading ``tile_geom`` (and its generalised copies) in EPSG:3857."""
+    env = func.ST_MakeEnvelope(
+        *(bindparam(k, type_=Float) for k in ("xmin", "ymin", "xmax", "ymax")),
+        3857,
+        type_=TILE_GEOMETRY_TYPE,
+    )
+    search = func.ST_MakeEnvelope(
+        *(bindparam(k, type_=Float) for k in ("bxmin", "bymin", "bxmax", "bymax")),
+        3857,
+        type_=TILE_GEOMETRY_TYPE,
+    )
+    full = layer.tile_geom("tile_geom")
+    g: Any = full
+    zoom = bindparam("z", type_=Integer)
+    bands = TILE_GEOMETRY[layer.spec.table]
+    if bands:
+        # only the chosen branch is read (and detoasted), one copy per row
+        g = case(
+            *((zoom <= last, layer.tile_geom(col)) for last, col in bands),
+            else_=full,
+        )
+    mvt_geom = func.ST_AsMVTGeom(g, env, extent, buffer, True).label("geom")
+    conds = [full.op("&&")(search), *layer.where_public()]
+    return _encode(layer, mvt_geom, _properties(layer), conds, extent, max_features)
+
+
+def _properties(layer: LayerSQL) -> list[Any]:
     # the id is the MVT feature id and, for clients that only see properties, a property
     props: list[Any] = [layer.id_col.label("mvt_id"), layer.id_col.label("id")]
     for c in layer.columns():
@@ -142,16 +238,18 @@ def _build(
         elif c.type == "integer":
             expr = cast(expr, Integer)
         props.append(expr.label(c.name))
+    return props
 
-    # the index condition uses the raw geometry (generalised points move less than a cell,
-    # so the search box is grown by a cell for generalised layers)
-    raw_box = search
-    if layer.generalises:
-        raw_box = func.ST_Expand(search, literal(f(layer.cell_deg)), type_=GEOMETRY)
-    conds = [layer.raw_geom.op("&&")(raw_box), *layer.where_public()]
-    if layer.generalises:
-        conds.append(layer.geom().op("&&")(search))
 
+def _encode(
+    layer: LayerSQL,
+    mvt_geom: Any,
+    props: list[Any],
+    conds: list[Any],
+    extent: int,
+    max_features: int,
+) -> Select[Any]:
+    spec = layer.spec
     rows = (
         select(mvt_geom, *props)
         .select_from(layer.from_clause())

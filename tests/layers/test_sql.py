@@ -221,8 +221,11 @@ def test_tiles_hold_the_features_of_their_tile(
     tms = morecantile.tms.get(tms_id)
     w, s, e, n = tms.bounds(morecantile.Tile(x, y, z))
     inside = set(places.loc[places.within(box(w, s, e, n)), "id"])
-    padx, pady = (e - w) * 64 / 4096, (n - s) * 64 / 4096
-    near = set(places.loc[places.intersects(box(w - padx, s - pady, e + padx, n + pady)), "id"])
+    # the tile's buffer (64 of 4096 units) is in the grid's CRS
+    xmin, ymin, xmax, ymax = tms.xy_bounds(morecantile.Tile(x, y, z))
+    padx, pady = (xmax - xmin) * 64 / 4096, (ymax - ymin) * 64 / 4096
+    sw, ne = tms.lnglat(xmin - padx, ymin - pady), tms.lnglat(xmax + padx, ymax + pady)
+    near = set(places.loc[places.intersects(box(sw.x, sw.y, ne.x, ne.y)), "id"])
     tile = decode(engine, sql("places"), tms_id, z, x, y)
     assert list(tile) == ["places"]
     ids = {f["properties"]["id"] for f in tile["places"]["features"]}
