@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from api import i18n
 from api.auth.principal import Role, get_principal
@@ -22,6 +25,7 @@ NAV: list[tuple[str, Any]] = [
     ("/analyses", _l("Analyses")),
     ("/prioritisation", _l("Prioritisation")),
     ("/threats", _l("Threats")),
+    ("/grants", _l("Grants")),
     ("/sources", _l("Sources")),
     ("/api.html", _l("API")),
 ]
@@ -43,7 +47,39 @@ def templates() -> Jinja2Templates:
         env.globals["localized"] = i18n.localized
         env.globals["languages"] = i18n.LANGUAGES
         env.globals["word"] = word
+        env.filters["readable"] = readable
     return _templates
+
+
+def readable(value: Any) -> Markup:
+    """Parameters (a mapping, a list, or JSON text of one) as nested HTML lists a person can
+    read: ``{"species": ["Panthera uncia"], "target": 0.3}`` as "species: Panthera uncia" and
+    "target: 0.3", booleans as words."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return Markup("{}").format(value)
+    if isinstance(value, Mapping):
+        if not value:
+            return Markup('<span class="none">–</span>')
+        items = Markup("").join(
+            Markup("<dt>{}</dt><dd>{}</dd>").format(str(k).replace("_", " "), readable(v))
+            for k, v in value.items()
+        )
+        return Markup('<dl class="readable">{}</dl>').format(items)
+    if isinstance(value, list | tuple):
+        if not value:
+            return Markup('<span class="none">–</span>')
+        if all(not isinstance(v, Mapping | list | tuple) for v in value):
+            return Markup("{}").format(
+                ", ".join(word(v) if isinstance(v, bool) else str(v) for v in value)
+            )
+        items = Markup("").join(Markup("<li>{}</li>").format(readable(v)) for v in value)
+        return Markup('<ul class="readable">{}</ul>').format(items)
+    if isinstance(value, bool) or value is None:
+        return Markup("{}").format(word(value) if value is not None else "–")
+    return Markup("{}").format(value)
 
 
 def request_locale(request: Request) -> str:

@@ -66,3 +66,14 @@ def test_words_for_stored_values() -> None:
     finally:
         i18n.reset(token)
     assert word(False) == "no"
+
+
+def test_parameters_as_readable_lists() -> None:
+    from api.templating import readable
+
+    html = str(readable('{"species": ["Panthera uncia"], "target_share": 0.3, "lock_in": true}'))
+    assert "<dt>species</dt><dd>Panthera uncia</dd>" in html
+    assert "<dt>target share</dt><dd>0.3</dd>" in html and "<dd>yes</dd>" in html
+    assert "{" not in html and '"' not in html.replace('class="readable"', "")
+    assert "&lt;script&gt;" in str(readable({"note": "<script>"}))
+    assert "<li>" in str(readable({"steps": [{"a": 1}, {"b": 2}]}))
