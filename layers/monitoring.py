@@ -79,6 +79,9 @@ def series(
     summed; ``records`` counts them. ``public`` keeps accepted records only.
     """
     period = _period(step).label("period")
+    joined = records.join(indicators, indicators.c.id == records.c.indicator_id)
+    if where.grant_id is not None:  # only a grant's series needs the sites
+        joined = joined.join(sites, sites.c.id == records.c.site_id)
     stmt = (
         select(
             indicators.c.code,
@@ -89,11 +92,7 @@ def series(
             func.count().label("n"),
             func.bool_and(records.c.method == "example").label("example"),
         )
-        .select_from(
-            records.join(indicators, indicators.c.id == records.c.indicator_id).join(
-                sites, sites.c.id == records.c.site_id
-            )
-        )
+        .select_from(joined)
         .group_by(indicators.c.code, indicators.c.name_en, indicators.c.unit, period)
         .order_by(indicators.c.code, period)
     )
