@@ -142,3 +142,27 @@ def habitat_gap(conn: Connection) -> dict[str, dict[str, float]]:
         r.ecosystem: {"habitat_km2": float(r.habitat_km2), "gap_km2": float(r.gap_km2)}
         for r in conn.execute(GAP_SQL)
     }
+
+
+OUTLINE_SQL = text(
+    """
+    SELECT ST_AsSVG(geom, 0, 5) AS path, ST_XMin(geom) AS xmin, ST_YMin(geom) AS ymin,
+           ST_XMax(geom) AS xmax, ST_YMax(geom) AS ymax
+    FROM grants WHERE id = :gid AND geom IS NOT NULL
+    """
+)
+
+
+def outline_svg(conn: Connection, grant_id: int) -> dict[str, Any] | None:
+    """The union of the grant's sites as an SVG path (y down) with its view box, for pages
+    that must not load tiles (the donor report, its PDF)."""
+    row = conn.execute(OUTLINE_SQL, {"gid": grant_id}).first()
+    if row is None:
+        return None
+    pad = max(row.xmax - row.xmin, row.ymax - row.ymin, 0.01) * 0.1
+    w, h = row.xmax - row.xmin + 2 * pad, row.ymax - row.ymin + 2 * pad
+    return {
+        "path": row.path,
+        "view_box": f"{row.xmin - pad:.5f} {-row.ymax - pad:.5f} {w:.5f} {h:.5f}",
+        "stroke": max(w, h) / 300,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -17,12 +18,17 @@ from api import ogc
 from api.auth.principal import PrincipalDep
 from api.db.models import GrantStatus
 from api.deps import EngineDep, ReaderDep, SettingsDep
+from api.routers.threats import _print_pdf as print_pdf
 from api.services import grants as gs
 from api.services import monitoring
+from api.settings import REPO_ROOT
 from api.templating import render
 from geo.errors import InvalidInput, TooLarge
 from layers import maps
 from layers.registry import get_layer
+from layers.threats import inline_assets
+
+STATIC_DIR = REPO_ROOT / "api" / "static"
 
 router = APIRouter(tags=["grants"])
 
@@ -394,3 +400,47 @@ def grant_feed(
         fe.summary(e["summary"])
         fe.category(term=e["kind"])
     return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
+
+
+def _report(request: Request, engine: Any, settings: Any, code: str) -> HTMLResponse:
+    page = gs.grant_page(engine, code, settings.grants.threat_distance_m)
+    return render(request, "grant_report.html", page=page, g=page["grant"], today=dt.date.today())
+
+
+@router.get(
+    "/grants/{code}/report",
+    response_class=HTMLResponse,
+    summary="A one-page report of a grant for a donor (HTML, printable)",
+    responses={404: {}},
+)
+def donor_report(
+    request: Request, code: CodePath, engine: ReaderDep, settings: SettingsDep
+) -> HTMLResponse:
+    return _report(request, engine, settings, code)
+
+
+#: One donor-report PDF rendered at a time (Chromium is heavy).
+_PDF_SLOTS = asyncio.Semaphore(1)
+
+
+@router.get(
+    "/grants/{code}/report.pdf",
+    response_class=Response,
+    summary="The donor report as a one-page PDF (A4)",
+    responses={200: {"content": {"application/pdf": {}}}, 404: {}, 503: {}},
+)
+async def donor_report_pdf(
+    request: Request, code: CodePath, engine: ReaderDep, settings: SettingsDep
+) -> Response:
+    def html() -> str:
+        body = bytes(_report(request, engine, settings, code).body).decode("utf-8")
+        return inline_assets(body, {"/static/": STATIC_DIR})
+
+    page = await run_in_threadpool(html)
+    async with _PDF_SLOTS:
+        pdf = await print_pdf(page)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="irbis-grant-{code}.pdf"'},
+    )

@@ -623,6 +623,7 @@ def grant_page(engine: Engine, code: str, metres: float = THREAT_DISTANCE_M) -> 
             "protected": lg.protected_overlaps(conn, grant.id),
             "threats": lg.threats_near(conn, grant.id, metres),
             "threat_distance_km": metres / 1000,
+            "outline": lg.outline_svg(conn, grant.id),
         }
 
 

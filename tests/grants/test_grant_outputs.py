@@ -8,6 +8,7 @@ import io
 import secrets
 import xml.etree.ElementTree as ET
 
+import pikepdf
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
@@ -181,3 +182,14 @@ def test_balance_of_money_against_the_habitat_gap(client, engine) -> None:
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM analysis_runs WHERE id = :run"), {"run": run})
+
+
+def test_donor_report_html_and_one_page_pdf(client) -> None:
+    r = client.get(f"/grants/{NEAR}/report")
+    assert r.status_code == 200
+    assert 'id="report"' in r.text and "Kok-Jailau" in r.text and "<svg" in r.text
+    r = client.get(f"/grants/{NEAR}/report.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    with pikepdf.open(io.BytesIO(r.content)) as pdf:
+        assert len(pdf.pages) == 1
+    assert client.get("/grants/NOPE/report.pdf").status_code == 404
