@@ -160,6 +160,6 @@ def test_the_case_page_quotes_the_parks_snow_leopard_figure(client) -> None:  # 
     assert page.status_code == 200
     flat = " ".join(page.text.split())
     assert quote in flat
-    assert "qazinform.com" in flat
+    assert "via Qazinform, 23 December 2025" in flat
     assert "about 200 are said to remain" not in flat
     assert "schematic outline" not in flat
