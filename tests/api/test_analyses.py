@@ -262,7 +262,7 @@ def test_table_and_raster_downloads(runs, client, tmp_path):
     assert tif.status_code == 200
     (tmp_path / "e.tif").write_bytes(tif.content)
     with rasterio.open(tmp_path / "e.tif") as r:
-        assert r.count == 4 and r.crs.to_epsg() == 4326
+        assert r.count == 5 and r.crs.to_epsg() == 4326
     none = client.get(f"/analyses/{runs['gaps']}/raster.tif")
     assert none.status_code == 404 and "no raster" in none.json()["description"]
 
