@@ -36,8 +36,9 @@ import rasterio.features
 
 from geo.crs import STORAGE_EPSG, area_ha
 from geo.errors import InvalidInput
+from geo.labels import derived_method
 from geo.overlap import overlap, prepare_layer
-from geo.raster import RasterLike, class_areas, open_raster
+from geo.raster import RasterLike, class_areas_windowed, open_raster
 
 THREAT_COLS = ("name", "kind", "status", "proposed_on", "started_on", "ended_on")
 
@@ -79,7 +80,9 @@ def footprint_loss(
     -------
     GeoDataFrame
         One row per threat × layer feature: ``threat_id``, the threat's columns, ``layer``,
-        ``feature_id``, ``area_ha``, ``share_of_threat``, ``share_of_feature`` and the
+        ``feature_id``, ``area_ha``, ``share_of_threat``, ``share_of_feature``, ``method``
+        (the weakest of the threat's and the feature's ``method`` columns, at best
+        ``modelled``), ``example_inputs`` (the example inputs the row rests on) and the
         piece's geometry. Empty (with these columns) when nothing overlaps.
     """
     id_cols = dict(id_cols or {})
@@ -132,6 +135,7 @@ def footprint_loss(
         for c in ("feature_ecosystem", "feature_iso3", "feature_species"):
             if c in ov.columns:
                 f[c.removeprefix("feature_")] = ov[c].to_numpy()
+        f["method"], f["example_inputs"] = _labels(ov, info, layer, col, name, f["feature_label"])
         frames.append(f)
     if not frames:
         return gpd.GeoDataFrame(columns=cols, geometry=[], crs=STORAGE_EPSG)
@@ -140,6 +144,40 @@ def footprint_loss(
         out[c] = out["threat_id"].map(info[c]) if c in info.columns else None
     extra = [c for c in out.columns if c not in cols and c != "geometry"]
     return out[[*cols, *extra, "geometry"]]
+
+
+def _labels(
+    ov: pd.DataFrame,
+    info: pd.DataFrame,
+    features: gpd.GeoDataFrame,
+    id_col: str | None,
+    layer: str,
+    feature_label: pd.Series,
+) -> tuple[list[str], list[list[str]]]:
+    """Each loss row's method, the weakest of the threat's and the feature's and at best
+    ``modelled`` (:func:`geo.labels.derived_method`), and the example inputs it rests on."""
+    t_method = ov["threat_id"].map(info["method"]) if "method" in info.columns else None
+    t_name = ov["threat_id"].map(info["name"]) if "name" in info.columns else ov["threat_id"]
+    f_method = None
+    if "method" in features.columns:
+        by_id = features["method"] if id_col is None else features.set_index(id_col)["method"]
+        f_method = ov["feature_id"].map(by_id)
+    methods: list[str] = []
+    examples: list[list[str]] = []
+    for i in range(len(ov)):
+        ms: list[str] = []
+        ex: list[str] = []
+        if t_method is not None and isinstance(t_method.iloc[i], str):
+            ms.append(t_method.iloc[i])
+            if t_method.iloc[i] == "example":
+                ex.append(f"threat: {t_name.iloc[i]}")
+        if f_method is not None and isinstance(f_method.iloc[i], str):
+            ms.append(f_method.iloc[i])
+            if f_method.iloc[i] == "example":
+                ex.append(f"{layer}: {feature_label.iloc[i]}")
+        methods.append(derived_method(ms))
+        examples.append(ex)
+    return methods, examples
 
 
 def loss_timeline(loss: pd.DataFrame, status_changes: pd.DataFrame) -> pd.DataFrame:
@@ -173,7 +211,7 @@ def raster_change(
     *,
     habitat: Callable[[np.ndarray], np.ndarray] | None = None,
     habitat_values: tuple[int, ...] = (1,),
-    zonal: ZonalClassAreas = class_areas,
+    zonal: ZonalClassAreas = class_areas_windowed,
 ) -> pd.DataFrame:
     """Habitat area per zone in each epoch of a raster series, and its change.
 
@@ -187,10 +225,11 @@ def raster_change(
     habitat : callable, optional
         Maps raster values to True where habitat; default: value in ``habitat_values``.
     zonal : callable, optional
-        How the class areas of an epoch are measured: :func:`geo.raster.class_areas` (in
-        memory, per zone), :func:`geo.raster.class_areas_windowed` (window by window, memory
-        flat as the raster grows) or :func:`geo.partitioned.class_areas_dask` (windows on a
-        Dask cluster); all give the same numbers.
+        How the class areas of an epoch are measured: :func:`geo.raster.class_areas_windowed`
+        (the default: window by window, memory flat as the raster grows),
+        :func:`geo.raster.class_areas` (in memory) or
+        :func:`geo.partitioned.class_areas_dask` (windows on a Dask cluster); all give the
+        same numbers.
 
     Returns
     -------

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 import rasterio
 import shapely
@@ -19,6 +20,7 @@ from shapely.geometry.polygon import orient
 
 from api.demo import data as dd
 from api.demo.loader import RASTERS, load_kok_jailau
+from api.services import analyses as an
 from api.settings import Settings
 from geo.protected_planet import inside_on, protected_on
 from geo.shapes import ellipse_with_area
@@ -163,3 +165,19 @@ def test_the_case_page_quotes_the_parks_snow_leopard_figure(client) -> None:  # 
     assert "via Qazinform, 23 December 2025" in flat
     assert "about 200 are said to remain" not in flat
     assert "schematic outline" not in flat
+
+
+def test_loss_rows_carry_the_example_label(
+    engine: Engine, demo: dict[str, int], settings: Settings
+) -> None:
+    run_id = an.run_loss(engine, settings, threat=dd.KOK_JAILAU["name"])
+    with Session(engine) as s:
+        run = an.get_run(s, run_id)
+    assert run.status == "succeeded", run.error
+    rows = run.results["footprint"]
+    assert {r["layer"] for r in rows} >= {"protected_area"}
+    for r in rows:
+        assert r["method"] == "example"
+        assert f"threat: {dd.KOK_JAILAU['name']}" in r["example_inputs"]
+    park = [r for r in rows if r["layer"] == "protected_area"]
+    assert [r["feature_label"] for r in park] == [dd.ILE_ALATAU["name"]]
