@@ -19,6 +19,9 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from api.cli.base import fail
+from api.db.engine import make_engine
+from api.settings import Settings
 from geo.errors import IrbisError
 
 analyse_app = typer.Typer(
@@ -29,8 +32,6 @@ console = Console()
 
 @contextmanager
 def _engine() -> Iterator[tuple[Engine, Any]]:
-    from api.db.engine import make_engine
-    from api.settings import Settings
 
     settings = Settings()
     engine = make_engine(settings.database.url, settings=settings.database)
@@ -42,7 +43,6 @@ def _engine() -> Iterator[tuple[Engine, Any]]:
 
 def _run(label: str, steps: int, fn: Callable[[Callable[[str], None]], int], quiet: bool) -> int:
     """Run ``fn(progress)`` under a rich progress bar; print errors as CLI messages."""
-    from api.cli.base import fail
 
     with Progress(
         SpinnerColumn(),
@@ -251,8 +251,6 @@ def loss(
                     )
                 )
             except IrbisError as exc:
-                from api.cli.base import fail
-
                 raise fail(exc.message) from exc
         _run(
             "habitat loss",
@@ -277,7 +275,6 @@ def list_runs(kind: Annotated[str | None, typer.Option(help="Only this kind.")] 
 @analyse_app.command("show")
 def show(run_id: int) -> None:
     """One run: parameters, inputs with their versions, results (JSON)."""
-    from api.cli.base import fail
     from api.services import analyses as an
 
     with _engine() as (engine, _), Session(engine) as s:

@@ -8,8 +8,6 @@ import typer
 
 from api.cli.base import fail
 from api.db.engine import make_engine
-from api.demo import load_demo as _load
-from api.demo import run_demo_analyses
 from api.settings import Settings
 from geo.errors import IrbisError
 
@@ -31,6 +29,9 @@ def load_demo(
 
     Idempotent: running it again changes nothing that is already loaded.
     """
+    from api.demo import load_demo as _load  # see api.cli: spatial libraries load on use
+    from api.demo import run_demo_analyses
+
     settings = Settings()
     engine = make_engine(settings.database.url, settings=settings.database)
     try:

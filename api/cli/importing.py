@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from api.db.engine import make_engine
+from api.settings import Settings
 from geo.errors import IrbisError
 
 
@@ -52,9 +54,7 @@ def register(app: typer.Typer) -> None:
         A broken or unmappable file exits with status 2 and a message naming the problem;
         nothing is stored. Re-importing the same file updates the records in place.
         """
-        from api.db.engine import make_engine
         from api.services.importing import import_file
-        from api.settings import Settings
 
         settings = Settings()
         engine = make_engine(settings.database.url, settings=settings.database)

@@ -12,7 +12,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from api.db.engine import make_engine
 from api.settings import Settings
 from geo.errors import Infeasible, IrbisError
 
@@ -41,7 +43,6 @@ def _split(values: list[str] | None) -> list[str]:
 
 def _with_progress(quiet: bool, fn: Any) -> Any:
     """Run ``fn(say)`` with a rich spinner showing each step; domain errors end the command."""
-    from api.db.engine import make_engine
 
     settings = Settings()
     engine = make_engine(settings.database.url, settings=settings.database)
@@ -166,15 +167,7 @@ def solve(
     """Solve a scenario on a grid and store it; prints the targets met and the solver figures."""
     from api.services import prioritisation as prio
 
-    targets = {}
-    for item in feature_target or []:
-        key, sep, value = item.rpartition("=")
-        if not sep:
-            raise _fail(f"--feature-target wants FEATURE=SHARE, got {item!r}")
-        try:
-            targets[key] = float(value)
-        except ValueError as exc:
-            raise _fail(f"--feature-target {item!r}: {value!r} is not a number") from exc
+    targets = _feature_targets(feature_target or [])
     try:
         params = prio.ScenarioParams(
             name=name,
@@ -195,7 +188,6 @@ def solve(
         raise _fail(_validation(exc)) from exc
 
     def run(engine: Any, say: Any) -> dict[str, Any]:
-        from sqlalchemy.orm import Session
 
         sid = prio.run_scenario(engine, params, actor=ACTOR, progress=say)
         with Session(engine) as s:
@@ -205,7 +197,25 @@ def solve(
     out = _with_progress(quiet, run)
     if as_json:
         typer.echo(json.dumps(out, indent=2, default=str))
-        return
+    else:
+        _print_scenario(out)
+
+
+def _feature_targets(items: list[str]) -> dict[str, float]:
+    """``FEATURE=SHARE`` options as a mapping."""
+    targets = {}
+    for item in items:
+        key, sep, value = item.rpartition("=")
+        if not sep:
+            raise _fail(f"--feature-target wants FEATURE=SHARE, got {item!r}")
+        try:
+            targets[key] = float(value)
+        except ValueError as exc:
+            raise _fail(f"--feature-target {item!r}: {value!r} is not a number") from exc
+    return targets
+
+
+def _print_scenario(out: dict[str, Any]) -> None:
     console = Console()
     solver = out["solver"]
     summary = out["summary"]
@@ -232,9 +242,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the planning grids and the scenarios."""
-    from sqlalchemy.orm import Session
 
-    from api.db.engine import make_engine
     from api.services import prioritisation as prio
 
     settings = Settings()

@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from api.db.engine import make_engine
 from api.settings import Settings
 from geo.errors import InvalidInput, IrbisError
 
@@ -34,7 +36,6 @@ def as_of(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """The status of every published threat on a day; with a year, those live in that year."""
-    from api.db.engine import make_engine
     from geo.threats import threatened_in_year
     from layers.threats import status_changes, threat_index
 
@@ -90,9 +91,7 @@ def clean_evidence() -> None:
     owner and serial number, a PDF's author, scripts); they are rewritten in place of the
     old ones. Safe to run again: clean files are left alone.
     """
-    from sqlalchemy.orm import Session
 
-    from api.db.engine import make_engine
     from api.services.threat_reports import clean_stored_evidence
 
     settings = Settings()

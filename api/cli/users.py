@@ -7,8 +7,12 @@ import os
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from api.auth import accounts
+from api.db.engine import make_engine, transaction
+from api.db.models import Grant, User, user_grants, user_roles
 from api.settings import Settings
 from geo.errors import IrbisError
 
@@ -26,7 +30,6 @@ def _fail(message: str) -> typer.Exit:
 
 def _run(fn):
     """Run ``fn(session)`` in one transaction on IRBIS_DATABASE_URL, as the CLI actor."""
-    from api.db.engine import make_engine, transaction
 
     settings = Settings()
     engine = make_engine(settings.database.url, settings=settings.database)
@@ -73,7 +76,6 @@ def create(
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
             raise _fail("the passwords differ")
-    from api.auth import accounts
 
     def go(session):
         user = accounts.create_user(
@@ -93,10 +95,6 @@ def create(
 @users_app.command("list")
 def list_users() -> None:
     """List users with their roles and grants."""
-    from sqlalchemy import func, literal
-    from sqlalchemy.dialects.postgresql import aggregate_order_by
-
-    from api.db.models import Grant, User, user_grants, user_roles
 
     def go(session):
         roles = (
@@ -134,7 +132,6 @@ def set_roles(
     roles: Annotated[str, typer.Argument(help="Comma-separated roles, e.g. 'grantee,advocate'.")],
 ) -> None:
     """Replace a user's roles."""
-    from api.auth import accounts
 
     def go(session):
         return accounts.set_roles(session, accounts.get_user(session, username), _split([roles]))
@@ -149,7 +146,6 @@ def link_grant(
     unlink: Annotated[bool, typer.Option("--unlink", help="Remove the link instead.")] = False,
 ) -> None:
     """Link a user to a grant (whose field sites the user may then edit)."""
-    from api.auth import accounts
 
     _run(lambda s: accounts.link_grant(s, accounts.get_user(s, username), code, unlink=unlink))
     typer.echo(f"{username} {'unlinked from' if unlink else 'linked to'} {code}")
@@ -162,7 +158,6 @@ def token(
     revoke: Annotated[int | None, typer.Option("--revoke", help="Revoke token ID instead.")] = None,
 ) -> None:
     """Create an API token for a user (printed once), or revoke one with --revoke ID."""
-    from api.auth import accounts
 
     if revoke is not None:
         _run(lambda s: accounts.revoke_api_token(s, accounts.get_user(s, username).id, revoke))
@@ -178,7 +173,6 @@ def set_password(
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
 ) -> None:
     """Set a user's password (their web sessions end and their API tokens are revoked)."""
-    from api.auth import accounts
 
     if password_stdin:
         password = typer.get_text_stream("stdin").readline().rstrip("\n")
@@ -191,7 +185,6 @@ def set_password(
 @users_app.command("deactivate")
 def deactivate(username: str) -> None:
     """Deactivate a user: sessions end and tokens are revoked; history is kept."""
-    from api.auth import accounts
 
     _run(lambda s: accounts.deactivate(s, accounts.get_user(s, username)))
     typer.echo(f"deactivated {username}")
