@@ -259,6 +259,24 @@ ITEM_PARAMS = {
 }
 
 
+def _check_item_params(
+    request: Request,
+    view: LayerSQL,
+    properties: str | None,
+    crs: str | None,
+    bbox_crs: str | None,
+) -> list[str] | None:
+    """Refuse CRSs other than CRS84 and unknown parameters; the properties asked for."""
+    for name, value in (("crs", crs), ("bbox-crs", bbox_crs)):
+        if value not in (None, CRS84):
+            raise params.InvalidInput(f"{name} must be {CRS84}")
+    unknown = [k for k in request.query_params if k not in ITEM_PARAMS]
+    if unknown:
+        # Part 1 lets properties be used as equality filters; unknown names are errors
+        raise params.InvalidInput(f"unknown query parameter(s): {', '.join(unknown)}")
+    return params.parse_properties(properties, [c.name for c in view.columns()])
+
+
 @router.get(
     "/collections/{collectionId}/items",
     summary="Features, filtered and paged",
@@ -278,15 +296,7 @@ async def items(
     f: FMT = None,
 ) -> Response:
     html = wants_html(request, f)
-    for name, value in (("crs", crs), ("bbox-crs", bbox_crs)):
-        if value not in (None, CRS84):
-            raise params.InvalidInput(f"{name} must be {CRS84}")
-    allowed = [c.name for c in view.columns()]
-    selected = params.parse_properties(properties, allowed)
-    unknown = [k for k in request.query_params if k not in ITEM_PARAMS]
-    if unknown:
-        # Part 1 lets properties be used as equality filters; unknown names are errors
-        raise params.InvalidInput(f"unknown query parameter(s): {', '.join(unknown)}")
+    selected = _check_item_params(request, view, properties, crs, bbox_crs)
     q = ItemsQuery(
         bbox=bbox,
         datetime=datetime,
