@@ -96,7 +96,7 @@ def test_class_areas_on_the_cluster(pair, zones, client) -> None:
 
 def test_loss_on_the_cluster(pair, zones, client) -> None:
     epochs = {"2000": pair[0], "2020": pair[1]}
-    mem = raster_change(epochs, zones, "zid")
+    mem = raster_change(epochs, zones, "zid", zonal=class_areas)
 
     def zonal(raster, z, id_col, *, classify=None):
         return class_areas_dask(

@@ -104,8 +104,8 @@ def test_windowed_classify_matches_in_memory(pair, zones):
 
 def test_windowed_loss_matches_in_memory(pair, zones):
     epochs = {"2000": pair[0], "2020": pair[1]}
-    mem = raster_change(epochs, zones, "zid")
-    win = raster_change(epochs, zones, "zid", zonal=class_areas_windowed)
+    mem = raster_change(epochs, zones, "zid", zonal=class_areas)
+    win = raster_change(epochs, zones, "zid")  # windowed is the default
     assert (mem["change_ha"] < 0).any()  # there is a loss to measure
     _same(mem.fillna(-1.0), win.fillna(-1.0), ["zid", "epoch"])
 
