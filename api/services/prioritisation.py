@@ -29,7 +29,8 @@ from api.db import models as m
 from api.db.engine import transaction
 from api.db.store import read_gdf
 from api.services import analyses as an
-from geo import ecosystems, habitat, ranges
+from geo import ecosystems, habitat, protected_planet, ranges
+from geo import labels as lb
 from geo import planning_units as pu
 from geo import prioritisation as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
@@ -239,15 +240,16 @@ def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.Geo
         "area": area,
         "protected": _layer(
             session,
-            "SELECT id, name, status, reported_area_km2, ST_AsBinary(geom) AS geom "
+            "SELECT id, name, status, reported_area_km2, method, ST_AsBinary(geom) AS geom "
             "FROM protected_areas",
         ),
         "threats": _layer(
             session,
-            f"SELECT id, name, kind, status, ST_AsBinary(geom) AS geom FROM {_threats}",
+            f"SELECT id, name, kind, status, method, ST_AsBinary(geom) AS geom FROM {_threats}",
         ),
         "field_sites": _layer(
-            session, "SELECT id, grant_id, ST_AsBinary(geom) AS geom FROM field_sites"
+            session,
+            "SELECT id, grant_id, name, method, ST_AsBinary(geom) AS geom FROM field_sites",
         ),
         "places": _layer(session, "SELECT id, name, ST_AsBinary(geom) AS geom FROM places"),
         "roads": _layer(
@@ -435,12 +437,47 @@ def compute_grid(
     return units
 
 
+def unit_labels(
+    units: gpd.GeoDataFrame, inputs: dict[str, gpd.GeoDataFrame]
+) -> tuple[list[str], list[list[str]]]:
+    """Per unit: the method of its weakest input (:func:`geo.labels.derived_method`) and the
+    example protected areas, field sites and threats it touches (protected areas as the
+    polygons planning measures: points as circles of their reported area)."""
+    layers = {
+        "protected area": protected_planet.pa_polygons(inputs["protected"])
+        if inputs.get("protected") is not None and not inputs["protected"].empty
+        else None,
+        "field site": inputs.get("field_sites"),
+        "threat": inputs.get("threats"),
+    }
+    n = len(units)
+    methods: list[list[str]] = [[] for _ in range(n)]
+    examples: list[set[str]] = [set() for _ in range(n)]
+    geoms = units.to_crs(STORAGE_EPSG).geometry.to_numpy()
+    for what, layer in layers.items():
+        if layer is None or layer.empty or "method" not in layer.columns:
+            continue
+        lyr = layer.to_crs(STORAGE_EPSG)
+        lyr = lyr[lyr.geometry.notna() & ~lyr.geometry.is_empty]
+        tree = shapely.STRtree(lyr.geometry.to_numpy())
+        ui, li = tree.query(geoms, predicate="intersects")
+        names = lyr["name"].to_numpy() if "name" in lyr.columns else lyr.index.to_numpy()
+        meth = lyr["method"].to_numpy()
+        for u, k in zip(ui, li, strict=True):
+            methods[u].append(str(meth[k]))
+            if meth[k] == "example":
+                examples[u].add(f"{what}: {names[k]}")
+    return [lb.derived_method(ms) for ms in methods], [sorted(e) for e in examples]
+
+
 def _unit_rows(grid_id: int, units: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     feats = pu.feature_columns(units)
     rows = []
     other = ["protected_share", "grant_share", "threat_pressure", "town_km", "road_km"]
     for rec, geom in zip(
-        units[["h3", "iso3", "area_km2", "cost", "clipped", *other, *feats]].to_dict("records"),
+        units.assign(_row=units.index)[
+            ["_row", "h3", "iso3", "area_km2", "cost", "clipped", *other, *feats]
+        ].to_dict("records"),
         units.geometry,
         strict=True,
     ):
@@ -448,6 +485,9 @@ def _unit_rows(grid_id: int, units: gpd.GeoDataFrame) -> list[dict[str, Any]]:
             k: (None if pd.isna(rec[k]) else round(float(rec[k]), 6)) for k in other
         }
         values["clipped"] = bool(rec["clipped"])
+        if "method" in units.columns:
+            values["method"] = units.at[rec["_row"], "method"]
+            values["example_inputs"] = list(units.at[rec["_row"], "example_inputs"])
         values["features"] = {
             pu.feature_name(f): round(float(rec[f]), 6) for f in feats if rec[f] > 0
         }
@@ -498,6 +538,7 @@ def build_grid(
                 fine_dem=params.fine_dem,
             )
     units = compute_grid(inputs, habitat, params, progress=progress)
+    units["method"], units["example_inputs"] = unit_labels(units, inputs)
     totals = units[pu.feature_columns(units)].sum()
     dropped = [pu.feature_name(c) for c in totals.index if totals[c] < params.min_feature_km2]
     units = units.drop(columns=[pu.FEATURE_PREFIX + f for f in dropped])
@@ -523,6 +564,8 @@ def build_grid(
                 "layer_versions": versions,
                 "habitat_source": habitat_source or "given",
                 "features_left_out": dropped,
+                "method": lb.weakest(list(units["method"])) if len(units) else "modelled",
+                "example_inputs": sorted({x for xs in units["example_inputs"] for x in xs}),
             },
             created_by=actor,
         )

@@ -55,3 +55,37 @@ def test_grid_features_are_the_habitat_run_by_country(engine: Engine, settings, 
     assert {f for f in got if f.startswith("Panthera uncia|mountain|")} == {
         f"Panthera uncia|mountain|{iso}" for iso in ("KAZ", "KGZ", "TJK", "UZB")
     }
+
+
+def test_planning_rows_carry_the_weakest_input_and_name_the_examples(
+    engine: Engine, settings, demo
+) -> None:  # type: ignore[no-untyped-def]
+    params = prio.GridParams(name=f"labels {uuid.uuid4().hex[:8]}", resolution=3)
+    grid_id = prio.build_grid(engine, params, actor="tests", data_dir=settings.data_dir)
+    with engine.connect() as conn:
+        units = conn.execute(
+            text('SELECT id, "values" FROM planning_units WHERE grid_id = :g'), {"g": grid_id}
+        ).all()
+        # independent: the example field sites and threats each unit touches, in SQL
+        touched: dict[int, set[str]] = {}
+        for uid, name in conn.execute(
+            text(
+                "SELECT u.id, 'field site: ' || f.name FROM planning_units u JOIN field_sites f "
+                "ON ST_Intersects(u.geom, f.geom) WHERE u.grid_id = :g AND f.method = 'example' "
+                "UNION SELECT u.id, 'threat: ' || t.name FROM planning_units u JOIN threats t "
+                "ON ST_Intersects(u.geom, t.geom) WHERE u.grid_id = :g AND t.method = 'example' "
+                "AND t.published"
+            ),
+            {"g": grid_id},
+        ).all():
+            touched.setdefault(uid, set()).add(name)
+        grid_inputs = conn.execute(
+            text("SELECT inputs FROM planning_grids WHERE id = :g"), {"g": grid_id}
+        ).scalar_one()
+    assert touched, "the demo has example field sites inside the grid"
+    for uid, values in units:
+        named = {x for x in values["example_inputs"] if not x.startswith("protected area: ")}
+        assert named == touched.get(uid, set()), uid
+        assert values["method"] == ("example" if values["example_inputs"] else "modelled")
+    assert grid_inputs["method"] == "example"
+    assert set(grid_inputs["example_inputs"]) >= set().union(*touched.values())
