@@ -47,6 +47,7 @@ def templates() -> Jinja2Templates:
         env.globals["localized"] = i18n.localized
         env.globals["languages"] = i18n.LANGUAGES
         env.globals["word"] = word
+        env.globals["current_locale"] = i18n.current_locale
         env.filters["readable"] = readable
     return _templates
 

@@ -24,6 +24,7 @@ from shapely.geometry import mapping
 
 from api import ogc
 from api.deps import ReaderDep, SettingsDep
+from api.i18n import current_locale
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.templating import render, templates
 from layers import threats as lt
@@ -327,7 +328,9 @@ def _pdf_key(request: Request, engine: Any) -> str:
     """The data version of every dossier (and the base of its links), as a short hash."""
     with engine.connect() as conn:
         rows = conn.execute(versions(DOSSIER_TABLES)).all()
+    # the language too: a dossier is written in the language of the request
     stamp = ",".join(f"{t}:{v}" for t, v in rows) + "|" + ogc.base_url(request)
+    stamp += "|" + current_locale()
     return hashlib.sha256(stamp.encode()).hexdigest()[:24]
 
 

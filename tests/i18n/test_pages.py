@@ -175,3 +175,12 @@ def test_item_table_shows_a_shared_source_once(client: Any) -> None:
     shared = re.search(r'<p class="shared-source"><strong>Source:</strong> (.+?)</p>', r.text)
     assert shared, "a source every row shares is shown above the table"
     assert r.text.split("<tbody>")[1].count(shared.group(1)) == 0
+
+
+def test_threat_dossier_and_its_export_in_the_chosen_language(client: Any, kok_jailau: int) -> None:
+    r = client.get(f"/threats/{kok_jailau}", headers={**HTML, "Accept-Language": "kk"})
+    assert r.status_code == 200 and html_lang(r.text) == "kk"
+    assert "Контур және оның нені қамтитыны" in r.text and "Қорғалатын аумақ:" in r.text
+    export = client.get(f"/threats/{kok_jailau}/dossier.html?lang=ru")
+    assert export.status_code == 200
+    assert html_lang(export.text) == "ru" and "Досье угрозы Irbis" in export.text
