@@ -40,8 +40,8 @@ PROTECTED_SQL = text(
 #: margin: the index prefilter on geometry before the exact geodesic test.
 _DEG = "(:metres / 111320.0 / cos(radians(56.0)) * 1.01)"
 _NEAR = f"""
-    FROM field_sites s JOIN threats t
-      ON t.geom && ST_Expand(s.geom, {_DEG})
+    FROM threats t JOIN field_sites s
+      ON s.geom && ST_Expand(t.geom, {_DEG})
      AND ST_DWithin(t.geom::geography, s.geom::geography, :metres)
 """
 THREATS_SQL = text(
@@ -166,3 +166,22 @@ def outline_svg(conn: Connection, grant_id: int) -> dict[str, Any] | None:
         "view_box": f"{row.xmin - pad:.5f} {-row.ymax - pad:.5f} {w:.5f} {h:.5f}",
         "stroke": max(w, h) / 300,
     }
+
+
+GRANTS_SQL = text(
+    """
+    SELECT g.code, g.title, g.grantee_organisation, g.partners, g.countries,
+           COALESCE((SELECT array_agg(s.scientific_name ORDER BY s.scientific_name)
+                     FROM grant_species gs JOIN species s ON s.id = gs.species_id
+                     WHERE gs.grant_id = g.id), '{}') AS species,
+           g.ecosystem_focus, g.amount, g.currency, g.rate, g.rate_date, g.call,
+           g.start_date, g.end_date, g.status, g.objectives, g.description, g.documents,
+           g.method, g.source, g.updated_at
+    FROM grants g ORDER BY g.code
+    """
+)
+
+
+def grant_rows(conn: Connection) -> list[Any]:
+    """Every grant's record with its species' names, in one statement (the portfolio)."""
+    return list(conn.execute(GRANTS_SQL))

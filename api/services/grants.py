@@ -228,11 +228,41 @@ def get_grant(engine: Engine, code: str) -> dict[str, Any]:
 
 
 def list_grants(engine: Engine) -> list[dict[str, Any]]:
-    with Session(engine) as session:
-        grants = session.scalars(
-            select(Grant).options(selectinload(Grant.species)).order_by(Grant.code)
+    """Every grant, as :func:`as_dict` gives it (one statement, no ORM objects: the
+    portfolio reads them all)."""
+    with engine.connect() as conn:
+        rows = lg.grant_rows(conn)
+    out = []
+    for r in rows:
+        usd = r.amount if r.currency == "USD" or not r.rate else r.amount / r.rate
+        out.append(
+            {
+                "code": r.code,
+                "title": r.title,
+                "grantee_organisation": r.grantee_organisation,
+                "partners": list(r.partners or []),
+                "countries": list(r.countries),
+                "species": list(r.species),
+                "ecosystem_focus": list(r.ecosystem_focus or []),
+                "amount": float(r.amount),
+                "currency": r.currency,
+                "rate": float(r.rate) if r.rate is not None else None,
+                "rate_date": r.rate_date.isoformat() if r.rate_date else None,
+                "amount_usd": float(Decimal(usd).quantize(Decimal("0.01"))),
+                "call": r.call,
+                "start_date": r.start_date.isoformat(),
+                "end_date": r.end_date.isoformat(),
+                "status": r.status,
+                "objectives": r.objectives,
+                "description": r.description,
+                "documents": list(r.documents or []),
+                "method": r.method,
+                "source": r.source,
+                "updated_at": r.updated_at.isoformat() if r.updated_at else None,
+                "url": f"/grants/{r.code}",
+            }
         )
-        return [as_dict(g) for g in grants]
+    return out
 
 
 def grant_history(engine: Engine, principal: Principal, code: str) -> list[dict[str, Any]]:

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Server time of the portfolio JSON and of a grant page with 1,000 grants × 10 sites.
+
+Adds 1,000 grants (codes ``BENCH-G-0000`` ...) with 10 small field sites each to a migrated
+database holding the demo data, then requests, in process through the real application
+(FastAPI TestClient: no network, so the time is the server's), ``/api/portfolio`` and
+``/grants/{code}`` a number of times each and reports the median and p90. The benchmark's
+grants are removed at the end (``--keep`` keeps them).
+
+    .venv/bin/python bench/bench_grants.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test_c
+
+Results go to ``/tmp/benchdata/results/irbis_grants.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+DEFAULT_DB = os.environ.get(
+    "IRBIS_DATABASE_URL", "postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis"
+)
+RESULTS = Path("/tmp/benchdata/results/irbis_grants.json")
+
+SEED_SQL = """
+SELECT set_config('irbis.actor', 'bench_grants', true);
+INSERT INTO grants (code, title, grantee_organisation, amount, currency, start_date, end_date,
+                    countries, status, source, method, call, ecosystem_focus)
+SELECT format('BENCH-G-%s', lpad(i::text, 4, '0')), format('Benchmark grant %s', i),
+       format('Organisation %s', i % 37), 25000 + (i * 997) % 175000, 'USD',
+       DATE '2019-01-01' + (i % 1200), DATE '2019-01-01' + (i % 1200) + 730,
+       ARRAY[(ARRAY['KAZ','KGZ','TJK','UZB'])[1 + i % 4]]::varchar[],
+       (ARRAY['proposed','active','closed','terminated'])[1 + i % 4],
+       'benchmark', 'example', format('Call %s', 1 + i % 5),
+       ARRAY[(ARRAY['mountain','arid_lowland'])[1 + i % 2]]::varchar[]
+FROM generate_series(0, :n - 1) AS i;
+INSERT INTO grant_species (grant_id, species_id)
+SELECT g.id, (SELECT id FROM species ORDER BY id LIMIT 1 OFFSET (g.id % 2))
+FROM grants g WHERE g.code LIKE 'BENCH-G-%';
+INSERT INTO field_sites (grant_id, name, uploaded_by, source, licence, method, geom)
+SELECT g.id, format('site %s', j), 'bench', 'benchmark', 'benchmark', 'example',
+       ST_Multi(ST_MakeEnvelope(x, y, x + 0.02, y + 0.02, 4326))
+FROM grants g, generate_series(0, :sites - 1) AS j,
+     LATERAL (SELECT 60 + ((g.id * 7 + j * 3) % 2500) / 100.0 AS x,
+                     38 + ((g.id * 13 + j * 5) % 900) / 100.0 AS y) c
+WHERE g.code LIKE 'BENCH-G-%';
+"""
+
+CLEAN_SQL = """
+SELECT set_config('irbis.actor', 'bench_grants', true);
+DELETE FROM field_sites WHERE grant_id IN (SELECT id FROM grants WHERE code LIKE 'BENCH-G-%');
+DELETE FROM grants WHERE code LIKE 'BENCH-G-%';
+"""
+
+
+def _run(conn, sql: str) -> None:  # type: ignore[no-untyped-def]
+    for stmt in sql.strip().split(";\n"):
+        if stmt.strip():
+            conn.execute(text(stmt))
+
+
+def timed(client, url: str, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        r = client.get(url)
+        times.append((time.perf_counter() - t0) * 1000)
+        if r.status_code != 200:
+            raise SystemExit(f"{url}: {r.status_code} {r.text[:200]}")
+    times.sort()
+    return {
+        "n": n,
+        "median_ms": round(statistics.median(times), 1),
+        "p90_ms": round(times[int(0.9 * (n - 1))], 1),
+        "bytes": len(r.content),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db-url", default=DEFAULT_DB)
+    ap.add_argument("--grants", type=int, default=1000)
+    ap.add_argument("--sites", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark's grants")
+    args = ap.parse_args()
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    engine = create_engine(args.db_url)
+    with engine.begin() as conn:
+        _run(conn, CLEAN_SQL)
+        t0 = time.perf_counter()
+        for stmt in SEED_SQL.strip().split(";\n"):
+            if stmt.strip():
+                conn.execute(text(stmt), {"n": args.grants, "sites": args.sites})
+        seeded = time.perf_counter() - t0
+    try:
+        settings = Settings.for_database(args.db_url)
+        with TestClient(create_app(settings)) as client:
+            client.get("/api/portfolio")  # warm: imports, pools, caches
+            client.get("/grants/BENCH-G-0001")
+            out = {
+                "grants": args.grants,
+                "sites_per_grant": args.sites,
+                "seed_s": round(seeded, 1),
+                "portfolio_json": timed(client, "/api/portfolio", args.repeat),
+                "grant_page": timed(client, "/grants/BENCH-G-0500", args.repeat),
+                "grant_json": timed(client, "/api/grants/BENCH-G-0500", args.repeat),
+            }
+    finally:
+        if not args.keep:
+            with engine.begin() as conn:
+                _run(conn, CLEAN_SQL)
+        engine.dispose()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=1))
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
