@@ -10,6 +10,10 @@ and checks that both serve every tile.
 
     .venv/bin/python bench/bench_tiles_sql.py --duration 5 --runs 2 --write-docs
 
+``--sql-only`` times the tile statements themselves (no HTTP), one connection, every tile of
+the list in turn, with the materialised EPSG:3857 geometry (migration 0011) and with the
+transforming path it replaced; that comparison is steady even on a busy machine.
+
 ``--tipg-python`` names a Python with tipg and uvicorn installed (default: this one); with
 ``--skip-load`` the tables loaded by an earlier run are used. Results go to
 ``/tmp/benchdata/results/irbis_tiles_sql.json`` and, with ``--write-docs``, into
@@ -78,6 +82,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--layers", default=",".join(bt.LAYERS))
+    ap.add_argument("--sql-only", action="store_true")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     args.duration = max(1, min(args.duration, 60))
@@ -92,6 +97,13 @@ def main() -> None:
     tiles = bt.tile_list(42)
     zooms = [z for z, _, _ in tiles]
     layers = args.layers.split(",")
+    if args.sql_only:
+        md = sql_only(args.db_url, layers, tiles)
+        print(md)
+        if args.write_docs:
+            meta = f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, scale {args.scale}."
+            write_docs(md, meta, "tiles-sql-statements")
+        return
     servers: dict[str, tuple[subprocess.Popen, int]] = {}
     try:
         for server in ("irbis", "tipg"):
@@ -142,6 +154,46 @@ def main() -> None:
         write_docs(md, meta)
 
 
+def sql_only(url: str, layers: list[str], tiles: list[tuple[int, int, int]]) -> str:
+    """Seconds to run every tile statement of the list, materialised vs transforming."""
+    from sqlalchemy import create_engine
+
+    import layers.tiles as lt
+    from layers.registry import get_layer
+    from layers.sql import LayerSQL
+
+    eng = create_engine(url)
+    rows = [
+        "| layer | materialised EPSG:3857: s for 304 tiles (bytes) | transforming: s (bytes) "
+        "| speed-up |",
+        "|---|---|---|---|",
+    ]
+    saved = lt.TILE_GEOMETRY
+    with eng.connect() as conn:
+        for layer in layers:
+            got = {}
+            for label in ("transforming", "materialised", "transforming2", "materialised2"):
+                lt.TILE_GEOMETRY = saved if label.startswith("materialised") else {}
+                lt._STATEMENTS.clear()
+                view = LayerSQL(get_layer(layer), privileged=False)
+                stmt = lt.tile_statement(view, "WebMercatorQuad")
+                t0, size = time.perf_counter(), 0
+                for z, x, y in tiles:
+                    p = lt.tile_params(lt.TileRequest("WebMercatorQuad", z, x, y))
+                    size += len(bytes(conn.execute(stmt, p).scalar_one() or b""))
+                got[label] = (time.perf_counter() - t0, size)
+                print(layer, label, got[label], flush=True)
+            m = min(got["materialised"][0], got["materialised2"][0])
+            t = min(got["transforming"][0], got["transforming2"][0])
+            rows.append(
+                f"| {layer} | {m:.2f} ({got['materialised'][1]:,}) "
+                f"| {t:.2f} ({got['transforming'][1]:,}) | **{t / m:.2f}x** |"
+            )
+    lt.TILE_GEOMETRY = saved
+    eng.dispose()
+    return "\n".join(rows)
+
+
 def table(res: dict, layers: list[str]) -> str:
     med, seq = res["wrk_median"], res["sequential"]
     rows = [
@@ -167,10 +219,10 @@ def table(res: dict, layers: list[str]) -> str:
     return "\n".join(rows)
 
 
-def write_docs(md: str, meta: str) -> None:
+def write_docs(md: str, meta: str, marker: str = "tiles-sql-bench") -> None:
     doc = REPO / "docs" / "benchmarks.md"
     text = doc.read_text(encoding="utf-8")
-    begin, end = "<!-- tiles-sql-bench:begin -->", "<!-- tiles-sql-bench:end -->"
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
     block = f"{begin}\n{meta}\n\n{md}\n{end}"
     if begin in text and end in text:
         text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
