@@ -11,7 +11,7 @@ points, so that a client drawing in tile order puts points on top, where they ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -56,14 +56,10 @@ def members(specs: Sequence[LayerSpec], collections: str | None) -> list[LayerSp
     return drawing_order(s for s in specs if s.id in set(wanted))
 
 
-def layer_version(rows: Iterable[Any], spec: LayerSpec) -> str:
-    """The data version of one layer (``table:version`` pairs, as for its own tiles) from
-    the versions of many tables."""
-    return ",".join(f"{t}:{v}" for t, v in rows if t in spec.tables)
-
-
-def all_tables(specs: Iterable[LayerSpec]) -> tuple[str, ...]:
-    return tuple(sorted({t for s in specs for t in s.tables}))
+def joined_versions(versions: Mapping[str, str], specs: Iterable[LayerSpec]) -> str:
+    """The data version of the dataset: every layer's version (by id) in one string, which
+    changes when any layer's data changes."""
+    return "|".join(f"{s.id}={versions.get(s.id, '')}" for s in specs)
 
 
 def parts_statement(

@@ -21,6 +21,7 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
+from layers.dataset_tiles import drawing_order
 from layers.spec import LayerSpec
 from layers.styles import legend
 
@@ -45,6 +46,7 @@ DROPPED = {"glyphicons_css", "awesome_rotate_css", "bootstrap", "bootstrap_css",
 
 REGION_BOUNDS = ((35.0, 45.0), (56.0, 88.0))  # (south, west), (north, east)
 RELIEF_URL = "/rasters/relief/tiles/WebMercatorQuad/{z}/{y}/{x}.png?style=shaded"
+DATASET_TILES = "/tiles/WebMercatorQuad/{z}/{y}/{x}"
 HILLSHADE_URL = "/rasters/relief/tiles/WebMercatorQuad/{z}/{y}/{x}.png?style=hillshade"
 RELIEF_ATTRIBUTION = "Relief: GEBCO 2023 Grid; Mapzen terrain (SRTM, GMTED2010, ETOPO1) via pvlib"
 DATA_ATTRIBUTION = "Natural Earth (public domain) · Irbis"
@@ -126,6 +128,57 @@ class VectorTileLayer(JSCSSMixin, Layer):
         self.min_zoom = spec.min_zoom
         self.max_native_zoom = min(spec.max_zoom, max_native_zoom)
         self.attribution = DATA_ATTRIBUTION
+
+
+class DatasetGrid(JSCSSMixin, MacroElement):
+    """Every given layer from the dataset tileset: one vector tile per tile position, one MVT
+    layer per collection (see :mod:`layers.dataset_tiles`), with popups on click (points
+    included: the tiles put them last, on top). Each layer's switch is a :class:`LayerSwitch`."""
+
+    default_js = [("vectorGrid", ASSETS["vectorGrid"])]
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        var {{ this.get_name() }} = Irbis.dataset({{ this._parent.get_name() }}, {{ this.url|tojson }},
+            {{ this.layers|tojson }}, {
+                maxNativeZoom: {{ this.max_native_zoom }},
+                minZoom: {{ this.min_zoom }},
+                attribution: {{ this.attribution|tojson }}
+            });
+        {%- endmacro %}
+        """
+    )
+
+    def __init__(
+        self, specs: Sequence[LayerSpec], *, version: str | None = None, max_native_zoom: int = 14
+    ) -> None:
+        super().__init__()
+        self._name = "DatasetGrid"
+        ordered = drawing_order(specs)
+        self.url = DATASET_TILES + (f"?v={version}" if version else "")
+        self.layers = [layer_js(s) for s in ordered]
+        self.min_zoom = min((s.min_zoom for s in ordered), default=0)
+        self.max_native_zoom = min(max((s.max_zoom for s in ordered), default=14), max_native_zoom)
+        self.attribution = DATA_ATTRIBUTION
+
+
+class LayerSwitch(Layer):
+    """A collection of a :class:`DatasetGrid` in the layer switcher (on: its features are in
+    the grid's tiles; off: they are not asked for)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        var {{ this.get_name() }} = {{ this.grid.get_name() }}.irbisToggles[{{ this.layer_id|tojson }}];
+        {%- endmacro %}
+        """
+    )
+
+    def __init__(self, grid: DatasetGrid, spec: LayerSpec, *, show: bool) -> None:
+        super().__init__(name=spec.title, overlay=True, control=True, show=show)
+        self._name = "LayerSwitch"
+        self.grid = grid
+        self.layer_id = spec.id
 
 
 class Legend(MacroElement):
@@ -278,15 +331,19 @@ def atlas(
     specs: Sequence[LayerSpec],
     *,
     examples: set[str] | None = None,
-    versions: Mapping[str, str] | None = None,
+    dataset_version: str | None = None,
 ) -> MapParts:
-    """Every public layer on one map: basemap layers first, then reference, then the rest."""
+    """Every public layer on one map from the dataset tileset (one tile request per tile
+    position, at ``dataset_version``), switched on and off one by one."""
     m = base_map()
     m.fit_bounds(list(REGION_BOUNDS))
     order = {"basemap": 0, "reference": 1}
     ordered = sorted(specs, key=lambda s: order.get(s.group, 2))
-    added = add_layers(m, ordered, versions=versions)
-    return finish(m, added, title="Atlas", examples=examples)
+    grid = DatasetGrid(ordered, version=dataset_version)
+    grid.add_to(m)
+    for spec in ordered:
+        LayerSwitch(grid, spec, show=spec.visible).add_to(m)
+    return finish(m, ordered, title="Atlas", examples=examples)
 
 
 def layer_map(

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 from api import ogc
 from api.deps import ReaderDep
 from api.ogc import ViewDep
+from api.routers.ogc_tiles import dataset_versions
 from api.templating import render
 from layers import cases, maps
 from layers.registry import get_layer, layer_ids, layers
@@ -40,7 +41,10 @@ async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
     specs = layers()
     examples = await run_in_threadpool(_read_examples, engine, specs)
     parts = await run_in_threadpool(
-        maps.atlas, specs, examples=examples, versions=ogc.version_tokens(request, specs)
+        maps.atlas,
+        specs,
+        examples=examples,
+        dataset_version=ogc.version_token(dataset_versions(request)),
     )
     return render(
         request,

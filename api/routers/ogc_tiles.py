@@ -17,7 +17,7 @@ from api.ogc_models import documented
 from layers import dataset_tiles, geojson, styles, tilejson
 from layers.registry import layers
 from layers.spec import LayerSpec
-from layers.sql import LayerSQL, versions
+from layers.sql import LayerSQL
 from layers.tiles import (
     MVT_MEDIA_TYPE,
     TMS_IDS,
@@ -423,12 +423,16 @@ async def dataset_tile(
     y: Annotated[int, Path(alias="tileRow")],
     collections: CollectionsQuery = None,
     f: Annotated[str | None, Query(description="mvt")] = None,
+    v: Annotated[
+        str | None,
+        Query(description="The data version of every collection, as the atlas gives it"),
+    ] = None,
 ) -> Response:
     """Every collection (or those in ``collections``) in one tile, each as its own MVT layer
-    named by the collection id, with the same privacy rules as the collection's own tiles."""
+    named by the collection id, with the same privacy rules as the collection's own tiles.
+    At the current ``v`` a public tile is immutable (as a collection's own tiles)."""
     check_format(f)
     specs = dataset_tiles.members(layers(), collections)
-    zooms = [s for s in specs if s.min_zoom <= z <= s.max_zoom]
     tile = check_tile(
         tms_id,
         z,
@@ -437,47 +441,59 @@ async def dataset_tile(
         min_zoom=min(s.min_zoom for s in specs),
         max_zoom=max(s.max_zoom for s in specs),
     )
-    views = _views(request, zooms)
+    views = _views(request, [s for s in specs if s.min_zoom <= z <= s.max_zoom])
     state = request.app.state
     return await run_in_threadpool(
-        _dataset_tile_response, request, views, get_reader_engine(request), state.settings, tile
+        _dataset_tile_response, request, views, get_reader_engine(request), state.settings, tile, v
+    )
+
+
+def dataset_versions(request: Request) -> str:
+    """The data version of the dataset tileset (every collection's), from memory."""
+    specs = layers()
+    return dataset_tiles.joined_versions(
+        {s.id: ogc.layer_version(request, s) for s in specs}, specs
     )
 
 
 def _dataset_tile_response(
-    request: Request, views: list[LayerSQL], engine: Any, settings: Any, tile: TileRequest
+    request: Request,
+    views: list[LayerSQL],
+    engine: Any,
+    settings: Any,
+    tile: TileRequest,
+    asked: str | None,
 ) -> Response:
     private = any(v.privileged for v in views)
     where = (tile.tms_id, tile.z, tile.x, tile.y)
     t = settings.tiles
-    with ogc.query_errors(), ogc.read_connection(engine) as conn:
-        rows = conn.execute(versions(dataset_tiles.all_tables(v.spec for v in views))).all()
-        keys = [
-            ogc.make_etag(
-                "mvt", v.spec.id, dataset_tiles.layer_version(rows, v.spec), v.privileged, *where
-            )
-            for v in views
-        ]
-        etag = ogc.make_etag("dataset-mvt", *keys)
-        headers = ogc.cache_headers(etag, 0, private=private)
-        if ogc.not_modified(request, etag):
-            return Response(status_code=304, headers=headers)
-        cache = ogc.tile_cache(request)
-        parts = [cache.get(k) for k in keys]
-        missing = [i for i, p in enumerate(parts) if p is None]
-        if missing:
-            stmt = dataset_tiles.parts_statement(
-                [views[i] for i in missing],
-                tile.tms_id,
-                extent=t.extent,
-                buffer=t.buffer,
-                max_features=t.max_features_per_tile,
-            )
-            params = tile_params(tile, extent=t.extent, buffer=t.buffer)
+    keys = [
+        ogc.make_etag("mvt", v.spec.id, ogc.layer_version(request, v.spec), v.privileged, *where)
+        for v in views
+    ]
+    etag = ogc.make_etag("dataset-mvt", *keys)
+    headers = ogc.tile_headers(etag, dataset_versions(request), asked, private=private)
+    if ogc.not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    cache = ogc.tile_cache(request)
+    parts = [cache.get(k) for k in keys]
+    missing = [i for i, p in enumerate(parts) if p is None]
+    if missing:
+        for view in views:  # a replica behind any layer's version: read the primary
+            engine = ogc.reader_for(request, engine, view.spec)
+        stmt = dataset_tiles.parts_statement(
+            [views[i] for i in missing],
+            tile.tms_id,
+            extent=t.extent,
+            buffer=t.buffer,
+            max_features=t.max_features_per_tile,
+        )
+        params = tile_params(tile, extent=t.extent, buffer=t.buffer)
+        with ogc.query_errors(), ogc.read_connection(engine) as conn:
             row = conn.execute(stmt, params).one()
-            for i, data in zip(missing, row, strict=True):
-                part = bytes(data or b"")
-                cache.put(keys[i], part)
-                parts[i] = part
+        for i, data in zip(missing, row, strict=True):
+            part = bytes(data or b"")
+            cache.put(keys[i], part)
+            parts[i] = part
     data = dataset_tiles.compose(p or b"" for p in parts)
     return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)

@@ -51,11 +51,25 @@
     return html;
   }
 
+  /* Points clickable: Leaflet takes a clicked circle of radius <= 10 px for a marker and asks
+     for its getLatLng(), which a VectorGrid point does not have (the click then throws and no
+     popup opens); without it, the click's own position is used. */
+  function clickablePoints(grid) {
+    var create = grid._createLayer;
+    grid._createLayer = function (feat, pxPerExtent, layerStyle) {
+      var symbol = create.call(this, feat, pxPerExtent, layerStyle);
+      if (feat.type === 1) symbol.getLatLng = null;
+      return symbol;
+    };
+    return grid;
+  }
+
   /* On click: fetch the feature (the server applies privacy rules) and show it. */
   var registry = {};
 
   function bindPopup(map, grid, layer) {
     registry[layer.id] = grid;
+    clickablePoints(grid);
     grid.on("click", function (e) {
       var id = e.layer && e.layer.properties && e.layer.properties.id;
       if (id === undefined || id === null) return;
@@ -103,5 +117,78 @@
     return ctl;
   }
 
-  window.Irbis = { style: style, bindPopup: bindPopup, legend: legend, popupHtml: popupHtml, layers: registry };
+  /* Popups for the dataset grid: the feature's collection is known from its MVT layer. */
+  function openPopup(map, layer, id, latlng) {
+    var popup = L.popup({ maxWidth: 360 }).setLatLng(latlng)
+      .setContent('<div class="irbis-popup">loading…</div>').openOn(map);
+    fetch("/collections/" + encodeURIComponent(layer.id) + "/items/" + encodeURIComponent(id) + "?f=json",
+          { headers: { Accept: "application/geo+json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (f) { if (f) popup.setContent(popupHtml(layer, f)); else popup.setContent("not available"); })
+      .catch(function () { popup.setContent("not available"); });
+  }
+
+  /* Every layer from the dataset tileset (/tiles/...): one request per tile position, one MVT
+     layer per collection. Each collection gets an entry in the layer switcher (``toggles``);
+     the tiles carry only the collections switched on (?collections=...). */
+  function dataset(map, url, layers, options) {
+    var byId = {}, order = [], on = {}, styles = {};
+    layers.forEach(function (l) {
+      byId[l.id] = l; order.push(l.id);
+      var draw = style(l);
+      styles[l.id] = function (props, zoom) {
+        // the popup needs to know which collection a clicked feature belongs to
+        Object.defineProperty(props, "_irbisLayer", { value: l.id, enumerable: false, configurable: true });
+        return draw(props, zoom);
+      };
+    });
+    function tilesUrl() {
+      var ids = order.filter(function (id) { return on[id]; });
+      return url + (url.indexOf("?") >= 0 ? "&" : "?") + "collections=" + ids.join(",");
+    }
+    var grid = L.vectorGrid.protobuf(tilesUrl(), L.extend({
+      vectorTileLayerStyles: styles, interactive: true, maxZoom: 18
+    }, options || {}));
+    grid.irbisDataset = true;
+    clickablePoints(grid);
+    grid.on("click", function (e) {
+      var p = e.layer && e.layer.properties;
+      var id = p && p.id;
+      var lid = p && p._irbisLayer;
+      if (id === undefined || id === null || !byId[lid]) return;
+      openPopup(map, byId[lid], id, e.latlng);
+      if (e.originalEvent) L.DomEvent.stop(e.originalEvent);
+    });
+    var pending = null, current = null;
+    function sync() {
+      pending = null;
+      var any = order.some(function (id) { return on[id]; });
+      if (!any) { if (map.hasLayer(grid)) map.removeLayer(grid); current = null; return; }
+      var next = tilesUrl();
+      if (!map.hasLayer(grid)) { grid.setUrl(next, true); current = next; grid.addTo(map); return; }
+      if (next !== current) {
+        // re-added rather than redrawn: Leaflet's redraw() asks for tiles at a fractional zoom
+        current = next; map.removeLayer(grid); grid.setUrl(next, true); grid.addTo(map);
+      }
+    }
+    function schedule() { if (pending === null) pending = setTimeout(sync, 0); }
+    var toggles = {};
+    order.forEach(function (id) {
+      var Toggle = L.Layer.extend({
+        onAdd: function () { on[id] = true; schedule(); },
+        onRemove: function () { on[id] = false; schedule(); }
+      });
+      var t = new Toggle();
+      t.irbisLayer = id;
+      toggles[id] = t;
+      registry[id] = t;
+    });
+    grid.irbisToggles = toggles;
+    return grid;
+  }
+
+  window.Irbis = {
+    style: style, bindPopup: bindPopup, legend: legend, popupHtml: popupHtml, layers: registry,
+    dataset: dataset
+  };
 })();

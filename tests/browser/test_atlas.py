@@ -3,6 +3,7 @@ decode, a layer toggles off and on, a popup shows attributes with source and lic
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import mapbox_vector_tile
@@ -11,11 +12,15 @@ import pytest
 pytestmark = pytest.mark.browser
 MVT = "application/vnd.mapbox-vector-tile"
 
-FIND_LAYER = """(id) => {
-  const key = Object.keys(window).find(k => k.startsWith('vector_tile_layer_') && window[k].irbisLayer === id);
+#: a tile of the dataset tileset (every collection in one)
+DATASET = re.compile(r"^http://[^/]+/tiles/WebMercatorQuad/\d+/\d+/\d+")
+#: whether a collection is switched on in the atlas (its switch is on the map)
+SWITCH_ON = """(id) => {
   const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
-  return key ? map.hasLayer(window[key]) : null;
+  return map.hasLayer(window.Irbis.layers[id]);
 }"""
+#: the start of a function with the map as ``m`` (close it with "}")
+MAP = "() => { const m = window[Object.keys(window).find(k => k.startsWith('map_'))];"
 
 
 def _record(page: Any) -> list[Any]:
@@ -43,6 +48,25 @@ def _tiles(page: Any) -> list[tuple[str, int, dict[str, str], bytes]]:
     return got
 
 
+def _dataset_tiles(page: Any) -> list[tuple[str, int, dict[str, str], bytes]]:
+    """Dataset tiles (every collection in one) as the page received them."""
+    got: list[tuple[str, int, dict[str, str], bytes]] = []
+
+    def handle(route: Any) -> None:
+        from playwright.sync_api import Error
+
+        try:
+            resp = route.fetch()
+            body = resp.body()
+            route.fulfill(response=resp, body=body)
+        except Error:
+            return
+        got.append((route.request.url, resp.status, resp.headers, body))
+
+    page.route(DATASET, handle)
+    return got
+
+
 def _external(page: Any) -> list[str]:
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url))
@@ -52,12 +76,13 @@ def _external(page: Any) -> list[str]:
 def test_atlas_loads_tiles_and_toggles_layers(page, live_server: str, artifacts) -> None:  # type: ignore[no-untyped-def]
     responses = _record(page)
     asked = _external(page)
-    tiles = _tiles(page)
+    tiles = _dataset_tiles(page)
     page.goto(f"{live_server}/atlas")
     page.wait_for_load_state("networkidle")
     assert tiles, "no vector tiles were requested"
     assert all(status == 200 for _, status, _, _ in tiles)
     assert all(headers["content-type"] == MVT for _, _, headers, _ in tiles)
+    assert not [r for r in responses if "/collections/" in r.url and "/tiles/" in r.url]
     decoded = [mapbox_vector_tile.decode(body) for _, _, _, body in tiles]
     layers_seen = {name for d in decoded for name in d}
     assert {"countries", "rivers", "places", "protected_areas"} <= layers_seen
@@ -70,36 +95,100 @@ def test_atlas_loads_tiles_and_toggles_layers(page, live_server: str, artifacts)
     )
     page.screenshot(path=str(artifacts / "atlas.png"))
 
-    # the layer switcher: populated places off, then on again (tiles are asked for again)
-    assert page.evaluate(FIND_LAYER, "places") is True
+    # the layer switcher: populated places off (the tiles no longer carry them), then on again
+    assert page.evaluate(SWITCH_ON, "places") is True
     label = page.locator(".leaflet-control-layers-overlays label", has_text="Populated places")
-    label.locator("input").click()
-    assert page.evaluate(FIND_LAYER, "places") is False
+    with page.expect_response(lambda r: DATASET.match(r.url) is not None, timeout=10_000):
+        label.locator("input").click()
+    assert page.evaluate(SWITCH_ON, "places") is False
+    page.wait_for_load_state("networkidle")
+    off = [u for u, _, _, _ in tiles[len(decoded) :]]
+    assert off and all("places" not in u.split("collections=")[1].split(",") for u in off)
     page.screenshot(path=str(artifacts / "atlas-places-off.png"))
     with page.expect_response(
-        lambda r: "/collections/places/tiles/" in r.url, timeout=10_000
+        lambda r: DATASET.match(r.url) is not None and "places" in r.url, timeout=10_000
     ) as again:
         label.locator("input").click()
     assert again.value.status == 200
-    assert page.evaluate(FIND_LAYER, "places") is True
+    assert page.evaluate(SWITCH_ON, "places") is True
 
     assert not [u for u in asked if not u.startswith(live_server) and not u.startswith("data:")]
+    assert page.console_errors == []
+
+
+def test_atlas_makes_one_tile_request_per_tile_position(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda r: asked.append(r.url) if "/tiles/" in r.url and "/rasters/" not in r.url else None,
+    )
+    page.goto(f"{live_server}/atlas")
+    page.wait_for_load_state("networkidle")
+    for zoom in (8, 9):
+        start = len(asked)
+        page.evaluate(MAP + f" m.setView([43.25, 76.95], {zoom}, {{animate: false}}); }}")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(300)
+        urls = asked[start:]
+        positions = [u.split("/tiles/WebMercatorQuad/")[1].split("?")[0] for u in urls]
+        assert urls and all("/collections/" not in u for u in urls), urls
+        assert all(p.startswith(f"{zoom}/") for p in positions), positions
+        assert len(positions) == len(set(positions)), "a tile position was requested twice"
+        # every tile position the map shows at this zoom was asked for once
+        shown = page.evaluate(
+            MAP + " const g = Object.values(m._layers).find(l => l.irbisDataset);"
+            " return Object.keys(g._tiles).filter(k => k.endsWith(':' + m.getZoom())).length; }"
+        )
+        assert len(positions) == shown
+    assert page.console_errors == []
+
+
+def test_clicking_a_point_on_the_atlas_opens_its_popup(page, live_server: str, artifacts) -> None:  # type: ignore[no-untyped-def]
+    peaks = page.request.get(
+        f"{live_server}/collections/peaks/items?limit=50&bbox=74,41,80,44",
+        headers={"Accept": "application/geo+json"},
+    ).json()["features"]
+    peak = next(f for f in peaks if f["properties"]["name"])
+    lon, lat = peak["geometry"]["coordinates"]
+    page.goto(f"{live_server}/atlas")
+    page.wait_for_load_state("networkidle")
+    page.evaluate(MAP + f" m.setView([{lat}, {lon}], 11, {{animate: false}}); }}")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+    x, y = page.evaluate(
+        MAP + f" const p = m.latLngToContainerPoint([{lat}, {lon}]);"
+        " const r = m.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }"
+    )
+    page.mouse.click(x, y)
+    title = page.locator(".leaflet-popup-content .irbis-popup h4")
+    title.wait_for(timeout=10_000)
+    page.wait_for_function(
+        "() => !document.querySelector('.leaflet-popup-content').innerText.includes('loading')"
+    )
+    assert title.inner_text() == peak["properties"]["name"]
+    link = page.locator(".leaflet-popup-content a", has_text="details").get_attribute("href")
+    assert link == f"/collections/peaks/items/{peak['id']}?f=html"
+    page.screenshot(path=str(artifacts / "atlas-point-popup.png"))
     assert page.console_errors == []
 
 
 def test_popup_shows_attributes_source_licence_and_example_mark(
     page, live_server: str, artifacts
 ) -> None:  # type: ignore[no-untyped-def]
+    threats = page.request.get(
+        f"{live_server}/collections/threats/items?bbox=76.8,43.0,77.2,43.3",
+        headers={"Accept": "application/geo+json"},
+    ).json()["features"]
+    footprint = next(f for f in threats if "Kok-Jailau" in f["properties"]["name"])
+    ring = footprint["geometry"]["coordinates"][0]
+    lon = (min(p[0] for p in ring) + max(p[0] for p in ring)) / 2
+    lat = (min(p[1] for p in ring) + max(p[1] for p in ring)) / 2
     page.goto(f"{live_server}/cases/kok-jailau")
     page.wait_for_load_state("networkidle")
-    # click the middle of the Kok-Jailau footprint (76.98 E, 43.14 N)
+    # click the middle of the Kok-Jailau footprint (an ellipse)
     point = page.evaluate(
-        """() => {
-          const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
-          const p = map.latLngToContainerPoint([43.14, 76.98]);
-          const r = map.getContainer().getBoundingClientRect();
-          return [r.left + p.x, r.top + p.y];
-        }"""
+        MAP + f" const p = m.latLngToContainerPoint([{lat}, {lon}]);"
+        " const r = m.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }"
     )
     page.mouse.click(point[0], point[1])
     popup = page.locator(".leaflet-popup-content .irbis-popup h4")
