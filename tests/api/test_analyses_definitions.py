@@ -3,7 +3,9 @@ by-species, and the weakest-input labels of gap rows, against independent PostGI
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -173,3 +175,21 @@ def test_gap_rows_carry_the_weakest_input_and_name_the_examples(runs, session):
     )
     assert pieces and all(p["method"] in ("example", "modelled") for p in pieces)
     assert sorted(p["rank"] for p in pieces) == list(range(1, len(pieces) + 1))
+
+
+def test_labels_are_shown_on_the_page_and_in_the_downloads(runs, client, session):
+    rid = runs["gaps_then"]
+    table = an.get_run(session, rid).results["table"]
+    labelled = [r for r in table if r["example_inputs"]]
+    assert labelled, "the demo's gap rows rest on example records"
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/analyses/{rid}/table.csv").text)))
+    assert {"method", "example_inputs"} <= set(rows[0])
+    by_key = {(r["species"], r["ecosystem"], r["iso3"]): r for r in rows}
+    for r in labelled:
+        got = by_key[(r["species"], r["ecosystem"], r["iso3"])]
+        assert got["method"] == "example"
+        assert all(name in got["example_inputs"] for name in r["example_inputs"])
+    page = client.get(f"/analyses/{rid}", headers={"Accept": "text/html"}).text
+    assert "example_inputs" in page and labelled[0]["example_inputs"][0] in page
+    features = client.get(f"/analyses/{rid}/features").json()["features"]
+    assert features and all(f["properties"]["method"] in ("example", "modelled") for f in features)
