@@ -18,9 +18,12 @@ class  rule (elevation ``h`` in m, slope in degrees, ``LER`` = local elevation r
 =====  ==========================================================================
 
 (Kapos et al. also count isolated inner basins and plateaus under 25 km² surrounded by
-mountains; they are not modelled here.) The rest of the land of the programme countries is
-"arid lowland", the second ecosystem of the SOS Central Asia programme; lakes and glaciers
-(Natural Earth) are set apart as their own classes.
+mountains; they are not modelled here.) Glaciers and permanent snow stay in the mountain class
+of their elevation. Non-mountain land is "arid lowland", the second ecosystem of the SOS
+Central Asia programme, where its climate is arid by Köppen (group B; Kottek et al. 2006, at
+1 km from Beck et al. 2018): desert (BW) or semi-desert and steppe (BS, after Rubel et al.
+2017); the rest is "other lowland". Lakes are set apart where current land cover (MODIS 2019)
+still has water.
 
 Slope is computed geodesically for lon/lat pixels (pixel width and height in metres from the
 WGS 84 radii of curvature at each row's latitude), and the local elevation range with an exact
