@@ -17,8 +17,10 @@ process's next request sees them even before the notification arrives.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 
 import psycopg
@@ -100,6 +102,19 @@ class DataVersions:
         return ",".join(f"{t}:{v}" for t, v in self.current(tables).items())
 
 
+#: Listeners of this process, stopped and joined at exit so their connections close cleanly.
+_listeners: weakref.WeakSet[ChangeListener] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_listeners() -> None:
+    running = list(_listeners)
+    for listener in running:
+        listener.stop()
+    for listener in running:
+        listener.join(POLL_S * 4)
+
+
 def _conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -121,7 +136,12 @@ class ChangeListener:
         self.connected = threading.Event()
 
     def start(self) -> None:
+        _listeners.add(self)
         self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def stop(self) -> None:
         """Ask the thread to end; it does within :data:`POLL_S` (no join: never blocks)."""
