@@ -165,7 +165,9 @@ def test_bad_input_message_in_the_form(browser: Any, live_server: str, engine: E
     _draw_polygon(page)
     page.click("#submit")
     page.wait_for_selector("#form-error:not([hidden])")
-    assert "description is empty" in page.inner_text("#form-error")
+    # the message is beside the field it is about; the summary above the button says so
+    assert "description is empty" in page.inner_text("#error-description")
+    assert "see the messages beside them" in page.inner_text("#form-error")
     assert page.url.endswith("/reports/new")
     ctx.close()
 
