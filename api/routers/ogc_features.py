@@ -100,6 +100,7 @@ def landing_document(request: Request) -> dict[str, Any]:
             link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
             link(f"{base}/collections", "data", JSON, "Collections"),
             link(f"{base}/tileMatrixSets", TILING_SCHEMES, JSON, "Tile matrix sets"),
+            link(f"{base}/tiles", TILESETS_VECTOR, JSON, "Vector tiles: every collection in one"),
         ],
     }
 

@@ -93,10 +93,8 @@ def landing(request: Request, engine: ReaderDep, f: str | None = None) -> Respon
     from api.ogc import wants_html
     from api.routers.ogc_features import landing_document
 
-    if (f is not None or "json" in request.headers.get("accept", "")) and not wants_html(
-        request, f
-    ):
-        # the OGC API landing page: GIS clients need only this one URL
+    if not wants_html(request, f):
+        # the OGC API landing page (JSON unless HTML is asked for: OWSLib sends Accept: */*)
         return JSONResponse(landing_document(request))
     counts = []
     with engine.connect() as conn:
