@@ -59,7 +59,10 @@ def pixel_m(z: int, extent: int = 4096) -> float:
 
 TILE_GEOM_FN = """
 CREATE OR REPLACE FUNCTION irbis_tile_geom(g geometry, tolerance double precision)
-RETURNS geometry LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+RETURNS geometry LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+-- a restore (pg_restore) computes the generated columns with an empty search_path
+SET search_path = public, pg_temp
+AS $$
   SELECT CASE WHEN tolerance > 0 THEN ST_Simplify(t, tolerance, true) ELSE t END
   FROM (SELECT ST_Transform(
           CASE WHEN ST_YMin(g) >= -85.0511287798 AND ST_YMax(g) <= 85.0511287798 THEN g
