@@ -108,12 +108,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.routers import analyses
 
     app.include_router(analyses.router)
-    from api.routers import monitoring
-
-    app.include_router(monitoring.router)
     from api.routers import grants
 
     app.include_router(grants.router)
+    from api.routers import monitoring
+
+    app.include_router(monitoring.router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if NODE_MODULES.is_dir():

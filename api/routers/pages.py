@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from api.deps import ReaderDep, SettingsDep
 from api.i18n import _l
-from api.settings import REPO_ROOT
 from api.ogc_models import LandingPage, documented
+from api.settings import REPO_ROOT
 from api.templating import render
 from layers.public import public_from
 
