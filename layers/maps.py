@@ -225,6 +225,14 @@ def _kind(spec: LayerSpec) -> str:
     return "area"
 
 
+def readable(value: str) -> str:
+    """A category value as words: ``arid_lowland`` -> "Arid lowland" (names with capitals or
+    spaces, such as species, are kept)."""
+    if value.islower() and " " not in value:
+        return value.replace("_", " ").capitalize()
+    return value
+
+
 def legend_items(
     specs: Iterable[LayerSpec], *, examples: set[str] | None = None
 ) -> list[dict[str, Any]]:
@@ -237,7 +245,7 @@ def legend_items(
                 {
                     "layer": spec.id,
                     "group": spec.title if categorised else None,
-                    "label": item.label if categorised else spec.title,
+                    "label": readable(item.label) if categorised else spec.title,
                     "colour": item.colour,
                     "stroke": spec.style.colour,
                     "kind": _kind(spec),
