@@ -47,7 +47,11 @@ def _rows(html: str) -> list[list[str]]:
 
 
 def _threat_count(client) -> int:  # type: ignore[no-untyped-def]
-    rows = [r for r in _rows(client.get("/", headers={"Accept": "text/html"}).text) if r and r[0] == "Threats"]
+    rows = [
+        r
+        for r in _rows(client.get("/", headers={"Accept": "text/html"}).text)
+        if r and r[0] == "Threats"
+    ]
     assert len(rows) == 1, rows
     return int(rows[0][1])
 
