@@ -2,20 +2,66 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.auth.middleware import principal_cache
+from api.auth.middleware import AuthMiddleware, principal_cache
+from api.auth.secrets_store import secret_key
+from api.bodylimits import BodyLimitMiddleware
 from api.db.engine import make_engine
+from api.i18n import LocaleMiddleware
+from api.ratelimit import RateLimitMiddleware
+from api.routers import (
+    account,
+    analyses,
+    auth,
+    downloads,
+    grants,
+    health,
+    maps,
+    monitoring,
+    ogc_features,
+    ogc_tiles,
+    pages,
+    prioritisation,
+    raster_tiles,
+    reports,
+    site_pages,
+    sites,
+    threats,
+)
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.vendor import VendorFiles
 from api.versions import ChangeListener, DataVersions
+
+#: Every router, in the order their routes are matched.
+ROUTERS = (
+    health.router,
+    pages.landing_router,
+    pages.router,
+    ogc_features.router,
+    ogc_tiles.router,
+    raster_tiles.router,
+    downloads.router,
+    maps.router,
+    auth.router,
+    account.router,
+    account.pages,
+    sites.router,
+    site_pages.router,
+    threats.router,
+    reports.router,
+    prioritisation.router,
+    analyses.router,
+    grants.router,
+    monitoring.router,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,7 +70,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Engines are created in the lifespan and kept on ``app.state``; nothing is created at import.
     """
     settings = settings or Settings()
+    app = FastAPI(
+        title=settings.api.title,
+        summary="Conservation monitoring for Central Asia: snow leopard and goitered gazelle.",
+        version="0.1.0",
+        lifespan=_lifespan(settings),
+        docs_url=None,  # /api.html is served with local assets (api.routers.pages)
+        redoc_url=None,
+        openapi_url="/api",
+    )
+    app.state.settings = settings
+    app.state.secret_key = secret_key(settings)
+    errors.install(app)
+    _add_middlewares(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if NODE_MODULES.is_dir():
+        app.mount("/vendor", VendorFiles(directory=NODE_MODULES), name="vendor")
+    return app
 
+
+def _add_middlewares(app: FastAPI) -> None:
+    """From the innermost to the outermost."""
+    app.add_middleware(SecurityHeadersMiddleware)  # inside gzip: it reads pages' scripts
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(RateLimitMiddleware)  # inside auth: limits per account
+    app.add_middleware(AuthMiddleware)
+    app.add_middleware(LocaleMiddleware)  # outside auth: its answers are in the same language
+    # outermost: sizes and read timeouts hold before anything reads a body
+    app.add_middleware(BodyLimitMiddleware)
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_engine(settings.database.url, settings=settings.database)
@@ -48,74 +126,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine.dispose()
             app.state.reader_engine.dispose()
 
-    app = FastAPI(
-        title=settings.api.title,
-        summary="Conservation monitoring for Central Asia: snow leopard and goitered gazelle.",
-        version="0.1.0",
-        lifespan=lifespan,
-        docs_url=None,  # /api.html is served with local assets (api.routers.pages)
-        redoc_url=None,
-        openapi_url="/api",
-    )
-    app.state.settings = settings
-    errors.install(app)
-    app.add_middleware(SecurityHeadersMiddleware)  # inside gzip: it reads pages' scripts
-    app.add_middleware(GZipMiddleware, minimum_size=500)
-    from api.auth.middleware import AuthMiddleware
-    from api.auth.secrets_store import secret_key
-
-    app.state.secret_key = secret_key(settings)
-    from api.ratelimit import RateLimitMiddleware
-
-    app.add_middleware(RateLimitMiddleware)  # inside auth: limits per account
-    app.add_middleware(AuthMiddleware)
-    from api.i18n import LocaleMiddleware
-
-    app.add_middleware(LocaleMiddleware)  # outside auth: its answers are in the same language
-    from api.bodylimits import BodyLimitMiddleware
-
-    # outermost: sizes and read timeouts hold before anything reads a body
-    app.add_middleware(BodyLimitMiddleware)
-
-    from api.routers import health, pages
-
-    app.include_router(health.router)
-    app.include_router(pages.landing_router)
-    app.include_router(pages.router)
-    from api.routers import downloads, maps, ogc_features, ogc_tiles, raster_tiles
-
-    app.include_router(ogc_features.router)
-    app.include_router(ogc_tiles.router)
-    app.include_router(raster_tiles.router)
-    app.include_router(downloads.router)
-    app.include_router(maps.router)
-    from api.routers import account, auth
-
-    app.include_router(auth.router)
-    app.include_router(account.router)
-    app.include_router(account.pages)
-    from api.routers import site_pages, sites
-
-    app.include_router(sites.router)
-    app.include_router(site_pages.router)
-    from api.routers import reports, threats
-
-    app.include_router(threats.router)
-    app.include_router(reports.router)
-    from api.routers import prioritisation
-
-    app.include_router(prioritisation.router)
-    from api.routers import analyses
-
-    app.include_router(analyses.router)
-    from api.routers import grants
-
-    app.include_router(grants.router)
-    from api.routers import monitoring
-
-    app.include_router(monitoring.router)
-
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if NODE_MODULES.is_dir():
-        app.mount("/vendor", VendorFiles(directory=NODE_MODULES), name="vendor")
-    return app
+    return lifespan
