@@ -210,16 +210,13 @@ class BodyLimitMiddleware:
         scope.setdefault("state", {})["body_rule"] = rule
         headers = Headers(scope=scope)
         length = headers.get("content-length")
-        if length is not None:
-            if not length.strip().isdigit():
-                await reply(
-                    send, 400, "invalid_request", "the Content-Length header is not a number"
-                )
-                return
-            if int(length) > rule.limit:
-                await reply(send, 413, "too_large", too_large_message(rule.limit), close=True)
-                return
-        elif "chunked" not in headers.get("transfer-encoding", "").lower():
+        if length is not None and not length.strip().isdigit():
+            await reply(send, 400, "invalid_request", "the Content-Length header is not a number")
+            return
+        if length is not None and int(length) > rule.limit:
+            await reply(send, 413, "too_large", too_large_message(rule.limit), close=True)
+            return
+        if length is None and "chunked" not in headers.get("transfer-encoding", "").lower():
             # no body at all: nothing to count or to wait for
             await self.app(scope, receive, send)
             return
