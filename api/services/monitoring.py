@@ -20,9 +20,9 @@ import csv
 import datetime as dt
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import Session
@@ -392,32 +392,40 @@ class _Lookup:
         return ind
 
 
+_T = TypeVar("_T")
+
+
+def _attempt(problems: list[str], fn: Callable[..., _T], *args: Any) -> _T | None:
+    """``fn(*args)``, or None with its message added to ``problems``."""
+    try:
+        return fn(*args)
+    except InvalidInput as exc:
+        problems.append(exc.message)
+        return None
+
+
+def _value(text: str) -> float:
+    raw = text.strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"the value {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"the value {raw!r} is not a finite number")
+    return value
+
+
 def check_record(lookup: _Lookup, data: RecordInput, points_allowed: bool = True) -> CheckedRecord:
     """A cleaned record, or :class:`InvalidInput` naming the first problem."""
     problems: list[str] = []
-    site = indicator = None
-    start = end = None
-    value = math.nan
-    for step in ("site", "indicator", "start", "end", "value"):
-        try:
-            if step == "site":
-                site = lookup.site(data.site or "")
-            elif step == "indicator":
-                indicator = lookup.indicator(data.indicator or "")
-            elif step == "start":
-                start = _date(data.period_start or "", "date (period start)")
-            elif step == "end" and (data.period_end or "").strip():
-                end = _date(data.period_end, "period end")
-            elif step == "value":
-                raw = (data.value or "").strip()
-                try:
-                    value = float(raw)
-                except ValueError:
-                    raise InvalidInput(f"the value {raw!r} is not a number") from None
-                if not math.isfinite(value):
-                    raise InvalidInput(f"the value {raw!r} is not a finite number")
-        except InvalidInput as exc:
-            problems.append(exc.message)
+    site = _attempt(problems, lookup.site, data.site or "")
+    indicator = _attempt(problems, lookup.indicator, data.indicator or "")
+    start = _attempt(problems, _date, data.period_start or "", "date (period start)")
+    end = None
+    if (data.period_end or "").strip():
+        end = _attempt(problems, _date, data.period_end, "period end")
+    number = _attempt(problems, _value, data.value or "")
+    value = math.nan if number is None else number
     if start is not None and end is not None and end < start:
         problems.append(f"the period ends ({end}) before it starts ({start})")
     if (
@@ -430,11 +438,7 @@ def check_record(lookup: _Lookup, data: RecordInput, points_allowed: bool = True
     note = (data.method_note or "").strip() or None
     if note and len(note) > MAX_NOTE:
         problems.append(f"the method note is longer than {MAX_NOTE:,} characters")
-    pts: list[Point] = []
-    try:
-        pts = parse_points(data.points or "")
-    except InvalidInput as exc:
-        problems.append(exc.message)
+    pts: list[Point] = _attempt(problems, parse_points, data.points or "") or []
     if problems:
         raise InvalidInput("; ".join(problems))
     assert site is not None and indicator is not None and start is not None
