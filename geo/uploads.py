@@ -554,51 +554,13 @@ def _read_all(
     encoding: str | None = None
     data = path
     if fmt in {"ZIP", "KMZ"}:
-        files = extract_zip(path, tmp, limits.archive)
-        data = _dataset_in(tmp, files, name)
-        fmt = SUFFIXES.get(data.suffix.lower(), "ESRI Shapefile")
-        if data.suffix.lower() == ".shp":
-            fmt = "ESRI Shapefile"
-            missing = [
-                s
-                for s in (".shx", ".dbf")
-                if not any(
-                    p.stem == data.stem and p.suffix.lower() == s for p in data.parent.iterdir()
-                )
-            ]
-            if missing:
-                raise UnreadableFile(
-                    f"{name}: the Shapefile lacks {' and '.join(missing)}; zip all its files"
-                )
-            encoding, how = dbf_encoding(data)
-            notes.append(f"attribute encoding {encoding} ({how})")
-        elif fmt not in {"GPKG", "FlatGeobuf"}:
-            with data.open("rb") as fh:
-                found = sniff(fh.read(4096))
-            if found not in _EXPECTED_SNIFF[fmt]:
-                raise UnreadableFile(f"{data.name} in {name}: not {fmt} ({found.lower()})")
-        notes.append(f"read {data.name} from the archive")
+        data, fmt, encoding = _unpack(path, tmp, name, limits, notes)
     if fmt in {"GeoJSON", "KML", "CSV"}:
         data = _as_utf8(data, tmp, name, notes)
         _refuse_hostile_text(data, fmt, name, limits)
     source = str(data)
     opts = CSV_OPTIONS if fmt == "CSV" else {}
-    if layer is None and fmt in SINGLE_LAYER:
-        layers: list[str | None] = [None]  # no need to open the file once more to list them
-    else:
-        layers = list(_layers(source, name))
-    if not layers:
-        raise UnreadableFile(f"{name}: holds no vector layer")
-    if layer is not None:
-        if layer not in layers:
-            raise SchemaMismatch(
-                f"{name}: no layer {layer!r}; it has {', '.join(map(str, layers))}"
-            )
-        layers = [layer]
-    if len(layers) > 1 and fmt != "KML":
-        raise SchemaMismatch(
-            f"{name} holds several layers ({', '.join(map(str, layers))}); name the one to read"
-        )
+    layers = _layers_to_read(source, fmt, name, layer)
     frames: list[gpd.GeoDataFrame] = []
     broken: dict[int, str] = {}
     offset = 0
@@ -621,6 +583,57 @@ def _read_all(
     if vertices > limits.max_vertices:
         raise TooLarge(f"{name}: {vertices:,} vertices; at most {limits.max_vertices:,} per upload")
     return gdf, fmt, encoding, broken
+
+
+def _unpack(
+    path: Path, tmp: Path, name: str, limits: UploadLimits, notes: list[str]
+) -> tuple[Path, str, str | None]:
+    """The dataset inside a ZIP or KMZ: its path, format and (Shapefile) attribute encoding."""
+    encoding = None
+    files = extract_zip(path, tmp, limits.archive)
+    data = _dataset_in(tmp, files, name)
+    fmt = SUFFIXES.get(data.suffix.lower(), "ESRI Shapefile")
+    if data.suffix.lower() == ".shp":
+        fmt = "ESRI Shapefile"
+        missing = [
+            s
+            for s in (".shx", ".dbf")
+            if not any(p.stem == data.stem and p.suffix.lower() == s for p in data.parent.iterdir())
+        ]
+        if missing:
+            raise UnreadableFile(
+                f"{name}: the Shapefile lacks {' and '.join(missing)}; zip all its files"
+            )
+        encoding, how = dbf_encoding(data)
+        notes.append(f"attribute encoding {encoding} ({how})")
+    elif fmt not in {"GPKG", "FlatGeobuf"}:
+        with data.open("rb") as fh:
+            found = sniff(fh.read(4096))
+        if found not in _EXPECTED_SNIFF[fmt]:
+            raise UnreadableFile(f"{data.name} in {name}: not {fmt} ({found.lower()})")
+    notes.append(f"read {data.name} from the archive")
+    return data, fmt, encoding
+
+
+def _layers_to_read(source: str, fmt: str, name: str, layer: str | None) -> list[str | None]:
+    """The layers to read: the one named, or the only one (several only from KML)."""
+    if layer is None and fmt in SINGLE_LAYER:
+        layers: list[str | None] = [None]  # no need to open the file once more to list them
+    else:
+        layers = list(_layers(source, name))
+    if not layers:
+        raise UnreadableFile(f"{name}: holds no vector layer")
+    if layer is not None:
+        if layer not in layers:
+            raise SchemaMismatch(
+                f"{name}: no layer {layer!r}; it has {', '.join(map(str, layers))}"
+            )
+        layers = [layer]
+    if len(layers) > 1 and fmt != "KML":
+        raise SchemaMismatch(
+            f"{name} holds several layers ({', '.join(map(str, layers))}); name the one to read"
+        )
+    return layers
 
 
 def _check_features(gdf: gpd.GeoDataFrame, name: str, limits: UploadLimits) -> None:
