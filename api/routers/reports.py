@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -182,27 +182,7 @@ async def submit(
     (``details.fields``: English, ``details.messages``: in the language of the request), and
     nothing is kept."""
     tr.require_reporter(principal)
-    problems: dict[str, object] = {}
-    days: dict[str, dt.date | None] = {}
-    for name, value, what in (
-        ("status_on", status_on, "status date"),
-        ("observed_on", observed_on, "observation date"),
-    ):
-        try:
-            days[name] = _date(value, what)
-        except InvalidInput as exc:
-            problems[name], days[name] = exc.message, None
-    if not title.strip():
-        problems["title"] = _l("the title is empty: give the threat a short name")
-    if not description.strip():
-        problems["description"] = _l("the description is empty: say what the threat is and why")
-    point = None
-    if coordinates and coordinates.strip():
-        try:
-            lon, lat = parse_coordinates(coordinates)
-            point = json.dumps({"type": "Point", "coordinates": [lon, lat]})
-        except InvalidInput as exc:
-            problems["coordinates"] = exc.message
+    problems, days, point = _field_problems(title, description, status_on, observed_on, coordinates)
     given = bool(
         (footprint is not None and footprint.filename)
         or (geometry or "").strip()
@@ -233,19 +213,84 @@ async def submit(
         problems.setdefault(field, exc.message)
     geom = None
     if given and "coordinates" not in problems:
-        try:
-            geom = await _footprint(settings, session, footprint, geometry, point, threat_id)
-        except TooLarge:
-            raise
-        except IrbisError as exc:
-            if footprint is not None and footprint.filename:
-                where = "footprint"
-            else:
-                where = "coordinates" if point else "geometry"
-            problems[where] = exc.message
+        geom = await _located(settings, session, footprint, geometry, point, threat_id, problems)
     if problems or data is None or geom is None:
         raise_fields(problems or {"form": _l("the report could not be read")})
-    files = [f for f in (evidence or []) if f.filename]
+    checked = await _checked_evidence(evidence or [], settings, keep_location=data.keep_location)
+
+    def store() -> dict[str, object]:
+        report = tr.submit_report(session, settings, principal, data, geom, checked)
+        return {
+            "id": report.id,
+            "state": report.state,
+            "url": f"/reports/{report.id}",
+            "evidence": [f"/evidence/{e.id}" for e in report.evidence],
+        }
+
+    body = await run_in_threadpool(store)  # database and file writes
+    return JSONResponse(body, status_code=201, headers={"Location": str(body["url"])})
+
+
+async def _located(
+    settings: Settings,
+    session: Session,
+    footprint: UploadFile | None,
+    geometry: str | None,
+    point: str | None,
+    threat_id: int | None,
+    problems: dict[str, object],
+) -> BaseGeometry | None:
+    """The report's geometry, or None with the problem noted beside the field it came from."""
+    try:
+        return await _footprint(settings, session, footprint, geometry, point, threat_id)
+    except TooLarge:
+        raise
+    except IrbisError as exc:
+        if footprint is not None and footprint.filename:
+            where = "footprint"
+        else:
+            where = "coordinates" if point else "geometry"
+        problems[where] = exc.message
+        return None
+
+
+def _field_problems(
+    title: str,
+    description: str,
+    status_on: str | None,
+    observed_on: str | None,
+    coordinates: str | None,
+) -> tuple[dict[str, object], dict[str, dt.date | None], str | None]:
+    """The problems of the plain fields, the dates read, and the typed point as GeoJSON."""
+    problems: dict[str, object] = {}
+    days: dict[str, dt.date | None] = {}
+    for name, value, what in (
+        ("status_on", status_on, "status date"),
+        ("observed_on", observed_on, "observation date"),
+    ):
+        try:
+            days[name] = _date(value, what)
+        except InvalidInput as exc:
+            problems[name], days[name] = exc.message, None
+    if not title.strip():
+        problems["title"] = _l("the title is empty: give the threat a short name")
+    if not description.strip():
+        problems["description"] = _l("the description is empty: say what the threat is and why")
+    point = None
+    if coordinates and coordinates.strip():
+        try:
+            lon, lat = parse_coordinates(coordinates)
+            point = json.dumps({"type": "Point", "coordinates": [lon, lat]})
+        except InvalidInput as exc:
+            problems["coordinates"] = exc.message
+    return problems, days, point
+
+
+async def _checked_evidence(
+    evidence: list[UploadFile], settings: Settings, *, keep_location: bool
+) -> list[Any]:
+    """Every evidence file within its limits, then decoded and stripped of its metadata."""
+    files = [f for f in evidence if f.filename]
     if len(files) > tr.MAX_EVIDENCE_FILES:
         raise_fields({"evidence": f"at most {tr.MAX_EVIDENCE_FILES} evidence files per report"})
     limit = max(settings.uploads.max_photo_bytes, settings.uploads.max_bytes)
@@ -269,21 +314,10 @@ async def submit(
                 name=f.filename or "an evidence file",
                 max_photo_bytes=settings.uploads.max_photo_bytes,
                 max_pdf_bytes=settings.uploads.max_bytes,
-                keep_location=data.keep_location,
+                keep_location=keep_location,
             )
         )
-
-    def store() -> dict[str, object]:
-        report = tr.submit_report(session, settings, principal, data, geom, checked)
-        return {
-            "id": report.id,
-            "state": report.state,
-            "url": f"/reports/{report.id}",
-            "evidence": [f"/evidence/{e.id}" for e in report.evidence],
-        }
-
-    body = await run_in_threadpool(store)  # database and file writes
-    return JSONResponse(body, status_code=201, headers={"Location": str(body["url"])})
+    return checked
 
 
 @router.get("/reports", summary="Threat reports: all for moderators, one's own for reporters")
