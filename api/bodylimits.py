@@ -101,6 +101,81 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
     ),
     (
         "POST",
+        r"/api/grants",
+        "fixed",
+        BodyRule(
+            JSON_BYTES,
+            login=True,
+            roles=_ANALYSTS,
+            forbidden="only analysts and administrators may register grants",
+        ),
+    ),
+    (
+        "POST",
+        r"/api/grants/import",
+        "upload",
+        BodyRule(
+            0,
+            login=True,
+            roles=_ANALYSTS,
+            forbidden="only analysts and administrators may import grant lists",
+        ),
+    ),
+    ("PATCH", r"/api/grants/[^/]+", "fixed", BodyRule(JSON_BYTES, login=True)),
+    (
+        "POST",
+        r"/api/grants/[^/]+/close",
+        "fixed",
+        BodyRule(
+            JSON_BYTES,
+            login=True,
+            roles=_ANALYSTS,
+            forbidden="only analysts and administrators may close grants",
+        ),
+    ),
+    ("POST", r"/grants/new", "fixed", BodyRule(FORM_BYTES, login=True, page=True)),
+    ("POST", r"/grants/[^/]+/edit", "fixed", BodyRule(FORM_BYTES, login=True, page=True)),
+    (
+        "POST",
+        r"/api/monitoring/indicators",
+        "fixed",
+        BodyRule(
+            JSON_BYTES,
+            login=True,
+            roles=frozenset({Role.admin}),
+            forbidden="only administrators manage the indicator catalogue",
+        ),
+    ),
+    (
+        "PATCH",
+        r"/api/monitoring/indicators/[^/]+",
+        "fixed",
+        BodyRule(
+            JSON_BYTES,
+            login=True,
+            roles=frozenset({Role.admin}),
+            forbidden="only administrators manage the indicator catalogue",
+        ),
+    ),
+    (
+        "POST",
+        r"/api/monitoring/records/[^/]+/review",
+        "fixed",
+        BodyRule(
+            JSON_BYTES,
+            login=True,
+            roles=_ANALYSTS,
+            forbidden="only analysts and administrators review monitoring records",
+        ),
+    ),
+    (
+        "POST",
+        r"/monitoring/records/[^/]+/review",
+        "fixed",
+        BodyRule(FORM_BYTES, login=True, page=True),
+    ),
+    (
+        "POST",
         r"/analyses",
         "fixed",
         BodyRule(

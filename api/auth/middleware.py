@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
 from anyio import to_thread
@@ -19,6 +19,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks  # for type checkers only
 
 from api.auth import accounts
 from api.auth.cache import PrincipalCache
@@ -199,26 +202,8 @@ class AuthMiddleware:
 
         authorization = headers.get("authorization")
         if authorization:
-            scheme, _, credential = authorization.partition(" ")
-            credential = credential.strip()
-            if scheme.lower() != "bearer" or not credential:
-                await _reply(
-                    send,
-                    401,
-                    "unauthenticated",
-                    "use 'Authorization: Bearer <token>' with an Irbis API token",
-                    www_authenticate="Bearer",
-                )
-                return
-            found = await _resolve(application, "token", credential)
+            found = await _bearer(application, authorization, send)
             if found is None:
-                await _reply(
-                    send,
-                    401,
-                    "unauthenticated",
-                    "this API token is unknown or was revoked",
-                    www_authenticate='Bearer error="invalid_token"',
-                )
                 return
             principal = found
             state["auth_method"] = "token"
@@ -256,23 +241,9 @@ class AuthMiddleware:
         state["user"] = None if principal.is_anonymous else principal
         state["csrf_seed"] = seed
 
-        if new_seed is None:
-            await self.app(scope, receive, send)
-            return
-        cookie = cookie_header(
-            CSRF_COOKIE,
-            sign(key, new_seed, purpose="csrf-seed"),
-            secure=settings.api.secure_cookies,
-        )
-
-        async def send_with_cookie(message: Message) -> None:
-            # only responses that embed a CSRF token set the seed cookie, so API and tile
-            # responses stay cookie-free (and cacheable)
-            if message["type"] == "http.response.start" and state.get("csrf_seed_used"):
-                MutableHeaders(scope=message).append("set-cookie", cookie)
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
+        if new_seed is not None:
+            send = _setting_seed(send, state, key, new_seed, settings.api.secure_cookies)
+        await self.app(scope, receive, send)
 
     async def _check_csrf(
         self, scope: Scope, receive: Receive, key: bytes, seed: str, headers: Headers
@@ -303,6 +274,47 @@ class AuthMiddleware:
         return False, receive
 
 
+async def _bearer(application: Any, authorization: str, send: Send) -> Principal | None:
+    """The principal of an ``Authorization: Bearer`` token, or None once refused (401)."""
+    scheme, _, credential = authorization.partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        await _reply(
+            send,
+            401,
+            "unauthenticated",
+            "use 'Authorization: Bearer <token>' with an Irbis API token",
+            www_authenticate="Bearer",
+        )
+        return None
+    found = await _resolve(application, "token", credential)
+    if found is None:
+        await _reply(
+            send,
+            401,
+            "unauthenticated",
+            "this API token is unknown or was revoked",
+            www_authenticate='Bearer error="invalid_token"',
+        )
+    return found
+
+
+def _setting_seed(
+    send: Send, state: MutableMapping[str, Any], key: bytes, seed: str, secure: bool
+) -> Send:
+    """A ``send`` that sets the new CSRF seed cookie on responses that embed a CSRF token."""
+    cookie = cookie_header(CSRF_COOKIE, sign(key, seed, purpose="csrf-seed"), secure=secure)
+
+    async def send_with_cookie(message: Message) -> None:
+        # only responses that embed a CSRF token set the seed cookie, so API and tile
+        # responses stay cookie-free (and cacheable)
+        if message["type"] == "http.response.start" and state.get("csrf_seed_used"):
+            MutableHeaders(scope=message).append("set-cookie", cookie)
+        await send(message)
+
+    return send_with_cookie
+
+
 async def _read_all(receive: Receive) -> tuple[list[bytes], bool]:
     """The body's chunks and whether it arrived whole (the body limit bounds its size)."""
     chunks: list[bytes] = []
@@ -319,6 +331,61 @@ async def _read_all(receive: Receive) -> tuple[list[bytes], bool]:
 FIRST_PART_BYTES = 8 * 1024
 
 
+class _FirstPart:
+    """Callbacks of a streaming multipart parser that keep the first part's name and value."""
+
+    def __init__(self) -> None:
+        self.name: bytes | None = None
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.value = bytearray()
+        self.headers_done = False
+        self.part_done = False
+        self.too_long = False
+
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field.extend(data[start:end])
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value.extend(data[start:end])
+
+    def on_header_end(self) -> None:
+        if self.name is None and bytes(self.header_field).lower() == b"content-disposition":
+            _, params = parse_options_header(bytes(self.header_value))
+            self.name = params.get(b"name", b"")
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def on_headers_finished(self) -> None:
+        self.headers_done = True
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.part_done:
+            return  # a later part, in the same chunk
+        self.value.extend(data[start:end])
+        if len(self.value) > FIRST_PART_BYTES:
+            self.too_long = True
+
+    def on_part_end(self) -> None:
+        self.part_done = True
+
+    def hopeless(self, size: int) -> bool:
+        """The first part cannot be the CSRF field (too long, or another field)."""
+        if self.too_long or (size > FIRST_PART_BYTES and not self.headers_done):
+            return True
+        return self.name is not None and self.name != CSRF_FIELD.encode()
+
+
 async def _first_multipart_field(
     receive: Receive, boundary: bytes
 ) -> tuple[str | None, list[bytes], bool]:
@@ -327,53 +394,12 @@ async def _first_multipart_field(
     Returns the part's value if it is the field ``csrf_token`` (else None), the chunks read
     and whether they are the whole body.
     """
-    name: list[bytes] = []
-    header_field = bytearray()
-    header_value = bytearray()
-    value = bytearray()
-    state = {"headers_done": False, "part_done": False, "too_long": False}
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header_field.extend(data[start:end])
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header_value.extend(data[start:end])
-
-    def on_header_end() -> None:
-        if not name and bytes(header_field).lower() == b"content-disposition":
-            _, params = parse_options_header(bytes(header_value))
-            name.append(params.get(b"name", b""))
-        header_field.clear()
-        header_value.clear()
-
-    def on_headers_finished() -> None:
-        state["headers_done"] = True
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if state["part_done"]:
-            return  # a later part, in the same chunk
-        value.extend(data[start:end])
-        if len(value) > FIRST_PART_BYTES:
-            state["too_long"] = True
-
-    def on_part_end() -> None:
-        state["part_done"] = True
-
-    parser = MultipartParser(
-        boundary,
-        callbacks={
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
+    part = _FirstPart()
+    parser = MultipartParser(boundary, callbacks=part.callbacks())
     chunks: list[bytes] = []
     finished = False
     size = 0
-    while not state["part_done"]:
+    while not part.part_done:
         message = await receive()
         if message["type"] != "http.request":
             return None, chunks, False
@@ -385,15 +411,13 @@ async def _first_multipart_field(
             parser.write(body)
         except Exception:
             return None, chunks, finished
-        if state["too_long"] or (size > FIRST_PART_BYTES and not state["headers_done"]):
-            return None, chunks, finished
-        if name and name[0] != CSRF_FIELD.encode():
+        if part.hopeless(size):
             return None, chunks, finished
         if finished:
             break
-    if not state["part_done"] or not name or name[0] != CSRF_FIELD.encode():
+    if not part.part_done or part.name != CSRF_FIELD.encode():
         return None, chunks, finished
-    return value.decode("utf-8", "replace"), chunks, finished
+    return part.value.decode("utf-8", "replace"), chunks, finished
 
 
 def _replay(chunks: list[bytes], receive: Receive, *, finished: bool) -> Receive:
