@@ -378,6 +378,52 @@ def _pa_polygons(pas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 # ------------------------------------------------------------------------------------------
 
 
+def _store_ecosystem_polygons(
+    s: Session, run_id: int, grid: eco.EcosystemGrid, polys: gpd.GeoDataFrame
+) -> tuple[str, int]:
+    """Store a run's ecosystem polygons; their source text and how many were stored."""
+    g = polys.copy()
+    g["properties"] = [
+        {
+            "eco_class": int(r.eco_class),
+            "label": r.label,
+            "dem_source": int(r.dem_source),
+            "dem": r.dem,
+            "area_ha": float(r.area_ha),
+        }
+        for r in polys.itertuples()
+    ]
+    g["analysis_run_id"] = run_id
+    src = "Irbis analysis run {}: Kapos et al. (2000) mountain classes from {}".format(
+        run_id, " and ".join(grid.sources.values())
+    )
+    rows = rows_from_gdf(
+        g,
+        ["kind", "iso3", "analysis_run_id", "properties"],
+        defaults={"source": src, "licence": DERIVED_LICENCE, "method": "modelled"},
+    )
+    s.execute(insert(m.Ecosystem), rows)
+    return src, len(rows)
+
+
+def _ecosystem_results(
+    grid: eco.EcosystemGrid, polys: gpd.GeoDataFrame, run_id: int, n_rows: int
+) -> dict[str, Any]:
+    cells = {str(k): int((grid.source == k).sum()) for k in (1, 2)}
+    return {
+        "areas": records(eco.ecosystem_areas(polys)),
+        "classes": records(
+            polys.groupby(["iso3", "eco_class", "label", "dem"], as_index=False)["area_ha"].sum()
+        ),
+        "cells_by_source": {grid.sources.get(k, k): v for k, v in cells.items()},
+        # per country: area classified on each DEM, glaciated mountain area, the
+        # coarse-DEM bias inside the fine window, Köppen vs biome aridity
+        "by_country": _jsonable(grid.stats.get("countries", {})),
+        "raster": f"ecosystems_run_{run_id}",
+        "polygons": n_rows,
+    }
+
+
 def run_ecosystems(
     engine: Engine,
     settings: Settings,
@@ -438,45 +484,11 @@ def run_ecosystems(
         grid.parameters["analysis_run_id"] = run_id
         path = _write_atomic(out_dir / f"ecosystems_run_{run_id}.tif", grid.write)
         written.append(path)
-        g = polys.copy()
-        g["properties"] = [
-            {
-                "eco_class": int(r.eco_class),
-                "label": r.label,
-                "dem_source": int(r.dem_source),
-                "dem": r.dem,
-                "area_ha": float(r.area_ha),
-            }
-            for r in polys.itertuples()
-        ]
-        g["analysis_run_id"] = run_id
-        src = "Irbis analysis run {}: Kapos et al. (2000) mountain classes from {}".format(
-            run_id, " and ".join(grid.sources.values())
-        )
-        rows = rows_from_gdf(
-            g,
-            ["kind", "iso3", "analysis_run_id", "properties"],
-            defaults={"source": src, "licence": DERIVED_LICENCE, "method": "modelled"},
-        )
-        s.execute(insert(m.Ecosystem), rows)
+        src, n_rows = _store_ecosystem_polygons(s, run_id, grid, polys)
         _register_output(
             s, path, f"ecosystems_run_{run_id}", "Ecosystems (Kapos et al. 2000)", src, run_id
         )
-        cells = {str(k): int((grid.source == k).sum()) for k in (1, 2)}
-        return {
-            "areas": records(eco.ecosystem_areas(polys)),
-            "classes": records(
-                polys.groupby(["iso3", "eco_class", "label", "dem"], as_index=False)[
-                    "area_ha"
-                ].sum()
-            ),
-            "cells_by_source": {grid.sources.get(k, k): v for k, v in cells.items()},
-            # per country: area classified on each DEM, glaciated mountain area, the
-            # coarse-DEM bias inside the fine window, Köppen vs biome aridity
-            "by_country": _jsonable(grid.stats.get("countries", {})),
-            "raster": f"ecosystems_run_{run_id}",
-            "polygons": len(rows),
-        }
+        return _ecosystem_results(grid, polys, run_id, n_rows)
 
     try:
         return _execute(engine, "ecosystems", params, compute, store, actor=actor, title=title)
@@ -811,6 +823,41 @@ def _row_labels(
     return pd.DataFrame(rows, columns=[*GAP_KEYS, "method", "example_inputs"])
 
 
+def _loss_layers(
+    s: Session, inputs: Inputs, extra: Mapping[str, gpd.GeoDataFrame]
+) -> dict[str, gpd.GeoDataFrame]:
+    """The layers measured inside threat footprints: parks, habitat, ecosystems and extras."""
+    layers: dict[str, gpd.GeoDataFrame] = {
+        "protected_area": _pa_polygons(read_protected_areas(s))[["id", "name", "geometry"]]
+    }
+    for kind in ("habitat", "ecosystems"):
+        with contextlib.suppress(NotFound):
+            layers[kind] = read_layer(s, kind, inputs)
+    for name, layer in extra.items():
+        if name in layers:
+            raise InvalidInput(f"layer name {name!r} is taken; choose another")
+        layers[name] = layer
+    return layers
+
+
+def _reported_figures(threats: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Areas the threats' own sources report (``*_ha`` properties): quoted, not measured."""
+    return [
+        {
+            "threat_id": t_id,
+            "name": name,
+            "figure": k,
+            "value": v,
+            "note": "reported by the threat's sources, not measured",
+        }
+        for t_id, name, props in zip(
+            threats["id"], threats["name"], threats["properties"], strict=True
+        )
+        for k, v in (props or {}).items()
+        if k.endswith("_ha") and isinstance(v, int | float)
+    ]
+
+
 def run_loss(
     engine: Engine,
     settings: Settings,
@@ -842,16 +889,7 @@ def run_loss(
         with _read(engine) as s:
             _versions(s, ["threats", "threat_status_changes", "protected_areas"], inputs)
             threats = read_threats(s, threat)
-            layers: dict[str, gpd.GeoDataFrame] = {
-                "protected_area": _pa_polygons(read_protected_areas(s))[["id", "name", "geometry"]]
-            }
-            for kind in ("habitat", "ecosystems"):
-                with contextlib.suppress(NotFound):
-                    layers[kind] = read_layer(s, kind, inputs)
-            for name, layer in (extra_layers or {}).items():
-                if name in layers:
-                    raise InvalidInput(f"layer name {name!r} is taken; choose another")
-                layers[name] = layer
+            layers = _loss_layers(s, inputs, extra_layers or {})
             sc = pd.read_sql(
                 select(
                     m.ThreatStatusChange.threat_id,
@@ -881,20 +919,7 @@ def run_loss(
         )
         if not series.empty and zones is not None:
             series = series.merge(pd.DataFrame(zones.drop(columns="geometry")), on="zone")
-        reported = [
-            {
-                "threat_id": t_id,
-                "name": name,
-                "figure": k,
-                "value": v,
-                "note": "reported by the threat's sources, not measured",
-            }
-            for t_id, name, props in zip(
-                threats["id"], threats["name"], threats["properties"], strict=True
-            )
-            for k, v in (props or {}).items()
-            if k.endswith("_ha") and isinstance(v, int | float)
-        ]
+        reported = _reported_figures(threats)
         return loss, timeline, series, reported
 
     def store(s: Session, run_id: int, computed: Any) -> dict[str, Any]:

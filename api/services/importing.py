@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
 
 import geopandas as gpd
 import shapely
@@ -119,6 +120,55 @@ def _upsert(session: Any, model: type[m.Base], rows: list[dict[str, Any]], key: 
     session.execute(stmt, rows)
 
 
+def _store_ranges(s: Session, mapped: gpd.GeoDataFrame, prov: dict[str, str]) -> gpd.GeoDataFrame:
+    """IUCN ranges replace the ranges of the same species from the same source."""
+    before = len(mapped)
+    mapped = to_multipolygons(mapped)
+    if len(mapped) < before:
+        raise InvalidGeometry(
+            f"{before - len(mapped)} range feature(s) are not polygons; IUCN ranges are polygons"
+        )
+    ids = _species_ids(s, mapped["scientific_name"])
+    mapped["species_id"] = mapped["scientific_name"].str.lower().map(ids)
+    s.execute(
+        delete(m.SpeciesRange).where(
+            m.SpeciesRange.species_id.in_(set(mapped["species_id"])),
+            m.SpeciesRange.source == prov["source"],
+        )
+    )
+    insert_gdf(
+        s,
+        m.SpeciesRange,
+        mapped,
+        ["species_id", "presence", "origin", "seasonal", "compiler", "year"],
+        defaults=prov,
+    )
+    return mapped
+
+
+def _store_occurrences(s: Session, mapped: gpd.GeoDataFrame, prov: dict[str, str]) -> None:
+    """GBIF occurrences, updated by their GBIF id when they have one."""
+    ids = _species_ids(s, mapped["scientific_name"])
+    mapped["species_id"] = mapped["scientific_name"].str.lower().map(ids)
+    cols = [
+        "species_id",
+        "gbif_id",
+        "occurrence_id",
+        "event_date",
+        "basis_of_record",
+        "coordinate_uncertainty_m",
+        "country_code",
+        "recorded_by",
+        "dataset_key",
+    ]
+    rows = rows_from_gdf(mapped, cols, defaults=prov)
+    with_id = [r for r in rows if r["gbif_id"] is not None]
+    without = [r for r in rows if r["gbif_id"] is None]
+    _upsert(s, m.Occurrence, with_id, "gbif_id")
+    if without:
+        s.execute(pg_insert(m.Occurrence), without)
+
+
 def import_file(
     engine: Engine,
     layer: str,
@@ -184,46 +234,8 @@ def import_file(
             cols = [c for c in mapped.columns if c != mapped.geometry.name]
             _upsert(s, m.ProtectedArea, rows_from_gdf(mapped, cols, defaults=prov), key)
         elif layer == "species_ranges":
-            before = len(mapped)
-            mapped = to_multipolygons(mapped)
-            if len(mapped) < before:
-                raise InvalidGeometry(
-                    f"{before - len(mapped)} range feature(s) are not polygons; IUCN ranges are polygons"
-                )
-            ids = _species_ids(s, mapped["scientific_name"])
-            mapped["species_id"] = mapped["scientific_name"].str.lower().map(ids)
-            s.execute(
-                delete(m.SpeciesRange).where(
-                    m.SpeciesRange.species_id.in_(set(mapped["species_id"])),
-                    m.SpeciesRange.source == prov["source"],
-                )
-            )
-            insert_gdf(
-                s,
-                m.SpeciesRange,
-                mapped,
-                ["species_id", "presence", "origin", "seasonal", "compiler", "year"],
-                defaults=prov,
-            )
-        else:  # occurrences
-            ids = _species_ids(s, mapped["scientific_name"])
-            mapped["species_id"] = mapped["scientific_name"].str.lower().map(ids)
-            cols = [
-                "species_id",
-                "gbif_id",
-                "occurrence_id",
-                "event_date",
-                "basis_of_record",
-                "coordinate_uncertainty_m",
-                "country_code",
-                "recorded_by",
-                "dataset_key",
-            ]
-            rows = rows_from_gdf(mapped, cols, defaults=prov)
-            with_id = [r for r in rows if r["gbif_id"] is not None]
-            without = [r for r in rows if r["gbif_id"] is None]
-            _upsert(s, m.Occurrence, with_id, "gbif_id")
-            if without:
-                s.execute(pg_insert(m.Occurrence), without)
+            mapped = _store_ranges(s, mapped, prov)
+        else:
+            _store_occurrences(s, mapped, prov)
         result.written = len(mapped)
     return result

@@ -747,6 +747,60 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(df.to_json(orient="records"))
 
 
+def _replacement(
+    problem: pr.Problem,
+    exact: pr.Solution,
+    ranking: pd.DataFrame,
+    params: ScenarioParams,
+    say: Progress,
+) -> list[dict[str, Any]]:
+    """Replacement cost of the best-ranked selected units (None where irreplaceable)."""
+    if not params.replacement_units:
+        return []
+    order = ranking[exact.selected & ~problem.locked_in].sort_values("rank")
+    top = order.index.to_numpy()[: params.replacement_units]
+    say(f"replacement cost of {len(top)} units")
+    rc = pr.replacement_cost(
+        problem,
+        exact,
+        top,
+        gap=params.gap,
+        time_limit=max(1.0, params.time_limit_s / max(len(top), 1)),
+    )
+    out = []
+    for k in top:
+        finite = bool(np.isfinite(rc[k]))
+        out.append(
+            {
+                "unit_id": str(problem.unit_ids[k]),
+                "rank": int(ranking["rank"].iloc[k]),
+                "replacement_cost": float(rc[k]) if finite else None,
+                "irreplaceable": not finite,
+            }
+        )
+    return out
+
+
+def _summary(
+    problem: pr.Problem, exact: pr.Solution, table: pd.DataFrame, area: np.ndarray
+) -> dict[str, Any]:
+    sel = exact.selected
+    return {
+        "n_units": problem.n_units,
+        "n_selected": exact.n_selected,
+        "selected_area_km2": float(area[sel].sum()),
+        "selected_share_of_area": float(area[sel].sum() / area.sum()),
+        "cost": exact.cost,
+        "total_cost": float(problem.cost.sum()),
+        "budget": problem.budget,
+        "boundary_length_km": exact.boundary_length,
+        "n_locked_in": int(problem.locked_in.sum()),
+        "n_locked_out": int(problem.locked_out.sum()),
+        "targets_met": int(table["met"].sum()),
+        "n_features": problem.n_features,
+    }
+
+
 def solve_scenario(
     units: gpd.GeoDataFrame,
     features: list[str],
@@ -774,28 +828,7 @@ def solve_scenario(
             time_limit=max(1.0, params.time_limit_s / params.portfolio_runs),
         )
     ranking = pr.rank_units(problem, exact, frequency)
-    replacement = []
-    if params.replacement_units:
-        order = ranking[exact.selected & ~problem.locked_in].sort_values("rank")
-        top = order.index.to_numpy()[: params.replacement_units]
-        say(f"replacement cost of {len(top)} units")
-        rc = pr.replacement_cost(
-            problem,
-            exact,
-            top,
-            gap=params.gap,
-            time_limit=max(1.0, params.time_limit_s / max(len(top), 1)),
-        )
-        for k in top:
-            finite = bool(np.isfinite(rc[k]))
-            replacement.append(
-                {
-                    "unit_id": str(problem.unit_ids[k]),
-                    "rank": int(ranking["rank"].iloc[k]),
-                    "replacement_cost": float(rc[k]) if finite else None,
-                    "irreplaceable": not finite,
-                }
-            )
+    replacement = _replacement(problem, exact, ranking, params, say)
     table = pr.target_table(problem, exact)
     groups = pr.compare_groups(problem, exact, {f: _ecosystem(f) for f in features})
     area = units["area_km2"].to_numpy()
@@ -808,20 +841,7 @@ def solve_scenario(
     current = problem.locked_in | covered
     grants = pr.grant_opportunities(problem, current, covered, solution=exact, top=20)
     results = {
-        "summary": {
-            "n_units": problem.n_units,
-            "n_selected": exact.n_selected,
-            "selected_area_km2": float(area[sel].sum()),
-            "selected_share_of_area": float(area[sel].sum() / area.sum()),
-            "cost": exact.cost,
-            "total_cost": float(problem.cost.sum()),
-            "budget": problem.budget,
-            "boundary_length_km": exact.boundary_length,
-            "n_locked_in": int(problem.locked_in.sum()),
-            "n_locked_out": int(problem.locked_out.sum()),
-            "targets_met": int(table["met"].sum()),
-            "n_features": problem.n_features,
-        },
+        "summary": _summary(problem, exact, table, area),
         "targets": _records(table),
         "ecosystems": _records(groups),
         "greedy": greedy.stats(),
@@ -841,6 +861,34 @@ def _dominant(units: pd.DataFrame, features: list[str], group: str) -> np.ndarra
     eco = np.array([_ecosystem(f) for f in features])
     top = eco[values.argmax(axis=1)]
     return (top == group) & (values.max(axis=1) > 0)
+
+
+def _scenario_unit_rows(
+    scenario_id: int, units: pd.DataFrame, problem: pr.Problem, ranking: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """The scenario's units: selected or not, locked in or out, frequency and rank."""
+    locked = [
+        "in" if li else "out" if lo else None
+        for li, lo in zip(problem.locked_in, problem.locked_out, strict=True)
+    ]
+    return [
+        {
+            "scenario_id": scenario_id,
+            "unit_id": int(uid),
+            "selected": bool(sel),
+            "locked": lk,
+            "frequency": float(fr),
+            "rank": int(rk),
+        }
+        for uid, sel, lk, fr, rk in zip(
+            units["id"],
+            ranking["selected"],
+            locked,
+            ranking["frequency"],
+            ranking["rank"],
+            strict=True,
+        )
+    ]
 
 
 def run_scenario(
@@ -914,28 +962,7 @@ def run_scenario(
         )
         s.add(scenario)
         s.flush()
-        locked = [
-            "in" if li else "out" if lo else None
-            for li, lo in zip(problem.locked_in, problem.locked_out, strict=True)
-        ]
-        rows = [
-            {
-                "scenario_id": scenario.id,
-                "unit_id": int(uid),
-                "selected": bool(sel),
-                "locked": lk,
-                "frequency": float(fr),
-                "rank": int(rk),
-            }
-            for uid, sel, lk, fr, rk in zip(
-                units["id"],
-                ranking["selected"],
-                locked,
-                ranking["frequency"],
-                ranking["rank"],
-                strict=True,
-            )
-        ]
+        rows = _scenario_unit_rows(scenario.id, units, problem, ranking)
         s.execute(insert(m.ScenarioUnit), rows)
         return scenario.id
 
