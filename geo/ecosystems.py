@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from affine import Affine
 from scipy import ndimage
 
 import geopandas as gpd
@@ -554,146 +555,226 @@ def classify_region(
     c = c[~(c.geometry.isna() | c.geometry.is_empty)]
     if c.empty:
         raise InvalidInput("no country geometry to classify")
-    minx, miny, maxx, maxy = c.total_bounds
-    r = resolution_deg
-    left, top = math.floor(minx / r) * r, math.ceil(maxy / r) * r
-    width = math.ceil((maxx - left) / r)
-    height = math.ceil((top - miny) / r)
-    out_t = from_origin(left, top, r, r)
-    shape = (height, width)
-    bounds = (left, top - height * r, left + width * r, top)
-
-    # coarse DEM everywhere
-    ce, ct, _ = _read_dem(coarse_dem, bounds, 0.2)
-    ccls = classify_dem(ce, ct, radius_m)
-    say("coarse DEM classified")
-    classes = _resample(ccls, ct, shape, out_t, Resampling.nearest, _KAPOS_NODATA)
-    coarse_classes = classes.copy()
-    elev = _resample(ce, ct, shape, out_t, Resampling.bilinear, np.nan)
-    source = np.where(classes != _KAPOS_NODATA, SOURCE_COARSE, 0).astype("uint8")
-    sources = {str(SOURCE_COARSE): Path(str(coarse_dem)).name}
-
-    if fine_dem is not None:
-        fe, ft, _ = _read_dem(fine_dem, bounds, 0.1)
-        if fe.size:
-            fcls = classify_dem(fe, ft, radius_m)
-            say("fine DEM classified")
-            f_classes = _resample(fcls, ft, shape, out_t, Resampling.mode, _KAPOS_NODATA)
-            f_elev = _resample(fe, ft, shape, out_t, Resampling.average, np.nan)
-            use = f_classes != _KAPOS_NODATA
-            classes[use] = f_classes[use]
-            elev[use] = f_elev[use]
-            source[use] = SOURCE_FINE
-            sources[str(SOURCE_FINE)] = Path(str(fine_dem)).name
-            del fe, fcls, f_classes, f_elev
-
-    country = np.zeros(shape, dtype="uint8")
+    g = _OutputGrid.around(c, resolution_deg)
+    dem = _classify_dems(g, coarse_dem, fine_dem, radius_m, say)
     isos = [str(v) for v in c[iso_col]]
-    for i, geom in enumerate(c.geometry, start=1):
-        m = rasterio.features.geometry_mask([geom], shape, out_t, invert=True)
-        country[m & (country == 0)] = i
+    country = _country_raster(g, c)
     land = country > 0
-    known = classes != _KAPOS_NODATA
-    lc = _read_categorical(landcover, shape, out_t, IGBP_NODATA) if landcover is not None else None
+    known = dem.classes != _KAPOS_NODATA
+    lc = None
+    if landcover is not None:
+        lc = _read_categorical(landcover, g.shape, g.transform, IGBP_NODATA)
 
     # glaciers and permanent snow: mountain by the class of their elevation
-    glaciated = _burn(glaciers, shape, out_t)
+    glaciated = _burn(glaciers, g.shape, g.transform)
     if lc is not None:
         glaciated |= lc == IGBP_SNOW_ICE
-    by_elevation = elevation_class(elev)
-    lift = glaciated & known & (classes == 0) & (by_elevation > 0)
-    classes[lift] = by_elevation[lift]
+    by_elevation = elevation_class(dem.elevation)
+    lift = glaciated & known & (dem.classes == 0) & (by_elevation > 0)
+    dem.classes[lift] = by_elevation[lift]
 
     # non-mountain land by its climate
-    lowland = known & (classes == 0)
-    if koppen is not None or aridity is not None:
-        kg = _read_categorical(koppen, shape, out_t, 0) if koppen is not None else None
-        if aridity is not None:
-            beck = _read_categorical(aridity, shape, out_t, 0)
-            arid, climate_known = beck == BECK_ARID, beck != 0
-        else:
-            assert kg is not None
-            arid = np.isin(kg, (*KOPPEN_DESERT, *KOPPEN_STEPPE))
-            climate_known = kg != 0
-        desert = np.isin(kg, KOPPEN_DESERT) if kg is not None else np.zeros(shape, dtype=bool)
-        low = lowland_classes(arid, desert, climate_known)
-    else:
-        arid = np.zeros(shape, dtype=bool)
-        low = np.full(shape, LOWLAND_UNASSESSED, dtype="uint8")
-    out = np.where(lowland, low, classes).astype("uint8")
+    arid, low = _lowland_by_climate(g, koppen, aridity)
+    out = np.where(known & (dem.classes == 0), low, dem.classes).astype("uint8")
     out[~known] = NODATA
 
     # lakes: outlines where the land cover (2019) still has water, and its water
-    lake = _burn(lakes, shape, out_t)
-    if lc is not None:
-        water = lc == IGBP_WATER
-        near = ndimage.binary_dilation(water, iterations=max(1, round(0.05 / r)))
-        stale = lake & ~near
-        lake = (lake & near) | water
-    else:
-        stale = np.zeros(shape, dtype=bool)
+    lake, stale = _lakes(g, lakes, lc)
     out[lake & known] = LAKE
     out[~land] = NODATA
-    source[~land] = 0
-    elev_i = np.where(np.isnan(elev) | ~land, -32768, np.round(elev)).astype("int16")
+    dem.source[~land] = 0
+    elev_i = np.where(np.isnan(dem.elevation) | ~land, -32768, np.round(dem.elevation))
     say("climate, lakes and glaciers applied")
 
-    cell_ha = cell_areas_m2(out_t, height, width, f"EPSG:{STORAGE_EPSG}") / 1e4
-    mountain = np.isin(out, MOUNTAIN_CLASSES)
-    stats: dict[str, Any] = {"countries": {}}
-    biome = None
-    if ecoregions is not None and not ecoregions.empty:
-        e = ecoregions.to_crs(STORAGE_EPSG)
-        biome = _burn(e[e["biome_num"] == BIOME_DESERT_XERIC], shape, out_t)
-    for i, iso in enumerate(isos, start=1):
-        inc = country == i
-        fine_cells = inc & (source == SOURCE_FINE)
-        coarse_known = fine_cells & (coarse_classes != _KAPOS_NODATA)
-        nonmtn = inc & np.isin(out, (*ARID_CLASSES, OTHER_LOWLAND, LOWLAND_UNASSESSED))
-        entry: dict[str, Any] = {
-            "land_ha": float(cell_ha[inc & (out != NODATA)].sum()),
-            "mountain_ha": float(cell_ha[inc & mountain].sum()),
-            "glaciated_mountain_ha": float(cell_ha[inc & mountain & glaciated].sum()),
-            "ha_by_dem": {
-                sources[str(k)]: float(cell_ha[inc & (source == k) & (out != NODATA)].sum())
-                for k in (SOURCE_FINE, SOURCE_COARSE)
-                if str(k) in sources
-            },
-            # the same cells classified on the coarse DEM: its bias where both exist
-            "fine_window_mountain_ha": {
-                "fine_dem": float(cell_ha[coarse_known & mountain].sum()),
-                "coarse_dem": float(
-                    cell_ha[coarse_known & np.isin(coarse_classes, MOUNTAIN_CLASSES)].sum()
-                ),
-            },
-            "stale_lake_ha": float(cell_ha[inc & stale].sum()),
-            "non_mountain_ha": float(cell_ha[nonmtn].sum()),
-            "arid_koppen_ha": float(cell_ha[nonmtn & np.isin(out, ARID_CLASSES)].sum()),
-        }
-        if biome is not None:
-            entry["arid_biome_ha"] = float(cell_ha[nonmtn & biome].sum())
-            entry["arid_both_ha"] = float(cell_ha[nonmtn & biome & arid].sum())
-        stats["countries"][iso] = entry
+    layers = _Layers(out, dem, country, glaciated, arid, stale)
+    stats = {"countries": _country_stats(g, layers, isos, ecoregions)}
+    assessed = koppen is not None or aridity is not None
     return EcosystemGrid(
         classes=out,
-        source=source,
-        elevation=elev_i,
+        source=dem.source,
+        elevation=elev_i.astype("int16"),
         country=np.where(land, country, 0).astype("uint8"),
         countries=isos,
-        transform=out_t,
-        sources=sources,
+        transform=g.transform,
+        sources=dem.sources,
         parameters={
-            "resolution_deg": r,
+            "resolution_deg": resolution_deg,
             "radius_m": radius_m,
             "definition": "Kapos et al. 2000",
             "aridity": "Köppen B (Beck et al. 2018 main class), BW desert / BS steppe "
             "(Rubel et al. 2017)"
-            if (koppen is not None or aridity is not None)
+            if assessed
             else "not assessed",
         },
         landcover=np.where(land, lc, IGBP_NODATA).astype("uint8") if lc is not None else None,
         stats=stats,
     )
+
+
+def _country_raster(g: _OutputGrid, c: gpd.GeoDataFrame) -> np.ndarray:
+    """The 1-based position of each cell's country (0: none); the first country wins."""
+    country = np.zeros(g.shape, dtype="uint8")
+    for i, geom in enumerate(c.geometry, start=1):
+        m = rasterio.features.geometry_mask([geom], g.shape, g.transform, invert=True)
+        country[m & (country == 0)] = i
+    return country
+
+
+@dataclass(frozen=True)
+class _OutputGrid:
+    """The output grid: whole cells of ``resolution`` degrees around the countries."""
+
+    transform: Affine
+    shape: tuple[int, int]
+    bounds: tuple[float, float, float, float]
+
+    @classmethod
+    def around(cls, c: gpd.GeoDataFrame, r: float) -> _OutputGrid:
+        minx, miny, maxx, maxy = c.total_bounds
+        left, top = math.floor(minx / r) * r, math.ceil(maxy / r) * r
+        width = math.ceil((maxx - left) / r)
+        height = math.ceil((top - miny) / r)
+        return cls(
+            transform=from_origin(left, top, r, r),
+            shape=(height, width),
+            bounds=(left, top - height * r, left + width * r, top),
+        )
+
+
+@dataclass
+class _DemClasses:
+    """Kapos classes and elevation on the output grid, and which DEM gave each cell."""
+
+    classes: np.ndarray
+    coarse_classes: np.ndarray
+    elevation: np.ndarray
+    source: np.ndarray
+    sources: dict[str, str]
+
+
+def _classify_dems(
+    g: _OutputGrid,
+    coarse_dem: str | Path,
+    fine_dem: str | Path | None,
+    radius_m: float,
+    say: Callable[[str], None],
+) -> _DemClasses:
+    """The coarse DEM everywhere; the fine DEM, at its own resolution, where it has data."""
+    ce, ct, _ = _read_dem(coarse_dem, g.bounds, 0.2)
+    ccls = classify_dem(ce, ct, radius_m)
+    say("coarse DEM classified")
+    classes = _resample(ccls, ct, g.shape, g.transform, Resampling.nearest, _KAPOS_NODATA)
+    elev = _resample(ce, ct, g.shape, g.transform, Resampling.bilinear, np.nan)
+    out = _DemClasses(
+        classes=classes,
+        coarse_classes=classes.copy(),
+        elevation=elev,
+        source=np.where(classes != _KAPOS_NODATA, SOURCE_COARSE, 0).astype("uint8"),
+        sources={str(SOURCE_COARSE): Path(str(coarse_dem)).name},
+    )
+    if fine_dem is None:
+        return out
+    fe, ft, _ = _read_dem(fine_dem, g.bounds, 0.1)
+    if not fe.size:
+        return out
+    fcls = classify_dem(fe, ft, radius_m)
+    say("fine DEM classified")
+    f_classes = _resample(fcls, ft, g.shape, g.transform, Resampling.mode, _KAPOS_NODATA)
+    f_elev = _resample(fe, ft, g.shape, g.transform, Resampling.average, np.nan)
+    use = f_classes != _KAPOS_NODATA
+    out.classes[use] = f_classes[use]
+    out.elevation[use] = f_elev[use]
+    out.source[use] = SOURCE_FINE
+    out.sources[str(SOURCE_FINE)] = Path(str(fine_dem)).name
+    return out
+
+
+def _lowland_by_climate(
+    g: _OutputGrid, koppen: str | Path | None, aridity: str | Path | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the climate is arid, and the lowland class each cell would take."""
+    if koppen is None and aridity is None:
+        return np.zeros(g.shape, dtype=bool), np.full(g.shape, LOWLAND_UNASSESSED, dtype="uint8")
+    kg = _read_categorical(koppen, g.shape, g.transform, 0) if koppen is not None else None
+    if aridity is not None:
+        beck = _read_categorical(aridity, g.shape, g.transform, 0)
+        arid, climate_known = beck == BECK_ARID, beck != 0
+    else:
+        assert kg is not None
+        arid = np.isin(kg, (*KOPPEN_DESERT, *KOPPEN_STEPPE))
+        climate_known = kg != 0
+    desert = np.isin(kg, KOPPEN_DESERT) if kg is not None else np.zeros(g.shape, dtype=bool)
+    return arid, lowland_classes(arid, desert, climate_known)
+
+
+def _lakes(
+    g: _OutputGrid, lakes: gpd.GeoDataFrame | None, lc: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lake cells (outlines that still hold water, and the land cover's water) and the
+    outline cells that no longer do."""
+    lake = _burn(lakes, g.shape, g.transform)
+    if lc is None:
+        return lake, np.zeros(g.shape, dtype=bool)
+    water = lc == IGBP_WATER
+    r = g.transform.a
+    near = ndimage.binary_dilation(water, iterations=max(1, round(0.05 / r)))
+    return (lake & near) | water, lake & ~near
+
+
+@dataclass(frozen=True)
+class _Layers:
+    out: np.ndarray
+    dem: _DemClasses
+    country: np.ndarray
+    glaciated: np.ndarray
+    arid: np.ndarray
+    stale: np.ndarray
+
+
+def _country_stats(
+    g: _OutputGrid, layers: _Layers, isos: list[str], ecoregions: gpd.GeoDataFrame | None
+) -> dict[str, Any]:
+    """Per country: the area each DEM classified, glaciated mountain, the coarse-DEM bias
+    where both DEMs exist, stale lake outlines, and Köppen vs biome aridity."""
+    out, dem = layers.out, layers.dem
+    height, width = g.shape
+    cell_ha = cell_areas_m2(g.transform, height, width, f"EPSG:{STORAGE_EPSG}") / 1e4
+    mountain = np.isin(out, MOUNTAIN_CLASSES)
+    biome = None
+    if ecoregions is not None and not ecoregions.empty:
+        e = ecoregions.to_crs(STORAGE_EPSG)
+        biome = _burn(e[e["biome_num"] == BIOME_DESERT_XERIC], g.shape, g.transform)
+    stats: dict[str, Any] = {}
+    for i, iso in enumerate(isos, start=1):
+        inc = layers.country == i
+        fine_cells = inc & (dem.source == SOURCE_FINE)
+        coarse_known = fine_cells & (dem.coarse_classes != _KAPOS_NODATA)
+        nonmtn = inc & np.isin(out, (*ARID_CLASSES, OTHER_LOWLAND, LOWLAND_UNASSESSED))
+        entry: dict[str, Any] = {
+            "land_ha": float(cell_ha[inc & (out != NODATA)].sum()),
+            "mountain_ha": float(cell_ha[inc & mountain].sum()),
+            "glaciated_mountain_ha": float(cell_ha[inc & mountain & layers.glaciated].sum()),
+            "ha_by_dem": {
+                dem.sources[str(k)]: float(cell_ha[inc & (dem.source == k) & (out != NODATA)].sum())
+                for k in (SOURCE_FINE, SOURCE_COARSE)
+                if str(k) in dem.sources
+            },
+            # the same cells classified on the coarse DEM: its bias where both exist
+            "fine_window_mountain_ha": {
+                "fine_dem": float(cell_ha[coarse_known & mountain].sum()),
+                "coarse_dem": float(
+                    cell_ha[coarse_known & np.isin(dem.coarse_classes, MOUNTAIN_CLASSES)].sum()
+                ),
+            },
+            "stale_lake_ha": float(cell_ha[inc & layers.stale].sum()),
+            "non_mountain_ha": float(cell_ha[nonmtn].sum()),
+            "arid_koppen_ha": float(cell_ha[nonmtn & np.isin(out, ARID_CLASSES)].sum()),
+        }
+        if biome is not None:
+            entry["arid_biome_ha"] = float(cell_ha[nonmtn & biome].sum())
+            entry["arid_both_ha"] = float(cell_ha[nonmtn & biome & layers.arid].sum())
+        stats[iso] = entry
+    return stats
 
 
 def polygonize(
