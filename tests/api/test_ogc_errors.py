@@ -13,7 +13,7 @@ CASES = [
     # unknown things
     ("/collections/nope", 404),
     ("/collections/nope/items", 404),
-    ("/collections/grants/items", 404),
+    ("/collections/no_such_layer/items", 404),
     (f"/collections/{quote(INJECT)}/items", 404),
     ("/collections/places/items/999999999", 404),
     ("/collections/places/items/abc", 404),
