@@ -35,6 +35,7 @@ LAYERS = [
             Column("start_year", "integer", title="Start year"),
             Column("end_year", "integer", title="End year"),
             Column("source", title="Source", in_tiles=False),
+            Column("licence", title="Licence (of the field sites)", in_tiles=False),
             Column("method", title="Method"),
         ),
         datetime_column="start_date",

@@ -28,15 +28,15 @@ def test_the_required_layers_are_registered() -> None:
     assert set(layer_ids()) >= REQUIRED
 
 
-def test_grants_are_not_a_layer_but_field_sites_carry_them() -> None:
-    assert "grants" not in layer_ids()
+def test_grants_are_a_layer_and_field_sites_carry_them() -> None:
+    assert "grants" in layer_ids()
     sites = get_layer("field_sites")
     assert {"grant_code", "grant_title", "organisation"} <= set(sites.column_names)
 
 
 def test_unknown_layer_is_not_found() -> None:
     with pytest.raises(NotFound):
-        get_layer("grants")
+        get_layer("no_such_layer")
 
 
 @pytest.mark.parametrize("spec", layers(), ids=lambda s: s.id)

@@ -68,7 +68,11 @@ SELECT g.id, g.code, g.title, g.grantee_organisation AS organisation, g.status, 
   g.start_date, g.end_date,
   extract(year FROM g.start_date)::integer AS start_year,
   extract(year FROM g.end_date)::integer AS end_year,
-  g.source, g.method, g.updated_at, g.geom
+  g.source,
+  -- the grant's geometry is its field sites': their licences
+  COALESCE((SELECT string_agg(DISTINCT fs.licence, '; ' ORDER BY fs.licence)
+            FROM field_sites fs WHERE fs.grant_id = g.id), '') AS licence,
+  g.method, g.updated_at, g.geom
 FROM grants g
 """
 
