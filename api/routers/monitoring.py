@@ -14,12 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from api.auth.principal import ANONYMOUS, Principal, PrincipalDep
 from api.db.models import MonitoringState
 from api.deps import ReaderDep, SessionDep, SettingsDep
+from api.evidence_uploads import checked_evidence
 from api.services import monitoring as ms
 from api.services.sites import get_grant
 from api.settings import Settings
 from api.templating import render
 from geo.errors import Conflict, InvalidInput, TooLarge
-from geo.evidence import Evidence, check_evidence
+from geo.evidence import Evidence
 from layers import monitoring as lm
 
 router = APIRouter(tags=["monitoring"])
@@ -59,31 +60,7 @@ async def _evidence(settings: Settings, files: list[UploadFile] | None) -> list[
     chosen = [f for f in (files or []) if f.filename]
     if len(chosen) > ms.MAX_EVIDENCE_FILES:
         raise InvalidInput(f"at most {ms.MAX_EVIDENCE_FILES} evidence files per record")
-    limit = max(settings.uploads.max_photo_bytes, settings.uploads.max_bytes)
-    total = 0
-    raws = []
-    for f in chosen:
-        raw = await f.read(limit + 1)
-        total += len(raw)
-        if len(raw) > limit or total > settings.uploads.max_bytes:
-            raise TooLarge(
-                f"the evidence files together exceed {settings.uploads.max_bytes / 1e6:.0f} MB "
-                "(or one is over its limit); send fewer or smaller files"
-            )
-        raws.append((f, raw))
-    out = []
-    for f, raw in raws:
-        out.append(
-            await run_in_threadpool(
-                check_evidence,
-                raw,
-                name=f.filename or "an evidence file",
-                max_photo_bytes=settings.uploads.max_photo_bytes,
-                max_pdf_bytes=settings.uploads.max_bytes,
-                keep_location=False,
-            )
-        )
-    return out
+    return await checked_evidence(chosen, settings, keep_location=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,13 +19,13 @@ from api.auth.principal import PrincipalDep
 from api.db.models import ReportState, ThreatKind, ThreatStatus
 from api.deps import ReaderDep, SessionDep, SettingsDep
 from api.errors import in_english
+from api.evidence_uploads import checked_evidence, read_capped
 from api.i18n import _l, gettext
 from api.services import threat_reports as tr
 from api.settings import Settings
 from api.templating import render
 from geo.coordinates import EXAMPLES, parse_coordinates
 from geo.errors import InvalidInput, IrbisError, TooLarge
-from geo.evidence import check_evidence
 from geo.threats import read_footprint
 from geo.uploads import limits_from
 from layers import threats as lt
@@ -34,15 +34,6 @@ router = APIRouter(tags=["threat reports"])
 
 #: Largest footprint file accepted (GeoJSON or KML).
 MAX_FOOTPRINT_BYTES = 10 * 1024 * 1024
-
-
-async def _read_capped(upload: UploadFile, limit: int, what: str) -> bytes:
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(
-            f"{upload.filename or what} is larger than {limit / 1e6:.1f} MB, the limit for {what}"
-        )
-    return data
 
 
 def _date(value: str | None, what: str) -> dt.date | None:
@@ -102,7 +93,7 @@ async def _footprint(
             u.max_uncompressed_bytes,
             u.max_compression_ratio,
         )
-        raw = await _read_capped(footprint, limits.max_bytes, "footprint files")
+        raw = await read_capped(footprint, limits.max_bytes, "footprint files")
         return await run_in_threadpool(
             read_footprint, data=raw, filename=footprint.filename, limits=limits
         )
@@ -293,31 +284,7 @@ async def _checked_evidence(
     files = [f for f in evidence if f.filename]
     if len(files) > tr.MAX_EVIDENCE_FILES:
         raise_fields({"evidence": f"at most {tr.MAX_EVIDENCE_FILES} evidence files per report"})
-    limit = max(settings.uploads.max_photo_bytes, settings.uploads.max_bytes)
-    total = 0
-    raws = []
-    for f in files:  # every size limit before any file is decoded
-        raw = await _read_capped(f, limit, "evidence files")
-        total += len(raw)
-        if total > settings.uploads.max_bytes:
-            raise TooLarge(
-                f"the evidence files together exceed {settings.uploads.max_bytes / 1e6:.0f} MB; "
-                "send fewer or smaller files"
-            )
-        raws.append((f, raw))
-    checked = []
-    for f, raw in raws:
-        checked.append(
-            await run_in_threadpool(  # decoding and re-encoding photos is CPU work
-                check_evidence,
-                raw,
-                name=f.filename or "an evidence file",
-                max_photo_bytes=settings.uploads.max_photo_bytes,
-                max_pdf_bytes=settings.uploads.max_bytes,
-                keep_location=keep_location,
-            )
-        )
-    return checked
+    return await checked_evidence(files, settings, keep_location=keep_location)
 
 
 @router.get("/reports", summary="Threat reports: all for moderators, one's own for reporters")
