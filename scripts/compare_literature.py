@@ -8,8 +8,10 @@ straight on the files of ``data/``, without the database, and compares:
   2002 criteria) figures published by GRID-Arendal (2016);
 - the snow leopard's habitat per country with the national potential-habitat figures of the
   Snow Leopard Survival Strategy (McCarthy & Chapron 2003, Table 1);
-- the goitered gazelle's modelled range and habitat per country, where a published figure
-  exists.
+- the goitered gazelle's habitat per country with what the literature says of its range
+  there: the former range in Kazakhstan (the desert and semi-desert zones, Mallon &
+  Kingswood 2001), extirpation and reintroduction in Kyrgyzstan, the surviving populations
+  of Tajikistan and Uzbekistan; with its numbers and protection for context.
 
 Usage: ``.venv/bin/python scripts/compare_literature.py`` (about 30 s); ``--print`` prints
 the table instead of writing it.
@@ -42,17 +44,39 @@ NAMES = {"KAZ": "Kazakhstan", "KGZ": "Kyrgyzstan", "TJK": "Tajikistan", "UZB": "
 
 GRID_ARENDAL = "[GA16]"
 SLSS = "[SLSS03]"
-RED_LIST = "[RL17], [RBK]"
 REFERENCES = {
     "[GA16]": "GRID-Arendal (2016) *Waste Management Outlook for Mountain Regions*, p. 9, map "
     '"Percentage of mountain area per country" (UNEP-WCMC 2002 criteria, i.e. Kapos et al. '
     "2000, on GTOPO30)",
     "[SLSS03]": "McCarthy, T.M. & Chapron, G. (eds.) (2003) *Snow Leopard Survival Strategy*, "
-    "ISLT and SLN, Seattle: Table 1, potential habitat by range state (after Fox 1994)",
+    "ISLT and SLN, Seattle: Table 1, potential habitat by range state (after Fox 1994) (the four "
+    "national figures are transcribed as the table is commonly cited and have not been re-read "
+    "from the printed table: check them there before quoting the ratios)",
     "[RL17]": "IUCN SSC Antelope Specialist Group (2017) *Gazella subgutturosa*, IUCN Red List "
-    "e.T8976A50187422: range described, no area per country",
-    "[RBK]": "Red Book of Kazakhstan, *Gazella subgutturosa*: Ustyurt, Mangyshlak, Ili basin, "
-    "Kyzylkum, Taukum and Moiynkum; no area",
+    "e.T8976A50187422 (assessed 2016-08-08): Vulnerable A2acd; range described, no area per "
+    "country; local extirpation possibly in Kyrgyzstan; the Turkmen population has almost "
+    "disappeared",
+    "[RBK]": "Red Book of Kazakhstan, *Gazella subgutturosa* (redbook.kz, species 93): Ustyurt, "
+    "Mangyshlak, Ili basin, Kyzylkum, Taukum and Moiynkum; 30,000–50,000 animals, 20,000–25,000 "
+    "of them in Mangystau; protected in the Ustyurt and Barsa-Kelmes reserves, Altyn-Emel "
+    "National Park and the Aktau-Buzachi reserve; no area",
+    "[MK01]": "Mallon, D.P. & Kingswood, S.C. (2001) *Antelopes. Part 4: North Africa, the "
+    'Middle East, and Asia*, IUCN, Gland: Kazakhstan chapter, "goitered gazelles formerly had '
+    'an unbroken range throughout the semidesert and desert zones of Kazakhstan" (quoted as '
+    "the chapter is reproduced online; the printed page not re-read)",
+    "[KZ58]": "Kazakhstan's natural zones as commonly cited (e.g. Advantour, *Nature of "
+    "Kazakhstan*): deserts 44 % and semi-deserts 14 % of 2,724,900 km²; to be checked against "
+    "the National Atlas of Kazakhstan before the ratio is quoted",
+    "[ACBK20]": "ACBK and IUCN Save Our Species (2020), reported by The Astana Times, 2020-08: "
+    "13,000–15,000 goitered gazelles left in Kazakhstan, about 90 % fewer than in past decades",
+    "[KG25]": "Ministry of Natural Resources of the Kyrgyz Republic (2025), reported by 24.kg: 30 "
+    "gazelles from a breeding group brought from Uzbekistan in 2021–2022 released in Issyk-Kul "
+    "region; the species had disappeared from Kyrgyzstan",
+    "[WWF09]": "WWF Russia (2009) *Goitred gazelles: first month in the wild*: in Tajikistan two "
+    "small populations survive, in the desert part of the Tigrovaya Balka reserve and in the "
+    "north-west; animals reintroduced there since 2004–2005",
+    "[BL06]": "BirdLife International (2006) IBA factsheet *Dzheiran Ecocentre* (Uzbekistan): "
+    "a fenced 5,145 ha breeding enclosure with 899 goitered gazelles (2004 count), founded 1977",
 }
 
 
@@ -60,10 +84,14 @@ REFERENCES = {
 class Published:
     what: str
     iso3: str
-    value: float | None  # None: no published figure found
+    value: float | None  # None: no published figure; ``statement`` says what was found
     unit: str
     source: str
+    statement: str = ""
 
+
+#: Kazakhstan's desert (44 %) and semi-desert (14 %) zones, the gazelle's former range [MK01].
+KAZ_DESERT_ZONES_KM2 = 0.58 * 2_724_900
 
 PUBLISHED = [
     Published("mountain share", "KAZ", None, "%", GRID_ARENDAL),
@@ -74,30 +102,80 @@ PUBLISHED = [
     Published("snow leopard habitat", "KGZ", 105_000, "km²", SLSS),
     Published("snow leopard habitat", "TJK", 100_000, "km²", SLSS),
     Published("snow leopard habitat", "UZB", 10_000, "km²", SLSS),
+    Published(
+        "goitered gazelle habitat",
+        "KAZ",
+        KAZ_DESERT_ZONES_KM2,
+        "km²",
+        "[MK01], [KZ58]",
+        "former unbroken range: the desert and semi-desert zones",
+    ),
+    Published(
+        "goitered gazelle habitat",
+        "KGZ",
+        None,
+        "km²",
+        "[RL17], [KG25]",
+        "extirpated; 30 animals reintroduced at Issyk-Kul (2025)",
+    ),
+    Published(
+        "goitered gazelle habitat",
+        "TJK",
+        None,
+        "km²",
+        "[WWF09]",
+        "two small populations: Tigrovaya Balka's desert part and the north-west",
+    ),
+    Published(
+        "goitered gazelle habitat",
+        "UZB",
+        None,
+        "km²",
+        "[RL17], [BL06]",
+        "no national area; 51 km² fenced breeding enclosure (Ecocentre Dzheiran)",
+    ),
 ]
-for iso in PROGRAMME_COUNTRIES:
-    PUBLISHED.append(
-        Published(
-            "goitered gazelle habitat",
-            iso,
-            None,
-            "km²",
-            RED_LIST,
-        )
-    )
 
-#: Why a ratio lies outside 0.67-1.5 (or why there is no ratio).
+#: Numbers and protection, for reading the habitat figures (no ratio: not an area).
+CONTEXT = [
+    (
+        "goitered gazelle numbers",
+        "Kazakhstan",
+        "30,000–50,000 (Red Book, after Blank 1991); 13,000–15,000 (2020)",
+        "[RBK], [ACBK20]",
+        "the modelled habitat would hold about one gazelle per 100 km²: the species lives in "
+        "scattered herds in a small part of it",
+    ),
+    (
+        "goitered gazelle protected share",
+        "Kazakhstan",
+        "not found; protected in Ustyurt, Barsa-Kelmes, Altyn-Emel and Aktau-Buzachi",
+        "[RBK]",
+        "the gap analysis reports the modelled share; no published share to compare it with",
+    ),
+]
+
+#: Why a ratio lies outside 0.67-1.5 (or why there is no ratio), and why the figures differ.
 EXPLAINED = {
     ("mountain share", "KAZ"): "no national figure published in the source (map class only)",
     ("mountain share", "UZB"): "no national figure published in the source (map class only)",
     ("goitered gazelle habitat", "KAZ"): (
-        "no published area; the modelled habitat follows the whole desert and semi-desert "
-        "ecoregions, while the species now lives in scattered populations (Red Book of "
-        "Kazakhstan): an upper bound"
+        "close to the former range by construction (both follow the desert and semi-desert "
+        "zones); the species now lives in scattered populations (13,000–15,000 animals in "
+        "2020), so both are an upper bound on the area occupied today"
     ),
-    ("goitered gazelle habitat", "KGZ"): "no published area; marginal in Kyrgyzstan",
-    ("goitered gazelle habitat", "TJK"): "no published area",
-    ("goitered gazelle habitat", "UZB"): "no published area",
+    ("goitered gazelle habitat", "KGZ"): (
+        "no ratio: the modelled habitat is the lowland the species occupied until the "
+        "mid-20th century; today only the reintroduced herd lives there"
+    ),
+    ("goitered gazelle habitat", "TJK"): (
+        "no ratio: the modelled south-western lowlands are potential habitat; the two "
+        "surviving populations occupy a small part of them"
+    ),
+    ("goitered gazelle habitat", "UZB"): (
+        "no ratio: no national area published; the modelled habitat covers the Kyzylkum and "
+        "Ustyurt deserts, where wild herds are scattered"
+    ),
 }
 
 
@@ -153,7 +231,12 @@ def table(modelled: pd.DataFrame) -> str:
                 continue
             lines.append(f"| {r.what} | {NAMES[r.iso3]} | {mod} | – | – | – | for reference |")
             continue
-        published = fmt.format(p.value) + f" {p.unit}" if p.value is not None else "not found"
+        if p.value is not None:
+            published = fmt.format(p.value) + f" {p.unit}"
+            if p.statement:
+                published += f" ({p.statement})"
+        else:
+            published = p.statement or "not found"
         ratio = r.modelled / p.value if p.value else None
         note = EXPLAINED.get((r.what, r.iso3), "")
         if ratio is not None and not 0.67 <= ratio <= 1.5 and not note:
@@ -162,6 +245,8 @@ def table(modelled: pd.DataFrame) -> str:
             f"| {r.what} | {NAMES[r.iso3]} | {mod} | {published} | "
             f"{f'{ratio:.2f}' if ratio is not None else '–'} | {p.source} | {note} |"
         )
+    lines += ["", "| context | country | published | source | reading |", "|---|---|---|---|---|"]
+    lines.extend(f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in CONTEXT)
     lines.append("")
     lines.extend(f"- {k} {v}" for k, v in REFERENCES.items())
     return "\n".join(lines)
