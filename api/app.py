@@ -8,12 +8,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import errors
 from api.auth.middleware import AuthMiddleware, principal_cache
 from api.auth.secrets_store import secret_key
 from api.bodylimits import BodyLimitMiddleware
 from api.db.engine import make_engine
+from api.heavy import HeavyRequestMiddleware
 from api.i18n import LocaleMiddleware
 from api.ratelimit import RateLimitMiddleware
 from api.routers import (
@@ -96,10 +98,14 @@ def _add_middlewares(app: FastAPI) -> None:
     app.add_middleware(SecurityHeadersMiddleware)  # inside gzip: it reads pages' scripts
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(RateLimitMiddleware)  # inside auth: limits per account
+    app.add_middleware(HeavyRequestMiddleware, settings=app.state.settings)  # and this one
     app.add_middleware(AuthMiddleware)
     app.add_middleware(LocaleMiddleware)  # outside auth: its answers are in the same language
     # outermost: sizes and read timeouts hold before anything reads a body
     app.add_middleware(BodyLimitMiddleware)
+    proxies = app.state.settings.server.trusted_proxies
+    if proxies:  # the client's address, for every per-client limit, from a trusted proxy
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

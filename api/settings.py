@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -138,6 +139,18 @@ class ServerSettings(BaseSettings):
     max_header_bytes: int = 16 * 1024
     #: Connections served at once per process; beyond this uvicorn answers 503.
     limit_concurrency: int | None = 1000
+    #: Addresses or networks (``10.0.0.0/8``) of the reverse proxies in front of Irbis: only
+    #: a request from one of them is taken to come from the address its ``X-Forwarded-For``
+    #: names (and its ``X-Forwarded-Proto``). Empty: the connection's own address is the
+    #: client's. Comma-separated in the environment.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [h.strip() for h in v.split(",") if h.strip()]
+        return v
 
 
 class RateLimitSettings(BaseSettings):
@@ -164,6 +177,44 @@ class RateLimitSettings(BaseSettings):
     login_backoff_max_seconds: float = 900.0
     #: Failures are forgotten this many seconds after the first one.
     login_failure_window_seconds: int = 3600
+
+
+class HeavySettings(BaseSettings):
+    """Per-client bounds on heavy requests (``api.heavy``): filtered and bbox reads of items,
+    downloads, analyses and their results, PDFs."""
+
+    model_config = SettingsConfigDict(env_prefix="IRBIS_HEAVY_", extra="ignore")
+
+    enabled: bool = True
+    #: Heavy requests one client (an account, or else an address) may have running at once;
+    #: beyond, 429 with ``Retry-After`` before the application does anything.
+    concurrent: int = Field(2, ge=1, le=100)
+    #: Heavy requests one client may start in a time (``limits`` notation), counted in the
+    #: rate-limit store (``IRBIS_RATELIMIT_STORAGE_URI``).
+    rate: str = "120/minute"
+    #: Roles whose accounts are not bounded (staff who run analyses and large exports).
+    #: Comma-separated in the environment.
+    exempt_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["analyst", "admin"]
+    )
+
+    @field_validator("exempt_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [h.strip() for h in v.split(",") if h.strip()]
+        return v
+
+    @field_validator("rate")
+    @classmethod
+    def _check_rate(cls, v: str) -> str:
+        """Empty: no rate; else every part must parse (``"30/minute;300/hour"``)."""
+        if v.strip():
+            try:
+                parse_many(v)
+            except ValueError:
+                raise ValueError(f"{v!r} is not a rate such as '30/minute;300/hour'") from None
+        return v
 
 
 class DossierSettings(BaseSettings):
@@ -198,6 +249,7 @@ class Settings(BaseSettings):
     dossier: DossierSettings = Field(default_factory=DossierSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    heavy: HeavySettings = Field(default_factory=HeavySettings)
     grants: GrantSettings = Field(default_factory=GrantSettings)
 
     @classmethod

@@ -62,7 +62,7 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
-        proxy_headers=True,
+        proxy_headers=False,  # the app trusts only IRBIS_SERVER_TRUSTED_PROXIES
         http=IrbisH11Protocol,
         timeout_keep_alive=server.keep_alive_timeout,
         limit_concurrency=server.limit_concurrency,

@@ -1,0 +1,171 @@
+"""Heavy requests: at most a few at once and so many a minute per client, refused up front.
+
+A heavy request is one that may cost the database or the interpreter much whoever sends it:
+a read of items with a CQL2 ``filter`` or a ``bbox``, a collection download, an analysis (run,
+or its features, table and raster), a dossier or grant report PDF, the portfolio export
+(:data:`HEAVY_ROUTES`). :class:`HeavyRequestMiddleware` (pure ASGI, inside the authentication
+middleware, which tells who is asking) bounds them per client, before routing, parsing or a
+database connection:
+
+- at most ``IRBIS_HEAVY_CONCURRENT`` (2) running at once per client; beyond, 429;
+- at most ``IRBIS_HEAVY_RATE`` (``limits`` notation) started per client; beyond, 429.
+
+A client is a logged-in account, or else the client address (the connection's, or, from a
+trusted reverse proxy, the one its ``X-Forwarded-For`` names: ``IRBIS_SERVER_TRUSTED_PROXIES``).
+Accounts with one of ``IRBIS_HEAVY_EXEMPT_ROLES`` (analysts, administrators) are not bounded.
+Each 429 carries ``Retry-After`` and a JSON body saying what to do, and closes the connection.
+Running counts live in the process (each worker counts its own); rates live in the rate-limit
+store, shared between processes when it is ``redis://`` or ``memcached://``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from anyio import to_thread
+from limits import RateLimitItem, parse_many
+
+from api.bodylimits import reply
+from api.concurrency import ClientSlots
+from api.ratelimit import client_address, ratelimits_for
+from api.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Said to anonymous callers: an address may be shared by many people, an account is not.
+LOG_IN = " (or log in: an account has an allowance of its own)"
+#: Query parameters that make a read of items heavy.
+ITEM_BOUNDS = frozenset({"filter", "bbox"})
+
+
+@dataclass(frozen=True)
+class HeavyRoute:
+    """``method path`` is heavy; with ``params``, only when one of them is given."""
+
+    method: str
+    pattern: str
+    params: frozenset[str] = frozenset()
+
+
+#: Every heavy route (a new costly public route belongs here).
+HEAVY_ROUTES: tuple[HeavyRoute, ...] = (
+    HeavyRoute("GET", r"/collections/[^/]+/items", ITEM_BOUNDS),
+    HeavyRoute("GET", r"/collections/[^/]+/download"),
+    HeavyRoute("POST", r"/analyses"),
+    HeavyRoute("GET", r"/analyses/[^/]+/(?:features|table\.csv|raster\.tif)"),
+    HeavyRoute("POST", r"/prioritisation/(?:grids|scenarios)"),
+    HeavyRoute("GET", r"/threats/[^/]+/dossier\.pdf"),
+    HeavyRoute("GET", r"/grants/[^/]+/report\.pdf"),
+    HeavyRoute("GET", r"/api/portfolio\.[^/]+"),
+)
+
+_COMPILED = tuple((r, re.compile(r.pattern)) for r in HEAVY_ROUTES)
+
+
+def is_heavy(method: str, path: str, query_string: bytes) -> bool:
+    """Whether the request ``method path?query_string`` is heavy."""
+    if method == "HEAD":
+        method = "GET"
+    for route, pattern in _COMPILED:
+        if route.method != method or not pattern.fullmatch(path):
+            continue
+        if not route.params:
+            return True
+        query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=False)
+        return any(name in route.params and value.strip() for name, value in query)
+    return False
+
+
+class HeavyLimits:
+    """The bounds of one application, from its settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        s = settings.heavy
+        self.enabled = s.enabled
+        self.concurrent = s.concurrent
+        self.slots = ClientSlots(s.concurrent)
+        self.rate: list[RateLimitItem] = parse_many(s.rate) if s.rate.strip() else []
+        self.exempt = frozenset(s.exempt_roles)
+        #: A running heavy read ends within the anonymous statement timeout, usually.
+        self.busy_retry_after = max(1, settings.features.anonymous_statement_timeout_ms // 1000)
+
+    def client(self, scope: Scope) -> str | None:
+        """The client key of the request, or None when its caller is not bounded."""
+        principal = scope.get("state", {}).get("principal")
+        user_id = getattr(principal, "user_id", None)
+        if user_id is None:
+            return f"addr:{client_address(scope)}"
+        roles = {str(r) for r in getattr(principal, "roles", ())}
+        return None if roles & self.exempt else f"user:{user_id}"
+
+
+class HeavyRequestMiddleware:
+    """Pure ASGI: per-client concurrency and rate of heavy requests, 429 beyond.
+
+    Runs inside the authentication middleware (it needs the principal) and before routing;
+    it reads no body.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.limits = HeavyLimits(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or not self.limits.enabled
+            or not is_heavy(scope["method"], scope["path"], scope.get("query_string", b""))
+        ):
+            await self.app(scope, receive, send)
+            return
+        limits = self.limits
+        key = limits.client(scope)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not limits.slots.acquire(key):
+            await reply(
+                send,
+                429,
+                "too_many_requests",
+                f"at most {limits.concurrent} heavy requests (filtered or bbox reads, "
+                "downloads, analyses, PDFs) may run at once for one client: wait for yours "
+                "to finish, then try again",
+                close=True,
+                retry_after=str(limits.busy_retry_after),
+            )
+            return
+        try:
+            wait = await self._rate_wait(scope, limits, key)
+            if wait:
+                await reply(
+                    send,
+                    429,
+                    "too_many_requests",
+                    "too many heavy requests (filtered or bbox reads, downloads, analyses, "
+                    f"PDFs) in a short time: wait {wait} seconds and try again"
+                    + (LOG_IN if key.startswith("addr:") else ""),
+                    close=True,
+                    retry_after=str(wait),
+                )
+                return
+            await self.app(scope, receive, send)
+        finally:
+            limits.slots.release(key)
+
+    @staticmethod
+    async def _rate_wait(scope: Scope, limits: HeavyLimits, key: str) -> int:
+        if not limits.rate:
+            return 0
+        store = ratelimits_for(scope["app"])
+        if store.local:
+            return store.hit(limits.rate, "heavy", key)
+        return await to_thread.run_sync(store.hit, limits.rate, "heavy", key)

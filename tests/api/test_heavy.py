@@ -1,0 +1,246 @@
+"""Heavy requests bounded per client (api.heavy), against the real app and database: running
+ones beyond the limit and starts beyond the rate answer 429 with Retry-After before any work,
+other clients and light requests of the same client are not affected."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from api.auth.testing import make_token, make_user
+from api.heavy import is_heavy
+from api.settings import HeavySettings, ServerSettings, Settings
+
+BBOX = {"bbox": "40,30,100,60", "limit": "1"}
+TILE = "/collections/countries/tiles/WebMercatorQuad/3/2/5"
+ATTACKER, OTHER = "203.0.113.9", "198.51.100.7"
+
+
+def configured(settings: Settings, heavy: HeavySettings, **server: Any) -> Settings:
+    update: dict[str, Any] = {"heavy": heavy}
+    if server:
+        update["server"] = ServerSettings(**server)
+    return settings.model_copy(update=update)
+
+
+@pytest.fixture
+def app_with(settings: Settings, demo: dict[str, int]) -> Callable[..., Any]:
+    """``app_with(heavy, **server)``: the real app with these heavy-request settings."""
+    from api.app import create_app
+
+    return lambda heavy, **server: create_app(configured(settings, heavy, **server))
+
+
+@pytest.fixture
+def clients() -> Iterator[Callable[[Any, str], TestClient]]:
+    """``clients(app, "10.0.0.1")``: a TestClient that connects from that address."""
+    made: list[TestClient] = []
+
+    def make(app: Any, address: str) -> TestClient:
+        c = TestClient(app, client=(address, 40000))
+        c.__enter__()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.__exit__(None, None, None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(app_with: Callable[..., Any]) -> Iterator[str]:
+    """The real app on uvicorn (127.0.0.1, trusted as a proxy: X-Forwarded-For names the
+    client), at most 2 heavy requests at once per client and no rate."""
+    app = app_with(HeavySettings(concurrent=2, rate=""), trusted_proxies=["127.0.0.1"])
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_which_requests_are_heavy() -> None:
+    q = b"bbox=1,2,3,4"
+    assert is_heavy("GET", "/collections/places/items", b"filter=population%3E1")
+    assert is_heavy("GET", "/collections/places/items", q)
+    assert is_heavy("HEAD", "/collections/places/items", q)
+    assert is_heavy("GET", "/collections/places/download", b"")
+    assert is_heavy("GET", "/analyses/3/table.csv", b"")
+    assert is_heavy("POST", "/analyses", b"")
+    assert is_heavy("GET", "/threats/5/dossier.pdf", b"")
+    assert not is_heavy("GET", "/collections/places/items", b"limit=5")
+    assert not is_heavy("GET", "/collections/places/items", b"filter=&bbox=")
+    assert not is_heavy("GET", "/collections/places/items/5", q)
+    assert not is_heavy("GET", TILE, q)
+    assert not is_heavy("GET", "/analyses", b"")
+    assert not is_heavy("GET", "/analyses/3", b"")
+
+
+def _waiting_reads(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query ILIKE '%glaciers%'"
+                )
+            ).scalar_one()
+        )
+
+
+def test_beyond_two_running_heavy_requests_a_client_gets_429_and_others_are_served(
+    served: str, engine: Any
+) -> None:
+    """Two bbox reads of glaciers from one client are held by a lock on the table; while
+    they run, the same client's third heavy request is refused at once, while its light
+    requests and another client's heavy ones are served. Once they end, it may again."""
+    attacker = {"X-Forwarded-For": ATTACKER}
+    url = f"{served}/collections/glaciers/items"
+    statuses: list[int] = []
+    with engine.connect() as lock:
+        lock.begin()
+        lock.execute(text("LOCK TABLE glaciers IN ACCESS EXCLUSIVE MODE"))
+        held = [
+            threading.Thread(
+                target=lambda: statuses.append(
+                    httpx.get(url, params=BBOX, headers=attacker, timeout=60).status_code
+                )
+            )
+            for _ in range(2)
+        ]
+        for t in held:
+            t.start()
+        deadline = time.monotonic() + 20
+        while _waiting_reads(engine) < 2:
+            assert time.monotonic() < deadline, "the two reads never reached the database"
+            time.sleep(0.05)
+
+        t0 = time.perf_counter()
+        r = httpx.get(url, params=BBOX, headers=attacker, timeout=10)
+        assert time.perf_counter() - t0 < 2
+        assert r.status_code == 429, r.text[:300]
+        assert int(r.headers["retry-after"]) >= 1
+        assert r.headers["connection"] == "close"
+        body = r.json()
+        assert body["code"] == "too_many_requests"
+        assert "at most 2 heavy requests" in body["description"]
+        assert "wait" in body["description"]
+        # every heavy route counts, a download as much as a read
+        d = httpx.get(f"{served}/collections/places/download", headers=attacker, timeout=10)
+        assert d.status_code == 429
+        # light requests of the same client are not bounded
+        assert httpx.get(f"{served}{TILE}", headers=attacker, timeout=10).status_code == 200
+        plain = httpx.get(
+            f"{served}/collections/places/items", params={"limit": "1"}, headers=attacker
+        )
+        assert plain.status_code == 200
+        # another client's heavy requests are served
+        other = httpx.get(
+            f"{served}/collections/places/items",
+            params=BBOX,
+            headers={"X-Forwarded-For": OTHER},
+            timeout=10,
+        )
+        assert other.status_code == 200, other.text[:300]
+        assert other.json()["type"] == "FeatureCollection"
+        lock.rollback()
+    for t in held:
+        t.join(60)
+    assert statuses == [200, 200]
+    again = httpx.get(url, params=BBOX, headers=attacker, timeout=30)
+    assert again.status_code == 200 and again.json()["type"] == "FeatureCollection"
+
+
+def test_beyond_the_rate_a_client_gets_429_until_the_window_passes(
+    app_with: Callable[..., Any], clients: Callable[[Any, str], TestClient], engine: Any
+) -> None:
+    app = app_with(HeavySettings(rate="3/minute"))
+    attacker, other = clients(app, ATTACKER), clients(app, OTHER)
+    path = "/collections/places/items"
+    for _ in range(3):
+        assert attacker.get(path, params=BBOX).status_code == 200
+    r = attacker.get(path, params={"filter": "population > 100000"})
+    assert r.status_code == 429
+    wait = int(r.headers["Retry-After"])
+    assert 1 <= wait <= 60
+    assert r.json()["description"].startswith("too many heavy requests")
+    assert f"wait {wait} seconds" in r.json()["description"]
+    assert "log in" in r.json()["description"]
+    # light requests from the address, and another address, are not affected
+    assert attacker.get(TILE).status_code == 200
+    assert attacker.get(path, params={"limit": "1"}).status_code == 200
+    assert other.get(path, params=BBOX).status_code == 200
+    # an account from the same address has an allowance of its own ...
+    user = make_user(engine, roles=["grantee"])
+    as_user = {"Authorization": f"Bearer {make_token(engine, user)}"}
+    assert attacker.get(path, params=BBOX, headers=as_user).status_code == 200
+    # ... and an analyst is not bounded
+    analyst = {
+        "Authorization": f"Bearer {make_token(engine, make_user(engine, roles=['analyst']))}"
+    }
+    for _ in range(5):
+        assert attacker.get(path, params=BBOX, headers=analyst).status_code == 200
+    assert attacker.get(path, params=BBOX).status_code == 429
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
+    app_with: Callable[..., Any], clients: Callable[[Any, str], TestClient]
+) -> None:
+    """With a rate of 2, a client that names other addresses in X-Forwarded-For is still
+    one client; behind the trusted proxy each forwarded address is its own client."""
+    app = app_with(HeavySettings(rate="2/minute"), trusted_proxies=["10.0.0.1"])
+    direct, proxy = clients(app, ATTACKER), clients(app, "10.0.0.1")
+    path = "/collections/places/items"
+    spoofed = [
+        direct.get(path, params=BBOX, headers={"X-Forwarded-For": f"192.0.2.{i}"}) for i in range(3)
+    ]
+    assert [r.status_code for r in spoofed] == [200, 200, 429]
+    forwarded = [
+        proxy.get(path, params=BBOX, headers={"X-Forwarded-For": f"192.0.2.{i}"}) for i in range(3)
+    ]
+    assert [r.status_code for r in forwarded] == [200, 200, 200]
+    # each forwarded address is counted on its own, not the proxy's: 192.0.2.0's third is
+    # refused
+    third = proxy.get(path, params=BBOX, headers={"X-Forwarded-For": "192.0.2.0"})
+    assert third.status_code == 200
+    fourth = proxy.get(path, params=BBOX, headers={"X-Forwarded-For": "192.0.2.0"})
+    assert fourth.status_code == 429
+
+
+def test_off_when_disabled(
+    app_with: Callable[..., Any], clients: Callable[[Any, str], TestClient]
+) -> None:
+    app = app_with(HeavySettings(enabled=False, rate="1/minute"))
+    c = clients(app, ATTACKER)
+    assert [c.get("/collections/places/items", params=BBOX).status_code for _ in range(3)] == [
+        200
+    ] * 3
+
+
+def test_a_rate_that_does_not_parse_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="not a rate such as"):
+        HeavySettings(rate="lots")
