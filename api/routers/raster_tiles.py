@@ -25,6 +25,7 @@ from api.templating import render
 from geo.errors import InvalidInput, NotFound
 from layers import geojson, tilejson
 from layers.rastertiles import PNG, RasterSource, render_png, styles_for
+from layers.sql import versions
 from layers.tiles import check_tile, get_tms
 
 router = APIRouter(tags=["Raster tiles"])
@@ -76,6 +77,44 @@ def _rows(conn: Connection, name: str | None = None) -> list[Any]:
     elif name is not None:
         stmt = stmt.where(_rasters.c.name == bindparam("name", name))
     return list(conn.execute(stmt).all())
+
+
+#: Raster registry look-ups kept per (name, data version): a tile of a known raster reads
+#: nothing from the database once the version is known from memory (:mod:`api.versions`).
+_LOOKUPS_KEPT = 64
+
+
+def _rasters_version(request: Request, engine: Any) -> str:
+    """The ``rasters`` table's data version, from this process's memory when the change
+    listener is live, else read (the same ``table:version`` form as vector layers)."""
+    known = getattr(request.app.state, "versions", None)
+    if known is not None:
+        return str(known.of(["rasters"]))
+    with ogc.read_connection(engine) as conn:
+        rows = conn.execute(versions(("rasters",))).all()
+    return ",".join(f"{t}:{v}" for t, v in rows)
+
+
+def _lookup_cached(
+    request: Request, engine: Any, name: str, data_dir: FsPath, version: str
+) -> tuple[list[Any], list[RasterSource], str]:
+    """:func:`_lookup`, kept per data version on the app (a write changes the version, so an
+    entry is never stale); unknown names are not kept."""
+    state = request.app.state
+    kept: dict[tuple[str, str], tuple[list[Any], list[RasterSource], str]] | None = getattr(
+        state, "raster_lookups", None
+    )
+    if kept is None:
+        kept = state.raster_lookups = {}
+    hit = kept.get((name, version))
+    if hit is not None:
+        return hit
+    with ogc.read_connection(engine) as conn:
+        found = _lookup(conn, name, data_dir)
+    if len(kept) >= _LOOKUPS_KEPT:
+        kept.clear()
+    kept[(name, version)] = found
+    return found
 
 
 def _source(row: Any, data_dir: FsPath) -> RasterSource:
@@ -190,16 +229,19 @@ async def raster_tile(
     style: Annotated[
         str | None, Query(description="elevation, hillshade, shaded, values, classes")
     ] = None,
+    v: Annotated[
+        str | None,
+        Query(
+            description="The rasters' data version token; a tile asked with the current one "
+            "is served immutable"
+        ),
+    ] = None,
 ) -> Response:
     t = check_tile(tms_id, z, x, y, min_zoom=0, max_zoom=14)
 
     def work() -> tuple[str, bytes | None, dict[str, str]]:
-        with ogc.read_connection(engine) as conn:
-            rows, sources, kind = _lookup(conn, name, settings.data_dir)
-            lv = table("layer_versions", column("table_name"), column("version"))
-            version = conn.execute(
-                select(lv.c.version).where(lv.c.table_name == "rasters")
-            ).scalar()
+        version = _rasters_version(request, engine)
+        rows, sources, kind = _lookup_cached(request, engine, name, settings.data_dir, version)
         allowed = styles_for(kind, sources[-1].properties)
         chosen = style or allowed[0]
         if chosen not in allowed:
@@ -207,7 +249,7 @@ async def raster_tile(
                 f"style {chosen!r} does not apply to {name!r}; use {', '.join(allowed)}"
             )
         etag = ogc.make_etag("png", name, version, chosen, t.tms_id, t.z, t.x, t.y)
-        headers = ogc.cache_headers(etag, 0, private=False)
+        headers = ogc.tile_headers(etag, version, v, private=False)
         if ogc.not_modified(request, etag):
             return etag, None, headers
         cache = ogc.tile_cache(request)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from api.auth import accounts
 from api.auth.testing import login, make_token, make_user
 from api.db.engine import transaction
+from api.ogc import IMMUTABLE, version_token
 
 TILE = "/collections/protected_areas/tiles/WebMercatorQuad/4/5/11"
 ITEMS = "/collections/protected_areas/items?limit=2"
@@ -132,3 +133,31 @@ def test_logout_ends_the_cached_session(served, engine) -> None:  # type: ignore
     assert r.status_code in (200, 303)
     served.cookies.set("irbis_session", cookie)  # a copy of the cookie kept from before
     assert served.get("/api/account").status_code == 401
+
+
+RASTER = "/rasters/relief/tiles/WebMercatorQuad/8/94/182.png?style=shaded"
+
+
+def test_cached_raster_tile_sends_no_statement_and_versioned_is_immutable(
+    served: TestClient,
+    statements,  # type: ignore[no-untyped-def]
+    engine: Engine,
+) -> None:
+    first = served.get(RASTER)
+    assert first.status_code == 200 and first.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "immutable" not in first.headers["cache-control"]
+    statements.reset()
+    again = served.get(RASTER)
+    assert again.content == first.content
+    assert served.get(RASTER, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert statements.seen == []
+    # the token of the rasters' current version makes the URL immutable; an old one does not
+    with engine.connect() as conn:
+        version = conn.execute(
+            text("SELECT version FROM layer_versions WHERE table_name = 'rasters'")
+        ).scalar_one()
+    token = version_token(f"rasters:{version}")
+    current = served.get(f"{RASTER}&v={token}")
+    assert current.headers["cache-control"] == IMMUTABLE
+    stale = served.get(f"{RASTER}&v=0000000000000000")
+    assert "immutable" not in stale.headers["cache-control"]
