@@ -27,7 +27,10 @@ DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'irbis_reader') THEN
     CREATE ROLE irbis_reader LOGIN PASSWORD 'irbis_reader';
   END IF;
-END \$\$;"
+END \$\$;
+-- the writer may take the read-only role: tests run the app's reads with it inside the
+-- test's own (rolled back) transaction; it gives the writer nothing it does not have
+GRANT irbis_reader TO irbis;"
 # Tables get the reader's SELECT from the default privileges as the migrations create them;
 # the migrations then take it back where a table or column is private (password hashes,
 # sessions, reporters' identities). No blanket "GRANT SELECT ON ALL TABLES" here: run again

@@ -1,27 +1,36 @@
 """Test fixtures: a real PostGIS test database, migrated once per run, and a real app.
 
-The database comes from IRBIS_TEST_DATABASE_URL (``make test`` creates it). Each test that
-takes ``db_session`` runs inside a transaction that is rolled back.
+The database comes from IRBIS_TEST_DATABASE_URL (``make test`` creates it). A test that takes
+``db_tx``, ``tx_client`` or ``tx_login_as`` (or ``db_session``) runs inside a transaction that
+is rolled back, the app included (:mod:`tests.rollback`); the others (``client``, ``login_as``,
+``live_server``: several processes or threads, notifications) commit to the test database.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from api.db import migrate
 from api.db.engine import make_engine
 from api.demo import data as dd
 from api.settings import Settings
+from api.versions import DataVersions
+from tests.rollback import RolledBack, bind
 
 TEST_URL = os.environ.get(
     "IRBIS_TEST_DATABASE_URL", "postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test"
@@ -59,7 +68,20 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 #: Fixtures that reach the test database: a test using any of them is marked ``db``
 #: (``pytest -m "not db"`` runs the rest with no database at all).
 DB_FIXTURES = frozenset(
-    {"migrated", "engine", "demo", "db_session", "app", "client", "live_server", "login_as"}
+    {
+        "migrated",
+        "engine",
+        "demo",
+        "db_session",
+        "db_tx",
+        "app",
+        "client",
+        "tx_app",
+        "tx_client",
+        "live_server",
+        "login_as",
+        "tx_login_as",
+    }
 )
 
 
@@ -78,11 +100,6 @@ hypothesis_settings.load_profile(os.environ.get("IRBIS_HYPOTHESIS_PROFILE", "irb
 @pytest.fixture(autouse=True)
 def _seeded_randomness(request: pytest.FixtureRequest) -> None:
     """Every test draws the same random numbers on every run, whatever runs before it."""
-    import random
-    import zlib
-
-    import numpy as np
-
     seed = zlib.crc32(request.node.nodeid.encode())
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -90,7 +107,6 @@ def _seeded_randomness(request: pytest.FixtureRequest) -> None:
 
 def _require_database(url: str) -> None:
     """Stop the run at once, with what to do, when the test database does not answer."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import OperationalError
 
     eng = create_engine(url, connect_args={"connect_timeout": 5})
@@ -145,6 +161,100 @@ def db_session(engine: Engine) -> Iterator[Session]:
         session.close()
         trans.rollback()
         conn.close()
+
+
+def _reader_role() -> str:
+    return make_url(TEST_READER_URL).username or "irbis_reader"
+
+
+@pytest.fixture(scope="session")
+def _can_take_reader_role(engine: Engine) -> None:
+    """The writer must be allowed to ``SET ROLE`` to the read-only role (``db_tx``)."""
+    role = _reader_role()
+    with engine.connect() as conn:
+        member = conn.execute(
+            text("SELECT pg_has_role(current_user, :r, 'MEMBER')"), {"r": role}
+        ).scalar_one()
+    if not member:
+        pytest.fail(
+            f"the test role may not take the read-only role {role}: "
+            f"run scripts/database.sh (it grants {role} to the writer)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def db_tx(
+    engine: Engine, demo: dict[str, int], _can_take_reader_role: None
+) -> Iterator[RolledBack]:
+    """The test's connection inside a transaction rolled back at teardown, with a writer and
+    a read-only engine bound to it (:mod:`tests.rollback`): whatever the test writes through
+    them, or through ``tx_client``/``tx_login_as``, is gone after it."""
+    conn = engine.connect()
+    trans = conn.begin()
+    try:
+        yield bind(conn, _reader_role())
+    finally:
+        trans.rollback()
+        conn.close()
+
+
+@asynccontextmanager
+async def _no_lifespan(app: object) -> AsyncIterator[None]:
+    yield
+
+
+@pytest.fixture
+def tx_app(settings: Settings, db_tx: RolledBack):  # type: ignore[no-untyped-def]
+    """The real app whose engines (so its sessions, dependencies and middlewares) are the
+    ones of ``db_tx``: every request runs in the test's transaction."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    own = settings.model_copy(deep=True)
+    own.database.listen = False  # nothing is committed: no notification will come
+    app = create_app(own)
+    with TestClient(app):  # the lifespan: the app's own engines, put back before it ends
+        state, router = app.state, app.router
+        real = (state.engine, state.reader_engine, state.versions, router.lifespan_context)
+        state.engine, state.reader_engine = db_tx.engine, db_tx.reader_engine
+        state.versions = DataVersions(db_tx.engine)
+        router.lifespan_context = _no_lifespan  # clients entered in the test keep these
+        try:
+            yield app
+        finally:
+            state.engine, state.reader_engine, state.versions, router.lifespan_context = real
+    assert db_tx.savepoints.out_of_order == 0, "the app ended transactions out of order"
+
+
+@pytest.fixture
+def tx_client(tx_app):  # type: ignore[no-untyped-def]
+    """A TestClient of ``tx_app`` (anonymous)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(tx_app)
+
+
+@pytest.fixture
+def tx_login_as(tx_app, db_tx: RolledBack):  # type: ignore[no-untyped-def]
+    """:func:`login_as` for ``tx_app``: the users are made in the test's transaction."""
+    from fastapi.testclient import TestClient
+
+    from api.auth.testing import login, make_user
+
+    def _login(role: str, grants: tuple[str, ...] | list[str] = (), username: str | None = None):  # type: ignore[no-untyped-def]
+        c = TestClient(tx_app)
+        c.username = None  # type: ignore[attr-defined]
+        c.csrf = ""  # type: ignore[attr-defined]
+        if role == "anonymous":
+            return c
+        name = make_user(db_tx.engine, username, roles=role.split(","), grants=grants)
+        c.csrf = login(c, name)  # type: ignore[attr-defined]
+        c.username = name  # type: ignore[attr-defined]
+        return c
+
+    return _login
 
 
 @pytest.fixture
