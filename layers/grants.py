@@ -9,7 +9,7 @@ from sqlalchemy import Connection, text
 SITES_SQL = text(
     """
     SELECT id, name, round((ST_Area(geom::geography) / 1e4)::numeric, 1)::float AS area_ha,
-           uploaded_at
+           uploaded_at, method
     FROM field_sites WHERE grant_id = :gid ORDER BY name
     """
 )
@@ -27,7 +27,7 @@ PROTECTED_SQL = text(
     """
     WITH g AS (SELECT geom, ST_Area(geom::geography) AS area FROM grants
                WHERE id = :gid AND geom IS NOT NULL)
-    SELECT p.name, p.designation,
+    SELECT p.name, p.designation, p.status, p.method,
            ST_Area(ST_Intersection(p.geom, g.geom)::geography) / 1e4 AS overlap_ha,
            ST_Area(ST_Intersection(p.geom, g.geom)::geography) / NULLIF(g.area, 0) AS share
     FROM protected_areas p, g
@@ -83,6 +83,68 @@ FEATURES_SQL = text(
 )
 
 
+#: The grant's footprint (the union of its sites), shared by the habitat and ecosystem figures.
+_GRANT = "g AS (SELECT geom, ST_Area(geom::geography) AS area FROM grants"
+_GRANT += " WHERE id = :gid AND geom IS NOT NULL)"
+
+HABITAT_SQL = text(
+    f"""
+    WITH {_GRANT},
+    h AS (
+      SELECT s.scientific_name AS species, h.ecosystem, h.analysis_run_id AS run,
+             ST_Union(ST_Intersection(h.geom, g.geom)) AS geom,
+             array_agg(DISTINCT h.method) AS methods
+      FROM habitat h JOIN species s ON s.id = h.species_id CROSS JOIN g
+      WHERE h.analysis_run_id = (SELECT max(analysis_run_id) FROM habitat)
+        AND ST_Intersects(h.geom, g.geom)
+      GROUP BY s.scientific_name, h.ecosystem, h.analysis_run_id
+    ), pa AS (
+      SELECT ST_Union(p.geom) AS geom FROM protected_areas p CROSS JOIN g
+      WHERE ST_Intersects(p.geom, g.geom) AND p.status <> 'Proposed'
+        AND GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON')
+    )
+    SELECT h.species, h.ecosystem, h.run, h.methods,
+           ST_Area(h.geom::geography) / 1e4 AS habitat_ha,
+           ST_Area(CASE WHEN pa.geom IS NULL THEN h.geom
+                        ELSE ST_Difference(h.geom, pa.geom) END::geography) / 1e4 AS added_ha
+    FROM h CROSS JOIN pa
+    ORDER BY h.species, h.ecosystem
+    """
+)
+
+ECOSYSTEMS_SQL = text(
+    f"""
+    WITH {_GRANT},
+    e AS (
+      SELECT e.kind, e.analysis_run_id AS run,
+             ST_Union(ST_Intersection(e.geom, g.geom)) AS geom,
+             array_agg(DISTINCT e.method) AS methods
+      FROM ecosystems e CROSS JOIN g
+      WHERE e.analysis_run_id = (SELECT max(analysis_run_id) FROM ecosystems)
+        AND ST_Intersects(e.geom, g.geom)
+      GROUP BY e.kind, e.analysis_run_id
+    )
+    SELECT e.kind AS ecosystem, e.run, e.methods, ST_Area(e.geom::geography) / 1e4 AS area_ha,
+           ST_Area(e.geom::geography) / NULLIF(g.area, 0) AS share
+    FROM e CROSS JOIN g
+    ORDER BY area_ha DESC, e.kind
+    """
+)
+
+
+def habitat_overlaps(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
+    """Modelled habitat (the latest habitat run) inside the grant's sites, per species and
+    ecosystem kind, in ha on the ellipsoid: all of it (``habitat_ha``) and the part outside
+    designated protected areas (``added_ha``, what the grant adds to coverage)."""
+    return [dict(r._mapping) for r in conn.execute(HABITAT_SQL, {"gid": grant_id})]
+
+
+def ecosystem_overlaps(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
+    """Ecosystem classes (the latest ecosystems run) inside the grant's sites: ha on the
+    ellipsoid and share of the sites' area, largest first."""
+    return [dict(r._mapping) for r in conn.execute(ECOSYSTEMS_SQL, {"gid": grant_id})]
+
+
 def sites(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(SITES_SQL, {"gid": grant_id})]
 
@@ -94,7 +156,8 @@ def footprint(conn: Connection, grant_id: int) -> dict[str, Any] | None:
 
 
 def protected_overlaps(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
-    """Protected areas the grant's sites overlap, with hectares and the share of the sites."""
+    """Protected areas the grant's sites overlap, with hectares and the share of the sites
+    (``status`` and ``method`` too: a proposed area does not count as protection)."""
     return [dict(r._mapping) for r in conn.execute(PROTECTED_SQL, {"gid": grant_id})]
 
 

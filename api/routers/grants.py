@@ -150,6 +150,23 @@ def history(code: CodePath, principal: PrincipalDep, engine: EngineDep) -> list[
 
 
 @router.get(
+    "/api/grants/{code}/page",
+    summary="What a grant's page shows: its record, sites, protected areas, modelled habitat, "
+    "what it adds to coverage, ecosystem classes and threats nearby (areas in ha, geodesic)",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}, 404: {}},
+)
+def grant_page_json(code: CodePath, engine: ReaderDep, settings: SettingsDep) -> Response:
+    page = gs.grant_page(engine, code, settings.grants.threat_distance_m)
+    if page["footprint"] is not None:
+        page["footprint"] = {
+            **page["footprint"],
+            "geojson": orjson.Fragment(page["footprint"]["geojson"]),
+        }
+    return Response(orjson.dumps(page), media_type="application/json")
+
+
+@router.get(
     "/api/portfolio",
     summary="The portfolio: totals and funds by species × ecosystem × country",
     response_class=Response,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from api.auth.principal import Principal, Role
 from api.db.engine import transaction
 from api.db.models import Grant, GrantStatus, Species
+from geo import labels as lb
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from layers import grants as lg
 
@@ -646,7 +647,7 @@ def grant_page(engine: Engine, code: str, metres: float = THREAT_DISTANCE_M) -> 
     with Session(engine) as session:
         grant = _load(session, code)
         conn = session.connection()
-        return {
+        page = {
             "grant": as_dict(grant),
             "sites": lg.sites(conn, grant.id),
             "footprint": lg.footprint(conn, grant.id),
@@ -655,6 +656,64 @@ def grant_page(engine: Engine, code: str, metres: float = THREAT_DISTANCE_M) -> 
             "threat_distance_km": metres / 1000,
             "outline": lg.outline_svg(conn, grant.id),
         }
+        page["habitat"] = _habitat(lg.habitat_overlaps(conn, grant.id), page)
+        page["ecosystems"] = _ecosystems(lg.ecosystem_overlaps(conn, grant.id), page)
+        return page
+
+
+def _label(methods: list[str], examples: list[str]) -> dict[str, Any]:
+    """What a figure rests on: the weakest method of its inputs (at best ``modelled``) and
+    the example inputs among them, by name."""
+    return {"method": lb.derived_method(methods), "example_inputs": sorted(set(examples))}
+
+
+def _site_inputs(page: dict[str, Any]) -> tuple[list[str], list[str]]:
+    methods = [s["method"] for s in page["sites"]]
+    examples = [f"field site: {s['name']}" for s in page["sites"] if s["method"] == "example"]
+    return methods, examples
+
+
+def _habitat(rows: list[dict[str, Any]], page: dict[str, Any]) -> dict[str, Any]:
+    """Modelled habitat in the grant's sites per species (ha), and what the grant adds to
+    coverage: the part outside designated protected areas, per species × ecosystem."""
+    by_species: dict[str, dict[str, float]] = {}
+    for r in rows:
+        sp = by_species.setdefault(r["species"], {"habitat_ha": 0.0, "added_ha": 0.0})
+        sp["habitat_ha"] += r["habitat_ha"]
+        sp["added_ha"] += r["added_ha"]
+    methods, examples = _site_inputs(page)
+    for p in page["protected"]:
+        if p["status"] != "Proposed":
+            methods.append(p["method"])
+            if p["method"] == "example":
+                examples.append(f"protected area: {p['name']}")
+    for r in rows:
+        methods.extend(r["methods"])
+        if "example" in r["methods"]:
+            examples.append(f"habitat: {r['species']}, {r['ecosystem'].replace('_', ' ')}")
+    return {
+        "run": rows[0]["run"] if rows else None,
+        "by_species": [{"species": k, **v} for k, v in sorted(by_species.items())],
+        "coverage": [
+            {k: r[k] for k in ("species", "ecosystem", "habitat_ha", "added_ha")} for r in rows
+        ],
+        "added_ha": sum(r["added_ha"] for r in rows),
+        **_label(methods, examples),
+    }
+
+
+def _ecosystems(rows: list[dict[str, Any]], page: dict[str, Any]) -> dict[str, Any]:
+    """Ecosystem classes in the grant's sites (ha and share of the sites)."""
+    methods, examples = _site_inputs(page)
+    for r in rows:
+        methods.extend(r["methods"])
+        if "example" in r["methods"]:
+            examples.append(f"ecosystems: {r['ecosystem'].replace('_', ' ')}")
+    return {
+        "run": rows[0]["run"] if rows else None,
+        "classes": [{k: r[k] for k in ("ecosystem", "area_ha", "share")} for r in rows],
+        **_label(methods, examples),
+    }
 
 
 @dataclass(frozen=True)
