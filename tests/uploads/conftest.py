@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import random
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,10 @@ def site_gdf(
     lat: float | None = None,
     size_deg: float = 0.02,
 ) -> gpd.GeoDataFrame:
-    """``n`` irregular polygons at a random place in central Kazakhstan (unique per call)."""
-    rng = np.random.default_rng(secrets.randbits(32))
+    """``n`` irregular polygons at a random place in central Kazakhstan: another place and
+    other names at each call, the same ones on every run of a test (``random`` is seeded per
+    test in ``tests/conftest.py``)."""
+    rng = np.random.default_rng(random.getrandbits(64))
     lon = float(rng.uniform(66.0, 74.0)) if lon is None else lon
     lat = float(rng.uniform(47.0, 49.5)) if lat is None else lat
     polys = []
@@ -38,7 +40,7 @@ def site_gdf(
         polys.append(
             shapely.Polygon(np.column_stack([cx + r * np.cos(angles), cy + r * np.sin(angles)]))
         )
-    tag = secrets.token_hex(3)
+    tag = f"{random.getrandbits(24):06x}"
     names = names or [f"site {tag} {i + 1}" for i in range(n)]
     return gpd.GeoDataFrame({"name": names}, geometry=polys, crs=4326)
 
@@ -111,6 +113,7 @@ def upload(
 
 
 @pytest.fixture
-def grantee(login_as):  # type: ignore[no-untyped-def]
-    """A logged-in grantee of :data:`GRANT`."""
-    return login_as("grantee", grants=[GRANT])
+def grantee(tx_login_as):  # type: ignore[no-untyped-def]
+    """A logged-in grantee of :data:`GRANT`, on the app of the test's rolled-back transaction
+    (``tx_login_as``): what it uploads is gone after the test."""
+    return tx_login_as("grantee", grants=[GRANT])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
-import secrets
+import random
 import sqlite3
 import tempfile
 import zipfile
@@ -86,7 +86,7 @@ def _ring(x: float, y: float, d: float = 0.02) -> list[list[float]]:
 
 
 def _feature(geometry: Any, **props: Any) -> dict[str, Any]:
-    name = f"site {secrets.token_hex(4)}"
+    name = f"site {random.getrandbits(32):08x}"
     return {"type": "Feature", "properties": {"name": name, **props}, "geometry": geometry}
 
 
@@ -98,7 +98,7 @@ def _polygon_text(coords: str, extra: str = "") -> bytes:
     """GeoJSON written by hand (for tokens json.dumps will not write: NaN, 1e309...)."""
     return (
         '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"s '
-        + secrets.token_hex(4)
+        + f"{random.getrandbits(32):08x}"
         + '"'
         + extra
         + '},"geometry":{"type":"Polygon","coordinates":['
@@ -244,7 +244,7 @@ def _swapped() -> gpd.GeoDataFrame:
 
 
 def _named(names: list[str]) -> gpd.GeoDataFrame:
-    return _sites(len(names), names=[f"{n} {np.random.default_rng().integers(1e9)}" for n in names])
+    return _sites(len(names), names=[f"{n} {random.randrange(10**9)}" for n in names])
 
 
 def _spike(ctx: Context) -> bytes:

@@ -24,12 +24,12 @@ def _public_items(client, **params: str) -> dict:  # type: ignore[no-untyped-def
     return r.json()
 
 
-def test_public_source_names_no_uploader(grantee, login_as, tmp_path) -> None:
+def test_public_source_names_no_uploader(grantee, tx_login_as, tmp_path) -> None:
     gdf = site_gdf(2)
     path = write(gdf, "geojson", tmp_path, stem="my_sites")
     r = upload(grantee, path, dry_run=False)
     assert r.status_code == 201, r.text
-    anonymous = login_as("anonymous")
+    anonymous = tx_login_as("anonymous")
     user = grantee.username
     # the sites are public, with a source naming the grant and the file
     mine = [
@@ -60,7 +60,7 @@ def test_public_source_names_no_uploader(grantee, login_as, tmp_path) -> None:
     } == {user}
 
 
-def test_csv_download_cells_are_not_formulas(grantee, login_as, tmp_path) -> None:
+def test_csv_download_cells_are_not_formulas(grantee, tx_login_as, tmp_path) -> None:
     hostile = [
         '=HYPERLINK("http://x")',
         "+1+1",
@@ -74,7 +74,7 @@ def test_csv_download_cells_are_not_formulas(grantee, login_as, tmp_path) -> Non
     gdf["description"] = ["-12.5", "-3", "+7", "=2*3", "@x", "ok"]
     r = upload(grantee, write(gdf, "geojson", tmp_path), dry_run=False)
     assert r.status_code == 201, r.text
-    anonymous = login_as("anonymous")
+    anonymous = tx_login_as("anonymous")
     d = anonymous.get(
         "/collections/field_sites/download",
         params={"format": "csv", "filter": f"name LIKE '%{tag}'"},
@@ -143,8 +143,8 @@ def test_migration_rewrites_old_public_sources(engine) -> None:
             trans.rollback()
 
 
-def test_json_of_public_items_has_no_private_keys(login_as) -> None:
-    body = json.loads(login_as("anonymous").get("/collections/field_sites/items?f=json").text)
+def test_json_of_public_items_has_no_private_keys(tx_login_as) -> None:
+    body = json.loads(tx_login_as("anonymous").get("/collections/field_sites/items?f=json").text)
     assert body["features"]
     assert all("uploaded_by" not in f["properties"] for f in body["features"])
 

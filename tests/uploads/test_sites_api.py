@@ -1,4 +1,6 @@
-"""The sites API end to end: dry run, commit, idempotence, replace with history, delete."""
+"""The sites API end to end: dry run, commit, idempotence, replace with history, delete.
+
+Each test runs in its own rolled-back transaction (``grantee`` is on ``tx_app``)."""
 
 from __future__ import annotations
 
@@ -19,19 +21,19 @@ def _q(engine, sql: str, **params):  # type: ignore[no-untyped-def]
         return conn.execute(text(sql), params).all()
 
 
-def test_dry_run_stores_nothing_and_commit_stores_in_one_go(grantee, engine, tmp_path) -> None:
+def test_dry_run_stores_nothing_and_commit_stores_in_one_go(grantee, db_tx, tmp_path) -> None:
     gdf = site_gdf(3)
     path = write(gdf, "shpzip", tmp_path)
     names = list(gdf["name"])
     r = upload(grantee, path, dry_run=True)
     assert r.status_code == 200 and [f["action"] for f in r.json()["features"]] == ["insert"] * 3
-    assert _q(engine, "SELECT 1 FROM field_sites WHERE name = ANY(:n)", n=names) == []
+    assert _q(db_tx.engine, "SELECT 1 FROM field_sites WHERE name = ANY(:n)", n=names) == []
     r = upload(grantee, path, dry_run=False)
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["committed"] and all(f["site_id"] for f in body["features"])
     rows = _q(
-        engine,
+        db_tx.engine,
         "SELECT s.name, s.uploaded_by, s.method, s.geom_hash, ST_SRID(s.geom), "
         "ST_Area(s.geom::geography) / 10000 FROM field_sites s JOIN grants g ON g.id = s.grant_id "
         "WHERE g.code = :c AND s.name = ANY(:n) ORDER BY s.name",
@@ -47,7 +49,7 @@ def test_dry_run_stores_nothing_and_commit_stores_in_one_go(grantee, engine, tmp
         assert abs(reported[name] - area) / area < 0.005
     # every write is audited with the uploader as actor
     audit = _q(
-        engine,
+        db_tx.engine,
         "SELECT count(*) FROM audit_log WHERE table_name = 'field_sites' AND action = 'insert' "
         "AND actor = :u AND after->>'name' = ANY(:n)",
         u=grantee.username,
@@ -56,18 +58,24 @@ def test_dry_run_stores_nothing_and_commit_stores_in_one_go(grantee, engine, tmp
     assert audit[0][0] == 3
 
 
-def test_uploading_the_same_file_twice_changes_nothing(grantee, engine, tmp_path) -> None:
+def test_uploading_the_same_file_twice_changes_nothing(grantee, db_tx, tmp_path) -> None:
     path = write(site_gdf(2), "geojson", tmp_path)
     assert upload(grantee, path, dry_run=False).status_code == 201
-    version = _q(engine, "SELECT version FROM layer_versions WHERE table_name = 'field_sites'")
-    audits = _q(engine, "SELECT count(*) FROM audit_log WHERE table_name = 'field_sites'")
+    version = _q(
+        db_tx.engine, "SELECT version FROM layer_versions WHERE table_name = 'field_sites'"
+    )
+    audits = _q(db_tx.engine, "SELECT count(*) FROM audit_log WHERE table_name = 'field_sites'")
     r = upload(grantee, path, dry_run=False)
     assert r.status_code == 200
     assert [f["action"] for f in r.json()["features"]] == ["unchanged", "unchanged"]
     assert (
-        _q(engine, "SELECT version FROM layer_versions WHERE table_name = 'field_sites'") == version
+        _q(db_tx.engine, "SELECT version FROM layer_versions WHERE table_name = 'field_sites'")
+        == version
     )
-    assert _q(engine, "SELECT count(*) FROM audit_log WHERE table_name = 'field_sites'") == audits
+    assert (
+        _q(db_tx.engine, "SELECT count(*) FROM audit_log WHERE table_name = 'field_sites'")
+        == audits
+    )
     # the same geometry under another name (another format) is recognised too
     gpkg = write(site_gdf(1), "gpkg", tmp_path)
     upload(grantee, gpkg, dry_run=False)
@@ -79,7 +87,7 @@ def test_uploading_the_same_file_twice_changes_nothing(grantee, engine, tmp_path
     assert "stored already" in r.json()["features"][0]["note"]
 
 
-def test_errors_refuse_the_whole_commit(grantee, engine, tmp_path) -> None:
+def test_errors_refuse_the_whole_commit(grantee, db_tx, tmp_path) -> None:
     good = site_gdf(1)
     bad = site_gdf(1, lon=10.0, lat=50.0)
     import pandas as pd
@@ -91,11 +99,11 @@ def test_errors_refuse_the_whole_commit(grantee, engine, tmp_path) -> None:
     # the good site may carry a warning (it lands at a random place, perhaps near another
     # site or a park); what matters is that the bad one's error refuses both
     assert [f["status"] != "error" for f in details["features"]] == [True, False]
-    assert _q(engine, "SELECT 1 FROM field_sites WHERE name = :n", n=good["name"][0]) == []
+    assert _q(db_tx.engine, "SELECT 1 FROM field_sites WHERE name = :n", n=good["name"][0]) == []
 
 
-def test_overlap_with_another_grants_site_is_reported(login_as, grantee, tmp_path) -> None:
-    other = login_as("grantee", grants=[OTHER_GRANT])
+def test_overlap_with_another_grants_site_is_reported(tx_login_as, grantee, tmp_path) -> None:
+    other = tx_login_as("grantee", grants=[OTHER_GRANT])
     theirs = site_gdf(1, size_deg=0.03)
     assert (
         upload(
@@ -111,7 +119,7 @@ def test_overlap_with_another_grants_site_is_reported(login_as, grantee, tmp_pat
     assert OTHER_GRANT in issues[0]["message"] and theirs["name"][0] in issues[0]["message"]
 
 
-def test_replace_keeps_the_old_version_and_delete_keeps_history(grantee, engine, tmp_path) -> None:
+def test_replace_keeps_the_old_version_and_delete_keeps_history(grantee, db_tx, tmp_path) -> None:
     gdf = site_gdf(1)
     r = upload(grantee, write(gdf, "geojson", tmp_path / "v1"), dry_run=False)
     sid = r.json()["features"][0]["site_id"]
@@ -159,24 +167,24 @@ def test_put_needs_exactly_one_feature(grantee, tmp_path) -> None:
     assert r.status_code == 400 and "exactly one feature" in r.json()["description"]
 
 
-def test_public_list_hides_uploader_names(grantee, client, tmp_path) -> None:
+def test_public_list_hides_uploader_names(grantee, tx_client, tmp_path) -> None:
     upload(grantee, write(site_gdf(1), "geojson", tmp_path), dry_run=False)
-    public = client.get(f"/api/grants/{GRANT}/sites").json()
+    public = tx_client.get(f"/api/grants/{GRANT}/sites").json()
     assert public["features"] and all(
         "uploaded_by" not in f["properties"] for f in public["features"]
     )
     own = grantee.get(f"/api/grants/{GRANT}/sites").json()
     assert any(f["properties"]["uploaded_by"] == grantee.username for f in own["features"])
-    assert client.get("/api/grants/NOPE/sites").status_code == 404
+    assert tx_client.get("/api/grants/NOPE/sites").status_code == 404
 
 
-def test_put_refuses_a_drastic_repair_unless_confirmed(grantee, engine, tmp_path) -> None:
+def test_put_refuses_a_drastic_repair_unless_confirmed(grantee, db_tx, tmp_path) -> None:
     from .corpus import Context, _hole_larger_than_shell
 
     r = upload(grantee, write(site_gdf(1), "geojson", tmp_path / "a"), dry_run=False)
     sid = r.json()["features"][0]["site_id"]
     content = _hole_larger_than_shell(Context(countries=None))
-    before = _q(engine, "SELECT geom_hash, source FROM field_sites WHERE id = :i", i=sid)
+    before = _q(db_tx.engine, "SELECT geom_hash, source FROM field_sites WHERE id = :i", i=sid)
 
     def put(**params: str):  # type: ignore[no-untyped-def]
         return grantee.put(
@@ -189,15 +197,17 @@ def test_put_refuses_a_drastic_repair_unless_confirmed(grantee, engine, tmp_path
     r = put()
     assert r.status_code == 400, r.text
     assert "changes its area from 0.0 ha to" in str(r.json()["details"])
-    assert _q(engine, "SELECT geom_hash, source FROM field_sites WHERE id = :i", i=sid) == before
+    assert (
+        _q(db_tx.engine, "SELECT geom_hash, source FROM field_sites WHERE id = :i", i=sid) == before
+    )
     r = put(confirm_repairs="true")
     assert r.status_code == 200 and r.json()["changed"], r.text
     assert "repaired as confirmed" in str(r.json())
-    source = _q(engine, "SELECT source FROM field_sites WHERE id = :i", i=sid)[0][0]
+    source = _q(db_tx.engine, "SELECT source FROM field_sites WHERE id = :i", i=sid)[0][0]
     assert source == f"uploaded by a grantee of {GRANT}: hole.geojson"
 
 
-def test_a_refusal_by_the_database_is_a_clear_error_without_its_text(engine, demo) -> None:
+def test_a_refusal_by_the_database_is_a_clear_error_without_its_text(db_tx) -> None:
     import pytest
 
     from geoalchemy2.shape import from_shape
@@ -208,8 +218,8 @@ def test_a_refusal_by_the_database_is_a_clear_error_without_its_text(engine, dem
     from api.services.sites import _flush, get_grant
     from geo.errors import InvalidInput
 
-    before = _q(engine, "SELECT count(*) FROM field_sites")
-    with pytest.raises(InvalidInput) as err, transaction(engine, actor="tests") as session:
+    before = _q(db_tx.engine, "SELECT count(*) FROM field_sites")
+    with pytest.raises(InvalidInput) as err, transaction(db_tx.engine, actor="tests") as session:
         grant = get_grant(session, GRANT)
         session.add(
             FieldSite(
@@ -226,4 +236,4 @@ def test_a_refusal_by_the_database_is_a_clear_error_without_its_text(engine, dem
     message = err.value.message
     assert "nothing was stored" in message
     assert not any(w in message.lower() for w in ("psycopg", "geometry type", "sql", "column"))
-    assert _q(engine, "SELECT count(*) FROM field_sites") == before
+    assert _q(db_tx.engine, "SELECT count(*) FROM field_sites") == before
