@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.auth.cache import changed_in
-from api.auth.passwords import hash_password, verify_password
+from api.auth.passwords import hash_password, needs_rehash, rehash, verify_password
 from api.auth.principal import Principal, Role
 from api.auth.tokens import API_TOKEN_PREFIX, new_token, token_hash
 from api.db.models import ApiToken, Grant, User, UserSession, user_grants, user_roles
@@ -181,6 +181,8 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         return None
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = rehash(password)  # same password, today's argon2 parameters
     return user
 
 

@@ -30,4 +30,12 @@ def verify_password(stored: str | None, password: str) -> bool:
 
 
 def needs_rehash(stored: str) -> bool:
+    """Whether ``stored`` was hashed with other parameters than today's (argon2-cffi's
+    defaults move with the library): such a hash is replaced at the next successful login."""
     return _HASHER.check_needs_rehash(stored)
+
+
+def rehash(password: str) -> str:
+    """A hash of a password that has just been verified, with today's parameters (no length
+    rule: the password was accepted when it was set)."""
+    return _HASHER.hash(password)
