@@ -19,6 +19,7 @@ from api import ogc
 from api.auth.principal import PrincipalDep
 from api.db.models import GrantStatus
 from api.deps import EngineDep, ReaderDep, SettingsDep
+from api.i18n import _l
 from api.routers.threats import _print_pdf as print_pdf
 from api.services import grants as gs
 from api.services import monitoring
@@ -386,6 +387,48 @@ def grant_page(
         may_edit=not principal.is_anonymous and gs.may_edit_any(principal, grant_id),
         today=dt.date.today(),
         monitoring=monitoring.grant_monitoring_for(engine, principal, code),
+    )
+
+
+#: The grant's fields as its history page names them (others as stored, underscores as spaces).
+HISTORY_FIELDS = {
+    "code": _l("Code"),
+    "title": _l("Title"),
+    "grantee_organisation": _l("Grantee organisation"),
+    "partners": _l("Partners"),
+    "countries": _l("Countries"),
+    "ecosystem_focus": _l("Ecosystem focus"),
+    "amount": _l("Amount"),
+    "currency": _l("Currency"),
+    "rate": _l("Exchange rate (units of the currency per USD)"),
+    "rate_date": _l("Date of the rate"),
+    "call": _l("Call or round"),
+    "start_date": _l("Start"),
+    "end_date": _l("End"),
+    "status": _l("Status"),
+    "objectives": _l("Objectives"),
+    "description": _l("Description"),
+    "documents": _l("Documents"),
+    "method": _l("Method"),
+    "source": _l("Source"),
+}
+
+
+@router.get("/grants/{code}/history", response_class=HTMLResponse, include_in_schema=False)
+def history_page(
+    request: Request, code: CodePath, principal: PrincipalDep, engine: ReaderDep
+) -> Response:
+    """Who changed what in the grant's record, and when: the same rule as the JSON (its
+    administrators, analysts and grantees)."""
+    if principal.is_anonymous:
+        return _login(f"/grants/{code}/history")
+    changes = gs.grant_history(engine, principal, code)
+    return render(
+        request,
+        "grant_history.html",
+        g=gs.get_grant(engine, code),
+        changes=changes,
+        fields=HISTORY_FIELDS,
     )
 
 

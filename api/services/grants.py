@@ -295,7 +295,7 @@ def grant_history(engine: Engine, principal: Principal, code: str) -> list[dict[
                 {
                     "action": r["action"],
                     "actor": r["actor"],
-                    "at": r["at"].isoformat(),
+                    "at": r["at"].astimezone(dt.UTC).isoformat(),
                     "changed": {k: {"from": before.get(k), "to": after.get(k)} for k in changed}
                     if r["action"] == "update"
                     else {},
