@@ -67,9 +67,6 @@ class DataVersions:
             self._live = live
             self._stale = True
 
-    def mark_stale(self) -> None:
-        self._stale = True
-
     def notified(self, name: str, version: int) -> None:
         with self._lock:
             if version > self._versions.get(name, -1):

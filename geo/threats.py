@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import shapely
-from shapely.geometry import box, mapping, shape
+from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import REGION_BOUNDS, geodesic_area_m2
@@ -246,11 +245,6 @@ def check_footprint(geom: BaseGeometry) -> BaseGeometry:
     return geom
 
 
-def footprint_geojson(geom: BaseGeometry) -> dict[str, Any]:
-    """A geometry as a GeoJSON mapping."""
-    return dict(mapping(geom))
-
-
 def footprint_area_ha(geom: BaseGeometry) -> float:
     """Geodesic area in hectares of a lon/lat footprint (0 for points and lines)."""
     return geodesic_area_m2(geom) / 10_000.0
@@ -264,11 +258,3 @@ def footprint_length_km(geom: BaseGeometry) -> float:
     lines = [g for g in getattr(geom, "geoms", [geom]) if "LineString" in g.geom_type]
     geod = Geod(ellps="WGS84")
     return sum(float(geod.geometry_length(g)) for g in lines) / 1000.0
-
-
-def changes_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """Build a status-change frame from mappings (e.g. database rows)."""
-    frame = pd.DataFrame(list(rows))
-    if frame.empty:
-        return pd.DataFrame(columns=["threat_id", "status", "changed_on"])
-    return frame

@@ -314,10 +314,6 @@ class TileCache:
                 self._size -= len(v)
 
 
-def tile_matrix_set_ids() -> tuple[str, ...]:
-    return TMS_IDS
-
-
 def check_format(f: str | None) -> None:
     if f not in (None, "mvt", "pbf"):
         raise InvalidInput(f"tiles are served as mvt only, not {f!r}")

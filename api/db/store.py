@@ -22,10 +22,6 @@ from api.db.models import Base
 from geo.crs import STORAGE_EPSG, check_storage_srid
 
 
-def _geom_column(model: type[Base]) -> str:
-    return "geom"
-
-
 def rows_from_gdf(
     gdf: gpd.GeoDataFrame, columns: Sequence[str], *, defaults: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
