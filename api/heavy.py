@@ -14,6 +14,11 @@ A client is a logged-in account, or else the client address (the connection's, o
 trusted reverse proxy, the one its ``X-Forwarded-For`` names: ``IRBIS_SERVER_TRUSTED_PROXIES``).
 Accounts with one of ``IRBIS_HEAVY_EXEMPT_ROLES`` (analysts, administrators) are not bounded.
 Each 429 carries ``Retry-After`` and a JSON body saying what to do, and closes the connection.
+It is sent ``min(Retry-After, IRBIS_HEAVY_HOLD_SECONDS)`` after the request came, not at once:
+a client that ignores ``Retry-After`` and asks again at once cannot make the server answer it
+(and so take the interpreter from everyone else) more often than that; waiting costs a
+sleeping coroutine. At most ``IRBIS_HEAVY_HOLD_MAX`` refusals per client wait at once, the
+rest are answered at once.
 Running counts live in the process (each worker counts its own); rates live in the rate-limit
 store, shared between processes when it is ``redis://`` or ``memcached://``.
 """
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 from anyio import to_thread
 from limits import RateLimitItem, parse_many
 
@@ -94,6 +100,8 @@ class HeavyLimits:
         self.slots = ClientSlots(s.concurrent)
         self.rate: list[RateLimitItem] = parse_many(s.rate) if s.rate.strip() else []
         self.exempt = frozenset(s.exempt_roles)
+        self.hold_seconds = s.hold_seconds
+        self.held = ClientSlots(s.hold_max)
         #: A running heavy read ends within the anonymous statement timeout, usually.
         self.busy_retry_after = max(1, settings.features.anonymous_statement_timeout_ms // 1000)
 
@@ -132,34 +140,42 @@ class HeavyRequestMiddleware:
             await self.app(scope, receive, send)
             return
         if not limits.slots.acquire(key):
-            await reply(
+            await self._refuse(
                 send,
-                429,
-                "too_many_requests",
+                key,
                 f"at most {limits.concurrent} heavy requests (filtered or bbox reads, "
                 "downloads, analyses, PDFs) may run at once for one client: wait for yours "
                 "to finish, then try again",
-                close=True,
-                retry_after=str(limits.busy_retry_after),
+                limits.busy_retry_after,
             )
             return
         try:
             wait = await self._rate_wait(scope, limits, key)
-            if wait:
-                await reply(
-                    send,
-                    429,
-                    "too_many_requests",
-                    "too many heavy requests (filtered or bbox reads, downloads, analyses, "
-                    f"PDFs) in a short time: wait {wait} seconds and try again"
-                    + (LOG_IN if key.startswith("addr:") else ""),
-                    close=True,
-                    retry_after=str(wait),
-                )
+            if not wait:
+                await self.app(scope, receive, send)
                 return
-            await self.app(scope, receive, send)
         finally:
             limits.slots.release(key)
+        await self._refuse(
+            send,
+            key,
+            "too many heavy requests (filtered or bbox reads, downloads, analyses, PDFs) in a "
+            f"short time: wait {wait} seconds and try again"
+            + (LOG_IN if key.startswith("addr:") else ""),
+            wait,
+        )
+
+    async def _refuse(self, send: Send, key: str, description: str, wait: int) -> None:
+        """429 with ``Retry-After: wait``, sent after ``min(wait, hold_seconds)`` unless the
+        client already has ``hold_max`` refusals waiting (then at once)."""
+        limits = self.limits
+        hold = min(float(wait), limits.hold_seconds)
+        if hold > 0 and limits.held.acquire(key):
+            try:
+                await anyio.sleep(hold)
+            finally:
+                limits.held.release(key)
+        await reply(send, 429, "too_many_requests", description, close=True, retry_after=str(wait))
 
     @staticmethod
     async def _rate_wait(scope: Scope, limits: HeavyLimits, key: str) -> int:

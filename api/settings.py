@@ -192,6 +192,11 @@ class HeavySettings(BaseSettings):
     #: Heavy requests one client may start in a time (``limits`` notation), counted in the
     #: rate-limit store (``IRBIS_RATELIMIT_STORAGE_URI``).
     rate: str = "120/minute"
+    #: A 429 is answered this many seconds after its request came (at most its Retry-After),
+    #: so that a client that asks again at once is not answered again at once.
+    hold_seconds: float = Field(2.0, ge=0, le=60)
+    #: Refusals of one client that may wait so at once; beyond, they are answered at once.
+    hold_max: int = Field(32, ge=1, le=1000)
     #: Roles whose accounts are not bounded (staff who run analyses and large exports).
     #: Comma-separated in the environment.
     exempt_roles: Annotated[list[str], NoDecode] = Field(

@@ -67,7 +67,9 @@ def _free_port() -> int:
 def served(app_with: Callable[..., Any]) -> Iterator[str]:
     """The real app on uvicorn (127.0.0.1, trusted as a proxy: X-Forwarded-For names the
     client), at most 2 heavy requests at once per client and no rate."""
-    app = app_with(HeavySettings(concurrent=2, rate=""), trusted_proxies=["127.0.0.1"])
+    app = app_with(
+        HeavySettings(concurrent=2, rate="", hold_seconds=0), trusted_proxies=["127.0.0.1"]
+    )
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
@@ -115,7 +117,7 @@ def _waiting_reads(engine: Any) -> int:
 def test_beyond_two_running_heavy_requests_a_client_gets_429_and_others_are_served(
     served: str, engine: Any
 ) -> None:
-    """Two bbox reads of glaciers from one client are held by a lock on the table; while
+    """Two bbox reads of glaciers from one client are blocked by a lock on the table; while
     they run, the same client's third heavy request is refused at once, while its light
     requests and another client's heavy ones are served. Once they end, it may again."""
     attacker = {"X-Forwarded-For": ATTACKER}
@@ -178,7 +180,7 @@ def test_beyond_two_running_heavy_requests_a_client_gets_429_and_others_are_serv
 def test_beyond_the_rate_a_client_gets_429_until_the_window_passes(
     app_with: Callable[..., Any], clients: Callable[[Any, str], TestClient], engine: Any
 ) -> None:
-    app = app_with(HeavySettings(rate="3/minute"))
+    app = app_with(HeavySettings(rate="3/minute", hold_seconds=0))
     attacker, other = clients(app, ATTACKER), clients(app, OTHER)
     path = "/collections/places/items"
     for _ in range(3):
@@ -212,7 +214,7 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
 ) -> None:
     """With a rate of 2, a client that names other addresses in X-Forwarded-For is still
     one client; behind the trusted proxy each forwarded address is its own client."""
-    app = app_with(HeavySettings(rate="2/minute"), trusted_proxies=["10.0.0.1"])
+    app = app_with(HeavySettings(rate="2/minute", hold_seconds=0), trusted_proxies=["10.0.0.1"])
     direct, proxy = clients(app, ATTACKER), clients(app, "10.0.0.1")
     path = "/collections/places/items"
     spoofed = [
@@ -229,6 +231,37 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
     assert third.status_code == 200
     fourth = proxy.get(path, params=BBOX, headers={"X-Forwarded-For": "192.0.2.0"})
     assert fourth.status_code == 429
+
+
+def test_a_refusal_is_answered_after_the_hold_and_beyond_hold_max_at_once(
+    app_with: Callable[..., Any], clients: Callable[[Any, str], TestClient]
+) -> None:
+    """A client that asks again at once is answered 429 only after ``hold_seconds`` (at most
+    its Retry-After); while ``hold_max`` of its refusals wait, a further one is answered at
+    once. The hold keeps no running slot: another client is served meanwhile."""
+    app = app_with(HeavySettings(rate="1/minute", hold_seconds=1.5, hold_max=1))
+    first, second = clients(app, ATTACKER), clients(app, ATTACKER)
+    other = clients(app, OTHER)
+    path = "/collections/places/items"
+    assert first.get(path, params=BBOX).status_code == 200
+    held: list[tuple[int, float]] = []
+
+    def ask() -> None:
+        t0 = time.perf_counter()
+        r = first.get(path, params=BBOX)
+        held.append((r.status_code, time.perf_counter() - t0))
+
+    waiting = threading.Thread(target=ask)
+    waiting.start()
+    time.sleep(0.4)
+    t0 = time.perf_counter()
+    at_once = second.get(path, params=BBOX)
+    assert at_once.status_code == 429 and time.perf_counter() - t0 < 1.0
+    assert other.get(path, params=BBOX).status_code == 200
+    waiting.join(10)
+    assert held and held[0][0] == 429
+    assert 1.4 <= held[0][1] < 5
+    assert int(at_once.headers["Retry-After"]) >= 2  # what the client is told: the window
 
 
 def test_off_when_disabled(
