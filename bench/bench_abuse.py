@@ -15,9 +15,14 @@ data, then:
      ``POST /login`` and ``POST /api/grants/{code}/sites``.
 
 It reports tile latency under attack against idle (bound: 2x) and the server's RSS against
-idle (bound: +100 MB), with the statuses every kind of request got. Each client runs in its
-own process so the measuring client does not share a GIL with the attackers. The whole run
-takes under 3 minutes and stops by itself; only the server process it started is stopped.
+idle (bound: +100 MB), with the statuses every kind of request got, and the cores each party
+used in each phase (the server, all PostgreSQL processes, each kind of client), which says
+what the tiles wait for. Each client runs in its own process so the measuring client does not
+share a GIL with the attackers; ``--attacker-nice 19`` runs the attackers at the lowest CPU
+priority, roughly as if they were on another machine. The server takes the ``IRBIS_*``
+settings of the environment (e.g. ``IRBIS_HEAVY_ENABLED=false`` to measure without the
+per-client bounds on heavy requests). The whole run takes under 3 minutes and stops by
+itself; only the server process it started is stopped.
 
     .venv/bin/python bench/bench_abuse.py                       # the demo database
     .venv/bin/python bench/bench_abuse.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test_f
@@ -136,6 +141,7 @@ def _conn(port: int, timeout: float = 60) -> http.client.HTTPConnection:
 def tile_client(port: int, seconds: float, out: Any) -> None:
     """Fetch the tile set in a loop for ``seconds``; latencies in ms and statuses."""
     tiles, lats, statuses = tile_set(), [], Counter()
+    cpu0 = time.process_time()
     c = _conn(port)
     end = time.perf_counter() + seconds
     i = 0
@@ -154,14 +160,16 @@ def tile_client(port: int, seconds: float, out: Any) -> None:
             c = _conn(port)
             continue
         lats.append((time.perf_counter() - t) * 1000)
-    out.put({"lat_ms": lats, "statuses": dict(statuses)})
+    out.put({"lat_ms": lats, "statuses": dict(statuses), "cpu_s": time.process_time() - cpu0})
 
 
-def filter_clients(port: int, seconds: float, n: int, out: Any) -> None:
+def filter_clients(port: int, seconds: float, n: int, out: Any, nice: int = 0) -> None:
     """``n`` threads sending costly filters back to back (one at a time each)."""
+    os.nice(nice)
     stats: dict[str, Counter[str]] = {}
     times: dict[str, list[float]] = {}
     lock = threading.Lock()
+    cpu0 = time.process_time()
     end = time.perf_counter() + seconds
 
     def worker(seed: int) -> None:
@@ -193,16 +201,19 @@ def filter_clients(port: int, seconds: float, n: int, out: Any) -> None:
         {
             "statuses": {k: dict(v) for k, v in sorted(stats.items())},
             "s_median": {k: round(statistics.median(v), 3) for k, v in sorted(times.items()) if v},
+            "cpu_s": time.process_time() - cpu0,
         }
     )
 
 
-def body_clients(port: int, seconds: float, n: int, grant: str, out: Any) -> None:
+def body_clients(port: int, seconds: float, n: int, grant: str, out: Any, nice: int = 0) -> None:
     """``n`` threads posting 50 MB chunked bodies back to back to three routes."""
+    os.nice(nice)
     routes = ["/reports", "/login", f"/api/grants/{grant}/sites"]
     stats: dict[str, Counter[str]] = {}
     sent_mb: dict[str, list[float]] = {}
     lock = threading.Lock()
+    cpu0 = time.process_time()
     end = time.perf_counter() + seconds
     junk = os.urandom(CHUNK)
 
@@ -261,6 +272,7 @@ def body_clients(port: int, seconds: float, n: int, grant: str, out: Any) -> Non
         {
             "statuses": {k: dict(v) for k, v in stats.items()},
             "mb_sent_median": {k: round(statistics.median(v), 2) for k, v in sent_mb.items()},
+            "cpu_s": time.process_time() - cpu0,
         }
     )
 
@@ -309,6 +321,57 @@ class RSS:
         return [m for p, m in self.samples if p == phase]
 
 
+class CPU:
+    """CPU seconds (user + system) of the server and of the PostgreSQL backends connected to
+    the benchmark's database (per backend, so that other databases' work on a shared machine
+    is not counted; a backend that ends between two samples is lost)."""
+
+    def __init__(self, pid: int, db_url: str) -> None:
+        import psutil
+        from sqlalchemy import create_engine
+
+        self.psutil = psutil
+        self.server = psutil.Process(pid)
+        self.engine = create_engine(db_url, pool_size=1)
+
+    def _backends(self) -> dict[int, float]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            pids = conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            out = {}
+            for pid in pids:
+                with contextlib.suppress(self.psutil.Error):
+                    t = self.psutil.Process(pid).cpu_times()
+                    out[pid] = t.user + t.system
+        return out
+
+    def sample(self) -> dict[str, Any]:
+        st = self.server.cpu_times()
+        return {
+            "t": time.perf_counter(),
+            "server": st.user + st.system,
+            "backends": self._backends(),
+        }
+
+    @staticmethod
+    def cores(a: dict[str, Any], b: dict[str, Any], **clients: float) -> dict[str, float]:
+        """Cores used between samples ``a`` and ``b``, with the clients' CPU seconds."""
+        wall = b["t"] - a["t"]
+        pg = sum(v - a["backends"].get(pid, 0.0) for pid, v in b["backends"].items())
+        out = {
+            "server": round((b["server"] - a["server"]) / wall, 2),
+            "postgres": round(pg / wall, 2),
+        }
+        out.update({k: round(v / wall, 2) for k, v in clients.items()})
+        return out
+
+
 def check_data(url: str) -> str:
     from sqlalchemy import create_engine, text
 
@@ -338,6 +401,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="per phase, at most 60")
     ap.add_argument("--filters", type=int, default=20)
     ap.add_argument("--bodies", type=int, default=10)
+    ap.add_argument(
+        "--attacker-nice",
+        type=int,
+        default=0,
+        help="run the attacking clients at this nice value (0-19): with 19 they get only "
+        "the CPU the server, PostgreSQL and the tile client leave, roughly as if they ran "
+        "on another machine",
+    )
     ap.add_argument("--out", default="/tmp/benchdata/results/irbis_abuse.json")
     args = ap.parse_args()
     seconds = max(5.0, min(args.seconds, 60.0))
@@ -350,7 +421,16 @@ def main() -> None:
            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
            "--no-access-log", "--log-level", "warning"]  # fmt: skip
     server = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
-    res: dict[str, Any] = {"port": port, "seconds_per_phase": seconds}
+    res: dict[str, Any] = {
+        "port": port,
+        "seconds_per_phase": seconds,
+        "attacker_nice": args.attacker_nice,
+        "settings_env": {
+            k: v
+            for k, v in sorted(os.environ.items())
+            if k.startswith(("IRBIS_HEAVY_", "IRBIS_RATELIMIT_", "IRBIS_FEATURES_"))
+        },
+    }
     t_start = time.perf_counter()
     try:
         deadline = time.perf_counter() + 60
@@ -366,6 +446,7 @@ def main() -> None:
                 pass
             time.sleep(0.1)
         rss = RSS(server.pid)
+        cpu = CPU(server.pid, args.db_url)
         ctx = mp.get_context("spawn")
         q: Any = ctx.Queue()
         # warm-up: every tile once, so both phases measure the same (cached) tiles
@@ -376,20 +457,25 @@ def main() -> None:
         w.join()
 
         rss.phase = "idle"
+        c0 = cpu.sample()
         p = ctx.Process(target=tile_client, args=(port, seconds, q))
         p.start()
         idle = q.get()
         p.join()
+        res["cpu_cores_idle"] = CPU.cores(c0, cpu.sample(), tile_client=idle["cpu_s"])
 
         rss.phase = "attack"
+        nice = args.attacker_nice
         procs = [
             ctx.Process(target=tile_client, args=(port, seconds, q)),
-            ctx.Process(target=filter_clients, args=(port, seconds, args.filters, q)),
-            ctx.Process(target=body_clients, args=(port, seconds, args.bodies, grant, q)),
+            ctx.Process(target=filter_clients, args=(port, seconds, args.filters, q, nice)),
+            ctx.Process(target=body_clients, args=(port, seconds, args.bodies, grant, q, nice)),
         ]
+        c0 = cpu.sample()
         for pr in procs:
             pr.start()
         got = [q.get(timeout=seconds + 120) for _ in procs]
+        c1 = cpu.sample()
         for pr in procs:
             pr.join(30)
         rss.phase = "after"
@@ -398,6 +484,13 @@ def main() -> None:
         attack = next(g for g in got if "lat_ms" in g)
         filters = next(g for g in got if "s_median" in g)
         bodies = next(g for g in got if "mb_sent_median" in g)
+        res["cpu_cores_attack"] = CPU.cores(
+            c0,
+            c1,
+            tile_client=attack["cpu_s"],
+            filter_clients=filters.pop("cpu_s"),
+            body_clients=bodies.pop("cpu_s"),
+        )
     finally:
         if server.poll() is None:
             server.terminate()  # the PID this script started, nothing else
