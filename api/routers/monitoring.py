@@ -187,6 +187,8 @@ def _record_json(
         privileged=private,
         cell_deg=request.app.state.settings.features.sensitive_cell_deg,
     )
+    if private:
+        body["history"] = ms.record_history(session, record)
     return body
 
 
@@ -208,6 +210,40 @@ def review(
 ) -> JSONResponse:
     record = ms.review(session, principal, record_id, to_state, reason)
     return JSONResponse({"id": record.id, "state": record.state, "reason": record.reason})
+
+
+@router.post(
+    "/api/monitoring/records/{record_id}/resubmit",
+    summary="Correct a returned record and submit it again (its grantees)",
+)
+async def resubmit(
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    record_id: int,
+    site: Annotated[str, Form(max_length=300, description="site name or id")],
+    indicator: Annotated[str, Form(max_length=64, description="indicator code")],
+    period_start: Annotated[str, Form(max_length=20, description="date (YYYY-MM-DD)")],
+    value: Annotated[str, Form(max_length=40)],
+    period_end: Annotated[str, Form(max_length=20, description="end of a period")] = "",
+    method_note: Annotated[str, Form(max_length=ms.MAX_NOTE)] = "",
+    points: Annotated[
+        str, Form(max_length=100_000, description="'lon lat' pairs; they replace the record's")
+    ] = "",
+    evidence: Annotated[
+        list[UploadFile] | None, File(description="JPEG, PNG, PDF; added to the record's")
+    ] = None,
+) -> JSONResponse:
+    """The whole corrected record, as in a submission; it goes back to review (submitted).
+    Only a returned record, and only by a grantee of its grant or an administrator."""
+    record = await run_in_threadpool(ms.visible_record, session, principal, record_id)
+    ms.require_submitter(principal, record.site.grant)
+    files = await _evidence(settings, evidence)
+    data = ms.RecordInput(site, indicator, period_start, value, period_end, method_note, points)
+    record = await run_in_threadpool(
+        ms.resubmit, session, settings, principal, record_id, data, files
+    )
+    return JSONResponse(ms.record_dict(record, private=True))
 
 
 @router.get("/api/monitoring/series", summary="Monitoring time series")
@@ -312,7 +348,9 @@ def _form(
     error: str | None,
     values: dict[str, str],
     status_code: int = 200,
+    record: Any = None,
 ) -> HTMLResponse:
+    """The submission form, or with ``record`` the form correcting that returned record."""
     return render(
         request,
         "monitoring_new.html",
@@ -322,6 +360,7 @@ def _form(
         indicators=ms.list_indicators(session),
         error=error,
         values=values,
+        record=record,
     )
 
 
@@ -378,7 +417,86 @@ def record_page(
         record=record,
         reviewer=reviewer,
         allowed=sorted(ms.TRANSITIONS[record.state]) if reviewer else [],
+        correctable=ms.correctable(principal, record),
     )
+
+
+def _correction_values(request: Request, session: Any, record: Any) -> dict[str, str]:
+    """The record as the correction form starts: its fields and its exact points."""
+    pts = lm.observation_points(
+        session.connection(),
+        [record.id],
+        privileged=True,
+        cell_deg=request.app.state.settings.features.sensitive_cell_deg,
+    )
+    return {
+        "site": record.site.name,
+        "indicator": record.indicator.code,
+        "period_start": record.period_start.isoformat(),
+        "period_end": ""
+        if record.period_end == record.period_start
+        else record.period_end.isoformat(),
+        "value": f"{record.value:g}",
+        "method_note": record.method_note or "",
+        "points": "\n".join(f"{p['lon']} {p['lat']}" for p in pts),
+    }
+
+
+@router.get(
+    "/monitoring/records/{record_id}/edit", response_class=HTMLResponse, include_in_schema=False
+)
+def correction_page(
+    request: Request, principal: PrincipalDep, session: SessionDep, record_id: int
+) -> Response:
+    if principal.is_anonymous:
+        return RedirectResponse(
+            f"/login?next={quote(f'/monitoring/records/{record_id}/edit')}", status_code=303
+        )
+    record = ms.visible_record(session, principal, record_id)
+    ms.require_submitter(principal, record.site.grant)
+    if not ms.correctable(principal, record):
+        raise Conflict(f"record {record_id} is {record.state}: only a returned record is corrected")
+    values = _correction_values(request, session, record)
+    return _form(request, session, record.site.grant, error=None, values=values, record=record)
+
+
+@router.post("/monitoring/records/{record_id}/edit", include_in_schema=False)
+async def correction_submit(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    record_id: int,
+    site: Annotated[str, Form(max_length=300)] = "",
+    indicator: Annotated[str, Form(max_length=64)] = "",
+    period_start: Annotated[str, Form(max_length=20)] = "",
+    value: Annotated[str, Form(max_length=40)] = "",
+    period_end: Annotated[str, Form(max_length=20)] = "",
+    method_note: Annotated[str, Form(max_length=ms.MAX_NOTE)] = "",
+    points: Annotated[str, Form(max_length=100_000)] = "",
+    evidence: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    """The correction form: on a problem it comes back with what to fix and the values kept;
+    on success, the record's page (submitted again)."""
+    record = await run_in_threadpool(ms.visible_record, session, principal, record_id)
+    ms.require_submitter(principal, record.site.grant)
+    grant = record.site.grant
+    data = ms.RecordInput(site, indicator, period_start, value, period_end, method_note, points)
+    try:
+        files = await _evidence(settings, evidence)
+        await run_in_threadpool(ms.resubmit, session, settings, principal, record_id, data, files)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return _form(
+            request,
+            session,
+            grant,
+            error=exc.message,
+            values=vars(data),
+            status_code=400 if isinstance(exc, InvalidInput) else 409,
+            record=session.get(type(record), record_id),
+        )
+    return RedirectResponse(f"/monitoring/records/{record_id}", status_code=303)
 
 
 @router.post("/monitoring/records/{record_id}/review", include_in_schema=False)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from geoalchemy2.shape import from_shape
@@ -739,6 +739,159 @@ def review(
     )
     session.commit()
     return record
+
+
+def correctable(principal: Principal, record: MonitoringRecord) -> bool:
+    """Whether ``principal`` may correct and resubmit ``record`` now: it was returned, and the
+    caller is a grantee of its grant (or an administrator)."""
+    return (
+        record.state == MonitoringState.returned
+        and not principal.is_anonymous
+        and principal.may_edit_sites(record.site.grant_id)
+    )
+
+
+def resubmit(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    record_id: int,
+    data: RecordInput,
+    evidence: Sequence[Evidence] = (),
+    captions: Sequence[str] = (),
+) -> MonitoringRecord:
+    """Correct a returned record and submit it for review again (commits).
+
+    ``data`` is the whole corrected record, as in a submission: its observation points
+    replace the record's; evidence files sent are added to those it has. The return, its
+    reason and the correction stay in the record's history (the audit log)."""
+    record = visible_record(session, principal, record_id)
+    grant = record.site.grant
+    require_submitter(principal, grant)
+    if record.state != MonitoringState.returned:
+        raise Conflict(
+            f"record {record_id} is {record.state}: only a record an analyst returned can be "
+            "corrected and resubmitted"
+        )
+    if len(record.evidence) + len(evidence) > MAX_EVIDENCE_FILES:
+        raise InvalidInput(f"at most {MAX_EVIDENCE_FILES} evidence files per record")
+    checked = check_record(_Lookup(session, grant), data)
+    key = _key(checked)
+    if key != (record.site_id, record.indicator_id, record.period_start, record.period_end) and (
+        _existing(session, [key])
+    ):
+        raise Conflict(
+            f"there is a record of {_duplicate_text(checked)} already; a second one would "
+            "count twice"
+        )
+    set_actor(session, principal.username or f"user:{principal.user_id}")
+    record.site_id, record.indicator_id = checked.site.id, checked.indicator.id
+    record.period_start, record.period_end = checked.period_start, checked.period_end
+    record.value, record.method_note = checked.value, checked.method_note
+    record.state, record.reason = MonitoringState.submitted, None
+    record.submitted_by = principal.user_id
+    record.submitted_by_name = principal.display_name
+    record.points.clear()
+    for p in checked.points:
+        record.points.append(
+            MonitoringPoint(
+                indicator_id=checked.indicator.id,
+                observed_on=checked.period_start,
+                accepted=False,
+                source=record.source,
+                licence=RECORD_LICENCE,
+                method=record.method,
+                geom=from_shape(p, srid=4326),
+            )
+        )
+    _add_evidence(settings, record, evidence, captions)
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def _add_evidence(
+    settings: Settings,
+    record: MonitoringRecord,
+    evidence: Sequence[Evidence],
+    captions: Sequence[str],
+) -> None:
+    have = {e.sha256 for e in record.evidence}
+    unique = []
+    for i, ev in enumerate(evidence):
+        if ev.sha256 not in have:
+            have.add(ev.sha256)
+            unique.append((ev, captions[i] if i < len(captions) else None))
+    if not unique:
+        return
+    with _stored(settings, [ev for ev, _ in unique]) as paths:
+        for (ev, caption), rel in zip(unique, paths, strict=True):
+            record.evidence.append(
+                MonitoringEvidence(
+                    sha256=ev.sha256,
+                    media_type=ev.media_type,
+                    size_bytes=ev.size_bytes,
+                    width=ev.width,
+                    height=ev.height,
+                    caption=(caption or "").strip()[:500] or None,
+                    location_kept=ev.location_kept,
+                    storage_path=rel,
+                    metadata_rules=METADATA_RULES,
+                )
+            )
+
+
+#: Fields of a record whose changes its history lists (review fields are shown apart).
+HISTORY_FIELDS = ("site_id", "indicator_id", "period_start", "period_end", "value", "method_note")
+
+RECORD_HISTORY_SQL = text(
+    "SELECT action, actor, at, before, after FROM audit_log"
+    " WHERE table_name = 'monitoring_records' AND row_id = :id ORDER BY at, id"
+)
+
+
+def record_history(session: Session, record: MonitoringRecord) -> list[dict[str, Any]]:
+    """Each step of a record, oldest first: submitted, accepted, returned (with the reason),
+    corrected (the fields that changed, old and new) and resubmitted; who and when."""
+    out = []
+    names: dict[str, dict[Any, Any]] = {
+        "site_id": dict(
+            session.execute(
+                select(FieldSite.id, FieldSite.name).where(
+                    FieldSite.grant_id == record.site.grant_id
+                )
+            )
+            .tuples()
+            .all()
+        ),
+        "indicator_id": dict(
+            session.execute(select(MonitoringIndicator.id, MonitoringIndicator.code)).tuples().all()
+        ),
+    }
+    for r in session.execute(RECORD_HISTORY_SQL, {"id": str(record.id)}).mappings():
+        before, after = r["before"] or {}, r["after"] or {}
+        changed = {
+            k.removesuffix("_id"): {
+                "from": names.get(k, {}).get(before.get(k), before.get(k)),
+                "to": names.get(k, {}).get(after.get(k), after.get(k)),
+            }
+            for k in HISTORY_FIELDS
+            if r["action"] == "update" and before.get(k) != after.get(k)
+        }
+        state = after.get("state")
+        if r["action"] == "update" and state == before.get("state") and not changed:
+            continue
+        out.append(
+            {
+                "at": r["at"].astimezone(dt.UTC).isoformat(),
+                "actor": r["actor"],
+                "action": r["action"],
+                "state": state,
+                "reason": after.get("reason") if state == MonitoringState.returned else None,
+                "changed": changed,
+            }
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
