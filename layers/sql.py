@@ -111,6 +111,10 @@ class LayerSQL:
         ``tile_geom_z4`` ...): the stored geometry, for principals who see it."""
         return self._col(None, column, TILE_GEOMETRY_TYPE)
 
+    def column_of(self, name: str, type_: Any = None) -> ColumnElement[Any]:
+        """A column of the layer's table by name (an identifier from code, never a request)."""
+        return self._col(None, name, type_)
+
     @property
     def id_col(self) -> ColumnElement[Any]:
         return self._col(None, self.spec.id_column)

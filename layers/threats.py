@@ -13,12 +13,39 @@ import datetime as dt
 import html
 import mimetypes
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    Select,
+    String,
+    Subquery,
+    TableClause,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.selectable import NamedFromClause
 
 import folium
 import geopandas as gpd
@@ -31,18 +58,14 @@ from geo import protected_planet
 from geo.crs import REGION_BOUNDS, STORAGE_EPSG, area_ha
 from geo.errors import NotFound
 from geo.threats import LIVE_STATUSES, STATUSES, footprint_length_km, status_as_of, timeline
+from layers.public import published_threats
+from layers.sql import GEOMETRY
 
 #: Kok-Jailau, the demo threat: where maps open when there is nothing else to show.
 DEFAULT_CENTRE = (43.14, 76.98)
 STATUS_LABELS = {s: s.replace("_", " ") for s in STATUSES}
 #: How threats and status changes made from published reports name their source.
 REPORT_SOURCE = "Irbis threat report"
-
-_THREAT_COLUMNS = (
-    "t.id, t.name, t.kind, t.status, t.proposed_on, t.started_on, t.ended_on, t.description, "
-    "t.links, t.properties, t.source, t.licence, t.method, t.created_at, t.updated_at, "
-    "ST_AsBinary(t.geom) AS wkb"
-)
 
 
 def _geom(wkb: bytes | memoryview) -> BaseGeometry:
@@ -56,23 +79,132 @@ def _ha(geoms: list[BaseGeometry]) -> list[float]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Tables (light Core table clauses: only the columns read here)
+# ---------------------------------------------------------------------------------------------
+
+status_changes_table = table(
+    "threat_status_changes",
+    column("id", Integer),
+    column("threat_id", Integer),
+    column("status", String),
+    column("changed_on", Date),
+    column("note", String),
+    column("source", String),
+)
+reports_table = table(
+    "threat_reports",
+    column("id", Integer),
+    column("threat_id", Integer),
+    column("title", String),
+    column("kind", String),
+    column("threat_status", String),
+    column("status_on", Date),
+    column("observed_on", Date),
+    column("description", String),
+    column("links", JSONB),
+    column("public_reporter", String),
+    column("state", String),
+    column("published_at", DateTime(timezone=True)),
+)
+evidence_table = table(
+    "evidence_files",
+    column("id", Integer),
+    column("report_id", Integer),
+    column("media_type", String),
+    column("caption", String),
+    column("width", Integer),
+    column("height", Integer),
+    column("size_bytes", Integer),
+    column("storage_path", String),
+)
+protected_areas_table = table(
+    "protected_areas",
+    column("id", Integer),
+    column("name", String),
+    column("designation", String),
+    column("iucn_category", String),
+    column("status", String),
+    column("reported_area_km2", Float),
+    column("method", String),
+    column("source", String),
+    column("geom", GEOMETRY),
+)
+species_table = table(
+    "species",
+    column("id", Integer),
+    column("scientific_name", String),
+    column("common_name_en", String),
+    column("iucn_category", String),
+)
+places_table = table(
+    "places",
+    column("name", String),
+    column("population", Integer),
+    column("geom", GEOMETRY),
+)
+
+
+def _dissolved_table(name: str, *extra: str) -> TableClause:
+    """A table of polygons dissolved by kind or species (ecosystems, habitat, ranges)."""
+    return table(
+        name,
+        *(column(c, Integer) for c in extra),
+        column("kind", String),
+        column("method", String),
+        column("source", String),
+        column("geom", GEOMETRY),
+    )
+
+
+#: The columns of a threat read for the public (its geometry as WKB, ``wkb``).
+THREAT_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "status",
+    "proposed_on",
+    "started_on",
+    "ended_on",
+    "description",
+    "links",
+    "properties",
+    "source",
+    "licence",
+    "method",
+    "created_at",
+    "updated_at",
+)
+
+
+def _threat_columns(t: Subquery) -> list[ColumnElement[Any]]:
+    return [*(t.c[c] for c in THREAT_FIELDS), _wkb(t.c.geom)]
+
+
+def _wkb(geom: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.ST_AsBinary(geom, type_=LargeBinary).label("wkb")
+
+
+def _geography(geom: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.geography(geom)
+
+
+# ---------------------------------------------------------------------------------------------
 # Queries
 # ---------------------------------------------------------------------------------------------
 
 
 def status_changes(conn: Connection, threat_ids: list[int] | None = None) -> pd.DataFrame:
     """Status changes of published threats (all, or of ``threat_ids``), oldest first."""
-    sql = (
-        "SELECT c.threat_id, c.status, c.changed_on, c.note, c.source "
-        "FROM threat_status_changes c JOIN threats t ON t.id = c.threat_id "
-        "WHERE t.published"
+    c = status_changes_table
+    t = published_threats("id", name="t")
+    stmt = (
+        select(c.c.threat_id, c.c.status, c.c.changed_on, c.c.note, c.c.source)
+        .select_from(c.join(t, t.c.id == c.c.threat_id))
+        .order_by(c.c.threat_id, c.c.changed_on, c.c.id)
     )
-    params: dict[str, Any] = {}
     if threat_ids is not None:
-        sql += " AND c.threat_id = ANY(:ids)"
-        params["ids"] = list(threat_ids)
-    rows = conn.execute(text(sql + " ORDER BY c.threat_id, c.changed_on, c.id"), params)
-    frame = pd.DataFrame([r._asdict() for r in rows])
+        stmt = stmt.where(c.c.threat_id.in_(list(threat_ids)))
+    frame = pd.DataFrame([r._asdict() for r in conn.execute(stmt)])
     if frame.empty:
         return pd.DataFrame(columns=["threat_id", "status", "changed_on", "note", "source"])
     return frame
@@ -85,12 +217,9 @@ def threats_as_of(conn: Connection, on: dt.date) -> pd.DataFrame:
 
 def threat_index(conn: Connection, *, as_of: dt.date | None = None) -> list[dict[str, Any]]:
     """Published threats with their footprint area and status (today's, or ``as_of``)."""
-    rows = [
-        r._asdict()
-        for r in conn.execute(
-            text(f"SELECT {_THREAT_COLUMNS} FROM threats t WHERE t.published ORDER BY t.name")
-        )
-    ]
+    t = published_threats(*THREAT_FIELDS, "geom", name="t")
+    stmt = select(*_threat_columns(t)).order_by(t.c.name)
+    rows = [r._asdict() for r in conn.execute(stmt)]
     areas = _ha([_geom(r["wkb"]) for r in rows])
     dated = threats_as_of(conn, as_of) if as_of else None
     out = []
@@ -107,10 +236,8 @@ def threat_index(conn: Connection, *, as_of: dt.date | None = None) -> list[dict
 
 def published_threat(conn: Connection, threat_id: int) -> dict[str, Any]:
     """One published threat with its geometry, or :class:`NotFound`."""
-    row = conn.execute(
-        text(f"SELECT {_THREAT_COLUMNS} FROM threats t WHERE t.id = :id AND t.published"),
-        {"id": threat_id},
-    ).first()
+    t = published_threats(*THREAT_FIELDS, "geom", name="t")
+    row = conn.execute(select(*_threat_columns(t)).where(t.c.id == threat_id)).first()
     if row is None:
         raise NotFound(f"there is no published threat {threat_id}")
     out = row._asdict()
@@ -118,59 +245,125 @@ def published_threat(conn: Connection, threat_id: int) -> dict[str, Any]:
     return out
 
 
-_HIT = "ST_Intersects(x.geom, ST_GeomFromWKB(:wkb, 4326))"
-#: Features are clipped to the footprint in PostGIS first (large habitat and ecosystem
-#: polygons would be slow to dissolve whole); the clipped pieces are measured in geo.loss.
-_CLIP = "ST_CollectionExtract(ST_Intersection(x.geom, ST_GeomFromWKB(:wkb, 4326)), 3)"
+#: The footprint being measured, bound as WKB.
+_FOOTPRINT = func.ST_GeomFromWKB(bindparam("wkb", type_=LargeBinary), 4326, type_=GEOMETRY)
+_POLYGONS = ("POLYGON", "MULTIPOLYGON")
+_POINTS = ("POINT", "MULTIPOINT")
 
-#: What a footprint is measured against: one query per layer, dissolved to the rows shown.
-#: Each returns ``id`` (a label), descriptive columns, and ``geom``.
-OVERLAP_LAYERS: dict[str, str] = {
+
+def _hit(geom: ColumnElement[Any]) -> ColumnElement[bool]:
+    return func.ST_Intersects(geom, _FOOTPRINT)
+
+
+def _clip(geom: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Features are clipped to the footprint in PostGIS first (large habitat and ecosystem
+    polygons would be slow to dissolve whole); the clipped pieces are measured in geo.loss."""
+    return func.ST_CollectionExtract(func.ST_Intersection(geom, _FOOTPRINT), 3)
+
+
+def _geometry_out(geom: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.ST_AsEWKB(geom, type_=LargeBinary).label("geom")  # EWKB: with its SRID
+
+
+def _provenance(x: NamedFromClause) -> list[ColumnElement[Any]]:
+    return [
+        func.min(x.c.method).label("method"),
+        func.string_agg(x.c.source.distinct(), literal("; ")).label("source"),
+    ]
+
+
+def _protected_areas_overlap() -> Select[Any]:
     # Polygons clipped to the footprint, and points whose circle of their reported area may
     # reach it; geo.protected_planet then applies the Protected Planet rules (clipped_to).
-    "protected_areas": (
-        "SELECT x.id::text AS id, x.name, x.designation, x.iucn_category, x.status, "
-        "x.reported_area_km2, x.method, x.source, "
-        f"CASE WHEN GeometryType(x.geom) IN ('POINT', 'MULTIPOINT') THEN x.geom ELSE {_CLIP} "
-        "END AS geom FROM protected_areas x WHERE "
-        f"(GeometryType(x.geom) IN ('POLYGON', 'MULTIPOLYGON') AND {_HIT}) OR "
-        "(GeometryType(x.geom) IN ('POINT', 'MULTIPOINT') AND x.reported_area_km2 > 0 AND "
-        "ST_DWithin(x.geom::geography, ST_GeomFromWKB(:wkb, 4326)::geography, "
-        "1.01 * sqrt(x.reported_area_km2 * 1e6 / pi()))) ORDER BY x.name"
-    ),
-    "ecosystems": (
-        "SELECT x.kind AS id, x.kind, min(x.method) AS method, "
-        f"string_agg(DISTINCT x.source, '; ') AS source, ST_Union({_CLIP}) AS geom "
-        # The latest ecosystems run only: older runs (and other resolutions) overlap it.
-        f"FROM ecosystems_latest x WHERE {_HIT} GROUP BY x.kind ORDER BY x.kind"
-    ),
-    "habitat": (
-        "SELECT s.scientific_name AS id, s.scientific_name, s.common_name_en, s.iucn_category, "
-        "min(x.method) AS method, string_agg(DISTINCT x.source, '; ') AS source, "
-        f"ST_Union({_CLIP}) AS geom FROM habitat x JOIN species s ON s.id = x.species_id "
-        f"WHERE {_HIT} AND x.analysis_run_id = "
-        "(SELECT max(h.analysis_run_id) FROM habitat h WHERE h.species_id = x.species_id) "
-        "GROUP BY s.scientific_name, s.common_name_en, s.iucn_category ORDER BY 1"
-    ),
-    "ranges": (
-        "SELECT s.scientific_name AS id, s.scientific_name, s.common_name_en, s.iucn_category, "
-        "min(x.method) AS method, string_agg(DISTINCT x.source, '; ') AS source, "
-        f"ST_Union({_CLIP}) AS geom FROM species_ranges x JOIN species s ON s.id = x.species_id "
-        f"WHERE {_HIT} GROUP BY s.scientific_name, s.common_name_en, s.iucn_category ORDER BY 1"
-    ),
+    x = protected_areas_table.alias("x")
+    kind = func.GeometryType(x.c.geom)
+    reach = 1.01 * func.sqrt(x.c.reported_area_km2 * 1e6 / func.pi())
+    points_near = and_(
+        kind.in_(_POINTS),
+        x.c.reported_area_km2 > 0,
+        func.ST_DWithin(_geography(x.c.geom), _geography(_FOOTPRINT), reach),
+    )
+    shape = case((kind.in_(_POINTS), x.c.geom), else_=_clip(x.c.geom))
+    return (
+        select(
+            cast(x.c.id, String).label("id"),
+            x.c.name,
+            x.c.designation,
+            x.c.iucn_category,
+            x.c.status,
+            x.c.reported_area_km2,
+            x.c.method,
+            x.c.source,
+            _geometry_out(shape),
+        )
+        .where(or_(and_(kind.in_(_POLYGONS), _hit(x.c.geom)), points_near))
+        .order_by(x.c.name)
+    )
+
+
+def _ecosystems_overlap() -> Select[Any]:
+    # The latest ecosystems run only: older runs (and other resolutions) overlap it.
+    x = _dissolved_table("ecosystems_latest").alias("x")
+    return (
+        select(
+            x.c.kind.label("id"),
+            x.c.kind,
+            *_provenance(x),
+            _geometry_out(func.ST_Union(_clip(x.c.geom))),
+        )
+        .where(_hit(x.c.geom))
+        .group_by(x.c.kind)
+        .order_by(x.c.kind)
+    )
+
+
+def _species_overlap(table_name: str, *, latest_run: bool) -> Select[Any]:
+    """Habitat or ranges dissolved by species (habitat from each species' latest run)."""
+    extra = ("species_id", "analysis_run_id") if latest_run else ("species_id",)
+    x = _dissolved_table(table_name, *extra).alias("x")
+    s = species_table.alias("s")
+    stmt = (
+        select(
+            s.c.scientific_name.label("id"),
+            s.c.scientific_name,
+            s.c.common_name_en,
+            s.c.iucn_category,
+            *_provenance(x),
+            _geometry_out(func.ST_Union(_clip(x.c.geom))),
+        )
+        .select_from(x.join(s, s.c.id == x.c.species_id))
+        .where(_hit(x.c.geom))
+        .group_by(s.c.scientific_name, s.c.common_name_en, s.c.iucn_category)
+        .order_by(s.c.scientific_name)
+    )
+    if latest_run:
+        h = _dissolved_table(table_name, *extra).alias("h")
+        latest = (
+            select(func.max(h.c.analysis_run_id))
+            .where(h.c.species_id == x.c.species_id)
+            .scalar_subquery()
+        )
+        stmt = stmt.where(x.c.analysis_run_id == latest)
+    return stmt
+
+
+#: What a footprint is measured against: one query per layer (on its table), dissolved to the
+#: rows shown. Each returns ``id`` (a label), descriptive columns, and ``geom``.
+OVERLAP_LAYERS: dict[str, tuple[str, Callable[[], Select[Any]]]] = {
+    "protected_areas": ("protected_areas", _protected_areas_overlap),
+    "ecosystems": ("ecosystems_latest", _ecosystems_overlap),
+    "habitat": ("habitat", partial(_species_overlap, "habitat", latest_run=True)),
+    "ranges": ("species_ranges", partial(_species_overlap, "species_ranges", latest_run=False)),
 }
 
 
-def _layer(conn: Connection, sql: str, footprint: BaseGeometry) -> gpd.GeoDataFrame | None:
-    exists = conn.execute(
-        text("SELECT to_regclass(:t) IS NOT NULL"),
-        {"t": sql.split(" FROM ")[1].split()[0]},
-    ).scalar()
+def _layer(
+    conn: Connection, table_name: str, stmt: Select[Any], footprint: BaseGeometry
+) -> gpd.GeoDataFrame | None:
+    exists = conn.execute(select(func.to_regclass(table_name).is_not(None))).scalar()
     if not exists:
         return None
-    return gpd.read_postgis(
-        text(sql), conn, geom_col="geom", params={"wkb": shapely.to_wkb(footprint)}
-    )
+    return gpd.read_postgis(stmt, conn, geom_col="geom", params={"wkb": shapely.to_wkb(footprint)})
 
 
 def overlaps(conn: Connection, footprint: BaseGeometry) -> dict[str, Any]:
@@ -184,7 +377,10 @@ def overlaps(conn: Connection, footprint: BaseGeometry) -> dict[str, Any]:
     from geo.loss import footprint_loss
 
     footprint_ha = _ha([footprint])[0]
-    frames = {name: _layer(conn, sql, footprint) for name, sql in OVERLAP_LAYERS.items()}
+    frames = {
+        name: _layer(conn, table_name, query(), footprint)
+        for name, (table_name, query) in OVERLAP_LAYERS.items()
+    }
     pas = frames.get("protected_areas")
     if pas is not None and not pas.empty:
         frames["protected_areas"] = protected_planet.clipped_to(pas, footprint)
@@ -215,34 +411,51 @@ def overlaps(conn: Connection, footprint: BaseGeometry) -> dict[str, Any]:
 
 def public_reports(conn: Connection, threat_id: int) -> list[dict[str, Any]]:
     """Published reports about a threat, with their evidence; no reporter identity."""
-    reports = [
-        r._asdict()
-        for r in conn.execute(
-            text(
-                "SELECT r.id, r.title, r.kind, r.threat_status, r.status_on, r.observed_on, "
-                "r.description, r.links, r.public_reporter, r.published_at "
-                "FROM threat_reports r WHERE r.threat_id = :id AND r.state = 'published' "
-                "ORDER BY r.published_at, r.id"
-            ),
-            {"id": threat_id},
+    r = reports_table
+    stmt = (
+        select(
+            r.c.id,
+            r.c.title,
+            r.c.kind,
+            r.c.threat_status,
+            r.c.status_on,
+            r.c.observed_on,
+            r.c.description,
+            r.c.links,
+            r.c.public_reporter,
+            r.c.published_at,
         )
-    ]
+        .where(r.c.threat_id == threat_id, _published_report())
+        .order_by(r.c.published_at, r.c.id)
+    )
+    reports = [row._asdict() for row in conn.execute(stmt)]
     if not reports:
         return []
+    e = evidence_table
     files = conn.execute(
-        text(
-            "SELECT e.id, e.report_id, e.media_type, e.caption, e.width, e.height, "
-            "e.size_bytes, e.storage_path FROM evidence_files e "
-            "WHERE e.report_id = ANY(:ids) ORDER BY e.id"
-        ),
-        {"ids": [r["id"] for r in reports]},
+        select(
+            e.c.id,
+            e.c.report_id,
+            e.c.media_type,
+            e.c.caption,
+            e.c.width,
+            e.c.height,
+            e.c.size_bytes,
+            e.c.storage_path,
+        )
+        .where(e.c.report_id.in_([rep["id"] for rep in reports]))
+        .order_by(e.c.id)
     )
-    by_report: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in reports}
+    by_report: dict[int, list[dict[str, Any]]] = {rep["id"]: [] for rep in reports}
     for f in files:
         by_report[f.report_id].append(f._asdict())
-    for r in reports:
-        r["evidence"] = by_report[r["id"]]
+    for rep in reports:
+        rep["evidence"] = by_report[rep["id"]]
     return reports
+
+
+def _published_report() -> ColumnElement[bool]:
+    return reports_table.c.state == "published"
 
 
 def status_periods(changes: pd.DataFrame, today: dt.date | None = None) -> list[dict[str, Any]]:
@@ -293,9 +506,8 @@ def dossier(conn: Connection, threat_id: int) -> dict[str, Any]:
 
 
 def protected_area(conn: Connection, pa_id: int) -> dict[str, Any]:
-    row = conn.execute(
-        text("SELECT id, name FROM protected_areas WHERE id = :id"), {"id": pa_id}
-    ).first()
+    pa = protected_areas_table
+    row = conn.execute(select(pa.c.id, pa.c.name).where(pa.c.id == pa_id)).first()
     if row is None:
         raise NotFound(f"there is no protected area {pa_id}")
     return row._asdict()
@@ -309,23 +521,40 @@ def feed_entries(
     A threat's publication time is when it was first published: the first published report
     that created it, or the time the record was loaded.
     """
-    where = "t.published"
-    params: dict[str, Any] = {"limit": limit}
-    if protected_area_id is not None:
-        where += (
-            " AND EXISTS (SELECT 1 FROM protected_areas p WHERE p.id = :pa "
-            "AND ST_Intersects(p.geom, t.geom))"
-        )
-        params["pa"] = protected_area_id
-    sql = (
-        "SELECT t.id, t.name, t.kind, t.status, t.description, t.updated_at, t.method, "
-        "COALESCE((SELECT min(r.published_at) FROM threat_reports r "
-        "WHERE r.threat_id = t.id AND r.state = 'published'), t.created_at) AS published_at, "
-        "ST_AsBinary(t.geom) AS wkb "
-        f"FROM threats t WHERE {where} ORDER BY published_at DESC, t.id DESC LIMIT :limit"
+    t = published_threats(
+        "id", "name", "kind", "status", "description", "updated_at", "method", "created_at",
+        "geom", name="t",
+    )  # fmt: skip
+    r = reports_table
+    first_report = (
+        select(func.min(r.c.published_at))
+        .where(r.c.threat_id == t.c.id, _published_report())
+        .scalar_subquery()
     )
-    rows = [r._asdict() for r in conn.execute(text(sql), params)]
-    areas = _ha([_geom(r["wkb"]) for r in rows])
+    published_at = func.coalesce(first_report, t.c.created_at).label("published_at")
+    stmt = (
+        select(
+            t.c.id,
+            t.c.name,
+            t.c.kind,
+            t.c.status,
+            t.c.description,
+            t.c.updated_at,
+            t.c.method,
+            published_at,
+            _wkb(t.c.geom),
+        )
+        .order_by(published_at.desc(), t.c.id.desc())
+        .limit(limit)
+    )
+    if protected_area_id is not None:
+        p = protected_areas_table.alias("p")
+        touching = exists().where(
+            p.c.id == protected_area_id, func.ST_Intersects(p.c.geom, t.c.geom)
+        )
+        stmt = stmt.where(touching)
+    rows = [row._asdict() for row in conn.execute(stmt)]
+    areas = _ha([_geom(row["wkb"]) for row in rows])
     for row, area in zip(rows, areas, strict=True):
         row.pop("wkb")
         row["area_ha"] = area
@@ -341,6 +570,16 @@ def _features(rows: Any) -> list[dict[str, Any]]:
     return [{"type": "Feature", "geometry": r.g, "properties": {"name": r.label}} for r in rows]
 
 
+def _simple(geom: ColumnElement[Any], tol: float) -> ColumnElement[Any]:
+    return cast(func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(geom, tol), 5), JSON).label("g")
+
+
+def _parks(tol: float) -> Select[Any]:
+    pa = protected_areas_table
+    label = (pa.c.name + " (" + pa.c.method + ")").label("label")
+    return select(label, _simple(pa.c.geom, tol)).order_by(pa.c.id)
+
+
 def map_context(
     conn: Connection, around: BaseGeometry | None = None
 ) -> dict[str, list[dict[str, Any]]]:
@@ -349,39 +588,27 @@ def map_context(
     Around a footprint: the protected areas within about 50 km. Without one (the drawing map):
     every protected area, every published threat and the largest towns.
     """
-    simple = "ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, {tol}), 5)::json AS g"
-    label = "name || ' (' || method || ')' AS label"
     if around is not None:
-        parks = conn.execute(
-            text(
-                f"SELECT {label}, {simple.format(tol=0.0005)} FROM protected_areas "
-                "WHERE ST_DWithin(geom::geography, ST_GeomFromWKB(:wkb, 4326)::geography, 50000) "
-                "ORDER BY id LIMIT 200"
-            ),
-            {"wkb": shapely.to_wkb(around)},
+        near = func.ST_DWithin(
+            _geography(protected_areas_table.c.geom),
+            _geography(func.ST_GeomFromWKB(shapely.to_wkb(around), 4326)),
+            50000,
         )
+        parks = conn.execute(_parks(0.0005).where(near).limit(200))
         return {"Protected areas": _features(parks)}
-    parks = conn.execute(
-        text(
-            f"SELECT {label}, {simple.format(tol=0.001)} FROM protected_areas ORDER BY id LIMIT 300"
-        )
-    )
-    threats = conn.execute(
-        text(
-            f"SELECT name AS label, {simple.format(tol=0.001)} FROM threats WHERE published "
-            "ORDER BY id LIMIT 300"
-        )
-    )
-    places = conn.execute(
-        text(
-            "SELECT name AS label, ST_AsGeoJSON(geom, 5)::json AS g FROM places "
-            "WHERE name IS NOT NULL ORDER BY population DESC NULLS LAST LIMIT 150"
-        )
+    t = published_threats("id", "name", "geom", name="t")
+    threats = select(t.c.name.label("label"), _simple(t.c.geom, 0.001)).order_by(t.c.id)
+    pl = places_table
+    places = (
+        select(pl.c.name.label("label"), cast(func.ST_AsGeoJSON(pl.c.geom, 5), JSON).label("g"))
+        .where(pl.c.name.is_not(None))
+        .order_by(pl.c.population.desc().nulls_last())
+        .limit(150)
     )
     return {
-        "Protected areas": _features(parks),
-        "Published threats": _features(threats),
-        "Places": _features(places),
+        "Protected areas": _features(conn.execute(_parks(0.001).limit(300))),
+        "Published threats": _features(conn.execute(threats.limit(300))),
+        "Places": _features(conn.execute(places)),
     }
 
 
