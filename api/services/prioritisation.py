@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
@@ -34,10 +37,29 @@ from geo import labels as lb
 from geo import planning_units as pu
 from geo import prioritisation as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
-from geo.errors import Conflict, Infeasible, InvalidInput, NotFound
+from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
 from layers.public import public_from
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
+
+#: The steps of building a grid and of solving a scenario, in order: the messages given to
+#: ``progress`` (pages show them translated, see api/routers/prioritisation.py).
+GRID_STEPS = (
+    "Reading the layers",
+    "Reading the habitat",
+    "Laying out the hexagons",
+    "Measuring habitat, protection, threats and costs in each unit",
+    "Storing the units and naming them by place",
+)
+SCENARIO_STEPS = (
+    "Reading the grid",
+    "Solving the plan exactly (HiGHS)",
+    "Greedy baseline",
+    "Perturbed plans (how often each unit is chosen)",
+    "Replacement cost of the top units",
+    "Storing the plan",
+)
 
 #: Layers a grid is computed from; their versions are recorded with the grid.
 GRID_INPUT_TABLES = (
@@ -419,9 +441,9 @@ def compute_grid(
 ) -> gpd.GeoDataFrame:
     """Planning units with their values and costs (pure: no database)."""
     say = progress or (lambda _msg: None)
-    say(f"hexagons at H3 resolution {params.resolution}")
+    say(GRID_STEPS[2])  # hexagons at the chosen H3 resolution
     units = pu.hex_grid(inputs["area"], params.resolution)
-    say(f"values of {len(units):,} units")
+    say(GRID_STEPS[3])
     units = pu.unit_values(
         units,
         habitat=habitat,
@@ -515,6 +537,7 @@ def build_grid(
     habitat_source: str | None = None,
     data_dir: Path | None = None,
     progress: Progress | None = None,
+    grid_id: int | None = None,
 ) -> int:
     """Compute a planning grid from the stored layers and store it; returns its id.
 
@@ -522,14 +545,16 @@ def build_grid(
     ----------
     habitat : GeoDataFrame, optional
         Habitat polygons (``species``, ``ecosystem``) to use instead of the stored ones.
+    grid_id : int, optional
+        The record made by :func:`start_grid` to fill in (a build from the form).
     """
     say = progress or (lambda _msg: None)
-    say("reading the layers")
+    say(GRID_STEPS[0])
     with transaction(engine, actor=actor) as s:
         versions = layer_versions(s, GRID_INPUT_TABLES)
         inputs = read_inputs(s, params.countries)
         if habitat is None:
-            say("habitat")
+            say(GRID_STEPS[1])
             habitat, habitat_source = read_habitat(
                 s,
                 inputs["area"],
@@ -545,33 +570,55 @@ def build_grid(
     features = [pu.feature_name(c) for c in pu.feature_columns(units)]
     if not features:
         raise InvalidInput("no habitat falls inside the grid: nothing to plan for")
-    name = params.name or (
+    say(GRID_STEPS[4])
+    meta = {
+        "layer_versions": versions,
+        "habitat_source": habitat_source or "given",
+        "features_left_out": dropped,
+        "method": lb.weakest(list(units["method"])) if len(units) else "modelled",
+        "example_inputs": sorted({x for xs in units["example_inputs"] for x in xs}),
+    }
+    return _store_grid(engine, params, units, features, meta, actor=actor, grid_id=grid_id)
+
+
+def grid_name(params: GridParams) -> str:
+    """The grid's name: the one given, or its resolution, countries and the time."""
+    return params.name or (
         f"H3 r{params.resolution} {'+'.join(params.countries)} "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S}"
     )
-    say(f"storing {len(units):,} units")
+
+
+def _store_grid(
+    engine: Engine,
+    params: GridParams,
+    units: gpd.GeoDataFrame,
+    features: list[str],
+    meta: dict[str, Any],
+    *,
+    actor: str | None,
+    grid_id: int | None,
+) -> int:
+    """Store a computed grid and its units in one transaction (into the record ``grid_id``
+    started by :func:`start_grid`, else a new one), and name its units by place."""
+    name = grid_name(params)
     with transaction(engine, actor=actor) as s:
-        if s.scalar(select(m.PlanningGrid.id).where(m.PlanningGrid.name == name)) is not None:
-            raise Conflict(f"a planning grid named {name!r} exists already")
-        grid = m.PlanningGrid(
-            name=name,
-            resolution=params.resolution,
-            countries=params.countries,
-            features=features,
-            n_units=len(units),
-            parameters=params.model_dump(exclude={"name"}),
-            inputs={
-                "layer_versions": versions,
-                "habitat_source": habitat_source or "given",
-                "features_left_out": dropped,
-                "method": lb.weakest(list(units["method"])) if len(units) else "modelled",
-                "example_inputs": sorted({x for xs in units["example_inputs"] for x in xs}),
-            },
-            created_by=actor,
-        )
-        s.add(grid)
+        if grid_id is None:
+            if s.scalar(select(m.PlanningGrid.id).where(m.PlanningGrid.name == name)):
+                raise Conflict(f"a planning grid named {name!r} exists already")
+            grid = m.PlanningGrid(name=name, created_by=actor)
+            s.add(grid)
+        else:
+            grid = get_grid(s, grid_id)
+        grid.resolution = params.resolution
+        grid.countries = params.countries
+        grid.features = features
+        grid.n_units = len(units)
+        grid.parameters = params.model_dump(mode="json", exclude={"name"})
+        grid.inputs = meta
         s.flush()
         s.execute(insert(m.PlanningUnit), _unit_rows(grid.id, units))
+        name_units(s, grid.id)
         return grid.id
 
 
@@ -595,6 +642,7 @@ def grid_summary(g: m.PlanningGrid) -> dict[str, Any]:
         "countries": list(g.countries),
         "features": list(g.features),
         "n_units": g.n_units,
+        "status": grid_status(g),
         "parameters": g.parameters,
         "inputs": g.inputs,
         "created_at": g.created_at.isoformat() if g.created_at else None,
@@ -759,7 +807,7 @@ def _replacement(
         return []
     order = ranking[exact.selected & ~problem.locked_in].sort_values("rank")
     top = order.index.to_numpy()[: params.replacement_units]
-    say(f"replacement cost of {len(top)} units")
+    say(SCENARIO_STEPS[4])
     rc = pr.replacement_cost(
         problem,
         exact,
@@ -812,13 +860,13 @@ def solve_scenario(
     """Solve a scenario (pure): the problem, the plan, the results and the unit ranking."""
     say = progress or (lambda _msg: None)
     problem = problem_for(units, features, params, locked_out_ids=locked_out_ids)
-    say(f"solving {problem.n_units:,} units × {problem.n_features} features with HiGHS")
+    say(SCENARIO_STEPS[1])
     exact = pr.solve(problem, gap=params.gap, time_limit=params.time_limit_s)
-    say("greedy baseline")
+    say(SCENARIO_STEPS[2])
     greedy = pr.solve_greedy(problem)
     frequency = None
     if params.portfolio_runs:
-        say(f"portfolio of {params.portfolio_runs} perturbed problems")
+        say(SCENARIO_STEPS[3])
         # the whole portfolio shares one more time limit
         frequency = pr.selection_frequency(
             problem,
@@ -907,64 +955,183 @@ def run_scenario(
         ``infeasible`` and the reasons (no units, no results); ``details`` names the features
         that cannot be met and the scenario's id.
     """
-    started = dt.datetime.now(dt.UTC)
-    with transaction(engine, actor=actor) as s:
-        grid = get_grid(s, params.grid_id)
-        units = read_units(s, params.grid_id)
-        features = _select_features(list(grid.features), params.features)
-        locked_out_ids = _threat_units(s, params.grid_id, params.lock_out_threats)
-        versions = layer_versions(s, GRID_INPUT_TABLES)
-        grid_inputs = dict(grid.inputs)
+    scenario_id = start_scenario(engine, params, actor=actor)
+    return solve_started_scenario(engine, scenario_id, params, actor=actor, progress=progress)
+
+
+def _check_scenario(s: Session, params: ScenarioParams) -> dict[str, Any]:
+    """Everything about a scenario that can be refused before solving it (an unknown or
+    unfinished grid, feature, target, threat or unit); returns its inputs."""
+    grid = get_grid(s, params.grid_id)
+    state = grid_status(grid)
+    if state != "ready":
+        raise InvalidInput(
+            f"planning grid {grid.id} is {state}: choose a grid that is ready",
+            details={"field": "grid_id"},
+        )
+    features = _on_field("features", _select_features, list(grid.features), params.features)
+    _on_field("targets", _target_shares, features, params)
+    _on_field("lock_out_threats", _threat_units, s, params.grid_id, params.lock_out_threats)
+    cells = set(params.lock_in_units) | set(params.lock_out_units)
+    if cells:
+        known = set(
+            s.scalars(
+                select(m.PlanningUnit.h3).where(
+                    m.PlanningUnit.grid_id == params.grid_id, m.PlanningUnit.h3.in_(cells)
+                )
+            )
+        )
+        for what, listed in (
+            ("lock_in_units", params.lock_in_units),
+            ("lock_out_units", params.lock_out_units),
+        ):
+            unknown = sorted(set(listed) - known)
+            if unknown:
+                raise InvalidInput(
+                    f"{what}: no unit {', '.join(unknown[:10])} in this grid",
+                    details={"field": what},
+                )
+        both = sorted(set(params.lock_in_units) & set(params.lock_out_units))
+        if both:
+            raise InvalidInput(
+                f"units both locked in and locked out: {', '.join(both[:10])}",
+                details={"field": "lock_out_units"},
+            )
+    versions = layer_versions(s, GRID_INPUT_TABLES)
+    grid_inputs = dict(grid.inputs)
     grid_versions = grid_inputs.get("layer_versions", {})
-    inputs = {
+    return {
         "grid_id": params.grid_id,
         "grid_inputs": grid_inputs,
         "layer_versions": versions,
         "stale_layers": sorted(t for t, v in versions.items() if grid_versions.get(t) != v),
         "features": features,
     }
+
+
+def _on_field(field: str, check: Callable[..., Any], *args: Any) -> Any:
+    """``check(*args)``, its refusal naming the parameter it is about (``details.field``)."""
     try:
-        problem, solution, results, ranking = solve_scenario(
-            units, features, params, locked_out_ids=locked_out_ids, progress=progress
-        )
-    except Infeasible as exc:
-        with transaction(engine, actor=actor) as s:
-            failed = m.PrioritisationScenario(
-                name=params.name,
-                grid_id=params.grid_id,
-                objective=params.objective,
-                status=m.ScenarioStatus.infeasible.value,
-                parameters=params.model_dump(),
-                inputs=inputs,
-                error={"message": exc.message, "details": exc.details},
-                created_by=actor,
-                started_at=started,
-                finished_at=dt.datetime.now(dt.UTC),
-            )
-            s.add(failed)
-            s.flush()
-            failed_id = failed.id
-        details = dict(exc.details) if isinstance(exc.details, dict) else {}
-        raise Infeasible(exc.message, details={**details, "scenario_id": failed_id}) from exc
+        return check(*args)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, details={"field": field}) from exc
+
+
+def start_scenario(engine: Engine, params: ScenarioParams, *, actor: str | None = None) -> int:
+    """Check a scenario and record it as ``pending`` (nothing is stored if it is refused);
+    :func:`solve_started_scenario` solves it. Returns its id."""
     with transaction(engine, actor=actor) as s:
+        inputs = _check_scenario(s, params)
         scenario = m.PrioritisationScenario(
             name=params.name,
             grid_id=params.grid_id,
             objective=params.objective,
-            status=m.ScenarioStatus.solved.value,
+            status=m.ScenarioStatus.pending.value,
             parameters=params.model_dump(),
             inputs=inputs,
-            results=results,
-            solver=solution.stats(),
+            results={"progress": _step(SCENARIO_STEPS, None)},
             created_by=actor,
-            started_at=started,
-            finished_at=dt.datetime.now(dt.UTC),
         )
         s.add(scenario)
         s.flush()
+        return scenario.id
+
+
+def _step(steps: Sequence[str], message: str | None) -> dict[str, Any]:
+    """A progress record: the message, its place among ``steps`` (0: waiting) and when."""
+    return {
+        "message": message,
+        "step": steps.index(message) + 1 if message in steps else 0,
+        "steps": len(steps),
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+
+
+def _scenario_progress(engine: Engine, scenario_id: int, also: Progress | None) -> Progress:
+    """A ``progress`` that records each step on the scenario (status ``running``)."""
+
+    def say(message: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                update(m.PrioritisationScenario)
+                .where(m.PrioritisationScenario.id == scenario_id)
+                .values(
+                    status=m.ScenarioStatus.running.value,
+                    results={"progress": _step(SCENARIO_STEPS, message)},
+                )
+            )
+        if also is not None:
+            also(message)
+
+    return say
+
+
+def solve_started_scenario(
+    engine: Engine,
+    scenario_id: int,
+    params: ScenarioParams,
+    *,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Solve a scenario recorded by :func:`start_scenario` and store its plan and units;
+    an infeasible one is stored as ``infeasible`` and :class:`Infeasible` raised, any other
+    error stores it as ``failed`` and is raised again."""
+    say = _scenario_progress(engine, scenario_id, progress)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        say(SCENARIO_STEPS[0])
+        with transaction(engine, actor=actor) as s:
+            units = read_units(s, params.grid_id)
+            features = list(get_scenario(s, scenario_id).inputs["features"])
+            locked_out_ids = _threat_units(s, params.grid_id, params.lock_out_threats)
+        problem, solution, results, ranking = solve_scenario(
+            units, features, params, locked_out_ids=locked_out_ids, progress=say
+        )
+        say(SCENARIO_STEPS[5])
+    except Infeasible as exc:
+        _scenario_ended(engine, scenario_id, "infeasible", started, actor, exc.message, exc.details)
+        details = dict(exc.details) if isinstance(exc.details, dict) else {}
+        raise Infeasible(exc.message, details={**details, "scenario_id": scenario_id}) from exc
+    except IrbisError as exc:
+        _scenario_ended(engine, scenario_id, "failed", started, actor, exc.message, exc.details)
+        raise
+    except Exception:
+        _scenario_ended(engine, scenario_id, "failed", started, actor, UNEXPECTED, None)
+        raise
+    with transaction(engine, actor=actor) as s:
+        scenario = get_scenario(s, scenario_id)
+        scenario.status = m.ScenarioStatus.solved.value
+        scenario.results = results
+        scenario.solver = solution.stats()
+        scenario.started_at = started
+        scenario.finished_at = dt.datetime.now(dt.UTC)
         rows = _scenario_unit_rows(scenario.id, units, problem, ranking)
         s.execute(insert(m.ScenarioUnit), rows)
         return scenario.id
+
+
+#: What a page says of a run that failed for a reason not meant for its readers (the
+#: exception itself is in the server's log).
+UNEXPECTED = "an unexpected error stopped the run; it is in the server's log"
+
+
+def _scenario_ended(
+    engine: Engine,
+    scenario_id: int,
+    status: str,
+    started: dt.datetime,
+    actor: str | None,
+    message: str,
+    details: Any,
+) -> None:
+    with transaction(engine, actor=actor) as s:
+        scenario = get_scenario(s, scenario_id)
+        scenario.status = status
+        scenario.results = None
+        scenario.error = {"message": message, "details": details}
+        scenario.started_at = started
+        scenario.finished_at = dt.datetime.now(dt.UTC)
 
 
 def get_scenario(session: Session, scenario_id: int) -> m.PrioritisationScenario:
@@ -1007,7 +1174,8 @@ def scenario_units_geojson(
     get_scenario(session, scenario_id)
     sql = (
         "SELECT u.h3, u.iso3, u.area_km2, u.cost, su.selected, su.locked, su.frequency, "
-        "su.rank, ST_AsGeoJSON(u.geom, 6) AS geometry FROM scenario_units su "
+        "su.rank, u.\"values\" -> 'place' AS place, ST_AsGeoJSON(u.geom, 6) AS geometry "
+        "FROM scenario_units su "
         "JOIN planning_units u ON u.id = su.unit_id WHERE su.scenario_id = :s"
         + (" AND su.selected" if selected_only else "")
         + " ORDER BY su.rank"
@@ -1026,20 +1194,367 @@ def scenario_units_geojson(
     return {"type": "FeatureCollection", "numberReturned": len(features), "features": features}
 
 
+# --------------------------------------------------------------------------------------------
+# Units named by place
+# --------------------------------------------------------------------------------------------
+
+#: Natural Earth's mountain ranges of the region, in English, Russian and Kazakh.
+RANGE_NAMES: dict[str, tuple[str, str, str]] = {
+    "TIAN SHAN": ("Tian Shan", "Тянь-Шань", "Тянь-Шань"),
+    "PAMIRS": ("Pamirs", "Памир", "Памир"),
+    "ALTAY MOUNTAINS": ("Altai", "Алтай", "Алтай"),
+    "Alataw Mts.": ("Dzungarian Alatau", "Джунгарский Алатау", "Жетісу Алатауы"),
+    "Karatau Range": ("Karatau", "Каратау", "Қаратау"),
+    "Tarbagatay Ra.": ("Tarbagatai", "Тарбагатай", "Тарбағатай"),
+    "Borohoro Mts.": ("Borohoro", "Борохоро", "Борохоро"),
+    "HINDU KUSH": ("Hindu Kush", "Гиндукуш", "Гиндукуш"),
+    "KARAKORAM RA.": ("Karakoram", "Каракорум", "Қарақорым"),
+    "KUNLUN MOUNTAINS": ("Kunlun", "Куньлунь", "Куньлунь"),
+    "Kopet Dag Mts .": ("Kopet Dag", "Копетдаг", "Копетдаг"),
+    "URAL MOUNTAINS": ("Urals", "Урал", "Орал таулары"),
+    "ALTUN MTS.": ("Altyn-Tagh", "Алтынтаг", "Алтынтаг"),
+}
+_LANGS = ("en", "ru", "kk")
+
+#: Per unit of a grid: the district holding most of it (Kazakhstan's districts, when at least
+#: half of the unit is in it), the nearest settlement (Kazakh towns and villages from
+#: OpenStreetMap, Natural Earth's places elsewhere) with its distance from the unit's centre,
+#: and the mountain range at that centre; names in en/ru/kk, stored in ``values.place``.
+_NAME_UNITS = """
+WITH named AS (
+  SELECT u.id, jsonb_strip_nulls(jsonb_build_object(
+    'district', CASE WHEN d.share >= 0.5 THEN
+      jsonb_build_object('en', d.name_en, 'ru', d.name_ru, 'kk', d.name_kk) END,
+    'region', CASE WHEN d.share >= 0.5 THEN
+      jsonb_build_object('en', d.region_en, 'ru', d.region_ru, 'kk', d.region_kk) END,
+    'settlement', jsonb_build_object('en', p.en, 'ru', p.ru, 'kk', p.kk),
+    'settlement_km', round(p.km::numeric, 1),
+    'range', r.name)) AS place
+  FROM planning_units u
+  CROSS JOIN LATERAL (SELECT ST_PointOnSurface(u.geom) AS c) centre
+  LEFT JOIN LATERAL (
+    SELECT d.name_en, d.name_ru, d.name_kk, d.region_en, d.region_ru, d.region_kk,
+           ST_Area(ST_Intersection(d.geom, u.geom)) / NULLIF(ST_Area(u.geom), 0) AS share
+    FROM districts d WHERE ST_Intersects(d.geom, u.geom)
+    ORDER BY share DESC NULLS LAST LIMIT 1) d ON true
+  LEFT JOIN LATERAL (
+    SELECT x.en, x.ru, x.kk, ST_Distance(x.geom::geography, centre.c::geography) / 1000 AS km
+    FROM (
+      (SELECT coalesce(s.name_en, s.name, s.name_ru) AS en,
+              coalesce(s.name_ru, s.name, s.name_en) AS ru,
+              coalesce(s.name_kk, s.name, s.name_ru) AS kk, s.geom
+       FROM settlements s WHERE s.place IN ('city', 'town', 'village')
+         AND coalesce(s.name, s.name_en, s.name_ru, s.name_kk) IS NOT NULL
+       ORDER BY s.geom <-> centre.c LIMIT 1)
+      UNION ALL
+      (SELECT p.name, coalesce(p.name_ru, p.name), coalesce(p.name_ru, p.name), p.geom
+       FROM places p WHERE p.name IS NOT NULL ORDER BY p.geom <-> centre.c LIMIT 1)
+    ) x ORDER BY km LIMIT 1) p ON true
+  LEFT JOIN LATERAL (
+    SELECT r.name FROM regions r
+    WHERE r.featurecla = 'Range/mtn' AND ST_Intersects(r.geom, centre.c) LIMIT 1) r ON true
+  WHERE u.grid_id = :g
+)
+UPDATE planning_units u SET "values" = u."values" || jsonb_build_object('place', n.place)
+FROM named n WHERE u.id = n.id
+"""
+
+
+def name_units(session: Session, grid_id: int) -> None:
+    """Name a grid's units by place (see :data:`_NAME_UNITS`), inside the caller's
+    transaction."""
+    session.execute(text(_NAME_UNITS), {"g": grid_id})
+
+
+def _in(names: Any, lang: str) -> str | None:
+    if not isinstance(names, dict):
+        return None
+    for code in (lang, "ru" if lang == "kk" else "en", "en"):
+        if names.get(code):
+            return str(names[code])
+    return None
+
+
+def range_name(name: str | None, lang: str) -> str | None:
+    """A mountain range's name in ``lang`` (Natural Earth's own, tidied, when unknown)."""
+    if not name:
+        return None
+    known = RANGE_NAMES.get(name)
+    if known is None:
+        return name.rstrip(" .").title()
+    return known[_LANGS.index(lang) if lang in _LANGS else 0]
+
+
+@dataclass(frozen=True)
+class PlaceWords:
+    """How a page says where a unit is, as ``%(...)s`` formats in its language."""
+
+    near: str = "near %(place)s"
+    district: str = "%(name)s district"
+    region: str = "%(name)s region"
+
+
+def _adjectival(place: dict[str, Any], key: str) -> bool:
+    """Whether a Kazakh district's or region's Russian name is an adjective (``Таскалинский``
+    район, ``Абайская`` область) rather than a city's or a person's name."""
+    ru = (place.get(key) or {}).get("ru") or ""
+    return bool(re.search(r"(ий|ый|ой|ая)$", ru))
+
+
+def unit_label(
+    place: dict[str, Any] | None, lang: str, *, fallback: str, words: PlaceWords | None = None
+) -> str:
+    """A unit's name in ``lang``: its district and region, else the nearest settlement, and
+    the mountain range; ``fallback`` (its H3 index) when the unit has no name."""
+    place = place or {}
+    words = words or PlaceWords()
+    district = _in(place.get("district"), lang)
+    settlement = _in(place.get("settlement"), lang)
+    if district:
+        label = words.district % {"name": district} if _adjectival(place, "district") else district
+        region = _in(place.get("region"), lang)
+        if region and _adjectival(place, "region"):
+            label = f"{label}, {words.region % {'name': region}}"
+    elif settlement:
+        label = words.near % {"place": settlement}
+    else:
+        label = fallback
+    mountains = range_name(place.get("range"), lang)
+    return f"{label} · {mountains}" if mountains else label
+
+
+def unit_places(session: Session, scenario_id: int) -> dict[str, dict[str, Any]]:
+    """The ``values.place`` of each unit of a scenario's grid, by H3 index."""
+    rows = session.execute(
+        text(
+            "SELECT u.h3, u.\"values\" -> 'place' AS place FROM scenario_units su "
+            "JOIN planning_units u ON u.id = su.unit_id WHERE su.scenario_id = :s"
+        ),
+        {"s": scenario_id},
+    ).all()
+    return {h3: place or {} for h3, place in rows}
+
+
+def cost_unit(grid_parameters: dict[str, Any]) -> tuple[str, bool]:
+    """What a grid's cost counts: ``("area", weighted)`` (km² of land, raised by threat, town
+    or road factors when ``weighted``) or ``("uniform", weighted)`` (1 per unit)."""
+    cost = grid_parameters.get("cost") or {}
+    weighted = any(
+        float(cost.get(k) or 0) > 0 for k in ("threat_weight", "town_weight", "road_weight")
+    )
+    return str(cost.get("base", "area")), weighted
+
+
+# --------------------------------------------------------------------------------------------
+# Runs from the forms: recorded first, worked on a background thread, followed by the pages
+# --------------------------------------------------------------------------------------------
+
+
+class Runner:
+    """Builds grids and solves scenarios one at a time on a background thread, so that a
+    form is answered at once; the record's status and progress tell the page how it goes
+    (any process can read them: they are in the database)."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irbis-plan")
+
+    def submit(self, fn: Callable[[], object]) -> Future[object]:
+        return self._pool.submit(fn)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def grid_status(grid: m.PlanningGrid) -> str:
+    """``ready``, or ``building`` / ``failed`` for a grid started from the form."""
+    return str((grid.inputs or {}).get("status", "ready"))
+
+
+def start_grid(engine: Engine, params: GridParams, *, actor: str | None = None) -> int:
+    """Check a grid's name and countries and record it as ``building``; returns its id
+    (:func:`finish_grid` builds it)."""
+    name = grid_name(params)
+    with transaction(engine, actor=actor) as s:
+        if s.scalar(select(m.PlanningGrid.id).where(m.PlanningGrid.name == name)):
+            raise Conflict(
+                f"a planning grid named {name!r} exists already", details={"field": "name"}
+            )
+        known = set(
+            s.scalars(select(m.Country.iso_a3).where(m.Country.iso_a3.in_(params.countries)))
+        )
+        missing = sorted(set(params.countries) - known)
+        if missing:
+            raise InvalidInput(
+                f"no stored boundary for {', '.join(missing)}", details={"field": "countries"}
+            )
+        grid = m.PlanningGrid(
+            name=name,
+            resolution=params.resolution,
+            countries=params.countries,
+            features=[],
+            n_units=0,
+            parameters=params.model_dump(mode="json", exclude={"name"}),
+            inputs={"status": "building", "progress": _step(GRID_STEPS, None)},
+            created_by=actor,
+        )
+        s.add(grid)
+        s.flush()
+        return grid.id
+
+
+def _set_grid_inputs(engine: Engine, grid_id: int, inputs: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(m.PlanningGrid).where(m.PlanningGrid.id == grid_id).values(inputs=inputs)
+        )
+
+
+def finish_grid(
+    engine: Engine,
+    grid_id: int,
+    params: GridParams,
+    *,
+    actor: str | None = None,
+    data_dir: Path | None = None,
+) -> None:
+    """Build a grid recorded by :func:`start_grid`, recording each step; a grid that cannot
+    be built is recorded as ``failed`` with the reason."""
+
+    def say(message: str) -> None:
+        _set_grid_inputs(
+            engine, grid_id, {"status": "building", "progress": _step(GRID_STEPS, message)}
+        )
+
+    try:
+        build_grid(
+            engine,
+            params.model_copy(update={"name": grid_name(params)}),
+            actor=actor,
+            data_dir=data_dir,
+            progress=say,
+            grid_id=grid_id,
+        )
+    except IrbisError as exc:
+        _set_grid_inputs(engine, grid_id, {"status": "failed", "error": {"message": exc.message}})
+    except Exception:
+        log.exception("planning grid %s could not be built", grid_id)
+        _set_grid_inputs(engine, grid_id, {"status": "failed", "error": {"message": UNEXPECTED}})
+
+
+def solve_in_background(
+    engine: Engine, scenario_id: int, params: ScenarioParams, *, actor: str | None = None
+) -> None:
+    """:func:`solve_started_scenario` for a background thread: the outcome is in the record."""
+    try:
+        solve_started_scenario(engine, scenario_id, params, actor=actor)
+    except IrbisError:
+        pass  # recorded as infeasible or failed, with the reason
+    except Exception:
+        log.exception("prioritisation scenario %s failed", scenario_id)
+
+
+#: The demo's grid and scenario (``irbis load demo``).
+DEMO_GRID = "Demo: H3 resolution 3 over Kazakhstan, Kyrgyzstan, Tajikistan and Uzbekistan"
+DEMO_SCENARIO = "Demo: 30% of each species' habitat per ecosystem and country, resort locked out"
+
+
+def ensure_demo_scenario(
+    engine: Engine, *, lock_out: Sequence[str] = (), data_dir: Path | None = None
+) -> int | None:
+    """Build the demo's grid and solve its scenario once (a solved one is left as it is);
+    returns the new scenario's id, or None when there was one already."""
+    with Session(engine) as s:
+        have = s.scalar(
+            select(m.PrioritisationScenario.id).where(
+                m.PrioritisationScenario.name == DEMO_SCENARIO,
+                m.PrioritisationScenario.status == m.ScenarioStatus.solved.value,
+            )
+        )
+        grid_id = s.scalar(select(m.PlanningGrid.id).where(m.PlanningGrid.name == DEMO_GRID))
+        published = set(s.scalars(text(f"SELECT name FROM {public_from('threats')}")))
+    if have is not None:
+        return None
+    if grid_id is None:
+        params = GridParams(name=DEMO_GRID, resolution=3)
+        grid_id = build_grid(engine, params, actor="irbis load demo", data_dir=data_dir)
+    scenario = ScenarioParams(
+        name=DEMO_SCENARIO,
+        grid_id=grid_id,
+        target=0.3,
+        lock_out_threats=[t for t in lock_out if t in published],
+        portfolio_runs=5,
+        replacement_units=5,
+    )
+    return run_scenario(engine, scenario, actor="irbis load demo")
+
+
+def form_choices(session: Session) -> dict[str, Any]:
+    """What the forms offer: the programme countries, the grids that are ready (with their
+    features) and the published threats (by name)."""
+    countries = session.execute(
+        select(m.Country.iso_a3, m.Country.name, m.Country.name_ru)
+        .where(m.Country.programme)
+        .order_by(m.Country.name)
+    ).all()
+    grids = [
+        g
+        for g in session.scalars(select(m.PlanningGrid).order_by(m.PlanningGrid.id.desc()))
+        if grid_status(g) == "ready"
+    ]
+    threats = session.scalars(
+        text(f"SELECT DISTINCT name FROM {public_from('threats')} ORDER BY name")
+    ).all()
+    return {
+        "countries": [{"iso3": c, "name": n, "name_ru": r} for c, n, r in countries],
+        "grids": [grid_summary(g) for g in grids],
+        "threats": list(threats),
+    }
+
+
+def run_progress(record: m.PlanningGrid | m.PrioritisationScenario) -> dict[str, Any]:
+    """Where a grid or a scenario is: status, the step it is at, the error if it failed."""
+    if isinstance(record, m.PlanningGrid):
+        inputs = record.inputs or {}
+        return {
+            "status": grid_status(record),
+            "progress": inputs.get("progress"),
+            "error": inputs.get("error"),
+        }
+    results = record.results or {}
+    return {"status": record.status, "progress": results.get("progress"), "error": record.error}
+
+
 __all__ = [
+    "GRID_STEPS",
+    "SCENARIO_STEPS",
     "CostParams",
     "GridParams",
+    "PlaceWords",
+    "Runner",
     "ScenarioParams",
     "build_grid",
     "compute_grid",
+    "cost_unit",
+    "ensure_demo_scenario",
+    "finish_grid",
+    "form_choices",
     "get_grid",
     "get_scenario",
     "grid_bounds",
+    "grid_status",
     "list_grids",
     "list_scenarios",
+    "name_units",
     "read_units",
+    "run_progress",
     "run_scenario",
     "scenario_summary",
     "scenario_units_geojson",
+    "solve_in_background",
     "solve_scenario",
+    "solve_started_scenario",
+    "start_grid",
+    "start_scenario",
+    "unit_label",
+    "unit_places",
 ]
