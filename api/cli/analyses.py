@@ -68,6 +68,14 @@ def _run(label: str, steps: int, fn: Callable[[Callable[[str], None]], int], qui
 
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+AsOf = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"],
+        help="Funded = field sites of grants under way on this date (for a species' figures, "
+        "grants for that species); default: today. Stored with the run.",
+    ),
+]
 
 
 @analyse_app.command("ecosystems")
@@ -162,27 +170,24 @@ def overlap(
             )
         ),
     ],
+    as_of: AsOf = None,
     quiet: Quiet = False,
 ) -> None:
     """Pieces where all the given layers overlap, with areas (ha) and shares."""
     from api.services import analyses as an
 
+    day = as_of.date() if as_of else None
     with _engine() as (engine, settings):
-        _run("overlap", 1, lambda p: an.run_overlap(engine, settings, list(layers)), quiet)
+        _run(
+            "overlap", 1, lambda p: an.run_overlap(engine, settings, list(layers), as_of=day), quiet
+        )
 
 
 @analyse_app.command("gaps")
 def gaps(
     habitat_run: Annotated[int | None, typer.Option(help="Habitat run (default: latest).")] = None,
     min_gap_ha: Annotated[float, typer.Option(help="Smallest gap piece kept (ha).")] = 1.0,
-    as_of: Annotated[
-        datetime | None,
-        typer.Option(
-            formats=["%Y-%m-%d"],
-            help="Funded = sites of grants under way on this date, for the row's species "
-            "(default: today).",
-        ),
-    ] = None,
+    as_of: AsOf = None,
     quiet: Quiet = False,
 ) -> None:
     """Habitat protected (Protected Planet method), funded, threatened; the ranked gap layer."""
@@ -231,6 +236,7 @@ def loss(
             "cleared, and use them as the two epochs (a scenario)."
         ),
     ] = False,
+    as_of: AsOf = None,
     quiet: Quiet = False,
 ) -> None:
     """Habitat, park and ecosystem area inside threats; habitat change between raster epochs."""
@@ -255,7 +261,13 @@ def loss(
         _run(
             "habitat loss",
             1,
-            lambda p: an.run_loss(engine, settings, threat=threat, epochs=epochs),
+            lambda p: an.run_loss(
+                engine,
+                settings,
+                threat=threat,
+                epochs=epochs,
+                as_of=as_of.date() if as_of else None,
+            ),
             quiet,
         )
 

@@ -226,6 +226,7 @@ class HabitatParams(_Params):
 
 class OverlapParams(_Params):
     layers: list[str] = Field(min_length=2, max_length=6)
+    as_of: dt.date | None = None
 
 
 class GapsParams(_Params):
@@ -237,6 +238,7 @@ class GapsParams(_Params):
 class LossParams(_Params):
     threat: str | None = None
     epochs: dict[str, str] = {}
+    as_of: dt.date | None = None
 
 
 PARAMS: dict[str, type[_Params]] = {
@@ -299,7 +301,7 @@ def create_analysis(
             **kw,
         )
     elif isinstance(p, OverlapParams):
-        run_id = an.run_overlap(engine, settings, p.layers, **kw)
+        run_id = an.run_overlap(engine, settings, p.layers, as_of=p.as_of, **kw)
     elif isinstance(p, GapsParams):
         run_id = an.run_gaps(
             engine,
@@ -311,7 +313,9 @@ def create_analysis(
         )
     else:
         assert isinstance(p, LossParams)
-        run_id = an.run_loss(engine, settings, threat=p.threat, epochs=p.epochs, **kw)
+        run_id = an.run_loss(
+            engine, settings, threat=p.threat, epochs=p.epochs, as_of=p.as_of, **kw
+        )
     with Session(engine) as s:
         summary = an.run_summary(an.get_run(s, run_id), full=True, staff=True)
     return JSONResponse(summary, status_code=201, headers={"Location": f"/analyses/{run_id}"})

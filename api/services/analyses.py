@@ -36,6 +36,7 @@ from api.db.engine import transaction
 from api.db.store import read_gdf, read_table, rows_from_gdf
 from api.settings import Settings
 from geo import ecosystems as eco
+from geo import funding as fd
 from geo import gaps as gp
 from geo import habitat as hb
 from geo import labels as lb
@@ -112,6 +113,9 @@ KOPPEN_FILE = "climate/kgc_rubel2017_koppen_centralasia.tif"
 ARIDITY_FILE = "climate/koppen_beck2018_main_class_1km_centralasia.tif"
 LANDCOVER_FILE = "landcover/mcd12c1_2019_igbp_centralasia.tif"
 ECOREGIONS_FILE = "ecoregions/resolve2017_centralasia.geojson"
+#: Where water comes from, stated with every ecosystem and habitat record: the Aral Sea's shore
+#: is that of the land-cover year (no newer water layer is in the data folder).
+WATER_SOURCE = "water, the Aral Sea's shore included, from MODIS MCD12C1 land cover of 2019 (0.05°)"
 
 
 def _data_file(settings: Settings, relpath: str, inputs: Inputs) -> Path:
@@ -331,30 +335,23 @@ def read_protected_areas(session: Session) -> gpd.GeoDataFrame:
     return read_table(session, m.ProtectedArea)
 
 
-def read_field_sites(session: Session, funded_only: bool = True) -> gpd.GeoDataFrame:
-    q = (
-        "SELECT f.id, f.name, g.code AS grant_code, g.status AS grant_status, "
-        "ST_AsBinary(f.geom) AS geom FROM field_sites f JOIN grants g ON g.id = f.grant_id"
-    )
-    if funded_only:
-        q += " WHERE g.status IN ('active', 'closed')"
-    return read_gdf(session, q + " ORDER BY f.id")
-
-
-def read_funded_sites(session: Session, as_of: dt.date) -> gpd.GeoDataFrame:
-    """Field sites of grants that were funding work on ``as_of``: the grant was under way
-    (``start_date <= as_of <= end_date``) and not a proposal or terminated; with the
-    scientific names of the grant's species (column ``species``, a list)."""
+def read_field_sites(session: Session) -> gpd.GeoDataFrame:
+    """Every field site with its grant's status, dates and species (column ``species``, a list
+    of scientific names): the input of the funding rule (:mod:`geo.funding`)."""
     q = (
         "SELECT f.id, f.name, f.method, g.code AS grant_code, g.status AS grant_status, "
         "g.start_date, g.end_date, ARRAY(SELECT s.scientific_name FROM grant_species gs "
         "JOIN species s ON s.id = gs.species_id WHERE gs.grant_id = g.id "
         "ORDER BY s.scientific_name) AS species, ST_AsBinary(f.geom) AS geom "
-        "FROM field_sites f JOIN grants g ON g.id = f.grant_id "
-        "WHERE g.status IN ('active', 'closed') AND g.start_date <= :d AND g.end_date >= :d "
-        "ORDER BY f.id"
+        "FROM field_sites f JOIN grants g ON g.id = f.grant_id ORDER BY f.id"
     )
-    return read_gdf(session, q, params={"d": as_of})
+    return read_gdf(session, q)
+
+
+def read_funded_sites(session: Session, as_of: dt.date) -> gpd.GeoDataFrame:
+    """Field sites of grants that were funding work on ``as_of`` (:func:`geo.funding.funded_sites`),
+    with the scientific names of the grant's species (column ``species``, a list)."""
+    return fd.funded_sites(read_field_sites(session), as_of)
 
 
 def read_threats(session: Session, threat: str | None = None) -> gpd.GeoDataFrame:
@@ -394,8 +391,8 @@ def _store_ecosystem_polygons(
         for r in polys.itertuples()
     ]
     g["analysis_run_id"] = run_id
-    src = "Irbis analysis run {}: Kapos et al. (2000) mountain classes from {}".format(
-        run_id, " and ".join(grid.sources.values())
+    src = "Irbis analysis run {}: Kapos et al. (2000) mountain classes from {}; {}".format(
+        run_id, " and ".join(grid.sources.values()), WATER_SOURCE
     )
     rows = rows_from_gdf(
         g,
@@ -620,7 +617,8 @@ def run_habitat(
                     "species_id": sid,
                     "analysis_run_id": run_id,
                     "params": _jsonable(p),
-                    "source": f"Irbis analysis run {run_id}: Area of Habitat (Brooks et al. 2019)",
+                    "source": f"Irbis analysis run {run_id}: Area of Habitat (Brooks et al. "
+                    f"2019); {WATER_SOURCE}",
                     "licence": DERIVED_LICENCE,
                     "method": "modelled",
                 },
@@ -648,14 +646,18 @@ def _columns(gdf: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
     return out.rename_geometry("geometry") if geom != "geometry" else out
 
 
-def read_layer(session: Session, name: str, inputs: Inputs) -> gpd.GeoDataFrame:
-    """A named store layer as polygons (for overlaps): see :data:`OVERLAP_LAYERS`."""
+def read_layer(
+    session: Session, name: str, inputs: Inputs, as_of: dt.date | None = None
+) -> gpd.GeoDataFrame:
+    """A named store layer as polygons (for overlaps): see :data:`OVERLAP_LAYERS`. Field
+    sites are those funded on ``as_of`` (default today; :mod:`geo.funding`)."""
     if name == "protected_areas":
         _versions(session, ["protected_areas"], inputs)
         return _columns(_pa_polygons(read_protected_areas(session)), ["id", "name", "status"])
     if name == "field_sites":
         _versions(session, ["field_sites", "grants"], inputs)
-        return _columns(read_field_sites(session, funded_only=False), [])
+        sites = read_funded_sites(session, as_of or dt.date.today())
+        return _columns(sites, ["id", "name", "grant_code", "method"])
     if name == "threats":
         _versions(session, ["threats"], inputs)
         return _columns(read_threats(session), ["id", "name", "kind", "status"])
@@ -678,18 +680,25 @@ def run_overlap(
     settings: Settings,
     layers: list[str],
     *,
+    as_of: dt.date | None = None,
     actor: str = ACTOR,
     title: str | None = None,
 ) -> int:
-    """Overlap two or more store layers and store the pieces with areas and shares."""
+    """Overlap two or more store layers and store the pieces with areas and shares. The
+    field-site layer holds the sites funded on ``as_of`` (default today, stored with the
+    run; :mod:`geo.funding`)."""
     if len(layers) < 2:
         raise InvalidInput("an overlap needs two or more layers")
     if len(set(layers)) != len(layers):
         raise InvalidInput("name each layer once")
+    day = as_of or dt.date.today()
+    parameters: dict[str, Any] = {"layers": layers, "as_of": day.isoformat()}
+    if "field_sites" in layers:
+        parameters["funded"] = fd.RULE
 
     def compute(inputs: Inputs) -> gpd.GeoDataFrame:
         with _read(engine) as s:
-            data = {n: read_layer(s, n, inputs) for n in layers}
+            data = {n: read_layer(s, n, inputs, day) for n in layers}
         return ov.overlap(data, id_cols=dict.fromkeys(layers, "id"))
 
     def store(s: Session, run_id: int, res: gpd.GeoDataFrame) -> dict[str, Any]:
@@ -701,7 +710,7 @@ def run_overlap(
             "table": records(ov.overlap_table(res)) if n else [],
         }
 
-    return _execute(engine, "overlap", {"layers": layers}, compute, store, actor=actor, title=title)
+    return _execute(engine, "overlap", parameters, compute, store, actor=actor, title=title)
 
 
 def run_gaps(
@@ -729,8 +738,7 @@ def run_gaps(
         "protected": "Protected Planet rules (geo.protected_planet): Proposed, Not Reported "
         "and UNESCO-MAB Biosphere Reserves left out, points buffered to reported area, "
         "overlaps dissolved, areas equal-area",
-        "funded": "field sites of grants under way on as_of (active or closed, start_date <= "
-        "as_of <= end_date) whose species include the row's species",
+        "funded": fd.RULE,
     }
 
     def compute(inputs: Inputs) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
@@ -747,7 +755,7 @@ def run_gaps(
             progress("layers read")
         tables, pieces = [], []
         for sp, h in hab.groupby("species", sort=True):
-            own = sites[[sp in list(v) for v in sites["species"]]]
+            own = fd.funded_sites(sites, day, species=str(sp))
             t, g = gp.coverage_gaps(h, pas, own, threats, min_gap_ha=min_gap_ha)
             labels = _row_labels(h, pas, own, threats)
             tables.append(t.merge(labels, on=GAP_KEYS, how="left"))
@@ -866,6 +874,7 @@ def run_loss(
     epochs: Mapping[str, str] | None = None,
     habitat_values: tuple[int, ...] = (1,),
     extra_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    as_of: dt.date | None = None,
     actor: str = ACTOR,
     title: str | None = None,
 ) -> int:
@@ -876,18 +885,29 @@ def run_loss(
     ``extra_layers`` adds polygon layers measured inside the footprints (e.g. a forest cover
     layer as ``{"forest": gdf}``). Areas the threat's own sources report (properties ending in
     ``_ha``, such as the 27 ha of spruce forest to be cut at Kok-Jailau) are listed apart as
-    ``reported``: they are quoted, not measured."""
+    ``reported``: they are quoted, not measured. The field-site zones of a raster series are
+    the sites funded on ``as_of`` (default today, stored with the run; :mod:`geo.funding`)."""
     epochs = dict(epochs or {})
+    day = as_of or dt.date.today()
     parameters = {
         "threat": threat,
         "epochs": epochs,
         "habitat_values": list(habitat_values),
         "extra_layers": sorted(extra_layers or {}),
+        "as_of": day.isoformat(),
+        "funded": fd.RULE,
     }
 
     def compute(inputs: Inputs) -> tuple[Any, ...]:
         with _read(engine) as s:
-            _versions(s, ["threats", "threat_status_changes", "protected_areas"], inputs)
+            tables = [
+                "threats",
+                "threat_status_changes",
+                "protected_areas",
+                "field_sites",
+                "grants",
+            ]
+            _versions(s, tables, inputs)
             threats = read_threats(s, threat)
             layers = _loss_layers(s, inputs, extra_layers or {})
             sc = pd.read_sql(
@@ -904,7 +924,7 @@ def run_loss(
                 zones = ls.zones_from(
                     {
                         "protected_area": _pa_polygons(read_protected_areas(s)),
-                        "field_site": read_field_sites(s, funded_only=False),
+                        "field_site": read_funded_sites(s, day),
                         "country": programme_countries(s, inputs)
                         .rename(columns={"iso_a3": "iso"})
                         .assign(id=lambda d: d["iso"]),

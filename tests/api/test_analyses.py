@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +27,10 @@ def runs(engine: Engine, settings: Settings, demo: dict[str, int]) -> dict[str, 
     ids["ecosystems"] = an.run_ecosystems(engine, settings)
     ids["habitat"] = an.run_habitat(engine, settings)
     ids["gaps"] = an.run_gaps(engine, settings)
-    ids["overlap"] = an.run_overlap(engine, settings, ["protected_areas", "field_sites"])
+    # field sites count while their grant is under way: half-way through the example grants
+    ids["overlap"] = an.run_overlap(
+        engine, settings, ["protected_areas", "field_sites"], as_of=dt.date(2021, 6, 30)
+    )
     ids["epochs"] = an.register_habitat_scenario(engine, settings)
     ids["loss"] = an.run_loss(engine, settings, epochs=ids["epochs"])
     return ids
@@ -168,6 +172,8 @@ def test_overlap_pieces_agree_with_postgis(runs, session):
     pg = session.execute(
         text(
             "SELECT sum(ST_Area(ST_Intersection(f.geom, p.geom)::geography)) / 1e4 FROM field_sites f "
+            "JOIN grants g ON g.id = f.grant_id AND g.status IN ('active', 'closed') "
+            "AND g.start_date <= DATE '2021-06-30' AND g.end_date >= DATE '2021-06-30' "
             "JOIN protected_areas p ON ST_Intersects(f.geom, p.geom) "
             "WHERE GeometryType(p.geom) <> 'POINT'"
         )
