@@ -84,13 +84,22 @@
     });
   }
 
+  /* Phones and narrow windows: the layer switcher and the legend start folded, each behind
+     a button, so the map itself is what the screen shows. */
+  var NARROW = "(max-width: 720px)";
+  function narrow() { return !!(window.matchMedia && window.matchMedia(NARROW).matches); }
+  if (window.L && L.Control && L.Control.Layers) {
+    L.Control.Layers.addInitHook(function () { if (narrow()) this.options.collapsed = true; });
+  }
+
   /* A legend control: a swatch per visible layer (or per category), kept in step with the
-     layer switcher. */
+     layer switcher; its title is a button that folds it. */
+  var legends = 0;
   function legend(map, items, title) {
     var ctl = L.control({ position: "bottomleft" });
-    var div;
+    var div, body, button;
     function draw() {
-      var html = "<h4>" + esc(title || "Legend") + "</h4>";
+      var html = "";
       var last = null;
       items.forEach(function (it) {
         var grid = registry[it.layer];
@@ -104,11 +113,27 @@
           ";border-color:" + esc(it.stroke || it.colour) + '"></span>' + esc(it.label) +
           (it.example ? ' <span class="badge example">example</span>' : "") + "</div>";
       });
-      div.innerHTML = html;
+      body.innerHTML = html;
+    }
+    function fold(open) {
+      button.setAttribute("aria-expanded", String(open));
+      body.hidden = !open;
     }
     ctl.onAdd = function () {
+      legends += 1;
       div = L.DomUtil.create("div", "irbis-legend");
+      div.setAttribute("role", "region");
+      div.setAttribute("aria-label", title || "Legend");
+      button = L.DomUtil.create("button", "legend-toggle", div);
+      button.type = "button";
+      button.textContent = title || "Legend";
+      body = L.DomUtil.create("div", "legend-body", div);
+      body.id = "irbis-legend-" + legends;
+      button.setAttribute("aria-controls", body.id);
+      fold(!narrow());
+      button.addEventListener("click", function () { fold(body.hidden); });
       L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
       setTimeout(draw, 0);
       return div;
     };
