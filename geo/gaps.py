@@ -28,13 +28,14 @@ import shapely
 
 from geo.crs import STORAGE_EPSG, area_ha, require_crs
 from geo.errors import InvalidInput
-from geo.overlap import POLYGONAL, _polygonal
+from geo.overlap import POLYGONAL
 from geo.protected_planet import (
     CIRCLE_VERTICES,
     geodesic_circle,
     pa_polygons,
     protected_surface,
 )
+from geo.shapes import polygonal_parts
 
 
 def _union(gdf: gpd.GeoDataFrame | None, what: str) -> shapely.Geometry:
@@ -43,7 +44,7 @@ def _union(gdf: gpd.GeoDataFrame | None, what: str) -> shapely.Geometry:
     require_crs(gdf, what=what)
     g = gdf.to_crs(STORAGE_EPSG).geometry.to_numpy()
     g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
-    g = np.array([_polygonal(shapely.make_valid(x)) for x in g], dtype=object)
+    g = polygonal_parts(shapely.make_valid(g))[0]
     return shapely.union_all(g) if len(g) else shapely.MultiPolygon()
 
 

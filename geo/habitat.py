@@ -68,6 +68,7 @@ from geo.ecosystems import (
 )
 from geo.errors import InvalidInput
 from geo.ranges import GOITERED_GAZELLE_RANGE, SNOW_LEOPARD_RANGE
+from geo.shapes import polygonal_parts
 
 
 @dataclass(frozen=True)
@@ -287,7 +288,7 @@ def model_habitat(
     polys["iso3"] = [grid.countries[i - 1] for i in k // 4]
     polys["ecosystem"] = [("mountain", "arid_lowland", "other")[v] for v in k % 4]
     polys["species"] = params.species
-    polys["geometry"] = [_polygonal(g) for g in polys.geometry]
+    polys["geometry"] = polygonal_parts(polys.geometry.to_numpy())[0]
     polys["area_ha"] = area_ha(polys)
     return gpd.GeoDataFrame(polys[[*cols, "geometry"]], crs=STORAGE_EPSG).reset_index(drop=True)
 
@@ -373,11 +374,6 @@ def habitat_raster(
         dst.write(out, 1)
         dst.update_tags(species=params.species, parameters=json.dumps(params.to_json()))
     return path
-
-
-def _polygonal(g: shapely.Geometry) -> shapely.Geometry:
-    parts = [p for p in shapely.get_parts(g) if p.geom_type == "Polygon"]
-    return shapely.MultiPolygon(parts)
 
 
 def habitat_summary(habitat: gpd.GeoDataFrame) -> pd.DataFrame:

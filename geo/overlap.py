@@ -23,6 +23,7 @@ import shapely
 
 from geo.crs import STORAGE_EPSG, area_ha, require_crs
 from geo.errors import InvalidGeometry, InvalidInput
+from geo.shapes import polygonal_parts
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 
@@ -50,7 +51,7 @@ def prepare_layer(gdf: gpd.GeoDataFrame, name: str, id_col: str | None = None) -
     if bad.any():
         geoms = geoms.copy()
         geoms[bad] = shapely.make_valid(geoms[bad])
-    geoms = np.array([_polygonal(x) for x in geoms], dtype=object)
+    geoms = polygonal_parts(geoms)[0]
     if bad.any() and any(geoms[bad][i].is_empty for i in range(int(bad.sum()))):
         raise InvalidGeometry(
             f"layer {name!r}: {int(bad.sum())} invalid geometries could not be repaired "
@@ -62,15 +63,6 @@ def prepare_layer(gdf: gpd.GeoDataFrame, name: str, id_col: str | None = None) -
         if col in g.columns and col != id_col:
             out[f"{name}_{col}"] = np.asarray(g[col])[keep][poly]
     return out
-
-
-def _polygonal(g: shapely.Geometry) -> shapely.Geometry:
-    if g.geom_type in POLYGONAL:
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in POLYGONAL]
-    if not parts:
-        return shapely.Polygon()
-    return shapely.union_all(parts)
 
 
 def overlap(
@@ -120,7 +112,7 @@ def _intersect(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if len(ia) == 0:
         return a.iloc[0:0].assign(**{c: [] for c in b.columns if c != "geometry"})
     inter = shapely.intersection(a.geometry.to_numpy()[ia], b.geometry.to_numpy()[ib])
-    inter = np.array([_polygonal(g) for g in inter], dtype=object)
+    inter = polygonal_parts(inter)[0]
     keep = ~shapely.is_empty(inter)
     left = a.drop(columns="geometry").iloc[ia[keep]].reset_index(drop=True)
     right = b.drop(columns="geometry").iloc[ib[keep]].reset_index(drop=True)

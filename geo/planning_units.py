@@ -49,6 +49,7 @@ from geo import protected_planet
 from geo.crs import EQUAL_AREA_EPSG, M2_PER_KM2, STORAGE_EPSG, require_crs, to_storage
 from geo.errors import InvalidInput, SchemaMismatch, TooLarge
 from geo.prioritisation import Boundary
+from geo.shapes import polygonal_part, polygonal_parts
 
 #: Prefix of the feature columns (habitat area in km² per species and ecosystem).
 FEATURE_PREFIX = "habitat:"
@@ -118,7 +119,7 @@ def hex_grid(
             f"than the limit {max_units:,}; choose a coarser resolution or a smaller area"
         )
     cells: set[str] = set()
-    for poly in _polygons(whole):
+    for poly in polygonal_part(whole).geoms:
         shape = h3.geo_to_h3shape(poly.__geo_interface__)
         cells.update(h3.h3shape_to_cells_experimental(shape, int(resolution), contain="overlap"))
     if not cells:
@@ -129,7 +130,7 @@ def hex_grid(
     inside = shapely.contains(whole, hexes)
     geoms = hexes.copy()
     geoms[~inside] = shapely.intersection(hexes[~inside], whole)
-    geoms = np.array([_polygonal(g) for g in geoms], dtype=object)
+    geoms = polygonal_parts(geoms)[0]
     units = gpd.GeoDataFrame(
         {"h3": ids, "clipped": ~inside}, geometry=list(geoms), crs=STORAGE_EPSG
     )
@@ -161,27 +162,6 @@ def _cell_ring(cell: str) -> list[tuple[float, float]]:
     measures in any CRS agree with geodesic ones (PostGIS geography)."""
     corners = [(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]
     return _geodesic_path([*corners, corners[0]])
-
-
-def _polygons(geom: shapely.Geometry) -> list[shapely.Polygon]:
-    if isinstance(geom, shapely.Polygon):
-        return [geom]
-    if hasattr(geom, "geoms"):
-        out: list[shapely.Polygon] = []
-        for g in geom.geoms:
-            out.extend(_polygons(g))
-        return out
-    return []
-
-
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    """Keep the polygonal part of a clipped cell (lines and points from touching edges go)."""
-    if geom is None or geom.is_empty:
-        return shapely.Polygon()
-    polys = _polygons(geom)
-    if not polys:
-        return shapely.Polygon()
-    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
 def _area_km2(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
@@ -237,7 +217,7 @@ def _overlap_km2(
 def _dissolved(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One multipolygon for the whole layer: overlapping pieces are counted once."""
     geom = shapely.make_valid(layer.geometry.union_all())
-    return gpd.GeoDataFrame(geometry=[_polygonal(geom)], crs=STORAGE_EPSG)
+    return gpd.GeoDataFrame(geometry=[polygonal_part(geom)], crs=STORAGE_EPSG)
 
 
 def geodesic_circle(lon: float, lat: float, area_km2: float, n: int = 64) -> shapely.Polygon:
@@ -309,7 +289,7 @@ def threat_footprints(
         w = 1.0 if status is None else float(weights.get(str(status), 0.0))
         if w <= 0:
             continue
-        rows.append((w, _polygonal(shapely.make_valid(_local_buffer(geom, buffer_km)))))
+        rows.append((w, polygonal_part(shapely.make_valid(_local_buffer(geom, buffer_km)))))
     return gpd.GeoDataFrame(
         {"weight": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=STORAGE_EPSG
     )
@@ -675,7 +655,7 @@ def habitat_from_regions(
         eco = by_name.get(str(name), eco_of.get(str(cls)))
         if eco is None or geom is None:
             continue
-        clipped = _polygonal(shapely.intersection(shapely.make_valid(geom), whole))
+        clipped = polygonal_part(shapely.intersection(shapely.make_valid(geom), whole))
         if clipped.is_empty:
             continue
         for species, ecosystems in species_of.items():

@@ -45,7 +45,7 @@ import shapely
 from pyproj import Geod
 
 from geo.crs import STORAGE_EPSG, area_ha, require_crs
-from geo.overlap import _polygonal
+from geo.shapes import polygonal_part, polygonal_parts
 
 #: Statuses Protected Planet leaves out of coverage.
 EXCLUDED_STATUSES: tuple[str, ...] = ("Proposed", "Not Reported")
@@ -122,7 +122,7 @@ def pa_polygons(pas: gpd.GeoDataFrame, *, area_col: str = "reported_area_km2") -
             )
             geoms.append(shapely.union_all(circles) if circles else shapely.Polygon())
         else:
-            geoms.append(_polygonal(shapely.make_valid(g) if not g.is_valid else g))
+            geoms.append(polygonal_part(shapely.make_valid(g) if not g.is_valid else g))
     out = gpd.GeoDataFrame(
         pd.DataFrame(p.drop(columns=p.geometry.name)),
         geometry=gpd.GeoSeries(geoms, index=p.index, crs=STORAGE_EPSG),
@@ -159,7 +159,7 @@ def protected_surface(
     )
     if polys.empty:
         return shapely.MultiPolygon()
-    return _polygonal(shapely.make_valid(shapely.union_all(polys.geometry.to_numpy())))
+    return polygonal_part(shapely.make_valid(shapely.union_all(polys.geometry.to_numpy())))
 
 
 def protected_area_ha(surface: shapely.Geometry) -> float:
@@ -177,7 +177,7 @@ def clipped_to(pas: gpd.GeoDataFrame, footprint: shapely.Geometry) -> gpd.GeoDat
     if polys.empty:
         return polys
     pieces = shapely.intersection(polys.geometry.to_numpy(), footprint)
-    pieces = np.array([_polygonal(g) for g in pieces], dtype=object)
+    pieces = polygonal_parts(pieces)[0]
     out = polys.set_geometry(gpd.GeoSeries(pieces, index=polys.index, crs=STORAGE_EPSG))
     out = out[~out.geometry.is_empty]
     name = pas.geometry.name
@@ -225,7 +225,7 @@ def protected_on(
     for key, history in by_land.items():
         if not inside_on(history, on):
             out = shapely.difference(out, land[key])
-    return _polygonal(out)
+    return polygonal_part(out)
 
 
 __all__ = [

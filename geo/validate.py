@@ -53,6 +53,7 @@ from pyproj.exceptions import CRSError
 
 from geo.crs import EQUAL_AREA_EPSG, REGION_BOUNDS, STORAGE_CRS, STORAGE_EPSG
 from geo.errors import InvalidInput, MissingCRS
+from geo.shapes import polygonal_parts
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 _POLYGON, _MULTIPOLYGON, _COLLECTION = 3, 6, 7
@@ -234,29 +235,6 @@ def geom_hash(geoms: np.ndarray, *, rounded: bool = False) -> np.ndarray:
     return np.array(
         [None if w is None else hashlib.sha256(w).hexdigest() for w in wkb], dtype=object
     )
-
-
-def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The polygonal part of each geometry as a MultiPolygon (None if it has none), and
-    whether other parts (points, lines) were dropped."""
-    n = len(geoms)
-    type_id = shapely.get_type_id(geoms)
-    if np.isin(type_id, [_POLYGON, _MULTIPOLYGON]).all():  # the usual case
-        out = geoms.copy()
-        single = type_id == _POLYGON
-        if single.any():
-            out[single] = shapely.multipolygons(geoms[single][:, None])
-        return out, np.zeros(n, dtype=bool)
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    parts2, idx2 = shapely.get_parts(parts, return_index=True)  # collections hold multi-parts
-    owner = owner[idx2]
-    is_poly = (shapely.get_type_id(parts2) == _POLYGON) & ~shapely.is_empty(parts2)
-    out = np.full(n, None, dtype=object)
-    if is_poly.any():
-        shapely.multipolygons(parts2[is_poly], indices=owner[is_poly], out=out)
-    dropped = np.zeros(n, dtype=bool)
-    dropped[owner[~is_poly]] = True
-    return out, dropped
 
 
 def _fmt(values: np.ndarray, digits: int = 1) -> pd.Series:
@@ -593,7 +571,9 @@ def _repair(st: _Sites) -> tuple[np.ndarray, pd.Series, np.ndarray]:
 def _polygonal_rule(st: _Sites, broken: np.ndarray) -> None:
     """Keep the polygonal part of each site as a MultiPolygon; refuse sites left with none."""
     usable, n = st.usable, st.n
-    st.multi[usable], dropped = _polygonal(st.geoms[usable])
+    multi, dropped = polygonal_parts(st.geoms[usable])
+    multi[shapely.is_empty(multi)] = None  # no polygonal part left
+    st.multi[usable] = multi
     dropped_idx = np.flatnonzero(usable)[dropped]
     none_left = usable & shapely.is_missing(st.multi)
     degenerate = none_left & np.isin(np.arange(n), broken)
