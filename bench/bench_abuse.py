@@ -200,7 +200,7 @@ def filter_clients(port: int, seconds: float, n: int, out: Any, nice: int = 0) -
     out.put(
         {
             "statuses": {k: dict(v) for k, v in sorted(stats.items())},
-            "s_median": {k: round(statistics.median(v), 3) for k, v in sorted(times.items()) if v},
+            "times": times,
             "cpu_s": time.process_time() - cpu0,
         }
     )
@@ -271,7 +271,7 @@ def body_clients(port: int, seconds: float, n: int, grant: str, out: Any, nice: 
     out.put(
         {
             "statuses": {k: dict(v) for k, v in stats.items()},
-            "mb_sent_median": {k: round(statistics.median(v), 2) for k, v in sent_mb.items()},
+            "sent_mb": sent_mb,
             "cpu_s": time.process_time() - cpu0,
         }
     )
@@ -360,16 +360,39 @@ class CPU:
         }
 
     @staticmethod
-    def cores(a: dict[str, Any], b: dict[str, Any], **clients: float) -> dict[str, float]:
-        """Cores used between samples ``a`` and ``b``, with the clients' CPU seconds."""
-        wall = b["t"] - a["t"]
+    def delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
+        """Wall and CPU seconds of the server and the backends between samples a and b."""
         pg = sum(v - a["backends"].get(pid, 0.0) for pid, v in b["backends"].items())
-        out = {
-            "server": round((b["server"] - a["server"]) / wall, 2),
-            "postgres": round(pg / wall, 2),
-        }
-        out.update({k: round(v / wall, 2) for k, v in clients.items()})
-        return out
+        return {"wall": b["t"] - a["t"], "server": b["server"] - a["server"], "postgres": pg}
+
+
+def merge(into: dict[Any, Any], got: dict[Any, Any]) -> None:
+    """Add ``got`` to ``into``: lists are joined, numbers added, dicts merged."""
+    for k, v in got.items():
+        if isinstance(v, dict):
+            merge(into.setdefault(k, {}), v)
+        elif isinstance(v, list):
+            into.setdefault(k, []).extend(v)
+        else:
+            into[k] = into.get(k, 0) + v
+
+
+def cores(cpu: dict[str, float], **clients: float) -> dict[str, float]:
+    """Cores used by each party over a phase (CPU seconds over wall seconds)."""
+    wall = cpu["wall"]
+    parties = {"server": cpu["server"], "postgres": cpu["postgres"], **clients}
+    return {k: round(v / wall, 2) for k, v in parties.items()}
+
+
+def run_clients(ctx: Any, q: Any, targets: list[tuple[Any, tuple[Any, ...]]], t: float) -> list:
+    """Start one process per (function, args), each putting one result on ``q``."""
+    procs = [ctx.Process(target=f, args=a) for f, a in targets]
+    for pr in procs:
+        pr.start()
+    got = [q.get(timeout=t + 120) for _ in procs]
+    for pr in procs:
+        pr.join(30)
+    return got
 
 
 def check_data(url: str) -> str:
@@ -399,6 +422,12 @@ def main() -> None:
     ap.add_argument("--db-url", default=DEFAULT_DB)
     ap.add_argument("--reader-url", default=None, help="default: the --db-url as irbis_reader")
     ap.add_argument("--seconds", type=float, default=30.0, help="per phase, at most 60")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="idle and attack alternate this many times (each window --seconds / --rounds)",
+    )
     ap.add_argument("--filters", type=int, default=20)
     ap.add_argument("--bodies", type=int, default=10)
     ap.add_argument(
@@ -412,6 +441,7 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/benchdata/results/irbis_abuse.json")
     args = ap.parse_args()
     seconds = max(5.0, min(args.seconds, 60.0))
+    args.rounds = max(1, min(args.rounds, 10))
     reader = args.reader_url or args.db_url.replace("irbis:irbis@", "irbis_reader:irbis_reader@")
     grant = check_data(args.db_url)
 
@@ -424,6 +454,7 @@ def main() -> None:
     res: dict[str, Any] = {
         "port": port,
         "seconds_per_phase": seconds,
+        "rounds": args.rounds,
         "attacker_nice": args.attacker_nice,
         "settings_env": {
             k: v
@@ -456,41 +487,54 @@ def main() -> None:
         res["warm"] = {"tiles": len(q.get()["lat_ms"])}
         w.join()
 
-        rss.phase = "idle"
-        c0 = cpu.sample()
-        p = ctx.Process(target=tile_client, args=(port, seconds, q))
-        p.start()
-        idle = q.get()
-        p.join()
-        res["cpu_cores_idle"] = CPU.cores(c0, cpu.sample(), tile_client=idle["cpu_s"])
-
-        rss.phase = "attack"
+        # idle and attack alternate in --rounds short windows, so that other work on a
+        # shared machine weighs on both alike
+        per = seconds / args.rounds
         nice = args.attacker_nice
-        procs = [
-            ctx.Process(target=tile_client, args=(port, seconds, q)),
-            ctx.Process(target=filter_clients, args=(port, seconds, args.filters, q, nice)),
-            ctx.Process(target=body_clients, args=(port, seconds, args.bodies, grant, q, nice)),
-        ]
-        c0 = cpu.sample()
-        for pr in procs:
-            pr.start()
-        got = [q.get(timeout=seconds + 120) for _ in procs]
-        c1 = cpu.sample()
-        for pr in procs:
-            pr.join(30)
+        idle: dict[str, Any] = {}
+        attack: dict[str, Any] = {}
+        filters: dict[str, Any] = {}
+        bodies: dict[str, Any] = {}
+        cpu_idle: dict[str, Any] = {}
+        cpu_attack: dict[str, Any] = {}
+        for _ in range(args.rounds):
+            rss.phase = "idle"
+            c0 = cpu.sample()
+            (got,) = run_clients(ctx, q, [(tile_client, (port, per, q))], per)
+            merge(cpu_idle, CPU.delta(c0, cpu.sample()))
+            merge(idle, got)
+            rss.phase = "attack"
+            c0 = cpu.sample()
+            got_all = run_clients(
+                ctx,
+                q,
+                [
+                    (tile_client, (port, per, q)),
+                    (filter_clients, (port, per, args.filters, q, nice)),
+                    (body_clients, (port, per, args.bodies, grant, q, nice)),
+                ],
+                per,
+            )
+            merge(cpu_attack, CPU.delta(c0, cpu.sample()))
+            merge(attack, next(g for g in got_all if "lat_ms" in g))
+            merge(filters, next(g for g in got_all if "times" in g))
+            merge(bodies, next(g for g in got_all if "sent_mb" in g))
         rss.phase = "after"
         time.sleep(1)
         rss.stop()
-        attack = next(g for g in got if "lat_ms" in g)
-        filters = next(g for g in got if "s_median" in g)
-        bodies = next(g for g in got if "mb_sent_median" in g)
-        res["cpu_cores_attack"] = CPU.cores(
-            c0,
-            c1,
-            tile_client=attack["cpu_s"],
+        res["cpu_cores_idle"] = cores(cpu_idle, tile_client=idle.pop("cpu_s"))
+        res["cpu_cores_attack"] = cores(
+            cpu_attack,
+            tile_client=attack.pop("cpu_s"),
             filter_clients=filters.pop("cpu_s"),
             body_clients=bodies.pop("cpu_s"),
         )
+        filters["s_median"] = {
+            k: round(statistics.median(v), 3) for k, v in sorted(filters.pop("times").items())
+        }
+        bodies["mb_sent_median"] = {
+            k: round(statistics.median(v), 2) for k, v in sorted(bodies.pop("sent_mb").items())
+        }
     finally:
         if server.poll() is None:
             server.terminate()  # the PID this script started, nothing else
