@@ -27,9 +27,9 @@ def analyst(engine: Engine, settings: Settings, demo: dict[str, int]) -> dict[st
 
 
 @pytest.mark.parametrize(("a", "b"), PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
-def test_overlap_of_every_pair(client: Any, analyst: dict[str, str], a: str, b: str) -> None:
+def test_overlap_of_every_pair(tx_client: Any, analyst: dict[str, str], a: str, b: str) -> None:
     body = {"kind": "overlap", "title": f"{a} × {b}", "parameters": {"layers": [a, b]}}
-    r = client.post("/analyses", json=body, headers=analyst)
+    r = tx_client.post("/analyses", json=body, headers=analyst)
     assert r.status_code == 201, r.text
     run = r.json()
     assert run["status"] == "succeeded" and run["parameters"]["layers"] == [a, b]
@@ -38,22 +38,22 @@ def test_overlap_of_every_pair(client: Any, analyst: dict[str, str], a: str, b: 
     assert len(res["table"]) == res["pieces"]
     for row in res["table"]:
         assert {f"{a}_id", f"{b}_id", "area_ha"} <= set(row) and row["area_ha"] > 0
-    feats = client.get(f"/analyses/{run['id']}/features").json()
+    feats = tx_client.get(f"/analyses/{run['id']}/features").json()
     assert len(feats["features"]) == res["pieces"]
 
 
-def test_overlap_of_three_layers(client: Any, analyst: dict[str, str]) -> None:
+def test_overlap_of_three_layers(tx_client: Any, analyst: dict[str, str]) -> None:
     layers = ["protected_areas", "countries", "habitat"]
-    r = client.post(
+    r = tx_client.post(
         "/analyses", json={"kind": "overlap", "parameters": {"layers": layers}}, headers=analyst
     )
     assert r.status_code == 201, r.text
     assert r.json()["results"]["pieces"] > 0
 
 
-def test_overlap_of_an_unknown_layer_is_a_400(client: Any, analyst: dict[str, str]) -> None:
+def test_overlap_of_an_unknown_layer_is_a_400(tx_client: Any, analyst: dict[str, str]) -> None:
     body = {"kind": "overlap", "parameters": {"layers": ["protected_areas", "occurrences"]}}
-    r = client.post("/analyses", json=body, headers=analyst)
+    r = tx_client.post("/analyses", json=body, headers=analyst)
     assert r.status_code == 400
     assert "unknown layer 'occurrences'" in r.json()["description"]
     assert all(name in r.json()["description"] for name in an.OVERLAP_LAYERS)

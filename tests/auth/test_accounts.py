@@ -35,19 +35,19 @@ def test_passwords_are_argon2_and_verified() -> None:
         hash_password("short")
 
 
-def test_user_rows_and_audit_never_hold_the_password(engine) -> None:
-    name = make_user(engine, roles=["analyst"])
-    stored = _scalar(engine, "SELECT password_hash FROM users WHERE username = :u", u=name)
+def test_user_rows_and_audit_never_hold_the_password(db_tx) -> None:
+    name = make_user(db_tx.engine, roles=["analyst"])
+    stored = _scalar(db_tx.engine, "SELECT password_hash FROM users WHERE username = :u", u=name)
     assert stored.startswith("$argon2id$") and TEST_PASSWORD not in stored
     audit = _scalar(
-        engine,
+        db_tx.engine,
         "SELECT count(*) FROM audit_log WHERE table_name = 'users' AND actor = 'tests' "
         "AND after->>'username' = :u AND NOT (after ? 'password_hash')",
         u=name,
     )
     assert audit == 1
     roles = _scalar(
-        engine,
+        db_tx.engine,
         "SELECT count(*) FROM audit_log WHERE table_name = 'user_roles' AND actor = 'tests' "
         "AND after->>'role' = 'analyst' AND (after->>'user_id')::int = "
         "(SELECT id FROM users WHERE username = :u)",
@@ -69,22 +69,25 @@ def test_reader_role_cannot_read_credentials(settings, engine) -> None:
         reader.dispose()
 
 
-def test_duplicate_and_bad_usernames_are_refused(engine) -> None:
-    name = make_user(engine)
-    with transaction(engine, actor="tests") as s, pytest.raises(Conflict):
+def test_duplicate_and_bad_usernames_are_refused(db_tx) -> None:
+    name = make_user(db_tx.engine)
+    with transaction(db_tx.engine, actor="tests") as s, pytest.raises(Conflict):
         accounts.create_user(s, name, TEST_PASSWORD)
-    with transaction(engine, actor="tests") as s, pytest.raises(InvalidInput):
+    with transaction(db_tx.engine, actor="tests") as s, pytest.raises(InvalidInput):
         accounts.create_user(s, "Bad Name!", TEST_PASSWORD)
-    with transaction(engine, actor="tests") as s, pytest.raises(InvalidInput, match="unknown role"):
+    with (
+        transaction(db_tx.engine, actor="tests") as s,
+        pytest.raises(InvalidInput, match="unknown role"),
+    ):
         accounts.create_user(s, "someone-new", TEST_PASSWORD, roles=["wizard"])
 
 
 def test_login_sets_a_signed_httponly_lax_cookie_and_logout_ends_the_session(
-    client, engine
+    tx_client, db_tx
 ) -> None:
-    name = make_user(engine, roles=["advocate"])
-    page = client.get("/login")
-    r = client.post(
+    name = make_user(db_tx.engine, roles=["advocate"])
+    page = tx_client.get("/login")
+    r = tx_client.post(
         "/login",
         data={"username": name, "password": TEST_PASSWORD, "csrf_token": csrf_from(page.text)},
         follow_redirects=False,
@@ -93,65 +96,65 @@ def test_login_sets_a_signed_httponly_lax_cookie_and_logout_ends_the_session(
     cookie = r.headers["set-cookie"]
     assert "irbis_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # settings.api.secure_cookies is off in tests
-    me = client.get("/api/account").json()
+    me = tx_client.get("/api/account").json()
     assert me["username"] == name and me["roles"] == ["advocate"] and not me["sees_sensitive"]
     # a tampered cookie is anonymous
-    raw = client.cookies.get("irbis_session")
-    client.cookies.set("irbis_session", raw[:-2] + ("00" if raw[-2:] != "00" else "11"))
-    assert client.get("/api/account").status_code == 401
-    client.cookies.set("irbis_session", raw)
-    token = csrf_from(client.get("/account/tokens").text)
+    raw = tx_client.cookies.get("irbis_session")
+    tx_client.cookies.set("irbis_session", raw[:-2] + ("00" if raw[-2:] != "00" else "11"))
+    assert tx_client.get("/api/account").status_code == 401
+    tx_client.cookies.set("irbis_session", raw)
+    token = csrf_from(tx_client.get("/account/tokens").text)
     assert (
-        client.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code
+        tx_client.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code
         == 303
     )
-    client.cookies.set("irbis_session", raw)  # replaying the old cookie does not work
-    assert client.get("/api/account").status_code == 401
+    tx_client.cookies.set("irbis_session", raw)  # replaying the old cookie does not work
+    assert tx_client.get("/api/account").status_code == 401
 
 
-def test_wrong_password_and_deactivated_user_cannot_log_in(client, engine) -> None:
-    name = make_user(engine)
-    token = csrf_from(client.get("/login").text)
-    r = client.post(
+def test_wrong_password_and_deactivated_user_cannot_log_in(tx_client, db_tx) -> None:
+    name = make_user(db_tx.engine)
+    token = csrf_from(tx_client.get("/login").text)
+    r = tx_client.post(
         "/login", data={"username": name, "password": "wrong password!", "csrf_token": token}
     )
     assert r.status_code == 401 and "wrong password" in r.text
-    with transaction(engine, actor="tests") as s:
+    with transaction(db_tx.engine, actor="tests") as s:
         accounts.deactivate(s, accounts.get_user(s, name))
-    r = client.post(
+    r = tx_client.post(
         "/login", data={"username": name, "password": TEST_PASSWORD, "csrf_token": token}
     )
     assert r.status_code == 401
 
 
-def test_forms_without_the_csrf_token_are_refused(client, engine) -> None:
-    name = make_user(engine)
-    client.get("/login")  # the pre-login CSRF cookie
-    r = client.post("/login", data={"username": name, "password": TEST_PASSWORD})
+def test_forms_without_the_csrf_token_are_refused(tx_client, db_tx) -> None:
+    name = make_user(db_tx.engine)
+    tx_client.get("/login")  # the pre-login CSRF cookie
+    r = tx_client.post("/login", data={"username": name, "password": TEST_PASSWORD})
     assert r.status_code == 403
-    r = client.post(
+    r = tx_client.post(
         "/login", data={"username": name, "password": TEST_PASSWORD, "csrf_token": "0" * 64}
     )
     assert r.status_code == 403
-    login(client, name)
+    login(tx_client, name)
     # logged in: a cookie-authenticated write without the token is refused
-    assert client.post("/account/tokens", data={"name": "x"}).status_code == 403
-    assert client.post("/api/account/tokens", json={"name": "x"}).status_code == 403
+    assert tx_client.post("/account/tokens", data={"name": "x"}).status_code == 403
+    assert tx_client.post("/api/account/tokens", json={"name": "x"}).status_code == 403
 
 
-def test_login_without_any_cookie_is_refused(app, engine) -> None:
+def test_login_without_any_cookie_is_refused(tx_app, db_tx) -> None:
     from fastapi.testclient import TestClient
 
-    name = make_user(engine)
-    with TestClient(app) as c:
+    name = make_user(db_tx.engine)
+    with TestClient(tx_app) as c:
         r = c.post("/login", data={"username": name, "password": TEST_PASSWORD})
     assert r.status_code == 403
 
 
-def test_login_next_is_local_only(client, engine) -> None:
-    name = make_user(engine)
-    token = csrf_from(client.get("/login").text)
-    r = client.post(
+def test_login_next_is_local_only(tx_client, db_tx) -> None:
+    name = make_user(db_tx.engine)
+    token = csrf_from(tx_client.get("/login").text)
+    r = tx_client.post(
         "/login",
         data={
             "username": name,
@@ -164,33 +167,33 @@ def test_login_next_is_local_only(client, engine) -> None:
     assert r.headers["location"] == "/"
 
 
-def test_api_tokens_are_hashed_used_and_revoked(login_as, client, engine) -> None:
-    c = login_as("analyst")
+def test_api_tokens_are_hashed_used_and_revoked(tx_login_as, tx_client, db_tx) -> None:
+    c = tx_login_as("analyst")
     r = c.post("/api/account/tokens", json={"name": "QGIS"}, headers={"X-CSRF-Token": c.csrf})
     assert r.status_code == 201
     new = r.json()
     assert new["token"].startswith("irb_") and new["prefix"] == new["token"][:10]
-    stored = _scalar(engine, "SELECT token_hash FROM api_tokens WHERE id = :i", i=new["id"])
+    stored = _scalar(db_tx.engine, "SELECT token_hash FROM api_tokens WHERE id = :i", i=new["id"])
     assert stored == token_hash(new["token"]) and new["token"] not in stored
     bearer = {"Authorization": f"Bearer {new['token']}"}
-    assert client.get("/api/account", headers=bearer).json()["username"] == c.username
+    assert tx_client.get("/api/account", headers=bearer).json()["username"] == c.username
     listed = c.get("/api/account/tokens").json()
     assert [t["name"] for t in listed] == ["QGIS"] and "token" not in listed[0]
     assert listed[0]["last_used_at"] is not None
     r = c.delete(f"/api/account/tokens/{new['id']}", headers={"X-CSRF-Token": c.csrf})
     assert r.status_code == 204
-    r = client.get("/api/account", headers=bearer)
+    r = tx_client.get("/api/account", headers=bearer)
     assert r.status_code == 401 and "revoked" in r.json()["description"]
     assert r.headers["www-authenticate"].startswith("Bearer")
     # someone else's token cannot be revoked
-    other = login_as("analyst")
-    t2 = make_token(engine, other.username)
-    tid = _scalar(engine, "SELECT id FROM api_tokens WHERE token_hash = :h", h=token_hash(t2))
+    other = tx_login_as("analyst")
+    t2 = make_token(db_tx.engine, other.username)
+    tid = _scalar(db_tx.engine, "SELECT id FROM api_tokens WHERE token_hash = :h", h=token_hash(t2))
     assert (
         c.delete(f"/api/account/tokens/{tid}", headers={"X-CSRF-Token": c.csrf}).status_code == 404
     )
     revoked = _scalar(
-        engine,
+        db_tx.engine,
         "SELECT count(*) FROM audit_log WHERE table_name = 'api_tokens' "
         "AND action = 'update' AND actor = :u AND after->>'revoked_at' IS NOT NULL",
         u=c.username,
@@ -198,14 +201,14 @@ def test_api_tokens_are_hashed_used_and_revoked(login_as, client, engine) -> Non
     assert revoked == 1
 
 
-def test_malformed_authorization_is_401(client) -> None:
+def test_malformed_authorization_is_401(tx_client) -> None:
     for value in ("Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "irb_x"):
-        r = client.get("/api/account", headers={"Authorization": value})
+        r = tx_client.get("/api/account", headers={"Authorization": value})
         assert r.status_code == 401, value
 
 
-def test_tokens_page_creates_and_revokes(login_as) -> None:
-    c = login_as("grantee")
+def test_tokens_page_creates_and_revokes(tx_login_as) -> None:
+    c = tx_login_as("grantee")
     r = c.post("/account/tokens", data={"name": "field laptop", "csrf_token": c.csrf})
     assert r.status_code == 201 and "field laptop" in r.text
     shown = r.text.split('id="new-token">')[1].split("<")[0]
@@ -216,10 +219,10 @@ def test_tokens_page_creates_and_revokes(login_as) -> None:
     assert c.get("/api/account/tokens").json()[0]["revoked_at"] is not None
 
 
-def test_anonymous_pages_redirect_to_login(client) -> None:
-    r = client.get("/account/tokens", follow_redirects=False)
+def test_anonymous_pages_redirect_to_login(tx_client) -> None:
+    r = tx_client.get("/account/tokens", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
-    assert client.get("/api/account").status_code == 401
+    assert tx_client.get("/api/account").status_code == 401
 
 
 def test_secret_key_is_generated_once_and_private(tmp_path) -> None:
@@ -278,9 +281,9 @@ def test_cli_users_commands(settings, demo, engine, monkeypatch) -> None:
     )
 
 
-def test_login_with_control_characters_is_refused_not_crashed(client) -> None:
-    token = csrf_from(client.get("/login").text)
-    r = client.post(
+def test_login_with_control_characters_is_refused_not_crashed(tx_client) -> None:
+    token = csrf_from(tx_client.get("/login").text)
+    r = tx_client.post(
         "/login", data={"username": "adm\x00in", "password": "x" * 12, "csrf_token": token}
     )
     assert r.status_code == 401
@@ -300,17 +303,17 @@ def test_unreachable_account_store_is_503_not_500(settings) -> None:
     assert r.headers["retry-after"] == "10"  # as every other 503 of an unavailable database
 
 
-def test_out_of_range_ids_are_400_not_500(login_as) -> None:
-    c = login_as("analyst")
+def test_out_of_range_ids_are_400_not_500(tx_login_as) -> None:
+    c = tx_login_as("analyst")
     h = {"X-CSRF-Token": c.csrf}
     assert c.delete("/api/account/tokens/11567532256119", headers=h).status_code == 400
     assert c.delete("/api/grants/SOS-CA-EX-01/sites/99999999999", headers=h).status_code == 400
 
 
-def test_api_responses_set_no_cookie_and_pages_with_forms_do(client) -> None:
-    assert "set-cookie" not in client.get("/api/grants/SOS-CA-EX-01/sites").headers
-    assert "set-cookie" not in client.get("/health").headers
-    assert "irbis_csrf=" in client.get("/login").headers["set-cookie"]
+def test_api_responses_set_no_cookie_and_pages_with_forms_do(tx_client) -> None:
+    assert "set-cookie" not in tx_client.get("/api/grants/SOS-CA-EX-01/sites").headers
+    assert "set-cookie" not in tx_client.get("/health").headers
+    assert "irbis_csrf=" in tx_client.get("/login").headers["set-cookie"]
 
 
 def test_cli_set_password_ends_sessions_and_token_revoke(settings, engine, client, monkeypatch):  # type: ignore[no-untyped-def]

@@ -2,12 +2,13 @@
 
 Grantees change only their own grants' sites; administrators any; everyone else is refused
 (403), and the anonymous public must log in first (401). Nothing is stored when refused.
+Each case runs in its own rolled-back transaction.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
+import random
 
 import pytest
 from sqlalchemy import select, text
@@ -41,7 +42,7 @@ def _geojson(lon: float, lat: float) -> bytes:
             "features": [
                 {
                     "type": "Feature",
-                    "properties": {"name": f"m-{secrets.token_hex(4)}"},
+                    "properties": {"name": f"m-{random.getrandbits(32):08x}"},
                     "geometry": {"type": "Polygon", "coordinates": [ring]},
                 }
             ],
@@ -50,12 +51,12 @@ def _geojson(lon: float, lat: float) -> bytes:
 
 
 @pytest.fixture
-def site_id(engine) -> int:  # type: ignore[no-untyped-def]
-    lon = 66 + secrets.randbelow(8000) / 1000
-    with transaction(engine, actor="tests") as s:
+def site_id(db_tx) -> int:  # type: ignore[no-untyped-def]
+    lon = 66 + random.randrange(8000) / 1000
+    with transaction(db_tx.engine, actor="tests") as s:
         gid = s.scalar(select(Grant.id).where(Grant.code == GRANT))
         site = FieldSite(
-            grant_id=gid, name=f"matrix {secrets.token_hex(4)}", uploaded_by="tests",
+            grant_id=gid, name=f"matrix {random.getrandbits(32):08x}", uploaded_by="tests",
             source="tests", licence="tests", method="example",
             geom=from_shape(MultiPolygon([box(lon, 47, lon + 0.02, 47.02)]), srid=4326),
         )  # fmt: skip
@@ -67,7 +68,7 @@ def site_id(engine) -> int:  # type: ignore[no-untyped-def]
 def _call(client, endpoint: str, sid: int):  # type: ignore[no-untyped-def]
     headers = {"X-CSRF-Token": client.csrf} if client.csrf else {}
     base = f"/api/grants/{GRANT}/sites"
-    lon = 66 + secrets.randbelow(8000) / 1000
+    lon = 66 + random.randrange(8000) / 1000
     files = {"file": ("m.geojson", _geojson(lon, 48.0))}
     if endpoint == "dry_run":
         return client.post(base, params={"dry_run": "true"}, files=files, headers=headers)
@@ -94,10 +95,10 @@ def _state(engine, sid: int):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("endpoint", list(EXPECTED_OK))
 @pytest.mark.parametrize("role", list(ROLES))
-def test_site_write_matrix(role, endpoint, login_as, engine, site_id) -> None:
+def test_site_write_matrix(role, endpoint, tx_login_as, db_tx, site_id) -> None:
     name, grants = ROLES[role]
-    client = login_as(name, grants=grants)
-    before = _state(engine, site_id)
+    client = tx_login_as(name, grants=grants)
+    before = _state(db_tx.engine, site_id)
     r = _call(client, endpoint, site_id)
     if role in ALLOWED or (endpoint == "history" and role == "analyst"):
         expected = EXPECTED_OK[endpoint]
@@ -107,28 +108,28 @@ def test_site_write_matrix(role, endpoint, login_as, engine, site_id) -> None:
         expected = 403
     assert r.status_code == expected, r.text
     if expected >= 400:
-        assert _state(engine, site_id) == before
+        assert _state(db_tx.engine, site_id) == before
         assert r.json()["code"] in {"unauthenticated", "forbidden"}
 
 
 @pytest.mark.parametrize("role", list(ROLES))
-def test_token_creation_matrix(role, login_as) -> None:
+def test_token_creation_matrix(role, tx_login_as) -> None:
     name, grants = ROLES[role]
-    client = login_as(name, grants=grants)
+    client = tx_login_as(name, grants=grants)
     r = client.post(
         "/api/account/tokens", json={"name": "m"}, headers={"X-CSRF-Token": client.csrf}
     )
     assert r.status_code == (401 if role == "anonymous" else 201)
 
 
-def test_bearer_tokens_follow_the_same_rules(login_as, client, engine, site_id) -> None:
+def test_bearer_tokens_follow_the_same_rules(tx_login_as, tx_client, db_tx, site_id) -> None:
     from api.auth.testing import make_token
 
-    own = login_as("grantee", grants=[GRANT])
-    other = login_as("grantee", grants=[OTHER])
+    own = tx_login_as("grantee", grants=[GRANT])
+    other = tx_login_as("grantee", grants=[OTHER])
     for user, expected in ((other.username, 403), (own.username, 204)):
-        token = make_token(engine, user)
-        r = client.delete(
+        token = make_token(db_tx.engine, user)
+        r = tx_client.delete(
             f"/api/grants/{GRANT}/sites/{site_id}", headers={"Authorization": f"Bearer {token}"}
         )
         assert r.status_code == expected

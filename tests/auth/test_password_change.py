@@ -16,10 +16,10 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_web_password_change_revokes_tokens_and_sessions(app, engine, login_as) -> None:
-    c = login_as("grantee")
-    token = make_token(engine, c.username)
-    with TestClient(app) as other:  # a second session of the same user (another browser)
+def test_web_password_change_revokes_tokens_and_sessions(tx_app, db_tx, tx_login_as) -> None:
+    c = tx_login_as("grantee")
+    token = make_token(db_tx.engine, c.username)
+    with TestClient(tx_app) as other:  # a second session of the same user (another browser)
         login(other, c.username)
         assert other.get("/api/account").status_code == 200
         assert c.get("/api/account", headers=_bearer(token)).status_code == 200
@@ -34,18 +34,18 @@ def test_web_password_change_revokes_tokens_and_sessions(app, engine, login_as) 
             follow_redirects=False,
         )
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
-        with TestClient(app) as anon:
+        with TestClient(tx_app) as anon:
             assert anon.get("/api/account", headers=_bearer(token)).status_code == 401
         assert other.get("/api/account").status_code == 401
         assert c.get("/api/account").status_code == 401
-    with TestClient(app) as fresh:
+    with TestClient(tx_app) as fresh:
         login(fresh, c.username, NEW_PASSWORD)
         assert fresh.get("/api/account").json()["username"] == c.username
 
 
-def test_wrong_current_password_changes_nothing(app, engine, login_as) -> None:
-    c = login_as("grantee")
-    token = make_token(engine, c.username)
+def test_wrong_current_password_changes_nothing(tx_app, db_tx, tx_login_as) -> None:
+    c = tx_login_as("grantee")
+    token = make_token(db_tx.engine, c.username)
     for data, message in (
         ({"current": "not my password", "new": NEW_PASSWORD, "again": NEW_PASSWORD}, "wrong"),
         ({"current": TEST_PASSWORD, "new": NEW_PASSWORD, "again": "something else!"}, "differ"),
@@ -55,12 +55,12 @@ def test_wrong_current_password_changes_nothing(app, engine, login_as) -> None:
         assert r.status_code == 400 and message in r.text
         assert r.headers["cache-control"] == "no-store"
     assert c.get("/api/account").status_code == 200
-    with TestClient(app) as anon:
+    with TestClient(tx_app) as anon:
         assert anon.get("/api/account", headers=_bearer(token)).status_code == 200
 
 
-def test_password_change_needs_the_form_token(login_as) -> None:
-    c = login_as("grantee")
+def test_password_change_needs_the_form_token(tx_login_as) -> None:
+    c = tx_login_as("grantee")
     r = c.post("/account/password", data={"current": TEST_PASSWORD, "new": NEW_PASSWORD})
     assert r.status_code == 403
     assert c.get("/api/account").status_code == 200

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from api.settings import Settings
 from geo.coordinates import parse_coordinates
 from geo.errors import InvalidInput
+from tests.rollback import RolledBack
 from tests.threats.conftest import stored
 
 HTML = {"Accept": "text/html"}
@@ -55,8 +55,8 @@ def test_coordinates_refused_with_a_reason(text: str, message: str) -> None:
         parse_coordinates(text)
 
 
-def test_coordinates_endpoint(login_as: Any) -> None:
-    c = login_as("anonymous")
+def test_coordinates_endpoint(tx_login_as: Any) -> None:
+    c = tx_login_as("anonymous")
     r = c.get("/reports/coordinates", params={"q": "43°15'24\"N 76°55'43\"E"})
     assert r.status_code == 200
     assert r.json() == {
@@ -67,8 +67,8 @@ def test_coordinates_endpoint(login_as: Any) -> None:
     assert bad.status_code == 400 and "cannot read" in bad.json()["description"]
 
 
-def test_form_shows_coordinates_field_and_licence(login_as: Any) -> None:
-    advocate = login_as("advocate")
+def test_form_shows_coordinates_field_and_licence(tx_login_as: Any) -> None:
+    advocate = tx_login_as("advocate")
     r = advocate.get("/reports/new", headers={**HTML, "Accept-Language": "ru"})
     assert r.status_code == 200
     assert 'id="coordinates"' in r.text and 'id="error-coordinates"' in r.text
@@ -76,10 +76,10 @@ def test_form_shows_coordinates_field_and_licence(login_as: Any) -> None:
 
 
 def test_every_field_error_at_once_and_nothing_stored(
-    login_as: Any, engine: Engine, settings: Settings
+    tx_login_as: Any, db_tx: RolledBack, settings: Settings
 ) -> None:
-    advocate = login_as("advocate")
-    before = stored(engine, settings.var_dir)
+    advocate = tx_login_as("advocate")
+    before = stored(db_tx.engine, settings.var_dir)
     r = advocate.post(
         "/reports",
         data={
@@ -100,11 +100,11 @@ def test_every_field_error_at_once_and_nothing_stored(
     assert "title is empty" in body["description"] and "атауы" not in body["description"]
     assert "geometry" not in fields  # typed coordinates count as a place, though unreadable
     assert "атауы бос" in body["details"]["messages"]["title"]
-    assert stored(engine, settings.var_dir) == before
+    assert stored(db_tx.engine, settings.var_dir) == before
 
 
-def test_a_report_placed_by_typed_coordinates(login_as: Any, engine: Engine) -> None:
-    advocate = login_as("advocate")
+def test_a_report_placed_by_typed_coordinates(tx_login_as: Any, db_tx: RolledBack) -> None:
+    advocate = tx_login_as("advocate")
     r = advocate.post(
         "/reports",
         data={
@@ -121,8 +121,8 @@ def test_a_report_placed_by_typed_coordinates(login_as: Any, engine: Engine) -> 
     assert '"Point"' in detail.text and "76.958333" in detail.text
 
 
-def test_coordinates_outside_the_region_are_refused_beside_the_field(login_as: Any) -> None:
-    advocate = login_as("advocate")
+def test_coordinates_outside_the_region_are_refused_beside_the_field(tx_login_as: Any) -> None:
+    advocate = tx_login_as("advocate")
     r = advocate.post(
         "/reports",
         data={

@@ -87,6 +87,17 @@ def as_user(app: Any, people: dict[str, str]) -> Iterator[Callable[[str], Sessio
         c.__exit__(None, None, None)
 
 
+@pytest.fixture
+def tx_as_user(tx_app: Any, people: dict[str, str]) -> Callable[[str], Session]:
+    """:func:`as_user` on ``tx_app``: what the user does is rolled back after the test."""
+
+    def make(role: str) -> Session:
+        c = TestClient(tx_app)
+        return Session(c, login(c, people[role]))
+
+    return make
+
+
 def report_form(**overrides: Any) -> dict[str, Any]:
     form = {
         "title": "Road cut into the Kok-Jailau slope",

@@ -16,6 +16,7 @@ from shapely.geometry import box
 
 from api.settings import Settings
 from geo.evidence import gps_tags
+from tests.rollback import RolledBack
 from tests.threats.conftest import drawn, photo_with_gps, stored, submit
 
 
@@ -28,14 +29,14 @@ def _publish(analyst: Any, report_id: int) -> dict[str, Any]:
 
 
 def test_advocate_submits_a_report_with_a_photo(
-    as_user: Any, engine: Engine, settings: Settings
+    tx_as_user: Any, db_tx: RolledBack, settings: Settings
 ) -> None:
-    advocate = as_user("advocate")
+    advocate = tx_as_user("advocate")
     r = submit(advocate, files=[("evidence", ("kj.jpg", photo_with_gps(), "image/jpeg"))])
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["state"] == "submitted" and len(body["evidence"]) == 1
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         row = conn.execute(
             text(
                 "SELECT r.state, r.reporter_name, ST_Area(r.geom::geography) AS m2, "
@@ -64,8 +65,8 @@ def test_advocate_submits_a_report_with_a_photo(
     assert gps_tags(photo.content) == {}
 
 
-def test_location_kept_when_chosen(as_user: Any) -> None:
-    advocate = as_user("advocate")
+def test_location_kept_when_chosen(tx_as_user: Any) -> None:
+    advocate = tx_as_user("advocate")
     r = submit(
         advocate,
         keep_location="true",
@@ -76,44 +77,44 @@ def test_location_kept_when_chosen(as_user: Any) -> None:
     assert gps_tags(photo.content)[2] == (43.0, 8.0, 24.0)
 
 
-def test_public_never_sees_an_unpublished_report(as_user: Any, client: Any) -> None:
-    advocate = as_user("advocate")
+def test_public_never_sees_an_unpublished_report(tx_as_user: Any, tx_client: Any) -> None:
+    advocate = tx_as_user("advocate")
     title = "Unpublished quarry near Medeu"
     r = submit(
         advocate, title=title, files=[("evidence", ("q.png", photo_with_gps("PNG"), "image/png"))]
     )
     report_id, ev_url = r.json()["id"], r.json()["evidence"][0]
-    assert client.get(f"/reports/{report_id}").status_code == 404
-    assert client.get(ev_url).status_code == 404
-    assert as_user("advocate2").get(f"/reports/{report_id}").status_code == 404
-    assert as_user("advocate2").get(ev_url).status_code == 404
+    assert tx_client.get(f"/reports/{report_id}").status_code == 404
+    assert tx_client.get(ev_url).status_code == 404
+    assert tx_as_user("advocate2").get(f"/reports/{report_id}").status_code == 404
+    assert tx_as_user("advocate2").get(ev_url).status_code == 404
     for url in ("/threats", "/threats?f=json", "/threats/feed.atom", "/reports"):
-        assert title not in client.get(url).text
-    items = client.get("/collections/threats/items", params={"limit": 1000})
+        assert title not in tx_client.get(url).text
+    items = tx_client.get("/collections/threats/items", params={"limit": 1000})
     if items.status_code == 200:
         assert title not in items.text
     # a moderator sees it
-    assert as_user("analyst").get(f"/reports/{report_id}").status_code == 200
+    assert tx_as_user("analyst").get(f"/reports/{report_id}").status_code == 200
 
 
-def test_only_analysts_and_admins_moderate(as_user: Any, client: Any) -> None:
-    advocate = as_user("advocate")
+def test_only_analysts_and_admins_moderate(tx_as_user: Any, tx_client: Any) -> None:
+    advocate = tx_as_user("advocate")
     report_id = submit(advocate).json()["id"]
     r = advocate.post(f"/reports/{report_id}/state", data={"to_state": "under_review"})
     assert r.status_code == 403 and "analysts and admins" in r.json()["description"]
-    r = as_user("grantee").post(f"/reports/{report_id}/state", data={"to_state": "published"})
+    r = tx_as_user("grantee").post(f"/reports/{report_id}/state", data={"to_state": "published"})
     assert r.status_code == 403
-    r = client.post(f"/reports/{report_id}/state", data={"to_state": "published"})
+    r = tx_client.post(f"/reports/{report_id}/state", data={"to_state": "published"})
     assert r.status_code in (401, 403)
-    analyst = as_user("analyst")
+    analyst = tx_as_user("analyst")
     r = analyst.post(f"/reports/{report_id}/state", data={"to_state": "published"})
     assert r.status_code == 409 and "under review" in r.json()["description"]
 
 
 def test_publishing_creates_a_threat_with_a_timeline(
-    as_user: Any, client: Any, engine: Engine, people: dict[str, str]
+    tx_as_user: Any, tx_client: Any, db_tx: RolledBack, people: dict[str, str]
 ) -> None:
-    advocate, analyst = as_user("advocate"), as_user("analyst")
+    advocate, analyst = tx_as_user("advocate"), tx_as_user("analyst")
     title = "Cable car pylons on Kok-Jailau"
     r = submit(
         advocate,
@@ -127,7 +128,7 @@ def test_publishing_creates_a_threat_with_a_timeline(
     out = _publish(analyst, report_id)
     threat_id = out["threat_id"]
     assert out["state"] == "published" and threat_id
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         threat = conn.execute(
             text("SELECT name, kind, status, published, source FROM threats WHERE id = :id"),
             {"id": threat_id},
@@ -162,15 +163,15 @@ def test_publishing_creates_a_threat_with_a_timeline(
     assert events[-1].actor_name == people["analyst"] and events[-1].at is not None
     assert actor == people["analyst"]
     # the public now sees the dossier, the photo (without GPS) and the feed entry
-    page = client.get(f"/threats/{threat_id}")
+    page = tx_client.get(f"/threats/{threat_id}")
     assert page.status_code == 200 and title in page.text
     ev_url = r.json()["evidence"][0]
     assert ev_url in page.text
-    photo = client.get(ev_url)
+    photo = tx_client.get(ev_url)
     assert photo.status_code == 200 and gps_tags(photo.content) == {}
-    assert title in client.get("/threats/feed.atom").text
+    assert title in tx_client.get("/threats/feed.atom").text
     # the downloadable dossier embeds the photo, also without GPS tags
-    export = client.get(f"/threats/{threat_id}/dossier.html").text
+    export = tx_client.get(f"/threats/{threat_id}/dossier.html").text
     embedded = re.findall(r'<img src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"', export)
     assert len(embedded) == 1 and gps_tags(base64.b64decode(embedded[0])) == {}
     # a published report is final
@@ -180,8 +181,10 @@ def test_publishing_creates_a_threat_with_a_timeline(
     assert again.status_code == 409
 
 
-def test_a_later_report_updates_the_threat(as_user: Any, engine: Engine, client: Any) -> None:
-    advocate, analyst = as_user("advocate"), as_user("analyst")
+def test_a_later_report_updates_the_threat(
+    tx_as_user: Any, db_tx: RolledBack, tx_client: Any
+) -> None:
+    advocate, analyst = tx_as_user("advocate"), tx_as_user("analyst")
     first = submit(
         advocate,
         title="Dam on the Big Almaty river",
@@ -201,7 +204,7 @@ def test_a_later_report_updates_the_threat(as_user: Any, engine: Engine, client:
         links="https://example.org/court-ruling",
     ).json()["id"]
     assert _publish(analyst, second)["threat_id"] == threat_id
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         status = conn.execute(
             text("SELECT status FROM threats WHERE id = :id"), {"id": threat_id}
         ).scalar_one()
@@ -217,15 +220,15 @@ def test_a_later_report_updates_the_threat(as_user: Any, engine: Engine, client:
             .all()
         )
     assert status == "halted" and changes == ["proposed", "halted"]
-    page = client.get(f"/threats/{threat_id}").text
+    page = tx_client.get(f"/threats/{threat_id}").text
     assert "Dam works halted" in page and "https://example.org/court-ruling" in page
-    as_of = client.get("/threats", params={"as_of": "2025-12-31", "f": "json"}).json()
+    as_of = tx_client.get("/threats", params={"as_of": "2025-12-31", "f": "json"}).json()
     hit = next(t for t in as_of["threats"] if t["id"] == threat_id)
     assert hit["status_as_of"] == "proposed" and hit["status"] == "halted"
 
 
-def test_rejection_needs_a_reason(as_user: Any, engine: Engine) -> None:
-    advocate, analyst = as_user("advocate"), as_user("analyst")
+def test_rejection_needs_a_reason(tx_as_user: Any, db_tx: RolledBack) -> None:
+    advocate, analyst = tx_as_user("advocate"), tx_as_user("analyst")
     report_id = submit(advocate).json()["id"]
     analyst.post(f"/reports/{report_id}/state", data={"to_state": "under_review"})
     r = analyst.post(f"/reports/{report_id}/state", data={"to_state": "rejected"})
@@ -237,7 +240,7 @@ def test_rejection_needs_a_reason(as_user: Any, engine: Engine) -> None:
     assert r.status_code == 200 and r.json()["state"] == "rejected"
     page = advocate.get(f"/reports/{report_id}").text
     assert "Duplicate of report 3" in page
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         threat_id = conn.execute(
             text("SELECT threat_id FROM threat_reports WHERE id = :id"), {"id": report_id}
         ).scalar_one()
@@ -245,9 +248,9 @@ def test_rejection_needs_a_reason(as_user: Any, engine: Engine) -> None:
 
 
 def test_anonymous_reporter_is_never_named_to_the_public(
-    as_user: Any, client: Any, people: dict[str, str]
+    tx_as_user: Any, tx_client: Any, people: dict[str, str]
 ) -> None:
-    advocate, analyst = as_user("advocate2"), as_user("analyst")
+    advocate, analyst = tx_as_user("advocate2"), tx_as_user("analyst")
     name = people["advocate2"]
     photo = photo_with_gps()
     r = submit(
@@ -260,20 +263,20 @@ def test_anonymous_reporter_is_never_named_to_the_public(
     report_id = r.json()["id"]
     threat_id = _publish(analyst, report_id)["threat_id"]
     public_outputs = [
-        client.get(f"/threats/{threat_id}").text,
-        client.get(f"/reports/{report_id}").text,
-        client.get("/threats").text,
-        client.get("/threats?f=json").text,
-        client.get("/threats/feed.atom").text,
-        client.get(f"/threats/{threat_id}/dossier.html").text,
+        tx_client.get(f"/threats/{threat_id}").text,
+        tx_client.get(f"/reports/{report_id}").text,
+        tx_client.get("/threats").text,
+        tx_client.get("/threats?f=json").text,
+        tx_client.get("/threats/feed.atom").text,
+        tx_client.get(f"/threats/{threat_id}/dossier.html").text,
     ]
-    items = client.get("/collections/threats/items", params={"limit": 1000})
+    items = tx_client.get("/collections/threats/items", params={"limit": 1000})
     if items.status_code == 200:
         public_outputs.append(items.text)
     for out in public_outputs:
         assert name not in out
     assert "anonymous" in public_outputs[0]
-    served = client.get(r.json()["evidence"][0]).content
+    served = tx_client.get(r.json()["evidence"][0]).content
     with Image.open(io.BytesIO(served)) as im:
         assert 0x013B not in im.getexif()  # the photographer's name is gone too
     # moderators and the reporter still know who it was
@@ -281,10 +284,12 @@ def test_anonymous_reporter_is_never_named_to_the_public(
     assert name in advocate.get(f"/reports/{report_id}").text
 
 
-def test_named_reporter_is_credited(as_user: Any, client: Any, people: dict[str, str]) -> None:
-    r = submit(as_user("advocate"), title="Fence across a gazelle corridor", kind="fence")
-    threat_id = _publish(as_user("analyst"), r.json()["id"])["threat_id"]
-    assert people["advocate"] in client.get(f"/threats/{threat_id}").text
+def test_named_reporter_is_credited(
+    tx_as_user: Any, tx_client: Any, people: dict[str, str]
+) -> None:
+    r = submit(tx_as_user("advocate"), title="Fence across a gazelle corridor", kind="fence")
+    threat_id = _publish(tx_as_user("analyst"), r.json()["id"])["threat_id"]
+    assert people["advocate"] in tx_client.get(f"/threats/{threat_id}").text
 
 
 BIG = 10 * 1024 * 1024 + 1
@@ -341,33 +346,33 @@ BIG = 10 * 1024 * 1024 + 1
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_stored(
-    as_user: Any,
-    engine: Engine,
+    tx_as_user: Any,
+    db_tx: RolledBack,
     settings: Settings,
     form: dict[str, str],
     files: list[Any],
     status: int,
     message: str,
 ) -> None:
-    advocate = as_user("advocate")
+    advocate = tx_as_user("advocate")
     good_photo = ("evidence", ("ok.jpg", photo_with_gps(), "image/jpeg"))
-    before = stored(engine, settings.var_dir)
+    before = stored(db_tx.engine, settings.var_dir)
     r = submit(advocate, files=[good_photo, *files], **form)
     assert r.status_code == status, r.text
     assert message in r.json()["description"]
-    assert stored(engine, settings.var_dir) == before
+    assert stored(db_tx.engine, settings.var_dir) == before
 
 
-def test_logged_out_and_wrong_role_cannot_submit(as_user: Any, client: Any) -> None:
-    r = client.post("/reports", data={"title": "x", "description": "y", "geometry": drawn()})
+def test_logged_out_and_wrong_role_cannot_submit(tx_as_user: Any, tx_client: Any) -> None:
+    r = tx_client.post("/reports", data={"title": "x", "description": "y", "geometry": drawn()})
     assert r.status_code in (401, 403)
-    r = submit(as_user("grantee"))
+    r = submit(tx_as_user("grantee"))
     assert r.status_code == 403 and "advocates" in r.json()["description"]
-    assert client.get("/reports/new", follow_redirects=False).status_code == 303
+    assert tx_client.get("/reports/new", follow_redirects=False).status_code == 303
 
 
-def test_submission_needs_the_csrf_token(as_user: Any) -> None:
-    advocate = as_user("advocate")
+def test_submission_needs_the_csrf_token(tx_as_user: Any) -> None:
+    advocate = tx_as_user("advocate")
     r = advocate.client.post(
         "/reports", data={"title": "x", "description": "y", "geometry": drawn()}
     )
@@ -391,21 +396,21 @@ def test_reader_role_cannot_read_reporters(engine: Engine, settings: Settings) -
         reader.dispose()
 
 
-def test_the_form_page_draws_offline(as_user: Any) -> None:
-    page = as_user("advocate").get("/reports/new")
+def test_the_form_page_draws_offline(tx_as_user: Any) -> None:
+    page = tx_as_user("advocate").get("/reports/new")
     assert page.status_code == 200
     assert "/vendor/leaflet-draw/dist/leaflet.draw.js" in page.text
     assert "cdn" not in page.text.lower() and "https://" not in page.text.split("<main>")[0]
 
 
 def test_footprint_uploaded_as_a_file_and_a_pdf_as_evidence(
-    as_user: Any, client: Any, engine: Engine
+    tx_as_user: Any, tx_client: Any, db_tx: RolledBack
 ) -> None:
     from pypdf import PdfReader
 
     from tests.threats.test_evidence import minimal_pdf
 
-    advocate = as_user("advocate")
+    advocate = tx_as_user("advocate")
     kml = (
         b'<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
         b"<Document><Placemark><name>track</name><LineString><coordinates>"
@@ -422,7 +427,7 @@ def test_footprint_uploaded_as_a_file_and_a_pdf_as_evidence(
         ],
     )
     assert r.status_code == 201, r.text
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         kind, length = conn.execute(
             text(
                 "SELECT GeometryType(geom), ST_Length(geom::geography) FROM threat_reports "
@@ -435,40 +440,40 @@ def test_footprint_uploaded_as_a_file_and_a_pdf_as_evidence(
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.headers["content-security-policy"] == "sandbox"
     assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 1  # served as rewritten
-    threat_id = _publish(as_user("analyst"), r.json()["id"])["threat_id"]
-    page = client.get(f"/threats/{threat_id}").text
+    threat_id = _publish(tx_as_user("analyst"), r.json()["id"])["threat_id"]
+    page = tx_client.get(f"/threats/{threat_id}").text
     assert r.json()["evidence"][0] in page and "PDF document" in page
     shown = re.search(r'id="footprint-length">([\d.,]+) km', page)
     assert shown and float(shown.group(1)) == pytest.approx(length / 1000, abs=0.01)
 
 
 def test_the_same_photo_twice_is_stored_once(
-    as_user: Any, engine: Engine, settings: Settings
+    tx_as_user: Any, db_tx: RolledBack, settings: Settings
 ) -> None:
     photo = photo_with_gps(size=(64, 64))
-    before = stored(engine, settings.var_dir)
+    before = stored(db_tx.engine, settings.var_dir)
     r = submit(
-        as_user("advocate"),
+        tx_as_user("advocate"),
         files=[
             ("evidence", ("a.jpg", photo, "image/jpeg")),
             ("evidence", ("b.jpg", photo, "image/jpeg")),
         ],
     )
     assert r.status_code == 201 and len(r.json()["evidence"]) == 1
-    after = stored(engine, settings.var_dir)
+    after = stored(db_tx.engine, settings.var_dir)
     assert after[2] - before[2] == 1 and after[3] - before[3] == 1
 
 
 def test_reports_through_the_api_with_tokens(
-    app: Any, engine: Engine, people: dict[str, str]
+    tx_app: Any, db_tx: RolledBack, people: dict[str, str]
 ) -> None:
     from fastapi.testclient import TestClient
 
     from api.auth.testing import make_token
 
-    advocate = {"Authorization": f"Bearer {make_token(engine, people['advocate'])}"}
-    analyst = {"Authorization": f"Bearer {make_token(engine, people['analyst'])}"}
-    with TestClient(app) as c:
+    advocate = {"Authorization": f"Bearer {make_token(db_tx.engine, people['advocate'])}"}
+    analyst = {"Authorization": f"Bearer {make_token(db_tx.engine, people['analyst'])}"}
+    with TestClient(tx_app) as c:
         from tests.threats.conftest import report_form
 
         r = c.post(
@@ -487,19 +492,19 @@ def test_reports_through_the_api_with_tokens(
 
 
 def test_unpublishing_a_threat_hides_its_reports_and_evidence(
-    as_user: Any, client: Any, engine: Engine
+    tx_as_user: Any, tx_client: Any, db_tx: RolledBack
 ) -> None:
     r = submit(
-        as_user("advocate"),
+        tx_as_user("advocate"),
         title="Gravel pit to be withdrawn",
         files=[("evidence", ("g.jpg", photo_with_gps(size=(50, 40)), "image/jpeg"))],
     )
     report_id, ev_url = r.json()["id"], r.json()["evidence"][0]
-    threat_id = _publish(as_user("analyst"), report_id)["threat_id"]
-    assert client.get(ev_url).status_code == 200
-    with engine.begin() as conn:
+    threat_id = _publish(tx_as_user("analyst"), report_id)["threat_id"]
+    assert tx_client.get(ev_url).status_code == 200
+    with db_tx.engine.begin() as conn:
         conn.execute(text("UPDATE threats SET published = false WHERE id = :id"), {"id": threat_id})
-    assert client.get(ev_url).status_code == 404
-    assert client.get(f"/reports/{report_id}").status_code == 404
-    assert client.get(f"/threats/{threat_id}").status_code == 404
-    assert as_user("analyst").get(ev_url).status_code == 200
+    assert tx_client.get(ev_url).status_code == 404
+    assert tx_client.get(f"/reports/{report_id}").status_code == 404
+    assert tx_client.get(f"/threats/{threat_id}").status_code == 404
+    assert tx_as_user("analyst").get(ev_url).status_code == 200
