@@ -645,7 +645,7 @@ def run_demo_analyses(engine: Engine, settings: Settings, *, progress: bool = Tr
         "habitat": lambda: analysis.run_habitat(engine, settings, actor=ACTOR),
         "gaps": lambda: analysis.run_gaps(engine, settings, actor=ACTOR, as_of=DEMO_AS_OF),
         "loss": lambda: analysis.run_loss(
-            engine, settings, threat=dd.KOK_JAILAU["name"], actor=ACTOR
+            engine, settings, threat=dd.KOK_JAILAU["name"], actor=ACTOR, as_of=DEMO_AS_OF
         ),
     }
     done: list[int] = []

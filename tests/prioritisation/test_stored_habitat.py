@@ -3,6 +3,7 @@ border hexagons counted for each country by intersection."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -60,7 +61,9 @@ def test_grid_features_are_the_habitat_run_by_country(engine: Engine, settings, 
 def test_planning_rows_carry_the_weakest_input_and_name_the_examples(
     engine: Engine, settings, demo
 ) -> None:  # type: ignore[no-untyped-def]
-    params = prio.GridParams(name=f"labels {uuid.uuid4().hex[:8]}", resolution=3)
+    # half-way through the example programme, when the example grants were under way
+    day = dt.date(2021, 6, 30)
+    params = prio.GridParams(name=f"labels {uuid.uuid4().hex[:8]}", resolution=3, as_of=day)
     grid_id = prio.build_grid(engine, params, actor="tests", data_dir=settings.data_dir)
     with engine.connect() as conn:
         units = conn.execute(
@@ -71,12 +74,14 @@ def test_planning_rows_carry_the_weakest_input_and_name_the_examples(
         for uid, name in conn.execute(
             text(
                 "SELECT u.id, 'field site: ' || f.name FROM planning_units u JOIN field_sites f "
-                "ON ST_Intersects(u.geom, f.geom) WHERE u.grid_id = :g AND f.method = 'example' "
+                "ON ST_Intersects(u.geom, f.geom) JOIN grants gr ON gr.id = f.grant_id "
+                "WHERE u.grid_id = :g AND f.method = 'example' AND gr.status IN "
+                "('active', 'closed') AND gr.start_date <= :d AND gr.end_date >= :d "
                 "UNION SELECT u.id, 'threat: ' || t.name FROM planning_units u JOIN threats t "
                 "ON ST_Intersects(u.geom, t.geom) WHERE u.grid_id = :g AND t.method = 'example' "
                 "AND t.published"
             ),
-            {"g": grid_id},
+            {"g": grid_id, "d": day},
         ).all():
             touched.setdefault(uid, set()).add(name)
         grid_inputs = conn.execute(
