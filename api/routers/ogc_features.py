@@ -28,6 +28,7 @@ from api.ogc import (
 )
 from api.ogc_models import documented
 from api.templating import render
+from geo.crs import REGION_BOUNDS
 from geo.errors import NotFound
 from layers import geojson, params
 from layers.links import (
@@ -123,7 +124,7 @@ def _extent(conn: Connection, view: LayerSQL) -> dict[str, Any]:
             "crs": CRS84,
         }
     else:
-        out["spatial"] = {"bbox": [[45.0, 35.0, 88.0, 56.0]], "crs": CRS84}
+        out["spatial"] = {"bbox": [list(REGION_BOUNDS)], "crs": CRS84}
     if view.spec.datetime_column:
         m = row._mapping if row is not None else {}
         tmin, tmax = m.get("tmin"), m.get("tmax")

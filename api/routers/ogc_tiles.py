@@ -14,6 +14,7 @@ from api.auth.principal import get_principal
 from api.deps import SettingsDep, get_reader_engine
 from api.ogc import LayerDep, ViewDep
 from api.ogc_models import documented
+from geo.crs import REGION_BOUNDS
 from layers import dataset_tiles, geojson, styles, tilejson
 from layers.registry import layers
 from layers.spec import LayerSpec
@@ -33,7 +34,7 @@ _DIMENSION = {"point": 0, "line": 1, "area": 2}
 
 router = APIRouter(tags=["OGC API Tiles"])
 
-REGION = (45.0, 35.0, 88.0, 56.0)
+REGION = REGION_BOUNDS
 
 
 async def tile_dep(
