@@ -2,46 +2,152 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, text
-
-KOK_JAILAU_SQL = text(
-    """
-    WITH t AS (
-      SELECT id, name, status, description, properties, source, licence, method, geom
-      FROM threats WHERE published AND name ILIKE :pattern ORDER BY id LIMIT 1
-    ), park AS (
-      SELECT pa.id, pa.name, pa.method, pa.geom FROM protected_areas pa, t
-      WHERE ST_Intersects(pa.geom, t.geom) AND GeometryType(pa.geom) IN ('POLYGON', 'MULTIPOLYGON')
-      ORDER BY ST_Area(pa.geom::geography) DESC LIMIT 1
-    )
-    SELECT t.id, t.name, t.status, t.description, t.properties, t.source, t.licence, t.method,
-           ST_AsGeoJSON(t.geom, 6) AS geojson,
-           ST_Area(t.geom::geography) / 1e4 AS footprint_ha,
-           ST_XMin(t.geom) AS xmin, ST_YMin(t.geom) AS ymin,
-           ST_XMax(t.geom) AS xmax, ST_YMax(t.geom) AS ymax,
-           park.id AS park_id, park.name AS park_name, park.method AS park_method,
-           ST_Area(park.geom::geography) / 1e4 AS park_ha,
-           ST_Area(ST_Intersection(park.geom, t.geom)::geography) / 1e4 AS inside_park_ha,
-           (SELECT count(*) FROM field_sites fs
-             WHERE ST_DWithin(fs.geom::geography, t.geom::geography, 50000)) AS sites_within_50km
-    FROM t LEFT JOIN park ON true
-    """
+import pandas as pd
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    Float,
+    Integer,
+    Select,
+    String,
+    column,
+    exists,
+    func,
+    select,
+    table,
+    true,
 )
 
+from geo.funding import funded_sites
+from layers.public import public_rows, published_threats
+from layers.sql import GEOMETRY
 
-def kok_jailau(conn: Connection) -> dict[str, Any] | None:
-    """The Kok-Jailau threat with its footprint, park overlap and nearby field sites."""
-    row = conn.execute(KOK_JAILAU_SQL, {"pattern": "Kok-%ailau%"}).first()
-    return dict(row._mapping) if row is not None else None
+protected_areas = table(
+    "protected_areas",
+    column("id", Integer),
+    column("name", String),
+    column("method", String),
+    column("geom", GEOMETRY),
+)
+field_sites = table("field_sites", column("geom", GEOMETRY))
+
+#: The demo threat's name, as an ILIKE pattern (the dash and the "J" vary between sources).
+KOK_JAILAU = "Kok-%ailau%"
+
+
+def _hectares(geom: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.ST_Area(func.geography(geom), type_=Float) / 1e4
+
+
+def kok_jailau_query(pattern: str = KOK_JAILAU) -> Select[Any]:
+    """The first published threat named like ``pattern``: its footprint, the largest
+    protected area polygon it touches, and the field sites within 50 km."""
+    threats = published_threats(
+        "id", "name", "status", "description", "properties", "source", "licence", "method",
+        "geom", name="threats",
+    )  # fmt: skip
+    t = select(threats).where(threats.c.name.ilike(pattern)).order_by(threats.c.id).limit(1)
+    t_cte = t.cte("t")
+    pa = protected_areas.alias("pa")
+    park = (
+        select(pa.c.id, pa.c.name, pa.c.method, pa.c.geom)
+        .select_from(pa.join(t_cte, func.ST_Intersects(pa.c.geom, t_cte.c.geom)))
+        .where(func.GeometryType(pa.c.geom).in_(("POLYGON", "MULTIPOLYGON")))
+        .order_by(func.ST_Area(func.geography(pa.c.geom)).desc())
+        .limit(1)
+        .cte("park")
+    )
+    fs = field_sites.alias("fs")
+    sites_near = (
+        select(func.count())
+        .select_from(fs)
+        .where(func.ST_DWithin(func.geography(fs.c.geom), func.geography(t_cte.c.geom), 50000))
+        .scalar_subquery()
+    )
+    g = t_cte.c.geom
+    return select(
+        *(t_cte.c[c] for c in ("id", "name", "status", "description", "properties")),
+        *(t_cte.c[c] for c in ("source", "licence", "method")),
+        func.ST_AsGeoJSON(g, 6).label("geojson"),
+        _hectares(g).label("footprint_ha"),
+        func.ST_XMin(g).label("xmin"),
+        func.ST_YMin(g).label("ymin"),
+        func.ST_XMax(g).label("xmax"),
+        func.ST_YMax(g).label("ymax"),
+        park.c.id.label("park_id"),
+        park.c.name.label("park_name"),
+        park.c.method.label("park_method"),
+        _hectares(park.c.geom).label("park_ha"),
+        _hectares(func.ST_Intersection(park.c.geom, g)).label("inside_park_ha"),
+        sites_near.label("sites_within_50km"),
+    ).select_from(t_cte.outerjoin(park, true()))
+
+
+#: The species the case page counts funded field sites for.
+CASE_SPECIES = "Panthera uncia"
+_sites = table(
+    "field_sites", column("id", Integer), column("grant_id", Integer), column("geom", GEOMETRY)
+)
+_grants = table(
+    "grants",
+    column("id", Integer),
+    column("status", String),
+    column("start_date", Date),
+    column("end_date", Date),
+)
+_grant_species = table("grant_species", column("grant_id", Integer), column("species_id", Integer))
+_species = table("species", column("id", Integer), column("scientific_name", String))
+
+
+def sites_near_query(threat_id: int, metres: float = 50_000) -> Select[Any]:
+    """Field sites within ``metres`` of a published threat, with what the funding rule
+    (:mod:`geo.funding`) reads of their grants: status, dates and species."""
+    fs, g = _sites.alias("fs"), _grants.alias("g")
+    t = published_threats("id", "geom", name="t")
+    species = (
+        select(func.array_agg(_species.c.scientific_name))
+        .select_from(_grant_species.join(_species, _species.c.id == _grant_species.c.species_id))
+        .where(_grant_species.c.grant_id == g.c.id)
+        .scalar_subquery()
+    )
+    near = func.ST_DWithin(func.geography(fs.c.geom), func.geography(t.c.geom), metres)
+    return (
+        select(
+            fs.c.id,
+            g.c.status.label("grant_status"),
+            g.c.start_date,
+            g.c.end_date,
+            species.label("species"),
+        )
+        .select_from(fs.join(g, g.c.id == fs.c.grant_id).join(t, t.c.id == threat_id))
+        .where(near)
+    )
+
+
+def kok_jailau(conn: Connection, on: dt.date | None = None) -> dict[str, Any] | None:
+    """The Kok-Jailau threat with its footprint, park overlap and the field sites within
+    50 km funded on ``on`` (default today) for snow leopards (:mod:`geo.funding`)."""
+    row = conn.execute(kok_jailau_query()).first()
+    if row is None:
+        return None
+    out = dict(row._mapping)
+    day = on or dt.date.today()
+    near = pd.DataFrame(conn.execute(sites_near_query(out["id"])).mappings().all())
+    funded = funded_sites(near, day, species=CASE_SPECIES) if not near.empty else near
+    out |= {"sites_within_50km": len(funded), "funded_on": day, "funded_species": CASE_SPECIES}
+    return out
 
 
 def layers_with_examples(conn: Connection, tables: dict[str, str]) -> set[str]:
-    """Layer ids whose table holds any record with ``method = 'example'``."""
+    """Layer ids whose table holds any record the public sees with ``method = 'example'``
+    (``tables``: layer id -> table name, from the registry)."""
     out = set()
-    for layer_id, table in tables.items():
-        q = text(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE method = 'example')")
-        if conn.execute(q).scalar():
+    for layer_id, table_name in tables.items():
+        rows = public_rows(table_name, "method")
+        if conn.execute(select(exists().where(rows.c.method == "example"))).scalar():
             out.add(layer_id)
     return out

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import func, select
 
 from api.db.engine import database_state
+from api.db.models import Grant, Species
 from api.deps import EngineDep
 
 router = APIRouter(tags=["health"])
@@ -18,8 +19,8 @@ def health(engine: EngineDep) -> JSONResponse:
     if db["status"] == "up":
         try:
             with engine.connect() as conn:
-                db["species"] = conn.execute(text("SELECT count(*) FROM species")).scalar()
-                db["grants"] = conn.execute(text("SELECT count(*) FROM grants")).scalar()
+                db["species"] = conn.execute(select(func.count()).select_from(Species)).scalar()
+                db["grants"] = conn.execute(select(func.count()).select_from(Grant)).scalar()
                 db["demo_loaded"] = bool(db["grants"])
         except Exception:
             db["schema"] = "not migrated: run `irbis db upgrade`"

@@ -7,14 +7,13 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from sqlalchemy import text
 
 from api.deps import ReaderDep, SettingsDep
 from api.i18n import _l
 from api.ogc_models import LandingPage, documented
 from api.settings import REPO_ROOT
 from api.templating import render
-from layers.public import public_from
+from layers.public import count_public, provenance_counts
 
 STATIC = REPO_ROOT / "api" / "static"
 
@@ -100,7 +99,7 @@ def landing(request: Request, engine: ReaderDep, f: str | None = None) -> Respon
     with engine.connect() as conn:
         for label, table in COUNTED:
             try:
-                n = conn.execute(text(f"SELECT count(*) FROM {public_from(table)}")).scalar()
+                n: int | str = count_public(conn, table)
             except Exception:
                 conn.rollback()
                 n = "–"
@@ -134,12 +133,7 @@ def sources(request: Request, engine: ReaderDep, settings: SettingsDep) -> HTMLR
     rows = []
     with engine.connect() as conn:
         for table in SOURCED:
-            q = text(
-                f"SELECT source, licence, method, count(*) AS n FROM {public_from(table)} "
-                "GROUP BY source, licence, method ORDER BY n DESC"
-            )
-            for r in conn.execute(q):
-                rows.append({"layer": table, **r._asdict()})
+            rows += [{"layer": table, **r} for r in provenance_counts(conn, table)]
     prov = settings.data_dir / "PROVENANCE.md"
     provenance = render_markdown(prov.read_text(encoding="utf-8")) if prov.exists() else ""
     return render(request, "sources.html", rows=rows, provenance=provenance)

@@ -6,12 +6,13 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from api.auth.principal import PrincipalDep, Role
 from api.db.models import Grant
 from api.deps import ReaderDep
 from api.templating import render
+from layers.outlines import programme_outline
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -25,15 +26,7 @@ def upload_page(request: Request, principal: PrincipalDep, engine: ReaderDep) ->
         query = query.where(Grant.id.in_(principal.grant_ids or {-1}))
     with engine.connect() as conn:
         grants = conn.execute(query).all()
-        outline = conn.execute(
-            text(
-                "SELECT json_build_object('type', 'FeatureCollection', 'features', "
-                "coalesce(json_agg(json_build_object('type', 'Feature', 'properties', "
-                "json_build_object('name', name), 'geometry', "
-                "ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.01), 5)::json)), '[]'))"
-                " FROM countries WHERE programme"
-            )
-        ).scalar_one()
+        outline = programme_outline(conn)
     status = 200 if grants else 403
     return render(
         request,
