@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from psycopg import sql
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -506,21 +507,29 @@ def _relocate_sql(old_var: str, new_var: str) -> str:
     """Point analysis rasters registered under the old var directory at the new one.
 
     A relocation, not an edit: the table's own triggers (audit, touch, version) stay quiet,
-    as they do for the rows the restore itself loads."""
-
-    def lit(s: str) -> str:
-        return "'" + s.replace("'", "''") + "'"
-
+    as they do for the rows the restore itself loads. The two directories are quoted as SQL
+    literals (psycopg) into settings of the transaction, which a constant block reads: a path
+    is never part of the block's text."""
     old = old_var.rstrip("/") + "/"
     new = new_var.rstrip("/") + "/"
-    return (
-        "DO $$ BEGIN IF to_regclass('public.rasters') IS NOT NULL THEN "
-        "ALTER TABLE public.rasters DISABLE TRIGGER USER; "
-        f"UPDATE public.rasters SET path = {lit(new)} || substr(path, {len(old) + 1}) "
-        f"WHERE left(path, {len(old)}) = {lit(old)}; "
-        "ALTER TABLE public.rasters ENABLE TRIGGER USER; "
-        "END IF; END $$;"
-    )
+    return sql.SQL(_RELOCATE).format(old=sql.Literal(old), new=sql.Literal(new)).as_string()
+
+
+_RELOCATE = """
+SELECT set_config('irbis.relocate_from', {old}, true), set_config('irbis.relocate_to', {new}, true);
+DO $$
+DECLARE
+  old_dir text := current_setting('irbis.relocate_from');
+  new_dir text := current_setting('irbis.relocate_to');
+BEGIN
+  IF to_regclass('public.rasters') IS NOT NULL THEN
+    ALTER TABLE public.rasters DISABLE TRIGGER USER;
+    UPDATE public.rasters SET path = new_dir || substr(path, length(old_dir) + 1)
+    WHERE left(path, length(old_dir)) = old_dir;
+    ALTER TABLE public.rasters ENABLE TRIGGER USER;
+  END IF;
+END $$;
+"""
 
 
 #: Tables are created with the restoring role's default privileges in force; those of a fresh

@@ -7,6 +7,8 @@ Who is writing is read from the transaction-local setting ``irbis.actor``
 
 from __future__ import annotations
 
+from psycopg import sql
+
 AUDIT_SQL = r"""
 CREATE OR REPLACE FUNCTION irbis_audit() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -60,29 +62,44 @@ DROP FUNCTION IF EXISTS irbis_bump_version() CASCADE;
 """
 
 
-def audit_triggers(table: str) -> str:
-    """Triggers that keep ``table``'s history and bump its data version."""
-    return f"""
-CREATE TRIGGER {table}_audit AFTER INSERT OR UPDATE OR DELETE ON {table}
+#: The triggers that keep a table's history and bump its data version (see audit_triggers).
+_TRIGGERS = """
+CREATE TRIGGER {audit} AFTER INSERT OR UPDATE OR DELETE ON {table}
   FOR EACH ROW EXECUTE FUNCTION irbis_audit();
-CREATE TRIGGER {table}_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
+CREATE TRIGGER {version} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
   FOR EACH STATEMENT EXECUTE FUNCTION irbis_bump_version();
-INSERT INTO layer_versions (table_name, version, changed_at) VALUES ('{table}', 0, now())
+INSERT INTO layer_versions (table_name, version, changed_at) VALUES ({name}, 0, now())
   ON CONFLICT (table_name) DO NOTHING;
-""" + (
-        f"""
-CREATE TRIGGER {table}_touch BEFORE UPDATE ON {table}
+"""
+_TOUCH_TRIGGER = """
+CREATE TRIGGER {touch} BEFORE UPDATE ON {table}
   FOR EACH ROW EXECUTE FUNCTION irbis_touch();
 """
-        if table != "grant_species"
-        else ""
-    )
+_DROP_TRIGGERS = """
+DROP TRIGGER IF EXISTS {audit} ON {table};
+DROP TRIGGER IF EXISTS {version} ON {table};
+DROP TRIGGER IF EXISTS {touch} ON {table};
+DELETE FROM layer_versions WHERE table_name = {name};
+"""
+
+
+def _names(table: str) -> dict[str, sql.Composable]:
+    """The table and its triggers as quoted identifiers, its name as a quoted literal."""
+    return {
+        "table": sql.Identifier(table),
+        "audit": sql.Identifier(f"{table}_audit"),
+        "version": sql.Identifier(f"{table}_version"),
+        "touch": sql.Identifier(f"{table}_touch"),
+        "name": sql.Literal(table),
+    }
+
+
+def audit_triggers(table: str) -> str:
+    """Triggers that keep ``table``'s history and bump its data version."""
+    # grant_species has no updated_at to touch
+    body = _TRIGGERS + (_TOUCH_TRIGGER if table != "grant_species" else "")
+    return sql.SQL(body).format(**_names(table)).as_string()
 
 
 def drop_audit_triggers(table: str) -> str:
-    return f"""
-DROP TRIGGER IF EXISTS {table}_audit ON {table};
-DROP TRIGGER IF EXISTS {table}_version ON {table};
-DROP TRIGGER IF EXISTS {table}_touch ON {table};
-DELETE FROM layer_versions WHERE table_name = '{table}';
-"""
+    return sql.SQL(_DROP_TRIGGERS).format(**_names(table)).as_string()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from rich.progress import Progress
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Engine, delete, func, select, table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import geopandas as gpd
@@ -594,7 +594,7 @@ COUNTED_TABLES = (
 def table_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
-            t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())
+            t: int(conn.execute(select(func.count()).select_from(table(t))).scalar_one())
             for t in COUNTED_TABLES
         }
 

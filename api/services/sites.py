@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy import Engine, Float, Numeric, Select, cast, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -431,6 +431,31 @@ def _feature(row: dict[str, Any], private: bool) -> dict[str, Any]:
     return {"type": "Feature", "id": row["id"], "geometry": geom, "properties": row}
 
 
+def _sites_query(grant_id: int, site_id: int | None, *, private: bool) -> Select[*tuple[Any, ...]]:
+    """A grant's sites (or one of them), with their area and GeoJSON, by name."""
+    f = FieldSite
+    area = cast(func.ST_Area(func.geography(f.geom)), Numeric) / 10000
+    # the read-only role cannot read uploaders' names: only the privileged select them
+    uploader = [f.uploaded_by] if private else []
+    stmt = (
+        select(
+            f.id,
+            f.name,
+            f.description,
+            *uploader,
+            f.uploaded_at,
+            f.source,
+            f.licence,
+            f.method,
+            cast(func.round(area, 3), Float).label("area_ha"),
+            func.ST_AsGeoJSON(f.geom, 7).label("geojson"),
+        )
+        .where(f.grant_id == grant_id)
+        .order_by(f.name)
+    )
+    return stmt if site_id is None else stmt.where(f.id == site_id)
+
+
 def list_sites(
     engine: Engine, principal: Principal, code: str, site_id: int | None = None
 ) -> dict[str, Any]:
@@ -438,17 +463,7 @@ def list_sites(
     with transaction(engine) as session:
         grant = get_grant(session, code)
         private = principal.sees_sensitive or principal.may_edit_sites(grant.id)
-        # the read-only role cannot read uploaders' names: only the privileged select them
-        uploader = "uploaded_by, " if private else ""
-        rows = session.execute(
-            text(
-                f"SELECT id, name, description, {uploader}uploaded_at, source, licence, method,"
-                " round(ST_Area(geom::geography)::numeric / 10000, 3)::float AS area_ha,"
-                " ST_AsGeoJSON(geom, 7) AS geojson FROM field_sites WHERE grant_id = :g"
-                " AND (CAST(:s AS integer) IS NULL OR id = :s) ORDER BY name"
-            ),
-            {"g": grant.id, "s": site_id},
-        ).mappings()
+        rows = session.execute(_sites_query(grant.id, site_id, private=private)).mappings()
         feats = [_feature(dict(r), private) for r in rows]
     return {"type": "FeatureCollection", "grant": grant.code, "features": feats}
 
