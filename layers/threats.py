@@ -145,7 +145,8 @@ places_table = table(
 
 
 def _dissolved_table(name: str, *extra: str) -> TableClause:
-    """A table of polygons dissolved by kind or species (ecosystems, habitat, ranges)."""
+    """A table of polygons that an overlap dissolves by kind or species (ecosystems, habitat,
+    ranges)."""
     return table(
         name,
         *(column(c, Integer) for c in extra),
