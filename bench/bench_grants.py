@@ -4,8 +4,9 @@
 Adds 1,000 grants (codes ``BENCH-G-0000`` ...) with 10 small field sites each to a migrated
 database holding the demo data, then requests, in process through the real application
 (FastAPI TestClient: no network, so the time is the server's), ``/api/portfolio`` and
-``/grants/{code}`` a number of times each and reports the median and p90. The benchmark's
-grants are removed at the end (``--keep`` keeps them).
+``/grants/{code}`` a number of times each and reports the median and p90, as served from the
+data-version caches and cold (each request the first after a write). The benchmark's grants
+are removed at the end (``--keep`` keeps them, ``--reuse`` runs on them without seeding).
 
     .venv/bin/python bench/bench_grants.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test_c
 
@@ -69,9 +70,16 @@ def _run(conn, sql: str) -> None:  # type: ignore[no-untyped-def]
             conn.execute(text(stmt))
 
 
-def timed(client, url: str, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def timed(client, url: str, n: int, *, cold: bool = False) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Median and p90 of ``n`` requests; ``cold``: each as the first after a write (the
+    portfolio and page caches emptied before it)."""
+    from api.services import grants as gs
+
     times = []
     for _ in range(n):
+        if cold:
+            gs.PORTFOLIO_CACHE.clear()
+            gs.PAGE_CACHE.clear()
         t0 = time.perf_counter()
         r = client.get(url)
         times.append((time.perf_counter() - t0) * 1000)
@@ -93,6 +101,9 @@ def main() -> None:
     ap.add_argument("--sites", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--keep", action="store_true", help="keep the benchmark's grants")
+    ap.add_argument(
+        "--reuse", action="store_true", help="use the grants a --keep run left (no seeding)"
+    )
     args = ap.parse_args()
 
     from fastapi.testclient import TestClient
@@ -101,15 +112,19 @@ def main() -> None:
     from api.settings import Settings
 
     engine = create_engine(args.db_url)
+    seeded = 0.0
     with engine.begin() as conn:
-        _run(conn, CLEAN_SQL)
-        t0 = time.perf_counter()
-        for stmt in SEED_SQL.strip().split(";\n"):
-            if stmt.strip():
-                conn.execute(text(stmt), {"n": args.grants, "sites": args.sites})
-        seeded = time.perf_counter() - t0
+        have = conn.execute(text("SELECT count(*) FROM grants WHERE code LIKE 'BENCH-G-%'"))
+        if not (args.reuse and have.scalar_one() == args.grants):
+            _run(conn, CLEAN_SQL)
+            t0 = time.perf_counter()
+            for stmt in SEED_SQL.strip().split(";\n"):
+                if stmt.strip():
+                    conn.execute(text(stmt), {"n": args.grants, "sites": args.sites})
+            seeded = time.perf_counter() - t0
     try:
         settings = Settings.for_database(args.db_url)
+        cold_n = max(3, args.repeat // 3)
         with TestClient(create_app(settings)) as client:
             client.get("/api/portfolio")  # warm: imports, pools, caches
             client.get("/grants/BENCH-G-0001")
@@ -118,7 +133,9 @@ def main() -> None:
                 "sites_per_grant": args.sites,
                 "seed_s": round(seeded, 1),
                 "portfolio_json": timed(client, "/api/portfolio", args.repeat),
+                "portfolio_json_cold": timed(client, "/api/portfolio", cold_n, cold=True),
                 "grant_page": timed(client, "/grants/BENCH-G-0500", args.repeat),
+                "grant_page_cold": timed(client, "/grants/BENCH-G-0500", cold_n, cold=True),
                 "grant_json": timed(client, "/api/grants/BENCH-G-0500", args.repeat),
             }
     finally:

@@ -19,7 +19,7 @@ from api import ogc
 from api.auth.principal import PrincipalDep
 from api.db.models import GrantStatus
 from api.deps import EngineDep, ReaderDep, SettingsDep
-from api.i18n import _l
+from api.i18n import _l, current_locale
 from api.routers.threats import _print_pdf as print_pdf
 from api.services import grants as gs
 from api.services import monitoring
@@ -157,8 +157,10 @@ def history(code: CodePath, principal: PrincipalDep, engine: EngineDep) -> list[
     response_class=Response,
     responses={200: {"content": {"application/json": {}}}, 404: {}},
 )
-def grant_page_json(code: CodePath, engine: ReaderDep, settings: SettingsDep) -> Response:
-    page = gs.grant_page(engine, code, settings.grants.threat_distance_m)
+def grant_page_json(
+    request: Request, code: CodePath, engine: ReaderDep, settings: SettingsDep
+) -> Response:
+    page = dict(_page(request, engine, code, settings.grants.threat_distance_m))
     if page["footprint"] is not None:
         page["footprint"] = {
             **page["footprint"],
@@ -174,6 +176,7 @@ def grant_page_json(code: CodePath, engine: ReaderDep, settings: SettingsDep) ->
     responses={200: {"content": {"application/json": {}}}},
 )
 def portfolio_json(
+    request: Request,
     engine: ReaderDep,
     settings: SettingsDep,
     call: FilterQ = None,
@@ -182,10 +185,29 @@ def portfolio_json(
     species: FilterQ = None,
 ) -> Response:
     f = gs.PortfolioFilter(call=call, status=status, country=country, species=species)
+    metres = settings.grants.threat_distance_m
     # JSON-ready already: serialised directly (a large portfolio through FastAPI's encoder
-    # takes longer than computing it)
-    body = orjson.dumps(gs.portfolio(engine, f, settings.grants.threat_distance_m))
+    # takes longer than computing it), and kept until one of its tables changes
+    key = ("json", str(engine.url), _version(request, gs.PORTFOLIO_TABLES), f, metres)
+    body = gs.PORTFOLIO_CACHE.get(key, lambda: orjson.dumps(gs.portfolio(engine, f, metres)))
     return Response(body, media_type="application/json")
+
+
+def _version(request: Request, tables: tuple[str, ...]) -> str:
+    """The data version of ``tables`` (from memory while the change listener is connected)."""
+    return str(request.app.state.versions.of(tables))
+
+
+def _portfolio(request: Request, engine: Any, f: gs.PortfolioFilter, metres: float) -> Any:
+    key = ("dict", str(engine.url), _version(request, gs.PORTFOLIO_TABLES), f, metres)
+    return gs.PORTFOLIO_CACHE.get(key, lambda: gs.portfolio(engine, f, metres))
+
+
+def _page(request: Request, engine: Any, code: str, metres: float) -> dict[str, Any]:
+    """A grant page's figures, kept until one of their tables changes."""
+    key = (str(engine.url), _version(request, gs.PAGE_TABLES), code, metres)
+    page: dict[str, Any] = gs.PAGE_CACHE.get(key, lambda: gs.grant_page(engine, code, metres))
+    return page
 
 
 @router.get(
@@ -231,7 +253,7 @@ def portfolio_page(
     return render(
         request,
         "grants_portfolio.html",
-        p=gs.portfolio(engine, f, settings.grants.threat_distance_m),
+        p=_portfolio(request, engine, f, settings.grants.threat_distance_m),
         map=maps.case_map(
             [get_layer("field_sites"), get_layer("grants")],
             bounds=(45.0, 35.0, 88.0, 56.0),
@@ -368,15 +390,12 @@ def grant_page(
     engine: ReaderDep,
     settings: SettingsDep,
 ) -> Response:
-    page = gs.grant_page(engine, code, settings.grants.threat_distance_m)
+    metres = settings.grants.threat_distance_m
+    page = _page(request, engine, code, metres)
     fp = page["footprint"]
-    bounds = (fp["xmin"], fp["ymin"], fp["xmax"], fp["ymax"]) if fp else None
-    layers = [get_layer(i) for i in ("protected_areas", "field_sites", "threats")]
-    highlight = {"geojson": fp["geojson"], "name": code} if fp else None
-    # without sites: the programme's region
-    m = maps.case_map(
-        layers, bounds=bounds or (45.0, 35.0, 88.0, 56.0), highlight=highlight, title=code
-    )
+    # the map depends on the sites' union only (and the language of its controls)
+    key = ("map", str(engine.url), _version(request, gs.PAGE_TABLES), code, current_locale())
+    m = gs.PAGE_CACHE.get(key, lambda: _grant_map(code, fp))
     grant_id = gs.grant_id(engine, code)
     return render(
         request,
@@ -432,6 +451,16 @@ def history_page(
     )
 
 
+def _grant_map(code: str, fp: dict[str, Any] | None) -> maps.MapParts:
+    bounds = (fp["xmin"], fp["ymin"], fp["xmax"], fp["ymax"]) if fp else None
+    layers = [get_layer(i) for i in ("protected_areas", "field_sites", "threats")]
+    highlight = {"geojson": fp["geojson"], "name": code} if fp else None
+    # without sites: the programme's region
+    return maps.case_map(
+        layers, bounds=bounds or (45.0, 35.0, 88.0, 56.0), highlight=highlight, title=code
+    )
+
+
 @router.get(
     "/grants/{code}/feed.atom",
     summary="A grant's Atom feed: its site uploads and published threats near its sites",
@@ -470,7 +499,7 @@ def grant_feed(
 
 
 def _report(request: Request, engine: Any, settings: Any, code: str) -> HTMLResponse:
-    page = gs.grant_page(engine, code, settings.grants.threat_distance_m)
+    page = _page(request, engine, code, settings.grants.threat_distance_m)
     return render(request, "grant_report.html", page=page, g=page["grant"], today=dt.date.today())
 
 

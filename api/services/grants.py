@@ -11,10 +11,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import threading
 import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import Engine, select, text
@@ -714,6 +717,54 @@ def _ecosystems(rows: list[dict[str, Any]], page: dict[str, Any]) -> dict[str, A
         "classes": [{k: r[k] for k in ("ecosystem", "area_ha", "share")} for r in rows],
         **_label(methods, examples),
     }
+
+
+#: Tables the portfolio is computed from: a write to any of them makes a new data version
+#: (:mod:`api.versions`), so a new entry in :data:`PORTFOLIO_CACHE`.
+PORTFOLIO_TABLES = (
+    "grants", "grant_species", "species", "field_sites", "threats", "habitat", "protected_areas",
+)  # fmt: skip
+#: Tables a grant's page is computed from (the portfolio's and the ecosystem classes).
+PAGE_TABLES = (*PORTFOLIO_TABLES, "ecosystems")
+
+_V = TypeVar("_V")
+
+
+class VersionedCache(Generic[_V]):
+    """Answers kept by the data version of their inputs (``table:version`` pairs, as tiles
+    are) and their arguments: an answer is never served after a write to one of its tables,
+    since the write makes a new key. At most ``size`` answers, the least recently used
+    dropped first; per process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, _V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], _V]) -> _V:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()  # outside the lock: a slow answer does not hold up the others
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+#: The portfolio's JSON answers (per filter) and grant pages' figures, by data version.
+PORTFOLIO_CACHE: VersionedCache[Any] = VersionedCache(64)
+PAGE_CACHE: VersionedCache[Any] = VersionedCache(256)
 
 
 @dataclass(frozen=True)
