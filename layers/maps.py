@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from branca.element import Element, MacroElement
+from sqlalchemy import Connection, exists, literal, select
 
 import folium
 from folium.elements import JSCSSMixin
@@ -23,7 +24,8 @@ from folium.template import Template
 
 from layers.dataset_tiles import drawing_order
 from layers.spec import LayerSpec
-from layers.styles import legend
+from layers.sql import LayerSQL
+from layers.styles import legend, legend_label
 
 VENDOR = "/vendor"
 #: Local copies of every asset folium (and the plugins used here) would load from a CDN.
@@ -233,19 +235,36 @@ def readable(value: str) -> str:
     return value
 
 
+def empty_layers(conn: Connection, specs: Iterable[LayerSpec]) -> set[str]:
+    """Ids of the layers with no feature the public sees (they get no legend entry)."""
+    out = set()
+    for spec in specs:
+        view = LayerSQL(spec, privileged=False)
+        rows = select(literal(1)).select_from(view.from_clause()).where(*view.where_public())
+        if not conn.execute(select(exists(rows))).scalar():
+            out.add(spec.id)
+    return out
+
+
 def legend_items(
-    specs: Iterable[LayerSpec], *, examples: set[str] | None = None
+    specs: Iterable[LayerSpec],
+    *,
+    examples: set[str] | None = None,
+    empty: set[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Legend rows: one per layer, or a titled group of its categories."""
+    """Legend rows: one per layer, or a titled group of its categories, in words (species by
+    common name with the scientific one); layers in ``empty`` have none."""
     out = []
     for spec in specs:
+        if spec.id in (empty or set()):
+            continue
         categorised = bool(spec.style.categories)
         for item in legend(spec):
             out.append(
                 {
                     "layer": spec.id,
                     "group": spec.title if categorised else None,
-                    "label": readable(item.label) if categorised else spec.title,
+                    "label": readable(legend_label(item.label)) if categorised else spec.title,
                     "colour": item.colour,
                     "stroke": spec.style.colour,
                     "kind": _kind(spec),
@@ -319,10 +338,16 @@ def add_layers(
 
 
 def finish(
-    m: folium.Map, specs: list[LayerSpec], *, title: str, examples: set[str] | None = None
+    m: folium.Map,
+    specs: list[LayerSpec],
+    *,
+    title: str,
+    examples: set[str] | None = None,
+    empty: set[str] | None = None,
 ) -> MapParts:
-    """Legend, layer switcher, local assets; then render into parts."""
-    Legend(legend_items(specs, examples=examples), title=title).add_to(m)
+    """Legend (no entry for the layers in ``empty``), layer switcher, local assets; then
+    render into parts."""
+    Legend(legend_items(specs, examples=examples, empty=empty), title=title).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     localise(m.get_root())
     root: Any = m.get_root()  # a branca Figure
@@ -340,6 +365,7 @@ def atlas(
     *,
     examples: set[str] | None = None,
     dataset_version: str | None = None,
+    empty: set[str] | None = None,
 ) -> MapParts:
     """Every public layer on one map from the dataset tileset (one tile request per tile
     position, at ``dataset_version``), switched on and off one by one."""
@@ -351,7 +377,7 @@ def atlas(
     grid.add_to(m)
     for spec in ordered:
         LayerSwitch(grid, spec, show=spec.visible).add_to(m)
-    return finish(m, ordered, title="Atlas", examples=examples)
+    return finish(m, ordered, title="Atlas", examples=examples, empty=empty)
 
 
 def layer_map(
@@ -361,6 +387,7 @@ def layer_map(
     bounds: tuple[float, float, float, float] | None,
     examples: set[str] | None = None,
     versions: Mapping[str, str] | None = None,
+    empty: set[str] | None = None,
 ) -> MapParts:
     """One layer over a light context (countries, lakes, rivers, places), fitted to its extent."""
     m = base_map()
@@ -370,7 +397,7 @@ def layer_map(
         VectorTileLayer(c, show=True, version=v.get(c.id)).add_to(m)
     VectorTileLayer(spec, show=True, version=v.get(spec.id)).add_to(m)
     _fit(m, bounds)
-    return finish(m, [*ctx, spec], title=spec.title, examples=examples)
+    return finish(m, [*ctx, spec], title=spec.title, examples=examples, empty=empty)
 
 
 def case_map(
@@ -381,6 +408,7 @@ def case_map(
     examples: set[str] | None = None,
     versions: Mapping[str, str] | None = None,
     title: str = "Kok-Jailau",
+    empty: set[str] | None = None,
 ) -> MapParts:
     """A case page's map: the given layers, fitted to ``bounds``, an optional GeoJSON outline."""
     m = base_map()
@@ -399,7 +427,7 @@ def case_map(
             tooltip=highlight["name"],
         ).add_to(m)
     _fit(m, bounds)
-    return finish(m, list(layers), title=title, examples=examples)
+    return finish(m, list(layers), title=title, examples=examples, empty=empty)
 
 
 def _fit(m: folium.Map, bounds: tuple[float, float, float, float] | None) -> None:

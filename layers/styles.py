@@ -6,6 +6,25 @@ from typing import Any
 
 from layers.spec import LayerSpec, LegendItem
 
+#: Common names of the species Irbis maps, for legends ("Snow leopard (Panthera uncia)").
+COMMON_NAMES = {
+    "Panthera uncia": "Snow leopard",
+    "Gazella subgutturosa": "Goitered gazelle",
+    "Ovis ammon": "Argali",
+    "Capra sibirica": "Siberian ibex",
+    "Saiga tatarica": "Saiga antelope",
+}
+
+
+def legend_label(value: str) -> str:
+    """A legend entry's words: a species as its common name with the scientific one.
+
+    >>> legend_label("Panthera uncia"), legend_label("mountain")
+    ('Snow leopard (Panthera uncia)', 'mountain')
+    """
+    common = COMMON_NAMES.get(value)
+    return f"{common} ({value})" if common else value
+
 
 def legend(spec: LayerSpec) -> list[LegendItem]:
     """Legend entries: one per category, or the layer's own colour."""

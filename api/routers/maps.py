@@ -36,15 +36,23 @@ def _read_examples(engine: Engine, specs: Sequence[LayerSpec]) -> set[str]:
         return _examples(conn, specs)
 
 
+def _read_empty(engine: Engine, specs: Sequence[LayerSpec]) -> set[str]:
+    """The layers with nothing to show (no legend entry for them)."""
+    with engine.connect() as conn:
+        return maps.empty_layers(conn, specs)
+
+
 @router.get("/atlas", response_class=HTMLResponse)
 async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
     specs = layers()
     examples = await run_in_threadpool(_read_examples, engine, specs)
+    empty = await run_in_threadpool(_read_empty, engine, specs)
     parts = await run_in_threadpool(
         maps.atlas,
         specs,
         examples=examples,
         dataset_version=ogc.version_token(dataset_versions(request)),
+        empty=empty,
     )
     return render(
         request,
@@ -77,6 +85,7 @@ async def layer_map(request: Request, view: ViewDep, engine: ReaderDep) -> HTMLR
         else None
     )
     context = [get_layer(i) for i in CONTEXT]
+    empty = await run_in_threadpool(_read_empty, engine, [spec, *context])
     parts = await run_in_threadpool(
         maps.layer_map,
         spec,
@@ -84,6 +93,7 @@ async def layer_map(request: Request, view: ViewDep, engine: ReaderDep) -> HTMLR
         bounds=bounds,
         examples=examples,
         versions=ogc.version_tokens(request, [spec, *context]),
+        empty=empty,
     )
     links = [
         (f"/collections/{spec.id}?f=html", "about this layer"),

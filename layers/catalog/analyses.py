@@ -14,6 +14,11 @@ _SPECIES_COLOURS = (
     LegendItem("Panthera uncia", "#8e24aa"),
     LegendItem("Gazella subgutturosa", "#ef6c00"),
 )
+#: gaps in protection drawn in colours of their own, never those of the habitat they are in
+_GAP_COLOURS = (
+    LegendItem("Panthera uncia", "#c62828"),
+    LegendItem("Gazella subgutturosa", "#f9a825"),
+)
 
 LAYERS = [
     LayerSpec(
@@ -107,7 +112,7 @@ LAYERS = [
             fill_opacity=0.45,
             weight=0.8,
             by="species",
-            categories=_SPECIES_COLOURS,
+            categories=_GAP_COLOURS,
         ),
         label_column="species",
         visible=False,
