@@ -28,6 +28,7 @@ import pandas as pd
 
 import geopandas as gpd
 import rasterio
+import rasterio.warp
 import rasterio.windows
 import shapely
 from exactextract import exact_extract
@@ -36,10 +37,11 @@ from pyproj import CRS
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
-from geo.crs import EQUAL_AREA_EPSG, M2_PER_HA, geodesic_area_m2, require_crs
+from geo.crs import EQUAL_AREA_EPSG, M2_PER_HA, STORAGE_EPSG, geodesic_area_m2, require_crs
 from geo.errors import CRSMismatch, InvalidInput, MissingCRS, UnreadableFile
 
 RasterLike = str | Path
+EPSG_4326 = rasterio.crs.CRS.from_epsg(STORAGE_EPSG)
 
 
 def sha256_file(path: RasterLike, chunk: int = 1 << 20) -> str:
@@ -49,6 +51,72 @@ def sha256_file(path: RasterLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class RasterRecord:
+    """What the register of rasters keeps about a file (the ``rasters`` table's columns)."""
+
+    sha256: str
+    crs: str
+    width: int
+    height: int
+    resolution: tuple[float, float]
+    dtype: str
+    nodata: float | None
+    #: The raster's bounds in its own CRS (west, south, east, north).
+    bounds: tuple[float, float, float, float]
+    #: Its outline in the storage CRS (EPSG:4326), the edges densified before reprojecting.
+    footprint: shapely.Polygon
+
+    def columns(self) -> dict[str, Any]:
+        """The columns of a ``rasters`` row, the footprint as a shapely geometry."""
+        return {
+            "sha256": self.sha256,
+            "crs": self.crs,
+            "width": self.width,
+            "height": self.height,
+            "resolution": list(self.resolution),
+            "dtype": self.dtype,
+            "nodata": self.nodata,
+            "properties": {"bounds": list(self.bounds)},
+            "geom": self.footprint,
+        }
+
+
+def describe_raster(path: RasterLike) -> RasterRecord:
+    """Describe a raster file for the register: digest, grid, data type and footprint.
+
+    Raises
+    ------
+    UnreadableFile
+        The file is missing or is not a raster.
+    MissingCRS
+        The raster has no CRS (its footprint could not be placed): see :func:`open_raster`.
+
+    Examples
+    --------
+    >>> r = describe_raster("data/elevation/gebco2023_almaty_ile_alatau_15s.tif")
+    >>> r.crs, r.dtype, r.footprint.geom_type
+    ('EPSG:4326', 'int16', 'Polygon')
+    """
+    with open_raster(path) as src:
+        b = src.bounds
+        bounds = (float(b.left), float(b.bottom), float(b.right), float(b.top))
+        west, south, east, north = rasterio.warp.transform_bounds(
+            src.crs, EPSG_4326, *bounds, densify_pts=21
+        )
+        return RasterRecord(
+            sha256=sha256_file(path),
+            crs=src.crs.to_string(),
+            width=src.width,
+            height=src.height,
+            resolution=(abs(float(src.res[0])), abs(float(src.res[1]))),
+            dtype=str(src.dtypes[0]),
+            nodata=None if src.nodata is None else float(src.nodata),
+            bounds=bounds,
+            footprint=shapely.box(west, south, east, north),
+        )
 
 
 @contextmanager
