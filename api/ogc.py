@@ -9,6 +9,7 @@ versions and ETags live here too, so every router answers the same way.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -68,12 +69,19 @@ async def bbox_dep(
 BBoxDep = Annotated[params.BBox | None, Depends(bbox_dep)]
 
 
+#: A date followed by a bare ``T``, as GDAL's OGC API driver writes the dates of a
+#: ``WHERE day >= '2022-01-01'`` (``datetime=2022-01-01T/..``): read as that date.
+_DATE_AND_T = re.compile(r"(\d{4}-\d{2}-\d{2})T(?=/|$)")
+
+
 async def datetime_dep(
     datetime: Annotated[
         str | None,
         Query(description="An instant, a date, or start/end with '..' for an open end"),
     ] = None,
 ) -> params.Interval | None:
+    if datetime is not None:
+        datetime = _DATE_AND_T.sub(r"\1", datetime)
     return params.parse_datetime(datetime)
 
 
