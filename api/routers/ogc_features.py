@@ -52,6 +52,9 @@ from layers.sql import Query as ItemsQuery
 router = APIRouter(tags=["OGC API Features"])
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+#: The CRS of the coordinates in a GeoJSON answer, as OGC API Features Part 2 states it
+#: (GDAL reads it rather than assume).
+CONTENT_CRS = {"Content-Crs": f"<{CRS84}>"}
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
@@ -358,7 +361,7 @@ async def items(
         resp.headers.update(headers)
         return resp
     body = await run_in_threadpool(geojson.dumps, doc)
-    return Response(body, media_type=ogc.GEOJSON, headers=headers)
+    return Response(body, media_type=ogc.GEOJSON, headers={**headers, **CONTENT_CRS})
 
 
 @router.get(
@@ -404,7 +407,7 @@ def item_by_id(
         )
         resp.headers.update(headers)
         return resp
-    return Response(geojson.dumps(doc), media_type=ogc.GEOJSON, headers=headers)
+    return Response(geojson.dumps(doc), media_type=ogc.GEOJSON, headers={**headers, **CONTENT_CRS})
 
 
 __all__ = ["landing_document", "router"]

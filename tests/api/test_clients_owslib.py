@@ -88,6 +88,8 @@ def test_owslib_pages_through_a_collections_items(
     url = f"{live_server}/collections/{collection_id}/items"
     first = owslib_api.collection_items(collection_id, limit=3)
     _same_features(first, served(url, limit=3))
+    # the CRS of the coordinates, stated as OGC API Features Part 2 does
+    assert owslib_api.response_headers["Content-Crs"] == f"<{CRS84}>"
     queryables = owslib_api.collection_queryables(collection_id)["properties"]
     for feature in first["features"]:
         assert feature["type"] == "Feature" and feature["geometry"] is not None
@@ -129,6 +131,7 @@ def test_owslib_asks_for_a_bbox(owslib_api: Features, live_server: str, collecti
 def test_owslib_reads_one_feature(owslib_api: Features, live_server: str) -> None:
     first = owslib_api.collection_items("protected_areas", limit=1)["features"][0]
     got = owslib_api.collection_item("protected_areas", str(first["id"]))
+    assert owslib_api.response_headers["Content-Crs"] == f"<{CRS84}>"
     assert got == served(f"{live_server}/collections/protected_areas/items/{first['id']}")
     assert got["id"] == first["id"] and got["properties"] == first["properties"]
 
