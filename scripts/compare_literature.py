@@ -54,8 +54,8 @@ REFERENCES = {
     "from the printed table: check them there before quoting the ratios)",
     "[RL17]": "IUCN SSC Antelope Specialist Group (2017) *Gazella subgutturosa*, IUCN Red List "
     "e.T8976A50187422 (assessed 2016-08-08): Vulnerable A2acd; range described, no area per "
-    "country; local extirpation possibly in Kyrgyzstan; the Turkmen population has almost "
-    "disappeared",
+    "country; the Turkmen population has almost disappeared and the largest Kazakh one, "
+    "formerly about 20,000, has declined drastically",
     "[RBK]": "Red Book of Kazakhstan, *Gazella subgutturosa* (redbook.kz, species 93): Ustyurt, "
     "Mangyshlak, Ili basin, Kyzylkum, Taukum and Moiynkum; 30,000–50,000 animals, 20,000–25,000 "
     "of them in Mangystau; protected in the Ustyurt and Barsa-Kelmes reserves, Altyn-Emel "
@@ -115,7 +115,7 @@ PUBLISHED = [
         "KGZ",
         None,
         "km²",
-        "[RL17], [KG25]",
+        "[KG25]",
         "extirpated; 30 animals reintroduced at Issyk-Kul (2025)",
     ),
     Published(
