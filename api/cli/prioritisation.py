@@ -256,7 +256,7 @@ def list_(
         typer.echo(json.dumps({"grids": grids, "scenarios": scenarios}, indent=2, default=str))
         return
     console = Console()
-    gt = Table("grid", "name", "resolution", "units", "features")
+    gt = Table("grid", "name", "resolution", "units", "features", "status")
     for g in grids:
         gt.add_row(
             str(g["id"]),
@@ -264,6 +264,7 @@ def list_(
             str(g["resolution"]),
             str(g["n_units"]),
             str(len(g["features"])),
+            g["status"],
         )
     console.print(gt)
     st = Table("scenario", "name", "grid", "objective", "status", "selected", "cost", "gap")

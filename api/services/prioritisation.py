@@ -38,7 +38,6 @@ from geo import planning_units as pu
 from geo import prioritisation as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
-from geo.funding import funded_sites
 from layers.public import public_from
 
 Progress = Callable[[str], None]
@@ -68,7 +67,6 @@ GRID_INPUT_TABLES = (
     "protected_areas",
     "threats",
     "field_sites",
-    "grants",
     "places",
     "species_ranges",
     "ecosystems",
@@ -136,11 +134,6 @@ class GridParams(BaseModel):
         10.0,
         ge=0,
         description="Features with less habitat than this in the grid are left out (slivers).",
-    )
-    as_of: dt.date | None = Field(
-        None,
-        description="Grant share counts the field sites of grants under way on this date "
-        "(geo.funding); default: the day the grid is built, stored with the grid.",
     )
 
     @field_validator("name")
@@ -278,9 +271,7 @@ def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.Geo
         ),
         "field_sites": _layer(
             session,
-            "SELECT f.id, f.grant_id, f.name, f.method, g.status AS grant_status, g.start_date, "
-            "g.end_date, ST_AsBinary(f.geom) AS geom FROM field_sites f "
-            "JOIN grants g ON g.id = f.grant_id",
+            "SELECT id, grant_id, name, method, ST_AsBinary(geom) AS geom FROM field_sites",
         ),
         "places": _layer(session, "SELECT id, name, ST_AsBinary(geom) AS geom FROM places"),
         "roads": _layer(
@@ -562,9 +553,6 @@ def build_grid(
     with transaction(engine, actor=actor) as s:
         versions = layer_versions(s, GRID_INPUT_TABLES)
         inputs = read_inputs(s, params.countries)
-        day = params.as_of or dt.date.today()
-        params = params.model_copy(update={"as_of": day})
-        inputs["field_sites"] = funded_sites(inputs["field_sites"], day)
         if habitat is None:
             say(GRID_STEPS[1])
             habitat, habitat_source = read_habitat(
@@ -1229,8 +1217,8 @@ RANGE_NAMES: dict[str, tuple[str, str, str]] = {
 _LANGS = ("en", "ru", "kk")
 
 #: Per unit of a grid: the district holding most of it (Kazakhstan's districts, when at least
-#: half of the unit is in it), the nearest settlement (Kazakh towns and villages from
-#: OpenStreetMap, Natural Earth's places elsewhere) with its distance from the unit's centre,
+#: half of the unit is in it), the nearest settlement in the unit's country (Kazakh towns and
+#: villages from OpenStreetMap, Natural Earth's places) with its distance from the unit's centre,
 #: and the mountain range at that centre; names in en/ru/kk, stored in ``values.place``.
 _NAME_UNITS = """
 WITH named AS (
@@ -1257,25 +1245,38 @@ WITH named AS (
               coalesce(s.name_kk, s.name, s.name_ru) AS kk, s.geom
        FROM settlements s WHERE s.place IN ('city', 'town', 'village')
          AND coalesce(s.name, s.name_en, s.name_ru, s.name_kk) IS NOT NULL
+         AND (u.iso3 IS NULL OR u.iso3 = 'KAZ')  -- Kazakh settlements only
        ORDER BY s.geom <-> centre.c LIMIT 1)
       UNION ALL
       (SELECT p.name, coalesce(p.name_ru, p.name), coalesce(p.name_ru, p.name), p.geom
-       FROM places p WHERE p.name IS NOT NULL ORDER BY p.geom <-> centre.c LIMIT 1)
+       FROM places p WHERE p.name IS NOT NULL AND (u.iso3 IS NULL OR p.iso_a3 = u.iso3)
+       ORDER BY p.geom <-> centre.c LIMIT 1)
     ) x ORDER BY km LIMIT 1) p ON true
   LEFT JOIN LATERAL (
     SELECT r.name FROM regions r
     WHERE r.featurecla = 'Range/mtn' AND ST_Intersects(r.geom, centre.c) LIMIT 1) r ON true
-  WHERE u.grid_id = :g
+  WHERE u.grid_id = :g AND u.id BETWEEN :first AND :last
 )
 UPDATE planning_units u SET "values" = u."values" || jsonb_build_object('place', n.place)
 FROM named n WHERE u.id = n.id
 """
 
 
+#: Units named per statement (each statement stays well within the statement timeout).
+NAME_BATCH = 100
+
+
 def name_units(session: Session, grid_id: int) -> None:
     """Name a grid's units by place (see :data:`_NAME_UNITS`), inside the caller's
-    transaction."""
-    session.execute(text(_NAME_UNITS), {"g": grid_id})
+    transaction, a batch of units per statement."""
+    ids = session.scalars(
+        select(m.PlanningUnit.id)
+        .where(m.PlanningUnit.grid_id == grid_id)
+        .order_by(m.PlanningUnit.id)
+    ).all()
+    for k in range(0, len(ids), NAME_BATCH):
+        batch = ids[k : k + NAME_BATCH]
+        session.execute(text(_NAME_UNITS), {"g": grid_id, "first": batch[0], "last": batch[-1]})
 
 
 def _in(names: Any, lang: str) -> str | None:

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import Engine, text
 
 import geopandas as gpd
@@ -458,5 +459,25 @@ def test_the_demo_ships_one_solved_scenario(client: Any, engine: Engine, setting
     assert again is None  # once
     page = client.get("/prioritisation", headers=HTML).text
     row = re.search(rf"<tr><td>{sid}</td>(.*?)</tr>", page, re.S)
-    assert row and prio.DEMO_SCENARIO in row.group(1) and "/map" in row.group(1)
+    assert row and str(escape(prio.DEMO_SCENARIO)) in row.group(1) and "/map" in row.group(1)
     assert client.get(f"/prioritisation/scenarios/{sid}/map").status_code == 200
+
+
+def test_cli_lists_grids_with_their_status(settings, grid_id: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+    monkeypatch.setenv("COLUMNS", "250")
+    r = CliRunner().invoke(cli, ["prioritise", "list"])
+    assert r.exit_code == 0, r.output
+    row = next(line for line in r.output.splitlines() if f"│ {grid_id} " in line)
+    assert row.rstrip(" │").endswith("ready")
+
+
+def test_an_empty_list_says_how_to_get_a_scenario(db_tx, tx_client) -> None:  # type: ignore[no-untyped-def]
+    db_tx.connection.execute(text("DELETE FROM prioritisation_scenarios"))
+    page = tx_client.get("/prioritisation?lang=ru", headers=HTML).text
+    assert 'id="no-scenarios"' in page and "irbis load demo" in page
+    assert 'table class="data scenarios"' not in page
