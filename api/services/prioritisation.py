@@ -38,6 +38,7 @@ from geo import planning_units as pu
 from geo import prioritisation as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
+from geo.funding import funded_sites
 from layers.public import public_from
 
 Progress = Callable[[str], None]
@@ -67,6 +68,7 @@ GRID_INPUT_TABLES = (
     "protected_areas",
     "threats",
     "field_sites",
+    "grants",
     "places",
     "species_ranges",
     "ecosystems",
@@ -134,6 +136,11 @@ class GridParams(BaseModel):
         10.0,
         ge=0,
         description="Features with less habitat than this in the grid are left out (slivers).",
+    )
+    as_of: dt.date | None = Field(
+        None,
+        description="Grant share counts the field sites of grants under way on this date "
+        "(geo.funding); default: the day the grid is built, stored with the grid.",
     )
 
     @field_validator("name")
@@ -271,7 +278,9 @@ def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.Geo
         ),
         "field_sites": _layer(
             session,
-            "SELECT id, grant_id, name, method, ST_AsBinary(geom) AS geom FROM field_sites",
+            "SELECT f.id, f.grant_id, f.name, f.method, g.status AS grant_status, g.start_date, "
+            "g.end_date, ST_AsBinary(f.geom) AS geom FROM field_sites f "
+            "JOIN grants g ON g.id = f.grant_id",
         ),
         "places": _layer(session, "SELECT id, name, ST_AsBinary(geom) AS geom FROM places"),
         "roads": _layer(
@@ -553,6 +562,9 @@ def build_grid(
     with transaction(engine, actor=actor) as s:
         versions = layer_versions(s, GRID_INPUT_TABLES)
         inputs = read_inputs(s, params.countries)
+        day = params.as_of or dt.date.today()
+        params = params.model_copy(update={"as_of": day})
+        inputs["field_sites"] = funded_sites(inputs["field_sites"], day)
         if habitat is None:
             say(GRID_STEPS[1])
             habitat, habitat_source = read_habitat(
