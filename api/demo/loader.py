@@ -639,6 +639,7 @@ def run_demo_analyses(engine: Engine, settings: Settings, *, progress: bool = Tr
     loss) once: a kind that already has a successful run is left as it is."""
     from api.db.models import AnalysisRun
     from api.services import analyses as analysis
+    from api.services import prioritisation
 
     runners = {
         "ecosystems": lambda: analysis.run_ecosystems(engine, settings, actor=ACTOR),
@@ -662,6 +663,10 @@ def run_demo_analyses(engine: Engine, settings: Settings, *, progress: bool = Tr
             if not have:
                 done.append(runners[kind]())
             bar.advance(task)
+    # the demo's solved prioritisation scenario (once), on the habitat modelled above
+    prioritisation.ensure_demo_scenario(
+        engine, lock_out=[dd.KOK_JAILAU["name"]], data_dir=settings.data_dir
+    )
     return done
 
 
