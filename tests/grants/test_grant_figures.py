@@ -5,9 +5,11 @@ same records, on the page, its JSON and the donor report."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
+import pikepdf
 import pytest
 from sqlalchemy import Engine, text
 
@@ -148,6 +150,10 @@ def test_habitat_and_coverage_match_an_independent_computation(
     report = client.get(f"/grants/{CODE}/report")
     assert 'id="report-coverage"' in report.text
     assert f"{next(iter(expected.values()))[1]:,.1f}" in report.text
+    pdf = client.get(f"/grants/{CODE}/report.pdf")
+    assert pdf.status_code == 200
+    with pikepdf.open(io.BytesIO(pdf.content)) as doc:
+        assert len(doc.pages) == 1  # still one page with the figures
 
 
 def test_ecosystem_classes_match_an_independent_computation(
