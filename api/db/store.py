@@ -11,15 +11,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
-import shapely
 from geoalchemy2.shape import from_shape
 
 from api.db.models import Base
 from geo.crs import STORAGE_EPSG, check_storage_srid
+from layers.frames import read_gdf
 
 
 def rows_from_gdf(
@@ -67,32 +67,6 @@ def insert_gdf(
     if rows:
         session.execute(insert(model), rows)
     return len(rows)
-
-
-def read_gdf(
-    session: Session,
-    query: Select[Any] | str,
-    *,
-    params: Mapping[str, Any] | None = None,
-    geom_col: str = "geom",
-) -> gpd.GeoDataFrame:
-    """Read a query into a GeoDataFrame in EPSG:4326."""
-    sql = text(query) if isinstance(query, str) else query
-    result = session.execute(sql, dict(params or {}))
-    cols = list(result.keys())
-    data = [dict(zip(cols, r, strict=True)) for r in result]
-    if not data:
-        return gpd.GeoDataFrame(columns=cols, geometry=geom_col, crs=STORAGE_EPSG)
-    df = pd.DataFrame(data)
-    df[geom_col] = shapely.from_wkb([_wkb(v) for v in df[geom_col]])
-    return gpd.GeoDataFrame(df, geometry=geom_col, crs=STORAGE_EPSG)
-
-
-def _wkb(value: Any) -> Any:
-    if value is None:
-        return None
-    data = getattr(value, "data", value)
-    return bytes(data) if isinstance(data, memoryview) else data
 
 
 def read_table(session: Session, model: type[Base], where: Iterable[Any] = ()) -> gpd.GeoDataFrame:
