@@ -71,7 +71,8 @@ def coverage_gaps(
         With ``status``, ``designation`` and ``reported_area_km2`` (see
         :func:`geo.protected_planet.protected_surface`).
     field_sites : GeoDataFrame, optional
-        Field sites of funded grants.
+        Field sites funded on the analysis day, for the habitat's species: select them with
+        :func:`geo.funding.funded_sites` (the one funding rule).
     threats : GeoDataFrame, optional
         Threat footprints (only polygonal footprints have an area).
     min_gap_ha : float

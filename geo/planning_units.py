@@ -384,7 +384,7 @@ def unit_values(
     threats : GeoDataFrame, optional
         Threats (any geometry, ``status`` if known).
     field_sites : GeoDataFrame, optional
-        Field sites of grants.
+        Field sites of grants funded on the grid's day (:func:`geo.funding.funded_sites`).
     places, roads : GeoDataFrame, optional
         Towns (points) and roads (lines) for distances.
     by_country : bool
