@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from branca.element import Element, MacroElement
 from sqlalchemy import Connection, exists, literal, select
@@ -130,6 +131,32 @@ class VectorTileLayer(JSCSSMixin, Layer):
         self.min_zoom = spec.min_zoom
         self.max_native_zoom = min(spec.max_zoom, max_native_zoom)
         self.attribution = DATA_ATTRIBUTION
+
+
+class FilteredFeatures(Layer):
+    """The features of a layer that match a CQL2 filter, fetched from OGC API Features page
+    after page (the map of a filtered feature table), with the layer's style and popups."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        var {{ this.get_name() }} = Irbis.filtered({{ this._parent.get_name() }}, {{ this.url|tojson }},
+            {{ this.layer|tojson }});
+        {%- endmacro %}
+        """
+    )
+
+    #: features asked for in one page
+    PAGE = 1000
+
+    def __init__(self, spec: LayerSpec, cql: str, *, lang: str | None = None) -> None:
+        super().__init__(name=spec.title, overlay=True, control=True, show=True)
+        self._name = "FilteredFeatures"
+        query = {"f": "json", "limit": str(self.PAGE), "filter": cql}
+        if lang:
+            query["filter-lang"] = lang
+        self.url = f"/collections/{spec.id}/items?{urlencode(query)}"
+        self.layer = layer_js(spec)
 
 
 class DatasetGrid(JSCSSMixin, MacroElement):
@@ -388,14 +415,20 @@ def layer_map(
     examples: set[str] | None = None,
     versions: Mapping[str, str] | None = None,
     empty: set[str] | None = None,
+    cql: str | None = None,
+    cql_lang: str | None = None,
 ) -> MapParts:
-    """One layer over a light context (countries, lakes, rivers, places), fitted to its extent."""
+    """One layer over a light context (countries, lakes, rivers, places), fitted to its extent;
+    with ``cql``, only its features matching that CQL2 filter (``cql_lang``: its language)."""
     m = base_map()
     ctx = [c for c in context if c.id != spec.id]
     v = versions or {}
     for c in ctx:
         VectorTileLayer(c, show=True, version=v.get(c.id)).add_to(m)
-    VectorTileLayer(spec, show=True, version=v.get(spec.id)).add_to(m)
+    if cql:
+        FilteredFeatures(spec, cql, lang=cql_lang).add_to(m)
+    else:
+        VectorTileLayer(spec, show=True, version=v.get(spec.id)).add_to(m)
     _fit(m, bounds)
     return finish(m, [*ctx, spec], title=spec.title, examples=examples, empty=empty)
 

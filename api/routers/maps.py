@@ -13,12 +13,13 @@ from sqlalchemy import Connection, Engine
 
 from api import ogc
 from api.deps import ReaderDep
-from api.ogc import ViewDep
+from api.ogc import FilterDep, ViewDep
 from api.routers.ogc_tiles import dataset_versions
 from api.templating import render
 from layers import cases, maps
 from layers.registry import get_layer, layer_ids, layers
 from layers.spec import LayerSpec
+from layers.sql import Query
 
 router = APIRouter(tags=["maps"], include_in_schema=False)
 
@@ -71,8 +72,14 @@ async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
 
 
 @router.get("/collections/{collectionId}/map", response_class=HTMLResponse)
-async def layer_map(request: Request, view: ViewDep, engine: ReaderDep) -> HTMLResponse:
+async def layer_map(
+    request: Request, view: ViewDep, engine: ReaderDep, cql_filter: FilterDep
+) -> HTMLResponse:
+    """The layer on a map; with ``?filter=`` (CQL2, checked here: 400 when wrong) only the
+    features that match it, as in the feature table the link came from."""
     spec = view.spec
+    if cql_filter is not None:  # a property the layer does not have is a 400 here too
+        view.where(Query(filter=cql_filter))
 
     def read() -> tuple[Any, set[str]]:
         with engine.connect() as conn:
@@ -94,6 +101,8 @@ async def layer_map(request: Request, view: ViewDep, engine: ReaderDep) -> HTMLR
         examples=examples,
         versions=ogc.version_tokens(request, [spec, *context]),
         empty=empty,
+        cql=request.query_params.get("filter") if cql_filter is not None else None,
+        cql_lang=request.query_params.get("filter-lang"),
     )
     links = [
         (f"/collections/{spec.id}?f=html", "about this layer"),

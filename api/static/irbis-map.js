@@ -212,8 +212,41 @@
     return grid;
   }
 
+  /* The features of one layer matching a filter, from OGC API Features (``url``: the first
+     page; each page's "next" link is followed), drawn with the layer's style; the map is fitted
+     to them once all have arrived. */
+  function filtered(map, url, layer) {
+    var draw = style(layer);
+    var dims = { Point: 1, MultiPoint: 1, LineString: 2, MultiLineString: 2 };
+    var group = L.geoJSON(null, {
+      style: function (f) { return draw(f.properties, map.getZoom(), dims[f.geometry.type] || 3); },
+      pointToLayer: function (f, latlng) {
+        return L.circleMarker(latlng, draw(f.properties, map.getZoom(), 1));
+      }
+    });
+    group.on("click", function (e) {
+      var f = e.layer && e.layer.feature;
+      if (f && f.id !== undefined && f.id !== null) openPopup(map, layer, f.id, e.latlng);
+    });
+    registry[layer.id] = group;
+    function next(href) {
+      fetch(href, { headers: { Accept: "application/geo+json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (page) {
+          if (!page) return;
+          group.addData(page);
+          var more = (page.links || []).filter(function (l) { return l.rel === "next"; })[0];
+          if (more) { next(more.href); return; }
+          group.irbisLoaded = true;
+          if (group.getLayers().length) map.fitBounds(group.getBounds(), { maxZoom: 12 });
+        });
+    }
+    next(url);
+    return group.addTo(map);
+  }
+
   window.Irbis = {
     style: style, bindPopup: bindPopup, legend: legend, popupHtml: popupHtml, layers: registry,
-    dataset: dataset
+    dataset: dataset, filtered: filtered
   };
 })();
