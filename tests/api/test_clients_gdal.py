@@ -121,6 +121,13 @@ def test_gdal_reads_a_collection_of_many_pages(live_server: str) -> None:
     assert len(set(got["names"])) > 7
 
 
+def test_gdal_opens_one_collection_by_its_url(live_server: str) -> None:
+    url = f"{live_server}/collections/peaks"
+    got = gdal(f"OAPIF:{url}", ["peaks"])
+    assert got["layers"] == ["peaks"]
+    assert got["peaks"]["n"] == served(f"{url}/items", limit=1)["numberMatched"] > 0
+
+
 def test_gdal_filters_by_date_on_the_server(live_server: str) -> None:
     """GDAL turns a WHERE on a date into ``datetime=2022-01-01T/..`` (a date and a bare T)
     and keeps what the server answers: the server reads it as the date."""

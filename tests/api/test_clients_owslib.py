@@ -142,3 +142,13 @@ def test_owslib_gets_the_apis_message_for_a_bad_request(owslib_api: Features) ->
         owslib_api.collection_items("protected_areas", bbox=[80, 50, 70, 40])
     assert "bbox" in str(err.value)
     assert "Traceback" not in str(err.value) and "psycopg" not in str(err.value)
+
+
+def test_owslib_sends_a_cql2_filter(owslib_api: Features, live_server: str) -> None:
+    url = f"{live_server}/collections/protected_areas/items"
+    cql = "designation = 'National Park'"
+    got = owslib_api.collection_items("protected_areas", filter=cql, limit=100)
+    _same_features(got, served(url, filter=cql, limit=100))
+    everything = owslib_api.collection_items("protected_areas", limit=1)["numberMatched"]
+    assert 0 < got["numberMatched"] < everything
+    assert {f["properties"]["designation"] for f in got["features"]} == {"National Park"}
