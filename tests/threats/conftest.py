@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import secrets
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ def drawn(geom: Any = FOOTPRINT) -> str:
 @pytest.fixture(scope="session")
 def people(engine: Engine) -> dict[str, str]:
     """Usernames by role; names are unique so a leak is easy to find in any output."""
-    tag = secrets.token_hex(3)
+    tag = f"{random.getrandbits(24):06x}"
     return {
         "advocate": make_user(engine, f"advocate-zhanar-{tag}", roles=["advocate"]),
         "advocate2": make_user(engine, f"advocate-timur-{tag}", roles=["advocate"]),

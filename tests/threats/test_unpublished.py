@@ -4,16 +4,15 @@ read into planning grids (which are public records: grids use published threats 
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.services import prioritisation as prio
 from geo.errors import InvalidInput
+from tests.rollback import RolledBack
 
 
 class _Cells(HTMLParser):
@@ -57,44 +56,43 @@ def _threat_count(client) -> int:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def hidden(engine: Engine, demo) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
-    tag = uuid.uuid4().hex[:8]
-    name, source = f"Hidden quarry {tag}", f"confidential survey {tag}"
-    with engine.begin() as conn:
-        tid = conn.execute(
+def hidden(db_tx: RolledBack) -> dict[str, str]:
+    """An unpublished threat, in the test's rolled-back transaction."""
+    name, source = "Hidden quarry", "confidential survey"
+    with db_tx.engine.begin() as conn:
+        conn.execute(
             text(
                 "INSERT INTO threats (name, kind, status, links, properties, published, geom,"
                 " source, licence, method) VALUES (:n, 'road', 'proposed', '{}', '{}', false,"
                 " ST_MakeEnvelope(77.0, 43.1, 77.2, 43.2, 4326), :s, 'restricted', 'observed')"
-                " RETURNING id"
             ),
             {"n": name, "s": source},
-        ).scalar_one()
-    yield {"name": name, "source": source}
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM threats WHERE id = :i"), {"i": tid})
+        )
+    return {"name": name, "source": source}
 
 
-def test_home_page_counts_published_threats_only(client, engine: Engine, hidden) -> None:
-    with engine.connect() as conn:
+def test_home_page_counts_published_threats_only(tx_client, db_tx: RolledBack, hidden) -> None:
+    with db_tx.engine.connect() as conn:
         published = conn.execute(text("SELECT count(*) FROM threats WHERE published")).scalar()
-    assert _threat_count(client) == published
+        everything = conn.execute(text("SELECT count(*) FROM threats")).scalar()
+    assert everything == published + 1  # the hidden one is there for the page to leave out
+    assert _threat_count(tx_client) == published
 
 
-def test_sources_does_not_list_an_unpublished_threat(client, hidden) -> None:
-    page = client.get("/sources")
+def test_sources_does_not_list_an_unpublished_threat(tx_client, hidden) -> None:
+    page = tx_client.get("/sources")
     assert page.status_code == 200
     assert hidden["source"] not in page.text
     assert any(r and r[0] == "threats" for r in _rows(page.text))  # published ones are there
 
 
-def test_planning_grid_inputs_leave_unpublished_threats_out(engine: Engine, hidden) -> None:
-    with Session(engine) as s:
+def test_planning_grid_inputs_leave_unpublished_threats_out(db_tx: RolledBack, hidden) -> None:
+    with Session(db_tx.engine) as s:
         inputs = prio.read_inputs(s, ["KAZ"])
     assert len(inputs["threats"]) and hidden["name"] not in set(inputs["threats"]["name"])
     assert hidden["name"] not in set(inputs["roads"]["name"])
 
 
-def test_lock_out_cannot_name_an_unpublished_threat(engine: Engine, hidden) -> None:
-    with Session(engine) as s, pytest.raises(InvalidInput, match="no threat named"):
+def test_lock_out_cannot_name_an_unpublished_threat(db_tx: RolledBack, hidden) -> None:
+    with Session(db_tx.engine) as s, pytest.raises(InvalidInput, match="no threat named"):
         prio._threat_units(s, 0, [hidden["name"]])
