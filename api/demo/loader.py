@@ -665,7 +665,7 @@ def run_demo_analyses(engine: Engine, settings: Settings, *, progress: bool = Tr
             bar.advance(task)
     # the demo's solved prioritisation scenario (once), on the habitat modelled above
     prioritisation.ensure_demo_scenario(
-        engine, lock_out=[dd.KOK_JAILAU["name"]], data_dir=settings.data_dir
+        engine, lock_out=[dd.KOK_JAILAU["name"]], data_dir=settings.data_dir, as_of=DEMO_AS_OF
     )
     return done
 

@@ -1484,10 +1484,15 @@ DEMO_SCENARIO = "Demo: 30% of each species' habitat per ecosystem and country, r
 
 
 def ensure_demo_scenario(
-    engine: Engine, *, lock_out: Sequence[str] = (), data_dir: Path | None = None
+    engine: Engine,
+    *,
+    lock_out: Sequence[str] = (),
+    data_dir: Path | None = None,
+    as_of: dt.date | None = None,
 ) -> int | None:
-    """Build the demo's grid and solve its scenario once (a solved one is left as it is);
-    returns the new scenario's id, or None when there was one already."""
+    """Build the demo's grid (funded sites counted on ``as_of``, the demo's date) and solve its
+    scenario once (a solved one is left as it is); returns the new scenario's id, or None when
+    there was one already."""
     with Session(engine) as s:
         have = s.scalar(
             select(m.PrioritisationScenario.id).where(
@@ -1500,7 +1505,7 @@ def ensure_demo_scenario(
     if have is not None:
         return None
     if grid_id is None:
-        params = GridParams(name=DEMO_GRID, resolution=3)
+        params = GridParams(name=DEMO_GRID, resolution=3, as_of=as_of)
         grid_id = build_grid(engine, params, actor="irbis load demo", data_dir=data_dir)
     scenario = ScenarioParams(
         name=DEMO_SCENARIO,

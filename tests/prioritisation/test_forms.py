@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
 
 import geopandas as gpd
 import shapely
@@ -449,12 +450,17 @@ def test_plan_page_in_kazakh(client: Any, solved: int) -> None:
 
 
 def test_the_demo_ships_one_solved_scenario(client: Any, engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from api.db import models as m
     from api.demo import data as dd
+    from api.demo.loader import DEMO_AS_OF
 
     sid = prio.ensure_demo_scenario(
-        engine, lock_out=[dd.KOK_JAILAU["name"]], data_dir=settings.data_dir
+        engine, lock_out=[dd.KOK_JAILAU["name"]], data_dir=settings.data_dir, as_of=DEMO_AS_OF
     )
     assert sid is not None
+    with Session(engine) as s:  # funded sites counted on the demo's date, as its gaps are
+        grid = s.scalars(select(m.PlanningGrid).where(m.PlanningGrid.name == prio.DEMO_GRID)).one()
+        assert grid.parameters["as_of"] == DEMO_AS_OF.isoformat()
     again = prio.ensure_demo_scenario(engine, lock_out=[dd.KOK_JAILAU["name"]])
     assert again is None  # once
     page = client.get("/prioritisation", headers=HTML).text
