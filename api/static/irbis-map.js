@@ -40,6 +40,7 @@
       var label = (layer.labels && layer.labels[k]) || k;
       var v = p[k];
       if (k === "method") v = '<span class="badge ' + esc(v) + '">' + esc(v) + "</span>";
+      else if (v === true || v === false) v = v ? "yes" : "no";
       else v = esc(v);
       html += "<tr><th>" + esc(label) + "</th><td>" + v + "</td></tr>";
     });
