@@ -77,6 +77,7 @@ DB_FIXTURES = frozenset(
         "app",
         "client",
         "tx_app",
+        "tx_settings",
         "tx_client",
         "live_server",
         "login_as",
@@ -205,15 +206,18 @@ async def _no_lifespan(app: object) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-def tx_app(settings: Settings, db_tx: RolledBack):  # type: ignore[no-untyped-def]
+def tx_app(settings: Settings, db_tx: RolledBack, tmp_path: Path):  # type: ignore[no-untyped-def]
     """The real app whose engines (so its sessions, dependencies and middlewares) are the
-    ones of ``db_tx``: every request runs in the test's transaction."""
+    ones of ``db_tx``: every request runs in the test's transaction. Its files (evidence,
+    caches, its secret key) go to the test's own folder: they do not outlive the test either
+    (``tx_settings.var_dir``)."""
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
     own = settings.model_copy(deep=True)
     own.database.listen = False  # nothing is committed: no notification will come
+    own.var_dir = tmp_path / "var"
     app = create_app(own)
     with TestClient(app):  # the lifespan: the app's own engines, put back before it ends
         state, router = app.state, app.router
@@ -226,6 +230,13 @@ def tx_app(settings: Settings, db_tx: RolledBack):  # type: ignore[no-untyped-de
         finally:
             state.engine, state.reader_engine, state.versions, router.lifespan_context = real
     assert db_tx.savepoints.out_of_order == 0, "the app ended transactions out of order"
+
+
+@pytest.fixture
+def tx_settings(tx_app) -> Settings:  # type: ignore[no-untyped-def]
+    """The settings of ``tx_app`` (its own ``var_dir``)."""
+    own: Settings = tx_app.state.settings
+    return own
 
 
 @pytest.fixture

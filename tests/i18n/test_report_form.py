@@ -76,10 +76,10 @@ def test_form_shows_coordinates_field_and_licence(tx_login_as: Any) -> None:
 
 
 def test_every_field_error_at_once_and_nothing_stored(
-    tx_login_as: Any, db_tx: RolledBack, settings: Settings
+    tx_login_as: Any, db_tx: RolledBack, tx_settings: Settings
 ) -> None:
     advocate = tx_login_as("advocate")
-    before = stored(db_tx.engine, settings.var_dir)
+    before = stored(db_tx.engine, tx_settings.var_dir)
     r = advocate.post(
         "/reports",
         data={
@@ -100,7 +100,7 @@ def test_every_field_error_at_once_and_nothing_stored(
     assert "title is empty" in body["description"] and "атауы" not in body["description"]
     assert "geometry" not in fields  # typed coordinates count as a place, though unreadable
     assert "атауы бос" in body["details"]["messages"]["title"]
-    assert stored(db_tx.engine, settings.var_dir) == before
+    assert stored(db_tx.engine, tx_settings.var_dir) == before
 
 
 def test_a_report_placed_by_typed_coordinates(tx_login_as: Any, db_tx: RolledBack) -> None:

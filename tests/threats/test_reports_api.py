@@ -29,7 +29,7 @@ def _publish(analyst: Any, report_id: int) -> dict[str, Any]:
 
 
 def test_advocate_submits_a_report_with_a_photo(
-    tx_as_user: Any, db_tx: RolledBack, settings: Settings
+    tx_as_user: Any, db_tx: RolledBack, tx_settings: Settings
 ) -> None:
     advocate = tx_as_user("advocate")
     r = submit(advocate, files=[("evidence", ("kj.jpg", photo_with_gps(), "image/jpeg"))])
@@ -56,7 +56,7 @@ def test_advocate_submits_a_report_with_a_photo(
     assert row.state == "submitted" and row.reporter_name.startswith("advocate-zhanar")
     assert row.m2 > 0 and row.media_type == "image/jpeg" and not row.location_kept
     assert [(e.from_state, e.to_state) for e in events] == [(None, "submitted")]
-    path = settings.var_dir / "evidence" / row.storage_path
+    path = tx_settings.var_dir / "evidence" / row.storage_path
     assert path.is_file() and row.sha256 in path.name
     assert gps_tags(path.read_bytes()) == {}
     # the reporter sees the photo; it has no GPS tags
@@ -348,7 +348,7 @@ BIG = 10 * 1024 * 1024 + 1
 def test_bad_input_is_refused_and_nothing_is_stored(
     tx_as_user: Any,
     db_tx: RolledBack,
-    settings: Settings,
+    tx_settings: Settings,
     form: dict[str, str],
     files: list[Any],
     status: int,
@@ -356,11 +356,11 @@ def test_bad_input_is_refused_and_nothing_is_stored(
 ) -> None:
     advocate = tx_as_user("advocate")
     good_photo = ("evidence", ("ok.jpg", photo_with_gps(), "image/jpeg"))
-    before = stored(db_tx.engine, settings.var_dir)
+    before = stored(db_tx.engine, tx_settings.var_dir)
     r = submit(advocate, files=[good_photo, *files], **form)
     assert r.status_code == status, r.text
     assert message in r.json()["description"]
-    assert stored(db_tx.engine, settings.var_dir) == before
+    assert stored(db_tx.engine, tx_settings.var_dir) == before
 
 
 def test_logged_out_and_wrong_role_cannot_submit(tx_as_user: Any, tx_client: Any) -> None:
@@ -448,10 +448,10 @@ def test_footprint_uploaded_as_a_file_and_a_pdf_as_evidence(
 
 
 def test_the_same_photo_twice_is_stored_once(
-    tx_as_user: Any, db_tx: RolledBack, settings: Settings
+    tx_as_user: Any, db_tx: RolledBack, tx_settings: Settings
 ) -> None:
     photo = photo_with_gps(size=(64, 64))
-    before = stored(db_tx.engine, settings.var_dir)
+    before = stored(db_tx.engine, tx_settings.var_dir)
     r = submit(
         tx_as_user("advocate"),
         files=[
@@ -460,7 +460,7 @@ def test_the_same_photo_twice_is_stored_once(
         ],
     )
     assert r.status_code == 201 and len(r.json()["evidence"]) == 1
-    after = stored(db_tx.engine, settings.var_dir)
+    after = stored(db_tx.engine, tx_settings.var_dir)
     assert after[2] - before[2] == 1 and after[3] - before[3] == 1
 
 
