@@ -23,6 +23,7 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
+from geo.crs import REGION_BOUNDS as _REGION
 from layers.dataset_tiles import drawing_order
 from layers.spec import LayerSpec
 from layers.sql import LayerSQL
@@ -47,7 +48,9 @@ ASSETS: dict[str, str] = {
 #: folium assets the pages do not need (Bootstrap 3 glyphs, a rotation helper on GitHub).
 DROPPED = {"glyphicons_css", "awesome_rotate_css", "bootstrap", "bootstrap_css", "jquery"}
 
-REGION_BOUNDS = ((35.0, 45.0), (56.0, 88.0))  # (south, west), (north, east)
+_W, _S, _E, _N = _REGION
+#: The region as folium wants it: (south, west), (north, east), from geo.crs.REGION_BOUNDS.
+REGION_BOUNDS = ((_S, _W), (_N, _E))
 RELIEF_URL = "/rasters/relief/tiles/WebMercatorQuad/{z}/{y}/{x}.png?style=shaded"
 DATASET_TILES = "/tiles/WebMercatorQuad/{z}/{y}/{x}"
 HILLSHADE_URL = "/rasters/relief/tiles/WebMercatorQuad/{z}/{y}/{x}.png?style=hillshade"

@@ -25,6 +25,7 @@ from api.services import grants as gs
 from api.services import monitoring
 from api.settings import REPO_ROOT
 from api.templating import render
+from geo.crs import REGION_BOUNDS
 from geo.errors import InvalidInput, TooLarge
 from layers import maps
 from layers.registry import get_layer
@@ -256,7 +257,7 @@ def portfolio_page(
         p=_portfolio(request, engine, f, settings.grants.threat_distance_m),
         map=maps.case_map(
             [get_layer("field_sites"), get_layer("grants")],
-            bounds=(45.0, 35.0, 88.0, 56.0),
+            bounds=REGION_BOUNDS,
             title="Grants",
         ),
         query=request.url.query,
@@ -456,9 +457,7 @@ def _grant_map(code: str, fp: dict[str, Any] | None) -> maps.MapParts:
     layers = [get_layer(i) for i in ("protected_areas", "field_sites", "threats")]
     highlight = {"geojson": fp["geojson"], "name": code} if fp else None
     # without sites: the programme's region
-    return maps.case_map(
-        layers, bounds=bounds or (45.0, 35.0, 88.0, 56.0), highlight=highlight, title=code
-    )
+    return maps.case_map(layers, bounds=bounds or REGION_BOUNDS, highlight=highlight, title=code)
 
 
 @router.get(

@@ -14,8 +14,6 @@ TYPED = re.compile(
     rf"[(\[]\s*{W},\s*{S},\s*{E},\s*{N}\s*[)\]]"
     rf"|[(\[]\s*[(\[]\s*{S},\s*{W}\s*[)\]],\s*[(\[]\s*{N},\s*{E}\s*[)\]]\s*[)\]]"
 )
-#: Files that still type the numbers (to be routed to the constant by their owners).
-NOT_YET = {"api/routers/grants.py", "layers/maps.py"}
 
 
 def _typed_in() -> set[str]:
@@ -36,4 +34,4 @@ def test_the_pattern_finds_the_region_however_it_is_written() -> None:
 
 
 def test_no_module_types_the_region_again() -> None:
-    assert _typed_in() <= NOT_YET
+    assert _typed_in() == set()
