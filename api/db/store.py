@@ -19,6 +19,7 @@ from geoalchemy2.shape import from_shape
 
 from api.db.models import Base
 from geo.crs import STORAGE_EPSG, check_storage_srid
+from geo.raster import describe_raster
 from layers.frames import read_gdf
 
 
@@ -76,3 +77,13 @@ def read_table(session: Session, model: type[Base], where: Iterable[Any] = ()) -
     for clause in where:
         q = q.where(clause)
     return read_gdf(session, q)
+
+
+def raster_columns(path: Any, **properties: Any) -> dict[str, Any]:
+    """The columns of a ``rasters`` row that describe the file at ``path``
+    (:func:`geo.raster.describe_raster`: digest, grid, data type, nodata and its footprint in
+    EPSG:4326, stored as a geometry), with ``properties`` added to the row's properties."""
+    cols = describe_raster(path).columns()
+    cols["properties"] = {**cols["properties"], **properties}
+    cols["geom"] = from_shape(cols["geom"], srid=STORAGE_EPSG)
+    return cols

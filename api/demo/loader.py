@@ -25,11 +25,11 @@ import geopandas as gpd
 import rasterio
 import rasterio.mask
 from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import MultiPolygon, Point, Polygon, box
+from shapely.geometry import MultiPolygon, Point, Polygon
 
 from api.db import models as m
 from api.db.engine import transaction
-from api.db.store import insert_gdf, rows_from_gdf
+from api.db.store import insert_gdf, raster_columns, rows_from_gdf
 from api.demo import data as dd
 from api.demo.monitoring import load_monitoring
 from api.settings import Settings
@@ -304,26 +304,17 @@ def register_raster(
         ).first()
         if row is not None and row[0] == digest:
             return 0
-        with rasterio.open(full) as r:
-            values = {
-                "name": info["name"],
-                "title": info["title"],
-                "kind": kind,
-                "path": str(path),
-                "sha256": digest,
-                "crs": r.crs.to_string() if r.crs else "unknown",
-                "width": r.width,
-                "height": r.height,
-                "resolution": [abs(r.res[0]), abs(r.res[1])],
-                "dtype": r.dtypes[0],
-                "nodata": r.nodata,
-                "units": units,
-                "source": info["source"],
-                "licence": info["licence"],
-                "method": method,
-                "properties": {"bounds": list(r.bounds)},
-                "geom": from_shape(box(*r.bounds), srid=STORAGE_EPSG),
-            }
+        values = {
+            "name": info["name"],
+            "title": info["title"],
+            "kind": kind,
+            "path": str(path),
+            "units": units,
+            "source": info["source"],
+            "licence": info["licence"],
+            "method": method,
+            **raster_columns(full),
+        }
         stmt = pg_insert(m.RasterDataset).values(**values)
         s.execute(
             stmt.on_conflict_do_update(

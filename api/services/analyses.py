@@ -28,12 +28,10 @@ from sqlalchemy.orm import Session
 
 import geopandas as gpd
 import rasterio
-import shapely
-from geoalchemy2.shape import from_shape
 
 from api.db import models as m
 from api.db.engine import transaction
-from api.db.store import read_gdf, read_table, rows_from_gdf
+from api.db.store import raster_columns, read_gdf, read_table, rows_from_gdf
 from api.settings import Settings
 from geo import ecosystems as eco
 from geo import funding as fd
@@ -499,35 +497,26 @@ def _register_output(
     s: Session, path: Path, name: str, title: str, source: str, run_id: int
 ) -> None:
     with rasterio.open(path) as r:
-        s.execute(
-            insert(m.RasterDataset).values(
-                name=name,
-                title=title,
-                kind="classification",
-                path=str(path.resolve()),
-                sha256=sha256_file(path),
-                crs=r.crs.to_string(),
-                width=r.width,
-                height=r.height,
-                resolution=[abs(r.res[0]), abs(r.res[1])],
-                dtype=r.dtypes[0],
-                nodata=r.nodata,
-                units="class",
-                source=source,
-                licence=DERIVED_LICENCE,
-                method="modelled",
-                properties={
-                    "analysis_run_id": run_id,
-                    "bands": ["class", "dem_source", "elevation_m", "country", "landcover_igbp"][
-                        : r.count
-                    ],
-                    "classes": {str(k): v for k, v in eco.CLASS_LABELS.items()},
-                    "colormap": {str(k): v for k, v in eco.CLASS_COLOURS.items()},
-                    "bounds": list(r.bounds),
-                },
-                geom=from_shape(shapely.box(*r.bounds), srid=STORAGE_EPSG),
-            )
+        bands = ["class", "dem_source", "elevation_m", "country", "landcover_igbp"][: r.count]
+    s.execute(
+        insert(m.RasterDataset).values(
+            name=name,
+            title=title,
+            kind="classification",
+            path=str(path.resolve()),
+            units="class",
+            source=source,
+            licence=DERIVED_LICENCE,
+            method="modelled",
+            **raster_columns(
+                path,
+                analysis_run_id=run_id,
+                bands=bands,
+                classes={str(k): v for k, v in eco.CLASS_LABELS.items()},
+                colormap={str(k): v for k, v in eco.CLASS_COLOURS.items()},
+            ),
         )
+    )
 
 
 def ecosystem_grid(
@@ -1025,39 +1014,26 @@ def _register_habitat(
         for epoch, path in (("current", before), ("if_built", after)):
             name = names[epoch]
             s.execute(delete(m.RasterDataset).where(m.RasterDataset.name == name))
-            with rasterio.open(path) as r:
-                s.execute(
-                    insert(m.RasterDataset).values(
-                        name=name,
-                        title=f"Habitat of {species} ({epoch.replace('_', ' ')})",
-                        kind="habitat",
-                        path=str(path.resolve()),
-                        sha256=sha256_file(path),
-                        crs=r.crs.to_string(),
-                        width=r.width,
-                        height=r.height,
-                        resolution=[abs(r.res[0]), abs(r.res[1])],
-                        dtype=r.dtypes[0],
-                        nodata=r.nodata,
-                        units="1 = habitat",
-                        epoch=epoch,
-                        source=f"Irbis habitat run {hrun}"
-                        + (
-                            f"; scenario: footprint of {threat} cleared"
-                            if epoch == "if_built"
-                            else ""
-                        ),
-                        licence=DERIVED_LICENCE,
-                        method="modelled",
-                        properties={
-                            "analysis_run_id": hrun,
-                            "scenario": epoch == "if_built",
-                            "colormap": {"1": "#8e24aa"},
-                            "bounds": list(r.bounds),
-                        },
-                        geom=from_shape(shapely.box(*r.bounds), srid=STORAGE_EPSG),
-                    )
+            s.execute(
+                insert(m.RasterDataset).values(
+                    name=name,
+                    title=f"Habitat of {species} ({epoch.replace('_', ' ')})",
+                    kind="habitat",
+                    path=str(path.resolve()),
+                    units="1 = habitat",
+                    epoch=epoch,
+                    source=f"Irbis habitat run {hrun}"
+                    + (f"; scenario: footprint of {threat} cleared" if epoch == "if_built" else ""),
+                    licence=DERIVED_LICENCE,
+                    method="modelled",
+                    **raster_columns(
+                        path,
+                        analysis_run_id=hrun,
+                        scenario=epoch == "if_built",
+                        colormap={"1": "#8e24aa"},
+                    ),
                 )
+            )
     return names
 
 
