@@ -249,6 +249,9 @@ def start(
             IRBIS_DATABASE_READER_URL=reader,
             IRBIS_TILES_CACHE_MB=str(cache_mb),
             IRBIS_FEATURES_MAX_LIMIT="10000",
+            # the workload comes from one address and the peer has no per-client bound: bbox
+            # reads would be refused (429) beyond 2 at once and 120 a minute (api.heavy)
+            IRBIS_HEAVY_ENABLED="false",
         )
         app = ["api.app:create_app", "--factory"]
     else:
