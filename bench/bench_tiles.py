@@ -429,7 +429,10 @@ def measure(
         res["wrk_runs"] = runs
         res["wrk_median"] = {}
         for name, rs in runs.items():
-            med = {k: statistics.median([x[k] for x in rs]) for k in ("rps", "p50_ms", "p99_ms")}
+            med = {
+                k: round(statistics.median([x[k] for x in rs]), 2)
+                for k in ("rps", "p50_ms", "p99_ms")
+            }
             med["errors"] = sum(x["errors"] for x in rs)
             fpp = res["cold"][name].get("features_per_page_mean")
             if fpp is not None:
