@@ -126,6 +126,37 @@ def parse_properties(value: str | None, allowed: list[str]) -> list[str] | None:
     return names
 
 
+#: At most this many ``sortby`` keys (each one is an ORDER BY term over the whole collection).
+MAX_SORT_KEYS = 3
+
+
+def parse_sortby(value: str | None) -> tuple[tuple[str, bool], ...]:
+    """``sortby=name,-area,+status`` (OGC API Features Part 8, Records): property names,
+    ``-`` for descending, ``+`` or nothing for ascending; names are checked by the layer.
+
+    >>> parse_sortby("-area_ha,name")
+    (('area_ha', True), ('name', False))
+    """
+    if value is None or not value.strip():
+        return ()
+    keys: list[tuple[str, bool]] = []
+    for raw in value.split(","):
+        part = raw.strip()
+        descending = part.startswith("-")
+        name = part.lstrip("+-").strip()
+        if not name or name == "geometry":
+            raise InvalidInput(
+                f"sortby takes property names separated by commas, each optionally after + or -"
+                f" (for example sortby=-area_ha,name), not {value!r}"
+            )
+        if any(n == name for n, _ in keys):
+            raise InvalidInput(f"sortby names {name!r} twice")
+        keys.append((name, descending))
+    if len(keys) > MAX_SORT_KEYS:
+        raise InvalidInput(f"sortby takes at most {MAX_SORT_KEYS} properties")
+    return tuple(keys)
+
+
 def check_limit(limit: int, max_limit: int) -> int:
     if limit < 1:
         raise InvalidInput("limit must be at least 1")

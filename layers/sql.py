@@ -57,6 +57,8 @@ class Query:
     properties: list[str] | None = None
     limit: int = 10
     offset: int = 0
+    #: ``sortby``: (property, descending) pairs; the feature id breaks ties, so pages are stable.
+    sortby: tuple[tuple[str, bool], ...] = ()
 
 
 class LayerSQL:
@@ -226,11 +228,24 @@ class LayerSQL:
             )
             .select_from(self.from_clause())
             .where(*self.where(q))
-            .order_by(self.id_col)
+            .order_by(*self.order(q.sortby))
             .limit(q.limit)
             .offset(q.offset)
         )
         return stmt
+
+    def order(self, sortby: tuple[tuple[str, bool], ...]) -> list[ColumnElement[Any]]:
+        """ORDER BY of ``sortby`` over the properties this principal may see (empty values
+        last either way), then the feature id."""
+        keys: list[ColumnElement[Any]] = []
+        for name, descending in sortby:
+            c = self.spec.column(name, self.privileged)
+            if c is None:
+                allowed = ", ".join(c.name for c in self.columns())
+                raise InvalidInput(f"unknown property {name!r} in sortby; properties: {allowed}")
+            expr = self.column_expr(c)
+            keys.append(expr.desc().nulls_last() if descending else expr.asc().nulls_last())
+        return [*keys, self.id_col]
 
     def count(self, q: Query) -> Select[Any]:
         return select(func.count().label("n")).select_from(self.from_clause()).where(*self.where(q))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -250,6 +251,7 @@ def queryables(request: Request, view: ViewDep, f: FMT = None) -> Response:
 
 
 ITEM_PARAMS = {
+    "sortby",
     "bbox",
     "datetime",
     "limit",
@@ -282,6 +284,20 @@ def _check_item_params(
     return params.parse_properties(properties, [c.name for c in view.columns()])
 
 
+def _sort_links(
+    request: Request, cols: Sequence[Any], sortby: tuple[tuple[str, bool], ...]
+) -> dict[str, str]:
+    """For each column of an HTML table, the link that sorts by it: ascending first, then
+    descending when it is already the first key ascending; other parameters kept, first page."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("sortby", "offset")]
+    first = sortby[0] if sortby else None
+    links = {}
+    for c in cols:
+        key = f"-{c.name}" if first == (c.name, False) else c.name
+        links[c.name] = "?" + urlencode([*kept, ("sortby", key)])
+    return links
+
+
 @router.get(
     "/collections/{collectionId}/items",
     summary="Features, filtered and paged",
@@ -296,6 +312,13 @@ async def items(
     page: PaginationDep,
     cql_filter: FilterDep,
     properties: Annotated[str | None, Query(description="Comma-separated property names")] = None,
+    sortby: Annotated[
+        str | None,
+        Query(
+            description="Sort by properties, comma-separated, each optionally after + "
+            "(ascending, the default) or - (descending): sortby=-area_ha,name"
+        ),
+    ] = None,
     crs: Annotated[str | None, Query()] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     f: FMT = None,
@@ -309,7 +332,9 @@ async def items(
         properties=selected,
         limit=page.limit,
         offset=page.offset,
+        sortby=params.parse_sortby(sortby),
     )
+    view.order(q.sortby)  # unknown or hidden names: a 400 before any work
     private = view.privileged
     engine = get_reader_engine(request)
     # the version from memory: a 304 costs no database round trip
@@ -357,6 +382,8 @@ async def items(
             links=links,
             offset=q.offset,
             limit=q.limit,
+            sortby=dict(q.sortby),
+            sort_links=_sort_links(request, cols, q.sortby),
         )
         resp.headers.update(headers)
         return resp
