@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import (
+    Connection,
+    Float,
+    Numeric,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from geoalchemy2 import Geography, Geometry
+
+from layers.public import published_threats
 
 SITES_SQL = text(
     """
@@ -36,35 +55,69 @@ PROTECTED_SQL = text(
     """
 )
 
-#: Degrees of longitude that ``metres`` may span at the region's northern edge (56 N), and a
-#: margin: the index prefilter on geometry before the exact geodesic test.
-_DEG = "(:metres / 111320.0 / cos(radians(56.0)) * 1.01)"
-_NEAR = f"""
-    FROM threats t JOIN field_sites s
-      ON s.geom && ST_Expand(t.geom, {_DEG})
-     AND ST_DWithin(t.geom::geography, s.geom::geography, :metres)
-"""
-THREATS_SQL = text(
-    f"""
-    SELECT t.id, t.name, t.kind, t.status, t.updated_at, s.name AS site,
-           round(ST_Distance(t.geom::geography, s.geom::geography)::numeric, 0)::float AS distance_m
-    {_NEAR}
-    WHERE s.grant_id = :gid AND t.published
-    ORDER BY distance_m, t.name, s.name
-    """
-)
 
-SITES_UNDER_THREAT_SQL = text(
-    f"""
-    SELECT g.code AS grant_code, s.name AS site, t.id AS threat_id, t.name AS threat,
-           t.kind, t.status,
-           round(ST_Distance(t.geom::geography, s.geom::geography)::numeric, 0)::float AS distance_m
-    {_NEAR}
-    JOIN grants g ON g.id = s.grant_id
-    WHERE t.published AND g.code = ANY(:codes)
-    ORDER BY g.code, s.name, distance_m
-    """
+#: Degrees of longitude that ``metres`` may span at the region's northern edge (56 N), with a
+#: margin: the index prefilter on geometry before the exact geodesic test.
+def _degrees(metres: float) -> float:
+    return metres / 111_320.0 / math.cos(math.radians(56.0)) * 1.01
+
+
+_sites = table(
+    "field_sites",
+    column("id"),
+    column("name"),
+    column("grant_id"),
+    column("geom", Geometry(srid=4326)),
 )
+_grants = table("grants", column("id"), column("code"))
+
+
+def _near(metres: float) -> tuple[Any, Any, Any, ColumnElement[float]]:
+    """Published threats (from the registry: what the public sees) joined to field sites
+    within ``metres`` on the ellipsoid, and the rounded distance in metres."""
+    t = published_threats("id", "name", "kind", "status", "updated_at", "geom", name="t")
+    s = _sites.alias("s")
+    tg, sg = cast(t.c.geom, Geography), cast(s.c.geom, Geography)
+    on = and_(
+        s.c.geom.op("&&")(func.ST_Expand(t.c.geom, _degrees(metres))),
+        func.ST_DWithin(tg, sg, metres),
+    )
+    distance = cast(func.round(cast(func.ST_Distance(tg, sg), Numeric), 0), Float)
+    return t, s, t.join(s, on), distance.label("distance_m")
+
+
+def _threats_near_stmt(grant_id: int, metres: float) -> Select[Any]:
+    t, s, joined, distance = _near(metres)
+    return (
+        select(
+            *(t.c[n].label(n) for n in ("id", "name", "kind", "status", "updated_at")),
+            s.c.name.label("site"),
+            distance,
+        )
+        .select_from(joined)
+        .where(s.c.grant_id == grant_id)
+        .order_by(distance, t.c.name, s.c.name)
+    )
+
+
+def _sites_under_threat_stmt(codes: list[str], metres: float) -> Select[Any]:
+    t, s, joined, distance = _near(metres)
+    g = _grants.alias("g")
+    return (
+        select(
+            g.c.code.label("grant_code"),
+            s.c.name.label("site"),
+            t.c.id.label("threat_id"),
+            t.c.name.label("threat"),
+            t.c.kind.label("kind"),
+            t.c.status.label("status"),
+            distance,
+        )
+        .select_from(joined.join(g, g.c.id == s.c.grant_id))
+        .where(g.c.code.in_(bindparam("codes", codes, expanding=True)))
+        .order_by(g.c.code, s.c.name, distance)
+    )
+
 
 #: The columns of the grants collection an export carries.
 EXPORT_COLUMNS = (
@@ -83,13 +136,10 @@ FEATURES_SQL = text(
 )
 
 
-#: The grant's footprint (the union of its sites), shared by the habitat and ecosystem figures.
-_GRANT = "g AS (SELECT geom, ST_Area(geom::geography) AS area FROM grants"
-_GRANT += " WHERE id = :gid AND geom IS NOT NULL)"
-
 HABITAT_SQL = text(
-    f"""
-    WITH {_GRANT},
+    """
+    WITH g AS (SELECT geom, ST_Area(geom::geography) AS area FROM grants
+         WHERE id = :gid AND geom IS NOT NULL),
     h AS (
       SELECT s.scientific_name AS species, h.ecosystem, h.analysis_run_id AS run,
              ST_Union(ST_Intersection(h.geom, g.geom)) AS geom,
@@ -113,8 +163,9 @@ HABITAT_SQL = text(
 )
 
 ECOSYSTEMS_SQL = text(
-    f"""
-    WITH {_GRANT},
+    """
+    WITH g AS (SELECT geom, ST_Area(geom::geography) AS area FROM grants
+         WHERE id = :gid AND geom IS NOT NULL),
     e AS (
       SELECT e.kind, e.analysis_run_id AS run,
              ST_Union(ST_Intersection(e.geom, g.geom)) AS geom,
@@ -163,14 +214,12 @@ def protected_overlaps(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
 
 def threats_near(conn: Connection, grant_id: int, metres: float) -> list[dict[str, Any]]:
     """Published threats within ``metres`` of a site of the grant (geodesic), nearest first."""
-    q = conn.execute(THREATS_SQL, {"gid": grant_id, "metres": metres})
-    return [dict(r._mapping) for r in q]
+    return [dict(r._mapping) for r in conn.execute(_threats_near_stmt(grant_id, metres))]
 
 
 def sites_under_threat(conn: Connection, codes: list[str], metres: float) -> list[dict[str, Any]]:
     """Field sites of the grants ``codes`` with a published threat within ``metres``."""
-    q = conn.execute(SITES_UNDER_THREAT_SQL, {"codes": codes, "metres": metres})
-    return [dict(r._mapping) for r in q]
+    return [dict(r._mapping) for r in conn.execute(_sites_under_threat_stmt(codes, metres))]
 
 
 def features(conn: Connection, codes: list[str]) -> list[Any]:

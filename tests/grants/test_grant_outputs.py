@@ -193,3 +193,26 @@ def test_donor_report_html_and_one_page_pdf(client) -> None:
     with pikepdf.open(io.BytesIO(r.content)) as pdf:
         assert len(pdf.pages) == 1
     assert client.get("/grants/NOPE/report.pdf").status_code == 404
+
+
+def test_an_unpublished_threat_beside_a_site_stays_off_the_grant_outputs(tx_client, db_tx) -> None:  # type: ignore[no-untyped-def]
+    name = "Unpublished quarry beside the site"
+    with db_tx.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO threats (name, kind, status, links, properties, published, geom,"
+                " source, licence, method)"
+                " SELECT :n, 'road', 'proposed', '{}', '{}', false, ST_PointOnSurface(s.geom),"
+                " 'confidential survey', 'restricted', 'observed'"
+                " FROM field_sites s JOIN grants g ON g.id = s.grant_id WHERE g.code = :c LIMIT 1"
+            ),
+            {"n": name, "c": NEAR},
+        )
+    page = tx_client.get(f"/api/grants/{NEAR}/page")
+    assert page.status_code == 200
+    threats = [t["name"] for t in page.json()["threats"]]
+    assert any(t.startswith("Kok-Jailau") for t in threats) and name not in threats
+    assert name not in tx_client.get(f"/grants/{NEAR}").text
+    assert name not in tx_client.get(f"/grants/{NEAR}/feed.atom").text
+    portfolio = tx_client.get("/api/portfolio").json()
+    assert name not in {s["threat"] for s in portfolio["sites_under_threat"]}
