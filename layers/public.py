@@ -84,18 +84,6 @@ def published_threats(*columns: str, name: str = "threats") -> Subquery:
     return public_rows("threats", *columns, name=name)
 
 
-def public_from(table_name: str, alias: str | None = None) -> str:
-    """:func:`public_rows` as SQL text, for queries still written as strings (an identifier
-    from code, never from a request)::
-
-        f"SELECT count(*) FROM {public_from('threats')}"
-    """
-    inner = public_select(table_name).compile(
-        dialect=_DIALECT, compile_kwargs={"literal_binds": True}
-    )
-    return f"({inner}) AS {_DIALECT.identifier_preparer.quote(alias or table_name)}"
-
-
 def count_public(conn: Connection, table_name: str) -> int:
     """How many rows of ``table_name`` the public sees."""
     n = conn.execute(select(func.count()).select_from(public_rows(table_name))).scalar_one()

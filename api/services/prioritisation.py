@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, Executable, Select, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
@@ -39,7 +39,7 @@ from geo import prioritisation as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
 from geo.funding import funded_sites
-from layers.public import public_from
+from layers.public import published_threats
 
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
@@ -245,14 +245,23 @@ def layer_versions(session: Session, tables: Sequence[str]) -> dict[str, int]:
     return {t: found.get(t, 0) for t in tables}
 
 
-def _layer(session: Session, sql: str, **params: Any) -> gpd.GeoDataFrame:
+def _layer(session: Session, sql: str | Executable, **params: Any) -> gpd.GeoDataFrame:
     return read_gdf(session, sql, params=params)
+
+
+def _published_threats(*, kind: str | None = None) -> Select[Any]:
+    """The threats the public sees (from the registry), their geometry as WKB."""
+    t = published_threats("id", "name", "kind", "status", "method", "geom", name="t")
+    stmt = select(
+        *(t.c[n].label(n) for n in ("id", "name", "kind", "status", "method")),
+        func.ST_AsBinary(t.c.geom).label("geom"),
+    )
+    return stmt.where(t.c.kind == kind) if kind is not None else stmt
 
 
 def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.GeoDataFrame]:
     """The layers a grid is computed from, as GeoDataFrames in EPSG:4326 (the threats are
     the published ones: grids and plans are public records)."""
-    _threats = public_from("threats")
     area = _layer(
         session,
         "SELECT iso_a3 AS iso3, name, ST_AsBinary(geom) AS geom FROM countries "
@@ -272,10 +281,7 @@ def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.Geo
             "SELECT id, name, status, reported_area_km2, method, ST_AsBinary(geom) AS geom "
             "FROM protected_areas",
         ),
-        "threats": _layer(
-            session,
-            f"SELECT id, name, kind, status, method, ST_AsBinary(geom) AS geom FROM {_threats}",
-        ),
+        "threats": _layer(session, _published_threats()),
         "field_sites": _layer(
             session,
             "SELECT f.id, f.grant_id, f.name, f.method, g.status AS grant_status, g.start_date, "
@@ -283,10 +289,7 @@ def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.Geo
             "JOIN grants g ON g.id = f.grant_id",
         ),
         "places": _layer(session, "SELECT id, name, ST_AsBinary(geom) AS geom FROM places"),
-        "roads": _layer(
-            session,
-            f"SELECT id, name, ST_AsBinary(geom) AS geom FROM {_threats} WHERE kind = 'road'",
-        ),
+        "roads": _layer(session, _published_threats(kind="road")),
     }
 
 
@@ -732,21 +735,17 @@ def _threat_units(session: Session, grid_id: int, names: list[str]) -> np.ndarra
     if not names:
         return np.zeros(0, dtype=np.int64)
     # an unpublished threat is not named to anyone
-    known = set(
-        session.scalars(
-            text(f"SELECT name FROM {public_from('threats')} WHERE name = ANY(:names)"),
-            {"names": names},
-        )
-    )
+    t = published_threats("name", "geom", name="t")
+    known = set(session.scalars(select(t.c.name).where(t.c.name.in_(names))))
     unknown = sorted(set(names) - known)
     if unknown:
         raise InvalidInput(f"no threat named {', '.join(repr(u) for u in unknown)}")
+    u = m.PlanningUnit.__table__
     ids = session.scalars(
-        text(
-            f"SELECT DISTINCT u.id FROM planning_units u JOIN {public_from('threats', 't')} "
-            "ON ST_Intersects(u.geom, t.geom) WHERE u.grid_id = :g AND t.name = ANY(:names)"
-        ),
-        {"g": grid_id, "names": names},
+        select(u.c.id)
+        .distinct()
+        .select_from(u.join(t, func.ST_Intersects(u.c.geom, t.c.geom)))
+        .where(u.c.grid_id == grid_id, t.c.name.in_(names))
     ).all()
     return np.asarray(ids, dtype=np.int64)
 
@@ -1501,7 +1500,7 @@ def ensure_demo_scenario(
             )
         )
         grid_id = s.scalar(select(m.PlanningGrid.id).where(m.PlanningGrid.name == DEMO_GRID))
-        published = set(s.scalars(text(f"SELECT name FROM {public_from('threats')}")))
+        published = set(s.scalars(select(published_threats("name").c.name)))
     if have is not None:
         return None
     if grid_id is None:
@@ -1531,9 +1530,8 @@ def form_choices(session: Session) -> dict[str, Any]:
         for g in session.scalars(select(m.PlanningGrid).order_by(m.PlanningGrid.id.desc()))
         if grid_status(g) == "ready"
     ]
-    threats = session.scalars(
-        text(f"SELECT DISTINCT name FROM {public_from('threats')} ORDER BY name")
-    ).all()
+    names = published_threats("name").c.name
+    threats = session.scalars(select(names).distinct().order_by(names)).all()
     return {
         "countries": [{"iso3": c, "name": n, "name_ru": r} for c, n, r in countries],
         "grids": [grid_summary(g) for g in grids],
