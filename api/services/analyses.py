@@ -44,6 +44,7 @@ from geo import ranges as rg
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import InvalidInput, IrbisError, NotFound
 from geo.raster import sha256_file
+from layers.public import published_threats
 
 log = logging.getLogger("irbis")
 
@@ -352,12 +353,18 @@ def read_funded_sites(session: Session, as_of: dt.date) -> gpd.GeoDataFrame:
     return fd.funded_sites(read_field_sites(session), as_of)
 
 
+#: The threats' columns analyses read (the stored tile geometries are for tiles only).
+_THREAT_COLUMNS = tuple(c.name for c in m.Threat.__table__.c if not c.name.startswith("tile_geom"))
+
+
 def read_threats(session: Session, threat: str | None = None) -> gpd.GeoDataFrame:
-    """Published threats (unpublished ones never enter results that anyone may read)."""
-    where: list[Any] = [m.Threat.published.is_(True)]
+    """The threats the public sees, from the registry (:func:`layers.public.published_threats`):
+    unpublished ones never enter results that anyone may read."""
+    rows = published_threats(*_THREAT_COLUMNS, name="t")
+    q = select(*(rows.c[c] for c in _THREAT_COLUMNS))
     if threat:
-        where.append(m.Threat.name == threat)
-    t = read_table(session, m.Threat, where)
+        q = q.where(rows.c.name == threat)
+    t = read_gdf(session, q)
     if threat and t.empty:
         raise NotFound(f"no threat named {threat!r}")
     return t

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from api.services import analyses
 from api.services import prioritisation as prio
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, NotFound
 from tests.rollback import RolledBack
 
 
@@ -96,3 +97,11 @@ def test_planning_grid_inputs_leave_unpublished_threats_out(db_tx: RolledBack, h
 def test_lock_out_cannot_name_an_unpublished_threat(db_tx: RolledBack, hidden) -> None:
     with Session(db_tx.engine) as s, pytest.raises(InvalidInput, match="no threat named"):
         prio._threat_units(s, 0, [hidden["name"]])
+
+
+def test_analyses_read_published_threats_only(db_tx: RolledBack, hidden) -> None:  # type: ignore[no-untyped-def]
+    with Session(db_tx.engine) as s:
+        names = set(analyses.read_threats(s)["name"])
+        assert names and hidden["name"] not in names
+        with pytest.raises(NotFound):  # an unpublished threat is not named to anyone
+            analyses.read_threats(s, hidden["name"])
