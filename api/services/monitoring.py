@@ -43,10 +43,10 @@ from api.db.models import (
     Species,
 )
 from api.services.sites import get_grant
-from api.services.threat_reports import _stored, evidence_path
+from api.services.threat_reports import evidence_path, stored_evidence
 from api.settings import Settings
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from geo.evidence import METADATA_RULES, Evidence
+from geo.evidence import Evidence
 from layers import monitoring as lm
 
 REVIEWER_ROLES = (Role.analyst, Role.admin)
@@ -525,27 +525,9 @@ def _store(
         out.append(rec)
     if evidence and len(out) != 1:
         raise InvalidInput("evidence files go with one record at a time")
-    seen: set[str] = set()
-    unique = []
-    for i, ev in enumerate(evidence):
-        if ev.sha256 not in seen:
-            seen.add(ev.sha256)
-            unique.append((ev, captions[i] if i < len(captions) else None))
-    with _stored(settings, [ev for ev, _ in unique]) as paths:
-        for (ev, caption), rel in zip(unique, paths, strict=True):
-            out[0].evidence.append(
-                MonitoringEvidence(
-                    sha256=ev.sha256,
-                    media_type=ev.media_type,
-                    size_bytes=ev.size_bytes,
-                    width=ev.width,
-                    height=ev.height,
-                    caption=(caption or "").strip()[:500] or None,
-                    location_kept=ev.location_kept,
-                    storage_path=rel,
-                    metadata_rules=METADATA_RULES,
-                )
-            )
+    with stored_evidence(settings, evidence, captions) as files:
+        for cols in files:
+            out[0].evidence.append(MonitoringEvidence(**cols))
         session.commit()
     return out
 
@@ -804,41 +786,13 @@ def resubmit(
                 geom=from_shape(p, srid=4326),
             )
         )
-    _add_evidence(settings, record, evidence, captions)
-    session.commit()
+    have = {e.sha256 for e in record.evidence}
+    with stored_evidence(settings, evidence, captions, have=have) as files:
+        for cols in files:
+            record.evidence.append(MonitoringEvidence(**cols))
+        session.commit()  # inside: if it fails, the files written for it are removed
     session.refresh(record)
     return record
-
-
-def _add_evidence(
-    settings: Settings,
-    record: MonitoringRecord,
-    evidence: Sequence[Evidence],
-    captions: Sequence[str],
-) -> None:
-    have = {e.sha256 for e in record.evidence}
-    unique = []
-    for i, ev in enumerate(evidence):
-        if ev.sha256 not in have:
-            have.add(ev.sha256)
-            unique.append((ev, captions[i] if i < len(captions) else None))
-    if not unique:
-        return
-    with _stored(settings, [ev for ev, _ in unique]) as paths:
-        for (ev, caption), rel in zip(unique, paths, strict=True):
-            record.evidence.append(
-                MonitoringEvidence(
-                    sha256=ev.sha256,
-                    media_type=ev.media_type,
-                    size_bytes=ev.size_bytes,
-                    width=ev.width,
-                    height=ev.height,
-                    caption=(caption or "").strip()[:500] or None,
-                    location_kept=ev.location_kept,
-                    storage_path=rel,
-                    metadata_rules=METADATA_RULES,
-                )
-            )
 
 
 #: Fields of a record whose changes its history lists (review fields are shown apart).
@@ -860,12 +814,10 @@ def record_history(session: Session, record: MonitoringRecord) -> list[dict[str,
                 select(FieldSite.id, FieldSite.name).where(
                     FieldSite.grant_id == record.site.grant_id
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         ),
         "indicator_id": dict(
-            session.execute(select(MonitoringIndicator.id, MonitoringIndicator.code)).tuples().all()
+            session.execute(select(MonitoringIndicator.id, MonitoringIndicator.code)).all()
         ),
     }
     for r in session.execute(RECORD_HISTORY_SQL, {"id": str(record.id)}).mappings():

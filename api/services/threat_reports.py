@@ -17,10 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -258,6 +259,41 @@ def _stored(settings: Settings, files: Sequence[Evidence]) -> Iterator[list[str]
         raise
 
 
+@contextmanager
+def stored_evidence(
+    settings: Settings,
+    evidence: Sequence[Evidence],
+    captions: Sequence[str] = (),
+    *,
+    have: Iterable[str] = (),
+) -> Iterator[list[dict[str, Any]]]:
+    """Evidence files written by content hash (a file given twice, or already held by the
+    record, ``have``, is kept once), yielding the columns of each new evidence row (for
+    ``EvidenceFile`` or ``MonitoringEvidence``). Commit the rows inside the block: on any error
+    there, the files this call created are removed (:func:`_stored`)."""
+    seen = set(have)
+    unique: list[tuple[Evidence, str | None]] = []
+    for i, ev in enumerate(evidence):
+        if ev.sha256 not in seen:
+            seen.add(ev.sha256)
+            unique.append((ev, captions[i] if i < len(captions) else None))
+    with _stored(settings, [ev for ev, _ in unique]) as paths:
+        yield [
+            {
+                "sha256": ev.sha256,
+                "media_type": ev.media_type,
+                "size_bytes": ev.size_bytes,
+                "width": ev.width,
+                "height": ev.height,
+                "caption": (caption or "").strip()[:500] or None,
+                "location_kept": ev.location_kept,
+                "storage_path": rel,
+                "metadata_rules": METADATA_RULES,
+            }
+            for (ev, caption), rel in zip(unique, paths, strict=True)
+        ]
+
+
 @dataclass
 class CleanReport:
     """What :func:`clean_stored_evidence` did."""
@@ -367,27 +403,9 @@ def submit_report(
         geom=from_shape(footprint, srid=4326),
     )
     session.add(report)
-    seen: set[str] = set()
-    unique = []
-    for i, ev in enumerate(evidence):
-        if ev.sha256 not in seen:
-            seen.add(ev.sha256)
-            unique.append((ev, captions[i] if i < len(captions) else None))
-    with _stored(settings, [ev for ev, _ in unique]) as paths:
-        for (ev, caption), rel in zip(unique, paths, strict=True):
-            report.evidence.append(
-                EvidenceFile(
-                    sha256=ev.sha256,
-                    media_type=ev.media_type,
-                    size_bytes=ev.size_bytes,
-                    width=ev.width,
-                    height=ev.height,
-                    caption=(caption or "").strip()[:500] or None,
-                    location_kept=ev.location_kept,
-                    storage_path=rel,
-                    metadata_rules=METADATA_RULES,
-                )
-            )
+    with stored_evidence(settings, evidence, captions) as files:
+        for cols in files:
+            report.evidence.append(EvidenceFile(**cols))
         session.add(
             ThreatReportEvent(
                 report=report,
