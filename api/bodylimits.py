@@ -89,6 +89,9 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
     ("POST", r"/api/grants/[^/]+/monitoring", "upload", BodyRule(0, login=True)),
     ("POST", r"/api/grants/[^/]+/monitoring/csv", "upload", BodyRule(0, login=True)),
     ("POST", r"/grants/[^/]+/monitoring/new", "upload", BodyRule(0, login=True, page=True)),
+    # a returned record corrected by its grantee: the same fields and evidence as a submission
+    ("POST", r"/api/monitoring/records/[^/]+/resubmit", "upload", BodyRule(0, login=True)),
+    ("POST", r"/monitoring/records/[^/]+/edit", "upload", BodyRule(0, login=True, page=True)),
     ("POST", r"/api/account/tokens", "fixed", BodyRule(FORM_BYTES, login=True)),
     ("DELETE", r"/api/account/tokens/[^/]+", "fixed", BodyRule(0, login=True)),
     ("POST", r"/account/tokens", "fixed", BodyRule(FORM_BYTES, login=True, page=True)),
@@ -184,6 +187,12 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             roles=_ANALYSTS,
             forbidden="only analysts and administrators may run analyses",
         ),
+    ),
+    (
+        "POST",
+        r"/prioritisation/(?:grids|scenarios)/new",
+        "fixed",
+        BodyRule(FORM_BYTES, login=True, page=True),
     ),
     (
         "POST",
