@@ -454,11 +454,20 @@ def test_the_demo_ships_one_solved_scenario(client: Any, engine: Engine, setting
     from api.demo import data as dd
     from api.demo.loader import DEMO_AS_OF
 
-    sid = prio.ensure_demo_scenario(
+    # solved here, or already by the demo's load (``irbis load demo`` runs the same step)
+    prio.ensure_demo_scenario(
         engine, lock_out=[dd.KOK_JAILAU["name"]], data_dir=settings.data_dir, as_of=DEMO_AS_OF
     )
-    assert sid is not None
-    with Session(engine) as s:  # funded sites counted on the demo's date, as its gaps are
+    with Session(engine) as s:
+        solved = s.scalars(
+            select(m.PrioritisationScenario.id).where(
+                m.PrioritisationScenario.name == prio.DEMO_SCENARIO,
+                m.PrioritisationScenario.status == m.ScenarioStatus.solved.value,
+            )
+        ).all()
+        assert len(solved) == 1
+        sid = solved[0]
+        # funded sites counted on the demo's date, as its gaps are
         grid = s.scalars(select(m.PlanningGrid).where(m.PlanningGrid.name == prio.DEMO_GRID)).one()
         assert grid.parameters["as_of"] == DEMO_AS_OF.isoformat()
     again = prio.ensure_demo_scenario(engine, lock_out=[dd.KOK_JAILAU["name"]])
