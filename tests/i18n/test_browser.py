@@ -67,11 +67,19 @@ def localized_page(request: pytest.FixtureRequest, browser: Any, live_server: st
     ctx.close()
 
 
+def _open_menu(page: Any) -> None:
+    """On a phone the navigation folds behind the menu button: open it."""
+    if page.is_visible("#menu-toggle"):
+        page.click("#menu-toggle")
+        page.wait_for_selector("#topbar-menu", state="visible")
+
+
 def test_atlas_in_the_browser_language(localized_page: Any, live_server: str) -> None:
     page, lang = localized_page, localized_page.lang
     page.goto(f"{live_server}/atlas")
     page.wait_for_load_state("networkidle")
     assert page.get_attribute("html", "lang") == lang
+    _open_menu(page)
     assert WORDS[lang]["nav"] in page.inner_text("header")
     # the switcher is there, and choosing a language is remembered on the next page
     other = "kk" if lang != "kk" else "ru"
@@ -80,6 +88,7 @@ def test_atlas_in_the_browser_language(localized_page: Any, live_server: str) ->
     assert page.get_attribute("html", "lang") == other
     page.goto(f"{live_server}/threats")
     assert page.get_attribute("html", "lang") == other
+    _open_menu(page)
     assert WORDS[other]["nav"] in page.inner_text("h1, header")
 
 
