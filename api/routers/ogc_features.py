@@ -284,6 +284,15 @@ def _check_item_params(
     return params.parse_properties(properties, [c.name for c in view.columns()])
 
 
+SortbyParam = Annotated[
+    str | None,
+    Query(
+        description="Sort by properties, comma-separated, each optionally after + "
+        "(ascending, the default) or - (descending): sortby=-area_ha,name"
+    ),
+]
+
+
 def _sort_links(
     request: Request, cols: Sequence[Any], sortby: tuple[tuple[str, bool], ...]
 ) -> dict[str, str]:
@@ -312,13 +321,7 @@ async def items(
     page: PaginationDep,
     cql_filter: FilterDep,
     properties: Annotated[str | None, Query(description="Comma-separated property names")] = None,
-    sortby: Annotated[
-        str | None,
-        Query(
-            description="Sort by properties, comma-separated, each optionally after + "
-            "(ascending, the default) or - (descending): sortby=-area_ha,name"
-        ),
-    ] = None,
+    sortby: SortbyParam = None,
     crs: Annotated[str | None, Query()] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     f: FMT = None,
@@ -326,14 +329,9 @@ async def items(
     html = wants_html(request, f)
     selected = _check_item_params(request, view, properties, crs, bbox_crs)
     q = ItemsQuery(
-        bbox=bbox,
-        datetime=datetime,
-        filter=cql_filter,
-        properties=selected,
-        limit=page.limit,
-        offset=page.offset,
-        sortby=params.parse_sortby(sortby),
-    )
+        bbox=bbox, datetime=datetime, filter=cql_filter, properties=selected,
+        limit=page.limit, offset=page.offset, sortby=params.parse_sortby(sortby),
+    )  # fmt: skip
     view.order(q.sortby)  # unknown or hidden names: a 400 before any work
     private = view.privileged
     engine = get_reader_engine(request)
