@@ -36,7 +36,7 @@ def _fail(engine: Engine, error: BaseException, actor: str) -> int:
         raise error
 
     with pytest.raises(type(error)):
-        an._execute(
+        an.execute(
             engine, "overlap", {"layers": []}, compute, lambda *a: {}, actor=actor, title=None
         )
     from sqlalchemy import text

@@ -147,7 +147,7 @@ def test_an_analysis_raster_that_does_not_fit_leaves_nothing(small_disk: Path) -
     from rasterio.transform import from_origin
 
     from api.errors import out_of_space
-    from api.services.analyses import _write_atomic
+    from api.services.analyses import write_atomic
 
     final = small_disk / "analyses" / "ecosystems_run_1.tif"
     data = np.random.default_rng(1).integers(0, 30000, size=(1200, 1200), dtype=np.int16)
@@ -167,7 +167,7 @@ def test_an_analysis_raster_that_does_not_fit_leaves_nothing(small_disk: Path) -
         return path
 
     with pytest.raises(Exception) as caught:
-        _write_atomic(final, write)
+        write_atomic(final, write)
     assert out_of_space(caught.value), repr(caught.value)
     assert files_under(small_disk) == []
 
@@ -189,5 +189,5 @@ def test_an_analysis_raster_that_does_not_fit_leaves_nothing(small_disk: Path) -
             dst.write(data, 1)
         return path
 
-    assert _write_atomic(small, write_small) == small
+    assert write_atomic(small, write_small) == small
     assert files_under(small_disk) == ["analyses/small.tif"]

@@ -1,0 +1,146 @@
+"""Runs read back: summaries, result tables and result layers of stored runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from api.db import models as m
+from api.services.analyses.recorder import ERROR_DETAIL, jsonable
+from geo.errors import NotFound
+
+
+def run_summary(run: m.AnalysisRun, *, full: bool = False, staff: bool = False) -> dict[str, Any]:
+    """A run as JSON. Who ran it, and the text of an unexpected error, only for ``staff``
+    (analysts and administrators): the public sees that a run failed, not why inside."""
+    d: dict[str, Any] = {
+        "id": run.id,
+        "kind": run.kind,
+        "title": run.title,
+        "status": run.status,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "error": run.error,
+        "links": [{"rel": "self", "href": f"/analyses/{run.id}"}],
+    }
+    if staff:
+        d["created_by"] = run.created_by
+        d["error_detail"] = error_detail(run)
+    if full:
+        d |= {"parameters": run.parameters, "inputs": run.inputs, "results": public_results(run)}
+    return d
+
+
+def error_detail(run: m.AnalysisRun) -> str | None:
+    """The exception text of a run that failed unexpectedly (for analysts and admins)."""
+    return (run.results or {}).get(ERROR_DETAIL) if run.status == "failed" else None
+
+
+def public_results(run: m.AnalysisRun) -> dict[str, Any] | None:
+    """The results of a run, without the exception text of a failed one."""
+    if run.status == "failed":
+        return None
+    return run.results
+
+
+def list_runs(session: Session, kind: str | None = None, limit: int = 100) -> list[m.AnalysisRun]:
+    q = select(m.AnalysisRun).order_by(m.AnalysisRun.id.desc()).limit(limit)
+    if kind:
+        q = q.where(m.AnalysisRun.kind == kind)
+    return list(session.scalars(q))
+
+
+def get_run(session: Session, run_id: int) -> m.AnalysisRun:
+    run = session.get(m.AnalysisRun, run_id)
+    if run is None:
+        raise NotFound(f"no analysis run {run_id}")
+    return run
+
+
+def run_features(
+    session: Session, run: m.AnalysisRun, kind: str | None = None, *, simplify: float = 0.0
+) -> dict[str, Any]:
+    """The run's result geometries as a GeoJSON FeatureCollection (habitat/ecosystem rows for
+    those kinds); ``simplify`` (degrees) simplifies them for a map, 0 keeps them exact."""
+    if run.kind == "habitat":
+        q = text(
+            "SELECT h.id, s.scientific_name AS species, h.ecosystem, h.iso3, h.area_ha, "
+            "ST_AsGeoJSON(CASE WHEN :tol > 0 THEN ST_SimplifyPreserveTopology(h.geom, :tol) ELSE h.geom END, 6)::json AS g FROM habitat h JOIN species s "
+            "ON s.id = h.species_id WHERE h.analysis_run_id = :r ORDER BY h.id"
+        )
+    elif run.kind == "ecosystems":
+        q = text(
+            "SELECT id, kind, iso3, properties, ST_AsGeoJSON(CASE WHEN :tol > 0 THEN ST_SimplifyPreserveTopology(geom, :tol) ELSE geom END, 6)::json AS g "
+            "FROM ecosystems WHERE analysis_run_id = :r ORDER BY id"
+        )
+    else:
+        q = text(
+            "SELECT id, kind, properties, ST_AsGeoJSON(CASE WHEN :tol > 0 THEN ST_SimplifyPreserveTopology(geom, :tol) ELSE geom END, 6)::json AS g "
+            "FROM analysis_features WHERE run_id = :r"
+            + (" AND kind = :k" if kind else "")
+            + " ORDER BY id"
+        )
+    feats = []
+    for row in session.execute(q, {"r": run.id, "k": kind, "tol": float(simplify)}).mappings():
+        props = {k: v for k, v in row.items() if k not in ("g", "properties")}
+        props |= row.get("properties") or {}
+        feats.append(
+            {
+                "type": "Feature",
+                "id": row["id"],
+                "geometry": row["g"],
+                "properties": jsonable(props),
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats, "run": run.id}
+
+
+def run_table(run: m.AnalysisRun) -> pd.DataFrame:
+    """The run's main result table."""
+    r = run.results or {}
+    key = {
+        "ecosystems": "areas",
+        "habitat": "habitat",
+        "overlap": "table",
+        "gaps": "table",
+        "loss": "footprint",
+    }.get(run.kind, "")
+    df = pd.DataFrame(r.get(key, []))
+    return df[ordered_columns(list(df.columns))] if not df.empty else df
+
+
+_LEADING = (
+    "zone",
+    "zone_type",
+    "zone_name",
+    "epoch",
+    "threat_id",
+    "name",
+    "status",
+    "changed_on",
+    "layer",
+    "feature_id",
+    "feature_label",
+    "species",
+    "ecosystem",
+    "kind",
+    "eco_class",
+    "label",
+    "iso3",
+    "rank",
+    "area_ha",
+    "habitat_ha",
+)
+
+
+def ordered_columns(cols: list[str]) -> list[str]:
+    """Result columns in a readable order (JSONB does not keep the order of keys)."""
+    lead = [c for c in _LEADING if c in cols]
+    return lead + sorted(c for c in cols if c not in lead)
+
+
+def count_runs(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(m.AnalysisRun)) or 0)
