@@ -18,8 +18,9 @@ run: setup db demo
 	$(IRBIS) serve --host $(HOST) --port $(PORT)
 
 # The tests migrate and reset their own databases (irbis_test, irbis_test_migrations).
+# The 25 slowest tests (set-up and call) are listed at the end, to keep the suite's time in view.
 test: setup
-	bash scripts/test.sh
+	bash scripts/test.sh --durations=25
 
 setup: system venv assets databases
 
