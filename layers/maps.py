@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +25,7 @@ from folium.template import Template
 
 from geo.crs import REGION_BOUNDS as _REGION
 from layers.dataset_tiles import drawing_order
+from layers.map_words import BASE_WORDS, Translate, js_texts, same
 from layers.spec import LayerSpec
 from layers.sql import LayerSQL
 from layers.styles import legend, legend_label
@@ -95,6 +96,46 @@ class IrbisAssets(JSCSSMixin, MacroElement):
     _template = Template("")
 
 
+@dataclass(frozen=True)
+class MapTools:
+    """What a map page adds to its map: the words of the map scripts in the page's language
+    (``tr``, ``lang``), place labels (``/labels``), the name search box (``/search``), and on
+    every map the metric scale and the coordinate readout."""
+
+    tr: Translate = same
+    lang: str = "en"
+    labels: bool = True
+    search: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "lang": self.lang,
+            "texts": js_texts(self.tr),
+            "labels": "/labels" if self.labels else None,
+            "search": "/search" if self.search else None,
+            **self.extra,
+        }
+
+
+class Tools(MacroElement):
+    """The map's words, scale, coordinate readout, labels and search (``Irbis.tools``); added
+    before the legend so that it speaks the page's language too."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        Irbis.tools({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        {%- endmacro %}
+        """
+    )
+
+    def __init__(self, tools: MapTools) -> None:
+        super().__init__()
+        self._name = "Tools"
+        self.config = tools.config()
+
+
 class VectorTileLayer(JSCSSMixin, Layer):
     """A registered layer drawn from its OGC API vector tiles, with popups on click."""
 
@@ -124,13 +165,14 @@ class VectorTileLayer(JSCSSMixin, Layer):
         show: bool = True,
         max_native_zoom: int = 14,
         version: str | None = None,
+        tr: Translate = same,
     ) -> None:
-        super().__init__(name=spec.title, overlay=True, control=True, show=show)
+        super().__init__(name=tr(spec.title), overlay=True, control=True, show=show)
         self._name = "VectorTileLayer"
         self.url = f"/collections/{spec.id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
         if version:  # the layer's data version token: its tiles may be cached for good
             self.url += f"?v={version}"
-        self.layer = layer_js(spec)
+        self.layer = layer_js(spec, tr)
         self.min_zoom = spec.min_zoom
         self.max_native_zoom = min(spec.max_zoom, max_native_zoom)
         self.attribution = DATA_ATTRIBUTION
@@ -152,14 +194,16 @@ class FilteredFeatures(Layer):
     #: features asked for in one page
     PAGE = 1000
 
-    def __init__(self, spec: LayerSpec, cql: str, *, lang: str | None = None) -> None:
-        super().__init__(name=spec.title, overlay=True, control=True, show=True)
+    def __init__(
+        self, spec: LayerSpec, cql: str, *, lang: str | None = None, tr: Translate = same
+    ) -> None:
+        super().__init__(name=tr(spec.title), overlay=True, control=True, show=True)
         self._name = "FilteredFeatures"
         query = {"f": "json", "limit": str(self.PAGE), "filter": cql}
         if lang:
             query["filter-lang"] = lang
         self.url = f"/collections/{spec.id}/items?{urlencode(query)}"
-        self.layer = layer_js(spec)
+        self.layer = layer_js(spec, tr)
 
 
 class DatasetGrid(JSCSSMixin, MacroElement):
@@ -182,13 +226,18 @@ class DatasetGrid(JSCSSMixin, MacroElement):
     )
 
     def __init__(
-        self, specs: Sequence[LayerSpec], *, version: str | None = None, max_native_zoom: int = 14
+        self,
+        specs: Sequence[LayerSpec],
+        *,
+        version: str | None = None,
+        max_native_zoom: int = 14,
+        tr: Translate = same,
     ) -> None:
         super().__init__()
         self._name = "DatasetGrid"
         ordered = drawing_order(specs)
         self.url = DATASET_TILES + (f"?v={version}" if version else "")
-        self.layers = [layer_js(s) for s in ordered]
+        self.layers = [layer_js(s, tr) for s in ordered]
         self.min_zoom = min((s.min_zoom for s in ordered), default=0)
         self.max_native_zoom = min(max((s.max_zoom for s in ordered), default=14), max_native_zoom)
         self.attribution = DATA_ATTRIBUTION
@@ -206,8 +255,10 @@ class LayerSwitch(Layer):
         """
     )
 
-    def __init__(self, grid: DatasetGrid, spec: LayerSpec, *, show: bool) -> None:
-        super().__init__(name=spec.title, overlay=True, control=True, show=show)
+    def __init__(
+        self, grid: DatasetGrid, spec: LayerSpec, *, show: bool, tr: Translate = same
+    ) -> None:
+        super().__init__(name=tr(spec.title), overlay=True, control=True, show=show)
         self._name = "LayerSwitch"
         self.grid = grid
         self.layer_id = spec.id
@@ -231,12 +282,12 @@ class Legend(MacroElement):
         self.title = title
 
 
-def layer_js(spec: LayerSpec) -> dict[str, Any]:
-    """What the browser needs to style and describe a layer."""
+def layer_js(spec: LayerSpec, tr: Translate = same) -> dict[str, Any]:
+    """What the browser needs to style and describe a layer (its words through ``tr``)."""
     s = spec.style
     return {
         "id": spec.id,
-        "title": spec.title,
+        "title": tr(spec.title),
         "label": spec.label_column,
         "colour": s.colour,
         "fill": s.fill_colour,
@@ -245,7 +296,7 @@ def layer_js(spec: LayerSpec) -> dict[str, Any]:
         "radius": s.radius,
         "by": s.by,
         "categories": {i.label: i.colour for i in s.categories},
-        "labels": {c.name: c.label for c in spec.columns},
+        "labels": {c.name: tr(c.label) for c in spec.columns},
     }
 
 
@@ -281,9 +332,11 @@ def legend_items(
     *,
     examples: set[str] | None = None,
     empty: set[str] | None = None,
+    tr: Translate = same,
 ) -> list[dict[str, Any]]:
     """Legend rows: one per layer, or a titled group of its categories, in words (species by
-    common name with the scientific one); layers in ``empty`` have none."""
+    common name with the scientific one), translated by ``tr``; layers in ``empty`` have
+    none."""
     out = []
     for spec in specs:
         if spec.id in (empty or set()):
@@ -293,8 +346,10 @@ def legend_items(
             out.append(
                 {
                     "layer": spec.id,
-                    "group": spec.title if categorised else None,
-                    "label": readable(legend_label(item.label)) if categorised else spec.title,
+                    "group": tr(spec.title) if categorised else None,
+                    "label": tr(readable(legend_label(item.label)))
+                    if categorised
+                    else tr(spec.title),
                     "colour": item.colour,
                     "stroke": spec.style.colour,
                     "kind": _kind(spec),
@@ -314,13 +369,16 @@ class MapParts:
     name: str
 
 
-def base_map(*, location: Sequence[float] = (42.0, 68.0), zoom: int = 5) -> folium.Map:
-    """A map with Irbis's own basemap: shaded relief (or plain) under the layers."""
+def base_map(
+    *, location: Sequence[float] = (42.0, 68.0), zoom: int = 5, tr: Translate = same
+) -> folium.Map:
+    """A map with Irbis's own basemap: shaded relief (or plain) under the layers (their names
+    through ``tr``). The scale (metric) is added with the other tools by :func:`finish`."""
     m = folium.Map(
         location=list(location),
         zoom_start=zoom,
         tiles=None,
-        control_scale=True,
+        control_scale=False,
         prefer_canvas=False,
         width="100%",
         height="100%",
@@ -330,7 +388,7 @@ def base_map(*, location: Sequence[float] = (42.0, 68.0), zoom: int = 5) -> foli
     )
     folium.TileLayer(
         tiles=RELIEF_URL,
-        name="Shaded relief",
+        name=tr(BASE_WORDS["relief"]),
         attr=RELIEF_ATTRIBUTION,
         overlay=False,
         control=True,
@@ -340,7 +398,7 @@ def base_map(*, location: Sequence[float] = (42.0, 68.0), zoom: int = 5) -> foli
     ).add_to(m)
     folium.TileLayer(
         tiles=HILLSHADE_URL,
-        name="Hillshade only",
+        name=tr(BASE_WORDS["hillshade"]),
         attr=RELIEF_ATTRIBUTION,
         overlay=False,
         control=True,
@@ -374,10 +432,14 @@ def finish(
     title: str,
     examples: set[str] | None = None,
     empty: set[str] | None = None,
+    tools: MapTools | None = None,
 ) -> MapParts:
-    """Legend (no entry for the layers in ``empty``), layer switcher, local assets; then
-    render into parts."""
-    Legend(legend_items(specs, examples=examples, empty=empty), title=title).add_to(m)
+    """Tools (words, scale, coordinates, labels, search: :class:`MapTools`), legend (no entry
+    for the layers in ``empty``), layer switcher, local assets; then render into parts."""
+    tools = tools or MapTools()
+    Tools(tools).add_to(m)
+    items = legend_items(specs, examples=examples, empty=empty, tr=tools.tr)
+    Legend(items, title=tools.tr(title)).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     localise(m.get_root())
     root: Any = m.get_root()  # a branca Figure
@@ -396,18 +458,21 @@ def atlas(
     examples: set[str] | None = None,
     dataset_version: str | None = None,
     empty: set[str] | None = None,
+    tools: MapTools | None = None,
 ) -> MapParts:
     """Every public layer on one map from the dataset tileset (one tile request per tile
     position, at ``dataset_version``), switched on and off one by one."""
-    m = base_map()
+    tools = tools or MapTools()
+    tr = tools.tr
+    m = base_map(tr=tr)
     m.fit_bounds(list(REGION_BOUNDS))
     order = {"basemap": 0, "reference": 1}
     ordered = sorted(specs, key=lambda s: order.get(s.group, 2))
-    grid = DatasetGrid(ordered, version=dataset_version)
+    grid = DatasetGrid(ordered, version=dataset_version, tr=tr)
     grid.add_to(m)
     for spec in ordered:
-        LayerSwitch(grid, spec, show=spec.visible).add_to(m)
-    return finish(m, ordered, title="Atlas", examples=examples, empty=empty)
+        LayerSwitch(grid, spec, show=spec.visible, tr=tr).add_to(m)
+    return finish(m, ordered, title="Atlas", examples=examples, empty=empty, tools=tools)
 
 
 def layer_map(
@@ -420,20 +485,23 @@ def layer_map(
     empty: set[str] | None = None,
     cql: str | None = None,
     cql_lang: str | None = None,
+    tools: MapTools | None = None,
 ) -> MapParts:
     """One layer over a light context (countries, lakes, rivers, places), fitted to its extent;
     with ``cql``, only its features matching that CQL2 filter (``cql_lang``: its language)."""
-    m = base_map()
+    tools = tools or MapTools()
+    tr = tools.tr
+    m = base_map(tr=tr)
     ctx = [c for c in context if c.id != spec.id]
     v = versions or {}
     for c in ctx:
-        VectorTileLayer(c, show=True, version=v.get(c.id)).add_to(m)
+        VectorTileLayer(c, show=True, version=v.get(c.id), tr=tr).add_to(m)
     if cql:
-        FilteredFeatures(spec, cql, lang=cql_lang).add_to(m)
+        FilteredFeatures(spec, cql, lang=cql_lang, tr=tr).add_to(m)
     else:
-        VectorTileLayer(spec, show=True, version=v.get(spec.id)).add_to(m)
+        VectorTileLayer(spec, show=True, version=v.get(spec.id), tr=tr).add_to(m)
     _fit(m, bounds)
-    return finish(m, [*ctx, spec], title=spec.title, examples=examples, empty=empty)
+    return finish(m, [*ctx, spec], title=spec.title, examples=examples, empty=empty, tools=tools)
 
 
 def case_map(
@@ -445,11 +513,14 @@ def case_map(
     versions: Mapping[str, str] | None = None,
     title: str = "Kok-Jailau",
     empty: set[str] | None = None,
+    tools: MapTools | None = None,
 ) -> MapParts:
     """A case page's map: the given layers, fitted to ``bounds``, an optional GeoJSON outline."""
-    m = base_map()
+    tools = tools or MapTools()
+    m = base_map(tr=tools.tr)
     for spec in layers:
-        VectorTileLayer(spec, show=True, version=(versions or {}).get(spec.id)).add_to(m)
+        version = (versions or {}).get(spec.id)
+        VectorTileLayer(spec, show=True, version=version, tr=tools.tr).add_to(m)
     if highlight is not None:
         folium.GeoJson(
             highlight["geojson"],
@@ -463,7 +534,7 @@ def case_map(
             tooltip=highlight["name"],
         ).add_to(m)
     _fit(m, bounds)
-    return finish(m, list(layers), title=title, examples=examples, empty=empty)
+    return finish(m, list(layers), title=title, examples=examples, empty=empty, tools=tools)
 
 
 def _fit(m: folium.Map, bounds: tuple[float, float, float, float] | None) -> None:
@@ -484,4 +555,13 @@ def external_urls(html: str) -> list[str]:
     return re.findall(r"""(?:src|href)=["'](https?://[^"']+)""", html)
 
 
-__all__ = ["Element", "atlas", "case_map", "external_urls", "json", "layer_map", "localise"]
+__all__ = [
+    "Element",
+    "MapTools",
+    "atlas",
+    "case_map",
+    "external_urls",
+    "json",
+    "layer_map",
+    "localise",
+]

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi import Query as Param
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Connection, Engine
 
-from api import ogc
+from api import i18n, ogc
 from api.deps import ReaderDep
+from api.i18n import gettext as _
+from api.i18n import lazy_gettext as _l
 from api.ogc import FilterDep, ViewDep
 from api.routers.ogc_tiles import dataset_versions
 from api.templating import render
-from layers import cases, maps
+from geo.errors import InvalidInput
+from layers import cases, labels, maps
 from layers.registry import get_layer, layer_ids, layers
 from layers.spec import LayerSpec
 from layers.sql import Query
@@ -24,6 +29,13 @@ from layers.sql import Query
 router = APIRouter(tags=["maps"], include_in_schema=False)
 
 CONTEXT = ("countries", "lakes", "rivers", "places")
+#: How long a browser may keep the labels of a view before asking again (seconds).
+LABELS_MAX_AGE = 300
+
+
+def _tools(search: bool = False) -> maps.MapTools:
+    """The page's language for the map scripts: words, labels, search."""
+    return maps.MapTools(tr=i18n.gettext, lang=i18n.current_locale(), search=search)
 
 
 def _examples(conn: Connection, specs: Sequence[LayerSpec]) -> set[str]:
@@ -54,18 +66,19 @@ async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
         examples=examples,
         dataset_version=ogc.version_token(dataset_versions(request)),
         empty=empty,
+        tools=_tools(search=True),
     )
     return render(
         request,
         "map_page.html",
-        title="Atlas",
-        lead=(
+        title=_("Atlas"),
+        lead=_(
             "Every public layer on one map, drawn from Irbis's own data. Click a feature for "
             "its attributes, source and licence; records marked example are illustrative."
         ),
         links=[
-            ("/collections", "all layers and downloads"),
-            ("/cases/kok-jailau", "Kok-Jailau case"),
+            ("/collections", _("all layers and downloads")),
+            ("/cases/kok-jailau", _("Kok-Jailau case")),
         ],
         map=parts,
     )
@@ -103,14 +116,20 @@ async def layer_map(
         empty=empty,
         cql=request.query_params.get("filter") if cql_filter is not None else None,
         cql_lang=request.query_params.get("filter-lang"),
+        tools=_tools(),
     )
     links = [
-        (f"/collections/{spec.id}?f=html", "about this layer"),
-        (f"/collections/{spec.id}/items?f=html", "features"),
-        (f"/collections/{spec.id}/download?format=gpkg", "download"),
+        (f"/collections/{spec.id}?f=html", _("about this layer")),
+        (f"/collections/{spec.id}/items?f=html", _("features")),
+        (f"/collections/{spec.id}/download?format=gpkg", _("download")),
     ]
     return render(
-        request, "map_page.html", title=spec.title, lead=spec.description, links=links, map=parts
+        request,
+        "map_page.html",
+        title=_(spec.title),
+        lead=spec.description,
+        links=links,
+        map=parts,
     )
 
 
@@ -149,5 +168,59 @@ async def kok_jailau(request: Request, engine: ReaderDep) -> HTMLResponse:
         highlight=highlight,
         examples=examples,
         versions=ogc.version_tokens(request, shown),
+        tools=_tools(),
     )
     return render(request, "case_kok_jailau.html", case=case, map=parts)
+
+
+def _bbox(value: str) -> tuple[float, float, float, float]:
+    """``west,south,east,north`` in degrees (WGS 84), or InvalidInput saying what is wrong."""
+    parts = value.split(",")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise InvalidInput(
+            _l("bbox must be four numbers: west,south,east,north in degrees (WGS 84)")
+        )
+    west, south, east, north = numbers
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise InvalidInput(
+            _l("bbox must have west < east within -180..180 and south < north within -90..90")
+        )
+    return west, south, east, north
+
+
+def _labels(engine: Engine, bbox: tuple[float, float, float, float], zoom: int, lang: str) -> Any:
+    with ogc.read_connection(engine) as conn:
+        return conn.execute(labels.label_query(bbox, zoom, lang)).all()
+
+
+@router.get("/labels")
+async def map_labels(
+    request: Request,
+    engine: ReaderDep,
+    bbox: str = Param(..., description="west,south,east,north (WGS 84)"),
+    zoom: int = Param(..., ge=0, le=labels.MAX_ZOOM),
+) -> Response:
+    """The place labels of a map view in the request's language (``?lang=``, the cookie or
+    Accept-Language), most important first; the maps draw them (``Irbis.labels``)."""
+    box = _bbox(bbox)
+    lang = i18n.current_locale()
+    ids = set(layer_ids())
+    versions = [
+        ogc.layer_version(request, get_layer(s.layer)) for s in labels.SOURCES if s.layer in ids
+    ]
+    etag = ogc.make_etag("labels", lang, box, zoom, *versions)
+    if ogc.not_modified(request, etag):
+        return ogc.not_modified_response(etag, LABELS_MAX_AGE, private=False)
+    rows = await run_in_threadpool(_labels, engine, box, zoom, lang)
+    body = {
+        "lang": lang,
+        "zoom": zoom,
+        "labels": [
+            {"name": r.name, "kind": r.kind, "lon": float(r.lon), "lat": float(r.lat)} for r in rows
+        ],
+    }
+    return JSONResponse(body, headers=ogc.cache_headers(etag, LABELS_MAX_AGE, private=False))

@@ -1,7 +1,20 @@
-/* Irbis map helpers: vector-tile styles, popups with attributes and provenance, legends.
+/* Irbis map helpers: vector-tile styles, popups with attributes and provenance, legends,
+   place labels, name search, the coordinate readout and the scale.
    Used by the folium pages (atlas, layer maps, case pages); no network beyond this server. */
 (function () {
   "use strict";
+
+  /* The words of these scripts; the page sets them in its language (Irbis.tools, from
+     layers/map_words.py, translated by the server). */
+  var T = {
+    yes: "yes", no: "no", loading: "loading…", unavailable: "not available", source: "Source",
+    licence: "Licence", details: "details", example: "example",
+    exampleNote: "illustrative, not an official record", legend: "Legend",
+    search: "Find a place, park, district or grant", searchLabel: "Search the map",
+    searchNone: "Nothing found", searchFailed: "The search did not answer; try again.",
+    coordinates: "Coordinates (WGS 84)", centre: "map centre", lat: "lat", lon: "lon"
+  };
+  var LANG = "en";
 
   function esc(v) {
     return String(v).replace(/[&<>"']/g, function (c) {
@@ -32,7 +45,7 @@
     var title = (layer.label && p[layer.label]) || (layer.title + " " + feature.id);
     var html = '<div class="irbis-popup"><h4>' + esc(title) + "</h4>";
     if (p.method === "example") {
-      html += '<p><span class="badge example">example</span> illustrative, not an official record</p>';
+      html += '<p><span class="badge example">' + esc(T.example) + "</span> " + esc(T.exampleNote) + "</p>";
     }
     html += "<table>";
     Object.keys(p).forEach(function (k) {
@@ -40,15 +53,15 @@
       var label = (layer.labels && layer.labels[k]) || k;
       var v = p[k];
       if (k === "method") v = '<span class="badge ' + esc(v) + '">' + esc(v) + "</span>";
-      else if (v === true || v === false) v = v ? "yes" : "no";
+      else if (v === true || v === false) v = esc(v ? T.yes : T.no);
       else v = esc(v);
       html += "<tr><th>" + esc(label) + "</th><td>" + v + "</td></tr>";
     });
     html += "</table>";
-    if (p.source) html += '<p class="prov"><b>Source:</b> ' + esc(p.source) + "</p>";
-    if (p.licence) html += '<p class="prov"><b>Licence:</b> ' + esc(p.licence) + "</p>";
+    if (p.source) html += '<p class="prov"><b>' + esc(T.source) + ":</b> " + esc(p.source) + "</p>";
+    if (p.licence) html += '<p class="prov"><b>' + esc(T.licence) + ":</b> " + esc(p.licence) + "</p>";
     html += '<p class="prov"><a href="/collections/' + esc(layer.id) + "/items/" + esc(feature.id) +
-      '?f=html">details</a> · <span class="layer">' + esc(layer.title) + "</span></p></div>";
+      '?f=html">' + esc(T.details) + '</a> · <span class="layer">' + esc(layer.title) + "</span></p></div>";
     return html;
   }
 
@@ -75,12 +88,12 @@
       var id = e.layer && e.layer.properties && e.layer.properties.id;
       if (id === undefined || id === null) return;
       var popup = L.popup({ maxWidth: 360 }).setLatLng(e.latlng)
-        .setContent('<div class="irbis-popup">loading…</div>').openOn(map);
+        .setContent('<div class="irbis-popup">' + esc(T.loading) + "</div>").openOn(map);
       fetch("/collections/" + encodeURIComponent(layer.id) + "/items/" + encodeURIComponent(id) + "?f=json",
             { headers: { Accept: "application/geo+json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (f) { if (f) popup.setContent(popupHtml(layer, f)); else popup.setContent("not available"); })
-        .catch(function () { popup.setContent("not available"); });
+        .then(function (f) { popup.setContent(f ? popupHtml(layer, f) : esc(T.unavailable)); })
+        .catch(function () { popup.setContent(esc(T.unavailable)); });
       if (e.originalEvent) L.DomEvent.stop(e.originalEvent);
     });
   }
@@ -112,7 +125,7 @@
         var shape = it.kind === "line" ? "line" : it.kind === "point" ? "point" : "area";
         html += '<div class="row"><span class="swatch ' + shape + '" style="background:' + esc(it.colour) +
           ";border-color:" + esc(it.stroke || it.colour) + '"></span>' + esc(it.label) +
-          (it.example ? ' <span class="badge example">example</span>' : "") + "</div>";
+          (it.example ? ' <span class="badge example">' + esc(T.example) + "</span>" : "") + "</div>";
       });
       body.innerHTML = html;
     }
@@ -124,10 +137,10 @@
       legends += 1;
       div = L.DomUtil.create("div", "irbis-legend");
       div.setAttribute("role", "region");
-      div.setAttribute("aria-label", title || "Legend");
+      div.setAttribute("aria-label", title || T.legend);
       button = L.DomUtil.create("button", "legend-toggle", div);
       button.type = "button";
-      button.textContent = title || "Legend";
+      button.textContent = title || T.legend;
       body = L.DomUtil.create("div", "legend-body", div);
       body.id = "irbis-legend-" + legends;
       button.setAttribute("aria-controls", body.id);
@@ -146,12 +159,12 @@
   /* Popups for the dataset grid: the feature's collection is known from its MVT layer. */
   function openPopup(map, layer, id, latlng) {
     var popup = L.popup({ maxWidth: 360 }).setLatLng(latlng)
-      .setContent('<div class="irbis-popup">loading…</div>').openOn(map);
+      .setContent('<div class="irbis-popup">' + esc(T.loading) + "</div>").openOn(map);
     fetch("/collections/" + encodeURIComponent(layer.id) + "/items/" + encodeURIComponent(id) + "?f=json",
           { headers: { Accept: "application/geo+json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (f) { if (f) popup.setContent(popupHtml(layer, f)); else popup.setContent("not available"); })
-      .catch(function () { popup.setContent("not available"); });
+      .then(function (f) { popup.setContent(f ? popupHtml(layer, f) : esc(T.unavailable)); })
+      .catch(function () { popup.setContent(esc(T.unavailable)); });
   }
 
   /* Every layer from the dataset tileset (/tiles/...): one request per tile position, one MVT
@@ -246,8 +259,185 @@
     return group.addTo(map);
   }
 
+  /* The metric scale (Leaflet's own). */
+  function scale(map) {
+    return L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
+  }
+
+  /* The coordinates (WGS 84, 5 decimals) under the pointer; on a touch screen, or once the
+     pointer has left the map, those of the map's centre. */
+  function readout(map) {
+    var ctl = L.control({ position: "bottomright" });
+    var out, which;
+    var touch = !!(window.matchMedia && window.matchMedia("(hover: none)").matches);
+    function show(ll, centre) {
+      if (!out) return;
+      out.textContent = T.lat + " " + ll.lat.toFixed(5) + ", " + T.lon + " " + ll.lng.toFixed(5);
+      which.textContent = centre ? " (" + T.centre + ")" : "";
+    }
+    ctl.onAdd = function () {
+      var div = L.DomUtil.create("div", "irbis-coords leaflet-control-attribution");
+      div.setAttribute("role", "status");
+      div.setAttribute("aria-live", "off");
+      div.title = T.coordinates;
+      var abbr = L.DomUtil.create("span", "irbis-coords-label", div);
+      abbr.textContent = "WGS 84: ";
+      out = L.DomUtil.create("span", "irbis-coords-value", div);
+      which = L.DomUtil.create("span", "irbis-coords-which", div);
+      return div;
+    };
+    ctl.addTo(map);
+    function centre() { show(map.getCenter(), true); }
+    map.on("move", function () { if (touch || !ctl.pointer) centre(); });
+    if (!touch) {
+      map.on("mousemove", function (e) { ctl.pointer = true; show(e.latlng, false); });
+      map.on("mouseout", function () { ctl.pointer = false; centre(); });
+    }
+    map.whenReady(centre);
+    return ctl;
+  }
+
+  /* Place labels from the server (most important first, in the page's language), asked for
+     the view after each move; a label that would overlap one already placed is skipped. */
+  function labels(map, url) {
+    var pane = map.createPane("irbisLabels");
+    pane.style.zIndex = 450;
+    pane.style.pointerEvents = "none";
+    var group = L.layerGroup().addTo(map);
+    var seq = 0, timer = null;
+    var AREA = { lake: 1, range: 1, region: 1, protected_area: 1 };
+    function box(it) {
+      var p = map.latLngToContainerPoint([it.lat, it.lon]);
+      var w = it.name.length * (it.kind === "range" || it.kind === "region" ? 8 : 6.6) + 6;
+      var h = 15;
+      if (AREA[it.kind]) return [p.x - w / 2, p.y - h / 2, p.x + w / 2, p.y + h / 2];
+      return [p.x - w / 2, p.y - h - 3, p.x + w / 2, p.y + 3];
+    }
+    function overlaps(a, b) {
+      return a[0] < b[2] + 4 && b[0] < a[2] + 4 && a[1] < b[3] + 2 && b[1] < a[3] + 2;
+    }
+    function draw(items) {
+      group.clearLayers();
+      var size = map.getSize(), taken = [];
+      items.forEach(function (it) {
+        var b = box(it);
+        if (b[2] < 0 || b[3] < 0 || b[0] > size.x || b[1] > size.y) return;
+        for (var i = 0; i < taken.length; i++) if (overlaps(b, taken[i])) return;
+        taken.push(b);
+        L.marker([it.lat, it.lon], {
+          pane: "irbisLabels", interactive: false, keyboard: false,
+          icon: L.divIcon({
+            className: "irbis-label irbis-label-" + it.kind,
+            html: "<span>" + esc(it.name) + "</span>", iconSize: null
+          })
+        }).addTo(group);
+      });
+      group.irbisShown = taken.length;
+    }
+    function load() {
+      var b = map.getBounds(), mine = ++seq;
+      var west = Math.max(b.getWest(), -180), east = Math.min(b.getEast(), 180);
+      var south = Math.max(b.getSouth(), -90), north = Math.min(b.getNorth(), 90);
+      if (!(west < east && south < north)) return;
+      var q = url + "?bbox=" + [west, south, east, north].map(function (n) { return n.toFixed(4); }).join(",") +
+        "&zoom=" + Math.round(map.getZoom()) + "&lang=" + encodeURIComponent(LANG);
+      fetch(q, { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) { if (d && mine === seq) draw(d.labels || []); })
+        .catch(function () { /* labels are an aid: the map works without them */ });
+    }
+    map.on("moveend", function () { clearTimeout(timer); timer = setTimeout(load, 120); });
+    map.whenReady(load);
+    return group;
+  }
+
+  /* A search box (top left): names of places, parks, districts and grants in any of the three
+     languages; choosing a result flies the map to it. */
+  function search(map, url) {
+    var ctl = L.control({ position: "topleft" });
+    var seq = 0, timer = null;
+    ctl.onAdd = function () {
+      var form = L.DomUtil.create("form", "irbis-search");
+      form.setAttribute("role", "search");
+      var label = L.DomUtil.create("label", "visually-hidden", form);
+      label.htmlFor = "irbis-search-q";
+      label.textContent = T.searchLabel;
+      var input = L.DomUtil.create("input", "", form);
+      input.type = "search";
+      input.id = "irbis-search-q";
+      input.name = "q";
+      input.autocomplete = "off";
+      input.maxLength = 80;
+      input.placeholder = T.search;
+      var list = L.DomUtil.create("ul", "irbis-search-results", form);
+      list.setAttribute("aria-live", "polite");
+      list.setAttribute("aria-label", T.searchLabel);
+      var found = [];
+      function go(r) {
+        var b = r.bbox;
+        if (b && b[0] !== null && (b[2] - b[0] > 0.01 || b[3] - b[1] > 0.01)) {
+          map.flyToBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: 12, duration: 0.8 });
+        } else {
+          map.flyTo([r.lat, r.lon], Math.max(map.getZoom(), 11), { duration: 0.8 });
+        }
+        list.innerHTML = "";
+        input.value = r.name;
+      }
+      function show(results, message) {
+        found = results;
+        list.innerHTML = "";
+        if (message) {
+          var li = L.DomUtil.create("li", "none", list);
+          li.textContent = message;
+          return;
+        }
+        results.forEach(function (r) {
+          var li = L.DomUtil.create("li", "", list);
+          var b = L.DomUtil.create("button", "", li);
+          b.type = "button";
+          b.innerHTML = esc(r.name) + ' <span class="kind">' + esc(r.kind) + "</span>";
+          b.addEventListener("click", function () { go(r); });
+        });
+      }
+      function ask() {
+        var q = input.value.trim();
+        if (!q) { show([]); return; }
+        var mine = ++seq;
+        fetch(url + "?q=" + encodeURIComponent(q) + "&lang=" + encodeURIComponent(LANG),
+              { headers: { Accept: "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : Promise.reject(r); })
+          .then(function (d) {
+            if (mine !== seq) return;
+            show(d.results, d.results.length ? null : T.searchNone);
+          })
+          .catch(function () { if (mine === seq) show([], T.searchFailed); });
+      }
+      input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(ask, 200); });
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        if (found.length) go(found[0]); else ask();
+      });
+      L.DomEvent.disableClickPropagation(form);
+      L.DomEvent.disableScrollPropagation(form);
+      return form;
+    };
+    return ctl.addTo(map);
+  }
+
+  /* What a page adds to its map (layers/maps.py MapTools): its words first, then the scale,
+     the coordinate readout, labels and, on the atlas, the search box. */
+  function tools(map, config) {
+    Object.keys(config.texts || {}).forEach(function (k) { T[k] = config.texts[k]; });
+    LANG = config.lang || LANG;
+    var out = { scale: scale(map), readout: readout(map) };
+    if (config.labels) out.labels = labels(map, config.labels);
+    if (config.search) out.search = search(map, config.search);
+    map.irbisTools = out;
+    return out;
+  }
+
   window.Irbis = {
     style: style, bindPopup: bindPopup, legend: legend, popupHtml: popupHtml, layers: registry,
-    dataset: dataset, filtered: filtered
+    dataset: dataset, filtered: filtered, tools: tools, texts: T
   };
 })();
