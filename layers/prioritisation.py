@@ -1,9 +1,16 @@
-"""The map of a prioritisation plan: its units over the context layers, with no CDN.
+"""Prioritisation's queries and the map of a plan.
 
-The plan's units arrive as GeoJSON (from :func:`api.services.prioritisation.scenario_units_geojson`);
-selected units are shaded by how often the portfolio of perturbed plans chose them, locked-out
-units are outlined in red, and the registry's context layers (countries, protected areas,
-threats) are drawn as vector tiles underneath.
+The statements :mod:`api.services.prioritisation` runs, built with SQLAlchemy Core and
+GeoAlchemy2 over light table clauses (every value bound): the layers a planning grid is computed
+from (the threats as the public sees them, through :func:`layers.public.published_threats`), the
+habitat it plans for, a grid's units and extent, a scenario's units, and the naming of units by
+place.
+
+The map of a plan: its units over the context layers, with no CDN. The plan's units arrive as
+GeoJSON (from :func:`api.services.prioritisation.scenario_units_geojson`); selected units are
+shaded by how often the portfolio of perturbed plans chose them, locked-out units are outlined
+in red, and the registry's context layers (countries, protected areas, threats) are drawn as
+vector tiles underneath.
 """
 
 from __future__ import annotations
@@ -11,11 +18,456 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    SmallInteger,
+    String,
+    Update,
+    case,
+    cast,
+    column,
+    func,
+    or_,
+    select,
+    table,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
 import folium
 import shapely.geometry
+from geoalchemy2 import Geography, Geometry
 
 from layers import maps
+from layers.public import published_threats
 from layers.spec import LayerSpec
+
+# --------------------------------------------------------------------------------------------
+# Tables (the columns the queries below read)
+# --------------------------------------------------------------------------------------------
+
+countries = table(
+    "countries", column("iso_a3", String), column("name", String), column("geom", Geometry)
+)
+protected_areas = table(
+    "protected_areas",
+    column("id", Integer),
+    column("name", String),
+    column("status", String),
+    column("reported_area_km2", Float),
+    column("method", String),
+    column("geom", Geometry),
+)
+field_sites = table(
+    "field_sites",
+    column("id", Integer),
+    column("grant_id", Integer),
+    column("name", String),
+    column("method", String),
+    column("geom", Geometry),
+)
+grants = table(
+    "grants",
+    column("id", Integer),
+    column("status", String),
+    column("start_date", Date),
+    column("end_date", Date),
+)
+places = table(
+    "places",
+    column("id", Integer),
+    column("name", String),
+    column("name_ru", String),
+    column("iso_a3", String),
+    column("geom", Geometry),
+)
+regions = table(
+    "regions", column("name", String), column("featurecla", String), column("geom", Geometry)
+)
+species = table("species", column("id", Integer), column("scientific_name", String))
+habitat = table(
+    "habitat",
+    column("species_id", Integer),
+    column("ecosystem", String),
+    column("iso3", String),
+    column("analysis_run_id", Integer),
+    column("geom", Geometry),
+)
+species_ranges = table(
+    "species_ranges",
+    column("species_id", Integer),
+    column("presence", SmallInteger),
+    column("origin", SmallInteger),
+    column("geom", Geometry),
+)
+ecosystems = table("ecosystems", column("kind", String), column("geom", Geometry))
+districts = table(
+    "districts",
+    *(
+        column(c, String)
+        for c in ("name_en", "name_ru", "name_kk", "region_en", "region_ru", "region_kk")
+    ),
+    column("geom", Geometry),
+)
+settlements = table(
+    "settlements",
+    column("place", String),
+    *(column(c, String) for c in ("name", "name_en", "name_ru", "name_kk")),
+    column("geom", Geometry),
+)
+planning_units = table(
+    "planning_units",
+    column("id", BigInteger),
+    column("grid_id", Integer),
+    column("h3", String),
+    column("iso3", String),
+    column("area_km2", Float),
+    column("cost", Float),
+    column("values", JSONB),
+    column("geom", Geometry),
+)
+scenario_units = table(
+    "scenario_units",
+    column("scenario_id", Integer),
+    column("unit_id", BigInteger),
+    column("selected", Boolean),
+    column("locked", String),
+    column("frequency", Float),
+    column("rank", Integer),
+)
+
+#: Distances on the ellipsoid: stored geometries as geography (their SRID, EPSG:4326).
+GEOGRAPHY = Geography(srid=4326)
+
+#: The ecosystems a plan is made for.
+PLANNED_ECOSYSTEMS = ("mountain", "arid_lowland")
+
+
+# --------------------------------------------------------------------------------------------
+# The layers a grid is computed from
+# --------------------------------------------------------------------------------------------
+
+
+def countries_query(codes: Sequence[str]) -> Select[Any]:
+    """The stored boundaries of the countries ``codes`` (ISO 3166 alpha-3) as ``iso3``."""
+    c = countries
+    return select(
+        c.c.iso_a3.label("iso3"), c.c.name, func.ST_AsBinary(c.c.geom).label("geom")
+    ).where(c.c.iso_a3.in_(list(codes)))
+
+
+def protected_areas_query() -> Select[Any]:
+    """Every protected area with its status, reported area and method."""
+    p = protected_areas
+    return select(
+        p.c.id,
+        p.c.name,
+        p.c.status,
+        p.c.reported_area_km2,
+        p.c.method,
+        func.ST_AsBinary(p.c.geom).label("geom"),
+    )
+
+
+def threats_query(*, kind: str | None = None) -> Select[Any]:
+    """The threats the public sees (from the registry), of ``kind`` if given."""
+    t = published_threats("id", "name", "kind", "status", "method", "geom", name="t")
+    stmt = select(
+        *(t.c[n].label(n) for n in ("id", "name", "kind", "status", "method")),
+        func.ST_AsBinary(t.c.geom).label("geom"),
+    )
+    return stmt.where(t.c.kind == kind) if kind is not None else stmt
+
+
+def field_sites_query() -> Select[Any]:
+    """Every field site with its grant's status and dates (which sites are funded when)."""
+    f, g = field_sites.alias("f"), grants.alias("g")
+    return select(
+        f.c.id,
+        f.c.grant_id,
+        f.c.name,
+        f.c.method,
+        g.c.status.label("grant_status"),
+        g.c.start_date,
+        g.c.end_date,
+        func.ST_AsBinary(f.c.geom).label("geom"),
+    ).select_from(f.join(g, g.c.id == f.c.grant_id))
+
+
+def places_query() -> Select[Any]:
+    """Natural Earth's populated places."""
+    return select(places.c.id, places.c.name, func.ST_AsBinary(places.c.geom).label("geom"))
+
+
+def regions_query() -> Select[Any]:
+    """Natural Earth's named physical regions (mountain ranges, deserts...)."""
+    r = regions
+    return select(r.c.name, r.c.featurecla, func.ST_AsBinary(r.c.geom).label("geom"))
+
+
+def analysis_habitat_query(run_id: int) -> Select[Any]:
+    """The habitat of a habitat analysis run per species, ecosystem and country."""
+    h, s = habitat.alias("h"), species.alias("s")
+    return (
+        select(
+            s.c.scientific_name.label("species"),
+            h.c.ecosystem,
+            h.c.iso3,
+            func.ST_AsBinary(h.c.geom).label("geom"),
+        )
+        .select_from(h.join(s, s.c.id == h.c.species_id))
+        .where(h.c.analysis_run_id == run_id, h.c.ecosystem.in_(PLANNED_ECOSYSTEMS))
+    )
+
+
+def stored_habitat_query() -> Select[Any]:
+    """Stored species ranges (present, native or reintroduced) intersected with the stored
+    mountain and arid-lowland ecosystems, per species and ecosystem."""
+    r, s, e = species_ranges.alias("r"), species.alias("s"), ecosystems.alias("e")
+    part = func.ST_CollectionExtract(func.ST_Intersection(r.c.geom, e.c.geom), 3)
+    return (
+        select(
+            s.c.scientific_name.label("species"),
+            e.c.kind.label("ecosystem"),
+            func.ST_AsBinary(part).label("geom"),
+        )
+        .select_from(
+            r.join(s, s.c.id == r.c.species_id).join(e, func.ST_Intersects(r.c.geom, e.c.geom))
+        )
+        .where(
+            e.c.kind.in_(PLANNED_ECOSYSTEMS),
+            r.c.presence.in_((1, 2, 3)),
+            r.c.origin.in_((1, 2)),
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Grids and scenarios
+# --------------------------------------------------------------------------------------------
+
+
+def grid_extent_query(grid_id: int) -> Select[Any]:
+    """The extent of a grid's units: one row (xmin, ymin, xmax, ymax), NULLs when it has none."""
+    e = (
+        select(func.ST_Extent(planning_units.c.geom).label("e"))
+        .where(planning_units.c.grid_id == grid_id)
+        .subquery("x")
+    )
+    return select(
+        func.ST_XMin(e.c.e), func.ST_YMin(e.c.e), func.ST_XMax(e.c.e), func.ST_YMax(e.c.e)
+    )
+
+
+def grid_units_query(grid_id: int) -> Select[Any]:
+    """A grid's units with their values, in the order they were stored."""
+    u = planning_units
+    return (
+        select(
+            u.c.id,
+            u.c.h3,
+            u.c.iso3,
+            u.c.area_km2,
+            u.c.cost,
+            u.c["values"],
+            func.ST_AsBinary(u.c.geom).label("geom"),
+        )
+        .where(u.c.grid_id == grid_id)
+        .order_by(u.c.id)
+    )
+
+
+def _scenario_join() -> tuple[Any, Any, Any]:
+    su, u = scenario_units.alias("su"), planning_units.alias("u")
+    return su, u, su.join(u, u.c.id == su.c.unit_id)
+
+
+def scenario_units_query(scenario_id: int, *, selected_only: bool = True) -> Select[Any]:
+    """A scenario's units (the selected ones only, by default) by rank, their geometry as
+    GeoJSON (6 decimals) and their place (``values.place``)."""
+    su, u, joined = _scenario_join()
+    stmt = (
+        select(
+            u.c.h3,
+            u.c.iso3,
+            u.c.area_km2,
+            u.c.cost,
+            su.c.selected,
+            su.c.locked,
+            su.c.frequency,
+            su.c.rank,
+            u.c["values"].op("->", return_type=JSONB)("place").label("place"),
+            func.ST_AsGeoJSON(u.c.geom, 6).label("geometry"),
+        )
+        .select_from(joined)
+        .where(su.c.scenario_id == scenario_id)
+        .order_by(su.c.rank)
+    )
+    return stmt.where(su.c.selected) if selected_only else stmt
+
+
+def unit_places_query(scenario_id: int) -> Select[Any]:
+    """The H3 index and ``values.place`` of each unit of a scenario."""
+    su, u, joined = _scenario_join()
+    return (
+        select(u.c.h3, u.c["values"].op("->", return_type=JSONB)("place").label("place"))
+        .select_from(joined)
+        .where(su.c.scenario_id == scenario_id)
+    )
+
+
+def _names(*pairs: tuple[str, Any]) -> Any:
+    """``jsonb_build_object(key, value, ...)``."""
+    return func.jsonb_build_object(*(x for pair in pairs for x in pair), type_=JSONB)
+
+
+def name_units_statement(grid_id: int, first: int, last: int) -> Update:
+    """Name the units ``first``..``last`` (ids) of a grid by place, into ``values.place``.
+
+    Per unit: the district holding most of it (Kazakhstan's districts, when at least half of
+    the unit is in it) and its region, the nearest settlement in the unit's country (Kazakh
+    towns and villages from OpenStreetMap, Natural Earth's places) with its distance in km from
+    the unit's centre, and the mountain range at that centre; names in en/ru/kk.
+    """
+    u = planning_units.alias("u")
+    centre = select(func.ST_PointOnSurface(u.c.geom).label("c")).correlate(u).lateral("centre")
+    d = districts.alias("d")
+    share = (
+        func.ST_Area(func.ST_Intersection(d.c.geom, u.c.geom), type_=Float)
+        / func.nullif(func.ST_Area(u.c.geom, type_=Float), 0.0, type_=Float)
+    ).label("share")
+    district = (
+        select(
+            d.c.name_en,
+            d.c.name_ru,
+            d.c.name_kk,
+            d.c.region_en,
+            d.c.region_ru,
+            d.c.region_kk,
+            share,
+        )
+        .where(func.ST_Intersects(d.c.geom, u.c.geom))
+        .order_by(share.desc().nulls_last())
+        .limit(1)
+        .correlate(u)
+        .lateral("d")
+    )
+    s = settlements.alias("s")
+    town = (
+        select(
+            func.coalesce(s.c.name_en, s.c.name, s.c.name_ru).label("en"),
+            func.coalesce(s.c.name_ru, s.c.name, s.c.name_en).label("ru"),
+            func.coalesce(s.c.name_kk, s.c.name, s.c.name_ru).label("kk"),
+            s.c.geom,
+        )
+        .where(
+            s.c.place.in_(("city", "town", "village")),
+            func.coalesce(s.c.name, s.c.name_en, s.c.name_ru, s.c.name_kk).is_not(None),
+            or_(u.c.iso3.is_(None), u.c.iso3 == "KAZ"),  # Kazakh settlements only
+        )
+        .order_by(s.c.geom.op("<->")(centre.c.c))
+        .limit(1)
+        .correlate(u, centre)
+    )
+    p = places.alias("p")
+    place = (
+        select(
+            p.c.name,
+            func.coalesce(p.c.name_ru, p.c.name),
+            func.coalesce(p.c.name_ru, p.c.name),
+            p.c.geom,
+        )
+        .where(p.c.name.is_not(None), or_(u.c.iso3.is_(None), p.c.iso_a3 == u.c.iso3))
+        .order_by(p.c.geom.op("<->")(centre.c.c))
+        .limit(1)
+        .correlate(u, centre)
+    )
+    x = union_all(town, place).subquery("x")
+    km = (
+        func.ST_Distance(cast(x.c.geom, GEOGRAPHY), cast(centre.c.c, GEOGRAPHY), type_=Float)
+        / 1000.0
+    ).label("km")
+    nearest = (
+        select(x.c.en, x.c.ru, x.c.kk, km).order_by(km).limit(1).correlate(centre).lateral("p")
+    )
+    r = regions.alias("r")
+    mountains = (
+        select(r.c.name)
+        .where(r.c.featurecla == "Range/mtn", func.ST_Intersects(r.c.geom, centre.c.c))
+        .limit(1)
+        .correlate(centre)
+        .lateral("r")
+    )
+    in_district = district.c.share >= 0.5
+    record = func.jsonb_strip_nulls(
+        _names(
+            (
+                "district",
+                case(
+                    (
+                        in_district,
+                        _names(
+                            ("en", district.c.name_en),
+                            ("ru", district.c.name_ru),
+                            ("kk", district.c.name_kk),
+                        ),
+                    )
+                ),
+            ),
+            (
+                "region",
+                case(
+                    (
+                        in_district,
+                        _names(
+                            ("en", district.c.region_en),
+                            ("ru", district.c.region_ru),
+                            ("kk", district.c.region_kk),
+                        ),
+                    )
+                ),
+            ),
+            (
+                "settlement",
+                _names(("en", nearest.c.en), ("ru", nearest.c.ru), ("kk", nearest.c.kk)),
+            ),
+            ("settlement_km", func.round(cast(nearest.c.km, Numeric), 1)),
+            ("range", mountains.c.name),
+        ),
+        type_=JSONB,
+    )
+    named = (
+        select(u.c.id, record.label("place"))
+        .select_from(
+            u.join(centre, true())
+            .outerjoin(district, true())
+            .outerjoin(nearest, true())
+            .outerjoin(mountains, true())
+        )
+        .where(u.c.grid_id == grid_id, u.c.id.between(first, last))
+        .cte("named")
+    )
+    target = planning_units
+    return (
+        update(target)
+        .where(target.c.id == named.c.id)
+        .values(
+            {
+                target.c["values"]: target.c["values"].op("||", return_type=JSONB)(
+                    _names(("place", named.c.place))
+                )
+            }
+        )
+    )
+
 
 SELECTED = "#5e3c99"
 LOCKED_OUT = "#b2182b"

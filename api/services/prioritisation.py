@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Engine, Executable, Select, func, insert, select, text, update
+from sqlalchemy import Engine, Executable, func, insert, select, update
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
@@ -39,6 +39,7 @@ from geo import prioritisation as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
 from geo.funding import funded_sites
+from layers import prioritisation as queries
 from layers.public import published_threats
 
 Progress = Callable[[str], None]
@@ -245,29 +246,14 @@ def layer_versions(session: Session, tables: Sequence[str]) -> dict[str, int]:
     return {t: found.get(t, 0) for t in tables}
 
 
-def _layer(session: Session, sql: str | Executable, **params: Any) -> gpd.GeoDataFrame:
-    return read_gdf(session, sql, params=params)
-
-
-def _published_threats(*, kind: str | None = None) -> Select[Any]:
-    """The threats the public sees (from the registry), their geometry as WKB."""
-    t = published_threats("id", "name", "kind", "status", "method", "geom", name="t")
-    stmt = select(
-        *(t.c[n].label(n) for n in ("id", "name", "kind", "status", "method")),
-        func.ST_AsBinary(t.c.geom).label("geom"),
-    )
-    return stmt.where(t.c.kind == kind) if kind is not None else stmt
+def _layer(session: Session, query: Executable) -> gpd.GeoDataFrame:
+    return read_gdf(session, query)
 
 
 def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.GeoDataFrame]:
     """The layers a grid is computed from, as GeoDataFrames in EPSG:4326 (the threats are
     the published ones: grids and plans are public records)."""
-    area = _layer(
-        session,
-        "SELECT iso_a3 AS iso3, name, ST_AsBinary(geom) AS geom FROM countries "
-        "WHERE iso_a3 = ANY(:codes)",
-        codes=list(countries),
-    )
+    area = _layer(session, queries.countries_query(countries))
     missing = sorted(set(countries) - set(area["iso3"]))
     if missing:
         raise InvalidInput(
@@ -276,20 +262,11 @@ def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.Geo
         )
     return {
         "area": area,
-        "protected": _layer(
-            session,
-            "SELECT id, name, status, reported_area_km2, method, ST_AsBinary(geom) AS geom "
-            "FROM protected_areas",
-        ),
-        "threats": _layer(session, _published_threats()),
-        "field_sites": _layer(
-            session,
-            "SELECT f.id, f.grant_id, f.name, f.method, g.status AS grant_status, g.start_date, "
-            "g.end_date, ST_AsBinary(f.geom) AS geom FROM field_sites f "
-            "JOIN grants g ON g.id = f.grant_id",
-        ),
-        "places": _layer(session, "SELECT id, name, ST_AsBinary(geom) AS geom FROM places"),
-        "roads": _layer(session, _published_threats(kind="road")),
+        "protected": _layer(session, queries.protected_areas_query()),
+        "threats": _layer(session, queries.threats_query()),
+        "field_sites": _layer(session, queries.field_sites_query()),
+        "places": _layer(session, queries.places_query()),
+        "roads": _layer(session, queries.threats_query(kind="road")),
     }
 
 
@@ -329,7 +306,7 @@ def read_habitat(
             return hab, label + (' + GEBCO 15" DEM' if fine_dem else "")
         tried.append("no registered DEM for the habitat model")
     if source in ("auto", "regions"):
-        regions = _layer(session, "SELECT name, featurecla, ST_AsBinary(geom) AS geom FROM regions")
+        regions = _layer(session, queries.regions_query())
         if not regions.empty:
             return pu.habitat_from_regions(regions, area), "named-regions proxy (Natural Earth)"
         tried.append("no reference regions")
@@ -348,13 +325,7 @@ def _analysis_habitat(session: Session) -> tuple[int, gpd.GeoDataFrame] | None:
     )
     if run_id is None:
         return None
-    hab = _layer(
-        session,
-        "SELECT s.scientific_name AS species, h.ecosystem, h.iso3, ST_AsBinary(h.geom) AS geom "
-        "FROM habitat h JOIN species s ON s.id = h.species_id "
-        "WHERE h.analysis_run_id = :r AND h.ecosystem IN ('mountain', 'arid_lowland')",
-        r=run_id,
-    )
+    hab = _layer(session, queries.analysis_habitat_query(run_id))
     hab = hab[hab.geometry.notna() & ~hab.geometry.is_empty]
     return None if hab.empty else (int(run_id), hab)
 
@@ -364,19 +335,11 @@ def _stored_habitat(session: Session) -> gpd.GeoDataFrame | None:
     n_eco = session.scalar(
         select(func.count())
         .select_from(m.Ecosystem)
-        .where(m.Ecosystem.kind.in_(["mountain", "arid_lowland"]))
+        .where(m.Ecosystem.kind.in_(queries.PLANNED_ECOSYSTEMS))
     )
     if not (n_ranges and n_eco):
         return None
-    hab = _layer(
-        session,
-        "SELECT s.scientific_name AS species, e.kind AS ecosystem, "
-        "ST_AsBinary(ST_CollectionExtract(ST_Intersection(r.geom, e.geom), 3)) AS geom "
-        "FROM species_ranges r JOIN species s ON s.id = r.species_id "
-        "JOIN ecosystems e ON ST_Intersects(r.geom, e.geom) "
-        "WHERE e.kind IN ('mountain', 'arid_lowland') AND r.presence IN (1, 2, 3) "
-        "AND r.origin IN (1, 2)",
-    )
+    hab = _layer(session, queries.stored_habitat_query())
     hab = hab[hab.geometry.notna() & ~hab.geometry.is_empty]
     return None if hab.empty else hab
 
@@ -410,7 +373,7 @@ def _modelled_habitat(
         return None
     fine = _raster_path(session, "dem_gebco_tianshan_pamir", data_dir) if fine_dem else None
     countries = area.rename(columns={"iso3": "iso_a3"})
-    regions = _layer(session, "SELECT name, featurecla, ST_AsBinary(geom) AS geom FROM regions")
+    regions = _layer(session, queries.regions_query())
     eco_regions = gpd.read_file(ref["ecoregions"], engine="pyogrio")
     grid = ecosystems.classify_region(
         countries,
@@ -666,13 +629,7 @@ def grid_summary(g: m.PlanningGrid) -> dict[str, Any]:
 
 def grid_bounds(session: Session, grid_id: int) -> tuple[float, float, float, float] | None:
     """The extent (minx, miny, maxx, maxy) of a grid's units."""
-    row = session.execute(
-        text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-            "(SELECT ST_Extent(geom) AS e FROM planning_units WHERE grid_id = :g) x"
-        ),
-        {"g": grid_id},
-    ).first()
+    row = session.execute(queries.grid_extent_query(grid_id)).first()
     if row is None or row[0] is None:
         return None
     return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
@@ -681,12 +638,7 @@ def grid_bounds(session: Session, grid_id: int) -> tuple[float, float, float, fl
 def read_units(session: Session, grid_id: int) -> gpd.GeoDataFrame:
     """A stored grid's units with their values spread into columns (``habitat:...``)."""
     grid = get_grid(session, grid_id)
-    gdf = read_gdf(
-        session,
-        'SELECT id, h3, iso3, area_km2, cost, "values", ST_AsBinary(geom) AS geom '
-        "FROM planning_units WHERE grid_id = :g ORDER BY id",
-        params={"g": grid_id},
-    )
+    gdf = read_gdf(session, queries.grid_units_query(grid_id))
     values = list(gdf.pop("values")) if "values" in gdf.columns else []
     for key in ("protected_share", "grant_share", "threat_pressure", "town_km", "road_km"):
         gdf[key] = [np.nan if v.get(key) is None else float(v[key]) for v in values]
@@ -1183,16 +1135,9 @@ def scenario_units_geojson(
 ) -> dict[str, Any]:
     """The scenario's units as a GeoJSON FeatureCollection (a map layer)."""
     get_scenario(session, scenario_id)
-    sql = (
-        "SELECT u.h3, u.iso3, u.area_km2, u.cost, su.selected, su.locked, su.frequency, "
-        "su.rank, u.\"values\" -> 'place' AS place, ST_AsGeoJSON(u.geom, 6) AS geometry "
-        "FROM scenario_units su "
-        "JOIN planning_units u ON u.id = su.unit_id WHERE su.scenario_id = :s"
-        + (" AND su.selected" if selected_only else "")
-        + " ORDER BY su.rank"
-    )
+    query = queries.scenario_units_query(scenario_id, selected_only=selected_only)
     features = []
-    for row in session.execute(text(sql), {"s": scenario_id}).mappings():
+    for row in session.execute(query).mappings():
         props = {k: row[k] for k in row if k != "geometry"}
         features.append(
             {
@@ -1227,59 +1172,13 @@ RANGE_NAMES: dict[str, tuple[str, str, str]] = {
 }
 _LANGS = ("en", "ru", "kk")
 
-#: Per unit of a grid: the district holding most of it (Kazakhstan's districts, when at least
-#: half of the unit is in it), the nearest settlement in the unit's country (Kazakh towns and
-#: villages from OpenStreetMap, Natural Earth's places) with its distance from the unit's centre,
-#: and the mountain range at that centre; names in en/ru/kk, stored in ``values.place``.
-_NAME_UNITS = """
-WITH named AS (
-  SELECT u.id, jsonb_strip_nulls(jsonb_build_object(
-    'district', CASE WHEN d.share >= 0.5 THEN
-      jsonb_build_object('en', d.name_en, 'ru', d.name_ru, 'kk', d.name_kk) END,
-    'region', CASE WHEN d.share >= 0.5 THEN
-      jsonb_build_object('en', d.region_en, 'ru', d.region_ru, 'kk', d.region_kk) END,
-    'settlement', jsonb_build_object('en', p.en, 'ru', p.ru, 'kk', p.kk),
-    'settlement_km', round(p.km::numeric, 1),
-    'range', r.name)) AS place
-  FROM planning_units u
-  CROSS JOIN LATERAL (SELECT ST_PointOnSurface(u.geom) AS c) centre
-  LEFT JOIN LATERAL (
-    SELECT d.name_en, d.name_ru, d.name_kk, d.region_en, d.region_ru, d.region_kk,
-           ST_Area(ST_Intersection(d.geom, u.geom)) / NULLIF(ST_Area(u.geom), 0) AS share
-    FROM districts d WHERE ST_Intersects(d.geom, u.geom)
-    ORDER BY share DESC NULLS LAST LIMIT 1) d ON true
-  LEFT JOIN LATERAL (
-    SELECT x.en, x.ru, x.kk, ST_Distance(x.geom::geography, centre.c::geography) / 1000 AS km
-    FROM (
-      (SELECT coalesce(s.name_en, s.name, s.name_ru) AS en,
-              coalesce(s.name_ru, s.name, s.name_en) AS ru,
-              coalesce(s.name_kk, s.name, s.name_ru) AS kk, s.geom
-       FROM settlements s WHERE s.place IN ('city', 'town', 'village')
-         AND coalesce(s.name, s.name_en, s.name_ru, s.name_kk) IS NOT NULL
-         AND (u.iso3 IS NULL OR u.iso3 = 'KAZ')  -- Kazakh settlements only
-       ORDER BY s.geom <-> centre.c LIMIT 1)
-      UNION ALL
-      (SELECT p.name, coalesce(p.name_ru, p.name), coalesce(p.name_ru, p.name), p.geom
-       FROM places p WHERE p.name IS NOT NULL AND (u.iso3 IS NULL OR p.iso_a3 = u.iso3)
-       ORDER BY p.geom <-> centre.c LIMIT 1)
-    ) x ORDER BY km LIMIT 1) p ON true
-  LEFT JOIN LATERAL (
-    SELECT r.name FROM regions r
-    WHERE r.featurecla = 'Range/mtn' AND ST_Intersects(r.geom, centre.c) LIMIT 1) r ON true
-  WHERE u.grid_id = :g AND u.id BETWEEN :first AND :last
-)
-UPDATE planning_units u SET "values" = u."values" || jsonb_build_object('place', n.place)
-FROM named n WHERE u.id = n.id
-"""
-
-
 #: Units named per statement (each statement stays well within the statement timeout).
 NAME_BATCH = 100
 
 
 def name_units(session: Session, grid_id: int) -> None:
-    """Name a grid's units by place (see :data:`_NAME_UNITS`), inside the caller's
-    transaction, a batch of units per statement."""
+    """Name a grid's units by place (see :func:`layers.prioritisation.name_units_statement`),
+    inside the caller's transaction, a batch of units per statement."""
     ids = session.scalars(
         select(m.PlanningUnit.id)
         .where(m.PlanningUnit.grid_id == grid_id)
@@ -1287,7 +1186,7 @@ def name_units(session: Session, grid_id: int) -> None:
     ).all()
     for k in range(0, len(ids), NAME_BATCH):
         batch = ids[k : k + NAME_BATCH]
-        session.execute(text(_NAME_UNITS), {"g": grid_id, "first": batch[0], "last": batch[-1]})
+        session.execute(queries.name_units_statement(grid_id, batch[0], batch[-1]))
 
 
 def _in(names: Any, lang: str) -> str | None:
@@ -1349,13 +1248,7 @@ def unit_label(
 
 def unit_places(session: Session, scenario_id: int) -> dict[str, dict[str, Any]]:
     """The ``values.place`` of each unit of a scenario's grid, by H3 index."""
-    rows = session.execute(
-        text(
-            "SELECT u.h3, u.\"values\" -> 'place' AS place FROM scenario_units su "
-            "JOIN planning_units u ON u.id = su.unit_id WHERE su.scenario_id = :s"
-        ),
-        {"s": scenario_id},
-    ).all()
+    rows = session.execute(queries.unit_places_query(scenario_id)).all()
     return {h3: place or {} for h3, place in rows}
 
 
