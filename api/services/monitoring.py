@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import Session
 
 from geoalchemy2.shape import from_shape
@@ -47,6 +47,7 @@ from api.services.threat_reports import evidence_path, stored_evidence
 from api.settings import Settings
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from geo.evidence import Evidence
+from layers import history
 from layers import monitoring as lm
 
 REVIEWER_ROLES = (Role.analyst, Role.admin)
@@ -798,11 +799,6 @@ def resubmit(
 #: Fields of a record whose changes its history lists (review fields are shown apart).
 HISTORY_FIELDS = ("site_id", "indicator_id", "period_start", "period_end", "value", "method_note")
 
-RECORD_HISTORY_SQL = text(
-    "SELECT action, actor, at, before, after FROM audit_log"
-    " WHERE table_name = 'monitoring_records' AND row_id = :id ORDER BY at, id"
-)
-
 
 def record_history(session: Session, record: MonitoringRecord) -> list[dict[str, Any]]:
     """Each step of a record, oldest first: submitted, accepted, returned (with the reason),
@@ -820,7 +816,7 @@ def record_history(session: Session, record: MonitoringRecord) -> list[dict[str,
             session.execute(select(MonitoringIndicator.id, MonitoringIndicator.code)).all()
         ),
     }
-    for r in session.execute(RECORD_HISTORY_SQL, {"id": str(record.id)}).mappings():
+    for r in session.execute(history.audit_trail("monitoring_records", record.id)).mappings():
         before, after = r["before"] or {}, r["after"] or {}
         changed = {
             k.removesuffix("_id"): {

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Float, Numeric, Select, cast, delete, func, select, text, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,9 @@ from geo.errors import (
 )
 from geo.uploads import UploadLimits, read_upload
 from geo.validate import SiteRules, ValidationReport, validate_sites
+from layers import history
+from layers import sites as ls
+from layers.frames import read_gdf
 
 log = logging.getLogger("irbis.sites")
 #: Errors of the geometry stack on a hostile file (a bug shows in the log, not as a 500).
@@ -109,32 +112,13 @@ def require_editor(principal: Principal, grant: Grant) -> None:
         )
 
 
-def _gdf(session: Session, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
-    rows = session.execute(text(sql), params).mappings().all()
-    df = pd.DataFrame([dict(r) for r in rows])
-    if df.empty:
-        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=STORAGE_EPSG)
-    geoms = shapely.from_wkb(df.pop("wkb").map(bytes).to_numpy())
-    return gpd.GeoDataFrame(df, geometry=geoms, crs=STORAGE_EPSG)
-
-
 def programme_countries(session: Session) -> gpd.GeoDataFrame:
-    return _gdf(
-        session,
-        "SELECT iso_a3, programme, ST_AsBinary(geom) AS wkb FROM countries WHERE programme",
-        {},
-    )
+    return read_gdf(session, ls.programme_countries(), geom_col="geometry")
 
 
 def other_sites(session: Session, grant_id: int, bounds: tuple[float, ...]) -> gpd.GeoDataFrame:
     """Other grants' sites within ``bounds`` (lon/lat), for the overlap rule."""
-    return _gdf(
-        session,
-        "SELECT g.code AS grant_code, s.name, ST_AsBinary(s.geom) AS wkb "
-        "FROM field_sites s JOIN grants g ON g.id = s.grant_id "
-        "WHERE s.grant_id <> :gid AND s.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)",
-        {"gid": grant_id, "w": bounds[0], "s": bounds[1], "e": bounds[2], "n": bounds[3]},
-    )
+    return read_gdf(session, ls.other_sites(grant_id, bounds), geom_col="geometry")
 
 
 def _bounds_lonlat(gdf: gpd.GeoDataFrame, options: UploadOptions) -> tuple[float, ...] | None:
@@ -431,31 +415,6 @@ def _feature(row: dict[str, Any], private: bool) -> dict[str, Any]:
     return {"type": "Feature", "id": row["id"], "geometry": geom, "properties": row}
 
 
-def _sites_query(grant_id: int, site_id: int | None, *, private: bool) -> Select[*tuple[Any, ...]]:
-    """A grant's sites (or one of them), with their area and GeoJSON, by name."""
-    f = FieldSite
-    area = cast(func.ST_Area(func.geography(f.geom)), Numeric) / 10000
-    # the read-only role cannot read uploaders' names: only the privileged select them
-    uploader = [f.uploaded_by] if private else []
-    stmt = (
-        select(
-            f.id,
-            f.name,
-            f.description,
-            *uploader,
-            f.uploaded_at,
-            f.source,
-            f.licence,
-            f.method,
-            cast(func.round(area, 3), Float).label("area_ha"),
-            func.ST_AsGeoJSON(f.geom, 7).label("geojson"),
-        )
-        .where(f.grant_id == grant_id)
-        .order_by(f.name)
-    )
-    return stmt if site_id is None else stmt.where(f.id == site_id)
-
-
 def list_sites(
     engine: Engine, principal: Principal, code: str, site_id: int | None = None
 ) -> dict[str, Any]:
@@ -463,7 +422,8 @@ def list_sites(
     with transaction(engine) as session:
         grant = get_grant(session, code)
         private = principal.sees_sensitive or principal.may_edit_sites(grant.id)
-        rows = session.execute(_sites_query(grant.id, site_id, private=private)).mappings()
+        # the read-only role cannot read uploaders' names: only the privileged select them
+        rows = session.execute(ls.grant_sites(grant.id, site_id, privileged=private)).mappings()
         feats = [_feature(dict(r), private) for r in rows]
     return {"type": "FeatureCollection", "grant": grant.code, "features": feats}
 
@@ -483,17 +443,7 @@ def versions(engine: Engine, principal: Principal, code: str, site_id: int) -> l
             raise Unauthenticated("log in to see the history of a site")
         if not (principal.sees_sensitive or principal.may_edit_sites(grant.id)):
             raise Forbidden("only the grant's grantees, analysts and administrators see history")
-        rows = (
-            session.execute(
-                text(
-                    "SELECT version_id, action, actor, at, before, after FROM field_site_versions"
-                    " WHERE site_id = :s AND grant_id = :g ORDER BY at DESC, version_id DESC"
-                ),
-                {"s": site_id, "g": grant.id},
-            )
-            .mappings()
-            .all()
-        )
+        rows = session.execute(history.site_versions(site_id, grant.id)).mappings().all()
     if not rows:
         raise NotFound(f"grant {code} has no field site {site_id}, now or in the past")
     out = []
