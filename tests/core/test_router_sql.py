@@ -1,7 +1,9 @@
-"""Routers hold no SQL: statements are built in layers/ (published data) or in a service.
+"""Routers and services hold no SQL text: statements are built in layers/ (SQLAlchemy Core and
+GeoAlchemy2 on the registry's ``LayerSQL``/``LayerSpec``) or as ORM statements.
 
-A router parses the request, calls a function and renders; a statement written in a router
-would escape the registry's privacy rules and the S608 lint's reach.
+A router parses the request, calls a function and renders; a service holds a use case. A
+statement written as text in either would escape the registry's privacy rules and the S608
+lint's reach.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTERS = ROOT / "api" / "routers"
+SERVICES = ROOT / "api" / "services"
+#: Services (a module, or a package by its name) still being rewritten without SQL text. The
+#: list only shrinks: an entry whose module is clean fails the test until it is removed.
+SERVICES_WITH_SQL_TEXT = frozenset({"grants"})
 
 #: SQL written as text: the keywords of a statement, in capitals as SQL is written here.
 SQL_TEXT = re.compile(
@@ -70,3 +76,59 @@ def test_no_router_writes_sql() -> None:
         if (hits := sql_in(path.read_text(encoding="utf-8")))
     }
     assert found == {}, "SQL belongs in layers/ or api/services/, not in routers: " + str(found)
+
+
+def _service_name(path: Path, root: Path = SERVICES) -> str:
+    """The service a file belongs to: ``grants`` for grants.py, ``analyses`` for
+    analyses/runs.py."""
+    return path.relative_to(root).parts[0].removesuffix(".py")
+
+
+def _services_writing_sql(root: Path = SERVICES) -> dict[str, list[str]]:
+    """``{service: [where it writes SQL text]}`` for every module under ``root``."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        if hits := sql_in(path.read_text(encoding="utf-8")):
+            rel = path.relative_to(root)
+            found.setdefault(_service_name(path, root), []).extend(f"{rel}:{h}" for h in hits)
+    return found
+
+
+def test_no_service_writes_sql_text() -> None:
+    names = {_service_name(p) for p in SERVICES.rglob("*.py")}
+    assert {"monitoring", "sites", "threat_reports", "importing"} <= names  # they were found
+    found = {
+        name: hits
+        for name, hits in _services_writing_sql().items()
+        if name not in SERVICES_WITH_SQL_TEXT
+    }
+    assert found == {}, (
+        "SQL belongs in layers/ as Core or GeoAlchemy2 builders, not as text in a service: "
+        + str(found)
+    )
+
+
+def test_the_services_allowed_sql_text_still_have_some() -> None:
+    clean = sorted(SERVICES_WITH_SQL_TEXT - set(_services_writing_sql()))
+    assert clean == [], f"no SQL text left in {clean}: remove them from SERVICES_WITH_SQL_TEXT"
+
+
+def test_the_service_check_reads_modules_and_packages(tmp_path: Path) -> None:
+    (tmp_path / "clean.py").write_text("x = select(Grant.code)\n", encoding="utf-8")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "pkg" / "deep.py").write_text(
+        'from sqlalchemy import text\nQ = text("SELECT name FROM sites")\n', encoding="utf-8"
+    )
+    (tmp_path / "flat.py").write_text('conn.exec_driver_sql("DELETE FROM x")\n', "utf-8")
+    assert _services_writing_sql(tmp_path) == {
+        "flat": [
+            "flat.py:1: calls exec_driver_sql()",
+            "flat.py:1: SQL in a string: 'DELETE FROM x'",
+        ],
+        "pkg": [
+            "pkg/deep.py:1: imports text",
+            "pkg/deep.py:2: calls text()",
+            "pkg/deep.py:2: SQL in a string: 'SELECT name FROM sites'",
+        ],
+    }
