@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    JSON,
     Connection,
+    Date,
+    DateTime,
     Float,
+    Integer,
     Numeric,
     Select,
+    String,
+    Text,
     and_,
-    bindparam,
+    any_,
+    case,
     cast,
     column,
+    exists,
     func,
+    literal,
+    null,
+    or_,
     select,
     table,
     text,
+    true,
 )
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from geoalchemy2 import Geography, Geometry
@@ -69,7 +84,6 @@ _sites = table(
     column("grant_id"),
     column("geom", Geometry(srid=4326)),
 )
-_grants = table("grants", column("id"), column("code"))
 
 
 def _near(metres: float) -> tuple[Any, Any, Any, ColumnElement[float]]:
@@ -100,9 +114,9 @@ def _threats_near_stmt(grant_id: int, metres: float) -> Select[Any]:
     )
 
 
-def _sites_under_threat_stmt(codes: list[str], metres: float) -> Select[Any]:
+def _sites_under_threat_stmt(where: list[ColumnElement[bool]], metres: float) -> Select[Any]:
     t, s, joined, distance = _near(metres)
-    g = _grants.alias("g")
+    g = _g
     return (
         select(
             g.c.code.label("grant_code"),
@@ -114,7 +128,7 @@ def _sites_under_threat_stmt(codes: list[str], metres: float) -> Select[Any]:
             distance,
         )
         .select_from(joined.join(g, g.c.id == s.c.grant_id))
-        .where(g.c.code.in_(bindparam("codes", codes, expanding=True)))
+        .where(*where)
         .order_by(g.c.code, s.c.name, distance)
     )
 
@@ -217,9 +231,12 @@ def threats_near(conn: Connection, grant_id: int, metres: float) -> list[dict[st
     return [dict(r._mapping) for r in conn.execute(_threats_near_stmt(grant_id, metres))]
 
 
-def sites_under_threat(conn: Connection, codes: list[str], metres: float) -> list[dict[str, Any]]:
-    """Field sites of the grants ``codes`` with a published threat within ``metres``."""
-    return [dict(r._mapping) for r in conn.execute(_sites_under_threat_stmt(codes, metres))]
+def sites_under_threat(
+    conn: Connection, where: list[ColumnElement[bool]], metres: float
+) -> list[dict[str, Any]]:
+    """Field sites of the grants kept by ``where`` (:func:`grant_filter`) with a published
+    threat within ``metres``."""
+    return [dict(r._mapping) for r in conn.execute(_sites_under_threat_stmt(where, metres))]
 
 
 def features(conn: Connection, codes: list[str]) -> list[Any]:
@@ -297,3 +314,258 @@ GRANTS_SQL = text(
 def grant_rows(conn: Connection) -> list[Any]:
     """Every grant's record with its species' names, in one statement (the portfolio)."""
     return list(conn.execute(GRANTS_SQL))
+
+
+# --------------------------------------------------------------------------------------------
+# The portfolio: every grant as one JSON text, its sums per species × ecosystem × country
+# --------------------------------------------------------------------------------------------
+
+_STR = ARRAY(String)
+_records = table(
+    "grants",
+    column("id", Integer),
+    column("code", String),
+    column("title", String),
+    column("grantee_organisation", String),
+    column("partners", _STR),
+    column("countries", _STR),
+    column("ecosystem_focus", _STR),
+    column("amount", Numeric),
+    column("currency", String),
+    column("rate", Numeric),
+    column("rate_date", Date),
+    column("call", String),
+    column("start_date", Date),
+    column("end_date", Date),
+    column("status", String),
+    column("objectives", String),
+    column("description", String),
+    column("documents", JSONB),
+    column("method", String),
+    column("source", String),
+    column("updated_at", DateTime(timezone=True)),
+)
+#: The one alias of ``grants`` that :func:`grant_filter`'s conditions and the statements share.
+_g = _records.alias("g")
+_grant_species = table("grant_species", column("grant_id", Integer), column("species_id", Integer))
+_species = table("species", column("id", Integer), column("scientific_name", String))
+#: Text in the order Python sorts it (code points), whatever the database's collation.
+_C = "C"
+
+
+def _usd(g: Any) -> ColumnElement[Decimal]:
+    """The amount in USD: as recorded, or divided by its rate and rounded to the cent, half
+    to even (as :class:`decimal.Decimal` rounds; amounts and rates are positive)."""
+    q = g.c.amount / g.c.rate
+    cents = q * 100
+    floor = func.floor(cents)
+    even_half = and_(cents - floor == literal(Decimal("0.5")), func.mod(floor, 2) == 0)
+    rounded = case((even_half, floor / 100), else_=func.round(q, 2))
+    return case((or_(g.c.currency == "USD", g.c.rate.is_(None)), g.c.amount), else_=rounded)
+
+
+def _iso(ts: Any) -> ColumnElement[str]:
+    """A timestamp as Python's ``isoformat()`` writes it in UTC (microseconds when not 0)."""
+    utc = func.timezone("UTC", ts)
+    whole = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS')
+    micro = func.to_char(utc, '"."US')
+    has_micro = func.date_trunc("second", utc) != utc
+    return case((ts.is_(None), null()), else_=whole + case((has_micro, micro), else_="") + "+00:00")
+
+
+def _names() -> Any:
+    """Each grant's species' scientific names, sorted (grants without species have no row)."""
+    gs, sp = _grant_species, _species
+    return (
+        select(
+            gs.c.grant_id,
+            func.array_agg(aggregate_order_by(sp.c.scientific_name, sp.c.scientific_name)).label(
+                "species"
+            ),
+        )
+        .select_from(gs.join(sp, sp.c.id == gs.c.species_id))
+        .group_by(gs.c.grant_id)
+        .subquery("names")
+    )
+
+
+def grant_filter(
+    call: str | None = None,
+    status: str | None = None,
+    country: str | None = None,
+    species: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """Conditions on ``grants`` (any alias named ``g``) that keep the grants of a call, a
+    status, a country and a species (each when given)."""
+    g = _g
+    out: list[ColumnElement[bool]] = []
+    if call:
+        out.append(g.c.call == call)
+    if status:
+        out.append(g.c.status == status)
+    if country:
+        out.append(literal(country, String) == any_(g.c.countries))
+    if species:
+        gs, sp = _grant_species.alias("fgs"), _species.alias("fsp")
+        out.append(
+            exists(
+                select(literal(1))
+                .select_from(gs.join(sp, sp.c.id == gs.c.species_id))
+                .where(gs.c.grant_id == g.c.id, sp.c.scientific_name == species)
+            )
+        )
+    return out
+
+
+def _kept(where: list[ColumnElement[bool]]) -> Any:
+    """The grants kept by ``where``, each with its record as JSON and what the sums need."""
+    g, names = _g, _names()
+    species = func.coalesce(names.c.species, cast(literal("{}"), _STR))
+    focus = func.coalesce(g.c.ecosystem_focus, cast(literal("{}"), _STR))
+    ecos = case((func.cardinality(focus) == 0, cast(literal("{unspecified}"), _STR)), else_=focus)
+    usd = _usd(g)
+    return (
+        select(
+            g.c.code,
+            g.c.status,
+            g.c.countries,
+            usd.label("usd"),
+            species.label("species"),
+            ecos.label("ecos"),
+            _item(g, usd, species).label("item"),
+        )
+        .select_from(g.outerjoin(names, names.c.grant_id == g.c.id))
+        .where(*where)
+        .cte("kept")
+        .prefix_with("MATERIALIZED")  # read once by the array and each sum
+    )
+
+
+def _item(g: Any, usd: Any, species: Any) -> ColumnElement[Any]:
+    """A grant as :func:`api.services.grants.as_dict` gives it, built in the database."""
+    fields: dict[str, Any] = {
+        "code": g.c.code,
+        "title": g.c.title,
+        "grantee_organisation": g.c.grantee_organisation,
+        "partners": func.coalesce(g.c.partners, cast(literal("{}"), _STR)),
+        "countries": g.c.countries,
+        "species": species,
+        "ecosystem_focus": func.coalesce(g.c.ecosystem_focus, cast(literal("{}"), _STR)),
+        "amount": g.c.amount,
+        "currency": g.c.currency,
+        "rate": g.c.rate,
+        "rate_date": g.c.rate_date,
+        "amount_usd": usd,
+        "call": g.c.call,
+        "start_date": g.c.start_date,
+        "end_date": g.c.end_date,
+        "status": g.c.status,
+        "objectives": g.c.objectives,
+        "description": g.c.description,
+        "documents": func.coalesce(g.c.documents, cast(literal("[]"), JSONB)),
+        "method": g.c.method,
+        "source": g.c.source,
+        "updated_at": _iso(g.c.updated_at),
+        "url": literal("/grants/", String) + g.c.code,
+    }
+    args: list[Any] = []
+    for k, v in fields.items():
+        args.extend((cast(literal(k), Text), v))
+    return func.json_build_object(*args)
+
+
+def _json_text(agg: Any, empty: str = "[]") -> ColumnElement[str]:
+    return cast(func.coalesce(agg, cast(literal(empty), JSON)), Text)
+
+
+def grants_json(where: list[ColumnElement[bool]] | None = None) -> Select[Any]:
+    """The grants kept by ``where`` (:func:`grant_filter`) as one JSON array text, ordered by
+    code: one value for the database to build and Python to decode once (or pass on)."""
+    kept = _kept(where or [])
+    return select(_json_text(func.json_agg(aggregate_order_by(kept.c.item, kept.c.code))))
+
+
+def portfolio(where: list[ColumnElement[bool]]) -> Select[Any]:
+    """The portfolio of the grants kept by ``where`` in one row of JSON texts (exact decimal
+    sums; each grant's amount in USD split equally over the combinations of its species,
+    ecosystems, ``unspecified`` when none, and countries):
+
+    - ``items``: the grants' records, ordered by code;
+    - ``cells``: ``[species, ecosystem, country, funds_usd]``, rounded to the cent;
+    - ``by_status``: ``[status, grants, funds_usd]`` in the order of each status's first grant;
+    - ``by_ecosystem``: ``[ecosystem, funds_usd]`` (each amount split over its ecosystems);
+    - ``total``: the sum in USD.
+    """
+    kept = _kept(where)
+    s = func.unnest(kept.c.species).table_valued("name").render_derived(name="s")
+    e = func.unnest(kept.c.ecos).table_valued("name").render_derived(name="e")
+    c = func.unnest(kept.c.countries).table_valued("name").render_derived(name="c")
+    n = func.cardinality(kept.c.species) * func.cardinality(kept.c.ecos)
+    n = n * func.cardinality(kept.c.countries)
+    cells = (
+        select(
+            s.c.name.label("species"),
+            e.c.name.label("ecosystem"),
+            c.c.name.label("country"),
+            func.round(func.sum(kept.c.usd / n), 2).label("funds_usd"),
+        )
+        .select_from(kept.join(s, true()).join(e, true()).join(c, true()))
+        .group_by(s.c.name, e.c.name, c.c.name)
+        .subquery("cells")
+    )
+    statuses = (
+        select(
+            kept.c.status,
+            func.count().label("grants"),
+            func.sum(kept.c.usd).label("funds_usd"),
+            func.min(kept.c.code).label("first"),
+        )
+        .group_by(kept.c.status)
+        .subquery("statuses")
+    )
+    e2 = func.unnest(kept.c.ecos).table_valued("name").render_derived(name="e2")
+    ecosystems = (
+        select(
+            e2.c.name.label("ecosystem"),
+            func.sum(kept.c.usd / func.cardinality(kept.c.ecos)).label("funds_usd"),
+        )
+        .select_from(kept.join(e2, true()))
+        .group_by(e2.c.name)
+        .subquery("ecosystems")
+    )
+
+    def rows(sub: Any, *cols: str, order: list[Any]) -> ColumnElement[str]:
+        row = func.json_build_array(*(sub.c[k] for k in cols))
+        return select(_json_text(func.json_agg(aggregate_order_by(row, *order)))).scalar_subquery()
+
+    return select(
+        select(_json_text(func.json_agg(aggregate_order_by(kept.c.item, kept.c.code))))
+        .scalar_subquery()
+        .label("items"),
+        rows(
+            cells,
+            "species",
+            "ecosystem",
+            "country",
+            "funds_usd",
+            order=[cells.c[k].collate(_C) for k in ("species", "ecosystem", "country")],
+        ).label("cells"),
+        rows(statuses, "status", "grants", "funds_usd", order=[statuses.c.first]).label(
+            "by_status"
+        ),
+        rows(
+            ecosystems, "ecosystem", "funds_usd", order=[ecosystems.c.ecosystem.collate(_C)]
+        ).label("by_ecosystem"),
+        select(func.coalesce(func.sum(kept.c.usd), 0)).scalar_subquery().label("total"),
+    )
+
+
+def calls() -> Select[Any]:
+    """The calls or rounds of every grant, in code-point order."""
+    g = _g
+    return (
+        select(g.c.call)
+        .where(g.c.call.is_not(None), g.c.call != "")
+        .group_by(g.c.call)
+        .order_by(g.c.call.collate(_C))
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -161,7 +163,7 @@ def history(code: CodePath, principal: PrincipalDep, engine: EngineDep) -> list[
 def grant_page_json(
     request: Request, code: CodePath, engine: ReaderDep, settings: SettingsDep
 ) -> Response:
-    page = dict(_page(request, engine, code, settings.grants.threat_distance_m))
+    page = dict(_page(request, engine, code, settings.grants.threat_distance_m)[1])
     if page["footprint"] is not None:
         page["footprint"] = {
             **page["footprint"],
@@ -186,29 +188,56 @@ def portfolio_json(
     species: FilterQ = None,
 ) -> Response:
     f = gs.PortfolioFilter(call=call, status=status, country=country, species=species)
-    metres = settings.grants.threat_distance_m
-    # JSON-ready already: serialised directly (a large portfolio through FastAPI's encoder
-    # takes longer than computing it), and kept until one of its tables changes
-    key = ("json", str(engine.url), _version(request, gs.PORTFOLIO_TABLES), f, metres)
-    body = gs.PORTFOLIO_CACHE.get(key, lambda: orjson.dumps(gs.portfolio(engine, f, metres)))
-    return Response(body, media_type="application/json")
+    tag, body = _portfolio(request, engine, f, settings.grants.threat_distance_m, raw=True)
+    etag = ogc.make_etag("portfolio", tag, f, settings.grants.threat_distance_m)
+    if ogc.not_modified(request, etag):
+        return Response(status_code=304, headers=ogc.cache_headers(etag, 0, private=False))
+    return Response(
+        body, media_type="application/json", headers=ogc.cache_headers(etag, 0, private=False)
+    )
 
 
-def _version(request: Request, tables: tuple[str, ...]) -> str:
-    """The data version of ``tables`` (from memory while the change listener is connected)."""
-    return str(request.app.state.versions.of(tables))
+def _known(request: Request, tables: tuple[str, ...]) -> dict[str, int]:
+    """The data versions of ``tables`` this process knows (from memory while the change
+    listener is connected)."""
+    return dict(request.app.state.versions.current(tables))
 
 
-def _portfolio(request: Request, engine: Any, f: gs.PortfolioFilter, metres: float) -> Any:
-    key = ("dict", str(engine.url), _version(request, gs.PORTFOLIO_TABLES), f, metres)
-    return gs.PORTFOLIO_CACHE.get(key, lambda: gs.portfolio(engine, f, metres))
+def _primary(request: Request) -> Any:
+    """The primary, when reads go to a streaming replica that may lag behind it."""
+    state = request.app.state
+    return state.engine if state.settings.database.reader_is_replica else None
 
 
-def _page(request: Request, engine: Any, code: str, metres: float) -> dict[str, Any]:
-    """A grant page's figures, kept until one of their tables changes."""
-    key = (str(engine.url), _version(request, gs.PAGE_TABLES), code, metres)
-    page: dict[str, Any] = gs.PAGE_CACHE.get(key, lambda: gs.grant_page(engine, code, metres))
-    return page
+def _portfolio(
+    request: Request, engine: Any, f: gs.PortfolioFilter, metres: float, *, raw: bool = False
+) -> tuple[str, Any]:
+    """The portfolio and its data version: as a dict, or (``raw``) as JSON bytes, serialised
+    directly (a large portfolio through FastAPI's encoder takes longer than computing it);
+    kept until one of its tables changes."""
+
+    def compute(conn: Any, versions: dict[str, int]) -> Any:
+        p = gs.portfolio_on(conn, versions, f, metres, raw_items=raw)
+        return orjson.dumps(p) if raw else p
+
+    known = _known(request, gs.PORTFOLIO_TABLES)
+    args = ("json" if raw else "dict", f, metres)
+    return gs.cached(
+        gs.PORTFOLIO_CACHE, engine, gs.PORTFOLIO_TABLES, known, args, compute, _primary(request)
+    )
+
+
+def _page(request: Request, engine: Any, code: str, metres: float) -> tuple[str, dict[str, Any]]:
+    """A grant page's figures and their data version, kept until one of their tables changes."""
+
+    def compute(conn: Any, _versions: dict[str, int]) -> dict[str, Any]:
+        return gs.page_on(conn, code, metres)
+
+    known = _known(request, gs.PAGE_TABLES)
+    return gs.cached(
+        gs.PAGE_CACHE, engine, gs.PAGE_TABLES, known, ("page", code, metres), compute,
+        _primary(request),
+    )  # fmt: skip
 
 
 @router.get(
@@ -254,7 +283,7 @@ def portfolio_page(
     return render(
         request,
         "grants_portfolio.html",
-        p=_portfolio(request, engine, f, settings.grants.threat_distance_m),
+        p=_portfolio(request, engine, f, settings.grants.threat_distance_m)[1],
         map=maps.case_map(
             [get_layer("field_sites"), get_layer("grants")],
             bounds=REGION_BOUNDS,
@@ -392,10 +421,10 @@ def grant_page(
     settings: SettingsDep,
 ) -> Response:
     metres = settings.grants.threat_distance_m
-    page = _page(request, engine, code, metres)
+    tag, page = _page(request, engine, code, metres)
     fp = page["footprint"]
     # the map depends on the sites' union only (and the language of its controls)
-    key = ("map", str(engine.url), _version(request, gs.PAGE_TABLES), code, current_locale())
+    key = ("map", str(engine.url), tag, code, current_locale())
     m = gs.PAGE_CACHE.get(key, lambda: _grant_map(code, fp))
     grant_id = gs.grant_id(engine, code)
     return render(
@@ -469,11 +498,45 @@ def _grant_map(code: str, fp: dict[str, Any] | None) -> maps.MapParts:
 def grant_feed(
     request: Request, code: CodePath, engine: ReaderDep, settings: SettingsDep
 ) -> Response:
-    from feedgen.feed import FeedGenerator
-
-    data = gs.feed_entries(engine, code, settings.grants.threat_distance_m)
+    metres = settings.grants.threat_distance_m
+    tag, page = _page(request, engine, code, metres)
+    data = gs.feed_entries(page)
     g = data["grant"]
     base = ogc.base_url(request)
+    changed = [e["updated"] for e in data["entries"]]
+    if g["updated_at"]:
+        changed.append(dt.datetime.fromisoformat(g["updated_at"]))
+    modified = max(changed).astimezone(dt.UTC).replace(microsecond=0)
+    etag = ogc.make_etag("feed", code, tag, base, metres)
+    headers = {
+        **ogc.cache_headers(etag, 0, private=False),
+        "Last-Modified": format_datetime(modified, usegmt=True),
+    }
+    if _not_modified_since(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+    key = ("feed", str(engine.url), tag, code, metres, base)
+    body = gs.PAGE_CACHE.get(key, lambda: _atom(data, base))
+    return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
+
+
+def _not_modified_since(request: Request, etag: str, modified: dt.datetime) -> bool:
+    """``If-None-Match`` answered by the ETag; without it, ``If-Modified-Since`` by the date
+    (RFC 9110, 13.1.3: a date that cannot be read is ignored)."""
+    if request.headers.get("if-none-match"):
+        return ogc.not_modified(request, etag)
+    since = request.headers.get("if-modified-since")
+    if not since:
+        return False
+    try:
+        when = parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+    return when.tzinfo is not None and modified <= when
+
+
+def _atom(data: dict[str, Any], base: str) -> bytes:
+    """The Atom document of a grant's feed entries (:func:`gs.feed_entries`)."""
+    g = data["grant"]
     page_url = f"{base}/grants/{g['code']}"
     fg = FeedGenerator()
     fg.id(f"{page_url}/feed.atom")
@@ -494,11 +557,12 @@ def grant_feed(
         fe.updated(e["updated"])
         fe.summary(e["summary"])
         fe.category(term=e["kind"])
-    return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
+    body: bytes = fg.atom_str(pretty=True)
+    return body
 
 
 def _report(request: Request, engine: Any, settings: Any, code: str) -> HTMLResponse:
-    page = _page(request, engine, code, settings.grants.threat_distance_m)
+    page = _page(request, engine, code, settings.grants.threat_distance_m)[1]
     return render(request, "grant_report.html", page=page, g=page["grant"], today=dt.date.today())
 
 

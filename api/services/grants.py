@@ -14,13 +14,15 @@ import io
 import threading
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from api.auth.principal import Principal, Role
@@ -29,6 +31,7 @@ from api.db.models import Grant, GrantStatus, Species
 from geo import labels as lb
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from layers import grants as lg
+from layers.sql import versions as data_versions
 
 #: Fields a grantee may change on its own grants.
 NARRATIVE_FIELDS = frozenset({"title", "partners", "objectives", "description", "documents"})
@@ -232,41 +235,16 @@ def get_grant(engine: Engine, code: str) -> dict[str, Any]:
 
 
 def list_grants(engine: Engine) -> list[dict[str, Any]]:
-    """Every grant, as :func:`as_dict` gives it (one statement, no ORM objects: the
-    portfolio reads them all)."""
+    """Every grant, as :func:`as_dict` gives it (built in the database as one JSON text,
+    decoded once: the portfolio reads them all)."""
     with engine.connect() as conn:
-        rows = lg.grant_rows(conn)
-    out = []
-    for r in rows:
-        usd = r.amount if r.currency == "USD" or not r.rate else r.amount / r.rate
-        out.append(
-            {
-                "code": r.code,
-                "title": r.title,
-                "grantee_organisation": r.grantee_organisation,
-                "partners": list(r.partners or []),
-                "countries": list(r.countries),
-                "species": list(r.species),
-                "ecosystem_focus": list(r.ecosystem_focus or []),
-                "amount": float(r.amount),
-                "currency": r.currency,
-                "rate": float(r.rate) if r.rate is not None else None,
-                "rate_date": r.rate_date.isoformat() if r.rate_date else None,
-                "amount_usd": float(Decimal(usd).quantize(Decimal("0.01"))),
-                "call": r.call,
-                "start_date": r.start_date.isoformat(),
-                "end_date": r.end_date.isoformat(),
-                "status": r.status,
-                "objectives": r.objectives,
-                "description": r.description,
-                "documents": list(r.documents or []),
-                "method": r.method,
-                "source": r.source,
-                "updated_at": r.updated_at.isoformat() if r.updated_at else None,
-                "url": f"/grants/{r.code}",
-            }
-        )
-    return out
+        items: list[dict[str, Any]] = orjson.loads(grants_text(conn))
+    return items
+
+
+def grants_text(conn: Connection, filters: PortfolioFilter | None = None) -> str:
+    """The grants kept by ``filters`` as one JSON array text, ordered by code."""
+    return str(conn.execute(lg.grants_json(_where(filters))).scalar_one())
 
 
 def grant_history(engine: Engine, principal: Principal, code: str) -> list[dict[str, Any]]:
@@ -647,9 +625,13 @@ THREAT_DISTANCE_M = 10_000.0
 
 def grant_page(engine: Engine, code: str, metres: float = THREAT_DISTANCE_M) -> dict[str, Any]:
     """What a grant's page shows: its record, sites, footprint, protected areas, threats."""
-    with Session(engine) as session:
+    return read_snapshot(engine, PAGE_TABLES, lambda conn, _v: page_on(conn, code, metres))[1]
+
+
+def page_on(conn: Connection, code: str, metres: float = THREAT_DISTANCE_M) -> dict[str, Any]:
+    """:func:`grant_page` read on ``conn`` (in its transaction's snapshot)."""
+    with Session(bind=conn) as session:
         grant = _load(session, code)
-        conn = session.connection()
         page = {
             "grant": as_dict(grant),
             "sites": lg.sites(conn, grant.id),
@@ -728,6 +710,7 @@ PORTFOLIO_TABLES = (
 PAGE_TABLES = (*PORTFOLIO_TABLES, "ecosystems")
 
 _V = TypeVar("_V")
+_MISS = object()
 
 
 class VersionedCache(Generic[_V]):
@@ -741,17 +724,27 @@ class VersionedCache(Generic[_V]):
         self._items: OrderedDict[Hashable, _V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, compute: Callable[[], _V]) -> _V:
+    def peek(self, key: Hashable) -> _V | object:
+        """The answer kept under ``key``, or :data:`_MISS`."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = compute()  # outside the lock: a slow answer does not hold up the others
+        return _MISS
+
+    def put(self, key: Hashable, value: _V) -> None:
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+    def get(self, key: Hashable, compute: Callable[[], _V]) -> _V:
+        hit = self.peek(key)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
+        value = compute()  # outside the lock: a slow answer does not hold up the others
+        self.put(key, value)
         return value
 
     def clear(self) -> None:
@@ -762,9 +755,70 @@ class VersionedCache(Generic[_V]):
         return len(self._items)
 
 
-#: The portfolio's JSON answers (per filter) and grant pages' figures, by data version.
+#: The portfolio's answers (per filter and shape), grant pages' figures, feeds and maps, and
+#: the habitat gap, by data version.
 PORTFOLIO_CACHE: VersionedCache[Any] = VersionedCache(64)
 PAGE_CACHE: VersionedCache[Any] = VersionedCache(256)
+GAP_CACHE: VersionedCache[dict[str, dict[str, float]]] = VersionedCache(8)
+#: Tables the habitat gap is computed from.
+GAP_TABLES = ("habitat", "protected_areas")
+
+
+def version_tag(versions: Mapping[str, int]) -> str:
+    """``table:version`` pairs, sorted by table (the form :meth:`DataVersions.of` gives)."""
+    return ",".join(f"{t}:{v}" for t, v in sorted(versions.items()))
+
+
+def read_snapshot(
+    engine: Engine,
+    tables: tuple[str, ...],
+    compute: Callable[[Connection, dict[str, int]], _V],
+) -> tuple[dict[str, int], _V]:
+    """``compute(conn, versions)`` in one REPEATABLE READ transaction on ``engine``, with the
+    data versions of ``tables`` read first in the same snapshot: the versions label exactly
+    the data the answer was computed from, whatever a replica has replayed so far."""
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+        # These statements run in milliseconds; the planner's row guesses for unnest() and
+        # the geometry functions made PostgreSQL spend seconds compiling them (JIT).
+        conn.execute(select(func.set_config("jit", "off", True)))
+        versions = {str(t): int(v) for t, v in conn.execute(data_versions(tables))}
+        return versions, compute(conn, versions)
+
+
+def _behind(have: Mapping[str, int], known: Mapping[str, int]) -> bool:
+    return any(have.get(t, -1) < v for t, v in known.items())
+
+
+def cached(
+    cache: VersionedCache[Any],
+    engine: Engine,
+    tables: tuple[str, ...],
+    known: Mapping[str, int],
+    args: tuple[Hashable, ...],
+    compute: Callable[[Connection, dict[str, int]], _V],
+    primary: Engine | None = None,
+) -> tuple[str, _V]:
+    """The answer of ``compute`` for ``args`` at the data version ``known`` (the versions of
+    ``tables`` the process knows, from the primary) and that version's tag.
+
+    An answer is looked up under ``known``; a missing one is computed in a snapshot of
+    ``engine`` (:func:`read_snapshot`) and kept under the versions read *in that snapshot*,
+    so a replica that has not replayed the latest write stores its older answer under the
+    older version, never under the new one. When the snapshot is behind ``known`` and a
+    ``primary`` is given, the answer is computed there instead (as :func:`api.ogc.reader_for`
+    does for tiles): a caller who has just written sees the write.
+    """
+    url = str(engine.url)
+    tag = version_tag(known)
+    hit = cache.peek((url, tag, *args))
+    if hit is not _MISS:
+        return tag, hit  # type: ignore[return-value]
+    have, value = read_snapshot(engine, tables, compute)
+    if primary is not None and primary is not engine and _behind(have, known):
+        have, value = read_snapshot(primary, tables, compute)
+    tag = version_tag(have)
+    cache.put((url, tag, *args), value)
+    return tag, value
 
 
 @dataclass(frozen=True)
@@ -774,13 +828,10 @@ class PortfolioFilter:
     country: str | None = None
     species: str | None = None
 
-    def keeps(self, g: dict[str, Any]) -> bool:
-        return (
-            (not self.call or g["call"] == self.call)
-            and (not self.status or g["status"] == self.status)
-            and (not self.country or self.country in g["countries"])
-            and (not self.species or self.species in g["species"])
-        )
+
+def _where(f: PortfolioFilter | None) -> list[Any]:
+    f = f or PortfolioFilter()
+    return lg.grant_filter(call=f.call, status=f.status, country=f.country, species=f.species)
 
 
 def portfolio(
@@ -788,55 +839,59 @@ def portfolio(
     filters: PortfolioFilter | None = None,
     metres: float = THREAT_DISTANCE_M,
 ) -> dict[str, Any]:
+    """The portfolio (:func:`portfolio_on`) read in one snapshot of ``engine``."""
+    compute = partial(portfolio_on, filters=filters, metres=metres)
+    return read_snapshot(engine, PORTFOLIO_TABLES, compute)[1]
+
+
+def portfolio_on(
+    conn: Connection,
+    versions: Mapping[str, int],
+    filters: PortfolioFilter | None = None,
+    metres: float = THREAT_DISTANCE_M,
+    *,
+    raw_items: bool = False,
+) -> dict[str, Any]:
     """Totals and funds by species × ecosystem × country, in USD; the balance of money between
     ecosystems against the share of unprotected habitat in each; sites under threat.
 
     A grant's amount is split equally over the combinations of its species, ecosystem focus
     (``unspecified`` when none is recorded) and countries, so the cells add up to the total.
+    The sums are made in the database (exact decimals); the grants come as one JSON text,
+    passed on as it is (``raw_items``, for a JSON answer) or decoded once. ``versions`` (of
+    the snapshot ``conn`` reads) key the habitat gap, which only habitat and protected areas
+    change.
     """
     f = filters or PortfolioFilter()
-    every = list_grants(engine)
-    grants = [g for g in every if f.keeps(g)]
-    codes = [g["code"] for g in grants]
-    with engine.connect() as conn:
-        gap = lg.habitat_gap(conn)
-        under_threat = lg.sites_under_threat(conn, codes, metres) if codes else []
-    cells: dict[tuple[str, str, str], float] = {}
-    by_status: dict[str, dict[str, float]] = {}
-    by_ecosystem: dict[str, float] = {}
-    total = 0.0
-    for g in grants:
-        usd = g["amount_usd"]
-        total += usd
-        st = by_status.setdefault(g["status"], {"grants": 0, "funds_usd": 0.0})
-        st["grants"] += 1
-        st["funds_usd"] += usd
-        ecos = g["ecosystem_focus"] or ["unspecified"]
-        combos = [(s, e, c) for s in g["species"] for e in ecos for c in g["countries"]]
-        for combo in combos:
-            cells[combo] = cells.get(combo, 0.0) + usd / len(combos)
-        for e in ecos:
-            by_ecosystem[e] = by_ecosystem.get(e, 0.0) + usd / len(ecos)
+    where = _where(f)
+    row = conn.execute(lg.portfolio(where)).one()
+    by_status = {
+        st: {"grants": n, "funds_usd": round(funds, 2)}
+        for st, n, funds in orjson.loads(row.by_status)
+    }
+    by_ecosystem: dict[str, float] = dict(orjson.loads(row.by_ecosystem))
+    cells = orjson.loads(row.cells)
+    items = row.items
+    gap_key = (str(conn.engine.url), version_tag({t: versions.get(t, -1) for t in GAP_TABLES}))
+    gap = GAP_CACHE.get(gap_key, lambda: lg.habitat_gap(conn))
+    fl_total = float(row.total)
     return {
         "filters": {k: v for k, v in f.__dict__.items() if v},
-        "grants": len(grants),
-        "funds_usd": round(total, 2),
-        "by_status": {
-            k: {**v, "funds_usd": round(v["funds_usd"], 2)} for k, v in by_status.items()
-        },
+        "grants": sum(v["grants"] for v in by_status.values()),
+        "funds_usd": round(fl_total, 2),
+        "by_status": by_status,
         "by_ecosystem": {
-            k: {"funds_usd": round(v, 2), "share": (v / total) if total else 0.0}
-            for k, v in sorted(by_ecosystem.items())
+            k: {"funds_usd": round(v, 2), "share": (v / fl_total) if fl_total else 0.0}
+            for k, v in by_ecosystem.items()
         },
         "funds": [
-            {"species": s, "ecosystem": e, "country": c, "funds_usd": round(v, 2)}
-            for (s, e, c), v in sorted(cells.items())
+            {"species": s, "ecosystem": e, "country": c, "funds_usd": v} for s, e, c, v in cells
         ],
-        "balance": _balance(by_ecosystem, total, gap),
-        "sites_under_threat": under_threat,
+        "balance": _balance(by_ecosystem, fl_total, gap),
+        "sites_under_threat": lg.sites_under_threat(conn, where, metres),
         "threat_distance_km": metres / 1000,
-        "items": grants,
-        "calls": sorted({g["call"] for g in every if g["call"]}),
+        "items": orjson.Fragment(items) if raw_items else orjson.loads(items),
+        "calls": list(conn.scalars(lg.calls())),
     }
 
 
@@ -915,9 +970,9 @@ def export_portfolio(
     return buf.getvalue()
 
 
-def feed_entries(engine: Engine, code: str, metres: float = THREAT_DISTANCE_M) -> dict[str, Any]:
-    """What a grant's Atom feed carries: its site uploads and published threats nearby."""
-    page = grant_page(engine, code, metres)
+def feed_entries(page: dict[str, Any]) -> dict[str, Any]:
+    """What a grant's Atom feed carries (from its :func:`grant_page`): its site uploads and
+    published threats nearby, oldest first."""
     entries: list[dict[str, Any]] = []
     for s in page["sites"]:
         entries.append(
