@@ -92,6 +92,15 @@ def grid(
         str, typer.Option(help="auto, stored, modelled or regions (when no --habitat file).")
     ] = "auto",
     fine_dem: Annotated[bool, typer.Option(help='Model habitat with the 15" DEM too.')] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="Grant share counts the field sites of grants under way on this date "
+            "(default: today); stored with the grid.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Compute a planning grid over the countries from the stored layers, and store it."""
@@ -99,6 +108,7 @@ def grid(
 
     try:
         params = prio.GridParams(
+            as_of=as_of,
             name=name,
             resolution=resolution,
             countries=_split(country) or list(prio.PROGRAMME_COUNTRIES),
@@ -110,6 +120,10 @@ def grid(
             ),
         )
     except ValidationError as exc:
+        bad_day = next((e for e in exc.errors() if e["loc"][:1] == ("as_of",)), None)
+        if bad_day is not None:
+            why = str(bad_day["msg"]).removeprefix("Input should be a valid date or datetime, ")
+            raise _fail(f"--as-of wants a date as YYYY-MM-DD, got {as_of!r} ({why})") from exc
         raise _fail(_validation(exc)) from exc
     hab = None
     if habitat is not None:

@@ -334,7 +334,9 @@ def test_api_grid_creation_is_for_analysts(client, engine: Engine) -> None:  # t
     assert r.status_code == 409
 
 
-def test_cli_grid_from_a_habitat_file(settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_grid_from_a_habitat_file(
+    settings, engine: Engine, demo, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     import geopandas as gpd
     from shapely.geometry import box
 
@@ -359,6 +361,8 @@ def test_cli_grid_from_a_habitat_file(settings, tmp_path, monkeypatch) -> None: 
             str(path),
             "--name",
             name,
+            "--as-of",
+            "2020-06-30",
             "-q",
         ],
     )
@@ -367,10 +371,35 @@ def test_cli_grid_from_a_habitat_file(settings, tmp_path, monkeypatch) -> None: 
     grid = next(g for g in json.loads(r.output)["grids"] if g["name"] == name)
     assert grid["features"] == ["Panthera uncia|mountain|KGZ"]
     assert grid["inputs"]["habitat_source"] == str(path)
+    # --as-of: stored with the grid, and the demo's Kyrgyz grants (closed by 2022, so none
+    # would count today) were under way then
+    assert grid["parameters"]["as_of"] == "2020-06-30"
+    shares = _scalar(
+        engine,
+        "SELECT count(*) FROM planning_units WHERE grid_id = :g "
+        "AND coalesce((\"values\" ->> 'grant_share')::float, 0) > 0",
+        g=grid["id"],
+    )
+    assert shares > 0
     r = CliRunner().invoke(
         cli, ["prioritise", "grid", "--habitat", str(tmp_path / "missing.gpkg"), "-q"]
     )
     assert r.exit_code == 1 and "no such file" in r.output
+
+
+@pytest.mark.parametrize(
+    ("day", "why"),
+    [
+        ("2024-02-30", "day value is outside expected range"),
+        ("30.06.2024", "invalid character in year"),
+        ("tomorrow", "input is too short"),
+    ],
+)
+def test_cli_grid_refuses_a_bad_as_of(day: str, why: str) -> None:
+    r = CliRunner().invoke(cli, ["prioritise", "grid", "-c", "KGZ", "--as-of", day, "-q"])
+    assert r.exit_code == 1
+    assert f"--as-of wants a date as YYYY-MM-DD, got {day!r}" in r.output
+    assert why in r.output and "Traceback" not in r.output
 
 
 def test_units_locked_by_h3_index(engine: Engine, grid_id: int) -> None:
