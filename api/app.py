@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import errors
@@ -15,6 +16,7 @@ from api.auth.middleware import AuthMiddleware, principal_cache
 from api.auth.secrets_store import secret_key
 from api.bodylimits import BodyLimitMiddleware
 from api.db.engine import make_engine
+from api.fastpath import CachedTileMiddleware
 from api.heavy import HeavyRequestMiddleware
 from api.i18n import LocaleMiddleware
 from api.ratelimit import RateLimitMiddleware
@@ -42,6 +44,7 @@ from api.security_headers import SecurityHeadersMiddleware
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.vendor import VendorFiles
 from api.versions import ChangeListener, DataVersions
+from layers.tiles import MVT_MEDIA_TYPE
 
 #: Every router, in the order their routes are matched.
 ROUTERS = (
@@ -98,7 +101,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _add_middlewares(app: FastAPI) -> None:
     """From the innermost to the outermost."""
     app.add_middleware(SecurityHeadersMiddleware)  # inside gzip: it reads pages' scripts
-    app.add_middleware(GZipMiddleware, minimum_size=500)
+    # tiles are gzipped by their route, once per cached tile (api.ogc.tile_body)
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=500,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT_MEDIA_TYPE),
+    )
     app.add_middleware(RateLimitMiddleware)  # inside auth: limits per account
     app.add_middleware(HeavyRequestMiddleware, settings=app.state.settings)  # and this one
     app.add_middleware(AuthMiddleware)
@@ -108,6 +116,8 @@ def _add_middlewares(app: FastAPI) -> None:
     proxies = app.state.settings.server.trusted_proxies
     if proxies:  # the client's address, for every per-client limit, from a trusted proxy
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
+    # in front of everything: cached public tiles for anonymous callers, as the stack would
+    app.add_middleware(CachedTileMiddleware, state=app.state)
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -8,6 +8,7 @@ versions and ETags live here too, so every router answers the same way.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 import threading
@@ -28,7 +29,7 @@ from layers import cql, params
 from layers.registry import get_layer
 from layers.spec import LayerSpec
 from layers.sql import LayerSQL, versions
-from layers.tiles import TileCache
+from layers.tiles import MVT_MEDIA_TYPE, TileCache
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -338,10 +339,14 @@ def make_etag(*parts: object) -> str:
 
 
 def not_modified(request: Request, etag: str) -> bool:
-    inm = request.headers.get("if-none-match")
-    if not inm:
+    return etag_matches(request.headers.get("if-none-match"), etag)
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` value names ``etag`` (weak comparison) or is ``*``."""
+    if not if_none_match:
         return False
-    tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
@@ -375,6 +380,38 @@ def tile_cache(request: Request) -> TileCache:
                 mb = state.settings.tiles.cache_mb
                 cache = state.tile_cache = TileCache(max_bytes=mb * 1024 * 1024)
     return cache
+
+
+#: Tiles from this size up are sent gzip-compressed to clients that accept it (smaller ones
+#: gain nothing: the threshold of ``GZipMiddleware`` for other responses).
+GZIP_MIN_BYTES = 500
+
+
+def tile_body(cache: TileCache, key: str, data: bytes, accept_encoding: str) -> tuple[bytes, bool]:
+    """The body to send for the tile ``data`` cached under ``key``, and whether it is gzipped.
+
+    A tile is compressed once, when a client that accepts gzip first asks for it, and the
+    compressed form is kept in the tile cache beside it (key ``<key>|gzip``): a cached tile
+    costs no compression per request (``GZipMiddleware`` would compress it every time, so it
+    passes MVT through, :mod:`api.app`). ``mtime=0`` makes the bytes the same every time."""
+    if "gzip" not in accept_encoding or len(data) < GZIP_MIN_BYTES:
+        return data, False
+    gz_key = f"{key}|gzip"
+    packed = cache.get(gz_key)
+    if packed is None:
+        packed = gzip.compress(data, compresslevel=6, mtime=0)
+        cache.put(gz_key, packed)
+    return packed, True
+
+
+def tile_response(request: Request, etag: str, data: bytes, headers: dict[str, str]) -> Response:
+    """The response carrying the tile ``data`` (cached under ``etag``), gzipped if accepted."""
+    body, packed = tile_body(
+        tile_cache(request), etag, data, request.headers.get("accept-encoding", "")
+    )
+    if packed:
+        headers = {**headers, "Content-Encoding": "gzip"}
+    return Response(body, media_type=MVT_MEDIA_TYPE, headers=headers)
 
 
 def not_modified_response(etag: str, max_age: int, *, private: bool) -> Response:

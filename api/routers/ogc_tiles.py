@@ -247,7 +247,7 @@ async def tile(
         return Response(status_code=304, headers=headers)
     data = ogc.tile_cache(request).get(etag)
     if data is not None:
-        return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
+        return ogc.tile_response(request, etag, data, headers)
     state = request.app.state
     return await run_in_threadpool(
         _tile_response,
@@ -286,7 +286,7 @@ def _tile_response(
             params = tile_params(tile, extent=t.extent, buffer=t.buffer)
             data = bytes(conn.execute(stmt, params).scalar_one() or b"")
             cache.put(etag, data)
-    return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
+    return ogc.tile_response(request, etag, data, headers)
 
 
 # -- the dataset tileset: every collection in one tile --------------------------------------
@@ -497,4 +497,4 @@ def _dataset_tile_response(
             cache.put(keys[i], part)
             parts[i] = part
     data = dataset_tiles.compose(p or b"" for p in parts)
-    return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
+    return ogc.tile_response(request, etag, data, headers)

@@ -1,0 +1,146 @@
+"""Cached public tiles answered in front of the middleware stack.
+
+A map asks for the same public tiles over and over, from anyone. Once a tile is in the tile
+cache (:func:`api.ogc.tile_cache`) and the data versions are known in memory
+(:meth:`api.versions.DataVersions.fresh`), answering it needs none of what the full stack does
+per request (a profile of a cached tile under ``wrk -t2 -c16``: routing, dependency
+injection and the nine middlewares took about half the time of a request; see
+``docs/benchmarks.md``). :class:`CachedTileMiddleware` (pure ASGI, outermost) answers such a
+request itself, with the response the full stack would send: the same bytes (gzipped the
+same way, :func:`api.ogc.tile_body`), the same ``ETag``, ``Cache-Control`` and ``Vary``
+(:func:`api.ogc.tile_headers`), the same 304, and the same security headers
+(:data:`api.security_headers.HEADERS` and the base Content-Security-Policy).
+
+It answers only what is the same for everyone and asks nothing of the stack it skips:
+
+- ``GET /collections/{id}/tiles/{tms}/{z}/{row}/{col}`` with no query or only ``?v=``;
+- no ``Authorization`` header and no session cookie (a login may see more: analysts get
+  precise sensitive locations; a bad token must get its 401), so the principal is anonymous
+  and the tile is the public one (its cache key says so);
+- no request body (the body limits refuse one), a ``Host`` the app accepts (else the full
+  stack's 400);
+- versions fresh in memory (after a write in this process, or while the change listener is
+  away, the full stack reads them again), and the tile in the cache.
+
+Everything else goes through the full stack, which fills the cache for the next request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from api import ogc
+from api.auth.middleware import SESSION_COOKIE
+from api.security_headers import HEADERS, policy
+from geo.errors import NotFound
+from layers.registry import get_layer
+from layers.tiles import MVT_MEDIA_TYPE
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_TILE_PATH = re.compile(
+    r"/collections/([^/]+)/tiles/([^/]+)/([0-9]{1,2})/([0-9]{1,9})/([0-9]{1,9})"
+)
+_QUERY = re.compile(rb"(?:v=([0-9A-Za-z_-]{1,64}))?")
+_SESSION = SESSION_COOKIE.encode()
+#: The headers :class:`api.security_headers.SecurityHeadersMiddleware` adds to a tile.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    *((name.lower().encode(), value.encode()) for name, value in HEADERS.items()),
+    (b"content-security-policy", policy().encode()),
+)
+
+
+def _host_allowed(state: Any, host: bytes | None) -> bool:
+    """Whether the full stack would accept ``host`` (exact names only; else it decides)."""
+    api = state.settings.api
+    if api.public_url:
+        return True
+    if host is None or host.startswith(b"["):
+        return False
+    name, _, port = host.decode("latin-1").lower().partition(":")
+    if port and not port.isdigit():
+        return False
+    return name in api.allowed_hosts or "*" in api.allowed_hosts
+
+
+class CachedTileMiddleware:
+    """Answers anonymous requests for cached public tiles (see the module's docstring).
+
+    ``served`` counts the requests it answered (the rest went through the full stack)."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        self.state = state
+        self.served = 0
+        state.cached_tiles = self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            answer = self._answer(scope)
+            if answer is not None:
+                self.served += 1
+                start, body = answer
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    def _answer(self, scope: Scope) -> tuple[Message, bytes] | None:
+        """The response to send, or None to let the full stack answer."""
+        path = _TILE_PATH.fullmatch(scope["path"])
+        query = _QUERY.fullmatch(scope.get("query_string", b""))
+        if path is None or query is None:
+            return None
+        host = if_none_match = None
+        accept_encoding = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization" or name == b"transfer-encoding":
+                return None
+            if name == b"cookie" and _SESSION in value:
+                return None
+            if name == b"content-length" and value.strip() not in (b"", b"0"):
+                return None
+            if name == b"host":
+                host = value
+            elif name == b"if-none-match" and if_none_match is None:
+                if_none_match = value.decode("latin-1")
+            elif name == b"accept-encoding" and not accept_encoding:
+                accept_encoding = value
+        state = self.state
+        known = getattr(state, "versions", None)
+        cache = getattr(state, "tile_cache", None)
+        if known is None or cache is None or not known.fresh() or not _host_allowed(state, host):
+            return None
+        collection, tms_id, z, row, col = path.groups()
+        try:
+            spec = get_layer(collection)
+        except NotFound:
+            return None
+        version = known.of(spec.tables)
+        # the key of the public tile, as api.routers.ogc_tiles.tile makes it (private=False)
+        etag = ogc.make_etag("mvt", spec.id, version, False, tms_id, int(z), int(col), int(row))
+        data = cache.get(etag)
+        if data is None:
+            return None
+        asked = query.group(1)
+        headers = ogc.tile_headers(
+            etag, version, asked.decode("ascii") if asked is not None else None, private=False
+        )
+        raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        if ogc.etag_matches(if_none_match, etag):
+            start = {"type": "http.response.start", "status": 304, "headers": raw}
+            raw.extend(SECURITY_HEADERS)
+            return start, b""
+        body, packed = ogc.tile_body(cache, etag, data, accept_encoding.decode("latin-1"))
+        if packed:
+            raw.append((b"content-encoding", b"gzip"))
+        raw.append((b"content-length", str(len(body)).encode()))
+        raw.append((b"content-type", MVT_MEDIA_TYPE.encode()))
+        raw.extend(SECURITY_HEADERS)
+        return {"type": "http.response.start", "status": 200, "headers": raw}, body
