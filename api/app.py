@@ -20,6 +20,7 @@ from api.fastpath import CachedTileMiddleware
 from api.heavy import HeavyRequestMiddleware
 from api.i18n import LocaleMiddleware
 from api.ratelimit import RateLimitMiddleware
+from api.refusals import RefusalHoldMiddleware
 from api.routers import (
     account,
     analyses,
@@ -113,6 +114,7 @@ def _add_middlewares(app: FastAPI) -> None:
     app.add_middleware(LocaleMiddleware)  # outside auth: its answers are in the same language
     # outermost: sizes and read timeouts hold before anything reads a body
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RefusalHoldMiddleware)  # and round them all: refusals answered late
     proxies = app.state.settings.server.trusted_proxies
     if proxies:  # the client's address, for every per-client limit, from a trusted proxy
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)

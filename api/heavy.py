@@ -18,7 +18,7 @@ It is sent ``min(Retry-After, IRBIS_HEAVY_HOLD_SECONDS)`` after the request came
 a client that ignores ``Retry-After`` and asks again at once cannot make the server answer it
 (and so take the interpreter from everyone else) more often than that; waiting costs a
 sleeping coroutine. At most ``IRBIS_HEAVY_HOLD_MAX`` refusals per client wait at once, the
-rest are answered at once.
+rest are answered at once (then :mod:`api.refusals` may hold them, as any repeated refusal).
 
 Running counts live in the process (each worker counts its own); rates live in the rate-limit
 store, shared between processes when it is ``redis://`` or ``memcached://``.

@@ -13,6 +13,8 @@ must be installed; see the ``limits`` documentation).
   a few times freely, then every further failure doubles a wait (up to a maximum). Nothing is
   ever locked for everyone: the right password from an address that is not waiting logs in,
   however hard others hammer the account. Unknown and known accounts are throttled alike.
+- :meth:`RateLimits.refusal_hold` counts a client's refused writes and heavy requests and
+  says how long the next refusal waits (:mod:`api.refusals`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from api.bodylimits import SAFE_METHODS, reply
+from api.concurrency import ClientSlots
 from api.settings import RateLimitSettings
 
 Scope = MutableMapping[str, Any]
@@ -64,6 +67,8 @@ class RateLimits:
         self.writes = parse_many(settings.writes)
         #: Memory storage answers at once; a network store is asked from a worker thread.
         self.local = isinstance(self.storage, MemoryStorage)
+        #: Held refusals waiting now, per client (``refusal_waiting_max`` each).
+        self.refusals_waiting = ClientSlots(settings.refusal_waiting_max)
 
     # ---- request rates -----------------------------------------------------------------
 
@@ -118,6 +123,20 @@ class RateLimits:
             f"irbis/login-wait-client/{client}",
             s.client_free_failures,
         )
+
+    # ---- refusals (api.refusals) ----------------------------------------------------------
+
+    def refusal_hold(self, key: str) -> float:
+        """Count one refusal of ``key``: seconds its answer waits after its request came (0:
+        none), doubling with each refusal beyond the free ones in the window."""
+        if not self.enabled:
+            return 0.0
+        s = self.settings
+        refused = self.storage.incr(f"irbis/refusals/{key}", s.refusal_window_seconds)
+        beyond = refused - s.refusals_free
+        if beyond <= 0:
+            return 0.0
+        return min(s.refusal_hold_seconds * 2 ** min(beyond - 1, 16), s.refusal_hold_max_seconds)
 
     def login_succeeded(self, account: str, client: str) -> None:
         """A success forgets the pair's failures (not the address's over other accounts)."""

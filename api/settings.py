@@ -177,6 +177,15 @@ class RateLimitSettings(BaseSettings):
     login_backoff_max_seconds: float = 900.0
     #: Failures are forgotten this many seconds after the first one.
     login_failure_window_seconds: int = 3600
+    #: Refusals (401, 403, 413, 429) of one client's writes and heavy requests answered at
+    #: once in a window (``api.refusals``); each further one is answered after a hold that
+    #: starts at ``refusal_hold_seconds`` and doubles up to ``refusal_hold_max_seconds``.
+    refusals_free: int = Field(10, ge=0)
+    refusal_window_seconds: int = Field(60, ge=1)
+    refusal_hold_seconds: float = Field(0.25, ge=0, le=60)
+    refusal_hold_max_seconds: float = Field(2.0, ge=0, le=60)
+    #: Held refusals of one client waiting at once; beyond, answered at once, connection closed.
+    refusal_waiting_max: int = Field(32, ge=1, le=1000)
 
 
 class HeavySettings(BaseSettings):

@@ -62,6 +62,10 @@ def reset_database(url: str) -> None:
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     s = Settings.for_database(TEST_URL, TEST_READER_URL)
     s.var_dir = tmp_path_factory.mktemp("var")
+    # bounds no test reaches by accident (the live server's browsers and schemathesis
+    # included); tests/api/test_refusals.py shows that the defaults bound
+    s.heavy.rate = "100000/minute"
+    s.ratelimit.refusals_free = 100_000
     return s
 
 

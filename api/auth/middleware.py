@@ -32,6 +32,7 @@ from api.auth.tokens import new_token, sign, unsign
 from api.bodylimits import reply
 from api.db.engine import transaction
 from api.errors import RETRY_AFTER
+from api.refusals import REFUSED_FLAG
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -125,8 +126,10 @@ async def _refused_before_body(
     rule = scope.get("state", {}).get("body_rule")
     if rule is None or not rule.login or not _has_body(headers):
         return False
+    scope["state"]["principal"] = principal  # whose refusal it is (api.refusals)
     if principal.is_anonymous:
         if rule.page:
+            scope["state"][REFUSED_FLAG] = True  # a refusal, though not a 401 (api.refusals)
             target = "/login?next=" + quote(scope["path"])
             await send(
                 {

@@ -180,7 +180,9 @@ def test_beyond_two_running_heavy_requests_a_client_gets_429_and_others_are_serv
 def test_beyond_the_rate_a_client_gets_429_until_the_window_passes(
     app_with: Callable[..., Any], clients: Callable[[Any, str], TestClient], engine: Any
 ) -> None:
-    app = app_with(HeavySettings(rate="3/minute", hold_seconds=0))
+    # per hour: limits' sliding window counter rounds the last window's weighted count down,
+    # so just after a minute's turn one more of a per-minute rate may start
+    app = app_with(HeavySettings(rate="3/hour", hold_seconds=0))
     attacker, other = clients(app, ATTACKER), clients(app, OTHER)
     path = "/collections/places/items"
     for _ in range(3):
@@ -188,7 +190,7 @@ def test_beyond_the_rate_a_client_gets_429_until_the_window_passes(
     r = attacker.get(path, params={"filter": "population > 100000"})
     assert r.status_code == 429
     wait = int(r.headers["Retry-After"])
-    assert 1 <= wait <= 60
+    assert 1 <= wait <= 3600
     assert r.json()["description"].startswith("too many heavy requests")
     assert f"wait {wait} seconds" in r.json()["description"]
     assert "log in" in r.json()["description"]
