@@ -25,6 +25,7 @@ from geo import funding as fd
 from geo import gaps as gp
 from geo.crs import PROGRAMME_COUNTRIES
 from geo.errors import InvalidInput, NotFound
+from layers import analyses as la
 from layers.public import published_threats
 
 #: Reference files read from the data folder by the ecosystem and habitat models.
@@ -70,20 +71,13 @@ def latest_run(session: Session, kind: str) -> int:
 
 
 def read_habitat(session: Session, run_id: int) -> gpd.GeoDataFrame:
-    q = (
-        "SELECT h.id, s.scientific_name AS species, h.ecosystem, h.iso3, h.area_ha, "
-        "ST_AsBinary(h.geom) AS geom FROM habitat h JOIN species s ON s.id = h.species_id "
-        "WHERE h.analysis_run_id = :r ORDER BY h.id"
-    )
-    return read_gdf(session, q, params={"r": run_id})
+    """The habitat pieces of habitat run ``run_id``, with their species' scientific name."""
+    return read_gdf(session, la.habitat_of_run(run_id))
 
 
 def read_ecosystems(session: Session, run_id: int) -> gpd.GeoDataFrame:
-    q = (
-        "SELECT id, kind, iso3, properties->>'eco_class' AS eco_class, ST_AsBinary(geom) AS geom "
-        "FROM ecosystems WHERE analysis_run_id = :r ORDER BY id"
-    )
-    return read_gdf(session, q, params={"r": run_id})
+    """The ecosystem polygons of ecosystems run ``run_id``."""
+    return read_gdf(session, la.ecosystems_of_run(run_id))
 
 
 def read_regions(session: Session) -> gpd.GeoDataFrame:
@@ -98,14 +92,7 @@ def read_protected_areas(session: Session) -> gpd.GeoDataFrame:
 def read_field_sites(session: Session) -> gpd.GeoDataFrame:
     """Every field site with its grant's status, dates and species (column ``species``, a list
     of scientific names): the input of the funding rule (:mod:`geo.funding`)."""
-    q = (
-        "SELECT f.id, f.name, f.method, g.code AS grant_code, g.status AS grant_status, "
-        "g.start_date, g.end_date, ARRAY(SELECT s.scientific_name FROM grant_species gs "
-        "JOIN species s ON s.id = gs.species_id WHERE gs.grant_id = g.id "
-        "ORDER BY s.scientific_name) AS species, ST_AsBinary(f.geom) AS geom "
-        "FROM field_sites f JOIN grants g ON g.id = f.grant_id ORDER BY f.id"
-    )
-    return read_gdf(session, q)
+    return read_gdf(session, la.field_sites_with_grants())
 
 
 def read_funded_sites(session: Session, as_of: dt.date) -> gpd.GeoDataFrame:

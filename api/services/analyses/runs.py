@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.services.analyses.recorder import ERROR_DETAIL, jsonable
 from geo.errors import NotFound
+from layers import analyses as la
 
 
 def run_summary(run: m.AnalysisRun, *, full: bool = False, staff: bool = False) -> dict[str, Any]:
@@ -65,26 +66,9 @@ def run_features(
 ) -> dict[str, Any]:
     """The run's result geometries as a GeoJSON FeatureCollection (habitat/ecosystem rows for
     those kinds); ``simplify`` (degrees) simplifies them for a map, 0 keeps them exact."""
-    if run.kind == "habitat":
-        q = text(
-            "SELECT h.id, s.scientific_name AS species, h.ecosystem, h.iso3, h.area_ha, "
-            "ST_AsGeoJSON(CASE WHEN :tol > 0 THEN ST_SimplifyPreserveTopology(h.geom, :tol) ELSE h.geom END, 6)::json AS g FROM habitat h JOIN species s "
-            "ON s.id = h.species_id WHERE h.analysis_run_id = :r ORDER BY h.id"
-        )
-    elif run.kind == "ecosystems":
-        q = text(
-            "SELECT id, kind, iso3, properties, ST_AsGeoJSON(CASE WHEN :tol > 0 THEN ST_SimplifyPreserveTopology(geom, :tol) ELSE geom END, 6)::json AS g "
-            "FROM ecosystems WHERE analysis_run_id = :r ORDER BY id"
-        )
-    else:
-        q = text(
-            "SELECT id, kind, properties, ST_AsGeoJSON(CASE WHEN :tol > 0 THEN ST_SimplifyPreserveTopology(geom, :tol) ELSE geom END, 6)::json AS g "
-            "FROM analysis_features WHERE run_id = :r"
-            + (" AND kind = :k" if kind else "")
-            + " ORDER BY id"
-        )
+    q = la.run_features(run.id, run.kind, kind, simplify=float(simplify))
     feats = []
-    for row in session.execute(q, {"r": run.id, "k": kind, "tol": float(simplify)}).mappings():
+    for row in session.execute(q).mappings():
         props = {k: v for k, v in row.items() if k not in ("g", "properties")}
         props |= row.get("properties") or {}
         feats.append(
