@@ -212,32 +212,16 @@ def _primary(request: Request) -> Any:
 def _portfolio(
     request: Request, engine: Any, f: gs.PortfolioFilter, metres: float, *, raw: bool = False
 ) -> tuple[str, Any]:
-    """The portfolio and its data version: as a dict, or (``raw``) as JSON bytes, serialised
-    directly (a large portfolio through FastAPI's encoder takes longer than computing it);
-    kept until one of its tables changes."""
-
-    def compute(conn: Any, versions: dict[str, int]) -> Any:
-        p = gs.portfolio_on(conn, versions, f, metres, raw_items=raw)
-        return orjson.dumps(p) if raw else p
-
+    """The portfolio and its data version, as a dict or (``raw``) as JSON bytes: serialised
+    directly (a large portfolio through FastAPI's encoder takes longer than computing it)."""
     known = _known(request, gs.PORTFOLIO_TABLES)
-    args = ("json" if raw else "dict", f, metres)
-    return gs.cached(
-        gs.PORTFOLIO_CACHE, engine, gs.PORTFOLIO_TABLES, known, args, compute, _primary(request)
-    )
+    return gs.portfolio_answer(engine, known, f, metres, raw=raw, primary=_primary(request))
 
 
 def _page(request: Request, engine: Any, code: str, metres: float) -> tuple[str, dict[str, Any]]:
     """A grant page's figures and their data version, kept until one of their tables changes."""
-
-    def compute(conn: Any, _versions: dict[str, int]) -> dict[str, Any]:
-        return gs.page_on(conn, code, metres)
-
     known = _known(request, gs.PAGE_TABLES)
-    return gs.cached(
-        gs.PAGE_CACHE, engine, gs.PAGE_TABLES, known, ("page", code, metres), compute,
-        _primary(request),
-    )  # fmt: skip
+    return gs.page_answer(engine, known, code, metres, primary=_primary(request))
 
 
 @router.get(
