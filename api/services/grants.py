@@ -22,12 +22,12 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.auth.principal import Principal, Role
 from api.db.engine import transaction
-from api.db.models import Grant, GrantStatus, Species
+from api.db.models import AuditLog, Grant, GrantStatus, Species
 from geo import labels as lb
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from layers import grants as lg
@@ -248,41 +248,92 @@ def grants_text(conn: Connection, filters: PortfolioFilter | None = None) -> str
 
 
 def grant_history(engine: Engine, principal: Principal, code: str) -> list[dict[str, Any]]:
-    """Every change of the grant's record (from the audit log), newest first."""
+    """Every change of the grant's record (from the audit log), newest first: the fields
+    changed (``changed``, from → to) and the species added or removed (``species``, each
+    with its scientific and common names), one entry per transaction and actor."""
     with Session(engine) as session:
         grant = _load(session, code)
         if not may_edit_any(principal, grant.id):
             if principal.is_anonymous:
                 raise Unauthenticated("log in to see the history of a grant")
             raise Forbidden("only administrators, analysts and its grantees see a grant's history")
-        rows = session.execute(
-            text(
-                "SELECT action, actor, at, before, after FROM audit_log"
-                " WHERE table_name = 'grants' AND row_id = :id ORDER BY at DESC, id DESC"
-            ),
-            {"id": str(grant.id)},
-        ).mappings()
-        out = []
-        for r in rows:
-            before, after = r["before"] or {}, r["after"] or {}
-            changed = sorted(
-                k
-                for k in set(before) | set(after)
-                if k not in ("updated_at", "geom") and before.get(k) != after.get(k)
+        rows = session.execute(_history_stmt(grant.id)).all()
+        ids = {_species_id(r) for r in rows if r.table_name == "grant_species"}
+        names = {
+            s.id: {
+                "scientific_name": s.scientific_name,
+                "common_name_en": s.common_name_en,
+                "common_name_ru": s.common_name_ru,
+            }
+            for s in session.scalars(select(Species).where(Species.id.in_(ids)))
+        }
+    out: list[dict[str, Any]] = []
+    moments: dict[tuple[Any, Any], dict[str, Any]] = {}  # one entry per transaction and actor
+    for r in rows:
+        moment = (r.at, r.actor)
+        entry = moments.get(moment)
+        if r.table_name == "grant_species":
+            if entry is None:
+                entry = moments[moment] = _entry("update", r)
+                out.append(entry)
+            sid = _species_id(r)
+            sp = names.get(sid) or {"scientific_name": f"species {sid}"}
+            entry["species"]["added" if r.action == "insert" else "removed"].append(sp)
+            continue
+        before, after = r.before or {}, r.after or {}
+        changed = sorted(
+            k
+            for k in set(before) | set(after)
+            if k not in ("updated_at", "geom") and before.get(k) != after.get(k)
+        )
+        if r.action == "update" and not changed:
+            continue  # only the union of its sites moved
+        if entry is not None and entry.get("_grant_row") is False:
+            del entry["_grant_row"]  # its species' rows came first: the record's row joins them
+        else:
+            entry = _entry(r.action, r)
+            del entry["_grant_row"]
+            out.append(entry)
+            moments.setdefault(moment, entry)
+        entry["action"] = r.action
+        if r.action == "update":
+            entry["changed"] = {k: {"from": before.get(k), "to": after.get(k)} for k in changed}
+    for e in out:
+        e.pop("_grant_row", None)
+        for side in e["species"].values():
+            side.sort(key=lambda sp: sp["scientific_name"])
+    return out
+
+
+def _history_stmt(grant_id: int) -> Any:
+    """The audit rows of a grant's record and of its species, newest first."""
+    a = AuditLog
+    return (
+        select(a.table_name, a.action, a.actor, a.at, a.before, a.after)
+        .where(
+            or_(
+                and_(a.table_name == "grants", a.row_id == str(grant_id)),
+                and_(a.table_name == "grant_species", a.row_id.startswith(f"{grant_id}:")),
             )
-            if r["action"] == "update" and not changed:
-                continue  # only the union of its sites moved
-            out.append(
-                {
-                    "action": r["action"],
-                    "actor": r["actor"],
-                    "at": r["at"].astimezone(dt.UTC).isoformat(),
-                    "changed": {k: {"from": before.get(k), "to": after.get(k)} for k in changed}
-                    if r["action"] == "update"
-                    else {},
-                }
-            )
-        return out
+        )
+        .order_by(a.at.desc(), a.id.desc())
+    )
+
+
+def _species_id(row: Any) -> int:
+    return int((row.after or row.before)["species_id"])
+
+
+def _entry(action: str, row: Any) -> dict[str, Any]:
+    """A history entry; ``_grant_row`` False until a row of the grant itself fills it."""
+    return {
+        "action": action,
+        "actor": row.actor,
+        "at": row.at.astimezone(dt.UTC).isoformat(),
+        "changed": {},
+        "species": {"added": [], "removed": []},
+        "_grant_row": False,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -625,25 +676,55 @@ THREAT_DISTANCE_M = 10_000.0
 
 def grant_page(engine: Engine, code: str, metres: float = THREAT_DISTANCE_M) -> dict[str, Any]:
     """What a grant's page shows: its record, sites, footprint, protected areas, threats."""
-    return read_snapshot(engine, PAGE_TABLES, lambda conn, _v: page_on(conn, code, metres))[1]
+    compute = partial(page_on, code=code, metres=metres)
+    return read_snapshot(engine, PAGE_TABLES, compute)[1]
 
 
-def page_on(conn: Connection, code: str, metres: float = THREAT_DISTANCE_M) -> dict[str, Any]:
-    """:func:`grant_page` read on ``conn`` (in its transaction's snapshot)."""
+#: Tables the figures of a grant's geometry are computed from (beside the geometry itself).
+FIGURE_TABLES = ("ecosystems", "habitat", "protected_areas", "species")
+
+
+def page_on(
+    conn: Connection,
+    versions: Mapping[str, int],
+    code: str,
+    metres: float = THREAT_DISTANCE_M,
+) -> dict[str, Any]:
+    """:func:`grant_page` read on ``conn`` (in its transaction's snapshot, whose data versions
+    are ``versions``). The overlaps with protected areas, habitat and ecosystems, the costly
+    part, are kept in :data:`FIGURE_CACHE` by the digest of the grant's geometry and the
+    versions of :data:`FIGURE_TABLES`: a write to another grant, a site elsewhere or a threat
+    does not recompute them."""
     with Session(bind=conn) as session:
         grant = _load(session, code)
+        gid = grant.id
         page = {
             "grant": as_dict(grant),
-            "sites": lg.sites(conn, grant.id),
-            "footprint": lg.footprint(conn, grant.id),
-            "protected": lg.protected_overlaps(conn, grant.id),
-            "threats": lg.threats_near(conn, grant.id, metres),
+            "sites": lg.sites(conn, gid),
+            "footprint": lg.footprint(conn, gid),
+            "threats": lg.threats_near(conn, gid, metres),
             "threat_distance_km": metres / 1000,
-            "outline": lg.outline_svg(conn, grant.id),
+            "outline": lg.outline_svg(conn, gid),
         }
-        page["habitat"] = _habitat(lg.habitat_overlaps(conn, grant.id), page)
-        page["ecosystems"] = _ecosystems(lg.ecosystem_overlaps(conn, grant.id), page)
-        return page
+    digest = lg.geometry_digest(conn, gid)
+    key = (
+        str(conn.engine.url),
+        digest,
+        version_tag({t: versions.get(t, -1) for t in FIGURE_TABLES}),
+    )
+
+    def overlaps() -> dict[str, list[dict[str, Any]]]:
+        return {
+            "protected": lg.protected_overlaps(conn, gid),
+            "habitat": lg.habitat_overlaps(conn, gid),
+            "ecosystems": lg.ecosystem_overlaps(conn, gid),
+        }
+
+    figures = FIGURE_CACHE.get(key, overlaps) if digest is not None else overlaps()
+    page["protected"] = figures["protected"]
+    page["habitat"] = _habitat(figures["habitat"], page)
+    page["ecosystems"] = _ecosystems(figures["ecosystems"], page)
+    return page
 
 
 def _label(methods: list[str], examples: list[str]) -> dict[str, Any]:
@@ -760,6 +841,7 @@ class VersionedCache(Generic[_V]):
 PORTFOLIO_CACHE: VersionedCache[Any] = VersionedCache(64)
 PAGE_CACHE: VersionedCache[Any] = VersionedCache(256)
 GAP_CACHE: VersionedCache[dict[str, dict[str, float]]] = VersionedCache(8)
+FIGURE_CACHE: VersionedCache[dict[str, list[dict[str, Any]]]] = VersionedCache(256)
 #: Tables the habitat gap is computed from.
 GAP_TABLES = ("habitat", "protected_areas")
 
@@ -819,6 +901,43 @@ def cached(
     tag = version_tag(have)
     cache.put((url, tag, *args), value)
     return tag, value
+
+
+def portfolio_answer(
+    engine: Engine,
+    known: Mapping[str, int],
+    filters: PortfolioFilter,
+    metres: float = THREAT_DISTANCE_M,
+    *,
+    raw: bool = False,
+    primary: Engine | None = None,
+) -> tuple[str, Any]:
+    """The portfolio through :data:`PORTFOLIO_CACHE` (:func:`cached`) and its data version:
+    as a dict, or (``raw``) as JSON bytes, the grants' JSON text passed through."""
+
+    def compute(conn: Connection, versions: dict[str, int]) -> Any:
+        p = portfolio_on(conn, versions, filters, metres, raw_items=raw)
+        return orjson.dumps(p) if raw else p
+
+    args = ("json" if raw else "dict", filters, metres)
+    return cached(PORTFOLIO_CACHE, engine, PORTFOLIO_TABLES, known, args, compute, primary)
+
+
+def page_answer(
+    engine: Engine,
+    known: Mapping[str, int],
+    code: str,
+    metres: float = THREAT_DISTANCE_M,
+    *,
+    primary: Engine | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """A grant's page (:func:`page_on`) through :data:`PAGE_CACHE` and its data version."""
+
+    def compute(conn: Connection, versions: dict[str, int]) -> dict[str, Any]:
+        return page_on(conn, versions, code, metres)
+
+    args = ("page", code, metres)
+    return cached(PAGE_CACHE, engine, PAGE_TABLES, known, args, compute, primary)
 
 
 @dataclass(frozen=True)

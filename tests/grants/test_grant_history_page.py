@@ -98,3 +98,46 @@ def test_history_page_speaks_russian(changed_grant) -> None:  # type: ignore[no-
     r = admin.get(f"/grants/{code}/history", headers={"Accept-Language": "ru"})
     assert r.status_code == 200
     assert "История гранта" in r.text and "Сумма" in r.text
+
+
+def test_species_changes_are_in_the_history_with_readable_names(changed_grant) -> None:  # type: ignore[no-untyped-def]
+    code, admin = changed_grant
+    csrf = {"X-CSRF-Token": admin.csrf}
+    both = ["Panthera uncia", "Gazella subgutturosa"]
+    assert (
+        admin.patch(f"/api/grants/{code}", json={"species": both}, headers=csrf).status_code == 200
+    )
+    r = admin.patch(
+        f"/api/grants/{code}",
+        json={"species": ["Gazella subgutturosa"], "title": "Lowland grant"},
+        headers=csrf,
+    )
+    assert r.status_code == 200
+    history = admin.get(f"/api/grants/{code}/history").json()
+    assert [e["action"] for e in history] == ["update", "update", "update", "insert"]
+    swap, added = history[0], history[1]
+    assert swap["changed"] == {"title": {"from": "History page grant", "to": "Lowland grant"}}
+    assert [s["scientific_name"] for s in swap["species"]["removed"]] == ["Panthera uncia"]
+    assert swap["species"]["added"] == []
+    assert added["changed"] == {} and added["species"]["removed"] == []
+    assert added["species"]["added"] == [
+        {
+            "scientific_name": "Gazella subgutturosa",
+            "common_name_en": "Goitered gazelle",
+            "common_name_ru": "Джейран",
+        }
+    ]
+    registered = history[-1]["species"]["added"]
+    assert [s["scientific_name"] for s in registered] == ["Panthera uncia"]
+    rows = _rows(admin.get(f"/grants/{code}/history").text)
+    assert len(rows) == 4
+    assert "Species removed: Snow leopard (Panthera uncia)" in rows[0]
+    assert "Title: History page grant → Lowland grant" in rows[0]
+    assert "Species added: Goitered gazelle (Gazella subgutturosa)" in rows[1]
+    assert "registered the grant" in rows[3] and "Snow leopard (Panthera uncia)" in rows[3]
+    ru = _rows(admin.get(f"/grants/{code}/history", headers={"Accept-Language": "ru"}).text)
+    assert "Добавлены виды: Джейран (Gazella subgutturosa)" in ru[1]
+    assert "Исключены виды: Снежный барс (ирбис) (Panthera uncia)" in ru[0]
+    kk = _rows(admin.get(f"/grants/{code}/history", headers={"Accept-Language": "kk"}).text)
+    assert "Қосылған түрлер: Goitered gazelle (Gazella subgutturosa)" in kk[1]
+    assert "Алынып тасталған түрлер" in kk[0]
