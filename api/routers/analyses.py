@@ -27,7 +27,7 @@ from api.db import models as m
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.ogc import wants_html
 from api.services import analyses as an
-from api.templating import render
+from api.templating import render, request_locale
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from layers import maps
 from layers.export import csv_safe
@@ -107,7 +107,7 @@ def get_analysis(
             map=_map(session, run),
             downloads=downloads,
             tables=tables,
-            parameters=json.dumps(run.parameters, indent=1, ensure_ascii=False),
+            parameters=an.parameter_rows(run.parameters, request_locale(request)),
             inputs=json.dumps(run.inputs, indent=1, ensure_ascii=False),
         )
     return JSONResponse(body)

@@ -13,6 +13,7 @@ from api.services.analyses.gaps import GAP_KEYS, run_gaps
 from api.services.analyses.habitat import register_habitat_scenario, run_habitat
 from api.services.analyses.loss import run_loss
 from api.services.analyses.overlap import run_overlap
+from api.services.analyses.parameters import Parameter, parameter_rows
 from api.services.analyses.reading import (
     ARIDITY_FILE,
     ECOREGIONS_FILE,
@@ -69,6 +70,7 @@ __all__ = [
     "UNEXPECTED_FAILURE",
     "WATER_SOURCE",
     "Inputs",
+    "Parameter",
     "Progress",
     "count_runs",
     "ecosystem_grid",
@@ -78,6 +80,7 @@ __all__ = [
     "latest_run",
     "list_runs",
     "ordered_columns",
+    "parameter_rows",
     "programme_countries",
     "public_results",
     "read_ecoregions",
