@@ -279,6 +279,18 @@ def version_tokens(request: Request, specs: Sequence[LayerSpec]) -> dict[str, st
     return {s.id: version_token(layer_version(request, s)) for s in specs}
 
 
+def rasters_version_token(request: Request) -> str:
+    """The :func:`version_token` of the rasters' current data version, as raster tiles compare
+    it (:mod:`api.routers.raster_tiles`): the relief basemap's tile URLs carry it."""
+    state = request.app.state
+    known = getattr(state, "versions", None)
+    if known is not None:
+        return version_token(str(known.of(["rasters"])))
+    with read_connection(state.engine) as conn:
+        rows = conn.execute(versions(("rasters",))).all()
+    return version_token(",".join(f"{t}:{v}" for t, v in rows))
+
+
 def version_token(version: str) -> str:
     """The short, opaque form of a data version that tile URLs carry (``?v=``)."""
     return hashlib.sha256(version.encode()).hexdigest()[:16]

@@ -107,6 +107,8 @@ class MapTools:
     labels: bool = True
     search: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The rasters' data version token: the relief's tile URLs carry it (``&v=``, immutable).
+    relief_version: str | None = None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -370,10 +372,17 @@ class MapParts:
 
 
 def base_map(
-    *, location: Sequence[float] = (42.0, 68.0), zoom: int = 5, tr: Translate = same
+    *,
+    location: Sequence[float] = (42.0, 68.0),
+    zoom: int = 5,
+    tr: Translate = same,
+    relief_version: str | None = None,
 ) -> folium.Map:
     """A map with Irbis's own basemap: shaded relief (or plain) under the layers (their names
-    through ``tr``). The scale (metric) is added with the other tools by :func:`finish`."""
+    through ``tr``); with ``relief_version`` (the rasters' version token) the relief tiles are
+    asked at that version, so browsers keep them. The scale (metric) is added with the other
+    tools by :func:`finish`."""
+    at = f"&v={relief_version}" if relief_version else ""
     m = folium.Map(
         location=list(location),
         zoom_start=zoom,
@@ -387,7 +396,7 @@ def base_map(
         zoom_snap=0.25,
     )
     folium.TileLayer(
-        tiles=RELIEF_URL,
+        tiles=RELIEF_URL + at,
         name=tr(BASE_WORDS["relief"]),
         attr=RELIEF_ATTRIBUTION,
         overlay=False,
@@ -397,7 +406,7 @@ def base_map(
         min_zoom=0,
     ).add_to(m)
     folium.TileLayer(
-        tiles=HILLSHADE_URL,
+        tiles=HILLSHADE_URL + at,
         name=tr(BASE_WORDS["hillshade"]),
         attr=RELIEF_ATTRIBUTION,
         overlay=False,
@@ -464,7 +473,7 @@ def atlas(
     position, at ``dataset_version``), switched on and off one by one."""
     tools = tools or MapTools()
     tr = tools.tr
-    m = base_map(tr=tr)
+    m = base_map(tr=tr, relief_version=tools.relief_version)
     m.fit_bounds(list(REGION_BOUNDS))
     order = {"basemap": 0, "reference": 1}
     ordered = sorted(specs, key=lambda s: order.get(s.group, 2))
@@ -491,7 +500,7 @@ def layer_map(
     with ``cql``, only its features matching that CQL2 filter (``cql_lang``: its language)."""
     tools = tools or MapTools()
     tr = tools.tr
-    m = base_map(tr=tr)
+    m = base_map(tr=tr, relief_version=tools.relief_version)
     ctx = [c for c in context if c.id != spec.id]
     v = versions or {}
     for c in ctx:
@@ -517,7 +526,7 @@ def case_map(
 ) -> MapParts:
     """A case page's map: the given layers, fitted to ``bounds``, an optional GeoJSON outline."""
     tools = tools or MapTools()
-    m = base_map(tr=tools.tr)
+    m = base_map(tr=tools.tr, relief_version=tools.relief_version)
     for spec in layers:
         version = (versions or {}).get(spec.id)
         VectorTileLayer(spec, show=True, version=version, tr=tools.tr).add_to(m)

@@ -33,9 +33,14 @@ CONTEXT = ("countries", "lakes", "rivers", "places")
 LABELS_MAX_AGE = 300
 
 
-def _tools(search: bool = False) -> maps.MapTools:
-    """The page's language for the map scripts: words, labels, search."""
-    return maps.MapTools(tr=i18n.gettext, lang=i18n.current_locale(), search=search)
+def _tools(request: Request, search: bool = False) -> maps.MapTools:
+    """The page's language for the map scripts: words, labels, search; the relief's version."""
+    return maps.MapTools(
+        tr=i18n.gettext,
+        lang=i18n.current_locale(),
+        search=search,
+        relief_version=ogc.rasters_version_token(request),
+    )
 
 
 def _examples(conn: Connection, specs: Sequence[LayerSpec]) -> set[str]:
@@ -66,7 +71,7 @@ async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
         examples=examples,
         dataset_version=ogc.version_token(dataset_versions(request)),
         empty=empty,
-        tools=_tools(search=True),
+        tools=_tools(request, search=True),
     )
     return render(
         request,
@@ -116,7 +121,7 @@ async def layer_map(
         empty=empty,
         cql=request.query_params.get("filter") if cql_filter is not None else None,
         cql_lang=request.query_params.get("filter-lang"),
-        tools=_tools(),
+        tools=_tools(request),
     )
     links = [
         (f"/collections/{spec.id}?f=html", _("about this layer")),
@@ -168,7 +173,7 @@ async def kok_jailau(request: Request, engine: ReaderDep) -> HTMLResponse:
         highlight=highlight,
         examples=examples,
         versions=ogc.version_tokens(request, shown),
-        tools=_tools(),
+        tools=_tools(request),
     )
     return render(request, "case_kok_jailau.html", case=case, map=parts)
 

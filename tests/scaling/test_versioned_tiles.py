@@ -10,7 +10,7 @@ import mapbox_vector_tile
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from api.ogc import IMMUTABLE, STALE_VERSION_MAX_AGE
+from api.ogc import IMMUTABLE, STALE_VERSION_MAX_AGE, version_token
 
 LAYER = "protected_areas"
 Z, Y, X = 4, 5, 11
@@ -80,3 +80,26 @@ def test_a_tile_with_sensitive_precision_stays_private(login_as) -> None:  # typ
     )
     public = TestClient(analyst.app).get(url)
     assert public.headers["cache-control"] == IMMUTABLE
+
+
+#: The relief's tile URL template as a map page writes it (``&`` may be escaped in a script).
+RELIEF = re.compile(
+    r"/rasters/relief/tiles/WebMercatorQuad/\{z\}/\{y\}/\{x\}\.png"
+    r"\?style=(\w+)(?:&|\\u0026|&amp;)v=(\w+)"
+)
+
+
+def test_the_maps_relief_carries_the_rasters_version(served: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    pages = [served.get(p).text for p in ("/atlas", f"/collections/{LAYER}/map")]
+    found = [RELIEF.findall(page) for page in pages]
+    assert all({style for style, _ in f} == {"shaded", "hillshade"} for f in found)
+    tokens = {token for f in found for _, token in f}
+    with engine.connect() as conn:
+        version = conn.execute(
+            text("SELECT version FROM layer_versions WHERE table_name = 'rasters'")
+        ).scalar_one()
+    assert tokens == {version_token(f"rasters:{version}")}
+    tile = served.get(
+        f"/rasters/relief/tiles/WebMercatorQuad/8/94/182.png?style=shaded&v={tokens.pop()}"
+    )
+    assert tile.status_code == 200 and tile.headers["cache-control"] == IMMUTABLE
