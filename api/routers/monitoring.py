@@ -135,7 +135,8 @@ async def submit(
 
 @router.post(
     "/api/grants/{code}/monitoring/csv",
-    summary="Submit monitoring records from a CSV file (all or none)",
+    summary="Submit monitoring records from a CSV file, or a ZIP of it and its evidence files "
+    "(all or none)",
     responses={422: {"description": "a row is wrong: the report says which; nothing stored"}},
 )
 async def submit_csv(
@@ -143,11 +144,18 @@ async def submit_csv(
     session: SessionDep,
     settings: SettingsDep,
     code: Code,
-    file: Annotated[UploadFile, File(description=f"CSV, UTF-8: {', '.join(ms.CSV_COLUMNS)}")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description=f"CSV, UTF-8: {', '.join(ms.CSV_COLUMNS)}; or a ZIP of the CSV and "
+            "the evidence files (JPEG, PNG, PDF) its evidence column names"
+        ),
+    ],
     dry_run: Annotated[bool, Query(description="check only, store nothing")] = False,
 ) -> JSONResponse:
-    """One row per record. Every row is checked first; if any is wrong nothing is stored and
-    the answer (422) says, row by row, what to fix."""
+    """One row per record. Every row, and every evidence file a row names, is checked first;
+    if any is wrong nothing is stored and the answer (422) says, row by row, what to fix.
+    Evidence files are checked and cleaned like those sent with a single record."""
     grant = await run_in_threadpool(get_grant, session, code)
     ms.require_submitter(principal, grant)
     raw = await file.read(settings.uploads.max_bytes + 1)

@@ -6,12 +6,14 @@ One module holds the rules so the API, the pages and the command line agree:
   always sensitive (its observation points are generalised for the public);
 - grantees submit records for the sites of their own grants (admins for any grant); a record
   is a value of an indicator at a site on a day or over a period, with a method note,
-  optional observation points and evidence files; a batch (a CSV file) is stored whole or not
-  at all, with a report per row;
+  optional observation points and evidence files; a batch (a CSV file, or a ZIP archive of
+  the CSV and the evidence files its rows name) is stored whole or not at all, with a report
+  per row;
 - analysts and admins accept a record or return it with a reason; the public sees accepted
   records (and their points and evidence) only; points mirror their record's state;
-- evidence files go through :func:`geo.evidence.check_evidence` in the router and are stored
-  with the threat-report evidence functions (same place, same rules).
+- evidence files go through :func:`geo.evidence.check_evidence` (in the router for a form, here
+  for the files of an archive) and are stored with the threat-report evidence functions (same
+  place, same rules).
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import csv
 import datetime as dt
 import io
 import math
-from collections.abc import Callable, Sequence
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -42,11 +47,20 @@ from api.db.models import (
     MonitoringState,
     Species,
 )
-from api.services.sites import get_grant
+from api.services.sites import get_grant, limits_for
 from api.services.threat_reports import evidence_path, stored_evidence
 from api.settings import Settings
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from geo.evidence import Evidence
+from geo.archive import ArchiveLimits, check_zip, redact_paths
+from geo.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unauthenticated,
+    UnreadableFile,
+)
+from geo.evidence import Evidence, check_evidence
 from layers import history
 from layers import monitoring as lm
 
@@ -56,8 +70,20 @@ MAX_POINTS = 500
 MAX_EVIDENCE_FILES = 10
 MAX_NOTE = 5_000
 MAX_CSV_ROWS = 20_000
-#: Columns of the CSV bulk upload; ``period_end``, ``method_note`` and ``points`` may be empty.
-CSV_COLUMNS = ("site", "indicator", "period_start", "period_end", "value", "method_note", "points")
+#: Columns of the CSV bulk upload; ``period_end``, ``method_note``, ``points`` and ``evidence``
+#: may be empty. ``evidence`` names files of the ZIP archive sent with the CSV (``;`` between).
+CSV_COLUMNS = (
+    "site",
+    "indicator",
+    "period_start",
+    "period_end",
+    "value",
+    "method_note",
+    "points",
+    "evidence",
+)
+#: The columns of a CSV row that make its record (:class:`RecordInput`).
+RECORD_COLUMNS = CSV_COLUMNS[:-1]
 CSV_REQUIRED = ("site", "indicator", "period_start", "value")
 #: From a state, the states a reviewer may move a record to.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -487,12 +513,14 @@ def _store(
     settings: Settings,
     principal: Principal,
     checked: Sequence[CheckedRecord],
-    evidence: Sequence[Evidence] = (),
+    evidence: Sequence[Sequence[Evidence]] = (),
     captions: Sequence[str] = (),
     *,
     method: str = "observed",
     source: str = "Field monitoring submitted to Irbis",
 ) -> list[MonitoringRecord]:
+    """Store ``checked`` records with their points and, record by record, ``evidence`` files
+    (``captions`` go with the files of the first record), in one transaction (commits)."""
     set_actor(session, principal.username or f"user:{principal.user_id}")
     out: list[MonitoringRecord] = []
     for c in checked:
@@ -524,12 +552,15 @@ def _store(
             )
         session.add(rec)
         out.append(rec)
-    if evidence and len(out) != 1:
-        raise InvalidInput("evidence files go with one record at a time")
-    with stored_evidence(settings, evidence, captions) as files:
-        for cols in files:
-            out[0].evidence.append(MonitoringEvidence(**cols))
-        session.commit()
+    if len(evidence) > len(out):
+        raise ValueError("more lists of evidence files than records")
+    every = [ev for files in evidence for ev in files]
+    with stored_evidence(settings, every, captions) as stored:
+        columns = {cols["sha256"]: cols for cols in stored}
+        for rec, files in zip(out, evidence, strict=False):
+            for sha in dict.fromkeys(ev.sha256 for ev in files):  # a file once per record
+                rec.evidence.append(MonitoringEvidence(**columns[sha]))
+        session.commit()  # inside: if it fails, the files written for it are removed
     return out
 
 
@@ -553,7 +584,7 @@ def submit_record(
             f"there is a record of {_duplicate_text(checked)} already; a second one would "
             "count twice"
         )
-    return _store(session, settings, principal, [checked], evidence, captions)[0]
+    return _store(session, settings, principal, [checked], [evidence], captions)[0]
 
 
 @dataclass
@@ -624,6 +655,131 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
     return rows
 
 
+#: The first bytes of a ZIP archive (an empty one too): a CSV sent with its evidence files.
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _skipped(name: str) -> bool:
+    """Archive members that are not the sender's files: macOS resource forks and hidden files."""
+    parts = name.split("/")
+    return "__MACOSX" in parts or parts[-1].startswith(".")
+
+
+class EvidenceArchive:
+    """A ZIP archive of one CSV file and the evidence files its rows name (in the archive's
+    folders, e.g. ``photos/trap 4.jpg``).
+
+    The archive's directory is checked before anything is read (:func:`geo.archive.check_zip`:
+    number of members, names escaping the archive, links, declared sizes and compression
+    ratios); a member is then read only when a row names it, each at most once, and checked
+    like an evidence file sent with a form (:func:`geo.evidence.check_evidence`: type from the
+    content, sizes, metadata and the photo's location removed).
+    """
+
+    def __init__(self, zf: zipfile.ZipFile, limits: ArchiveLimits, settings: Settings) -> None:
+        self._zf = zf
+        self._settings = settings
+        members = {info.filename.replace("\\", "/"): info for info in check_zip(zf, limits)}
+        self._members = {name: info for name, info in members.items() if not _skipped(name)}
+        csvs = [n for n in self._members if n.lower().endswith(".csv")]
+        if len(csvs) != 1:
+            found = f"{len(csvs)} CSV files ({', '.join(sorted(csvs))})" if csvs else "none"
+            raise InvalidInput(
+                "a ZIP of monitoring records holds exactly one CSV file (the records) and the "
+                f"evidence files its 'evidence' column names; this one has {found}"
+            )
+        self.csv_name = csvs[0]
+        self._checked: dict[str, Evidence | str] = {}
+
+    @classmethod
+    @contextmanager
+    def open(
+        cls, data: bytes, limits: ArchiveLimits, settings: Settings
+    ) -> Iterator[EvidenceArchive]:
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise UnreadableFile(
+                f"the upload is not a readable ZIP archive ({redact_paths(str(exc))[:200]})"
+            ) from None
+        with zf:
+            yield cls(zf, limits, settings)
+
+    def read(self, name: str) -> bytes:
+        """The bytes of a member, as many as its directory entry declares (which the limits
+        were checked against) and no more."""
+        info = self._members[name]
+        try:
+            with self._zf.open(info) as fh:
+                data = fh.read(info.file_size + 1)
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            EOFError,
+            ValueError,
+            RuntimeError,  # encrypted
+            NotImplementedError,  # a compression method zipfile does not know
+            zlib.error,
+        ) as exc:
+            raise UnreadableFile(
+                f"{name} cannot be read from the archive ({redact_paths(str(exc))[:200]}); "
+                "zip the files again without a password"
+            ) from None
+        if len(data) > info.file_size:
+            raise TooLarge(f"{name} is larger in the archive than its directory says")
+        return data
+
+    def evidence(self, name: str) -> Evidence | str:
+        """The checked evidence file ``name``, or what is wrong with it."""
+        if name not in self._checked:
+            self._checked[name] = self._check(name)
+        return self._checked[name]
+
+    def _check(self, name: str) -> Evidence | str:
+        if name not in self._members or name == self.csv_name:
+            files = sorted(n for n in self._members if n != self.csv_name)
+            listed = ", ".join(files[:10]) + (" ..." if len(files) > 10 else "")
+            return (
+                f"the evidence file {name!r} is not in the archive (its files: "
+                f"{listed or 'none besides the CSV'}); name it with its folder, as in the ZIP"
+            )
+        up = self._settings.uploads
+        try:
+            return check_evidence(
+                self.read(name),
+                name=name,
+                max_photo_bytes=up.max_photo_bytes,
+                max_pdf_bytes=up.max_bytes,
+                keep_location=False,
+            )
+        except InvalidInput as exc:
+            return exc.message
+
+
+def _row_evidence(
+    archive: EvidenceArchive | None, names_text: str
+) -> tuple[list[Evidence], list[str]]:
+    """The evidence files a row names (``;`` between names), and what is wrong with them."""
+    names = [n.strip() for n in names_text.replace("\n", ";").split(";") if n.strip()]
+    if not names:
+        return [], []
+    if archive is None:
+        return [], [
+            "the evidence column names files, but a CSV file cannot carry them: send a ZIP "
+            "archive of the CSV and the files"
+        ]
+    if len(names) > MAX_EVIDENCE_FILES:
+        return [], [f"at most {MAX_EVIDENCE_FILES} evidence files per record"]
+    files, problems = [], []
+    for name in names:
+        checked = archive.evidence(name)
+        if isinstance(checked, str):
+            problems.append(checked)
+        else:
+            files.append(checked)
+    return files, problems
+
+
 def submit_csv(
     session: Session,
     settings: Settings,
@@ -635,27 +791,59 @@ def submit_csv(
 ) -> BatchReport:
     """Check every row of a CSV, then store all of them in one transaction or none.
 
-    Returns the report; it says per row (numbered as in a spreadsheet, the header being row
-    1) what is wrong. Nothing is stored if any row is wrong, or with ``dry_run``.
+    ``data`` is the CSV, or a ZIP archive of the CSV and the evidence files named in its
+    ``evidence`` column (:class:`EvidenceArchive`). Returns the report; it says per row
+    (numbered as in a spreadsheet, the header being row 1) what is wrong. Nothing is stored
+    (no record, no file) if any row or any file it names is wrong, or with ``dry_run``.
     """
     grant = get_grant(session, code)
     require_submitter(principal, grant)
+    if data[:4] not in ZIP_MAGIC:
+        return _submit_rows(session, settings, principal, grant, data, None, dry_run=dry_run)
+    try:
+        with EvidenceArchive.open(data, limits_for(settings.uploads).archive, settings) as archive:
+            csv_data = archive.read(archive.csv_name)
+            return _submit_rows(
+                session, settings, principal, grant, csv_data, archive, dry_run=dry_run
+            )
+    except InvalidInput as exc:
+        session.rollback()
+        return BatchReport(rows=[], stored=False, error=exc.message)
+
+
+def _submit_rows(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    grant: Grant,
+    data: bytes,
+    archive: EvidenceArchive | None,
+    *,
+    dry_run: bool,
+) -> BatchReport:
     try:
         rows = read_csv(data)
     except InvalidInput as exc:
         return BatchReport(rows=[], stored=False, error=exc.message)
     lookup = _Lookup(session, grant)
     report: list[dict[str, Any]] = []
-    good: list[tuple[int, CheckedRecord]] = []
+    good: list[tuple[int, CheckedRecord, list[Evidence]]] = []
     seen: dict[tuple[int, int, dt.date, dt.date], int] = {}
     for i, row in enumerate(rows, start=2):
         if "__extra__" in row:
             report.append({"row": i, "status": "error", "message": "more values than columns"})
             continue
-        try:
-            c = check_record(lookup, RecordInput(**{k: row.get(k, "") for k in CSV_COLUMNS}))
-        except InvalidInput as exc:
-            report.append({"row": i, "status": "error", "message": exc.message})
+        problems: list[str] = []
+        c = _attempt(
+            problems,
+            check_record,
+            lookup,
+            RecordInput(**{k: row.get(k, "") for k in RECORD_COLUMNS}),
+        )
+        files, file_problems = _row_evidence(archive, row.get("evidence", ""))
+        problems += file_problems
+        if c is None or problems:
+            report.append({"row": i, "status": "error", "message": "; ".join(problems)})
             continue
         k = _key(c)
         if k in seen:
@@ -668,10 +856,12 @@ def submit_csv(
             )
             continue
         seen[k] = i
-        report.append({"row": i, "status": "ok", "message": _duplicate_text(c)})
-        good.append((i, c))
-    stored_already = _existing(session, [_key(c) for _, c in good])
-    for i, c in good:
+        n = len({ev.sha256 for ev in files})
+        with_files = f" with {n} evidence file{'s' if n != 1 else ''}" if n else ""
+        report.append({"row": i, "status": "ok", "message": _duplicate_text(c) + with_files})
+        good.append((i, c, files))
+    stored_already = _existing(session, [_key(c) for _, c, _ in good])
+    for i, c, _ in good:
         if _key(c) in stored_already:
             report[i - 2] = {
                 "row": i,
@@ -682,7 +872,7 @@ def submit_csv(
     if not out.ok or dry_run:
         session.rollback()
         return out
-    _store(session, settings, principal, [c for _, c in good])
+    _store(session, settings, principal, [c for _, c, _ in good], [f for _, _, f in good])
     out.stored = True
     return out
 
