@@ -15,9 +15,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ROUTERS = ROOT / "api" / "routers"
 SERVICES = ROOT / "api" / "services"
-#: Services (a module, or a package by its name) still being rewritten without SQL text. The
-#: list only shrinks: an entry whose module is clean fails the test until it is removed.
-SERVICES_WITH_SQL_TEXT = frozenset({"grants"})
 
 #: SQL written as text: the keywords of a statement, in capitals as SQL is written here.
 SQL_TEXT = re.compile(
@@ -97,20 +94,11 @@ def _services_writing_sql(root: Path = SERVICES) -> dict[str, list[str]]:
 def test_no_service_writes_sql_text() -> None:
     names = {_service_name(p) for p in SERVICES.rglob("*.py")}
     assert {"monitoring", "sites", "threat_reports", "importing"} <= names  # they were found
-    found = {
-        name: hits
-        for name, hits in _services_writing_sql().items()
-        if name not in SERVICES_WITH_SQL_TEXT
-    }
+    found = _services_writing_sql()
     assert found == {}, (
         "SQL belongs in layers/ as Core or GeoAlchemy2 builders, not as text in a service: "
         + str(found)
     )
-
-
-def test_the_services_allowed_sql_text_still_have_some() -> None:
-    clean = sorted(SERVICES_WITH_SQL_TEXT - set(_services_writing_sql()))
-    assert clean == [], f"no SQL text left in {clean}: remove them from SERVICES_WITH_SQL_TEXT"
 
 
 def test_the_service_check_reads_modules_and_packages(tmp_path: Path) -> None:
