@@ -31,6 +31,8 @@ class _Parameters(HTMLParser):
             return
         if not self.inside:
             return
+        if self.rows:  # nested elements read as separate words, as a page shows them
+            self.rows[-1][self.part] += " "
         if tag == "dl":
             self.lists += 1
         elif self.lists == 1 and tag == "dt":
@@ -132,9 +134,34 @@ def test_loss_and_gaps_parameters_in_russian_and_kazakh(db_tx: RolledBack, tx_cl
 def test_parameters_in_english_and_as_stored_in_json(db_tx: RolledBack, tx_client: Any) -> None:
     stored = {"layers": ["threats", "countries"], "as_of": "2021-06-30"}
     run_id = _run(db_tx, "overlap", stored)
-    assert _page_parameters(tx_client, run_id, "en") == {
+    shown = _page_parameters(tx_client, run_id, "en")
+    assert shown == {
         "Layers overlapped": "Threats, Countries",
         "Funded field sites counted on": "June 30, 2021",
     }
+    # in the order of the labels, not the order JSONB keeps keys in (shorter first)
+    assert list(shown) == ["Layers overlapped", "Funded field sites counted on"]
     body = tx_client.get(f"/analyses/{run_id}?f=json").json()
     assert body["parameters"] == stored
+
+
+def test_habitat_parameters_of_each_species_in_russian(db_tx: RolledBack, tx_client: Any) -> None:
+    run_id = _run(
+        db_tx,
+        "habitat",
+        {
+            "species": {
+                "Panthera uncia": {
+                    "elevation_min_m": 3000.0,
+                    "elevation_min_by_region": {"Altai": 1000.0},
+                    "range_countries": ["KAZ", "KGZ"],
+                }
+            },
+            "ecosystems_run": 1,
+        },
+    )
+    assert _page_parameters(tx_client, run_id, "ru") == {
+        "Виды": "Panthera uncia Наименьшая высота 3 000 м "
+        "Наименьшая высота по регионам Altai: 1 000 м Страны ареала KAZ, KGZ",
+        "Анализ экосистем": "анализ 1",
+    }

@@ -38,6 +38,16 @@ LABELS: dict[str, Any] = {
     # habitat
     "species": _l("Species"),
     "ecosystems_run": _l("Ecosystems run"),
+    "elevation_min_m": _l("Lowest elevation"),
+    "elevation_max_m": _l("Highest elevation"),
+    "elevation_min_by_region": _l("Lowest elevation by region"),
+    "ecosystem_classes": _l("Ecosystem classes"),
+    "landcover_classes": _l("Land cover classes"),
+    "range_countries": _l("Range countries"),
+    "range_regions": _l("Range regions"),
+    "range_parts": _l("Parts of the range"),
+    "range": _l("Range"),
+    "sources": _l("Sources"),
     # ecosystems
     "resolution_deg": _l("Grid cell size"),
     "fine_dem": _l("Fine elevation model"),
@@ -64,6 +74,12 @@ LAYER_NAMES: dict[str, Any] = {
 EPOCHS: dict[str, Any] = {"current": _l("as it is"), "if_built": _l("if built")}
 
 _NONE = Markup('<span class="none">–</span>')
+#: Parameters are shown in the order of :data:`LABELS` (JSONB keeps no order), others after.
+_ORDER = {name: i for i, name in enumerate(LABELS)}
+
+
+def _ordered(value: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    return sorted(value.items(), key=lambda kv: _ORDER.get(str(kv[0]), len(_ORDER)))
 
 
 @dataclass(frozen=True)
@@ -84,7 +100,7 @@ def _mapping(value: Mapping[str, Any], lang: str, names: Mapping[str, Any]) -> M
         Markup("<dt>{}</dt><dd>{}</dd>").format(
             str(names.get(k, str(k).replace("_", " "))), _value(str(k), v, lang)
         )
-        for k, v in value.items()
+        for k, v in _ordered(value)
     )
     return Markup('<dl class="readable">{}</dl>').format(items)
 
@@ -101,6 +117,9 @@ def _named(name: str, v: Any, lang: str) -> Markup | None:
     if name == "epochs" and isinstance(v, Mapping):
         pairs = [Markup("{}: {}").format(str(EPOCHS.get(k, k)), r) for k, r in v.items()]
         return Markup("; ").join(pairs) if pairs else Markup("{}").format(i18n.gettext("none"))
+    if name.endswith("_by_region") and isinstance(v, Mapping):
+        metres = [Markup("{}: {}").format(k, _named("_m", x, lang) or x) for k, x in v.items()]
+        return Markup("; ").join(metres)
     if name == "threat" and v is None:
         return Markup("{}").format(i18n.gettext("all published threats"))
     if name.endswith("_run") and isinstance(v, int) and not isinstance(v, bool):
@@ -140,12 +159,12 @@ def _value(name: str, v: Any, lang: str) -> Markup:
 
 
 def parameter_rows(parameters: Mapping[str, Any] | None, lang: str) -> list[Parameter]:
-    """The parameters of a run in ``lang`` (en, ru or kk), in the order they were stored."""
+    """The parameters of a run in ``lang`` (en, ru or kk), in the order of :data:`LABELS`."""
     token = i18n.set_locale(lang)
     try:
         return [
             Parameter(name, str(LABELS.get(name, name.replace("_", " "))), _value(name, v, lang))
-            for name, v in (parameters or {}).items()
+            for name, v in _ordered(parameters or {})
         ]
     finally:
         i18n.reset(token)
