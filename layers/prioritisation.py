@@ -329,22 +329,14 @@ def _names(*pairs: tuple[str, Any]) -> Any:
     return func.jsonb_build_object(*(x for pair in pairs for x in pair), type_=JSONB)
 
 
-def name_units_statement(grid_id: int, first: int, last: int) -> Update:
-    """Name the units ``first``..``last`` (ids) of a grid by place, into ``values.place``.
-
-    Per unit: the district holding most of it (Kazakhstan's districts, when at least half of
-    the unit is in it) and its region, the nearest settlement in the unit's country (Kazakh
-    towns and villages from OpenStreetMap, Natural Earth's places) with its distance in km from
-    the unit's centre, and the mountain range at that centre; names in en/ru/kk.
-    """
-    u = planning_units.alias("u")
-    centre = select(func.ST_PointOnSurface(u.c.geom).label("c")).correlate(u).lateral("centre")
+def _district_of(u: Any) -> Any:
+    """LATERAL: the district holding most of unit ``u``, with that ``share`` of it."""
     d = districts.alias("d")
     share = (
         func.ST_Area(func.ST_Intersection(d.c.geom, u.c.geom), type_=Float)
         / func.nullif(func.ST_Area(u.c.geom, type_=Float), 0.0, type_=Float)
     ).label("share")
-    district = (
+    return (
         select(
             d.c.name_en,
             d.c.name_ru,
@@ -360,6 +352,11 @@ def name_units_statement(grid_id: int, first: int, last: int) -> Update:
         .correlate(u)
         .lateral("d")
     )
+
+
+def _settlement_near(u: Any, centre: Any) -> Any:
+    """LATERAL: the settlement nearest the ``centre`` of unit ``u`` in its country (a Kazakh
+    town or village from OpenStreetMap, or a Natural Earth place), names and ``km``."""
     s = settlements.alias("s")
     town = (
         select(
@@ -395,57 +392,54 @@ def name_units_statement(grid_id: int, first: int, last: int) -> Update:
         func.ST_Distance(cast(x.c.geom, GEOGRAPHY), cast(centre.c.c, GEOGRAPHY), type_=Float)
         / 1000.0
     ).label("km")
-    nearest = (
-        select(x.c.en, x.c.ru, x.c.kk, km).order_by(km).limit(1).correlate(centre).lateral("p")
-    )
+    return select(x.c.en, x.c.ru, x.c.kk, km).order_by(km).limit(1).correlate(centre).lateral("p")
+
+
+def _range_at(centre: Any) -> Any:
+    """LATERAL: the mountain range (Natural Earth) at a unit's ``centre``."""
     r = regions.alias("r")
-    mountains = (
+    return (
         select(r.c.name)
         .where(r.c.featurecla == "Range/mtn", func.ST_Intersects(r.c.geom, centre.c.c))
         .limit(1)
         .correlate(centre)
         .lateral("r")
     )
+
+
+def _place_record(district: Any, nearest: Any, mountains: Any) -> Any:
+    """A unit's ``place``: district and region (when the district holds at least half of the
+    unit), nearest settlement and its distance, mountain range; names in en/ru/kk."""
     in_district = district.c.share >= 0.5
-    record = func.jsonb_strip_nulls(
+
+    def said(prefix: str, of: Any) -> Any:
+        return _names(*((lang, of.c[f"{prefix}{lang}"]) for lang in ("en", "ru", "kk")))
+
+    return func.jsonb_strip_nulls(
         _names(
-            (
-                "district",
-                case(
-                    (
-                        in_district,
-                        _names(
-                            ("en", district.c.name_en),
-                            ("ru", district.c.name_ru),
-                            ("kk", district.c.name_kk),
-                        ),
-                    )
-                ),
-            ),
-            (
-                "region",
-                case(
-                    (
-                        in_district,
-                        _names(
-                            ("en", district.c.region_en),
-                            ("ru", district.c.region_ru),
-                            ("kk", district.c.region_kk),
-                        ),
-                    )
-                ),
-            ),
-            (
-                "settlement",
-                _names(("en", nearest.c.en), ("ru", nearest.c.ru), ("kk", nearest.c.kk)),
-            ),
+            ("district", case((in_district, said("name_", district)))),
+            ("region", case((in_district, said("region_", district)))),
+            ("settlement", said("", nearest)),
             ("settlement_km", func.round(cast(nearest.c.km, Numeric), 1)),
             ("range", mountains.c.name),
         ),
         type_=JSONB,
     )
+
+
+def name_units_statement(grid_id: int, first: int, last: int) -> Update:
+    """Name the units ``first``..``last`` (ids) of a grid by place, into ``values.place``.
+
+    Per unit: the district holding most of it (Kazakhstan's districts, when at least half of
+    the unit is in it) and its region, the nearest settlement in the unit's country (Kazakh
+    towns and villages from OpenStreetMap, Natural Earth's places) with its distance in km from
+    the unit's centre, and the mountain range at that centre; names in en/ru/kk.
+    """
+    u = planning_units.alias("u")
+    centre = select(func.ST_PointOnSurface(u.c.geom).label("c")).correlate(u).lateral("centre")
+    district, nearest, mountains = _district_of(u), _settlement_near(u, centre), _range_at(centre)
     named = (
-        select(u.c.id, record.label("place"))
+        select(u.c.id, _place_record(district, nearest, mountains).label("place"))
         .select_from(
             u.join(centre, true())
             .outerjoin(district, true())
@@ -468,6 +462,10 @@ def name_units_statement(grid_id: int, first: int, last: int) -> Update:
         )
     )
 
+
+# --------------------------------------------------------------------------------------------
+# The map of a plan
+# --------------------------------------------------------------------------------------------
 
 SELECTED = "#5e3c99"
 LOCKED_OUT = "#b2182b"
