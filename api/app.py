@@ -42,6 +42,7 @@ from api.routers import (
     threats,
 )
 from api.security_headers import SecurityHeadersMiddleware
+from api.services.prioritisation import start_runner
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.vendor import VendorFiles
 from api.versions import ChangeListener, DataVersions
@@ -130,6 +131,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             settings.database.read_url, settings=settings.database
         )
         app.state.versions = DataVersions(app.state.engine)
+        runner = app.state.prioritisation_runner = start_runner(app.state.engine)
         listener = None
         if settings.database.listen:
             listener = app.state.change_listener = ChangeListener(
@@ -141,6 +143,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         try:
             yield
         finally:
+            runner.shutdown()  # the runs at work get a moment to end; the rest are marked
             if listener is not None:
                 listener.stop()
             app.state.engine.dispose()

@@ -750,6 +750,8 @@ class PlanningGrid(Timestamped, Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_by: Mapped[str | None] = mapped_column(Text, deferred=True)
+    #: When a build from the form last said it was alive (see api.services.prioritisation).
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("resolution BETWEEN 0 AND 15", name="ck_planning_grids_resolution"),
@@ -799,6 +801,8 @@ class PrioritisationScenario(Timestamped, Base):
     created_by: Mapped[str | None] = mapped_column(Text, deferred=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When a solve last said it was alive (see api.services.prioritisation).
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     grid: Mapped[PlanningGrid] = relationship()
 

@@ -68,6 +68,11 @@ STATUS_TEXT: dict[str, Any] = {
     "infeasible": _l("infeasible"),
     "failed": _l("failed"),
 }
+#: Why a run failed, as the pages say it, where the service gives a reason of its own.
+ERROR_TEXT: dict[str, Any] = {
+    prio.STOPPED: _l("The server stopped while this ran; run it again."),
+    prio.UNEXPECTED: _l("An unexpected error stopped the run; it is in the server's log."),
+}
 
 
 def _require_analyst(principal: Principal) -> str:
@@ -83,11 +88,15 @@ def _is_analyst(principal: Principal) -> bool:
 
 
 def _runner(request: Request) -> prio.Runner:
-    """The app's background runner, made on first use."""
-    runner = getattr(request.app.state, "prioritisation_runner", None)
-    if runner is None:
-        runner = request.app.state.prioritisation_runner = prio.Runner()
+    """The app's background runner (made and shut down by the app's lifespan)."""
+    runner: prio.Runner = request.app.state.prioritisation_runner
     return runner
+
+
+def error_text(error: dict[str, Any] | None) -> str | None:
+    """A run's error message in the language of the request."""
+    message = (error or {}).get("message")
+    return None if message is None else str(ERROR_TEXT.get(message, message))
 
 
 def place_words() -> prio.PlaceWords:
@@ -258,7 +267,9 @@ async def new_grid_submit(
         field = _field_of(exc)
         return await run_in_threadpool(_grid_form, request, session, values, {field: exc.message})
     _runner(request).submit(
-        lambda: prio.finish_grid(engine, grid_id, params, actor=actor, data_dir=settings.data_dir)
+        "grid",
+        grid_id,
+        lambda: prio.finish_grid(engine, grid_id, params, actor=actor, data_dir=settings.data_dir),
     )
     return RedirectResponse(f"/prioritisation/grids/{grid_id}/progress", status_code=303)
 
@@ -371,7 +382,9 @@ async def new_scenario_submit(
         return await run_in_threadpool(
             _scenario_form, request, session, values, {field: exc.message}
         )
-    _runner(request).submit(lambda: prio.solve_in_background(engine, sid, params, actor=actor))
+    _runner(request).submit(
+        "scenario", sid, lambda: prio.solve_in_background(engine, sid, params, actor=actor)
+    )
     return RedirectResponse(f"/prioritisation/scenarios/{sid}/progress", status_code=303)
 
 
@@ -396,28 +409,43 @@ def _status_body(kind: str, record_id: int, state: dict[str, Any]) -> dict[str, 
         "step": progress.get("step", 0),
         "steps": progress.get("steps", 0),
         "message": str(STEP_TEXT.get(progress.get("message"), progress.get("message") or "")),
-        "error": (state.get("error") or {}).get("message"),
+        "error": error_text(state.get("error")),
         "next": done,
     }
 
 
 def _state(session: Session, kind: str, record_id: int) -> dict[str, Any]:
+    """Where a run is (runs whose server stopped are marked so first: see
+    :func:`_expire_stale`)."""
     if kind == "grid":
         return prio.run_progress(prio.get_grid(session, record_id))
     return prio.run_progress(prio.get_scenario(session, record_id))
 
 
+def _expire_stale(engine: Any) -> None:
+    """Mark the runs whose server stopped (their heartbeat is old) as failed, before a page
+    about runs is read."""
+    prio.expire_stale_runs(engine)
+
+
 @router.get("/grids/{grid_id}/status", summary="Where a grid's build is (for its page)")
-def grid_status(grid_id: GridId, session: ReadSessionDep) -> dict[str, Any]:
+def grid_status(grid_id: GridId, session: ReadSessionDep, engine: EngineDep) -> dict[str, Any]:
+    _expire_stale(engine)
     return _status_body("grid", grid_id, _state(session, "grid", grid_id))
 
 
 @router.get("/scenarios/{scenario_id}/status", summary="Where a scenario's solve is")
-def scenario_status(scenario_id: ScenarioId, session: ReadSessionDep) -> dict[str, Any]:
+def scenario_status(
+    scenario_id: ScenarioId, session: ReadSessionDep, engine: EngineDep
+) -> dict[str, Any]:
+    _expire_stale(engine)
     return _status_body("scenario", scenario_id, _state(session, "scenario", scenario_id))
 
 
-def _progress_page(request: Request, session: Session, kind: str, record_id: int) -> Response:
+def _progress_page(
+    request: Request, session: Session, engine: Any, kind: str, record_id: int
+) -> Response:
+    _expire_stale(engine)
     if kind == "grid":
         record: Any = prio.get_grid(session, record_id)
     else:
@@ -434,17 +462,19 @@ def _progress_page(request: Request, session: Session, kind: str, record_id: int
 
 
 @router.get("/grids/{grid_id}/progress", response_class=HTMLResponse, include_in_schema=False)
-def grid_progress(request: Request, grid_id: GridId, session: ReadSessionDep) -> Response:
-    return _progress_page(request, session, "grid", grid_id)
+def grid_progress(
+    request: Request, grid_id: GridId, session: ReadSessionDep, engine: EngineDep
+) -> Response:
+    return _progress_page(request, session, engine, "grid", grid_id)
 
 
 @router.get(
     "/scenarios/{scenario_id}/progress", response_class=HTMLResponse, include_in_schema=False
 )
 def scenario_progress(
-    request: Request, scenario_id: ScenarioId, session: ReadSessionDep
+    request: Request, scenario_id: ScenarioId, session: ReadSessionDep, engine: EngineDep
 ) -> Response:
-    return _progress_page(request, session, "scenario", scenario_id)
+    return _progress_page(request, session, engine, "scenario", scenario_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -520,15 +550,19 @@ def get_units(
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
 def scenarios_page(
-    request: Request, session: ReadSessionDep, principal: PrincipalDep
+    request: Request, session: ReadSessionDep, principal: PrincipalDep, engine: EngineDep
 ) -> HTMLResponse:
+    _expire_stale(engine)
     scenarios = prio.list_scenarios(session)
     for sc in scenarios:
+        sc["error_text"] = error_text(sc["error"])
         greedy = prio.get_scenario(session, sc["id"]).results or {}
         sc["greedy_cost"] = (greedy.get("greedy") or {}).get("cost")
         sc["summary"] = sc["summary"] or {}
         sc["solver"] = sc["solver"] or {}
     grids = prio.list_grids(session)
+    for g in grids:
+        g["error_text"] = error_text((g["inputs"] or {}).get("error"))
     return render(
         request,
         "prioritisation_list.html",

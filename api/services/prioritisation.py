@@ -12,8 +12,11 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine, Executable, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
@@ -587,7 +591,9 @@ def _store_grid(
             grid = m.PlanningGrid(name=name, created_by=actor)
             s.add(grid)
         else:
-            grid = get_grid(s, grid_id)
+            grid = get_grid(s, grid_id, for_update=True)
+            if grid_status(grid) != "building":
+                raise RunStopped(STOPPED)
         grid.resolution = params.resolution
         grid.countries = params.countries
         grid.features = features
@@ -600,8 +606,8 @@ def _store_grid(
         return grid.id
 
 
-def get_grid(session: Session, grid_id: int) -> m.PlanningGrid:
-    grid = session.get(m.PlanningGrid, grid_id)
+def get_grid(session: Session, grid_id: int, *, for_update: bool = False) -> m.PlanningGrid:
+    grid = session.get(m.PlanningGrid, grid_id, with_for_update=for_update)
     if grid is None:
         raise NotFound(f"no planning grid {grid_id}")
     return grid
@@ -919,7 +925,8 @@ def run_scenario(
         that cannot be met and the scenario's id.
     """
     scenario_id = start_scenario(engine, params, actor=actor)
-    return solve_started_scenario(engine, scenario_id, params, actor=actor, progress=progress)
+    with beating(engine, "scenario", scenario_id):
+        return solve_started_scenario(engine, scenario_id, params, actor=actor, progress=progress)
 
 
 def _check_scenario(s: Session, params: ScenarioParams) -> dict[str, Any]:
@@ -994,6 +1001,7 @@ def start_scenario(engine: Engine, params: ScenarioParams, *, actor: str | None 
             inputs=inputs,
             results={"progress": _step(SCENARIO_STEPS, None)},
             created_by=actor,
+            heartbeat_at=func.now(),
         )
         s.add(scenario)
         s.flush()
@@ -1015,14 +1023,19 @@ def _scenario_progress(engine: Engine, scenario_id: int, also: Progress | None) 
 
     def say(message: str) -> None:
         with engine.begin() as conn:
-            conn.execute(
+            moved = conn.execute(
                 update(m.PrioritisationScenario)
-                .where(m.PrioritisationScenario.id == scenario_id)
+                .where(
+                    m.PrioritisationScenario.id == scenario_id,
+                    m.PrioritisationScenario.status.in_(ACTIVE_SCENARIO),
+                )
                 .values(
                     status=m.ScenarioStatus.running.value,
                     results={"progress": _step(SCENARIO_STEPS, message)},
                 )
             )
+        if moved.rowcount == 0:
+            raise RunStopped(STOPPED)
         if also is not None:
             also(message)
 
@@ -1052,6 +1065,8 @@ def solve_started_scenario(
             units, features, params, locked_out_ids=locked_out_ids, progress=say
         )
         say(SCENARIO_STEPS[5])
+    except RunStopped:
+        raise  # recorded as failed by whoever stopped it
     except Infeasible as exc:
         _scenario_ended(engine, scenario_id, "infeasible", started, actor, exc.message, exc.details)
         details = dict(exc.details) if isinstance(exc.details, dict) else {}
@@ -1063,7 +1078,9 @@ def solve_started_scenario(
         _scenario_ended(engine, scenario_id, "failed", started, actor, UNEXPECTED, None)
         raise
     with transaction(engine, actor=actor) as s:
-        scenario = get_scenario(s, scenario_id)
+        scenario = get_scenario(s, scenario_id, for_update=True)
+        if scenario.status not in ACTIVE_SCENARIO:
+            raise RunStopped(STOPPED)
         scenario.status = m.ScenarioStatus.solved.value
         scenario.results = results
         scenario.solver = solution.stats()
@@ -1089,7 +1106,9 @@ def _scenario_ended(
     details: Any,
 ) -> None:
     with transaction(engine, actor=actor) as s:
-        scenario = get_scenario(s, scenario_id)
+        scenario = get_scenario(s, scenario_id, for_update=True)
+        if scenario.status not in ACTIVE_SCENARIO:
+            return  # stopped already, with its reason
         scenario.status = status
         scenario.results = None
         scenario.error = {"message": message, "details": details}
@@ -1097,8 +1116,10 @@ def _scenario_ended(
         scenario.finished_at = dt.datetime.now(dt.UTC)
 
 
-def get_scenario(session: Session, scenario_id: int) -> m.PrioritisationScenario:
-    sc = session.get(m.PrioritisationScenario, scenario_id)
+def get_scenario(
+    session: Session, scenario_id: int, *, for_update: bool = False
+) -> m.PrioritisationScenario:
+    sc = session.get(m.PrioritisationScenario, scenario_id, with_for_update=for_update)
     if sc is None:
         raise NotFound(f"no prioritisation scenario {scenario_id}")
     return sc
@@ -1267,19 +1288,223 @@ def cost_unit(grid_parameters: dict[str, Any]) -> tuple[str, bool]:
 # --------------------------------------------------------------------------------------------
 
 
+#: How often a run from the form says it is alive, and how long after its last word a run
+#: left building, waiting or running is taken for stopped with its process (seconds).
+HEARTBEAT_S = 15.0
+STALE_AFTER_S = 120.0
+
+#: What a page says of a run that its server stopped (a restart, a kill) before it ended.
+STOPPED = "the server stopped while this ran; run it again"
+
+#: Statuses of a scenario still at work (or waiting for the worker).
+ACTIVE_SCENARIO = (m.ScenarioStatus.pending.value, m.ScenarioStatus.running.value)
+
+Kind = Literal["grid", "scenario"]
+
+
+class RunStopped(Conflict):
+    """The run was marked as stopped (its server went away, or it was taken for gone): its
+    work ends without writing over that record."""
+
+
+def _grid_building() -> Any:
+    return m.PlanningGrid.inputs["status"].astext == "building"
+
+
+def _beat(engine: Engine, held: dict[Kind, set[int]]) -> None:
+    """Write the time into the heartbeat of the runs ``held`` that are still at work."""
+    with engine.begin() as conn:
+        if held["grid"]:
+            conn.execute(
+                update(m.PlanningGrid)
+                .where(m.PlanningGrid.id.in_(sorted(held["grid"])), _grid_building())
+                .values(heartbeat_at=func.now())
+            )
+        if held["scenario"]:
+            conn.execute(
+                update(m.PrioritisationScenario)
+                .where(
+                    m.PrioritisationScenario.id.in_(sorted(held["scenario"])),
+                    m.PrioritisationScenario.status.in_(ACTIVE_SCENARIO),
+                )
+                .values(heartbeat_at=func.now())
+            )
+
+
+class Heartbeat:
+    """A thread that says, every ``interval`` seconds, that the runs it holds are alive."""
+
+    def __init__(self, engine: Engine, interval: float = HEARTBEAT_S) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._held: dict[Kind, set[int]] = {"grid": set(), "scenario": set()}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, kind: Kind, record_id: int) -> None:
+        with self._lock:
+            self._held[kind].add(record_id)
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(
+                    target=self._run, name="irbis-plan-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def release(self, kind: Kind, record_id: int) -> None:
+        with self._lock:
+            self._held[kind].discard(record_id)
+
+    def held(self) -> dict[Kind, set[int]]:
+        with self._lock:
+            return {k: set(v) for k, v in self._held.items()}
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            held = self.held()
+            if not any(held.values()):
+                continue
+            try:
+                _beat(self._engine, held)
+            except Exception:  # the database may be away for a moment: beat again later
+                log.warning("the heartbeat of prioritisation runs failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._interval + 5)
+
+
+@contextmanager
+def beating(
+    engine: Engine, kind: Kind, record_id: int, *, interval: float = HEARTBEAT_S
+) -> Iterator[None]:
+    """Keep the heartbeat of one run while the block works on it."""
+    heart = Heartbeat(engine, interval)
+    heart.hold(kind, record_id)
+    try:
+        yield
+    finally:
+        heart.stop()
+
+
+def mark_stopped(engine: Engine, runs: dict[Kind, set[int]]) -> int:
+    """Mark these runs, where still at work, as failed with :data:`STOPPED`; returns how many."""
+    return _fail_runs(engine, grids=runs.get("grid", set()), scenarios=runs.get("scenario", set()))
+
+
+def expire_stale_runs(engine: Engine, *, stale_after_s: float = STALE_AFTER_S) -> int:
+    """Mark the runs still at work whose heartbeat is older than ``stale_after_s`` (or that
+    never had one) as failed with :data:`STOPPED`: their process is gone. Returns how many."""
+    return _fail_runs(engine, stale_after_s=stale_after_s)
+
+
+def _fail_runs(
+    engine: Engine,
+    *,
+    grids: set[int] | None = None,
+    scenarios: set[int] | None = None,
+    stale_after_s: float | None = None,
+) -> int:
+    """Mark runs still at work as failed with :data:`STOPPED`: the given ones, or those whose
+    heartbeat is older than ``stale_after_s``."""
+
+    def gone(column: Any) -> Any:
+        bound = func.now() - dt.timedelta(seconds=float(stale_after_s or 0))
+        return column.is_(None) | (column < bound)
+
+    error = {"message": STOPPED}
+    grid, scenario = m.PlanningGrid, m.PrioritisationScenario
+    n = 0
+    with engine.begin() as conn:
+        if stale_after_s is not None or grids:
+            which = gone(grid.heartbeat_at) if stale_after_s is not None else None
+            n += conn.execute(
+                update(grid)
+                .where(_grid_building(), which if which is not None else grid.id.in_(grids or ()))
+                .values(inputs={"status": "failed", "error": error})
+            ).rowcount
+        if stale_after_s is not None or scenarios:
+            which = gone(scenario.heartbeat_at) if stale_after_s is not None else None
+            n += conn.execute(
+                update(scenario)
+                .where(
+                    scenario.status.in_(ACTIVE_SCENARIO),
+                    which if which is not None else scenario.id.in_(scenarios or ()),
+                )
+                .values(
+                    status=m.ScenarioStatus.failed.value,
+                    results=None,
+                    error={**error, "details": None},
+                    finished_at=func.now(),
+                )
+            ).rowcount
+    if n:
+        log.warning("%d prioritisation run(s) marked as stopped", n)
+    return n
+
+
 class Runner:
     """Builds grids and solves scenarios one at a time on a background thread, so that a
     form is answered at once; the record's status and progress tell the page how it goes
-    (any process can read them: they are in the database)."""
+    (any process can read them: they are in the database). While a run waits or works, its
+    heartbeat is kept; :meth:`shutdown` waits briefly for the run at work, then marks what is
+    left as stopped."""
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(
+        self, engine: Engine, workers: int = 1, *, heartbeat_s: float = HEARTBEAT_S
+    ) -> None:
+        self._engine = engine
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irbis-plan")
+        self._heart = Heartbeat(engine, heartbeat_s)
+        self._futures: set[Future[object]] = set()
+        self.closed = False
 
-    def submit(self, fn: Callable[[], object]) -> Future[object]:
-        return self._pool.submit(fn)
+    def submit(self, kind: Kind, record_id: int, fn: Callable[[], object]) -> Future[object]:
+        """Run ``fn`` (the work on the run ``kind`` ``record_id``) on the background thread."""
+        self._heart.hold(kind, record_id)
 
-    def shutdown(self) -> None:
+        def work() -> object:
+            try:
+                return fn()
+            finally:
+                self._heart.release(kind, record_id)
+
+        future = self._pool.submit(work)
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        return future
+
+    def held(self) -> dict[Kind, set[int]]:
+        """The runs waiting or at work."""
+        return self._heart.held()
+
+    def shutdown(self, wait_s: float = 5.0) -> int:
+        """Cancel the runs that wait, give the one at work ``wait_s`` seconds to end, and mark
+        every run left as stopped; returns how many were marked."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        wait_for(list(self._futures), timeout=wait_s)
+        self._heart.stop()
+        self.closed = True
+        left = self._heart.held()
+        if not any(left.values()):
+            return 0
+        try:
+            return mark_stopped(self._engine, left)
+        except SQLAlchemyError:  # their heartbeat stops: expire_stale_runs marks them later
+            log.warning("could not mark prioritisation runs %s as stopped", left, exc_info=True)
+            return 0
+
+
+def start_runner(engine: Engine) -> Runner:
+    """A server's background runner, once the runs that a stopped server left at work are
+    marked as such (:func:`expire_stale_runs`; a database not reachable yet is left for the
+    pages to check)."""
+    try:
+        expire_stale_runs(engine)
+    except SQLAlchemyError:
+        log.warning("could not look for stopped prioritisation runs", exc_info=True)
+    return Runner(engine)
 
 
 def grid_status(grid: m.PlanningGrid) -> str:
@@ -1313,6 +1538,7 @@ def start_grid(engine: Engine, params: GridParams, *, actor: str | None = None) 
             parameters=params.model_dump(mode="json", exclude={"name"}),
             inputs={"status": "building", "progress": _step(GRID_STEPS, None)},
             created_by=actor,
+            heartbeat_at=func.now(),
         )
         s.add(grid)
         s.flush()
@@ -1320,10 +1546,16 @@ def start_grid(engine: Engine, params: GridParams, *, actor: str | None = None) 
 
 
 def _set_grid_inputs(engine: Engine, grid_id: int, inputs: dict[str, Any]) -> None:
+    """Record where a grid's build is, while it is still building (else :class:`RunStopped`:
+    it was marked as stopped, and that stays)."""
     with engine.begin() as conn:
-        conn.execute(
-            update(m.PlanningGrid).where(m.PlanningGrid.id == grid_id).values(inputs=inputs)
+        moved = conn.execute(
+            update(m.PlanningGrid)
+            .where(m.PlanningGrid.id == grid_id, _grid_building())
+            .values(inputs=inputs)
         )
+    if moved.rowcount == 0:
+        raise RunStopped(STOPPED)
 
 
 def finish_grid(
@@ -1342,6 +1574,10 @@ def finish_grid(
             engine, grid_id, {"status": "building", "progress": _step(GRID_STEPS, message)}
         )
 
+    def failed(message: str) -> None:
+        with suppress(RunStopped):  # marked as stopped already: that stays
+            _set_grid_inputs(engine, grid_id, {"status": "failed", "error": {"message": message}})
+
     try:
         build_grid(
             engine,
@@ -1351,11 +1587,13 @@ def finish_grid(
             progress=say,
             grid_id=grid_id,
         )
+    except RunStopped:
+        log.warning("planning grid %s was stopped before it was built", grid_id)
     except IrbisError as exc:
-        _set_grid_inputs(engine, grid_id, {"status": "failed", "error": {"message": exc.message}})
+        failed(exc.message)
     except Exception:
         log.exception("planning grid %s could not be built", grid_id)
-        _set_grid_inputs(engine, grid_id, {"status": "failed", "error": {"message": UNEXPECTED}})
+        failed(UNEXPECTED)
 
 
 def solve_in_background(
@@ -1364,6 +1602,8 @@ def solve_in_background(
     """:func:`solve_started_scenario` for a background thread: the outcome is in the record."""
     try:
         solve_started_scenario(engine, scenario_id, params, actor=actor)
+    except RunStopped:
+        log.warning("prioritisation scenario %s was stopped before it was solved", scenario_id)
     except IrbisError:
         pass  # recorded as infeasible or failed, with the reason
     except Exception:
@@ -1448,15 +1688,20 @@ def run_progress(record: m.PlanningGrid | m.PrioritisationScenario) -> dict[str,
 __all__ = [
     "GRID_STEPS",
     "SCENARIO_STEPS",
+    "STOPPED",
     "CostParams",
     "GridParams",
+    "Heartbeat",
     "PlaceWords",
+    "RunStopped",
     "Runner",
     "ScenarioParams",
+    "beating",
     "build_grid",
     "compute_grid",
     "cost_unit",
     "ensure_demo_scenario",
+    "expire_stale_runs",
     "finish_grid",
     "form_choices",
     "get_grid",
@@ -1465,6 +1710,7 @@ __all__ = [
     "grid_status",
     "list_grids",
     "list_scenarios",
+    "mark_stopped",
     "name_units",
     "read_units",
     "run_progress",
@@ -1475,6 +1721,7 @@ __all__ = [
     "solve_scenario",
     "solve_started_scenario",
     "start_grid",
+    "start_runner",
     "start_scenario",
     "unit_label",
     "unit_places",
