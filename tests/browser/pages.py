@@ -1,4 +1,5 @@
-"""Every kind of page a person can open, for the phone-size and accessibility tests.
+"""Every kind of page a person can open, for the phone-size and accessibility tests, and the
+accessibility check (axe-core) they both run on a loaded page.
 
 The public pages are opened without an account; the pages that need one are opened by a user
 who is an analyst and the grantee of the demo's first grant (logged in through the form)."""
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from api.auth.testing import TEST_PASSWORD, make_user
+from api.settings import NODE_MODULES
 
 GRANT = "SOS-CA-EX-01"
 #: a collection of polygons with items, a table and a map
@@ -65,3 +67,26 @@ def logged_in_context(browser: Any, engine: Engine, base: str, **context: Any) -
     page.wait_for_url(f"{base}/")
     page.close()
     return ctx
+
+
+#: axe-core, the accessibility checker (npm ci installs it)
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+RUN = """async () => {
+  const r = await axe.run(document, {resultTypes: ['violations']});
+  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
+
+def axe_violations(page: Any, where: str) -> list[str]:
+    """The serious and critical accessibility violations of the page loaded in ``page``."""
+    if page.locator(".folium-map, .leaflet-container").count():
+        page.wait_for_timeout(300)  # the map's legend and switcher are drawn after load
+    page.evaluate(AXE.read_text())  # as a script: defines window.axe
+    found = page.evaluate(RUN)
+    return [
+        f"{where}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}"
+        for v in found
+        if v["impact"] in SERIOUS
+    ]

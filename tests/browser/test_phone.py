@@ -1,7 +1,8 @@
 """At phone size (390 x 844 and 360 x 740) every page fits the screen: the document never
 scrolls sideways (wide tables scroll within themselves), the navigation opens from its menu
 button and every link in it is on screen, maps are tall enough to use, and pinch zoom is
-allowed."""
+allowed. At the first size, the accessibility check (axe-core, as in test_axe.py) runs on each
+page as loaded, before the checks here touch its menu and map controls: one visit for both."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from tests.browser.pages import ACCOUNT_PAGES, logged_in_context, public_pages
+from tests.browser.pages import ACCOUNT_PAGES, axe_violations, logged_in_context, public_pages
 
 pytestmark = pytest.mark.browser
 PHONES = [(390, 844), (360, 740)]
+#: the phone size at which axe-core also checks each page
+AXE_SIZE = PHONES[0]
 #: the smallest map height (px) that leaves room to pan and zoom on a phone
 MAP_HEIGHT = 300
 
@@ -48,6 +51,8 @@ def _check(page: Any, url: str, size: tuple[int, int]) -> list[str]:
     assert resp is not None and resp.status < 500, url
     page.wait_for_load_state("load")
     where = f"{url} at {size[0]}x{size[1]}"
+    if size == AXE_SIZE:
+        problems += axe_violations(page, where)
     got = page.evaluate(OVERFLOW)
     if got["scroll"] > got["inner"]:
         problems.append(
