@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Tile latency and server memory while anonymous clients abuse filters and request bodies.
 
-Starts the real server (uvicorn, one worker, 127.0.0.1 only) on a database holding the demo
-data, then:
+Starts the real server (``irbis serve``, one worker or ``--workers N``, 127.0.0.1 only) on a
+database holding the demo data, then:
 
 1. idle: one client fetches a fixed set of vector tiles (z3-6 over the region, three layers)
    in a loop; tile latency p50/p99 and the server's RSS (psutil on the server's PID);
@@ -21,8 +21,10 @@ what the tiles wait for. Each client runs in its own process so the measuring cl
 share a GIL with the attackers; ``--attacker-nice 19`` runs the attackers at the lowest CPU
 priority, roughly as if they were on another machine. The server takes the ``IRBIS_*``
 settings of the environment (e.g. ``IRBIS_HEAVY_ENABLED=false`` to measure without the
-per-client bounds on heavy requests). The whole run takes under 3 minutes and stops by
-itself; only the server process it started is stopped.
+per-client bounds on heavy requests, ``IRBIS_RATELIMIT_REFUSALS_FREE=1000000`` without the
+hold on repeated refusals). With ``--workers N`` the warm-up fills every worker's tile cache
+and the server's memory and CPU are its workers' too. The whole run takes under 3 minutes
+and stops by itself; only the server process it started (and so its workers) is stopped.
 
     .venv/bin/python bench/bench_abuse.py                       # the demo database
     .venv/bin/python bench/bench_abuse.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test_f
@@ -40,6 +42,7 @@ import math
 import multiprocessing as mp
 import os
 import random
+import select
 import socket
 import statistics
 import subprocess
@@ -163,6 +166,31 @@ def tile_client(port: int, seconds: float, out: Any) -> None:
     out.put({"lat_ms": lats, "statuses": dict(statuses), "cpu_s": time.process_time() - cpu0})
 
 
+def warm(port: int, workers: int) -> int:
+    """Every tile into every worker's cache: twice, 4 connections per worker at once, each
+    fetching the whole set (the kernel hands each new connection to a worker that is free to
+    accept it, so concurrent ones spread over the workers); how many were fetched."""
+    fetched: list[int] = []
+
+    def one() -> None:
+        c = _conn(port)
+        try:
+            for path in tile_set():
+                c.request("GET", path)
+                c.getresponse().read()
+                fetched.append(1)
+        finally:
+            c.close()
+
+    for _ in range(2):
+        threads = [threading.Thread(target=one) for _ in range(4 * workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return len(fetched)
+
+
 def filter_clients(port: int, seconds: float, n: int, out: Any, nice: int = 0) -> None:
     """``n`` threads sending costly filters back to back (one at a time each)."""
     os.nice(nice)
@@ -232,20 +260,27 @@ def body_clients(port: int, seconds: float, n: int, grant: str, out: Any, nice: 
                 s.sendall(head.encode())
                 s.setblocking(False)
                 answer = b""
+                frame = f"{CHUNK:x}\r\n".encode() + junk + b"\r\n"
+                pending = b""
+                # send chunks while the server takes them; read its answer as soon as it
+                # comes (a held refusal comes while the server reads nothing)
                 while sent < BODY_MB * 1024 * 1024 and time.perf_counter() < end + 30:
+                    readable, writable, _ = select.select([s], [s], [], 1.0)
+                    if readable:
+                        with contextlib.suppress(OSError):
+                            answer = s.recv(4096)
+                        break
+                    if not writable:
+                        continue
+                    pending = pending or frame
                     try:
-                        answer += s.recv(4096)
-                        if answer:
-                            break
+                        pending = pending[s.send(pending) :]
                     except BlockingIOError:
-                        pass
-                    try:
-                        s.setblocking(True)
-                        s.sendall(f"{CHUNK:x}\r\n".encode() + junk + b"\r\n")
-                        s.setblocking(False)
-                        sent += CHUNK
+                        continue
                     except OSError:
                         break
+                    if not pending:
+                        sent += CHUNK
                 if not answer:
                     s.setblocking(True)
                     with contextlib.suppress(OSError):
@@ -293,8 +328,18 @@ def pct(vals: list[float], p: float) -> float:
     return vals[lo] + (vals[hi] - vals[lo]) * (k - lo)
 
 
+def family(proc: Any) -> list[Any]:
+    """The server process and its children (the workers of ``irbis serve --workers N``)."""
+    import psutil
+
+    try:
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return [proc]
+
+
 class RSS:
-    """Samples the server's resident memory every 0.1 s."""
+    """Samples the server's resident memory (with its workers') every 0.1 s."""
 
     def __init__(self, pid: int) -> None:
         import psutil
@@ -309,9 +354,10 @@ class RSS:
     def _run(self) -> None:
         while not self._stop.wait(0.1):
             try:
-                self.samples.append((self.phase, self.proc.memory_info().rss / 2**20))
+                rss = sum(p.memory_info().rss for p in family(self.proc))
             except Exception:
                 return
+            self.samples.append((self.phase, rss / 2**20))
 
     def stop(self) -> None:
         self._stop.set()
@@ -352,12 +398,12 @@ class CPU:
         return out
 
     def sample(self) -> dict[str, Any]:
-        st = self.server.cpu_times()
-        return {
-            "t": time.perf_counter(),
-            "server": st.user + st.system,
-            "backends": self._backends(),
-        }
+        server = 0.0
+        for p in family(self.server):
+            with contextlib.suppress(self.psutil.Error):
+                st = p.cpu_times()
+                server += st.user + st.system
+        return {"t": time.perf_counter(), "server": server, "backends": self._backends()}
 
     @staticmethod
     def delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
@@ -438,6 +484,13 @@ def main() -> None:
         "the CPU the server, PostgreSQL and the tile client leave, roughly as if they ran "
         "on another machine",
     )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="irbis serve --workers N (each worker counts its own per-client bounds with the "
+        "default memory:// rate-limit store)",
+    )
     ap.add_argument("--out", default="/tmp/benchdata/results/irbis_abuse.json")
     args = ap.parse_args()
     seconds = max(5.0, min(args.seconds, 60.0))
@@ -447,15 +500,29 @@ def main() -> None:
 
     port = free_port()
     env = dict(os.environ, IRBIS_DATABASE_URL=args.db_url, IRBIS_DATABASE_READER_URL=reader)
-    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--no-access-log", "--log-level", "warning"]  # fmt: skip
-    server = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+    workers = max(1, min(args.workers, 8))
+    irbis = Path(sys.executable).with_name("irbis")
+    cmd = [str(irbis), "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers)]  # fmt: skip
+    server = subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    up: list[bytes] = []
+
+    def watch(stream: Any) -> None:
+        """Pass uvicorn's messages on, noting each worker's "startup complete"."""
+        for line in stream:
+            sys.stderr.buffer.write(line)
+            if b"Application startup complete" in line:
+                up.append(line)
+
+    threading.Thread(target=watch, args=(server.stderr,), daemon=True).start()
     res: dict[str, Any] = {
         "port": port,
         "seconds_per_phase": seconds,
         "rounds": args.rounds,
         "attacker_nice": args.attacker_nice,
+        "workers": workers,
         "settings_env": {
             k: v
             for k, v in sorted(os.environ.items())
@@ -464,14 +531,14 @@ def main() -> None:
     }
     t_start = time.perf_counter()
     try:
-        deadline = time.perf_counter() + 60
+        deadline = time.perf_counter() + 60 + 60 * workers  # workers start slowly when busy
         while True:
             if server.poll() is not None or time.perf_counter() > deadline:
                 raise SystemExit("bench_abuse: the server did not start")
             try:
                 c = _conn(port, 5)
                 c.request("GET", "/health")
-                if c.getresponse().status == 200:
+                if c.getresponse().status == 200 and len(up) >= workers:
                     break
             except OSError:
                 pass
@@ -480,12 +547,10 @@ def main() -> None:
         cpu = CPU(server.pid, args.db_url)
         ctx = mp.get_context("spawn")
         q: Any = ctx.Queue()
-        # warm-up: every tile once, so both phases measure the same (cached) tiles
+        # warm-up: every tile in every worker's cache, so both phases measure the same
+        # (cached) tiles
         rss.phase = "warm"
-        w = ctx.Process(target=tile_client, args=(port, 5.0, q))
-        w.start()
-        res["warm"] = {"tiles": len(q.get()["lat_ms"])}
-        w.join()
+        res["warm"] = {"tiles": warm(port, workers)}
 
         # idle and attack alternate in --rounds short windows, so that other work on a
         # shared machine weighs on both alike
