@@ -23,6 +23,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    distinct,
     exists,
     func,
     literal,
@@ -30,7 +31,6 @@ from sqlalchemy import (
     or_,
     select,
     table,
-    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
@@ -39,36 +39,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from geoalchemy2 import Geography, Geometry
 
 from layers.public import published_threats
-
-SITES_SQL = text(
-    """
-    SELECT id, name, round((ST_Area(geom::geography) / 1e4)::numeric, 1)::float AS area_ha,
-           uploaded_at, method
-    FROM field_sites WHERE grant_id = :gid ORDER BY name
-    """
-)
-
-FOOTPRINT_SQL = text(
-    """
-    SELECT ST_AsGeoJSON(geom, 6) AS geojson, ST_Area(geom::geography) / 1e4 AS area_ha,
-           ST_XMin(geom) AS xmin, ST_YMin(geom) AS ymin, ST_XMax(geom) AS xmax,
-           ST_YMax(geom) AS ymax
-    FROM grants WHERE id = :gid AND geom IS NOT NULL
-    """
-)
-
-PROTECTED_SQL = text(
-    """
-    WITH g AS (SELECT geom, ST_Area(geom::geography) AS area FROM grants
-               WHERE id = :gid AND geom IS NOT NULL)
-    SELECT p.name, p.designation, p.status, p.method,
-           ST_Area(ST_Intersection(p.geom, g.geom)::geography) / 1e4 AS overlap_ha,
-           ST_Area(ST_Intersection(p.geom, g.geom)::geography) / NULLIF(g.area, 0) AS share
-    FROM protected_areas p, g
-    WHERE ST_Intersects(p.geom, g.geom) AND GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON')
-    ORDER BY overlap_ha DESC, p.name
-    """
-)
 
 
 #: Degrees of longitude that ``metres`` may span at the region's northern edge (56 N), with a
@@ -82,8 +52,231 @@ _sites = table(
     column("id"),
     column("name"),
     column("grant_id"),
+    column("uploaded_at"),
+    column("method"),
     column("geom", Geometry(srid=4326)),
 )
+_protected = table(
+    "protected_areas",
+    column("name"),
+    column("designation"),
+    column("status"),
+    column("method"),
+    column("geom", Geometry(srid=4326)),
+)
+_habitat = table(
+    "habitat",
+    column("species_id"),
+    column("ecosystem"),
+    column("analysis_run_id"),
+    column("method"),
+    column("geom", Geometry(srid=4326)),
+)
+_ecosystems = table(
+    "ecosystems",
+    column("kind"),
+    column("analysis_run_id"),
+    column("method"),
+    column("geom", Geometry(srid=4326)),
+)
+_features = table(
+    "grant_features",
+    *(column(c) for c in ("id", "code", "title", "organisation", "status", "call")),
+    *(column(c) for c in ("countries", "species", "ecosystem_focus", "amount", "currency")),
+    *(column(c) for c in ("amount_usd", "start_date", "end_date")),
+    column("geom", Geometry(srid=4326)),
+)
+#: Geometry types that count as area (a protected area may be stored as a point).
+_AREAS = ("POLYGON", "MULTIPOLYGON")
+
+
+def _ha(geom: Any) -> ColumnElement[Any]:
+    """The area of ``geom`` on the ellipsoid, in ha."""
+    return func.ST_Area(cast(geom, Geography)) / 1e4
+
+
+def _union(grant_id: int) -> Any:
+    """The grant's union of sites and its area in m² on the ellipsoid (no row without sites)."""
+    g = _g
+    return (
+        select(g.c.geom, func.ST_Area(cast(g.c.geom, Geography)).label("area"))
+        .where(g.c.id == grant_id, g.c.geom.is_not(None))
+        .cte("g")
+    )
+
+
+def _designated(g: Any) -> Any:
+    """The union of the designated (not proposed) protected areas that meet ``g`` (a CTE;
+    one row, NULL when none)."""
+    p = _protected.alias("p")
+    return (
+        select(func.ST_Union(p.c.geom).label("geom"))
+        .select_from(p.join(g, func.ST_Intersects(p.c.geom, g.c.geom)))
+        .where(p.c.status != "Proposed", func.GeometryType(p.c.geom).in_(_AREAS))
+        .cte("pa")
+    )
+
+
+def _outside(geom: Any, pa: Any) -> ColumnElement[Any]:
+    """``geom`` less the protected areas ``pa`` (when there are any)."""
+    return case((pa.is_(None), geom), else_=func.ST_Difference(geom, pa))
+
+
+def _sites_stmt(grant_id: int) -> Select[Any]:
+    s = _sites
+    area = cast(func.round(cast(_ha(s.c.geom), Numeric), 1), Float).label("area_ha")
+    return (
+        select(s.c.id, s.c.name, area, s.c.uploaded_at, s.c.method)
+        .where(s.c.grant_id == grant_id)
+        .order_by(s.c.name)
+    )
+
+
+def _bounds(geom: Any) -> tuple[Any, ...]:
+    return (
+        func.ST_XMin(geom).label("xmin"),
+        func.ST_YMin(geom).label("ymin"),
+        func.ST_XMax(geom).label("xmax"),
+        func.ST_YMax(geom).label("ymax"),
+    )
+
+
+def _footprint_stmt(grant_id: int) -> Select[Any]:
+    g = _g
+    return select(
+        func.ST_AsGeoJSON(g.c.geom, 6).label("geojson"),
+        _ha(g.c.geom).label("area_ha"),
+        *_bounds(g.c.geom),
+    ).where(g.c.id == grant_id, g.c.geom.is_not(None))
+
+
+def _outline_stmt(grant_id: int) -> Select[Any]:
+    g = _g
+    return select(func.ST_AsSVG(g.c.geom, 0, 5).label("path"), *_bounds(g.c.geom)).where(
+        g.c.id == grant_id, g.c.geom.is_not(None)
+    )
+
+
+def _protected_stmt(grant_id: int) -> Select[Any]:
+    g, p = _union(grant_id), _protected.alias("p")
+    inter = func.ST_Area(cast(func.ST_Intersection(p.c.geom, g.c.geom), Geography))
+    overlap = (inter / 1e4).label("overlap_ha")
+    return (
+        select(
+            p.c.name,
+            p.c.designation,
+            p.c.status,
+            p.c.method,
+            overlap,
+            (inter / func.nullif(g.c.area, 0.0, type_=Float)).label("share"),
+        )
+        .select_from(p.join(g, func.ST_Intersects(p.c.geom, g.c.geom)))
+        .where(func.GeometryType(p.c.geom).in_(_AREAS))
+        .order_by(overlap.desc(), p.c.name)
+    )
+
+
+def _habitat_stmt(grant_id: int) -> Select[Any]:
+    g, hab, sp = _union(grant_id), _habitat.alias("hab"), _species.alias("sp")
+    latest = select(func.max(_habitat.c.analysis_run_id)).scalar_subquery()
+    h = (
+        select(
+            sp.c.scientific_name.label("species"),
+            hab.c.ecosystem,
+            hab.c.analysis_run_id.label("run"),
+            func.ST_Union(func.ST_Intersection(hab.c.geom, g.c.geom)).label("geom"),
+            func.array_agg(distinct(hab.c.method)).label("methods"),
+        )
+        .select_from(
+            hab.join(sp, sp.c.id == hab.c.species_id).join(
+                g, func.ST_Intersects(hab.c.geom, g.c.geom)
+            )
+        )
+        .where(hab.c.analysis_run_id == latest)
+        .group_by(sp.c.scientific_name, hab.c.ecosystem, hab.c.analysis_run_id)
+        .cte("h")
+    )
+    pa = _designated(g)
+    return (
+        select(
+            h.c.species,
+            h.c.ecosystem,
+            h.c.run,
+            h.c.methods,
+            _ha(h.c.geom).label("habitat_ha"),
+            _ha(_outside(h.c.geom, pa.c.geom)).label("added_ha"),
+        )
+        .select_from(h.join(pa, true()))
+        .order_by(h.c.species, h.c.ecosystem)
+    )
+
+
+def _ecosystems_stmt(grant_id: int) -> Select[Any]:
+    g, eco = _union(grant_id), _ecosystems.alias("eco")
+    latest = select(func.max(_ecosystems.c.analysis_run_id)).scalar_subquery()
+    e = (
+        select(
+            eco.c.kind,
+            eco.c.analysis_run_id.label("run"),
+            func.ST_Union(func.ST_Intersection(eco.c.geom, g.c.geom)).label("geom"),
+            func.array_agg(distinct(eco.c.method)).label("methods"),
+        )
+        .select_from(eco.join(g, func.ST_Intersects(eco.c.geom, g.c.geom)))
+        .where(eco.c.analysis_run_id == latest)
+        .group_by(eco.c.kind, eco.c.analysis_run_id)
+        .cte("e")
+    )
+    area = func.ST_Area(cast(e.c.geom, Geography))
+    area_ha = (area / 1e4).label("area_ha")
+    return (
+        select(
+            e.c.kind.label("ecosystem"),
+            e.c.run,
+            e.c.methods,
+            area_ha,
+            (area / func.nullif(g.c.area, 0.0, type_=Float)).label("share"),
+        )
+        .select_from(e.join(g, true()))
+        .order_by(area_ha.desc(), e.c.kind)
+    )
+
+
+def _gap_stmt() -> Select[Any]:
+    latest = select(func.max(_habitat.c.analysis_run_id)).scalar_subquery()
+    h = (
+        select(_habitat.c.ecosystem, _habitat.c.geom)
+        .where(_habitat.c.analysis_run_id == latest)
+        .cte("h")
+    )
+    p = _protected
+    pa = (
+        select(func.ST_Union(p.c.geom).label("geom"))
+        .where(func.GeometryType(p.c.geom).in_(_AREAS), p.c.status != "Proposed")
+        .cte("pa")
+    )
+    km2 = 1e6
+    return (
+        select(
+            h.c.ecosystem,
+            (func.sum(func.ST_Area(cast(h.c.geom, Geography))) / km2).label("habitat_km2"),
+            (func.sum(func.ST_Area(cast(_outside(h.c.geom, pa.c.geom), Geography))) / km2).label(
+                "gap_km2"
+            ),
+        )
+        .select_from(h.join(pa, true()))
+        .group_by(h.c.ecosystem)
+        .order_by(h.c.ecosystem)
+    )
+
+
+def _features_stmt(codes: list[str]) -> Select[Any]:
+    f = _features
+    props = [f.c[c].label(f"p_{c}") for c in EXPORT_COLUMNS]
+    return (
+        select(f.c.id.label("fid"), *props, func.ST_AsGeoJSON(f.c.geom, 6).label("geojson"))
+        .where(f.c.code.in_(codes))
+        .order_by(f.c.code)
+    )
 
 
 def _near(metres: float) -> tuple[Any, Any, Any, ColumnElement[float]]:
@@ -138,92 +331,35 @@ EXPORT_COLUMNS = (
     "code", "title", "organisation", "status", "call", "countries", "species",
     "ecosystem_focus", "amount", "currency", "amount_usd", "start_date", "end_date",
 )  # fmt: skip
-FEATURES_SQL = text(
-    """
-    SELECT id AS fid, code AS p_code, title AS p_title, organisation AS p_organisation,
-           status AS p_status, call AS p_call, countries AS p_countries, species AS p_species,
-           ecosystem_focus AS p_ecosystem_focus, amount AS p_amount, currency AS p_currency,
-           amount_usd AS p_amount_usd, start_date AS p_start_date, end_date AS p_end_date,
-           ST_AsGeoJSON(geom, 6) AS geojson
-    FROM grant_features WHERE code = ANY(:codes) ORDER BY code
-    """
-)
-
-
-HABITAT_SQL = text(
-    """
-    WITH g AS (SELECT geom, ST_Area(geom::geography) AS area FROM grants
-         WHERE id = :gid AND geom IS NOT NULL),
-    h AS (
-      SELECT s.scientific_name AS species, h.ecosystem, h.analysis_run_id AS run,
-             ST_Union(ST_Intersection(h.geom, g.geom)) AS geom,
-             array_agg(DISTINCT h.method) AS methods
-      FROM habitat h JOIN species s ON s.id = h.species_id CROSS JOIN g
-      WHERE h.analysis_run_id = (SELECT max(analysis_run_id) FROM habitat)
-        AND ST_Intersects(h.geom, g.geom)
-      GROUP BY s.scientific_name, h.ecosystem, h.analysis_run_id
-    ), pa AS (
-      SELECT ST_Union(p.geom) AS geom FROM protected_areas p CROSS JOIN g
-      WHERE ST_Intersects(p.geom, g.geom) AND p.status <> 'Proposed'
-        AND GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON')
-    )
-    SELECT h.species, h.ecosystem, h.run, h.methods,
-           ST_Area(h.geom::geography) / 1e4 AS habitat_ha,
-           ST_Area(CASE WHEN pa.geom IS NULL THEN h.geom
-                        ELSE ST_Difference(h.geom, pa.geom) END::geography) / 1e4 AS added_ha
-    FROM h CROSS JOIN pa
-    ORDER BY h.species, h.ecosystem
-    """
-)
-
-ECOSYSTEMS_SQL = text(
-    """
-    WITH g AS (SELECT geom, ST_Area(geom::geography) AS area FROM grants
-         WHERE id = :gid AND geom IS NOT NULL),
-    e AS (
-      SELECT e.kind, e.analysis_run_id AS run,
-             ST_Union(ST_Intersection(e.geom, g.geom)) AS geom,
-             array_agg(DISTINCT e.method) AS methods
-      FROM ecosystems e CROSS JOIN g
-      WHERE e.analysis_run_id = (SELECT max(analysis_run_id) FROM ecosystems)
-        AND ST_Intersects(e.geom, g.geom)
-      GROUP BY e.kind, e.analysis_run_id
-    )
-    SELECT e.kind AS ecosystem, e.run, e.methods, ST_Area(e.geom::geography) / 1e4 AS area_ha,
-           ST_Area(e.geom::geography) / NULLIF(g.area, 0) AS share
-    FROM e CROSS JOIN g
-    ORDER BY area_ha DESC, e.kind
-    """
-)
 
 
 def habitat_overlaps(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
     """Modelled habitat (the latest habitat run) inside the grant's sites, per species and
     ecosystem kind, in ha on the ellipsoid: all of it (``habitat_ha``) and the part outside
     designated protected areas (``added_ha``, what the grant adds to coverage)."""
-    return [dict(r._mapping) for r in conn.execute(HABITAT_SQL, {"gid": grant_id})]
+    return [dict(r._mapping) for r in conn.execute(_habitat_stmt(grant_id))]
 
 
 def ecosystem_overlaps(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
     """Ecosystem classes (the latest ecosystems run) inside the grant's sites: ha on the
     ellipsoid and share of the sites' area, largest first."""
-    return [dict(r._mapping) for r in conn.execute(ECOSYSTEMS_SQL, {"gid": grant_id})]
+    return [dict(r._mapping) for r in conn.execute(_ecosystems_stmt(grant_id))]
 
 
 def sites(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
-    return [dict(r._mapping) for r in conn.execute(SITES_SQL, {"gid": grant_id})]
+    return [dict(r._mapping) for r in conn.execute(_sites_stmt(grant_id))]
 
 
 def footprint(conn: Connection, grant_id: int) -> dict[str, Any] | None:
     """The union of the grant's sites: GeoJSON, area and bounds (None without sites)."""
-    row = conn.execute(FOOTPRINT_SQL, {"gid": grant_id}).first()
+    row = conn.execute(_footprint_stmt(grant_id)).first()
     return dict(row._mapping) if row is not None else None
 
 
 def protected_overlaps(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
     """Protected areas the grant's sites overlap, with hectares and the share of the sites
     (``status`` and ``method`` too: a proposed area does not count as protection)."""
-    return [dict(r._mapping) for r in conn.execute(PROTECTED_SQL, {"gid": grant_id})]
+    return [dict(r._mapping) for r in conn.execute(_protected_stmt(grant_id))]
 
 
 def threats_near(conn: Connection, grant_id: int, metres: float) -> list[dict[str, Any]]:
@@ -242,26 +378,7 @@ def sites_under_threat(
 def features(conn: Connection, codes: list[str]) -> list[Any]:
     """Rows of ``grant_features`` for exports (``fid``, ``p_<column>``, ``geojson``), in the
     shape of :mod:`layers.export`; :data:`EXPORT_COLUMNS` names the columns."""
-    return list(conn.execute(FEATURES_SQL, {"codes": codes}))
-
-
-GAP_SQL = text(
-    """
-    WITH h AS (
-      SELECT ecosystem, geom FROM habitat
-      WHERE analysis_run_id = (SELECT max(analysis_run_id) FROM habitat)
-    ), pa AS (
-      SELECT ST_Union(geom) AS geom FROM protected_areas
-      WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON') AND status <> 'Proposed'
-    )
-    SELECT h.ecosystem,
-           sum(ST_Area(h.geom::geography)) / 1e6 AS habitat_km2,
-           sum(ST_Area(CASE WHEN pa.geom IS NULL THEN h.geom
-                            ELSE ST_Difference(h.geom, pa.geom) END::geography)) / 1e6 AS gap_km2
-    FROM h CROSS JOIN pa
-    GROUP BY h.ecosystem ORDER BY h.ecosystem
-    """
-)
+    return list(conn.execute(_features_stmt(codes)))
 
 
 def habitat_gap(conn: Connection) -> dict[str, dict[str, float]]:
@@ -269,17 +386,8 @@ def habitat_gap(conn: Connection) -> dict[str, dict[str, float]]:
     on the ellipsoid, per ecosystem kind (empty without a habitat model)."""
     return {
         r.ecosystem: {"habitat_km2": float(r.habitat_km2), "gap_km2": float(r.gap_km2)}
-        for r in conn.execute(GAP_SQL)
+        for r in conn.execute(_gap_stmt())
     }
-
-
-OUTLINE_SQL = text(
-    """
-    SELECT ST_AsSVG(geom, 0, 5) AS path, ST_XMin(geom) AS xmin, ST_YMin(geom) AS ymin,
-           ST_XMax(geom) AS xmax, ST_YMax(geom) AS ymax
-    FROM grants WHERE id = :gid AND geom IS NOT NULL
-    """
-)
 
 
 def geometry_digest(conn: Connection, grant_id: int) -> str | None:
@@ -294,7 +402,7 @@ def geometry_digest(conn: Connection, grant_id: int) -> str | None:
 def outline_svg(conn: Connection, grant_id: int) -> dict[str, Any] | None:
     """The union of the grant's sites as an SVG path (y down) with its view box, for pages
     that must not load tiles (the donor report, its PDF)."""
-    row = conn.execute(OUTLINE_SQL, {"gid": grant_id}).first()
+    row = conn.execute(_outline_stmt(grant_id)).first()
     if row is None:
         return None
     pad = max(row.xmax - row.xmin, row.ymax - row.ymin, 0.01) * 0.1
@@ -304,25 +412,6 @@ def outline_svg(conn: Connection, grant_id: int) -> dict[str, Any] | None:
         "view_box": f"{row.xmin - pad:.5f} {-row.ymax - pad:.5f} {w:.5f} {h:.5f}",
         "stroke": max(w, h) / 300,
     }
-
-
-GRANTS_SQL = text(
-    """
-    SELECT g.code, g.title, g.grantee_organisation, g.partners, g.countries,
-           COALESCE((SELECT array_agg(s.scientific_name ORDER BY s.scientific_name)
-                     FROM grant_species gs JOIN species s ON s.id = gs.species_id
-                     WHERE gs.grant_id = g.id), '{}') AS species,
-           g.ecosystem_focus, g.amount, g.currency, g.rate, g.rate_date, g.call,
-           g.start_date, g.end_date, g.status, g.objectives, g.description, g.documents,
-           g.method, g.source, g.updated_at
-    FROM grants g ORDER BY g.code
-    """
-)
-
-
-def grant_rows(conn: Connection) -> list[Any]:
-    """Every grant's record with its species' names, in one statement (the portfolio)."""
-    return list(conn.execute(GRANTS_SQL))
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -405,10 +406,12 @@ def grant_page(
     settings: SettingsDep,
 ) -> Response:
     metres = settings.grants.threat_distance_m
-    tag, page = _page(request, engine, code, metres)
+    page = _page(request, engine, code, metres)[1]
     fp = page["footprint"]
-    # the map depends on the sites' union only (and the language of its controls)
-    key = ("map", str(engine.url), tag, code, current_locale())
+    # the map depends on the sites' union only (and the language of its controls): a write
+    # elsewhere keeps it
+    shape = hashlib.sha256(fp["geojson"].encode()).hexdigest() if fp else None
+    key = ("map", code, shape, current_locale())
     m = gs.PAGE_CACHE.get(key, lambda: _grant_map(code, fp))
     grant_id = gs.grant_id(engine, code)
     return render(
