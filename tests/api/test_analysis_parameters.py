@@ -165,3 +165,16 @@ def test_habitat_parameters_of_each_species_in_russian(db_tx: RolledBack, tx_cli
         "Наименьшая высота по регионам Altai: 1 000 м Страны ареала KAZ, KGZ",
         "Анализ экосистем": "анализ 1",
     }
+
+
+def test_parameter_values_are_escaped(db_tx: RolledBack, tx_client: Any) -> None:
+    """Epoch labels and layer names come from the person who ran the analysis (a failed run
+    keeps them too): they are shown as text, never as markup."""
+    hostile = "<script>alert(1)</script>"
+    run_id = _run(db_tx, "loss", {"epochs": {hostile: hostile}, "layers": [hostile]})
+    page = tx_client.get(f"/analyses/{run_id}", headers={"Accept": "text/html"}).text
+    assert hostile not in page
+    assert _page_parameters(tx_client, run_id, "en") == {
+        "Habitat rasters compared": f"{hostile}: {hostile}",
+        "Layers overlapped": hostile,
+    }
