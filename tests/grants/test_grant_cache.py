@@ -28,6 +28,8 @@ def test_the_portfolio_follows_every_write(client, login_as) -> None:  # type: i
     hits = len(gs.PORTFOLIO_CACHE)
     client.get("/api/portfolio")
     assert len(gs.PORTFOLIO_CACHE) == hits  # the same version: no new answer
+    etag = before.headers["etag"]
+    assert client.get("/api/portfolio", headers={"If-None-Match": etag}).status_code == 304
     admin = login_as("admin")
     code = f"C-{secrets.token_hex(3).upper()}"
     body = {
@@ -41,7 +43,9 @@ def test_the_portfolio_follows_every_write(client, login_as) -> None:  # type: i
         "end_date": "2024-12-31",
     }
     assert admin.post("/api/grants", json=body, headers=_hdr(admin)).status_code == 201
-    after = client.get("/api/portfolio").json()
+    changed = client.get("/api/portfolio", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    after = changed.json()
     assert after["grants"] == before.json()["grants"] + 1
     assert after["funds_usd"] == round(before.json()["funds_usd"] + 12345, 2)
     r = admin.patch(f"/api/grants/{code}", json={"amount": 20000}, headers=_hdr(admin))
