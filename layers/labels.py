@@ -75,6 +75,10 @@ class LabelSource:
         The zoom above which the layer is not labelled (ranges are meaningless up close).
     kind_of
         The kind per row, where it depends on the row (``Range/mtn`` or another region).
+    area
+        Whether the features are areas (labelled at a point inside, centred).
+    where
+        A condition on the rows labelled.
     """
 
     layer: str
@@ -86,6 +90,7 @@ class LabelSource:
     max_zoom: int = MAX_ZOOM
     kind_of: Expr | None = None
     area: bool = False
+    where: Expr | None = None
 
     def name(self, view: LayerSQL, lang: str) -> ColumnElement[Any]:
         cols = self.names.get(lang) or self.names["en"]
@@ -144,6 +149,8 @@ SOURCES: tuple[LabelSource, ...] = (
         "place",
         {"en": ("name",), "ru": ("name_ru", "name"), "kk": ("name_ru", "name")},
         min_zoom=_plus("scalerank", 1),
+        # Kazakhstan's settlements come from OpenStreetMap, with their current names
+        where=lambda v: func.coalesce(v.column_of("iso_a3", String), "") != "KAZ",
         # after a settlement of the same rank: its name is the one kept where both exist
         tier=lambda v: func.coalesce(v.column_of("scalerank", Integer), 10) + 0.5,
         weight=_population,
@@ -238,9 +245,10 @@ def label_query(
             .select_from(view.from_clause())
             .where(
                 *view.where_public(),
-                func.ST_Intersects(geom, envelope),
+                geom.op("&&")(envelope),  # the bounding boxes meet: cheap, on the index
                 src.min_zoom(view) <= zoom,
                 name.is_not(null()),
+                *([src.where(view)] if src.where else []),
             )
         )
     if not parts:
