@@ -137,7 +137,14 @@ def link_species() -> None:
 @monitoring_app.command("import")
 def import_csv(
     grant: Annotated[str, typer.Argument(help="The grant's code")],
-    path: Annotated[Path, typer.Argument(help="CSV file (UTF-8)", exists=True, dir_okay=False)],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV file (UTF-8), or a ZIP of it and the evidence files it names",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only")] = False,
 ) -> None:
     """Import monitoring records of a grant from CSV: all rows or none, a report per row."""

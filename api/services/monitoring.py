@@ -705,6 +705,10 @@ class EvidenceArchive:
         with zf:
             yield cls(zf, limits, settings)
 
+    def size(self, name: str) -> int:
+        """The size of a member once unpacked, as its directory entry declares it."""
+        return self._members[name].file_size
+
     def read(self, name: str) -> bytes:
         """The bytes of a member, as many as its directory entry declares (which the limits
         were checked against) and no more."""
@@ -802,6 +806,11 @@ def submit_csv(
         return _submit_rows(session, settings, principal, grant, data, None, dry_run=dry_run)
     try:
         with EvidenceArchive.open(data, limits_for(settings.uploads).archive, settings) as archive:
+            if archive.size(archive.csv_name) > settings.uploads.max_bytes:
+                raise TooLarge(
+                    f"{archive.csv_name} is larger than "
+                    f"{settings.uploads.max_bytes / 1e6:.3g} MB once unpacked; split it"
+                )
             csv_data = archive.read(archive.csv_name)
             return _submit_rows(
                 session, settings, principal, grant, csv_data, archive, dry_run=dry_run

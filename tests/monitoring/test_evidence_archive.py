@@ -12,6 +12,7 @@ from pathlib import Path
 import pikepdf
 from PIL import Image
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from geo.evidence import GPS_IFD
 from tests.monitoring.conftest import GRANT, SITE, hdr
@@ -159,7 +160,9 @@ REFUSED = [
 ]
 
 
-def test_hostile_damaged_or_wrong_uploads_are_refused_whole(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_damaged_or_wrong_uploads_are_refused_whole(
+    tx_login_as, tx_settings, db_tx, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     own = tx_login_as("grantee", grants=[GRANT])
     for files, message in REFUSED:
         r = upload(own, archive(files))
@@ -174,4 +177,33 @@ def test_hostile_damaged_or_wrong_uploads_are_refused_whole(tx_login_as, db_tx) 
     r = upload(own, plain, name="records.csv")
     assert r.status_code == 422, r.text
     assert "send a ZIP archive of the CSV and the files" in r.json()["report"][0]["message"]
+    # a CSV that unpacks beyond the upload limit is refused before it is read
+    monkeypatch.setattr(tx_settings.uploads, "max_bytes", 20_000)
+    long = rows(f"{SITE},patrol_km,2024-08-01,,3,{'x' * 30_000},,")
+    r = upload(own, archive({"records.csv": long}))
+    assert r.status_code == 422, r.text
+    assert "records.csv is larger than 0.02 MB once unpacked" in r.json()["error"]
     assert stored_records(db_tx) == 0
+
+
+def test_the_command_line_imports_a_zip_too(settings, engine, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from api.cli import app
+
+    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+    monkeypatch.setenv("IRBIS_VAR_DIR", str(tmp_path / "var"))
+    line = f"{SITE},camera_trap_nights,2024-09-03,,60,,,{PHOTO}"
+    good = tmp_path / "good.zip"
+    good.write_bytes(archive({"records.csv": rows(line), PHOTO: photo_with_gps()}))
+    runner = CliRunner()
+    r = runner.invoke(app, ["monitoring", "import", GRANT, str(good), "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "1 records checked (dry run, nothing stored)" in r.output
+    missing = tmp_path / "missing.zip"
+    missing.write_bytes(archive({"records.csv": rows(line)}))
+    r = runner.invoke(app, ["monitoring", "import", GRANT, str(missing)])
+    assert r.exit_code == 1 and "row 2" in r.output and "not in the archive" in r.output
+    with engine.connect() as conn:
+        n = conn.execute(
+            text("SELECT count(*) FROM monitoring_records WHERE period_start = '2024-09-03'")
+        ).scalar_one()
+    assert n == 0 and not (tmp_path / "var" / "evidence").exists()
