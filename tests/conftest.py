@@ -13,6 +13,7 @@ import random
 import socket
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 from api.db import migrate
 from api.db.engine import make_engine
 from api.demo import data as dd
+from api.services import prioritisation as prio
 from api.settings import Settings
 from api.versions import DataVersions
 from tests.rollback import RolledBack, bind
@@ -346,6 +348,39 @@ def page(browser):  # type: ignore[no-untyped-def]
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def resort(engine: Engine, demo: dict[str, int]) -> str:
+    """The name of a demo threat that is a ski resort (a prioritisation's locked-out area)."""
+    with engine.connect() as conn:
+        return str(
+            conn.execute(
+                text("SELECT name FROM threats WHERE kind = 'ski_resort' LIMIT 1")
+            ).scalar_one()
+        )
+
+
+@pytest.fixture(scope="session")
+def grid_id(engine: Engine, settings: Settings, demo: dict[str, int]) -> int:
+    """One planning grid (H3 resolution 3) over the demo, built once for the whole run: the
+    prioritisation tests and the browser's share it."""
+    params = prio.GridParams(name=f"test r3 {uuid.uuid4().hex[:8]}", resolution=3)
+    return prio.build_grid(engine, params, actor="tests", data_dir=settings.data_dir)
+
+
+@pytest.fixture(scope="session")
+def solved_scenario(engine: Engine, grid_id: int, resort: str) -> int:
+    """One plan solved on the shared grid for the whole run (the resort locked out, three
+    perturbed runs, three replacement units): the tests that read a solved plan share it."""
+    params = prio.ScenarioParams(
+        name="Map test plan",
+        grid_id=grid_id,
+        lock_out_threats=[resort],
+        portfolio_runs=3,
+        replacement_units=3,
+    )
+    return prio.run_scenario(engine, params, actor="tests")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import Engine
 
 from api.auth.testing import TEST_PASSWORD, make_user
-from tests.prioritisation.conftest import grid_id, resort  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 MAP_URL = re.compile(r"/prioritisation/scenarios/\d+/map$")
@@ -22,8 +21,8 @@ def test_analyst_solves_a_scenario_from_the_form_and_sees_its_map(
     browser: Any,
     live_server: str,
     engine: Engine,
-    grid_id: int,  # noqa: F811
-    resort: str,  # noqa: F811
+    grid_id: int,
+    resort: str,
     artifacts: Path,
 ) -> None:
     analyst = make_user(engine, f"analyst-plan-{secrets.token_hex(3)}", roles=["analyst"])

@@ -350,18 +350,10 @@ def test_labels_in_three_languages() -> None:
     assert prio.unit_label({}, "ru", fallback="831082fffffffff") == "831082fffffffff"
 
 
-@pytest.fixture(scope="module")
-def solved(engine: Engine, grid_id: int, resort: str) -> int:
-    params = prio.ScenarioParams(
-        name="Named plan", grid_id=grid_id, lock_out_threats=[resort], portfolio_runs=1
-    )
-    return prio.run_scenario(engine, params, actor="tests")
-
-
 def test_plan_page_names_units_and_links_them_to_the_map(
-    client: Any, engine: Engine, solved: int
+    client: Any, engine: Engine, solved_scenario: int
 ) -> None:
-    r = client.get(f"/prioritisation/scenarios/{solved}/map?lang=ru", headers=HTML)
+    r = client.get(f"/prioritisation/scenarios/{solved_scenario}/map?lang=ru", headers=HTML)
     assert r.status_code == 200
     links = re.findall(
         r'<a href="(/prioritisation/scenarios/\d+/map\?unit=([0-9a-f]{15})#mapbox)" '
@@ -376,7 +368,7 @@ def test_plan_page_names_units_and_links_them_to_the_map(
                     "SELECT u.h3, u.\"values\" -> 'place' FROM scenario_units su "
                     "JOIN planning_units u ON u.id = su.unit_id WHERE su.scenario_id = :s"
                 ),
-                {"s": solved},
+                {"s": solved_scenario},
             ).all()
         )
     for _href, h3, name in links:
@@ -391,22 +383,24 @@ def test_plan_page_names_units_and_links_them_to_the_map(
     focus = re.search(r'id="focus">(.*?)</p>', one.text, re.S)
     assert focus and h3 in focus.group(1)
     assert (
-        client.get(f"/prioritisation/scenarios/{solved}/map?unit=830000fffffffff").status_code
+        client.get(
+            f"/prioritisation/scenarios/{solved_scenario}/map?unit=830000fffffffff"
+        ).status_code
         == 404
     )
 
 
-def test_costs_say_their_unit(client: Any, solved: int) -> None:
-    page = client.get(f"/prioritisation/scenarios/{solved}/map?lang=en", headers=HTML).text
+def test_costs_say_their_unit(client: Any, solved_scenario: int) -> None:
+    page = client.get(f"/prioritisation/scenarios/{solved_scenario}/map?lang=en", headers=HTML).text
     assert "A unit&#39;s cost is its land area in km²." in page
     lead = re.search(r'<div class="case scenario">\s*<h1>[^<]*</h1>\s*<p>(.*?)</p>', page, re.S)
     assert lead and re.search(r"cost [\d,]+ km²", lead.group(1))
-    ru = client.get(f"/prioritisation/scenarios/{solved}/map?lang=ru", headers=HTML).text
+    ru = client.get(f"/prioritisation/scenarios/{solved_scenario}/map?lang=ru", headers=HTML).text
     assert "Стоимость единицы — её площадь в км²." in ru
 
 
-def test_unit_geojson_carries_the_place(client: Any, solved: int) -> None:
-    fc = client.get(f"/prioritisation/scenarios/{solved}/units").json()
+def test_unit_geojson_carries_the_place(client: Any, solved_scenario: int) -> None:
+    fc = client.get(f"/prioritisation/scenarios/{solved_scenario}/units").json()
     assert all(f["properties"]["place"]["settlement"]["en"] for f in fc["features"])
 
 
@@ -431,15 +425,15 @@ def test_every_step_of_a_run_is_said_in_three_languages() -> None:
     ],
 )
 def test_list_page_in_three_languages(
-    client: Any, solved: int, lang: str, words: list[str]
+    client: Any, solved_scenario: int, lang: str, words: list[str]
 ) -> None:
     page = client.get(f"/prioritisation?lang={lang}", headers=HTML).text
     for w in words:
         assert w in page, w
 
 
-def test_plan_page_in_kazakh(client: Any, solved: int) -> None:
-    page = client.get(f"/prioritisation/scenarios/{solved}/map?lang=kk", headers=HTML).text
+def test_plan_page_in_kazakh(client: Any, solved_scenario: int) -> None:
+    page = client.get(f"/prioritisation/scenarios/{solved_scenario}/map?lang=kk", headers=HTML).text
     for w in ("Мақсаттар", "Дәл шешуші және ашкөз базалық шешім"):
         assert w in page, w
     # the map's layer names are in its script, as JSON

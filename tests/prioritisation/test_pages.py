@@ -15,20 +15,8 @@ from layers.maps import external_urls
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def scenario_id(engine: Engine, grid_id: int, resort: str) -> int:
-    params = prio.ScenarioParams(
-        name="Map test plan",
-        grid_id=grid_id,
-        lock_out_threats=[resort],
-        portfolio_runs=3,
-        replacement_units=3,
-    )
-    return prio.run_scenario(engine, params, actor="tests")
-
-
 def test_plan_map_in_the_browser(
-    page: Any, live_server: str, scenario_id: int, artifacts: Path
+    page: Any, live_server: str, solved_scenario: int, artifacts: Path
 ) -> None:
     requests: list[str] = []
     failed: list[str] = []
@@ -39,7 +27,7 @@ def test_plan_map_in_the_browser(
     assert row.is_visible()
     page.screenshot(path=str(artifacts / "prioritisation_list.png"))
     row.locator("a", has_text="map").click()
-    page.wait_for_url(f"{live_server}/prioritisation/scenarios/{scenario_id}/map")
+    page.wait_for_url(f"{live_server}/prioritisation/scenarios/{solved_scenario}/map")
     page.wait_for_selector(".leaflet-container")
     page.wait_for_function("document.querySelectorAll('path.leaflet-interactive').length > 0")
     selected = page.locator("path.leaflet-interactive[stroke='#5e3c99']").count()
@@ -56,7 +44,9 @@ def test_plan_map_in_the_browser(
     assert page.locator("table.grants tbody tr").count() >= 1
     assert page.locator("table.replacement tbody tr").count() == 3
     page.screenshot(path=str(artifacts / "prioritisation_map.png"), full_page=True)
-    served = page.request.get(f"{live_server}/prioritisation/scenarios/{scenario_id}/map").text()
+    served = page.request.get(
+        f"{live_server}/prioritisation/scenarios/{solved_scenario}/map"
+    ).text()
     assert not external_urls(served)  # no asset from a CDN (Leaflet's credit link is no asset)
     assert all(u.startswith(live_server) or u.startswith("data:") for u in requests)
     assert not failed
