@@ -98,11 +98,13 @@ _LIKE_ESCAPE = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
 
 
 def clean_query(q: str | None) -> str:
-    """The query as searched: trimmed, spaces collapsed; :class:`InvalidInput` if empty or
-    longer than :data:`MAX_QUERY` characters."""
+    """The query as searched: trimmed, spaces collapsed; :class:`InvalidInput` if empty,
+    longer than :data:`MAX_QUERY` characters or with control characters."""
     text = " ".join((q or "").split())
     if not text:
         raise InvalidInput("Type a name to search for (the parameter q is empty).")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise InvalidInput("The search text contains control characters; type a name.")
     if len(text) > MAX_QUERY:
         raise InvalidInput(
             f"The search text is {len(text)} characters long; at most {MAX_QUERY} are searched."

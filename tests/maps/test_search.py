@@ -76,6 +76,7 @@ def test_like_wildcards_in_the_query_are_literal(client: Any) -> None:
         ({"q": "   "}, "is empty"),
         ({}, "is empty"),
         ({"q": "x" * 81}, "at most 80"),
+        ({"q": "alm\x00aty"}, "control characters"),
         ({"q": "alm", "limit": 0}, "limit"),
         ({"q": "alm", "limit": "many"}, "limit"),
     ],
