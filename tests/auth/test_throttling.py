@@ -109,7 +109,10 @@ def test_unknown_and_known_accounts_get_the_same_answers(app_with, clients, engi
 
 
 def test_unknown_accounts_cost_a_password_check_too(app_with, clients, engine) -> None:
-    app = app_with(login_free_failures=1000, client_free_failures=1000, login="1000/minute")
+    # sixteen failures from one address: no back-off and no refusal hold to time as well
+    app = app_with(
+        login_free_failures=1000, client_free_failures=1000, login="1000/minute", refusals_free=1000
+    )
     known = make_user(engine)
     c = clients(app, "192.0.2.50")
     token = csrf_from(c.get("/login").text)
