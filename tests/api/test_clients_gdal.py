@@ -5,7 +5,9 @@ in sees, paging through ``next`` links, with as many features as the API says it
 the CRS the API states; its MVT driver reads a served vector tile, a collection's and the
 dataset tileset's, as an independent decoder (``mapbox_vector_tile``) reads the same bytes.
 GDAL comes from pyogrio's wheel (which bundles it with curl). GDAL holds the interpreter lock
-while it fetches, so it runs in a child process while the test server answers in this one.
+while it fetches, so it runs in a child process while the test server answers in this one: one
+child for the module, reading one request a line (starting Python with GDAL and geopandas for
+each read cost more than most reads).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,41 +27,76 @@ import morecantile
 
 from layers.registry import layer_ids
 
-#: Reads each named layer of a GDAL data source; prints one JSON object per layer.
+#: Reads each named layer of a GDAL data source, for each request (one JSON line on stdin:
+#: source, names, open options); answers one JSON line per request.
 SCRIPT = """
-import json, sys
+import json, sys, traceback
 import pyogrio
-source, names, options = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
-out = {"layers": [str(n) for n, _ in pyogrio.list_layers(source)]}
-where = options.pop("where", None)
-for name in names:
-    gdf = pyogrio.read_dataframe(source, layer=name, where=where, **options)
-    info = pyogrio.read_info(source, layer=name, **options)
-    out[name] = {
-        "n": len(gdf),
-        "crs": gdf.crs.to_string() if gdf.crs else None,
-        "null_geoms": int(gdf.geometry.isna().sum()),
-        "bounds": [float(v) for v in gdf.total_bounds] if len(gdf) else None,
-        "columns": [str(c) for c in gdf.columns],
-        "names": sorted(map(str, gdf["name"])) if "name" in gdf else [],
-        "info_crs": info["crs"],
-        "observed_on": sorted(map(str, gdf["observed_on"])) if "observed_on" in gdf else [],
-    }
-print(json.dumps(out))
+
+def read(source, names, options):
+    out = {"layers": [str(n) for n, _ in pyogrio.list_layers(source)]}
+    where = options.pop("where", None)
+    for name in names:
+        gdf = pyogrio.read_dataframe(source, layer=name, where=where, **options)
+        info = pyogrio.read_info(source, layer=name, **options)
+        out[name] = {
+            "n": len(gdf),
+            "crs": gdf.crs.to_string() if gdf.crs else None,
+            "null_geoms": int(gdf.geometry.isna().sum()),
+            "bounds": [float(v) for v in gdf.total_bounds] if len(gdf) else None,
+            "columns": [str(c) for c in gdf.columns],
+            "names": sorted(map(str, gdf["name"])) if "name" in gdf else [],
+            "info_crs": info["crs"],
+            "observed_on": sorted(map(str, gdf["observed_on"])) if "observed_on" in gdf else [],
+        }
+    return out
+
+for line in sys.stdin:
+    try:
+        answer = read(*json.loads(line))
+    except Exception:
+        answer = {"error": traceback.format_exc()[-2000:]}
+    print(json.dumps(answer), flush=True)
 """
 
+#: What GDAL reads from a source (a connection string or a file): ``gdal(source, names,
+#: **options)``.
+Gdal = Callable[..., Any]
 
-def gdal(source: str, names: list[str], **options: Any) -> Any:
-    """What GDAL reads from ``source`` (a connection string or a file) in a child process."""
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, source, json.dumps(names), json.dumps(options)],
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+
+@pytest.fixture(scope="module")
+def gdal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gdal]:
+    """GDAL in a child process, started once for the module."""
+    log = tmp_path_factory.mktemp("gdal") / "stderr.txt"
+    with log.open("w") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    requests, answers = child.stdin, child.stdout
+    assert requests is not None and answers is not None
+
+    def read(source: str, names: list[str], **options: Any) -> Any:
+        requests.write(json.dumps([source, names, options]) + "\n")
+        requests.flush()
+        line = answers.readline()
+        assert line, f"GDAL's process ended: {log.read_text()[-2000:]}"
+        got = json.loads(line)
+        assert "error" not in got, got["error"]
+        return got
+
+    try:
+        yield read
+    finally:
+        requests.close()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def served(url: str, **query: Any) -> Any:
@@ -74,7 +112,7 @@ def public_collections(live_server: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def read_by_gdal(live_server: str, public_collections: list[str]) -> dict[str, Any]:
+def read_by_gdal(gdal: Gdal, live_server: str, public_collections: list[str]) -> dict[str, Any]:
     """Every public collection read through GDAL's OGC API driver, in one child process."""
     return gdal(f"OAPIF:{live_server}/", public_collections)
 
@@ -112,7 +150,7 @@ def test_gdal_reads_every_feature_of_a_collection(
         assert minx > 40 and miny > 30
 
 
-def test_gdal_reads_a_collection_of_many_pages(live_server: str) -> None:
+def test_gdal_reads_a_collection_of_many_pages(gdal: Gdal, live_server: str) -> None:
     """A page size below the collection's size: GDAL follows ``next`` links to the end."""
     matched = served(f"{live_server}/collections/places/items", limit=1)["numberMatched"]
     assert matched > 7
@@ -121,14 +159,14 @@ def test_gdal_reads_a_collection_of_many_pages(live_server: str) -> None:
     assert len(set(got["names"])) > 7
 
 
-def test_gdal_opens_one_collection_by_its_url(live_server: str) -> None:
+def test_gdal_opens_one_collection_by_its_url(gdal: Gdal, live_server: str) -> None:
     url = f"{live_server}/collections/peaks"
     got = gdal(f"OAPIF:{url}", ["peaks"])
     assert got["layers"] == ["peaks"]
     assert got["peaks"]["n"] == served(f"{url}/items", limit=1)["numberMatched"] > 0
 
 
-def test_gdal_filters_by_date_on_the_server(live_server: str) -> None:
+def test_gdal_filters_by_date_on_the_server(gdal: Gdal, live_server: str) -> None:
     """GDAL turns a WHERE on a date into ``datetime=2022-01-01T/..`` (a date and a bare T)
     and keeps what the server answers: the server reads it as the date."""
     url = f"{live_server}/collections/monitoring_points/items"
@@ -141,7 +179,7 @@ def test_gdal_filters_by_date_on_the_server(live_server: str) -> None:
     assert layer["observed_on"][0] >= "2022-01-01"
 
 
-def test_gdal_filters_by_attribute(live_server: str) -> None:
+def test_gdal_filters_by_attribute(gdal: Gdal, live_server: str) -> None:
     """A WHERE on a property: the same features as the API's own CQL2 filter gives."""
     url = f"{live_server}/collections/protected_areas/items"
     want = served(url, limit=1000, filter="designation = 'National Park'")["features"]
@@ -173,7 +211,7 @@ def _tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return (b.left, b.bottom, b.right, b.top)
 
 
-def test_gdal_reads_a_collection_tile(live_server: str, tmp_path: Path) -> None:
+def test_gdal_reads_a_collection_tile(gdal: Gdal, live_server: str, tmp_path: Path) -> None:
     t = morecantile.tms.get("WebMercatorQuad").tile(*ALMATY, 6)
     path, data = _tile(
         live_server,
@@ -199,7 +237,7 @@ def test_gdal_reads_a_collection_tile(live_server: str, tmp_path: Path) -> None:
     assert bottom - margin <= maxy and miny <= top + margin
 
 
-def test_gdal_reads_a_dataset_tile(live_server: str, tmp_path: Path) -> None:
+def test_gdal_reads_a_dataset_tile(gdal: Gdal, live_server: str, tmp_path: Path) -> None:
     """The dataset tileset's tile: one GDAL layer per collection, as many features in each
     as the independent decoder finds."""
     t = morecantile.tms.get("WebMercatorQuad").tile(*ALMATY, 6)
