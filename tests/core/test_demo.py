@@ -12,7 +12,7 @@ from geo.testing import assert_relative_close
 
 def test_loading_the_demo_again_changes_nothing(engine, settings, demo, monkeypatch) -> None:
     """``irbis load demo`` twice: the second load adds, changes and audits nothing, and
-    models no analysis again (the demo loads twice here, not four times: it is slow)."""
+    models no analysis again."""
     from typer.testing import CliRunner
 
     from api.cli import app as cli
