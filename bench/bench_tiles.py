@@ -14,6 +14,8 @@ worker each) and measured the same way as the peer harness:
   Irbis is measured with its tile cache on and off (``IRBIS_TILES_CACHE_MB=0``), so the SQL
   itself is compared too;
 * wrk ``-t2 -c16`` through ``bench/wrk_paths.lua``, runs interleaved, medians reported.
+* ``--bare``: the same wrk runs against a bare FastAPI route (``bench/bare_tile_app.py``), the
+  framework's own bound on the machine.
 
 Results go to ``/tmp/benchdata/results/irbis_tiles.json`` and, with ``--write-docs``, into
 ``docs/benchmarks.md`` between the ``tiles-bench`` markers.
@@ -254,6 +256,8 @@ def start(
             IRBIS_HEAVY_ENABLED="false",
         )
         app = ["api.app:create_app", "--factory"]
+    elif server == "bare":
+        app = ["bare_tile_app:app", "--app-dir", str(HERE)]
     else:
         plain = url.replace("+psycopg", "")
         env.update(
@@ -443,6 +447,27 @@ def measure(
     return res
 
 
+def measure_bare(args: argparse.Namespace, tiles: list) -> dict:
+    """wrk against a bare FastAPI route with the tiles' path shape and a fixed 1 kB body
+    (``bench/bare_tile_app.py``): the framework's own bound on this machine, in the same run."""
+    port = free_port()
+    proc, t0 = start("bare", port, args.db_url, args.reader_url)
+    print(f"bare route: pid={proc.pid} port={port}", flush=True)
+    ps = paths("irbis", tiles, [])["tiles:protected_areas"][1]
+    try:
+        wait_ready(proc, port, t0, ps[0])
+        runs = []
+        for r in range(args.runs):
+            runs.append(wrk(port, ps, args.duration, args.threads, args.connections))
+            print(f"  bare run{r} {runs[-1]}", flush=True)
+    finally:
+        stop(proc)
+    med = {
+        k: round(statistics.median([x[k] for x in runs]), 2) for k in ("rps", "p50_ms", "p99_ms")
+    }
+    return {"wrk_runs": runs, "wrk_median": med}
+
+
 # -- report ----------------------------------------------------------------------------------
 
 
@@ -492,6 +517,14 @@ def table(results: dict) -> str:
         f"Cold start (spawn to ready): Irbis {cs[0]['spawn_to_ready_s']} s, tipg {cs[1]['spawn_to_ready_s']} s; "
         f"first z4 tile {cs[0]['first_tile_ms']} ms vs {cs[1]['first_tile_ms']} ms."
     )
+    if "bare" in results:
+        b = results["bare"]["wrk_median"]
+        rows.append("")
+        rows.append(
+            "A bare FastAPI `async def` route (the tiles' path shape, a fixed 1 kB body, no "
+            f"middleware: `bench/bare_tile_app.py`) in the same run: {b['rps']} req/s "
+            f"({b['p50_ms']} / {b['p99_ms']} ms)."
+        )
     return "\n".join(rows)
 
 
@@ -521,6 +554,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--only", choices=("irbis", "tipg"), default=None)
+    ap.add_argument(
+        "--bare", action="store_true", help="also measure a bare FastAPI route (the framework)"
+    )
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     args.duration = max(1, min(args.duration, 60))
@@ -539,6 +575,8 @@ def main() -> None:
         res["irbis_nocache"] = measure(
             "irbis (no tile cache)", "irbis", args, tiles, boxes, cache_mb=0
         )
+    if args.bare:
+        res["bare"] = measure_bare(args, tiles)
     if args.only in (None, "tipg"):
         res["tipg"] = measure("tipg", "tipg", args, tiles, boxes)
     out = Path(args.data) / "results" / "irbis_tiles.json"
