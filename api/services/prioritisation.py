@@ -1409,29 +1409,31 @@ def _fail_runs(
     """Mark runs still at work as failed with :data:`STOPPED`: the given ones, or those whose
     heartbeat is older than ``stale_after_s``."""
 
-    def gone(column: Any) -> Any:
-        bound = func.now() - dt.timedelta(seconds=float(stale_after_s or 0))
-        return column.is_(None) | (column < bound)
+    def chosen(model: Any, at_work: Any, ids: set[int] | None) -> Any:
+        if stale_after_s is None:
+            which = model.id.in_(sorted(ids or ()))
+        else:
+            bound = func.now() - dt.timedelta(seconds=float(stale_after_s))
+            which = model.heartbeat_at.is_(None) | (model.heartbeat_at < bound)
+        # a row locked by a transaction is being written by a live worker: skipped, not waited for
+        rows = select(model.id).where(at_work, which).with_for_update(skip_locked=True)
+        return model.id.in_(rows.scalar_subquery())
 
     error = {"message": STOPPED}
     grid, scenario = m.PlanningGrid, m.PrioritisationScenario
+    at_work = scenario.status.in_(ACTIVE_SCENARIO)
     n = 0
     with engine.begin() as conn:
         if stale_after_s is not None or grids:
-            which = gone(grid.heartbeat_at) if stale_after_s is not None else None
             n += conn.execute(
                 update(grid)
-                .where(_grid_building(), which if which is not None else grid.id.in_(grids or ()))
+                .where(chosen(grid, _grid_building(), grids))
                 .values(inputs={"status": "failed", "error": error})
             ).rowcount
         if stale_after_s is not None or scenarios:
-            which = gone(scenario.heartbeat_at) if stale_after_s is not None else None
             n += conn.execute(
                 update(scenario)
-                .where(
-                    scenario.status.in_(ACTIVE_SCENARIO),
-                    which if which is not None else scenario.id.in_(scenarios or ()),
-                )
+                .where(chosen(scenario, at_work, scenarios))
                 .values(
                     status=m.ScenarioStatus.failed.value,
                     results=None,
