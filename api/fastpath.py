@@ -4,12 +4,14 @@ A map asks for the same public tiles over and over, from anyone. Once a tile is 
 cache (:func:`api.ogc.tile_cache`) and the data versions are known in memory
 (:meth:`api.versions.DataVersions.fresh`), answering it needs none of what the full stack does
 per request (a profile of a cached tile under ``wrk -t2 -c16``: routing, dependency
-injection and the nine middlewares took about half the time of a request; see
+injection and the middlewares took about half the time of a request; see
 ``docs/benchmarks.md``). :class:`CachedTileMiddleware` (pure ASGI, outermost) answers such a
 request itself, with the response the full stack would send: the same bytes (gzipped the
 same way, :func:`api.ogc.tile_body`), the same ``ETag``, ``Cache-Control`` and ``Vary``
 (:func:`api.ogc.tile_headers`), the same 304, and the same security headers
 (:data:`api.security_headers.HEADERS` and the base Content-Security-Policy).
+``tests/scaling/test_cached_tiles.py`` compares the two answers header by header, so a header
+the stack adds and this module does not fails it.
 
 It answers only what is the same for everyone and asks nothing of the stack it skips:
 
