@@ -1032,6 +1032,7 @@ def _scenario_progress(engine: Engine, scenario_id: int, also: Progress | None) 
                 .values(
                     status=m.ScenarioStatus.running.value,
                     results={"progress": _step(SCENARIO_STEPS, message)},
+                    heartbeat_at=func.now(),  # a step said is a sign of life too
                 )
             )
         if moved.rowcount == 0:
@@ -1554,7 +1555,7 @@ def _set_grid_inputs(engine: Engine, grid_id: int, inputs: dict[str, Any]) -> No
         moved = conn.execute(
             update(m.PlanningGrid)
             .where(m.PlanningGrid.id == grid_id, _grid_building())
-            .values(inputs=inputs)
+            .values(inputs=inputs, heartbeat_at=func.now())
         )
     if moved.rowcount == 0:
         raise RunStopped(STOPPED)

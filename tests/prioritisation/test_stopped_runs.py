@@ -119,7 +119,7 @@ def test_the_heartbeat_keeps_a_run_alive(db_tx) -> None:  # type: ignore[no-unty
     sid = _scenario(engine, grid, beat_ago_s=prio.STALE_AFTER_S - 1)
     heart = prio.Heartbeat(engine, interval=0.05)
     heart.hold("scenario", sid)
-    time.sleep(0.3)
+    time.sleep(0.5)
     heart.stop()
     # beaten: its heartbeat is the transaction's time, no longer STALE_AFTER_S - 1 before it
     prio.expire_stale_runs(engine, stale_after_s=0.5)
@@ -194,3 +194,15 @@ def test_a_run_whose_record_is_being_written_is_not_waited_for(engine: Engine) -
     finally:
         with engine.begin() as conn:
             conn.execute(delete(m.PlanningGrid).where(m.PlanningGrid.id == gid))
+
+
+def test_a_step_said_is_a_sign_of_life(db_tx) -> None:  # type: ignore[no-untyped-def]
+    engine = db_tx.engine
+    ready = _grid(engine, beat_ago_s=None, status="ready")
+    sid = _scenario(engine, ready, beat_ago_s=prio.STALE_AFTER_S + 60)
+    gid = _grid(engine, beat_ago_s=prio.STALE_AFTER_S + 60)
+    prio._scenario_progress(engine, sid, None)(prio.SCENARIO_STEPS[1])
+    prio._set_grid_inputs(engine, gid, {"status": "building", "progress": {"step": 4}})
+    prio.expire_stale_runs(engine)
+    assert _row(engine, m.PrioritisationScenario, sid).status == "running"
+    assert _row(engine, m.PlanningGrid, gid).inputs["status"] == "building"
