@@ -5,7 +5,8 @@ hundreds of km² with aggregated habitat areas: no precise location of any anima
 analysts and administrators may compute a grid or solve a scenario: with the JSON API (the
 answer waits for the result) or with the forms (``/prioritisation/grids/new``,
 ``/prioritisation/scenarios/new``), whose work runs on a background thread while the page
-polls the record's progress.
+polls the record's progress. A run whose server stopped before it ended (its heartbeat is old)
+is marked failed when its page or the list is read, saying to run it again.
 """
 
 from __future__ import annotations
