@@ -228,4 +228,6 @@ async def map_labels(
             {"name": r.name, "kind": r.kind, "lon": float(r.lon), "lat": float(r.lat)} for r in rows
         ],
     }
-    return JSONResponse(body, headers=ogc.cache_headers(etag, LABELS_MAX_AGE, private=False))
+    headers = ogc.cache_headers(etag, LABELS_MAX_AGE, private=False)
+    headers["Vary"] += ", Accept-Language"  # the names are in the request's language
+    return JSONResponse(body, headers=headers)

@@ -56,6 +56,7 @@ def test_zoom_decides_what_is_labelled(client: Any) -> None:
 def test_labels_are_cached_by_data_version(client: Any) -> None:
     r = client.get("/labels", params={"bbox": ALMATY, "zoom": 9})
     assert r.status_code == 200 and r.headers["etag"]
+    assert "Accept-Language" in r.headers["vary"] and "Cookie" in r.headers["vary"]
     again = client.get(
         "/labels", params={"bbox": ALMATY, "zoom": 9}, headers={"If-None-Match": r.headers["etag"]}
     )
