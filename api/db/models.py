@@ -351,7 +351,7 @@ class Grant(Timestamped, Base):
     documents: Mapped[list[dict[str, str]]] = mapped_column(
         JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
     )
-    #: The union of the grant's field sites, kept by a trigger on ``field_sites`` (0007).
+    #: The union of the grant's field sites, kept by statement triggers on ``field_sites`` (0013).
     geom: Mapped[WKBElement | None] = mapped_column(_geom("MULTIPOLYGON"), deferred=True)
 
     species: Mapped[list[Species]] = relationship(secondary=grant_species)
