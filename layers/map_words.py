@@ -160,6 +160,8 @@ JS_TEXTS = {
     "licence": _l("Licence"),
     "details": _l("details"),
     "example": _l("example"),
+    "observed": _l("observed"),
+    "modelled": _l("modelled"),
     "exampleNote": _l("illustrative, not an official record"),
     "legend": _l("Legend"),
     "search": _l("Find a place, park, district or grant"),

@@ -8,7 +8,8 @@
      layers/map_words.py, translated by the server). */
   var T = {
     yes: "yes", no: "no", loading: "loading…", unavailable: "not available", source: "Source",
-    licence: "Licence", details: "details", example: "example",
+    licence: "Licence", details: "details", example: "example", observed: "observed",
+    modelled: "modelled",
     exampleNote: "illustrative, not an official record", legend: "Legend",
     search: "Find a place, park, district or grant", searchLabel: "Search the map",
     searchNone: "Nothing found", searchFailed: "The search did not answer; try again.",
@@ -52,7 +53,10 @@
       if (k === "source" || k === "licence" || p[k] === null || p[k] === "") return;
       var label = (layer.labels && layer.labels[k]) || k;
       var v = p[k];
-      if (k === "method") v = '<span class="badge ' + esc(v) + '">' + esc(v) + "</span>";
+      if (k === "method") {  // the class keeps the value; the badge says it in the page's language
+        var word = { example: T.example, observed: T.observed, modelled: T.modelled }[v] || v;
+        v = '<span class="badge ' + esc(v) + '">' + esc(word) + "</span>";
+      }
       else if (v === true || v === false) v = esc(v ? T.yes : T.no);
       else v = esc(v);
       html += "<tr><th>" + esc(label) + "</th><td>" + v + "</td></tr>";

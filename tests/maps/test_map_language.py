@@ -54,6 +54,11 @@ def test_russian_atlas_hands_russian_words_to_the_map_scripts(client: Any) -> No
     texts = tools["texts"]
     assert (texts["yes"], texts["no"]) == ("да", "нет")
     assert texts["legend"] == "Легенда"
+    assert (texts["observed"], texts["modelled"], texts["example"]) == (
+        "наблюдение",
+        "модель",
+        "пример",
+    )
     assert texts["source"] == "Источник" and texts["details"] == "подробнее"
     assert texts["search"] == "Найти место, парк, район или грант"
     assert set(texts) == set(map_words.JS_TEXTS)
