@@ -11,12 +11,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from api import i18n
+from api import i18n, ogc
 from api.auth.principal import Role, get_principal
 from api.i18n import _l
 from api.services import threat_reports
 from api.settings import REPO_ROOT
 from api.vocabulary import word
+from layers import maps
 
 NAV: list[tuple[str, Any]] = [
     ("/", _l("Home")),
@@ -116,3 +117,13 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         return templates().TemplateResponse(request, name, context, status_code=status_code)
     finally:
         i18n.reset(token)
+
+
+def map_tools(request: Request, search: bool = False) -> maps.MapTools:
+    """A map page's tools in the page's language: words, labels, search; the relief's version."""
+    return maps.MapTools(
+        tr=i18n.gettext,
+        lang=i18n.current_locale(),
+        search=search,
+        relief_version=ogc.rasters_version_token(request),
+    )

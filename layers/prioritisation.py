@@ -511,6 +511,7 @@ def plan_map(
     bounds: tuple[float, float, float, float] | None = None,
     focus: dict[str, Any] | None = None,
     labels: dict[str, str] | None = None,
+    tools: maps.MapTools | None = None,
 ) -> maps.MapParts:
     """A page-ready map of a plan.
 
@@ -527,11 +528,14 @@ def plan_map(
         One unit (a GeoJSON feature) to outline and zoom to.
     labels : dict, optional
         The layer names and tooltip labels (default: :data:`LABELS`, in English).
+    tools : MapTools, optional
+        The page's language for the map's controls, labels and the relief's version.
     """
     words = {**LABELS, **(labels or {})}
-    m = maps.base_map()
+    tools = tools or maps.MapTools()
+    m = maps.base_map(tr=tools.tr, relief_version=tools.relief_version)
     for spec in context:
-        maps.VectorTileLayer(spec, show=True).add_to(m)
+        maps.VectorTileLayer(spec, show=True, tr=tools.tr).add_to(m)
     feats = units.get("features", [])
     selected = {
         "type": "FeatureCollection",
@@ -568,7 +572,7 @@ def plan_map(
     else:
         minx, miny, maxx, maxy = bounds
         m.fit_bounds([[miny, minx], [maxy, maxx]])
-    return maps.finish(m, list(context), title=title)
+    return maps.finish(m, list(context), title=title, tools=tools)
 
 
 def _without_place(fc: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from api.db import models as m
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.ogc import wants_html
 from api.services import analyses as an
-from api.templating import render, request_locale
+from api.templating import map_tools, render, request_locale
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from layers import maps
 from layers.export import csv_safe
@@ -104,7 +104,7 @@ def get_analysis(
             run=run,
             staff=staff,
             error_detail=an.error_detail(run) if staff else None,
-            map=_map(session, run),
+            map=_map(session, run, map_tools(request)),
             downloads=downloads,
             tables=tables,
             parameters=an.parameter_rows(run.parameters, request_locale(request)),
@@ -131,14 +131,14 @@ def _style(feature: dict[str, Any]) -> dict[str, Any]:
     return {"color": colour, "fillColor": colour, "weight": 0.8, "fillOpacity": 0.45}
 
 
-def _map(session: ReadSessionDep, run: m.AnalysisRun) -> maps.MapParts | None:
+def _map(session: ReadSessionDep, run: m.AnalysisRun, tools: maps.MapTools) -> maps.MapParts | None:
     """The run's result layer on Irbis's own basemap (simplified for the page)."""
     if run.status != "succeeded":
         return None
     fc = an.run_features(session, run, simplify=0.005)
     if not fc["features"]:
         return None
-    m = maps.base_map()
+    m = maps.base_map(tr=tools.tr, relief_version=tools.relief_version)
     props = fc["features"][0]["properties"]
     fields = [f for f in _TOOLTIP if f in props]
     folium.GeoJson(
@@ -149,7 +149,7 @@ def _map(session: ReadSessionDep, run: m.AnalysisRun) -> maps.MapParts | None:
     ).add_to(m)
     minx, miny, maxx, maxy = gpd.GeoDataFrame.from_features(fc["features"]).total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    return maps.finish(m, [], title=f"Analysis {run.id}")
+    return maps.finish(m, [], title=f"Analysis {run.id}", tools=tools)
 
 
 def _tables(run: m.AnalysisRun) -> list[tuple[str, list[str], list[list[str]]]]:

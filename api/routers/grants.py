@@ -27,7 +27,7 @@ from api.routers.threats import _print_pdf as print_pdf
 from api.services import grants as gs
 from api.services import monitoring
 from api.settings import REPO_ROOT
-from api.templating import render
+from api.templating import map_tools, render
 from geo.crs import REGION_BOUNDS
 from geo.errors import InvalidInput, TooLarge
 from layers import maps
@@ -273,6 +273,7 @@ def portfolio_page(
             [get_layer("field_sites"), get_layer("grants")],
             bounds=REGION_BOUNDS,
             title="Grants",
+            tools=map_tools(request),
         ),
         query=request.url.query,
         statuses=[s.value for s in GrantStatus],
@@ -411,8 +412,9 @@ def grant_page(
     # the map depends on the sites' union only (and the language of its controls): a write
     # elsewhere keeps it
     shape = hashlib.sha256(fp["geojson"].encode()).hexdigest() if fp else None
-    key = ("map", code, shape, current_locale())
-    m = gs.PAGE_CACHE.get(key, lambda: _grant_map(code, fp))
+    tools = map_tools(request)
+    key = ("map", code, shape, current_locale(), tools.relief_version)
+    m = gs.PAGE_CACHE.get(key, lambda: _grant_map(code, fp, tools))
     grant_id = gs.grant_id(engine, code)
     return render(
         request,
@@ -468,12 +470,14 @@ def history_page(
     )
 
 
-def _grant_map(code: str, fp: dict[str, Any] | None) -> maps.MapParts:
+def _grant_map(code: str, fp: dict[str, Any] | None, tools: maps.MapTools) -> maps.MapParts:
     bounds = (fp["xmin"], fp["ymin"], fp["xmax"], fp["ymax"]) if fp else None
     layers = [get_layer(i) for i in ("protected_areas", "field_sites", "threats")]
     highlight = {"geojson": fp["geojson"], "name": code} if fp else None
     # without sites: the programme's region
-    return maps.case_map(layers, bounds=bounds or REGION_BOUNDS, highlight=highlight, title=code)
+    return maps.case_map(
+        layers, bounds=bounds or REGION_BOUNDS, highlight=highlight, title=code, tools=tools
+    )
 
 
 @router.get(

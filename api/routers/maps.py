@@ -19,7 +19,7 @@ from api.i18n import gettext as _
 from api.i18n import lazy_gettext as _l
 from api.ogc import FilterDep, ViewDep
 from api.routers.ogc_tiles import dataset_versions
-from api.templating import render
+from api.templating import map_tools, render
 from geo.errors import InvalidInput
 from layers import cases, labels, maps
 from layers.registry import get_layer, layer_ids, layers
@@ -31,16 +31,6 @@ router = APIRouter(tags=["maps"], include_in_schema=False)
 CONTEXT = ("countries", "lakes", "rivers", "places")
 #: How long a browser may keep the labels of a view before asking again (seconds).
 LABELS_MAX_AGE = 300
-
-
-def _tools(request: Request, search: bool = False) -> maps.MapTools:
-    """The page's language for the map scripts: words, labels, search; the relief's version."""
-    return maps.MapTools(
-        tr=i18n.gettext,
-        lang=i18n.current_locale(),
-        search=search,
-        relief_version=ogc.rasters_version_token(request),
-    )
 
 
 def _examples(conn: Connection, specs: Sequence[LayerSpec]) -> set[str]:
@@ -71,7 +61,7 @@ async def atlas(request: Request, engine: ReaderDep) -> HTMLResponse:
         examples=examples,
         dataset_version=ogc.version_token(dataset_versions(request)),
         empty=empty,
-        tools=_tools(request, search=True),
+        tools=map_tools(request, search=True),
     )
     return render(
         request,
@@ -121,7 +111,7 @@ async def layer_map(
         empty=empty,
         cql=request.query_params.get("filter") if cql_filter is not None else None,
         cql_lang=request.query_params.get("filter-lang"),
-        tools=_tools(request),
+        tools=map_tools(request),
     )
     links = [
         (f"/collections/{spec.id}?f=html", _("about this layer")),
@@ -173,7 +163,7 @@ async def kok_jailau(request: Request, engine: ReaderDep) -> HTMLResponse:
         highlight=highlight,
         examples=examples,
         versions=ogc.version_tokens(request, shown),
-        tools=_tools(request),
+        tools=map_tools(request),
     )
     return render(request, "case_kok_jailau.html", case=case, map=parts)
 

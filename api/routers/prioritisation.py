@@ -24,7 +24,7 @@ from api.auth.principal import Principal, PrincipalDep, Role
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.i18n import _, _l
 from api.services import prioritisation as prio
-from api.templating import render, request_locale
+from api.templating import map_tools, render, request_locale
 from geo.errors import (
     Conflict,
     Forbidden,
@@ -638,7 +638,14 @@ async def scenario_map(
     known = set(layer_ids())
     context = [get_layer(i) for i in MAP_CONTEXT if i in known]
     parts = await run_in_threadpool(
-        plan_map, units, context, title=sc.name, bounds=bounds, focus=focus, labels=map_labels()
+        plan_map,
+        units,
+        context,
+        title=sc.name,
+        bounds=bounds,
+        focus=focus,
+        labels=map_labels(),
+        tools=map_tools(request),
     )
     cost_short, cost_said = cost_text(grid_parameters)
     links = [

@@ -8,10 +8,14 @@ import json
 import re
 from typing import Any
 
+from sqlalchemy import func, insert
+
 from api import i18n
+from api.db import models as m
 from layers import map_words, maps
 from layers.registry import layers
 from layers.styles import legend_label
+from tests.rollback import RolledBack
 
 TOOLS = re.compile(r"Irbis\.tools\(\w+, (\{.*?\})\);", re.S)
 LEGEND = re.compile(r"Irbis\.legend\(\w+, (\[.*?\]), (\"[^\"]*\")\);", re.S)
@@ -107,3 +111,42 @@ def test_translations_reach_every_js_word() -> None:
             i18n.reset(token)
         same = [k for k, v in texts.items() if v == map_words.JS_TEXTS[k]]
         assert not same, f"{lang}: untranslated map words {same}"
+
+
+def _overlap_run_with_a_feature(db: RolledBack) -> int:
+    with db.engine.begin() as conn:
+        run_id = conn.scalar(
+            insert(m.AnalysisRun)
+            .values(kind="overlap", status="succeeded", parameters={}, inputs={}, results={})
+            .returning(m.AnalysisRun.id)
+        )
+        conn.execute(
+            insert(m.AnalysisFeature).values(
+                run_id=run_id,
+                kind="overlap",
+                properties={"area_ha": 1.0},
+                geom=func.ST_GeomFromText("POLYGON((77 43,77.1 43,77.1 43.1,77 43.1,77 43))", 4326),
+            )
+        )
+    return int(run_id)
+
+
+def test_grant_analysis_and_scenario_maps_speak_the_page_language(
+    db_tx: RolledBack, tx_client: Any, solved_scenario: int
+) -> None:
+    """Every page with a map hands the page's words to its map scripts, not only the atlas."""
+    client = tx_client
+    code = client.get("/api/grants").json()[0]["code"]
+    run_id = _overlap_run_with_a_feature(db_tx)
+    paths = [
+        f"/grants/{code}",
+        "/grants",
+        f"/analyses/{run_id}",
+        f"/prioritisation/scenarios/{solved_scenario}/map",
+    ]
+    for path in paths:
+        for lang, yes in (("ru", "да"), ("kk", "иә")):
+            tools = tools_of(page(client, path, lang))
+            assert tools["lang"] == lang, path
+            assert tools["texts"]["yes"] == yes, path
+            assert tools["labels"] == "/labels", path
