@@ -241,35 +241,46 @@ def _with_manifest(archive: Path, out: Path, **changes: Any) -> None:
                 dst.addfile(member, fh)
 
 
-@pytest.mark.parametrize("damage", ["flipped", "truncated", "foreign", "newer_schema"])
-def test_a_damaged_archive_changes_nothing(
-    restored: Restored, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, damage: str
-) -> None:
-    bad = tmp_path / "bad.tar"
+DAMAGES = {
+    "flipped": "does not match its checksum",
+    "truncated": "cannot be read as an Irbis backup",
+    "foreign": "not an Irbis backup",
+    "newer_schema": "newer than this Irbis knows",
+}
+
+
+def _damaged(archive: Path, out: Path, damage: str) -> None:
     if damage == "flipped":
-        _corrupt(restored.archive, bad)
-        expect = "does not match its checksum"
+        _corrupt(archive, out)
     elif damage == "truncated":
-        bad.write_bytes(restored.archive.read_bytes()[:1_500_000])
-        expect = "cannot be read as an Irbis backup"
+        out.write_bytes(archive.read_bytes()[:1_500_000])
     elif damage == "foreign":
-        with tarfile.open(bad, "w") as tar:
+        with tarfile.open(out, "w") as tar:
             tar.add(__file__, arcname="notes.txt")
-        expect = "not an Irbis backup"
     else:
-        _with_manifest(restored.archive, bad, schema_revision="9999_from_the_future")
-        expect = "newer than this Irbis knows"
+        _with_manifest(archive, out, schema_revision="9999_from_the_future")
+
+
+def test_a_damaged_archive_changes_nothing(
+    restored: Restored, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Four kinds of damage, each refused with its own message; the database (one snapshot
+    before and after all four: a change by any of them would still be there) and the files
+    (after each) untouched."""
     before = snapshot(restored.url)
     files = file_hashes(restored.var_dir)
     siblings = sorted(p.name for p in restored.var_dir.parent.iterdir())
-    # even with --force, a damaged archive must not touch the database or the files
-    r = invoke(monkeypatch, restored.url, restored.var_dir, "restore", "--force", str(bad))
-    assert r.exit_code == 1
-    assert expect in r.output, r.output
-    assert "Traceback" not in r.output
+    for damage, expect in DAMAGES.items():
+        bad = tmp_path / f"{damage}.tar"
+        _damaged(restored.archive, bad, damage)
+        # even with --force, a damaged archive must not touch the database or the files
+        r = invoke(monkeypatch, restored.url, restored.var_dir, "restore", "--force", str(bad))
+        assert r.exit_code == 1, damage
+        assert expect in r.output, (damage, r.output)
+        assert "Traceback" not in r.output, damage
+        assert file_hashes(restored.var_dir) == files, damage
+        assert sorted(p.name for p in restored.var_dir.parent.iterdir()) == siblings, damage
     assert snapshot(restored.url) == before
-    assert file_hashes(restored.var_dir) == files
-    assert sorted(p.name for p in restored.var_dir.parent.iterdir()) == siblings
 
 
 def test_force_replaces_a_database_and_var_dir(
