@@ -40,6 +40,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from geoalchemy2 import Geometry, WKBElement
 
 from geo.crs import STORAGE_EPSG
+from geo.names import latin_names
 
 
 class Method(enum.StrEnum):
@@ -1087,6 +1088,12 @@ class District(Provenance, Base):
     __table_args__ = (method_check("districts"),)
 
 
+def _settlement_latin(context: Any) -> str | None:
+    """``settlements.name_latin`` of a row being inserted (Core or ORM, one row or many)."""
+    row = context.get_current_parameters()
+    return latin_names(*(row.get(c) for c in ("name", "name_en", "name_ru", "name_kk")))
+
+
 class Settlement(Provenance, Base):
     """A settlement (city, town, village, hamlet, isolated dwelling) from OpenStreetMap."""
 
@@ -1098,6 +1105,8 @@ class Settlement(Provenance, Base):
     name_en: Mapped[str | None] = mapped_column(Text)
     name_kk: Mapped[str | None] = mapped_column(Text)
     name_ru: Mapped[str | None] = mapped_column(Text)
+    #: Latin forms of the Cyrillic names, for search (migration 0014); made on insert.
+    name_latin: Mapped[str | None] = mapped_column(Text, default=_settlement_latin)
     place: Mapped[str | None] = mapped_column(Text)
     population: Mapped[int | None] = mapped_column(BigInteger)
     iso_a3: Mapped[str] = mapped_column(String(3), nullable=False)
