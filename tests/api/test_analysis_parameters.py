@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from api.db import models as m
+from geo.funding import RULE
 from tests.rollback import RolledBack
 
 
@@ -178,3 +179,32 @@ def test_parameter_values_are_escaped(db_tx: RolledBack, tx_client: Any) -> None
         "Habitat rasters compared": f"{hostile}: {hostile}",
         "Layers overlapped": hostile,
     }
+
+
+def test_rules_stored_as_prose_are_shown_in_the_readers_language(
+    db_tx: RolledBack, tx_client: Any
+) -> None:
+    """The funding rule and the ecosystem rules are stored as English sentences (the JSON keeps
+    them so); the page shows them in Russian or Kazakh. An older wording with no translation is
+    shown as stored."""
+    run_id = _run(
+        db_tx,
+        "ecosystems",
+        {
+            "funded": RULE,
+            "glaciers": "inside the mountain class of their elevation",
+            "aridity": "not assessed",
+            "definition": "Kapos et al. (2000); UNEP-WCMC",
+        },
+    )
+    ru = _page_parameters(tx_client, run_id, "ru")
+    assert ru["Финансируемые полевые участки"].startswith("полевые участки грантов, действовавших")
+    assert ru["Ледники"] == "в горном классе, соответствующем их высоте"
+    assert ru["Аридность"] == "не оценивалось"
+    assert ru["Определение гор"] == "Kapos et al. (2000); UNEP-WCMC"  # a citation as stored
+    kk = _page_parameters(tx_client, run_id, "kk")
+    assert "гранттардың далалық учаскелері" in " ".join(kk.values())
+    assert "бағаланбаған" in kk.values()
+    en = _page_parameters(tx_client, run_id, "en")
+    assert RULE in en.values()
+    assert tx_client.get(f"/analyses/{run_id}?f=json").json()["parameters"]["funded"] == RULE

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from api import i18n
 from api.i18n import _l
 from api.vocabulary import word
+from geo import funding as fd
 
 #: The label of each parameter, whatever the kind of run that stored it.
 LABELS: dict[str, Any] = {
@@ -72,6 +73,31 @@ LAYER_NAMES: dict[str, Any] = {
 }
 #: The epochs of a loss series (:func:`api.services.analyses.habitat.register_habitat_scenario`).
 EPOCHS: dict[str, Any] = {"current": _l("as it is"), "if_built": _l("if built")}
+
+#: Values stored as English prose by the analyses (the rules a run applied), shown in the
+#: reader's language. Citations (author, year, dataset) are shown as stored: a reference is
+#: not translated. A stored value missing here (an older wording) is shown as stored.
+PROSE: dict[str, Any] = {
+    fd.RULE: _l(
+        "field sites of grants under way on the date (status active or closed, "
+        "start_date <= date <= end_date), and for a species' figures only grants whose "
+        "species include it"
+    ),
+    "inside the mountain class of their elevation": _l(
+        "inside the mountain class of their elevation"
+    ),
+    "not assessed": _l("not assessed"),
+    "imported species range": _l("imported species range"),
+    "default range": _l("modelled range (the default)"),
+    "Köppen B (Kottek et al. 2006): arid edge from Beck et al. (2018) 1 km, "
+    "desert BW / semi-desert and steppe BS from Rubel et al. (2017)": _l(
+        "Köppen B (Kottek et al. 2006): arid edge from Beck et al. (2018) 1 km, "
+        "desert BW / semi-desert and steppe BS from Rubel et al. (2017)"
+    ),
+    "Köppen B (Beck et al. 2018 main class), BW desert / BS steppe (Rubel et al. 2017)": _l(
+        "Köppen B (Beck et al. 2018 main class), BW desert / BS steppe (Rubel et al. 2017)"
+    ),
+}
 
 _NONE = Markup('<span class="none">–</span>')
 #: Parameters are shown in the order of :data:`LABELS` (JSONB keeps no order), others after.
@@ -155,6 +181,8 @@ def _value(name: str, v: Any, lang: str) -> Markup:
         return Markup('<ul class="readable">{}</ul>').format(
             Markup("").join(Markup("<li>{}</li>").format(_value(name, x, lang)) for x in v)
         )
+    if isinstance(v, str) and v in PROSE:
+        return Markup("{}").format(str(PROSE[v]))
     return Markup("{}").format(v)
 
 
