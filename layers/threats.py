@@ -9,6 +9,7 @@ degrees.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import html
 import mimetypes
@@ -58,7 +59,11 @@ from geo import protected_planet
 from geo.crs import REGION_BOUNDS, STORAGE_EPSG, area_ha
 from geo.errors import NotFound
 from geo.threats import LIVE_STATUSES, STATUSES, footprint_length_km, status_as_of, timeline
+from layers import maps
+from layers.map_words import BASE_WORDS, same
 from layers.public import published_threats
+from layers.registry import get_layer
+from layers.spec import LayerSpec
 from layers.sql import GEOMETRY
 
 #: Kok-Jailau, the demo threat: where maps open when there is nothing else to show.
@@ -620,31 +625,79 @@ def offline(m: folium.Map, vendor: str = "/vendor") -> folium.Map:
     return m
 
 
-def _base_map(bounds: tuple[float, float, float, float] | None, *, relief: bool) -> folium.Map:
+#: What a site-scale map (a threat's page, a report's page, the report form) draws over the
+#: relief to find one's way: registry layer and the zoom from which it is drawn (before it, it
+#: would only clutter). Irbis has no road data: roads are not drawn.
+SITE_CONTEXT: tuple[tuple[str, int], ...] = (
+    ("glaciers", 6),
+    ("lakes", 0),
+    ("rivers", 5),
+    ("districts", 7),
+    ("places", 0),
+    ("settlements", 9),
+)
+
+
+def site_context_layers() -> list[LayerSpec]:
+    """The layers of :data:`SITE_CONTEXT`, each from its zoom (their tiles' version is the
+    caller's to ask: ``api.ogc.version_tokens``)."""
+    return [dataclasses.replace(get_layer(i), min_zoom=z) for i, z in SITE_CONTEXT]
+
+
+def _base_map(
+    bounds: tuple[float, float, float, float] | None,
+    *,
+    relief: bool,
+    tools: maps.MapTools | None = None,
+    versions: Mapping[str, str] | None = None,
+) -> folium.Map:
+    """With ``relief``: Irbis's shaded relief (the finest DEM at each place: GEBCO 15\" where
+    it covers), its hillshade as the other base, and, with ``tools``, the rivers, lakes,
+    glaciers, districts and settlements of :data:`SITE_CONTEXT` as vector tiles at
+    ``versions``, with labels, scale and coordinate readout in the page's language. Without
+    ``relief`` (exports) the map makes no request."""
     m = folium.Map(
         location=DEFAULT_CENTRE,
         zoom_start=11,
         tiles=None,
-        control_scale=True,
+        control_scale=tools is None,  # the tools bring their own scale
         prefer_canvas=False,
         max_zoom=16,
     )
-    if relief:  # Irbis's own shaded relief; exports go without (they make no requests)
-        from layers.maps import RELIEF_ATTRIBUTION, RELIEF_URL
-
-        folium.TileLayer(
-            tiles=RELIEF_URL,
-            name="Shaded relief",
-            attr=RELIEF_ATTRIBUTION,
-            max_native_zoom=12,
-            max_zoom=16,
-            overlay=False,
-        ).add_to(m)
+    if relief:
+        tr = tools.tr if tools else same
+        at = f"&v={tools.relief_version}" if tools and tools.relief_version else ""
+        for url, word, show in (
+            (maps.RELIEF_URL, "relief", True),
+            (maps.HILLSHADE_URL, "hillshade", False),
+        ):
+            folium.TileLayer(
+                tiles=url + at,
+                name=tr(BASE_WORDS[word]),
+                attr=maps.RELIEF_ATTRIBUTION,
+                max_native_zoom=12,
+                max_zoom=16,
+                overlay=False,
+                show=show,
+            ).add_to(m)
+    if relief and tools is not None:
+        maps.IrbisAssets().add_to(m)
+        for spec in site_context_layers():
+            maps.VectorTileLayer(
+                spec, show=True, version=(versions or {}).get(spec.id), tr=tools.tr
+            ).add_to(m)
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         pad_x, pad_y = max((maxx - minx) * 0.6, 0.02), max((maxy - miny) * 0.6, 0.02)
         m.fit_bounds([[miny - pad_y, minx - pad_x], [maxy + pad_y, maxx + pad_x]])
     return m
+
+
+def _finish(m: folium.Map, tools: maps.MapTools | None) -> None:
+    """The map's words, labels, scale and readout (``tools``), then only local assets."""
+    if tools is not None:
+        maps.Tools(tools).add_to(m)
+        maps.localise(m.get_root())
 
 
 def overlap_overlays(o: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -714,10 +767,13 @@ def dossier_map(
     overlays: Mapping[str, list[dict[str, Any]]] | None = None,
     relief: bool = False,
     vendor: str = "/vendor",
+    tools: maps.MapTools | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> folium.Map:
     """The dossier map: the footprint over the protected areas (and Irbis's relief if
-    ``relief``; without it the map makes no request at all, for self-contained exports)."""
-    m = offline(_base_map(footprint.bounds, relief=relief), vendor)
+    ``relief``; without it the map makes no request at all, for self-contained exports); with
+    ``relief`` and ``tools``, the site's context too (:func:`_base_map`)."""
+    m = offline(_base_map(footprint.bounds, relief=relief, tools=tools, versions=versions), vendor)
     _context(m, context)
     folium.GeoJson(
         {"type": "Feature", "geometry": mapping(footprint), "properties": {}},
@@ -728,17 +784,24 @@ def dossier_map(
     ).add_to(m)
     _context(m, overlays or {}, show=False)
     folium.LayerControl(collapsed=True).add_to(m)
+    _finish(m, tools if relief else None)
     return m
 
 
 def draw_map(
-    context: Mapping[str, list[dict[str, Any]]], *, relief: bool = True, vendor: str = "/vendor"
+    context: Mapping[str, list[dict[str, Any]]],
+    *,
+    relief: bool = True,
+    vendor: str = "/vendor",
+    tools: maps.MapTools | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> tuple[folium.Map, str]:
-    """A map to draw a threat on (folium's Draw plugin, served offline).
+    """A map to draw a threat on (folium's Draw plugin, served offline), with the site's
+    context when ``tools`` are given (:func:`_base_map`).
 
     Returns the map and the JavaScript name of the feature group that holds what is drawn.
     """
-    m = offline(_base_map(None, relief=relief), vendor)
+    m = offline(_base_map(None, relief=relief, tools=tools, versions=versions), vendor)
     _context(m, context)
     drawn = folium.FeatureGroup(name="Drawn threat").add_to(m)
     draw = Draw(
@@ -753,6 +816,7 @@ def draw_map(
     draw.default_css = [("leaflet_draw_css", f"{vendor}/leaflet-draw/dist/leaflet.draw.css")]
     draw.add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
+    _finish(m, tools if relief else None)
     return m, drawn.get_name()
 
 

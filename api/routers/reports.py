@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from api import ogc
 from api.auth.principal import PrincipalDep
 from api.db.models import ReportState, ThreatKind, ThreatStatus
 from api.deps import ReaderDep, SessionDep, SettingsDep
@@ -23,7 +24,7 @@ from api.evidence_uploads import checked_evidence, read_capped
 from api.i18n import _l, gettext
 from api.services import threat_reports as tr
 from api.settings import Settings
-from api.templating import render
+from api.templating import map_tools, render
 from geo.coordinates import EXAMPLES, parse_coordinates
 from geo.errors import InvalidInput, IrbisError, TooLarge
 from geo.threats import read_footprint
@@ -125,7 +126,11 @@ def new_report(
         return RedirectResponse(f"/login?next={quote('/reports/new')}", status_code=303)
     tr.require_reporter(principal)
     with engine.connect() as conn:
-        m, drawn = lt.draw_map(lt.map_context(conn))
+        m, drawn = lt.draw_map(
+            lt.map_context(conn),
+            tools=map_tools(request),
+            versions=ogc.version_tokens(request, lt.site_context_layers()),
+        )
         threats = lt.threat_index(conn)
     return render(
         request,
@@ -337,7 +342,14 @@ def report_page(
 ) -> HTMLResponse:
     report = tr.visible_report(session, principal, report_id)
     geom = tr.report_geometry(report)
-    m = lt.dossier_map(geom, report.title, {}, relief=True)
+    m = lt.dossier_map(
+        geom,
+        report.title,
+        {},
+        relief=True,
+        tools=map_tools(request),
+        versions=ogc.version_tokens(request, lt.site_context_layers()),
+    )
     moderator = tr.is_moderator(principal)
     return render(
         request,

@@ -14,7 +14,7 @@ import io
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -26,9 +26,14 @@ from api import ogc
 from api.deps import ReaderDep, SettingsDep
 from api.i18n import current_locale
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
-from api.templating import render, templates
-from layers import threats as lt
+from api.templating import map_tools, render, templates
+from geo.lazy import lazy_module
 from layers.sql import versions
+
+if TYPE_CHECKING:
+    from layers import threats as lt
+else:  # pandas, geopandas and folium: not on the start path (geo.lazy)
+    lt = lazy_module("layers.threats")
 
 router = APIRouter(tags=["threats"])
 
@@ -148,6 +153,8 @@ def dossier(request: Request, engine: ReaderDep, threat_id: int) -> HTMLResponse
         data["context"],
         overlays=lt.overlap_overlays(data["overlaps"]),
         relief=True,
+        tools=map_tools(request),
+        versions=ogc.version_tokens(request, lt.site_context_layers()),
     )
     photos = {ev["id"]: f"/evidence/{ev['id']}" for ev in data["evidence"]}
     return render(
