@@ -6,7 +6,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from api.services import analyses as an
 from geo.errors import InvalidInput
@@ -39,8 +39,6 @@ def _fail(engine: Engine, error: BaseException, actor: str) -> int:
         an.execute(
             engine, "overlap", {"layers": []}, compute, lambda *a: {}, actor=actor, title=None
         )
-    from sqlalchemy import text
-
     with engine.connect() as conn:
         return int(
             conn.execute(
@@ -50,12 +48,13 @@ def _fail(engine: Engine, error: BaseException, actor: str) -> int:
 
 
 @pytest.fixture
-def unexpected(engine: Engine, demo) -> tuple[int, str]:
+def unexpected(db_tx) -> tuple[int, str]:
     actor = "analyst-who-must-stay-private"
-    return _fail(engine, RuntimeError(SECRET), actor), actor
+    return _fail(db_tx.engine, RuntimeError(SECRET), actor), actor
 
 
-def test_public_sees_failed_without_exception_or_username(client, unexpected) -> None:
+def test_public_sees_failed_without_exception_or_username(tx_client, unexpected) -> None:
+    client = tx_client
     run_id, actor = unexpected
     for url in ("/analyses?f=json", f"/analyses/{run_id}?f=json"):
         body = client.get(url).text
@@ -70,9 +69,9 @@ def test_public_sees_failed_without_exception_or_username(client, unexpected) ->
     assert "failed" in _page_text(client.get(f"/analyses/{run_id}").text)
 
 
-def test_analysts_see_the_error_and_who_ran_it(login_as, unexpected) -> None:
+def test_analysts_see_the_error_and_who_ran_it(tx_login_as, unexpected) -> None:
     run_id, actor = unexpected
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     run = analyst.get(f"/analyses/{run_id}?f=json").json()
     assert run["created_by"] == actor and SECRET in run["error_detail"]
     text = _page_text(analyst.get(f"/analyses/{run_id}").text)
@@ -81,14 +80,14 @@ def test_analysts_see_the_error_and_who_ran_it(login_as, unexpected) -> None:
     assert any(r["id"] == run_id and r["created_by"] == actor for r in listed)
 
 
-def test_grantees_do_not_see_the_error(login_as, unexpected) -> None:
+def test_grantees_do_not_see_the_error(tx_login_as, unexpected) -> None:
     run_id, actor = unexpected
-    body = login_as("grantee").get(f"/analyses/{run_id}?f=json").text
+    body = tx_login_as("grantee").get(f"/analyses/{run_id}?f=json").text
     assert SECRET not in body and actor not in body
 
 
-def test_domain_errors_are_published_as_written(client, engine, demo) -> None:
+def test_domain_errors_are_published_as_written(tx_client, db_tx) -> None:
     message = "name each layer once"
-    run_id = _fail(engine, InvalidInput(message), "analyst-domain")
-    run = client.get(f"/analyses/{run_id}?f=json").json()
+    run_id = _fail(db_tx.engine, InvalidInput(message), "analyst-domain")
+    run = tx_client.get(f"/analyses/{run_id}?f=json").json()
     assert run["status"] == "failed" and run["error"] == message

@@ -70,7 +70,7 @@ def test_geojson_download(client) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("fmt", ["geojson", "csv", "gpkg"])
 def test_downloads_generalise_sensitive_records(
-    client, login_as, extra, fmt: str, tmp_path
+    client, tx_login_as, extra, fmt: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     def positions(c) -> dict[int, tuple[float, float]]:  # type: ignore[no-untyped-def]
         r = c.get("/collections/occurrences/download", params={"format": fmt})
@@ -97,6 +97,6 @@ def test_downloads_generalise_sensitive_records(
     pub, text = positions(client)
     assert rec.OBSERVER not in text
     assert pub[extra["occurrences"][0]] == pytest.approx(rec.SENSITIVE_CENTRES[0])
-    full, text = positions(login_as("analyst"))
+    full, text = positions(tx_login_as("analyst"))
     assert rec.OBSERVER in text
     assert full[extra["occurrences"][0]] == pytest.approx(rec.SENSITIVE_POINTS[0])

@@ -18,13 +18,13 @@ def _props(client, **kw):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("role", "sees"), [("analyst", True), ("admin", True), ("grantee", False), ("advocate", False)]
 )
-def test_private_columns_follow_roles(role, sees, login_as) -> None:
-    c = login_as(role)
+def test_private_columns_follow_roles(role, sees, tx_login_as) -> None:
+    c = tx_login_as(role)
     assert all(("uploaded_by" in p) is sees for p in _props(c))
 
 
-def test_anonymous_and_token_callers(client, engine) -> None:
-    assert all("uploaded_by" not in p for p in _props(client))
-    token = make_token(engine, make_user(engine, roles=["analyst"]))
-    props = _props(client, headers={"Authorization": f"Bearer {token}"})
+def test_anonymous_and_token_callers(tx_client, db_tx) -> None:
+    assert all("uploaded_by" not in p for p in _props(tx_client))
+    token = make_token(db_tx.engine, make_user(db_tx.engine, roles=["analyst"]))
+    props = _props(tx_client, headers={"Authorization": f"Bearer {token}"})
     assert all("uploaded_by" in p for p in props)

@@ -26,8 +26,6 @@ from tests.monitoring.conftest import (
 )
 from tests.threats.conftest import photo_with_gps
 
-pytestmark = pytest.mark.usefixtures("clean_records")
-
 SEEDED = {
     "camera_trap_nights",
     "snow_leopard_detections",
@@ -71,14 +69,14 @@ def test_the_catalogue_is_seeded_with_units_sensitivity_and_species(client) -> N
     assert by["patrol_km"]["sensitive"] is False and by["patrol_km"]["unit"] == "km"
 
 
-def test_only_admins_manage_the_catalogue(login_as, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_only_admins_manage_the_catalogue(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
     body = {"code": "wolf_count", "name_en": "Wolf count", "unit": "individuals"}
-    anon = login_as("anonymous")
+    anon = tx_login_as("anonymous")
     assert anon.post("/api/monitoring/indicators", json=body).status_code == 401
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     r = analyst.post("/api/monitoring/indicators", json=body, headers=hdr(analyst))
     assert r.status_code == 403
-    admin = login_as("admin")
+    admin = tx_login_as("admin")
     try:
         r = admin.post("/api/monitoring/indicators", json=body, headers=hdr(admin))
         assert r.status_code == 201, r.text
@@ -104,10 +102,11 @@ def test_only_admins_manage_the_catalogue(login_as, engine: Engine) -> None:  # 
         )
         assert r.status_code == 400 and "species" in r.json()["description"]
     finally:
-        with engine.begin() as conn:
+        with db_tx.engine.begin() as conn:
             conn.execute(text("DELETE FROM monitoring_indicators WHERE code = 'wolf_count'"))
 
 
+@pytest.mark.usefixtures("clean_records")  # the command line writes through its own engine
 def test_cli_manages_the_catalogue_and_imports_csv(
     settings, engine: Engine, monkeypatch, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -168,22 +167,22 @@ def _one(engine: Engine, sql: str, **params: object) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_grantees_submit_for_their_own_grants_only(login_as, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    anon = login_as("anonymous")
+def test_grantees_submit_for_their_own_grants_only(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+    anon = tx_login_as("anonymous")
     assert anon.post(f"/api/grants/{GRANT}/monitoring", data={"site": SITE}).status_code == 401
-    other = login_as("grantee", grants=[OTHER_GRANT])
+    other = tx_login_as("grantee", grants=[OTHER_GRANT])
     r = _submit(other)
     assert r.status_code == 403 and GRANT in r.json()["description"]
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     assert _submit(analyst).status_code == 403
-    assert count_records(engine) == 0
-    own = login_as("grantee", grants=[GRANT])
+    assert count_records(db_tx.engine) == 0
+    own = tx_login_as("grantee", grants=[GRANT])
     r = _submit(own)
     assert r.status_code == 201, r.text
     assert r.json()["state"] == "submitted" and r.json()["site"] == SITE
     dup = _submit(own)
     assert dup.status_code == 409 and "already" in dup.json()["description"]
-    assert count_records(engine) == 1
+    assert count_records(db_tx.engine) == 1
 
 
 @pytest.mark.parametrize(
@@ -201,16 +200,16 @@ def test_grantees_submit_for_their_own_grants_only(login_as, engine: Engine) -> 
         ({"points": "200 43"}, "longitude and latitude"),
     ],
 )
-def test_bad_records_are_refused_with_what_to_fix(login_as, engine, fields, message) -> None:  # type: ignore[no-untyped-def]
-    own = login_as("grantee", grants=[GRANT])
+def test_bad_records_are_refused_with_what_to_fix(tx_login_as, db_tx, fields, message) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
     r = _submit(own, **fields)
     assert r.status_code == 400, r.text
     assert message in r.json()["description"]
-    assert count_records(engine) == 0
+    assert count_records(db_tx.engine) == 0
 
 
-def test_evidence_is_stripped_like_threat_evidence(login_as, settings, engine) -> None:  # type: ignore[no-untyped-def]
-    own = login_as("grantee", grants=[GRANT])
+def test_evidence_is_stripped_like_threat_evidence(tx_login_as, tx_settings, db_tx) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
     photo = photo_with_gps()
     assert b"Photographer Name" in photo
     r = own.post(
@@ -232,10 +231,10 @@ def test_evidence_is_stripped_like_threat_evidence(login_as, settings, engine) -
     with Image.open(io.BytesIO(served.content)) as im:
         assert GPS_IFD not in im.getexif() and not im.getexif().get_ifd(GPS_IFD)
     # the file on disk is the stripped one too
-    stored = list((Path(settings.var_dir) / "evidence").rglob("*.jpg"))
+    stored = list((Path(tx_settings.var_dir) / "evidence").rglob("*.jpg"))
     assert stored and all(b"Photographer Name" not in p.read_bytes() for p in stored)
     # not public before it is accepted
-    assert login_as("anonymous").get(url).status_code == 404
+    assert tx_login_as("anonymous").get(url).status_code == 404
     # a file that is not a photo or PDF is refused, and nothing is stored
     r = own.post(
         f"/api/grants/{GRANT}/monitoring",
@@ -249,7 +248,7 @@ def test_evidence_is_stripped_like_threat_evidence(login_as, settings, engine) -
         headers=hdr(own),
     )
     assert r.status_code in (400, 415, 422), r.text
-    assert count_records(engine) == 1
+    assert count_records(db_tx.engine) == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,8 +267,8 @@ def _csv(c, body: bytes, **params: object):  # type: ignore[no-untyped-def]
     )
 
 
-def test_csv_with_any_bad_row_stores_nothing_and_reports_each_row(login_as, engine) -> None:  # type: ignore[no-untyped-def]
-    own = login_as("grantee", grants=[GRANT])
+def test_csv_with_any_bad_row_stores_nothing_and_reports_each_row(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
     rows = [
         f"{SITE},patrol_km,2023-01-01,2023-01-31,120.5,GPS tracks,",  # 2 ok
         f"{SITE},yeti_count,2023-01-01,,3,,",  # 3 unknown indicator
@@ -288,19 +287,19 @@ def test_csv_with_any_bad_row_stores_nothing_and_reports_each_row(login_as, engi
     assert "no field site" in status[4]["message"]
     assert "negative" in status[5]["message"]
     assert "duplicate of row 2" in status[6]["message"]
-    assert count_records(engine) == 0
+    assert count_records(db_tx.engine) == 0
     # the good rows alone: a dry run stores nothing, then the upload stores both
     good = (HEADER + rows[0] + "\n" + rows[5] + "\n").encode()
     dry = _csv(own, good, dry_run="true")
     assert dry.status_code == 200 and dry.json()["stored"] is False
-    assert count_records(engine) == 0
+    assert count_records(db_tx.engine) == 0
     r = _csv(own, good)
     assert r.status_code == 201 and r.json()["stored"] is True
-    assert count_records(engine) == 2
+    assert count_records(db_tx.engine) == 2
     # the same file again: duplicates of stored records, nothing more stored
     again = _csv(own, good)
     assert again.status_code == 422 and "already" in again.json()["report"][0]["message"]
-    assert count_records(engine) == 2
+    assert count_records(db_tx.engine) == 2
 
 
 @pytest.mark.parametrize(
@@ -321,16 +320,16 @@ def test_csv_with_any_bad_row_stores_nothing_and_reports_each_row(login_as, engi
         (b"\x89PNG\r\n\x1a\n\x00\x00", "not"),
     ],
 )
-def test_csv_files_that_cannot_be_read_are_refused(login_as, engine, body, message) -> None:  # type: ignore[no-untyped-def]
-    own = login_as("grantee", grants=[GRANT])
+def test_csv_files_that_cannot_be_read_are_refused(tx_login_as, db_tx, body, message) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
     r = _csv(own, body)
     assert r.status_code == 422, r.text
     assert r.json()["stored"] is False and message in r.json()["error"]
-    assert count_records(engine) == 0
+    assert count_records(db_tx.engine) == 0
 
 
-def test_csv_of_another_grant_is_forbidden(login_as) -> None:  # type: ignore[no-untyped-def]
-    other = login_as("grantee", grants=[OTHER_GRANT])
+def test_csv_of_another_grant_is_forbidden(tx_login_as) -> None:  # type: ignore[no-untyped-def]
+    other = tx_login_as("grantee", grants=[OTHER_GRANT])
     r = _csv(other, (HEADER + f"{SITE},patrol_km,2023-01-01,,1,,\n").encode())
     assert r.status_code == 403
 
@@ -370,13 +369,13 @@ def _points_in_tile(c, z: int, lon: float, lat: float) -> list[tuple[float, floa
     ]
 
 
-def test_accepted_records_only_and_never_the_precise_sensitive_point(login_as, engine) -> None:  # type: ignore[no-untyped-def]
-    own = login_as("grantee", grants=[GRANT])
+def test_accepted_records_only_and_never_the_precise_sensitive_point(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
     r = _submit(own, period_start="2023-08-01", period_end="2023-08-31", value="5")
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
-    anon = login_as("anonymous")
-    analyst = login_as("analyst")
+    anon = tx_login_as("anonymous")
+    analyst = tx_login_as("analyst")
 
     # before review: the public sees nothing of it
     assert anon.get(f"/api/monitoring/records/{rid}").status_code == 404
@@ -451,23 +450,23 @@ def test_accepted_records_only_and_never_the_precise_sensitive_point(login_as, e
     assert _points_in_tile(analyst, 14, *PRECISE)
 
 
-def test_points_of_non_sensitive_indicators_are_exact(login_as) -> None:  # type: ignore[no-untyped-def]
-    own = login_as("grantee", grants=[GRANT])
+def test_points_of_non_sensitive_indicators_are_exact(tx_login_as) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
     rid = _submit(
         own, indicator="patrol_km", value="42.5", period_start="2023-09-01", period_end=""
     ).json()["id"]
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     analyst.post(
         f"/api/monitoring/records/{rid}/review", data={"to_state": "accepted"}, headers=hdr(analyst)
     )
-    pt = login_as("anonymous").get(f"/api/monitoring/records/{rid}").json()["points"][0]
+    pt = tx_login_as("anonymous").get(f"/api/monitoring/records/{rid}").json()["points"][0]
     assert (pt["lon"], pt["lat"]) == PRECISE and pt["generalised"] is False
 
 
-def test_a_returned_record_says_why_and_stays_private(login_as) -> None:  # type: ignore[no-untyped-def]
-    own = login_as("grantee", grants=[GRANT])
+def test_a_returned_record_says_why_and_stays_private(tx_login_as) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
     rid = _submit(own, period_start="2023-10-01", period_end="").json()["id"]
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     r = analyst.post(
         f"/api/monitoring/records/{rid}/review",
         data={"to_state": "returned", "reason": "No station list attached"},
@@ -476,7 +475,7 @@ def test_a_returned_record_says_why_and_stays_private(login_as) -> None:  # type
     assert r.status_code == 200 and r.json()["state"] == "returned"
     mine = own.get(f"/api/grants/{GRANT}/monitoring", params={"state": "returned"}).json()
     assert [x["reason"] for x in mine["records"]] == ["No station list attached"]
-    assert login_as("anonymous").get(f"/api/monitoring/records/{rid}").status_code == 404
+    assert tx_login_as("anonymous").get(f"/api/monitoring/records/{rid}").status_code == 404
     again = analyst.post(
         f"/api/monitoring/records/{rid}/review",
         data={"to_state": "returned", "reason": "x"},
@@ -541,8 +540,8 @@ def test_pages_draw_charts(client) -> None:  # type: ignore[no-untyped-def]
     assert page.status_code == 200 and page.text.count('<svg class="chart"') >= 4
 
 
-def test_the_web_form_keeps_values_and_says_what_to_fix(login_as, engine) -> None:  # type: ignore[no-untyped-def]
-    own = login_as("grantee", grants=[GRANT])
+def test_the_web_form_keeps_values_and_says_what_to_fix(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
     form = own.get(f"/grants/{GRANT}/monitoring/new")
     assert form.status_code == 200 and SITE in form.text
     data = {
@@ -554,11 +553,11 @@ def test_the_web_form_keeps_values_and_says_what_to_fix(login_as, engine) -> Non
     }
     r = own.post(f"/grants/{GRANT}/monitoring/new", data=data, follow_redirects=False)
     assert r.status_code == 400 and "cannot be negative" in r.text and "2023-11-01" in r.text
-    assert count_records(engine) == 0
+    assert count_records(db_tx.engine) == 0
     r = own.post(
         f"/grants/{GRANT}/monitoring/new", data={**data, "value": "37"}, follow_redirects=False
     )
     assert r.status_code == 303 and r.headers["location"].startswith("/monitoring/records/")
-    assert count_records(engine) == 1
-    other = login_as("grantee", grants=[OTHER_GRANT])
+    assert count_records(db_tx.engine) == 1
+    other = tx_login_as("grantee", grants=[OTHER_GRANT])
     assert other.get(f"/grants/{GRANT}/monitoring/new").status_code == 403

@@ -7,11 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
 from tests.monitoring.conftest import GRANT, OTHER_GRANT, PRECISE, SITE, hdr
-
-pytestmark = pytest.mark.usefixtures("clean_records")
 
 REASON = "The value counts detections, not individuals: recount"
 
@@ -45,8 +43,8 @@ def _returned(login_as) -> tuple[Any, Any, int]:  # type: ignore[no-untyped-def]
     return own, analyst, rid
 
 
-def test_grantee_corrects_and_resubmits_then_analyst_accepts(login_as, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    own, analyst, rid = _returned(login_as)
+def test_grantee_corrects_and_resubmits_then_analyst_accepts(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+    own, analyst, rid = _returned(tx_login_as)
     moved = (PRECISE[0] + 0.001, PRECISE[1])
     r = own.post(
         f"/api/monitoring/records/{rid}/resubmit",
@@ -58,7 +56,7 @@ def test_grantee_corrects_and_resubmits_then_analyst_accepts(login_as, engine: E
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["state"] == "submitted" and body["value"] == 3 and body["reason"] is None
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         value, state = conn.execute(
             text("SELECT value, state FROM monitoring_records WHERE id = :id"), {"id": rid}
         ).one()
@@ -77,12 +75,12 @@ def test_grantee_corrects_and_resubmits_then_analyst_accepts(login_as, engine: E
     page = own.get(f"/monitoring/records/{rid}")
     assert 'id="record-history"' in page.text and REASON in page.text
     # the public still sees nothing until it is accepted
-    assert login_as("anonymous").get(f"/api/monitoring/records/{rid}").status_code == 404
+    assert tx_login_as("anonymous").get(f"/api/monitoring/records/{rid}").status_code == 404
     r = analyst.post(
         f"/api/monitoring/records/{rid}/review", data={"to_state": "accepted"}, headers=hdr(analyst)
     )
     assert r.status_code == 200 and r.json()["state"] == "accepted"
-    assert login_as("anonymous").get(f"/api/monitoring/records/{rid}").status_code == 200
+    assert tx_login_as("anonymous").get(f"/api/monitoring/records/{rid}").status_code == 200
     # an accepted record is not corrected any more
     again = own.post(f"/api/monitoring/records/{rid}/resubmit", data=_fields(), headers=hdr(own))
     assert again.status_code == 409
@@ -99,20 +97,20 @@ def test_grantee_corrects_and_resubmits_then_analyst_accepts(login_as, engine: E
         ("admin", (), 200),
     ],
 )
-def test_who_may_correct_a_returned_record(login_as, engine: Engine, role, grants, status) -> None:  # type: ignore[no-untyped-def]
-    _own, _analyst, rid = _returned(login_as)
-    c = login_as(role, grants=grants)
+def test_who_may_correct_a_returned_record(tx_login_as, db_tx, role, grants, status) -> None:  # type: ignore[no-untyped-def]
+    _own, _analyst, rid = _returned(tx_login_as)
+    c = tx_login_as(role, grants=grants)
     r = c.post(f"/api/monitoring/records/{rid}/resubmit", data=_fields(value="4"), headers=hdr(c))
     assert r.status_code == status, r.text
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         value = conn.execute(
             text("SELECT value FROM monitoring_records WHERE id = :id"), {"id": rid}
         ).scalar_one()
     assert value == (4.0 if status == 200 else 7.0)
 
 
-def test_a_bad_correction_changes_nothing_and_says_what_to_fix(login_as, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    own, _analyst, rid = _returned(login_as)
+def test_a_bad_correction_changes_nothing_and_says_what_to_fix(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+    own, _analyst, rid = _returned(tx_login_as)
     r = own.post(
         f"/api/monitoring/records/{rid}/resubmit",
         data=_fields(value="-2", period_end="2022-02-01"),
@@ -121,15 +119,15 @@ def test_a_bad_correction_changes_nothing_and_says_what_to_fix(login_as, engine:
     assert r.status_code == 400
     msg = r.text
     assert "cannot be negative" in str(msg) and "before it starts" in str(msg)
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         state = conn.execute(
             text("SELECT state FROM monitoring_records WHERE id = :id"), {"id": rid}
         ).scalar_one()
     assert state == "returned"
 
 
-def test_the_correction_form(login_as) -> None:  # type: ignore[no-untyped-def]
-    own, analyst, rid = _returned(login_as)
+def test_the_correction_form(tx_login_as) -> None:  # type: ignore[no-untyped-def]
+    own, analyst, rid = _returned(tx_login_as)
     page = own.get(f"/monitoring/records/{rid}")
     assert f'href="/monitoring/records/{rid}/edit"' in page.text
     assert 'id="correct-link"' not in analyst.get(f"/monitoring/records/{rid}").text
@@ -149,5 +147,5 @@ def test_the_correction_form(login_as) -> None:  # type: ignore[no-untyped-def]
     assert ok.status_code == 303 and ok.headers["location"] == f"/monitoring/records/{rid}"
     assert own.get(f"/api/monitoring/records/{rid}").json()["state"] == "submitted"
     assert own.get(f"/monitoring/records/{rid}/edit").status_code == 409
-    anon = login_as("anonymous").get(f"/monitoring/records/{rid}/edit", follow_redirects=False)
+    anon = tx_login_as("anonymous").get(f"/monitoring/records/{rid}/edit", follow_redirects=False)
     assert anon.status_code == 303 and anon.headers["location"].startswith("/login")
