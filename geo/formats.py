@@ -244,6 +244,8 @@ def _from_osm_lookup(gdf: gpd.GeoDataFrame, cols: dict[str, str]) -> gpd.GeoData
             "osm_id": _text(_col(gdf, cols, "osm_id")),
             "name": name_en.where(name_en.notna(), name),
             "original_name": native,
+            "name_ru": _text(_col(gdf, cols, "name_ru", "name:ru")),
+            "name_kk": _text(_col(gdf, cols, "name_kk", "name:kk")),
             "designation": _text(_col(gdf, cols, "designation")),
             "iucn_category": None,
             "status": "Designated",
@@ -260,7 +262,8 @@ def from_osm(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
     Also reads a Nominatim lookup of protected areas (columns ``osm_id`` such as
     ``R21255164``, ``designation``, ``name_en``, ``name_kk``, ``name_ru``), where every row
-    is a protected area. OSM ids are normalised to ``relation/…``, ``way/…``, ``node/…``.
+    is a protected area. Names in Russian and Kazakh (``name:ru``, ``name:kk``) are kept as
+    ``name_ru`` and ``name_kk``. OSM ids are normalised to ``relation/…``, ``way/…``, ``node/…``.
     """
     cols = _require(gdf, "OpenStreetMap extract", [("@id", "id", "osm_id"), ("name", "name_en")])
     gdf = to_storage(gdf, what="the OpenStreetMap extract")
@@ -293,6 +296,8 @@ def from_osm(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             "osm_id": ids,
             "name": name_en.where(name_en.notna(), name),
             "original_name": name,
+            "name_ru": _text(_col(gdf, cols, "name:ru", "name_ru")),
+            "name_kk": _text(_col(gdf, cols, "name:kk", "name_kk")),
             "designation": designation,
             "iucn_category": pclass,
             "status": "Designated",

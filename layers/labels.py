@@ -130,6 +130,14 @@ def _region_kind(v: LayerSQL) -> ColumnElement[Any]:
     return case((v.column_of("featurecla", String) == "Range/mtn", "range"), else_="region")
 
 
+#: Names in the reader's language where the data has them (a Kazakh reader falls back to
+#: Russian), else as stored.
+_NATIVE_NAMES = {
+    "en": ("name",),
+    "ru": ("name_ru", "name"),
+    "kk": ("name_kk", "name_ru", "name"),
+}
+
 #: The labelled layers, most important kinds first.
 SOURCES: tuple[LabelSource, ...] = (
     LabelSource(
@@ -158,7 +166,11 @@ SOURCES: tuple[LabelSource, ...] = (
     LabelSource(
         "regions",
         "range",
-        {"en": ("name",)},
+        {
+            "en": ("name_en", "name"),
+            "ru": ("name_ru", "name_en", "name"),
+            "kk": ("name_kk", "name_ru", "name_en", "name"),
+        },
         min_zoom=_plus("scalerank", 2),
         tier=_plus("scalerank", 1),
         max_zoom=10,
@@ -168,7 +180,7 @@ SOURCES: tuple[LabelSource, ...] = (
     LabelSource(
         "lakes",
         "lake",
-        {"en": ("name",)},
+        _NATIVE_NAMES,
         min_zoom=_plus("scalerank", 2),
         tier=_plus("scalerank", 3),
         weight=_area,
@@ -177,7 +189,7 @@ SOURCES: tuple[LabelSource, ...] = (
     LabelSource(
         "peaks",
         "peak",
-        {"en": ("name",)},
+        _NATIVE_NAMES,
         min_zoom=lambda v: func.greatest(func.coalesce(v.column_of("scalerank", Integer), 9), 6),
         tier=_plus("scalerank", 4),
         weight=lambda v: cast(func.coalesce(v.column_of("elevation_m", Float), 0), Float),
@@ -185,7 +197,11 @@ SOURCES: tuple[LabelSource, ...] = (
     LabelSource(
         "protected_areas",
         "protected_area",
-        {"en": ("name",), "kk": ("original_name", "name")},
+        {
+            "en": ("name",),
+            "ru": ("name_ru", "name"),
+            "kk": ("name_kk", "original_name", "name_ru", "name"),
+        },
         min_zoom=lambda _: literal(7),
         tier=lambda _: literal(6),
         weight=_area,

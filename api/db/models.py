@@ -221,6 +221,8 @@ class ProtectedArea(Provenance, Base):
     osm_id: Mapped[str | None] = mapped_column(Text, unique=True)
     name: Mapped[str] = mapped_column(Text, nullable=False)
     original_name: Mapped[str | None] = mapped_column(Text)
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    name_kk: Mapped[str | None] = mapped_column(Text)
     designation: Mapped[str | None] = mapped_column(Text)
     designation_type: Mapped[str | None] = mapped_column(Text)
     iucn_category: Mapped[str | None] = mapped_column(Text)
@@ -442,6 +444,9 @@ class Region(_NamedFeature, Base):
     """Named physical regions (mountain ranges, deserts, plains)."""
 
     __tablename__ = "regions"
+    name_en: Mapped[str | None] = mapped_column(Text)
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    name_kk: Mapped[str | None] = mapped_column(Text)
     geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
     __table_args__ = (method_check("regions"),)
 
@@ -454,12 +459,16 @@ class Glacier(_NamedFeature, Base):
 
 class Lake(_NamedFeature, Base):
     __tablename__ = "lakes"
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    name_kk: Mapped[str | None] = mapped_column(Text)
     geom: Mapped[WKBElement] = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
     __table_args__ = (method_check("lakes"),)
 
 
 class River(_NamedFeature, Base):
     __tablename__ = "rivers"
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    name_kk: Mapped[str | None] = mapped_column(Text)
     geom: Mapped[WKBElement] = mapped_column(_geom("MULTILINESTRING"), nullable=False)
     __table_args__ = (method_check("rivers"),)
 
@@ -479,6 +488,8 @@ class Peak(_NamedFeature, Base):
     """Named peaks, passes and depressions with their elevation."""
 
     __tablename__ = "peaks"
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    name_kk: Mapped[str | None] = mapped_column(Text)
     elevation_m: Mapped[float | None] = mapped_column(Float)
     geom: Mapped[WKBElement] = mapped_column(_geom("POINT"), nullable=False)
     __table_args__ = (method_check("peaks"),)

@@ -7,6 +7,7 @@ run changes nothing. Each step is one transaction.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from rich.progress import Progress
-from sqlalchemy import Engine, delete, func, select, table
+from sqlalchemy import Engine, delete, func, select, table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import geopandas as gpd
@@ -74,6 +75,48 @@ def _named(
     ]
     cols = [c for c in ("name", "featurecla", "scalerank") if c in gdf.columns]
     return gdf, [*cols, "properties"]
+
+
+#: Names of Natural Earth's regions, lakes, rivers and peaks in Russian and Kazakh (and the
+#: regions' English names as a map writes them), reviewed by hand: the conventional Russian
+#: exonym and the Kazakh name in use for the features of Kazakhstan and its neighbours. A blank
+#: cell keeps the name as stored (a Kazakh reader then sees the Russian one).
+FEATURE_NAMES = Path(__file__).with_name("feature_names.csv")
+
+
+#: The models whose names :data:`FEATURE_NAMES` gives, by its ``layer`` column.
+NAMED_MODELS: dict[str, Any] = {
+    "regions": m.Region,
+    "lakes": m.Lake,
+    "rivers": m.River,
+    "peaks": m.Peak,
+}
+
+
+def feature_names() -> list[dict[str, str]]:
+    """The rows of :data:`FEATURE_NAMES` (``layer``, ``name`` and the names given)."""
+    with FEATURE_NAMES.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def load_feature_names(engine: Engine) -> int:
+    """Write the reviewed names of :data:`FEATURE_NAMES` into the rows of the same Natural
+    Earth name where they are still empty (a name someone corrected stays). Idempotent; also
+    fills a database whose reference layers were loaded before the columns existed."""
+    n = 0
+    with transaction(engine, actor=ACTOR) as s:
+        for row in feature_names():
+            model = NAMED_MODELS[row["layer"]]
+            for column, value in row.items():
+                if not column.startswith("name_") or not value:
+                    continue
+                col = getattr(model, column)
+                n += s.execute(
+                    update(model)
+                    .where(model.name == row["name"], col.is_(None))
+                    .values({column: value})
+                ).rowcount
+    return n
 
 
 def _jsonable(v: Any) -> Any:
@@ -192,10 +235,20 @@ REFERENCE_LAYERS = [
         _named,
     ),
     ReferenceLayer(
-        m.Lake, "natural_earth/ne10m_lakes_central_asia.gpkg", "lakes", NE4, NE_LICENCE, _named
+        m.Lake,
+        "natural_earth/ne10m_lakes_central_asia.gpkg",
+        "lakes",
+        NE4,
+        NE_LICENCE,
+        _named,
     ),
     ReferenceLayer(
-        m.River, "natural_earth/ne10m_rivers_central_asia.gpkg", "rivers", NE4, NE_LICENCE, _named
+        m.River,
+        "natural_earth/ne10m_rivers_central_asia.gpkg",
+        "rivers",
+        NE4,
+        NE_LICENCE,
+        _named,
     ),
     ReferenceLayer(
         m.Place,
@@ -363,8 +416,8 @@ def load_protected_areas(engine: Engine, settings: Settings) -> int:
     Idempotent: OSM rows are inserted by their OSM id once; example rows by name."""
     n = 0
     pas = read_osm_protected_areas(settings)
-    cols = ["osm_id", "name", "original_name", "designation", "iucn_category", "status"]
-    cols += ["status_year", "iso3"]
+    cols = ["osm_id", "name", "original_name", "name_ru", "name_kk", "designation"]
+    cols += ["iucn_category", "status", "status_year", "iso3"]
     with transaction(engine, actor=ACTOR) as s:
         s.execute(
             delete(m.ProtectedArea).where(
@@ -383,6 +436,13 @@ def load_protected_areas(engine: Engine, settings: Settings) -> int:
         )
         stmt = pg_insert(m.ProtectedArea).on_conflict_do_nothing(index_elements=["osm_id"])
         n += len(s.execute(stmt.returning(m.ProtectedArea.id), rows).all())
+        # rows loaded before the Russian and Kazakh names were kept get them now
+        for row in rows:
+            s.execute(
+                update(m.ProtectedArea)
+                .where(m.ProtectedArea.osm_id == row["osm_id"], m.ProtectedArea.name_ru.is_(None))
+                .values(name_ru=row.get("name_ru"), name_kk=row.get("name_kk"))
+            )
         names = set(
             s.scalars(select(m.ProtectedArea.name).where(m.ProtectedArea.method == "example"))
         )
@@ -604,6 +664,7 @@ def load_demo(engine: Engine, settings: Settings, *, progress: bool = True) -> d
         for info in RASTERS
     ]
     steps += [
+        ("names in Russian and Kazakh", lambda: load_feature_names(engine)),
         ("species", lambda: load_species(engine)),
         ("protected areas", lambda: load_protected_areas(engine, settings)),
         ("Kok-Jailau (example)", lambda: load_kok_jailau(engine, settings)),

@@ -9,6 +9,12 @@ _NAMED = (
     Column("featurecla", title="Feature class"),
     Column("scalerank", "integer", title="Scale rank"),
 )
+#: Names in Russian and Kazakh (:mod:`api.demo.loader`'s reviewed gazetteer); the labels and the
+#: search read them, the tiles do not carry them.
+_NAMES_RU_KK = (
+    Column("name_ru", title="Name in Russian", in_tiles=False),
+    Column("name_kk", title="Name in Kazakh", in_tiles=False),
+)
 
 LAYERS = [
     LayerSpec(
@@ -51,7 +57,12 @@ LAYERS = [
         description="Named mountain ranges, deserts, plains and basins (Natural Earth).",
         table="regions",
         geometry_type="MultiPolygon",
-        columns=(*_NAMED, *PROVENANCE),
+        columns=(
+            *_NAMED,
+            Column("name_en", title="Name in English", in_tiles=False),
+            *_NAMES_RU_KK,
+            *PROVENANCE,
+        ),
         style=Style(colour="#b08850", fill_opacity=0.05, weight=0.8),
         group="reference",
         visible=False,
@@ -72,7 +83,7 @@ LAYERS = [
         description="Lakes and reservoirs (Natural Earth 1:10m).",
         table="lakes",
         geometry_type="MultiPolygon",
-        columns=(*_NAMED, *PROVENANCE),
+        columns=(*_NAMED, *_NAMES_RU_KK, *PROVENANCE),
         style=Style(colour="#4a90c2", fill="#a9d3f0", fill_opacity=0.9, weight=0.5),
         group="basemap",
     ),
@@ -82,7 +93,7 @@ LAYERS = [
         description="Rivers and lake centre-lines (Natural Earth 1:10m).",
         table="rivers",
         geometry_type="MultiLineString",
-        columns=(*_NAMED, *PROVENANCE),
+        columns=(*_NAMED, *_NAMES_RU_KK, *PROVENANCE),
         style=Style(colour="#4a90c2", weight=1.2),
         group="basemap",
     ),
@@ -108,7 +119,12 @@ LAYERS = [
         description="Named peaks, passes and depressions with elevations (Natural Earth).",
         table="peaks",
         geometry_type="Point",
-        columns=(*_NAMED, Column("elevation_m", "number", title="Elevation (m)"), *PROVENANCE),
+        columns=(
+            *_NAMED,
+            *_NAMES_RU_KK,
+            Column("elevation_m", "number", title="Elevation (m)"),
+            *PROVENANCE,
+        ),
         style=Style(colour="#6b3e1f", fill="#c98b4b", fill_opacity=1.0, radius=3),
         group="reference",
     ),
