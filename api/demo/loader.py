@@ -111,11 +111,13 @@ def load_feature_names(engine: Engine) -> int:
                 if not column.startswith("name_") or not value:
                     continue
                 col = getattr(model, column)
-                n += s.execute(
+                written = s.execute(
                     update(model)
                     .where(model.name == row["name"], col.is_(None))
                     .values({column: value})
-                ).rowcount
+                    .returning(model.id)
+                )
+                n += len(written.all())
     return n
 
 
