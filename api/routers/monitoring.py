@@ -3,6 +3,7 @@ time series as JSON and as pages with charts, and evidence files."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from api.auth.principal import ANONYMOUS, Principal, PrincipalDep
 from api.db.models import MonitoringState
 from api.deps import ReaderDep, SessionDep, SettingsDep
 from api.evidence_uploads import checked_evidence
+from api.i18n import _
 from api.services import monitoring as ms
 from api.services.sites import get_grant
 from api.settings import Settings
@@ -409,6 +411,148 @@ async def submit_form(
             status_code=400 if isinstance(exc, InvalidInput) else 409,
         )
     return RedirectResponse(f"/monitoring/records/{record.id}", status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------
+# The bulk upload page: check a CSV (or a ZIP of it and its evidence), then store it
+# ---------------------------------------------------------------------------------------------
+
+#: A CSV to start from: the columns, and a row of each kind (a day; a period with points).
+TEMPLATE_CSV = (
+    ",".join(ms.CSV_COLUMNS)
+    + "\r\nBolshaya Almatinka headwaters,patrol_km,2024-05-03,,31.5,two rangers on foot,,"
+    + "\r\nBolshaya Almatinka headwaters,camera_trap_nights,2024-05-01,2024-05-31,140,"
+    + '12 stations,"76.951 43.027; 76.962 43.031",\r\n'
+)
+
+
+def _upload_page(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    *,
+    chosen: str | None,
+    status_code: int = 200,
+    error: str | None = None,
+    report: ms.BatchReport | None = None,
+    token: str | None = None,
+    filename: str | None = None,
+    stored: int | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "monitoring_upload.html",
+        status_code=status_code,
+        grants=ms.submittable_grants(session, principal),
+        chosen=chosen,
+        error=error,
+        report=report,
+        errors=sum(1 for r in report.rows if r["status"] != "ok") if report else 0,
+        token=token,
+        filename=filename,
+        stored=stored,
+        reviewer=ms.is_reviewer(principal),
+        columns=ms.CSV_COLUMNS,
+        required=ms.CSV_REQUIRED,
+        max_mb=request.app.state.settings.uploads.max_bytes / 1e6,
+    )
+
+
+@router.get("/monitoring/upload", response_class=HTMLResponse, include_in_schema=False)
+def upload_page(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    grant: Annotated[str | None, Query(max_length=64)] = None,
+    stored: Annotated[int | None, Query(ge=0, le=ms.MAX_CSV_ROWS)] = None,
+) -> Response:
+    """The form: a grant (of those the user may submit for) and a file."""
+    if principal.is_anonymous:
+        return RedirectResponse(f"/login?next={quote('/monitoring/upload')}", status_code=303)
+    return _upload_page(request, session, principal, chosen=grant, stored=stored)
+
+
+@router.get("/monitoring/upload/template.csv", include_in_schema=False)
+def upload_template() -> Response:
+    return Response(
+        TEMPLATE_CSV.encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="monitoring-records.csv"'},
+    )
+
+
+@router.post("/monitoring/upload", response_class=HTMLResponse, include_in_schema=False)
+async def upload_check(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    grant: Annotated[str, Form(max_length=64)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """A dry run: the report per row; when every row is right the file is kept (for the
+    sender and this grant, an hour) and the page offers to store it."""
+    g = await run_in_threadpool(get_grant, session, grant)
+    ms.require_submitter(principal, g)
+    name = (file.filename or "") if file is not None else ""
+    page = partial(_upload_page, request, session, principal, chosen=g.code, filename=name)
+    if file is None or not name:
+        return page(
+            status_code=400,
+            error=str(_("Choose a CSV file (or a ZIP of it and its evidence files).")),
+        )
+    raw = await file.read(settings.uploads.max_bytes + 1)
+    if len(raw) > settings.uploads.max_bytes:
+        return page(
+            status_code=413,
+            error=str(
+                _("The file is larger than %(mb)s MB: split it.")
+                % {"mb": f"{settings.uploads.max_bytes / 1e6:.0f}"}
+            ),
+        )
+    try:
+        report = await run_in_threadpool(
+            ms.submit_csv, session, settings, principal, g.code, raw, dry_run=True
+        )
+    except InvalidInput as exc:
+        session.rollback()
+        return page(status_code=413 if isinstance(exc, TooLarge) else 422, error=exc.message)
+    if not report.ok:
+        return page(status_code=422, report=report)
+    token = await run_in_threadpool(ms.stage_batch, settings, principal, g, raw)
+    return page(report=report, token=token)
+
+
+@router.post("/monitoring/upload/store", response_class=HTMLResponse, include_in_schema=False)
+def upload_store(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    grant: Annotated[str, Form(max_length=64)] = "",
+    token: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Store the batch checked before, in one transaction (every row is checked again: a
+    record stored meanwhile makes its row an error and nothing is stored)."""
+    g = get_grant(session, grant)
+    ms.require_submitter(principal, g)
+    page = partial(_upload_page, request, session, principal, chosen=g.code)
+    try:
+        raw = ms.staged_batch(settings, principal, g, token)
+    except InvalidInput as exc:
+        return page(status_code=400, error=exc.message)
+    try:
+        report = ms.submit_csv(session, settings, principal, g.code, raw)
+    except InvalidInput as exc:
+        session.rollback()
+        ms.drop_staged(settings, principal, g, token)
+        return page(status_code=422, error=exc.message)
+    ms.drop_staged(settings, principal, g, token)
+    if not report.stored:
+        return page(status_code=422, report=report)
+    return RedirectResponse(
+        f"/monitoring/upload?grant={quote(g.code)}&stored={len(report.rows)}", status_code=303
+    )
 
 
 @router.get("/monitoring/records/{record_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import math
+import re
+import secrets
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select, update
@@ -884,6 +889,87 @@ def _submit_rows(
     _store(session, settings, principal, [c for _, c, _ in good], [f for _, _, f in good])
     out.stored = True
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The upload page: a checked batch is kept until its sender stores it
+# ---------------------------------------------------------------------------------------------
+
+#: How long a checked batch waits for its sender to store it (seconds).
+STAGED_FOR_S = 3600
+#: The form of a staged batch's token (:func:`secrets.token_urlsafe` of 32 bytes).
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def submittable_grants(session: Session, principal: Principal) -> list[Grant]:
+    """The grants ``principal`` may submit monitoring records for, by code: every grant for
+    an administrator, a grantee's own grants, none for others."""
+    if principal.is_anonymous:
+        return []
+    q = select(Grant).order_by(Grant.code)
+    if not principal.has(Role.admin):
+        if not principal.has(Role.grantee) or not principal.grant_ids:
+            return []
+        q = q.where(Grant.id.in_(principal.grant_ids))
+    return list(session.scalars(q))
+
+
+def _staging_root(settings: Settings) -> Path:
+    return Path(settings.var_dir) / "staged" / "monitoring"
+
+
+def _staged_path(settings: Settings, principal: Principal, grant: Grant, token: str) -> Path:
+    """Where a batch is kept: named by a digest of its sender, grant and token, so only the
+    sender, for that grant, with the token finds it."""
+    name = hashlib.sha256(f"{principal.user_id}:{grant.id}:{token}".encode()).hexdigest()
+    return _staging_root(settings) / name
+
+
+def _sweep(root: Path) -> None:
+    """Remove batches older than :data:`STAGED_FOR_S` (never stored)."""
+    cutoff = time.time() - STAGED_FOR_S
+    for path in root.glob("*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:
+            continue
+
+
+def stage_batch(settings: Settings, principal: Principal, grant: Grant, data: bytes) -> str:
+    """Keep a checked batch (the bytes as sent) for its sender to store; returns its token."""
+    root = _staging_root(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    _sweep(root)
+    token = secrets.token_urlsafe(32)
+    path = _staged_path(settings, principal, grant, token)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return token
+
+
+def staged_batch(settings: Settings, principal: Principal, grant: Grant, token: str) -> bytes:
+    """The batch kept under ``token`` for this sender and grant, or :class:`InvalidInput`."""
+    gone = InvalidInput(
+        "the checked file is no longer kept (it is kept for an hour, once, for the person who "
+        "checked it and its grant): choose it and check it again"
+    )
+    if not TOKEN.match(token or ""):
+        raise gone
+    path = _staged_path(settings, principal, grant, token)
+    try:
+        if path.stat().st_mtime < time.time() - STAGED_FOR_S:
+            path.unlink(missing_ok=True)
+            raise gone
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise gone from None
+
+
+def drop_staged(settings: Settings, principal: Principal, grant: Grant, token: str) -> None:
+    if TOKEN.match(token or ""):
+        _staged_path(settings, principal, grant, token).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ ACCOUNT_PAGES = [
     "/reports",
     "/sites/upload",
     f"/grants/{GRANT}/monitoring/new",
+    f"/monitoring/upload?grant={GRANT}",
     "/account/tokens",
 ]
 
