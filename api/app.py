@@ -42,6 +42,7 @@ from api.routers import (
     threats,
 )
 from api.security_headers import SecurityHeadersMiddleware
+from api.services.grants_warmer import Warmer
 from api.services.prioritisation import start_runner
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.vendor import VendorFiles
@@ -140,12 +141,16 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
                 on_auth=principal_cache(app).clear,
             )
             listener.start()
+            # the grant portfolio and pages computed again after a write (needs the listener)
+            app.state.grants_warmer = Warmer(app.state.versions)
+            app.state.grants_warmer.start()
         try:
             yield
         finally:
             runner.shutdown()  # the runs at work get a moment to end; the rest are marked
             if listener is not None:
                 listener.stop()
+                app.state.grants_warmer.stop()
             app.state.engine.dispose()
             app.state.reader_engine.dispose()
 

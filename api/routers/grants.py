@@ -216,13 +216,22 @@ def _portfolio(
     """The portfolio and its data version, as a dict or (``raw``) as JSON bytes: serialised
     directly (a large portfolio through FastAPI's encoder takes longer than computing it)."""
     known = _known(request, gs.PORTFOLIO_TABLES)
-    return gs.portfolio_answer(engine, known, f, metres, raw=raw, primary=_primary(request))
+    primary = _primary(request)
+    warmer = getattr(request.app.state, "grants_warmer", None)
+    if warmer is not None:  # computed again in the background after the next write
+        warmer.remember_portfolio(engine, f, metres, raw=raw, primary=primary)
+    return gs.portfolio_answer(engine, known, f, metres, raw=raw, primary=primary)
 
 
 def _page(request: Request, engine: Any, code: str, metres: float) -> tuple[str, dict[str, Any]]:
     """A grant page's figures and their data version, kept until one of their tables changes."""
     known = _known(request, gs.PAGE_TABLES)
-    return gs.page_answer(engine, known, code, metres, primary=_primary(request))
+    primary = _primary(request)
+    answer = gs.page_answer(engine, known, code, metres, primary=primary)
+    warmer = getattr(request.app.state, "grants_warmer", None)
+    if warmer is not None:  # a grant that exists: computed again after the next write
+        warmer.remember_page(engine, code, metres, primary=primary)
+    return answer
 
 
 @router.get(

@@ -14,7 +14,8 @@ import io
 import threading
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -804,6 +805,21 @@ class VersionedCache(Generic[_V]):
         self.size = size
         self._items: OrderedDict[Hashable, _V] = OrderedDict()
         self._lock = threading.Lock()
+        self._flights: dict[Hashable, threading.Lock] = {}
+
+    @contextmanager
+    def flight(self, key: Hashable) -> Iterator[None]:
+        """Held while the answer under ``key`` is computed: a second caller for the same key
+        (a reader, or the warmer) waits for the first and then finds its answer."""
+        with self._lock:
+            lock = self._flights.setdefault(key, threading.Lock())
+        with lock:
+            try:
+                yield
+            finally:
+                with self._lock:
+                    if self._flights.get(key) is lock:
+                        del self._flights[key]
 
     def peek(self, key: Hashable) -> _V | object:
         """The answer kept under ``key``, or :data:`_MISS`."""
@@ -892,14 +908,19 @@ def cached(
     """
     url = str(engine.url)
     tag = version_tag(known)
-    hit = cache.peek((url, tag, *args))
+    key = (url, tag, *args)
+    hit = cache.peek(key)
     if hit is not _MISS:
         return tag, hit  # type: ignore[return-value]
-    have, value = read_snapshot(engine, tables, compute)
-    if primary is not None and primary is not engine and _behind(have, known):
-        have, value = read_snapshot(primary, tables, compute)
-    tag = version_tag(have)
-    cache.put((url, tag, *args), value)
+    with cache.flight(key):  # one computation per answer: the warmer's or a reader's
+        hit = cache.peek(key)
+        if hit is not _MISS:
+            return tag, hit  # type: ignore[return-value]
+        have, value = read_snapshot(engine, tables, compute)
+        if primary is not None and primary is not engine and _behind(have, known):
+            have, value = read_snapshot(primary, tables, compute)
+        tag = version_tag(have)
+        cache.put((url, tag, *args), value)
     return tag, value
 
 

@@ -1,0 +1,182 @@
+"""The portfolio and the grant pages warmed again after a write, in the background.
+
+A write to one of the portfolio's tables (a grant, a site, a threat, the habitat, the protected
+areas) makes a new data version, so the next reader of the portfolio or of a grant page would
+compute it (a second or more at a thousand grants). The :class:`Warmer` of a process watches
+the data versions it knows (:class:`api.versions.DataVersions`, in memory while the change
+listener is connected) and, once a burst of writes has settled, computes again the answers
+readers asked for lately (the portfolio in each shape and filter, the grant pages): one thread,
+one answer at a time, so a burst of a hundred writes costs one recomputation, not a hundred.
+
+The answers go through the same versioned caches as a reader's (:func:`api.services.grants.
+cached`): each is kept under the data versions read in its own snapshot, and a reader looks its
+answer up under the versions it knows. A reader is therefore never given an answer older than
+the data it knows of, warm or not; a reader arriving while the warmer computes its answer waits
+for that computation instead of repeating it (:meth:`VersionedCache.flight`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from api.services import grants as gs
+from geo.errors import NotFound
+
+log = logging.getLogger("irbis.grants.warmer")
+
+#: Every table an answer the warmer keeps depends on.
+WATCHED = tuple(sorted(set(gs.PAGE_TABLES) | set(gs.PORTFOLIO_TABLES)))
+
+
+class Versions(Protocol):
+    """What the warmer reads of :class:`api.versions.DataVersions`."""
+
+    @property
+    def live(self) -> bool: ...
+
+    def current(self, tables: tuple[str, ...]) -> Mapping[str, int]: ...
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to compute one answer again: its tables and the call, given their versions."""
+
+    tables: tuple[str, ...]
+    compute: Callable[[Mapping[str, int]], Any]
+
+
+class Warmer:
+    """One daemon thread that recomputes the remembered answers after their versions change.
+
+    ``poll_s`` is how often the in-memory versions are compared while the change listener is
+    connected (``idle_poll_s`` otherwise: each comparison is then a query); a change is acted
+    on once the versions have stayed the same for ``quiet_s`` (a burst of writes coalesces),
+    and at the latest ``max_wait_s`` after it was first seen. At most ``keep`` answers are
+    remembered, the least recently asked for forgotten first.
+    """
+
+    def __init__(
+        self,
+        versions: Versions,
+        *,
+        poll_s: float = 0.05,
+        idle_poll_s: float = 1.0,
+        quiet_s: float = 0.1,
+        max_wait_s: float = 2.0,
+        keep: int = 24,
+    ) -> None:
+        self.versions = versions
+        self.poll_s, self.idle_poll_s = poll_s, idle_poll_s
+        self.quiet_s, self.max_wait_s = quiet_s, max_wait_s
+        self.keep = keep
+        self._recipes: OrderedDict[Hashable, Recipe] = OrderedDict()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: Rounds of recomputation made (each after a settled change), answers computed.
+        self.rounds = 0
+        self.computed = 0
+
+    # -- what readers asked for ----------------------------------------------------------------
+
+    def remember(self, key: Hashable, recipe: Recipe) -> None:
+        with self._lock:
+            self._recipes[key] = recipe
+            self._recipes.move_to_end(key)
+            while len(self._recipes) > self.keep:
+                self._recipes.popitem(last=False)
+
+    def remember_portfolio(
+        self,
+        engine: Engine,
+        filters: gs.PortfolioFilter,
+        metres: float,
+        *,
+        raw: bool,
+        primary: Engine | None = None,
+    ) -> None:
+        def compute(known: Mapping[str, int]) -> Any:
+            return gs.portfolio_answer(engine, known, filters, metres, raw=raw, primary=primary)
+
+        self.remember(("portfolio", filters, metres, raw), Recipe(gs.PORTFOLIO_TABLES, compute))
+
+    def remember_page(
+        self, engine: Engine, code: str, metres: float, *, primary: Engine | None = None
+    ) -> None:
+        def compute(known: Mapping[str, int]) -> Any:
+            return gs.page_answer(engine, known, code, metres, primary=primary)
+
+        self.remember(("page", code, metres), Recipe(gs.PAGE_TABLES, compute))
+
+    def remembered(self) -> list[Hashable]:
+        with self._lock:
+            return list(self._recipes)
+
+    # -- recomputing ---------------------------------------------------------------------------
+
+    def warm_now(self) -> int:
+        """Compute every remembered answer at the versions known now (those already kept are
+        found in the cache); returns how many were asked for."""
+        with self._lock:
+            recipes = list(self._recipes.items())
+        n = 0
+        for key, recipe in recipes:
+            if self._stop.is_set():
+                break
+            try:
+                recipe.compute(self.versions.current(recipe.tables))
+                n += 1
+            except NotFound:  # the grant is gone: forget its page
+                with self._lock:
+                    self._recipes.pop(key, None)
+            except Exception:  # a failure is the next reader's to see; the thread goes on
+                log.exception("warming %r failed", key)
+        self.rounds += 1
+        self.computed += n
+        return n
+
+    def _settled(self, seen: Mapping[str, int]) -> Mapping[str, int] | None:
+        """The versions once they stop changing (None when asked to stop)."""
+        deadline = time.monotonic() + self.max_wait_s
+        while time.monotonic() < deadline:
+            if self._stop.wait(self.quiet_s):
+                return None
+            again = self.versions.current(WATCHED)
+            if again == seen:
+                break
+            seen = again
+        return seen
+
+    def run(self) -> None:
+        """The thread's loop (returns when :meth:`stop` is called)."""
+        last: Mapping[str, int] | None = None
+        while not self._stop.wait(self.poll_s if self.versions.live else self.idle_poll_s):
+            try:
+                now = self.versions.current(WATCHED)
+                if last is None or now == last:
+                    last = now
+                    continue
+                settled = self._settled(now)
+                if settled is None:
+                    return
+                last = settled
+                self.warm_now()
+            except Exception:  # the database away a moment: try again at the next round
+                log.exception("the grants warmer could not read the data versions")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="irbis-grants-warmer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout)
