@@ -111,21 +111,21 @@ def test_single_feature_json_and_html(client) -> None:  # type: ignore[no-untype
         assert "badge example" in html.text
 
 
-def test_queryables_follow_the_principal(client, login_as, extra) -> None:  # type: ignore[no-untyped-def]
+def test_queryables_follow_the_principal(client, tx_login_as, extra) -> None:  # type: ignore[no-untyped-def]
     public = client.get("/collections/occurrences/queryables").json()["properties"]
     assert "recorded_by" not in public and "event_date" in public and "geometry" in public
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     assert "recorded_by" in analyst.get("/collections/occurrences/queryables").json()["properties"]
 
 
-def test_sensitive_occurrences_are_generalised_for_the_public(client, login_as, extra) -> None:  # type: ignore[no-untyped-def]
+def test_sensitive_occurrences_are_generalised_for_the_public(client, tx_login_as, extra) -> None:  # type: ignore[no-untyped-def]
     oid = extra["occurrences"][0]
     pub = client.get(f"/collections/occurrences/items/{oid}").json()
     assert tuple(pub["geometry"]["coordinates"]) == pytest.approx(rec.SENSITIVE_CENTRES[0])
     assert "recorded_by" not in pub["properties"] and rec.OBSERVER not in json.dumps(pub)
     page = client.get(f"/collections/occurrences/items/{oid}?f=html").text
     assert rec.OBSERVER not in page and "77.0871" not in page
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     full = analyst.get(f"/collections/occurrences/items/{oid}").json()
     assert tuple(full["geometry"]["coordinates"]) == pytest.approx(rec.SENSITIVE_POINTS[0])
     assert full["properties"]["recorded_by"] == rec.OBSERVER
@@ -134,19 +134,20 @@ def test_sensitive_occurrences_are_generalised_for_the_public(client, login_as, 
     assert tuple(again["geometry"]["coordinates"]) == pytest.approx(rec.SENSITIVE_CENTRES[0])
 
 
-def test_unpublished_threat_is_not_found_for_the_public(client, login_as, extra) -> None:  # type: ignore[no-untyped-def]
+def test_unpublished_threat_is_not_found_for_the_public(client, tx_login_as, extra) -> None:  # type: ignore[no-untyped-def]
     tid = extra["unpublished_threat"]
     assert client.get(f"/collections/threats/items/{tid}").status_code == 404
-    assert login_as("analyst").get(f"/collections/threats/items/{tid}").status_code == 200
+    assert tx_login_as("analyst").get(f"/collections/threats/items/{tid}").status_code == 200
 
 
-def test_etag_304_and_a_write_is_seen_by_the_next_request(client, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_etag_304_and_a_write_is_seen_by_the_next_request(tx_client, db_tx) -> None:  # type: ignore[no-untyped-def]
+    client = tx_client
     url = "/collections/peaks/items?limit=100&bbox=70,38,80,45"
     first = client.get(url)
     etag = first.headers["etag"]
     assert "max-age" in first.headers["cache-control"]
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
-    with transaction(engine, actor="tests") as s:
+    with transaction(db_tx.engine, actor="tests") as s:
         peak = m.Peak(
             name="Test peak", featurecla="mountain", elevation_m=4000.0, properties={},
             source="test", licence="CC0", method="example", geom=from_shape(Point(75.0, 41.0), srid=4326),
@@ -159,7 +160,7 @@ def test_etag_304_and_a_write_is_seen_by_the_next_request(client, engine: Engine
         assert after.status_code == 200 and after.headers["etag"] != etag
         assert pid in {f["id"] for f in after.json()["features"]}
     finally:
-        with transaction(engine, actor="tests") as s:
+        with transaction(db_tx.engine, actor="tests") as s:
             s.execute(delete(m.Peak).where(m.Peak.id == pid))
     gone = client.get(url)
     assert pid not in {f["id"] for f in gone.json()["features"]}

@@ -91,15 +91,15 @@ def test_user_pages_are_never_stored_even_anonymous(client, path: str) -> None:
     "path",
     ["/account/tokens", "/api/account", "/api/account/tokens", "/sites/upload", "/", "/atlas"],
 )
-def test_logged_in_pages_are_never_stored(login_as, path: str) -> None:
-    c = login_as("grantee", grants=["SOS-CA-EX-08"])
+def test_logged_in_pages_are_never_stored(tx_login_as, path: str) -> None:
+    c = tx_login_as("grantee", grants=["SOS-CA-EX-08"])
     r = c.get(path)
     assert r.status_code == 200, (path, r.text[:200])
     assert r.headers["cache-control"] == "no-store"
 
 
-def test_reports_of_a_user_are_never_stored(login_as) -> None:
-    r = login_as("advocate").get("/reports")
+def test_reports_of_a_user_are_never_stored(tx_login_as) -> None:
+    r = tx_login_as("advocate").get("/reports")
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
 
 

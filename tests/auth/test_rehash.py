@@ -19,7 +19,8 @@ def _hash_of(engine: Engine, name: str) -> str:
         )
 
 
-def test_a_weak_hash_is_replaced_at_login(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_weak_hash_is_replaced_at_login(tx_app, db_tx) -> None:  # type: ignore[no-untyped-def]
+    app, engine = tx_app, db_tx.engine
     name = make_user(engine, roles=["grantee"])
     token = make_token(engine, name)
     weak = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(TEST_PASSWORD)

@@ -102,8 +102,8 @@ def test_a_bad_parameter_is_a_page_for_browsers(client: Any) -> None:
     assert "Traceback" not in r.text and "/work/" not in r.text
 
 
-def test_forbidden_page_offers_no_dead_end(login_as: Any) -> None:
-    grantee = login_as("grantee")
+def test_forbidden_page_offers_no_dead_end(tx_login_as: Any) -> None:
+    grantee = tx_login_as("grantee")
     r = grantee.get("/reports/new", headers={**HTML, "Accept-Language": "ru"})
     assert r.status_code == 403
     assert r.headers["content-type"].startswith("text/html")
@@ -112,13 +112,13 @@ def test_forbidden_page_offers_no_dead_end(login_as: Any) -> None:
     for path in ("/threats", "/reports", "/"):
         page = grantee.get(path, headers=HTML)
         assert 'href="/reports/new"' not in page.text, path
-    advocate = login_as("advocate")
+    advocate = tx_login_as("advocate")
     assert 'href="/reports/new"' in advocate.get("/threats", headers=HTML).text
 
 
-def test_upload_card_only_for_those_who_may_upload(login_as: Any) -> None:
-    assert 'href="/sites/upload"' not in login_as("advocate").get("/", headers=HTML).text
-    assert 'href="/sites/upload"' in login_as("grantee").get("/", headers=HTML).text
+def test_upload_card_only_for_those_who_may_upload(tx_login_as: Any) -> None:
+    assert 'href="/sites/upload"' not in tx_login_as("advocate").get("/", headers=HTML).text
+    assert 'href="/sites/upload"' in tx_login_as("grantee").get("/", headers=HTML).text
 
 
 def test_account_leads_to_login_when_logged_out(client: Any) -> None:
@@ -128,8 +128,8 @@ def test_account_leads_to_login_when_logged_out(client: Any) -> None:
     assert page.status_code == 200 and 'name="username"' in page.text and "Кіру" in page.text
 
 
-def test_account_for_a_logged_in_user(login_as: Any) -> None:
-    user = login_as("analyst")
+def test_account_for_a_logged_in_user(tx_login_as: Any) -> None:
+    user = tx_login_as("analyst")
     r = user.get("/account", headers=HTML, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/account/tokens"
 

@@ -45,8 +45,8 @@ def _features(layer: dict[str, Any]) -> list[tuple[Any, str, str]]:
 
 
 @pytest.mark.parametrize("role", ["anonymous", "analyst"])
-def test_each_layer_of_a_dataset_tile_is_the_collection_tile(login_as, extra, role: str) -> None:  # type: ignore[no-untyped-def]
-    c = login_as(role)
+def test_each_layer_of_a_dataset_tile_is_the_collection_tile(tx_login_as, extra, role: str) -> None:  # type: ignore[no-untyped-def]
+    c = tx_login_as(role)
     for t in TILES:
         r = c.get(f"/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}")
         assert r.status_code == 200 and r.headers["content-type"] == MVT
@@ -62,7 +62,7 @@ def test_each_layer_of_a_dataset_tile_is_the_collection_tile(login_as, extra, ro
                 assert not dataset.get(lid, {}).get("features"), (lid, t)
 
 
-def test_the_public_dataset_tile_holds_no_precise_sensitive_point(login_as, extra) -> None:  # type: ignore[no-untyped-def]
+def test_the_public_dataset_tile_holds_no_precise_sensitive_point(tx_login_as, extra) -> None:  # type: ignore[no-untyped-def]
     t = WM.tile(*rec.SENSITIVE_POINTS[0], 12)
     b = WM.xy_bounds(t)
     url = f"/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}?collections=occurrences"
@@ -78,10 +78,10 @@ def test_the_public_dataset_tile_holds_no_precise_sensitive_point(login_as, extr
         return [(round(p.x, 3), round(p.y, 3)) for p in out]
 
     precise = (round(rec.SENSITIVE_POINTS[0][0], 3), round(rec.SENSITIVE_POINTS[0][1], 3))
-    assert precise in positions(login_as("analyst"))
-    public = positions(login_as("anonymous"))
+    assert precise in positions(tx_login_as("analyst"))
+    public = positions(tx_login_as("anonymous"))
     assert precise not in public
-    assert rec.OBSERVER.encode() not in login_as("anonymous").get(url).content
+    assert rec.OBSERVER.encode() not in tx_login_as("anonymous").get(url).content
 
 
 def test_collections_selects_and_orders_layers_points_last(client) -> None:  # type: ignore[no-untyped-def]

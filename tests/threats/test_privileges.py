@@ -111,9 +111,9 @@ def test_no_identity_column_granted_to_reader(engine: Engine) -> None:
     assert not leaks
 
 
-def test_logged_in_reads_still_see_uploaders(client, login_as) -> None:
+def test_logged_in_reads_still_see_uploaders(client, tx_login_as) -> None:
     """Analysts read uploaders' names through the writer; the public, through the reader."""
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     r = analyst.get("/collections/field_sites/items", params={"limit": 3})
     assert r.status_code == 200 and all(
         "uploaded_by" in f["properties"] for f in r.json()["features"]
