@@ -40,7 +40,6 @@ from geo.errors import InvalidInput, TooLarge, UnreadableFile
 JPEG = "image/jpeg"
 PNG = "image/png"
 PDF = "application/pdf"
-MEDIA_TYPES = (JPEG, PNG, PDF)
 EXTENSIONS = {JPEG: "jpg", PNG: "png", PDF: "pdf"}
 
 #: EXIF tag of the GPS IFD pointer.

@@ -43,7 +43,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SESSION_COOKIE = "irbis_session"
 CSRF_COOKIE = "irbis_csrf"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: Files that are the same for everyone: no login is resolved for them.
 PUBLIC_FILE_PREFIXES = ("/static/", "/vendor/")
 

@@ -675,12 +675,6 @@ def _store_row(session: Session, rep: RowReport, item: GrantCreate) -> None:
 THREAT_DISTANCE_M = 10_000.0
 
 
-def grant_page(engine: Engine, code: str, metres: float = THREAT_DISTANCE_M) -> dict[str, Any]:
-    """What a grant's page shows: its record, sites, footprint, protected areas, threats."""
-    compute = partial(page_on, code=code, metres=metres)
-    return read_snapshot(engine, PAGE_TABLES, compute)[1]
-
-
 #: Tables the figures of a grant's geometry are computed from (beside the geometry itself).
 FIGURE_TABLES = ("ecosystems", "habitat", "protected_areas", "species")
 
@@ -691,7 +685,8 @@ def page_on(
     code: str,
     metres: float = THREAT_DISTANCE_M,
 ) -> dict[str, Any]:
-    """:func:`grant_page` read on ``conn`` (in its transaction's snapshot, whose data versions
+    """What a grant's page shows (its record, sites, footprint, protected areas, threats),
+    read on ``conn`` (in its transaction's snapshot, whose data versions
     are ``versions``). The overlaps with protected areas, habitat and ecosystems, the costly
     part, are kept in :data:`FIGURE_CACHE` by the digest of the grant's geometry and the
     versions of :data:`FIGURE_TABLES`: a write to another grant, a site elsewhere or a threat
@@ -1111,7 +1106,7 @@ def export_portfolio(
 
 
 def feed_entries(page: dict[str, Any]) -> dict[str, Any]:
-    """What a grant's Atom feed carries (from its :func:`grant_page`): its site uploads and
+    """What a grant's Atom feed carries (from its :func:`page_on`): its site uploads and
     published threats nearby, oldest first."""
     entries: list[dict[str, Any]] = []
     for s in page["sites"]:
