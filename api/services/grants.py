@@ -19,11 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.auth.principal import Principal, Role
@@ -32,6 +32,7 @@ from api.db.models import AuditLog, Grant, GrantStatus, Species
 from geo import labels as lb
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from layers import grants as lg
+from layers import history
 from layers.sql import versions as data_versions
 
 #: Fields a grantee may change on its own grants.
@@ -258,7 +259,7 @@ def grant_history(engine: Engine, principal: Principal, code: str) -> list[dict[
             if principal.is_anonymous:
                 raise Unauthenticated("log in to see the history of a grant")
             raise Forbidden("only administrators, analysts and its grantees see a grant's history")
-        rows = session.execute(_history_stmt(grant.id)).all()
+        rows = history_rows(session, grant.id)
         ids = {_species_id(r) for r in rows if r.table_name == "grant_species"}
         names = {
             s.id: {
@@ -306,19 +307,30 @@ def grant_history(engine: Engine, principal: Principal, code: str) -> list[dict[
     return out
 
 
-def _history_stmt(grant_id: int) -> Any:
-    """The audit rows of a grant's record and of its species, newest first."""
+class AuditRow(NamedTuple):
+    """A row of the audit log as the history reads it."""
+
+    table_name: str
+    action: str
+    actor: str | None
+    at: dt.datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def history_rows(session: Session, grant_id: int) -> list[AuditRow]:
+    """The audit rows of a grant's record (:func:`layers.history.audit_trail`) and of its
+    links to species (one row each, ``grant_id:species_id``), newest first."""
     a = AuditLog
-    return (
-        select(a.table_name, a.action, a.actor, a.at, a.before, a.after)
-        .where(
-            or_(
-                and_(a.table_name == "grants", a.row_id == str(grant_id)),
-                and_(a.table_name == "grant_species", a.row_id.startswith(f"{grant_id}:")),
-            )
-        )
+    record = session.execute(history.audit_trail("grants", grant_id, newest_first=True))
+    links = session.execute(
+        select(a.action, a.actor, a.at, a.before, a.after)
+        .where(a.table_name == "grant_species", a.row_id.startswith(f"{grant_id}:"))
         .order_by(a.at.desc(), a.id.desc())
     )
+    rows = [AuditRow("grants", *r) for r in record] + [AuditRow("grant_species", *r) for r in links]
+    # newest first; within a transaction (one ``at``) each table's rows keep their order
+    return sorted(rows, key=lambda r: r.at, reverse=True)
 
 
 def _species_id(row: Any) -> int:
