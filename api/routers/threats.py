@@ -31,9 +31,11 @@ from geo.lazy import lazy_module
 from layers.sql import versions
 
 if TYPE_CHECKING:
+    from layers import static_map
     from layers import threats as lt
 else:  # pandas, geopandas and folium: not on the start path (geo.lazy)
     lt = lazy_module("layers.threats")
+    static_map = lazy_module("layers.static_map")
 
 router = APIRouter(tags=["threats"])
 
@@ -176,6 +178,32 @@ def _photo_uri(settings: Settings, ev: dict[str, Any]) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 
+#: Dossier basemaps kept in memory per app (the HTML and the PDF of a version share one).
+BASEMAPS_KEPT = 32
+
+
+def basemap_png(
+    request: Request, engine: Any, settings: Settings, threat_id: int, footprint: Any
+) -> bytes:
+    """The exported dossier's basemap (:mod:`layers.static_map`), rendered once per threat,
+    data version and language (the key of the cached PDF) in this process."""
+    key = (threat_id, _pdf_key(request, engine))
+    state = request.app.state
+    kept: dict[tuple[int, str], bytes] | None = getattr(state, "dossier_basemaps", None)
+    if kept is None:
+        kept = state.dossier_basemaps = {}
+    png = kept.get(key)
+    if png is None:
+        with engine.connect() as conn:  # the basemap as one image: the export makes no request
+            png, _frame = static_map.render(
+                conn, footprint, data_dir=settings.data_dir, lang=current_locale()
+            )
+        if len(kept) >= BASEMAPS_KEPT:
+            kept.clear()
+        kept[key] = png
+    return png
+
+
 def export_html(request: Request, engine: Any, settings: Settings, threat_id: int) -> str:
     """The dossier as one self-contained HTML file (no request leaves it)."""
     data = _dossier(request, engine, threat_id)
@@ -192,12 +220,14 @@ def export_html(request: Request, engine: Any, settings: Settings, threat_id: in
     }
     css = (STATIC_DIR / "irbis.css").read_text(encoding="utf-8")
     css += (STATIC_DIR / "threats.css").read_text(encoding="utf-8")
+    png = basemap_png(request, engine, settings, threat_id, data["threat"]["geom"])
     html = (
         templates()
         .get_template("threat_dossier_export.html")
         .render(
             d=data,
             map=lt.map_parts(m),
+            static_map="data:image/png;base64," + base64.b64encode(png).decode(),
             photos=photos,
             css=css,
             export=True,
@@ -236,13 +266,30 @@ async def _print_pdf(html: str) -> bytes:
             await page.route("**/*", lambda route: route.abort())  # nothing leaves the page
             await page.set_content(html, wait_until="load")
             await page.emulate_media(media="print")
-            return await page.pdf(
+            pdf = await page.pdf(
                 format="A4",
                 print_background=True,
                 margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"},
             )
         finally:
             await browser.close()
+    return await run_in_threadpool(plain_pdf, pdf)
+
+
+def plain_pdf(pdf: bytes) -> bytes:
+    """The PDF with its title as its only metadata: no XMP, and no creator or producer (the
+    browser and its version on the server) in the document information."""
+    import pikepdf  # only when a PDF is made: not on the start path
+
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        for key in list(doc.docinfo.keys()):
+            if key != "/Title":
+                del doc.docinfo[key]
+        if "/Metadata" in doc.Root:
+            del doc.Root.Metadata
+        out = io.BytesIO()
+        doc.save(out, deterministic_id=True)
+    return out.getvalue()
 
 
 #: Every table a dossier reads: their data versions key the cached PDF.
@@ -258,6 +305,13 @@ DOSSIER_TABLES = (
     "analysis_runs",
     "places",
     "countries",
+    # the static basemap's
+    "rasters",
+    "rivers",
+    "lakes",
+    "glaciers",
+    "settlements",
+    "districts",
 )
 
 
