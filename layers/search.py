@@ -1,11 +1,20 @@
 """Name search over Irbis's own published names: settlements, places, districts, protected
-areas, lakes, peaks, ranges and grants (by code or title), in English, Russian and Kazakh.
+areas, lakes, peaks, ranges and grants (by code or title), in English, Russian and Kazakh, and
+in Latin letters for names the data has in Cyrillic only.
 
 A name matches when it, or one of its words, starts with the query, case-insensitively
-(PostgreSQL ``ILIKE``; ``%`` and ``_`` in the query are literal). Each layer is read through
-:class:`~layers.sql.LayerSQL` as the public sees it (``where_public``); layers that generalise
-locations for the public are never searched. Exact names come first, then the more important
-kinds (cities before villages), then shorter names.
+(PostgreSQL ``ILIKE``; ``%`` and ``_`` in the query are literal). Settlements also match by the
+Latin forms of their Cyrillic names (``settlements.name_latin``, :mod:`geo.names`): "Kaskelen"
+finds Қаскелең. A query of letters only (at least :data:`MIN_FUZZY`) also matches names that
+are spelt a little differently: its word similarity (``pg_trgm``'s ``<%``) to a name, or to
+a stretch of one, is at least :data:`SIMILARITY`, so "Shimkent" finds Shymkent and "Jambyl"
+Zhambyl. Settlement names have trigram indexes (migration 0014), so neither scans them.
+
+Each layer is read through :class:`~layers.sql.LayerSQL` as the public sees it
+(``where_public``); layers that generalise locations for the public are never searched. Exact
+names come first, then names that start with the query, then names alike by similarity (the
+more alike first); among equals the more important kinds (cities before villages), then
+shorter names.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
+    Engine,
     Float,
     Integer,
     Numeric,
@@ -32,6 +43,7 @@ from sqlalchemy import (
 )
 
 from geo.errors import InvalidInput
+from geo.names import SEPARATOR
 from layers.registry import get_layer, layer_ids
 from layers.sql import LayerSQL
 
@@ -39,6 +51,12 @@ from layers.sql import LayerSQL
 MAX_QUERY = 80
 #: The most results answered.
 MAX_RESULTS = 20
+#: The fewest letters a query needs to match names by similarity as well as by their beginning.
+MIN_FUZZY = 4
+#: How alike a query and a name (or a stretch of it) must be: ``pg_trgm``'s word similarity
+#: (the share of the query's trigrams found in the name's most alike stretch). 0.5 takes
+#: "Shimkent" for Shymkent, "Jambyl" for Zhambyl and "Kaskelen" for Qaskeleng.
+SIMILARITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -47,7 +65,8 @@ class SearchSource:
 
     ``columns``: the columns searched; ``names``: per language, the columns tried in order for
     the name shown; ``rank``: lower first among equally good matches; ``weight``: a numeric
-    column, higher first within a rank (population).
+    column, higher first within a rank (population); ``latin``: a column of Latin forms of the
+    names (:func:`geo.names.latin_names`), searched like ``columns`` and shown as ``name``.
     """
 
     layer: str
@@ -55,6 +74,7 @@ class SearchSource:
     names: dict[str, tuple[str, ...]]
     rank: int
     weight: str | None = None
+    latin: str | None = None
 
 
 SOURCES: tuple[SearchSource, ...] = (
@@ -68,6 +88,7 @@ SOURCES: tuple[SearchSource, ...] = (
         },
         rank=1,
         weight="population",
+        latin="name_latin",
     ),
     SearchSource(
         "places",
@@ -112,22 +133,41 @@ def clean_query(q: str | None) -> str:
     return text
 
 
+def fuzzy(text: str) -> bool:
+    """Whether the (clean) query also matches names by similarity: letters, spaces, hyphens,
+    apostrophes and dots only, with at least :data:`MIN_FUZZY` letters."""
+    letters = sum(c.isalpha() for c in text)
+    return letters >= MIN_FUZZY and all(c.isalpha() or c in " -'’." for c in text)
+
+
 def _name(view: LayerSQL, cols: tuple[str, ...]) -> ColumnElement[Any]:
     exprs = [func.nullif(func.btrim(view.column_of(c, String)), "") for c in cols]
     return func.coalesce(*exprs) if len(exprs) > 1 else exprs[0]
+
+
+def _first(pairs: list[tuple[ColumnElement[bool], ColumnElement[Any]]]) -> ColumnElement[Any]:
+    """The value of the first pair whose condition holds (else NULL)."""
+    return func.coalesce(*(case((cond, value), else_=null()) for cond, value in pairs))
 
 
 def search_query(
     q: str, lang: str, *, limit: int = 10, sources: tuple[SearchSource, ...] = SOURCES
 ) -> Select[Any]:
     """Rows of ``layer``, ``id``, ``name`` (in ``lang``, falling back), ``matched`` (the name
-    that matched), ``lon``, ``lat`` (a point on the feature) and its bbox (``xmin`` ...)."""
+    that matched), ``lon``, ``lat`` (a point on the feature) and its bbox (``xmin`` ...).
+
+    Matching by similarity uses ``pg_trgm``'s ``<%`` operator, whose bound is the setting
+    ``pg_trgm.word_similarity_threshold``: :func:`prepare` sets it to :data:`SIMILARITY` for
+    the query's transaction (on its own, the operator uses the server's bound, 0.6 by
+    default). :func:`find` runs it so."""
     text = clean_query(q)
     limit = max(1, min(int(limit), MAX_RESULTS))
     escaped = text.translate(_LIKE_ESCAPE)
     prefix = bindparam("prefix", escaped + "%", type_=String)
     word = bindparam("word", "% " + escaped + "%", type_=String)
     exact = bindparam("exact", text.lower(), type_=String)
+    alike = bindparam("alike", text, type_=String)
+    by_similarity = fuzzy(text)
     published = set(layer_ids())
     parts = []
     for src in sources:
@@ -138,11 +178,24 @@ def search_query(
             raise ValueError(f"layer {spec.id!r} generalises locations: it is never searched")
         view = LayerSQL(spec, privileged=False)
         cols = [view.column_of(c, String) for c in src.columns]
+        shown = cols.copy()  # what a match on each searched column shows as ``matched``
+        is_exact = [func.lower(c) == exact for c in cols]
+        if src.latin:
+            latin = view.column_of(src.latin, String)
+            cols.append(latin)
+            shown.append(_name(view, ("name", *src.columns)))
+            forms = func.string_to_array(func.lower(latin), SEPARATOR)
+            is_exact.append(exact == func.any(forms))
         hits = [or_(c.ilike(prefix, escape="\\"), c.ilike(word, escape="\\")) for c in cols]
-        matched = func.coalesce(
-            *(case((h, c), else_=null()) for h, c in zip(hits, cols, strict=True))
-        )
-        is_exact = or_(*(func.lower(c) == exact for c in cols))
+        pairs = list(zip(hits, shown, strict=True))
+        alikes: list[ColumnElement[bool]] = []
+        score: ColumnElement[Any] = literal(0.0, Float)
+        if by_similarity:
+            alikes = [alike.op("<%", is_comparison=True)(c) for c in cols]
+            pairs += zip(alikes, shown, strict=True)
+            score = func.greatest(*(func.coalesce(func.word_similarity(alike, c), 0) for c in cols))
+        started = or_(*hits)
+        matched = _first(pairs)
         geom = view.raw_geom
         point = func.ST_PointOnSurface(geom)
         names = src.names.get(lang) or src.names["en"]
@@ -157,7 +210,9 @@ def search_query(
                 cast(view.id_col, Integer).label("id"),
                 _name(view, names).label("name"),
                 matched.label("matched"),
-                case((is_exact, 0), else_=1).label("exact"),
+                case((or_(*is_exact), 0), else_=1).label("exact"),
+                case((started, 0), else_=1).label("alike"),
+                case((started, 1.0), else_=cast(score, Float)).label("score"),
                 literal(src.rank, Integer).label("rank"),
                 weight.label("weight"),
                 func.round(cast(func.ST_X(point), Numeric), 5).label("lon"),
@@ -168,13 +223,47 @@ def search_query(
                 cast(func.ST_YMax(geom), Float).label("ymax"),
             )
             .select_from(view.from_clause())
-            .where(*view.where_public(), geom.is_not(null()), or_(*hits))
+            .where(*view.where_public(), geom.is_not(null()), or_(*hits, *alikes))
         )
     u = union_all(*parts).subquery("found")
     return (
         select(u)
         .order_by(
-            u.c.exact, u.c.rank, u.c.weight.desc(), func.length(u.c.matched), u.c.matched, u.c.id
+            u.c.exact,
+            u.c.alike,
+            u.c.score.desc(),
+            u.c.rank,
+            u.c.weight.desc(),
+            func.length(u.c.matched),
+            u.c.matched,
+            u.c.id,
         )
         .limit(limit)
     )
+
+
+#: Settings of the search's transaction (``set_config(..., true)``). ``<%``'s bound; and the
+#: planner: it prices ``ILIKE`` and ``<%`` like an equality, so a sequential scan of the ten
+#: thousand settlements, comparing each of five names three ways (hundreds of milliseconds),
+#: looks cheaper to it than the trigram indexes (a millisecond); for the same reason it would
+#: JIT-compile the query, which costs more than running it.
+SESSION = {
+    "pg_trgm.word_similarity_threshold": str(SIMILARITY),
+    "enable_seqscan": "off",
+    "jit": "off",
+}
+
+
+def prepare(conn: Connection) -> None:
+    """Apply :data:`SESSION` to ``conn``'s transaction (it ends with it)."""
+    conn.execute(select(*(func.set_config(k, v, True) for k, v in SESSION.items())))
+
+
+def find(engine: Engine, q: str, lang: str, *, limit: int = 10) -> list[Any]:
+    """The rows of :func:`search_query`, read in a transaction of their own with
+    :data:`SESSION`'s settings (set locally: the connection goes back to the pool as it
+    came)."""
+    query = search_query(q, lang, limit=limit)
+    with engine.connect() as conn, conn.begin():
+        prepare(conn)
+        return list(conn.execute(query).all())

@@ -20,8 +20,7 @@ router = APIRouter(tags=["search"])
 
 
 def _find(engine: Engine, q: str, lang: str, limit: int) -> list[Any]:
-    with ogc.read_connection(engine) as conn:
-        return list(conn.execute(search.search_query(q, lang, limit=limit)).all())
+    return search.find(engine, q, lang, limit=limit)
 
 
 @router.get("/search")
@@ -31,8 +30,9 @@ async def find(
     q: str = Query("", description="a name or its beginning, in any of the three languages"),
     limit: int = Query(10, ge=1, le=search.MAX_RESULTS),
 ) -> JSONResponse:
-    """Features whose name (or a word of it) starts with ``q``, case-insensitively; names
-    shown in the request's language (``?lang=``, the ``lang`` cookie or Accept-Language)."""
+    """Features whose name (or a word of it, or a Latin spelling of a Cyrillic settlement
+    name) starts with ``q``, case-insensitively, then names spelt alike (``layers.search``);
+    names shown in the request's language (``?lang=``, the ``lang`` cookie or Accept-Language)."""
     text = search.clean_query(q)  # 400 with a message for an empty or overlong query
     lang = i18n.current_locale()
     rows = await run_in_threadpool(_find, engine, text, lang, limit)
