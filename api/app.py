@@ -141,8 +141,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
                 on_auth=principal_cache(app).clear,
             )
             listener.start()
-            # the grant portfolio and pages computed again after a write (needs the listener)
-            app.state.grants_warmer = Warmer(app.state.versions)
+            # the grant portfolio computed at start and again after a write (needs the listener)
+            app.state.grants_warmer = Warmer.for_app(app.state)
             app.state.grants_warmer.start()
         try:
             yield

@@ -855,6 +855,10 @@ class VersionedCache(Generic[_V]):
         with self._lock:
             self._items.clear()
 
+    def kept_keys(self) -> list[Hashable]:
+        with self._lock:
+            return list(self._items)
+
     def __len__(self) -> int:
         return len(self._items)
 

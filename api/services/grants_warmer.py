@@ -5,8 +5,10 @@ areas) makes a new data version, so the next reader of the portfolio or of a gra
 compute it (a second or more at a thousand grants). The :class:`Warmer` of a process watches
 the data versions it knows (:class:`api.versions.DataVersions`, in memory while the change
 listener is connected) and, once a burst of writes has settled, computes again the answers
-readers asked for lately (the portfolio in each shape and filter, the grant pages): one thread,
-one answer at a time, so a burst of a hundred writes costs one recomputation, not a hundred.
+readers asked for since the previous round (the portfolio in each shape and filter, the grant
+pages): one thread, one answer at a time, so a burst of a hundred writes costs one
+recomputation, not a hundred, and an answer nobody reads is not computed again and again. The
+whole portfolio is also computed when the process starts.
 
 The answers go through the same versioned caches as a reader's (:func:`api.services.grants.
 cached`): each is kept under the data versions read in its own snapshot, and a reader looks its
@@ -53,6 +55,12 @@ class Recipe:
     compute: Callable[[Mapping[str, int]], Any]
 
 
+def _reader_and_primary(state: Any) -> tuple[Engine, Engine | None]:
+    """The engine answers are read with, and the primary when that is a lagging replica."""
+    replica = state.settings.database.reader_is_replica
+    return state.reader_engine, state.engine if replica else None
+
+
 class Warmer:
     """One daemon thread that recomputes the remembered answers after their versions change.
 
@@ -78,6 +86,10 @@ class Warmer:
         self.quiet_s, self.max_wait_s = quiet_s, max_wait_s
         self.keep = keep
         self._recipes: OrderedDict[Hashable, Recipe] = OrderedDict()
+        #: Answers asked for since the last round: only those are computed again (an answer
+        #: nobody reads is computed once after a write, not after every write).
+        self._wanted: set[Hashable] = set()
+        self._prime = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -85,14 +97,31 @@ class Warmer:
         self.rounds = 0
         self.computed = 0
 
+    @classmethod
+    def for_app(cls, state: Any) -> Warmer:
+        """The warmer of an application (``app.state``: its versions, engines and settings),
+        which computes the whole portfolio (JSON and page) as soon as it starts: the first
+        reader after a restart finds it warm too."""
+        warmer = cls(state.versions)
+        reader, primary = _reader_and_primary(state)
+        metres = state.settings.grants.threat_distance_m
+        for raw in (True, False):
+            warmer.remember_portfolio(
+                reader, gs.PortfolioFilter(), metres, raw=raw, primary=primary
+            )
+        warmer._prime = True
+        return warmer
+
     # -- what readers asked for ----------------------------------------------------------------
 
     def remember(self, key: Hashable, recipe: Recipe) -> None:
         with self._lock:
             self._recipes[key] = recipe
             self._recipes.move_to_end(key)
+            self._wanted.add(key)
             while len(self._recipes) > self.keep:
-                self._recipes.popitem(last=False)
+                gone, _ = self._recipes.popitem(last=False)
+                self._wanted.discard(gone)
 
     def remember_portfolio(
         self,
@@ -123,10 +152,11 @@ class Warmer:
     # -- recomputing ---------------------------------------------------------------------------
 
     def warm_now(self) -> int:
-        """Compute every remembered answer at the versions known now (those already kept are
-        found in the cache); returns how many were asked for."""
+        """Compute the answers asked for since the last round at the versions known now (those
+        already kept are found in the cache); returns how many were asked for."""
         with self._lock:
-            recipes = list(self._recipes.items())
+            recipes = [(k, r) for k, r in self._recipes.items() if k in self._wanted]
+            self._wanted.clear()
         n = 0
         for key, recipe in recipes:
             if self._stop.is_set():
@@ -158,6 +188,11 @@ class Warmer:
     def run(self) -> None:
         """The thread's loop (returns when :meth:`stop` is called)."""
         last: Mapping[str, int] | None = None
+        if self._prime:
+            try:
+                self.warm_now()
+            except Exception:
+                log.exception("the grants warmer could not compute the portfolio at start")
         while not self._stop.wait(self.poll_s if self.versions.live else self.idle_poll_s):
             try:
                 now = self.versions.current(WATCHED)

@@ -62,11 +62,13 @@ def test_a_burst_of_writes_is_one_round_at_the_last_versions() -> None:
         assert _wait(lambda: w.rounds == 1)
         time.sleep(0.5)
         assert w.rounds == 1 and seen == [{"grants": 11, "field_sites": 11}]
-        versions.bump("habitat")  # a table the answer does not read: still a round (cheap)
+        versions.bump("grants")  # nobody asked for the answer since: not computed again
         assert _wait(lambda: w.rounds == 2)
-        versions.bump("grants")
+        assert len(seen) == 1
+        w.remember("answer", Recipe(("grants", "field_sites"), lambda k: seen.append(dict(k))))
+        versions.bump("grants")  # asked for again (a reader), then a write: computed again
         assert _wait(lambda: w.rounds == 3)
-        assert seen[-1] == {"grants": 12, "field_sites": 11}
+        assert seen[-1] == {"grants": 13, "field_sites": 11}
     finally:
         w.stop()
     assert not any(t.name == "irbis-grants-warmer" and t.is_alive() for t in threading.enumerate())
@@ -137,6 +139,26 @@ def test_a_reader_waits_for_the_computation_in_flight(engine) -> None:  # type: 
     for t in threads:
         t.join(10)
     assert len(calls) == 1 and len(got) == 3 and got[0] is got[1] is got[2]
+
+
+def test_a_new_process_computes_the_portfolio_at_start(app) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    gs.PORTFOLIO_CACHE.clear()
+    with TestClient(app) as c:
+        state = c.app.state
+        key = (
+            str(state.reader_engine.url),
+            gs.version_tag(state.versions.current(gs.PORTFOLIO_TABLES)),
+            "json",
+            gs.PortfolioFilter(),
+            state.settings.grants.threat_distance_m,
+        )
+        assert _wait(lambda: state.grants_warmer.rounds >= 1, 30), "no round at start"
+        warm = gs.PORTFOLIO_CACHE.peek(key)
+        assert isinstance(warm, bytes)
+        assert c.get("/api/portfolio").content == warm
+    assert not state.grants_warmer._thread.is_alive()  # stopped with the app
 
 
 def test_the_app_warms_the_portfolio_after_a_write(client, login_as) -> None:  # type: ignore[no-untyped-def]
