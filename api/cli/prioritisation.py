@@ -255,13 +255,15 @@ def _print_scenario(out: dict[str, Any]) -> None:
 def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """List the planning grids and the scenarios."""
+    """List the planning grids and the scenarios (runs whose server stopped are marked
+    failed first, as the pages do)."""
 
     from api.services import prioritisation as prio
 
     settings = Settings()
     engine = make_engine(settings.database.url, settings=settings.database)
     try:
+        prio.expire_stale_runs(engine)
         with Session(engine) as s:
             grids, scenarios = prio.list_grids(s), prio.list_scenarios(s)
     finally:

@@ -6,7 +6,7 @@ analysts and administrators may compute a grid or solve a scenario: with the JSO
 answer waits for the result) or with the forms (``/prioritisation/grids/new``,
 ``/prioritisation/scenarios/new``), whose work runs on a background thread while the page
 polls the record's progress. A run whose server stopped before it ended (its heartbeat is old)
-is marked failed when its page or the list is read, saying to run it again.
+is marked failed when its page, the list or its JSON is read, saying to run it again.
 """
 
 from __future__ import annotations
@@ -425,7 +425,7 @@ def _state(session: Session, kind: str, record_id: int) -> dict[str, Any]:
 
 def _expire_stale(engine: Any) -> None:
     """Mark the runs whose server stopped (their heartbeat is old) as failed, before a page
-    about runs is read."""
+    or a JSON answer about runs is read."""
     prio.expire_stale_runs(engine)
 
 
@@ -484,7 +484,8 @@ def scenario_progress(
 
 
 @router.get("/grids", summary="Planning grids")
-def list_grids(session: ReadSessionDep) -> dict[str, Any]:
+def list_grids(session: ReadSessionDep, engine: EngineDep) -> dict[str, Any]:
+    _expire_stale(engine)
     return {"grids": prio.list_grids(session)}
 
 
@@ -502,12 +503,14 @@ def create_grid(
 
 
 @router.get("/grids/{grid_id}", summary="One planning grid")
-def get_grid(grid_id: GridId, session: ReadSessionDep) -> dict[str, Any]:
+def get_grid(grid_id: GridId, session: ReadSessionDep, engine: EngineDep) -> dict[str, Any]:
+    _expire_stale(engine)
     return prio.grid_summary(prio.get_grid(session, grid_id))
 
 
 @router.get("/scenarios", summary="Prioritisation scenarios")
-def list_scenarios(session: ReadSessionDep) -> dict[str, Any]:
+def list_scenarios(session: ReadSessionDep, engine: EngineDep) -> dict[str, Any]:
+    _expire_stale(engine)
     return {"scenarios": prio.list_scenarios(session)}
 
 
@@ -527,12 +530,18 @@ def create_scenario(
 
 
 @router.get("/scenarios/{scenario_id}", summary="One scenario: parameters, inputs, solver")
-def get_scenario(scenario_id: ScenarioId, session: ReadSessionDep) -> dict[str, Any]:
+def get_scenario(
+    scenario_id: ScenarioId, session: ReadSessionDep, engine: EngineDep
+) -> dict[str, Any]:
+    _expire_stale(engine)
     return prio.scenario_summary(prio.get_scenario(session, scenario_id), full=True)
 
 
 @router.get("/scenarios/{scenario_id}/results", summary="Targets, ecosystems, grant options")
-def get_results(scenario_id: ScenarioId, session: ReadSessionDep) -> dict[str, Any]:
+def get_results(
+    scenario_id: ScenarioId, session: ReadSessionDep, engine: EngineDep
+) -> dict[str, Any]:
+    _expire_stale(engine)
     sc = prio.get_scenario(session, scenario_id)
     return {"id": sc.id, "status": sc.status, "solver": sc.solver, **(sc.results or {})}
 
