@@ -10,8 +10,25 @@
   const reportBox = document.getElementById("report");
   const map = L.map("map", { attributionControl: true }).setView([43.0, 70.0], 5);
   map.attributionControl.addAttribution("Boundaries: Natural Earth");
+  // the site's context, as on the threat pages: relief, water, ice, districts, settlements
+  const site = JSON.parse(document.getElementById("site-map-data").textContent);
+  const tileOptions = { attribution: site.attribution, maxNativeZoom: 12, maxZoom: 16 };
+  const bases = {};
+  bases[site.names.relief] = L.tileLayer(site.relief, tileOptions).addTo(map);
+  bases[site.names.hillshade] = L.tileLayer(site.hillshade, tileOptions);
+  const overlays = {};
+  site.context.forEach(function (c) {
+    const styles = {};
+    styles[c.layer.id] = Irbis.style(c.layer);
+    overlays[c.layer.title] = L.vectorGrid.protobuf(c.url, {
+      vectorTileLayerStyles: styles, interactive: false, minZoom: c.minZoom,
+      maxNativeZoom: c.maxNativeZoom, maxZoom: 18, attribution: site.dataAttribution
+    }).addTo(map);
+  });
+  L.control.layers(bases, overlays, { collapsed: true }).addTo(map);
+  Irbis.tools(map, site.tools);
   const countries = JSON.parse(document.getElementById("countries-data").textContent);
-  L.geoJSON(countries, { style: { color: "#546e7a", weight: 1, fillColor: "#eef1e6", fillOpacity: 1 } }).addTo(map);
+  L.geoJSON(countries, { interactive: false, style: { color: "#546e7a", weight: 1, fill: false } }).addTo(map);
   const colours = { ok: "#2e7d32", warning: "#ef6c00", error: "#c62828" };
   let saved = null;
   let preview = null;

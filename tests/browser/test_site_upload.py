@@ -3,6 +3,7 @@ report, saves, and sees the site on the map; another grantee cannot touch it."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ def test_grantee_uploads_a_zipped_shapefile_and_another_cannot_touch_it(
         ),
     )
 
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
     _login(page, live_server, owner)
     page.select_option("#grant", GRANT)
     page.set_input_files("#file", str(shp))
@@ -76,6 +79,10 @@ def test_grantee_uploads_a_zipped_shapefile_and_another_cannot_touch_it(
             == 0
         )
     page.screenshot(path=str(artifacts / "site-upload-preview.png"))
+    # the preview lies over the site's context: relief and the context layers' vector tiles
+    assert any("/rasters/relief/tiles/" in u for u in asked)
+    page.wait_for_selector("#map img.leaflet-tile-loaded", state="attached", timeout=60_000)
+    assert any(re.search(r"/collections/(rivers|lakes|districts)/tiles/", u) for u in asked)
 
     page.click("#commit")
     page.wait_for_function(

@@ -11,9 +11,12 @@ from typing import Any
 
 import mapbox_vector_tile
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 import morecantile
 
+from api.auth.testing import login, make_user
 from layers.maps import external_urls
 from layers.threats import SITE_CONTEXT
 from tests.threats.conftest import Session
@@ -105,3 +108,22 @@ def test_settlements_at_site_zoom_with_names_in_the_page_language(
     ).json()["labels"]
     named = {lab["name"] for lab in labels if lab["kind"] == "settlement"}
     assert named & tiled, f"no settlement labelled in {lang}"
+
+
+def test_upload_preview_shows_the_site_in_context(app: Any, engine: Engine) -> None:
+    """The upload page hands its map the same context as the threat pages."""
+    owner = make_user(engine, roles=["grantee"], grants=["SOS-CA-EX-08"])
+    with TestClient(app) as c:
+        login(c, owner)
+        html = c.get("/sites/upload", headers={"Accept-Language": "kk"}).text
+    data = re.search(r'<script id="site-map-data" type="application/json">(.*?)</script>', html)
+    assert data, "the upload page's map has no context"
+    site = json.loads(data.group(1))
+    assert [(c["layer"]["id"], c["minZoom"]) for c in site["context"]] == list(SITE_CONTEXT)
+    assert all(re.search(r"\?v=[\w-]+$", c["url"]) for c in site["context"])
+    assert re.search(r"style=shaded&v=[\w-]+$", site["relief"])
+    assert re.search(r"style=hillshade&v=[\w-]+$", site["hillshade"])
+    assert site["tools"]["lang"] == "kk" and site["tools"]["labels"] == "/labels"
+    assert site["names"]["relief"] == "Бедердің көлеңкелі бейнесі"
+    for script in ("Leaflet.VectorGrid.bundled.min.js", "/static/irbis-map.js"):
+        assert script in html
