@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import errors
 from api.auth.middleware import AuthMiddleware, principal_cache
+from api.auth.passwords import dummy_hash
 from api.auth.secrets_store import secret_key
 from api.bodylimits import BodyLimitMiddleware
 from api.db.engine import make_engine
@@ -43,11 +48,13 @@ from api.routers import (
 )
 from api.security_headers import SecurityHeadersMiddleware
 from api.services.grants_warmer import Warmer
-from api.services.prioritisation import start_runner
+from api.services.prioritisation import Runner, expire_stale_runs
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.vendor import VendorFiles
 from api.versions import ChangeListener, DataVersions
 from layers.tiles import MVT_MEDIA_TYPE
+
+log = logging.getLogger("irbis.app")
 
 #: Every router, in the order their routes are matched.
 ROUTERS = (
@@ -132,7 +139,11 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             settings.database.read_url, settings=settings.database
         )
         app.state.versions = DataVersions(app.state.engine)
-        runner = app.state.prioritisation_runner = start_runner(app.state.engine)
+        runner = app.state.prioritisation_runner = Runner(app.state.engine)
+        # what no request waits for is done beside the start, not before the first request
+        threading.Thread(
+            target=_after_start, args=(app.state.engine,), name="irbis-after-start", daemon=True
+        ).start()
         listener = None
         if settings.database.listen:
             listener = app.state.change_listener = ChangeListener(
@@ -155,3 +166,19 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             app.state.reader_engine.dispose()
 
     return lifespan
+
+
+def _after_start(engine: Engine) -> None:
+    """Start-up work that no request needs first, on a thread of its own.
+
+    - the prioritisation runs that a stopped server left at work are marked so (pages about
+      runs mark them too before they are read: :func:`api.routers.prioritisation._expire_stale`;
+      a database not reachable yet is left to them);
+    - the hash verified for logins of unknown names is made (so the first such login takes as
+      long as any other: :func:`api.auth.passwords.dummy_hash`).
+    """
+    try:
+        expire_stale_runs(engine)
+    except SQLAlchemyError:
+        log.warning("could not look for stopped prioritisation runs", exc_info=True)
+    dummy_hash()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -14,10 +14,16 @@ from markupsafe import Markup
 from api import i18n, ogc
 from api.auth.principal import Role, get_principal
 from api.i18n import _l
-from api.services import threat_reports
 from api.settings import REPO_ROOT
 from api.vocabulary import word
-from layers import maps
+from geo.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from api.services import threat_reports
+    from layers import maps
+else:  # pandas, geopandas and folium: not on the start path (geo.lazy)
+    threat_reports = lazy_module("api.services.threat_reports")
+    maps = lazy_module("layers.maps")
 
 NAV: list[tuple[str, Any]] = [
     ("/", _l("Home")),

@@ -31,11 +31,19 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
-
-import pikepdf
-from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from typing import TYPE_CHECKING, Any
 
 from geo.errors import InvalidInput, TooLarge, UnreadableFile
+from geo.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pikepdf
+    from PIL import Image, ImageOps, JpegImagePlugin
+else:  # imported when a file is first checked, not when a server starts (geo.lazy)
+    pikepdf = lazy_module("pikepdf")
+    Image = lazy_module("PIL.Image")
+    ImageOps = lazy_module("PIL.ImageOps")
+    JpegImagePlugin = lazy_module("PIL.JpegImagePlugin")
 
 JPEG = "image/jpeg"
 PNG = "image/png"
@@ -115,7 +123,7 @@ def _open_image(data: bytes, name: str) -> Image.Image:
             im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooLarge(f"{name} has too many pixels to be a photo") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UnreadableFile(f"{name} is damaged or not a complete image: {exc}") from None
     return im
 
@@ -215,7 +223,6 @@ _PDF_REMOVED_ANNOTATIONS = frozenset(
 )
 #: Catalog entries removed: web base address, portfolio view, document requirements.
 _PDF_REMOVED_CATALOG_KEYS = ("/URI", "/Collection", "/Requirements")
-_DCT = (pikepdf.Name.DCTDecode, pikepdf.Array([pikepdf.Name.DCTDecode]))
 #: JPEG segments kept in images inside a PDF: JFIF header, ICC profile, Adobe colour flags.
 _JPEG_KEPT_APP = {0xE0: b"JFIF\x00", 0xE2: b"ICC_PROFILE\x00", 0xEE: b"Adobe"}
 
@@ -283,12 +290,17 @@ def _is_removed_value(value: object) -> bool:
     return False
 
 
+def _dct() -> tuple[Any, Any]:
+    """The filter of a JPEG image stream, alone or as a list of one."""
+    return (pikepdf.Name.DCTDecode, pikepdf.Array([pikepdf.Name.DCTDecode]))
+
+
 def _strip_jpeg_stream(obj: pikepdf.Stream) -> None:
     """Remove the metadata segments of a JPEG image stream (one that says it is, or whose
     bytes are), in place."""
     filters = obj.get("/Filter")
     raw = obj.read_raw_bytes()
-    if filters not in _DCT and not raw.startswith(b"\xff\xd8\xff"):
+    if filters not in _dct() and not raw.startswith(b"\xff\xd8\xff"):
         return
     clean = strip_jpeg_segments(raw)
     if clean is None:

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 import shapely
 from shapely.geometry import box, shape
@@ -35,7 +34,13 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import REGION_BOUNDS, geodesic_area_m2
 from geo.errors import InvalidGeometry, InvalidInput, OutsideRegion, TooLarge
+from geo.lazy import lazy_module
 from geo.uploads import UploadLimits
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported when statuses are first computed, not when a server starts (geo.lazy)
+    pd = lazy_module("pandas")
 
 #: The statuses a threat can have, in the order of a typical life.
 STATUSES = ("proposed", "approved", "under_construction", "active", "halted")

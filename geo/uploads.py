@@ -32,25 +32,26 @@ import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-import geopandas as gpd
-import pyogrio
 import shapely
-from pyogrio.errors import (
-    CRSError,
-    DataLayerError,
-    DataSourceError,
-    FeatureError,
-    FieldError,
-    GeometryError,
-)
 
 from geo.archive import ArchiveLimits, extract_zip, redact_paths
 from geo.errors import InvalidInput, SchemaMismatch, TooLarge, UnreadableFile
+from geo.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    import geopandas as gpd
+    import pyogrio
+    import pyogrio.errors
+else:  # imported when a file is first read, not when a server starts (geo.lazy)
+    gpd = lazy_module("geopandas")
+    pd = lazy_module("pandas")
+    pyogrio = lazy_module("pyogrio")
 
 #: Upload suffixes and the format each must really be.
 SUFFIXES = {
@@ -80,19 +81,26 @@ NAME_COLUMNS = (
     "nom",
 )
 DESCRIPTION_COLUMNS = ("description", "descr", "desc", "comment", "notes", "описание")
-_READ_ERRORS = (
-    DataSourceError,
-    DataLayerError,
-    FeatureError,
-    FieldError,
-    GeometryError,
-    CRSError,
-    OSError,
-    ValueError,
-    RuntimeError,
-    UnicodeError,
-    struct.error,
-)
+
+
+def _read_errors() -> tuple[type[Exception], ...]:
+    """What GDAL and the file may raise while a file is read."""
+    e = pyogrio.errors
+    return (
+        e.DataSourceError,
+        e.DataLayerError,
+        e.FeatureError,
+        e.FieldError,
+        e.GeometryError,
+        e.CRSError,
+        OSError,
+        ValueError,
+        RuntimeError,
+        UnicodeError,
+        struct.error,
+    )
+
+
 #: DBF language driver ids (byte 29) that name an encoding.
 _LDID = {0x26: "cp866", 0x65: "cp866", 0xC9: "cp1251", 0x64: "cp852", 0x57: None, 0x00: None}
 
@@ -343,7 +351,7 @@ def _dataset_in(folder: Path, files: list[Path], name: str) -> Path:
 def _layers(source: str, name: str) -> list[str]:
     try:
         return [str(n) for n, _ in pyogrio.list_layers(source)]
-    except _READ_ERRORS as exc:
+    except _read_errors() as exc:
         raise UnreadableFile(f"{name}: cannot be opened ({_short(exc)})") from exc
 
 
@@ -413,7 +421,7 @@ def _read_layer(
             gdf = pyogrio.read_dataframe(source, on_invalid="ignore", **read)
     except (IndexError, KeyError) as exc:  # pyogrio on a source without layers
         raise UnreadableFile(f"{name}: holds no vector layer") from exc
-    except _READ_ERRORS as exc:
+    except _read_errors() as exc:
         raise UnreadableFile(
             f"{name}: cannot be read, it may be truncated ({_short(exc)})"
         ) from exc

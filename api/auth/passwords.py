@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from geo.errors import InvalidInput
 
 _HASHER = PasswordHasher()
-#: A hash that nobody's password matches, verified when the user does not exist so that
-#: a login for an unknown name takes as long as one for a known name.
-_DUMMY = _HASHER.hash("irbis-no-such-user")
 MIN_LENGTH = 10
+
+
+@cache
+def dummy_hash() -> str:
+    """A hash that nobody's password matches, verified when the user does not exist so that
+    a login for an unknown name takes as long as one for a known name.
+
+    Made once, when first needed (a hash takes a while: not at import, on a server's start
+    path); the app's lifespan makes it in the background as the server starts."""
+    return _HASHER.hash("irbis-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -24,7 +33,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored: str | None, password: str) -> bool:
     """True when ``password`` matches the ``stored`` hash (constant-time)."""
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -19,18 +19,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import folium
-import geopandas as gpd
-
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.db import models as m
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.ogc import wants_html
-from api.services import analyses as an
 from api.templating import map_tools, render, request_locale
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from layers import maps
+from geo.lazy import lazy_module
 from layers.export import csv_safe
+
+if TYPE_CHECKING:
+    import folium
+    import geopandas as gpd
+
+    from api.services import analyses as an
+    from layers import maps
+else:  # scipy, rasterio, geopandas and folium: not on the start path (geo.lazy)
+    folium = lazy_module("folium")
+    gpd = lazy_module("geopandas")
+    an = lazy_module("api.services.analyses")
+    maps = lazy_module("layers.maps")
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 

@@ -6,14 +6,13 @@ import asyncio
 import datetime as dt
 import hashlib
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -25,14 +24,24 @@ from api.deps import EngineDep, ReaderDep, SettingsDep
 from api.i18n import _l, current_locale
 from api.routers.threats import _print_pdf as print_pdf
 from api.services import grants as gs
-from api.services import monitoring
 from api.settings import REPO_ROOT
 from api.templating import map_tools, render
 from geo.crs import REGION_BOUNDS
 from geo.errors import InvalidInput, TooLarge
-from layers import maps
+from geo.lazy import lazy_module
 from layers.registry import get_layer
-from layers.threats import inline_assets
+
+if TYPE_CHECKING:
+    from feedgen import feed
+
+    from api.services import monitoring
+    from layers import maps
+    from layers import threats as lt
+else:  # lxml, pandas, geopandas, folium, PIL: not on the start path (geo.lazy)
+    feed = lazy_module("feedgen.feed")
+    monitoring = lazy_module("api.services.monitoring")
+    maps = lazy_module("layers.maps")
+    lt = lazy_module("layers.threats")
 
 STATIC_DIR = REPO_ROOT / "api" / "static"
 
@@ -538,7 +547,7 @@ def _atom(data: dict[str, Any], base: str) -> bytes:
     """The Atom document of a grant's feed entries (:func:`gs.feed_entries`)."""
     g = data["grant"]
     page_url = f"{base}/grants/{g['code']}"
-    fg = FeedGenerator()
+    fg = feed.FeedGenerator()
     fg.id(f"{page_url}/feed.atom")
     fg.title(f"Irbis: grant {g['code']}")
     fg.subtitle(g["title"])
@@ -593,7 +602,7 @@ async def donor_report_pdf(
 ) -> Response:
     def html() -> str:
         body = bytes(_report(request, engine, settings, code).body).decode("utf-8")
-        return inline_assets(body, {"/static/": STATIC_DIR})
+        return lt.inline_assets(body, {"/static/": STATIC_DIR})
 
     page = await run_in_threadpool(html)
     async with _PDF_SLOTS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi import Query as Param
@@ -21,10 +21,17 @@ from api.ogc import FilterDep, ViewDep
 from api.routers.ogc_tiles import dataset_versions
 from api.templating import map_tools, render
 from geo.errors import InvalidInput
-from layers import cases, labels, maps
+from geo.lazy import lazy_module
+from layers import labels
 from layers.registry import get_layer, layer_ids, layers
 from layers.spec import LayerSpec
 from layers.sql import Query
+
+if TYPE_CHECKING:
+    from layers import cases, maps
+else:  # pandas and folium: not on the start path (geo.lazy)
+    cases = lazy_module("layers.cases")
+    maps = lazy_module("layers.maps")
 
 router = APIRouter(tags=["maps"], include_in_schema=False)
 

@@ -11,7 +11,7 @@ is marked failed when its page, the list or its JSON is read, saying to run it a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
@@ -33,8 +33,13 @@ from geo.errors import (
     NotFound,
     Unauthenticated,
 )
-from layers.prioritisation import plan_map
+from geo.lazy import lazy_module
 from layers.registry import get_layer, layer_ids
+
+if TYPE_CHECKING:
+    from layers import prioritisation as lp
+else:  # folium: not on the start path (geo.lazy)
+    lp = lazy_module("layers.prioritisation")
 
 router = APIRouter(prefix="/prioritisation", tags=["prioritisation"])
 
@@ -647,7 +652,7 @@ async def scenario_map(
     known = set(layer_ids())
     context = [get_layer(i) for i in MAP_CONTEXT if i in known]
     parts = await run_in_threadpool(
-        plan_map,
+        lp.plan_map,
         units,
         context,
         title=sc.name,

@@ -9,12 +9,11 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from PIL import Image
 from sqlalchemy import Connection, bindparam, column, func, select, table
 
 import morecantile
@@ -23,10 +22,22 @@ from api import ogc
 from api.deps import ReaderDep, SettingsDep
 from api.templating import render
 from geo.errors import InvalidInput, NotFound
+from geo.lazy import lazy_module
 from layers import geojson, tilejson
-from layers.rastertiles import PNG, RasterSource, render_png, styles_for
 from layers.sql import versions
 from layers.tiles import check_tile, get_tms
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from layers import rastertiles as rt
+    from layers.rastertiles import RasterSource
+else:  # rasterio and Pillow: imported with the first raster tile, not at start (geo.lazy)
+    Image = lazy_module("PIL.Image")
+    rt = lazy_module("layers.rastertiles")
+
+#: ``layers.rastertiles.PNG`` (named here too: the routes' documentation needs it at start).
+PNG = "image/png"
 
 router = APIRouter(tags=["Raster tiles"])
 
@@ -119,7 +130,7 @@ def _lookup_cached(
 
 def _source(row: Any, data_dir: FsPath) -> RasterSource:
     p = FsPath(row.path)
-    return RasterSource(
+    return rt.RasterSource(
         name=row.name,
         path=p if p.is_absolute() else data_dir / p,
         kind=row.kind,
@@ -159,7 +170,7 @@ def rasters(
             "licence": r.licence,
             "method": r.method,
             "bounds": [r.xmin, r.ymin, r.xmax, r.ymax],
-            "styles": list(styles_for(r.kind, dict(r.properties or {}))),
+            "styles": list(rt.styles_for(r.kind, dict(r.properties or {}))),
             "tiles": f"{base}/rasters/{r.name}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}.png",
         }
         for r in rows
@@ -242,7 +253,7 @@ async def raster_tile(
     def work() -> tuple[str, bytes | None, dict[str, str]]:
         version = _rasters_version(request, engine)
         rows, sources, kind = _lookup_cached(request, engine, name, settings.data_dir, version)
-        allowed = styles_for(kind, sources[-1].properties)
+        allowed = rt.styles_for(kind, sources[-1].properties)
         chosen = style or allowed[0]
         if chosen not in allowed:
             raise InvalidInput(
@@ -265,7 +276,7 @@ async def raster_tile(
             for r in rows
         ):
             return etag, b"", headers
-        png = render_png(sources, t.tms_id, t.z, t.x, t.y, style=chosen)
+        png = rt.render_png(sources, t.tms_id, t.z, t.x, t.y, style=chosen)
         cache.put(etag, png)
         return etag, png, headers
 

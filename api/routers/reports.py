@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -27,9 +27,14 @@ from api.settings import Settings
 from api.templating import map_tools, render
 from geo.coordinates import EXAMPLES, parse_coordinates
 from geo.errors import InvalidInput, IrbisError, TooLarge
+from geo.lazy import lazy_module
 from geo.threats import read_footprint
 from geo.uploads import limits_from
-from layers import threats as lt
+
+if TYPE_CHECKING:
+    from layers import threats as lt
+else:  # pandas, geopandas and folium: not on the start path (geo.lazy)
+    lt = lazy_module("layers.threats")
 
 router = APIRouter(tags=["threat reports"])
 

@@ -19,32 +19,49 @@ from concurrent.futures import wait as wait_for
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine, Executable, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-import geopandas as gpd
 import shapely
 from geoalchemy2.shape import from_shape
 
 from api.db import models as m
 from api.db.engine import transaction
-from api.db.store import read_gdf
-from api.services import analyses as an
-from geo import ecosystems, habitat, protected_planet, ranges
 from geo import labels as lb
-from geo import planning_units as pu
-from geo import prioritisation as pr
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
-from geo.funding import funded_sites
-from layers import prioritisation as queries
+from geo.lazy import lazy_module
 from layers.public import published_threats
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    import geopandas as gpd
+
+    from api.db import store
+    from api.services import analyses as an
+    from geo import ecosystems, funding, habitat, protected_planet, ranges
+    from geo import planning_units as pu
+    from geo import prioritisation as pr
+    from layers import prioritisation as queries
+else:  # pandas, geopandas, scipy, rasterio, HiGHS, folium: not on the start path (geo.lazy)
+    gpd = lazy_module("geopandas")
+    pd = lazy_module("pandas")
+    store = lazy_module("api.db.store")
+    an = lazy_module("api.services.analyses")
+    ecosystems = lazy_module("geo.ecosystems")
+    funding = lazy_module("geo.funding")
+    habitat = lazy_module("geo.habitat")
+    protected_planet = lazy_module("geo.protected_planet")
+    ranges = lazy_module("geo.ranges")
+    pu = lazy_module("geo.planning_units")
+    pr = lazy_module("geo.prioritisation")
+    queries = lazy_module("layers.prioritisation")
 
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
@@ -251,7 +268,7 @@ def layer_versions(session: Session, tables: Sequence[str]) -> dict[str, int]:
 
 
 def _layer(session: Session, query: Executable) -> gpd.GeoDataFrame:
-    return read_gdf(session, query)
+    return store.read_gdf(session, query)
 
 
 def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.GeoDataFrame]:
@@ -534,7 +551,7 @@ def build_grid(
         inputs = read_inputs(s, params.countries)
         day = params.as_of or dt.date.today()
         params = params.model_copy(update={"as_of": day})
-        inputs["field_sites"] = funded_sites(inputs["field_sites"], day)
+        inputs["field_sites"] = funding.funded_sites(inputs["field_sites"], day)
         if habitat is None:
             say(GRID_STEPS[1])
             habitat, habitat_source = read_habitat(
@@ -644,7 +661,7 @@ def grid_bounds(session: Session, grid_id: int) -> tuple[float, float, float, fl
 def read_units(session: Session, grid_id: int) -> gpd.GeoDataFrame:
     """A stored grid's units with their values spread into columns (``habitat:...``)."""
     grid = get_grid(session, grid_id)
-    gdf = read_gdf(session, queries.grid_units_query(grid_id))
+    gdf = store.read_gdf(session, queries.grid_units_query(grid_id))
     values = list(gdf.pop("values")) if "values" in gdf.columns else []
     for key in ("protected_share", "grant_share", "threat_pressure", "town_km", "road_km"):
         gdf[key] = [np.nan if v.get(key) is None else float(v[key]) for v in values]

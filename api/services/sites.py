@@ -12,15 +12,13 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-import geopandas as gpd
 import shapely
 from geoalchemy2.shape import from_shape
 from pyproj import CRS
@@ -40,11 +38,25 @@ from geo.errors import (
     Unauthenticated,
     UnreadableFile,
 )
-from geo.uploads import UploadLimits, read_upload
-from geo.validate import SiteRules, ValidationReport, validate_sites
+from geo.lazy import lazy_module
 from layers import history
 from layers import sites as ls
-from layers.frames import read_gdf
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    import geopandas as gpd
+
+    from geo import uploads, validate
+    from geo.uploads import UploadLimits
+    from geo.validate import SiteRules, ValidationReport
+    from layers import frames
+else:  # pandas, geopandas, pyogrio: not on the start path (geo.lazy)
+    gpd = lazy_module("geopandas")
+    pd = lazy_module("pandas")
+    uploads = lazy_module("geo.uploads")
+    validate = lazy_module("geo.validate")
+    frames = lazy_module("layers.frames")
 
 log = logging.getLogger("irbis.sites")
 #: Errors of the geometry stack on a hostile file (a bug shows in the log, not as a 500).
@@ -82,7 +94,7 @@ def public_source(grant: Grant, filename: str) -> str:
 
 
 def limits_for(settings: UploadSettings) -> UploadLimits:
-    return UploadLimits(
+    return uploads.UploadLimits(
         max_bytes=settings.max_bytes,
         max_features=settings.max_features,
         max_vertices=settings.max_vertices,
@@ -113,12 +125,12 @@ def require_editor(principal: Principal, grant: Grant) -> None:
 
 
 def programme_countries(session: Session) -> gpd.GeoDataFrame:
-    return read_gdf(session, ls.programme_countries(), geom_col="geometry")
+    return frames.read_gdf(session, ls.programme_countries(), geom_col="geometry")
 
 
 def other_sites(session: Session, grant_id: int, bounds: tuple[float, ...]) -> gpd.GeoDataFrame:
     """Other grants' sites within ``bounds`` (lon/lat), for the overlap rule."""
-    return read_gdf(session, ls.other_sites(grant_id, bounds), geom_col="geometry")
+    return frames.read_gdf(session, ls.other_sites(grant_id, bounds), geom_col="geometry")
 
 
 def _bounds_lonlat(gdf: gpd.GeoDataFrame, options: UploadOptions) -> tuple[float, ...] | None:
@@ -138,7 +150,7 @@ def _bounds_lonlat(gdf: gpd.GeoDataFrame, options: UploadOptions) -> tuple[float
 
 
 def rules_for(settings: UploadSettings) -> SiteRules:
-    return SiteRules(
+    return validate.SiteRules(
         max_outside_share=settings.max_outside_share,
         max_repair_change=settings.max_repair_change,
     )
@@ -178,7 +190,7 @@ def _check_file(
     limits: UploadLimits,
     rules: SiteRules | None,
 ) -> ValidationReport:
-    upload = read_upload(
+    upload = uploads.read_upload(
         path,
         limits,
         filename=filename,
@@ -193,7 +205,7 @@ def _check_file(
         )
     bounds = _bounds_lonlat(upload.gdf, options)
     others = other_sites(session, grant.id, bounds) if bounds is not None else None
-    report = validate_sites(
+    report = validate.validate_sites(
         upload.gdf,
         names=upload.names,
         countries=countries,

@@ -21,10 +21,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,7 +45,15 @@ from api.db.models import (
 from api.settings import Settings
 from geo.errors import Conflict, Forbidden, InvalidInput, IrbisError, NotFound, Unauthenticated
 from geo.evidence import METADATA_RULES, Evidence, check_evidence
-from geo.threats import status_as_of
+from geo.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from geo import threats
+else:  # pandas, geopandas, pyogrio: not on the start path (geo.lazy)
+    pd = lazy_module("pandas")
+    threats = lazy_module("geo.threats")
 
 #: Roles that may submit reports.
 REPORTER_ROLES = (Role.advocate, Role.analyst, Role.admin)
@@ -521,7 +528,7 @@ def _publish(session: Session, report: ThreatReport) -> Threat:
             ThreatStatusChange.threat_id, ThreatStatusChange.status, ThreatStatusChange.changed_on
         ).where(ThreatStatusChange.threat_id == threat.id)
     ).all()
-    current = status_as_of(pd.DataFrame([r._asdict() for r in changes]), dt.date.today())
+    current = threats.status_as_of(pd.DataFrame([r._asdict() for r in changes]), dt.date.today())
     if not current.empty:
         threat.status = str(current["status"].iloc[0])
     return threat
