@@ -22,6 +22,7 @@ from api.auth.secrets_store import secret_key
 from api.bodylimits import BodyLimitMiddleware
 from api.db.engine import make_engine
 from api.fastpath import CachedTileMiddleware
+from api.head import HeadAsGet, HeadWithoutBody
 from api.heavy import HeavyRequestMiddleware
 from api.i18n import LocaleMiddleware
 from api.ratelimit import RateLimitMiddleware
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _add_middlewares(app: FastAPI) -> None:
     """From the innermost to the outermost."""
+    app.add_middleware(HeadAsGet)  # the routes see HEAD as GET (api.head); the rest see HEAD
     app.add_middleware(SecurityHeadersMiddleware)  # inside gzip: it reads pages' scripts
     # tiles are gzipped by their route, once per cached tile (api.ogc.tile_body)
     app.add_middleware(
@@ -129,6 +131,7 @@ def _add_middlewares(app: FastAPI) -> None:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     # in front of everything: cached public tiles for anonymous callers, as the stack would
     app.add_middleware(CachedTileMiddleware, state=app.state)
+    app.add_middleware(HeadWithoutBody)  # HEAD gets GET's headers and no body, however answered
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

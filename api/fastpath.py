@@ -83,7 +83,7 @@ class CachedTileMiddleware:
         state.cached_tiles = self
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):  # HEAD: no body sent
             answer = self._answer(scope)
             if answer is not None:
                 self.served += 1
