@@ -15,13 +15,14 @@ from api.db.models import Grant
 from api.deps import ReaderDep
 from api.templating import map_tools, render
 from geo.lazy import lazy_module
-from layers import maps
 from layers.map_words import BASE_WORDS
 from layers.outlines import programme_outline
 
 if TYPE_CHECKING:
+    from layers import maps
     from layers import threats as lt
-else:  # pandas, geopandas and folium: not on the start path (geo.lazy)
+else:  # pandas, geopandas, rasterio and folium: not on the start path (geo.lazy)
+    maps = lazy_module("layers.maps")
     lt = lazy_module("layers.threats")
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
