@@ -22,6 +22,7 @@ generalised geometry.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -77,6 +78,12 @@ def tms_srid(tms: TileMatrixSet) -> int:
     return 4326 if epsg is None else int(epsg)  # OGC:CRS84 has lon/lat axes like PostGIS 4326
 
 
+@lru_cache(maxsize=8)
+def _srid(tms_id: str) -> int:
+    """:func:`tms_srid` of a served grid, looked up once (PROJ's lookup is slow)."""
+    return tms_srid(get_tms(tms_id))
+
+
 @dataclass(frozen=True)
 class TileRequest:
     tms_id: str
@@ -90,13 +97,47 @@ def check_tile(tms_id: str, z: int, x: int, y: int, *, min_zoom: int, max_zoom: 
     tms = get_tms(tms_id)
     if z < tms.minzoom or z > tms.maxzoom or z < min_zoom or z > max_zoom:
         raise NotFound(f"zoom {z} is outside {min_zoom}..{min(max_zoom, tms.maxzoom)}")
-    m = tms.matrix(z)
-    if not (0 <= x < m.matrixWidth and 0 <= y < m.matrixHeight):
+    width, height = _matrix_size(tms_id, z)
+    if not (0 <= x < width and 0 <= y < height):
         raise NotFound(
             f"tile row {y}, column {x} is outside the {tms_id} grid at zoom {z} "
-            f"(rows 0..{m.matrixHeight - 1}, columns 0..{m.matrixWidth - 1})"
+            f"(rows 0..{height - 1}, columns 0..{width - 1})"
         )
     return TileRequest(tms_id, z, x, y)
+
+
+#: The sphere of EPSG:3857 (WebMercatorQuad), in metres.
+_MERCATOR_R = 6378137.0
+
+
+@lru_cache(maxsize=512)
+def _matrix_size(tms_id: str, z: int) -> tuple[int, int]:
+    m = get_tms(tms_id).matrix(z)
+    return m.matrixWidth, m.matrixHeight
+
+
+def _geographic_bounds(
+    tms_id: str, tile: morecantile.Tile, xy: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
+    """The tile's bounds in longitude and latitude (west, south, east, north).
+
+    In closed form for grids in EPSG:3857 (the inverse spherical Mercator) and EPSG:4326 (the
+    grid's own coordinates); morecantile's ``bounds`` (a PROJ transformation, about a
+    millisecond a tile) only for any other grid."""
+    srid = _srid(tms_id)
+    xmin, ymin, xmax, ymax = xy
+    if srid == 3857:
+        r = _MERCATOR_R
+        return (
+            math.degrees(xmin / r),
+            math.degrees(math.atan(math.sinh(ymin / r))),
+            math.degrees(xmax / r),
+            math.degrees(math.atan(math.sinh(ymax / r))),
+        )
+    if srid == 4326:
+        return xy
+    w, s, e, n = get_tms(tms_id).bounds(tile)
+    return w, s, e, n
 
 
 def tile_params(tile: TileRequest, *, extent: int = 4096, buffer: int = 64) -> dict[str, float]:
@@ -104,7 +145,7 @@ def tile_params(tile: TileRequest, *, extent: int = 4096, buffer: int = 64) -> d
     tms = get_tms(tile.tms_id)
     t = morecantile.Tile(tile.x, tile.y, tile.z)
     xmin, ymin, xmax, ymax = tms.xy_bounds(t)
-    w, s, e, n = tms.bounds(t)
+    w, s, e, n = _geographic_bounds(tile.tms_id, t, (xmin, ymin, xmax, ymax))
     # the CRS84 search box, grown by the buffer so features just outside still draw edges
     pad_x = (e - w) * buffer / extent
     pad_y = (n - s) * buffer / extent
@@ -128,7 +169,9 @@ def tile_params(tile: TileRequest, *, extent: int = 4096, buffer: int = 64) -> d
     }
 
 
-_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
+#: Built statements by layer (the spec's identity: hashing a spec costs more than the rest of
+#: the lookup), principal class and grid, each with the spec it was built for.
+_STATEMENTS: dict[tuple[Any, ...], tuple[Any, Select[Any]]] = {}
 
 
 def tile_statement(
@@ -144,11 +187,12 @@ def tile_statement(
     Built once per layer, principal class and grid, then reused for every tile (values from
     :func:`tile_params`), so a request pays neither for building nor compiling SQL.
     """
-    key = (layer.spec, layer.privileged, layer.cell_deg, tms_id, extent, buffer, max_features)
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _STATEMENTS[key] = _build(layer, tms_id, extent, buffer, max_features)
-    return stmt
+    spec = layer.spec
+    key = (id(spec), layer.privileged, layer.cell_deg, tms_id, extent, buffer, max_features)
+    got = _STATEMENTS.get(key)
+    if got is None or got[0] is not spec:
+        got = _STATEMENTS[key] = (spec, _build(layer, tms_id, extent, buffer, max_features))
+    return got[1]
 
 
 def reads_tile_geometry(layer: LayerSQL, tms_id: str) -> bool:
@@ -157,7 +201,7 @@ def reads_tile_geometry(layer: LayerSQL, tms_id: str) -> bool:
         layer.spec.table in TILE_GEOMETRY
         and layer.spec.geom_column == "geom"
         and not layer.generalises
-        and tms_srid(get_tms(tms_id)) == 3857
+        and _srid(tms_id) == 3857
     )
 
 
