@@ -135,7 +135,9 @@ def read_tile(
                 dst_transform=transform,
                 dst_crs=dst_crs,
                 dst_nodata=np.nan,
-                resampling=Resampling.bilinear,
+                # a DEM seen closer than its cells: cubic, whose slopes (the hillshade) are
+                # smooth, where bilinear's change at every cell edge and shade it in blocks
+                resampling=Resampling.cubic if src.kind == "dem" else Resampling.bilinear,
             )
         ok = np.isfinite(buf)
         out[ok] = buf[ok]

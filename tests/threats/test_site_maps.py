@@ -5,13 +5,16 @@ and coordinate readout in the page's language; nothing is asked of another serve
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
 
 import mapbox_vector_tile
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import Engine
 
 import morecantile
@@ -127,3 +130,19 @@ def test_upload_preview_shows_the_site_in_context(app: Any, engine: Engine) -> N
     assert site["names"]["relief"] == "Бедердің көлеңкелі бейнесі"
     for script in ("Leaflet.VectorGrid.bundled.min.js", "/static/irbis-map.js"):
         assert script in html
+
+
+def test_relief_at_site_zoom_is_smooth_not_blocky(client: Any) -> None:
+    """At zoom 13 a GEBCO 15" cell (about 340 m there) spans some 18 pixels: the hillshade
+    of the served tile changes smoothly from pixel to pixel (bilinear resampling made a step
+    of 34 at every cell edge: blocks)."""
+    tile = morecantile.tms.get("WebMercatorQuad").tile(77.0, 43.1, 13)
+    r = client.get(
+        f"/rasters/relief/tiles/WebMercatorQuad/13/{tile.y}/{tile.x}.png",
+        params={"style": "hillshade"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    shade = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA"))[..., 3].astype(int)
+    assert shade.std() > 2, "no relief drawn"
+    steps = np.abs(np.diff(shade, axis=1))
+    assert steps.max() <= 12, f"the hillshade changes in steps of up to {steps.max()}"
