@@ -21,6 +21,7 @@ from api.auth.passwords import dummy_hash
 from api.auth.secrets_store import secret_key
 from api.bodylimits import BodyLimitMiddleware
 from api.db.engine import make_engine
+from api.early_refusals import EarlyRefusalMiddleware
 from api.fastpath import CachedTileMiddleware
 from api.head import HeadAsGet, HeadWithoutBody
 from api.heavy import HeavyRequestMiddleware
@@ -125,6 +126,7 @@ def _add_middlewares(app: FastAPI) -> None:
     app.add_middleware(LocaleMiddleware)  # outside auth: its answers are in the same language
     # outermost: sizes and read timeouts hold before anything reads a body
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(EarlyRefusalMiddleware)  # what the headers decide, refused at once
     app.add_middleware(RefusalHoldMiddleware)  # and round them all: refusals answered late
     proxies = app.state.settings.server.trusted_proxies
     if proxies:  # the client's address, for every per-client limit, from a trusted proxy

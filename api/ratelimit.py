@@ -20,6 +20,7 @@ must be installed; see the ``limits`` documentation).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -48,6 +49,39 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
+class WindowCounts:
+    """Counts per key in a window from the key's first count, in this process.
+
+    What ``MemoryStorage.incr`` does for the refusal counters, at a fraction of the cost: the
+    ``limits`` memory store starts a timer thread for every count that comes after its last
+    timer has run (10 ms), and that thread sweeps every key; a client refused a few times a
+    second paid about 0.6 ms of CPU for each refusal. Expired keys are dropped when the table
+    has doubled since the last sweep.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+        self._sweep_at = 1024
+
+    def incr(self, key: str, window: float) -> int:
+        """Count one for ``key``; its count in the current window."""
+        now = time.monotonic()
+        with self._lock:
+            count, ends = self._counts.get(key, (0, 0.0))
+            if ends <= now:
+                count, ends = 0, now + window
+            count += 1
+            self._counts[key] = (count, ends)
+            if len(self._counts) > self._sweep_at:
+                self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+                self._sweep_at = max(1024, 2 * len(self._counts))
+        return count
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+
 class RateLimits:
     """The limits of one application (one per app, on ``app.state.ratelimits``)."""
 
@@ -69,6 +103,8 @@ class RateLimits:
         self.local = isinstance(self.storage, MemoryStorage)
         #: Held refusals waiting now, per client (``refusal_waiting_max`` each).
         self.refusals_waiting = ClientSlots(settings.refusal_waiting_max)
+        #: Refusals per client when counted in this process (``memory://``).
+        self.refusals = WindowCounts()
 
     # ---- request rates -----------------------------------------------------------------
 
@@ -132,7 +168,10 @@ class RateLimits:
         if not self.enabled:
             return 0.0
         s = self.settings
-        refused = self.storage.incr(f"irbis/refusals/{key}", s.refusal_window_seconds)
+        if self.local:
+            refused = self.refusals.incr(key, s.refusal_window_seconds)
+        else:
+            refused = self.storage.incr(f"irbis/refusals/{key}", s.refusal_window_seconds)
         beyond = refused - s.refusals_free
         if beyond <= 0:
             return 0.0

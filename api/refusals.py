@@ -2,10 +2,13 @@
 
 A refusal is a 401, 403, 413 or 429 answer (or the login page redirect that an anonymous form
 post gets instead of a 401) to a write (POST, PUT, PATCH, DELETE) or to a heavy request
-(:func:`api.heavy.is_heavy`). Such answers are cheap, and most are sent before the request's
-body is read; but a client that sends again as soon as it is refused, on many connections,
-would have the server answer it as fast as it can ask, taking the interpreter from everyone
-else (the tiles included).
+(:func:`api.heavy.is_heavy`), or the 401 of any other read that carries an ``Authorization``
+header (a token that is unknown, revoked or malformed: each costs a lookup of the accounts).
+Such answers are cheap, and most are sent before the request's body is read
+(:mod:`api.early_refusals` answers those its headers decide before the rest of the stack);
+but a client that sends again as soon as it is refused, on many connections, would have the
+server answer it as fast as it can ask, taking the interpreter from everyone else (the tiles
+included).
 
 :class:`RefusalHoldMiddleware` (pure ASGI, outside every middleware that refuses, inside the
 trusted proxy's address rewriting) counts each client's refusals in the rate-limit store
@@ -20,7 +23,9 @@ of one client wait at once; beyond, they are answered at once and their connecti
 
 A client is a logged-in account, or else the client address (body size refusals come before
 the login is known: they count for the address). Requests that are served are never held,
-nor are reads that are not heavy: an honest client, and the tiles of everyone, do not wait.
+nor are reads that are not heavy and carry no token: an honest client, and the tiles of
+everyone, do not wait. The counts live in the rate-limit store (shared by the workers with
+``redis://``; with ``memory://`` in a table of the process, :class:`api.ratelimit.WindowCounts`).
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: The statuses that refuse a request for who sends it, how much or how often.
 REFUSED = frozenset({401, 403, 413, 429})
+#: The status that refuses a read for its token (unknown, revoked or malformed).
+TOKEN_REFUSED = frozenset({401})
 #: Set on the request's state by a middleware that refuses with another status (the
 #: authentication middleware's redirect of an anonymous form post to the login page).
 REFUSED_FLAG = "refused"
@@ -64,12 +71,17 @@ class RefusalHoldMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (
-            scope["method"] in SAFE_METHODS
-            and not is_heavy(scope["method"], scope["path"], scope.get("query_string", b""))
-        ):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        refused = REFUSED
+        if scope["method"] in SAFE_METHODS and not is_heavy(
+            scope["method"], scope["path"], scope.get("query_string", b"")
+        ):
+            if not any(name == b"authorization" for name, _ in scope["headers"]):
+                await self.app(scope, receive, send)
+                return
+            refused = TOKEN_REFUSED  # a read with a token: only a token refused is counted
         limits = ratelimits_for(scope["app"])
         if not limits.enabled:
             await self.app(scope, receive, send)
@@ -79,7 +91,7 @@ class RefusalHoldMiddleware:
 
         async def holding_send(message: Message) -> None:
             if message["type"] == "http.response.start" and (
-                message["status"] in REFUSED or state.get(REFUSED_FLAG)
+                message["status"] in refused or state.get(REFUSED_FLAG)
             ):
                 message = await _hold(limits, client_of(scope), came, message)
             await send(message)

@@ -117,7 +117,7 @@ def _has_body(headers: Headers) -> bool:
     return "chunked" in headers.get("transfer-encoding", "").lower()
 
 
-async def _refused_before_body(
+async def refused_before_body(
     scope: Scope, send: Send, principal: Principal, headers: Headers
 ) -> bool:
     """Refuse a body sent to a route that needs a login (or a role) the caller lacks, before
@@ -209,7 +209,7 @@ class AuthMiddleware:
                 return
             principal = found
             state["auth_method"] = "token"
-            if await _refused_before_body(scope, send, principal, headers):
+            if await refused_before_body(scope, send, principal, headers):
                 return
         else:
             raw = unsign(key, cookies.get(SESSION_COOKIE), purpose="session")
@@ -223,7 +223,7 @@ class AuthMiddleware:
                 seed = unsign(key, cookies.get(CSRF_COOKIE), purpose="csrf-seed")
                 if seed is None:
                     seed = new_seed = new_token()
-            if await _refused_before_body(scope, send, principal, headers):
+            if await refused_before_body(scope, send, principal, headers):
                 return
             has_cookie = SESSION_COOKIE in cookies or CSRF_COOKIE in cookies
             if scope["method"] not in SAFE_METHODS and has_cookie:
