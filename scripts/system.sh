@@ -14,13 +14,14 @@ Install these, then run the command again:
   - PostgreSQL 15 with PostGIS 3 (Debian: postgresql-15-postgis-3), running on 127.0.0.1:5432
   - Chromium (Debian: chromium), for the browser tests only
   - ExifTool (Debian: libimage-exiftool-perl), for the evidence privacy tests only
+  - Redis (Debian: redis-server), for the shared rate-limit store test only
   - Node.js 18+ with npm, for the map assets
 MSG
   command -v psql >/dev/null && command -v npm >/dev/null && exit 0
   exit 1
 fi
 
-for p in postgresql-15-postgis-3 postgresql-15 chromium libimage-exiftool-perl nodejs; do
+for p in postgresql-15-postgis-3 postgresql-15 chromium libimage-exiftool-perl redis-server nodejs; do
   case "$p" in
     nodejs) command -v npm >/dev/null 2>&1 || need_pkgs+=(nodejs npm) ;;
     *) have_pkg "$p" || need_pkgs+=("$p") ;;
