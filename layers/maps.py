@@ -25,7 +25,8 @@ from folium.template import Template
 
 from geo.crs import REGION_BOUNDS as _REGION
 from layers.dataset_tiles import drawing_order
-from layers.map_words import BASE_WORDS, Translate, js_texts, same
+from layers.map_words import BASE_WORDS, Translate, _l, js_texts, same
+from layers.rastertiles import ELEVATION_STOPS
 from layers.spec import LayerSpec
 from layers.sql import LayerSQL
 from layers.styles import legend, legend_label
@@ -361,6 +362,48 @@ def legend_items(
     return out
 
 
+#: The relief's legend row's words.
+ELEVATION_WORDS = _l("Elevation (m)")
+
+
+def relief_legend(tr: Translate = same) -> dict[str, Any]:
+    """The shaded relief's legend row: its hypsometric tints by elevation in metres (shown
+    while the relief is the base layer)."""
+    stops = [(v, "#{:02x}{:02x}{:02x}".format(*rgb)) for v, rgb in ELEVATION_STOPS]
+    return number_legend(
+        tr(ELEVATION_WORDS), stops, group=tr(BASE_WORDS["relief"]), tiles="style=shaded"
+    )
+
+
+def number_legend(
+    label: str,
+    stops: Sequence[tuple[float, str]],
+    *,
+    unit: str = "",
+    group: str | None = None,
+    tiles: str | None = None,
+) -> dict[str, Any]:
+    """A legend row for a style driven by a number: a colour ramp through ``stops`` (value,
+    colour) and the range it spans with its unit, in the label ("Elevation (m): -100–5500",
+    "chosen in: 0–100 %"). ``tiles``: a part of a tile layer's URL (a base layer): the row is
+    shown while that layer is on the map."""
+    lo, hi = stops[0][0], stops[-1][0]
+    span = f"{lo:g}–{hi:g}" + (f" {unit}" if unit else "")
+    # each colour at its value's place along the ramp (CSS gradient stops)
+    at = [round(100 * (v - lo) / ((hi - lo) or 1), 1) for v, _ in stops]
+    return {
+        "layer": None,
+        "group": group,
+        "label": f"{label}: {span}",
+        "colour": stops[-1][1],
+        "colours": [f"{c} {p:g}%" for (_, c), p in zip(stops, at, strict=True)],
+        "stroke": None,
+        "kind": "ramp",
+        "example": False,
+        "tiles": tiles,
+    }
+
+
 @dataclass(frozen=True)
 class MapParts:
     """A rendered folium map split for embedding in an Irbis page."""
@@ -442,12 +485,15 @@ def finish(
     examples: set[str] | None = None,
     empty: set[str] | None = None,
     tools: MapTools | None = None,
+    legend_extra: Sequence[dict[str, Any]] = (),
 ) -> MapParts:
     """Tools (words, scale, coordinates, labels, search: :class:`MapTools`), legend (no entry
-    for the layers in ``empty``), layer switcher, local assets; then render into parts."""
+    for the layers in ``empty``; the relief's elevations, then ``legend_extra``'s rows after
+    the layers'), layer switcher, local assets; then render into parts."""
     tools = tools or MapTools()
     Tools(tools).add_to(m)
     items = legend_items(specs, examples=examples, empty=empty, tr=tools.tr)
+    items += [*legend_extra, relief_legend(tools.tr)]
     Legend(items, title=tools.tr(title)).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     localise(m.get_root())

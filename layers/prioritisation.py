@@ -472,14 +472,45 @@ LOCKED_OUT = "#b2182b"
 FOCUS = "#ff7f00"
 
 
+def _opacity(frequency: float) -> float:
+    """A selected unit's fill opacity: stronger the more often perturbed plans chose it."""
+    return round(0.25 + 0.5 * float(frequency), 3)
+
+
 def _selected_style(feature: dict[str, Any]) -> dict[str, Any]:
     freq = feature["properties"].get("frequency") or 0.0
-    return {
-        "color": SELECTED,
-        "weight": 1,
-        "fillColor": SELECTED,
-        "fillOpacity": round(0.25 + 0.5 * float(freq), 3),
-    }
+    return {"color": SELECTED, "weight": 1, "fillColor": SELECTED, "fillOpacity": _opacity(freq)}
+
+
+def _rgba(colour: str, opacity: float) -> str:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{opacity})"
+
+
+def plan_legend(words: dict[str, str], *, locked: bool) -> list[dict[str, Any]]:
+    """The plan's legend rows: the selected units, their shade by how often perturbed plans
+    chose them (0–100 %), and the locked-out units where there are some."""
+    rows = [
+        maps.number_legend(
+            words["frequency"],
+            [(0, _rgba(SELECTED, _opacity(0))), (100, _rgba(SELECTED, _opacity(1)))],
+            unit="%",
+            group=words["selected"],
+        )
+    ]
+    if locked:
+        rows.append(
+            {
+                "layer": None,
+                "group": None,
+                "label": words["locked_out"],
+                "colour": "transparent",
+                "stroke": LOCKED_OUT,
+                "kind": "area",
+                "example": False,
+            }
+        )
+    return rows
 
 
 def _locked_style(_feature: dict[str, Any]) -> dict[str, Any]:
@@ -572,7 +603,8 @@ def plan_map(
     else:
         minx, miny, maxx, maxy = bounds
         m.fit_bounds([[miny, minx], [maxy, maxx]])
-    return maps.finish(m, list(context), title=title, tools=tools)
+    extra = plan_legend(words, locked=bool(locked["features"]))
+    return maps.finish(m, list(context), title=title, tools=tools, legend_extra=extra)
 
 
 def _without_place(fc: dict[str, Any]) -> dict[str, Any]:

@@ -113,6 +113,12 @@
   /* A legend control: a swatch per visible layer (or per category), kept in step with the
      layer switcher; its title is a button that folds it. */
   var legends = 0;
+  /* Whether a tile layer whose URL holds part (a base layer) is on the map. */
+  function tilesOn(map, part) {
+    var on = false;
+    map.eachLayer(function (l) { if (l._url && l._url.indexOf(part) >= 0) on = true; });
+    return on;
+  }
   function legend(map, items, title) {
     var ctl = L.control({ position: "bottomleft" });
     var div, body, button;
@@ -120,14 +126,18 @@
       var html = "";
       var last = null;
       items.forEach(function (it) {
-        var grid = registry[it.layer];
+        var grid = it.layer && registry[it.layer];
         if (grid && !map.hasLayer(grid)) return;
+        if (it.tiles && !tilesOn(map, it.tiles)) return;
         if (it.group && it.group !== last) {
           html += '<div class="group">' + esc(it.group) + "</div>";
         }
         last = it.group || null;
-        var shape = it.kind === "line" ? "line" : it.kind === "point" ? "point" : "area";
-        html += '<div class="row"><span class="swatch ' + shape + '" style="background:' + esc(it.colour) +
+        var shape = it.kind === "line" ? "line" : it.kind === "point" ? "point" :
+          it.kind === "ramp" ? "ramp" : "area";
+        // a style driven by a number: its colours as a ramp (the label gives range and unit)
+        var fill = it.colours ? "linear-gradient(to right, " + it.colours.join(", ") + ")" : it.colour;
+        html += '<div class="row"><span class="swatch ' + shape + '" style="background:' + esc(fill) +
           ";border-color:" + esc(it.stroke || it.colour) + '"></span>' + esc(it.label) +
           (it.example ? ' <span class="badge example">' + esc(T.example) + "</span>" : "") + "</div>";
       });
