@@ -44,7 +44,7 @@ demo:
 
 # The gates CI runs before the tests (and pre-commit runs locally): ruff lint and format, mypy.
 lint: venv
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy && $(VENV)/bin/vulture
 
 # Recompile requirements-*.txt from pyproject.toml, keeping the pins already there
 # (`bash scripts/lock.sh --upgrade` to move them).

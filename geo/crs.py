@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 STORAGE_EPSG = 4326
 EQUAL_AREA_EPSG = 6933
 STORAGE_CRS = CRS.from_epsg(STORAGE_EPSG)
-EQUAL_AREA_CRS = CRS.from_epsg(EQUAL_AREA_EPSG)
 
 #: The region Irbis covers (lon 45..88 E, lat 35..56 N): Kazakhstan, Kyrgyzstan, Tajikistan,
 #: Uzbekistan and their neighbourhood.
@@ -118,8 +117,3 @@ def geodesic_area_m2(geom: shapely.Geometry | None) -> float:
         elif part.geom_type in ("MultiPolygon", "GeometryCollection"):
             total += geodesic_area_m2(part)
     return total
-
-
-def geodesic_area_ha(geom: shapely.Geometry | None) -> float:
-    """Geodesic area in hectares (see :func:`geodesic_area_m2`)."""
-    return geodesic_area_m2(geom) / M2_PER_HA

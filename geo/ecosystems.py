@@ -76,8 +76,6 @@ NODATA = 0
 #: Kapos classes 1..6 are mountain; then these:
 #: arid lowland, desert: non-mountain land of an arid desert climate (Köppen BW).
 DESERT = 7
-#: Kept for readers of older code and grids: the desert class.
-ARID_LOWLAND = DESERT
 LAKE = 8
 #: Glaciers of grids made before glaciers were classed by their elevation.
 GLACIER = 9

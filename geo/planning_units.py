@@ -471,11 +471,6 @@ class CostModel:
 
     The base is the unit's area in km² (``"area"``) or 1 (``"uniform"``). Land near towns and
     roads is more contested, so costs more to secure; a threatened unit costs more to protect.
-
-    Examples
-    --------
-    >>> CostModel(threat_weight=1.0).factor_names()
-    ['threat']
     """
 
     base: str = "area"
@@ -496,16 +491,6 @@ class CostModel:
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
                 raise InvalidInput(f"{name} must be a positive number of kilometres")
-
-    def factor_names(self) -> list[str]:
-        names = []
-        if self.threat_weight:
-            names.append("threat")
-        if self.town_weight:
-            names.append("towns")
-        if self.road_weight:
-            names.append("roads")
-        return names
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

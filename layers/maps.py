@@ -462,21 +462,6 @@ def base_map(
     return m
 
 
-def add_layers(
-    m: folium.Map,
-    specs: Iterable[LayerSpec],
-    *,
-    show_all: bool = False,
-    versions: Mapping[str, str] | None = None,
-) -> list[LayerSpec]:
-    added = []
-    for spec in specs:
-        version = (versions or {}).get(spec.id)
-        VectorTileLayer(spec, show=show_all or spec.visible, version=version).add_to(m)
-        added.append(spec)
-    return added
-
-
 def finish(
     m: folium.Map,
     specs: list[LayerSpec],

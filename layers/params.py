@@ -68,7 +68,7 @@ class Interval:
     end_inclusive: bool = True
 
 
-def _instant(text: str, *, whole_day_end: bool = False) -> tuple[dt.datetime, bool]:
+def _instant(text: str) -> tuple[dt.datetime, bool]:
     """Parse an RFC 3339 date-time or a date; returns (value, is_date)."""
     t = text.strip()
     try:

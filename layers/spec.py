@@ -161,10 +161,6 @@ class LayerSpec:
         return (self.table, *(j.table for j in self.joins))
 
     @property
-    def provenance_columns(self) -> tuple[str, ...]:
-        return tuple(n for n in ("source", "licence", "method") if n in self.column_names)
-
-    @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 

@@ -120,21 +120,3 @@ def maplibre_style(spec: LayerSpec, tilejson_url: str, *, attribution: str = "")
             *maplibre_layers(spec, spec.id),
         ],
     }
-
-
-def leaflet_style(spec: LayerSpec) -> dict[str, Any]:
-    """Leaflet path options (VectorGrid / GeoJSON) for the layer's default colour."""
-    s = spec.style
-    return {
-        "color": s.colour,
-        "weight": s.weight,
-        "fillColor": s.fill_colour,
-        "fillOpacity": s.fill_opacity,
-        "fill": spec.geometry_type not in ("LineString", "MultiLineString"),
-        "radius": s.radius,
-        "opacity": 1,
-    }
-
-
-def category_colours(spec: LayerSpec) -> dict[str, str]:
-    return {i.label: i.colour for i in spec.style.categories}

@@ -50,8 +50,8 @@ async def tile_dep(
 TileDep = Annotated[TileRequest, Depends(tile_dep)]
 
 
-def _attribution(spec_id: str) -> str:
-    return "Irbis · Natural Earth (public domain) · sources on /sources"
+#: The attribution of every tileset (collections and the dataset).
+ATTRIBUTION = "Irbis · Natural Earth (public domain) · sources on /sources"
 
 
 @router.get(
@@ -192,7 +192,7 @@ def tile_json(
         spec,
         ogc.tile_template(base, spec.id, tms_id, ogc.layer_version(request, spec)),
         bounds=REGION,
-        attribution=_attribution(spec.id),
+        attribution=ATTRIBUTION,
         fields=_fields(view),
         min_zoom=spec.min_zoom,
         max_zoom=min(spec.max_zoom, settings.tiles.max_zoom),
@@ -212,7 +212,7 @@ def style(request: Request, spec: LayerDep) -> Response:
         spec,
         f"{base}/collections/{spec.id}/tiles/WebMercatorQuad/tilejson.json"
         f"?v={ogc.version_token(ogc.layer_version(request, spec))}",
-        attribution=_attribution(spec.id),
+        attribution=ATTRIBUTION,
     )
     return Response(geojson.dumps(doc), media_type="application/vnd.mapbox.style+json")
 
@@ -404,7 +404,7 @@ def dataset_tile_json(
             for s, v in zip(specs, _views(request, specs), strict=True)
         ],
         bounds=REGION,
-        attribution=_attribution("dataset"),
+        attribution=ATTRIBUTION,
         max_zoom=settings.tiles.max_zoom,
     )
     return Response(geojson.dumps(doc), media_type=ogc.JSON)

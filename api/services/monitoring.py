@@ -447,7 +447,7 @@ def _value(text: str) -> float:
     return value
 
 
-def check_record(lookup: _Lookup, data: RecordInput, points_allowed: bool = True) -> CheckedRecord:
+def check_record(lookup: _Lookup, data: RecordInput) -> CheckedRecord:
     """A cleaned record, or :class:`InvalidInput` naming the first problem."""
     problems: list[str] = []
     site = _attempt(problems, lookup.site, data.site or "")

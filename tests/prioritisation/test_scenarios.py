@@ -14,8 +14,6 @@ from api.cli import app as cli
 from api.services import prioritisation as prio
 from geo.errors import Infeasible, InvalidInput
 
-KOK_JAILAU_KIND = "ski_resort"
-
 
 def _scalar(engine: Engine, sql: str, **params: object) -> object:
     with engine.connect() as conn:
