@@ -12,7 +12,9 @@ database holding the demo data, then:
      1,900-part chain) and refused ones (``S_TOUCHES(geometry, geometry)``, 401 levels,
      a 1,200-term AND, 1,001 vertices), each a little different so nothing is cached;
    * 10 clients send 50 MB bodies (chunked, generated on the fly) to ``POST /reports``,
-     ``POST /login`` and ``POST /api/grants/{code}/sites``.
+     ``POST /login`` and ``POST /api/grants/{code}/sites``;
+   * with ``--floods N``, N clients send small refused requests back to back, each on a new
+     connection: anonymous report forms, wrong logins, reads with unknown bearer tokens.
 
 It reports tile latency under attack against idle (bound: 2x) and the server's RSS against
 idle (bound: +100 MB), with the statuses every kind of request got, and the cores each party
@@ -22,9 +24,11 @@ share a GIL with the attackers; ``--attacker-nice 19`` runs the attackers at the
 priority, roughly as if they were on another machine. The server takes the ``IRBIS_*``
 settings of the environment (e.g. ``IRBIS_HEAVY_ENABLED=false`` to measure without the
 per-client bounds on heavy requests, ``IRBIS_RATELIMIT_REFUSALS_FREE=1000000`` without the
-hold on repeated refusals). With ``--workers N`` the warm-up fills every worker's tile cache
-and the server's memory and CPU are its workers' too. The whole run takes under 3 minutes
-and stops by itself; only the server process it started (and so its workers) is stopped.
+hold on repeated refusals, ``IRBIS_RATELIMIT_STORAGE_URI=redis://...`` with the counters in a
+shared store). With ``--workers N`` the warm-up fills every worker's tile cache (and has
+each import the CQL2 parser) and the server's memory and CPU are its workers' too. The whole
+run takes under 3 minutes and stops by itself; only the server process it started (and so its
+workers) is stopped.
 
     .venv/bin/python bench/bench_abuse.py                       # the demo database
     .venv/bin/python bench/bench_abuse.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test_f
@@ -188,6 +192,15 @@ def warm(port: int, workers: int) -> int:
             t.start()
         for t in threads:
             t.join()
+    # the CQL2 parser is imported on the first filter a worker parses (about 2.6 s holding
+    # the interpreter on a busy machine): once per worker, on new connections, before measuring
+    for i in range(3 * workers):
+        c = _conn(port)
+        try:
+            c.request("GET", "/collections/places/items?" + urlencode({"filter": nested(3, i)}))
+            c.getresponse().read()
+        finally:
+            c.close()
     return len(fetched)
 
 
@@ -307,6 +320,58 @@ def body_clients(port: int, seconds: float, n: int, grant: str, out: Any, nice: 
         {
             "statuses": {k: dict(v) for k, v in stats.items()},
             "sent_mb": sent_mb,
+            "cpu_s": time.process_time() - cpu0,
+        }
+    )
+
+
+FLOODS = ("reports", "login", "token")
+
+
+def flood_clients(port: int, seconds: float, n: int, out: Any, nice: int = 0) -> None:
+    """``n`` threads sending small refused requests back to back, each on a new connection:
+    an anonymous ``POST /reports`` with a small form (401), ``POST /login`` with a wrong
+    password and no CSRF token (403) and a read with an unknown bearer token (401)."""
+    os.nice(nice)
+    stats: dict[str, Counter[str]] = {}
+    lock = threading.Lock()
+    cpu0 = time.process_time()
+    end = time.perf_counter() + seconds
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def worker(i: int) -> None:
+        kind = FLOODS[i % len(FLOODS)]
+        k = 0
+        while time.perf_counter() < end:
+            k += 1
+            c = _conn(port)
+            try:
+                if kind == "reports":
+                    c.request("POST", "/reports", body=b"title=x&details=y", headers=form)
+                elif kind == "login":
+                    body = f"username=user{k}&password=guess{k}".encode()
+                    c.request("POST", "/login", body=body, headers=form)
+                else:
+                    token = {"Authorization": f"Bearer irbis-{i}-{k}-{random.random()}"}
+                    c.request("GET", "/collections/places/items?limit=1", headers=token)
+                r = c.getresponse()
+                r.read()
+                status = str(r.status)
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+            finally:
+                c.close()
+            with lock:
+                stats.setdefault(kind, Counter())[status] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(
+        {
+            "flood_statuses": {k: dict(v) for k, v in stats.items()},
             "cpu_s": time.process_time() - cpu0,
         }
     )
@@ -477,6 +542,13 @@ def main() -> None:
     ap.add_argument("--filters", type=int, default=20)
     ap.add_argument("--bodies", type=int, default=10)
     ap.add_argument(
+        "--floods",
+        type=int,
+        default=0,
+        help="also this many clients sending small refused requests back to back (anonymous "
+        "report forms, wrong logins, unknown tokens), each on a new connection",
+    )
+    ap.add_argument(
         "--attacker-nice",
         type=int,
         default=0,
@@ -522,6 +594,7 @@ def main() -> None:
         "seconds_per_phase": seconds,
         "rounds": args.rounds,
         "attacker_nice": args.attacker_nice,
+        "flood_clients": args.floods,
         "workers": workers,
         "settings_env": {
             k: v
@@ -560,6 +633,7 @@ def main() -> None:
         attack: dict[str, Any] = {}
         filters: dict[str, Any] = {}
         bodies: dict[str, Any] = {}
+        floods: dict[str, Any] = {}
         cpu_idle: dict[str, Any] = {}
         cpu_attack: dict[str, Any] = {}
         for _ in range(args.rounds):
@@ -570,20 +644,19 @@ def main() -> None:
             merge(idle, got)
             rss.phase = "attack"
             c0 = cpu.sample()
-            got_all = run_clients(
-                ctx,
-                q,
-                [
-                    (tile_client, (port, per, q)),
-                    (filter_clients, (port, per, args.filters, q, nice)),
-                    (body_clients, (port, per, args.bodies, grant, q, nice)),
-                ],
-                per,
-            )
+            targets: list[tuple[Any, tuple[Any, ...]]] = [
+                (tile_client, (port, per, q)),
+                (filter_clients, (port, per, args.filters, q, nice)),
+                (body_clients, (port, per, args.bodies, grant, q, nice)),
+            ]
+            if args.floods:
+                targets.append((flood_clients, (port, per, args.floods, q, nice)))
+            got_all = run_clients(ctx, q, targets, per)
             merge(cpu_attack, CPU.delta(c0, cpu.sample()))
             merge(attack, next(g for g in got_all if "lat_ms" in g))
             merge(filters, next(g for g in got_all if "times" in g))
             merge(bodies, next(g for g in got_all if "sent_mb" in g))
+            merge(floods, next((g for g in got_all if "flood_statuses" in g), {}))
         rss.phase = "after"
         time.sleep(1)
         rss.stop()
@@ -593,6 +666,7 @@ def main() -> None:
             tile_client=attack.pop("cpu_s"),
             filter_clients=filters.pop("cpu_s"),
             body_clients=bodies.pop("cpu_s"),
+            flood_clients=floods.pop("cpu_s", 0.0),
         )
         filters["s_median"] = {
             k: round(statistics.median(v), 3) for k, v in sorted(filters.pop("times").items())
@@ -624,6 +698,7 @@ def main() -> None:
         attack=lat(attack),
         filters=filters,
         bodies=bodies,
+        floods=floods.get("flood_statuses", {}),
         rss_mb={
             "idle_median": round(statistics.median(idle_rss), 1),
             "idle_max": round(max(idle_rss), 1),
@@ -640,7 +715,7 @@ def main() -> None:
         "memory_100mb": res["rss_growth_mb"] <= 100,
         "no_5xx": not any(
             s.startswith("5")
-            for d in (filters["statuses"], bodies["statuses"])
+            for d in (filters["statuses"], bodies["statuses"], res["floods"])
             for c in d.values()
             for s in c
         ),
