@@ -257,7 +257,7 @@ def _scale_bar(ax: Axes, frame: Frame) -> None:
         transform=ax.transAxes,
         ha="center",
         va="bottom",
-        fontsize=8,
+        fontsize=11,
         path_effects=halo,
     )
 
@@ -280,7 +280,7 @@ def _north_arrow(ax: Axes) -> None:
         xycoords="axes fraction",
         ha="center",
         va="center",
-        fontsize=11,
+        fontsize=14,
         fontweight="bold",
         path_effects=halo,
         arrowprops={"arrowstyle": "-|>", "color": "#222222", "linewidth": 1.5},
@@ -296,7 +296,7 @@ def _labels(ax: Axes, conn: Connection, frame: Frame, lang: str, limit: int = 60
     for row in rows:
         x, y = _TO_MERCATOR.transform(float(row.lon), float(row.lat))
         col, line = frame.pixel(x, y)
-        size = 9.0 if row.kind in ("settlement", "place") else 8.0
+        size = 12.0 if row.kind in ("settlement", "place") else 11.0
         # the label's box in pixels (the figure is drawn at 100 dpi: a point is 100/72 pixels)
         box_w, box_h = len(row.name) * size * 0.62 * 100 / 72, size * 1.4 * 100 / 72
         box = (col + 4, line - box_h / 2, col + 4 + box_w, line + box_h / 2)
@@ -390,7 +390,7 @@ def render(
         transform=ax.transAxes,
         ha="right",
         va="bottom",
-        fontsize=5.5,
+        fontsize=7.5,
         color="#333333",
         wrap=True,
         bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5},
