@@ -14,6 +14,13 @@ and checks that both serve every tile.
 the list in turn, with the materialised EPSG:3857 geometry (migration 0011) and with the
 transforming path it replaced; that comparison is steady even on a busy machine.
 
+``--sql-vs-tipg`` runs Irbis's tile statements and tipg's (the SQL tipg sends for the same
+tiles, taken from tipg itself, run in this process) on one connection, every tile of the list,
+and reports the CPU time of the PostgreSQL backend (``/proc/<pid>/stat``: PostgreSQL must run
+on this machine, readable by this user) by layer and zoom, with the tile bytes. CPU time, not
+wall time: on a shared, busy machine the wall time of a statement varies several-fold between
+runs, its CPU time much less.
+
 ``--tipg-python`` names a Python with tipg and uvicorn installed (default: this one); with
 ``--skip-load`` the tables loaded by an earlier run are used. Results go to
 ``/tmp/benchdata/results/irbis_tiles_sql.json`` and, with ``--write-docs``, into
@@ -83,6 +90,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--layers", default=",".join(bt.LAYERS))
     ap.add_argument("--sql-only", action="store_true")
+    ap.add_argument("--sql-vs-tipg", action="store_true")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     args.duration = max(1, min(args.duration, 60))
@@ -97,6 +105,17 @@ def main() -> None:
     tiles = bt.tile_list(42)
     zooms = [z for z, _, _ in tiles]
     layers = args.layers.split(",")
+    if args.sql_vs_tipg:
+        md = sql_vs_tipg(args.db_url, layers, tiles, args.runs)
+        print(md)
+        if args.write_docs:
+            meta = (
+                f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, scale "
+                f"{args.scale}, public principal, backend CPU summed over {args.runs} pass(es) "
+                "of the 304 tiles and divided by the passes."
+            )
+            write_docs(md, meta, "tiles-sql-vs-tipg")
+        return
     if args.sql_only:
         md = sql_only(args.db_url, layers, tiles)
         print(md)
@@ -191,6 +210,113 @@ def sql_only(url: str, layers: list[str], tiles: list[tuple[int, int, int]]) -> 
             )
     lt.TILE_GEOMETRY = saved
     eng.dispose()
+    return "\n".join(rows)
+
+
+def tipg_statements(url: str, layers: list[str], tiles: list[tuple[int, int, int]]) -> dict:
+    """The tile SQL tipg sends, by ``layer/z/x/y``: tipg's app run in this process against
+    ``url`` with its debug log (where it writes each statement with its values) captured."""
+    import logging
+
+    os.environ.update(
+        DATABASE_URL=url.replace("+psycopg", ""),
+        TIPG_NAME="tipg",
+        TIPG_DB_SCHEMAS='["public"]',
+        TIPG_DB_TABLES=json.dumps([f"public.{x}" for x in bt.LAYERS]),
+    )
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    log = logging.getLogger("tipg")
+    log.setLevel(logging.DEBUG)
+    log.addHandler(Keep())
+    from starlette.testclient import TestClient
+    from tipg.main import app
+
+    out = {}
+    with TestClient(app) as client:
+        for layer in layers:
+            for z, x, y in tiles:
+                seen.clear()
+                r = client.get(f"/collections/public.{layer}/tiles/WebMercatorQuad/{z}/{x}/{y}")
+                sql = [m for m in seen if "ST_AsMVT(" in m]
+                if r.status_code != 200 or not sql:
+                    raise SystemExit(f"tipg gave no tile SQL for {layer}/{z}/{x}/{y}")
+                out[f"{layer}/{z}/{x}/{y}"] = sql[-1]
+    return out
+
+
+def backend_cpu(pid: int) -> float:
+    """Seconds of CPU (user + system) the PostgreSQL backend ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sql_vs_tipg(url: str, layers: list[str], tiles: list[tuple[int, int, int]], runs: int) -> str:
+    """Backend CPU seconds and bytes of Irbis's tile statements and tipg's, by layer and zoom."""
+    from collections import defaultdict
+
+    from sqlalchemy import create_engine, text
+
+    import layers.tiles as lt
+    from layers.registry import get_layer
+    from layers.sql import LayerSQL
+
+    tipg_sql = tipg_statements(url, layers, tiles)
+    eng = create_engine(url)
+    zs = sorted({z for z, _, _ in tiles})
+    # cpu[layer][server][z] = [seconds over the passes, bytes of one pass]
+    cpu: dict = {x: {s: defaultdict(lambda: [0.0, 0]) for s in ("irbis", "tipg")} for x in layers}
+    with eng.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        for layer in layers:
+            stmt = lt.tile_statement(
+                LayerSQL(get_layer(layer), privileged=False), "WebMercatorQuad"
+            )
+            for r in range(runs):
+                for server in ("irbis", "tipg"):
+                    for z, x, y in tiles:
+                        c0 = backend_cpu(pid)
+                        if server == "irbis":
+                            p = lt.tile_params(lt.TileRequest("WebMercatorQuad", z, x, y))
+                            data = conn.execute(stmt, p).scalar_one()
+                        else:
+                            sql = tipg_sql[f"{layer}/{z}/{x}/{y}"].replace("%", "%%")
+                            data = conn.exec_driver_sql(sql).scalar_one()
+                        got = cpu[layer][server][z]
+                        got[0] += backend_cpu(pid) - c0
+                        if r == 0:
+                            got[1] += len(bytes(data or b""))
+            i = sum(v[0] for v in cpu[layer]["irbis"].values()) / runs
+            t = sum(v[0] for v in cpu[layer]["tipg"].values()) / runs
+            print(f"{layer}: backend CPU Irbis {i:.2f} s, tipg {t:.2f} s", flush=True)
+    eng.dispose()
+    rows = [
+        "| layer | backend CPU, 304 tiles: Irbis s | tipg s | tipg / Irbis | kB Irbis / tipg |",
+        "|---|---|---|---|---|",
+    ]
+    for x in layers:
+        i, t = cpu[x]["irbis"], cpu[x]["tipg"]
+        si, st = sum(v[0] for v in i.values()) / runs, sum(v[0] for v in t.values()) / runs
+        bi, bt_ = sum(v[1] for v in i.values()), sum(v[1] for v in t.values())
+        rows.append(
+            f"| {x} | {si:.2f} | {st:.2f} | **{st / si:.2f}x** | {bi / 1024:,.0f} / {bt_ / 1024:,.0f} |"
+        )
+    rows += ["", "By zoom, tipg's backend CPU / Irbis's (ms per tile, Irbis / tipg):", ""]
+    rows.append("| layer | " + " | ".join(f"z{z}" for z in zs) + " |")
+    rows.append("|---|" + "---|" * len(zs))
+    n = {z: sum(1 for t in tiles if t[0] == z) for z in zs}
+    for x in layers:
+        i, t = cpu[x]["irbis"], cpu[x]["tipg"]
+        cells = []
+        for z in zs:
+            mi, mt = i[z][0] / runs / n[z] * 1000, t[z][0] / runs / n[z] * 1000
+            ratio = f"{mt / mi:.2f}x" if mi > 0 else "-"
+            cells.append(f"{ratio} ({mi:.1f} / {mt:.1f})")
+        rows.append(f"| {x} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
