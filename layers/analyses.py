@@ -13,69 +13,25 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     JSON,
-    Float,
-    Integer,
     Select,
     String,
     cast,
-    column,
     func,
     literal,
     select,
-    table,
 )
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
-from geoalchemy2 import Geometry
-
-_GEOMETRY = Geometry(srid=4326)
-
-habitat = table(
-    "habitat",
-    column("id", Integer),
-    column("species_id", Integer),
-    column("ecosystem", String),
-    column("iso3", String),
-    column("area_ha", Float),
-    column("analysis_run_id", Integer),
-    column("geom", _GEOMETRY),
+from layers.tables import (
+    analysis_features,
+    ecosystems,
+    field_sites,
+    grant_species,
+    grants,
+    habitat,
+    species,
 )
-species = table("species", column("id", Integer), column("scientific_name", String))
-ecosystems = table(
-    "ecosystems",
-    column("id", Integer),
-    column("kind", String),
-    column("iso3", String),
-    column("analysis_run_id", Integer),
-    column("properties", JSONB),
-    column("geom", _GEOMETRY),
-)
-analysis_features = table(
-    "analysis_features",
-    column("id", Integer),
-    column("run_id", Integer),
-    column("kind", String),
-    column("properties", JSONB),
-    column("geom", _GEOMETRY),
-)
-field_sites = table(
-    "field_sites",
-    column("id", Integer),
-    column("name", String),
-    column("method", String),
-    column("grant_id", Integer),
-    column("geom", _GEOMETRY),
-)
-grants = table(
-    "grants",
-    column("id", Integer),
-    column("code", String),
-    column("status", String),
-    column("start_date"),
-    column("end_date"),
-)
-grant_species = table("grant_species", column("grant_id", Integer), column("species_id", Integer))
 
 
 def _wkb(geom: Any) -> ColumnElement[Any]:

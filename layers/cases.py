@@ -9,31 +9,20 @@ import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Date,
     Float,
-    Integer,
     Select,
-    String,
-    column,
     exists,
     func,
     select,
-    table,
     true,
 )
 
 from geo.funding import funded_sites
 from layers.public import public_rows, published_threats
-from layers.sql import GEOMETRY
-
-protected_areas = table(
-    "protected_areas",
-    column("id", Integer),
-    column("name", String),
-    column("method", String),
-    column("geom", GEOMETRY),
-)
-field_sites = table("field_sites", column("geom", GEOMETRY))
+from layers.tables import field_sites, protected_areas
+from layers.tables import grant_species as _grant_species
+from layers.tables import grants as _grants
+from layers.tables import species as _species
 
 #: The demo threat's name, as an ILIKE pattern (the dash and the "J" vary between sources).
 KOK_JAILAU = "Kok-%ailau%"
@@ -89,24 +78,12 @@ def kok_jailau_query(pattern: str = KOK_JAILAU) -> Select[Any]:
 
 #: The species the case page counts funded field sites for.
 CASE_SPECIES = "Panthera uncia"
-_sites = table(
-    "field_sites", column("id", Integer), column("grant_id", Integer), column("geom", GEOMETRY)
-)
-_grants = table(
-    "grants",
-    column("id", Integer),
-    column("status", String),
-    column("start_date", Date),
-    column("end_date", Date),
-)
-_grant_species = table("grant_species", column("grant_id", Integer), column("species_id", Integer))
-_species = table("species", column("id", Integer), column("scientific_name", String))
 
 
 def sites_near_query(threat_id: int, metres: float = 50_000) -> Select[Any]:
     """Field sites within ``metres`` of a published threat, with what the funding rule
     (:mod:`geo.funding`) reads of their grants: status, dates and species."""
-    fs, g = _sites.alias("fs"), _grants.alias("g")
+    fs, g = field_sites.alias("fs"), _grants.alias("g")
     t = published_threats("id", "geom", name="t")
     species = (
         select(func.array_agg(_species.c.scientific_name))

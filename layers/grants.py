@@ -10,10 +10,7 @@ from sqlalchemy import (
     ARRAY,
     JSON,
     Connection,
-    Date,
-    DateTime,
     Float,
-    Integer,
     Numeric,
     Select,
     String,
@@ -22,7 +19,6 @@ from sqlalchemy import (
     any_,
     case,
     cast,
-    column,
     distinct,
     exists,
     func,
@@ -30,15 +26,22 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    table,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
-from geoalchemy2 import Geography, Geometry
+from geoalchemy2 import Geography
 
 from layers.public import published_threats
+from layers.tables import ecosystems as _ecosystems
+from layers.tables import field_sites as _sites
+from layers.tables import grant_features as _features
+from layers.tables import grant_species as _grant_species
+from layers.tables import grants as _records
+from layers.tables import habitat as _habitat
+from layers.tables import protected_areas as _protected
+from layers.tables import species as _species
 
 
 #: Degrees of longitude that ``metres`` may span at the region's northern edge (56 N), with a
@@ -47,45 +50,6 @@ def _degrees(metres: float) -> float:
     return metres / 111_320.0 / math.cos(math.radians(56.0)) * 1.01
 
 
-_sites = table(
-    "field_sites",
-    column("id"),
-    column("name"),
-    column("grant_id"),
-    column("uploaded_at"),
-    column("method"),
-    column("geom", Geometry(srid=4326)),
-)
-_protected = table(
-    "protected_areas",
-    column("name"),
-    column("designation"),
-    column("status"),
-    column("method"),
-    column("geom", Geometry(srid=4326)),
-)
-_habitat = table(
-    "habitat",
-    column("species_id"),
-    column("ecosystem"),
-    column("analysis_run_id"),
-    column("method"),
-    column("geom", Geometry(srid=4326)),
-)
-_ecosystems = table(
-    "ecosystems",
-    column("kind"),
-    column("analysis_run_id"),
-    column("method"),
-    column("geom", Geometry(srid=4326)),
-)
-_features = table(
-    "grant_features",
-    *(column(c) for c in ("id", "code", "title", "organisation", "status", "call")),
-    *(column(c) for c in ("countries", "species", "ecosystem_focus", "amount", "currency")),
-    *(column(c) for c in ("amount_usd", "start_date", "end_date")),
-    column("geom", Geometry(srid=4326)),
-)
 #: Geometry types that count as area (a protected area may be stored as a point).
 _AREAS = ("POLYGON", "MULTIPOLYGON")
 
@@ -419,35 +383,8 @@ def outline_svg(conn: Connection, grant_id: int) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------------------------
 
 _STR = ARRAY(String)
-_records = table(
-    "grants",
-    column("id", Integer),
-    column("code", String),
-    column("title", String),
-    column("grantee_organisation", String),
-    column("partners", _STR),
-    column("countries", _STR),
-    column("ecosystem_focus", _STR),
-    column("amount", Numeric),
-    column("currency", String),
-    column("rate", Numeric),
-    column("rate_date", Date),
-    column("call", String),
-    column("start_date", Date),
-    column("end_date", Date),
-    column("status", String),
-    column("objectives", String),
-    column("description", String),
-    column("documents", JSONB),
-    column("method", String),
-    column("source", String),
-    column("updated_at", DateTime(timezone=True)),
-    column("geom", Geometry(srid=4326)),
-)
 #: The one alias of ``grants`` that :func:`grant_filter`'s conditions and the statements share.
 _g = _records.alias("g")
-_grant_species = table("grant_species", column("grant_id", Integer), column("species_id", Integer))
-_species = table("species", column("id", Integer), column("scientific_name", String))
 #: Text in the order Python sorts it (code points), whatever the database's collation.
 _C = "C"
 

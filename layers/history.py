@@ -11,33 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, Select, String, Text, select
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.sql import column, table
+from sqlalchemy import Select, select
 
-audit_log = table(
-    "audit_log",
-    column("id", BigInteger),
-    column("table_name", Text),
-    column("row_id", Text),
-    column("action", String),
-    column("actor", Text),
-    column("at", DateTime(timezone=True)),
-    column("before", JSONB),
-    column("after", JSONB),
-)
-#: Every past state of a field site (a view over the audit log, see migration 0002).
-field_site_versions = table(
-    "field_site_versions",
-    column("version_id", BigInteger),
-    column("site_id", Integer),
-    column("grant_id", Integer),
-    column("action", String),
-    column("actor", Text),
-    column("at", DateTime(timezone=True)),
-    column("before", JSONB),
-    column("after", JSONB),
-)
+from layers.tables import audit_log, field_site_versions
 
 
 def audit_trail(table_name: str, row_id: int | str, *, newest_first: bool = False) -> Select[Any]:

@@ -16,42 +16,18 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Connection, Date, Float, Integer, String, func, select
-from sqlalchemy.sql import column, table
+from sqlalchemy import Connection, Date, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from layers.registry import get_layer
 from layers.sql import LayerSQL
+from layers.tables import field_sites as sites
+from layers.tables import monitoring_indicators as indicators
+from layers.tables import monitoring_records as records
 
 Step = Literal["month", "year"]
 STEPS: tuple[str, ...] = ("month", "year")
 
-records = table(
-    "monitoring_records",
-    column("id", Integer),
-    column("site_id", Integer),
-    column("indicator_id", Integer),
-    column("period_start", Date),
-    column("period_end", Date),
-    column("value", Float),
-    column("state", String),
-    column("method", String),
-)
-indicators = table(
-    "monitoring_indicators",
-    column("id", Integer),
-    column("code", String),
-    column("name_en", String),
-    column("unit", String),
-    column("sensitive", Boolean),
-)
-sites = table(
-    "field_sites",
-    column("id", Integer),
-    column("grant_id", Integer),
-    column("name", String),
-)
-grants = table("grants", column("id", Integer), column("code", String))
 
 #: The published layer of observation points.
 POINTS_LAYER = "monitoring_points"
@@ -149,11 +125,6 @@ def observation_points(
         }
         for r in conn.execute(stmt)
     ]
-
-
-def generalised_everywhere(privileged: bool) -> bool:
-    """Whether sensitive points are generalised for this kind of caller."""
-    return LayerSQL(get_layer(POINTS_LAYER), privileged=privileged).generalises
 
 
 # ---------------------------------------------------------------------------------------------

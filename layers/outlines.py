@@ -5,16 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, String, column, func, select, table
+from sqlalchemy import Connection, func, select
 
-from layers.sql import GEOMETRY
-
-countries = table(
-    "countries",
-    column("name", String),
-    column("programme", Boolean),
-    column("geom", GEOMETRY),
-)
+from layers.tables import countries
 
 
 def programme_outline(conn: Connection, *, tolerance: float = 0.01) -> dict[str, Any]:

@@ -19,23 +19,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Date,
     Float,
-    Integer,
     Numeric,
     Select,
-    SmallInteger,
-    String,
     Update,
     case,
     cast,
-    column,
     func,
     or_,
     select,
-    table,
     true,
     union_all,
     update,
@@ -44,105 +36,32 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 import folium
 import shapely.geometry
-from geoalchemy2 import Geography, Geometry
+from geoalchemy2 import Geography
 
 from layers import maps
 from layers.public import published_threats
 from layers.spec import LayerSpec
+from layers.tables import (
+    countries,
+    districts,
+    ecosystems,
+    field_sites,
+    grants,
+    habitat,
+    places,
+    planning_units,
+    protected_areas,
+    regions,
+    scenario_units,
+    settlements,
+    species,
+    species_ranges,
+)
 
 # --------------------------------------------------------------------------------------------
 # Tables (the columns the queries below read)
 # --------------------------------------------------------------------------------------------
 
-countries = table(
-    "countries", column("iso_a3", String), column("name", String), column("geom", Geometry)
-)
-protected_areas = table(
-    "protected_areas",
-    column("id", Integer),
-    column("name", String),
-    column("status", String),
-    column("reported_area_km2", Float),
-    column("method", String),
-    column("geom", Geometry),
-)
-field_sites = table(
-    "field_sites",
-    column("id", Integer),
-    column("grant_id", Integer),
-    column("name", String),
-    column("method", String),
-    column("geom", Geometry),
-)
-grants = table(
-    "grants",
-    column("id", Integer),
-    column("status", String),
-    column("start_date", Date),
-    column("end_date", Date),
-)
-places = table(
-    "places",
-    column("id", Integer),
-    column("name", String),
-    column("name_ru", String),
-    column("iso_a3", String),
-    column("geom", Geometry),
-)
-regions = table(
-    "regions", column("name", String), column("featurecla", String), column("geom", Geometry)
-)
-species = table("species", column("id", Integer), column("scientific_name", String))
-habitat = table(
-    "habitat",
-    column("species_id", Integer),
-    column("ecosystem", String),
-    column("iso3", String),
-    column("analysis_run_id", Integer),
-    column("geom", Geometry),
-)
-species_ranges = table(
-    "species_ranges",
-    column("species_id", Integer),
-    column("presence", SmallInteger),
-    column("origin", SmallInteger),
-    column("geom", Geometry),
-)
-ecosystems = table("ecosystems", column("kind", String), column("geom", Geometry))
-districts = table(
-    "districts",
-    *(
-        column(c, String)
-        for c in ("name_en", "name_ru", "name_kk", "region_en", "region_ru", "region_kk")
-    ),
-    column("geom", Geometry),
-)
-settlements = table(
-    "settlements",
-    column("place", String),
-    *(column(c, String) for c in ("name", "name_en", "name_ru", "name_kk")),
-    column("geom", Geometry),
-)
-planning_units = table(
-    "planning_units",
-    column("id", BigInteger),
-    column("grid_id", Integer),
-    column("h3", String),
-    column("iso3", String),
-    column("area_km2", Float),
-    column("cost", Float),
-    column("values", JSONB),
-    column("geom", Geometry),
-)
-scenario_units = table(
-    "scenario_units",
-    column("scenario_id", Integer),
-    column("unit_id", BigInteger),
-    column("selected", Boolean),
-    column("locked", String),
-    column("frequency", Float),
-    column("rank", Integer),
-)
 
 #: Distances on the ellipsoid: stored geometries as geography (their SRID, EPSG:4326).
 GEOGRAPHY = Geography(srid=4326)

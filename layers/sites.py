@@ -11,33 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Integer, Numeric, Select, String, cast, func, select
-from sqlalchemy.sql import column, table
+from sqlalchemy import Float, Numeric, Select, cast, func, select
 
 from geoalchemy2 import Geometry
 
 from geo.crs import STORAGE_EPSG
 from layers.registry import get_layer
 from layers.sql import LayerSQL
+from layers.tables import countries, field_sites, grants
 
 #: The published layer of field sites.
 SITES_LAYER = "field_sites"
 
 _GEOMETRY = Geometry(srid=STORAGE_EPSG)
-countries = table(
-    "countries",
-    column("iso_a3", String),
-    column("programme", Boolean),
-    column("geom", _GEOMETRY),
-)
-field_sites = table(
-    "field_sites",
-    column("id", Integer),
-    column("grant_id", Integer),
-    column("name", String),
-    column("geom", _GEOMETRY),
-)
-grants = table("grants", column("id", Integer), column("code", String))
 
 
 def grant_sites(grant_id: int, site_id: int | None = None, *, privileged: bool) -> Select[Any]:

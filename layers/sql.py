@@ -41,8 +41,8 @@ from geo.errors import InvalidInput, NotFound
 from layers import cql
 from layers.params import BBox, Interval, bbox_parts
 from layers.spec import Column, LayerSpec
+from layers.tables import GEOMETRY, layer_versions
 
-GEOMETRY = Geometry(srid=4326)
 #: Geometry in the CRS of WebMercatorQuad tiles (the materialised ``tile_geom`` columns).
 TILE_GEOMETRY_TYPE = Geometry(srid=3857)
 
@@ -275,7 +275,7 @@ class LayerSQL:
 
 def versions(tables: tuple[str, ...]) -> Select[Any]:
     """The data versions of ``tables`` (bumped by every write, see ``api.db.history``)."""
-    lv = table("layer_versions", column("table_name"), column("version"))
+    lv = layer_versions
     return (
         select(lv.c.table_name, lv.c.version)
         .where(lv.c.table_name.in_(bindparam("tables", list(tables), expanding=True)))

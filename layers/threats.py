@@ -24,9 +24,6 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
-    Date,
-    DateTime,
-    Float,
     Integer,
     LargeBinary,
     Select,
@@ -45,7 +42,6 @@ from sqlalchemy import (
     select,
     table,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.selectable import NamedFromClause
 
 import folium
@@ -56,15 +52,21 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from geo import protected_planet
-from geo.crs import REGION_BOUNDS, STORAGE_EPSG, area_ha
+from geo.crs import STORAGE_EPSG, area_ha
 from geo.errors import NotFound
-from geo.threats import LIVE_STATUSES, STATUSES, footprint_length_km, status_as_of, timeline
+from geo.threats import STATUSES, footprint_length_km, status_as_of, timeline
 from layers import maps
 from layers.map_words import BASE_WORDS, same
 from layers.public import published_threats
 from layers.registry import get_layer
 from layers.spec import LayerSpec
-from layers.sql import GEOMETRY
+from layers.tables import GEOMETRY
+from layers.tables import evidence_files as evidence_table
+from layers.tables import places as places_table
+from layers.tables import protected_areas as protected_areas_table
+from layers.tables import species as species_table
+from layers.tables import threat_reports as reports_table
+from layers.tables import threat_status_changes as status_changes_table
 
 #: Kok-Jailau, the demo threat: where maps open when there is nothing else to show.
 DEFAULT_CENTRE = (43.14, 76.98)
@@ -86,67 +88,6 @@ def _ha(geoms: list[BaseGeometry]) -> list[float]:
 # ---------------------------------------------------------------------------------------------
 # Tables (light Core table clauses: only the columns read here)
 # ---------------------------------------------------------------------------------------------
-
-status_changes_table = table(
-    "threat_status_changes",
-    column("id", Integer),
-    column("threat_id", Integer),
-    column("status", String),
-    column("changed_on", Date),
-    column("note", String),
-    column("source", String),
-)
-reports_table = table(
-    "threat_reports",
-    column("id", Integer),
-    column("threat_id", Integer),
-    column("title", String),
-    column("kind", String),
-    column("threat_status", String),
-    column("status_on", Date),
-    column("observed_on", Date),
-    column("description", String),
-    column("links", JSONB),
-    column("public_reporter", String),
-    column("state", String),
-    column("published_at", DateTime(timezone=True)),
-)
-evidence_table = table(
-    "evidence_files",
-    column("id", Integer),
-    column("report_id", Integer),
-    column("media_type", String),
-    column("caption", String),
-    column("width", Integer),
-    column("height", Integer),
-    column("size_bytes", Integer),
-    column("storage_path", String),
-)
-protected_areas_table = table(
-    "protected_areas",
-    column("id", Integer),
-    column("name", String),
-    column("designation", String),
-    column("iucn_category", String),
-    column("status", String),
-    column("reported_area_km2", Float),
-    column("method", String),
-    column("source", String),
-    column("geom", GEOMETRY),
-)
-species_table = table(
-    "species",
-    column("id", Integer),
-    column("scientific_name", String),
-    column("common_name_en", String),
-    column("iucn_category", String),
-)
-places_table = table(
-    "places",
-    column("name", String),
-    column("population", Integer),
-    column("geom", GEOMETRY),
-)
 
 
 def _dissolved_table(name: str, *extra: str) -> TableClause:
@@ -835,10 +776,6 @@ def map_parts(m: folium.Map) -> dict[str, str]:
     }
 
 
-def region_bounds() -> tuple[float, float, float, float]:
-    return REGION_BOUNDS
-
-
 # ---------------------------------------------------------------------------------------------
 # Self-contained HTML
 # ---------------------------------------------------------------------------------------------
@@ -908,7 +845,3 @@ def inline_assets(html: str, roots: Mapping[str, Path]) -> str:
         return f"<style>{_inline_css(path.read_text(encoding='utf-8'), path.parent)}</style>"
 
     return _LINK_CSS.sub(link, _SCRIPT_SRC.sub(script, html))
-
-
-def is_live(status: str) -> bool:
-    return status in LIVE_STATUSES
