@@ -186,8 +186,8 @@ def test_anonymous_writes_are_refused_before_the_body(client) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/login?next=/account/tokens"
 
 
-def test_a_body_from_a_caller_without_the_role_is_403_before_reading(login_as) -> None:
-    public = login_as("public")
+def test_a_body_from_a_caller_without_the_role_is_403_before_reading(tx_login_as) -> None:
+    public = tx_login_as("public")
     r = public.post(
         "/reports",
         headers={"X-CSRF-Token": public.csrf},
@@ -205,9 +205,9 @@ def _fresh(app) -> Iterator[tuple[TestClient, str]]:  # type: ignore[no-untyped-
         yield c, csrf_from(c.get("/login").text)
 
 
-def test_a_multipart_form_with_the_csrf_field_first_is_accepted(app, engine) -> None:
-    name = make_user(engine)
-    with _fresh(app) as (c, token):
+def test_a_multipart_form_with_the_csrf_field_first_is_accepted(tx_app, db_tx) -> None:
+    name = make_user(db_tx.engine)
+    with _fresh(tx_app) as (c, token):
         r = c.post(
             "/login",
             data={
@@ -221,9 +221,9 @@ def test_a_multipart_form_with_the_csrf_field_first_is_accepted(app, engine) -> 
     assert r.status_code == 303, r.text
 
 
-def test_a_multipart_form_with_the_csrf_field_later_is_refused(app, engine) -> None:
-    name = make_user(engine)
-    with _fresh(app) as (c, token):
+def test_a_multipart_form_with_the_csrf_field_later_is_refused(tx_app, db_tx) -> None:
+    name = make_user(db_tx.engine)
+    with _fresh(tx_app) as (c, token):
         r = c.post(
             "/login",
             data={
@@ -246,12 +246,12 @@ def test_a_multipart_form_with_the_csrf_field_later_is_refused(app, engine) -> N
 
 
 def test_a_multipart_upload_with_the_csrf_field_first_streams_through(
-    login_as, engine, tmp_path
+    tx_login_as, db_tx, tmp_path
 ) -> None:
     """The rest of the body after the CSRF field reaches the route intact."""
     from tests.uploads.conftest import GRANT, site_gdf, write
 
-    grantee = login_as("grantee", grants=[GRANT])
+    grantee = tx_login_as("grantee", grants=[GRANT])
     path = write(site_gdf(1), "geojson", tmp_path)
     payload = path.read_bytes()
     # log the same user in through the form to have only a cookie (no header token)

@@ -75,8 +75,8 @@ def test_managers_register_edit_and_close_a_grant_with_history(login_as, engine,
     assert hist[0]["actor"] == c.username
 
 
-def test_local_currency_keeps_its_rate_and_date(login_as) -> None:
-    c = login_as("admin")
+def test_local_currency_keeps_its_rate_and_date(tx_login_as) -> None:
+    c = tx_login_as("admin")
     body = _grant(amount="23000000", currency="KZT", rate="460", rate_date="2024-01-15")
     r = c.post("/api/grants", json=body, headers=_auth(c))
     assert r.status_code == 201, r.text
@@ -96,18 +96,18 @@ def test_local_currency_keeps_its_rate_and_date(login_as) -> None:
     ],
 )
 def test_bad_grants_are_refused_with_a_reason_and_nothing_stored(
-    login_as, engine, over, needle
+    tx_login_as, db_tx, over, needle
 ) -> None:
-    c = login_as("admin")
+    c = tx_login_as("admin")
     body = _grant(**over)
     r = c.post("/api/grants", json=body, headers=_auth(c))
     assert r.status_code in (400, 422), r.text
     assert needle in r.text
-    assert _count(engine, body["code"]) == 0
+    assert _count(db_tx.engine, body["code"]) == 0
 
 
-def test_a_code_is_registered_once(login_as) -> None:
-    c = login_as("admin")
+def test_a_code_is_registered_once(tx_login_as) -> None:
+    c = tx_login_as("admin")
     body = _grant()
     assert c.post("/api/grants", json=body, headers=_auth(c)).status_code == 201
     r = c.post("/api/grants", json=body, headers=_auth(c))
@@ -129,20 +129,20 @@ MANAGERS = {"analyst", "admin"}
 
 
 @pytest.mark.parametrize("who", list(ROLES))
-def test_role_matrix_for_every_grant_write(login_as, engine, who) -> None:
+def test_role_matrix_for_every_grant_write(tx_login_as, db_tx, who) -> None:
     role, grants = ROLES[who]
-    c = login_as(role, grants)
+    c = tx_login_as(role, grants)
     refused = 401 if who == "anonymous" else 403
     # create
     body = _grant()
     r = c.post("/api/grants", json=body, headers=_auth(c))
     assert r.status_code == (201 if who in MANAGERS else refused), r.text
-    assert _count(engine, body["code"]) == (1 if who in MANAGERS else 0)
+    assert _count(db_tx.engine, body["code"]) == (1 if who in MANAGERS else 0)
     # narrative edit of grant OWN
     r = c.patch(f"/api/grants/{OWN}", json={"objectives": f"o {who}"}, headers=_auth(c))
     assert r.status_code == (200 if who in MANAGERS | {"grantee_own"} else refused), r.text
     # money edit of grant OWN: never a grantee
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         before = conn.execute(
             text("SELECT amount FROM grants WHERE code = :c"), {"c": OWN}
         ).scalar_one()
@@ -153,7 +153,7 @@ def test_role_matrix_for_every_grant_write(login_as, engine, who) -> None:
         assert r.status_code == refused
         if who == "grantee_own":
             assert "money" in r.json()["description"]
-        with engine.connect() as conn:
+        with db_tx.engine.connect() as conn:
             after = conn.execute(
                 text("SELECT amount FROM grants WHERE code = :c"), {"c": OWN}
             ).scalar_one()
@@ -162,11 +162,11 @@ def test_role_matrix_for_every_grant_write(login_as, engine, who) -> None:
         c.patch(f"/api/grants/{OWN}", json={"amount": str(before)}, headers=_auth(c))
     # close
     target = _grant()
-    admin = login_as("admin")
+    admin = tx_login_as("admin")
     admin.post("/api/grants", json=target, headers=_auth(admin))
     r = c.post(f"/api/grants/{target['code']}/close", headers=_auth(c))
     assert r.status_code == (200 if who in MANAGERS else refused)
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         st = conn.execute(
             text("SELECT status FROM grants WHERE code = :c"), {"c": target["code"]}
         ).scalar_one()
@@ -183,8 +183,8 @@ def test_role_matrix_for_every_grant_write(login_as, engine, who) -> None:
 # --- the form -------------------------------------------------------------------------------
 
 
-def test_the_form_registers_and_edits_a_grant(login_as, engine) -> None:
-    c = login_as("analyst")
+def test_the_form_registers_and_edits_a_grant(tx_login_as, db_tx) -> None:
+    c = tx_login_as("analyst")
     assert c.get("/grants/new").status_code == 200
     code = _code()
     form = {
@@ -209,25 +209,25 @@ def test_the_form_registers_and_edits_a_grant(login_as, engine) -> None:
     bad = {**form, "code": _code(), "end_date": "2020-01-01"}
     r = c.post("/grants/new", data=bad)
     assert r.status_code == 400 and "before the start" in r.text
-    assert _count(engine, bad["code"]) == 0
+    assert _count(db_tx.engine, bad["code"]) == 0
     r = c.post(f"/grants/{code}/edit", data={**form, "title": "Renamed"}, follow_redirects=False)
     assert r.status_code == 303
     assert c.get(f"/api/grants/{code}").json()["title"] == "Renamed"
 
 
-def test_a_form_post_without_the_csrf_token_is_refused(login_as, engine) -> None:
-    c = login_as("admin")
+def test_a_form_post_without_the_csrf_token_is_refused(tx_login_as, db_tx) -> None:
+    c = tx_login_as("admin")
     code = _code()
     r = c.post("/grants/new", data={"code": code, "title": "x"})
     assert r.status_code == 403
-    assert _count(engine, code) == 0
+    assert _count(db_tx.engine, code) == 0
 
 
-def test_a_grantee_edit_form_keeps_the_money(login_as, engine) -> None:
-    c = login_as("grantee", (OWN,))
+def test_a_grantee_edit_form_keeps_the_money(tx_login_as, db_tx) -> None:
+    c = tx_login_as("grantee", (OWN,))
     page = c.get(f"/grants/{OWN}/edit")
     assert page.status_code == 200 and 'name="amount"' not in page.text
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         before = conn.execute(
             text("SELECT amount FROM grants WHERE code = :c"), {"c": OWN}
         ).scalar_one()
@@ -237,7 +237,7 @@ def test_a_grantee_edit_form_keeps_the_money(login_as, engine) -> None:
         follow_redirects=False,
     )
     assert r.status_code == 303
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         row = conn.execute(
             text("SELECT amount, title FROM grants WHERE code = :c"), {"c": OWN}
         ).one()
@@ -270,8 +270,8 @@ def _csv(
     return out.getvalue().encode(encoding)
 
 
-def test_import_is_one_transaction_with_a_report_per_row_and_idempotent(login_as, engine) -> None:
-    c = login_as("admin")
+def test_import_is_one_transaction_with_a_report_per_row_and_idempotent(tx_login_as, db_tx) -> None:
+    c = tx_login_as("admin")
     rows = [
         _grant(title="Сайгак и джейран — Бетпак-Дала"),
         _grant(species=[SL, GG], countries=["KGZ", "TJK"]),
@@ -294,8 +294,8 @@ def test_import_is_one_transaction_with_a_report_per_row_and_idempotent(login_as
     assert [x["outcome"] for x in r.json()["rows"]] == ["unchanged", "updated"]
 
 
-def test_import_from_xlsx(login_as, engine) -> None:
-    c = login_as("analyst")
+def test_import_from_xlsx(tx_login_as, db_tx) -> None:
+    c = tx_login_as("analyst")
     wb = Workbook()
     ws = wb.active
     g = _grant()
@@ -345,9 +345,9 @@ def test_import_from_xlsx(login_as, engine) -> None:
     ],
 )
 def test_bad_import_reports_and_stores_nothing(
-    login_as, engine, rows, header, encoding, needle
+    tx_login_as, db_tx, rows, header, encoding, needle
 ) -> None:
-    c = login_as("admin")
+    c = tx_login_as("admin")
     good = _grant()
     data = _csv([good, *rows], header, encoding)
     r = c.post(
@@ -356,11 +356,11 @@ def test_bad_import_reports_and_stores_nothing(
     assert r.status_code == 400, r.text
     body = r.json()
     assert body["stored"] is False and needle in r.text
-    assert _count(engine, good["code"]) == 0
+    assert _count(db_tx.engine, good["code"]) == 0
 
 
-def test_xlsx_that_is_not_a_workbook_is_a_400(login_as) -> None:
-    c = login_as("admin")
+def test_xlsx_that_is_not_a_workbook_is_a_400(tx_login_as) -> None:
+    c = tx_login_as("admin")
     r = c.post(
         "/api/grants/import", files={"file": ("x.xlsx", b"PK\x03\x04garbage")}, headers=_auth(c)
     )
@@ -370,15 +370,15 @@ def test_xlsx_that_is_not_a_workbook_is_a_400(login_as) -> None:
 # --- the collection -------------------------------------------------------------------------
 
 
-def test_grants_collection_lists_grants_with_and_without_sites(client, login_as) -> None:
-    admin = login_as("admin")
+def test_grants_collection_lists_grants_with_and_without_sites(tx_client, tx_login_as) -> None:
+    admin = tx_login_as("admin")
     body = _grant(species=[SL], countries=["TJK"], amount="123456.00")
     admin.post("/api/grants", json=body, headers=_auth(admin))
-    fc = client.get("/collections/grants/items", params={"limit": 1000}).json()
+    fc = tx_client.get("/collections/grants/items", params={"limit": 1000}).json()
     by_code = {f["properties"]["code"]: f for f in fc["features"]}
     assert by_code[body["code"]]["geometry"] is None
     assert by_code[OWN]["geometry"]["type"] == "MultiPolygon"
-    r = client.get(
+    r = tx_client.get(
         "/collections/grants/items",
         params={
             "filter": f"countries LIKE '%TJK%' AND amount_usd > 100000 AND code = '{body['code']}'"

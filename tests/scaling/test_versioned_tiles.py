@@ -68,8 +68,8 @@ def test_unversioned_url_revalidates(served: TestClient) -> None:
     assert served.get(url, headers={"If-None-Match": r.headers["etag"]}).status_code == 304
 
 
-def test_a_tile_with_sensitive_precision_stays_private(login_as) -> None:  # type: ignore[no-untyped-def]
-    analyst = login_as("analyst")
+def test_a_tile_with_sensitive_precision_stays_private(tx_login_as) -> None:  # type: ignore[no-untyped-def]
+    analyst = tx_login_as("analyst")
     tj = analyst.get("/collections/occurrences/tiles/WebMercatorQuad/tilejson.json").json()
     url = str(tj["tiles"][0]).replace("http://testserver", "").format(z=Z, y=Y, x=X)
     r = analyst.get(url)

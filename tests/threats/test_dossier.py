@@ -186,9 +186,9 @@ def test_index_as_of_a_date(client: Any, kok_jailau: int, day: str) -> None:
     assert dd.KOK_JAILAU["name"] in html
 
 
-def test_unknown_or_unpublished_threat_is_404(client: Any, engine: Engine) -> None:
-    assert client.get("/threats/987654").status_code == 404
-    with engine.begin() as conn:
+def test_unknown_or_unpublished_threat_is_404(tx_client: Any, db_tx) -> None:
+    assert tx_client.get("/threats/987654").status_code == 404
+    with db_tx.engine.begin() as conn:
         hidden = conn.execute(
             text(
                 "INSERT INTO threats (name, kind, status, links, properties, published, geom, "
@@ -198,20 +198,20 @@ def test_unknown_or_unpublished_threat_is_404(client: Any, engine: Engine) -> No
             )
         ).scalar_one()
     try:
-        assert client.get(f"/threats/{hidden}").status_code == 404
-        assert client.get(f"/threats/{hidden}/dossier.html").status_code == 404
-        assert "Hidden mine" not in client.get("/threats").text
-        assert "Hidden mine" not in client.get("/threats/feed.atom").text
-        items = client.get("/collections/threats/items", params={"limit": 1000})
+        assert tx_client.get(f"/threats/{hidden}").status_code == 404
+        assert tx_client.get(f"/threats/{hidden}/dossier.html").status_code == 404
+        assert "Hidden mine" not in tx_client.get("/threats").text
+        assert "Hidden mine" not in tx_client.get("/threats/feed.atom").text
+        items = tx_client.get("/collections/threats/items", params={"limit": 1000})
         assert items.status_code == 200 and "Hidden mine" not in items.text
-        assert client.get(f"/collections/threats/items/{hidden}").status_code == 404
+        assert tx_client.get(f"/collections/threats/items/{hidden}").status_code == 404
         for fmt in ("geojson", "csv"):
-            dl = client.get("/collections/threats/download", params={"format": fmt})
+            dl = tx_client.get("/collections/threats/download", params={"format": fmt})
             assert dl.status_code == 200
             assert dd.KOK_JAILAU["name"] in dl.text and "Hidden mine" not in dl.text
         # the tile over Kok-Jailau carries the published threat, never the hidden one
         tile = morecantile.tms.get("WebMercatorQuad").tile(77.025, 43.155, 9)
-        r = client.get(f"/collections/threats/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}")
+        r = tx_client.get(f"/collections/threats/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}")
         assert r.status_code == 200
         names = [
             f["properties"].get("name")
@@ -220,7 +220,7 @@ def test_unknown_or_unpublished_threat_is_404(client: Any, engine: Engine) -> No
         ]
         assert dd.KOK_JAILAU["name"] in names and "Hidden mine" not in names
     finally:
-        with engine.begin() as conn:
+        with db_tx.engine.begin() as conn:
             conn.execute(text("DELETE FROM threats WHERE id = :id"), {"id": hidden})
 
 

@@ -24,7 +24,6 @@ import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
-from sqlalchemy import Engine
 
 from api.settings import Settings
 from tests.threats.conftest import stored, submit
@@ -325,7 +324,7 @@ def publish_evidence(
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_a_camera_photo_is_served_without_identity(
-    as_user: Any, client: Any, tmp_path: Path, fmt: str
+    tx_as_user: Any, tx_client: Any, tmp_path: Path, fmt: str
 ) -> None:
     sent = camera_photo(tmp_path, fmt)
     before = exiftool(sent)
@@ -351,7 +350,7 @@ def test_a_camera_photo_is_served_without_identity(
         for tag in ("PNG:Author", "PNG:Comment", "PNG:Description-en"):
             assert tag in before, tag
     media_type = "image/jpeg" if fmt == "JPEG" else "image/png"
-    served = publish_evidence(as_user, client, f"camera.{fmt.lower()}", sent, media_type)
+    served = publish_evidence(tx_as_user, tx_client, f"camera.{fmt.lower()}", sent, media_type)
     tags = exiftool(served)
     assert_no_identity(served, tags)
     groups = {key.split(":", 1)[0] for key in tags if ":" in key}
@@ -372,9 +371,16 @@ def test_a_camera_photo_is_served_without_identity(
         assert rgb.getpixel((8, 8))[0] < 150  # type: ignore[index]
 
 
-def test_a_kept_location_keeps_only_the_position(as_user: Any, client: Any, tmp_path: Path) -> None:
+def test_a_kept_location_keeps_only_the_position(
+    tx_as_user: Any, tx_client: Any, tmp_path: Path
+) -> None:
     served = publish_evidence(
-        as_user, client, "kept.jpg", camera_photo(tmp_path), "image/jpeg", keep_location="true"
+        tx_as_user,
+        tx_client,
+        "kept.jpg",
+        camera_photo(tmp_path),
+        "image/jpeg",
+        keep_location="true",
     )
     tags = exiftool(served)
     assert_no_identity(served, tags)
@@ -422,14 +428,14 @@ def _walk(obj: Any, seen: set[tuple[int, int]]) -> list[DictionaryObject]:
 
 
 def test_an_office_pdf_is_served_rewritten_without_identity(
-    as_user: Any, client: Any, tmp_path: Path
+    tx_as_user: Any, tx_client: Any, tmp_path: Path
 ) -> None:
     sent = office_pdf(tmp_path)
     before = PdfReader(io.BytesIO(sent))
     assert before.metadata and before.metadata.author == NAME and before.attachments
     catalog = before.trailer["/Root"].get_object()
     assert isinstance(catalog, DictionaryObject) and "/OpenAction" in catalog
-    served = publish_evidence(as_user, client, "permit.pdf", sent, "application/pdf")
+    served = publish_evidence(tx_as_user, tx_client, "permit.pdf", sent, "application/pdf")
     tags = exiftool(served)
     assert_no_identity(served, tags, pdf_texts(served))
     assert not {k for k in tags if k.startswith(("PDF:Author", "PDF:Creator", "PDF:Producer"))}
@@ -455,31 +461,33 @@ def test_an_office_pdf_is_served_rewritten_without_identity(
 
 
 def test_a_password_protected_pdf_is_refused(
-    as_user: Any, tmp_path: Path, engine: Engine, settings: Settings
+    tx_as_user: Any, tmp_path: Path, db_tx, tx_settings: Settings
 ) -> None:
     path = tmp_path / "locked.pdf"
     pdf = pikepdf.new()
     pdf.add_blank_page()
     pdf.save(path, encryption=pikepdf.Encryption(user="secret", owner="secret"))
-    before = stored(engine, settings.var_dir)
+    before = stored(db_tx.engine, tx_settings.var_dir)
     r = submit(
-        as_user("advocate"),
+        tx_as_user("advocate"),
         anonymous="true",
         files=[("evidence", ("locked.pdf", path.read_bytes(), "application/pdf"))],
     )
     assert r.status_code == 400, r.text
     assert "password" in r.json()["description"] and "locked.pdf" in r.json()["description"]
-    assert stored(engine, settings.var_dir) == before
+    assert stored(db_tx.engine, tx_settings.var_dir) == before
 
 
 def test_a_damaged_pdf_is_refused_without_server_details(
-    as_user: Any, engine: Engine, settings: Settings
+    tx_as_user: Any, db_tx, tx_settings: Settings
 ) -> None:
     broken = b"%PDF-1.7\n1 0 obj<</Type/Catalog/Pages 9 0 R>>\nxref garbage\n%%EOF\n"
-    before = stored(engine, settings.var_dir)
-    r = submit(as_user("advocate"), files=[("evidence", ("broken.pdf", broken, "application/pdf"))])
+    before = stored(db_tx.engine, tx_settings.var_dir)
+    r = submit(
+        tx_as_user("advocate"), files=[("evidence", ("broken.pdf", broken, "application/pdf"))]
+    )
     assert r.status_code == 400, r.text
     message = r.json()["description"]
     assert "broken.pdf is a damaged PDF document" in message
-    assert "/tmp" not in message and str(settings.var_dir) not in message
-    assert stored(engine, settings.var_dir) == before
+    assert "/tmp" not in message and str(tx_settings.var_dir) not in message
+    assert stored(db_tx.engine, tx_settings.var_dir) == before
