@@ -149,8 +149,9 @@ async def submit_csv(
     file: Annotated[
         UploadFile,
         File(
-            description=f"CSV, UTF-8: {', '.join(ms.CSV_COLUMNS)}; or a ZIP of the CSV and "
-            "the evidence files (JPEG, PNG, PDF) its evidence column names"
+            description=f"CSV, UTF-8: {', '.join(ms.CSV_COLUMNS)}; or an XLSX workbook with "
+            "those columns (its first sheet); or a ZIP of the CSV and the evidence files (JPEG, "
+            "PNG, PDF) its evidence column names"
         ),
     ],
     dry_run: Annotated[bool, Query(description="check only, store nothing")] = False,

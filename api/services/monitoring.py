@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -626,8 +627,18 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
         ) from None
     if "\x00" in text_:
         raise InvalidInput("the file is not a CSV text file (it contains NUL bytes)")
-    reader = csv.DictReader(io.StringIO(text_, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        return table_rows(list(csv.reader(io.StringIO(text_, newline=""))))
+    except csv.Error as exc:
+        raise InvalidInput(f"the CSV cannot be read ({exc})") from None
+
+
+def table_rows(lines: list[list[str]]) -> list[dict[str, str]]:
+    """The records of a table's lines (a CSV file's or a worksheet's): the first names the
+    columns (:data:`CSV_COLUMNS`); empty lines are skipped."""
+    header = [h.strip() for h in lines[0]] if lines else []
+    while header and not header[-1]:  # a worksheet's empty cells right of the header
+        header.pop()
     if not header:
         raise InvalidInput(
             f"the file is empty; the first line names the columns: {', '.join(CSV_COLUMNS)}"
@@ -646,22 +657,74 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
             f"wrong columns ({'; '.join(parts)}); the columns are {', '.join(CSV_COLUMNS)} "
             f"({', '.join(CSV_REQUIRED)} required)"
         )
-    reader.fieldnames = header
-    rows = []
-    for row in reader:
-        if None in row:
+    rows: list[dict[str, str]] = []
+    for line in lines[1:]:
+        if not any(c.strip() for c in line):
+            rows.append({"__empty__": "x"})
+            continue
+        if any(c.strip() for c in line[len(header) :]):
             rows.append({"__extra__": "x"})
             continue
-        rows.append({k: (v or "") for k, v in row.items()})
+        rows.append({h: (line[i] if i < len(line) else "") for i, h in enumerate(header)})
         if len(rows) > MAX_CSV_ROWS:
             raise InvalidInput(f"at most {MAX_CSV_ROWS:,} rows per file; split it")
+    while rows and "__empty__" in rows[-1]:
+        rows.pop()
     if not rows:
         raise InvalidInput("the file has a header but no rows")
     return rows
 
 
-#: The first bytes of a ZIP archive (an empty one too): a CSV sent with its evidence files.
+#: The first bytes of a ZIP archive (an empty one too): a CSV sent with its evidence files,
+#: or an XLSX workbook.
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def is_workbook(data: bytes) -> bool:
+    """Whether a ZIP archive is an XLSX workbook (rather than a CSV and its evidence)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return "xl/workbook.xml" in zf.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return False
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def read_xlsx(data: bytes, limits: ArchiveLimits) -> list[dict[str, str]]:
+    """The rows of the first worksheet of an XLSX workbook (a header with
+    :data:`CSV_COLUMNS`; dates as dates or as YYYY-MM-DD text). A workbook is a ZIP archive:
+    its directory is checked like an uploaded archive's before it is read."""
+    from openpyxl import load_workbook  # heavy; only workbooks need it
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        check_zip(zf, limits)
+    lines: list[list[str]] = []
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            for i, r in enumerate(book.worksheets[0].iter_rows(values_only=True)):
+                if i > MAX_CSV_ROWS + 1:
+                    raise InvalidInput(f"at most {MAX_CSV_ROWS:,} rows per file; split it")
+                lines.append([_cell(c) for c in r])
+        finally:
+            book.close()
+    except InvalidInput:
+        raise
+    except Exception:  # whatever a damaged workbook makes the parser raise
+        raise UnreadableFile(
+            "the file cannot be read as an XLSX workbook; save it again from the spreadsheet "
+            "program, or as 'CSV UTF-8'"
+        ) from None
+    return table_rows(lines)
 
 
 def _skipped(name: str) -> bool:
@@ -808,18 +871,21 @@ def submit_csv(
     grant = get_grant(session, code)
     require_submitter(principal, grant)
     if data[:4] not in ZIP_MAGIC:
-        return _submit_rows(session, settings, principal, grant, data, None, dry_run=dry_run)
+        read = partial(read_csv, data)
+        return _submit_rows(session, settings, principal, grant, read, None, dry_run=dry_run)
+    limits = limits_for(settings.uploads).archive
+    if is_workbook(data):
+        read = partial(read_xlsx, data, limits)
+        return _submit_rows(session, settings, principal, grant, read, None, dry_run=dry_run)
     try:
-        with EvidenceArchive.open(data, limits_for(settings.uploads).archive, settings) as archive:
+        with EvidenceArchive.open(data, limits, settings) as archive:
             if archive.size(archive.csv_name) > settings.uploads.max_bytes:
                 raise TooLarge(
                     f"{archive.csv_name} is larger than "
                     f"{settings.uploads.max_bytes / 1e6:.3g} MB once unpacked; split it"
                 )
-            csv_data = archive.read(archive.csv_name)
-            return _submit_rows(
-                session, settings, principal, grant, csv_data, archive, dry_run=dry_run
-            )
+            read = partial(read_csv, archive.read(archive.csv_name))
+            return _submit_rows(session, settings, principal, grant, read, archive, dry_run=dry_run)
     except InvalidInput as exc:
         session.rollback()
         return BatchReport(rows=[], stored=False, error=exc.message)
@@ -830,13 +896,13 @@ def _submit_rows(
     settings: Settings,
     principal: Principal,
     grant: Grant,
-    data: bytes,
+    read: Callable[[], list[dict[str, str]]],
     archive: EvidenceArchive | None,
     *,
     dry_run: bool,
 ) -> BatchReport:
     try:
-        rows = read_csv(data)
+        rows = read()
     except InvalidInput as exc:
         return BatchReport(rows=[], stored=False, error=exc.message)
     lookup = _Lookup(session, grant)
@@ -844,6 +910,8 @@ def _submit_rows(
     good: list[tuple[int, CheckedRecord, list[Evidence]]] = []
     seen: dict[tuple[int, int, dt.date, dt.date], int] = {}
     for i, row in enumerate(rows, start=2):
+        if "__empty__" in row:
+            continue
         if "__extra__" in row:
             report.append({"row": i, "status": "error", "message": "more values than columns"})
             continue

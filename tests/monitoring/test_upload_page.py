@@ -5,6 +5,7 @@ another person's checked file are refused with a message a person can act on."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import zipfile
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from lxml import html as lhtml
+from openpyxl import Workbook
 from sqlalchemy import text
 
 from tests.monitoring.conftest import GRANT, OTHER_GRANT, SITE
@@ -168,6 +170,52 @@ def test_another_grant_or_another_persons_file_is_refused(tx_login_as, db_tx) ->
     assert store(own, token).status_code == 303  # the sender's own file is still kept
 
 
+def workbook(*lines: tuple[object, ...]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["site", "indicator", "period_start", "period_end", "value", "method_note"])
+    for line in lines:
+        sheet.append(list(line))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_xlsx_workbook_is_checked_and_stored_like_a_csv(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
+    before = stored_records(db_tx)
+    good = workbook(
+        (SITE, "patrol_km", dt.datetime(2024, 7, 2), None, 12.5, "dates as dates"),
+        (SITE, "patrol_km", "2024-07-09", "", 8, "dates as text"),
+    )
+    bad = workbook((SITE, "patrol_km", dt.datetime(2024, 7, 2), None, -3, ""), (), ("", "", ""))
+    wrong = check(own, bad, "july.xlsx")
+    assert wrong.status_code == 422
+    assert [(r, s) for r, s, _ in report(wrong.text)] == [("2", "status-error")]
+    assert "cannot be negative" in report(wrong.text)[0][2]
+    checked = check(own, good, "july.xlsx")
+    assert checked.status_code == 200, checked.text
+    assert [s for _, s, _ in report(checked.text)] == ["status-ok"] * 2
+    assert "patrol_km at " + SITE + " for 2024-07-02" in report(checked.text)[0][2]
+    assert store(own, token_of(checked.text)).status_code == 303
+    values = db_tx.connection.execute(
+        text(
+            "SELECT period_start::text, value FROM monitoring_records "
+            "WHERE method <> 'example' ORDER BY period_start"
+        )
+    ).all()
+    assert [tuple(v) for v in values] == [("2024-07-02", 12.5), ("2024-07-09", 8.0)]
+    assert stored_records(db_tx) == before + 2
+
+
+def _broken_workbook() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types")
+        z.writestr("xl/workbook.xml", "not xml at all")
+    return buf.getvalue()
+
+
 def _bomb() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -186,6 +234,7 @@ HOSTILE = {
     "a ZIP bomb": ("records.zip", _bomb, "compress"),
     "a name escaping the archive": ("records.zip", _escaping, ".."),
     "a truncated ZIP": ("records.zip", lambda: _escaping()[:40], "not a readable ZIP"),
+    "a broken workbook": ("records.xlsx", _broken_workbook, "cannot be read as an XLSX"),
     "a binary file": ("records.csv", lambda: bytes(range(256)) * 8, "not UTF-8"),
     "wrong columns": ("records.csv", lambda: b"where,what\nx,y\n", "wrong columns"),
     "a formula in a cell": (
