@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from api.auth.testing import TEST_PASSWORD, make_user
+from api.security_headers import policy
 from layers.registry import layer_ids
 
 pytestmark = pytest.mark.browser
@@ -38,16 +39,24 @@ def context(browser: Any) -> Iterator[Any]:
     ctx.close()
 
 
-def _visit(context: Any, url: str, *, wait_for: str | None = None) -> dict[str, Any]:
-    """Open ``url``; the CSP header, the violations and console errors that it caused."""
-    page = context.new_page()
-    console: list[str] = []
-    page.on(
-        "console",
-        lambda m: console.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    page.on("pageerror", lambda e: console.append(str(e)))
-    try:
+class Tab:
+    """One page of a context, reused for every visit of the module: each visit is a navigation,
+    so the init script records that document's violations afresh, and the console messages
+    kept are those since the visit began."""
+
+    def __init__(self, context: Any) -> None:
+        self.page = context.new_page()
+        self.console: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: self.console.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        self.page.on("pageerror", lambda e: self.console.append(str(e)))
+
+    def visit(self, url: str, *, wait_for: str | None = None) -> dict[str, Any]:
+        """Open ``url``; the CSP header, the violations and console errors that it caused."""
+        self.console.clear()
+        page = self.page
         response = page.goto(url)
         assert response is not None and response.status == 200, (url, response and response.status)
         page.wait_for_load_state("networkidle")
@@ -56,12 +65,44 @@ def _visit(context: Any, url: str, *, wait_for: str | None = None) -> dict[str, 
         return {
             "csp": response.headers.get("content-security-policy", ""),
             "violations": page.evaluate("window.__csp"),
-            "console": console,
+            "console": list(self.console),
             "drawn": page.locator(DRAWN).count(),
             "title": page.title(),
         }
+
+
+@pytest.fixture(scope="module")
+def tab(context: Any) -> Iterator[Tab]:
+    """The module's one page for anonymous visits."""
+    t = Tab(context)
+    yield t
+    t.page.close()
+
+
+@pytest.fixture(scope="module")
+def account_tab(browser: Any, engine: Engine, live_server: str) -> Iterator[Tab]:
+    """A page logged in (through the form) as a grantee of a grant who is also an advocate;
+    the login form itself posts under the policy's form-action."""
+    name = make_user(
+        engine,
+        f"csp-{secrets.token_hex(3)}",
+        roles=["grantee", "advocate"],
+        grants=["SOS-CA-EX-08"],
+    )
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.add_init_script(RECORD_VIOLATIONS)
+    try:
+        t = Tab(ctx)
+        t.page.goto(f"{live_server}/login?next=/account/tokens")
+        t.page.fill("#username", name)
+        t.page.fill("#password", TEST_PASSWORD)
+        t.page.click("form.stacked button[type=submit]")
+        t.page.wait_for_url(f"{live_server}/account/tokens")
+        assert t.page.evaluate("window.__csp") == []  # the login form posted under form-action
+        assert t.console == [], t.console
+        yield t
     finally:
-        page.close()
+        ctx.close()
 
 
 def _clean(got: dict[str, Any]) -> None:
@@ -86,22 +127,19 @@ PAGES = [
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_page_has_no_csp_violation(context: Any, live_server: str, path: str) -> None:
-    _clean(_visit(context, live_server + path))
+def test_page_has_no_csp_violation(tab: Tab, live_server: str, path: str) -> None:
+    _clean(tab.visit(live_server + path))
 
 
 @pytest.mark.parametrize("path", ["/atlas", *[f"/collections/{i}/map" for i in layer_ids()]])
-def test_map_draws_under_the_policy(context: Any, live_server: str, path: str) -> None:
-    got = _visit(context, live_server + path, wait_for=".leaflet-container .leaflet-tile")
+def test_map_draws_under_the_policy(tab: Tab, live_server: str, path: str) -> None:
+    got = tab.visit(live_server + path, wait_for=".leaflet-container .leaflet-tile")
     _clean(got)
     assert got["drawn"] > 0
 
 
-def test_dossier_map_draws_under_the_policy(
-    context: Any, live_server: str, kok_jailau: int
-) -> None:
-    got = _visit(
-        context,
+def test_dossier_map_draws_under_the_policy(tab: Tab, live_server: str, kok_jailau: int) -> None:
+    got = tab.visit(
         f"{live_server}/threats/{kok_jailau}",
         wait_for=".folium-map path.leaflet-interactive[stroke='#c62828']",
     )
@@ -109,47 +147,34 @@ def test_dossier_map_draws_under_the_policy(
     assert got["drawn"] > 0
 
 
-def test_api_html_renders_from_local_assets(context: Any, live_server: str) -> None:
-    got = _visit(context, f"{live_server}/api.html", wait_for=".swagger-ui .opblock")
+def test_api_html_renders_from_local_assets(tab: Tab, live_server: str) -> None:
+    got = tab.visit(f"{live_server}/api.html", wait_for=".swagger-ui .opblock")
     _clean(got)
 
 
-def test_logged_in_pages_have_no_csp_violation(
-    browser: Any, engine: Engine, live_server: str
-) -> None:
-    name = make_user(
-        engine,
-        f"csp-{secrets.token_hex(3)}",
-        roles=["grantee", "advocate"],
-        grants=["SOS-CA-EX-08"],
-    )
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    ctx.add_init_script(RECORD_VIOLATIONS)
-    try:
-        page = ctx.new_page()
-        page.goto(f"{live_server}/login?next=/account/tokens")
-        page.fill("#username", name)
-        page.fill("#password", TEST_PASSWORD)
-        page.click("form.stacked button[type=submit]")
-        page.wait_for_url(f"{live_server}/account/tokens")
-        assert page.evaluate("window.__csp") == []  # the login form posted under form-action
-        page.close()
-        _clean(_visit(ctx, f"{live_server}/account/tokens"))
-        # the upload page's map is Leaflet's (the class is set by its script), empty until a
-        # preview; the report form draws the context layers
-        _clean(_visit(ctx, f"{live_server}/sites/upload", wait_for=".leaflet-container"))
-        got = _visit(ctx, f"{live_server}/reports/new", wait_for=DRAWN)
-        _clean(got)
+#: pages of an account, and what each must show once loaded: the upload page's map is
+#: Leaflet's (the class is set by its script), empty until a preview; the report form draws
+#: the context layers
+ACCOUNT_PAGES = {
+    "/account/tokens": None,
+    "/sites/upload": ".leaflet-container",
+    "/reports/new": DRAWN,
+}
+
+
+@pytest.mark.parametrize("path", ACCOUNT_PAGES)
+def test_logged_in_page_has_no_csp_violation(account_tab: Tab, live_server: str, path: str) -> None:
+    got = account_tab.visit(live_server + path, wait_for=ACCOUNT_PAGES[path])
+    _clean(got)
+    if ACCOUNT_PAGES[path] == DRAWN:
         assert got["drawn"] > 0
-    finally:
-        ctx.close()
 
 
-def test_the_recorder_sees_a_blocked_inline_script(context: Any, live_server: str) -> None:
-    """The check above can fail: an inline script the policy does not list is reported."""
-    from api.security_headers import policy
-
-    page = context.new_page()
+def test_the_recorder_sees_a_blocked_inline_script(tab: Tab, live_server: str) -> None:
+    """The check above can fail: an inline script the policy does not list is reported, as a
+    violation event and on the console."""
+    page = tab.page
+    tab.console.clear()
     try:
         page.route(
             f"{live_server}/csp-probe",
@@ -163,5 +188,10 @@ def test_the_recorder_sees_a_blocked_inline_script(context: Any, live_server: st
         page.wait_for_function("() => window.__csp.length > 0")
         assert page.evaluate("window.ran") is None
         assert "script-src" in page.evaluate("window.__csp")[0]
+        for _ in range(100):  # the console message comes beside the event, not after it
+            if tab.console:
+                break
+            page.wait_for_timeout(50)
+        assert any("Content Security Policy" in m for m in tab.console), tab.console
     finally:
-        page.close()
+        page.unroute(f"{live_server}/csp-probe")
