@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from api.auth.testing import TEST_PASSWORD, make_user
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("_stays_inside")]
 
 LOCALES = {"ru": "ru-RU", "kk": "kk-KZ", "en": "en-US"}
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -43,9 +43,14 @@ WORDS = {
 
 
 @pytest.fixture(
-    params=[(lang, size) for lang in LOCALES for size in SIZES], ids=lambda p: f"{p[0]}-{p[1]}"
+    scope="module",
+    params=[(lang, size) for lang in LOCALES for size in SIZES],
+    ids=lambda p: f"{p[0]}-{p[1]}",
 )
 def localized_page(request: pytest.FixtureRequest, browser: Any, live_server: str) -> Iterator[Any]:
+    """One context and page per language and size, shared by the module's tests (pytest runs
+    all of them for one language and size before the next): it starts anonymous, in the
+    browser's language; a test that changes either puts it back or comes last."""
     lang, size = request.param
     ctx = browser.new_context(locale=LOCALES[lang], viewport=SIZES[size])
     page = ctx.new_page()
@@ -62,9 +67,17 @@ def localized_page(request: pytest.FixtureRequest, browser: Any, live_server: st
     )
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))  # type: ignore[attr-defined]
     yield page
-    assert page.outside == [], f"requests outside Irbis: {page.outside}"  # type: ignore[attr-defined]
-    assert page.errors == [], page.errors  # type: ignore[attr-defined]
     ctx.close()
+
+
+@pytest.fixture
+def _stays_inside(localized_page: Any) -> Iterator[None]:
+    """After each test: no request left 127.0.0.1 and no script failed, during that test."""
+    localized_page.outside.clear()
+    localized_page.errors.clear()
+    yield
+    assert localized_page.outside == [], f"requests outside Irbis: {localized_page.outside}"
+    assert localized_page.errors == [], localized_page.errors
 
 
 def _open_menu(page: Any) -> None:
@@ -72,6 +85,16 @@ def _open_menu(page: Any) -> None:
     if page.is_visible("#menu-toggle"):
         page.click("#menu-toggle")
         page.wait_for_selector("#topbar-menu", state="visible")
+
+
+def test_error_page_in_the_browser_language(localized_page: Any, live_server: str) -> None:
+    page, lang = localized_page, localized_page.lang
+    response = page.goto(f"{live_server}/no-such-page")
+    assert response.status == 404
+    assert page.get_attribute("html", "lang") == lang
+    assert WORDS[lang]["missing"] in page.inner_text("h1")
+    page.click("#error-page a[href='/threats']")
+    page.wait_for_url(f"{live_server}/threats")
 
 
 def test_atlas_in_the_browser_language(localized_page: Any, live_server: str) -> None:
@@ -90,21 +113,18 @@ def test_atlas_in_the_browser_language(localized_page: Any, live_server: str) ->
     assert page.get_attribute("html", "lang") == other
     _open_menu(page)
     assert WORDS[other]["nav"] in page.inner_text("h1, header")
-
-
-def test_error_page_in_the_browser_language(localized_page: Any, live_server: str) -> None:
-    page, lang = localized_page, localized_page.lang
-    response = page.goto(f"{live_server}/no-such-page")
-    assert response.status == 404
+    # and back to the browser's language, remembered too (the page stays as it came)
+    with page.expect_navigation():
+        page.click(f"#languages a[hreflang={lang}]")
     assert page.get_attribute("html", "lang") == lang
-    assert WORDS[lang]["missing"] in page.inner_text("h1")
-    page.click("#error-page a[href='/threats']")
-    page.wait_for_url(f"{live_server}/threats")
+    page.goto(f"{live_server}/no-such-page")
+    assert page.get_attribute("html", "lang") == lang
 
 
 def test_report_form_in_the_browser_language(
     localized_page: Any, live_server: str, engine: Engine
 ) -> None:
+    """Runs last on its page: it logs in."""
     page, lang = localized_page, localized_page.lang
     user = make_user(engine, f"advocate-i18n-{random.getrandbits(24):06x}", roles=["advocate"])
     page.goto(f"{live_server}/login?next=/reports/new")
