@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Cold start, Irbis against tipg: from spawning the server to its first tile.
+
+Each run starts a fresh server process (one uvicorn worker, as ``bench/bench_tiles.py`` does,
+on the same tables), waits until its health route answers 200 (spawn to ready), then asks for
+one z4 tile of ``protected_areas`` (nothing cached: the tile is built). Runs alternate between
+the two servers, so a busy moment of the machine falls on both; medians are reported, with
+every run's figures.
+
+The tables are those of ``bench/bench_tiles.py`` (loaded by it, or here without
+``--skip-load``).
+
+    .venv/bin/python bench/bench_cold_start.py --runs 5 --skip-load
+
+Only the server processes this script started are stopped (by their PID).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_tiles as bt  # noqa: E402  (the tiles bench's servers and data)
+
+SERVERS = ("irbis", "tipg")
+
+
+def cold_start(server: str, args: argparse.Namespace, first: str) -> dict:
+    """One run: spawn, ready, first tile."""
+    port = bt.free_port()
+    proc, t0 = bt.start(server, port, args.db_url, args.reader_url)
+    try:
+        client, ready = bt.wait_ready(
+            proc, port, t0, "/health" if server == "irbis" else "/healthz"
+        )
+        t1 = time.perf_counter()
+        status, body = client.get(first)
+        done = time.perf_counter()
+    finally:
+        bt.stop(proc)
+    return {
+        "spawn_to_ready_s": round(ready - t0, 3),
+        "first_tile_ms": round((done - t1) * 1000, 1),
+        "spawn_to_first_tile_s": round(done - t0, 3),
+        "first_tile_status": status,
+        "first_tile_bytes": len(body),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--db-url", default=os.environ.get("IRBIS_BENCH_DATABASE_URL", bt.DEFAULT_DB))
+    ap.add_argument("--reader-url", default=os.environ.get("IRBIS_BENCH_READER_URL", bt.READER_DB))
+    ap.add_argument("--data", default=os.environ.get("BENCHDATA", "/tmp/benchdata"))
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--runs", type=int, default=5, help="runs per server")
+    args = ap.parse_args()
+    bt.ensure_database(args.db_url)
+    if not args.skip_load:
+        print(bt.load(args.db_url, args.scale, Path(args.data)), flush=True)
+    z, x, y = next(t for t in bt.tile_list(42) if t[0] == 4)
+    first = {
+        "irbis": f"/collections/protected_areas/tiles/WebMercatorQuad/{z}/{y}/{x}",
+        "tipg": f"/collections/public.protected_areas/tiles/WebMercatorQuad/{z}/{x}/{y}",
+    }
+    runs: dict[str, list[dict]] = {s: [] for s in SERVERS}
+    for i in range(args.runs):
+        for server in SERVERS:
+            r = cold_start(server, args, first[server])
+            runs[server].append(r)
+            print(f"run {i} {server}: {r}", flush=True)
+    res = {
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average": os.getloadavg(),
+        "runs": runs,
+        "median": {
+            s: {
+                k: round(statistics.median(r[k] for r in rs), 3)
+                for k in ("spawn_to_ready_s", "first_tile_ms", "spawn_to_first_tile_s")
+            }
+            for s, rs in runs.items()
+        },
+    }
+    out = Path(args.data) / "results" / "irbis_cold_start.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    print(json.dumps(res["median"], indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
