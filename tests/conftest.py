@@ -32,7 +32,7 @@ from api.demo import data as dd
 from api.services import prioritisation as prio
 from api.settings import Settings
 from api.versions import DataVersions
-from tests.rollback import RolledBack, bind
+from tests.rollback import RolledBack, bind, forget_versioned_answers
 
 TEST_URL = os.environ.get(
     "IRBIS_TEST_DATABASE_URL", "postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test"
@@ -204,6 +204,7 @@ def db_tx(
     finally:
         trans.rollback()
         conn.close()
+        forget_versioned_answers()
 
 
 @asynccontextmanager

@@ -9,6 +9,10 @@ test's transaction is rolled back: every write of the test, through the API or n
 
 The read-only engine takes the read-only role (``SET ROLE``) while it holds the connection, so
 anonymous reads are still made with that role's privileges and see the test's writes.
+
+Data versions (``layer_versions``) are rolled back with the rest, so the numbers a test reached
+will be reached again by later writes: what the process keeps by data version (the grants'
+answers) is forgotten when the transaction ends (:func:`forget_versioned_answers`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
+
+from api.services import grants
 
 #: The name the dialect below is registered under (``postgresql+<name>://``).
 DRIVER = "irbis_rollback"
@@ -167,3 +173,19 @@ def bind(conn: Connection, reader_role: str) -> RolledBack:
         reader_engine=_bound_engine(conn, savepoints, reader_role),
         savepoints=savepoints,
     )
+
+
+#: What the process keeps by data version: answers computed in a rolled-back transaction.
+VERSIONED_CACHES = (
+    grants.PORTFOLIO_CACHE,
+    grants.PAGE_CACHE,
+    grants.GAP_CACHE,
+    grants.FIGURE_CACHE,
+)
+
+
+def forget_versioned_answers() -> None:
+    """Empty the caches keyed by data version: after a rollback, the versions the test's
+    writes reached will name other data."""
+    for cache in VERSIONED_CACHES:
+        cache.clear()

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from api.auth.testing import make_user
-from tests.rollback import bind
+from tests.rollback import VERSIONED_CACHES, bind
 
 
 def _users_named(engine: Engine, name: str) -> int:
@@ -96,3 +96,29 @@ def test_clients_entered_in_the_test_keep_the_bound_engines(tx_app, db_tx, engin
         assert tx_app.state.engine is db_tx.engine
         assert c.get("/health").status_code == 200
     assert tx_app.state.engine is db_tx.engine
+
+
+def test_answers_kept_by_data_version_in_a_test(tx_login_as, tx_client) -> None:
+    """A grant registered in the test's transaction moves the grants' data versions; the
+    portfolio read after it is kept under those versions."""
+    admin = tx_login_as("admin")
+    body = {
+        "code": "ROLLBACK-CACHE-1",
+        "title": "Rolled back",
+        "grantee_organisation": "Nobody",
+        "countries": ["KGZ"],
+        "species": ["Panthera uncia"],
+        "amount": 1000,
+        "start_date": "2024-01-01",
+        "end_date": "2024-12-31",
+    }
+    r = admin.post("/api/grants", json=body, headers={"X-CSRF-Token": admin.csrf})
+    assert r.status_code == 201, r.text
+    assert tx_client.get("/api/portfolio").status_code == 200
+    assert sum(len(c) for c in VERSIONED_CACHES) > 0
+
+
+def test_are_forgotten_when_the_test_ends() -> None:
+    """Run after the test above: the versions it reached are rolled back and will be reached
+    again by other writes, so nothing kept under them may be served later."""
+    assert sum(len(c) for c in VERSIONED_CACHES) == 0
