@@ -124,11 +124,9 @@ def test_inside_on_refuses_an_unknown_change() -> None:
         inside_on([(dt.date(2014, 1, 1), "moved")], dt.date(2015, 1, 1))
 
 
-def test_an_older_demo_footprint_is_moved(
-    engine: Engine, demo: dict[str, int], settings: Settings
-) -> None:
+def test_an_older_demo_footprint_is_moved(db_tx, settings: Settings) -> None:
     old = ellipse_with_area(76.98, 43.14, area_ha=1002.0, aspect=1.8, rotation_deg=20)
-    with engine.begin() as conn:
+    with db_tx.engine.begin() as conn:
         conn.execute(
             text(
                 "UPDATE threats SET geom = ST_GeomFromText(:w, 4326), properties = '{}' "
@@ -136,12 +134,12 @@ def test_an_older_demo_footprint_is_moved(
             ),
             {"w": old.wkt, "n": dd.KOK_JAILAU["name"]},
         )
-    assert load_kok_jailau(engine, settings) == 1
-    assert load_kok_jailau(engine, settings) == 0
-    footprint, park, props = _footprint_and_park(engine)
+    assert load_kok_jailau(db_tx.engine, settings) == 1
+    assert load_kok_jailau(db_tx.engine, settings) == 0
+    footprint, park, props = _footprint_and_park(db_tx.engine)
     assert park.contains(footprint) and not footprint.equals(old)
     assert props["dem_elevation_m"]["median"] < 2000
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         n = conn.execute(
             text(
                 "SELECT count(*) FROM protected_area_changes c JOIN threats t "

@@ -6,7 +6,6 @@ same records, on the page, its JSON and the donor report."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pikepdf
@@ -38,11 +37,11 @@ def _run(conn: Any, kind: str) -> int:
 
 
 @pytest.fixture
-def figures(engine: Engine, demo: dict[str, int]) -> Iterator[dict[str, Any]]:
+def figures(db_tx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """A habitat run and an ecosystems run (the latest of each) cutting the grant's site in
     parts: snow leopard habitat in the west half, gazelle habitat on the whole and in the
     east part, mountains in the west 60 % and arid lowlands in the rest."""
-    with engine.begin() as conn:
+    with db_tx.engine.begin() as conn:
         x0, y0, x1, y1 = conn.execute(
             text(
                 f"SELECT ST_XMin(u), ST_YMin(u), ST_XMax(u), ST_YMax(u) FROM ({SITES_UNION}) s(u)"
@@ -88,14 +87,7 @@ def figures(engine: Engine, demo: dict[str, int]) -> Iterator[dict[str, Any]]:
                 ),
                 {"k": kind, "run": erun, "a": box[0], "b": box[1], "c": box[2], "d": box[3]},
             )
-    try:
-        yield {"habitat_run": hrun, "ecosystems_run": erun}
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM ecosystems WHERE analysis_run_id = :r"), {"r": erun})
-            conn.execute(
-                text("DELETE FROM analysis_runs WHERE id IN (:h, :e)"), {"h": hrun, "e": erun}
-            )
+    return {"habitat_run": hrun, "ecosystems_run": erun}  # rolled back with the test
 
 
 def _expected(engine: Engine, run: int) -> dict[tuple[str, str], tuple[float, float]]:
@@ -118,13 +110,13 @@ def _expected(engine: Engine, run: int) -> dict[tuple[str, str], tuple[float, fl
 
 
 def test_habitat_and_coverage_match_an_independent_computation(
-    client, engine: Engine, figures: dict[str, Any]
+    tx_client, db_tx, figures: dict[str, Any]
 ) -> None:
-    expected = _expected(engine, figures["habitat_run"])
+    expected = _expected(db_tx.engine, figures["habitat_run"])
     assert len(expected) == 3
     # the park covers most of the site, not all: the grant adds some unprotected habitat
     assert all(0 < added < ha for ha, added in expected.values())
-    r = client.get(f"/api/grants/{CODE}/page")
+    r = tx_client.get(f"/api/grants/{CODE}/page")
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     h = r.json()["habitat"]
     assert h["run"] == figures["habitat_run"]
@@ -141,25 +133,25 @@ def test_habitat_and_coverage_match_an_independent_computation(
     assert h["method"] == "example"
     assert any(i.startswith("field site: ") for i in h["example_inputs"])
 
-    page = client.get(f"/grants/{CODE}")
+    page = tx_client.get(f"/grants/{CODE}")
     assert page.status_code == 200
     assert 'id="coverage"' in page.text and 'id="habitat"' in page.text
     for ha, added in expected.values():
         assert f"{ha:,.1f}" in page.text and f"{added:,.1f}" in page.text
     assert "Modelled on example data:" in page.text
-    report = client.get(f"/grants/{CODE}/report")
+    report = tx_client.get(f"/grants/{CODE}/report")
     assert 'id="report-coverage"' in report.text
     assert f"{next(iter(expected.values()))[1]:,.1f}" in report.text
-    pdf = client.get(f"/grants/{CODE}/report.pdf")
+    pdf = tx_client.get(f"/grants/{CODE}/report.pdf")
     assert pdf.status_code == 200
     with pikepdf.open(io.BytesIO(pdf.content)) as doc:
         assert len(doc.pages) == 1  # still one page with the figures
 
 
 def test_ecosystem_classes_match_an_independent_computation(
-    client, engine: Engine, figures: dict[str, Any]
+    tx_client, db_tx, figures: dict[str, Any]
 ) -> None:
-    with engine.connect() as conn:
+    with db_tx.engine.connect() as conn:
         expected = dict(
             conn.execute(
                 text(
@@ -175,14 +167,14 @@ def test_ecosystem_classes_match_an_independent_computation(
             text(f"SELECT ST_Area(u::geography) / 1e4 FROM ({SITES_UNION}) s(u)"), {"code": CODE}
         ).scalar_one()
     assert set(expected) == {"mountain", "arid_lowland"}
-    e = client.get(f"/api/grants/{CODE}/page").json()["ecosystems"]
+    e = tx_client.get(f"/api/grants/{CODE}/page").json()["ecosystems"]
     got = {c["ecosystem"]: c for c in e["classes"]}
     assert set(got) == set(expected)
     for kind, share in expected.items():
         assert got[kind]["share"] == pytest.approx(share, rel=1e-6)
         assert got[kind]["area_ha"] == pytest.approx(share * site_ha, rel=1e-6)
     assert sum(c["share"] for c in e["classes"]) == pytest.approx(1.0, rel=1e-6)
-    page = client.get(f"/grants/{CODE}").text
+    page = tx_client.get(f"/grants/{CODE}").text
     assert 'id="ecosystems"' in page and f"{expected['mountain']:.1%}" in page
 
 

@@ -199,8 +199,8 @@ def test_low_zoom_tiles_read_the_generalised_copy(engine: Engine) -> None:
     assert 0 < new <= old * 1.1
 
 
-def test_materialised_geometry_follows_writes_and_stays_out_of_history(engine: Engine) -> None:
-    with engine.begin() as conn:
+def test_materialised_geometry_follows_writes_and_stays_out_of_history(db_tx) -> None:
+    with db_tx.engine.begin() as conn:
         conn.execute(text("SELECT set_config('irbis.actor', 'tests', true)"))
         pid = conn.execute(
             text(
@@ -210,7 +210,7 @@ def test_materialised_geometry_follows_writes_and_stays_out_of_history(engine: E
             )
         ).scalar_one()
     try:
-        with engine.begin() as conn:
+        with db_tx.engine.begin() as conn:
             conn.execute(text("SELECT set_config('irbis.actor', 'tests', true)"))
             conn.execute(
                 text(
@@ -237,14 +237,14 @@ def test_materialised_geometry_follows_writes_and_stays_out_of_history(engine: E
             keys = set(found)
             assert "geom" in keys and not {k for k in keys if k.startswith("tile_")}
     finally:
-        with engine.begin() as conn:
+        with db_tx.engine.begin() as conn:
             conn.execute(text("SELECT set_config('irbis.actor', 'tests', true)"))
             conn.execute(text("DELETE FROM protected_areas WHERE id = :i"), {"i": pid})
 
 
-def test_a_geometry_near_the_pole_is_stored_and_clipped(engine: Engine) -> None:
+def test_a_geometry_near_the_pole_is_stored_and_clipped(db_tx) -> None:
     """Latitudes WebMercatorQuad cannot show are cut off, never a database error on write."""
-    with engine.begin() as conn:
+    with db_tx.engine.begin() as conn:
         conn.execute(text("SELECT set_config('irbis.actor', 'tests', true)"))
         row = conn.execute(
             text(
