@@ -1,15 +1,30 @@
-"""The prioritisation notebook runs end to end on the demo data."""
+"""The prioritisation notebook runs end to end on the demo data (once, at its smallest: two
+perturbed runs and two replacement units instead of ten and five)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.notebooks import run_notebook
+from api.settings import Settings
+from tests.notebooks import Executed, run_notebook
+
+pytestmark = pytest.mark.slow
+
+SMALLER = {"    portfolio_runs=10,\n": "    portfolio_runs=2,\n    replacement_units=2,\n"}
 
 
-@pytest.mark.slow
-def test_notebook_runs(settings, demo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    nb = run_notebook("prioritisation.ipynb", settings, monkeypatch)
-    assert not nb.errors
-    assert "greedy costs" in nb.text and "cannot be met" in nb.text
-    assert "selected units" in nb.html or "folium" in nb.html
+@pytest.fixture(scope="module")
+def notebook(settings: Settings, demo: dict[str, int]) -> Executed:
+    return run_notebook("prioritisation.ipynb", settings, SMALLER)
+
+
+def test_notebook_runs_without_error(notebook: Executed) -> None:
+    assert not notebook.errors, notebook.errors
+
+
+def test_notebook_compares_greedy_and_shows_an_impossible_target(notebook: Executed) -> None:
+    assert "greedy costs" in notebook.text and "cannot be met" in notebook.text
+
+
+def test_notebook_draws_the_plan(notebook: Executed) -> None:
+    assert "selected units" in notebook.html or "folium" in notebook.html
