@@ -3,6 +3,7 @@ decode, a layer toggles off and on, a popup shows attributes with source and lic
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -218,4 +219,31 @@ def test_layer_map_page(page, live_server: str, artifacts) -> None:  # type: ign
     legend = page.locator(".irbis-legend").inner_text()
     assert "Field sites" in legend and "Countries" in legend and "example" in legend
     page.screenshot(path=str(artifacts / "field-sites-map.png"))
+    assert page.console_errors == []
+
+
+def test_the_relief_legend_is_a_ramp_shown_with_the_relief(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    """The relief's elevations (m) are a colour ramp in the legend while the shaded relief is
+    the base layer, and leave it with the relief. (The relief's tiles are answered by a blank
+    image here: the legend is what is looked at.)"""
+    blank = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    )
+    pattern = re.compile(r"/rasters/relief/tiles/")
+    page.route(
+        pattern, lambda route: route.fulfill(status=200, content_type="image/png", body=blank)
+    )
+    page.goto(f"{live_server}/collections/lakes/map", wait_until="domcontentloaded")
+    row = page.locator(".irbis-legend .row", has_text="Elevation (m): -100–5500")
+    row.wait_for(timeout=20_000)  # the tiles need not have come
+    ramp = row.locator(".swatch.ramp")
+    assert "linear-gradient" in ramp.evaluate("e => getComputedStyle(e).backgroundImage")
+    assert ramp.evaluate("e => e.getBoundingClientRect().width") > 30
+    page.locator(".leaflet-control-layers-base label", has_text="Hillshade only").click()
+    page.wait_for_timeout(300)
+    assert row.count() == 0
+    page.locator(".leaflet-control-layers-base label", has_text="Shaded relief").click()
+    page.wait_for_timeout(300)
+    assert row.count() == 1
+    page.unroute(pattern)
     assert page.console_errors == []
