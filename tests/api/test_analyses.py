@@ -206,14 +206,15 @@ def test_raster_series_shows_the_scenario_loss_inside_the_park(runs, session):
     assert after["habitat_ha"] == pytest.approx(before["habitat_ha"] + after["change_ha"])
 
 
-def test_a_failed_run_is_recorded_and_writes_nothing(engine, settings, demo, session):
-    before = session.execute(text("SELECT count(*) FROM habitat")).scalar_one()
-    with pytest.raises(NotFound):
-        an.run_habitat(engine, settings, ecosystems_run=987654)
-    session.expire_all()
-    run = an.list_runs(session, "habitat")[0]
-    assert run.status == "failed" and "987654" in run.error
-    assert session.execute(text("SELECT count(*) FROM habitat")).scalar_one() == before
+def test_a_failed_run_is_recorded_and_writes_nothing(db_tx, settings):
+    with Session(db_tx.engine) as session:
+        before = session.execute(text("SELECT count(*) FROM habitat")).scalar_one()
+        with pytest.raises(NotFound):
+            an.run_habitat(db_tx.engine, settings, ecosystems_run=987654)
+        session.expire_all()
+        run = an.list_runs(session, "habitat")[0]
+        assert run.status == "failed" and "987654" in run.error
+        assert session.execute(text("SELECT count(*) FROM habitat")).scalar_one() == before
 
 
 def test_bad_parameters_are_refused(engine, settings, demo):
