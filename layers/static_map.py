@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patheffects import withStroke
 from sqlalchemy import Connection, Float, bindparam, column, func, select, table
@@ -148,18 +147,28 @@ _rasters = table(
 
 def relief_sources(conn: Connection, data_dir: Path, frame: Frame) -> list[RasterSource]:
     """The registered DEMs that meet the frame, coarse first and finest last (finer data is
-    painted over coarser, as in the relief tiles)."""
+    painted over coarser, as in the relief tiles); those under a finer DEM that covers the
+    whole frame are left out."""
     w, s, e, n = frame.lonlat
     envelope = func.ST_MakeEnvelope(
         bindparam("w", w), bindparam("s", s), bindparam("e", e), bindparam("n", n), 4326
     )
     r = _rasters
     rows = conn.execute(
-        select(r.c.name, r.c.kind, r.c.path, r.c.nodata, r.c.properties, r.c.resolution).where(
-            r.c.kind == "dem", func.ST_Intersects(r.c.geom, envelope)
-        )
+        select(
+            r.c.name,
+            r.c.kind,
+            r.c.path,
+            r.c.nodata,
+            r.c.properties,
+            r.c.resolution,
+            func.ST_Covers(r.c.geom, envelope).label("covers"),
+        ).where(r.c.kind == "dem", func.ST_Intersects(r.c.geom, envelope))
     ).all()
     rows = sorted(rows, key=lambda row: (-(row.resolution[0] if row.resolution else 0), row.name))
+    covering = [i for i, row in enumerate(rows) if row.covers]
+    if covering:  # what a finer DEM covers entirely would be painted over: not read at all
+        rows = rows[covering[-1] :]
     out = []
     for row in rows:
         p = Path(row.path)
@@ -336,8 +345,8 @@ def render(
 ) -> tuple[bytes, Frame]:
     """The map around ``footprint`` as a PNG (no metadata), and its frame."""
     frame = frame_around(footprint, width=width, height=height)
+    # no canvas until it is saved: plotting draws nothing in between (Agg draws once)
     fig = Figure(figsize=(width / 100, height / 100), dpi=100, facecolor="#e9ecef")
-    FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     ax.set_xlim(frame.xmin, frame.xmax)
@@ -350,7 +359,7 @@ def render(
             style_shaded(elevation, dx=mpp, dy=mpp),
             extent=(frame.xmin, frame.xmax, frame.ymin, frame.ymax),
             origin="upper",
-            interpolation="bilinear",
+            interpolation="nearest",  # one pixel of the array to one of the image
             zorder=0,
         )
     for layer_id, style in LAYERS:
@@ -392,10 +401,11 @@ def render(
         va="bottom",
         fontsize=7.5,
         color="#333333",
-        wrap=True,
         bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5},
     )
     out = io.BytesIO()
     # no "Software" text chunk (matplotlib's default): the image says nothing but the map
-    fig.savefig(out, format="png", dpi=100, metadata={"Software": None})
+    fig.savefig(
+        out, format="png", dpi=100, metadata={"Software": None}, pil_kwargs={"compress_level": 3}
+    )
     return out.getvalue(), frame
