@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -22,7 +23,7 @@ from api.auth.secrets_store import secret_key
 from api.bodylimits import BodyLimitMiddleware
 from api.db.engine import make_engine
 from api.early_refusals import EarlyRefusalMiddleware
-from api.fastpath import CachedTileMiddleware
+from api.fastpath import CachedTileMiddleware, StaticFilesMiddleware
 from api.head import HeadAsGet, HeadWithoutBody
 from api.heavy import HeavyRequestMiddleware
 from api.i18n import LocaleMiddleware
@@ -52,11 +53,18 @@ from api.security_headers import SecurityHeadersMiddleware
 from api.services.grants_warmer import Warmer
 from api.services.prioritisation import Runner, expire_stale_runs
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
-from api.vendor import VendorFiles
+from api.vendor import VendorFiles, is_served
 from api.versions import ChangeListener, DataVersions
 from layers.tiles import MVT_MEDIA_TYPE
 
 log = logging.getLogger("irbis.app")
+
+#: The gzip middleware's options: the full stack's, and the static files' fast path's. Tiles
+#: are gzipped by their route, once per cached tile (api.ogc.tile_body).
+GZIP: dict[str, Any] = {
+    "minimum_size": 500,
+    "exclude_content_types": (*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT_MEDIA_TYPE),
+}
 
 #: Every router, in the order their routes are matched.
 ROUTERS = (
@@ -101,25 +109,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
     errors.install(app)
-    _add_middlewares(app)
+    files = _files()
+    _add_middlewares(app, files)
     for router in ROUTERS:
         app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if NODE_MODULES.is_dir():
-        app.mount("/vendor", VendorFiles(directory=NODE_MODULES), name="vendor")
+    for prefix, (mounted, _) in files.items():
+        app.mount(prefix, mounted, name=prefix.strip("/"))
     return app
 
 
-def _add_middlewares(app: FastAPI) -> None:
+def _files() -> dict[str, tuple[StaticFiles, Callable[[str], bool]]]:
+    """The mounted files: Irbis's own (all of them) and the front-end packages' (those
+    pages load, :func:`api.vendor.is_served`)."""
+    files: dict[str, tuple[StaticFiles, Callable[[str], bool]]] = {
+        "/static": (StaticFiles(directory=STATIC_DIR), lambda _path: True)
+    }
+    if NODE_MODULES.is_dir():
+        files["/vendor"] = (VendorFiles(directory=NODE_MODULES), is_served)
+    return files
+
+
+def _static_stack(files: Any) -> Any:
+    """The middlewares of the full stack that change a file's answer, round ``files``."""
+    return GZipMiddleware(SecurityHeadersMiddleware(files), **GZIP)
+
+
+def _add_middlewares(
+    app: FastAPI, files: dict[str, tuple[StaticFiles, Callable[[str], bool]]]
+) -> None:
     """From the innermost to the outermost."""
     app.add_middleware(HeadAsGet)  # the routes see HEAD as GET (api.head); the rest see HEAD
     app.add_middleware(SecurityHeadersMiddleware)  # inside gzip: it reads pages' scripts
-    # tiles are gzipped by their route, once per cached tile (api.ogc.tile_body)
-    app.add_middleware(
-        GZipMiddleware,
-        minimum_size=500,
-        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT_MEDIA_TYPE),
-    )
+    app.add_middleware(GZipMiddleware, **GZIP)
     app.add_middleware(RateLimitMiddleware)  # inside auth: limits per account
     app.add_middleware(HeavyRequestMiddleware, settings=app.state.settings)  # and this one
     app.add_middleware(AuthMiddleware)
@@ -133,6 +154,8 @@ def _add_middlewares(app: FastAPI) -> None:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     # in front of everything: cached public tiles for anonymous callers, as the stack would
     app.add_middleware(CachedTileMiddleware, state=app.state)
+    # and files, for anonymous callers, by the mounted apps in the same middlewares as above
+    app.add_middleware(StaticFilesMiddleware, state=app.state, mounts=files, wrap=_static_stack)
     app.add_middleware(HeadWithoutBody)  # HEAD gets GET's headers and no body, however answered
 
 

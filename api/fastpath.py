@@ -25,13 +25,19 @@ It answers only what is the same for everyone and asks nothing of the stack it s
   away, the full stack reads them again), and the tile in the cache.
 
 Everything else goes through the full stack, which fills the cache for the next request.
+
+:class:`StaticFilesMiddleware` does the same for the files under ``/static`` and ``/vendor``.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+import stat
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
+
+from starlette.staticfiles import StaticFiles
 
 from api import ogc
 from api.auth.middleware import SESSION_COOKIE
@@ -146,3 +152,86 @@ class CachedTileMiddleware:
         raw.append((b"content-type", MVT_MEDIA_TYPE.encode()))
         raw.extend(SECURITY_HEADERS)
         return {"type": "http.response.start", "status": 200, "headers": raw}, body
+
+
+#: Headers after which a request for a file is not answered here (the stack decides).
+_NOT_ANONYMOUS = (b"authorization", b"transfer-encoding")
+
+
+class StaticFilesMiddleware:
+    """Answers anonymous GET and HEAD requests for files under ``/static`` and ``/vendor``.
+
+    A page loads a dozen scripts, stylesheets, images and fonts; each went through every
+    middleware (session, locale, limits, refusals) although none changes a file's answer to
+    an anonymous caller. Here such a request is answered by the very apps the stack mounts,
+    wrapped in the same gzip and security-header middlewares with the same options
+    (``wrap``, see :func:`api.app.create_app`), so the answer is the stack's, header by header
+    (``tests/scaling/test_static_fast_path.py`` compares them). Only a request with no query
+    (``?lang=`` sets a cookie), no ``Authorization`` header, no session cookie, no body, an
+    accepted ``Host``, and a path that names a regular file the mount serves comes here; a
+    missing file, a refused one and everything else go through the full stack.
+
+    ``served`` counts the requests it answered."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        state: Any,
+        mounts: Mapping[str, tuple[StaticFiles, Callable[[str], bool]]],
+        wrap: Callable[[ASGIApp], ASGIApp],
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.served = 0
+        self._mounts = {
+            prefix: (files, serves, wrap(files)) for prefix, (files, serves) in mounts.items()
+        }
+        state.static_files = self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            answer = self._answer(scope)
+            if answer is not None:
+                self.served += 1
+                stack, child = answer
+                await stack(child, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _answer(self, scope: Scope) -> tuple[ASGIApp, Scope] | None:
+        """The app to answer with and its scope (as the mount would make it), or None."""
+        if scope.get("query_string"):
+            return None
+        path = scope["path"]
+        prefix, _, rest = path[1:].partition("/")
+        mount = self._mounts.get("/" + prefix)
+        if mount is None or not rest:
+            return None
+        host = None
+        for name, value in scope["headers"]:
+            if name in _NOT_ANONYMOUS:
+                return None
+            if name == b"cookie" and _SESSION in value:
+                return None
+            if name == b"content-length" and value.strip() not in (b"", b"0"):
+                return None
+            if name == b"host":
+                host = value
+        if not _host_allowed(self.state, host):
+            return None
+        files, serves, stack = mount
+        root = scope.get("root_path", "")
+        child = {
+            **scope,
+            "app_root_path": scope.get("app_root_path", root),
+            "root_path": root + "/" + prefix,
+            # the stack routes HEAD as GET (api.head): the same gzip decision, the same headers
+            "method": "GET",
+        }
+        relative = files.get_path(child)
+        if not serves(relative.replace(os.sep, "/")):
+            return None
+        _, found = files.lookup_path(relative)
+        if found is None or not stat.S_ISREG(found.st_mode):
+            return None
+        return stack, child

@@ -105,10 +105,11 @@ def test_other_requests_take_the_full_stack(app, served: TestClient) -> None:  #
     assert served.get(f"{TILE}?f=mvt").content == cached.content
     assert served.get(f"{TILE}?lang=ru").headers["set-cookie"].startswith("lang=ru")
     assert served.get(TILE, headers={"Host": "elsewhere.example"}).status_code == 400
-    served.head(TILE)  # HEAD is left to the stack (which answers it as it always did)
     assert _served(app) == before
     assert served.get(TILE).content == cached.content
     assert _served(app) == before + 1
+    head = served.head(TILE)  # HEAD too, without the body (api.head; tests/scaling/test_head.py)
+    assert _served(app) == before + 2 and head.status_code == 200 and head.content == b""
 
 
 def test_a_write_changes_the_fast_answer_at_once(app, served: TestClient, engine: Engine) -> None:  # type: ignore[no-untyped-def]
