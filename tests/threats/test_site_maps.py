@@ -13,13 +13,10 @@ from typing import Any
 import mapbox_vector_tile
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import Engine
 
 import morecantile
 
-from api.auth.testing import login, make_user
 from layers.maps import external_urls
 from layers.threats import SITE_CONTEXT
 from tests.threats.conftest import Session
@@ -113,12 +110,10 @@ def test_settlements_at_site_zoom_with_names_in_the_page_language(
     assert named & tiled, f"no settlement labelled in {lang}"
 
 
-def test_upload_preview_shows_the_site_in_context(app: Any, engine: Engine) -> None:
+def test_upload_preview_shows_the_site_in_context(tx_login_as: Any) -> None:
     """The upload page hands its map the same context as the threat pages."""
-    owner = make_user(engine, roles=["grantee"], grants=["SOS-CA-EX-08"])
-    with TestClient(app) as c:
-        login(c, owner)
-        html = c.get("/sites/upload", headers={"Accept-Language": "kk"}).text
+    c = tx_login_as("grantee", grants=["SOS-CA-EX-08"])
+    html = c.get("/sites/upload", headers={"Accept-Language": "kk"}).text
     data = re.search(r'<script id="site-map-data" type="application/json">(.*?)</script>', html)
     assert data, "the upload page's map has no context"
     site = json.loads(data.group(1))
