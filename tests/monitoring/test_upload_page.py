@@ -11,7 +11,6 @@ import re
 import zipfile
 from pathlib import Path
 
-import pytest
 from lxml import html as lhtml
 from openpyxl import Workbook
 from sqlalchemy import text
@@ -219,7 +218,7 @@ def _broken_workbook() -> bytes:
 def _bomb() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("records.csv", rows(*GOOD) + b" " * 30_000_000)
+        z.writestr("records.csv", rows(*GOOD) + b" " * 3_000_000)  # 3 MB, ratio ~1000
     return buf.getvalue()
 
 
@@ -245,34 +244,30 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("case", list(HOSTILE))
-def test_hostile_files_get_a_message_and_store_nothing(tx_login_as, db_tx, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_files_get_a_message_and_store_nothing(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
     own = tx_login_as("grantee", grants=[GRANT])
-    name, make, expected = HOSTILE[case]
     before = stored_records(db_tx)
-    got = check(own, make(), name)
-    assert 400 <= got.status_code < 500, (case, got.status_code)
-    assert expected in got.text, (case, got.text[-3000:])
-    assert not has(got.text, "store-form")
-    for leak in ("Traceback", "psycopg", "sqlalchemy", "/tmp/", "/work/", "site-packages"):
-        assert leak not in got.text, (case, leak)
+    for case, (name, make, expected) in HOSTILE.items():
+        got = check(own, make(), name)
+        assert 400 <= got.status_code < 500, (case, got.status_code)
+        assert expected in got.text, (case, got.text[-3000:])
+        assert not has(got.text, "store-form"), case
+        for leak in ("Traceback", "psycopg", "sqlalchemy", "/tmp/", "/work/", "site-packages"):
+            assert leak not in got.text, (case, leak)
     assert stored_records(db_tx) == before
 
 
-@pytest.mark.parametrize(
-    ("lang", "heading", "button"),
-    [
+def test_the_page_speaks_russian_and_kazakh(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+    own = tx_login_as("grantee", grants=[GRANT])
+    for lang, heading, button in (
         ("ru", "Загрузка записей мониторинга", "Проверить файл"),
         ("kk", "Мониторинг жазбаларын жүктеу", "Файлды тексеру"),
-    ],
-)
-def test_the_page_speaks_russian_and_kazakh(tx_login_as, db_tx, lang, heading, button) -> None:  # type: ignore[no-untyped-def]
-    own = tx_login_as("grantee", grants=[GRANT])
-    page = own.get("/monitoring/upload", params={"lang": lang})
-    assert doc(page.text).xpath("string(//h1)") == heading
-    assert button in doc(page.text).xpath("string(//*[@id='check'])")
-    bad = check(own, rows(f"{SITE},patrol_km,2024-06-03,,-4,,,"))
-    assert bad.status_code == 422 and "Upload monitoring records" not in bad.text
+    ):
+        page = own.get("/monitoring/upload", params={"lang": lang})
+        assert doc(page.text).xpath("string(//h1)") == heading
+        assert button in doc(page.text).xpath("string(//*[@id='check'])")
+        bad = check(own, rows(f"{SITE},patrol_km,2024-06-03,,-4,,,"))  # the cookie keeps it
+        assert bad.status_code == 422 and heading in bad.text
 
 
 def test_who_sees_the_form(tx_login_as, tx_client) -> None:  # type: ignore[no-untyped-def]
