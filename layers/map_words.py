@@ -32,6 +32,7 @@ SPEC_WORDS = (
     _l("Countries"),
     _l("Name"),
     _l("Name (Russian)"),
+    _l("Name (English)"),
     _l("ISO 3166 alpha-3"),
     _l("ISO 3166 alpha-2"),
     _l("Programme country"),

@@ -77,6 +77,13 @@ class SearchSource:
     latin: str | None = None
 
 
+#: Names in the reader's language where the data has them (Kazakh falls back to Russian).
+_NATIVE_NAMES = {
+    "en": ("name",),
+    "ru": ("name_ru", "name"),
+    "kk": ("name_kk", "name_ru", "name"),
+}
+
 SOURCES: tuple[SearchSource, ...] = (
     SearchSource(
         "settlements",
@@ -99,8 +106,12 @@ SOURCES: tuple[SearchSource, ...] = (
     ),
     SearchSource(
         "protected_areas",
-        ("name", "original_name"),
-        {"en": ("name",), "ru": ("name",), "kk": ("original_name", "name")},
+        ("name", "original_name", "name_ru", "name_kk"),
+        {
+            "en": ("name",),
+            "ru": ("name_ru", "name"),
+            "kk": ("name_kk", "original_name", "name_ru", "name"),
+        },
         rank=3,
     ),
     SearchSource(
@@ -110,9 +121,18 @@ SOURCES: tuple[SearchSource, ...] = (
         rank=4,
     ),
     SearchSource("grants", ("code", "title"), {"en": ("title", "code")}, rank=5),
-    SearchSource("lakes", ("name",), {"en": ("name",)}, rank=6),
-    SearchSource("regions", ("name",), {"en": ("name",)}, rank=6),
-    SearchSource("peaks", ("name",), {"en": ("name",)}, rank=7),
+    SearchSource("lakes", ("name", "name_ru", "name_kk"), _NATIVE_NAMES, rank=6),
+    SearchSource(
+        "regions",
+        ("name", "name_en", "name_ru", "name_kk"),
+        {
+            "en": ("name_en", "name"),
+            "ru": ("name_ru", "name_en", "name"),
+            "kk": ("name_kk", "name_ru", "name_en", "name"),
+        },
+        rank=6,
+    ),
+    SearchSource("peaks", ("name", "name_ru", "name_kk"), _NATIVE_NAMES, rank=7),
 )
 
 _LIKE_ESCAPE = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})

@@ -22,8 +22,8 @@ LAYERS = [
         columns=(
             Column("name", title="Name"),
             Column("original_name", title="Original name"),
-            Column("name_ru", title="Name in Russian", in_tiles=False),
-            Column("name_kk", title="Name in Kazakh", in_tiles=False),
+            Column("name_ru", title="Name (Russian)", in_tiles=False),
+            Column("name_kk", title="Name (Kazakh)", in_tiles=False),
             Column("designation", title="Designation"),
             Column("designation_type", title="Designation type", in_tiles=False),
             Column("iucn_category", title="IUCN category"),

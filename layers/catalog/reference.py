@@ -12,8 +12,8 @@ _NAMED = (
 #: Names in Russian and Kazakh (:mod:`api.demo.loader`'s reviewed gazetteer); the labels and the
 #: search read them, the tiles do not carry them.
 _NAMES_RU_KK = (
-    Column("name_ru", title="Name in Russian", in_tiles=False),
-    Column("name_kk", title="Name in Kazakh", in_tiles=False),
+    Column("name_ru", title="Name (Russian)", in_tiles=False),
+    Column("name_kk", title="Name (Kazakh)", in_tiles=False),
 )
 
 LAYERS = [
@@ -59,7 +59,7 @@ LAYERS = [
         geometry_type="MultiPolygon",
         columns=(
             *_NAMED,
-            Column("name_en", title="Name in English", in_tiles=False),
+            Column("name_en", title="Name (English)", in_tiles=False),
             *_NAMES_RU_KK,
             *PROVENANCE,
         ),

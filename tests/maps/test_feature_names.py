@@ -106,3 +106,22 @@ def test_loading_the_names_fills_only_empty_names(db_tx: Any) -> None:
             ).all()
         )
     assert got == {"Alakol": "озеро Алаколь", "Issyk-Kul": "Иссык-Куль (испр.)"}
+
+
+@pytest.mark.parametrize(
+    ("q", "lang", "name"),
+    [
+        ("Балхаш", "ru", "озеро Балхаш"),
+        ("Балқаш", "kk", "Балқаш көлі"),
+        ("Тянь-Шань", "ru", "Тянь-Шань"),
+        ("Tien Shan", "en", "Tien Shan"),
+        ("Иле-Алатау", "ru", "Иле-Алатауский национальный парк"),
+        ("пик Победы", "ru", "пик Победы"),
+    ],
+)
+def test_search_finds_features_by_their_russian_and_kazakh_names(
+    client: Any, q: str, lang: str, name: str
+) -> None:
+    r = client.get("/search", params={"q": q}, headers={"Accept-Language": lang})
+    assert r.status_code == 200, r.text
+    assert name in [hit["name"] for hit in r.json()["results"]]
