@@ -29,7 +29,7 @@ from layers import cql, params
 from layers.registry import get_layer
 from layers.spec import LayerSpec
 from layers.sql import LayerSQL, versions
-from layers.tiles import MVT_MEDIA_TYPE, TileCache
+from layers.tiles import MVT_MEDIA_TYPE, RASTER_RENDERING, TileCache
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -282,13 +282,21 @@ def version_tokens(request: Request, specs: Sequence[LayerSpec]) -> dict[str, st
 def rasters_version_token(request: Request) -> str:
     """The :func:`version_token` of the rasters' current data version, as raster tiles compare
     it (:mod:`api.routers.raster_tiles`): the relief basemap's tile URLs carry it."""
-    state = request.app.state
+    return version_token(rasters_version(request.app.state))
+
+
+def rasters_version(state: Any) -> str:
+    """The version raster tiles are drawn at: the ``rasters`` table's data version (from this
+    process's memory when the change listener is live, else read) and how tiles are drawn
+    (:data:`layers.tiles.RASTER_RENDERING`)."""
     known = getattr(state, "versions", None)
     if known is not None:
-        return version_token(str(known.of(["rasters"])))
-    with read_connection(state.engine) as conn:
-        rows = conn.execute(versions(("rasters",))).all()
-    return version_token(",".join(f"{t}:{v}" for t, v in rows))
+        data = str(known.of(["rasters"]))
+    else:
+        with read_connection(state.engine) as conn:
+            rows = conn.execute(versions(("rasters",))).all()
+        data = ",".join(f"{t}:{v}" for t, v in rows)
+    return f"{data};drawn:{RASTER_RENDERING}"
 
 
 def version_token(version: str) -> str:

@@ -40,6 +40,12 @@ from layers.sql import GEOMETRY, TILE_GEOMETRY_TYPE, LayerSQL
 #: Tile matrix sets served, by id.
 TMS_IDS = ("WebMercatorQuad", "WorldCRS84Quad")
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+#: How raster tiles are drawn (:mod:`layers.rastertiles`), part of their version
+#: (:func:`api.ogc.rasters_version`): a tile kept forever under ``?v=`` by a browser or a CDN
+#: is asked again under a new URL when the drawing changes, as when the data changes. Bump it
+#: with any change to the rendering (2: DEMs resampled cubic, a smooth hillshade at site
+#: scale). Kept here, not beside the rendering, so reading it imports no raster library.
+RASTER_RENDERING = "2"
 
 #: Tables with their geometry materialised in EPSG:3857 (migration 0011), and the zoom bands
 #: of their generalised copies: (last zoom served, column). Zooms past the last band read

@@ -24,7 +24,6 @@ from api.templating import render
 from geo.errors import InvalidInput, NotFound
 from geo.lazy import lazy_module
 from layers import geojson, tilejson
-from layers.sql import versions
 from layers.tiles import check_tile, get_tms
 
 if TYPE_CHECKING:
@@ -96,14 +95,8 @@ _LOOKUPS_KEPT = 64
 
 
 def _rasters_version(request: Request, engine: Any) -> str:
-    """The ``rasters`` table's data version, from this process's memory when the change
-    listener is live, else read (the same ``table:version`` form as vector layers)."""
-    known = getattr(request.app.state, "versions", None)
-    if known is not None:
-        return str(known.of(["rasters"]))
-    with ogc.read_connection(engine) as conn:
-        rows = conn.execute(versions(("rasters",))).all()
-    return ",".join(f"{t}:{v}" for t, v in rows)
+    """The version raster tiles are drawn at (:func:`api.ogc.rasters_version`)."""
+    return ogc.rasters_version(request.app.state)
 
 
 def _lookup_cached(

@@ -15,6 +15,7 @@ from api.auth import accounts
 from api.auth.testing import login, make_token, make_user
 from api.db.engine import transaction
 from api.ogc import IMMUTABLE, version_token
+from layers.tiles import RASTER_RENDERING
 
 TILE = "/collections/protected_areas/tiles/WebMercatorQuad/4/5/11"
 ITEMS = "/collections/protected_areas/items?limit=2"
@@ -156,7 +157,7 @@ def test_cached_raster_tile_sends_no_statement_and_versioned_is_immutable(
         version = conn.execute(
             text("SELECT version FROM layer_versions WHERE table_name = 'rasters'")
         ).scalar_one()
-    token = version_token(f"rasters:{version}")
+    token = version_token(f"rasters:{version};drawn:{RASTER_RENDERING}")
     current = served.get(f"{RASTER}&v={token}")
     assert current.headers["cache-control"] == IMMUTABLE
     stale = served.get(f"{RASTER}&v=0000000000000000")

@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 
 import mapbox_vector_tile
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from api import ogc
 from api.ogc import IMMUTABLE, STALE_VERSION_MAX_AGE, version_token
+from layers.tiles import RASTER_RENDERING
 
 LAYER = "protected_areas"
 Z, Y, X = 4, 5, 11
@@ -98,8 +101,29 @@ def test_the_maps_relief_carries_the_rasters_version(served: TestClient, engine)
         version = conn.execute(
             text("SELECT version FROM layer_versions WHERE table_name = 'rasters'")
         ).scalar_one()
-    assert tokens == {version_token(f"rasters:{version}")}
-    tile = served.get(
-        f"/rasters/relief/tiles/WebMercatorQuad/8/94/182.png?style=shaded&v={tokens.pop()}"
-    )
+    # the data's version and how the tiles are drawn
+    assert tokens == {version_token(f"rasters:{version};drawn:{RASTER_RENDERING}")}
+    token = tokens.pop()
+    url = f"/rasters/relief/tiles/WebMercatorQuad/8/94/182.png?style=shaded&v={token}"
+    tile = served.get(url)
     assert tile.status_code == 200 and tile.headers["cache-control"] == IMMUTABLE
+
+
+def test_a_new_drawing_of_raster_tiles_is_a_new_version(
+    served: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relief tiles kept forever by browsers under ``?v=`` are asked again under a new URL
+    when the drawing changes (as when DEMs were first resampled cubic), not only the data."""
+    (before,) = {token for _, token in RELIEF.findall(served.get("/atlas").text)}
+    url = "/rasters/relief/tiles/WebMercatorQuad/8/94/182.png?style=shaded&v={}"
+    old = served.get(url.format(before))
+    assert old.headers["cache-control"] == IMMUTABLE
+    monkeypatch.setattr(ogc, "RASTER_RENDERING", "next")
+    (after,) = {token for _, token in RELIEF.findall(served.get("/atlas").text)}
+    assert after != before
+    again = served.get(url.format(after))
+    assert again.headers["cache-control"] == IMMUTABLE
+    assert again.headers["etag"] != old.headers["etag"]
+    # the old URL is no longer the current version: kept only briefly
+    stale = served.get(url.format(before))
+    assert stale.headers["cache-control"] != IMMUTABLE
