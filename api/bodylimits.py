@@ -92,6 +92,9 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
     # a returned record corrected by its grantee: the same fields and evidence as a submission
     ("POST", r"/api/monitoring/records/[^/]+/resubmit", "upload", BodyRule(0, login=True)),
     ("POST", r"/monitoring/records/[^/]+/edit", "upload", BodyRule(0, login=True, page=True)),
+    # the bulk upload page: a CSV, workbook or ZIP checked, then stored by its token
+    ("POST", r"/monitoring/upload", "upload", BodyRule(0, login=True, page=True)),
+    ("POST", r"/monitoring/upload/store", "fixed", BodyRule(FORM_BYTES, login=True, page=True)),
     ("POST", r"/api/account/tokens", "fixed", BodyRule(FORM_BYTES, login=True)),
     ("DELETE", r"/api/account/tokens/[^/]+", "fixed", BodyRule(0, login=True)),
     ("POST", r"/account/tokens", "fixed", BodyRule(FORM_BYTES, login=True, page=True)),
