@@ -15,7 +15,7 @@ The demo loader fills them from the reviewed gazetteer ``api/demo/feature_names.
 OpenStreetMap file; an empty value means "the name as stored" (a reader of Kazakh falls back to
 Russian, then to the stored name).
 
-Revision ID: 0016_feature_names
+Revision ID: 0015_feature_names
 Revises: 0014_search_trigram
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_feature_names"
+revision = "0015_feature_names"
 down_revision = "0014_search_trigram"
 branch_labels = None
 depends_on = None
