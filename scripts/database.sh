@@ -42,6 +42,7 @@ for db in irbis irbis_test irbis_test_migrations "$@"; do
   fi
   run_sql "$db" "
 CREATE EXTENSION IF NOT EXISTS postgis;
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
 GRANT CONNECT ON DATABASE $db TO irbis_reader;
 GRANT USAGE ON SCHEMA public TO irbis_reader;
 ALTER DEFAULT PRIVILEGES FOR ROLE irbis IN SCHEMA public GRANT SELECT ON TABLES TO irbis_reader;"
