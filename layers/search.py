@@ -170,6 +170,19 @@ def _first(pairs: list[tuple[ColumnElement[bool], ColumnElement[Any]]]) -> Colum
     return func.coalesce(*(case((cond, value), else_=null()) for cond, value in pairs))
 
 
+def _whereabouts(geom: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """A found feature's ``lon``, ``lat`` (a point on it, 5 decimals) and bbox (``xmin`` ...)."""
+    point = func.ST_PointOnSurface(geom)
+    return [
+        func.round(cast(func.ST_X(point), Numeric), 5).label("lon"),
+        func.round(cast(func.ST_Y(point), Numeric), 5).label("lat"),
+        cast(func.ST_XMin(geom), Float).label("xmin"),
+        cast(func.ST_YMin(geom), Float).label("ymin"),
+        cast(func.ST_XMax(geom), Float).label("xmax"),
+        cast(func.ST_YMax(geom), Float).label("ymax"),
+    ]
+
+
 def search_query(
     q: str, lang: str, *, limit: int = 10, sources: tuple[SearchSource, ...] = SOURCES
 ) -> Select[Any]:
@@ -217,7 +230,6 @@ def search_query(
         started = or_(*hits)
         matched = _first(pairs)
         geom = view.raw_geom
-        point = func.ST_PointOnSurface(geom)
         names = src.names.get(lang) or src.names["en"]
         weight = (
             cast(func.coalesce(view.column_of(src.weight, Float), 0), Float)
@@ -235,12 +247,7 @@ def search_query(
                 case((started, 1.0), else_=cast(score, Float)).label("score"),
                 literal(src.rank, Integer).label("rank"),
                 weight.label("weight"),
-                func.round(cast(func.ST_X(point), Numeric), 5).label("lon"),
-                func.round(cast(func.ST_Y(point), Numeric), 5).label("lat"),
-                cast(func.ST_XMin(geom), Float).label("xmin"),
-                cast(func.ST_YMin(geom), Float).label("ymin"),
-                cast(func.ST_XMax(geom), Float).label("xmax"),
-                cast(func.ST_YMax(geom), Float).label("ymax"),
+                *_whereabouts(geom),
             )
             .select_from(view.from_clause())
             .where(*view.where_public(), geom.is_not(null()), or_(*hits, *alikes))
