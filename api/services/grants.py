@@ -490,7 +490,8 @@ class ImportReport:
         }
 
 
-def _cell(value: Any) -> str:
+def spreadsheet_cell(value: Any) -> str:
+    """A spreadsheet cell as text: empty for none, dates as YYYY-MM-DD, else trimmed."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
@@ -568,7 +569,7 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
         for i, r in enumerate(sheet.iter_rows(values_only=True)):
             if i > MAX_IMPORT_ROWS + 1:
                 raise InvalidInput(f"at most {MAX_IMPORT_ROWS:,} grants per import")
-            rows.append([_cell(c) for c in r])
+            rows.append([spreadsheet_cell(c) for c in r])
         return rows
     finally:
         book.close()

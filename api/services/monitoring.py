@@ -53,6 +53,7 @@ from api.db.models import (
     MonitoringState,
     Species,
 )
+from api.services.grants import spreadsheet_cell
 from api.services.sites import get_grant, limits_for
 from api.services.threat_reports import evidence_path, stored_evidence
 from api.settings import Settings
@@ -689,16 +690,6 @@ def is_workbook(data: bytes) -> bool:
         return False
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
-
 def read_xlsx(data: bytes, limits: ArchiveLimits) -> list[dict[str, str]]:
     """The rows of the first worksheet of an XLSX workbook (a header with
     :data:`CSV_COLUMNS`; dates as dates or as YYYY-MM-DD text). A workbook is a ZIP archive:
@@ -714,7 +705,7 @@ def read_xlsx(data: bytes, limits: ArchiveLimits) -> list[dict[str, str]]:
             for i, r in enumerate(book.worksheets[0].iter_rows(values_only=True)):
                 if i > MAX_CSV_ROWS + 1:
                     raise InvalidInput(f"at most {MAX_CSV_ROWS:,} rows per file; split it")
-                lines.append([_cell(c) for c in r])
+                lines.append([spreadsheet_cell(c) for c in r])
         finally:
             book.close()
     except InvalidInput:
