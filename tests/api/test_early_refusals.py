@@ -6,6 +6,7 @@ body is read. What the headers do not decide goes on to the stack."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -55,7 +56,10 @@ def _call(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], 
     async def run() -> None:
         await app(scope, receive, send)
 
-    anyio.run(run)
+    # in a thread of its own: a session fixture may hold an event loop in this one (the
+    # browser tests' Playwright), and anyio.run refuses to nest in it
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, run).result()
     return sent, len(reads), scope.get("state", {})
 
 

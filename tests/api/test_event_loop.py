@@ -81,6 +81,6 @@ def test_tiles_answer_promptly_while_a_large_photo_report_is_processed(server, e
     during = [s for finished, s in latencies if finished < result["done"]]
     # the report took a while (decoding and re-encoding 35 megapixels), and tiles kept coming:
     # had the work run on the event loop, a tile asked for meanwhile would have waited for it
-    assert result["seconds"] > 1.5, result["seconds"]
+    assert result["seconds"] > 1.0, result["seconds"]
     assert len(during) >= 3, latencies
     assert max(during) < result["seconds"] / 3, (during, result["seconds"])
