@@ -159,11 +159,6 @@ def _add_middlewares(
     app.add_middleware(HeadWithoutBody)  # HEAD gets GET's headers and no body, however answered
 
 
-#: How long a stopping app waits for its background threads (start-up checks, the grants
-#: warmer's computation under way) before it closes its connection pools.
-SHUTDOWN_WAIT_S = 30.0
-
-
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -174,10 +169,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.versions = DataVersions(app.state.engine)
         runner = app.state.prioritisation_runner = Runner(app.state.engine)
         # what no request waits for is done beside the start, not before the first request
-        after_start = threading.Thread(
+        threading.Thread(
             target=_after_start, args=(app.state.engine,), name="irbis-after-start", daemon=True
-        )
-        after_start.start()
+        ).start()
         listener = None
         if settings.database.listen:
             listener = app.state.change_listener = ChangeListener(
@@ -195,10 +189,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             runner.shutdown()  # the runs at work get a moment to end; the rest are marked
             if listener is not None:
                 listener.stop()
-                app.state.grants_warmer.stop(timeout=SHUTDOWN_WAIT_S)
-            # the background threads end before the pools close: a connection they took after
-            # dispose() would stay open in a new pool that nothing closes
-            after_start.join(SHUTDOWN_WAIT_S)
+                app.state.grants_warmer.stop()
             app.state.engine.dispose()
             app.state.reader_engine.dispose()
 
