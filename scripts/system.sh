@@ -53,6 +53,17 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
     fi
   fi
 fi
+# Room for several app processes (each a writer and a reader pool of 10 + 10, a change
+# listener and a grants warmer) and the test suite's servers: PostgreSQL's default of 100
+# connections is too few. Set once in the cluster's conf.d, and the cluster restarted for it.
+CONF_D=/etc/postgresql/15/main/conf.d
+if [ "$(id -u)" = "0" ] && [ -d "$CONF_D" ] && ! grep -qsx "max_connections = 300" "$CONF_D/irbis.conf"; then
+  echo "max_connections = 300" > "$CONF_D/irbis.conf"
+  chown postgres:postgres "$CONF_D/irbis.conf" 2>/dev/null || true
+  if pg_lsclusters -h 2>/dev/null | awk '$1=="15" && $2=="main"' | grep -q online; then
+    pg_ctlcluster 15 main restart
+  fi
+fi
 for _ in $(seq 1 30); do
   pg_isready -h 127.0.0.1 -p 5432 -q && exit 0
   sleep 1
