@@ -236,9 +236,17 @@ def test_the_relief_legend_is_a_ramp_shown_with_the_relief(page, live_server: st
     page.goto(f"{live_server}/collections/lakes/map", wait_until="domcontentloaded")
     row = page.locator(".irbis-legend .row", has_text="Elevation (m): -100–5500")
     row.wait_for(timeout=20_000)  # the tiles need not have come
-    ramp = row.locator(".swatch.ramp")
-    assert "linear-gradient" in ramp.evaluate("e => getComputedStyle(e).backgroundImage")
-    assert ramp.evaluate("e => e.getBoundingClientRect().width") > 30
+    # The legend is redrawn whenever a layer comes or goes, so the ramp is looked up and
+    # measured in one step (an element found before a redraw is detached, 0 px wide, after it).
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.irbis-legend .row')].some(r => {
+            const s = r.querySelector('.swatch.ramp');
+            return r.textContent.includes('Elevation (m): -100–5500') && s
+                && getComputedStyle(s).backgroundImage.includes('linear-gradient')
+                && s.getBoundingClientRect().width > 30;
+        })""",
+        timeout=10_000,
+    )
     page.locator(".leaflet-control-layers-base label", has_text="Hillshade only").click()
     page.wait_for_timeout(300)
     assert row.count() == 0
