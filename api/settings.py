@@ -25,7 +25,11 @@ class DatabaseSettings(BaseSettings):
 
     url: str = "postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis"
     reader_url: str | None = None
-    pool_size: int = 10
+    #: Connections each of a process's two pools (writer, reader) keeps open, with no overflow
+    #: beyond: at least the requests one process serves at once, so none is opened per request.
+    pool_size: int = Field(20, ge=1, le=1000)
+    #: Seconds after which a pooled connection is replaced as it is next taken.
+    pool_recycle_s: int = Field(1800, ge=1)
     statement_timeout_ms: int = 30_000
     #: Each process LISTENs for data-version and account changes (``api.versions``) on a
     #: direct connection to the primary (not through a transaction pooler); defaults to
@@ -198,6 +202,9 @@ class HeavySettings(BaseSettings):
     #: Heavy requests one client (an account, or else an address) may have running at once;
     #: beyond, 429 with ``Retry-After`` before the application does anything.
     concurrent: int = Field(2, ge=1, le=100)
+    #: Of those, reads with a CQL2 ``filter`` one client that is not logged in (an address)
+    #: may have running at once (parsing one holds the interpreter); 0: only ``concurrent``.
+    anonymous_filters: int = Field(1, ge=0, le=100)
     #: Heavy requests one client may start in a time (``limits`` notation), counted in the
     #: rate-limit store (``IRBIS_RATELIMIT_STORAGE_URI``).
     rate: str = "120/minute"
