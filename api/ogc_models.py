@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from morecantile.models import TileMatrixSet as TileMatrixSet  # the standard's own model
 
-from layers.links import GEOJSON, HTML, SCHEMA_JSON, STYLE_JSON
+from layers.links import GEOJSON, HTML, JSON, SCHEMA_JSON, STYLE_JSON
 
 
 class _Open(BaseModel):
@@ -94,9 +94,16 @@ class Feature(_Open):
     links: list[Link] | None = None
 
 
-class FeatureCollection(_Open):
+class FeatureFile(_Open):
+    """A downloaded GeoJSON file: the features, without paging."""
+
     type: Literal["FeatureCollection"]
     features: list[Feature]
+
+
+class FeatureCollection(FeatureFile):
+    """A page of features (OGC API Features)."""
+
     numberMatched: int | None = Field(default=None, ge=0)
     numberReturned: int = Field(ge=0)
     timeStamp: str | None = None
@@ -139,6 +146,24 @@ class TileJSON(_Open):
     bounds: list[float] | None = None
 
 
+class Raster(_Open):
+    """A registered raster (or the relief of every DEM) and its tile URL template."""
+
+    id: str
+    title: str
+    kind: str
+    styles: list[str]
+    tiles: str
+    source: str | None = None
+    licence: str | None = None
+    method: str | None = None
+    bounds: list[float] | None = Field(default=None, min_length=4, max_length=4)
+
+
+class Rasters(_Open):
+    rasters: list[Raster]
+
+
 class Style(_Open):
     """A MapLibre style (spec version 8)."""
 
@@ -146,6 +171,15 @@ class Style(_Open):
     name: str | None = None
     sources: dict[str, dict[str, Any]]
     layers: list[dict[str, Any]]
+
+
+class OGCException(_Open):
+    """An error (OGC API Common's exception schema): a code, what to do about it in English,
+    and for some errors structured details (which field, which units)."""
+
+    code: str
+    description: str
+    details: dict[str, Any] | None = None
 
 
 class GeoJSONResponse(JSONResponse):
@@ -160,7 +194,46 @@ class StyleJSONResponse(JSONResponse):
     media_type = STYLE_JSON
 
 
-def documented(model: type[BaseModel], *, html: bool = True) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route whose 200 is ``model`` (and an HTML page when asked)."""
-    content: dict[str, Any] = {HTML: {"schema": {"type": "string"}}} if html else {}
-    return {200: {"model": model, "content": content}}
+#: A body that is not text (a tile, a GeoPackage).
+BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
+#: An HTML page (the ``f=html`` alternate of a document, or an error page for a browser).
+_PAGE = {HTML: {"schema": {"type": "string"}}}
+_STATUSES: dict[int | str, str] = {
+    400: "A parameter cannot be used: the description says which and why",
+    404: "No such collection, feature, tile matrix set or raster",
+    "default": "Another error: 401 (a bad token), 413 (too many features to download), 429 "
+    "(too many requests) or 503 (the database is unavailable), both with Retry-After; 500",
+}
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the ETag given in If-None-Match is current"}
+}
+
+
+def errors(media_type: str | None = JSON) -> dict[int | str, dict[str, Any]]:
+    """The error answers of an OGC route: an :class:`OGCException` as JSON, or a page when a
+    browser asks. FastAPI documents a response's ``model`` in the route's media type
+    (``media_type``; JSON when the route names none), so a route serving another type (GeoJSON,
+    a style) refers to the component instead, which the JSON routes register."""
+    if media_type in (None, JSON):
+        error: dict[str, Any] = {"model": OGCException, "content": _PAGE}
+    else:
+        ref = {"$ref": "#/components/schemas/OGCException"}
+        error = {"content": {JSON: {"schema": ref}, **_PAGE}}
+    return {status: {**error, "description": text} for status, text in _STATUSES.items()}
+
+
+def documented(
+    model: type[BaseModel] | None = None,
+    *,
+    media_type: str | None = JSON,
+    html: bool = True,
+    cached: bool = False,
+    content: dict[str, Any] | None = None,
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for an OGC route whose response class serves ``media_type``: its 200 is
+    ``model`` (and an HTML page when ``html``), or ``content`` for a body that is not JSON
+    (tiles, files); a 304 when it answers conditional requests (``cached``); its errors."""
+    ok: dict[str, Any] = {"content": {**(_PAGE if html else {}), **(content or {})}}
+    if model is not None:
+        ok["model"] = model
+    return {200: ok, **(NOT_MODIFIED if cached else {}), **errors(media_type)}

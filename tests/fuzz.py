@@ -1,14 +1,17 @@
-"""Property-based API testing over the OpenAPI schema (schemathesis): no request gets a 5xx."""
+"""Property-based API testing over the OpenAPI schema (schemathesis): no request gets a 5xx,
+and, with ``checks``, every response is one the schema describes."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import CheckFunction
+from schemathesis.core.failures import FailureGroup
 
 #: Adjusts a generated case before it is sent (``n`` counts the requests sent so far) and
 #: returns the headers to send it with.
@@ -29,9 +32,13 @@ def fuzz_operations(
     examples: int,
     prepare: Prepare | None = None,
     timeout: float = 60,
+    checks: Sequence[CheckFunction] = (),
+    derandomize: bool = False,
 ) -> FuzzResult:
     """Send ``examples`` generated requests to each operation whose path matches
-    ``path_regex``; collect the statuses and every 5xx."""
+    ``path_regex``; collect the statuses, every 5xx and every response that fails one of
+    ``checks`` (schemathesis's, e.g. ``response_schema_conformance``). ``derandomize``: the
+    same requests on every run."""
     schema = schemathesis.openapi.from_url(f"{base_url}/api").include(path_regex=path_regex)
     out = FuzzResult()
     for result in schema.get_all_operations():
@@ -45,6 +52,7 @@ def fuzz_operations(
             database=None,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
+            derandomize=derandomize,
         )
         def run(case: Any) -> None:
             headers = prepare(case, sum(out.statuses.values())) if prepare else None
@@ -54,6 +62,16 @@ def fuzz_operations(
                 out.failures.append(
                     f"{case.method} {case.formatted_path} {case.query} {case.body!r}: "
                     f"{response.status_code}"
+                )
+            if not checks:
+                return
+            try:
+                case.validate_response(response, checks=list(checks), headers=headers)
+            except FailureGroup as group:
+                titles = "; ".join(f"{e.title}: {e.message}"[:300] for e in group.exceptions)
+                out.failures.append(
+                    f"{case.method} {case.formatted_path} {case.query} {headers}: "
+                    f"{response.status_code}: {titles}"
                 )
 
         run()

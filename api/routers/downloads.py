@@ -9,18 +9,31 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
+from api import ogc_models as m
 from api.deps import ReaderDep, SettingsDep
 from api.ogc import BBoxDep, DatetimeDep, FilterDep, ViewDep, filtered_read
+from api.ogc_models import documented
 from geo.errors import InvalidInput, TooLarge
 from layers import export
+from layers.links import GEOJSON
 from layers.sql import Query as ItemsQuery
 
 router = APIRouter(tags=["Downloads"])
 
 MAX_DOWNLOAD = 200_000
+#: The files other than GeoJSON, as the OpenAPI description gives them.
+FILES = {
+    export.FORMATS["gpkg"][0]: {"schema": m.BINARY},
+    "text/csv": {"schema": {"type": "string"}},
+}
 
 
-@router.get("/collections/{collectionId}/download", summary="Download a collection")
+@router.get(
+    "/collections/{collectionId}/download",
+    summary="Download a collection",
+    response_class=m.GeoJSONResponse,
+    responses=documented(m.FeatureFile, media_type=GEOJSON, html=False, content=FILES),
+)
 async def download(
     request: Request,
     view: ViewDep,

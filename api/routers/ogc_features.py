@@ -241,7 +241,7 @@ def queryables_document(request: Request, view: LayerSQL) -> dict[str, Any]:
     "/collections/{collectionId}/queryables",
     summary="Queryable properties",
     response_class=m.SchemaJSONResponse,
-    responses=documented(m.Queryables),
+    responses=documented(m.Queryables, media_type=SCHEMA_JSON),
 )
 def queryables(request: Request, view: ViewDep, f: FMT = None) -> Response:
     doc = queryables_document(request, view)
@@ -311,7 +311,7 @@ def _sort_links(
     "/collections/{collectionId}/items",
     summary="Features, filtered and paged",
     response_class=m.GeoJSONResponse,
-    responses=documented(m.FeatureCollection),
+    responses=documented(m.FeatureCollection, media_type=GEOJSON, cached=True),
 )
 async def items(
     request: Request,
@@ -393,7 +393,7 @@ async def items(
     "/collections/{collectionId}/items/{featureId}",
     summary="One feature",
     response_class=m.GeoJSONResponse,
-    responses=documented(m.Feature),
+    responses=documented(m.Feature, media_type=GEOJSON, cached=True),
 )
 def item_by_id(
     request: Request, view: ViewDep, engine: ReaderDep, featureId: str, f: FMT = None

@@ -16,6 +16,7 @@ from api.ogc import LayerDep, ViewDep
 from api.ogc_models import documented
 from geo.crs import REGION_BOUNDS
 from layers import dataset_tiles, geojson, styles, tilejson
+from layers.links import STYLE_JSON
 from layers.registry import layers
 from layers.spec import LayerSpec
 from layers.sql import LayerSQL
@@ -49,6 +50,9 @@ async def tile_dep(
 
 TileDep = Annotated[TileRequest, Depends(tile_dep)]
 
+
+#: A tile's body as the OpenAPI description gives it.
+MVT_CONTENT = {MVT_MEDIA_TYPE: {"schema": m.BINARY}}
 
 #: The attribution of every tileset (collections and the dataset).
 ATTRIBUTION = "Irbis · Natural Earth (public domain) · sources on /sources"
@@ -204,7 +208,7 @@ def tile_json(
     "/collections/{collectionId}/styles/default",
     summary="MapLibre style JSON",
     response_class=m.StyleJSONResponse,
-    responses=documented(m.Style, html=False),
+    responses=documented(m.Style, media_type=STYLE_JSON, html=False),
 )
 def style(request: Request, spec: LayerDep) -> Response:
     base = ogc.base_url(request)
@@ -221,7 +225,7 @@ def style(request: Request, spec: LayerDep) -> Response:
     "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
     summary="A vector tile (MVT)",
     response_class=Response,
-    responses={200: {"content": {MVT_MEDIA_TYPE: {}}}},
+    responses=documented(media_type=None, html=False, cached=True, content=MVT_CONTENT),
 )
 async def tile(
     request: Request,
@@ -414,7 +418,7 @@ def dataset_tile_json(
     "/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
     summary="A dataset vector tile (MVT): one layer per collection",
     response_class=Response,
-    responses={200: {"content": {MVT_MEDIA_TYPE: {}}}},
+    responses=documented(media_type=None, html=False, cached=True, content=MVT_CONTENT),
 )
 async def dataset_tile(
     request: Request,

@@ -19,7 +19,9 @@ from sqlalchemy import Connection, bindparam, column, func, select, table
 import morecantile
 
 from api import ogc
+from api import ogc_models as m
 from api.deps import ReaderDep, SettingsDep
+from api.ogc_models import documented
 from api.templating import render
 from geo.errors import InvalidInput, NotFound
 from geo.lazy import lazy_module
@@ -147,7 +149,7 @@ def _lookup(
     return rows, [_source(r, data_dir) for r in rows], kind
 
 
-@router.get("/rasters", summary="Registered rasters")
+@router.get("/rasters", summary="Registered rasters", responses=documented(m.Rasters))
 def rasters(
     request: Request, engine: ReaderDep, f: Annotated[str | None, Query()] = None
 ) -> Response:
@@ -184,7 +186,11 @@ def rasters(
     return Response(geojson.dumps({"rasters": items}), media_type=ogc.JSON)
 
 
-@router.get("/rasters/{name}/tiles/{tileMatrixSetId}/tilejson.json", summary="TileJSON of a raster")
+@router.get(
+    "/rasters/{name}/tiles/{tileMatrixSetId}/tilejson.json",
+    summary="TileJSON of a raster",
+    responses=documented(m.TileJSON, html=False),
+)
 def raster_tilejson(
     request: Request,
     engine: ReaderDep,
@@ -219,7 +225,9 @@ def raster_tilejson(
     "/rasters/{name}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}.png",
     summary="A PNG tile of a raster",
     response_class=Response,
-    responses={200: {"content": {PNG: {}}}},
+    responses=documented(
+        media_type=None, html=False, cached=True, content={PNG: {"schema": m.BINARY}}
+    ),
 )
 async def raster_tile(
     request: Request,
