@@ -8,6 +8,10 @@ middleware, which tells who is asking) bounds them per client, before routing, p
 database connection:
 
 - at most ``IRBIS_HEAVY_CONCURRENT`` (2) running at once per client; beyond, 429;
+- at most ``IRBIS_HEAVY_ANONYMOUS_FILTERS`` (1) reads with a CQL2 ``filter`` running at once
+  per client that is not logged in; beyond, 429. Parsing and translating a filter is pure
+  Python and holds the interpreter, so what one address may keep it busy with is bounded
+  before the filter is even read;
 - at most ``IRBIS_HEAVY_RATE`` (``limits`` notation) started per client; beyond, 429.
 
 A client is a logged-in account, or else the client address (the connection's, or, from a
@@ -77,6 +81,12 @@ HEAVY_ROUTES: tuple[HeavyRoute, ...] = (
 _COMPILED = tuple((r, re.compile(r.pattern)) for r in HEAVY_ROUTES)
 
 
+def has_filter(query_string: bytes) -> bool:
+    """Whether the query string carries a non-empty ``filter``."""
+    query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=False)
+    return any(name == "filter" and value.strip() for name, value in query)
+
+
 def is_heavy(method: str, path: str, query_string: bytes) -> bool:
     """Whether the request ``method path?query_string`` is heavy."""
     if method == "HEAD":
@@ -99,6 +109,8 @@ class HeavyLimits:
         self.enabled = s.enabled
         self.concurrent = s.concurrent
         self.slots = ClientSlots(s.concurrent)
+        self.anonymous_filters = s.anonymous_filters
+        self.filter_slots = ClientSlots(s.anonymous_filters)
         self.rate: list[RateLimitItem] = parse_many(s.rate) if s.rate.strip() else []
         self.exempt = frozenset(s.exempt_roles)
         self.hold_seconds = s.hold_seconds
@@ -150,6 +162,24 @@ class HeavyRequestMiddleware:
                 limits.busy_retry_after,
             )
             return
+        filtered = (
+            limits.anonymous_filters > 0
+            and key.startswith("addr:")
+            and has_filter(scope.get("query_string", b""))
+        )
+        if filtered and not limits.filter_slots.acquire(key):
+            limits.slots.release(key)
+            reads = (
+                "1 read" if limits.anonymous_filters == 1 else f"{limits.anonymous_filters} reads"
+            )
+            await self._refuse(
+                send,
+                key,
+                f"at most {reads} with a filter may run at once for a client that is not "
+                f"logged in: wait for yours to finish, then try again{LOG_IN}",
+                limits.busy_retry_after,
+            )
+            return
         try:
             wait = await self._rate_wait(scope, limits, key)
             if not wait:
@@ -157,6 +187,8 @@ class HeavyRequestMiddleware:
                 return
         finally:
             limits.slots.release(key)
+            if filtered:
+                limits.filter_slots.release(key)
         await self._refuse(
             send,
             key,

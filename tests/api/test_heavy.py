@@ -177,6 +177,66 @@ def test_beyond_two_running_heavy_requests_a_client_gets_429_and_others_are_serv
     assert again.status_code == 200 and again.json()["type"] == "FeatureCollection"
 
 
+def test_a_client_not_logged_in_runs_one_filtered_read_at_once(served: str, engine: Any) -> None:
+    """An anonymous filtered read of glaciers is blocked by a lock on the table; while it
+    runs, the same address's second filtered read (of another layer) is refused at once,
+    before its filter is parsed, while its bbox read, another address's filter and the same
+    address logged in are served. Once the first ends, a filter runs again."""
+    attacker = {"X-Forwarded-For": ATTACKER}
+    places = f"{served}/collections/places/items"
+    statuses: list[int] = []
+    with engine.connect() as lock:
+        lock.begin()
+        lock.execute(text("LOCK TABLE glaciers IN ACCESS EXCLUSIVE MODE"))
+        held = threading.Thread(
+            target=lambda: statuses.append(
+                httpx.get(
+                    f"{served}/collections/glaciers/items",
+                    params={"filter": "scalerank >= 0", "limit": "1"},
+                    headers=attacker,
+                    timeout=60,
+                ).status_code
+            )
+        )
+        held.start()
+        deadline = time.monotonic() + 20
+        while _waiting_reads(engine) < 1:
+            assert time.monotonic() < deadline, "the filtered read never reached the database"
+            time.sleep(0.05)
+
+        # a filter that does not even parse: refused before the parser sees it
+        t0 = time.perf_counter()
+        r = httpx.get(places, params={"filter": "((( not cql"}, headers=attacker, timeout=10)
+        assert time.perf_counter() - t0 < 2
+        assert r.status_code == 429, r.text[:300]
+        assert int(r.headers["retry-after"]) >= 1
+        assert r.headers["connection"] == "close"
+        body = r.json()
+        assert body["code"] == "too_many_requests"
+        assert "at most 1 read with a filter may run at once" in body["description"]
+        assert "not logged in" in body["description"] and "log in" in body["description"]
+        # the same address's other heavy read (within the 2 heavy ones) is served
+        bbox = httpx.get(places, params=BBOX, headers=attacker, timeout=10)
+        assert bbox.status_code == 200, bbox.text[:300]
+        # another address's filter, and the same address logged in, are served
+        flt = {"filter": "population > 100000", "limit": "1"}
+        other = httpx.get(places, params=flt, headers={"X-Forwarded-For": OTHER}, timeout=10)
+        assert other.status_code == 200, other.text[:300]
+        token = make_token(engine, make_user(engine, roles=["grantee"]))
+        as_user = httpx.get(
+            places,
+            params=flt,
+            headers={**attacker, "Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert as_user.status_code == 200, as_user.text[:300]
+        lock.rollback()
+    held.join(60)
+    assert statuses == [200]
+    again = httpx.get(places, params=flt, headers=attacker, timeout=30)
+    assert again.status_code == 200 and again.json()["type"] == "FeatureCollection"
+
+
 def test_beyond_the_rate_a_client_gets_429_until_the_window_passes(
     app_with: Callable[..., Any], clients: Callable[[Any, str], TestClient], engine: Any
 ) -> None:
