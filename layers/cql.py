@@ -15,6 +15,7 @@ recursion first, so they are refused with a message, never by a RecursionError.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import sys
@@ -182,6 +183,11 @@ def _ensure_stack(depth: int) -> None:
 def parse_filter(text: str, lang: str | None = None, limits: Limits = DEFAULT_LIMITS) -> ast.Node:
     """Parse a CQL2 text or JSON filter into a pygeofilter AST, within ``limits``.
 
+    The outcome for a text of at most :data:`PARSE_CACHE_MAX_CHARS` is kept (the last
+    :data:`PARSE_CACHE_SIZE` texts, by language and limits): a page of results and the next
+    one carry the same filter, and a refused filter asked again is refused without parsing
+    it again. The tree is shared, so it is only ever read.
+
     Raises
     ------
     InvalidInput
@@ -193,6 +199,40 @@ def parse_filter(text: str, lang: str | None = None, limits: Limits = DEFAULT_LI
         raise InvalidInput(f"filter-lang must be one of {', '.join(FILTER_LANGS)}, not {lang!r}")
     if len(text) > MAX_FILTER_CHARS:
         raise InvalidInput(f"filter is longer than {MAX_FILTER_CHARS} characters")
+    if len(text) <= PARSE_CACHE_MAX_CHARS:
+        outcome = _parsed_cached(text, lang, limits)
+    else:
+        outcome = _parsed(text, lang, limits)
+    if isinstance(outcome, _Refused):
+        raise outcome.error(outcome.message)
+    return outcome
+
+
+#: Parsed filters kept by :func:`parse_filter` (each up to about 100 kB for the longest).
+PARSE_CACHE_SIZE = 128
+#: Longer texts are parsed each time (a tree takes about 25 bytes a character).
+PARSE_CACHE_MAX_CHARS = 4_000
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A kept refusal: raised anew each time (a kept exception would keep its traceback)."""
+
+    error: type[InvalidInput]
+    message: str
+
+
+def _parsed(text: str, lang: str, limits: Limits) -> ast.Node | _Refused:
+    try:
+        return _parse(text, lang, limits)
+    except InvalidInput as exc:
+        return _Refused(type(exc), exc.message)
+
+
+_parsed_cached = functools.lru_cache(maxsize=PARSE_CACHE_SIZE)(_parsed)
+
+
+def _parse(text: str, lang: str, limits: Limits) -> ast.Node:
     try:
         if lang == "cql2-json":
             from pygeofilter.parsers.cql2_json import parse as parse_json
