@@ -24,6 +24,7 @@ from api.bodylimits import BodyLimitMiddleware
 from api.db.engine import make_engine
 from api.early_refusals import EarlyRefusalMiddleware
 from api.fastpath import CachedTileMiddleware, StaticFilesMiddleware
+from api.first_answer import FirstAnswer
 from api.head import HeadAsGet, HeadWithoutBody
 from api.heavy import HeavyRequestMiddleware
 from api.i18n import LocaleMiddleware
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
+    app.state.first_answer = threading.Event()  # set by FirstAnswer (the grants warmer waits)
     errors.install(app)
     files = _files()
     _add_middlewares(app, files)
@@ -157,6 +159,7 @@ def _add_middlewares(
     # and files, for anonymous callers, by the mounted apps in the same middlewares as above
     app.add_middleware(StaticFilesMiddleware, state=app.state, mounts=files, wrap=_static_stack)
     app.add_middleware(HeadWithoutBody)  # HEAD gets GET's headers and no body, however answered
+    app.add_middleware(FirstAnswer, event=app.state.first_answer)  # every answer counts
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -168,9 +171,22 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         )
         app.state.versions = DataVersions(app.state.engine)
         runner = app.state.prioritisation_runner = Runner(app.state.engine)
+        # A thread that outlives the app (a start-up check or a computation still at work when
+        # it stops) may take a connection after the pools were closed, which opens them again:
+        # such a thread closes them itself as it ends. Nobody waits for it.
+        closed = threading.Event()
+
+        def close_pools_if_stopped() -> None:
+            if closed.is_set():
+                app.state.engine.dispose()
+                app.state.reader_engine.dispose()
+
         # what no request waits for is done beside the start, not before the first request
         threading.Thread(
-            target=_after_start, args=(app.state.engine,), name="irbis-after-start", daemon=True
+            target=_after_start,
+            args=(app.state.engine, close_pools_if_stopped),
+            name="irbis-after-start",
+            daemon=True,
         ).start()
         listener = None
         if settings.database.listen:
@@ -182,10 +198,12 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             listener.start()
             # the grant portfolio computed at start and again after a write (needs the listener)
             app.state.grants_warmer = Warmer.for_app(app.state)
+            app.state.grants_warmer.on_exit = close_pools_if_stopped
             app.state.grants_warmer.start()
         try:
             yield
         finally:
+            closed.set()
             runner.shutdown()  # the runs at work get a moment to end; the rest are marked
             if listener is not None:
                 listener.stop()
@@ -196,7 +214,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     return lifespan
 
 
-def _after_start(engine: Engine) -> None:
+def _after_start(engine: Engine, on_exit: Callable[[], None]) -> None:
     """Start-up work that no request needs first, on a thread of its own.
 
     - the prioritisation runs that a stopped server left at work are marked so (pages about
@@ -209,4 +227,6 @@ def _after_start(engine: Engine) -> None:
         expire_stale_runs(engine)
     except SQLAlchemyError:
         log.warning("could not look for stopped prioritisation runs", exc_info=True)
+    finally:
+        on_exit()
     dummy_hash()

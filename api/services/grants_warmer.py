@@ -69,7 +69,14 @@ class Warmer:
     on once the versions have stayed the same for ``quiet_s`` (a burst of writes coalesces),
     and at the latest ``max_wait_s`` after it was first seen. At most ``keep`` answers are
     remembered, the least recently asked for forgotten first.
+
+    The computation made at start (:meth:`for_app`) waits until ``start_after`` is set (the
+    app's first answer, :class:`api.first_answer.FirstAnswer`) or ``start_delay_s`` have
+    passed, so that it does not compete with a fresh process's first requests.
     """
+
+    start_after: threading.Event | None = None
+    start_delay_s: float = 3.0
 
     def __init__(
         self,
@@ -93,6 +100,9 @@ class Warmer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: called as the thread ends (the app closes its pools there once it has stopped, so a
+        #: computation that outlived :meth:`stop` leaves no connection open)
+        self.on_exit: Callable[[], None] | None = None
         #: Rounds of recomputation made (each after a settled change), answers computed.
         self.rounds = 0
         self.computed = 0
@@ -100,9 +110,11 @@ class Warmer:
     @classmethod
     def for_app(cls, state: Any) -> Warmer:
         """The warmer of an application (``app.state``: its versions, engines and settings),
-        which computes the whole portfolio (JSON and page) as soon as it starts: the first
-        reader after a restart finds it warm too."""
+        which computes the whole portfolio (JSON and page) once the process has answered its
+        first request (``state.first_answer``) or a few seconds after it starts: a reader
+        after that finds it warm too."""
         warmer = cls(state.versions)
+        warmer.start_after = getattr(state, "first_answer", None)
         reader, primary = _reader_and_primary(state)
         metres = state.settings.grants.threat_distance_m
         for raw in (True, False):
@@ -185,10 +197,24 @@ class Warmer:
             seen = again
         return seen
 
+    def _first_answered(self) -> bool:
+        """Wait until ``start_after`` is set or ``start_delay_s`` have passed (False when asked
+        to stop meanwhile)."""
+        deadline = time.monotonic() + self.start_delay_s
+        while self.start_after is not None and not self.start_after.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if self._stop.wait(min(left, 0.05)):
+                return False
+        return not self._stop.is_set()
+
     def run(self) -> None:
         """The thread's loop (returns when :meth:`stop` is called)."""
         last: Mapping[str, int] | None = None
         if self._prime:
+            if not self._first_answered():
+                return
             try:
                 self.warm_now()
             except Exception:
@@ -208,10 +234,19 @@ class Warmer:
                 log.exception("the grants warmer could not read the data versions")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="irbis-grants-warmer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run_then_exit, name="irbis-grants-warmer", daemon=True
+        )
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def _run_then_exit(self) -> None:
+        try:
+            self.run()
+        finally:
+            if self.on_exit is not None:
+                self.on_exit()
+
+    def stop(self, timeout: float = 1.0) -> None:
         self._stop.set()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import text
 
+from api.db.engine import make_engine
 from api.services import grants as gs
 from api.services.grants_warmer import WATCHED, Recipe, Warmer
 from api.versions import DataVersions
@@ -142,6 +143,35 @@ def test_a_reader_waits_for_the_computation_in_flight(engine) -> None:  # type: 
     assert len(calls) == 1 and len(got) == 3 and got[0] is got[1] is got[2]
 
 
+def test_a_computation_that_outlives_stop_leaves_no_connection_open(migrated, settings) -> None:  # type: ignore[no-untyped-def]
+    """The app closes its pools once the warmer is told to stop, without waiting for it; a
+    computation still at work then opens a pool again, and the warmer's ``on_exit`` (the app
+    closes its pools there once it has stopped) leaves none of its connections open."""
+    engine = make_engine(migrated, settings=settings.database)
+    closed, started, release = threading.Event(), threading.Event(), threading.Event()
+
+    def compute(known: Mapping[str, int]) -> None:
+        started.set()
+        release.wait(10)  # still at work when the app stops
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    w = Warmer(_Versions(), poll_s=0.01)
+    w.remember("answer", Recipe(("grants",), compute))
+    w._prime = True
+    w.on_exit = lambda: engine.dispose() if closed.is_set() else None
+    w.start()
+    assert started.wait(10)
+    w.stop(timeout=0.05)  # as the app's lifespan does, then:
+    closed.set()
+    engine.dispose()
+    assert w._thread is not None and w._thread.is_alive()
+    release.set()
+    w._thread.join(10)
+    assert not w._thread.is_alive()
+    assert engine.pool.checkedin() == 0  # without on_exit: the computation's connection
+
+
 def test_a_new_process_computes_the_portfolio_at_start(app) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
@@ -159,6 +189,7 @@ def test_a_new_process_computes_the_portfolio_at_start(app) -> None:  # type: ig
         warm = gs.PORTFOLIO_CACHE.peek(key)
         assert isinstance(warm, bytes)
         assert c.get("/api/portfolio").content == warm
+    state.grants_warmer._thread.join(10)
     assert not state.grants_warmer._thread.is_alive()  # stopped with the app
 
 
@@ -185,7 +216,8 @@ def test_the_app_warms_the_portfolio_after_a_write(client, login_as) -> None:  #
             gs.PortfolioFilter(),
             client.app.state.settings.grants.threat_distance_m,
         )
-        assert _wait(lambda: gs.PORTFOLIO_CACHE.peek(key) is not gs._MISS), "not warmed"
+        # (the round counted may be one that began before the write: the next one follows it)
+        assert _wait(lambda: gs.PORTFOLIO_CACHE.peek(key) is not gs._MISS, 30), "not warmed"
         warm = gs.PORTFOLIO_CACHE.peek(key)
         got = client.get("/api/portfolio")
         assert got.content == warm and title.encode() in got.content
