@@ -18,9 +18,13 @@ answers) is forgotten when the transaction ends (:func:`forget_versioned_answers
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
@@ -28,9 +32,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from api.services import grants
+from api.versions import DataVersions
 
 #: The name the dialect below is registered under (``postgresql+<name>://``).
 DRIVER = "irbis_rollback"
+
+#: The setting holding the time the app's current transaction began (:func:`transaction_clock`).
+CLOCK_SETTING = "irbis.test_transaction_time"
 
 
 @dataclass
@@ -52,10 +60,13 @@ class Savepoints:
     stack: list[_Open] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     out_of_order: int = 0
+    clock: bool = False  # each app transaction gets its own time (:func:`transaction_clock`)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def begin(self, conn: Any) -> None:
         with self.lock:
+            if self.clock and not self.stack:
+                _run(conn, f"SELECT set_config('{CLOCK_SETTING}', clock_timestamp()::text, true)")
             self.seq += 1
             name = f"app_tx_{self.seq}"
             _run(conn, f"SAVEPOINT {name}")
@@ -173,6 +184,57 @@ def bind(conn: Connection, reader_role: str) -> RolledBack:
         reader_engine=_bound_engine(conn, savepoints, reader_role),
         savepoints=savepoints,
     )
+
+
+@asynccontextmanager
+async def _no_lifespan(app: object) -> AsyncIterator[None]:
+    yield
+
+
+@contextmanager
+def bound_app(app: FastAPI, rolled_back: RolledBack) -> Iterator[FastAPI]:
+    """``app`` started (its lifespan run once), with its engines (so its sessions,
+    dependencies and middlewares) swapped for ``rolled_back``'s: every request runs in the
+    test's transaction. Clients entered while it is bound do not run the lifespan again; its
+    own engines are put back before it stops."""
+    with TestClient(app):
+        state, router = app.state, app.router
+        real = (state.engine, state.reader_engine, state.versions, router.lifespan_context)
+        state.engine, state.reader_engine = rolled_back.engine, rolled_back.reader_engine
+        state.versions = DataVersions(rolled_back.engine)
+        router.lifespan_context = _no_lifespan
+        try:
+            yield app
+        finally:
+            state.engine, state.reader_engine, state.versions, router.lifespan_context = real
+    assert rolled_back.savepoints.out_of_order == 0, "the app ended transactions out of order"
+
+
+#: Audit rows take the time the app's transaction began, as ``now()`` does for a real one.
+_CLOCK_SQL = f"""
+CREATE FUNCTION irbis_test_transaction_time() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.at := COALESCE(NULLIF(current_setting('{CLOCK_SETTING}', true), '')::timestamptz, NEW.at);
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER irbis_test_transaction_time BEFORE INSERT ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION irbis_test_transaction_time();
+"""
+
+
+def transaction_clock(rolled_back: RolledBack) -> None:
+    """Give each transaction of the app its own time in the audit log.
+
+    The audit trigger stamps rows with ``now()``, the time the *test's* transaction began, so
+    every change made through the bound engines would carry one time, and what groups changes
+    by transaction (a grant's history) would see one transaction. Here the outermost savepoint
+    of each app transaction records ``clock_timestamp()``, and a trigger (made inside the
+    test's transaction, gone with it) stamps the audit rows with it: what a committed
+    transaction's ``now()`` would have given. Rows written by the test outside the app's
+    transactions keep the time of the last one (or the test's start)."""
+    rolled_back.connection.exec_driver_sql(_CLOCK_SQL)
+    rolled_back.savepoints.clock = True
 
 
 #: What the process keeps by data version: answers computed in a rolled-back transaction.

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from api.auth.principal import Principal, Role
 from api.db.models import AuditLog
 from api.services import grants as gs
+from tests.rollback import RolledBack, transaction_clock
 
 ADMIN = Principal(user_id=1, username="history-test", roles=frozenset({Role.admin}))
 
@@ -39,7 +40,8 @@ def _per_table(rows: list[gs.AuditRow], table: str) -> list[gs.AuditRow]:
 
 
 @pytest.fixture
-def edited_grant(tx_login_as) -> str:  # type: ignore[no-untyped-def]
+def edited_grant(db_tx: RolledBack, tx_login_as) -> str:  # type: ignore[no-untyped-def]
+    transaction_clock(db_tx)  # one time per request, as committed transactions have
     admin = tx_login_as("admin")
     code = f"HA-{secrets.token_hex(3).upper()}"
     csrf = {"X-CSRF-Token": admin.csrf}

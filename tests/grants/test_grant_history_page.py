@@ -1,5 +1,8 @@
 """The grant's history as a page: who changed what and when, old -> new under readable field
-names, for the roles that see the JSON (administrators, analysts, the grant's grantees)."""
+names, for the roles that see the JSON (administrators, analysts, the grant's grantees).
+
+Each test runs in a transaction rolled back at its end; each request's changes keep a time of
+their own (:func:`tests.rollback.transaction_clock`), as committed transactions would."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import secrets
 from html.parser import HTMLParser
 
 import pytest
+
+from tests.rollback import RolledBack, transaction_clock
 
 
 class _Rows(HTMLParser):
@@ -38,8 +43,9 @@ def _rows(html: str) -> list[str]:
 
 
 @pytest.fixture
-def changed_grant(login_as):  # type: ignore[no-untyped-def]
-    admin = login_as("admin", username=f"hist-admin-{secrets.token_hex(3)}")
+def changed_grant(db_tx: RolledBack, tx_login_as):  # type: ignore[no-untyped-def]
+    transaction_clock(db_tx)
+    admin = tx_login_as("admin", username=f"hist-admin-{secrets.token_hex(3)}")
     code = f"H-{secrets.token_hex(3).upper()}"
     body = {
         "code": code,
@@ -80,17 +86,17 @@ def test_history_page_shows_who_changed_what_old_to_new(changed_grant) -> None: 
     assert f'href="/grants/{code}/history"' in page.text
 
 
-def test_history_page_follows_the_json_rule(changed_grant, login_as, client) -> None:  # type: ignore[no-untyped-def]
+def test_history_page_follows_the_json_rule(changed_grant, tx_login_as, tx_client) -> None:  # type: ignore[no-untyped-def]
     code, _admin = changed_grant
-    anonymous = client.get(f"/grants/{code}/history", follow_redirects=False)
+    anonymous = tx_client.get(f"/grants/{code}/history", follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
-    assert "/history" not in client.get(f"/grants/{code}").text
-    assert login_as("analyst").get(f"/grants/{code}/history").status_code == 200
-    assert login_as("grantee", grants=[code]).get(f"/grants/{code}/history").status_code == 200
-    other = login_as("grantee", grants=["SOS-CA-EX-01"])
+    assert "/history" not in tx_client.get(f"/grants/{code}").text
+    assert tx_login_as("analyst").get(f"/grants/{code}/history").status_code == 200
+    assert tx_login_as("grantee", grants=[code]).get(f"/grants/{code}/history").status_code == 200
+    other = tx_login_as("grantee", grants=["SOS-CA-EX-01"])
     assert other.get(f"/grants/{code}/history").status_code == 403
     assert other.get(f"/api/grants/{code}/history").status_code == 403
-    assert login_as("admin").get("/grants/NOPE/history").status_code == 404
+    assert tx_login_as("admin").get("/grants/NOPE/history").status_code == 404
 
 
 def test_history_page_speaks_russian(changed_grant) -> None:  # type: ignore[no-untyped-def]

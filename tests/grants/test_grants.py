@@ -13,6 +13,8 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import text
 
+from tests.rollback import transaction_clock
+
 SL, GG = "Panthera uncia", "Gazella subgutturosa"
 OWN = "SOS-CA-EX-05"
 
@@ -53,8 +55,9 @@ def _count(engine: Any, code: str) -> int:
 
 
 @pytest.mark.parametrize("role", ["admin", "analyst"])
-def test_managers_register_edit_and_close_a_grant_with_history(login_as, engine, role) -> None:
-    c = login_as(role)
+def test_managers_register_edit_and_close_a_grant_with_history(db_tx, tx_login_as, role) -> None:
+    transaction_clock(db_tx)  # each request's changes a time of their own, as when committed
+    c = tx_login_as(role)
     body = _grant()
     r = c.post("/api/grants", json=body, headers=_auth(c))
     assert r.status_code == 201, r.text
