@@ -71,3 +71,61 @@ def test_an_unexplained_ratio_outside_the_band_stops_the_script(
     cl.table(_modelled(1_400_000.0))  # ratio 0.89: inside 0.67–1.5, no explanation needed
     with pytest.raises(SystemExit, match="not explained"):
         cl.table(_modelled(500_000.0))  # ratio 0.32
+
+
+def _kazakhstan_shares(mountain: float, desert: float, arid: float) -> pd.DataFrame:
+    rows = [
+        ("mountain share", "KAZ", mountain, "%"),
+        ("desert share", "KAZ", desert, "%"),
+        ("arid lowland share", "KAZ", arid, "%"),
+        # no published desert or arid share elsewhere: these rows are not shown
+        ("desert share", "UZB", 60.0, "%"),
+        ("arid lowland share", "UZB", 80.0, "%"),
+    ]
+    return pd.DataFrame(rows, columns=["what", "iso3", "modelled", "unit"])
+
+
+def test_kazakhstan_shares_compare_with_the_figures_read_at_their_source(cl: ModuleType) -> None:
+    text = cl.table(_kazakhstan_shares(5.6, 24.0, 90.0))
+    rows = _rows(text)
+    mountain = rows[("mountain share", "Kazakhstan")]
+    # the CBD Secretariat's profile: mountain 7 %, desert 32 %
+    assert mountain[3] == "7.0 %" and mountain[4] == "0.80" and mountain[5] == "[CBD]"
+    assert "12.4 %" in mountain[6] and "[LOC96]" in mountain[6]
+    desert = rows[("desert share", "Kazakhstan")]
+    assert desert[3] == "32.0 %" and desert[4] == "0.75" and desert[5] == "[CBD]"
+    assert "44 % [KZ58]" in desert[6] and "secondary" in desert[6]
+    # the Library of Congress's "more than three-quarters": a lower bound, ratio against 75 %
+    arid = rows[("arid lowland share", "Kazakhstan")]
+    assert arid[3].startswith("75.0 %") and "lower bound" in arid[3]
+    assert arid[4] == "1.20" and arid[5] == "[LOC06]"
+    assert not any(
+        k[1] == "Uzbekistan" and "share" in k[0] and k[0] != "mountain share" for k in rows
+    )
+    # the quotes and the addresses they were read at
+    refs = {line.split(" ", 2)[1]: line for line in text.splitlines() if line.startswith("- [")}
+    assert "desert (32%), and mountain (7%)" in refs["[CBD]"]
+    assert "cbd.int/countries/profile/?country=kz" in refs["[CBD]"]
+    assert "More than three-quarters of the country is desert or semi-desert" in refs["[LOC06]"]
+    assert "hitpages.com/doc/4508415359451136/3/" in refs["[LOC06]"]
+    assert "Only 12.4 percent of Kazakstan is mountainous" in refs["[LOC96]"]
+
+
+def test_figures_not_read_at_their_source_name_the_secondary_source(cl: ModuleType) -> None:
+    text = cl.table(_modelled(1_500_000.0))
+    refs = {line.split(" ", 2)[1]: line for line in text.splitlines() if line.startswith("- [")}
+    # the four Survival Strategy figures as the reproduction gives them, and where it is
+    for figure in ("Kazakhstan/50,000", "Kyrgyz Republic/105,000", "Tajikistan/100,000"):
+        assert figure in refs["[SLSS03]"]
+    assert "Uzbekistan/10,000" in refs["[SLSS03]"]
+    for p in cl.PUBLISHED:
+        if p.source == cl.SLSS:
+            assert f"/{p.value:,.0f}/" in refs["[SLSS03]"], p
+    assert "**Secondary source**" in refs["[SLSS03]"]
+    assert "blogspot.com/2008/11/snow-leopard.html" in refs["[SLSS03]"]
+    assert "**Secondary source**" in refs["[MK01]"] and "multiurok.ru" in refs["[MK01]"]
+    assert "unbroken range throughout the semidesert and desert zones" in refs["[MK01]"]
+    assert "**Secondary source**" in refs["[KZ58]"] and "advantour.com" in refs["[KZ58]"]
+    # the 58 % used for the gazelle's former range is the one the secondary source gives
+    assert "(44%) and semi-deserts (14%)" in refs["[KZ58]"]
+    assert pytest.approx((0.44 + 0.14) * 2_724_900) == cl.KAZ_DESERT_ZONES_KM2
