@@ -18,16 +18,21 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from functools import cache
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import LazyProxy
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.settings import REPO_ROOT
+from geo.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from babel.messages import mofile, pofile
+else:  # a catalog is read when its language is first asked for (cold start, geo.lazy)
+    mofile = lazy_module("babel.messages.mofile")
+    pofile = lazy_module("babel.messages.pofile")
 
 LOCALE_DIR = REPO_ROOT / "locale"
 DEFAULT = "en"
@@ -47,9 +52,9 @@ def translations(lang: str) -> _gettext.NullTranslations:
     if lang == DEFAULT or not po.exists():
         return _gettext.NullTranslations()
     with po.open("rb") as f:
-        catalog = read_po(f, locale=lang)
+        catalog = pofile.read_po(f, locale=lang)
     buf = BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)
+    mofile.write_mo(buf, catalog, use_fuzzy=False)
     buf.seek(0)
     return _gettext.GNUTranslations(buf)
 

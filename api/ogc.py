@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -25,11 +25,17 @@ from sqlalchemy.exc import DBAPIError
 from api.auth.principal import get_principal
 from api.concurrency import client_key, filter_slots, too_many
 from geo.errors import InvalidInput, TooLarge
-from layers import cql, params
+from geo.lazy import lazy_module
+from layers import params
 from layers.registry import get_layer
 from layers.spec import LayerSpec
 from layers.sql import LayerSQL, versions
 from layers.tiles import MVT_MEDIA_TYPE, RASTER_RENDERING, TileCache
+
+if TYPE_CHECKING:
+    from layers import cql
+else:  # pygeofilter: only a request with a filter needs it (cold start, geo.lazy)
+    cql = lazy_module("layers.cql")
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -46,12 +52,15 @@ LayerDep = Annotated[LayerSpec, Depends(layer_dep)]
 
 async def view_dep(spec: LayerDep, request: Request) -> LayerSQL:
     """The layer's SQL as the current principal may see it."""
-    principal = get_principal(request)
-    settings = request.app.state.settings
+    return view_of(request, spec)
+
+
+def view_of(request: Request, spec: LayerSpec) -> LayerSQL:
+    """:func:`view_dep` for a route that takes the layer only."""
     return LayerSQL(
         spec,
-        privileged=principal.sees_sensitive,
-        cell_deg=settings.features.sensitive_cell_deg,
+        privileged=get_principal(request).sees_sensitive,
+        cell_deg=request.app.state.settings.features.sensitive_cell_deg,
     )
 
 

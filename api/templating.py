@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from api import i18n, ogc
@@ -19,11 +18,15 @@ from api.vocabulary import word
 from geo.lazy import lazy_module
 
 if TYPE_CHECKING:
+    from fastapi import templating as fastapi_templating
+
     from api.services import threat_reports
     from layers import maps
 else:  # pandas, geopandas and folium: not on the start path (geo.lazy)
     threat_reports = lazy_module("api.services.threat_reports")
     maps = lazy_module("layers.maps")
+    # jinja2: its environment is made at the first page (cold start)
+    fastapi_templating = lazy_module("fastapi.templating")
 
 NAV: list[tuple[str, Any]] = [
     ("/", _l("Home")),
@@ -37,13 +40,15 @@ NAV: list[tuple[str, Any]] = [
     ("/api.html", _l("API")),
 ]
 
-_templates: Jinja2Templates | None = None
+_templates: fastapi_templating.Jinja2Templates | None = None
 
 
-def templates() -> Jinja2Templates:
+def templates() -> fastapi_templating.Jinja2Templates:
     global _templates
     if _templates is None:
-        _templates = Jinja2Templates(directory=str(REPO_ROOT / "api" / "templates"))
+        _templates = fastapi_templating.Jinja2Templates(
+            directory=str(REPO_ROOT / "api" / "templates")
+        )
         # Visible text in templates is marked for translation: {{ _("Text") }} or
         # {% trans %}Text{% endtrans %}; it is shown in the language of the request (api.i18n).
         env = _templates.env

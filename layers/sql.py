@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -38,10 +38,15 @@ from sqlalchemy import (
 from geoalchemy2 import Geometry
 
 from geo.errors import InvalidInput, NotFound
-from layers import cql
+from geo.lazy import lazy_module
 from layers.params import BBox, Interval, bbox_parts
 from layers.spec import Column, LayerSpec
 from layers.tables import GEOMETRY, layer_versions
+
+if TYPE_CHECKING:
+    from layers import cql
+else:  # pygeofilter: only a request with a filter needs it (cold start, geo.lazy)
+    cql = lazy_module("layers.cql")
 
 #: Geometry in the CRS of WebMercatorQuad tiles (the materialised ``tile_geom`` columns).
 TILE_GEOMETRY_TYPE = Geometry(srid=3857)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from api.deps import ReaderDep, SettingsDep
@@ -13,7 +15,13 @@ from api.i18n import _l
 from api.ogc_models import LandingPage, documented
 from api.settings import REPO_ROOT
 from api.templating import render
+from geo.lazy import lazy_module
 from layers.public import count_public, provenance_counts
+
+if TYPE_CHECKING:
+    import markdown_it
+else:  # only the sources page renders Markdown (cold start, geo.lazy)
+    markdown_it = lazy_module("markdown_it")
 
 STATIC = REPO_ROOT / "api" / "static"
 
@@ -139,11 +147,13 @@ def sources(request: Request, engine: ReaderDep, settings: SettingsDep) -> HTMLR
     return render(request, "sources.html", rows=rows, provenance=provenance)
 
 
-#: CommonMark with tables; raw HTML in the text is escaped, not passed through, and links
-#: with unsafe schemes (javascript:, data:...) are not made links.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+@cache
+def _markdown() -> markdown_it.MarkdownIt:
+    """CommonMark with tables; raw HTML in the text is escaped, not passed through, and links
+    with unsafe schemes (javascript:, data:...) are not made links. Made at the first use."""
+    return markdown_it.MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def render_markdown(source: str) -> Markup:
     """Markdown as safe HTML (raw HTML escaped)."""
-    return Markup(_MARKDOWN.render(source))  # noqa: S704 - markdown-it escapes raw HTML
+    return Markup(_markdown().render(source))  # noqa: S704 - markdown-it escapes raw HTML

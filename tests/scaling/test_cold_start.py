@@ -27,6 +27,10 @@ DEFERRED = (
     "feedgen",
     "openpyxl",
     "weasyprint",
+    "pygeofilter",  # CQL2 filters
+    "markdown_it",  # the sources page
+    "jinja2",  # HTML pages: the environment is made at the first page
+    "babel.messages.pofile",  # a catalog, read when its language is first asked for
 )
 
 
@@ -53,6 +57,10 @@ def test_app_import_leaves_the_deferred_libraries_out() -> None:
         from api.routers import analyses, maps
         from api.services import threat_reports
         analyses.gpd.GeoDataFrame, threat_reports.pd.DataFrame, maps.maps.base_map
+        from api import i18n, ogc, templating
+        from api.routers import pages
+        ogc.cql.parse_filter("name = 'Aksu'"), pages.render_markdown("*x*"), templating.templates()
+        i18n.translations("ru")
         after = sorted(m for m in deferred if m in sys.modules)
         print(json.dumps([before, after]))
         """
@@ -60,6 +68,7 @@ def test_app_import_leaves_the_deferred_libraries_out() -> None:
     before, after = json.loads(out)
     assert before == []
     assert {"geopandas", "pandas", "folium", "branca"} <= set(after)
+    assert {"pygeofilter", "markdown_it", "jinja2", "babel.messages.pofile"} <= set(after)
 
 
 def test_a_deferred_module_is_complete_for_every_thread() -> None:
