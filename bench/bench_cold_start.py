@@ -5,7 +5,9 @@ Each run starts a fresh server process (one uvicorn worker, as ``bench/bench_til
 on the same tables), waits until its health route answers 200 (spawn to ready), then asks for
 one z4 tile of ``protected_areas`` (nothing cached: the tile is built). Runs alternate between
 the two servers, so a busy moment of the machine falls on both; medians are reported, with
-every run's figures.
+every run's figures. Beside the wall times, each run records the CPU time the server process
+has used by its first tile (user + system, from ``/proc``): on a busy machine the wall times
+stretch with the load, the CPU time much less. The load average is recorded at each run.
 
 The tables are those of ``bench/bench_tiles.py`` (loaded by it, or here without
 ``--skip-load``).
@@ -31,6 +33,15 @@ sys.path.insert(0, str(HERE))
 import bench_tiles as bt  # noqa: E402  (the tiles bench's servers and data)
 
 SERVERS = ("irbis", "tipg")
+#: Clock ticks per second, for the CPU times in ``/proc/<pid>/stat``.
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process ``pid`` so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command's name
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
 def cold_start(server: str, args: argparse.Namespace, first: str) -> dict:
@@ -44,6 +55,7 @@ def cold_start(server: str, args: argparse.Namespace, first: str) -> dict:
         t1 = time.perf_counter()
         status, body = client.get(first)
         done = time.perf_counter()
+        cpu = cpu_seconds(proc.pid)
     finally:
         bt.stop(proc)
     return {
@@ -52,6 +64,8 @@ def cold_start(server: str, args: argparse.Namespace, first: str) -> dict:
         "spawn_to_first_tile_s": round(done - t0, 3),
         "first_tile_status": status,
         "first_tile_bytes": len(body),
+        "cpu_to_first_tile_s": round(cpu, 2),
+        "load_average_1min": round(os.getloadavg()[0], 1),
     }
 
 
@@ -74,6 +88,7 @@ def main() -> None:
         "irbis": f"/collections/protected_areas/tiles/WebMercatorQuad/{z}/{y}/{x}",
         "tipg": f"/collections/public.protected_areas/tiles/WebMercatorQuad/{z}/{x}/{y}",
     }
+    load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {s: [] for s in SERVERS}
     for i in range(args.runs):
         for server in SERVERS:
@@ -82,12 +97,18 @@ def main() -> None:
             print(f"run {i} {server}: {r}", flush=True)
     res = {
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average_before": load_before,
         "load_average": os.getloadavg(),
         "runs": runs,
         "median": {
             s: {
                 k: round(statistics.median(r[k] for r in rs), 3)
-                for k in ("spawn_to_ready_s", "first_tile_ms", "spawn_to_first_tile_s")
+                for k in (
+                    "spawn_to_ready_s",
+                    "first_tile_ms",
+                    "spawn_to_first_tile_s",
+                    "cpu_to_first_tile_s",
+                )
             }
             for s, rs in runs.items()
         },
