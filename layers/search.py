@@ -10,6 +10,14 @@ are spelt a little differently: its word similarity (``pg_trgm``'s ``<%``) to a 
 a stretch of one, is at least :data:`SIMILARITY`, so "Shimkent" finds Shymkent and "Jambyl"
 Zhambyl. Settlement names have trigram indexes (migration 0014), so neither scans them.
 
+Such a query is also matched by its search key (:func:`geo.names.search_key`: the spelling
+variants of one name, and the Cyrillic letters they stand for, folded onto one spelling) in the
+same three ways: against the keys stored among the settlements' Latin forms, and against the
+names of the other layers (English, Russian and Kazakh) folded by the database with the same
+steps (:func:`fold`; those layers are small). So "Beineu" finds Бейнеу (Beyneu), "Issyk" the
+lake Иссык-Куль, "Ystyqkol" Ыстықкөл and "Mangystau" Маңғыстау, whatever the script of the name
+in the data.
+
 Each layer is read through :class:`~layers.sql.LayerSQL` as the public sees it
 (``where_public``); layers that generalise locations for the public are never searched. Exact
 names come first, then names that start with the query, then names alike by similarity (the
@@ -43,7 +51,7 @@ from sqlalchemy import (
 )
 
 from geo.errors import InvalidInput
-from geo.names import SEPARATOR
+from geo.names import FOLD, SEPARATOR, search_key
 from layers.registry import get_layer, layer_ids
 from layers.sql import LayerSQL
 
@@ -66,7 +74,10 @@ class SearchSource:
     ``columns``: the columns searched; ``names``: per language, the columns tried in order for
     the name shown; ``rank``: lower first among equally good matches; ``weight``: a numeric
     column, higher first within a rank (population); ``latin``: a column of Latin forms of the
-    names (:func:`geo.names.latin_names`), searched like ``columns`` and shown as ``name``.
+    names and their search keys (:func:`geo.names.latin_names`), searched like ``columns``
+    and by the query's key, and shown as ``name``; ``fold``: whether ``columns`` are also
+    matched by the query's key, folded by the database (:func:`fold`: for small layers, as it
+    reads every row).
     """
 
     layer: str
@@ -75,6 +86,7 @@ class SearchSource:
     rank: int
     weight: str | None = None
     latin: str | None = None
+    fold: bool = True
 
 
 #: Names in the reader's language where the data has them (Kazakh falls back to Russian).
@@ -96,6 +108,7 @@ SOURCES: tuple[SearchSource, ...] = (
         rank=1,
         weight="population",
         latin="name_latin",
+        fold=False,
     ),
     SearchSource(
         "places",
@@ -120,7 +133,7 @@ SOURCES: tuple[SearchSource, ...] = (
         {"en": ("name_en",), "ru": ("name_ru", "name_en"), "kk": ("name_kk", "name_ru")},
         rank=4,
     ),
-    SearchSource("grants", ("code", "title"), {"en": ("title", "code")}, rank=5),
+    SearchSource("grants", ("code", "title"), {"en": ("title", "code")}, rank=5, fold=False),
     SearchSource("lakes", ("name", "name_ru", "name_kk"), _NATIVE_NAMES, rank=6),
     SearchSource(
         "regions",
@@ -158,6 +171,18 @@ def fuzzy(text: str) -> bool:
     apostrophes and dots only, with at least :data:`MIN_FUZZY` letters."""
     letters = sum(c.isalpha() for c in text)
     return letters >= MIN_FUZZY and all(c.isalpha() or c in " -'’." for c in text)
+
+
+def fold(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """:func:`geo.names.search_key` of ``expr``, computed by the database with the same steps
+    (:data:`geo.names.FOLD`: ``translate`` and ``regexp_replace``)."""
+    out: ColumnElement[Any] = func.lower(expr)
+    for step in FOLD:
+        if step.kind == "translate":
+            out = func.translate(out, step.source, step.target)
+        else:
+            out = func.regexp_replace(out, step.source, step.target, "g")
+    return func.btrim(out)
 
 
 def _name(view: LayerSQL, cols: tuple[str, ...]) -> ColumnElement[Any]:
@@ -201,6 +226,12 @@ def search_query(
     exact = bindparam("exact", text.lower(), type_=String)
     alike = bindparam("alike", text, type_=String)
     by_similarity = fuzzy(text)
+    key = search_key(text) if by_similarity else ""
+    key_exact = bindparam("key", key, type_=String)
+    key_hits = (
+        bindparam("key_prefix", key.translate(_LIKE_ESCAPE) + "%", type_=String),
+        bindparam("key_word", "% " + key.translate(_LIKE_ESCAPE) + "%", type_=String),
+    )
     published = set(layer_ids())
     parts = []
     for src in sources:
@@ -213,20 +244,52 @@ def search_query(
         cols = [view.column_of(c, String) for c in src.columns]
         shown = cols.copy()  # what a match on each searched column shows as ``matched``
         is_exact = [func.lower(c) == exact for c in cols]
+        keyed: list[ColumnElement[Any]] = []  # matched by the query's key
+        keyed_shown: list[ColumnElement[Any]] = []
         if src.latin:
             latin = view.column_of(src.latin, String)
             cols.append(latin)
             shown.append(_name(view, ("name", *src.columns)))
             forms = func.string_to_array(func.lower(latin), SEPARATOR)
             is_exact.append(exact == func.any(forms))
+            if key and key != text.lower():  # else the query itself finds the key
+                keyed.append(latin)
+                keyed_shown.append(shown[-1])
+                is_exact.append(key_exact == func.any(forms))
+        found_in = view.from_clause()
+        if key and src.fold:
+            # each name folded once (a materialised CTE): the expressions would be computed
+            # for each of their five uses otherwise
+            keys = (
+                select(
+                    view.id_col.label("id"),
+                    *(fold(c).label(f"key{i}") for i, c in enumerate(cols[: len(src.columns)])),
+                )
+                .select_from(view.from_clause())
+                .cte(f"{src.layer}_keys")
+                .prefix_with("MATERIALIZED")
+            )
+            found_in = found_in.join(keys, keys.c.id == view.id_col)
+            for i, c in enumerate(cols[: len(src.columns)]):
+                keyed.append(keys.c[f"key{i}"])
+                keyed_shown.append(c)
+                is_exact.append(keyed[-1] == key_exact)
         hits = [or_(c.ilike(prefix, escape="\\"), c.ilike(word, escape="\\")) for c in cols]
-        pairs = list(zip(hits, shown, strict=True))
+        hits += [or_(*(c.like(p, escape="\\") for p in key_hits)) for c in keyed]
+        # the rows: the stored keys are found by similarity alone (a key that starts one of
+        # them is alike enough), so that the settlements' Latin forms are read through one
+        # index scan rather than three, which the planner would rather not pay for
+        found = hits[: len(cols)] + hits[len(cols) + len(keyed[: int(bool(src.latin))]) :]
+        pairs = list(zip(hits, shown + keyed_shown, strict=True))
         alikes: list[ColumnElement[bool]] = []
         score: ColumnElement[Any] = literal(0.0, Float)
         if by_similarity:
             alikes = [alike.op("<%", is_comparison=True)(c) for c in cols]
-            pairs += zip(alikes, shown, strict=True)
-            score = func.greatest(*(func.coalesce(func.word_similarity(alike, c), 0) for c in cols))
+            alikes += [key_exact.op("<%", is_comparison=True)(c) for c in keyed]
+            pairs += zip(alikes, shown + keyed_shown, strict=True)
+            similar = [func.word_similarity(alike, c) for c in cols]
+            similar += [func.word_similarity(key_exact, c) for c in keyed]
+            score = func.greatest(*(func.coalesce(s, 0) for s in similar))
         started = or_(*hits)
         matched = _first(pairs)
         geom = view.raw_geom
@@ -249,12 +312,16 @@ def search_query(
                 weight.label("weight"),
                 *_whereabouts(geom),
             )
-            .select_from(view.from_clause())
-            .where(*view.where_public(), geom.is_not(null()), or_(*hits, *alikes))
+            .select_from(found_in)
+            .where(*view.where_public(), or_(*found, *alikes))
         )
     u = union_all(*parts).subquery("found")
     return (
         select(u)
+        # features without a geometry cannot be shown: asked of the found rows (as
+        # ``geom IS NOT NULL`` in each part, it would let the planner read a whole table
+        # through its spatial index rather than its names through their trigram indexes)
+        .where(u.c.lon.is_not(null()))
         .order_by(
             u.c.exact,
             u.c.alike,
