@@ -13,7 +13,9 @@ ecosystems  ``geo.ecosystems.classify_region`` over the four countries with the 
             raster (4398 × 2014) and the 5′ DEM, then polygons.
 gaps        the whole demo gap analysis through the store (``api.services.analyses``): ecosystems,
             habitat, gaps, as ``irbis analyse`` runs them (needs the demo loaded in
-            ``--db-url``).
+            ``--db-url``); then the protected share alone, ``geo.gaps.coverage_gaps`` on the
+            layers read once against the same share in one PostGIS SQL statement
+            (``GAPS_PROTECTED_SQL``); total protected area compared.
 
     .venv/bin/python bench/bench_analyses.py --scale 0.2 --runs 1          # a short check
     .venv/bin/python bench/bench_analyses.py --cases gaps --db-url postgresql+psycopg://...
@@ -143,7 +145,7 @@ def case_zonal(args: argparse.Namespace) -> dict:
     w = _workload(Path(args.data), args.scale, raster=True)
     pa = w["protected_areas"].reset_index(drop=True)
     pa["pid"] = range(1, len(pa) + 1)
-    out = {"n_zones": len(pa)}
+    out: dict = {"n_zones": len(pa)}
     t_ours, t_direct, t_cls = [], [], []
     for _ in range(args.runs):
         t = time.perf_counter()
@@ -203,27 +205,75 @@ def case_ecosystems(args: argparse.Namespace) -> dict:
     return out
 
 
+#: The protected share of each habitat row in one PostGIS statement, by the Protected Planet
+#: rules of ``geo.protected_planet`` (statuses and designations left out, points as geodesic
+#: circles of their reported area, dissolved, areas on the geography): the SQL peer of the
+#: protected share that ``geo.gaps.coverage_gaps`` computes.
+GAPS_PROTECTED_SQL = """
+WITH pa AS (
+  SELECT ST_Union(CASE WHEN GeometryType(geom) = 'POINT'
+          THEN ST_Buffer(geom::geography, sqrt(reported_area_km2 * 1e6 / pi()), 64)::geometry
+          ELSE geom END) AS g
+  FROM protected_areas
+  WHERE status NOT IN ('Proposed', 'Not Reported')
+    AND lower(coalesce(designation, '')) <> 'unesco-mab biosphere reserve'
+    AND (GeometryType(geom) <> 'POINT' OR reported_area_km2 > 0))
+SELECT s.scientific_name, h.ecosystem, h.iso3,
+       sum(ST_Area(ST_Intersection(h.geom, pa.g)::geography)) / 1e4 AS protected_ha
+FROM habitat h JOIN species s ON s.id = h.species_id, pa
+WHERE h.analysis_run_id = :r GROUP BY 1, 2, 3
+"""
+
+
 def case_gaps(args: argparse.Namespace) -> dict:
     import tempfile
 
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
     from api.db.engine import make_engine
     from api.services import analyses as an
+    from api.services.analyses.reading import read_habitat, read_protected_areas
     from api.settings import Settings
+    from geo.gaps import coverage_gaps
 
     s = Settings.for_database(args.db_url, args.db_url)
     s.var_dir = Path(tempfile.mkdtemp(prefix="irbis-bench-"))
     eng = make_engine(args.db_url, settings=s.database)
-    out = {}
+    out: dict = {}
     t0 = time.perf_counter()
     eco = an.run_ecosystems(eng, s)
     out["ecosystems_s"] = round(time.perf_counter() - t0, 2)
     t = time.perf_counter()
-    an.run_habitat(eng, s, ecosystems_run=eco)
+    hab_run = an.run_habitat(eng, s, ecosystems_run=eco)
     out["habitat_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     an.run_gaps(eng, s)
     out["gaps_s"] = round(time.perf_counter() - t, 2)
     out["total_s"] = round(time.perf_counter() - t0, 2)
+    # the protected share alone: geo.gaps on the layers read once, against its SQL peer
+    with Session(eng) as session:
+        hab = read_habitat(session, hab_run)
+        pas = read_protected_areas(session)
+    times_ours, times_pg = [], []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        table, _gaps = coverage_gaps(hab, pas, None, None)
+        times_ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        with eng.connect() as conn:
+            rows = conn.execute(text(GAPS_PROTECTED_SQL), {"r": hab_run}).all()
+        times_pg.append(time.perf_counter() - t)
+    ours_ha = float(table["protected_ha"].sum())
+    pg_ha = float(sum(r.protected_ha or 0.0 for r in rows))
+    out["protected_share"] = {
+        "rows": len(table),
+        "ours_s": round(statistics.median(times_ours), 3),
+        "postgis_sql_s": round(statistics.median(times_pg), 3),
+        "protected_ha_ours": round(ours_ha, 1),
+        "protected_ha_postgis": round(pg_ha, 1),
+        "total_reldiff": float(f"{abs(ours_ha - pg_ha) / pg_ha:.3g}") if pg_ha else None,
+    }
     eng.dispose()
     return out
 
