@@ -24,12 +24,13 @@ class _Open(BaseModel):
 
 
 class Link(_Open):
-    """A web link (OGC API Common): where, what it is to this document, its media type."""
+    """A web link (OGC API Common): where, what it is to this document, its media type and
+    title (every link Irbis serves has them: :mod:`layers.links`)."""
 
     href: str
     rel: str
-    type: str | None = None
-    title: str | None = None
+    type: str
+    title: str
     templated: bool | None = None
 
 
@@ -133,8 +134,36 @@ class TileSets(_Open):
     tilesets: list[TileSetRef]
 
 
+class BoundingBox(_Open):
+    lowerLeft: list[float] = Field(min_length=2, max_length=2)
+    upperRight: list[float] = Field(min_length=2, max_length=2)
+    crs: str | None = None
+
+
+class PropertiesSchema(_Open):
+    """The JSON Schema of the properties a tile's features carry."""
+
+    type: Literal["object"]
+    properties: dict[str, dict[str, Any]]
+
+
+class GeoDataLayer(_Open):
+    """One layer of a vector tileset: a collection, its geometry and its zoom levels."""
+
+    id: str
+    title: str | None = None
+    dataType: Literal["vector", "map", "coverage"]
+    geometryDimension: int | None = Field(default=None, ge=0, le=3)
+    minTileMatrix: str | None = None
+    maxTileMatrix: str | None = None
+    propertiesSchema: PropertiesSchema | None = None
+
+
 class TileSet(TileSetRef):
     """Tileset metadata (OGC API Tiles, ``tileset.json``)."""
+
+    boundingBox: BoundingBox | None = None
+    layers: list[GeoDataLayer] | None = None
 
 
 class TileJSON(_Open):

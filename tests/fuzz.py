@@ -39,7 +39,9 @@ def fuzz_operations(
     ``path_regex``; collect the statuses, every 5xx and every response that fails one of
     ``checks`` (schemathesis's, e.g. ``response_schema_conformance``). ``derandomize``: the
     same requests on every run."""
-    schema = schemathesis.openapi.from_url(f"{base_url}/api").include(path_regex=path_regex)
+    # a fresh server builds its description on the first request: the same timeout
+    loaded = schemathesis.openapi.from_url(f"{base_url}/api", timeout=timeout)
+    schema = loaded.include(path_regex=path_regex)
     out = FuzzResult()
     for result in schema.get_all_operations():
         op = result.ok()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -16,7 +16,7 @@ from api.ogc import LayerDep, ViewDep
 from api.ogc_models import documented
 from geo.crs import REGION_BOUNDS
 from layers import dataset_tiles, geojson, styles, tilejson
-from layers.links import STYLE_JSON
+from layers.links import JSON, OGC_REL, STYLE_JSON, link
 from layers.registry import layers
 from layers.spec import LayerSpec
 from layers.sql import LayerSQL
@@ -37,20 +37,8 @@ router = APIRouter(tags=["OGC API Tiles"])
 
 REGION = REGION_BOUNDS
 
-
-async def tile_dep(
-    spec: LayerDep,
-    tms_id: Annotated[str, Path(alias="tileMatrixSetId")],
-    z: Annotated[int, Path(alias="tileMatrix")],
-    x: Annotated[int, Path(alias="tileCol")],
-    y: Annotated[int, Path(alias="tileRow")],
-) -> TileRequest:
-    return check_tile(tms_id, z, x, y, min_zoom=spec.min_zoom, max_zoom=spec.max_zoom)
-
-
-TileDep = Annotated[TileRequest, Depends(tile_dep)]
-
-
+#: The link relation from a tileset to its tile matrix set (OGC API Tiles).
+TILING_SCHEME = OGC_REL + "tiling-scheme"
 #: A tile's body as the OpenAPI description gives it.
 MVT_CONTENT = {MVT_MEDIA_TYPE: {"schema": m.BINARY}}
 
@@ -71,7 +59,7 @@ def tile_matrix_sets(request: Request) -> Response:
                 "id": t,
                 "title": get_tms(t).title,
                 "uri": get_tms(t).uri,
-                "links": [{"rel": "self", "type": ogc.JSON, "href": f"{base}/tileMatrixSets/{t}"}],
+                "links": [link(f"{base}/tileMatrixSets/{t}", "self", JSON, f"{t} definition")],
             }
             for t in TMS_IDS
         ]
@@ -89,6 +77,23 @@ def tile_matrix_set(tms_id: Annotated[str, Path(alias="tileMatrixSetId")]) -> Re
     return Response(tms.model_dump_json(exclude_none=True), media_type=ogc.JSON)
 
 
+def _tileset_ref(title: str, tms_id: str, href: str, tiles_href: str, base: str) -> dict[str, Any]:
+    """One entry of a list of vector tilesets (OGC API Tiles): the tileset at ``href``, its
+    tiles at the URL template ``tiles_href``, its tile matrix set."""
+    tms = get_tms(tms_id)
+    return {
+        "title": title,
+        "dataType": "vector",
+        "crs": tms.crs.root,
+        "tileMatrixSetURI": tms.uri,
+        "links": [
+            link(href, "self", JSON, title),
+            {**link(tiles_href, "item", MVT_MEDIA_TYPE, "Tiles"), "templated": True},
+            link(f"{base}/tileMatrixSets/{tms_id}", TILING_SCHEME, JSON, f"{tms_id} definition"),
+        ],
+    }
+
+
 def _fields(view: Any) -> dict[str, str]:
     return {"id": "Number", **{c.name: c.label for c in view.columns() if c.in_tiles}}
 
@@ -102,34 +107,16 @@ def tilesets(request: Request, view: ViewDep) -> Response:
     base = ogc.base_url(request)
     spec = view.spec
     version = ogc.layer_version(request, spec)
-    sets = []
-    for t in TMS_IDS:
-        sets.append(
-            {
-                "title": f"{spec.title} ({t})",
-                "dataType": "vector",
-                "crs": get_tms(t).crs.root,
-                "tileMatrixSetURI": get_tms(t).uri,
-                "links": [
-                    {
-                        "rel": "self",
-                        "type": ogc.JSON,
-                        "href": f"{base}/collections/{spec.id}/tiles/{t}",
-                    },
-                    {
-                        "rel": "item",
-                        "type": MVT_MEDIA_TYPE,
-                        "templated": True,
-                        "href": ogc.tile_template(base, spec.id, t, version, ogc_names=True),
-                    },
-                    {
-                        "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
-                        "type": ogc.JSON,
-                        "href": f"{base}/tileMatrixSets/{t}",
-                    },
-                ],
-            }
+    sets = [
+        _tileset_ref(
+            f"{spec.title} ({t})",
+            t,
+            f"{base}/collections/{spec.id}/tiles/{t}",
+            ogc.tile_template(base, spec.id, t, version, ogc_names=True),
+            base,
         )
+        for t in TMS_IDS
+    ]
     return Response(geojson.dumps({"tilesets": sets}), media_type=ogc.JSON)
 
 
@@ -229,8 +216,11 @@ def style(request: Request, spec: LayerDep) -> Response:
 )
 async def tile(
     request: Request,
-    view: ViewDep,
-    tile: TileDep,
+    spec: LayerDep,
+    tms_id: Annotated[str, Path(alias="tileMatrixSetId")],
+    z: Annotated[int, Path(alias="tileMatrix")],
+    x: Annotated[int, Path(alias="tileCol")],
+    y: Annotated[int, Path(alias="tileRow")],
     f: Annotated[str | None, Query(description="mvt")] = None,
     v: Annotated[
         str | None,
@@ -241,11 +231,17 @@ async def tile(
 
     At the layer's current version (``?v=`` from TileJSON, styles or maps) a public tile is
     immutable; at an older one it is today's tile, kept briefly; without ``v`` it revalidates
-    with its ETag. A cached tile is answered with no database round trip."""
+    with its ETag. A cached tile is answered with no database round trip.
+
+    The route's only dependency is the layer (404 first); the tile and the view are made here:
+    every uncached tile comes this way, and each dependency FastAPI solves costs it more than
+    the work the dependency does."""
+    tile = check_tile(tms_id, z, x, y, min_zoom=spec.min_zoom, max_zoom=spec.max_zoom)
     check_format(f)
+    view = ogc.view_of(request, spec)
     private = view.privileged
-    version = await ogc.layer_version_async(request, view.spec)
-    etag = ogc.make_etag("mvt", view.spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y)
+    version = await ogc.layer_version_async(request, spec)
+    etag = ogc.make_etag("mvt", spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y)
     headers = ogc.tile_headers(etag, version, v, private=private)
     if ogc.not_modified(request, etag):
         return Response(status_code=304, headers=headers)
@@ -338,26 +334,13 @@ def _dataset_href(base: str, tms_id: str, z: str, y: str, x: str) -> str:
 def dataset_tilesets(request: Request) -> Response:
     base = ogc.base_url(request)
     sets = [
-        {
-            "title": f"Irbis: every collection ({t})",
-            "dataType": "vector",
-            "crs": get_tms(t).crs.root,
-            "tileMatrixSetURI": get_tms(t).uri,
-            "links": [
-                {"rel": "self", "type": ogc.JSON, "href": f"{base}/tiles/{t}"},
-                {
-                    "rel": "item",
-                    "type": MVT_MEDIA_TYPE,
-                    "templated": True,
-                    "href": _dataset_href(base, t, "{tileMatrix}", "{tileRow}", "{tileCol}"),
-                },
-                {
-                    "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
-                    "type": ogc.JSON,
-                    "href": f"{base}/tileMatrixSets/{t}",
-                },
-            ],
-        }
+        _tileset_ref(
+            f"Irbis: every collection ({t})",
+            t,
+            f"{base}/tiles/{t}",
+            _dataset_href(base, t, "{tileMatrix}", "{tileRow}", "{tileCol}"),
+            base,
+        )
         for t in TMS_IDS
     ]
     return Response(geojson.dumps({"tilesets": sets}), media_type=ogc.JSON)
