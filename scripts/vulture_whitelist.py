@@ -78,12 +78,18 @@ _.uploaded_by  # api/services/sites.py
 
 # --- pydantic fields: the OGC documents (api.ogc_models) and settings read from the environment -
 additionalProperties
+boundingBox
 conformsTo
 dataType
+geometryDimension
 id_
 itemType
+lowerLeft
+maxTileMatrix
+minTileMatrix
 numberMatched
 numberReturned
+propertiesSchema
 schema_
 spatial
 storageCrs
@@ -93,6 +99,7 @@ tileMatrixSetURI
 tileMatrixSets
 tilesets
 timeStamp
+upperRight
 cache_max_age  # api/settings.py (IRBIS_* environment; read by nothing yet)
 cors_origins  # api/settings.py (IRBIS_* environment; read by nothing yet)
 
