@@ -87,9 +87,10 @@ class FeatureSettings(BaseSettings):
     #: Statement timeout of filtered reads by anonymous callers; logged-in callers have
     #: ``database.statement_timeout_ms``.
     anonymous_statement_timeout_ms: int = Field(5_000, ge=1)
-    #: Longest filter text an anonymous caller may send (parsing is pure Python, about
-    #: 20-40 µs a character); logged-in callers may send up to 20,000 characters.
-    anonymous_filter_max_chars: int = Field(4_000, ge=100, le=20_000)
+    #: Longest filter text an anonymous caller may send (parsing and translating one is pure
+    #: Python, about 16 µs of CPU a character, holding the interpreter); logged-in callers
+    #: may send up to 20,000 characters.
+    anonymous_filter_max_chars: int = Field(1_000, ge=100, le=20_000)
     #: Filtered requests (items, downloads) one client may have running at once (429 beyond
     #: that); 0 lifts the limit.
     max_filtered_per_client: int = Field(2, ge=0)
