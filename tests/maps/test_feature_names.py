@@ -125,3 +125,57 @@ def test_search_finds_features_by_their_russian_and_kazakh_names(
     r = client.get("/search", params={"q": q}, headers={"Accept-Language": lang})
     assert r.status_code == 200, r.text
     assert name in [hit["name"] for hit in r.json()["results"]]
+
+
+#: Natural Earth features named in Latin letters whose Russian name was not found in a
+#: reference (Wikipedia, OpenStreetMap): they stay in the name the data gives them.
+WITHOUT_RUSSIAN_NAME = {
+    ("lakes", "Alesayqin Ha"),
+    ("lakes", "Gozha Co"),
+    ("lakes", "Iken Zhbolat Lake"),
+    ("lakes", "Shreksor Kli"),
+    ("peaks", "Ak Tag"),
+    ("peaks", "Kuh-e Haji Ebrahim"),
+    ("peaks", "Kuh-e Ruzeh"),
+    ("peaks", "Kuh-e Siah Khvani"),
+    ("peaks", "Liushi Shan"),
+    ("peaks", "Shahi Kangri"),
+}
+
+
+def test_named_features_without_a_russian_name_are_the_known_ones(settings: Any) -> None:
+    """Every named Natural Earth feature has a row in the gazetteer but those listed (no
+    reference gives them a Russian name); the glaciated areas have no names in the data."""
+    rows = {(r["layer"], r["name"]) for r in feature_names()}
+    missing = set()
+    for layer, file in FILES.items():
+        data = pyogrio.read_dataframe(
+            settings.data_dir / "natural_earth" / file, read_geometry=False, columns=["name"]
+        )
+        missing |= {(layer, n) for n in data["name"].dropna() if n.strip()} - rows
+    assert missing == WITHOUT_RUSSIAN_NAME
+    glaciers = pyogrio.read_dataframe(
+        settings.data_dir / "natural_earth" / "ne10m_glaciated_areas_central_asia.gpkg",
+        read_geometry=False,
+        columns=["name"],
+    )
+    assert len(glaciers) > 100 and not [n for n in glaciers["name"] if n and n.strip()]
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_names_added_to_the_gazetteer_are_labelled(client: Any, lang: str) -> None:
+    """The highest peak of the Dzungarian Alatau (Natural Earth's "Köketau", 4,622 m), the
+    Aji Chay (Natural Earth's "Talkeh") and lake Aike (Natural Earth's "Yke Lake") in Russian;
+    with no Kazakh name known, a Kazakh reader sees the Russian one."""
+    peaks = {
+        g["name"] for g in labelled(client, "80.5,44.9,81.3,45.4", 9, lang) if g["kind"] == "peak"
+    }
+    assert "пик Семёнова-Тян-Шанского" in peaks
+    rivers = {
+        g["name"] for g in labelled(client, "45.5,37.5,48.0,38.8", 8, lang) if g["kind"] == "river"
+    }
+    assert "Аджичай" in rivers
+    lakes = {
+        g["name"] for g in labelled(client, "61.3,50.8,61.8,51.1", 11, lang) if g["kind"] == "lake"
+    }
+    assert "озеро Айке" in lakes
