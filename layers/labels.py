@@ -1,4 +1,5 @@
-"""Map labels: place, peak, lake, range and protected-area names in the reader's language.
+"""Map labels: place, peak, lake, river, range and protected-area names in the reader's
+language.
 
 Each :class:`LabelSource` reads one published layer through :class:`~layers.sql.LayerSQL` as
 the public sees it (``where_public``); a layer whose locations are generalised for the public
@@ -8,6 +9,11 @@ Russian, then the local name for ``ru``; English, then the local name otherwise)
 a zoom from which it is labelled (cities before towns before villages; large lakes before
 small) and an importance; the map draws the most important first and skips a label that would
 overlap one already drawn (``api/static/irbis-map.js``).
+
+Rivers are labelled along their lines: at the middle of the longest stretch of the river
+inside the view, with ``angle``, the direction of the river there on a Web Mercator map in
+degrees clockwise from the horizontal (-90 to 90, so the text reads left to right); other
+labels have no angle.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    column,
     func,
     literal,
     null,
@@ -79,6 +86,8 @@ class LabelSource:
         Whether the features are areas (labelled at a point inside, centred).
     where
         A condition on the rows labelled.
+    line
+        Whether the features are lines (labelled along their longest stretch in the view).
     """
 
     layer: str
@@ -91,6 +100,7 @@ class LabelSource:
     kind_of: Expr | None = None
     area: bool = False
     where: Expr | None = None
+    line: bool = False
 
     def name(self, view: LayerSQL, lang: str) -> ColumnElement[Any]:
         cols = self.names.get(lang) or self.names["en"]
@@ -187,6 +197,20 @@ SOURCES: tuple[LabelSource, ...] = (
         area=True,
     ),
     LabelSource(
+        "rivers",
+        "river",
+        _NATIVE_NAMES,
+        # the Irtysh and the Ural from zoom 5, the Syr and Amu Darya and the Naryn from 5 or
+        # 6, the Ili from 7; Natural Earth's lines are too coarse to follow beyond zoom 11
+        min_zoom=lambda v: func.greatest(
+            func.least(func.coalesce(v.column_of("scalerank", Integer), 9), 7), 5
+        ),
+        tier=lambda v: func.coalesce(v.column_of("scalerank", Integer), 10) + 3.5,
+        weight=lambda v: cast(func.ST_Length(v.raw_geom), Float),
+        max_zoom=11,
+        line=True,
+    ),
+    LabelSource(
         "peaks",
         "peak",
         _NATIVE_NAMES,
@@ -210,6 +234,34 @@ SOURCES: tuple[LabelSource, ...] = (
 )
 
 
+def _along(
+    geom: ColumnElement[Any], envelope: ColumnElement[Any]
+) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The point at the middle of the longest stretch of the line ``geom`` inside
+    ``envelope``, and the line's direction there (see the module's text)."""
+    pieces = func.ST_Dump(func.ST_LineMerge(func.ST_Intersection(geom, envelope))).table_valued(
+        "path", column("geom", GEOMETRY)
+    )
+    longest = (
+        select(pieces.c.geom)
+        .where(func.GeometryType(pieces.c.geom) == "LINESTRING")
+        .order_by(func.ST_Length(pieces.c.geom).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    mercator = func.ST_Transform(longest, 3857, type_=GEOMETRY)
+    azimuth = func.degrees(
+        func.ST_Azimuth(
+            func.ST_LineInterpolatePoint(mercator, 0.45),
+            func.ST_LineInterpolatePoint(mercator, 0.55),
+        )
+    )
+    # clockwise from the horizontal, turned by half a turn where the text would read upside
+    # down: an azimuth a (0-360, clockwise from north) gives a - 90 within [-90, 90)
+    turned = func.mod(cast(azimuth, Numeric), 180) - 90
+    return func.ST_LineInterpolatePoint(longest, 0.5, type_=GEOMETRY), turned
+
+
 def label_query(
     bbox: tuple[float, float, float, float],
     zoom: int,
@@ -219,7 +271,8 @@ def label_query(
     limit: int = LIMIT,
 ) -> Select[Any]:
     """The labels of a view (``bbox`` in WGS 84 as west, south, east, north; ``zoom``), in
-    ``lang``, most important first: rows of ``name``, ``kind``, ``lon``, ``lat``.
+    ``lang``, most important first: rows of ``name``, ``kind``, ``lon``, ``lat`` and
+    ``angle`` (rivers only, else NULL).
 
     Raises
     ------
@@ -248,6 +301,9 @@ def label_query(
         name = src.name(view, lang)
         geom = view.raw_geom
         point = func.ST_PointOnSurface(geom) if src.area else geom
+        angle: ColumnElement[Any] = null()
+        if src.line:
+            point, angle = _along(geom, envelope)
         kind = src.kind_of(view) if src.kind_of else literal(src.kind, String)
         parts.append(
             select(
@@ -255,6 +311,7 @@ def label_query(
                 cast(kind, String).label("kind"),
                 func.round(cast(func.ST_X(point), Numeric), 5).label("lon"),
                 func.round(cast(func.ST_Y(point), Numeric), 5).label("lat"),
+                func.round(cast(angle, Numeric), 1).label("angle"),
                 cast(src.tier(view), Float).label("tier"),
                 cast(src.weight(view), Float).label("weight"),
             )
@@ -268,11 +325,12 @@ def label_query(
             )
         )
     if not parts:
-        cols: list[Any] = [literal(None).label(n) for n in ("name", "kind", "lon", "lat")]
+        cols: list[Any] = [literal(None).label(n) for n in ("name", "kind", "lon", "lat", "angle")]
         return select(*cols).where(literal(False))
     u = union_all(*parts).subquery("labels")
     return (
-        select(u.c.name, u.c.kind, u.c.lon, u.c.lat)
+        select(u.c.name, u.c.kind, u.c.lon, u.c.lat, u.c.angle)
+        .where(u.c.lon.is_not(null()))  # a line that only touches the view has no stretch
         .order_by(u.c.tier, u.c.weight.desc(), u.c.name)
         .limit(limit)
     )

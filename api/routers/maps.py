@@ -222,7 +222,9 @@ async def map_labels(
         "lang": lang,
         "zoom": zoom,
         "labels": [
-            {"name": r.name, "kind": r.kind, "lon": float(r.lon), "lat": float(r.lat)} for r in rows
+            {"name": r.name, "kind": r.kind, "lon": float(r.lon), "lat": float(r.lat)}
+            | ({} if r.angle is None else {"angle": float(r.angle)})
+            for r in rows
         ],
     }
     headers = ogc.cache_headers(etag, LABELS_MAX_AGE, private=False)

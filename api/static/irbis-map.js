@@ -319,11 +319,17 @@
     pane.style.pointerEvents = "none";
     var group = L.layerGroup().addTo(map);
     var seq = 0, timer = null;
-    var AREA = { lake: 1, range: 1, region: 1, protected_area: 1 };
+    var AREA = { lake: 1, range: 1, region: 1, protected_area: 1, river: 1 };
     function box(it) {
       var p = map.latLngToContainerPoint([it.lat, it.lon]);
       var w = it.name.length * (it.kind === "range" || it.kind === "region" ? 8 : 6.6) + 6;
       var h = 15;
+      if (it.angle !== undefined) {
+        // a river's name along its line: the box around the turned text
+        var a = Math.abs(it.angle) * Math.PI / 180;
+        var bw = w * Math.cos(a) + h * Math.sin(a), bh = w * Math.sin(a) + h * Math.cos(a);
+        w = bw; h = bh;
+      }
       if (AREA[it.kind]) return [p.x - w / 2, p.y - h / 2, p.x + w / 2, p.y + h / 2];
       return [p.x - w / 2, p.y - h - 3, p.x + w / 2, p.y + 3];
     }
@@ -342,7 +348,9 @@
           pane: "irbisLabels", interactive: false, keyboard: false,
           icon: L.divIcon({
             className: "irbis-label irbis-label-" + it.kind,
-            html: "<span>" + esc(it.name) + "</span>", iconSize: null
+            html: "<span" + (it.angle !== undefined ?
+              ' style="transform:translate(-50%,-50%) rotate(' + Number(it.angle) + 'deg)"' : "") +
+              ">" + esc(it.name) + "</span>", iconSize: null
           })
         }).addTo(group);
       });

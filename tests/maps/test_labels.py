@@ -117,3 +117,66 @@ def test_only_what_the_public_sees_is_labelled(db_tx: Any) -> None:
     with pytest.raises(ValueError, match="never labelled"):
         label_query((76, 43, 77, 44), 10, "en", sources=(sensitive,))
     assert all(s.layer not in ("occurrences", "monitoring_points") for s in labels.SOURCES)
+
+
+@pytest.mark.parametrize(
+    ("lang", "syr", "ili"),
+    [("ru", "Сырдарья", "Или"), ("kk", "Сырдария", "Іле"), ("en", None, "Ile")],
+)
+def test_main_rivers_are_labelled_along_their_lines(
+    client: Any, engine: Any, lang: str, syr: str | None, ili: str
+) -> None:
+    """The Syr Darya at zoom 6 and the Ili at zoom 7 are named in the reader's language, at a
+    point of the river inside the view, turned along it; other labels are not turned; closer
+    in than zoom 11 Natural Earth's coarse lines are not labelled."""
+    view = (64.0, 40.0, 72.0, 46.0)
+    got = labelled(client, ",".join(map(str, view)), 6, lang)
+    rivers = [g for g in got if g["kind"] == "river"]
+    assert all("angle" not in g for g in got if g["kind"] != "river")
+    assert rivers and all(-90 <= g["angle"] < 90 for g in rivers)
+    if syr is not None:
+        assert syr in {g["name"] for g in rivers}
+    with engine.connect() as conn:
+        for g in rivers:
+            assert view[0] <= g["lon"] <= view[2] and view[1] <= g["lat"] <= view[3]
+            # on the river's line (5 decimals of a degree: within a metre or two)
+            metres = conn.execute(
+                text(
+                    "SELECT min(ST_Distance(geom::geography,"
+                    " ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography)) FROM rivers"
+                    " WHERE coalesce(name_kk, name_ru, name) = :n OR name_ru = :n OR name = :n"
+                ),
+                {"x": g["lon"], "y": g["lat"], "n": g["name"]},
+            ).scalar_one()
+            assert metres < 5, g
+    ile = {g["name"] for g in labelled(client, "74,42,80,45", 7, lang) if g["kind"] == "river"}
+    assert ili in ile
+    assert not [
+        g for g in labelled(client, "76.9,43.6,77.4,44.0", 12, lang) if g["kind"] == "river"
+    ]
+
+
+def test_a_river_label_follows_the_rivers_direction(db_tx: Any) -> None:
+    """The angle is the river's direction at the label (Web Mercator, clockwise from the
+    horizontal): a river drawn straight east is not turned, one drawn north-east is turned by
+    -45 degrees, one drawn south-east by 45."""
+    src = next(s for s in labels.SOURCES if s.layer == "rivers")
+    with db_tx.engine.begin() as conn:
+        for name, line in [
+            ("test east", "LINESTRING(10 0.5, 11 0.5)"),
+            ("test north-east", "LINESTRING(10 1, 11 1.9996447)"),  # 45 degrees in Mercator
+            ("test south-east", "LINESTRING(10 4, 11 3.0018789)"),
+        ]:
+            conn.execute(
+                text(
+                    "INSERT INTO rivers (geom, name, scalerank, properties, source, licence,"
+                    " method) VALUES (ST_Multi(ST_GeomFromText(:g, 4326)), :n, 2, '{}',"
+                    " 'test', 'test', 'example')"
+                ),
+                {"g": line, "n": name},
+            )
+        rows = conn.execute(label_query((9.0, 0.0, 12.0, 4.5), 6, "en", sources=(src,))).all()
+    angles = {r.name: float(r.angle) for r in rows}
+    assert angles["test east"] == pytest.approx(0, abs=0.5)
+    assert angles["test north-east"] == pytest.approx(-45, abs=0.5)
+    assert angles["test south-east"] == pytest.approx(45, abs=0.5)
