@@ -4,6 +4,9 @@ The database comes from IRBIS_TEST_DATABASE_URL (``make test`` creates it). A te
 ``db_tx``, ``tx_client`` or ``tx_login_as`` (or ``db_session``) runs inside a transaction that
 is rolled back, the app included (:mod:`tests.rollback`); the others (``client``, ``login_as``,
 ``live_server``: several processes or threads, notifications) commit to the test database.
+The commands of ``irbis`` run in the test's transaction with ``tx_cli``. At the run's end the
+tables hold as many rows as after the demo load, but for what the modules listed in
+``tests.cleanup.EXEMPT`` add (:mod:`tests.cleanup`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +33,9 @@ from api.db.engine import make_engine
 from api.demo import data as dd
 from api.services import prioritisation as prio
 from api.settings import Settings
-from api.versions import DataVersions
-from tests.rollback import RolledBack, bind, forget_versioned_answers
+from tests import cleanup
+from tests.cli import bind_cli
+from tests.rollback import RolledBack, bind, bound_app, forget_versioned_answers
 
 TEST_URL = os.environ.get(
     "IRBIS_TEST_DATABASE_URL", "postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test"
@@ -88,6 +91,8 @@ DB_FIXTURES = frozenset(
         "live_server",
         "login_as",
         "tx_login_as",
+        "tx_cli",
+        "tx_engine",
     }
 )
 
@@ -153,7 +158,34 @@ def demo(engine: Engine, settings: Settings) -> dict[str, int]:
     """The demo data loaded once into the test database."""
     from api.demo import load_demo
 
-    return load_demo(engine, settings, progress=False)
+    counts = load_demo(engine, settings, progress=False)
+    cleanup.LEFTOVERS.start(cleanup.counting_engine(settings.database.url))
+    return counts
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_left_behind() -> Iterator[None]:
+    """At the run's end the test database holds what the demo load left, but for what the
+    modules of ``tests.cleanup.EXEMPT`` add: the tables that grew are named, and the modules
+    at whose end they had grown (:class:`tests.cleanup.Leftovers`)."""
+    yield
+    left = cleanup.LEFTOVERS
+    if left.ending:
+        left.module_ended(left.ending)
+    grown = left.grown()
+    if grown:
+        pytest.fail(left.report(grown), pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Counts the tables' rows at the end of each test module (:mod:`tests.cleanup`)."""
+    module = item.nodeid.split("::")[0]
+    if nextitem is None:  # the run's end: the guard above counts once the fixtures are gone
+        cleanup.LEFTOVERS.ending = module
+    yield
+    if nextitem is not None and nextitem.nodeid.split("::")[0] != module:
+        cleanup.LEFTOVERS.module_ended(module)
 
 
 @pytest.fixture
@@ -207,36 +239,19 @@ def db_tx(
         forget_versioned_answers()
 
 
-@asynccontextmanager
-async def _no_lifespan(app: object) -> AsyncIterator[None]:
-    yield
-
-
 @pytest.fixture
 def tx_app(settings: Settings, db_tx: RolledBack, tmp_path: Path):  # type: ignore[no-untyped-def]
     """The real app whose engines (so its sessions, dependencies and middlewares) are the
     ones of ``db_tx``: every request runs in the test's transaction. Its files (evidence,
     caches, its secret key) go to the test's own folder: they do not outlive the test either
     (``tx_settings.var_dir``)."""
-    from fastapi.testclient import TestClient
-
     from api.app import create_app
 
     own = settings.model_copy(deep=True)
     own.database.listen = False  # nothing is committed: no notification will come
     own.var_dir = tmp_path / "var"
-    app = create_app(own)
-    with TestClient(app):  # the lifespan: the app's own engines, put back before it ends
-        state, router = app.state, app.router
-        real = (state.engine, state.reader_engine, state.versions, router.lifespan_context)
-        state.engine, state.reader_engine = db_tx.engine, db_tx.reader_engine
-        state.versions = DataVersions(db_tx.engine)
-        router.lifespan_context = _no_lifespan  # clients entered in the test keep these
-        try:
-            yield app
-        finally:
-            state.engine, state.reader_engine, state.versions, router.lifespan_context = real
-    assert db_tx.savepoints.out_of_order == 0, "the app ended transactions out of order"
+    with bound_app(create_app(own), db_tx) as app:
+        yield app
 
 
 @pytest.fixture
@@ -273,6 +288,33 @@ def tx_login_as(tx_app, db_tx: RolledBack):  # type: ignore[no-untyped-def]
         return c
 
     return _login
+
+
+@pytest.fixture
+def tx_engine(db_tx: RolledBack) -> Engine:
+    """The writer engine of ``db_tx``: what a test writes or reads through it is in the
+    test's transaction (it sees the app's and the commands' writes, and is rolled back)."""
+    return db_tx.engine
+
+
+@pytest.fixture
+def cleaned_up(engine: Engine, demo: dict[str, int]) -> Iterator[None]:
+    """For a test that must commit (work on a thread or in a process with connections of its
+    own): every row it added is deleted after it, with the audit rows (:mod:`tests.cleanup`)."""
+    since = cleanup.marks(engine)
+    try:
+        yield
+    finally:
+        cleanup.delete_since(engine, since)
+        forget_versioned_answers()
+
+
+@pytest.fixture
+def tx_cli(settings: Settings, db_tx: RolledBack, monkeypatch: pytest.MonkeyPatch) -> RolledBack:
+    """Commands of ``irbis`` invoked in the test (``CliRunner``) run on the engines of
+    ``db_tx`` (:func:`tests.cli.bind_cli`): what they write is rolled back with the test."""
+    bind_cli(monkeypatch, db_tx, settings.database.url)
+    return db_tx
 
 
 @pytest.fixture
@@ -363,11 +405,14 @@ def resort(engine: Engine, demo: dict[str, int]) -> str:
 
 
 @pytest.fixture(scope="session")
-def grid_id(engine: Engine, settings: Settings, demo: dict[str, int]) -> int:
+def grid_id(engine: Engine, settings: Settings, demo: dict[str, int]) -> Iterator[int]:
     """One planning grid (H3 resolution 3) over the demo, built once for the whole run: the
-    prioritisation tests and the browser's share it."""
+    prioritisation tests and the browser's share it. Committed (the live server's browsers
+    read it), and deleted with its scenarios at the run's end."""
     params = prio.GridParams(name=f"test r3 {uuid.uuid4().hex[:8]}", resolution=3)
-    return prio.build_grid(engine, params, actor="tests", data_dir=settings.data_dir)
+    made = prio.build_grid(engine, params, actor="tests", data_dir=settings.data_dir)
+    yield made
+    cleanup.delete_plans(engine, made)
 
 
 @pytest.fixture(scope="session")

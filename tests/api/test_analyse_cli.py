@@ -1,4 +1,4 @@
-"""``irbis analyse ...`` against the test database."""
+"""``irbis analyse ...`` against the test database, in the test's transaction (``tx_cli``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.settings import Settings
+from tests.rollback import RolledBack
 
 
 @pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, demo: dict[str, int]) -> None:
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tx_cli: RolledBack) -> None:
+    """The commands write in the test's transaction (rolled back after it); the rasters
+    they read are the demo's, in the run's folder."""
     monkeypatch.setenv("IRBIS_VAR_DIR", str(settings.var_dir))
 
 

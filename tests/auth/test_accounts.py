@@ -236,8 +236,8 @@ def test_secret_key_is_generated_once_and_private(tmp_path) -> None:
     assert secret_key(s) == b"from-the-environment-0123456789"
 
 
-def test_cli_users_commands(settings, demo, engine, monkeypatch) -> None:
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+def test_cli_users_commands(tx_cli) -> None:  # type: ignore[no-untyped-def]
+    engine = tx_cli.engine  # the commands write in the test's transaction, rolled back after
     run = CliRunner().invoke
     name = f"cli-{os.getpid()}"
     r = run(
@@ -316,8 +316,8 @@ def test_api_responses_set_no_cookie_and_pages_with_forms_do(tx_client) -> None:
     assert "irbis_csrf=" in tx_client.get("/login").headers["set-cookie"]
 
 
-def test_cli_set_password_ends_sessions_and_token_revoke(settings, engine, client, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+def test_cli_set_password_ends_sessions_and_token_revoke(tx_cli, tx_client):  # type: ignore[no-untyped-def]
+    engine, client = tx_cli.engine, tx_client  # the app and the commands: one transaction
     name = make_user(engine, roles=["analyst"])
     login(client, name)
     assert client.get("/api/account").status_code == 200

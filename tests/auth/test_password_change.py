@@ -66,11 +66,10 @@ def test_password_change_needs_the_form_token(tx_login_as) -> None:
     assert c.get("/api/account").status_code == 200
 
 
-def test_cli_set_password_revokes_tokens_and_sessions(app, settings, engine, monkeypatch) -> None:
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
-    name = make_user(engine, roles=["analyst"])
-    token = make_token(engine, name)
-    with TestClient(app) as c:
+def test_cli_set_password_revokes_tokens_and_sessions(tx_app, tx_cli) -> None:  # type: ignore[no-untyped-def]
+    name = make_user(tx_cli.engine, roles=["analyst"])
+    token = make_token(tx_cli.engine, name)
+    with TestClient(tx_app) as c:
         login(c, name)
         assert c.get("/api/account").status_code == 200
         r = CliRunner().invoke(

@@ -1,4 +1,5 @@
-"""``irbis grants add|edit|close|list|import`` on the real database."""
+"""``irbis grants add|edit|close|list|import`` on the real database, in the test's transaction
+(rolled back at its end: ``tx_cli``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from api.cli import app as cli
 
 
 @pytest.fixture
-def run(settings, demo, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
-
+def run(tx_cli):  # type: ignore[no-untyped-def]
     def _run(*args: str):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(cli, ["grants", *args])
 
@@ -29,7 +28,7 @@ def _row(engine, code: str):  # type: ignore[no-untyped-def]
         ).first()
 
 
-def test_add_edit_close_list(run, engine) -> None:  # type: ignore[no-untyped-def]
+def test_add_edit_close_list(run, tx_cli) -> None:  # type: ignore[no-untyped-def]
     code = f"CLI-{secrets.token_hex(3).upper()}"
     r = run(
         "add", code, "--title", "Ibex and snow leopard of Zorkul", "--organisation", "Tabiat",
@@ -41,12 +40,12 @@ def test_add_edit_close_list(run, engine) -> None:  # type: ignore[no-untyped-de
     assert "150,000.00 USD" in r.output
     r = run("edit", code, "--title", "Zorkul snow leopards", "--status", "active")
     assert r.exit_code == 0, r.output
-    assert _row(engine, code).title == "Zorkul snow leopards"
+    assert _row(tx_cli.engine, code).title == "Zorkul snow leopards"
     r = run("close", code, "--terminated")
-    assert r.exit_code == 0 and _row(engine, code).status == "terminated"
+    assert r.exit_code == 0 and _row(tx_cli.engine, code).status == "terminated"
     r = run("list")
     assert r.exit_code == 0 and code in r.output and "SOS-CA-EX-01" in r.output
-    with engine.connect() as conn:
+    with tx_cli.engine.connect() as conn:
         actors = (
             conn.execute(
                 text(
@@ -61,7 +60,7 @@ def test_add_edit_close_list(run, engine) -> None:  # type: ignore[no-untyped-de
     assert actors and all(a.startswith("cli:") for a in actors)
 
 
-def test_add_refuses_bad_input_and_stores_nothing(run, engine) -> None:  # type: ignore[no-untyped-def]
+def test_add_refuses_bad_input_and_stores_nothing(run, tx_cli) -> None:  # type: ignore[no-untyped-def]
     code = f"CLI-{secrets.token_hex(3).upper()}"
     base = ["add", code, "--title", "t", "--organisation", "o", "--country", "KAZ",
             "--species", "Gazella subgutturosa", "--start", "2024-01-01"]  # fmt: skip
@@ -69,12 +68,12 @@ def test_add_refuses_bad_input_and_stores_nothing(run, engine) -> None:  # type:
     assert r.exit_code == 1 and "amount" in r.output
     r = run(*base, "--amount", "5000", "--end", "2023-01-01")
     assert r.exit_code == 1 and "before the start" in r.output
-    assert _row(engine, code) is None
+    assert _row(tx_cli.engine, code) is None
     r = run("close", "NO-SUCH-GRANT")
     assert r.exit_code == 1 and "no grant" in r.output
 
 
-def test_import_reports_per_row_and_is_idempotent(run, engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_import_reports_per_row_and_is_idempotent(run, tx_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     code = f"CLI-{secrets.token_hex(3).upper()}"
     f = tmp_path / "grants.csv"
     f.write_text(
@@ -95,4 +94,4 @@ def test_import_reports_per_row_and_is_idempotent(run, engine, tmp_path) -> None
     )
     r = run("import", str(bad))
     assert r.exit_code == 1 and "nothing was imported" in r.output
-    assert _row(engine, "CLI-NEW-ONE") is None
+    assert _row(tx_cli.engine, "CLI-NEW-ONE") is None

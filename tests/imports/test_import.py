@@ -2,39 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from api.cli import app as cli
 from tests.imports import fixtures as fx
+from tests.rollback import RolledBack
 
 TABLES = ("protected_areas", "species_ranges", "occurrences")
 
 
 @pytest.fixture
-def irbis(settings, demo, engine, monkeypatch) -> Iterator:
-    """Run the real ``irbis`` command against the test database, and undo its writes after."""
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+def irbis(tx_cli: RolledBack) -> Callable[..., Result]:
+    """Run the real ``irbis`` command in the test's transaction (rolled back at its end)."""
     runner = CliRunner()
 
-    def run(*args: str):  # type: ignore[no-untyped-def]
+    def run(*args: str) -> Result:
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
-    yield run
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "DELETE FROM protected_areas WHERE wdpa_pid LIKE '99000%' OR osm_id LIKE '%/9901%'"
-            )
-        )
-        conn.execute(text("DELETE FROM species_ranges WHERE method = 'observed'"))
-        conn.execute(
-            text("DELETE FROM occurrences WHERE gbif_id BETWEEN 4400000000 AND 4500000000")
-        )
+    return run
 
 
 def counts(engine) -> dict[str, int]:
@@ -42,14 +32,14 @@ def counts(engine) -> dict[str, int]:
         return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
 
 
-def test_wdpa_polygons_and_points(irbis, engine, tmp_path: Path) -> None:
-    before = counts(engine)
+def test_wdpa_polygons_and_points(irbis, tx_engine, tmp_path: Path) -> None:
+    before = counts(tx_engine)
     r = irbis("import", "protected_areas", str(fx.wdpa_polygons(tmp_path / "wdpa.gpkg")))
     assert r.exit_code == 0, r.output
     assert "imported 2 of 2 wdpa" in r.output
     r = irbis("import", "protected_areas", str(fx.wdpa_points(tmp_path / "wdpa_points.geojson")))
     assert r.exit_code == 0, r.output
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT wdpa_id, name, status, reported_area_km2, iso3, GeometryType(geom), method, "
@@ -63,21 +53,21 @@ def test_wdpa_polygons_and_points(irbis, engine, tmp_path: Path) -> None:
     ]
     assert rows[2].reported_area_km2 == 25.0 and rows[0].method == "observed"
     assert "WDPA" in rows[0].licence
-    assert counts(engine)["protected_areas"] == before["protected_areas"] + 3
+    assert counts(tx_engine)["protected_areas"] == before["protected_areas"] + 3
 
 
-def test_reimport_updates_in_place(irbis, engine, tmp_path: Path) -> None:
+def test_reimport_updates_in_place(irbis, tx_engine, tmp_path: Path) -> None:
     path = fx.wdpa_polygons(tmp_path / "wdpa.gpkg")
     assert irbis("import", "protected_areas", str(path)).exit_code == 0
-    first = counts(engine)
+    first = counts(tx_engine)
     assert irbis("import", "protected_areas", str(path)).exit_code == 0
-    assert counts(engine) == first
+    assert counts(tx_engine) == first
 
 
-def test_iucn_ranges_from_zipped_shapefile(irbis, engine, tmp_path: Path) -> None:
+def test_iucn_ranges_from_zipped_shapefile(irbis, tx_engine, tmp_path: Path) -> None:
     r = irbis("import", "species_ranges", str(fx.iucn_ranges(tmp_path / "redlist.zip")))
     assert r.exit_code == 0, r.output
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT s.scientific_name, r.presence, r.year FROM species_ranges r "
@@ -87,11 +77,11 @@ def test_iucn_ranges_from_zipped_shapefile(irbis, engine, tmp_path: Path) -> Non
     assert [tuple(x) for x in rows] == [("Panthera uncia", 1, 2016), ("Panthera uncia", 3, 2016)]
 
 
-def test_gbif_darwin_core(irbis, engine, tmp_path: Path) -> None:
+def test_gbif_darwin_core(irbis, tx_engine, tmp_path: Path) -> None:
     r = irbis("import", "occurrences", str(fx.gbif_occurrences(tmp_path / "occurrence.txt")))
     assert r.exit_code == 0, r.output
     assert "imported 2 of 2 gbif" in r.output  # the row with no coordinates is left out
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT gbif_id, ST_X(geom), ST_Y(geom), event_date::text, recorded_by "
@@ -101,10 +91,10 @@ def test_gbif_darwin_core(irbis, engine, tmp_path: Path) -> None:
     assert rows[0][1:4] == (77.0713, 43.0512, "2021-02-14") and rows[0].recorded_by == "A. Observer"
 
 
-def test_osm_extract(irbis, engine, tmp_path: Path) -> None:
+def test_osm_extract(irbis, tx_engine, tmp_path: Path) -> None:
     r = irbis("import", "protected_areas", str(fx.osm_protected_areas(tmp_path / "osm.geojson")))
     assert r.exit_code == 0, r.output
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT osm_id, name, original_name, iucn_category, licence FROM protected_areas "
@@ -126,45 +116,45 @@ def _broken(irbis, engine, layer: str, path: Path, message: str) -> None:
     assert counts(engine) == before
 
 
-def test_truncated_file(irbis, engine, tmp_path: Path) -> None:
+def test_truncated_file(irbis, tx_engine, tmp_path: Path) -> None:
     good = fx.wdpa_polygons(tmp_path / "wdpa.gpkg").read_bytes()
     bad = tmp_path / "truncated.gpkg"
     bad.write_bytes(good[: len(good) // 3])
-    _broken(irbis, engine, "protected_areas", bad, "cannot be")
+    _broken(irbis, tx_engine, "protected_areas", bad, "cannot be")
 
 
-def test_truncated_geojson(irbis, engine, tmp_path: Path) -> None:
+def test_truncated_geojson(irbis, tx_engine, tmp_path: Path) -> None:
     text_ = fx.wdpa_points(tmp_path / "p.geojson").read_text()
     bad = tmp_path / "truncated.geojson"
     bad.write_text(text_[: len(text_) // 2])
-    _broken(irbis, engine, "protected_areas", bad, "cannot be")
+    _broken(irbis, tx_engine, "protected_areas", bad, "cannot be")
 
 
-def test_wrong_columns(irbis, engine, tmp_path: Path) -> None:
+def test_wrong_columns(irbis, tx_engine, tmp_path: Path) -> None:
     # An IUCN range file offered as protected areas, and a GBIF file lacking coordinates.
     _broken(
         irbis,
-        engine,
+        tx_engine,
         "protected_areas",
         fx.iucn_ranges(tmp_path / "r.zip"),
         "does not go into protected_areas",
     )
     bad = tmp_path / "occurrence.txt"
     bad.write_text("gbifID\tspecies\tlocality\n1\tPanthera uncia\tsomewhere\n")
-    _broken(irbis, engine, "occurrences", bad, "decimalLatitude")
+    _broken(irbis, tx_engine, "occurrences", bad, "decimalLatitude")
 
 
-def test_no_crs(irbis, engine, tmp_path: Path) -> None:
+def test_no_crs(irbis, tx_engine, tmp_path: Path) -> None:
     _broken(
         irbis,
-        engine,
+        tx_engine,
         "protected_areas",
         fx.no_crs_shapefile(tmp_path / "nocrs.zip"),
         "no coordinate reference system",
     )
 
 
-def test_no_crs_with_named_srs_imports(irbis, engine, tmp_path: Path) -> None:
+def test_no_crs_with_named_srs_imports(irbis, tx_engine, tmp_path: Path) -> None:
     r = irbis(
         "import",
         "protected_areas",
@@ -175,26 +165,26 @@ def test_no_crs_with_named_srs_imports(irbis, engine, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
 
 
-def test_empty_file(irbis, engine, tmp_path: Path) -> None:
+def test_empty_file(irbis, tx_engine, tmp_path: Path) -> None:
     empty = tmp_path / "empty.geojson"
     empty.write_text("")
-    _broken(irbis, engine, "protected_areas", empty, "empty")
+    _broken(irbis, tx_engine, "protected_areas", empty, "empty")
     no_features = tmp_path / "none.geojson"
     no_features.write_text('{"type": "FeatureCollection", "features": []}')
-    _broken(irbis, engine, "protected_areas", no_features, "no features")
+    _broken(irbis, tx_engine, "protected_areas", no_features, "no features")
 
 
-def test_unknown_species_stores_nothing(irbis, engine, tmp_path: Path) -> None:
+def test_unknown_species_stores_nothing(irbis, tx_engine, tmp_path: Path) -> None:
     path = fx.gbif_occurrences(tmp_path / "occurrence.txt")
     path.write_text(path.read_text().replace("Gazella subgutturosa", "Saiga tatarica"))
-    _broken(irbis, engine, "occurrences", path, "Saiga tatarica")
+    _broken(irbis, tx_engine, "occurrences", path, "Saiga tatarica")
 
 
-def test_swapped_coordinates_are_refused(irbis, engine, tmp_path: Path) -> None:
+def test_swapped_coordinates_are_refused(irbis, tx_engine, tmp_path: Path) -> None:
     path = fx.wdpa_points(tmp_path / "p.geojson")
     path.write_text(
         path.read_text()
         .replace("[ 64.5, 39.6 ]", "[ 39.6, 64.5 ]")
         .replace("[64.5, 39.6]", "[39.6, 64.5]")
     )
-    _broken(irbis, engine, "protected_areas", path, "swapped")
+    _broken(irbis, tx_engine, "protected_areas", path, "swapped")

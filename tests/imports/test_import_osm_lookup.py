@@ -5,13 +5,13 @@ extract, and updates the records in place by their OSM id."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import shapely
 from shapely.geometry import shape
@@ -20,19 +20,18 @@ from api.cli import app as cli
 from api.demo import data as dd
 from api.settings import Settings
 from geo.crs import geodesic_area_m2
+from tests.rollback import RolledBack
 
 
 @pytest.fixture
-def irbis(settings, demo, engine, monkeypatch) -> Iterator:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+def irbis(tx_cli: RolledBack) -> Callable[..., Result]:
+    """Run the real ``irbis`` command in the test's transaction (rolled back at its end)."""
     runner = CliRunner()
 
-    def run(*args: str):  # type: ignore[no-untyped-def]
+    def run(*args: str) -> Result:
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
-    yield run
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM protected_areas WHERE osm_id LIKE '%/99019%'"))
+    return run
 
 
 def _lookup_file(settings: Settings, path: Path, ids: dict[str, str]) -> Path:
@@ -47,7 +46,7 @@ def _lookup_file(settings: Settings, path: Path, ids: dict[str, str]) -> Path:
 
 
 def test_import_reads_the_osm_lookup_file(
-    irbis, engine: Engine, settings: Settings, tmp_path: Path
+    irbis, tx_engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     f = _lookup_file(
         settings, tmp_path / "pas.geojson", {"charyn": "W9901901", "almaty_reserve": "R9901902"}
@@ -55,7 +54,7 @@ def test_import_reads_the_osm_lookup_file(
     r = irbis("import", "protected_areas", str(f))
     assert r.exit_code == 0, r.output
     assert "imported 2 of 2 osm" in r.output
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT osm_id, name, original_name, designation, status, licence, source, method, "
@@ -78,7 +77,7 @@ def test_import_reads_the_osm_lookup_file(
 
     # the same file again updates in place: no duplicate
     assert irbis("import", "protected_areas", str(f)).exit_code == 0
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         n = conn.execute(
             text("SELECT count(*) FROM protected_areas WHERE osm_id LIKE '%/99019%'")
         ).scalar_one()

@@ -24,6 +24,7 @@ from tests.monitoring.conftest import (
     count_records,
     hdr,
 )
+from tests.rollback import RolledBack
 from tests.threats.conftest import photo_with_gps
 
 SEEDED = {
@@ -106,55 +107,50 @@ def test_only_admins_manage_the_catalogue(tx_login_as, db_tx) -> None:  # type: 
             conn.execute(text("DELETE FROM monitoring_indicators WHERE code = 'wolf_count'"))
 
 
-@pytest.mark.usefixtures("clean_records")  # the command line writes through its own engine
 def test_cli_manages_the_catalogue_and_imports_csv(
-    settings, engine: Engine, monkeypatch, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    tx_cli: RolledBack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The commands write in the test's transaction (``tx_cli``): nothing is left after it."""
     from api.cli import app
 
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
-    monkeypatch.setenv("IRBIS_VAR_DIR", str(settings.var_dir))
+    monkeypatch.setenv("IRBIS_VAR_DIR", str(tmp_path / "var"))
+    engine = tx_cli.engine
     runner = CliRunner()
-    try:
-        r = runner.invoke(
-            app,
-            [
-                "monitoring",
-                "add-indicator",
-                "lynx_count",
-                "--name",
-                "Lynx count",
-                "--unit",
-                "individuals",
-                "--sensitive",
-            ],
-        )
-        assert r.exit_code == 0, r.output
-        r = runner.invoke(app, ["monitoring", "indicators", "--json"])
-        assert r.exit_code == 0
-        by = {i["code"]: i for i in json.loads(r.output)}
-        assert by["lynx_count"]["sensitive"] is True
-        r = runner.invoke(app, ["monitoring", "edit-indicator", "lynx_count", "--not-sensitive"])
-        assert r.exit_code == 0 and "sensitive: False" in r.output
-        bad = tmp_path / "bad.csv"
-        bad.write_text("site,indicator,period_start,value\nNowhere,lynx_count,2023-01-01,4\n")
-        r = runner.invoke(app, ["monitoring", "import", GRANT, str(bad)])
-        assert r.exit_code == 1 and "row 2" in r.output and "Nowhere" in r.output
-        assert count_records(engine) == 0
-        good = tmp_path / "good.csv"
-        good.write_text(f"site,indicator,period_start,value\n{SITE},lynx_count,2023-01-01,4\n")
-        r = runner.invoke(app, ["monitoring", "import", GRANT, str(good)])
-        assert r.exit_code == 0, r.output
-        assert count_records(engine) == 1
-        rid = _one(engine, "SELECT id FROM monitoring_records WHERE method <> 'example'")
-        r = runner.invoke(app, ["monitoring", "review", str(rid), "returned"])
-        assert r.exit_code == 1 and "reason" in r.output
-        r = runner.invoke(app, ["monitoring", "review", str(rid), "accepted"])
-        assert r.exit_code == 0 and "accepted" in r.output
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM monitoring_records WHERE method <> 'example'"))
-            conn.execute(text("DELETE FROM monitoring_indicators WHERE code = 'lynx_count'"))
+    r = runner.invoke(
+        app,
+        [
+            "monitoring",
+            "add-indicator",
+            "lynx_count",
+            "--name",
+            "Lynx count",
+            "--unit",
+            "individuals",
+            "--sensitive",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["monitoring", "indicators", "--json"])
+    assert r.exit_code == 0
+    by = {i["code"]: i for i in json.loads(r.output)}
+    assert by["lynx_count"]["sensitive"] is True
+    r = runner.invoke(app, ["monitoring", "edit-indicator", "lynx_count", "--not-sensitive"])
+    assert r.exit_code == 0 and "sensitive: False" in r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("site,indicator,period_start,value\nNowhere,lynx_count,2023-01-01,4\n")
+    r = runner.invoke(app, ["monitoring", "import", GRANT, str(bad)])
+    assert r.exit_code == 1 and "row 2" in r.output and "Nowhere" in r.output
+    assert count_records(engine) == 0
+    good = tmp_path / "good.csv"
+    good.write_text(f"site,indicator,period_start,value\n{SITE},lynx_count,2023-01-01,4\n")
+    r = runner.invoke(app, ["monitoring", "import", GRANT, str(good)])
+    assert r.exit_code == 0, r.output
+    assert count_records(engine) == 1
+    rid = _one(engine, "SELECT id FROM monitoring_records WHERE method <> 'example'")
+    r = runner.invoke(app, ["monitoring", "review", str(rid), "returned"])
+    assert r.exit_code == 1 and "reason" in r.output
+    r = runner.invoke(app, ["monitoring", "review", str(rid), "accepted"])
+    assert r.exit_code == 0 and "accepted" in r.output
 
 
 def _one(engine: Engine, sql: str, **params: object) -> int:

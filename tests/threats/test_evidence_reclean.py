@@ -16,6 +16,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from api.cli import app as cli
+from tests.rollback import RolledBack
 from tests.threats.test_evidence_metadata import (
     assert_no_identity,
     camera_photo,
@@ -43,21 +44,28 @@ def _as_stored_by_an_older_version(
 
 
 def test_clean_evidence_rewrites_files_stored_with_identity(
-    as_user: Any, client: Any, engine: Any, settings: Any, tmp_path: Path, monkeypatch: Any
+    tx_as_user: Any,
+    tx_client: Any,
+    tx_cli: RolledBack,
+    tx_settings: Any,
+    tmp_path: Path,
+    monkeypatch: Any,
 ) -> None:
+    """The app and the command work in the test's transaction (rolled back after it), on the
+    app's own evidence folder."""
+    engine, client = tx_cli.engine, tx_client
     camera = camera_photo(tmp_path, "JPEG")
     assert "ExifIFD:SerialNumber" in exiftool(camera)
-    publish_evidence(as_user, client, "old.jpg", camera, "image/jpeg")
+    publish_evidence(tx_as_user, client, "old.jpg", camera, "image/jpeg")
     with engine.connect() as conn:
         evidence_id = int(conn.execute(text("SELECT max(id) FROM evidence_files")).scalar_one())
-    var_dir = Path(settings.var_dir)
+    var_dir = Path(tx_settings.var_dir)
     _as_stored_by_an_older_version(engine, var_dir, evidence_id, camera)
     leaked = client.get(f"/evidence/{evidence_id}")
     assert leaked.status_code == 200
     with pytest.raises(AssertionError):  # the old file does leak: the check can fail
         assert_no_identity(leaked.content, exiftool(leaked.content))
 
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
     monkeypatch.setenv("IRBIS_VAR_DIR", str(var_dir))
     r = CliRunner().invoke(cli, ["threats", "clean-evidence"])
     assert r.exit_code == 0, r.output
