@@ -42,7 +42,10 @@ def server(settings: Settings, demo: dict[str, int]) -> Iterator[str]:
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.usefixtures("cleaned_up")  # a real server's requests, each on its own connection
 def test_tiles_answer_promptly_while_a_large_photo_report_is_processed(server, engine) -> None:
+    """The report and its user are committed by the server (concurrent requests on its own
+    pools are what is tested), and deleted after the test (``cleaned_up``)."""
     photo = big_photo()
     assert len(photo) > 30_000_000
     advocate = httpx.Client(base_url=server, timeout=120)

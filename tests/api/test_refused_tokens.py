@@ -5,13 +5,14 @@ while the same address without a token, and another client's bad token, are answ
 from __future__ import annotations
 
 import time
-from typing import Any
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth.testing import make_token, make_user
 from api.settings import RateLimitSettings, Settings
+from tests.rollback import RolledBack, bound_app
 
 ITEMS = "/collections/places/items?limit=1"
 HOLD = 0.6
@@ -26,14 +27,17 @@ def _get(client: TestClient, token: str | None = None) -> tuple[int, bool, float
 
 
 def test_a_flood_of_bad_tokens_on_a_read_is_held(
-    settings: Settings, demo: dict[str, int], engine: Any
+    settings: Settings, db_tx: RolledBack, tmp_path: Path
 ) -> None:
-    limits = RateLimitSettings(
+    own = settings.model_copy(deep=True)
+    own.ratelimit = RateLimitSettings(
         refusals_free=2, refusal_hold_seconds=HOLD, refusal_hold_max_seconds=HOLD
     )
-    app = create_app(settings.model_copy(update={"ratelimit": limits}))
-    good = make_token(engine, make_user(engine, roles=["analyst"]))
+    own.database.listen = False  # the app runs in the test's transaction: nothing commits
+    own.var_dir = tmp_path / "var"
+    good = make_token(db_tx.engine, make_user(db_tx.engine, roles=["analyst"]))
     with (
+        bound_app(create_app(own), db_tx) as app,
         TestClient(app, client=("203.0.113.41", 40000)) as attacker,
         TestClient(app, client=("198.51.100.41", 40000)) as other,
     ):

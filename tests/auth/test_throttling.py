@@ -1,5 +1,8 @@
 """Login back-off and rate limits against the real app: no lock-out, no account enumeration,
-429 with Retry-After."""
+429 with Retry-After.
+
+Each test's app has rate limits of its own and runs in the test's transaction, rolled back at
+its end (:func:`tests.rollback.bound_app`)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from api.auth.testing import TEST_PASSWORD, csrf_from, login, make_user
 from api.settings import RateLimitSettings, Settings
+from tests.rollback import RolledBack, bound_app
 
 
 def _scalar(engine: Any, sql: str) -> Any:
@@ -24,14 +30,22 @@ def _scalar(engine: Any, sql: str) -> Any:
 
 
 @pytest.fixture
-def app_with(settings: Settings, demo: dict[str, int]) -> Callable[..., Any]:
-    """``app_with(**ratelimit_settings)``: the real app with these rate-limit settings."""
+def app_with(settings: Settings, db_tx: RolledBack, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``app_with(**ratelimit_settings)``: the real app with these rate-limit settings, bound
+    to the test's transaction (:func:`tests.rollback.bound_app`): its users, sessions and
+    tokens are rolled back with it."""
     from api.app import create_app
 
-    def make(**kw: Any) -> Any:
-        return create_app(settings.model_copy(update={"ratelimit": RateLimitSettings(**kw)}))
+    with ExitStack() as stack:
 
-    return make
+        def make(**kw: Any) -> Any:
+            own = settings.model_copy(deep=True)
+            own.ratelimit = RateLimitSettings(**kw)
+            own.database.listen = False  # nothing is committed: no notification will come
+            own.var_dir = tmp_path / "var"
+            return stack.enter_context(bound_app(create_app(own), db_tx))
+
+        yield make
 
 
 @pytest.fixture
@@ -65,13 +79,13 @@ def _error(r: Any) -> str:
 
 
 def test_failures_back_off_per_account_and_client_and_never_lock_the_owner_out(
-    app_with, clients, engine
+    app_with, clients, tx_engine
 ) -> None:
     app = app_with(login_free_failures=3, login_backoff_seconds=1.0)
-    name = make_user(engine)
+    name = make_user(tx_engine)
     attacker = clients(app, "203.0.113.9")
     owner = clients(app, "198.51.100.4")
-    audit_before = _scalar(engine, "SELECT count(*) FROM audit_log WHERE table_name = 'users'")
+    audit_before = _scalar(tx_engine, "SELECT count(*) FROM audit_log WHERE table_name = 'users'")
     for _ in range(4):  # three free failures, the fourth starts the back-off
         assert _attempt(attacker, name, "not it at all").status_code == 401
     # now even the right password from the attacker's address waits
@@ -88,13 +102,13 @@ def test_failures_back_off_per_account_and_client_and_never_lock_the_owner_out(
     time.sleep(2.1)
     assert _attempt(attacker, name, TEST_PASSWORD).status_code == 303
     # guesses write nothing: no failure counters in the users table, no audit rows
-    after = _scalar(engine, "SELECT count(*) FROM audit_log WHERE table_name = 'users'")
+    after = _scalar(tx_engine, "SELECT count(*) FROM audit_log WHERE table_name = 'users'")
     assert after == audit_before
 
 
-def test_unknown_and_known_accounts_get_the_same_answers(app_with, clients, engine) -> None:
+def test_unknown_and_known_accounts_get_the_same_answers(app_with, clients, tx_engine) -> None:
     app = app_with(login_free_failures=2, login_backoff_seconds=30.0)
-    known = make_user(engine)
+    known = make_user(tx_engine)
     unknown = f"nobody-{known[2:]}"
     answers = {}
     for name, address in ((known, "192.0.2.1"), (unknown, "192.0.2.2")):
@@ -108,12 +122,12 @@ def test_unknown_and_known_accounts_get_the_same_answers(app_with, clients, engi
     assert [s for s, _, _ in answers[known]] == [401, 401, 401, 429]
 
 
-def test_unknown_accounts_cost_a_password_check_too(app_with, clients, engine) -> None:
+def test_unknown_accounts_cost_a_password_check_too(app_with, clients, tx_engine) -> None:
     # sixteen failures from one address: no back-off and no refusal hold to time as well
     app = app_with(
         login_free_failures=1000, client_free_failures=1000, login="1000/minute", refusals_free=1000
     )
-    known = make_user(engine)
+    known = make_user(tx_engine)
     c = clients(app, "192.0.2.50")
     token = csrf_from(c.get("/login").text)
 
@@ -131,9 +145,11 @@ def test_unknown_accounts_cost_a_password_check_too(app_with, clients, engine) -
     assert u > 0.5 * k, (u, k)
 
 
-def test_login_attempts_per_client_are_limited_with_retry_after(app_with, clients, engine) -> None:
+def test_login_attempts_per_client_are_limited_with_retry_after(
+    app_with, clients, tx_engine
+) -> None:
     app = app_with(login="3/minute")
-    name = make_user(engine)
+    name = make_user(tx_engine)
     c = clients(app, "192.0.2.77")
     assert _attempt(c, name, TEST_PASSWORD).status_code == 303
     assert _attempt(c, name, TEST_PASSWORD).status_code == 303
@@ -144,9 +160,11 @@ def test_login_attempts_per_client_are_limited_with_retry_after(app_with, client
     assert _attempt(clients(app, "192.0.2.78"), name, TEST_PASSWORD).status_code == 303
 
 
-def test_token_creation_and_writes_are_limited_with_retry_after(app_with, clients, engine) -> None:
+def test_token_creation_and_writes_are_limited_with_retry_after(
+    app_with, clients, tx_engine
+) -> None:
     app = app_with(tokens="2/hour", writes="6/minute")
-    name = make_user(engine)
+    name = make_user(tx_engine)
     c = clients(app, "192.0.2.90")
     csrf = login(c, name)
     for i in range(2):
@@ -163,7 +181,7 @@ def test_token_creation_and_writes_are_limited_with_retry_after(app_with, client
     assert r.status_code == 429 and "Retry-After" in r.headers
     # another account is not affected
     other = clients(app, "192.0.2.91")
-    other_csrf = login(other, make_user(engine))
+    other_csrf = login(other, make_user(tx_engine))
     r = other.post("/api/account/tokens", json={"name": "ok"}, headers={"X-CSRF-Token": other_csrf})
     assert r.status_code == 201
     # anonymous writes count per address
@@ -172,9 +190,9 @@ def test_token_creation_and_writes_are_limited_with_retry_after(app_with, client
     assert statuses == [401] * 6 + [429]
 
 
-def test_rate_limits_can_be_turned_off(app_with, clients, engine) -> None:
+def test_rate_limits_can_be_turned_off(app_with, clients, tx_engine) -> None:
     app = app_with(enabled=False, login="1/minute", login_free_failures=0)
-    name = make_user(engine)
+    name = make_user(tx_engine)
     c = clients(app, "192.0.2.99")
     for _ in range(3):
         assert _attempt(c, name, "wrong password").status_code == 401

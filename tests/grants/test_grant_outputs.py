@@ -73,8 +73,9 @@ def test_portfolio_lists_sites_under_threat(client) -> None:
 
 
 @pytest.fixture
-def formula_grant(login_as):  # type: ignore[no-untyped-def]
-    c = login_as("admin")
+def formula_grant(tx_login_as):  # type: ignore[no-untyped-def]
+    """A grant whose cells look like formulas, in the test's transaction (rolled back)."""
+    c = tx_login_as("admin")
     code = f"X-{secrets.token_hex(3).upper()}"
     body = {
         "code": code,
@@ -92,8 +93,8 @@ def formula_grant(login_as):  # type: ignore[no-untyped-def]
     return body
 
 
-def test_csv_export_cells_are_never_formulas(client, formula_grant) -> None:
-    r = client.get("/api/portfolio.csv", params={"call": formula_grant["call"]})
+def test_csv_export_cells_are_never_formulas(tx_client, formula_grant) -> None:
+    r = tx_client.get("/api/portfolio.csv", params={"call": formula_grant["call"]})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8"))))
     assert [row["code"] for row in rows] == [formula_grant["code"]]
@@ -101,8 +102,8 @@ def test_csv_export_cells_are_never_formulas(client, formula_grant) -> None:
     assert not rows[0]["organisation"].startswith("@")
 
 
-def test_xlsx_export_read_back_with_openpyxl(client, formula_grant) -> None:
-    r = client.get("/api/portfolio.xlsx", params={"call": formula_grant["call"]})
+def test_xlsx_export_read_back_with_openpyxl(tx_client, formula_grant) -> None:
+    r = tx_client.get("/api/portfolio.xlsx", params={"call": formula_grant["call"]})
     assert r.status_code == 200
     book = load_workbook(io.BytesIO(r.content))
     assert book.sheetnames == ["grants", "funds", "balance"]
@@ -128,10 +129,11 @@ def test_gpkg_export_read_back_with_pyogrio(client, tmp_path) -> None:
     assert client.get("/api/portfolio.pdf").status_code == 400
 
 
-def test_balance_of_money_against_the_habitat_gap(client, engine) -> None:
+def test_balance_of_money_against_the_habitat_gap(tx_client, tx_engine) -> None:
     """Shares of money by ecosystem against shares of unprotected habitat, checked against an
-    independent computation on the same records."""
-    with engine.begin() as conn:
+    independent computation on the same records (a habitat run of the test's transaction,
+    rolled back after it)."""
+    with tx_engine.begin() as conn:
         run = conn.execute(
             text(
                 "INSERT INTO analysis_runs (kind, status, title) VALUES ('habitat', 'succeeded',"
@@ -150,38 +152,34 @@ def test_balance_of_money_against_the_habitat_gap(client, engine) -> None:
                 ),
                 {"sp": sp, "eco": eco, "run": run, "x0": x0, "y0": y0, "x1": x1, "y1": y1},
             )
-    try:
-        p = client.get("/api/portfolio").json()
-        with engine.connect() as conn:
-            gap = dict(
-                conn.execute(
-                    text(
-                        "SELECT h.ecosystem, ST_Area(ST_Difference(h.geom, COALESCE((SELECT"
-                        " ST_Union(geom) FROM protected_areas WHERE GeometryType(geom) IN"
-                        " ('POLYGON','MULTIPOLYGON') AND status <> 'Proposed'),"
-                        " 'SRID=4326;POLYGON EMPTY'::geometry))::geography) / 1e6"
-                        " FROM habitat h WHERE analysis_run_id = :run"
-                    ),
-                    {"run": run},
-                ).all()
-            )
-        total_gap = sum(gap.values())
-        money = {}
-        for g in p["items"]:
-            ecos = g["ecosystem_focus"] or ["unspecified"]
-            for e in ecos:
-                money[e] = money.get(e, 0.0) + g["amount_usd"] / len(ecos)
-        total = sum(g["amount_usd"] for g in p["items"])
-        for b in p["balance"]:
-            e = b["ecosystem"]
-            assert b["share_of_funds"] == pytest.approx(money.get(e, 0.0) / total)
-            assert b["gap_km2"] == pytest.approx(gap[e], rel=1e-9)
-            assert b["share_of_gap"] == pytest.approx(gap[e] / total_gap)
-            assert b["funds_per_gap_km2"] == pytest.approx(money.get(e, 0.0) / gap[e])
-        assert "USD per km² of gap" in client.get("/grants").text
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM analysis_runs WHERE id = :run"), {"run": run})
+    p = tx_client.get("/api/portfolio").json()
+    with tx_engine.connect() as conn:
+        gap = dict(
+            conn.execute(
+                text(
+                    "SELECT h.ecosystem, ST_Area(ST_Difference(h.geom, COALESCE((SELECT"
+                    " ST_Union(geom) FROM protected_areas WHERE GeometryType(geom) IN"
+                    " ('POLYGON','MULTIPOLYGON') AND status <> 'Proposed'),"
+                    " 'SRID=4326;POLYGON EMPTY'::geometry))::geography) / 1e6"
+                    " FROM habitat h WHERE analysis_run_id = :run"
+                ),
+                {"run": run},
+            ).all()
+        )
+    total_gap = sum(gap.values())
+    money = {}
+    for g in p["items"]:
+        ecos = g["ecosystem_focus"] or ["unspecified"]
+        for e in ecos:
+            money[e] = money.get(e, 0.0) + g["amount_usd"] / len(ecos)
+    total = sum(g["amount_usd"] for g in p["items"])
+    for b in p["balance"]:
+        e = b["ecosystem"]
+        assert b["share_of_funds"] == pytest.approx(money.get(e, 0.0) / total)
+        assert b["gap_km2"] == pytest.approx(gap[e], rel=1e-9)
+        assert b["share_of_gap"] == pytest.approx(gap[e] / total_gap)
+        assert b["funds_per_gap_km2"] == pytest.approx(money.get(e, 0.0) / gap[e])
+    assert "USD per km² of gap" in tx_client.get("/grants").text
 
 
 def test_donor_report_html_and_one_page_pdf(client) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from geo.archive import ArchiveLimits, extract_zip
 from geo.errors import InvalidInput, TooLarge, UnreadableFile
 from geo.uploads import UploadLimits, read_upload
+from tests.rollback import bound_app
 
 from .conftest import GRANT, site_gdf, upload, write
 
@@ -183,20 +184,25 @@ def test_shapefile_without_dbf_or_with_two_datasets(tmp_path) -> None:
 
 
 @pytest.fixture
-def small_app(settings, demo):  # type: ignore[no-untyped-def]
+def small_app(settings, db_tx, tmp_path):  # type: ignore[no-untyped-def]
+    """The app with small upload limits, in the test's transaction (rolled back after it)."""
     from api.app import create_app
 
     s = settings.model_copy(deep=True)
     s.uploads.max_bytes = 2_000
     s.uploads.max_features = 3
-    return create_app(s)
+    s.database.listen = False
+    s.var_dir = tmp_path / "var"
+    with bound_app(create_app(s), db_tx) as app:
+        yield app
 
 
-def test_api_size_and_feature_limits(small_app, engine, tmp_path) -> None:
+def test_api_size_and_feature_limits(small_app, db_tx, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from api.auth.testing import login, make_user
 
+    engine = db_tx.engine
     name = make_user(engine, roles=["grantee"], grants=[GRANT])
     with TestClient(small_app) as c:
         c.csrf = login(c, name)  # type: ignore[attr-defined]
