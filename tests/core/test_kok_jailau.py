@@ -165,11 +165,10 @@ def test_the_case_page_quotes_the_parks_snow_leopard_figure(client) -> None:  # 
     assert "schematic outline" not in flat
 
 
-def test_loss_rows_carry_the_example_label(
-    engine: Engine, demo: dict[str, int], settings: Settings
-) -> None:
-    run_id = an.run_loss(engine, settings, threat=dd.KOK_JAILAU["name"])
-    with Session(engine) as s:
+def test_loss_rows_carry_the_example_label(tx_engine: Engine, settings: Settings) -> None:
+    """The run is made in the test's transaction and rolled back after it."""
+    run_id = an.run_loss(tx_engine, settings, threat=dd.KOK_JAILAU["name"])
+    with Session(tx_engine) as s:
         run = an.get_run(s, run_id)
     assert run.status == "succeeded", run.error
     rows = run.results["footprint"]

@@ -1,6 +1,11 @@
 """Prioritisation from the browser's forms: who may use them, errors beside their fields, the
 work on a background thread with its progress, units named by place, costs with their unit,
-the pages in Russian and Kazakh, and the demo's solved scenario."""
+the pages in Russian and Kazakh, and the demo's solved scenario.
+
+The tests write in a transaction rolled back at their end (``tx_login_as``, ``tx_engine``),
+except those whose work runs on the app's background thread: that thread takes connections of
+its own while the test polls the run's status, so they commit, and delete what they made
+after (``cleaned_up``)."""
 
 from __future__ import annotations
 
@@ -52,54 +57,54 @@ def _count(engine: Engine, table: str) -> int:
 # -- who may plan ----------------------------------------------------------------------------
 
 
-def test_only_analysts_see_and_open_the_forms(login_as: Any) -> None:
-    anonymous = login_as("anonymous")
+def test_only_analysts_see_and_open_the_forms(tx_login_as: Any) -> None:
+    anonymous = tx_login_as("anonymous")
     page = anonymous.get("/prioritisation", headers=HTML).text
     assert "/prioritisation/grids/new" not in page and "/prioritisation/scenarios/new" not in page
     r = anonymous.get("/prioritisation/scenarios/new", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
-    grantee = login_as("grantee")
+    grantee = tx_login_as("grantee")
     assert "/prioritisation/scenarios/new" not in grantee.get("/prioritisation").text
     assert grantee.get("/prioritisation/grids/new", headers=HTML).status_code == 403
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     page = analyst.get("/prioritisation", headers=HTML).text
     assert 'href="/prioritisation/grids/new"' in page
     assert 'href="/prioritisation/scenarios/new"' in page
     assert analyst.get("/prioritisation/grids/new").status_code == 200
 
 
-def test_a_grantee_cannot_post_the_form(login_as: Any, engine: Engine, grid_id: int) -> None:
-    grantee = login_as("grantee")
+def test_a_grantee_cannot_post_the_form(tx_login_as: Any, tx_engine: Engine, grid_id: int) -> None:
+    grantee = tx_login_as("grantee")
     token = csrf_from(grantee.get("/account/tokens").text)
-    before = _count(engine, "prioritisation_scenarios")
+    before = _count(tx_engine, "prioritisation_scenarios")
     r = grantee.post(
         "/prioritisation/scenarios/new",
         data={"csrf_token": token, "name": "not mine", "grid_id": str(grid_id)},
     )
     assert r.status_code == 403
-    assert _count(engine, "prioritisation_scenarios") == before
+    assert _count(tx_engine, "prioritisation_scenarios") == before
 
 
-def test_the_form_needs_its_csrf_token(login_as: Any, engine: Engine, grid_id: int) -> None:
-    analyst = login_as("analyst")
-    before = _count(engine, "prioritisation_scenarios")
+def test_the_form_needs_its_csrf_token(tx_login_as: Any, tx_engine: Engine, grid_id: int) -> None:
+    analyst = tx_login_as("analyst")
+    before = _count(tx_engine, "prioritisation_scenarios")
     r = analyst.post(
         "/prioritisation/scenarios/new", data={"name": "no token", "grid_id": str(grid_id)}
     )
     assert r.status_code == 403
-    assert _count(engine, "prioritisation_scenarios") == before
+    assert _count(tx_engine, "prioritisation_scenarios") == before
 
 
 # -- errors beside their fields --------------------------------------------------------------
 
 
 def test_scenario_form_errors_stand_beside_their_fields(
-    login_as: Any, engine: Engine, grid_id: int
+    tx_login_as: Any, tx_engine: Engine, grid_id: int
 ) -> None:
-    analyst = login_as("analyst")
+    analyst = tx_login_as("analyst")
     form = analyst.get(f"/prioritisation/scenarios/new?grid={grid_id}").text
     token = csrf_from(form)
-    before = _count(engine, "prioritisation_scenarios")
+    before = _count(tx_engine, "prioritisation_scenarios")
     r = analyst.post(
         "/prioritisation/scenarios/new",
         data={
@@ -133,11 +138,11 @@ def test_scenario_form_errors_stand_beside_their_fields(
         data={"csrf_token": token, "name": "bad", "grid_id": str(grid_id), "target": "a lot"},
     )
     assert r.status_code == 400 and _field_errors(r.text)["target"] == "Enter a number."
-    assert _count(engine, "prioritisation_scenarios") == before  # nothing half-stored
+    assert _count(tx_engine, "prioritisation_scenarios") == before  # nothing half-stored
 
 
-def test_grid_form_errors_in_russian(login_as: Any) -> None:
-    analyst = login_as("analyst")
+def test_grid_form_errors_in_russian(tx_login_as: Any) -> None:
+    analyst = tx_login_as("analyst")
     token = csrf_from(analyst.get("/prioritisation/grids/new").text)
     r = analyst.post(
         "/prioritisation/grids/new?lang=ru",
@@ -152,6 +157,7 @@ def test_grid_form_errors_in_russian(login_as: Any) -> None:
 # -- the work off the request, with progress ------------------------------------------------
 
 
+@pytest.mark.usefixtures("cleaned_up")  # the work runs on a thread with its own connections
 def test_grid_form_builds_in_the_background(login_as: Any, engine: Engine) -> None:
     analyst = login_as("analyst")
     token = csrf_from(analyst.get("/prioritisation/grids/new").text)
@@ -190,6 +196,7 @@ def test_grid_form_builds_in_the_background(login_as: Any, engine: Engine) -> No
     assert all(f'name="target:{f}"' in form for f in grid["features"])
 
 
+@pytest.mark.usefixtures("cleaned_up")  # the work runs on a thread with its own connections
 def test_scenario_form_solves_in_the_background_and_shows_the_map(
     login_as: Any, engine: Engine, grid_id: int, resort: str
 ) -> None:
@@ -229,11 +236,11 @@ def test_scenario_form_solves_in_the_background_and_shows_the_map(
     assert page.status_code == 200 and "Form plan" in page.text
 
 
-def test_progress_is_recorded_step_by_step(engine: Engine, grid_id: int) -> None:
+def test_progress_is_recorded_step_by_step(tx_engine: Engine, grid_id: int) -> None:
     params = prio.ScenarioParams(name="steps", grid_id=grid_id, portfolio_runs=1)
-    sid = prio.start_scenario(engine, params, actor="tests")
+    sid = prio.start_scenario(tx_engine, params, actor="tests")
     seen: list[str] = []
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         first = conn.execute(
             text("SELECT status, results FROM prioritisation_scenarios WHERE id = :s"),
             {"s": sid},
@@ -241,7 +248,7 @@ def test_progress_is_recorded_step_by_step(engine: Engine, grid_id: int) -> None
     assert first.status == "pending" and first.results["progress"]["step"] == 0
 
     def spy(message: str) -> None:
-        with engine.connect() as conn:
+        with tx_engine.connect() as conn:
             row = conn.execute(
                 text("SELECT status, results FROM prioritisation_scenarios WHERE id = :s"),
                 {"s": sid},
@@ -249,7 +256,7 @@ def test_progress_is_recorded_step_by_step(engine: Engine, grid_id: int) -> None
         assert row.status == "running" and row.results["progress"]["message"] == message
         seen.append(message)
 
-    prio.solve_started_scenario(engine, sid, params, actor="tests", progress=spy)
+    prio.solve_started_scenario(tx_engine, sid, params, actor="tests", progress=spy)
     assert seen == [
         prio.SCENARIO_STEPS[0],
         prio.SCENARIO_STEPS[1],
@@ -260,6 +267,7 @@ def test_progress_is_recorded_step_by_step(engine: Engine, grid_id: int) -> None
     ]
 
 
+@pytest.mark.usefixtures("cleaned_up")  # the work runs on a thread with its own connections
 def test_an_infeasible_scenario_from_the_form_says_why(
     login_as: Any, grid_id: int, resort: str
 ) -> None:
@@ -443,16 +451,16 @@ def test_plan_page_in_kazakh(client: Any, solved_scenario: int) -> None:
 # -- the demo --------------------------------------------------------------------------------
 
 
-def test_the_demo_ships_one_solved_scenario(client: Any, engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_ships_one_solved_scenario(tx_client: Any, tx_engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]
     from api.db import models as m
     from api.demo import data as dd
     from api.demo.loader import DEMO_AS_OF
 
     # solved here, or already by the demo's load (``irbis load demo`` runs the same step)
     prio.ensure_demo_scenario(
-        engine, lock_out=[dd.KOK_JAILAU["name"]], data_dir=settings.data_dir, as_of=DEMO_AS_OF
+        tx_engine, lock_out=[dd.KOK_JAILAU["name"]], data_dir=settings.data_dir, as_of=DEMO_AS_OF
     )
-    with Session(engine) as s:
+    with Session(tx_engine) as s:
         solved = s.scalars(
             select(m.PrioritisationScenario.id).where(
                 m.PrioritisationScenario.name == prio.DEMO_SCENARIO,
@@ -464,12 +472,12 @@ def test_the_demo_ships_one_solved_scenario(client: Any, engine: Engine, setting
         # funded sites counted on the demo's date, as its gaps are
         grid = s.scalars(select(m.PlanningGrid).where(m.PlanningGrid.name == prio.DEMO_GRID)).one()
         assert grid.parameters["as_of"] == DEMO_AS_OF.isoformat()
-    again = prio.ensure_demo_scenario(engine, lock_out=[dd.KOK_JAILAU["name"]])
+    again = prio.ensure_demo_scenario(tx_engine, lock_out=[dd.KOK_JAILAU["name"]])
     assert again is None  # once
-    page = client.get("/prioritisation", headers=HTML).text
+    page = tx_client.get("/prioritisation", headers=HTML).text
     row = re.search(rf"<tr><td>{sid}</td>(.*?)</tr>", page, re.S)
     assert row and str(escape(prio.DEMO_SCENARIO)) in row.group(1) and "/map" in row.group(1)
-    assert client.get(f"/prioritisation/scenarios/{sid}/map").status_code == 200
+    assert tx_client.get(f"/prioritisation/scenarios/{sid}/map").status_code == 200
 
 
 def test_cli_lists_grids_with_their_status(settings, grid_id: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]

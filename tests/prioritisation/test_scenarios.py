@@ -1,4 +1,8 @@
-"""Prioritisation on the demo data: grids and scenarios as records, the API and the CLI."""
+"""Prioritisation on the demo data: grids and scenarios as records, the API and the CLI.
+
+The planning grid is the run's shared one (``grid_id``); every scenario or grid a test makes,
+through the service, the API or the command line, is made in the test's transaction and
+rolled back at its end (``tx_engine``, ``tx_client``, ``tx_cli``)."""
 
 from __future__ import annotations
 
@@ -25,8 +29,8 @@ def _params(grid_id: int, **kw: object) -> prio.ScenarioParams:
     return prio.ScenarioParams(**{**base, **kw})
 
 
-def test_grid_is_a_record_with_input_versions(engine: Engine, grid_id: int) -> None:
-    with engine.connect() as conn:
+def test_grid_is_a_record_with_input_versions(tx_engine: Engine, grid_id: int) -> None:
+    with tx_engine.connect() as conn:
         g = (
             conn.execute(text("SELECT * FROM planning_grids WHERE id = :g"), {"g": grid_id})
             .mappings()
@@ -54,8 +58,8 @@ def test_grid_is_a_record_with_input_versions(engine: Engine, grid_id: int) -> N
     assert audited == 1
 
 
-def test_unit_areas_agree_with_postgis_geography(engine: Engine, grid_id: int) -> None:
-    with engine.connect() as conn:
+def test_unit_areas_agree_with_postgis_geography(tx_engine: Engine, grid_id: int) -> None:
+    with tx_engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT area_km2, ST_Area(geom::geography) / 1e6 AS geog FROM planning_units "
@@ -69,9 +73,9 @@ def test_unit_areas_agree_with_postgis_geography(engine: Engine, grid_id: int) -
 
 
 def test_the_resort_unit_is_protected_and_under_pressure(
-    engine: Engine, grid_id: int, resort: str
+    tx_engine: Engine, grid_id: int, resort: str
 ) -> None:
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         values = (
             conn.execute(
                 text(
@@ -89,10 +93,10 @@ def test_the_resort_unit_is_protected_and_under_pressure(
 
 
 def test_scenario_locks_out_the_resort_and_meets_targets(
-    engine: Engine, grid_id: int, resort: str
+    tx_engine: Engine, grid_id: int, resort: str
 ) -> None:
-    sid = prio.run_scenario(engine, _params(grid_id, lock_out_threats=[resort]), actor="tests")
-    with engine.connect() as conn:
+    sid = prio.run_scenario(tx_engine, _params(grid_id, lock_out_threats=[resort]), actor="tests")
+    with tx_engine.connect() as conn:
         sc = (
             conn.execute(text("SELECT * FROM prioritisation_scenarios WHERE id = :s"), {"s": sid})
             .mappings()
@@ -132,17 +136,17 @@ def test_scenario_locks_out_the_resort_and_meets_targets(
 
 
 def test_infeasible_targets_are_named_and_recorded(
-    engine: Engine, grid_id: int, resort: str
+    tx_engine: Engine, grid_id: int, resort: str
 ) -> None:
     with pytest.raises(Infeasible) as err:
-        prio.run_scenario(engine, _params(grid_id, target=1.0, lock_out_threats=[resort]))
+        prio.run_scenario(tx_engine, _params(grid_id, target=1.0, lock_out_threats=[resort]))
     details = err.value.details
     features = [r["feature"] for r in details["features"]]  # type: ignore[index]
     assert features and all(f.startswith(("Panthera", "Gazella")) for f in features)
     for row in details["features"]:  # type: ignore[index]
         assert row["max_achievable"] < row["target"] <= row["total"] + 1e-6
     sid = details["scenario_id"]  # type: ignore[index]
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         sc = (
             conn.execute(text("SELECT * FROM prioritisation_scenarios WHERE id = :s"), {"s": sid})
             .mappings()
@@ -155,9 +159,9 @@ def test_infeasible_targets_are_named_and_recorded(
     assert [r["feature"] for r in sc["error"]["details"]["features"]] == features
 
 
-def test_budgeted_coverage_stays_within_budget(engine: Engine, grid_id: int) -> None:
+def test_budgeted_coverage_stays_within_budget(tx_engine: Engine, grid_id: int) -> None:
     sid = prio.run_scenario(
-        engine,
+        tx_engine,
         _params(
             grid_id,
             objective="max_coverage",
@@ -166,7 +170,7 @@ def test_budgeted_coverage_stays_within_budget(engine: Engine, grid_id: int) -> 
             portfolio_runs=0,
         ),
     )
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         sc = (
             conn.execute(text("SELECT * FROM prioritisation_scenarios WHERE id = :s"), {"s": sid})
             .mappings()
@@ -185,65 +189,67 @@ def _bearer(engine: Engine, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(engine, user)}"}
 
 
-def test_only_analysts_may_solve(client, engine: Engine, grid_id: int) -> None:  # type: ignore[no-untyped-def]
+def test_only_analysts_may_solve(tx_client, tx_engine: Engine, grid_id: int) -> None:  # type: ignore[no-untyped-def]
     body = {"name": "api", "grid_id": grid_id, "portfolio_runs": 0}
-    assert client.post("/prioritisation/scenarios", json=body).status_code == 401
-    r = client.post("/prioritisation/scenarios", json=body, headers=_bearer(engine, "grantee"))
+    assert tx_client.post("/prioritisation/scenarios", json=body).status_code == 401
+    r = tx_client.post(
+        "/prioritisation/scenarios", json=body, headers=_bearer(tx_engine, "grantee")
+    )
     assert r.status_code == 403 and r.json()["code"] == "forbidden"
 
 
-def test_api_scenario_round_trip(client, engine: Engine, grid_id: int, resort: str) -> None:  # type: ignore[no-untyped-def]
-    headers = _bearer(engine, "analyst")
+def test_api_scenario_round_trip(tx_client, tx_engine: Engine, grid_id: int, resort: str) -> None:  # type: ignore[no-untyped-def]
+    headers = _bearer(tx_engine, "analyst")
     body = {
         "name": "api plan",
         "grid_id": grid_id,
         "lock_out_threats": [resort],
         "portfolio_runs": 0,
     }
-    r = client.post("/prioritisation/scenarios", json=body, headers=headers)
+    r = tx_client.post("/prioritisation/scenarios", json=body, headers=headers)
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     assert r.headers["location"] == f"/prioritisation/scenarios/{sid}"
-    assert sid in [s["id"] for s in client.get("/prioritisation/scenarios").json()["scenarios"]]
-    one = client.get(f"/prioritisation/scenarios/{sid}").json()
+    assert sid in [s["id"] for s in tx_client.get("/prioritisation/scenarios").json()["scenarios"]]
+    one = tx_client.get(f"/prioritisation/scenarios/{sid}").json()
     assert one["parameters"]["lock_out_threats"] == [resort] and one["inputs"]["features"]
-    results = client.get(f"/prioritisation/scenarios/{sid}/results").json()
+    results = tx_client.get(f"/prioritisation/scenarios/{sid}/results").json()
     assert all(t["met"] for t in results["targets"])
-    units = client.get(f"/prioritisation/scenarios/{sid}/units")
+    units = tx_client.get(f"/prioritisation/scenarios/{sid}/units")
     assert units.headers["content-type"].startswith("application/geo+json")
     fc = units.json()
     assert fc["features"] and all(f["properties"]["selected"] for f in fc["features"])
     assert len(fc["features"]) == results["summary"]["n_selected"]
     assert {f["geometry"]["type"] for f in fc["features"]} <= {"MultiPolygon"}
-    every = client.get(
+    every = tx_client.get(
         f"/prioritisation/scenarios/{sid}/units", params={"selected": "false"}
     ).json()
     assert len(every["features"]) == results["summary"]["n_units"]
     assert (
-        client.get(f"/prioritisation/grids/{grid_id}").json()["n_units"]
+        tx_client.get(f"/prioritisation/grids/{grid_id}").json()["n_units"]
         == results["summary"]["n_units"]
     )
 
 
-def test_api_errors_are_clear(client, engine: Engine, grid_id: int, resort: str) -> None:  # type: ignore[no-untyped-def]
-    headers = _bearer(engine, "analyst")
-    r = client.post(
+def test_api_errors_are_clear(tx_client, tx_engine: Engine, grid_id: int, resort: str) -> None:  # type: ignore[no-untyped-def]
+    headers = _bearer(tx_engine, "analyst")
+    r = tx_client.post(
         "/prioritisation/scenarios",
         json={"name": "x", "grid_id": grid_id, "target": 2},
         headers=headers,
     )
     assert r.status_code == 400 and "target" in r.json()["description"]
-    r = client.post(
+    r = tx_client.post(
         "/prioritisation/scenarios", json={"name": "x", "grid_id": 999999}, headers=headers
     )
     assert r.status_code == 404
-    r = client.post(
+    r = tx_client.post(
         "/prioritisation/scenarios",
         json={"name": "x", "grid_id": grid_id, "lock_out_threats": ["No such threat"]},
         headers=headers,
     )
     assert r.status_code == 400 and "No such threat" in r.json()["description"]
-    r = client.post(
+    r = tx_client.post(
         "/prioritisation/scenarios",
         json={
             "name": "x",
@@ -256,16 +262,15 @@ def test_api_errors_are_clear(client, engine: Engine, grid_id: int, resort: str)
     )
     assert r.status_code == 422 and r.json()["code"] == "infeasible"
     assert r.json()["details"]["features"]
-    failed = client.get(f"/prioritisation/scenarios/{r.json()['details']['scenario_id']}").json()
+    failed = tx_client.get(f"/prioritisation/scenarios/{r.json()['details']['scenario_id']}").json()
     assert failed["status"] == "infeasible" and failed["error"]["details"]["features"]
-    assert client.get("/prioritisation/scenarios/999999").status_code == 404
+    assert tx_client.get("/prioritisation/scenarios/999999").status_code == 404
 
 
 # -- the command line ------------------------------------------------------------------------
 
 
-def test_cli_solve_and_list(settings, grid_id: int, resort: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+def test_cli_solve_and_list(tx_cli, grid_id: int, resort: str) -> None:  # type: ignore[no-untyped-def]
     runner = CliRunner()
     r = runner.invoke(
         cli,
@@ -309,36 +314,35 @@ def test_cli_solve_and_list(settings, grid_id: int, resort: str, monkeypatch) ->
     assert r.exit_code == 1 and "target" in r.output
 
 
-def test_api_grid_creation_is_for_analysts(client, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_api_grid_creation_is_for_analysts(tx_client, tx_engine: Engine) -> None:  # type: ignore[no-untyped-def]
     body = {
         "name": f"api grid {uuid.uuid4().hex[:8]}",
         "resolution": 2,
         "countries": ["KGZ"],
         "habitat": "regions",
     }
-    assert client.post("/prioritisation/grids", json=body).status_code == 401
-    headers = _bearer(engine, "analyst")
-    r = client.post("/prioritisation/grids", json={**body, "resolution": 9}, headers=headers)
+    assert tx_client.post("/prioritisation/grids", json=body).status_code == 401
+    headers = _bearer(tx_engine, "analyst")
+    r = tx_client.post("/prioritisation/grids", json={**body, "resolution": 9}, headers=headers)
     assert r.status_code == 400 and "resolution" in r.json()["description"]
-    r = client.post("/prioritisation/grids", json={**body, "countries": ["XXX"]}, headers=headers)
+    r = tx_client.post(
+        "/prioritisation/grids", json={**body, "countries": ["XXX"]}, headers=headers
+    )
     assert r.status_code == 400 and "XXX" in r.json()["description"]
-    r = client.post("/prioritisation/grids", json=body, headers=headers)
+    r = tx_client.post("/prioritisation/grids", json=body, headers=headers)
     assert r.status_code == 201, r.text
     grid = r.json()
     assert grid["countries"] == ["KGZ"] and grid["n_units"] > 0
     assert grid["inputs"]["habitat_source"].startswith("named-regions")
-    assert client.get("/prioritisation/grids").json()["grids"][-1]["id"] == grid["id"]
-    r = client.post("/prioritisation/grids", json=body, headers=headers)
+    assert tx_client.get("/prioritisation/grids").json()["grids"][-1]["id"] == grid["id"]
+    r = tx_client.post("/prioritisation/grids", json=body, headers=headers)
     assert r.status_code == 409
 
 
-def test_cli_grid_from_a_habitat_file(
-    settings, engine: Engine, demo, tmp_path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_cli_grid_from_a_habitat_file(tx_cli, tx_engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import geopandas as gpd
     from shapely.geometry import box
 
-    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
     path = tmp_path / "habitat.geojson"
     gpd.GeoDataFrame(
         {"species": ["Panthera uncia"], "ecosystem": ["mountain"]},
@@ -373,7 +377,7 @@ def test_cli_grid_from_a_habitat_file(
     # would count today) were under way then
     assert grid["parameters"]["as_of"] == "2020-06-30"
     shares = _scalar(
-        engine,
+        tx_engine,
         "SELECT count(*) FROM planning_units WHERE grid_id = :g "
         "AND coalesce((\"values\" ->> 'grant_share')::float, 0) > 0",
         g=grid["id"],
@@ -400,8 +404,8 @@ def test_cli_grid_refuses_a_bad_as_of(day: str, why: str) -> None:
     assert why in r.output and "Traceback" not in r.output
 
 
-def test_units_locked_by_h3_index(engine: Engine, grid_id: int) -> None:
-    with engine.connect() as conn:
+def test_units_locked_by_h3_index(tx_engine: Engine, grid_id: int) -> None:
+    with tx_engine.connect() as conn:
         cells = (
             conn.execute(
                 text("SELECT h3 FROM planning_units WHERE grid_id = :g ORDER BY cost DESC LIMIT 2"),
@@ -412,9 +416,9 @@ def test_units_locked_by_h3_index(engine: Engine, grid_id: int) -> None:
         )
     dear, other = cells
     sid = prio.run_scenario(
-        engine, _params(grid_id, lock_in_units=[dear], lock_out_units=[other], portfolio_runs=0)
+        tx_engine, _params(grid_id, lock_in_units=[dear], lock_out_units=[other], portfolio_runs=0)
     )
-    with engine.connect() as conn:
+    with tx_engine.connect() as conn:
         rows = dict(
             conn.execute(
                 text(
@@ -426,15 +430,15 @@ def test_units_locked_by_h3_index(engine: Engine, grid_id: int) -> None:
         )
     assert rows == {dear: True, other: False}
     with pytest.raises(InvalidInput):
-        prio.run_scenario(engine, _params(grid_id, lock_in_units=[dear], lock_out_units=[dear]))
+        prio.run_scenario(tx_engine, _params(grid_id, lock_in_units=[dear], lock_out_units=[dear]))
     with pytest.raises(InvalidInput):
-        prio.run_scenario(engine, _params(grid_id, lock_in_units=["8f2830828052d25"]))
+        prio.run_scenario(tx_engine, _params(grid_id, lock_in_units=["8f2830828052d25"]))
 
 
-def test_feature_choice_and_per_feature_targets(engine: Engine, grid_id: int) -> None:
+def test_feature_choice_and_per_feature_targets(tx_engine: Engine, grid_id: int) -> None:
     from sqlalchemy.orm import Session
 
-    with Session(engine) as s:
+    with Session(tx_engine) as s:
         units = prio.read_units(s, grid_id)
         features = list(prio.get_grid(s, grid_id).features)
     leopard = prio._select_features(features, ["Panthera uncia"])
@@ -469,21 +473,23 @@ def test_feature_choice_and_per_feature_targets(engine: Engine, grid_id: int) ->
         {"unexpected": 1},
     ],
 )
-def test_api_refuses_bad_parameters(client, engine: Engine, grid_id: int, change: dict) -> None:  # type: ignore[no-untyped-def]
-    headers = _bearer(engine, "analyst")
+def test_api_refuses_bad_parameters(
+    tx_client, tx_engine: Engine, grid_id: int, change: dict
+) -> None:  # type: ignore[no-untyped-def]
+    headers = _bearer(tx_engine, "analyst")
     body = {"name": "x", "grid_id": grid_id, "portfolio_runs": 0, **change}
-    r = client.post("/prioritisation/scenarios", json=body, headers=headers)
+    r = tx_client.post("/prioritisation/scenarios", json=body, headers=headers)
     assert r.status_code == 400, r.text
     assert r.json()["code"] == "invalid_parameter"
 
 
-def test_api_ids_out_of_range_are_refused(client) -> None:  # type: ignore[no-untyped-def]
+def test_api_ids_out_of_range_are_refused(tx_client) -> None:  # type: ignore[no-untyped-def]
     for path in (
         "/prioritisation/scenarios/99999999999",
         "/prioritisation/grids/0",
         "/prioritisation/scenarios/-1/units",
     ):
-        assert client.get(path).status_code == 400
+        assert tx_client.get(path).status_code == 400
 
 
 def test_cli_help_names_the_commands() -> None:

@@ -1,5 +1,7 @@
 """Prioritisation plans on the stored habitat run by default: the same numbers as /analyses,
-border hexagons counted for each country by intersection."""
+border hexagons counted for each country by intersection.
+
+The analyses and grids are made in the test's transaction and rolled back (``tx_engine``)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ from api.services import analyses as an
 from api.services import prioritisation as prio
 
 
-def test_grid_features_are_the_habitat_run_by_country(engine: Engine, settings, demo) -> None:  # type: ignore[no-untyped-def]
-    an.run_ecosystems(engine, settings)
-    habitat_run = an.run_habitat(engine, settings)
+def test_grid_features_are_the_habitat_run_by_country(tx_engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]
+    an.run_ecosystems(tx_engine, settings)
+    habitat_run = an.run_habitat(tx_engine, settings)
     params = prio.GridParams(name=f"stored {uuid.uuid4().hex[:8]}", resolution=3)
-    grid_id = prio.build_grid(engine, params, actor="tests", data_dir=settings.data_dir)
-    with engine.connect() as conn:
+    grid_id = prio.build_grid(tx_engine, params, actor="tests", data_dir=settings.data_dir)
+    with tx_engine.connect() as conn:
         source = conn.execute(
             text("SELECT inputs->>'habitat_source' FROM planning_grids WHERE id = :g"),
             {"g": grid_id},
@@ -59,13 +61,13 @@ def test_grid_features_are_the_habitat_run_by_country(engine: Engine, settings, 
 
 
 def test_planning_rows_carry_the_weakest_input_and_name_the_examples(
-    engine: Engine, settings, demo
+    tx_engine: Engine, settings
 ) -> None:  # type: ignore[no-untyped-def]
     # half-way through the example programme, when the example grants were under way
     day = dt.date(2021, 6, 30)
     params = prio.GridParams(name=f"labels {uuid.uuid4().hex[:8]}", resolution=3, as_of=day)
-    grid_id = prio.build_grid(engine, params, actor="tests", data_dir=settings.data_dir)
-    with engine.connect() as conn:
+    grid_id = prio.build_grid(tx_engine, params, actor="tests", data_dir=settings.data_dir)
+    with tx_engine.connect() as conn:
         units = conn.execute(
             text('SELECT id, "values" FROM planning_units WHERE grid_id = :g'), {"g": grid_id}
         ).all()

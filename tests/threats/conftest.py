@@ -18,6 +18,7 @@ from shapely.geometry import box, mapping
 
 from api.auth.testing import login, make_user
 from geo.evidence import GPS_IFD
+from tests import cleanup
 
 ARTIST = 0x013B
 #: A small footprint inside Ile-Alatau NP, near Kok-Jailau.
@@ -45,15 +46,18 @@ def drawn(geom: Any = FOOTPRINT) -> str:
 
 
 @pytest.fixture(scope="session")
-def people(engine: Engine) -> dict[str, str]:
-    """Usernames by role; names are unique so a leak is easy to find in any output."""
+def people(engine: Engine) -> Iterator[dict[str, str]]:
+    """Usernames by role; names are unique so a leak is easy to find in any output. Committed
+    once for the run (the tests of several modules log in as them), deleted at its end."""
     tag = f"{random.getrandbits(24):06x}"
-    return {
+    made = {
         "advocate": make_user(engine, f"advocate-zhanar-{tag}", roles=["advocate"]),
         "advocate2": make_user(engine, f"advocate-timur-{tag}", roles=["advocate"]),
         "analyst": make_user(engine, f"analyst-dana-{tag}", roles=["analyst"]),
         "grantee": make_user(engine, f"grantee-erlan-{tag}", roles=["grantee"]),
     }
+    yield made
+    cleanup.delete_users(engine, list(made.values()))
 
 
 class Session:
