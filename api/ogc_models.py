@@ -9,7 +9,7 @@ allowed (``extra="allow"``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,10 +87,56 @@ class Queryables(_Open):
     additionalProperties: bool
 
 
+#: A position: longitude, latitude (CRS84) and perhaps a height.
+Position = Annotated[list[float], Field(min_length=2, max_length=3)]
+
+
+class Point(_Open):
+    type: Literal["Point"]
+    coordinates: Position
+
+
+class MultiPoint(_Open):
+    type: Literal["MultiPoint"]
+    coordinates: list[Position]
+
+
+class LineString(_Open):
+    type: Literal["LineString"]
+    coordinates: list[Position] = Field(min_length=2)
+
+
+class MultiLineString(_Open):
+    type: Literal["MultiLineString"]
+    coordinates: list[Annotated[list[Position], Field(min_length=2)]]
+
+
+class Polygon(_Open):
+    type: Literal["Polygon"]
+    coordinates: list[Annotated[list[Position], Field(min_length=4)]]
+
+
+class MultiPolygon(_Open):
+    type: Literal["MultiPolygon"]
+    coordinates: list[list[Annotated[list[Position], Field(min_length=4)]]]
+
+
+class GeometryCollection(_Open):
+    type: Literal["GeometryCollection"]
+    geometries: list[Geometry]
+
+
+#: A GeoJSON geometry (RFC 7946), told apart by its ``type``.
+Geometry = Annotated[
+    Point | MultiPoint | LineString | MultiLineString | Polygon | MultiPolygon | GeometryCollection,
+    Field(discriminator="type"),
+]
+
+
 class Feature(_Open):
     type: Literal["Feature"]
     id: int | str
-    geometry: dict[str, Any] | None
+    geometry: Geometry | None
     properties: dict[str, Any] | None
     links: list[Link] | None = None
 

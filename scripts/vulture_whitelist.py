@@ -81,6 +81,7 @@ additionalProperties
 boundingBox
 conformsTo
 dataType
+geometries
 geometryDimension
 id_
 itemType
