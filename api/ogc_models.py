@@ -277,10 +277,14 @@ _STATUSES: dict[int | str, str] = {
     400: "A parameter cannot be used: the description says which and why",
     404: "No such collection, feature, tile matrix set or raster",
     "default": "Another error: 401 (a bad token), 413 (too many features to download), 429 "
-    "(too many requests) or 503 (the database is unavailable), both with Retry-After; 500",
+    "(too many requests, with Retry-After), 503 (the database is unavailable, with "
+    "Retry-After) or 500",
 }
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified: the ETag given in If-None-Match is current"}
+    304: {
+        "description": "Not modified: the ETag given in If-None-Match is current",
+        "headers": {"ETag": {"schema": {"type": "string"}}},
+    }
 }
 
 

@@ -142,6 +142,8 @@ def test_conditional_answers_are_documented(
     again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304, url
     assert _documented(openapi, url, again) is None
+    assert again.headers["etag"] == first.headers["etag"]
+    assert "ETag" in _operation(openapi, url.split("?")[0])["responses"]["304"]["headers"]
 
 
 @pytest.mark.parametrize(
