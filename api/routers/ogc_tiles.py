@@ -26,6 +26,7 @@ from layers.tiles import (
     TileRequest,
     check_format,
     check_tile,
+    fetch_tile,
     get_tms,
     tile_params,
     tile_statement,
@@ -284,7 +285,7 @@ def _tile_response(
                 max_features=t.max_features_per_tile,
             )
             params = tile_params(tile, extent=t.extent, buffer=t.buffer)
-            data = bytes(conn.execute(stmt, params).scalar_one() or b"")
+            data = fetch_tile(conn, stmt, params)
             cache.put(etag, data)
     return ogc.tile_response(request, etag, data, headers)
 
