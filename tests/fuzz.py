@@ -3,7 +3,7 @@ and, with ``checks``, every response is one the schema describes."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,10 @@ Prepare = Callable[[Any, int], dict[str, str] | None]
 class FuzzResult:
     operations: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    #: The statuses of each operation ("GET /path/{param}").
+    by_operation: defaultdict[str, Counter[int]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
     failures: list[str] = field(default_factory=list)
 
 
@@ -60,6 +64,7 @@ def fuzz_operations(
             headers = prepare(case, sum(out.statuses.values())) if prepare else None
             response = case.call(headers=headers, timeout=timeout)
             out.statuses[response.status_code] += 1
+            out.by_operation[case.operation.label][response.status_code] += 1
             if response.status_code >= 500:
                 out.failures.append(
                     f"{case.method} {case.formatted_path} {case.query} {case.body!r}: "
