@@ -7,10 +7,12 @@ database holding the demo data, then:
 1. idle: one client fetches a fixed set of vector tiles (z3-6 over the region, three layers)
    in a loop; tile latency p50/p99 and the server's RSS (psutil on the server's PID);
 2. attack: the same tile client, while, at the same time and from the same address,
-   * 20 clients send costly anonymous CQL2 filters back to back: the heaviest the rules allow
-     (spatial predicates against a 999-vertex literal polygon, a 399-level nesting, a
-     1,900-part chain) and refused ones (``S_TOUCHES(geometry, geometry)``, 401 levels,
-     a 1,200-term AND, 1,001 vertices), each a little different so nothing is cached;
+   * 20 clients send costly anonymous CQL2 filters back to back: the heaviest an anonymous
+     caller may send (as long as the server's ``anonymous_filter_max_chars`` allows:
+     ``S_OVERLAPS``/``S_TOUCHES`` against a literal polygon of as many vertices as fit, as deep
+     a nesting, as long an ``OR`` chain) and refused ones (``S_TOUCHES(geometry, geometry)``,
+     401 levels, a 1,200-term AND, 1,001 vertices), each a little different so nothing is
+     cached;
    * 10 clients send 50 MB bodies (chunked, generated on the fly) to ``POST /reports``,
      ``POST /login`` and ``POST /api/grants/{code}/sites``;
    * with ``--floods N``, N clients send small refused requests back to back, each on a new
@@ -110,21 +112,46 @@ def nested(depth: int, k: int) -> str:
     return s
 
 
-def costly_filter(rng: random.Random) -> tuple[str, str, str]:
+def anonymous_max_chars() -> int:
+    """The longest filter an anonymous caller may send, as the server reads its settings
+    (``IRBIS_FEATURES_ANONYMOUS_FILTER_MAX_CHARS`` or the default)."""
+    sys.path.insert(0, str(REPO))
+    from api.settings import FeatureSettings
+
+    return FeatureSettings().anonymous_filter_max_chars
+
+
+def largest(build: Any, limit: int) -> int:
+    """The largest ``k`` (at least 1) for which ``build(k)`` has at most ``limit`` characters."""
+    lo, hi = 1, 4096
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(build(mid)) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def costly_filter(rng: random.Random, max_chars: int) -> tuple[str, str, str]:
     """(kind, layer, filter): allowed-but-heavy ones and refused ones, varied. The allowed
-    ones are the heaviest an anonymous caller may send (at most 4,000 characters)."""
+    ones are the heaviest an anonymous caller may send (at most ``max_chars`` characters, the
+    server's ``anonymous_filter_max_chars``): a polygon of as many vertices, as deep a
+    nesting, as long an ``OR`` chain as fit."""
     cx, cy = rng.uniform(55, 80), rng.uniform(38, 50)
     k = rng.randrange(1000)
     choice = rng.randrange(8)
-    if choice == 0:
-        return "allowed:overlaps-230", "glaciers", f"S_OVERLAPS(geometry, {star(229, cx, cy)})"
-    if choice == 1:
-        return "allowed:touches-230", "countries", f"S_TOUCHES(geometry, {star(229, cx, cy)})"
+    if choice in (0, 1):
+        op, layer = ("S_OVERLAPS", "glaciers") if choice == 0 else ("S_TOUCHES", "countries")
+        n = largest(lambda n: f"{op}(geometry, {star(n, 80.0, 50.0)})", max_chars)
+        return f"allowed:{op.lower()}-{n + 1}", layer, f"{op}(geometry, {star(n, cx, cy)})"
     if choice == 2:
-        return "allowed:depth-150", "places", nested(150, k)
+        depth = largest(lambda d: nested(d, 999), max_chars)
+        return f"allowed:depth-{depth}", "places", nested(depth, k)
     if choice == 3:
-        terms = " OR ".join(f"scalerank={(k + i) % 10}" for i in range(260))
-        return "allowed:780-parts", "places", terms
+        n = largest(lambda n: " OR ".join(f"scalerank={i % 10}" for i in range(n)), max_chars)
+        terms = " OR ".join(f"scalerank={(k + i) % 10}" for i in range(n))
+        return f"allowed:{3 * n}-parts", "places", terms
     if choice == 4:
         return (
             "refused:self-spatial",
@@ -141,14 +168,34 @@ def costly_filter(rng: random.Random) -> tuple[str, str, str]:
 # -- clients (each in its own process) -------------------------------------------------------
 
 
+def schedstat(pid: int) -> tuple[float, float]:
+    """Seconds the main thread of ``pid`` ran, and was ready to run but waited for a core
+    (Linux schedstat; zeros where it is not available)."""
+    try:
+        ran, waited = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[:2]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
+def ready(start: Any) -> None:
+    """Wait until every client process of the window has started (a spawned process imports
+    for a while, which on a busy machine takes CPU the measured window should not lose)."""
+    if start is not None:
+        start.wait(120)
+
+
 def _conn(port: int, timeout: float = 60) -> http.client.HTTPConnection:
     return http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
 
-def tile_client(port: int, seconds: float, out: Any) -> None:
+def tile_client(port: int, seconds: float, out: Any, start: Any = None) -> None:
     """Fetch the tile set in a loop for ``seconds``; latencies in ms and statuses."""
-    tiles, lats, statuses = tile_set(), [], Counter()
+    tiles, lats = tile_set(), []
+    statuses: Counter[int | str] = Counter()
+    ready(start)
     cpu0 = time.process_time()
+    sched0 = schedstat(os.getpid())
     c = _conn(port)
     end = time.perf_counter() + seconds
     i = 0
@@ -167,7 +214,16 @@ def tile_client(port: int, seconds: float, out: Any) -> None:
             c = _conn(port)
             continue
         lats.append((time.perf_counter() - t) * 1000)
-    out.put({"lat_ms": lats, "statuses": dict(statuses), "cpu_s": time.process_time() - cpu0})
+    ran, waited = (b - a for a, b in zip(sched0, schedstat(os.getpid()), strict=True))
+    out.put(
+        {
+            "lat_ms": lats,
+            "statuses": dict(statuses),
+            "cpu_s": time.process_time() - cpu0,
+            "client_ran_s": ran,
+            "client_waited_for_a_core_s": waited,
+        }
+    )
 
 
 def warm(port: int, workers: int) -> int:
@@ -204,9 +260,12 @@ def warm(port: int, workers: int) -> int:
     return len(fetched)
 
 
-def filter_clients(port: int, seconds: float, n: int, out: Any, nice: int = 0) -> None:
+def filter_clients(
+    port: int, seconds: float, n: int, out: Any, nice: int, max_chars: int, start: Any = None
+) -> None:
     """``n`` threads sending costly filters back to back (one at a time each)."""
     os.nice(nice)
+    ready(start)
     stats: dict[str, Counter[str]] = {}
     times: dict[str, list[float]] = {}
     lock = threading.Lock()
@@ -217,7 +276,7 @@ def filter_clients(port: int, seconds: float, n: int, out: Any, nice: int = 0) -
         rng = random.Random(seed)
         c = _conn(port)
         while time.perf_counter() < end:
-            kind, layer, flt = costly_filter(rng)
+            kind, layer, flt = costly_filter(rng, max_chars)
             q = urlencode({"filter": flt, "limit": "10"})
             t = time.perf_counter()
             try:
@@ -247,9 +306,12 @@ def filter_clients(port: int, seconds: float, n: int, out: Any, nice: int = 0) -
     )
 
 
-def body_clients(port: int, seconds: float, n: int, grant: str, out: Any, nice: int = 0) -> None:
+def body_clients(
+    port: int, seconds: float, n: int, grant: str, out: Any, nice: int, start: Any = None
+) -> None:
     """``n`` threads posting 50 MB chunked bodies back to back to three routes."""
     os.nice(nice)
+    ready(start)
     routes = ["/reports", "/login", f"/api/grants/{grant}/sites"]
     stats: dict[str, Counter[str]] = {}
     sent_mb: dict[str, list[float]] = {}
@@ -328,11 +390,14 @@ def body_clients(port: int, seconds: float, n: int, grant: str, out: Any, nice: 
 FLOODS = ("reports", "login", "token")
 
 
-def flood_clients(port: int, seconds: float, n: int, out: Any, nice: int = 0) -> None:
+def flood_clients(
+    port: int, seconds: float, n: int, out: Any, nice: int, start: Any = None
+) -> None:
     """``n`` threads sending small refused requests back to back, each on a new connection:
     an anonymous ``POST /reports`` with a small form (401), ``POST /login`` with a wrong
     password and no CSRF token (403) and a read with an unknown bearer token (401)."""
     os.nice(nice)
+    ready(start)
     stats: dict[str, Counter[str]] = {}
     lock = threading.Lock()
     cpu0 = time.process_time()
@@ -463,18 +528,35 @@ class CPU:
         return out
 
     def sample(self) -> dict[str, Any]:
-        server = 0.0
+        server = loop_cpu = loop_wait = 0.0
         for p in family(self.server):
             with contextlib.suppress(self.psutil.Error):
                 st = p.cpu_times()
                 server += st.user + st.system
-        return {"t": time.perf_counter(), "server": server, "backends": self._backends()}
+            # the main thread of each server process runs its event loop: its CPU time and
+            # the time it was ready to run but waited for a core
+            ran, waited = schedstat(p.pid)
+            loop_cpu += ran
+            loop_wait += waited
+        return {
+            "t": time.perf_counter(),
+            "server": server,
+            "loop_cpu": loop_cpu,
+            "loop_wait": loop_wait,
+            "backends": self._backends(),
+        }
 
     @staticmethod
     def delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
         """Wall and CPU seconds of the server and the backends between samples a and b."""
         pg = sum(v - a["backends"].get(pid, 0.0) for pid, v in b["backends"].items())
-        return {"wall": b["t"] - a["t"], "server": b["server"] - a["server"], "postgres": pg}
+        return {
+            "wall": b["t"] - a["t"],
+            "server": b["server"] - a["server"],
+            "postgres": pg,
+            "loop_cpu": b["loop_cpu"] - a["loop_cpu"],
+            "loop_wait": b["loop_wait"] - a["loop_wait"],
+        }
 
 
 def merge(into: dict[Any, Any], got: dict[Any, Any]) -> None:
@@ -492,12 +574,19 @@ def cores(cpu: dict[str, float], **clients: float) -> dict[str, float]:
     """Cores used by each party over a phase (CPU seconds over wall seconds)."""
     wall = cpu["wall"]
     parties = {"server": cpu["server"], "postgres": cpu["postgres"], **clients}
-    return {k: round(v / wall, 2) for k, v in parties.items()}
+    out = {k: round(v / wall, 2) for k, v in parties.items()}
+    # the server's event loop (tiles are answered there): share of the time it ran, and of
+    # the time it was ready to run but waited for a core taken by other processes
+    out["event_loop_running"] = round(cpu["loop_cpu"] / wall, 2)
+    out["event_loop_waiting_for_a_core"] = round(cpu["loop_wait"] / wall, 2)
+    return out
 
 
 def run_clients(ctx: Any, q: Any, targets: list[tuple[Any, tuple[Any, ...]]], t: float) -> list:
-    """Start one process per (function, args), each putting one result on ``q``."""
-    procs = [ctx.Process(target=f, args=a) for f, a in targets]
+    """Start one process per (function, args), each putting one result on ``q``; they begin
+    together, once all have started (their last argument: a barrier)."""
+    start = ctx.Barrier(len(targets))
+    procs = [ctx.Process(target=f, args=(*a, start)) for f, a in targets]
     for pr in procs:
         pr.start()
     got = [q.get(timeout=t + 120) for _ in procs]
@@ -569,6 +658,7 @@ def main() -> None:
     args.rounds = max(1, min(args.rounds, 10))
     reader = args.reader_url or args.db_url.replace("irbis:irbis@", "irbis_reader:irbis_reader@")
     grant = check_data(args.db_url)
+    max_chars = anonymous_max_chars()
 
     port = free_port()
     env = dict(os.environ, IRBIS_DATABASE_URL=args.db_url, IRBIS_DATABASE_READER_URL=reader)
@@ -596,6 +686,7 @@ def main() -> None:
         "attacker_nice": args.attacker_nice,
         "flood_clients": args.floods,
         "workers": workers,
+        "anonymous_filter_max_chars": max_chars,
         "settings_env": {
             k: v
             for k, v in sorted(os.environ.items())
@@ -646,7 +737,7 @@ def main() -> None:
             c0 = cpu.sample()
             targets: list[tuple[Any, tuple[Any, ...]]] = [
                 (tile_client, (port, per, q)),
-                (filter_clients, (port, per, args.filters, q, nice)),
+                (filter_clients, (port, per, args.filters, q, nice, max_chars)),
                 (body_clients, (port, per, args.bodies, grant, q, nice)),
             ]
             if args.floods:
@@ -685,10 +776,18 @@ def main() -> None:
 
     def lat(d: dict) -> dict:
         v = d["lat_ms"]
+        n = max(1, len(v))
         return {
             "n": len(v),
             "p50_ms": round(pct(v, 50), 2),
             "p99_ms": round(pct(v, 99), 2),
+            "mean_ms": round(sum(v) / n, 2),
+            # of a tile's mean time, how long the tile client itself ran and waited for a
+            # core (the rest: the network, the server, and the server waiting for a core)
+            "client_ran_ms_per_tile": round(1000 * d.pop("client_ran_s", 0.0) / n, 2),
+            "client_waited_for_a_core_ms_per_tile": round(
+                1000 * d.pop("client_waited_for_a_core_s", 0.0) / n, 2
+            ),
             "statuses": d["statuses"],
         }
 
@@ -707,6 +806,13 @@ def main() -> None:
         },
         total_s=round(time.perf_counter() - t_start, 1),
     )
+    res["server_event_loop_ms_per_tile"] = {
+        phase: {
+            "ran": round(1000 * c["loop_cpu"] / max(1, res[phase]["n"]), 2),
+            "waited_for_a_core": round(1000 * c["loop_wait"] / max(1, res[phase]["n"]), 2),
+        }
+        for phase, c in (("idle", cpu_idle), ("attack", cpu_attack))
+    }
     res["ratio_p50"] = round(res["attack"]["p50_ms"] / res["idle"]["p50_ms"], 2)
     res["ratio_p99"] = round(res["attack"]["p99_ms"] / res["idle"]["p99_ms"], 2)
     res["rss_growth_mb"] = round(res["rss_mb"]["attack_max"] - res["rss_mb"]["idle_median"], 1)
