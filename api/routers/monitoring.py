@@ -440,6 +440,14 @@ def _upload_page(
     filename: str | None = None,
     stored: int | None = None,
 ) -> HTMLResponse:
+    if report is not None:  # what the check says, in the reader's language
+        report = ms.BatchReport(
+            rows=[r | {"message": ms.say(r["message"], _)} for r in report.rows],
+            stored=report.stored,
+            error=None if report.error is None else ms.say(report.error, _),
+        )
+    if error is not None:
+        error = ms.say(error, _)
     return render(
         request,
         "monitoring_upload.html",

@@ -13,7 +13,9 @@ One module holds the rules so the API, the pages and the command line agree:
   records (and their points and evidence) only; points mirror their record's state;
 - evidence files go through :func:`geo.evidence.check_evidence` (in the router for a form, here
   for the files of an archive) and are stored with the threat-report evidence functions (same
-  place, same rules).
+  place, same rules);
+- what the check of a batch says of each row is English text (:class:`Said`) that the upload
+  page says again in the reader's language (:meth:`Said.say`).
 """
 
 from __future__ import annotations
@@ -92,6 +94,45 @@ CSV_COLUMNS = (
 #: The columns of a CSV row that make its record (:class:`RecordInput`).
 RECORD_COLUMNS = CSV_COLUMNS[:-1]
 CSV_REQUIRED = ("site", "indicator", "period_start", "value")
+
+
+def _l(template: str) -> str:
+    """``template``, marked for the catalogs (``make i18n`` extracts it by this name): a
+    :class:`Said` is English where it is made and translated where it is shown."""
+    return template
+
+
+class Said(str):
+    """English text a page can say in another language: ``template``, a message of the
+    catalogs with ``%(name)s`` places, filled with ``values`` (text, or a :class:`Said`
+    itself). Anywhere a string is (the JSON API, the command line) it is the English text."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> Said:
+        self = super().__new__(cls, template % values)
+        self.template = template
+        self.values = values
+        return self
+
+    def say(self, gettext: Callable[[str], str]) -> str:
+        """The text in the language of ``gettext`` (its values said in it too)."""
+        values = {k: v.say(gettext) if isinstance(v, Said) else v for k, v in self.values.items()}
+        return gettext(self.template) % values
+
+
+def said_together(parts: Sequence[str]) -> Said:
+    """``parts`` one after the other, separated by "; " (each said in turn)."""
+    template = "; ".join(f"%(p{i})s" for i in range(len(parts)))
+    return Said(template, **{f"p{i}": p for i, p in enumerate(parts)})
+
+
+def say(text: str, gettext: Callable[[str], str]) -> str:
+    """``text`` in the language of ``gettext``: a :class:`Said` said in it, other text as is."""
+    return text.say(gettext) if isinstance(text, Said) else text
+
+
 #: From a state, the states a reviewer may move a record to.
 TRANSITIONS: dict[str, frozenset[str]] = {
     MonitoringState.submitted: frozenset({MonitoringState.accepted, MonitoringState.returned}),
@@ -359,11 +400,21 @@ def _date(value: str, what: str) -> dt.date:
     try:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(f"the {what} {value!r} is not a date (YYYY-MM-DD)") from None
+        raise InvalidInput(
+            Said(
+                _l("the %(what)s %(value)s is not a date (YYYY-MM-DD)"),
+                what=what,
+                value=repr(value),
+            )
+        ) from None
     if day > dt.date.today():
-        raise InvalidInput(f"the {what} {day.isoformat()} is in the future")
+        raise InvalidInput(
+            Said(_l("the %(what)s %(day)s is in the future"), what=what, day=day.isoformat())
+        )
     if day.year < 1950:
-        raise InvalidInput(f"the {what} {day.isoformat()} is before 1950")
+        raise InvalidInput(
+            Said(_l("the %(what)s %(day)s is before 1950"), what=what, day=day.isoformat())
+        )
     return day
 
 
@@ -377,21 +428,29 @@ def parse_points(text_: str) -> list[Point]:
         bits = part.split()
         if len(bits) != 2:
             raise InvalidInput(
-                f"{part!r} is not a point: write 'longitude latitude', e.g. 76.9 43.0"
+                Said(
+                    _l("%(part)s is not a point: write 'longitude latitude', e.g. 76.9 43.0"),
+                    part=repr(part),
+                )
             )
         try:
             lon, lat = float(bits[0]), float(bits[1])
         except ValueError:
             raise InvalidInput(
-                f"{part!r} is not a point: longitude and latitude are numbers"
+                Said(
+                    _l("%(part)s is not a point: longitude and latitude are numbers"),
+                    part=repr(part),
+                )
             ) from None
         if not (math.isfinite(lon) and math.isfinite(lat)) or not (
             -180 <= lon <= 180 and -90 <= lat <= 90
         ):
-            raise InvalidInput(f"{part!r} is not a longitude and latitude in degrees")
+            raise InvalidInput(
+                Said(_l("%(part)s is not a longitude and latitude in degrees"), part=repr(part))
+            )
         out.append(Point(lon, lat))
     if len(out) > MAX_POINTS:
-        raise InvalidInput(f"at most {MAX_POINTS} observation points per record")
+        raise InvalidInput(Said(_l("at most %(n)s observation points per record"), n=MAX_POINTS))
     return out
 
 
@@ -411,9 +470,16 @@ class _Lookup:
         ref = ref.strip()
         site = self.sites.get(ref) or self.by_id.get(ref)
         if site is None:
-            names = ", ".join(sorted(self.sites)) or "none yet: upload its sites first"
+            names: str = ", ".join(sorted(self.sites)) or Said(
+                _l("none yet: upload its sites first")
+            )
             raise InvalidInput(
-                f"grant {self.grant.code} has no field site {ref!r}; its sites: {names}"
+                Said(
+                    _l("grant %(code)s has no field site %(site)s; its sites: %(names)s"),
+                    code=self.grant.code,
+                    site=repr(ref),
+                    names=names,
+                )
             )
         return site
 
@@ -421,7 +487,10 @@ class _Lookup:
         ind = self.indicators.get(code.strip())
         if ind is None:
             raise InvalidInput(
-                f"unknown indicator {code.strip()!r}; see /api/monitoring/indicators"
+                Said(
+                    _l("unknown indicator %(code)s; see /api/monitoring/indicators"),
+                    code=repr(code.strip()),
+                )
             )
         return ind
 
@@ -443,9 +512,9 @@ def _value(text: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidInput(f"the value {raw!r} is not a number") from None
+        raise InvalidInput(Said(_l("the value %(raw)s is not a number"), raw=repr(raw))) from None
     if not math.isfinite(value):
-        raise InvalidInput(f"the value {raw!r} is not a finite number")
+        raise InvalidInput(Said(_l("the value %(raw)s is not a finite number"), raw=repr(raw)))
     return value
 
 
@@ -454,27 +523,37 @@ def check_record(lookup: _Lookup, data: RecordInput) -> CheckedRecord:
     problems: list[str] = []
     site = _attempt(problems, lookup.site, data.site or "")
     indicator = _attempt(problems, lookup.indicator, data.indicator or "")
-    start = _attempt(problems, _date, data.period_start or "", "date (period start)")
+    start = _attempt(problems, _date, data.period_start or "", Said(_l("date (period start)")))
     end = None
     if (data.period_end or "").strip():
-        end = _attempt(problems, _date, data.period_end, "period end")
+        end = _attempt(problems, _date, data.period_end, Said(_l("period end")))
     number = _attempt(problems, _value, data.value or "")
     value = math.nan if number is None else number
     if start is not None and end is not None and end < start:
-        problems.append(f"the period ends ({end}) before it starts ({start})")
+        problems.append(
+            Said(_l("the period ends (%(end)s) before it starts (%(start)s)"), end=end, start=start)
+        )
     if (
         indicator is not None
         and math.isfinite(value)
         and value < 0
         and not indicator.allow_negative
     ):
-        problems.append(f"{indicator.code} cannot be negative ({value:g})")
+        problems.append(
+            Said(
+                _l("%(code)s cannot be negative (%(value)s)"),
+                code=indicator.code,
+                value=f"{value:g}",
+            )
+        )
     note = (data.method_note or "").strip() or None
     if note and len(note) > MAX_NOTE:
-        problems.append(f"the method note is longer than {MAX_NOTE:,} characters")
+        problems.append(
+            Said(_l("the method note is longer than %(n)s characters"), n=f"{MAX_NOTE:,}")
+        )
     pts: list[Point] = _attempt(problems, parse_points, data.points or "") or []
     if problems:
-        raise InvalidInput("; ".join(problems))
+        raise InvalidInput(said_together(problems))
     assert site is not None and indicator is not None and start is not None
     return CheckedRecord(
         site=site,
@@ -506,13 +585,18 @@ def _existing(session: Session, keys: Sequence[tuple[int, int, dt.date, dt.date]
     return {tuple(r) for r in rows} & set(keys)
 
 
-def _duplicate_text(r: CheckedRecord) -> str:
+def _duplicate_text(r: CheckedRecord) -> Said:
     period = (
         r.period_start.isoformat()
         if r.period_start == r.period_end
         else f"{r.period_start.isoformat()}..{r.period_end.isoformat()}"
     )
-    return f"{r.indicator.code} at {r.site.name} for {period}"
+    return Said(
+        _l("%(code)s at %(site)s for %(period)s"),
+        code=r.indicator.code,
+        site=r.site.name,
+        period=period,
+    )
 
 
 def _store(
@@ -802,9 +886,13 @@ class EvidenceArchive:
         if name not in self._members or name == self.csv_name:
             files = sorted(n for n in self._members if n != self.csv_name)
             listed = ", ".join(files[:10]) + (" ..." if len(files) > 10 else "")
-            return (
-                f"the evidence file {name!r} is not in the archive (its files: "
-                f"{listed or 'none besides the CSV'}); name it with its folder, as in the ZIP"
+            return Said(
+                _l(
+                    "the evidence file %(name)s is not in the archive (its files: %(files)s); "
+                    "name it with its folder, as in the ZIP"
+                ),
+                name=repr(name),
+                files=listed or Said(_l("none besides the CSV")),
             )
         up = self._settings.uploads
         try:
@@ -828,11 +916,15 @@ def _row_evidence(
         return [], []
     if archive is None:
         return [], [
-            "the evidence column names files, but a CSV file cannot carry them: send a ZIP "
-            "archive of the CSV and the files"
+            Said(
+                _l(
+                    "the evidence column names files, but a CSV file cannot carry them: send "
+                    "a ZIP archive of the CSV and the files"
+                )
+            )
         ]
     if len(names) > MAX_EVIDENCE_FILES:
-        return [], [f"at most {MAX_EVIDENCE_FILES} evidence files per record"]
+        return [], [Said(_l("at most %(n)s evidence files per record"), n=MAX_EVIDENCE_FILES)]
     files, problems = [], []
     for name in names:
         checked = archive.evidence(name)
@@ -904,7 +996,9 @@ def _submit_rows(
         if "__empty__" in row:
             continue
         if "__extra__" in row:
-            report.append({"row": i, "status": "error", "message": "more values than columns"})
+            report.append(
+                {"row": i, "status": "error", "message": Said(_l("more values than columns"))}
+            )
             continue
         problems: list[str] = []
         c = _attempt(
@@ -916,7 +1010,7 @@ def _submit_rows(
         files, file_problems = _row_evidence(archive, row.get("evidence", ""))
         problems += file_problems
         if c is None or problems:
-            report.append({"row": i, "status": "error", "message": "; ".join(problems)})
+            report.append({"row": i, "status": "error", "message": said_together(problems)})
             continue
         k = _key(c)
         if k in seen:
@@ -924,14 +1018,23 @@ def _submit_rows(
                 {
                     "row": i,
                     "status": "error",
-                    "message": f"duplicate of row {seen[k]}: {_duplicate_text(c)}",
+                    "message": Said(
+                        _l("duplicate of row %(row)s: %(record)s"),
+                        row=seen[k],
+                        record=_duplicate_text(c),
+                    ),
                 }
             )
             continue
         seen[k] = i
         n = len({ev.sha256 for ev in files})
-        with_files = f" with {n} evidence file{'s' if n != 1 else ''}" if n else ""
-        report.append({"row": i, "status": "ok", "message": _duplicate_text(c) + with_files})
+        # distinct files, at most MAX_EVIDENCE_FILES (10): one form for 2 to 10 in every language
+        said = _duplicate_text(c)
+        if n == 1:
+            said = Said(_l("%(record)s with 1 evidence file"), record=said)
+        elif n:
+            said = Said(_l("%(record)s with %(n)s evidence files"), record=said, n=n)
+        report.append({"row": i, "status": "ok", "message": said})
         good.append((i, c, files))
     stored_already = _existing(session, [_key(c) for _, c, _ in good])
     for i, c, _ in good:
@@ -939,7 +1042,9 @@ def _submit_rows(
             report[i - 2] = {
                 "row": i,
                 "status": "error",
-                "message": f"there is a record of {_duplicate_text(c)} already",
+                "message": Said(
+                    _l("there is a record of %(record)s already"), record=_duplicate_text(c)
+                ),
             }
     out = BatchReport(rows=report, stored=False)
     if not out.ok or dry_run:

@@ -268,6 +268,48 @@ def test_the_page_speaks_russian_and_kazakh(tx_login_as, db_tx) -> None:  # type
         assert button in doc(page.text).xpath("string(//*[@id='check'])")
         bad = check(own, rows(f"{SITE},patrol_km,2024-06-03,,-4,,,"))  # the cookie keeps it
         assert bad.status_code == 422 and heading in bad.text
+    # what the check says of each row, in the reader's language
+    body = rows(
+        GOOD[0],
+        f"{SITE},no_such_indicator,2024-06-03,,1,,,",
+        f"{SITE},patrol_km,2024-13-10,,-4,,,",
+        f"{SITE},patrol_km,2024-06-20,2024-06-10,abc,,1 2 3,",
+        GOOD[0],
+    )
+    record = f"patrol_km {{}} {SITE} {{}} 2024-06-03"
+    for lang, said in (
+        (
+            "ru",
+            [
+                record.format("на участке", "за"),
+                "неизвестный показатель 'no_such_indicator'; см. /api/monitoring/indicators",
+                "дата (начало периода) '2024-13-10' — не дата (ГГГГ-ММ-ДД); "
+                "patrol_km не может быть отрицательным (-4)",
+                "значение 'abc' — не число; "
+                "период заканчивается (2024-06-10) раньше, чем начинается (2024-06-20); "
+                "'1 2 3' — не точка: напишите «долгота широта», например 76.9 43.0",
+                "повтор строки 2: " + record.format("на участке", "за"),
+            ],
+        ),
+        (
+            "kk",
+            [
+                f"patrol_km, {SITE} учаскесі, 2024-06-03",
+                "белгісіз көрсеткіш 'no_such_indicator'; /api/monitoring/indicators қараңыз",
+                "күн (кезең басы) '2024-13-10' — күн емес (ЖЖЖЖ-АА-КК); "
+                "patrol_km теріс бола алмайды (-4)",
+                "'abc' мәні — сан емес; "
+                "кезең басталғанға дейін (2024-06-20) аяқталады (2024-06-10); "
+                "'1 2 3' — нүкте емес: «бойлық ендік» деп жазыңыз, мысалы 76.9 43.0",
+                f"2 жолдың қайталануы: patrol_km, {SITE} учаскесі, 2024-06-03",
+            ],
+        ),
+    ):
+        own.get("/monitoring/upload", params={"lang": lang})  # the cookie keeps it
+        got = check(own, body)
+        assert got.status_code == 422
+        assert [m for _, _, m in report(got.text)] == said
+        assert "unknown indicator" not in got.text and "not a date" not in got.text
 
 
 def test_who_sees_the_form(tx_login_as, tx_client) -> None:  # type: ignore[no-untyped-def]
