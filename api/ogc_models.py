@@ -212,13 +212,30 @@ class TileSet(TileSetRef):
     layers: list[GeoDataLayer] | None = None
 
 
+class VectorLayer(_Open):
+    """A layer of a vector tile (TileJSON 3.0): its id, its fields and their labels."""
+
+    id: str
+    fields: dict[str, str]
+    description: str | None = None
+    minzoom: int | None = Field(default=None, ge=0, le=30)
+    maxzoom: int | None = Field(default=None, ge=0, le=30)
+
+
 class TileJSON(_Open):
+    """TileJSON 3.0: where a tileset's tiles are; ``vector_layers`` for vector tiles."""
+
     tilejson: str
     tiles: list[str] = Field(min_length=1)
     name: str | None = None
-    minzoom: int | None = None
-    maxzoom: int | None = None
-    bounds: list[float] | None = None
+    description: str | None = None
+    attribution: str | None = None
+    scheme: Literal["xyz", "tms"] | None = None
+    minzoom: int | None = Field(default=None, ge=0, le=30)
+    maxzoom: int | None = Field(default=None, ge=0, le=30)
+    bounds: list[float] | None = Field(default=None, min_length=4, max_length=4)
+    center: list[float] | None = Field(default=None, min_length=3, max_length=3)
+    vector_layers: list[VectorLayer] | None = None
 
 
 class Raster(_Open):
@@ -239,13 +256,36 @@ class Rasters(_Open):
     rasters: list[Raster]
 
 
+class StyleSource(_Open):
+    """A source of a MapLibre style: Irbis's vector tiles, through their TileJSON."""
+
+    type: Literal["vector", "raster", "raster-dem", "geojson", "image", "video"]
+    url: str | None = None
+
+
+class StyleLayer(_Open):
+    """A layer of a MapLibre style: what it draws, from which source, and how (``paint``,
+    ``layout`` and ``filter`` as the style specification has them)."""
+
+    id: str
+    type: Literal[
+        "background", "fill", "line", "symbol", "circle", "heatmap", "fill-extrusion",
+        "raster", "hillshade",
+    ]  # fmt: skip
+    source: str | None = None
+    minzoom: float | None = Field(default=None, ge=0, le=24)
+    maxzoom: float | None = Field(default=None, ge=0, le=24)
+    paint: dict[str, Any] | None = None
+    layout: dict[str, Any] | None = None
+
+
 class Style(_Open):
     """A MapLibre style (spec version 8)."""
 
     version: Literal[8]
     name: str | None = None
-    sources: dict[str, dict[str, Any]]
-    layers: list[dict[str, Any]]
+    sources: dict[str, StyleSource]
+    layers: list[StyleLayer]
 
 
 class OGCException(_Open):

@@ -79,17 +79,20 @@ _.uploaded_by  # api/services/sites.py
 # --- pydantic fields: the OGC documents (api.ogc_models) and settings read from the environment -
 additionalProperties
 boundingBox
+center
 conformsTo
 dataType
 geometries
 geometryDimension
 id_
 itemType
+layout
 lowerLeft
 maxTileMatrix
 minTileMatrix
 numberMatched
 numberReturned
+paint
 propertiesSchema
 schema_
 spatial

@@ -172,3 +172,19 @@ def test_bodies_other_than_json_documents_have_their_documented_media_type(
         jsonschema.Draft202012Validator(schema).validate(r.json())
     else:
         assert schema["type"] == "string"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/rasters",
+        "/rasters/relief/tiles/WebMercatorQuad/tilejson.json",
+        "/tiles/WorldCRS84Quad/tilejson.json",
+    ],
+)
+def test_raster_and_dataset_documents_validate(
+    client: httpx.Client, openapi: dict[str, Any], url: str
+) -> None:
+    r = client.get(url, headers={"Accept": "application/json"})
+    assert r.status_code == 200, (url, r.text[:200])
+    _validate(openapi, url, r)
