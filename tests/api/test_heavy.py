@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from api.auth.testing import make_token, make_user
-from api.heavy import is_heavy
+from api.heavy import has_filter, is_heavy
 from api.settings import HeavySettings, ServerSettings, Settings
 
 BBOX = {"bbox": "40,30,100,60", "limit": "1"}
@@ -100,6 +100,14 @@ def test_which_requests_are_heavy() -> None:
     assert not is_heavy("GET", TILE, q)
     assert not is_heavy("GET", "/analyses", b"")
     assert not is_heavy("GET", "/analyses/3", b"")
+
+
+def test_which_requests_carry_a_filter() -> None:
+    assert has_filter(b"filter=population%3E1&limit=5")
+    assert has_filter(b"limit=5&filte%72=population%3E1")  # the name percent-encoded
+    assert not has_filter(b"filter=&limit=5")
+    assert not has_filter(b"filter=%20%20")
+    assert not has_filter(b"filter-lang=cql2-text&bbox=1,2,3,4")
 
 
 def _waiting_reads(engine: Any) -> int:
@@ -215,6 +223,15 @@ def test_a_client_not_logged_in_runs_one_filtered_read_at_once(served: str, engi
         assert body["code"] == "too_many_requests"
         assert "at most 1 read with a filter may run at once" in body["description"]
         assert "not logged in" in body["description"] and "log in" in body["description"]
+        # a download with a filter is a read with a filter too
+        download = httpx.get(
+            f"{served}/collections/places/download",
+            params={"filter": "scalerank > 1"},
+            headers=attacker,
+            timeout=10,
+        )
+        assert download.status_code == 429
+        assert "with a filter" in download.json()["description"]
         # the same address's other heavy read (within the 2 heavy ones) is served
         bbox = httpx.get(places, params=BBOX, headers=attacker, timeout=10)
         assert bbox.status_code == 200, bbox.text[:300]
