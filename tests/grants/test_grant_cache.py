@@ -1,5 +1,8 @@
 """The portfolio and a grant page are kept by the data version of their tables: a repeated
-request is answered from memory, and any write to one of their tables is seen at once."""
+request is answered from memory, and any write to one of their tables is seen at once.
+
+The writes are made in the test's rolled-back transaction, but for the lagging reader's test:
+a reader that lags behind the primary needs commits on it (``cleaned_up`` after it)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from contextlib import contextmanager
 from email.utils import format_datetime, parsedate_to_datetime
 
 import orjson
+import pytest
 from psycopg import sql as psql
 from sqlalchemy import column, create_engine, event, func, select, table, update
 from sqlalchemy.pool import NullPool
@@ -27,17 +31,17 @@ def _kept(cache: gs.VersionedCache[object], *args: object) -> int:
     )
 
 
-def test_the_portfolio_follows_every_write(client, login_as) -> None:  # type: ignore[no-untyped-def]
-    before = client.get("/api/portfolio")
+def test_the_portfolio_follows_every_write(tx_client, tx_login_as) -> None:  # type: ignore[no-untyped-def]
+    before = tx_client.get("/api/portfolio")
     assert before.status_code == 200
-    again = client.get("/api/portfolio")
+    again = tx_client.get("/api/portfolio")
     assert again.content == before.content
     hits = _kept(gs.PORTFOLIO_CACHE, "json", gs.PortfolioFilter())
-    client.get("/api/portfolio")
+    tx_client.get("/api/portfolio")
     assert _kept(gs.PORTFOLIO_CACHE, "json", gs.PortfolioFilter()) == hits  # no new answer
     etag = before.headers["etag"]
-    assert client.get("/api/portfolio", headers={"If-None-Match": etag}).status_code == 304
-    admin = login_as("admin")
+    assert tx_client.get("/api/portfolio", headers={"If-None-Match": etag}).status_code == 304
+    admin = tx_login_as("admin")
     code = f"C-{secrets.token_hex(3).upper()}"
     body = {
         "code": code,
@@ -50,30 +54,30 @@ def test_the_portfolio_follows_every_write(client, login_as) -> None:  # type: i
         "end_date": "2024-12-31",
     }
     assert admin.post("/api/grants", json=body, headers=_hdr(admin)).status_code == 201
-    changed = client.get("/api/portfolio", headers={"If-None-Match": etag})
+    changed = tx_client.get("/api/portfolio", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     after = changed.json()
     assert after["grants"] == before.json()["grants"] + 1
     assert after["funds_usd"] == round(before.json()["funds_usd"] + 12345, 2)
     r = admin.patch(f"/api/grants/{code}", json={"amount": 20000}, headers=_hdr(admin))
     assert r.status_code == 200
-    assert client.get("/api/portfolio").json()["funds_usd"] == round(
+    assert tx_client.get("/api/portfolio").json()["funds_usd"] == round(
         before.json()["funds_usd"] + 20000, 2
     )
 
 
-def test_a_grant_page_follows_every_write(client, login_as) -> None:  # type: ignore[no-untyped-def]
+def test_a_grant_page_follows_every_write(tx_client, tx_login_as) -> None:  # type: ignore[no-untyped-def]
     code = "SOS-CA-EX-02"
-    first = client.get(f"/api/grants/{code}/page").json()["grant"]["title"]
-    assert client.get(f"/grants/{code}").status_code == 200
-    admin = login_as("admin")
+    first = tx_client.get(f"/api/grants/{code}/page").json()["grant"]["title"]
+    assert tx_client.get(f"/grants/{code}").status_code == 200
+    admin = tx_login_as("admin")
     title = f"{first} ({secrets.token_hex(2)})"
     try:
         r = admin.patch(f"/api/grants/{code}", json={"title": title}, headers=_hdr(admin))
         assert r.status_code == 200
-        assert client.get(f"/api/grants/{code}/page").json()["grant"]["title"] == title
-        assert title in client.get(f"/grants/{code}").text
-        assert title in client.get(f"/grants/{code}/report").text
+        assert tx_client.get(f"/api/grants/{code}/page").json()["grant"]["title"] == title
+        assert title in tx_client.get(f"/grants/{code}").text
+        assert title in tx_client.get(f"/grants/{code}/report").text
     finally:
         admin.patch(f"/api/grants/{code}", json={"title": first}, headers=_hdr(admin))
 
@@ -111,6 +115,7 @@ def _amount_of(engine, code: str, delta: int) -> None:  # type: ignore[no-untype
         )
 
 
+@pytest.mark.usefixtures("cleaned_up")  # a lagging reader needs commits on the primary
 def test_a_lagging_reader_never_stores_an_old_answer_under_a_new_version(client, engine) -> None:  # type: ignore[no-untyped-def]
     state = client.app.state
     metres = state.settings.grants.threat_distance_m
@@ -144,29 +149,29 @@ def test_a_lagging_reader_never_stores_an_old_answer_under_a_new_version(client,
 # --- the Atom feed ----------------------------------------------------------------------------
 
 
-def test_the_feed_is_cached_with_its_etag_and_last_modified(client, login_as) -> None:  # type: ignore[no-untyped-def]
+def test_the_feed_is_cached_with_its_etag_and_last_modified(tx_client, tx_login_as) -> None:  # type: ignore[no-untyped-def]
     code = "SOS-CA-EX-01"
     url = f"/grants/{code}/feed.atom"
-    first = client.get(url)
+    first = tx_client.get(url)
     assert first.status_code == 200
     etag, modified = first.headers["etag"], first.headers["last-modified"]
     assert parsedate_to_datetime(modified) <= dt.datetime.now(dt.UTC)
     size = sum(1 for k in gs.PAGE_CACHE.kept_keys() if code in k)
-    again = client.get(url)
+    again = tx_client.get(url)
     assert again.content == first.content and again.headers["etag"] == etag
     assert sum(1 for k in gs.PAGE_CACHE.kept_keys() if code in k) == size  # both from memory
-    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
-    assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+    assert tx_client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert tx_client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
     earlier = format_datetime(parsedate_to_datetime(modified) - dt.timedelta(days=1), usegmt=True)
-    assert client.get(url, headers={"If-Modified-Since": earlier}).status_code == 200
-    assert client.get(url, headers={"If-Modified-Since": "not a date"}).status_code == 200
-    admin = login_as("admin")
-    title = client.get(f"/api/grants/{code}").json()["title"]
+    assert tx_client.get(url, headers={"If-Modified-Since": earlier}).status_code == 200
+    assert tx_client.get(url, headers={"If-Modified-Since": "not a date"}).status_code == 200
+    admin = tx_login_as("admin")
+    title = tx_client.get(f"/api/grants/{code}").json()["title"]
     new = f"{title} ({secrets.token_hex(2)})"
     try:
         r = admin.patch(f"/api/grants/{code}", json={"title": new}, headers=_hdr(admin))
         assert r.status_code == 200
-        after = client.get(url, headers={"If-None-Match": etag})
+        after = tx_client.get(url, headers={"If-None-Match": etag})
         assert after.status_code == 200 and after.headers["etag"] != etag
         assert new in after.text
         assert parsedate_to_datetime(after.headers["last-modified"]) >= parsedate_to_datetime(
