@@ -246,6 +246,7 @@ def search_query(
         is_exact = [func.lower(c) == exact for c in cols]
         keyed: list[ColumnElement[Any]] = []  # matched by the query's key
         keyed_shown: list[ColumnElement[Any]] = []
+        stored = 0  # how many of ``keyed`` are stored keys (the Latin forms), first
         if src.latin:
             latin = view.column_of(src.latin, String)
             cols.append(latin)
@@ -255,6 +256,7 @@ def search_query(
             if key and key != text.lower():  # else the query itself finds the key
                 keyed.append(latin)
                 keyed_shown.append(shown[-1])
+                stored = 1
                 is_exact.append(key_exact == func.any(forms))
         found_in = view.from_clause()
         if key and src.fold:
@@ -279,7 +281,7 @@ def search_query(
         # the rows: the stored keys are found by similarity alone (a key that starts one of
         # them is alike enough), so that the settlements' Latin forms are read through one
         # index scan rather than three, which the planner would rather not pay for
-        found = hits[: len(cols)] + hits[len(cols) + len(keyed[: int(bool(src.latin))]) :]
+        found = hits[: len(cols)] + hits[len(cols) + stored :]
         pairs = list(zip(hits, shown + keyed_shown, strict=True))
         alikes: list[ColumnElement[bool]] = []
         score: ColumnElement[Any] = literal(0.0, Float)
