@@ -228,6 +228,9 @@ class _Compiled:
 
 
 _COMPILED: dict[tuple[int, int], _Compiled] = {}
+#: Compiled statements kept at most (a few layers, principal classes and grids per engine; every
+#: app, as the tests make many, has engines of its own): beyond, the cache starts again.
+_COMPILED_MAX = 256
 
 
 def _compiled(dialect: Dialect, stmt: Select[Any], values: dict[str, Any]) -> _Compiled:
@@ -245,6 +248,8 @@ def _compiled(dialect: Dialect, stmt: Select[Any], values: dict[str, Any]) -> _C
         for name, value in compiled.construct_params(values).items()
         if name not in values
     }
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
     got = _COMPILED[(id(stmt), id(dialect))] = _Compiled(
         stmt, dialect, str(compiled), fixed, processors
     )

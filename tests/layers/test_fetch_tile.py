@@ -94,3 +94,14 @@ def test_a_dead_connection_is_sqlalchemys_error_and_invalidated(
         assert database_unavailable(raised.value)
     with read_connection(engine) as conn:  # the pool hands out a live connection
         assert conn.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_the_compiled_statements_kept_are_bounded(engine: Engine) -> None:
+    """Every engine's dialect compiles its own; an app per test must not grow the cache."""
+    view = LayerSQL(next(iter(layers())), privileged=False)
+    tile = _tiles("WebMercatorQuad")[0]
+    stmt, values = lt.tile_statement(view, tile.tms_id), lt.tile_params(tile)
+    for _ in range(lt._COMPILED_MAX + 5):
+        dialect = type(engine.dialect)()
+        assert lt._compiled(dialect, stmt, values).sql == lt._compiled(dialect, stmt, values).sql
+        assert len(lt._COMPILED) <= lt._COMPILED_MAX
