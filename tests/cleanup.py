@@ -8,9 +8,11 @@ names the modules that grew it. A module that still commits for a reason is list
 ``EXEMPT`` with that reason; what it adds is allowed.
 
 A test that truly needs a commit (work on a background thread with connections of its own, a
-second process) uses :func:`marks` before and :func:`delete_since` after it: the rows it added
-(every row of a table with an ``id`` above the mark) are deleted, the rows of the audit log its
-writes and those deletions made too.
+real server) takes the ``cleaned_up`` fixture (:func:`marks` before it, :func:`delete_since`
+after): the rows it added (every row of a table with an ``id`` above the mark) are deleted, the
+rows of the audit log its writes and those deletions made too. What is committed once for the
+whole run (the shared planning grid, the threat tests' people) is deleted by its fixture at the
+run's end (:func:`delete_plans`, :func:`delete_users`).
 """
 
 from __future__ import annotations
@@ -98,29 +100,21 @@ EXEMPT: dict[str, str] = {
     "tests/api/test_overlap_api.py": SHARED_RUNS,
     "tests/api/test_water_source.py": SHARED_RUNS,
     "tests/auth/test_matrix.py": NOT_CONVERTED,
-    "tests/auth/test_rehash.py": NOT_CONVERTED,
-    "tests/auth/test_serve.py": NOT_CONVERTED,
-    "tests/core/test_rollback.py": NOT_CONVERTED,
-    "tests/core/test_store.py": NOT_CONVERTED,
-    "tests/grants/test_grant_cache.py": NOT_CONVERTED,
     "tests/grants/test_grant_warmer.py": NOT_CONVERTED,
     "tests/i18n/test_report_form.py": NOT_CONVERTED,
-    "tests/layers/test_analyses_sql.py": NOT_CONVERTED,
-    "tests/layers/test_public_rows.py": NOT_CONVERTED,
-    "tests/layers/test_tile_sql.py": NOT_CONVERTED,
-    "tests/maps/test_map_language.py": NOT_CONVERTED,
     "tests/maps/test_search_latin.py": NOT_CONVERTED,
+    "tests/layers/test_tile_sql.py": (
+        "commits range polygons for its tests (module-scoped) and deletes them after, but "
+        "their audit rows stay (the guard found audit_log +16 at its end)"
+    ),
+    "tests/maps/test_map_language.py": (
+        "the guard found audit_log +9 at its end; which of its tests commits is not found yet"
+    ),
     "tests/monitoring/test_evidence_archive.py": NOT_CONVERTED,
-    "tests/monitoring/test_resubmission.py": NOT_CONVERTED,
-    "tests/prioritisation/test_stopped_runs.py": NOT_CONVERTED,
-    "tests/prioritisation/test_stopped_runs_json.py": NOT_CONVERTED,
     "tests/scaling/test_cached_tiles.py": NOT_CONVERTED,
     "tests/scaling/test_hot_path.py": NOT_CONVERTED,
-    "tests/scaling/test_versioned_tiles.py": NOT_CONVERTED,
     "tests/threats/test_evidence_metadata.py": NOT_CONVERTED,
-    "tests/threats/test_privileges.py": NOT_CONVERTED,
     "tests/threats/test_reports_api.py": NOT_CONVERTED,
-    "tests/uploads/test_sites_api.py": NOT_CONVERTED,
 }
 
 
@@ -136,6 +130,7 @@ def counting_engine(url: str) -> Engine:
 
 
 def data_tables(engine: Engine) -> list[str]:
+    """The tables of the schema that hold the application's data."""
     names = inspect(engine).get_table_names(schema="public")
     return sorted(n for n in names if n not in NOT_DATA)
 

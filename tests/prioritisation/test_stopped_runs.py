@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from api.db import models as m
 from api.services import prioritisation as prio
@@ -175,25 +175,21 @@ def test_the_pool_is_shut_down_at_app_exit(app) -> None:  # type: ignore[no-unty
         runner.submit("grid", prio.MAX_ID, lambda: None)
 
 
+@pytest.mark.usefixtures("cleaned_up")  # a lock held by another connection: commits needed
 def test_a_run_whose_record_is_being_written_is_not_waited_for(engine: Engine) -> None:
     """A record locked by a transaction (its worker storing the result) is alive: skipped at
-    once, neither marked nor waited for."""
+    once, neither marked nor waited for. The grid is committed (the lock must be another
+    connection's) and deleted with its audit rows after the test (``cleaned_up``)."""
     gid = _grid(engine, beat_ago_s=prio.STALE_AFTER_S + 60)
-    try:
-        with engine.connect() as worker:
-            worker.execute(
-                select(m.PlanningGrid.id).where(m.PlanningGrid.id == gid).with_for_update()
-            )
-            began = time.monotonic()
-            prio.expire_stale_runs(engine)
-            assert time.monotonic() - began < 5
-            worker.rollback()
-        assert _row(engine, m.PlanningGrid, gid).inputs["status"] == "building"
-        prio.expire_stale_runs(engine)  # once the lock is gone, it is stale
-        assert _row(engine, m.PlanningGrid, gid).inputs["status"] == "failed"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(delete(m.PlanningGrid).where(m.PlanningGrid.id == gid))
+    with engine.connect() as worker:
+        worker.execute(select(m.PlanningGrid.id).where(m.PlanningGrid.id == gid).with_for_update())
+        began = time.monotonic()
+        prio.expire_stale_runs(engine)
+        assert time.monotonic() - began < 5
+        worker.rollback()
+    assert _row(engine, m.PlanningGrid, gid).inputs["status"] == "building"
+    prio.expire_stale_runs(engine)  # once the lock is gone, it is stale
+    assert _row(engine, m.PlanningGrid, gid).inputs["status"] == "failed"
 
 
 def test_a_step_said_is_a_sign_of_life(db_tx) -> None:  # type: ignore[no-untyped-def]
