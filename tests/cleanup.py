@@ -107,9 +107,6 @@ EXEMPT: dict[str, str] = {
         "commits range polygons for its tests (module-scoped) and deletes them after, but "
         "their audit rows stay (the guard found audit_log +16 at its end)"
     ),
-    "tests/maps/test_map_language.py": (
-        "the guard found audit_log +9 at its end; which of its tests commits is not found yet"
-    ),
     "tests/monitoring/test_evidence_archive.py": NOT_CONVERTED,
     "tests/scaling/test_cached_tiles.py": NOT_CONVERTED,
     "tests/scaling/test_hot_path.py": NOT_CONVERTED,
@@ -193,9 +190,10 @@ class Leftovers:
             "the tests left rows in the test database (tables that grew since the demo load: "
             + ", ".join(f"{t} +{n}" for t, n in sorted(grown.items()))
             + ")",
-            "modules whose end found these tables grown (write in a rolled-back transaction: "
-            "db_tx, tx_client, tx_login_as, tx_cli; or clean up and list the module in "
-            "tests.cleanup.EXEMPT with the reason):",
+            "modules whose end found these tables grown (what a fixture made for the whole run "
+            "counts at the end of the first module that took it; write in a rolled-back "
+            "transaction: db_tx, tx_client, tx_login_as, tx_cli; or clean up and list the "
+            "module in tests.cleanup.EXEMPT with the reason):",
         ]
         for module, deltas in sorted(self.grown_by.items()):
             mine = {t: n for t, n in deltas.items() if t in grown and n > 0}
