@@ -103,10 +103,6 @@ EXEMPT: dict[str, str] = {
     "tests/grants/test_grant_warmer.py": NOT_CONVERTED,
     "tests/i18n/test_report_form.py": NOT_CONVERTED,
     "tests/maps/test_search_latin.py": NOT_CONVERTED,
-    "tests/layers/test_tile_sql.py": (
-        "commits range polygons for its tests (module-scoped) and deletes them after, but "
-        "their audit rows stay (the guard found audit_log +16 at its end)"
-    ),
     "tests/monitoring/test_evidence_archive.py": NOT_CONVERTED,
     "tests/scaling/test_cached_tiles.py": NOT_CONVERTED,
     "tests/scaling/test_hot_path.py": NOT_CONVERTED,

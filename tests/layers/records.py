@@ -1,5 +1,5 @@
-"""Records the demo does not hold, added for a test module and removed afterwards:
-occurrences of a sensitive and a non-sensitive species, and an unpublished threat."""
+"""Records the demo does not hold, added for a test module and removed afterwards with their
+audit rows: occurrences of a sensitive and a non-sensitive species, and an unpublished threat."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, tuple_
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point, Polygon
@@ -85,3 +85,7 @@ def extra_records(engine: Engine) -> Iterator[dict[str, Any]]:
             s.execute(delete(m.Occurrence).where(m.Occurrence.id.in_(ids["occurrences"])))
             s.execute(delete(m.Threat).where(m.Threat.id == ids["unpublished_threat"]))
             s.execute(delete(m.Species).where(m.Species.id == ids["argali"]))
+            made = [("occurrences", str(i)) for i in ids["occurrences"]]
+            made += [("threats", str(ids["unpublished_threat"])), ("species", str(ids["argali"]))]
+            a = m.AuditLog
+            s.execute(delete(a).where(tuple_(a.table_name, a.row_id).in_(made)))

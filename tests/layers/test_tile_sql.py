@@ -50,7 +50,8 @@ def star(cx: float, cy: float, r: float, n: int, seed: int) -> str:
 
 @pytest.fixture(scope="module")
 def ranges(engine: Engine, demo: dict[str, int]) -> Iterator[list[int]]:
-    """Range polygons of thousands of vertices around Almaty (the demo has none)."""
+    """Range polygons of thousands of vertices around Almaty (the demo has none): committed
+    once for the module's tests, deleted after them with their audit rows."""
     with engine.begin() as conn:
         conn.execute(text("SELECT set_config('irbis.actor', 'tests', true)"))
         sp = conn.execute(text("SELECT min(id) FROM species")).scalar_one()
@@ -69,6 +70,10 @@ def ranges(engine: Engine, demo: dict[str, int]) -> Iterator[list[int]]:
     with engine.begin() as conn:
         conn.execute(text("SELECT set_config('irbis.actor', 'tests', true)"))
         conn.execute(text("DELETE FROM species_ranges WHERE id = ANY(:i)"), {"i": ids})
+        conn.execute(
+            text("DELETE FROM audit_log WHERE table_name = 'species_ranges' AND row_id = ANY(:r)"),
+            {"r": [str(i) for i in ids]},
+        )
 
 
 @pytest.fixture(autouse=True)
