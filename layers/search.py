@@ -208,6 +208,142 @@ def _whereabouts(geom: ColumnElement[Any]) -> list[ColumnElement[Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class _Query:
+    """A clean query's bound values, shared by every layer's part of the search."""
+
+    text: str
+    prefix: Any  # ``text%``
+    word: Any  # ``% text%``: a later word starts with it
+    exact: Any  # the text, lower case
+    alike: Any  # the text, for similarity
+    by_similarity: bool
+    key: str  # its search key ("" when it is not matched by similarity)
+    key_exact: Any
+    key_hits: tuple[Any, Any]  # the key as a prefix, and starting a later word
+
+    @classmethod
+    def of(cls, text: str) -> _Query:
+        escaped = text.translate(_LIKE_ESCAPE)
+        by_similarity = fuzzy(text)
+        key = search_key(text) if by_similarity else ""
+        return cls(
+            text=text,
+            prefix=bindparam("prefix", escaped + "%", type_=String),
+            word=bindparam("word", "% " + escaped + "%", type_=String),
+            exact=bindparam("exact", text.lower(), type_=String),
+            alike=bindparam("alike", text, type_=String),
+            by_similarity=by_similarity,
+            key=key,
+            key_exact=bindparam("key", key, type_=String),
+            key_hits=(
+                bindparam("key_prefix", key.translate(_LIKE_ESCAPE) + "%", type_=String),
+                bindparam("key_word", "% " + key.translate(_LIKE_ESCAPE) + "%", type_=String),
+            ),
+        )
+
+
+@dataclass
+class _Columns:
+    """What one layer's part compares with the query: ``cols`` (matched by the text) shown
+    as ``shown``; ``keyed`` (matched by the query's key) shown as ``keyed_shown``, of which
+    the first ``stored`` are stored keys (the Latin forms); ``is_exact`` the conditions of an
+    exact match; ``found_in`` the rows, joined to their folded names."""
+
+    cols: list[ColumnElement[Any]]
+    shown: list[ColumnElement[Any]]
+    is_exact: list[ColumnElement[bool]]
+    keyed: list[ColumnElement[Any]]
+    keyed_shown: list[ColumnElement[Any]]
+    stored: int
+    found_in: Any
+
+
+def _columns(src: SearchSource, view: LayerSQL, query: _Query) -> _Columns:
+    cols = [view.column_of(c, String) for c in src.columns]
+    shown = cols.copy()  # what a match on each searched column shows as ``matched``
+    out = _Columns(cols, shown, [func.lower(c) == query.exact for c in cols], [], [], 0, None)
+    key = query.key
+    if src.latin:
+        latin = view.column_of(src.latin, String)
+        cols.append(latin)
+        shown.append(_name(view, ("name", *src.columns)))
+        forms = func.string_to_array(func.lower(latin), SEPARATOR)
+        out.is_exact.append(query.exact == func.any(forms))
+        if key and key != query.text.lower():  # else the query itself finds the key
+            out.keyed.append(latin)
+            out.keyed_shown.append(shown[-1])
+            out.stored = 1
+            out.is_exact.append(query.key_exact == func.any(forms))
+    out.found_in = view.from_clause()
+    if key and src.fold:
+        # each name folded once (a materialised CTE): the expressions would be computed
+        # for each of their five uses otherwise
+        keys = (
+            select(
+                view.id_col.label("id"),
+                *(fold(c).label(f"key{i}") for i, c in enumerate(cols[: len(src.columns)])),
+            )
+            .select_from(view.from_clause())
+            .cte(f"{src.layer}_keys")
+            .prefix_with("MATERIALIZED")
+        )
+        out.found_in = out.found_in.join(keys, keys.c.id == view.id_col)
+        for i, c in enumerate(cols[: len(src.columns)]):
+            out.keyed.append(keys.c[f"key{i}"])
+            out.keyed_shown.append(c)
+            out.is_exact.append(out.keyed[-1] == query.key_exact)
+    return out
+
+
+def _part(src: SearchSource, query: _Query, lang: str) -> Select[Any]:
+    """One layer's rows of :func:`search_query`."""
+    view = LayerSQL(get_layer(src.layer), privileged=False)
+    c = _columns(src, view, query)
+    hits = [
+        or_(col.ilike(query.prefix, escape="\\"), col.ilike(query.word, escape="\\"))
+        for col in c.cols
+    ]
+    hits += [or_(*(k.like(p, escape="\\") for p in query.key_hits)) for k in c.keyed]
+    # the rows: the stored keys are found by similarity alone (a key that starts one of
+    # them is alike enough), so that the settlements' Latin forms are read through one
+    # index scan rather than three, which the planner would rather not pay for
+    found = hits[: len(c.cols)] + hits[len(c.cols) + c.stored :]
+    pairs = list(zip(hits, c.shown + c.keyed_shown, strict=True))
+    alikes: list[ColumnElement[bool]] = []
+    score: ColumnElement[Any] = literal(0.0, Float)
+    if query.by_similarity:
+        alikes = [query.alike.op("<%", is_comparison=True)(col) for col in c.cols]
+        alikes += [query.key_exact.op("<%", is_comparison=True)(k) for k in c.keyed]
+        pairs += zip(alikes, c.shown + c.keyed_shown, strict=True)
+        similar = [func.word_similarity(query.alike, col) for col in c.cols]
+        similar += [func.word_similarity(query.key_exact, k) for k in c.keyed]
+        score = func.greatest(*(func.coalesce(s, 0) for s in similar))
+    started = or_(*hits)
+    names = src.names.get(lang) or src.names["en"]
+    weight = (
+        cast(func.coalesce(view.column_of(src.weight, Float), 0), Float)
+        if src.weight
+        else literal(0.0, Float)
+    )
+    return (
+        select(
+            literal(src.layer, String).label("layer"),
+            cast(view.id_col, Integer).label("id"),
+            _name(view, names).label("name"),
+            _first(pairs).label("matched"),
+            case((or_(*c.is_exact), 0), else_=1).label("exact"),
+            case((started, 0), else_=1).label("alike"),
+            case((started, 1.0), else_=cast(score, Float)).label("score"),
+            literal(src.rank, Integer).label("rank"),
+            weight.label("weight"),
+            *_whereabouts(view.raw_geom),
+        )
+        .select_from(c.found_in)
+        .where(*view.where_public(), or_(*found, *alikes))
+    )
+
+
 def search_query(
     q: str, lang: str, *, limit: int = 10, sources: tuple[SearchSource, ...] = SOURCES
 ) -> Select[Any]:
@@ -218,105 +354,16 @@ def search_query(
     ``pg_trgm.word_similarity_threshold``: :func:`prepare` sets it to :data:`SIMILARITY` for
     the query's transaction (on its own, the operator uses the server's bound, 0.6 by
     default). :func:`find` runs it so."""
-    text = clean_query(q)
+    query = _Query.of(clean_query(q))
     limit = max(1, min(int(limit), MAX_RESULTS))
-    escaped = text.translate(_LIKE_ESCAPE)
-    prefix = bindparam("prefix", escaped + "%", type_=String)
-    word = bindparam("word", "% " + escaped + "%", type_=String)
-    exact = bindparam("exact", text.lower(), type_=String)
-    alike = bindparam("alike", text, type_=String)
-    by_similarity = fuzzy(text)
-    key = search_key(text) if by_similarity else ""
-    key_exact = bindparam("key", key, type_=String)
-    key_hits = (
-        bindparam("key_prefix", key.translate(_LIKE_ESCAPE) + "%", type_=String),
-        bindparam("key_word", "% " + key.translate(_LIKE_ESCAPE) + "%", type_=String),
-    )
     published = set(layer_ids())
     parts = []
     for src in sources:
         if src.layer not in published:
             continue
-        spec = get_layer(src.layer)
-        if spec.sensitivity is not None:
-            raise ValueError(f"layer {spec.id!r} generalises locations: it is never searched")
-        view = LayerSQL(spec, privileged=False)
-        cols = [view.column_of(c, String) for c in src.columns]
-        shown = cols.copy()  # what a match on each searched column shows as ``matched``
-        is_exact = [func.lower(c) == exact for c in cols]
-        keyed: list[ColumnElement[Any]] = []  # matched by the query's key
-        keyed_shown: list[ColumnElement[Any]] = []
-        stored = 0  # how many of ``keyed`` are stored keys (the Latin forms), first
-        if src.latin:
-            latin = view.column_of(src.latin, String)
-            cols.append(latin)
-            shown.append(_name(view, ("name", *src.columns)))
-            forms = func.string_to_array(func.lower(latin), SEPARATOR)
-            is_exact.append(exact == func.any(forms))
-            if key and key != text.lower():  # else the query itself finds the key
-                keyed.append(latin)
-                keyed_shown.append(shown[-1])
-                stored = 1
-                is_exact.append(key_exact == func.any(forms))
-        found_in = view.from_clause()
-        if key and src.fold:
-            # each name folded once (a materialised CTE): the expressions would be computed
-            # for each of their five uses otherwise
-            keys = (
-                select(
-                    view.id_col.label("id"),
-                    *(fold(c).label(f"key{i}") for i, c in enumerate(cols[: len(src.columns)])),
-                )
-                .select_from(view.from_clause())
-                .cte(f"{src.layer}_keys")
-                .prefix_with("MATERIALIZED")
-            )
-            found_in = found_in.join(keys, keys.c.id == view.id_col)
-            for i, c in enumerate(cols[: len(src.columns)]):
-                keyed.append(keys.c[f"key{i}"])
-                keyed_shown.append(c)
-                is_exact.append(keyed[-1] == key_exact)
-        hits = [or_(c.ilike(prefix, escape="\\"), c.ilike(word, escape="\\")) for c in cols]
-        hits += [or_(*(c.like(p, escape="\\") for p in key_hits)) for c in keyed]
-        # the rows: the stored keys are found by similarity alone (a key that starts one of
-        # them is alike enough), so that the settlements' Latin forms are read through one
-        # index scan rather than three, which the planner would rather not pay for
-        found = hits[: len(cols)] + hits[len(cols) + stored :]
-        pairs = list(zip(hits, shown + keyed_shown, strict=True))
-        alikes: list[ColumnElement[bool]] = []
-        score: ColumnElement[Any] = literal(0.0, Float)
-        if by_similarity:
-            alikes = [alike.op("<%", is_comparison=True)(c) for c in cols]
-            alikes += [key_exact.op("<%", is_comparison=True)(c) for c in keyed]
-            pairs += zip(alikes, shown + keyed_shown, strict=True)
-            similar = [func.word_similarity(alike, c) for c in cols]
-            similar += [func.word_similarity(key_exact, c) for c in keyed]
-            score = func.greatest(*(func.coalesce(s, 0) for s in similar))
-        started = or_(*hits)
-        matched = _first(pairs)
-        geom = view.raw_geom
-        names = src.names.get(lang) or src.names["en"]
-        weight = (
-            cast(func.coalesce(view.column_of(src.weight, Float), 0), Float)
-            if src.weight
-            else literal(0.0, Float)
-        )
-        parts.append(
-            select(
-                literal(src.layer, String).label("layer"),
-                cast(view.id_col, Integer).label("id"),
-                _name(view, names).label("name"),
-                matched.label("matched"),
-                case((or_(*is_exact), 0), else_=1).label("exact"),
-                case((started, 0), else_=1).label("alike"),
-                case((started, 1.0), else_=cast(score, Float)).label("score"),
-                literal(src.rank, Integer).label("rank"),
-                weight.label("weight"),
-                *_whereabouts(geom),
-            )
-            .select_from(found_in)
-            .where(*view.where_public(), or_(*found, *alikes))
-        )
+        if get_layer(src.layer).sensitivity is not None:
+            raise ValueError(f"layer {src.layer!r} generalises locations: it is never searched")
+        parts.append(_part(src, query, lang))
     u = union_all(*parts).subquery("found")
     return (
         select(u)
