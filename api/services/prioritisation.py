@@ -1441,7 +1441,10 @@ def _fail_runs(
     grid, scenario = m.PlanningGrid, m.PrioritisationScenario
     at_work = scenario.status.in_(ACTIVE_SCENARIO)
     n = 0
-    with engine.begin() as conn:
+    # committed only when a run was marked: a transaction that changed nothing is rolled
+    # back, so it does not make this process read the data versions again
+    # (:class:`api.versions.DataVersions` counts commits)
+    with engine.connect() as conn:
         if stale_after_s is not None or grids:
             n += conn.execute(
                 update(grid)
@@ -1459,6 +1462,8 @@ def _fail_runs(
                     finished_at=func.now(),
                 )
             ).rowcount
+        if n:
+            conn.commit()
     if n:
         log.warning("%d prioritisation run(s) marked as stopped", n)
     return n

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 
 from api.db import models as m
 from api.services import prioritisation as prio
@@ -202,3 +202,19 @@ def test_a_step_said_is_a_sign_of_life(db_tx) -> None:  # type: ignore[no-untype
     prio.expire_stale_runs(engine)
     assert _row(engine, m.PrioritisationScenario, sid).status == "running"
     assert _row(engine, m.PlanningGrid, gid).inputs["status"] == "building"
+
+
+def test_a_check_that_finds_nothing_commits_nothing(engine: Engine, demo: dict[str, int]) -> None:
+    """Every start looks for stale runs; finding none, it rolls back: a commit would make the
+    process read the data versions again at its next request (:mod:`api.versions`)."""
+    commits: list[object] = []
+
+    def on(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(engine, "commit", on)
+    try:
+        assert prio.expire_stale_runs(engine, stale_after_s=10**9) == 0
+    finally:
+        event.remove(engine, "commit", on)
+    assert commits == []
