@@ -163,12 +163,15 @@ class Warmer:
 
     # -- recomputing ---------------------------------------------------------------------------
 
-    def warm_now(self) -> int:
+    def warm_now(self, *, consume: bool = True) -> int:
         """Compute the answers asked for since the last round at the versions known now (those
-        already kept are found in the cache); returns how many were asked for."""
+        already kept are found in the cache); returns how many were asked for. Without
+        ``consume`` (the computation at start) they stay asked for: a reader who came before
+        it still has the answer computed again after the next write."""
         with self._lock:
             recipes = [(k, r) for k, r in self._recipes.items() if k in self._wanted]
-            self._wanted.clear()
+            if consume:
+                self._wanted.clear()
         n = 0
         for key, recipe in recipes:
             if self._stop.is_set():
@@ -216,7 +219,10 @@ class Warmer:
             if not self._first_answered():
                 return
             try:
-                self.warm_now()
+                # the versions before the computation: a write made while it waited for the
+                # first answer, or while it computes, is a change the loop below then sees
+                last = self.versions.current(WATCHED)
+                self.warm_now(consume=False)
             except Exception:
                 log.exception("the grants warmer could not compute the portfolio at start")
         while not self._stop.wait(self.poll_s if self.versions.live else self.idle_poll_s):

@@ -82,6 +82,26 @@ def _rename(db_tx, title: str) -> None:  # type: ignore[no-untyped-def]
         conn.execute(text("UPDATE grants SET title = :t WHERE code = :c"), {"t": title, "c": GRANT})
 
 
+def test_a_reader_before_the_start_computation_is_warmed_after_the_next_write() -> None:
+    """The computation at start waits for the process's first answer, so a reader has asked
+    already: that answer is still computed again after the next write."""
+    versions = _Versions()
+    seen: list[dict[str, int]] = []
+    w = Warmer(versions, poll_s=0.01, quiet_s=0.05, max_wait_s=2.0)
+    w.start_after = threading.Event()
+    w.remember("answer", Recipe(("grants",), lambda known: seen.append(dict(known))))
+    w._prime = True
+    w.start()
+    try:
+        w.start_after.set()  # the first answer: the computation at start follows
+        assert _wait(lambda: len(seen) == 1)
+        versions.bump("grants")
+        assert _wait(lambda: len(seen) == 2), "not computed again after the write"
+        assert seen[-1] == {"grants": 2}
+    finally:
+        w.stop()
+
+
 def test_the_next_reader_finds_the_answers_warm_and_never_stale(db_tx) -> None:  # type: ignore[no-untyped-def]
     # the rollback engines' versions repeat from one test to the next: start from empty caches
     for cache in (gs.PORTFOLIO_CACHE, gs.PAGE_CACHE):
