@@ -93,6 +93,10 @@ def _names(client: TestClient) -> set[str]:
 
 
 def _wait_replayed(primary: Cluster, replica: Cluster) -> None:
+    # the throwaway primary commits asynchronously (synchronous_commit = off): a commit may
+    # sit past the written position until the WAL writer gets to it (seen: a whole request
+    # later). A checkpoint flushes everything written before it.
+    primary.psql("postgres", "CHECKPOINT")
     lsn = primary.psql("postgres", "SELECT pg_current_wal_lsn()").strip()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
