@@ -29,6 +29,7 @@ from api.templating import map_tools, render
 from geo.crs import REGION_BOUNDS
 from geo.errors import InvalidInput, TooLarge
 from geo.lazy import lazy_module
+from geo.text import xml_safe
 from layers.registry import get_layer
 
 if TYPE_CHECKING:
@@ -544,8 +545,9 @@ def _not_modified_since(request: Request, etag: str, modified: dt.datetime) -> b
 
 
 def _atom(data: dict[str, Any], base: str) -> bytes:
-    """The Atom document of a grant's feed entries (:func:`gs.feed_entries`)."""
-    g = data["grant"]
+    """The Atom document of a grant's feed entries (:func:`gs.feed_entries`); text that XML
+    cannot hold (control characters stored before text was checked) is left out."""
+    g = {k: xml_safe(v) for k, v in data["grant"].items()}
     page_url = f"{base}/grants/{g['code']}"
     fg = feed.FeedGenerator()
     fg.id(f"{page_url}/feed.atom")
@@ -560,11 +562,11 @@ def _atom(data: dict[str, Any], base: str) -> bytes:
     for e in data["entries"]:  # oldest first: feedgen puts the newest on top
         fe = fg.add_entry()
         fe.id(f"{page_url}#{e['id']}")
-        fe.title(e["title"])
+        fe.title(xml_safe(e["title"]))
         href = f"{base}/threats/{e['threat_id']}" if e["kind"] == "threat" else page_url
         fe.link(href=href, rel="alternate", type="text/html")
         fe.updated(e["updated"])
-        fe.summary(e["summary"])
+        fe.summary(xml_safe(e["summary"]))
         fe.category(term=e["kind"])
     body: bytes = fg.atom_str(pretty=True)
     return body

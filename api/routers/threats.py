@@ -28,6 +28,7 @@ from api.i18n import current_locale
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.templating import map_tools, render, templates
 from geo.lazy import lazy_module
+from geo.text import xml_safe
 from layers.sql import versions
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def feed(
     self_url = f"{base}/threats/feed.atom" + (f"?protected_area={protected_area}" if area else "")
     fg = FeedGenerator()
     fg.id(self_url)
-    fg.title("Irbis: threats to habitat" + (f" in {area['name']}" if area else ""))
+    fg.title("Irbis: threats to habitat" + (f" in {xml_safe(area['name'])}" if area else ""))
     fg.subtitle("Newly published threats to habitat in Central Asia")
     fg.author({"name": "Irbis"})
     fg.link(href=self_url, rel="self", type="application/atom+xml")
@@ -136,11 +137,11 @@ def feed(
         url = f"{base}/threats/{row['id']}"
         fe = fg.add_entry()
         fe.id(url)
-        fe.title(row["name"])
+        fe.title(xml_safe(row["name"]))
         fe.link(href=url, rel="alternate", type="text/html")
         fe.published(row["published_at"])
         fe.updated(max(row["updated_at"], row["published_at"]))
-        fe.summary(_entry_summary(row))
+        fe.summary(xml_safe(_entry_summary(row)))
         fe.category(term=row["kind"], label=row["kind"].replace("_", " "))
     return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
 

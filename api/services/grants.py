@@ -22,7 +22,14 @@ from functools import partial
 from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -31,6 +38,7 @@ from api.db.engine import transaction
 from api.db.models import AuditLog, Grant, GrantStatus, Species
 from geo import labels as lb
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from geo.text import printable, printable_lines, xml_safe
 from layers import grants as lg
 from layers import history
 from layers.sql import versions as data_versions
@@ -73,8 +81,16 @@ LIST_COLUMNS = frozenset({"partners", "countries", "species", "ecosystem_focus",
 MAX_IMPORT_ROWS = 5_000
 SOURCE = "registered in Irbis"
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(printable),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=20_000),
+    AfterValidator(printable_lines),
+]
 Code = Annotated[
     str,
     StringConstraints(
@@ -1115,10 +1131,12 @@ def export_portfolio(
         columns=list(keep),
     )
     buf = io.BytesIO()
+    sheets = {"grants": grants_df, "funds": pd.DataFrame(p["funds"])}
+    sheets["balance"] = pd.DataFrame(p["balance"])
     with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-        csv_safe(grants_df).to_excel(xl, sheet_name="grants", index=False)
-        csv_safe(pd.DataFrame(p["funds"])).to_excel(xl, sheet_name="funds", index=False)
-        csv_safe(pd.DataFrame(p["balance"])).to_excel(xl, sheet_name="balance", index=False)
+        for name, df in sheets.items():
+            # a cell cannot hold what XML cannot (text stored before it was checked)
+            csv_safe(df).map(xml_safe).to_excel(xl, sheet_name=name, index=False)
     return buf.getvalue()
 
 

@@ -36,6 +36,7 @@ from geo import labels as lb
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
 from geo.lazy import lazy_module
+from geo.text import printable_lines
 from layers.public import published_threats
 
 if TYPE_CHECKING:
@@ -108,10 +109,7 @@ MIN_RESOLUTION, MAX_RESOLUTION = 2, 7
 MAX_ID = 2**31 - 1
 
 
-def _printable(value: str) -> str:
-    if "\x00" in value or any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
-        raise ValueError("control characters are not allowed")
-    return value
+_printable = printable_lines
 
 
 def _printable_all(values: list[str]) -> list[str]:

@@ -214,3 +214,46 @@ def test_an_unpublished_threat_beside_a_site_stays_off_the_grant_outputs(tx_clie
     assert name not in tx_client.get(f"/grants/{NEAR}/feed.atom").text
     portfolio = tx_client.get("/api/portfolio").json()
     assert name not in {s["threat"] for s in portfolio["sites_under_threat"]}
+
+
+def test_control_characters_in_grant_text_are_refused_with_a_reason(tx_login_as) -> None:  # type: ignore[no-untyped-def]
+    c = tx_login_as("admin")
+    code = f"X-{secrets.token_hex(3).upper()}"
+    body = {
+        "code": code,
+        "title": "Snow leopard\x07 monitoring",
+        "grantee_organisation": "Panthera",
+        "countries": ["KGZ"],
+        "species": ["Panthera uncia"],
+        "amount": "30000",
+        "start_date": "2024-01-01",
+        "end_date": "2024-12-31",
+    }
+    r = c.post("/api/grants", json=body, headers={"X-CSRF-Token": c.csrf})
+    assert r.status_code == 400, r.text
+    assert "control characters" in r.text and "title" in r.text
+    # multi-line text keeps its line breaks, but not the other controls
+    body |= {"title": "Snow leopard monitoring", "objectives": "1. count\n2. patrol\x1b"}
+    r = c.post("/api/grants", json=body, headers={"X-CSRF-Token": c.csrf})
+    assert r.status_code == 400 and "objectives" in r.text
+    body["objectives"] = "1. count\r\n2. patrol\tweekly"
+    assert c.post("/api/grants", json=body, headers={"X-CSRF-Token": c.csrf}).status_code == 201
+
+
+def test_text_stored_before_it_was_checked_still_gives_a_feed_and_a_workbook(
+    tx_client, tx_engine, formula_grant
+) -> None:  # type: ignore[no-untyped-def]
+    with tx_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE grants SET title = :t, grantee_organisation = :o WHERE code = :c"),
+            {"t": "Gazelle\x01 counts\x1b", "o": "Fund\x0b", "c": formula_grant["code"]},
+        )
+    feed = tx_client.get(f"/grants/{formula_grant['code']}/feed.atom")
+    assert feed.status_code == 200
+    subtitle = ET.fromstring(feed.content).find("{http://www.w3.org/2005/Atom}subtitle")
+    assert subtitle is not None and subtitle.text == "Gazelle counts"
+    r = tx_client.get("/api/portfolio.xlsx", params={"call": formula_grant["call"]})
+    assert r.status_code == 200
+    rows = list(load_workbook(io.BytesIO(r.content))["grants"].iter_rows(values_only=True))
+    rec = dict(zip(rows[0], rows[1], strict=True))
+    assert rec["title"] == "Gazelle counts" and rec["grantee_organisation"] == "Fund"
