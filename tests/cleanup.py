@@ -99,7 +99,6 @@ EXEMPT: dict[str, str] = {
     "tests/api/test_funding_rule.py": SHARED_RUNS,
     "tests/api/test_overlap_api.py": SHARED_RUNS,
     "tests/api/test_water_source.py": SHARED_RUNS,
-    "tests/auth/test_matrix.py": NOT_CONVERTED,
     "tests/grants/test_grant_warmer.py": NOT_CONVERTED,
     "tests/api/test_ogc_tiles.py": (
         "commits a raster and a peak (the tile cache must see a committed write) and deletes "
