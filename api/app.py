@@ -21,7 +21,7 @@ from api.auth.middleware import AuthMiddleware, principal_cache
 from api.auth.passwords import dummy_hash
 from api.auth.secrets_store import secret_key
 from api.bodylimits import BodyLimitMiddleware
-from api.db.engine import make_engine
+from api.db.engine import Pools, make_engine
 from api.early_refusals import EarlyRefusalMiddleware
 from api.fastpath import CachedTileMiddleware, StaticFilesMiddleware
 from api.first_answer import FirstAnswer
@@ -172,14 +172,10 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.versions = DataVersions(app.state.engine)
         runner = app.state.prioritisation_runner = Runner(app.state.engine)
         # A thread that outlives the app (a start-up check or a computation still at work when
-        # it stops) may take a connection after the pools were closed, which opens them again:
-        # such a thread closes them itself as it ends. Nobody waits for it.
-        closed = threading.Event()
-
-        def close_pools_if_stopped() -> None:
-            if closed.is_set():
-                app.state.engine.dispose()
-                app.state.reader_engine.dispose()
+        # it stops) may hand a connection back after the pools were closed: such a thread
+        # closes them again itself as it ends. Nobody waits for it.
+        pools = Pools(app.state.engine, app.state.reader_engine)
+        close_pools_if_stopped = pools.close_if_stopped
 
         # what no request waits for is done beside the start, not before the first request
         threading.Thread(
@@ -203,13 +199,12 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         try:
             yield
         finally:
-            closed.set()
+            pools.stopped.set()
             runner.shutdown()  # the runs at work get a moment to end; the rest are marked
             if listener is not None:
                 listener.stop()
                 app.state.grants_warmer.stop()
-            app.state.engine.dispose()
-            app.state.reader_engine.dispose()
+            pools.close()
 
     return lifespan
 

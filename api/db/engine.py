@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -70,6 +71,33 @@ def _check_alive(
         raise exc.DisconnectionError("the database closed this connection")
 
 
+class Pools:
+    """The connection pools of an app's engines, closed when it stops, and again by any thread
+    that outlives it (a start-up check, a computation still at work) as that thread ends.
+
+    They are closed in place: ``Engine.dispose()`` would swap in a new pool, and a connection
+    out at that moment would go back to the old one, which nobody closes again (it would stay
+    open until collected)."""
+
+    def __init__(self, *engines: Engine) -> None:
+        self._pools = tuple(e.pool for e in engines)
+        self.stopped = threading.Event()
+
+    def close(self) -> None:
+        """The app stops: every connection in the pools is closed."""
+        self.stopped.set()
+        self._dispose()
+
+    def close_if_stopped(self) -> None:
+        """A thread ends: what it handed back is closed if the app has stopped meanwhile."""
+        if self.stopped.is_set():
+            self._dispose()
+
+    def _dispose(self) -> None:
+        for pool in self._pools:
+            pool.dispose()
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
@@ -101,4 +129,12 @@ def database_state(engine: Engine) -> dict[str, object]:
         return {"status": "down", "error": type(exc).__name__}
 
 
-__all__ = ["database_state", "event", "make_engine", "session_factory", "set_actor", "transaction"]
+__all__ = [
+    "Pools",
+    "database_state",
+    "event",
+    "make_engine",
+    "session_factory",
+    "set_actor",
+    "transaction",
+]

@@ -164,3 +164,48 @@ def test_an_old_connection_is_replaced(migrated: str, settings: Settings) -> Non
             assert conn.execute(PID).scalar_one() != first
     finally:
         engine.dispose()
+
+
+def test_a_connection_out_when_the_app_stops_is_closed_as_its_thread_ends(
+    migrated: str, settings: Settings
+) -> None:
+    """The app's :class:`~api.db.engine.Pools` closes its pools when it stops; a thread still
+    holding a connection then hands it back afterwards and calls ``close_if_stopped`` as it
+    ends (as the app's start-up check and the grants warmer do): the connection is closed,
+    not left open in a pool nobody closes again (``Engine.dispose()`` swaps the pool, and the
+    connection went back to the old one)."""
+    from api.db.engine import Pools
+
+    engine, reader = _engine(migrated, settings), _engine(migrated, settings)
+    pools = Pools(engine, reader)
+    try:
+        held = engine.connect()
+        held.execute(PID)
+        raw = held.connection.dbapi_connection
+        assert raw is not None
+        pools.close()  # the app stops while the thread holds its connection
+        held.close()  # the thread hands it back
+        assert not raw.closed  # idle in the pool, still open
+        pools.close_if_stopped()  # the thread ends
+        assert raw.closed
+        assert engine.pool.checkedin() == 0
+    finally:
+        engine.dispose()
+        reader.dispose()
+
+
+def test_a_thread_ending_while_the_app_runs_leaves_the_pools_alone(
+    migrated: str, settings: Settings
+) -> None:
+    from api.db.engine import Pools
+
+    engine = _engine(migrated, settings)
+    pools = Pools(engine)
+    try:
+        with engine.connect() as conn:
+            conn.execute(PID)
+            raw = conn.connection.dbapi_connection
+        pools.close_if_stopped()
+        assert raw is not None and not raw.closed and engine.pool.checkedin() == 1
+    finally:
+        engine.dispose()
