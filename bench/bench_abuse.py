@@ -33,7 +33,7 @@ run takes under 3 minutes and stops by itself; only the server process it starte
 workers) is stopped.
 
     .venv/bin/python bench/bench_abuse.py                       # the demo database
-    .venv/bin/python bench/bench_abuse.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test_f
+    .venv/bin/python bench/bench_abuse.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/other
 
 Results go to ``/tmp/benchdata/results/irbis_abuse.json``.
 """

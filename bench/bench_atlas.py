@@ -8,7 +8,7 @@ For the opening view and each zoom step it reports how many requests the page ma
 seconds from the action to the last of them answered (the page is settled when nothing has
 been in flight for 0.5 s). Tile requests (vector and raster) are counted apart.
 
-    .venv/bin/python bench/bench_atlas.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test_f
+    .venv/bin/python bench/bench_atlas.py    # the demo database `make run` fills, or --db-url URL
 
 Results go to ``/tmp/benchdata/results/irbis_atlas.json``.
 """

@@ -12,7 +12,7 @@ computes its answer, or waits for the warmer's) and cold (every cache emptied: a
 areas). The benchmark's grants are removed at the end (``--keep`` keeps them, ``--reuse`` runs
 on them without seeding).
 
-    .venv/bin/python bench/bench_grants.py --db-url postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test_c
+    .venv/bin/python bench/bench_grants.py    # the demo database `make run` fills, or --db-url URL
 
 Results go to ``/tmp/benchdata/results/irbis_grants.json``.
 """
