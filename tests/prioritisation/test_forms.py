@@ -495,9 +495,15 @@ def test_cli_lists_grids_with_their_status(settings, grid_id: int, monkeypatch) 
 
 def test_an_empty_list_says_how_to_get_a_scenario(db_tx, tx_client) -> None:  # type: ignore[no-untyped-def]
     # a scenario committed meanwhile (a run another test left on a worker thread) would show:
-    # keep others from adding one until this test's transaction is rolled back
+    # keep others from adding one until this test's transaction is rolled back. The grids
+    # are locked first, as every writer of both writes them (the heartbeat, the check for
+    # stopped runs that the page and each app's start make): holding the scenarios alone, the
+    # page's check for stopped runs deadlocked with such a check begun elsewhere (each waited
+    # for the other, on the scenarios and on the grids' data version)
     db_tx.connection.execute(text("SET LOCAL lock_timeout = '60s'"))
-    db_tx.connection.execute(text("LOCK TABLE prioritisation_scenarios IN SHARE MODE"))
+    db_tx.connection.execute(
+        text("LOCK TABLE planning_grids, prioritisation_scenarios IN SHARE MODE")
+    )
     db_tx.connection.execute(text("DELETE FROM prioritisation_scenarios"))
     page = tx_client.get("/prioritisation?lang=ru", headers=HTML).text
     assert 'id="no-scenarios"' in page and "irbis load demo" in page
