@@ -30,6 +30,13 @@
   const countries = JSON.parse(document.getElementById("countries-data").textContent);
   L.geoJSON(countries, { interactive: false, style: { color: "#546e7a", weight: 1, fill: false } }).addTo(map);
   const colours = { ok: "#2e7d32", warning: "#ef6c00", error: "#c62828" };
+  // the page's words in its language (sites_upload.html), with {n}, {name} ... to fill in
+  const words = JSON.parse(document.getElementById("upload-words").textContent);
+  const lang = document.documentElement.lang || "en";
+  function say(key, values) {
+    return words[key].replace(/\{(\w+)\}/g, (m, k) => (values && k in values ? String(values[k]) : m));
+  }
+  function number(x) { return x === null || x === undefined ? "" : x.toLocaleString(lang); }
   let saved = null;
   let preview = null;
 
@@ -65,10 +72,11 @@
     const base = "/api/grants/" + encodeURIComponent(grantSel.value) + "/sites/";
     document.getElementById("saved-rows").innerHTML = fc.features.map((f) =>
       '<tr class="saved-row" data-id="' + f.id + '"><td>' + escapeHtml(f.properties.name) + "</td><td>" +
-      (f.properties.area_ha === null ? "" : f.properties.area_ha.toLocaleString("en")) + "</td><td>" +
+      number(f.properties.area_ha) + "</td><td>" +
       escapeHtml((f.properties.uploaded_at || "").slice(0, 10)) + '</td><td><a href="' + base + f.id +
-      '/versions">history</a> <button type="button" class="delete-site">Delete</button></td></tr>').join("") ||
-      '<tr><td colspan="4">No sites yet.</td></tr>';
+      '/versions">' + escapeHtml(words.history) + '</a> <button type="button" class="delete-site">' +
+      escapeHtml(words.delete) + "</button></td></tr>").join("") ||
+      '<tr><td colspan="4">' + escapeHtml(words.no_sites) + "</td></tr>";
     const focus = saved.getLayers().filter((l) => focusIds && focusIds.includes(l.feature.id));
     if (focus.length) {
       map.fitBounds(L.featureGroup(focus).getBounds(), { maxZoom: 10, animate: false });
@@ -82,14 +90,23 @@
     const notes = document.getElementById("notes");
     notes.innerHTML = body.notes.map((n) => "<li>" + escapeHtml(n) + "</li>").join("");
     const c = body.counts;
-    notes.insertAdjacentHTML("afterbegin", "<li><strong>" + c.features + " feature(s): " + c.ok + " ok, " +
-      c.warnings + " with warnings, " + c.errors + " with errors</strong></li>");
+    notes.insertAdjacentHTML("afterbegin", "<li><strong>" + escapeHtml(say("counts", c)) + "</strong></li>");
     document.getElementById("rows").innerHTML = body.features.map((f) =>
       '<tr class="feature-row"><td>' + (f.index + 1) + "</td><td>" + escapeHtml(f.name) + '</td><td class="status-' +
-      f.status + '">' + f.status + "</td><td>" + (f.area_ha === null ? "" : f.area_ha.toLocaleString("en")) +
-      "</td><td>" + escapeHtml(f.countries.join(", ")) + "</td><td>" + escapeHtml(f.action || "") + "</td><td><ul>" +
-      f.issues.map((i) => '<li class="issue-' + i.severity + '" data-code="' + i.code + '">' + escapeHtml(i.message) + "</li>").join("") +
-      (f.note ? "<li>" + escapeHtml(f.note) + "</li>" : "") + "</ul></td></tr>").join("");
+      f.status + '">' + escapeHtml(words.status[f.status] || f.status) + "</td><td>" + number(f.area_ha) +
+      "</td><td>" + escapeHtml(f.countries.join(", ")) + "</td><td>" +
+      escapeHtml(words.action[f.action] || f.action || "") + "</td><td><ul>" +
+      f.issues.map(finding).join("") +
+      (f.note ? '<li lang="en">' + escapeHtml(f.note) + "</li>" : "") + "</ul></td></tr>").join("");
+  }
+
+  // a finding: what it means in the page's language, then the check's own words (English,
+  // with the figures) when they say more
+  function finding(i) {
+    const head = words.codes[i.code];
+    const detail = '<span lang="en">' + escapeHtml(i.message) + "</span>";
+    const text = head && lang !== "en" ? escapeHtml(head) + " <small>(" + detail + ")</small>" : detail;
+    return '<li class="issue-' + i.severity + '" data-code="' + escapeHtml(i.code) + '">' + text + "</li>";
   }
 
   function showPreview(fc) {
@@ -103,15 +120,16 @@
   }
 
   async function send(dryRun) {
-    if (!fileIn.files.length) { message.textContent = "Choose a file first."; return null; }
+    if (!fileIn.files.length) { message.textContent = words.choose; return null; }
     const data = new FormData();
     data.append("file", fileIn.files[0]);
-    message.textContent = dryRun ? "Checking…" : "Saving…";
+    message.textContent = dryRun ? words.checking : words.saving;
     const r = await fetch(url(dryRun), { method: "POST", body: data, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
     let body = null;
-    try { body = await r.json(); } catch (e) { body = { description: "the server answered " + r.status }; }
+    try { body = await r.json(); } catch (e) { body = {}; }
     if (!r.ok) {
-      message.textContent = body.description || ("Refused (" + r.status + ")");
+      // the API's reason is in English (API clients read it): said so, after the page's word
+      message.textContent = say("refused", { reason: body.description || say("server_answered", { status: r.status }) });
       message.className = "error";
       if (body.details && body.details.features) { showReport(body.details); showPreview(body.details.preview); }
       return null;
@@ -128,9 +146,7 @@
     showReport(body);
     showPreview(body.preview);
     const todo = body.features.filter((f) => f.action === "insert" || f.action === "replace").length;
-    message.textContent = body.ok
-      ? "Checked: " + todo + " site(s) would be saved. Nothing is saved until you press “Save these sites”."
-      : "Some features have errors: fix them and check again. Nothing was saved.";
+    message.textContent = body.ok ? say("checked", { n: todo }) : words.has_errors;
     commitBtn.disabled = !body.ok || todo === 0;
   });
 
@@ -142,18 +158,18 @@
     const n = body.features.filter((f) => f.action === "insert" || f.action === "replace").length;
     if (preview) { map.removeLayer(preview); preview = null; }
     await loadSaved(body.features.map((f) => f.site_id).filter((id) => id));
-    message.textContent = "Saved " + n + " site(s) to grant " + body.grant + ".";
+    message.textContent = say("saved", { n: n, grant: body.grant });
   });
 
   document.getElementById("saved-rows").addEventListener("click", async (ev) => {
     if (!ev.target.classList.contains("delete-site")) return;
     const row = ev.target.closest("tr");
     const name = row.firstElementChild.textContent;
-    if (!window.confirm("Delete the site “" + name + "”? Its history is kept.")) return;
+    if (!window.confirm(say("confirm_delete", { name: name }))) return;
     const r = await fetch("/api/grants/" + encodeURIComponent(grantSel.value) + "/sites/" + row.dataset.id,
       { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
     await loadSaved();
-    message.textContent = r.ok ? "Deleted “" + name + "”." : "Could not delete (" + r.status + ").";
+    message.textContent = r.ok ? say("deleted", { name: name }) : say("delete_failed", { status: r.status });
   });
 
   grantSel.addEventListener("change", () => loadSaved());

@@ -69,7 +69,7 @@ def test_grantee_uploads_a_zipped_shapefile_and_another_cannot_touch_it(
     row = page.locator("tr.feature-row").first
     assert name in row.inner_text() and "ok" in row.inner_text() and "insert" in row.inner_text()
     assert page.locator("#map").get_attribute("data-preview-features") == "1"
-    assert page.locator("#notes").inner_text().count("1 feature(s)") == 1
+    assert page.locator("#notes").inner_text().count("Features read: 1.") == 1
     assert page.is_enabled("#commit")
     with engine.connect() as conn:  # the dry run stored nothing
         assert (
@@ -172,3 +172,43 @@ def test_grantee_deletes_a_site_from_the_list(
             {"i": site_id},
         ).scalar_one()
     assert actor == owner
+
+
+def test_the_upload_page_speaks_russian(
+    browser: Any, live_server: str, engine: Engine, tmp_path: Path, artifacts: Path
+) -> None:
+    """A grantee whose browser asks for Russian checks a file with one good polygon and one
+    point: the counts, the statuses, the actions, the message and what each finding means are
+    in Russian (the check's own English words, with its figures, follow in small print)."""
+    import shapely
+
+    tag = secrets.token_hex(3)
+    owner = make_user(engine, f"grantee-ru-{tag}", roles=["grantee"], grants=[GRANT])
+    gdf = site_gdf(2, names=[f"Участок {tag}", f"Точка {tag}"])
+    gdf.loc[1, "geometry"] = shapely.Point(70.0, 45.0)
+    path = write(gdf, "geojson", tmp_path)
+    context = browser.new_context(locale="ru-RU", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _login(page, live_server, owner)
+    page.select_option("#grant", GRANT)
+    page.set_input_files("#file", str(path))
+    page.click("#check")
+    page.wait_for_selector("#report:not([hidden]) tr.feature-row")
+    notes = page.locator("#notes").inner_text()
+    assert "Прочитано объектов: 2. Без замечаний: 1;" in notes and "с ошибками: 1." in notes
+    rows = page.locator("tr.feature-row")
+    assert "в порядке" in rows.nth(0).inner_text() and "добавить" in rows.nth(0).inner_text()
+    bad = rows.nth(1)
+    assert "ошибки" in bad.inner_text()
+    finding = bad.locator('li[data-code="not_polygon"]')
+    assert finding.inner_text().startswith("Не площадной объект: участки должны быть полигонами.")
+    assert (
+        finding.locator('small span[lang="en"]').inner_text().startswith("a point is not an area")
+    )
+    assert page.locator("#message").inner_text().startswith("В некоторых объектах есть ошибки")
+    assert page.is_disabled("#commit")
+    page.locator("#report").screenshot(path=str(artifacts / "site-upload-report-ru-phone.png"))
+    assert errors == [], errors
+    context.close()
