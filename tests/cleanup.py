@@ -95,7 +95,6 @@ EXEMPT: dict[str, str] = {
     "tests/uploads/test_corpus.py": OWN_APP,
     "tests/api/test_analyses.py": SHARED_RUNS,
     "tests/api/test_analyses_definitions.py": SHARED_RUNS,
-    "tests/api/test_analysis_parameters.py": NOT_CONVERTED,
     "tests/api/test_funding_rule.py": SHARED_RUNS,
     "tests/api/test_overlap_api.py": SHARED_RUNS,
     "tests/api/test_water_source.py": SHARED_RUNS,
