@@ -98,7 +98,6 @@ EXEMPT: dict[str, str] = {
     "tests/api/test_funding_rule.py": SHARED_RUNS,
     "tests/api/test_overlap_api.py": SHARED_RUNS,
     "tests/api/test_water_source.py": SHARED_RUNS,
-    "tests/grants/test_grant_warmer.py": NOT_CONVERTED,
     "tests/api/test_ogc_tiles.py": (
         "commits a raster and a peak (the tile cache must see a committed write) and deletes "
         "them, but their audit rows stay"

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Mapping
 
+import pytest
 from sqlalchemy import text
 
 from api.db.engine import make_engine
@@ -213,6 +214,7 @@ def test_a_new_process_computes_the_portfolio_at_start(app) -> None:  # type: ig
     assert not state.grants_warmer._thread.is_alive()  # stopped with the app
 
 
+@pytest.mark.usefixtures("cleaned_up")  # the warmer works on a thread with its own connections
 def test_the_app_warms_the_portfolio_after_a_write(client, login_as) -> None:  # type: ignore[no-untyped-def]
     warmer = client.app.state.grants_warmer
     assert client.get("/api/portfolio").status_code == 200
