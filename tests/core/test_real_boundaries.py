@@ -90,9 +90,11 @@ def test_other_countries_stay_example_points_that_say_so(
 
 
 def test_an_older_demo_database_gets_the_real_boundaries(
-    engine: Engine, demo: dict[str, int], settings: Settings
+    tx_engine: Engine, settings: Settings
 ) -> None:
-    """The example rows an earlier demo wrote are replaced; loading again changes nothing."""
+    """The example rows an earlier demo wrote are replaced; loading again changes nothing
+    (in the test's transaction, rolled back)."""
+    engine = tx_engine
     with transaction(engine, actor="test") as s:
         for name in ("Almaty State Nature Reserve", dd.REPLACED_BY_OSM[-1]):
             s.add(
