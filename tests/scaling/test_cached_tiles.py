@@ -7,6 +7,7 @@ import gzip
 from typing import Any
 
 import mapbox_vector_tile
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
@@ -83,6 +84,7 @@ def test_fast_responses_carry_the_security_headers(app, served: TestClient) -> N
         assert "no-store" not in response.headers["cache-control"]
 
 
+@pytest.mark.usefixtures("cleaned_up")  # logs in on the committing app of `served`
 def test_logins_and_tokens_take_the_full_stack(app, served: TestClient, login_as) -> None:  # type: ignore[no-untyped-def]
     analyst = login_as("analyst")
     tj = analyst.get("/collections/occurrences/tiles/WebMercatorQuad/tilejson.json").json()
@@ -118,6 +120,7 @@ def test_other_requests_take_the_full_stack(app, served: TestClient) -> None:  #
     assert _served(app) == before + 2 and head.status_code == 200 and head.content == b""
 
 
+@pytest.mark.usefixtures("cleaned_up")  # the listener hears of committed writes only
 def test_a_write_changes_the_fast_answer_at_once(app, served: TestClient, engine: Engine) -> None:  # type: ignore[no-untyped-def]
     served.get(TILE)
     old = served.get(TILE).headers["etag"]
