@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
@@ -52,6 +53,7 @@ def test_cached_tile_static_file_and_304_send_no_statement(served: TestClient, s
     assert statements.seen == []
 
 
+@pytest.mark.usefixtures("cleaned_up")  # its user, session and token are committed
 def test_logged_in_requests_resolve_the_login_once(app, served, statements, engine) -> None:  # type: ignore[no-untyped-def]
     name = make_user(engine, roles=["grantee"])
     login(served, name)
@@ -74,6 +76,7 @@ def test_logged_in_requests_resolve_the_login_once(app, served, statements, engi
     )
 
 
+@pytest.mark.usefixtures("cleaned_up")  # the app rereads the versions after a committed write
 def test_a_write_in_this_process_is_seen_by_the_next_request(served, engine) -> None:  # type: ignore[no-untyped-def]
     before = served.get(TILE).headers["etag"]
     with engine.begin() as conn:
@@ -86,6 +89,7 @@ def test_a_write_in_this_process_is_seen_by_the_next_request(served, engine) -> 
     assert after.headers["etag"] != before
 
 
+@pytest.mark.usefixtures("cleaned_up")  # the app hears of it by a notification, sent on commit
 def test_a_write_from_elsewhere_arrives_by_notification(app, served, engine) -> None:  # type: ignore[no-untyped-def]
     served.get(TILE)
     known = app.state.versions.current(["protected_areas"])["protected_areas"]
@@ -100,6 +104,7 @@ def test_a_write_from_elsewhere_arrives_by_notification(app, served, engine) -> 
     assert app.state.versions.fresh()
 
 
+@pytest.mark.usefixtures("cleaned_up")  # the app hears of it by a notification, sent on commit
 def test_revoking_a_token_takes_effect_at_once(served, engine) -> None:  # type: ignore[no-untyped-def]
     name = make_user(engine, roles=["analyst"])
     token = make_token(engine, name)
@@ -113,6 +118,7 @@ def test_revoking_a_token_takes_effect_at_once(served, engine) -> None:  # type:
     assert served.get("/api/account", headers=bearer).status_code == 401
 
 
+@pytest.mark.usefixtures("cleaned_up")  # the app hears of it by a notification, sent on commit
 def test_role_change_from_another_process_reaches_the_cache(served, engine) -> None:  # type: ignore[no-untyped-def]
     name = make_user(engine, roles=["public"])
     bearer = {"Authorization": f"Bearer {make_token(engine, name)}"}
@@ -125,6 +131,7 @@ def test_role_change_from_another_process_reaches_the_cache(served, engine) -> N
     assert _until(lambda: "analyst" in served.get("/api/account", headers=bearer).json()["roles"])
 
 
+@pytest.mark.usefixtures("cleaned_up")  # its user and session are committed
 def test_logout_ends_the_cached_session(served, engine) -> None:  # type: ignore[no-untyped-def]
     name = make_user(engine, roles=["grantee"])
     csrf = login(served, name)
