@@ -102,7 +102,6 @@ EXEMPT: dict[str, str] = {
         "commits a raster and a peak (the tile cache must see a committed write) and deletes "
         "them, but their audit rows stay"
     ),
-    "tests/threats/test_reports_api.py": NOT_CONVERTED,
 }
 
 
