@@ -54,10 +54,6 @@ SHARED_RUNS = (
     "module-scoped analysis runs shared by its tests (computing them for each test would "
     "multiply the suite's time): not yet deleted at the module's end"
 )
-NOT_CONVERTED = (
-    "writes beside the committing fixtures (client, login_as, engine, settings): not yet "
-    "converted to the rollback fixtures, nor checked to leave nothing"
-)
 
 #: Test modules (or folders, ending in "/") that still commit to the test database, with the
 #: reason; what they add is not counted against the run. Remove a module once it writes in a
