@@ -128,8 +128,14 @@ def failure_response(request: Request, exc: BaseException) -> JSONResponse:
 
 
 def error_body(code: str, description: object, details: object | None = None) -> dict[str, object]:
-    """The JSON error body; its description is always in English (API clients read it)."""
+    """The JSON error body; its description is always in English (API clients read it), and
+    when the request asked for another language, ``message`` says it in that language where
+    the catalogs have it (pages that call the API show it)."""
     body: dict[str, object] = {"code": code, "description": in_english(description)}
+    if i18n.current_locale() != i18n.DEFAULT:
+        said = i18n.translate(description)
+        if said != body["description"]:
+            body["message"] = said
     if details is not None:
         body["details"] = details
     return body
@@ -205,7 +211,7 @@ def _localised(request: Request, message: object) -> str:
     with a lazy gettext, or an English message the catalogs know)."""
     token = i18n.set_locale(request_locale(request))
     try:
-        return i18n.gettext(str(message))
+        return i18n.translate(message)
     finally:
         i18n.reset(token)
 

@@ -8,7 +8,11 @@ Babel when first needed, so a fresh clone works without a compile step (``make i
 updates and compiles them for other tools).
 
 Python code marks visible text with :func:`lazy_gettext` (``_l``) where it is produced, and
-renders it with :func:`gettext` (``_``); JSON API answers stay in English.
+renders it with :func:`gettext` (``_``). The spatial core's errors and notes are English
+messages made with :func:`geo.messages.en`, which :func:`translate` gives in the current
+language. JSON API answers stay in English (programs read them); where the request asked for
+Russian or Kazakh, their prose is given in it too, beside the English (an error's
+``message``, an upload report's ``local_notes``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.settings import REPO_ROOT
+from geo import messages
 from geo.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -78,6 +83,23 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_locale()).ngettext(singular, plural, n)
+
+
+def translate(message: object) -> str:
+    """``message`` in the current language: a :class:`geo.messages.Message` by its template
+    (its values filled in, translated too when they are messages), text marked with a lazy
+    gettext, or an English string the catalogs know; else as it is."""
+    if isinstance(message, messages.Message):
+        values = {
+            k: translate(v) if isinstance(v, messages.Message) else v
+            for k, v in message.values.items()
+        }
+        translated = gettext(message.template)
+        try:
+            return translated.format(**values) if message.values else translated
+        except (KeyError, IndexError, ValueError):  # a translation that lost a placeholder
+            return str(message)
+    return gettext(str(message))
 
 
 def lazy_gettext(message: str) -> Any:

@@ -41,6 +41,7 @@ import shapely
 from geo.archive import ArchiveLimits, extract_zip, redact_paths
 from geo.errors import InvalidInput, SchemaMismatch, TooLarge, UnreadableFile
 from geo.lazy import lazy_module
+from geo.messages import en
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -169,25 +170,46 @@ def check_file(path: Path, limits: UploadLimits, *, filename: str | None = None)
     suffix = Path(name).suffix.lower()
     if suffix == ".shp":
         raise UnreadableFile(
-            "a Shapefile is several files: upload them zipped together "
-            "(.shp, .shx, .dbf, .prj and .cpg if there is one)"
+            en(
+                "a Shapefile is several files: upload them zipped together "
+                "(.shp, .shx, .dbf, .prj and .cpg if there is one)"
+            )
         )
     if suffix not in SUFFIXES:
         kinds = ", ".join(sorted(SUFFIXES))
-        raise UnreadableFile(f"{name}: unsupported file type {suffix or '(none)'}; use {kinds}")
+        raise UnreadableFile(
+            en(
+                "{name}: unsupported file type {suffix}; use {kinds}",
+                name=name,
+                suffix=suffix or "(none)",
+                kinds=kinds,
+            )
+        )
     size = path.stat().st_size
     if size == 0:
-        raise UnreadableFile(f"{name}: the file is empty")
+        raise UnreadableFile(en("{name}: the file is empty", name=name))
     if size > limits.max_bytes:
-        raise TooLarge(f"{name}: {size:,} bytes; uploads are limited to {limits.max_bytes:,}")
+        raise TooLarge(
+            en(
+                "{name}: {size} bytes; uploads are limited to {most}",
+                name=name,
+                size=f"{size:,}",
+                most=f"{limits.max_bytes:,}",
+            )
+        )
     fmt = SUFFIXES[suffix]
     with path.open("rb") as fh:
         head = fh.read(4096)
     found = sniff(head)
     if found not in _EXPECTED_SNIFF[fmt]:
         raise UnreadableFile(
-            f"{name}: the name says {fmt} but the content is {found.lower()}; "
-            "check that the right file was chosen"
+            en(
+                "{name}: the name says {format} but the content is {found}; "
+                "check that the right file was chosen",
+                name=name,
+                format=fmt,
+                found=found.lower(),
+            )
         )
     return fmt
 
@@ -201,16 +223,24 @@ def _as_utf8(path: Path, folder: Path, name: str, notes: list[str]) -> Path:
             text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise UnreadableFile(
-                f"{name}: the text starts as UTF-16 but is damaged at byte {exc.start}; "
-                "save it as UTF-8 and try again"
+                en(
+                    "{name}: the text starts as UTF-16 but is damaged at byte {at}; "
+                    "save it as UTF-8 and try again",
+                    name=name,
+                    at=exc.start,
+                )
             ) from exc
-        notes.append(f"{name}: text converted from UTF-16 to UTF-8")
+        notes.append(en("{name}: text converted from UTF-16 to UTF-8", name=name))
     else:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UnreadableFile(
-                f"{name}: the text is not UTF-8 (byte {exc.start}); save it as UTF-8 and try again"
+                en(
+                    "{name}: the text is not UTF-8 (byte {at}); save it as UTF-8 and try again",
+                    name=name,
+                    at=exc.start,
+                )
             ) from exc
         if not text.startswith("\ufeff"):
             return path
@@ -239,19 +269,30 @@ def _refuse_hostile_text(path: Path, fmt: str, name: str, limits: UploadLimits) 
         at = string.start() if string else data.translate(_NUMBER_CHARS).find(b"0" * (n + 1))
         if at >= 0:
             raise TooLarge(
-                f"{name}: a value in the file (at byte {at:,}) holds more than {n:,} "
-                f"characters; at most {n:,} per attribute"
+                en(
+                    "{name}: a value in the file (at byte {at}) holds more than {most} "
+                    "characters; at most {most} per attribute",
+                    name=name,
+                    at=f"{at:,}",
+                    most=f"{n:,}",
+                )
             )
     if fmt == "KML" and _DTD.search(data):
         raise UnreadableFile(
-            f"{name}: the KML declares a document type or entities (<!DOCTYPE, <!ENTITY); "
-            "they are refused because they can read server files or expand without bound. "
-            "Export the KML again without them."
+            en(
+                "{name}: the KML declares a document type or entities (<!DOCTYPE, <!ENTITY); "
+                "they are refused because they can read server files or expand without bound. "
+                "Export the KML again without them.",
+                name=name,
+            )
         )
     if fmt == "GeoJSON" and _TEXT_COORDINATES.search(data):
         raise UnreadableFile(
-            f'{name}: coordinates are written as text ("70.5") instead of numbers (70.5); '
-            "export the file again with numeric coordinates"
+            en(
+                '{name}: coordinates are written as text ("70.5") instead of numbers (70.5); '
+                "export the file again with numeric coordinates",
+                name=name,
+            )
         )
 
 
@@ -267,13 +308,15 @@ def _codec(label: str) -> str:
     try:
         return codecs.lookup(raw).name
     except LookupError:
-        raise UnreadableFile(f"the .cpg file names an unknown encoding {label.strip()!r}") from None
+        raise UnreadableFile(
+            en("the .cpg file names an unknown encoding {label}", label=repr(label.strip()))
+        ) from None
 
 
 def _dbf_text(dbf: Path) -> tuple[bytes, int]:
     data = dbf.read_bytes()
     if len(data) < 32:
-        raise UnreadableFile(f"{dbf.name}: the attribute table is truncated")
+        raise UnreadableFile(en("{name}: the attribute table is truncated", name=dbf.name))
     header_len = struct.unpack("<H", data[8:10])[0]
     return data[header_len:].rstrip(b"\x1a"), data[29]
 
@@ -292,23 +335,31 @@ def dbf_encoding(shp: Path) -> tuple[str, str]:
         (p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == ".dbf"), None
     )
     if dbf is None:
-        raise UnreadableFile(f"{shp.name}: the .dbf file (attributes) is missing from the zip")
+        raise UnreadableFile(
+            en("{name}: the .dbf file (attributes) is missing from the zip", name=shp.name)
+        )
     body, ldid = _dbf_text(dbf)
     if cpg is not None:
         enc = _codec(cpg.read_text(encoding="ascii", errors="replace"))
-        how = f"from {cpg.name}"
+        how: str = en("from {name}", name=cpg.name)
     else:
         try:
             body.decode("utf-8")
-            enc, how = "utf-8", "detected (no .cpg)"
+            enc, how = "utf-8", en("detected (no .cpg)")
         except UnicodeDecodeError:
             enc = _LDID.get(ldid) or "cp1251"
-            how = "detected (no .cpg): 8-bit text read as " + enc
+            how = en("detected (no .cpg): 8-bit text read as {encoding}", encoding=enc)
     try:
         body.decode(enc)
     except UnicodeDecodeError as exc:
         raise UnreadableFile(
-            f"{dbf.name}: attributes cannot be decoded as {enc} ({how}) at byte {exc.start}"
+            en(
+                "{name}: attributes cannot be decoded as {encoding} ({how}) at byte {at}",
+                name=dbf.name,
+                encoding=enc,
+                how=how,
+                at=exc.start,
+            )
         ) from exc
     return enc, how
 
@@ -329,22 +380,39 @@ def _dataset_in(folder: Path, files: list[Path], name: str) -> Path:
         )
         if nested:
             raise UnreadableFile(
-                f"{name}: the zip holds another archive ({', '.join(nested)[:200]}), which is "
-                "not opened; upload the inner archive itself, or zip the data set's files directly"
+                en(
+                    "{name}: the zip holds another archive ({files}), which is not opened; "
+                    "upload the inner archive itself, or zip the data set's files directly",
+                    name=name,
+                    files=", ".join(nested)[:200],
+                )
             )
         shp_parts = sorted(p.name for p in files if p.suffix.lower() in {".dbf", ".shx", ".prj"})
         if shp_parts:
             raise UnreadableFile(
-                f"{name}: the zip holds parts of a Shapefile ({', '.join(shp_parts)[:200]}) "
-                "but no .shp (the geometries); zip all its files"
+                en(
+                    "{name}: the zip holds parts of a Shapefile ({files}) but no .shp (the "
+                    "geometries); zip all its files",
+                    name=name,
+                    files=", ".join(shp_parts)[:200],
+                )
             )
         raise UnreadableFile(
-            f"{name}: the zip holds no data set (a .shp with its .shx/.dbf/.prj, .gpkg, "
-            ".geojson, .kml, .fgb or .csv)"
+            en(
+                "{name}: the zip holds no data set (a .shp with its .shx/.dbf/.prj, .gpkg, "
+                ".geojson, .kml, .fgb or .csv)",
+                name=name,
+            )
         )
     if len(chosen) > 1:
         listed = ", ".join(sorted(p.name for p in chosen))
-        raise SchemaMismatch(f"{name}: the zip holds several data sets ({listed}); upload one")
+        raise SchemaMismatch(
+            en(
+                "{name}: the zip holds several data sets ({files}); upload one",
+                name=name,
+                files=listed,
+            )
+        )
     return chosen[0]
 
 
@@ -352,15 +420,19 @@ def _layers(source: str, name: str) -> list[str]:
     try:
         return [str(n) for n, _ in pyogrio.list_layers(source)]
     except _read_errors() as exc:
-        raise UnreadableFile(f"{name}: cannot be opened ({_short(exc)})") from exc
+        raise UnreadableFile(
+            en("{name}: cannot be opened ({reason})", name=name, reason=_short(exc))
+        ) from exc
 
 
 #: GDAL messages and what they mean for the person uploading.
 _GDAL_MESSAGES = {
-    "Too many characters in number": "a value in the file is far too long",
-    "Unrecognized number": "a number in the file is out of range or malformed",
-    "not recognized as being in a supported file format": "not a file in the format its name says",
-    "not recognized as a supported file format": "not a file in the format its name says",
+    "Too many characters in number": en("a value in the file is far too long"),
+    "Unrecognized number": en("a number in the file is out of range or malformed"),
+    "not recognized as being in a supported file format": en(
+        "not a file in the format its name says"
+    ),
+    "not recognized as a supported file format": en("not a file in the format its name says"),
 }
 
 
@@ -420,15 +492,27 @@ def _read_layer(
             broken = _unparsed(source, **read)
             gdf = pyogrio.read_dataframe(source, on_invalid="ignore", **read)
     except (IndexError, KeyError) as exc:  # pyogrio on a source without layers
-        raise UnreadableFile(f"{name}: holds no vector layer") from exc
+        raise UnreadableFile(en("{name}: holds no vector layer", name=name)) from exc
     except _read_errors() as exc:
         raise UnreadableFile(
-            f"{name}: cannot be read, it may be truncated ({_short(exc)})"
+            en(
+                "{name}: cannot be read, it may be truncated ({reason})",
+                name=name,
+                reason=_short(exc),
+            )
         ) from exc
     if len(gdf) > most:
-        raise TooLarge(f"{name}: more than {most:,} features; at most {most:,} per upload")
+        raise TooLarge(
+            en(
+                "{name}: more than {most} features; at most {most} per upload",
+                name=name,
+                most=f"{most:,}",
+            )
+        )
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise SchemaMismatch(f"{name}: layer {layer or 1!r} has no geometry")
+        raise SchemaMismatch(
+            en("{name}: layer {layer} has no geometry", name=name, layer=repr(layer or 1))
+        )
     return gdf, broken
 
 
@@ -467,17 +551,29 @@ def _csv_without_geometry(path: Path, name: str) -> SchemaMismatch:
         bad = values[pd.to_numeric(values, errors="coerce").isna()]
         if len(bad):
             return SchemaMismatch(
-                f"{name}: column {col!r} holds values that are not numbers (first: "
-                f"{bad.iloc[0][:40]!r}); write decimal degrees with a dot, like 70.5"
+                en(
+                    "{name}: column {column} holds values that are not numbers (first: "
+                    "{value}); write decimal degrees with a dot, like 70.5",
+                    name=name,
+                    column=repr(col),
+                    value=repr(bad.iloc[0][:40]),
+                )
             )
     if wkt:
         return SchemaMismatch(
-            f"{name}: column {wkt[0]!r} holds no readable WKT geometry; write it like "
-            "POLYGON((70 48, 70.1 48, 70.1 48.1, 70 48))"
+            en(
+                "{name}: column {column} holds no readable WKT geometry; write it like "
+                "POLYGON((70 48, 70.1 48, 70.1 48.1, 70 48))",
+                name=name,
+                column=repr(wkt[0]),
+            )
         )
     return SchemaMismatch(
-        f"{name}: no geometry found; a CSV needs a WKT column (wkt, geometry) or "
-        "longitude/latitude columns (lon, lat)"
+        en(
+            "{name}: no geometry found; a CSV needs a WKT column (wkt, geometry) or "
+            "longitude/latitude columns (lon, lat)",
+            name=name,
+        )
     )
 
 
@@ -526,8 +622,10 @@ def read_upload(
             gdf = gdf.set_crs(epsg or CSV_DEFAULT_EPSG)
             if epsg is None:
                 notes.append(
-                    "CSV coordinates read as WGS 84 longitude/latitude (EPSG:4326), the "
-                    "convention for CSV; name the EPSG code if they are in another system"
+                    en(
+                        "CSV coordinates read as WGS 84 longitude/latitude (EPSG:4326), the "
+                        "convention for CSV; name the EPSG code if they are in another system"
+                    )
                 )
         gdf, note = vertices_to_polygons(gdf, name_field)
         if note:
@@ -580,16 +678,23 @@ def _read_all(
         offset += len(frame)
         frames.append(frame)
     if not frames:
-        raise UnreadableFile(f"{name}: the file holds no features")
+        raise UnreadableFile(en("{name}: the file holds no features", name=name))
     crs = frames[0].crs
     if any(f.crs != crs for f in frames[1:]):
-        raise SchemaMismatch(f"{name}: its layers use different coordinate systems")
+        raise SchemaMismatch(en("{name}: its layers use different coordinate systems", name=name))
     gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
     if fmt != "CSV":
         _check_features(gdf, name, limits)
     vertices = int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
     if vertices > limits.max_vertices:
-        raise TooLarge(f"{name}: {vertices:,} vertices; at most {limits.max_vertices:,} per upload")
+        raise TooLarge(
+            en(
+                "{name}: {count} vertices; at most {most} per upload",
+                name=name,
+                count=f"{vertices:,}",
+                most=f"{limits.max_vertices:,}",
+            )
+        )
     return gdf, fmt, encoding, broken
 
 
@@ -610,16 +715,28 @@ def _unpack(
         ]
         if missing:
             raise UnreadableFile(
-                f"{name}: the Shapefile lacks {' and '.join(missing)}; zip all its files"
+                en(
+                    "{name}: the Shapefile lacks {files}; zip all its files",
+                    name=name,
+                    files=", ".join(missing),
+                )
             )
         encoding, how = dbf_encoding(data)
-        notes.append(f"attribute encoding {encoding} ({how})")
+        notes.append(en("attribute encoding {encoding} ({how})", encoding=encoding, how=how))
     elif fmt not in {"GPKG", "FlatGeobuf"}:
         with data.open("rb") as fh:
             found = sniff(fh.read(4096))
         if found not in _EXPECTED_SNIFF[fmt]:
-            raise UnreadableFile(f"{data.name} in {name}: not {fmt} ({found.lower()})")
-    notes.append(f"read {data.name} from the archive")
+            raise UnreadableFile(
+                en(
+                    "{file} in {name}: not {format} ({found})",
+                    file=data.name,
+                    name=name,
+                    format=fmt,
+                    found=found.lower(),
+                )
+            )
+    notes.append(en("read {file} from the archive", file=data.name))
     return data, fmt, encoding
 
 
@@ -630,23 +747,39 @@ def _layers_to_read(source: str, fmt: str, name: str, layer: str | None) -> list
     else:
         layers = list(_layers(source, name))
     if not layers:
-        raise UnreadableFile(f"{name}: holds no vector layer")
+        raise UnreadableFile(en("{name}: holds no vector layer", name=name))
     if layer is not None:
         if layer not in layers:
             raise SchemaMismatch(
-                f"{name}: no layer {layer!r}; it has {', '.join(map(str, layers))}"
+                en(
+                    "{name}: no layer {layer}; it has {layers}",
+                    name=name,
+                    layer=repr(layer),
+                    layers=", ".join(map(str, layers)),
+                )
             )
         layers = [layer]
     if len(layers) > 1 and fmt != "KML":
         raise SchemaMismatch(
-            f"{name} holds several layers ({', '.join(map(str, layers))}); name the one to read"
+            en(
+                "{name} holds several layers ({layers}); name the one to read",
+                name=name,
+                layers=", ".join(map(str, layers)),
+            )
         )
     return layers
 
 
 def _check_features(gdf: gpd.GeoDataFrame, name: str, limits: UploadLimits) -> None:
     if len(gdf) > limits.max_features:
-        raise TooLarge(f"{name}: {len(gdf):,} features; at most {limits.max_features:,} per upload")
+        raise TooLarge(
+            en(
+                "{name}: {count} features; at most {most} per upload",
+                name=name,
+                count=f"{len(gdf):,}",
+                most=f"{limits.max_features:,}",
+            )
+        )
 
 
 def _check_attributes(gdf: gpd.GeoDataFrame, name: str, limits: UploadLimits) -> None:
@@ -657,8 +790,15 @@ def _check_attributes(gdf: gpd.GeoDataFrame, name: str, limits: UploadLimits) ->
         if len(lengths) and int(lengths.max()) > limits.max_attribute_chars:
             row = int(np.argmax(lengths.to_numpy()))
             raise TooLarge(
-                f"{name}: attribute {str(col)[:60]!r} of feature {row + 1} holds "
-                f"{int(lengths.max()):,} characters; at most {limits.max_attribute_chars:,}"
+                en(
+                    "{name}: attribute {attribute} of feature {feature} holds {count} "
+                    "characters; at most {most}",
+                    name=name,
+                    attribute=repr(str(col)[:60]),
+                    feature=row + 1,
+                    count=f"{int(lengths.max()):,}",
+                    most=f"{limits.max_attribute_chars:,}",
+                )
             )
 
 
@@ -713,9 +853,10 @@ def vertices_to_polygons(
     first_rows = frame.groupby(codes)["row"].first().to_numpy()
     attrs = gdf.drop(columns=gdf.geometry.name).iloc[first_rows].reset_index(drop=True)
     polys = gpd.GeoDataFrame(attrs, geometry=list(out), crs=gdf.crs)
-    note = (
-        f"built {int((counts >= 3).sum())} polygon(s) from {int(counts[counts >= 3].sum())} "
-        "boundary points grouped by name"
+    note = en(
+        "built {polygons} polygon(s) from {points} boundary points grouped by name",
+        polygons=int((counts >= 3).sum()),
+        points=int(counts[counts >= 3].sum()),
     )
     return polys, note
 
@@ -743,7 +884,9 @@ def site_names(gdf: gpd.GeoDataFrame, stem: str, name_field: str | None = None) 
     if name_field is not None:
         if name_field not in gdf.columns:
             have = ", ".join(str(c) for c in gdf.columns if c != gdf.geometry.name)
-            raise SchemaMismatch(f"no attribute {name_field!r}; the file has: {have}")
+            raise SchemaMismatch(
+                en("no attribute {field}; the file has: {have}", field=repr(name_field), have=have)
+            )
         names = _text(gdf[name_field])
     else:
         names = _pick(gdf, NAME_COLUMNS)

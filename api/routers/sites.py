@@ -18,6 +18,7 @@ from api.deps import EngineDep, ReaderDep, SettingsDep
 from api.services import sites
 from api.settings import Settings
 from geo.errors import InvalidInput, TooLarge
+from geo.messages import en
 
 router = APIRouter(prefix="/api/grants/{code}/sites", tags=["field sites"])
 
@@ -58,16 +59,22 @@ async def _save_upload(request: Request, settings: Settings, folder: Path) -> tu
     limit = settings.uploads.max_bytes
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
-        raise InvalidInput("send the upload with a Content-Length header")
+        raise InvalidInput(en("send the upload with a Content-Length header"))
     if int(length) > limit + FORM_OVERHEAD:
-        raise TooLarge(f"the upload is {int(length):,} bytes; at most {limit:,} are accepted")
+        raise TooLarge(
+            en(
+                "the upload is {size} bytes; at most {most} are accepted",
+                size=f"{int(length):,}",
+                most=f"{limit:,}",
+            )
+        )
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/form-data"):
-        raise InvalidInput("send the file as multipart/form-data, in a field named 'file'")
+        raise InvalidInput(en("send the file as multipart/form-data, in a field named 'file'"))
     async with request.form(max_files=1, max_fields=20, max_part_size=FORM_OVERHEAD) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput("the form has no file: send it in a field named 'file'")
+            raise InvalidInput(en("the form has no file: send it in a field named 'file'"))
         raw_name = re.sub(r"[\x00-\x1f\x7f]", "", upload.filename or "upload")[:200]
         name = Path(raw_name.replace("\\", "/")).name or "upload"
         target = folder / ("upload" + Path(name).suffix.lower()[:10])
@@ -76,7 +83,13 @@ async def _save_upload(request: Request, settings: Settings, folder: Path) -> tu
             while chunk := await upload.read(1 << 16):
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(f"{name}: more than {limit:,} bytes; uploads are limited")
+                    raise TooLarge(
+                        en(
+                            "{name}: more than {most} bytes; uploads are limited",
+                            name=name,
+                            most=f"{limit:,}",
+                        )
+                    )
                 await run_in_threadpool(out.write, chunk)  # disk writes off the loop
     return target, name
 

@@ -24,6 +24,7 @@ from geoalchemy2.shape import from_shape
 from pyproj import CRS
 from pyproj.exceptions import CRSError, ProjError
 
+from api import i18n
 from api.auth.principal import Principal
 from api.db.engine import transaction
 from api.db.models import FieldSite, Grant
@@ -39,6 +40,7 @@ from geo.errors import (
     UnreadableFile,
 )
 from geo.lazy import lazy_module
+from geo.messages import en
 from layers import history
 from layers import sites as ls
 
@@ -109,18 +111,22 @@ def limits_for(settings: UploadSettings) -> UploadLimits:
 def get_grant(session: Session, code: str) -> Grant:
     grant = session.scalar(select(Grant).where(Grant.code == code))
     if grant is None:
-        raise NotFound(f"no grant with code {code!r}")
+        raise NotFound(en("no grant with code {code}", code=repr(code)))
     return grant
 
 
 def require_editor(principal: Principal, grant: Grant) -> None:
     """Raise unless ``principal`` may create, replace and delete ``grant``'s sites."""
     if principal.is_anonymous:
-        raise Unauthenticated("log in (or send an API token) to change field sites")
+        raise Unauthenticated(en("log in (or send an API token) to change field sites"))
     if not principal.may_edit_sites(grant.id):
         raise Forbidden(
-            f"{principal.username} may not change the field sites of grant {grant.code}: "
-            "only its grantees and administrators may"
+            en(
+                "{user} may not change the field sites of grant {grant}: only its grantees and "
+                "administrators may",
+                user=principal.username,
+                grant=grant.code,
+            )
         )
 
 
@@ -175,9 +181,14 @@ def check_file(
     except _GEOMETRY_ERRORS as exc:
         log.warning("upload %s could not be processed", filename, exc_info=True)
         raise UnreadableFile(
-            f"{Path(filename).name}: its geometries cannot be processed "
-            f"({redact_paths(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:200]})"
-            "; check the file in a GIS and export it again"
+            en(
+                "{name}: its geometries cannot be processed ({reason}); check the file in a GIS "
+                "and export it again",
+                name=Path(filename).name,
+                reason=redact_paths(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[
+                    :200
+                ],
+            )
         ) from exc
 
 
@@ -201,7 +212,9 @@ def _check_file(
     countries = programme_countries(session)
     if countries.empty:
         raise InvalidInput(
-            "the country boundaries are not loaded (irbis load demo), so sites cannot be checked"
+            en(
+                "the country boundaries are not loaded (irbis load demo), so sites cannot be checked"
+            )
         )
     bounds = _bounds_lonlat(upload.gdf, options)
     others = other_sites(session, grant.id, bounds) if bounds is not None else None
@@ -216,7 +229,7 @@ def _check_file(
         geometry_errors=upload.geometry_errors,
         confirm_repairs=options.confirm_repairs,
     )
-    report.notes[:0] = [f"read as {upload.format}", *upload.notes]
+    report.notes[:0] = [en("read as {format}", format=upload.format), *upload.notes]
     report.gdf["description"] = upload.descriptions.to_numpy()
     return report
 
@@ -245,10 +258,14 @@ def plan(session: Session, grant: Grant, report: ValidationReport) -> pd.DataFra
             if old == h:
                 rows.append(("unchanged", int(sid), ""))
             else:
-                rows.append(("replace", int(sid), "the stored version is kept in its history"))
+                rows.append(("replace", int(sid), en("the stored version is kept in its history")))
         elif h in by_hash:
             rows.append(
-                ("unchanged", None, f"the same geometry is stored already as {by_hash[h]!r}")
+                (
+                    "unchanged",
+                    None,
+                    en("the same geometry is stored already as {name}", name=repr(by_hash[h])),
+                )
             )
         else:
             rows.append(("insert", None, ""))
@@ -290,6 +307,7 @@ def upload(
             feat["site_id"] = None if pd.isna(row["site_id"]) else int(row["site_id"])
             if row["note"]:
                 feat["note"] = row["note"]
+        in_language(body)
         body["grant"] = grant.code
         body["dry_run"] = dry_run
         body["preview"] = preview_geojson(report, actions)
@@ -299,8 +317,12 @@ def upload(
             return body, False
         if not report.ok:
             raise InvalidInput(
-                f"{report.counts()['errors']} of {len(report.gdf)} features have errors; "
-                "nothing was stored. Fix them (see details) and upload again.",
+                en(
+                    "{errors} of {features} features have errors; nothing was stored. Fix them "
+                    "(see details) and upload again.",
+                    errors=report.counts()["errors"],
+                    features=len(report.gdf),
+                ),
                 details=body,
             )
         licence = (options.licence or DEFAULT_LICENCE).strip()[:500]
@@ -338,19 +360,35 @@ def upload(
         return body, changed
 
 
+def in_language(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` (a report) with its notes also in the language of the request, when that is not
+    English: ``local_notes``, and each feature's ``local_note`` (the English stays for programs)."""
+    if i18n.current_locale() == i18n.DEFAULT:
+        return body
+    body["local_notes"] = [i18n.translate(n) for n in body["notes"]]
+    for feat in body["features"]:
+        if feat.get("note"):
+            feat["local_note"] = i18n.translate(feat["note"])
+    return body
+
+
 def _flush(session: Session) -> None:
     """Write pending changes; a refusal by the database is a clear error, never its text."""
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict("another upload changed these sites at the same time; try again") from exc
+        raise Conflict(
+            en("another upload changed these sites at the same time; try again")
+        ) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated or isinstance(exc, OperationalError):
             raise
         log.warning("the database refused an upload", exc_info=True)
         raise InvalidInput(
-            "the database refused these sites (a geometry it cannot store); nothing was "
-            "stored. Check the geometries in a GIS and upload again."
+            en(
+                "the database refused these sites (a geometry it cannot store); nothing was "
+                "stored. Check the geometries in a GIS and upload again."
+            )
         ) from exc
 
 
@@ -359,7 +397,7 @@ def site_row(session: Session, grant: Grant, site_id: int) -> FieldSite:
         select(FieldSite).where(FieldSite.id == site_id, FieldSite.grant_id == grant.id)
     )
     if site is None:
-        raise NotFound(f"grant {grant.code} has no field site {site_id}")
+        raise NotFound(en("grant {grant} has no field site {site}", grant=grant.code, site=site_id))
     return site
 
 
@@ -384,17 +422,26 @@ def replace(
         report = check_file(session, grant, path, filename, options, limits, rules)
         if len(report.gdf) != 1:
             raise InvalidInput(
-                f"a replacement must hold exactly one feature; this file has {len(report.gdf)}"
+                en(
+                    "a replacement must hold exactly one feature; this file has {count}",
+                    count=len(report.gdf),
+                )
             )
-        body = report.to_dict()
+        body = in_language(report.to_dict())
         if not report.ok:
-            raise InvalidInput("the replacement has errors; nothing was changed", details=body)
+            raise InvalidInput(en("the replacement has errors; nothing was changed"), details=body)
         g = report.gdf
         name = (new_name or site.name).strip()[:200]
         if name != site.name and session.scalar(
             select(FieldSite.id).where(FieldSite.grant_id == grant.id, FieldSite.name == name)
         ):
-            raise Conflict(f"grant {grant.code} already has a site named {name!r}")
+            raise Conflict(
+                en(
+                    "grant {grant} already has a site named {name}",
+                    grant=grant.code,
+                    name=repr(name),
+                )
+            )
         changed = site.geom_hash != g["geom_hash"].iloc[0] or name != site.name
         if changed:
             site.name = name
@@ -444,7 +491,7 @@ def get_site(engine: Engine, principal: Principal, code: str, site_id: int) -> d
     fc = list_sites(engine, principal, code, site_id)
     if fc["features"]:
         return fc["features"][0]
-    raise NotFound(f"grant {code} has no field site {site_id}")
+    raise NotFound(en("grant {grant} has no field site {site}", grant=code, site=site_id))
 
 
 def versions(engine: Engine, principal: Principal, code: str, site_id: int) -> list[dict[str, Any]]:
@@ -452,12 +499,20 @@ def versions(engine: Engine, principal: Principal, code: str, site_id: int) -> l
     with transaction(engine) as session:
         grant = get_grant(session, code)
         if principal.is_anonymous:
-            raise Unauthenticated("log in to see the history of a site")
+            raise Unauthenticated(en("log in to see the history of a site"))
         if not (principal.sees_sensitive or principal.may_edit_sites(grant.id)):
-            raise Forbidden("only the grant's grantees, analysts and administrators see history")
+            raise Forbidden(
+                en("only the grant's grantees, analysts and administrators see history")
+            )
         rows = session.execute(history.site_versions(site_id, grant.id)).mappings().all()
     if not rows:
-        raise NotFound(f"grant {code} has no field site {site_id}, now or in the past")
+        raise NotFound(
+            en(
+                "grant {grant} has no field site {site}, now or in the past",
+                grant=code,
+                site=site_id,
+            )
+        )
     out = []
     for r in rows:
         state = r["after"] or r["before"]

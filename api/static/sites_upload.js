@@ -88,7 +88,8 @@
   function showReport(body) {
     reportBox.hidden = false;
     const notes = document.getElementById("notes");
-    notes.innerHTML = body.notes.map((n) => "<li>" + escapeHtml(n) + "</li>").join("");
+    // the notes in the page's language when the server gave them so (local_notes)
+    notes.innerHTML = (body.local_notes || body.notes).map((n) => "<li>" + escapeHtml(n) + "</li>").join("");
     const c = body.counts;
     notes.insertAdjacentHTML("afterbegin", "<li><strong>" + escapeHtml(say("counts", c)) + "</strong></li>");
     document.getElementById("rows").innerHTML = body.features.map((f) =>
@@ -97,7 +98,8 @@
       "</td><td>" + escapeHtml(f.countries.join(", ")) + "</td><td>" +
       escapeHtml(words.action[f.action] || f.action || "") + "</td><td><ul>" +
       f.issues.map(finding).join("") +
-      (f.note ? '<li lang="en">' + escapeHtml(f.note) + "</li>" : "") + "</ul></td></tr>").join("");
+      (f.local_note ? "<li>" + escapeHtml(f.local_note) + "</li>" : f.note ? '<li lang="en">' + escapeHtml(f.note) + "</li>" : "") +
+      "</ul></td></tr>").join("");
   }
 
   // a finding: what it means in the page's language, then the check's own words (English,
@@ -128,8 +130,9 @@
     let body = null;
     try { body = await r.json(); } catch (e) { body = {}; }
     if (!r.ok) {
-      // the API's reason is in English (API clients read it): said so, after the page's word
-      message.textContent = say("refused", { reason: body.description || say("server_answered", { status: r.status }) });
+      // the API's reason: in the page's language when the server has it (message), else its
+      // English description
+      message.textContent = say("refused", { reason: body.message || body.description || say("server_answered", { status: r.status }) });
       message.className = "error";
       if (body.details && body.details.features) { showReport(body.details); showPreview(body.details.preview); }
       return null;

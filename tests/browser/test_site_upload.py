@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import Engine, text
 
 from api.auth.testing import TEST_PASSWORD, make_user
@@ -179,7 +180,8 @@ def test_the_upload_page_speaks_russian(
 ) -> None:
     """A grantee whose browser asks for Russian checks a file with one good polygon and one
     point: the counts, the statuses, the actions, the message and what each finding means are
-    in Russian (the check's own English words, with its figures, follow in small print)."""
+    in Russian (the check's own English words, with its figures, follow in small print), and
+    so are the notes on how the file was read and the reason a file is refused."""
     import shapely
 
     tag = secrets.token_hex(3)
@@ -209,6 +211,15 @@ def test_the_upload_page_speaks_russian(
     )
     assert page.locator("#message").inner_text().startswith("В некоторых объектах есть ошибки")
     assert page.is_disabled("#commit")
+    assert "прочитан как GeoJSON" in notes  # how the file was read, in Russian too
     page.locator("#report").screenshot(path=str(artifacts / "site-upload-report-ru-phone.png"))
+    # a refused file: the server's reason in Russian
+    empty = tmp_path / "пусто.geojson"
+    empty.write_bytes(b"")
+    page.set_input_files("#file", str(empty))
+    page.click("#check")
+    expect(page.locator("#message")).to_have_text(
+        "Отклонено: пусто.geojson: файл пуст", timeout=10_000
+    )
     assert errors == [], errors
     context.close()

@@ -17,7 +17,14 @@ from babel.messages.pofile import read_po
 from api import i18n
 from api.settings import REPO_ROOT
 
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "_l": None,
+    "lazy_gettext": None,
+    "en": None,
+}
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 #: ``{name}``: filled in by a page's script (the upload page's words)
 SCRIPT_PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -237,3 +237,31 @@ def test_a_refusal_by_the_database_is_a_clear_error_without_its_text(db_tx) -> N
     assert "nothing was stored" in message
     assert not any(w in message.lower() for w in ("psycopg", "geometry type", "sql", "column"))
     assert _q(db_tx.engine, "SELECT count(*) FROM field_sites") == before
+
+
+def test_refusals_and_notes_in_the_language_asked_for(grantee, tmp_path) -> None:
+    """A reader who asked for Russian or Kazakh gets the reason of a refusal and the notes on
+    how the file was read in that language too, beside the English that programs read."""
+    empty = tmp_path / "пусто.geojson"
+    empty.write_bytes(b"")
+    r = upload(grantee, empty)  # no language asked for: English only
+    assert r.status_code == 400, r.text
+    assert r.json() == {
+        "code": "unreadable_file",
+        "description": "пусто.geojson: the file is empty",
+    }
+    r = upload(grantee, empty, lang="ru")
+    assert r.status_code == 400
+    assert r.json()["description"] == "пусто.geojson: the file is empty"
+    assert r.json()["message"] == "пусто.geojson: файл пуст"
+    assert upload(grantee, empty, lang="kk").json()["message"] == "пусто.geojson: файл бос"
+
+    shp = write(site_gdf(1), "shpzip", tmp_path / "shp")
+    body = upload(grantee, shp, lang="ru").json()
+    assert "read as ESRI Shapefile" in body["notes"]
+    assert "прочитан как ESRI Shapefile" in body["local_notes"]
+    assert len(body["local_notes"]) == len(body["notes"])
+    # a message within a message (how the encoding was found) is translated with it
+    assert any(n.startswith("кодировка атрибутов utf-8 (из ") for n in body["local_notes"]), body
+    r = upload(grantee, shp, lang="en")
+    assert r.status_code == 200 and "local_notes" not in r.json()

@@ -1,0 +1,43 @@
+"""Messages people read, in English and ready to be given in their language too.
+
+The spatial core speaks English: its errors and notes are read by the command line, the logs
+and API clients, which expect one stable language. A message made with :func:`en` is that
+English text (a ``str``), and it also keeps its template and values, so that the web layer
+can give it in Russian or Kazakh (``api.i18n.translate``): the template is looked up in the
+gettext catalogs and filled with the same values.
+
+>>> m = en("{name}: the file is empty", name="sites.zip")
+>>> m, m.template, m.values
+('sites.zip: the file is empty', '{name}: the file is empty', {'name': 'sites.zip'})
+
+``en`` is a gettext keyword for extraction (``babel.cfg``, ``make i18n``), so every template
+is in the catalogs and the catalog test requires its translations. Values are filled in as
+they are: numbers are formatted before they are given (``count=f"{n:,}"``), and a value that
+is itself a message is translated with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Message(str):
+    """English text with the template and values it was made from."""
+
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, values: dict[str, Any]) -> Message:
+        self = super().__new__(cls, template.format(**values) if values else template)
+        self.template = template
+        self.values = values
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled across processes (the tile workers)
+        return (Message, (self.template, self.values))
+
+
+def en(template: str, /, **values: Any) -> Message:
+    """The message ``template`` filled with ``values`` (``str.format`` fields, no format
+    specifications: format numbers before)."""
+    return Message(template, values)

@@ -1,0 +1,64 @@
+"""The spatial core's messages: English text that the web layer also gives in the reader's
+language (no database)."""
+
+from __future__ import annotations
+
+import pickle
+
+from api import i18n
+from api.errors import error_body
+from geo.messages import Message, en
+
+
+def in_language(lang: str, message: object) -> str:
+    token = i18n.set_locale(lang)
+    try:
+        return i18n.translate(message)
+    finally:
+        i18n.reset(token)
+
+
+def test_a_message_is_its_english_text() -> None:
+    m = en("{name}: the file is empty", name="sites.zip")
+    assert m == "sites.zip: the file is empty" and isinstance(m, str)
+    assert (m.template, m.values) == ("{name}: the file is empty", {"name": "sites.zip"})
+    assert str(m) == m and type(str(m)) is str
+    # it crosses processes whole (the workers that read uploads and serve tiles)
+    back = pickle.loads(pickle.dumps(m))
+    assert isinstance(back, Message) and back == m and back.values == m.values
+
+
+def test_translated_by_its_template_with_the_same_values() -> None:
+    m = en("{name}: the file is empty", name="участки.zip")
+    assert in_language("ru", m) == "участки.zip: файл пуст"
+    assert in_language("kk", m) == "участки.zip: файл бос"
+    assert in_language("en", m) == "участки.zip: the file is empty"
+
+
+def test_a_message_within_a_message_is_translated_too() -> None:
+    how = en("from {name}", name="sites.cpg")
+    m = en("attribute encoding {encoding} ({how})", encoding="cp1251", how=how)
+    assert m == "attribute encoding cp1251 (from sites.cpg)"
+    assert in_language("ru", m) == "кодировка атрибутов cp1251 (из sites.cpg)"
+
+
+def test_a_message_the_catalogs_lack_stays_english() -> None:
+    m = en("{n} things nobody translated", n=3)
+    assert in_language("ru", m) == "3 things nobody translated"
+
+
+def test_error_bodies_keep_english_and_add_the_readers_language() -> None:
+    m = en("{name}: the file is empty", name="a.kml")
+    assert error_body("unreadable_file", m) == {
+        "code": "unreadable_file",
+        "description": "a.kml: the file is empty",
+    }
+    token = i18n.set_locale("ru")
+    try:
+        body = error_body("unreadable_file", m)
+        plain = error_body("invalid_input", "something no catalog knows")
+    finally:
+        i18n.reset(token)
+    assert body["description"] == "a.kml: the file is empty"
+    assert body["message"] == "a.kml: файл пуст"
+    assert "message" not in plain  # nothing to add where no translation exists
