@@ -51,6 +51,7 @@ from sqlalchemy import (
 )
 
 from geo.errors import InvalidInput
+from geo.messages import en
 from geo.names import FOLD, SEPARATOR, search_key
 from layers.registry import get_layer, layer_ids
 from layers.sql import LayerSQL
@@ -156,12 +157,16 @@ def clean_query(q: str | None) -> str:
     longer than :data:`MAX_QUERY` characters or with control characters."""
     text = " ".join((q or "").split())
     if not text:
-        raise InvalidInput("Type a name to search for (the parameter q is empty).")
+        raise InvalidInput(en("Type a name to search for (the parameter q is empty)."))
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise InvalidInput("The search text contains control characters; type a name.")
+        raise InvalidInput(en("The search text contains control characters; type a name."))
     if len(text) > MAX_QUERY:
         raise InvalidInput(
-            f"The search text is {len(text)} characters long; at most {MAX_QUERY} are searched."
+            en(
+                "The search text is {length} characters long; at most {most} are searched.",
+                length=len(text),
+                most=MAX_QUERY,
+            )
         )
     return text
 

@@ -26,6 +26,7 @@ from api.ogc import wants_html
 from api.templating import map_tools, render, request_locale
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from geo.lazy import lazy_module
+from geo.messages import en
 from layers.export import csv_safe
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def _is_staff(request: Request) -> bool:
 
 def _kind(kind: str | None) -> str | None:
     if kind is not None and kind not in KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+        raise InvalidInput(en("kind must be one of {kinds}", kinds=", ".join(KINDS)))
     return kind
 
 
@@ -207,7 +208,7 @@ def get_raster(run_id: int, session: ReadSessionDep) -> Response:
     run = an.get_run(session, run_id)
     row = _raster_row(session, run)
     if row is None or not Path(row.path).is_file():
-        raise NotFound(f"analysis run {run_id} has no raster output")
+        raise NotFound(en("analysis run {run} has no raster output", run=run_id))
     return FileResponse(row.path, media_type="image/tiff", filename=f"ecosystems_run_{run_id}.tif")
 
 
@@ -269,9 +270,9 @@ class AnalysisRequest(BaseModel):
 
 def _require_analyst(principal: Principal) -> str:
     if principal.is_anonymous:
-        raise Unauthenticated("log in as an analyst or administrator to run an analysis")
+        raise Unauthenticated(en("log in as an analyst or administrator to run an analysis"))
     if not principal.has(Role.analyst, Role.admin):
-        raise Forbidden("only analysts and administrators may run analyses")
+        raise Forbidden(en("only analysts and administrators may run analyses"))
     return principal.username or f"user:{principal.user_id}"
 
 
@@ -288,7 +289,14 @@ def create_analysis(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "parameters"
-        raise InvalidInput(f"{body.kind} parameter {where}: {first['msg']}") from None
+        raise InvalidInput(
+            en(
+                "{kind} parameter {where}: {problem}",
+                kind=body.kind,
+                where=where,
+                problem=first["msg"],
+            )
+        ) from None
     kw: dict[str, Any] = {"actor": actor, "title": body.title}
     if isinstance(p, EcosystemsParams):
         run_id = an.run_ecosystems(

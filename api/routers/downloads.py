@@ -14,6 +14,7 @@ from api.deps import ReaderDep, SettingsDep
 from api.ogc import BBoxDep, DatetimeDep, FilterDep, ViewDep, filtered_read
 from api.ogc_models import documented
 from geo.errors import InvalidInput, TooLarge
+from geo.messages import en
 from layers import export
 from layers.links import GEOJSON
 from layers.sql import Query as ItemsQuery
@@ -46,7 +47,13 @@ async def download(
     format: Annotated[str, Query(description="geojson, gpkg or csv")] = "geojson",
 ) -> Response:
     if format not in export.FORMATS:
-        raise InvalidInput(f"format must be one of {', '.join(export.FORMATS)}, not {format!r}")
+        raise InvalidInput(
+            en(
+                "format must be one of {formats}, not {format}",
+                formats=", ".join(export.FORMATS),
+                format=repr(format),
+            )
+        )
     q = ItemsQuery(bbox=bbox, datetime=datetime, filter=cql_filter, limit=MAX_DOWNLOAD + 1)
 
     def rows() -> list:
@@ -55,7 +62,9 @@ async def download(
 
     result = await run_in_threadpool(rows)
     if len(result) > MAX_DOWNLOAD:
-        raise TooLarge(f"more than {MAX_DOWNLOAD} features match; narrow the bbox or filter")
+        raise TooLarge(
+            en("more than {most} features match; narrow the bbox or filter", most=MAX_DOWNLOAD)
+        )
     cols = view.columns()
     media, ext = export.FORMATS[format]
     name = f"irbis-{view.spec.id}.{ext}"

@@ -25,6 +25,7 @@ from api.ogc_models import documented
 from api.templating import render
 from geo.errors import InvalidInput, NotFound
 from geo.lazy import lazy_module
+from geo.messages import en
 from layers import geojson, tilejson
 from layers.tiles import check_tile, get_tms
 
@@ -139,7 +140,7 @@ def _lookup(
 ) -> tuple[list[Any], list[RasterSource], str]:
     rows = _rows(conn, name)
     if not rows:
-        raise NotFound(f"There is no raster {name!r}; see /rasters for the list.")
+        raise NotFound(en("There is no raster {name}; see /rasters for the list.", name=repr(name)))
     if name == RELIEF:
         # coarse first, finest last: finer data is painted over coarser
         rows.sort(key=lambda r: -(r.resolution[0] if r.resolution else 0))
@@ -258,7 +259,12 @@ async def raster_tile(
         chosen = style or allowed[0]
         if chosen not in allowed:
             raise InvalidInput(
-                f"style {chosen!r} does not apply to {name!r}; use {', '.join(allowed)}"
+                en(
+                    "style {style} does not apply to {name}; use {styles}",
+                    style=repr(chosen),
+                    name=repr(name),
+                    styles=", ".join(allowed),
+                )
             )
         etag = ogc.make_etag("png", name, version, chosen, t.tms_id, t.z, t.x, t.y)
         headers = ogc.tile_headers(etag, version, v, private=False)

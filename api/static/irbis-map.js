@@ -427,12 +427,19 @@
         var mine = ++seq;
         fetch(url + "?q=" + encodeURIComponent(q) + "&lang=" + encodeURIComponent(LANG),
               { headers: { Accept: "application/json" } })
-          .then(function (r) { return r.ok ? r.json() : Promise.reject(r); })
+          .then(function (r) {
+            if (r.ok) return r.json();
+            // a refused query (too long...): the server's reason, in the page's language
+            return r.json().then(function (e) { return Promise.reject(e); },
+                                 function () { return Promise.reject(null); });
+          })
           .then(function (d) {
             if (mine !== seq) return;
             show(d.results, d.results.length ? null : T.searchNone);
           })
-          .catch(function () { if (mine === seq) show([], T.searchFailed); });
+          .catch(function (e) {
+            if (mine === seq) show([], (e && (e.message || e.description)) || T.searchFailed);
+          });
       }
       input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(ask, 200); });
       form.addEventListener("submit", function (e) {

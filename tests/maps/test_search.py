@@ -92,6 +92,15 @@ def test_bad_queries_get_a_400_with_a_message(
     assert "Traceback" not in r.text and "psycopg" not in r.text
 
 
+def test_a_refused_query_is_explained_in_the_maps_language(client: Any) -> None:
+    """The map's search box asks with ``lang=``: the reason comes in that language too."""
+    r = client.get("/search", params={"q": "x" * 81, "lang": "kk"})
+    assert r.status_code == 400
+    body = r.json()
+    assert "at most 80" in body["description"]
+    assert body["message"] == "Іздеу мәтінінің ұзындығы 81 таңба; ең көбі 80 таңба ізделеді."
+
+
 def test_only_what_the_public_sees_is_found(db_tx: Any) -> None:
     """A layer with rows hidden from the public (unpublished threats): the builder finds the
     published one only; a layer that generalises locations is never searched."""

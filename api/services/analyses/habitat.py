@@ -42,6 +42,7 @@ from geo import habitat as hb
 from geo import loss as ls
 from geo import ranges as rg
 from geo.errors import NotFound
+from geo.messages import en
 
 
 def _range_parts(regions: gpd.GeoDataFrame, ecoregions: gpd.GeoDataFrame) -> Any:
@@ -66,7 +67,7 @@ def _model(
     for sp, p in params_by_sp.items():
         sid = s.scalar(select(m.Species.id).where(m.Species.scientific_name == sp))
         if sid is None:
-            raise NotFound(f"species {sp!r} is not loaded")
+            raise NotFound(en("species {species} is not loaded", species=repr(sp)))
         rng = read_table(
             s,
             m.SpeciesRange,
@@ -155,7 +156,9 @@ def register_habitat_scenario(
         grid = ecosystem_grid(s, int(run.parameters["ecosystems_run"]))
         p = run.parameters["species"].get(species)
         if p is None:
-            raise NotFound(f"habitat run {hrun} has no {species!r}")
+            raise NotFound(
+                en("habitat run {run} has no {species}", run=hrun, species=repr(species))
+            )
         params = hb.default_params(species).with_changes(
             **{k: v for k, v in p.items() if k in hb.HabitatParams.__dataclass_fields__}
         )

@@ -38,6 +38,7 @@ from api.settings import Settings
 from geo import funding as fd
 from geo import loss as ls
 from geo.errors import InvalidInput, NotFound
+from geo.messages import en
 
 _TABLES = ["threats", "threat_status_changes", "protected_areas", "field_sites", "grants"]
 
@@ -54,7 +55,7 @@ def _loss_layers(
             layers[kind] = read_layer(s, kind, inputs)
     for name, layer in extra.items():
         if name in layers:
-            raise InvalidInput(f"layer name {name!r} is taken; choose another")
+            raise InvalidInput(en("layer name {name} is taken; choose another", name=repr(name)))
         layers[name] = layer
     return layers
 

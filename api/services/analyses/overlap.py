@@ -16,6 +16,7 @@ from api.settings import Settings
 from geo import funding as fd
 from geo import overlap as ov
 from geo.errors import InvalidInput
+from geo.messages import en
 
 
 def run_overlap(
@@ -31,9 +32,9 @@ def run_overlap(
     field-site layer holds the sites funded on ``as_of`` (default today, stored with the
     run; :mod:`geo.funding`)."""
     if len(layers) < 2:
-        raise InvalidInput("an overlap needs two or more layers")
+        raise InvalidInput(en("an overlap needs two or more layers"))
     if len(set(layers)) != len(layers):
-        raise InvalidInput("name each layer once")
+        raise InvalidInput(en("name each layer once"))
     day = as_of or dt.date.today()
     parameters: dict[str, Any] = {"layers": layers, "as_of": day.isoformat()}
     if "field_sites" in layers:

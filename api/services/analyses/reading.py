@@ -25,6 +25,7 @@ from geo import funding as fd
 from geo import gaps as gp
 from geo.crs import PROGRAMME_COUNTRIES
 from geo.errors import InvalidInput, NotFound
+from geo.messages import en
 from layers import analyses as la
 from layers.public import published_threats
 
@@ -54,7 +55,7 @@ def programme_countries(session: Session, inputs: Inputs) -> gpd.GeoDataFrame:
     record_versions(session, ["countries"], inputs)
     c = read_table(session, m.Country, [m.Country.iso_a3.in_(PROGRAMME_COUNTRIES)])
     if c.empty:
-        raise NotFound("no programme country is loaded (run `irbis load demo` first)")
+        raise NotFound(en("no programme country is loaded (run `irbis load demo` first)"))
     return c
 
 
@@ -66,7 +67,9 @@ def latest_run(session: Session, kind: str) -> int:
         .limit(1)
     )
     if rid is None:
-        raise NotFound(f"no successful {kind} run yet: run `irbis analyse {kind}` first")
+        raise NotFound(
+            en("no successful {kind} run yet: run `irbis analyse {kind}` first", kind=kind)
+        )
     return int(rid)
 
 
@@ -114,7 +117,7 @@ def read_threats(session: Session, threat: str | None = None) -> gpd.GeoDataFram
         q = q.where(rows.c.name == threat)
     t = read_gdf(session, q)
     if threat and t.empty:
-        raise NotFound(f"no threat named {threat!r}")
+        raise NotFound(en("no threat named {threat}", threat=repr(threat)))
     return t
 
 
@@ -158,7 +161,13 @@ def read_layer(
         run = latest_run(session, "ecosystems")
         inputs.runs["ecosystems"] = run
         return _columns(read_ecosystems(session, run), [])
-    raise InvalidInput(f"unknown layer {name!r}; choose from {', '.join(OVERLAP_LAYERS)}")
+    raise InvalidInput(
+        en(
+            "unknown layer {name}; choose from {layers}",
+            name=repr(name),
+            layers=", ".join(OVERLAP_LAYERS),
+        )
+    )
 
 
 def ecosystem_grid(
@@ -169,7 +178,9 @@ def ecosystem_grid(
         select(m.RasterDataset).where(m.RasterDataset.name == f"ecosystems_run_{run_id}")
     )
     if r is None or not Path(r.path).is_file():
-        raise NotFound(f"the raster of ecosystems run {run_id} is missing; run it again")
+        raise NotFound(
+            en("the raster of ecosystems run {run} is missing; run it again", run=run_id)
+        )
     if inputs is not None:
         inputs.rasters[r.name] = {"sha256": r.sha256, "path": r.path}
         inputs.runs["ecosystems"] = run_id

@@ -34,6 +34,7 @@ from api.db.engine import transaction
 from api.db.store import raster_columns, rows_from_gdf
 from api.settings import Settings
 from geo.errors import IrbisError, NotFound
+from geo.messages import en
 from geo.raster import sha256_file
 
 log = logging.getLogger("irbis")
@@ -90,7 +91,12 @@ def registered_raster(session: Session, settings: Settings, name: str, inputs: I
     """The file of the registered raster ``name``, recorded with its digest."""
     r = session.scalar(select(m.RasterDataset).where(m.RasterDataset.name == name))
     if r is None:
-        raise NotFound(f"no raster named {name!r} is registered (load the demo or import it)")
+        raise NotFound(
+            en(
+                "no raster named {name} is registered (load the demo or import it)",
+                name=repr(name),
+            )
+        )
     path = Path(r.path)
     full = path if path.is_absolute() else settings.data_dir / path
     if not full.is_file():

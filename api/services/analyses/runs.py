@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from api.db import models as m
 from api.services.analyses.recorder import ERROR_DETAIL, jsonable
 from geo.errors import NotFound
+from geo.messages import en
 from layers import analyses as la
 
 
@@ -57,7 +58,7 @@ def list_runs(session: Session, kind: str | None = None, limit: int = 100) -> li
 def get_run(session: Session, run_id: int) -> m.AnalysisRun:
     run = session.get(m.AnalysisRun, run_id)
     if run is None:
-        raise NotFound(f"no analysis run {run_id}")
+        raise NotFound(en("no analysis run {run}", run=run_id))
     return run
 
 
