@@ -41,3 +41,9 @@ def en(template: str, /, **values: Any) -> Message:
     """The message ``template`` filled with ``values`` (``str.format`` fields, no format
     specifications: format numbers before)."""
     return Message(template, values)
+
+
+def number(n: int | float) -> str:
+    """``n`` with thousands separated by commas, as the English messages write it (a value for
+    :func:`en`: an f-string in its call would be skipped, with a warning, by the extraction)."""
+    return f"{n:,}"

@@ -41,7 +41,7 @@ import shapely
 from geo.archive import ArchiveLimits, extract_zip, redact_paths
 from geo.errors import InvalidInput, SchemaMismatch, TooLarge, UnreadableFile
 from geo.lazy import lazy_module
-from geo.messages import en
+from geo.messages import en, number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -193,8 +193,8 @@ def check_file(path: Path, limits: UploadLimits, *, filename: str | None = None)
             en(
                 "{name}: {size} bytes; uploads are limited to {most}",
                 name=name,
-                size=f"{size:,}",
-                most=f"{limits.max_bytes:,}",
+                size=number(size),
+                most=number(limits.max_bytes),
             )
         )
     fmt = SUFFIXES[suffix]
@@ -273,8 +273,8 @@ def _refuse_hostile_text(path: Path, fmt: str, name: str, limits: UploadLimits) 
                     "{name}: a value in the file (at byte {at}) holds more than {most} "
                     "characters; at most {most} per attribute",
                     name=name,
-                    at=f"{at:,}",
-                    most=f"{n:,}",
+                    at=number(at),
+                    most=number(n),
                 )
             )
     if fmt == "KML" and _DTD.search(data):
@@ -506,7 +506,7 @@ def _read_layer(
             en(
                 "{name}: more than {most} features; at most {most} per upload",
                 name=name,
-                most=f"{most:,}",
+                most=number(most),
             )
         )
     if not isinstance(gdf, gpd.GeoDataFrame):
@@ -691,8 +691,8 @@ def _read_all(
             en(
                 "{name}: {count} vertices; at most {most} per upload",
                 name=name,
-                count=f"{vertices:,}",
-                most=f"{limits.max_vertices:,}",
+                count=number(vertices),
+                most=number(limits.max_vertices),
             )
         )
     return gdf, fmt, encoding, broken
@@ -776,8 +776,8 @@ def _check_features(gdf: gpd.GeoDataFrame, name: str, limits: UploadLimits) -> N
             en(
                 "{name}: {count} features; at most {most} per upload",
                 name=name,
-                count=f"{len(gdf):,}",
-                most=f"{limits.max_features:,}",
+                count=number(len(gdf)),
+                most=number(limits.max_features),
             )
         )
 
@@ -796,8 +796,8 @@ def _check_attributes(gdf: gpd.GeoDataFrame, name: str, limits: UploadLimits) ->
                     name=name,
                     attribute=repr(str(col)[:60]),
                     feature=row + 1,
-                    count=f"{int(lengths.max()):,}",
-                    most=f"{limits.max_attribute_chars:,}",
+                    count=number(int(lengths.max())),
+                    most=number(limits.max_attribute_chars),
                 )
             )
 

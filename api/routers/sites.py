@@ -18,7 +18,7 @@ from api.deps import EngineDep, ReaderDep, SettingsDep
 from api.services import sites
 from api.settings import Settings
 from geo.errors import InvalidInput, TooLarge
-from geo.messages import en
+from geo.messages import en, number
 
 router = APIRouter(prefix="/api/grants/{code}/sites", tags=["field sites"])
 
@@ -64,8 +64,8 @@ async def _save_upload(request: Request, settings: Settings, folder: Path) -> tu
         raise TooLarge(
             en(
                 "the upload is {size} bytes; at most {most} are accepted",
-                size=f"{int(length):,}",
-                most=f"{limit:,}",
+                size=number(int(length)),
+                most=number(limit),
             )
         )
     ctype = request.headers.get("content-type", "")
@@ -87,7 +87,7 @@ async def _save_upload(request: Request, settings: Settings, folder: Path) -> tu
                         en(
                             "{name}: more than {most} bytes; uploads are limited",
                             name=name,
-                            most=f"{limit:,}",
+                            most=number(limit),
                         )
                     )
                 await run_in_threadpool(out.write, chunk)  # disk writes off the loop
