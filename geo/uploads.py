@@ -449,10 +449,15 @@ def _short(exc: BaseException) -> str:
 def _geos_reason(exc: BaseException) -> str:
     text = str(exc)
     if "closed linestring" in text:
-        return "a ring is not closed: its last position must repeat the first"
+        return en("a ring is not closed: its last position must repeat the first")
     if "Invalid number of points in LinearRing" in text or "must be 0 or >=" in text:
-        return "a ring has fewer than 4 positions (3 corners and the closing one): it has no area"
-    return "the geometry cannot be parsed (" + redact_paths(text.splitlines()[0])[:120] + ")"
+        return en(
+            "a ring has fewer than 4 positions (3 corners and the closing one): it has no area"
+        )
+    return en(
+        "the geometry cannot be parsed ({reason})",
+        reason=redact_paths(text.splitlines()[0])[:120],
+    )
 
 
 def _unparsed(source: str, **read: Any) -> dict[int, str]:

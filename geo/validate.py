@@ -53,19 +53,20 @@ from pyproj.exceptions import CRSError
 
 from geo.crs import EQUAL_AREA_EPSG, REGION_BOUNDS, STORAGE_CRS, STORAGE_EPSG
 from geo.errors import InvalidInput, MissingCRS
+from geo.messages import Message, en, number
 from geo.shapes import polygonal_parts
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 _POLYGON, _MULTIPOLYGON, _COLLECTION = 3, 6, 7
 _TYPE_NAMES = {
-    0: "point",
-    1: "line",
-    2: "ring",
-    3: "polygon",
-    4: "multipoint",
-    5: "multiline",
-    6: "multipolygon",
-    7: "geometry collection",
+    0: en("point"),
+    1: en("line"),
+    2: en("ring"),
+    3: en("polygon"),
+    4: en("multipoint"),
+    5: en("multiline"),
+    6: en("multipolygon"),
+    7: en("geometry collection"),
 }
 #: Coordinates are rounded to this many decimal degrees (about 1 cm) for :func:`geom_hash`.
 HASH_DECIMALS = 7
@@ -134,8 +135,10 @@ class ValidationReport:
         """A JSON-ready report: counts, notes, and each feature with its findings."""
         by_feature: dict[int, list[dict[str, str]]] = {}
         for rec in self.issues.to_dict("records"):
+            said = rec.get("said")
+            message = Message(*said) if isinstance(said, tuple) else rec["message"]
             by_feature.setdefault(int(rec["feature"]), []).append(
-                {"code": rec["code"], "severity": rec["severity"], "message": rec["message"]}
+                {"code": rec["code"], "severity": rec["severity"], "message": message}
             )
         features = []
         for i, (name, area, status, countries) in enumerate(
@@ -173,12 +176,26 @@ class _Findings:
         self.frames: list[pd.DataFrame] = []
 
     def add(self, idx: np.ndarray, code: str, severity: str, message: Any) -> None:
+        """Findings of ``code`` for the features ``idx``: one message for all, or one each.
+
+        Messages made with :func:`geo.messages.en` keep their template and values (in the
+        ``said`` column: pandas keeps text as plain strings), for the web layer to translate."""
         idx = np.asarray(idx, dtype=np.int64)
         if idx.size == 0:
             return
-        msg = message if isinstance(message, str) else pd.Series(message).to_numpy()
+        each = [message] * idx.size if isinstance(message, str) else list(message)
+        said = np.empty(idx.size, dtype=object)
+        said[:] = [(m.template, m.values) if isinstance(m, Message) else None for m in each]
         self.frames.append(
-            pd.DataFrame({"feature": idx, "code": code, "severity": severity, "message": msg})
+            pd.DataFrame(
+                {
+                    "feature": idx,
+                    "code": code,
+                    "severity": severity,
+                    "message": [str(m) for m in each],
+                    "said": said,
+                }
+            )
         )
 
     def has(self, severity: str, code: str, n: int) -> np.ndarray:
@@ -197,6 +214,7 @@ class _Findings:
                     "code": pd.Series(dtype=str),
                     "severity": pd.Series(dtype=str),
                     "message": pd.Series(dtype=str),
+                    "said": pd.Series(dtype=object),
                 }
             )
         return pd.concat(self.frames, ignore_index=True).sort_values("feature", kind="stable")
@@ -241,6 +259,11 @@ def _fmt(values: np.ndarray, digits: int = 1) -> pd.Series:
     return pd.Series([f"{v:,.{digits}f}" for v in values.astype(float)], dtype=object)
 
 
+def _g(value: float) -> str:
+    """``value`` in its shortest form (``0.01``, ``50``)."""
+    return f"{value:g}"
+
+
 def undefined_crs(crs: CRS) -> bool:
     """A CRS that only says it is unknown (GeoPackage srs_id 0 and -1, a LOCAL_CS)."""
     name = (crs.name or "").lower()
@@ -253,30 +276,53 @@ def _source_crs(gdf: gpd.GeoDataFrame, epsg: int | None, notes: list[str]) -> CR
         try:
             named = CRS.from_epsg(int(epsg))
         except (CRSError, ValueError, TypeError) as exc:
-            raise InvalidInput(f"EPSG:{epsg} is not a known coordinate reference system") from exc
+            raise InvalidInput(
+                en("EPSG:{epsg} is not a known coordinate reference system", epsg=epsg)
+            ) from exc
     if gdf.crs is not None and undefined_crs(CRS.from_user_input(gdf.crs)):
         said = CRS.from_user_input(gdf.crs).name
         if named is None:
             raise MissingCRS(
-                f"the file's coordinate reference system is undefined ({said!r}): name the "
-                "EPSG code of the coordinates, e.g. 4326 for longitude/latitude in degrees, "
-                "32643 for UTM zone 43N."
+                en(
+                    "the file's coordinate reference system is undefined ({crs}): name the "
+                    "EPSG code of the coordinates, e.g. 4326 for longitude/latitude in degrees, "
+                    "32643 for UTM zone 43N.",
+                    crs=repr(said),
+                )
             )
-        notes.append(f"the file's CRS is undefined ({said}); EPSG:{named.to_epsg()} as named")
+        notes.append(
+            en(
+                "the file's CRS is undefined ({crs}); EPSG:{epsg} as named",
+                crs=said,
+                epsg=named.to_epsg(),
+            )
+        )
         return named
     if gdf.crs is None:
         if named is None:
             raise MissingCRS(
-                "the file has no coordinate reference system (a Shapefile needs its .prj; a "
-                "CSV never has one). Name the EPSG code of the coordinates, e.g. 4326 for "
-                "longitude/latitude in degrees, 32643 for UTM zone 43N."
+                en(
+                    "the file has no coordinate reference system (a Shapefile needs its .prj; a "
+                    "CSV never has one). Name the EPSG code of the coordinates, e.g. 4326 for "
+                    "longitude/latitude in degrees, 32643 for UTM zone 43N."
+                )
             )
-        notes.append(f"the file has no CRS; EPSG:{named.to_epsg()} ({named.name}) as named")
+        notes.append(
+            en(
+                "the file has no CRS; EPSG:{epsg} ({crs}) as named",
+                epsg=named.to_epsg(),
+                crs=named.name,
+            )
+        )
         return named
     crs = CRS.from_user_input(gdf.crs)
     if named is not None and not named.equals(crs):
         notes.append(
-            f"the file says its CRS is {crs.name}; that was used, not the EPSG:{epsg} named"
+            en(
+                "the file says its CRS is {crs}; that was used, not the EPSG:{epsg} named",
+                crs=crs.name,
+                epsg=epsg,
+            )
         )
     return crs
 
@@ -336,7 +382,7 @@ def validate_sites(
         )
         st.usable &= ~outside
     else:
-        st.notes.append("the country rule was not checked (no country boundaries given)")
+        st.notes.append(en("the country rule was not checked (no country boundaries given)"))
     if other_sites is not None and len(other_sites):
         _overlap_rule(st.multi, st.usable, other_sites, rules, st.found)
     _duplicate_rule(st)
@@ -425,10 +471,12 @@ def _presence_rule(st: _Sites, geometry_errors: Mapping[int, str] | None) -> Non
         pos = np.fromiter(geometry_errors, dtype=np.int64)
         pos = pos[(pos >= 0) & (pos < n)]
         unparsed[pos] = True
-        why = pd.Series([geometry_errors[int(i)] for i in pos], dtype=object)
-        found.add(pos, "unreadable_geometry", ERROR, why)
+        found.add(pos, "unreadable_geometry", ERROR, [geometry_errors[int(i)] for i in pos])
     found.add(
-        np.flatnonzero(missing & ~unparsed), "empty_geometry", ERROR, "the feature has no geometry"
+        np.flatnonzero(missing & ~unparsed),
+        "empty_geometry",
+        ERROR,
+        en("the feature has no geometry"),
     )
     missing |= unparsed
     coords, owner = shapely.get_coordinates(geoms[~missing], return_index=True)
@@ -439,7 +487,7 @@ def _presence_rule(st: _Sites, geometry_errors: Mapping[int, str] | None) -> Non
         np.flatnonzero(nonfinite),
         "not_finite",
         ERROR,
-        "coordinates are not finite numbers (NaN or Infinity): check the export",
+        en("coordinates are not finite numbers (NaN or Infinity): check the export"),
     )
     st.missing = missing | nonfinite
 
@@ -450,16 +498,18 @@ def _type_rule(st: _Sites) -> None:
     zm = ~missing & (shapely.has_z(geoms) | shapely.has_m(geoms))
     if zm.any():
         geoms[zm] = shapely.force_2d(geoms[zm])
-        st.found.add(np.flatnonzero(zm), "z_dropped", INFO, "Z/M values dropped (sites are 2-D)")
+        st.found.add(
+            np.flatnonzero(zm), "z_dropped", INFO, en("Z/M values dropped (sites are 2-D)")
+        )
     type_id = shapely.get_type_id(geoms)
     wrong = ~missing & ~np.isin(type_id, [_POLYGON, _MULTIPOLYGON, _COLLECTION])
     if wrong.any():
-        kinds = pd.Series(type_id[wrong]).map(_TYPE_NAMES).astype(object)
+        kinds = [_TYPE_NAMES[int(t)] for t in type_id[wrong]]
         st.found.add(
             np.flatnonzero(wrong),
             "not_polygon",
             ERROR,
-            "a " + kinds + " is not an area: field sites must be polygons",
+            [en("a {kind} is not an area: field sites must be polygons", kind=k) for k in kinds],
         )
     st.usable = ~missing & ~wrong
 
@@ -468,7 +518,7 @@ def _axes_rule(st: _Sites, swap_xy: bool) -> None:
     """Swap the axes if asked; in a geographic CRS, refuse coordinates that are not degrees."""
     if swap_xy:
         st.geoms[st.usable] = shapely.transform(st.geoms[st.usable], lambda c: c[:, ::-1])
-        st.notes.append("x and y were swapped as asked (latitude-first coordinates)")
+        st.notes.append(en("x and y were swapped as asked (latitude-first coordinates)"))
     if not st.src.is_geographic:
         return
     b = shapely.bounds(st.geoms)
@@ -479,16 +529,22 @@ def _axes_rule(st: _Sites, swap_xy: bool) -> None:
         np.flatnonzero(beyond),
         "out_of_range",
         ERROR,
-        "coordinates beyond ±180° longitude or ±90° latitude (x "
-        + _fmt(b[beyond, 0], 3)
-        + " to "
-        + _fmt(b[beyond, 2], 3)
-        + ", y "
-        + _fmt(b[beyond, 1], 3)
-        + " to "
-        + _fmt(b[beyond, 3], 3)
-        + f") are not degrees in {st.src.name}: if they are projected (metres), name "
-        "their EPSG code",
+        [
+            en(
+                "coordinates beyond ±180° longitude or ±90° latitude (x {west} to {east}, y "
+                "{south} to {north}) are not degrees in {crs}: if they are projected (metres), "
+                "name their EPSG code",
+                west=w,
+                east=e,
+                south=s,
+                north=n,
+                crs=st.src.name,
+            )
+            for w, s, e, n in zip(
+                *(_fmt(b[beyond, i], 3) for i in range(4)),
+                strict=True,
+            )
+        ],
     )
     st.usable &= ~beyond
 
@@ -502,13 +558,19 @@ def _storage_crs_rule(st: _Sites) -> None:
     )
     if in_storage:
         return
-    st.notes.append(f"reprojected from {src.name} (EPSG:{src.to_epsg()}) to EPSG:4326")
+    st.notes.append(
+        en(
+            "reprojected from {crs} (EPSG:{epsg}) to EPSG:4326",
+            crs=src.name,
+            epsg=src.to_epsg(),
+        )
+    )
     bad = usable & ~np.isfinite(shapely.bounds(st.geoms)).all(axis=1)
     st.found.add(
         np.flatnonzero(bad),
         "reprojection_failed",
         ERROR,
-        f"the coordinates cannot be reprojected from {src.name}: check the CRS",
+        en("the coordinates cannot be reprojected from {crs}: check the CRS", crs=src.name),
     )
     st.usable &= ~bad
 
@@ -530,26 +592,31 @@ def _region_rule(st: _Sites) -> None:
             np.flatnonzero(swapped),
             "swapped_axes",
             ERROR,
-            "longitude and latitude look swapped: the site lies at lon "
-            + _fmt(cx, 3)
-            + ", lat "
-            + _fmt(cy, 3)
-            + ", outside Central Asia, but at lon "
-            + _fmt(cy, 3)
-            + ", lat "
-            + _fmt(cx, 3)
-            + " once swapped. Export with longitude first (x) or "
-            "upload again with 'swap x/y'",
+            [
+                en(
+                    "longitude and latitude look swapped: the site lies at lon {x}, lat {y}, "
+                    "outside Central Asia, but at lon {y}, lat {x} once swapped. Export with "
+                    "longitude first (x) or upload again with 'swap x/y'",
+                    x=x,
+                    y=y,
+                )
+                for x, y in zip(_fmt(cx, 3), _fmt(cy, 3), strict=True)
+            ],
         )
         st.notes.append(
-            f"{int(swapped.sum())} feature(s) look like latitude/longitude given in the wrong order"
+            en(
+                "{count} feature(s) look like latitude/longitude given in the wrong order",
+                count=int(swapped.sum()),
+            )
         )
     st.found.add(
         np.flatnonzero(usable & ~inside & ~swapped),
         "outside_region",
         ERROR,
-        "the site lies outside the region Irbis covers (lon 45–88 E, lat 35–56 N): "
-        "check the coordinates and their CRS",
+        en(
+            "the site lies outside the region Irbis covers (lon 45–88 E, lat 35–56 N): "
+            "check the coordinates and their CRS"
+        ),
     )
     st.usable &= inside
 
@@ -581,20 +648,22 @@ def _polygonal_rule(st: _Sites, broken: np.ndarray) -> None:
         np.flatnonzero(degenerate),
         "degenerate",
         ERROR,
-        "degenerate polygon: it has no area (fewer than 3 distinct positions, or all of them "
-        "on one line)",
+        en(
+            "degenerate polygon: it has no area (fewer than 3 distinct positions, or all of them "
+            "on one line)"
+        ),
     )
     st.found.add(
         np.flatnonzero(none_left & ~degenerate),
         "not_polygon",
         ERROR,
-        "nothing of the geometry is an area once repaired",
+        en("nothing of the geometry is an area once repaired"),
     )
     st.found.add(
         np.setdiff1d(dropped_idx, np.flatnonzero(none_left)),
         "parts_dropped",
         WARNING,
-        "points or lines mixed with the polygons were dropped",
+        en("points or lines mixed with the polygons were dropped"),
     )
     st.usable &= ~none_left
 
@@ -619,15 +688,28 @@ def _area_rules(
         np.flatnonzero(small),
         "area_small",
         WARNING,
-        _fmt(area[small], 3) + f" ha: implausibly small for a field site (< {rules.min_area_ha:g}"
-        " ha); are the coordinates in the right units?",
+        [
+            en(
+                "{area} ha: implausibly small for a field site (< {least} ha); are the "
+                "coordinates in the right units?",
+                area=a,
+                least=_g(rules.min_area_ha),
+            )
+            for a in _fmt(area[small], 3)
+        ],
     )
     st.found.add(
         np.flatnonzero(large),
         "area_large",
         WARNING,
-        _fmt(area[large], 0) + f" ha: implausibly large for a field site (> "
-        f"{rules.max_area_ha:,.0f} ha)",
+        [
+            en(
+                "{area} ha: implausibly large for a field site (> {most} ha)",
+                area=a,
+                most=number(round(rules.max_area_ha)),
+            )
+            for a in _fmt(area[large], 0)
+        ],
     )
 
 
@@ -643,7 +725,10 @@ def _duplicate_rule(st: _Sites) -> None:
             np.flatnonzero(dup),
             "duplicate",
             ERROR,
-            "the same geometry as feature " + (h[dup].map(first) + 1).astype(str) + " of this file",
+            [
+                en("the same geometry as feature {first} of this file", first=int(i))
+                for i in h[dup].map(first) + 1
+            ],
         )
 
 
@@ -680,27 +765,50 @@ def _repair_rule(
     change = np.abs(after - before) / np.maximum(np.maximum(before, after), 1e-12)
     big = change > rules.max_repair_change
     small = ~big
-    found.add(idx[small], "repaired", WARNING, "invalid geometry repaired (" + why[small] + ")")
+    found.add(
+        idx[small],
+        "repaired",
+        WARNING,
+        [en("invalid geometry repaired ({reason})", reason=w) for w in why[small]],
+    )
     if not big.any():
         return
-    text = (
-        "repairing the invalid geometry ("
-        + why[big]
-        + ") changes its area from "
-        + _fmt(before[big], 1)
-        + " ha to "
-        + _fmt(after[big], 1)
-        + f" ha, more than {rules.max_repair_change:.0%}"
-    )
+    most = str(round(rules.max_repair_change * 100))
+    rows = list(zip(why[big], _fmt(before[big], 1), _fmt(after[big], 1), strict=True))
     if confirm:
-        found.add(idx[big], "repaired", WARNING, text + ": repaired as confirmed")
+        found.add(
+            idx[big],
+            "repaired",
+            WARNING,
+            [
+                en(
+                    "repairing the invalid geometry ({reason}) changes its area from {before} ha "
+                    "to {after} ha, more than {most}%: repaired as confirmed",
+                    reason=w,
+                    before=b,
+                    after=a,
+                    most=most,
+                )
+                for w, b, a in rows
+            ],
+        )
     else:
         found.add(
             idx[big],
             "repair_changes_area",
             ERROR,
-            text + ": fix the geometry in the source file, or upload again with "
-            "confirm_repairs=true to accept the repaired shape",
+            [
+                en(
+                    "repairing the invalid geometry ({reason}) changes its area from {before} ha "
+                    "to {after} ha, more than {most}%: fix the geometry in the source file, or "
+                    "upload again with confirm_repairs=true to accept the repaired shape",
+                    reason=w,
+                    before=b,
+                    after=a,
+                    most=most,
+                )
+                for w, b, a in rows
+            ],
         )
 
 
@@ -753,7 +861,7 @@ def _country_rule(
         np.flatnonzero(outside),
         "outside_countries",
         ERROR,
-        f"the site lies outside the programme countries ({names})",
+        en("the site lies outside the programme countries ({countries})", countries=names),
     )
     # partly outside: intersects a country but lies within none of them
     inside_one = np.zeros(n, dtype=bool)
@@ -768,9 +876,16 @@ def _country_rule(
             np.flatnonzero(partial)[flag],
             "partly_outside",
             ERROR,
-            _fmt(share[flag] * 100, 1) + f" % of the site lies outside the programme "
-            f"countries ({names}); at most {rules.max_outside_share * 100:g} % may: check "
-            "the boundary",
+            [
+                en(
+                    "{share} % of the site lies outside the programme countries ({countries}); "
+                    "at most {most} % may: check the boundary",
+                    share=p,
+                    countries=names,
+                    most=_g(rules.max_outside_share * 100),
+                )
+                for p in _fmt(share[flag] * 100, 1)
+            ],
         )
         outside[np.flatnonzero(partial)[flag]] = True
     return country_codes, outside
@@ -800,11 +915,8 @@ def _overlap_rule(
         feat[keep],
         "overlaps_other_grant",
         WARNING,
-        "overlaps site '"
-        + pd.Series(site)
-        + "' of grant "
-        + pd.Series(grant)
-        + " by "
-        + _fmt(overlap[keep], 2)
-        + " ha",
+        [
+            en("overlaps site '{site}' of grant {grant} by {area} ha", site=s, grant=g, area=a)
+            for s, g, a in zip(site, grant, _fmt(overlap[keep], 2), strict=True)
+        ],
     )

@@ -362,13 +362,18 @@ def upload(
 
 def in_language(body: dict[str, Any]) -> dict[str, Any]:
     """``body`` (a report) with its notes also in the language of the request, when that is not
-    English: ``local_notes``, and each feature's ``local_note`` (the English stays for programs)."""
+    English: ``local_notes``, each feature's ``local_note`` and each finding's ``local_message``
+    (where the catalogs have it); the English stays for programs."""
     if i18n.current_locale() == i18n.DEFAULT:
         return body
     body["local_notes"] = [i18n.translate(n) for n in body["notes"]]
     for feat in body["features"]:
         if feat.get("note"):
             feat["local_note"] = i18n.translate(feat["note"])
+        for issue in feat["issues"]:
+            said = i18n.translate(issue["message"])
+            if said != issue["message"]:
+                issue["local_message"] = said
     return body
 
 

@@ -102,12 +102,14 @@
       "</ul></td></tr>").join("");
   }
 
-  // a finding: what it means in the page's language, then the check's own words (English,
-  // with the figures) when they say more
+  // a finding: the check's own words (with the figures) in the page's language when the server
+  // gave them so (local_message); else what the code means in the page's language, then the
+  // English words
   function finding(i) {
     const head = words.codes[i.code];
     const detail = '<span lang="en">' + escapeHtml(i.message) + "</span>";
-    const text = head && lang !== "en" ? escapeHtml(head) + " <small>(" + detail + ")</small>" : detail;
+    const text = i.local_message ? escapeHtml(i.local_message)
+      : head && lang !== "en" ? escapeHtml(head) + " <small>(" + detail + ")</small>" : detail;
     return '<li class="issue-' + i.severity + '" data-code="' + escapeHtml(i.code) + '">' + text + "</li>";
   }
 

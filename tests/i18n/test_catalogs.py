@@ -81,9 +81,11 @@ def test_every_visible_string_is_translated(messages: dict[str, list[str]], lang
 
 
 @pytest.mark.parametrize("lang", ["ru", "kk"])
-def test_translations_keep_their_placeholders(lang: str) -> None:
+def test_translations_keep_their_placeholders(messages: dict[str, list[str]], lang: str) -> None:
     """``%(name)s`` and ``{name}`` in a msgid are in its translation, and no stray ``%`` breaks
-    formatting."""
+    the formatting of what is %-formatted: text with ``%(name)s`` placeholders, and any text of
+    a page (Jinja's gettext %-formats every string). A message of the spatial core
+    (``geo.messages.en``) is filled with ``str.format``: its ``%`` is a percent sign."""
     wrong = []
     for msgid, msgstr in catalog(lang).items():
         if not msgstr:
@@ -92,6 +94,9 @@ def test_translations_keep_their_placeholders(lang: str) -> None:
             SCRIPT_PLACEHOLDER.findall(msgid)
         ) != sorted(SCRIPT_PLACEHOLDER.findall(msgstr)):
             wrong.append((msgid, msgstr))
+            continue
+        in_page = any(w.endswith(".html") for w in messages.get(msgid, []))
+        if not (in_page or PLACEHOLDER.search(msgid)):
             continue
         try:
             msgstr % dict.fromkeys(PLACEHOLDER.findall(msgstr), "x")

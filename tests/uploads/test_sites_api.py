@@ -265,3 +265,11 @@ def test_refusals_and_notes_in_the_language_asked_for(grantee, tmp_path) -> None
     assert any(n.startswith("кодировка атрибутов utf-8 (из ") for n in body["local_notes"]), body
     r = upload(grantee, shp, lang="en")
     assert r.status_code == 200 and "local_notes" not in r.json()
+
+    # a finding in the check's own words, with its figures
+    gdf = site_gdf(2)
+    gdf.loc[1, "geometry"] = gdf.geometry.iloc[1].centroid
+    body = upload(grantee, write(gdf, "geojson", tmp_path / "pt"), lang="kk").json()
+    (issue,) = body["features"][1]["issues"]
+    assert issue["message"] == "a point is not an area: field sites must be polygons"
+    assert issue["local_message"] == "нүкте — аумақ емес: далалық учаскелер полигон болуы керек"
