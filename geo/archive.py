@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from geo.errors import InvalidInput, TooLarge, UnreadableFile
+from geo.messages import en, number
 
 CHUNK = 1 << 16
 _ROOTS = "tmp|var|work|home|root|usr|etc|opt|srv|run|proc|dev|mnt|private|vsi[a-z]+"
@@ -64,7 +65,7 @@ class ArchiveLimits:
 def _safe_member_name(name: str) -> PurePosixPath:
     """The relative path of a member, or an error for names that escape the folder."""
     if "\x00" in name:
-        raise InvalidInput(f"archive member name {name!r} contains a NUL byte")
+        raise InvalidInput(en("archive member name {name} contains a NUL byte", name=repr(name)))
     norm = name.replace("\\", "/")
     path = PurePosixPath(norm)
     if (
@@ -73,8 +74,11 @@ def _safe_member_name(name: str) -> PurePosixPath:
         or any(part == ".." for part in path.parts)
     ):
         raise InvalidInput(
-            f"archive member {name!r} points outside the archive (path traversal); "
-            "nothing was extracted"
+            en(
+                "archive member {name} points outside the archive (path traversal); "
+                "nothing was extracted",
+                name=repr(name),
+            )
         )
     return path
 
@@ -91,27 +95,43 @@ def check_zip(zf: zipfile.ZipFile, limits: ArchiveLimits) -> list[zipfile.ZipInf
     """
     infos = zf.infolist()
     if len(infos) > limits.max_members:
-        raise TooLarge(f"the archive has {len(infos)} members; at most {limits.max_members}")
+        raise TooLarge(
+            en(
+                "the archive has {count} members; at most {most}",
+                count=len(infos),
+                most=limits.max_members,
+            )
+        )
     total = 0
     files = []
     for info in infos:
         _safe_member_name(info.filename)
         mode = info.external_attr >> 16
         if mode and stat.S_ISLNK(mode):
-            raise InvalidInput(f"archive member {info.filename!r} is a symbolic link")
+            raise InvalidInput(
+                en("archive member {name} is a symbolic link", name=repr(info.filename))
+            )
         if info.is_dir():
             continue
         total += info.file_size
         if total > limits.max_uncompressed_bytes:
             raise TooLarge(
-                f"the archive unpacks to more than {limits.max_uncompressed_bytes:,} bytes"
+                en(
+                    "the archive unpacks to more than {most} bytes",
+                    most=number(limits.max_uncompressed_bytes),
+                )
             )
         if info.file_size > limits.ratio_floor_bytes:
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > limits.max_compression_ratio:
                 raise TooLarge(
-                    f"archive member {info.filename!r} is compressed {ratio:,.0f}:1 "
-                    f"(at most {limits.max_compression_ratio:,.0f}:1): refused as a zip bomb"
+                    en(
+                        "archive member {name} is compressed {ratio}:1 (at most {most}:1): "
+                        "refused as a zip bomb",
+                        name=repr(info.filename),
+                        ratio=number(round(ratio)),
+                        most=number(round(limits.max_compression_ratio)),
+                    )
                 )
         files.append(info)
     return files
@@ -126,7 +146,7 @@ def extract_zip(source: str | Path | IO[bytes], dest: Path, limits: ArchiveLimit
         zf = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise UnreadableFile(
-            f"not a readable zip archive ({redact_paths(str(exc))[:200]})"
+            en("not a readable zip archive ({reason})", reason=redact_paths(str(exc))[:200])
         ) from exc
     written: list[Path] = []
     total = 0
@@ -136,7 +156,12 @@ def extract_zip(source: str | Path | IO[bytes], dest: Path, limits: ArchiveLimit
             rel = _safe_member_name(info.filename)
             target = (root / Path(*rel.parts)).resolve()
             if root not in target.parents:
-                raise InvalidInput(f"archive member {info.filename!r} points outside the archive")
+                raise InvalidInput(
+                    en(
+                        "archive member {name} points outside the archive",
+                        name=repr(info.filename),
+                    )
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             size = 0
             try:
@@ -146,21 +171,31 @@ def extract_zip(source: str | Path | IO[bytes], dest: Path, limits: ArchiveLimit
                         total += len(chunk)
                         if size > info.file_size:
                             raise TooLarge(
-                                f"archive member {info.filename!r} unpacks to more than the "
-                                f"{info.file_size:,} bytes its directory declares"
+                                en(
+                                    "archive member {name} unpacks to more than the {size} "
+                                    "bytes its directory declares",
+                                    name=repr(info.filename),
+                                    size=number(info.file_size),
+                                )
                             )
                         if total > limits.max_uncompressed_bytes:
                             raise TooLarge(
-                                "the archive unpacks to more than "
-                                f"{limits.max_uncompressed_bytes:,} bytes"
+                                en(
+                                    "the archive unpacks to more than {most} bytes",
+                                    most=number(limits.max_uncompressed_bytes),
+                                )
                             )
                         if (
                             size > limits.ratio_floor_bytes
                             and size / max(info.compress_size, 1) > limits.max_compression_ratio
                         ):
                             raise TooLarge(
-                                f"archive member {info.filename!r} expands more than "
-                                f"{limits.max_compression_ratio:,.0f}:1: refused as a zip bomb"
+                                en(
+                                    "archive member {name} expands more than {most}:1: "
+                                    "refused as a zip bomb",
+                                    name=repr(info.filename),
+                                    most=number(round(limits.max_compression_ratio)),
+                                )
                             )
                         out.write(chunk)
             except (
@@ -173,7 +208,11 @@ def extract_zip(source: str | Path | IO[bytes], dest: Path, limits: ArchiveLimit
             ) as exc:
                 why = redact_paths(str(exc), {str(root): "the archive"})[:200]
                 raise UnreadableFile(
-                    f"archive member {info.filename!r} is damaged or truncated ({why})"
+                    en(
+                        "archive member {name} is damaged or truncated ({reason})",
+                        name=repr(info.filename),
+                        reason=why,
+                    )
                 ) from exc
             written.append(target)
     return written

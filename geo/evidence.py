@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from geo.errors import InvalidInput, TooLarge, UnreadableFile
 from geo.lazy import lazy_module
+from geo.messages import en
 
 if TYPE_CHECKING:
     import pikepdf
@@ -117,14 +118,22 @@ def _open_image(data: bytes, name: str) -> Image.Image:
             im = Image.open(io.BytesIO(data))
             if im.width * im.height > MAX_PIXELS:
                 raise TooLarge(
-                    f"{name} has {im.width}×{im.height} pixels; photos may have at most "
-                    f"{MAX_PIXELS // 1_000_000} megapixels"
+                    en(
+                        "{name} has {width}×{height} pixels; photos may have at most {most} "
+                        "megapixels",
+                        name=name,
+                        width=im.width,
+                        height=im.height,
+                        most=MAX_PIXELS // 1_000_000,
+                    )
                 )
             im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TooLarge(f"{name} has too many pixels to be a photo") from None
+        raise TooLarge(en("{name} has too many pixels to be a photo", name=name)) from None
     except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableFile(f"{name} is damaged or not a complete image: {exc}") from None
+        raise UnreadableFile(
+            en("{name} is damaged or not a complete image: {reason}", name=name, reason=str(exc))
+        ) from None
     return im
 
 
@@ -393,16 +402,25 @@ def clean_pdf(data: bytes, name: str = "the file") -> bytes:
             )
     except _DamagedImage:
         raise UnreadableFile(
-            f"{name} holds a damaged JPEG image, so its metadata cannot be removed; save or "
-            "print the document to PDF again and send that"
+            en(
+                "{name} holds a damaged JPEG image, so its metadata cannot be removed; save or "
+                "print the document to PDF again and send that",
+                name=name,
+            )
         ) from None
     except pikepdf.PasswordError:
         raise InvalidInput(
-            f"{name} is protected with a password; save it without the password and send it again"
+            en(
+                "{name} is protected with a password; save it without the password and send it "
+                "again",
+                name=name,
+            )
         ) from None
     except (pikepdf.PdfError, RuntimeError, ValueError, TypeError, KeyError) as exc:
         detail = str(exc).split(": ", 1)[-1][:200]  # qpdf names the temporary file first
-        raise UnreadableFile(f"{name} is a damaged PDF document: {detail}") from None
+        raise UnreadableFile(
+            en("{name} is a damaged PDF document: {reason}", name=name, reason=detail)
+        ) from None
     return out.getvalue()
 
 
@@ -414,7 +432,7 @@ def clean_pdf(data: bytes, name: str = "the file") -> bytes:
 def check_evidence(
     data: bytes,
     *,
-    name: str = "the file",
+    name: str = en("the file"),
     max_photo_bytes: int,
     max_pdf_bytes: int,
     keep_location: bool = False,
@@ -438,22 +456,27 @@ def check_evidence(
     InvalidInput, UnreadableFile, TooLarge
     """
     if not data:
-        raise UnreadableFile(f"{name} is empty")
+        raise UnreadableFile(en("{name} is empty", name=name))
     media_type = sniff_media_type(data)
     if media_type is None:
         raise InvalidInput(
-            f"{name} is not a JPEG or PNG photo or a PDF document (judged by its content, "
-            "not its name)"
+            en(
+                "{name} is not a JPEG or PNG photo or a PDF document (judged by its content, "
+                "not its name)",
+                name=name,
+            )
         )
     limit = max_pdf_bytes if media_type == PDF else max_photo_bytes
     if len(data) > limit:
-        kind = "PDF documents" if media_type == PDF else "photos"
+        sizes = {"name": name, "size": f"{len(data) / 1e6:.1f}", "most": f"{limit / 1e6:.1f}"}
         raise TooLarge(
-            f"{name} is {len(data) / 1e6:.1f} MB; {kind} may be at most {limit / 1e6:.1f} MB"
+            en("{name} is {size} MB; PDF documents may be at most {most} MB", **sizes)
+            if media_type == PDF
+            else en("{name} is {size} MB; photos may be at most {most} MB", **sizes)
         )
     if media_type == PDF:
         if b"%%EOF" not in data[-2048:]:
-            raise UnreadableFile(f"{name} is not a complete PDF document")
+            raise UnreadableFile(en("{name} is not a complete PDF document", name=name))
         clean = clean_pdf(data, name)
         return Evidence(clean, PDF, hashlib.sha256(clean).hexdigest())
     im = _open_image(data, name)

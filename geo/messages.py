@@ -18,6 +18,7 @@ is itself a message is translated with it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -47,3 +48,10 @@ def number(n: int | float) -> str:
     """``n`` with thousands separated by commas, as the English messages write it (a value for
     :func:`en`: an f-string in its call would be skipped, with a warning, by the extraction)."""
     return f"{n:,}"
+
+
+def joined(parts: Sequence[str], sep: str = "; ") -> Message:
+    """``parts`` one after the other, separated by ``sep``, as one message whose parts are
+    each translated where they are messages (several problems reported together)."""
+    names = [f"part{i}" for i in range(len(parts))]
+    return Message(sep.join("{" + n + "}" for n in names), dict(zip(names, parts, strict=True)))

@@ -35,6 +35,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import REGION_BOUNDS, geodesic_area_m2
 from geo.errors import InvalidGeometry, InvalidInput, OutsideRegion, TooLarge
 from geo.lazy import lazy_module
+from geo.messages import en, number
 from geo.uploads import UploadLimits
 
 if TYPE_CHECKING:
@@ -55,10 +56,18 @@ _REGION = box(*REGION_BOUNDS)
 def _check_changes(changes: pd.DataFrame) -> pd.DataFrame:
     missing = {"threat_id", "status", "changed_on"} - set(changes.columns)
     if missing:
-        raise InvalidInput(f"status changes need the columns {sorted(missing)}")
+        raise InvalidInput(
+            en("status changes need the columns {columns}", columns=str(sorted(missing)))
+        )
     unknown = set(changes["status"]) - set(STATUSES)
     if unknown:
-        raise InvalidInput(f"unknown threat statuses {sorted(unknown)}; use one of {STATUSES}")
+        raise InvalidInput(
+            en(
+                "unknown threat statuses {statuses}; use one of {known}",
+                statuses=str(sorted(unknown)),
+                known=str(STATUSES),
+            )
+        )
     out = changes.copy()
     out["changed_on"] = pd.to_datetime(out["changed_on"]).dt.date
     return out.sort_values(["threat_id", "changed_on"], kind="stable")
@@ -142,9 +151,11 @@ def _from_geojson(text: str) -> BaseGeometry:
     try:
         obj = json.loads(text)
     except ValueError as exc:
-        raise InvalidGeometry(f"the geometry is not valid GeoJSON: {exc}") from None
+        raise InvalidGeometry(
+            en("the geometry is not valid GeoJSON: {reason}", reason=str(exc))
+        ) from None
     if not isinstance(obj, dict):
-        raise InvalidGeometry("the geometry must be a GeoJSON object")
+        raise InvalidGeometry(en("the geometry must be a GeoJSON object"))
     if obj.get("type") == "FeatureCollection":
         geoms = [f.get("geometry") for f in obj.get("features") or [] if isinstance(f, dict)]
     elif obj.get("type") == "Feature":
@@ -153,11 +164,13 @@ def _from_geojson(text: str) -> BaseGeometry:
         geoms = [obj]
     geoms = [g for g in geoms if g]
     if not geoms:
-        raise InvalidGeometry("no geometry was drawn or found in the file")
+        raise InvalidGeometry(en("no geometry was drawn or found in the file"))
     try:
         parts = [shape(g) for g in geoms]
     except Exception as exc:  # shapely raises several types for malformed GeoJSON
-        raise InvalidGeometry(f"the geometry cannot be read: {exc}") from None
+        raise InvalidGeometry(
+            en("the geometry cannot be read: {reason}", reason=str(exc))
+        ) from None
     return shapely.union_all(parts) if len(parts) > 1 else parts[0]
 
 
@@ -176,11 +189,11 @@ def _from_file(data: bytes, filename: str, limits: UploadLimits | None) -> BaseG
         upload = read_upload(path, limits or UploadLimits(), filename=name)
     gdf = upload.gdf
     if gdf.empty:
-        raise InvalidGeometry(f"{name} holds no features")
+        raise InvalidGeometry(en("{name} holds no features", name=name))
     gdf = to_storage(gdf, what=name)
     geoms = [g for g in gdf.geometry if g is not None and not g.is_empty]
     if not geoms:
-        raise InvalidGeometry(f"{name} holds no geometry")
+        raise InvalidGeometry(en("{name} holds no geometry", name=name))
     return shapely.union_all(geoms) if len(geoms) > 1 else geoms[0]
 
 
@@ -218,34 +231,46 @@ def read_footprint(
     elif geojson and geojson.strip():
         geom = _from_geojson(geojson)
     else:
-        raise InvalidGeometry("draw the threat on the map or upload a GeoJSON or KML file")
+        raise InvalidGeometry(en("draw the threat on the map or upload a GeoJSON or KML file"))
     return check_footprint(geom)
 
 
 def check_footprint(geom: BaseGeometry) -> BaseGeometry:
     """Validate a footprint: repaired if invalid, 2-D, not empty, inside the region."""
     if geom is None or geom.is_empty:
-        raise InvalidGeometry("the geometry is empty")
+        raise InvalidGeometry(en("the geometry is empty"))
     if shapely.get_num_coordinates(geom) > MAX_FOOTPRINT_VERTICES:
-        raise TooLarge(f"the geometry has more than {MAX_FOOTPRINT_VERTICES:,} vertices")
+        raise TooLarge(
+            en("the geometry has more than {n} vertices", n=number(MAX_FOOTPRINT_VERTICES))
+        )
     geom = shapely.force_2d(geom)
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
-        raise InvalidGeometry("the geometry has coordinates that are not numbers")
+        raise InvalidGeometry(en("the geometry has coordinates that are not numbers"))
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
         if geom.geom_type == "GeometryCollection":
             polys = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
             geom = shapely.union_all(polys) if polys else geom
     if geom.is_empty:
-        raise InvalidGeometry("the geometry is empty after repair")
+        raise InvalidGeometry(en("the geometry is empty after repair"))
     if not _REGION.contains(geom):
         w, s, e, n = REGION_BOUNDS
         minx, miny, maxx, maxy = geom.bounds
         raise OutsideRegion(
-            f"the geometry (lon {minx:.3f}..{maxx:.3f}, lat {miny:.3f}..{maxy:.3f}) is not "
-            f"inside the region Irbis covers (lon {w:g}..{e:g} E, lat {s:g}..{n:g} N); "
-            "check that the coordinates are longitude, latitude in degrees"
+            en(
+                "the geometry (lon {minx}..{maxx}, lat {miny}..{maxy}) is not inside the region "
+                "Irbis covers (lon {w}..{e} E, lat {s}..{n} N); check that the coordinates are "
+                "longitude, latitude in degrees",
+                minx=format(minx, ".3f"),
+                maxx=format(maxx, ".3f"),
+                miny=format(miny, ".3f"),
+                maxy=format(maxy, ".3f"),
+                w=format(w, "g"),
+                e=format(e, "g"),
+                s=format(s, "g"),
+                n=format(n, "g"),
+            )
         )
     return geom
 

@@ -20,6 +20,7 @@ from api.auth.principal import Principal, Role
 from api.auth.tokens import API_TOKEN_PREFIX, new_token, token_hash
 from api.db.models import ApiToken, Grant, User, UserSession, user_grants, user_roles
 from geo.errors import Conflict, InvalidInput, NotFound
+from geo.messages import en
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 SESSION_TTL = dt.timedelta(days=14)
@@ -42,14 +43,16 @@ def parse_roles(roles: Iterable[str]) -> frozenset[Role]:
             out.add(Role(name))
         except ValueError:
             valid = ", ".join(r.value for r in Role)
-            raise InvalidInput(f"unknown role {name!r}; roles are: {valid}") from None
+            raise InvalidInput(
+                en("unknown role {name}; roles are: {roles}", name=repr(name), roles=valid)
+            ) from None
     return frozenset(out)
 
 
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        raise NotFound(f"no user named {username!r}")
+        raise NotFound(en("no user named {name}", name=repr(username)))
     return user
 
 
@@ -67,15 +70,19 @@ def create_user(
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise InvalidInput(
-            "a username is 2 to 63 characters: lower-case letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            en(
+                "a username is 2 to 63 characters: lower-case letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
         )
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"a user named {username!r} exists already")
+        raise Conflict(en("a user named {name} exists already", name=repr(username)))
     if email and session.scalar(
         select(User.id).where(func.lower(User.email) == email.strip().lower())
     ):
-        raise Conflict(f"a user with the e-mail address {email!r} exists already")
+        raise Conflict(
+            en("a user with the e-mail address {email} exists already", email=repr(email))
+        )
     user = User(
         username=username,
         display_name=(display_name or username).strip(),
@@ -95,7 +102,7 @@ def set_roles(session: Session, user: User, roles: Iterable[str]) -> frozenset[R
     """Replace the roles of ``user``."""
     wanted = parse_roles(roles)
     if not wanted:
-        raise InvalidInput("name at least one role")
+        raise InvalidInput(en("name at least one role"))
     changed_in(session)
     current = {
         Role(r)
@@ -116,7 +123,7 @@ def set_roles(session: Session, user: User, roles: Iterable[str]) -> frozenset[R
 def grant_id_for(session: Session, code: str) -> int:
     gid = session.scalar(select(Grant.id).where(Grant.code == code.strip()))
     if gid is None:
-        raise NotFound(f"no grant with code {code!r}")
+        raise NotFound(en("no grant with code {code}", code=repr(code)))
     return gid
 
 
@@ -219,7 +226,7 @@ def create_api_token(session: Session, user: User, name: str) -> NewToken:
     name = name.strip()
     if not name or len(name) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise InvalidInput(
-            "name the token (1 to 100 printable characters), e.g. 'QGIS on my laptop'"
+            en("name the token (1 to 100 printable characters), e.g. 'QGIS on my laptop'")
         )
     raw = new_token(API_TOKEN_PREFIX)
     row = ApiToken(user_id=user.id, name=name, prefix=raw[:10], token_hash=token_hash(raw))
@@ -240,7 +247,7 @@ def revoke_api_token(session: Session, user_id: int, token_id: int) -> ApiToken:
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
     )
     if row is None:
-        raise NotFound(f"no token {token_id} of yours")
+        raise NotFound(en("no token {id} of yours", id=token_id))
     if row.revoked_at is None:
         changed_in(session)
         row.revoked_at = _now()

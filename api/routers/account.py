@@ -18,7 +18,9 @@ from api.auth.principal import PrincipalDep
 from api.db.engine import transaction
 from api.db.models import Grant
 from api.deps import EngineDep, SettingsDep
+from api.i18n import translate
 from api.templating import render
+from geo.messages import Message, en
 
 router = APIRouter(tags=["account"])
 TokenId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Token id")]
@@ -167,20 +169,21 @@ def change_password(
     revoked; log in again with the new password."""
     if principal.is_anonymous:
         return _login_redirect(request)
-    problem = None
+    problem: Message | None = None
     if new != again:
-        problem = "The two new passwords differ."
+        problem = en("The two new passwords differ.")
     elif len(new) < MIN_LENGTH:
-        problem = f"A password needs at least {MIN_LENGTH} characters."
+        problem = en("A password needs at least {count} characters.", count=MIN_LENGTH)
     else:
         with transaction(engine, actor=principal.username) as session:
             user = accounts.authenticate(session, principal.username or "", current)
             if user is None:
-                problem = "The current password is wrong."
+                problem = en("The current password is wrong.")
             else:
                 accounts.set_password(session, user, new)
     if problem:
-        return _account_page(request, principal, engine, status_code=400, password_error=problem)
+        said = translate(problem)  # in the reader's language
+        return _account_page(request, principal, engine, status_code=400, password_error=said)
     response = RedirectResponse("/login?next=/account/tokens", status_code=303)
     response.headers.append(
         "set-cookie",

@@ -21,7 +21,7 @@ from api import ogc
 from api.auth.principal import PrincipalDep
 from api.db.models import GrantStatus
 from api.deps import EngineDep, ReaderDep, SettingsDep
-from api.i18n import _l, current_locale
+from api.i18n import _l, current_locale, translate
 from api.routers.threats import _print_pdf as print_pdf
 from api.services import grants as gs
 from api.settings import REPO_ROOT
@@ -29,6 +29,7 @@ from api.templating import map_tools, render
 from geo.crs import REGION_BOUNDS
 from geo.errors import InvalidInput, TooLarge
 from geo.lazy import lazy_module
+from geo.messages import en
 from geo.text import xml_safe
 from layers.registry import get_layer
 
@@ -113,15 +114,17 @@ async def import_grants(
     gs.require_manager(principal)
     limit = settings.uploads.max_bytes
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise InvalidInput("send the grant list as multipart/form-data, in a field named 'file'")
+        raise InvalidInput(
+            en("send the grant list as multipart/form-data, in a field named 'file'")
+        )
     async with request.form(max_files=1, max_fields=5) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput("the form has no file: send it in a field named 'file'")
+            raise InvalidInput(en("the form has no file: send it in a field named 'file'"))
         data = await upload.read(limit + 1)
         name = (upload.filename or "grants.csv")[-200:]
     if len(data) > limit:
-        raise TooLarge(f"the grant list is larger than {limit:,} bytes")
+        raise TooLarge(en("the grant list is larger than {limit} bytes", limit=f"{limit:,}"))
     report = await run_in_threadpool(
         gs.import_grants, engine, principal, data, name, dry_run=dry_run
     )
@@ -365,7 +368,7 @@ async def new_grant_submit(
     except ValidationError as e:
         return _form_error(request, None, values, _errors(e))
     except InvalidInput as e:
-        return _form_error(request, None, values, str(e))
+        return _form_error(request, None, values, translate(e.message))
     return RedirectResponse(body["url"], status_code=303)
 
 
@@ -413,7 +416,7 @@ async def edit_grant_submit(
     except ValidationError as e:
         return _form_error(request, grant, {**grant, **values}, _errors(e))
     except InvalidInput as e:
-        return _form_error(request, grant, {**grant, **values}, str(e))
+        return _form_error(request, grant, {**grant, **values}, translate(e.message))
     return RedirectResponse(body["url"], status_code=303)
 
 

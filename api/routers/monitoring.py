@@ -16,13 +16,14 @@ from api.auth.principal import ANONYMOUS, Principal, PrincipalDep
 from api.db.models import MonitoringState
 from api.deps import ReaderDep, SessionDep, SettingsDep
 from api.evidence_uploads import checked_evidence
-from api.i18n import _
+from api.i18n import _, translate
 from api.services import monitoring as ms
 from api.services.sites import get_grant
 from api.settings import Settings
 from api.templating import render
 from geo.errors import Conflict, InvalidInput, TooLarge
 from geo.evidence import Evidence
+from geo.messages import en
 from layers import monitoring as lm
 
 router = APIRouter(tags=["monitoring"])
@@ -61,7 +62,7 @@ async def _evidence(settings: Settings, files: list[UploadFile] | None) -> list[
     kept: a monitoring photo may show where a sensitive species was seen."""
     chosen = [f for f in (files or []) if f.filename]
     if len(chosen) > ms.MAX_EVIDENCE_FILES:
-        raise InvalidInput(f"at most {ms.MAX_EVIDENCE_FILES} evidence files per record")
+        raise InvalidInput(en("at most {n} evidence files per record", n=ms.MAX_EVIDENCE_FILES))
     return await checked_evidence(chosen, settings, keep_location=False)
 
 
@@ -163,7 +164,12 @@ async def submit_csv(
     ms.require_submitter(principal, grant)
     raw = await file.read(settings.uploads.max_bytes + 1)
     if len(raw) > settings.uploads.max_bytes:
-        raise TooLarge(f"the file is larger than {settings.uploads.max_bytes / 1e6:.0f} MB")
+        raise TooLarge(
+            en(
+                "the file is larger than {mb} MB",
+                mb=format(settings.uploads.max_bytes / 1e6, ".0f"),
+            )
+        )
     report = await run_in_threadpool(
         ms.submit_csv, session, settings, principal, code, raw, dry_run=dry_run
     )
@@ -407,7 +413,7 @@ async def submit_form(
             request,
             session,
             grant,
-            error=exc.message,
+            error=translate(exc.message),
             values=vars(data),
             status_code=400 if isinstance(exc, InvalidInput) else 409,
         )
@@ -442,12 +448,12 @@ def _upload_page(
 ) -> HTMLResponse:
     if report is not None:  # what the check says, in the reader's language
         report = ms.BatchReport(
-            rows=[r | {"message": ms.say(r["message"], _)} for r in report.rows],
+            rows=[r | {"message": translate(r["message"])} for r in report.rows],
             stored=report.stored,
-            error=None if report.error is None else ms.say(report.error, _),
+            error=None if report.error is None else translate(report.error),
         )
     if error is not None:
-        error = ms.say(error, _)
+        error = translate(error)
     return render(
         request,
         "monitoring_upload.html",
@@ -616,7 +622,13 @@ def correction_page(
     record = ms.visible_record(session, principal, record_id)
     ms.require_submitter(principal, record.site.grant)
     if not ms.correctable(principal, record):
-        raise Conflict(f"record {record_id} is {record.state}: only a returned record is corrected")
+        raise Conflict(
+            en(
+                "record {record} is {state}: only a returned record is corrected",
+                record=record_id,
+                state=ms.state_word(record.state),
+            )
+        )
     values = _correction_values(request, session, record)
     return _form(request, session, record.site.grant, error=None, values=values, record=record)
 
@@ -652,7 +664,7 @@ async def correction_submit(
             request,
             session,
             grant,
-            error=exc.message,
+            error=translate(exc.message),
             values=vars(data),
             status_code=400 if isinstance(exc, InvalidInput) else 409,
             record=session.get(type(record), record_id),

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
-from api.i18n import _, _l
+from api.i18n import _, _l, translate
 from api.services import prioritisation as prio
 from api.templating import map_tools, render, request_locale
 from geo.errors import (
@@ -34,6 +34,7 @@ from geo.errors import (
     Unauthenticated,
 )
 from geo.lazy import lazy_module
+from geo.messages import Message, en
 from layers.registry import get_layer, layer_ids
 
 if TYPE_CHECKING:
@@ -83,9 +84,9 @@ ERROR_TEXT: dict[str, Any] = {
 
 def _require_analyst(principal: Principal) -> str:
     if principal.is_anonymous:
-        raise Unauthenticated("log in as an analyst or administrator to run a prioritisation")
+        raise Unauthenticated(en("log in as an analyst or administrator to run a prioritisation"))
     if not principal.has(Role.analyst, Role.admin):
-        raise Forbidden("only analysts and administrators may run a prioritisation")
+        raise Forbidden(en("only analysts and administrators may run a prioritisation"))
     return principal.username or f"user:{principal.user_id}"
 
 
@@ -102,7 +103,12 @@ def _runner(request: Request) -> prio.Runner:
 def error_text(error: dict[str, Any] | None) -> str | None:
     """A run's error message in the language of the request."""
     message = (error or {}).get("message")
-    return None if message is None else str(ERROR_TEXT.get(message, message))
+    if message is None:
+        return None
+    if message in ERROR_TEXT:
+        return str(ERROR_TEXT[message])
+    # the stored English, in the reader's language where the catalogs know it
+    return translate(message) if message else ""
 
 
 def place_words() -> prio.PlaceWords:
@@ -158,6 +164,9 @@ def _message(field: str, err: Any) -> str:
         return _("At most %(limit)s.") % {"limit": ctx.get("le")}
     if kind in {"greater_than_equal", "greater_than"}:
         return _("At least %(limit)s.") % {"limit": ctx.get("ge", ctx.get("gt"))}
+    said = ctx.get("error")
+    if isinstance(said, ValueError) and said.args and isinstance(said.args[0], Message):
+        return translate(said.args[0])  # a validator's own complaint (geo.messages.en)
     return str(err["msg"]).removeprefix("Value error, ")
 
 
@@ -261,7 +270,7 @@ async def new_grid_submit(
         try:
             values = _grid_values(form)
         except InvalidInput as exc:
-            values, errors = {}, {_field_of(exc): exc.message}
+            values, errors = {}, {_field_of(exc): translate(exc.message)}
             return await run_in_threadpool(_grid_form, request, session, values, errors)
     try:
         params = prio.GridParams.model_validate(values)
@@ -271,7 +280,8 @@ async def new_grid_submit(
         return await run_in_threadpool(_grid_form, request, session, values, errors)
     except (InvalidInput, Conflict) as exc:
         field = _field_of(exc)
-        return await run_in_threadpool(_grid_form, request, session, values, {field: exc.message})
+        errors = {field: translate(exc.message)}
+        return await run_in_threadpool(_grid_form, request, session, values, errors)
     _runner(request).submit(
         "grid",
         grid_id,
@@ -375,7 +385,7 @@ async def new_scenario_submit(
             field = _field_of(exc)
             values = {k: form.get(k) for k in SCENARIO_FIELDS if k in form}
             return await run_in_threadpool(
-                _scenario_form, request, session, values, {field: exc.message}
+                _scenario_form, request, session, values, {field: translate(exc.message)}
             )
     try:
         params = prio.ScenarioParams.model_validate(values)
@@ -386,7 +396,7 @@ async def new_scenario_submit(
     except (InvalidInput, NotFound) as exc:
         field = _field_of(exc)
         return await run_in_threadpool(
-            _scenario_form, request, session, values, {field: exc.message}
+            _scenario_form, request, session, values, {field: translate(exc.message)}
         )
     _runner(request).submit(
         "scenario", sid, lambda: prio.solve_in_background(engine, sid, params, actor=actor)
@@ -638,7 +648,13 @@ async def scenario_map(
     def read() -> tuple[Any, Any, Any, Any]:
         sc = prio.get_scenario(session, scenario_id)
         if sc.status != "solved":
-            raise NotFound(f"scenario {scenario_id} is {sc.status}: it has no plan to map")
+            raise NotFound(
+                en(
+                    "scenario {id} is {status}: it has no plan to map",
+                    id=scenario_id,
+                    status=sc.status,
+                )
+            )
         units = prio.scenario_units_geojson(session, scenario_id, selected_only=False)
         places = prio.unit_places(session, scenario_id)
         return sc, units, places, prio.get_grid(session, sc.grid_id).parameters
@@ -647,7 +663,7 @@ async def scenario_map(
     names = _unit_names(units, places, lang)
     focus = next((f for f in units["features"] if f["id"] == unit), None)
     if unit is not None and focus is None:
-        raise NotFound(f"scenario {scenario_id} has no unit {unit}")
+        raise NotFound(en("scenario {id} has no unit {unit}", id=scenario_id, unit=unit))
     bounds = await run_in_threadpool(prio.grid_bounds, session, sc.grid_id)
     known = set(layer_ids())
     context = [get_layer(i) for i in MAP_CONTEXT if i in known]

@@ -21,13 +21,14 @@ from api.db.models import ReportState, ThreatKind, ThreatStatus
 from api.deps import ReaderDep, SessionDep, SettingsDep
 from api.errors import in_english
 from api.evidence_uploads import checked_evidence, read_capped
-from api.i18n import _l, gettext
+from api.i18n import translate
 from api.services import threat_reports as tr
 from api.settings import Settings
 from api.templating import map_tools, render
 from geo.coordinates import EXAMPLES, parse_coordinates
 from geo.errors import InvalidInput, IrbisError, TooLarge
 from geo.lazy import lazy_module
+from geo.messages import Message, en
 from geo.threats import read_footprint
 from geo.uploads import limits_from
 
@@ -48,7 +49,9 @@ def _date(value: str | None, what: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(f"the {what} {value!r} is not a date (YYYY-MM-DD)") from None
+        raise InvalidInput(
+            en("the {what} {value} is not a date (YYYY-MM-DD)", what=what, value=repr(value))
+        ) from None
 
 
 #: Words in the service's messages that say which field they are about.
@@ -65,6 +68,11 @@ _FIELD_WORDS = (
 )
 
 
+def _said(text: str) -> str:
+    """``text`` in the reader's language where it is a message (a name stays as it is)."""
+    return translate(text) if isinstance(text, Message) else text
+
+
 def _field_of(message: str) -> str:
     for word, field in _FIELD_WORDS:
         if word in message:
@@ -73,12 +81,17 @@ def _field_of(message: str) -> str:
 
 
 def raise_fields(problems: dict[str, object]) -> NoReturn:
-    """Refuse the form with every field's problem: English in the message and
-    ``details.fields``, the language of the request in ``details.messages``."""
+    """Refuse the form with every field's problem: English in the message (which the error
+    handler also gives in the language of the request) and ``details.fields``, the language of
+    the request in ``details.messages``."""
     english = {k: in_english(v) for k, v in problems.items()}
+    parts = {
+        f"p{i}": v if isinstance(v, Message) else english[k]
+        for i, (k, v) in enumerate(problems.items())
+    }
     raise InvalidInput(
-        "; ".join(english.values()),
-        details={"fields": english, "messages": {k: gettext(str(v)) for k, v in problems.items()}},
+        Message("; ".join(f"{{{p}}}" for p in parts), parts),
+        details={"fields": english, "messages": {k: translate(v) for k, v in problems.items()}},
     )
 
 
@@ -191,7 +204,7 @@ async def submit(
         or threat_id is not None
     )
     if not given:
-        problems["geometry"] = _l(
+        problems["geometry"] = en(
             "draw the threat on the map, type its coordinates or upload its footprint: "
             "nothing shows where it is"
         )
@@ -216,7 +229,7 @@ async def submit(
     if given and "coordinates" not in problems:
         geom = await _located(settings, session, footprint, geometry, point, threat_id, problems)
     if problems or data is None or geom is None:
-        raise_fields(problems or {"form": _l("the report could not be read")})
+        raise_fields(problems or {"form": en("the report could not be read")})
     checked = await _checked_evidence(evidence or [], settings, keep_location=data.keep_location)
 
     def store() -> dict[str, object]:
@@ -266,17 +279,17 @@ def _field_problems(
     problems: dict[str, object] = {}
     days: dict[str, dt.date | None] = {}
     for name, value, what in (
-        ("status_on", status_on, "status date"),
-        ("observed_on", observed_on, "observation date"),
+        ("status_on", status_on, en("status date")),
+        ("observed_on", observed_on, en("observation date")),
     ):
         try:
             days[name] = _date(value, what)
         except InvalidInput as exc:
             problems[name], days[name] = exc.message, None
     if not title.strip():
-        problems["title"] = _l("the title is empty: give the threat a short name")
+        problems["title"] = en("the title is empty: give the threat a short name")
     if not description.strip():
-        problems["description"] = _l("the description is empty: say what the threat is and why")
+        problems["description"] = en("the description is empty: say what the threat is and why")
     point = None
     if coordinates and coordinates.strip():
         try:
@@ -293,7 +306,9 @@ async def _checked_evidence(
     """Every evidence file within its limits, then decoded and stripped of its metadata."""
     files = [f for f in evidence if f.filename]
     if len(files) > tr.MAX_EVIDENCE_FILES:
-        raise_fields({"evidence": f"at most {tr.MAX_EVIDENCE_FILES} evidence files per report"})
+        raise_fields(
+            {"evidence": en("at most {n} evidence files per report", n=tr.MAX_EVIDENCE_FILES)}
+        )
     return await checked_evidence(files, settings, keep_location=keep_location)
 
 
@@ -337,7 +352,7 @@ def list_reports(
         "reports_list.html",
         reports=reports,
         moderator=tr.is_moderator(principal),
-        label=lambda r: tr.reporter_label(principal, r),
+        label=lambda r: _said(tr.reporter_label(principal, r)),
     )
 
 
@@ -360,7 +375,7 @@ def report_page(
         request,
         "report_detail.html",
         r=report,
-        reporter=tr.reporter_label(principal, report),
+        reporter=_said(tr.reporter_label(principal, report)),
         moderator=moderator,
         allowed=sorted(tr.TRANSITIONS[report.state]) if moderator else [],
         events=report.events,

@@ -28,6 +28,7 @@ from api.i18n import current_locale
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.templating import map_tools, render, templates
 from geo.lazy import lazy_module
+from geo.messages import en
 from geo.text import xml_safe
 from layers.sql import versions
 
@@ -259,7 +260,7 @@ async def _print_pdf(html: str) -> bytes:
 
     executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
     if not executable:
-        raise HTTPException(503, "PDF export needs Chromium (Debian package 'chromium')")
+        raise HTTPException(503, en("PDF export needs Chromium (Debian package 'chromium')"))
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
@@ -341,7 +342,7 @@ class PdfRenderer:
         if len(self.pending) >= self.limit:
             raise HTTPException(
                 503,
-                "Dossier PDFs are being rendered for others: try again in a minute.",
+                en("Dossier PDFs are being rendered for others: try again in a minute."),
                 headers={"Retry-After": "30"},
             )
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()

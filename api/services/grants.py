@@ -38,6 +38,7 @@ from api.db.engine import transaction
 from api.db.models import AuditLog, Grant, GrantStatus, Species
 from geo import labels as lb
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from geo.messages import en
 from geo.text import printable, printable_lines, xml_safe
 from layers import grants as lg
 from layers import history
@@ -158,26 +159,31 @@ class GrantCreate(GrantPatch):
 def require_manager(principal: Principal) -> None:
     """Administrators and analysts register, edit, close and import grants."""
     if principal.is_anonymous:
-        raise Unauthenticated("log in, or send 'Authorization: Bearer <token>'")
+        raise Unauthenticated(en("log in, or send 'Authorization: Bearer <token>'"))
     if not principal.has(Role.admin, Role.analyst):
-        raise Forbidden("only administrators and analysts register and close grants")
+        raise Forbidden(en("only administrators and analysts register and close grants"))
 
 
 def check_may_edit(principal: Principal, grant_id: int, fields: set[str]) -> None:
     if principal.is_anonymous:
-        raise Unauthenticated("log in, or send 'Authorization: Bearer <token>'")
+        raise Unauthenticated(en("log in, or send 'Authorization: Bearer <token>'"))
     if principal.has(Role.admin, Role.analyst):
         return
     if not (principal.has(Role.grantee) and grant_id in principal.grant_ids):
-        raise Forbidden("only administrators, analysts and the grant's grantees edit a grant")
+        raise Forbidden(en("only administrators, analysts and the grant's grantees edit a grant"))
     money = sorted(fields & MONEY_FIELDS)
     if money:
-        raise Forbidden(f"a grantee may not change the money of a grant ({', '.join(money)})")
+        raise Forbidden(
+            en("a grantee may not change the money of a grant ({fields})", fields=", ".join(money))
+        )
     other = sorted(fields - NARRATIVE_FIELDS)
     if other:
         raise Forbidden(
-            f"a grantee may change only {', '.join(sorted(NARRATIVE_FIELDS))}; "
-            f"not {', '.join(other)}"
+            en(
+                "a grantee may change only {allowed}; not {fields}",
+                allowed=", ".join(sorted(NARRATIVE_FIELDS)),
+                fields=", ".join(other),
+            )
         )
 
 
@@ -201,7 +207,7 @@ def _load(session: Session, code: str) -> Grant:
         select(Grant).options(selectinload(Grant.species)).where(Grant.code == code)
     )
     if grant is None:
-        raise NotFound(f"there is no grant {code!r}; see /grants for the list")
+        raise NotFound(en("there is no grant {code}; see /grants for the list", code=repr(code)))
     return grant
 
 
@@ -243,7 +249,7 @@ def grant_id(engine: Engine, code: str) -> int:
     with Session(engine) as session:
         gid = session.scalar(select(Grant.id).where(Grant.code == code))
     if gid is None:
-        raise NotFound(f"there is no grant {code!r}; see /grants for the list")
+        raise NotFound(en("there is no grant {code}; see /grants for the list", code=repr(code)))
     return gid
 
 
@@ -273,8 +279,10 @@ def grant_history(engine: Engine, principal: Principal, code: str) -> list[dict[
         grant = _load(session, code)
         if not may_edit_any(principal, grant.id):
             if principal.is_anonymous:
-                raise Unauthenticated("log in to see the history of a grant")
-            raise Forbidden("only administrators, analysts and its grantees see a grant's history")
+                raise Unauthenticated(en("log in to see the history of a grant"))
+            raise Forbidden(
+                en("only administrators, analysts and its grantees see a grant's history")
+            )
         rows = history_rows(session, grant.id)
         ids = {_species_id(r) for r in rows if r.table_name == "grant_species"}
         names = {
@@ -379,7 +387,13 @@ def _species(session: Session, names: list[str]) -> list[Species]:
     unknown = [n for n in wanted if n not in found]
     if unknown:
         known = ", ".join(sorted(session.scalars(select(Species.scientific_name))))
-        raise InvalidInput(f"unknown species {', '.join(unknown)}; the programme's are {known}")
+        raise InvalidInput(
+            en(
+                "unknown species {names}; the programme's are {known}",
+                names=", ".join(unknown),
+                known=known,
+            )
+        )
     return [found[n] for n in wanted]
 
 
@@ -387,12 +401,19 @@ def _check(grant: Grant) -> None:
     """Rules across fields, on the grant as it would be stored."""
     if grant.end_date < grant.start_date:
         raise InvalidInput(
-            f"the end date {grant.end_date} is before the start date {grant.start_date}"
+            en(
+                "the end date {end} is before the start date {start}",
+                end=str(grant.end_date),
+                start=str(grant.start_date),
+            )
         )
     if grant.currency != "USD" and (grant.rate is None or grant.rate_date is None):
         raise InvalidInput(
-            f"an amount in {grant.currency} needs the exchange rate (units of {grant.currency} "
-            "per USD) and its date"
+            en(
+                "an amount in {currency} needs the exchange rate (units of {currency} per USD) "
+                "and its date",
+                currency=grant.currency,
+            )
         )
     if grant.currency == "USD":
         grant.rate, grant.rate_date = None, None
@@ -405,7 +426,7 @@ def _apply(session: Session, grant: Grant, values: dict[str, Any]) -> bool:
         if value is None and name in LIST_COLUMNS - {"countries", "species"}:
             value = []
         elif value is None and name in REQUIRED_FIELDS:
-            raise InvalidInput(f"{name} cannot be empty")
+            raise InvalidInput(en("{name} cannot be empty", name=name))
         if name == "species":
             new = _species(session, value)
             if {s.id for s in new} != {s.id for s in grant.species}:
@@ -431,7 +452,9 @@ def create_grant(engine: Engine, principal: Principal, data: GrantCreate) -> dic
     require_manager(principal)
     with transaction(engine, actor=principal.username) as session:
         if session.scalar(select(Grant.id).where(Grant.code == data.code)) is not None:
-            raise InvalidInput(f"a grant {data.code!r} exists already; edit it instead")
+            raise InvalidInput(
+                en("a grant {code} exists already; edit it instead", code=repr(data.code))
+            )
         grant = Grant(code=data.code, source=SOURCE, method="observed", species=[])
         values = {k: getattr(data, k) for k in GrantCreate.model_fields if k != "code"}
         _apply(session, grant, values)
@@ -445,9 +468,9 @@ def update_grant(
 ) -> dict[str, Any]:
     values = _fields(data)
     if not values:
-        raise InvalidInput("send at least one field to change")
+        raise InvalidInput(en("send at least one field to change"))
     if principal.is_anonymous:
-        raise Unauthenticated("log in, or send 'Authorization: Bearer <token>'")
+        raise Unauthenticated(en("log in, or send 'Authorization: Bearer <token>'"))
     with transaction(engine, actor=principal.username) as session:
         grant = _load(session, code)
         check_may_edit(principal, grant.id, set(values))
@@ -462,7 +485,7 @@ def close_grant(
     """Close a grant (``closed``) or end it early (``terminated``)."""
     require_manager(principal)
     if status not in (GrantStatus.closed, GrantStatus.terminated):
-        raise InvalidInput("a grant is closed as 'closed' or 'terminated'")
+        raise InvalidInput(en("a grant is closed as 'closed' or 'terminated'"))
     with transaction(engine, actor=principal.username) as session:
         grant = _load(session, code)
         grant.status = status
@@ -525,27 +548,41 @@ def read_table(data: bytes, filename: str) -> list[dict[str, str]]:
     elif name.endswith((".csv", ".txt")) or not name or "." not in name:
         rows = _csv_rows(data)
     else:
-        raise InvalidInput(f"{filename}: send the grant list as CSV (UTF-8) or XLSX")
+        raise InvalidInput(en("{name}: send the grant list as CSV (UTF-8) or XLSX", name=filename))
     if not rows:
-        raise InvalidInput(f"{filename}: the file has no header row")
+        raise InvalidInput(en("{name}: the file has no header row", name=filename))
     header = [h.strip().lower() for h in rows[0]]
     if any(not h for h in header):
-        raise InvalidInput(f"{filename}: a column has no name in the header row")
+        raise InvalidInput(en("{name}: a column has no name in the header row", name=filename))
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if unknown:
         raise InvalidInput(
-            f"{filename}: unknown columns {', '.join(unknown)}; the columns are "
-            f"{', '.join(IMPORT_COLUMNS)}"
+            en(
+                "{name}: unknown columns {unknown}; the columns are {columns}",
+                name=filename,
+                unknown=", ".join(unknown),
+                columns=", ".join(IMPORT_COLUMNS),
+            )
         )
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise InvalidInput(f"{filename}: columns named twice: {', '.join(dupes)}")
+        raise InvalidInput(
+            en("{name}: columns named twice: {columns}", name=filename, columns=", ".join(dupes))
+        )
     missing = sorted(REQUIRED_COLUMNS - set(header))
     if missing:
-        raise InvalidInput(f"{filename}: missing columns {', '.join(missing)}")
+        raise InvalidInput(
+            en("{name}: missing columns {columns}", name=filename, columns=", ".join(missing))
+        )
     body = [r for r in rows[1:] if any(c.strip() for c in r)]
     if len(body) > MAX_IMPORT_ROWS:
-        raise InvalidInput(f"{filename}: at most {MAX_IMPORT_ROWS:,} grants per import")
+        raise InvalidInput(
+            en(
+                "{name}: at most {count} grants per import",
+                name=filename,
+                count=f"{MAX_IMPORT_ROWS:,}",
+            )
+        )
     out = []
     for r in body:
         if len(r) > len(header):
@@ -562,14 +599,14 @@ def _csv_rows(data: bytes) -> list[list[str]]:
         textual = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput(
-            "the file is not UTF-8 text: save it as 'CSV UTF-8' (or send XLSX)"
+            en("the file is not UTF-8 text: save it as 'CSV UTF-8' (or send XLSX)")
         ) from None
     if "\x00" in textual:
-        raise InvalidInput("the file is not text: send CSV (UTF-8) or XLSX")
+        raise InvalidInput(en("the file is not text: send CSV (UTF-8) or XLSX"))
     try:
         return list(csv.reader(io.StringIO(textual, newline="")))
     except csv.Error as e:
-        raise InvalidInput(f"the CSV cannot be read: {e}") from None
+        raise InvalidInput(en("the CSV cannot be read: {error}", error=str(e))) from None
 
 
 def _xlsx_rows(data: bytes) -> list[list[str]]:
@@ -578,13 +615,15 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
-        raise InvalidInput("the file cannot be read as XLSX (an Excel workbook)") from None
+        raise InvalidInput(en("the file cannot be read as XLSX (an Excel workbook)")) from None
     try:
         sheet = book.worksheets[0]
         rows = []
         for i, r in enumerate(sheet.iter_rows(values_only=True)):
             if i > MAX_IMPORT_ROWS + 1:
-                raise InvalidInput(f"at most {MAX_IMPORT_ROWS:,} grants per import")
+                raise InvalidInput(
+                    en("at most {count} grants per import", count=f"{MAX_IMPORT_ROWS:,}")
+                )
             rows.append([spreadsheet_cell(c) for c in r])
         return rows
     finally:
@@ -1122,7 +1161,9 @@ def export_portfolio(
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
     if fmt != "xlsx":
-        raise InvalidInput(f"export as {', '.join(EXPORTS)}; not {fmt!r}")
+        raise InvalidInput(
+            en("export as {formats}; not {format}", formats=", ".join(EXPORTS), format=repr(fmt))
+        )
     flat = ("countries", "species", "ecosystem_focus")
     keep: tuple[str, ...] = ("code", "title", "grantee_organisation", "status", "call", *flat)
     keep += ("amount", "currency", "amount_usd", "start_date", "end_date")

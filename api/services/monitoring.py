@@ -14,8 +14,9 @@ One module holds the rules so the API, the pages and the command line agree:
 - evidence files go through :func:`geo.evidence.check_evidence` (in the router for a form, here
   for the files of an archive) and are stored with the threat-report evidence functions (same
   place, same rules);
-- what the check of a batch says of each row is English text (:class:`Said`) that the upload
-  page says again in the reader's language (:meth:`Said.say`).
+- what the checks say (the refusals, and the report on each row of a batch) is English
+  text made with :func:`geo.messages.en`, which the pages and the API give in the reader's
+  language too (:func:`api.i18n.translate`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ from geo.errors import (
     UnreadableFile,
 )
 from geo.evidence import Evidence, check_evidence
+from geo.messages import Message, en, joined, number
 from layers import history
 from layers import monitoring as lm
 
@@ -96,41 +98,16 @@ RECORD_COLUMNS = CSV_COLUMNS[:-1]
 CSV_REQUIRED = ("site", "indicator", "period_start", "value")
 
 
-def _l(template: str) -> str:
-    """``template``, marked for the catalogs (``make i18n`` extracts it by this name): a
-    :class:`Said` is English where it is made and translated where it is shown."""
-    return template
+#: A record's review states in words (for messages).
+STATE_WORDS: dict[str, str] = {
+    MonitoringState.submitted: en("submitted"),
+    MonitoringState.accepted: en("accepted"),
+    MonitoringState.returned: en("returned"),
+}
 
 
-class Said(str):
-    """English text a page can say in another language: ``template``, a message of the
-    catalogs with ``%(name)s`` places, filled with ``values`` (text, or a :class:`Said`
-    itself). Anywhere a string is (the JSON API, the command line) it is the English text."""
-
-    template: str
-    values: dict[str, object]
-
-    def __new__(cls, template: str, **values: object) -> Said:
-        self = super().__new__(cls, template % values)
-        self.template = template
-        self.values = values
-        return self
-
-    def say(self, gettext: Callable[[str], str]) -> str:
-        """The text in the language of ``gettext`` (its values said in it too)."""
-        values = {k: v.say(gettext) if isinstance(v, Said) else v for k, v in self.values.items()}
-        return gettext(self.template) % values
-
-
-def said_together(parts: Sequence[str]) -> Said:
-    """``parts`` one after the other, separated by "; " (each said in turn)."""
-    template = "; ".join(f"%(p{i})s" for i in range(len(parts)))
-    return Said(template, **{f"p{i}": p for i, p in enumerate(parts)})
-
-
-def say(text: str, gettext: Callable[[str], str]) -> str:
-    """``text`` in the language of ``gettext``: a :class:`Said` said in it, other text as is."""
-    return text.say(gettext) if isinstance(text, Said) else text
+def state_word(state: str) -> str:
+    return STATE_WORDS.get(state, state)
 
 
 #: From a state, the states a reviewer may move a record to.
@@ -154,27 +131,31 @@ SEED_SPECIES = {
 
 def require_admin(principal: Principal) -> None:
     if principal.is_anonymous:
-        raise Unauthenticated("log in as an administrator to manage the indicator catalogue")
+        raise Unauthenticated(en("log in as an administrator to manage the indicator catalogue"))
     if not principal.has(Role.admin):
-        raise Forbidden("only administrators manage the indicator catalogue")
+        raise Forbidden(en("only administrators manage the indicator catalogue"))
 
 
 def require_submitter(principal: Principal, grant: Grant) -> None:
     """Raise unless ``principal`` may submit monitoring records for ``grant``."""
     if principal.is_anonymous:
-        raise Unauthenticated("log in (or send an API token) to submit monitoring records")
+        raise Unauthenticated(en("log in (or send an API token) to submit monitoring records"))
     if not principal.may_edit_sites(grant.id):
         raise Forbidden(
-            f"{principal.username} may not submit monitoring for grant {grant.code}: only its "
-            "grantees and administrators may"
+            en(
+                "{user} may not submit monitoring for grant {grant}: only its grantees and "
+                "administrators may",
+                user=principal.username,
+                grant=grant.code,
+            )
         )
 
 
 def require_reviewer(principal: Principal) -> None:
     if principal.is_anonymous:
-        raise Unauthenticated("log in as an analyst or admin to review monitoring records")
+        raise Unauthenticated(en("log in as an analyst or admin to review monitoring records"))
     if not principal.has(*REVIEWER_ROLES):
-        raise Forbidden("only analysts and administrators accept or return monitoring records")
+        raise Forbidden(en("only analysts and administrators accept or return monitoring records"))
 
 
 def is_reviewer(principal: Principal) -> bool:
@@ -195,7 +176,7 @@ def may_view(principal: Principal, record: MonitoringRecord) -> bool:
 def visible_record(session: Session, principal: Principal, record_id: int) -> MonitoringRecord:
     record = session.get(MonitoringRecord, record_id)
     if record is None or not may_view(principal, record):
-        raise NotFound(f"there is no monitoring record {record_id}")
+        raise NotFound(en("there is no monitoring record {record}", record=record_id))
     return record
 
 
@@ -204,7 +185,7 @@ def visible_evidence(
 ) -> MonitoringEvidence:
     ev = session.get(MonitoringEvidence, evidence_id)
     if ev is None or not may_view(principal, ev.record):
-        raise NotFound(f"there is no monitoring evidence file {evidence_id}")
+        raise NotFound(en("there is no monitoring evidence file {evidence}", evidence=evidence_id))
     return ev
 
 
@@ -235,7 +216,7 @@ def _species_id(session: Session, name: str | None) -> tuple[int | None, bool]:
         return None, False
     sp = session.scalar(select(Species).where(Species.scientific_name == name.strip()))
     if sp is None:
-        raise InvalidInput(f"unknown species {name!r}; give its scientific name")
+        raise InvalidInput(en("unknown species {name}; give its scientific name", name=repr(name)))
     return sp.id, sp.sensitive
 
 
@@ -246,7 +227,9 @@ def list_indicators(session: Session) -> list[MonitoringIndicator]:
 def get_indicator(session: Session, code: str) -> MonitoringIndicator:
     ind = session.scalar(select(MonitoringIndicator).where(MonitoringIndicator.code == code))
     if ind is None:
-        raise NotFound(f"there is no indicator {code!r}; see /api/monitoring/indicators")
+        raise NotFound(
+            en("there is no indicator {code}; see /api/monitoring/indicators", code=repr(code))
+        )
     return ind
 
 
@@ -266,9 +249,11 @@ def indicator_dict(ind: MonitoringIndicator) -> dict[str, Any]:
 def _checked_code(code: str) -> str:
     code = (code or "").strip()
     if not code or len(code) > 64 or not code[0].isalpha():
-        raise InvalidInput("an indicator code is 1-64 lower-case letters, digits or _")
+        raise InvalidInput(en("an indicator code is 1-64 lower-case letters, digits or _"))
     if not all(c.islower() or c.isdigit() or c == "_" for c in code) or not code.isascii():
-        raise InvalidInput(f"{code!r}: an indicator code is lower-case letters, digits or _")
+        raise InvalidInput(
+            en("{code}: an indicator code is lower-case letters, digits or _", code=repr(code))
+        )
     return code
 
 
@@ -276,10 +261,10 @@ def _text(value: str | None, what: str, *, required: bool, limit: int = 200) -> 
     value = (value or "").strip()
     if not value:
         if required:
-            raise InvalidInput(f"the {what} is empty")
+            raise InvalidInput(en("the {what} is empty", what=what))
         return None
     if len(value) > limit:
-        raise InvalidInput(f"the {what} is longer than {limit} characters")
+        raise InvalidInput(en("the {what} is longer than {n} characters", what=what, n=limit))
     return value
 
 
@@ -290,18 +275,18 @@ def create_indicator(
     require_admin(principal)
     code = _checked_code(data.code)
     if session.scalar(select(MonitoringIndicator.id).where(MonitoringIndicator.code == code)):
-        raise Conflict(f"the indicator {code!r} exists already; edit it instead")
+        raise Conflict(en("the indicator {code} exists already; edit it instead", code=repr(code)))
     species_id, species_sensitive = _species_id(session, data.species)
     set_actor(session, principal.username or f"user:{principal.user_id}")
     ind = MonitoringIndicator(
         code=code,
-        name_en=_text(data.name_en, "name", required=True),
-        name_ru=_text(data.name_ru, "Russian name", required=False),
-        unit=_text(data.unit, "unit", required=True, limit=40),
+        name_en=_text(data.name_en, en("name"), required=True),
+        name_ru=_text(data.name_ru, en("Russian name"), required=False),
+        unit=_text(data.unit, en("unit"), required=True, limit=40),
         sensitive=bool(data.sensitive or species_sensitive),
         species_id=species_id,
         allow_negative=data.allow_negative,
-        description=_text(data.description, "description", required=False, limit=2000),
+        description=_text(data.description, en("description"), required=False, limit=2000),
     )
     session.add(ind)
     session.commit()
@@ -310,6 +295,13 @@ def create_indicator(
 
 #: Fields of an indicator an admin may change (the code names it and stays).
 EDITABLE = ("name_en", "name_ru", "unit", "sensitive", "species", "allow_negative", "description")
+#: The text fields of an indicator in words (for messages).
+_FIELD_WORDS = {
+    "name_en": en("name en"),
+    "name_ru": en("name ru"),
+    "unit": en("unit"),
+    "description": en("description"),
+}
 
 
 def update_indicator(
@@ -319,7 +311,13 @@ def update_indicator(
     require_admin(principal)
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
-        raise InvalidInput(f"cannot change {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
+        raise InvalidInput(
+            en(
+                "cannot change {fields}; editable: {editable}",
+                fields=", ".join(unknown),
+                editable=", ".join(EDITABLE),
+            )
+        )
     ind = get_indicator(session, code)
     set_actor(session, principal.username or f"user:{principal.user_id}")
     if "species" in changes:
@@ -334,7 +332,7 @@ def update_indicator(
             setattr(
                 ind,
                 name,
-                _text(changes[name], name.replace("_", " "), required=required, limit=limit),
+                _text(changes[name], _FIELD_WORDS[name], required=required, limit=limit),
             )
     if "allow_negative" in changes:
         ind.allow_negative = bool(changes["allow_negative"])
@@ -401,20 +399,12 @@ def _date(value: str, what: str) -> dt.date:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(
-            Said(
-                _l("the %(what)s %(value)s is not a date (YYYY-MM-DD)"),
-                what=what,
-                value=repr(value),
-            )
+            en("the {what} {value} is not a date (YYYY-MM-DD)", what=what, value=repr(value))
         ) from None
     if day > dt.date.today():
-        raise InvalidInput(
-            Said(_l("the %(what)s %(day)s is in the future"), what=what, day=day.isoformat())
-        )
+        raise InvalidInput(en("the {what} {day} is in the future", what=what, day=day.isoformat()))
     if day.year < 1950:
-        raise InvalidInput(
-            Said(_l("the %(what)s %(day)s is before 1950"), what=what, day=day.isoformat())
-        )
+        raise InvalidInput(en("the {what} {day} is before 1950", what=what, day=day.isoformat()))
     return day
 
 
@@ -428,8 +418,8 @@ def parse_points(text_: str) -> list[Point]:
         bits = part.split()
         if len(bits) != 2:
             raise InvalidInput(
-                Said(
-                    _l("%(part)s is not a point: write 'longitude latitude', e.g. 76.9 43.0"),
+                en(
+                    "{part} is not a point: write 'longitude latitude', e.g. 76.9 43.0",
                     part=repr(part),
                 )
             )
@@ -437,20 +427,17 @@ def parse_points(text_: str) -> list[Point]:
             lon, lat = float(bits[0]), float(bits[1])
         except ValueError:
             raise InvalidInput(
-                Said(
-                    _l("%(part)s is not a point: longitude and latitude are numbers"),
-                    part=repr(part),
-                )
+                en("{part} is not a point: longitude and latitude are numbers", part=repr(part))
             ) from None
         if not (math.isfinite(lon) and math.isfinite(lat)) or not (
             -180 <= lon <= 180 and -90 <= lat <= 90
         ):
             raise InvalidInput(
-                Said(_l("%(part)s is not a longitude and latitude in degrees"), part=repr(part))
+                en("{part} is not a longitude and latitude in degrees", part=repr(part))
             )
         out.append(Point(lon, lat))
     if len(out) > MAX_POINTS:
-        raise InvalidInput(Said(_l("at most %(n)s observation points per record"), n=MAX_POINTS))
+        raise InvalidInput(en("at most {n} observation points per record", n=MAX_POINTS))
     return out
 
 
@@ -470,12 +457,10 @@ class _Lookup:
         ref = ref.strip()
         site = self.sites.get(ref) or self.by_id.get(ref)
         if site is None:
-            names: str = ", ".join(sorted(self.sites)) or Said(
-                _l("none yet: upload its sites first")
-            )
+            names: str = ", ".join(sorted(self.sites)) or en("none yet: upload its sites first")
             raise InvalidInput(
-                Said(
-                    _l("grant %(code)s has no field site %(site)s; its sites: %(names)s"),
+                en(
+                    "grant {code} has no field site {site}; its sites: {names}",
                     code=self.grant.code,
                     site=repr(ref),
                     names=names,
@@ -487,8 +472,8 @@ class _Lookup:
         ind = self.indicators.get(code.strip())
         if ind is None:
             raise InvalidInput(
-                Said(
-                    _l("unknown indicator %(code)s; see /api/monitoring/indicators"),
+                en(
+                    "unknown indicator {code}; see /api/monitoring/indicators",
                     code=repr(code.strip()),
                 )
             )
@@ -512,9 +497,9 @@ def _value(text: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidInput(Said(_l("the value %(raw)s is not a number"), raw=repr(raw))) from None
+        raise InvalidInput(en("the value {raw} is not a number", raw=repr(raw))) from None
     if not math.isfinite(value):
-        raise InvalidInput(Said(_l("the value %(raw)s is not a finite number"), raw=repr(raw)))
+        raise InvalidInput(en("the value {raw} is not a finite number", raw=repr(raw)))
     return value
 
 
@@ -523,15 +508,19 @@ def check_record(lookup: _Lookup, data: RecordInput) -> CheckedRecord:
     problems: list[str] = []
     site = _attempt(problems, lookup.site, data.site or "")
     indicator = _attempt(problems, lookup.indicator, data.indicator or "")
-    start = _attempt(problems, _date, data.period_start or "", Said(_l("date (period start)")))
+    start = _attempt(problems, _date, data.period_start or "", en("date (period start)"))
     end = None
     if (data.period_end or "").strip():
-        end = _attempt(problems, _date, data.period_end, Said(_l("period end")))
-    number = _attempt(problems, _value, data.value or "")
-    value = math.nan if number is None else number
+        end = _attempt(problems, _date, data.period_end, en("period end"))
+    read = _attempt(problems, _value, data.value or "")
+    value = math.nan if read is None else read
     if start is not None and end is not None and end < start:
         problems.append(
-            Said(_l("the period ends (%(end)s) before it starts (%(start)s)"), end=end, start=start)
+            en(
+                "the period ends ({end}) before it starts ({start})",
+                end=end.isoformat(),
+                start=start.isoformat(),
+            )
         )
     if (
         indicator is not None
@@ -540,20 +529,14 @@ def check_record(lookup: _Lookup, data: RecordInput) -> CheckedRecord:
         and not indicator.allow_negative
     ):
         problems.append(
-            Said(
-                _l("%(code)s cannot be negative (%(value)s)"),
-                code=indicator.code,
-                value=f"{value:g}",
-            )
+            en("{code} cannot be negative ({value})", code=indicator.code, value=format(value, "g"))
         )
     note = (data.method_note or "").strip() or None
     if note and len(note) > MAX_NOTE:
-        problems.append(
-            Said(_l("the method note is longer than %(n)s characters"), n=f"{MAX_NOTE:,}")
-        )
+        problems.append(en("the method note is longer than {n} characters", n=number(MAX_NOTE)))
     pts: list[Point] = _attempt(problems, parse_points, data.points or "") or []
     if problems:
-        raise InvalidInput(said_together(problems))
+        raise InvalidInput(joined(problems))
     assert site is not None and indicator is not None and start is not None
     return CheckedRecord(
         site=site,
@@ -585,14 +568,14 @@ def _existing(session: Session, keys: Sequence[tuple[int, int, dt.date, dt.date]
     return {tuple(r) for r in rows} & set(keys)
 
 
-def _duplicate_text(r: CheckedRecord) -> Said:
+def _duplicate_text(r: CheckedRecord) -> Message:
     period = (
         r.period_start.isoformat()
         if r.period_start == r.period_end
         else f"{r.period_start.isoformat()}..{r.period_end.isoformat()}"
     )
-    return Said(
-        _l("%(code)s at %(site)s for %(period)s"),
+    return en(
+        "{code} at {site} for {period}",
         code=r.indicator.code,
         site=r.site.name,
         period=period,
@@ -668,12 +651,14 @@ def submit_record(
     grant = get_grant(session, code)
     require_submitter(principal, grant)
     if len(evidence) > MAX_EVIDENCE_FILES:
-        raise InvalidInput(f"at most {MAX_EVIDENCE_FILES} evidence files per record")
+        raise InvalidInput(en("at most {n} evidence files per record", n=MAX_EVIDENCE_FILES))
     checked = check_record(_Lookup(session, grant), data)
     if _existing(session, [_key(checked)]):
         raise Conflict(
-            f"there is a record of {_duplicate_text(checked)} already; a second one would "
-            "count twice"
+            en(
+                "there is a record of {record} already; a second one would count twice",
+                record=_duplicate_text(checked),
+            )
         )
     return _store(session, settings, principal, [checked], [evidence], captions)[0]
 
@@ -707,15 +692,18 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
         text_ = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(
-            f"the file is not UTF-8 text (byte {exc.start + 1} is not valid UTF-8); save it "
-            "as 'CSV UTF-8' and upload it again"
+            en(
+                "the file is not UTF-8 text (byte {byte} is not valid UTF-8); save it as "
+                "'CSV UTF-8' and upload it again",
+                byte=exc.start + 1,
+            )
         ) from None
     if "\x00" in text_:
-        raise InvalidInput("the file is not a CSV text file (it contains NUL bytes)")
+        raise InvalidInput(en("the file is not a CSV text file (it contains NUL bytes)"))
     try:
         return table_rows(list(csv.reader(io.StringIO(text_, newline=""))))
     except csv.Error as exc:
-        raise InvalidInput(f"the CSV cannot be read ({exc})") from None
+        raise InvalidInput(en("the CSV cannot be read ({reason})", reason=str(exc))) from None
 
 
 def table_rows(lines: list[list[str]]) -> list[dict[str, str]]:
@@ -726,21 +714,28 @@ def table_rows(lines: list[list[str]]) -> list[dict[str, str]]:
         header.pop()
     if not header:
         raise InvalidInput(
-            f"the file is empty; the first line names the columns: {', '.join(CSV_COLUMNS)}"
+            en(
+                "the file is empty; the first line names the columns: {columns}",
+                columns=", ".join(CSV_COLUMNS),
+            )
         )
     unknown = [h for h in header if h not in CSV_COLUMNS]
     missing = [c for c in CSV_REQUIRED if c not in header]
     if unknown or missing or len(set(header)) != len(header):
-        parts = []
+        parts: list[str] = []
         if missing:
-            parts.append(f"missing {', '.join(missing)}")
+            parts.append(en("missing {columns}", columns=", ".join(missing)))
         if unknown:
-            parts.append(f"unknown {', '.join(repr(u) for u in unknown)}")
+            parts.append(en("unknown {columns}", columns=", ".join(repr(u) for u in unknown)))
         if len(set(header)) != len(header):
-            parts.append("a column is named twice")
+            parts.append(en("a column is named twice"))
         raise InvalidInput(
-            f"wrong columns ({'; '.join(parts)}); the columns are {', '.join(CSV_COLUMNS)} "
-            f"({', '.join(CSV_REQUIRED)} required)"
+            en(
+                "wrong columns ({problems}); the columns are {columns} ({required} required)",
+                problems=joined(parts),
+                columns=", ".join(CSV_COLUMNS),
+                required=", ".join(CSV_REQUIRED),
+            )
         )
     rows: list[dict[str, str]] = []
     for line in lines[1:]:
@@ -752,11 +747,11 @@ def table_rows(lines: list[list[str]]) -> list[dict[str, str]]:
             continue
         rows.append({h: (line[i] if i < len(line) else "") for i, h in enumerate(header)})
         if len(rows) > MAX_CSV_ROWS:
-            raise InvalidInput(f"at most {MAX_CSV_ROWS:,} rows per file; split it")
+            raise InvalidInput(en("at most {n} rows per file; split it", n=number(MAX_CSV_ROWS)))
     while rows and "__empty__" in rows[-1]:
         rows.pop()
     if not rows:
-        raise InvalidInput("the file has a header but no rows")
+        raise InvalidInput(en("the file has a header but no rows"))
     return rows
 
 
@@ -788,7 +783,9 @@ def read_xlsx(data: bytes, limits: ArchiveLimits) -> list[dict[str, str]]:
         try:
             for i, r in enumerate(book.worksheets[0].iter_rows(values_only=True)):
                 if i > MAX_CSV_ROWS + 1:
-                    raise InvalidInput(f"at most {MAX_CSV_ROWS:,} rows per file; split it")
+                    raise InvalidInput(
+                        en("at most {n} rows per file; split it", n=number(MAX_CSV_ROWS))
+                    )
                 lines.append([spreadsheet_cell(c) for c in r])
         finally:
             book.close()
@@ -796,8 +793,10 @@ def read_xlsx(data: bytes, limits: ArchiveLimits) -> list[dict[str, str]]:
         raise
     except Exception:  # whatever a damaged workbook makes the parser raise
         raise UnreadableFile(
-            "the file cannot be read as an XLSX workbook; save it again from the spreadsheet "
-            "program, or as 'CSV UTF-8'"
+            en(
+                "the file cannot be read as an XLSX workbook; save it again from the "
+                "spreadsheet program, or as 'CSV UTF-8'"
+            )
         ) from None
     return table_rows(lines)
 
@@ -826,10 +825,17 @@ class EvidenceArchive:
         self._members = {name: info for name, info in members.items() if not _skipped(name)}
         csvs = [n for n in self._members if n.lower().endswith(".csv")]
         if len(csvs) != 1:
-            found = f"{len(csvs)} CSV files ({', '.join(sorted(csvs))})" if csvs else "none"
+            found: str = (
+                en("{n} CSV files ({names})", n=len(csvs), names=", ".join(sorted(csvs)))
+                if csvs
+                else en("none")
+            )
             raise InvalidInput(
-                "a ZIP of monitoring records holds exactly one CSV file (the records) and the "
-                f"evidence files its 'evidence' column names; this one has {found}"
+                en(
+                    "a ZIP of monitoring records holds exactly one CSV file (the records) and "
+                    "the evidence files its 'evidence' column names; this one has {found}",
+                    found=found,
+                )
             )
         self.csv_name = csvs[0]
         self._checked: dict[str, Evidence | str] = {}
@@ -843,7 +849,10 @@ class EvidenceArchive:
             zf = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             raise UnreadableFile(
-                f"the upload is not a readable ZIP archive ({redact_paths(str(exc))[:200]})"
+                en(
+                    "the upload is not a readable ZIP archive ({reason})",
+                    reason=redact_paths(str(exc))[:200],
+                )
             ) from None
         with zf:
             yield cls(zf, limits, settings)
@@ -869,11 +878,15 @@ class EvidenceArchive:
             zlib.error,
         ) as exc:
             raise UnreadableFile(
-                f"{name} cannot be read from the archive ({redact_paths(str(exc))[:200]}); "
-                "zip the files again without a password"
+                en(
+                    "{name} cannot be read from the archive ({reason}); zip the files again "
+                    "without a password",
+                    name=name,
+                    reason=redact_paths(str(exc))[:200],
+                )
             ) from None
         if len(data) > info.file_size:
-            raise TooLarge(f"{name} is larger in the archive than its directory says")
+            raise TooLarge(en("{name} is larger in the archive than its directory says", name=name))
         return data
 
     def evidence(self, name: str) -> Evidence | str:
@@ -886,13 +899,11 @@ class EvidenceArchive:
         if name not in self._members or name == self.csv_name:
             files = sorted(n for n in self._members if n != self.csv_name)
             listed = ", ".join(files[:10]) + (" ..." if len(files) > 10 else "")
-            return Said(
-                _l(
-                    "the evidence file %(name)s is not in the archive (its files: %(files)s); "
-                    "name it with its folder, as in the ZIP"
-                ),
+            return en(
+                "the evidence file {name} is not in the archive (its files: {files}); name it "
+                "with its folder, as in the ZIP",
                 name=repr(name),
-                files=listed or Said(_l("none besides the CSV")),
+                files=listed or en("none besides the CSV"),
             )
         up = self._settings.uploads
         try:
@@ -916,15 +927,13 @@ def _row_evidence(
         return [], []
     if archive is None:
         return [], [
-            Said(
-                _l(
-                    "the evidence column names files, but a CSV file cannot carry them: send "
-                    "a ZIP archive of the CSV and the files"
-                )
+            en(
+                "the evidence column names files, but a CSV file cannot carry them: send a ZIP "
+                "archive of the CSV and the files"
             )
         ]
     if len(names) > MAX_EVIDENCE_FILES:
-        return [], [Said(_l("at most %(n)s evidence files per record"), n=MAX_EVIDENCE_FILES)]
+        return [], [en("at most {n} evidence files per record", n=MAX_EVIDENCE_FILES)]
     files, problems = [], []
     for name in names:
         checked = archive.evidence(name)
@@ -964,8 +973,11 @@ def submit_csv(
         with EvidenceArchive.open(data, limits, settings) as archive:
             if archive.size(archive.csv_name) > settings.uploads.max_bytes:
                 raise TooLarge(
-                    f"{archive.csv_name} is larger than "
-                    f"{settings.uploads.max_bytes / 1e6:.3g} MB once unpacked; split it"
+                    en(
+                        "{name} is larger than {mb} MB once unpacked; split it",
+                        name=archive.csv_name,
+                        mb=format(settings.uploads.max_bytes / 1e6, ".3g"),
+                    )
                 )
             read = partial(read_csv, archive.read(archive.csv_name))
             return _submit_rows(session, settings, principal, grant, read, archive, dry_run=dry_run)
@@ -996,9 +1008,7 @@ def _submit_rows(
         if "__empty__" in row:
             continue
         if "__extra__" in row:
-            report.append(
-                {"row": i, "status": "error", "message": Said(_l("more values than columns"))}
-            )
+            report.append({"row": i, "status": "error", "message": en("more values than columns")})
             continue
         problems: list[str] = []
         c = _attempt(
@@ -1010,7 +1020,7 @@ def _submit_rows(
         files, file_problems = _row_evidence(archive, row.get("evidence", ""))
         problems += file_problems
         if c is None or problems:
-            report.append({"row": i, "status": "error", "message": said_together(problems)})
+            report.append({"row": i, "status": "error", "message": joined(problems)})
             continue
         k = _key(c)
         if k in seen:
@@ -1018,10 +1028,8 @@ def _submit_rows(
                 {
                     "row": i,
                     "status": "error",
-                    "message": Said(
-                        _l("duplicate of row %(row)s: %(record)s"),
-                        row=seen[k],
-                        record=_duplicate_text(c),
+                    "message": en(
+                        "duplicate of row {row}: {record}", row=seen[k], record=_duplicate_text(c)
                     ),
                 }
             )
@@ -1031,9 +1039,9 @@ def _submit_rows(
         # distinct files, at most MAX_EVIDENCE_FILES (10): one form for 2 to 10 in every language
         said = _duplicate_text(c)
         if n == 1:
-            said = Said(_l("%(record)s with 1 evidence file"), record=said)
+            said = en("{record} with 1 evidence file", record=said)
         elif n:
-            said = Said(_l("%(record)s with %(n)s evidence files"), record=said, n=n)
+            said = en("{record} with {n} evidence files", record=said, n=n)
         report.append({"row": i, "status": "ok", "message": said})
         good.append((i, c, files))
     stored_already = _existing(session, [_key(c) for _, c, _ in good])
@@ -1042,9 +1050,7 @@ def _submit_rows(
             report[i - 2] = {
                 "row": i,
                 "status": "error",
-                "message": Said(
-                    _l("there is a record of %(record)s already"), record=_duplicate_text(c)
-                ),
+                "message": en("there is a record of {record} already", record=_duplicate_text(c)),
             }
     out = BatchReport(rows=report, stored=False)
     if not out.ok or dry_run:
@@ -1116,8 +1122,10 @@ def stage_batch(settings: Settings, principal: Principal, grant: Grant, data: by
 def staged_batch(settings: Settings, principal: Principal, grant: Grant, token: str) -> bytes:
     """The batch kept under ``token`` for this sender and grant, or :class:`InvalidInput`."""
     gone = InvalidInput(
-        "the checked file is no longer kept (it is kept for an hour, once, for the person who "
-        "checked it and its grant): choose it and check it again"
+        en(
+            "the checked file is no longer kept (it is kept for an hour, once, for the person "
+            "who checked it and its grant): choose it and check it again"
+        )
     )
     if not TOKEN.match(token or ""):
         raise gone
@@ -1148,16 +1156,24 @@ def review(
     require_reviewer(principal)
     record = session.get(MonitoringRecord, record_id, with_for_update=True)
     if record is None:
-        raise NotFound(f"there is no monitoring record {record_id}")
+        raise NotFound(en("there is no monitoring record {record}", record=record_id))
     if to_state not in (MonitoringState.accepted, MonitoringState.returned):
-        raise InvalidInput(f"unknown state {to_state!r}; use accepted or returned")
+        raise InvalidInput(
+            en("unknown state {state}; use accepted or returned", state=repr(to_state))
+        )
     if to_state not in TRANSITIONS[record.state]:
-        raise Conflict(f"record {record_id} is {record.state} already")
+        raise Conflict(
+            en(
+                "record {record} is {state} already",
+                record=record_id,
+                state=state_word(record.state),
+            )
+        )
     reason = (reason or "").strip() or None
     if to_state == MonitoringState.returned and not reason:
-        raise InvalidInput("give a reason for returning the record; the grantee will see it")
+        raise InvalidInput(en("give a reason for returning the record; the grantee will see it"))
     if reason and len(reason) > MAX_NOTE:
-        raise InvalidInput(f"the reason is longer than {MAX_NOTE:,} characters")
+        raise InvalidInput(en("the reason is longer than {n} characters", n=number(MAX_NOTE)))
     set_actor(session, principal.username or f"user:{principal.user_id}")
     record.state = to_state
     record.reason = reason
@@ -1202,19 +1218,25 @@ def resubmit(
     require_submitter(principal, grant)
     if record.state != MonitoringState.returned:
         raise Conflict(
-            f"record {record_id} is {record.state}: only a record an analyst returned can be "
-            "corrected and resubmitted"
+            en(
+                "record {record} is {state}: only a record an analyst returned can be corrected "
+                "and resubmitted",
+                record=record_id,
+                state=state_word(record.state),
+            )
         )
     if len(record.evidence) + len(evidence) > MAX_EVIDENCE_FILES:
-        raise InvalidInput(f"at most {MAX_EVIDENCE_FILES} evidence files per record")
+        raise InvalidInput(en("at most {n} evidence files per record", n=MAX_EVIDENCE_FILES))
     checked = check_record(_Lookup(session, grant), data)
     key = _key(checked)
     if key != (record.site_id, record.indicator_id, record.period_start, record.period_end) and (
         _existing(session, [key])
     ):
         raise Conflict(
-            f"there is a record of {_duplicate_text(checked)} already; a second one would "
-            "count twice"
+            en(
+                "there is a record of {record} already; a second one would count twice",
+                record=_duplicate_text(checked),
+            )
         )
     set_actor(session, principal.username or f"user:{principal.user_id}")
     record.site_id, record.indicator_id = checked.site.id, checked.indicator.id
@@ -1365,7 +1387,7 @@ def series(
     """Time series the caller may see: accepted records, unless the caller is a reviewer or
     a grantee of the grant asked about (who also see submitted and returned ones)."""
     if step not in lm.STEPS:
-        raise InvalidInput(f"unknown step {step!r}; use month or year")
+        raise InvalidInput(en("unknown step {step}; use month or year", step=repr(step)))
     public = not (
         is_reviewer(principal) or (grant is not None and sees_all_of(principal, grant.id))
     )
@@ -1385,7 +1407,7 @@ def grant_monitoring(
     """What a grant's page shows of its monitoring: a chart per indicator."""
     public = not (is_reviewer(principal) or sees_all_of(principal, grant_id))
     if step not in lm.STEPS:
-        raise InvalidInput(f"unknown step {step!r}; use month or year")
+        raise InvalidInput(en("unknown step {step}; use month or year", step=repr(step)))
     s = lm.series(conn, lm.SeriesFilter(grant_id=grant_id), public=public, step=step)  # type: ignore[arg-type]
     return {
         "grant": code,
@@ -1402,5 +1424,5 @@ def grant_monitoring_for(engine: Engine, principal: Principal, code: str) -> dic
     with engine.connect() as conn:
         grant_id = conn.execute(select(Grant.id).where(Grant.code == code)).scalar_one_or_none()
         if grant_id is None:
-            raise NotFound(f"no grant with code {code!r}")
+            raise NotFound(en("no grant with code {code}", code=repr(code)))
         return grant_monitoring(conn, principal, grant_id, code)

@@ -36,6 +36,7 @@ from geo import labels as lb
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
 from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
 from geo.lazy import lazy_module
+from geo.messages import Message, en, joined
 from geo.text import printable_lines
 from layers.public import published_threats
 
@@ -173,10 +174,10 @@ class GridParams(BaseModel):
     def _codes(cls, v: list[str]) -> list[str]:
         codes = [c.strip().upper() for c in v if c.strip()]
         if not codes:
-            raise ValueError("name at least one country (ISO 3166 alpha-3)")
+            raise ValueError(en("name at least one country (ISO 3166 alpha-3)"))
         bad = [c for c in codes if not re.fullmatch(r"[A-Z]{3}", c)]
         if bad:
-            raise ValueError(f"not ISO 3166 alpha-3 codes: {', '.join(bad)}")
+            raise ValueError(en("not ISO 3166 alpha-3 codes: {codes}", codes=", ".join(bad)))
         return sorted(set(codes))
 
 
@@ -239,13 +240,15 @@ class ScenarioParams(BaseModel):
         _printable_all(list(v))
         bad = [k for k, s in v.items() if not 0 <= s <= 1]
         if bad:
-            raise ValueError(f"target shares must be between 0 and 1: {', '.join(bad)}")
+            raise ValueError(
+                en("target shares must be between 0 and 1: {features}", features=", ".join(bad))
+            )
         return v
 
     @model_validator(mode="after")
     def _budget(self) -> ScenarioParams:
         if self.objective == "max_coverage" and self.budget is None and self.budget_share is None:
-            raise ValueError("maximum coverage needs a budget or a budget_share")
+            raise ValueError(en("maximum coverage needs a budget or a budget_share"))
         return self
 
 
@@ -276,8 +279,10 @@ def read_inputs(session: Session, countries: Sequence[str]) -> dict[str, gpd.Geo
     missing = sorted(set(countries) - set(area["iso3"]))
     if missing:
         raise InvalidInput(
-            f"no stored boundary for {', '.join(missing)}: load the countries first "
-            "(irbis load demo)"
+            en(
+                "no stored boundary for {countries}: load the countries first (irbis load demo)",
+                countries=", ".join(missing),
+            )
         )
     return {
         "area": area,
@@ -306,32 +311,35 @@ def read_habitat(
     proxy from named physical regions (:func:`geo.planning_units.habitat_from_regions`). The
     source is recorded with the grid.
     """
-    tried: list[str] = []
+    tried: list[Message] = []
     if source in ("auto", "analysis"):
         found = _analysis_habitat(session)
         if found is not None:
             run_id, hab = found
             return hab, f"habitat analysis run {run_id} (Area of Habitat, as on /analyses)"
-        tried.append("no successful habitat analysis run")
+        tried.append(en("no successful habitat analysis run"))
     if source in ("auto", "stored"):
         hab = _stored_habitat(session)
         if hab is not None:
             return hab, "stored species ranges x ecosystems"
-        tried.append("no stored species ranges with ecosystems")
+        tried.append(en("no stored species ranges with ecosystems"))
     if source in ("auto", "modelled"):
         hab = _modelled_habitat(session, area, data_dir=data_dir, fine_dem=fine_dem)
         if hab is not None:
             label = "Area of Habitat model (geo.habitat defaults), coarse 5' DEM"
             return hab, label + (' + GEBCO 15" DEM' if fine_dem else "")
-        tried.append("no registered DEM for the habitat model")
+        tried.append(en("no registered DEM for the habitat model"))
     if source in ("auto", "regions"):
         regions = _layer(session, queries.regions_query())
         if not regions.empty:
             return pu.habitat_from_regions(regions, area), "named-regions proxy (Natural Earth)"
-        tried.append("no reference regions")
+        tried.append(en("no reference regions"))
     raise InvalidInput(
-        "no habitat to plan for (" + "; ".join(tried) + "): store species ranges and "
-        "ecosystems, or load the demo (irbis load demo)"
+        en(
+            "no habitat to plan for ({reasons}): store species ranges and ecosystems, or load "
+            "the demo (irbis load demo)",
+            reasons=joined(tried),
+        )
     )
 
 
@@ -566,7 +574,7 @@ def build_grid(
     units = units.drop(columns=[pu.FEATURE_PREFIX + f for f in dropped])
     features = [pu.feature_name(c) for c in pu.feature_columns(units)]
     if not features:
-        raise InvalidInput("no habitat falls inside the grid: nothing to plan for")
+        raise InvalidInput(en("no habitat falls inside the grid: nothing to plan for"))
     say(GRID_STEPS[4])
     meta = {
         "layer_versions": versions,
@@ -602,7 +610,7 @@ def _store_grid(
     with transaction(engine, actor=actor) as s:
         if grid_id is None:
             if s.scalar(select(m.PlanningGrid.id).where(m.PlanningGrid.name == name)):
-                raise Conflict(f"a planning grid named {name!r} exists already")
+                raise Conflict(en("a planning grid named {name} exists already", name=repr(name)))
             grid = m.PlanningGrid(name=name, created_by=actor)
             s.add(grid)
         else:
@@ -624,7 +632,7 @@ def _store_grid(
 def get_grid(session: Session, grid_id: int, *, for_update: bool = False) -> m.PlanningGrid:
     grid = session.get(m.PlanningGrid, grid_id, with_for_update=for_update)
     if grid is None:
-        raise NotFound(f"no planning grid {grid_id}")
+        raise NotFound(en("no planning grid {id}", id=grid_id))
     return grid
 
 
@@ -682,7 +690,11 @@ def _select_features(available: list[str], wanted: list[str] | None) -> list[str
     unknown = [w for w in wanted if not any(f == w or f.startswith(w + "|") for f in available)]
     if unknown:
         raise InvalidInput(
-            f"unknown feature(s) {', '.join(unknown)}; the grid has {', '.join(available)}"
+            en(
+                "unknown feature(s) {features}; the grid has {available}",
+                features=", ".join(unknown),
+                available=", ".join(available),
+            )
         )
     return chosen
 
@@ -700,7 +712,9 @@ def _target_shares(features: list[str], params: ScenarioParams) -> dict[str, flo
         k for k in params.targets if not any(f == k or f.startswith(k + "|") for f in features)
     ]
     if unknown:
-        raise InvalidInput(f"targets for unknown feature(s): {', '.join(unknown)}")
+        raise InvalidInput(
+            en("targets for unknown feature(s): {features}", features=", ".join(unknown))
+        )
     return shares
 
 
@@ -712,7 +726,7 @@ def _threat_units(session: Session, grid_id: int, names: list[str]) -> np.ndarra
     known = set(session.scalars(select(t.c.name).where(t.c.name.in_(names))))
     unknown = sorted(set(names) - known)
     if unknown:
-        raise InvalidInput(f"no threat named {', '.join(repr(u) for u in unknown)}")
+        raise InvalidInput(en("no threat named {names}", names=", ".join(repr(u) for u in unknown)))
     u = m.PlanningUnit.__table__
     ids = session.scalars(
         select(u.c.id)
@@ -726,7 +740,9 @@ def _threat_units(session: Session, grid_id: int, names: list[str]) -> np.ndarra
 def _h3_mask(units: pd.DataFrame, cells: list[str], what: str) -> np.ndarray:
     unknown = sorted(set(cells) - set(units["h3"]))
     if unknown:
-        raise InvalidInput(f"{what}: no unit {', '.join(unknown[:10])} in this grid")
+        raise InvalidInput(
+            en("{what}: no unit {units} in this grid", what=what, units=", ".join(unknown[:10]))
+        )
     return np.array(units["h3"].isin(cells), dtype=bool)
 
 
@@ -951,7 +967,11 @@ def _check_scenario(s: Session, params: ScenarioParams) -> dict[str, Any]:
     state = grid_status(grid)
     if state != "ready":
         raise InvalidInput(
-            f"planning grid {grid.id} is {state}: choose a grid that is ready",
+            en(
+                "planning grid {id} is {status}: choose a grid that is ready",
+                id=grid.id,
+                status=state,
+            ),
             details={"field": "grid_id"},
         )
     features = _on_field("features", _select_features, list(grid.features), params.features)
@@ -973,13 +993,17 @@ def _check_scenario(s: Session, params: ScenarioParams) -> dict[str, Any]:
             unknown = sorted(set(listed) - known)
             if unknown:
                 raise InvalidInput(
-                    f"{what}: no unit {', '.join(unknown[:10])} in this grid",
+                    en(
+                        "{what}: no unit {units} in this grid",
+                        what=what,
+                        units=", ".join(unknown[:10]),
+                    ),
                     details={"field": what},
                 )
         both = sorted(set(params.lock_in_units) & set(params.lock_out_units))
         if both:
             raise InvalidInput(
-                f"units both locked in and locked out: {', '.join(both[:10])}",
+                en("units both locked in and locked out: {units}", units=", ".join(both[:10])),
                 details={"field": "lock_out_units"},
             )
     versions = layer_versions(s, GRID_INPUT_TABLES)
@@ -1137,7 +1161,7 @@ def get_scenario(
 ) -> m.PrioritisationScenario:
     sc = session.get(m.PrioritisationScenario, scenario_id, with_for_update=for_update)
     if sc is None:
-        raise NotFound(f"no prioritisation scenario {scenario_id}")
+        raise NotFound(en("no prioritisation scenario {id}", id=scenario_id))
     return sc
 
 
@@ -1542,7 +1566,8 @@ def start_grid(engine: Engine, params: GridParams, *, actor: str | None = None) 
     with transaction(engine, actor=actor) as s:
         if s.scalar(select(m.PlanningGrid.id).where(m.PlanningGrid.name == name)):
             raise Conflict(
-                f"a planning grid named {name!r} exists already", details={"field": "name"}
+                en("a planning grid named {name} exists already", name=repr(name)),
+                details={"field": "name"},
             )
         known = set(
             s.scalars(select(m.Country.iso_a3).where(m.Country.iso_a3.in_(params.countries)))
@@ -1550,7 +1575,8 @@ def start_grid(engine: Engine, params: GridParams, *, actor: str | None = None) 
         missing = sorted(set(params.countries) - known)
         if missing:
             raise InvalidInput(
-                f"no stored boundary for {', '.join(missing)}", details={"field": "countries"}
+                en("no stored boundary for {countries}", countries=", ".join(missing)),
+                details={"field": "countries"},
             )
         grid = m.PlanningGrid(
             name=name,

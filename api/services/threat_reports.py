@@ -46,6 +46,7 @@ from api.settings import Settings
 from geo.errors import Conflict, Forbidden, InvalidInput, IrbisError, NotFound, Unauthenticated
 from geo.evidence import METADATA_RULES, Evidence, check_evidence
 from geo.lazy import lazy_module
+from geo.messages import Message, en, number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +72,20 @@ MAX_EVIDENCE_FILES = 10
 MAX_TITLE = 200
 MAX_DESCRIPTION = 20_000
 REPORT_LICENCE = "CC BY 4.0"
+#: The moderation states in words (for messages).
+STATE_WORDS: dict[str, str] = {
+    ReportState.submitted: en("submitted"),
+    ReportState.under_review: en("under review"),
+    ReportState.published: en("published"),
+    ReportState.rejected: en("rejected"),
+}
+
+
+def _listed(words: Sequence[str]) -> Message:
+    """``words`` separated by commas (each given in the reader's language where it is a
+    message)."""
+    template = ", ".join(f"{{w{i}}}" for i in range(len(words)))
+    return Message(template, {f"w{i}": w for i, w in enumerate(words)})
 
 
 @dataclass
@@ -93,33 +108,49 @@ class ReportInput:
         title = (self.title or "").strip()
         description = (self.description or "").strip()
         if not description:
-            raise InvalidInput("the description is empty: say what the threat is and why")
+            raise InvalidInput(en("the description is empty: say what the threat is and why"))
         if len(description) > MAX_DESCRIPTION:
-            raise InvalidInput(f"the description is longer than {MAX_DESCRIPTION:,} characters")
+            raise InvalidInput(
+                en("the description is longer than {n} characters", n=number(MAX_DESCRIPTION))
+            )
         if not title:
-            raise InvalidInput("the title is empty: give the threat a short name")
+            raise InvalidInput(en("the title is empty: give the threat a short name"))
         if len(title) > MAX_TITLE:
-            raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
+            raise InvalidInput(en("the title is longer than {n} characters", n=MAX_TITLE))
         if self.kind not in set(ThreatKind):
             raise InvalidInput(
-                f"unknown kind {self.kind!r}; use one of {', '.join(k.value for k in ThreatKind)}"
+                en(
+                    "unknown kind {kind}; use one of {kinds}",
+                    kind=repr(self.kind),
+                    kinds=", ".join(k.value for k in ThreatKind),
+                )
             )
         if self.threat_status not in set(ThreatStatus):
             raise InvalidInput(
-                f"unknown status {self.threat_status!r}; use one of "
-                f"{', '.join(s.value for s in ThreatStatus)}"
+                en(
+                    "unknown status {status}; use one of {statuses}",
+                    status=repr(self.threat_status),
+                    statuses=", ".join(s.value for s in ThreatStatus),
+                )
             )
         today = dt.date.today()
-        for name, day in (("status date", self.status_on), ("observation date", self.observed_on)):
+        for what, day in (
+            (en("status date"), self.status_on),
+            (en("observation date"), self.observed_on),
+        ):
             if day is not None and day > today:
-                raise InvalidInput(f"the {name} {day.isoformat()} is in the future")
+                raise InvalidInput(
+                    en("the {what} {day} is in the future", what=what, day=day.isoformat())
+                )
         links = [u.strip() for u in self.links if u and u.strip()]
         if len(links) > MAX_LINKS:
-            raise InvalidInput(f"at most {MAX_LINKS} links")
+            raise InvalidInput(en("at most {n} links", n=MAX_LINKS))
         for url in links:
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise InvalidInput(f"{url!r} is not a web address (http:// or https://)")
+                raise InvalidInput(
+                    en("{url} is not a web address (http:// or https://)", url=repr(url))
+                )
         return ReportInput(
             title=title,
             kind=self.kind,
@@ -141,16 +172,16 @@ class ReportInput:
 
 def require_reporter(principal: Principal) -> None:
     if principal.is_anonymous:
-        raise Unauthenticated("log in to submit a threat report")
+        raise Unauthenticated(en("log in to submit a threat report"))
     if not principal.has(*REPORTER_ROLES):
-        raise Forbidden("only advocates, analysts and admins can submit threat reports")
+        raise Forbidden(en("only advocates, analysts and admins can submit threat reports"))
 
 
 def require_moderator(principal: Principal) -> None:
     if principal.is_anonymous:
-        raise Unauthenticated("log in as an analyst or admin to moderate reports")
+        raise Unauthenticated(en("log in as an analyst or admin to moderate reports"))
     if not principal.has(*MODERATOR_ROLES):
-        raise Forbidden("only analysts and admins can review, publish or reject reports")
+        raise Forbidden(en("only analysts and admins can review, publish or reject reports"))
 
 
 def is_moderator(principal: Principal) -> bool:
@@ -176,16 +207,16 @@ def reporter_label(principal: Principal, report: ThreatReport) -> str:
     if principal.sees_sensitive or (
         not principal.is_anonymous and principal.user_id == report.reporter_id
     ):
-        name = report.reporter_name or "unknown"
-        return f"{name} (anonymous to the public)" if report.anonymous else name
-    return report.public_reporter or "anonymous"
+        name: str = report.reporter_name or en("unknown")
+        return en("{name} (anonymous to the public)", name=name) if report.anonymous else name
+    return report.public_reporter or en("anonymous")
 
 
 def visible_report(session: Session, principal: Principal, report_id: int) -> ThreatReport:
     """The report, or :class:`NotFound` if it does not exist or is not visible to the caller."""
     report = session.get(ThreatReport, report_id)
     if report is None or not may_view(principal, report):
-        raise NotFound(f"there is no threat report {report_id}")
+        raise NotFound(en("there is no threat report {report}", report=report_id))
     return report
 
 
@@ -202,7 +233,7 @@ def reports_for(session: Session, principal: Principal) -> list[ThreatReport]:
 def visible_evidence(session: Session, principal: Principal, evidence_id: int) -> EvidenceFile:
     ev = session.get(EvidenceFile, evidence_id)
     if ev is None or not may_view(principal, ev.report):
-        raise NotFound(f"there is no evidence file {evidence_id}")
+        raise NotFound(en("there is no evidence file {evidence}", evidence=evidence_id))
     return ev
 
 
@@ -219,7 +250,7 @@ def evidence_path(settings: Settings, ev: EvidenceFile) -> Path:
     root = evidence_root(settings).resolve()
     path = (root / ev.storage_path).resolve()
     if root not in path.parents:
-        raise NotFound(f"evidence file {ev.id} is not stored")
+        raise NotFound(en("evidence file {evidence} is not stored", evidence=ev.id))
     return path
 
 
@@ -382,11 +413,13 @@ def submit_report(
     require_reporter(principal)
     data = data.checked()
     if len(evidence) > MAX_EVIDENCE_FILES:
-        raise InvalidInput(f"at most {MAX_EVIDENCE_FILES} evidence files per report")
+        raise InvalidInput(en("at most {n} evidence files per report", n=MAX_EVIDENCE_FILES))
     if data.threat_id is not None:
         threat = session.get(Threat, data.threat_id)
         if threat is None or not threat.published:
-            raise InvalidInput(f"there is no published threat {data.threat_id} to report on")
+            raise InvalidInput(
+                en("there is no published threat {threat} to report on", threat=data.threat_id)
+            )
     actor = principal.username or f"user:{principal.user_id}"
     set_actor(session, actor)
     report = ThreatReport(
@@ -438,20 +471,28 @@ def moderate(
     require_moderator(principal)
     report = session.get(ThreatReport, report_id, with_for_update=True)
     if report is None:
-        raise NotFound(f"there is no threat report {report_id}")
+        raise NotFound(en("there is no threat report {report}", report=report_id))
     if to_state not in set(ReportState):
         raise InvalidInput(
-            f"unknown state {to_state!r}; use one of {[s.value for s in ReportState]}"
+            en(
+                "unknown state {state}; use one of {states}",
+                state=repr(to_state),
+                states=str([s.value for s in ReportState]),
+            )
         )
     if to_state not in TRANSITIONS[report.state]:
-        allowed = sorted(TRANSITIONS[report.state]) or ["none: it is final"]
+        allowed = [STATE_WORDS[a] for a in sorted(TRANSITIONS[report.state])]
         raise Conflict(
-            f"report {report_id} is {report.state.replace('_', ' ')}; it can move to "
-            f"{', '.join(a.replace('_', ' ') for a in allowed)}"
+            en(
+                "report {report} is {state}; it can move to {states}",
+                report=report_id,
+                state=STATE_WORDS.get(report.state, report.state),
+                states=_listed(allowed) if allowed else en("none: it is final"),
+            )
         )
     reason = (reason or "").strip() or None
     if to_state == ReportState.rejected and not reason:
-        raise InvalidInput("give a reason for rejecting the report; the reporter will see it")
+        raise InvalidInput(en("give a reason for rejecting the report; the reporter will see it"))
     set_actor(session, principal.username or f"user:{principal.user_id}")
     from_state = report.state
     if to_state == ReportState.published:
@@ -498,7 +539,9 @@ def _publish(session: Session, report: ThreatReport) -> Threat:
     else:
         existing = session.get(Threat, report.threat_id, with_for_update=True)
         if existing is None:
-            raise Conflict(f"the threat report {report.id} is about has been deleted")
+            raise Conflict(
+                en("the threat report {report} is about has been deleted", report=report.id)
+            )
         threat = existing
         threat.links = list(dict.fromkeys([*threat.links, *report.links]))
         props = dict(threat.properties or {})
@@ -538,7 +581,9 @@ def threat_geometry(session: Session, threat_id: int) -> BaseGeometry:
     """The footprint of a published threat (for a report about it that draws nothing new)."""
     threat = session.get(Threat, threat_id)
     if threat is None or not threat.published:
-        raise InvalidInput(f"there is no published threat {threat_id} to report on")
+        raise InvalidInput(
+            en("there is no published threat {threat} to report on", threat=threat_id)
+        )
     return to_shape(threat.geom)
 
 

@@ -117,6 +117,31 @@ def test_a_code_is_registered_once(tx_login_as) -> None:
     assert r.status_code == 400 and "exists already" in r.json()["description"]
 
 
+def test_a_refusal_asked_for_in_russian_says_it_in_russian_too(tx_login_as, db_tx) -> None:
+    c = tx_login_as("admin")
+    body = _grant()
+    assert c.post("/api/grants", json=body, headers=_auth(c)).status_code == 201
+    ru = {**_auth(c), "Accept-Language": "ru"}
+    r = c.post("/api/grants", json=body, headers=ru)
+    assert r.status_code == 400
+    code = repr(body["code"])
+    assert r.json()["description"] == f"a grant {code} exists already; edit it instead"
+    assert r.json()["message"] == f"грант {code} уже существует; вместо этого измените его"
+    # the form says it in the reader's language as well
+    form = {
+        "csrf_token": c.csrf,
+        **{k: v for k, v in _grant().items() if k not in ("countries", "species")},
+        "countries": "KAZ",
+        "species": GG,
+        "ecosystem_focus": "arid_lowland",
+        "end_date": "2020-01-01",
+    }
+    r = c.post("/grants/new?lang=ru", data=form)
+    assert r.status_code == 400
+    assert "дата окончания 2020-01-01 раньше даты начала 2024-01-01" in r.text
+    assert _count(db_tx.engine, form["code"]) == 0
+
+
 # --- the role matrix ------------------------------------------------------------------------
 
 ROLES = {

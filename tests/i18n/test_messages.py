@@ -62,3 +62,27 @@ def test_error_bodies_keep_english_and_add_the_readers_language() -> None:
     assert body["description"] == "a.kml: the file is empty"
     assert body["message"] == "a.kml: файл пуст"
     assert "message" not in plain  # nothing to add where no translation exists
+
+
+def test_an_archive_refused_says_why_in_russian() -> None:
+    """The archive checks (uploads and evidence) refuse with messages the web layer translates."""
+    import pytest
+
+    from geo.archive import _safe_member_name
+    from geo.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as caught:
+        _safe_member_name("../../etc/passwd")
+    assert caught.value.message.startswith("archive member '../../etc/passwd' points outside")
+    assert in_language("ru", caught.value.message) == (
+        "элемент архива '../../etc/passwd' указывает за пределы архива (выход за каталог); "
+        "ничего не распаковано"
+    )
+
+
+def test_problems_reported_together_are_each_translated() -> None:
+    from geo.messages import joined
+
+    m = joined([en("{name}: the file is empty", name="a.csv"), "a note nobody translated"])
+    assert m == "a.csv: the file is empty; a note nobody translated"
+    assert in_language("ru", m) == "a.csv: файл пуст; a note nobody translated"

@@ -204,6 +204,37 @@ def test_bad_records_are_refused_with_what_to_fix(tx_login_as, db_tx, fields, me
     assert count_records(db_tx.engine) == 0
 
 
+def test_refusals_asked_for_in_russian_say_it_in_russian_too(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
+    # the description stays English for API clients; the message is in the language asked for
+    other = tx_login_as("grantee", grants=[OTHER_GRANT])
+    r = other.post(
+        f"/api/grants/{GRANT}/monitoring",
+        params={"lang": "ru"},
+        data={"site": SITE, "indicator": "patrol_km", "period_start": "2023-05-01", "value": "1"},
+        headers=hdr(other),
+    )
+    assert r.status_code == 403, r.text
+    body = r.json()
+    assert body["description"].endswith(
+        f"may not submit monitoring for grant {GRANT}: only its grantees and administrators may"
+    )
+    assert body["message"].endswith(
+        f"не может отправлять данные мониторинга по гранту {GRANT}: это могут только его "
+        "грантополучатели и администраторы"
+    )
+    # a record's problems, said together, each in Russian
+    own = tx_login_as("grantee", grants=[GRANT])
+    r = own.post(
+        f"/api/grants/{GRANT}/monitoring",
+        data={"site": SITE, "indicator": "patrol_km", "period_start": "2023-05-01", "value": "-2"},
+        headers={**hdr(own), "Accept-Language": "ru"},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["description"] == "patrol_km cannot be negative (-2)"
+    assert r.json()["message"] == "patrol_km не может быть отрицательным (-2)"
+    assert count_records(db_tx.engine) == 0
+
+
 def test_evidence_is_stripped_like_threat_evidence(tx_login_as, tx_settings, db_tx) -> None:  # type: ignore[no-untyped-def]
     own = tx_login_as("grantee", grants=[GRANT])
     photo = photo_with_gps()
