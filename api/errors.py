@@ -256,7 +256,7 @@ def install(app: FastAPI) -> None:
             request,
             exc.status_code,
             code,
-            str(exc.detail),
+            exc.detail if isinstance(exc.detail, str) else str(exc.detail),  # keeps a Message
             headers=getattr(exc, "headers", None),
         )
 

@@ -61,6 +61,7 @@ def templates() -> fastapi_templating.Jinja2Templates:
         env.globals["word"] = word
         env.globals["current_locale"] = i18n.current_locale
         env.filters["readable"] = readable
+        env.filters["said"] = i18n.translate  # a message of the core in the reader's language
     return _templates
 
 

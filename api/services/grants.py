@@ -797,9 +797,16 @@ def _label(methods: list[str], examples: list[str]) -> dict[str, Any]:
     return {"method": lb.derived_method(methods), "example_inputs": sorted(set(examples))}
 
 
+def _ecosystem_word(code: str) -> str:
+    """An ecosystem class in words ("arid lowland"), in the reader's language when shown."""
+    return en(code.replace("_", " "))
+
+
 def _site_inputs(page: dict[str, Any]) -> tuple[list[str], list[str]]:
     methods = [s["method"] for s in page["sites"]]
-    examples = [f"field site: {s['name']}" for s in page["sites"] if s["method"] == "example"]
+    examples: list[str] = [
+        en("field site: {name}", name=s["name"]) for s in page["sites"] if s["method"] == "example"
+    ]
     return methods, examples
 
 
@@ -816,11 +823,17 @@ def _habitat(rows: list[dict[str, Any]], page: dict[str, Any]) -> dict[str, Any]
         if p["status"] != "Proposed":
             methods.append(p["method"])
             if p["method"] == "example":
-                examples.append(f"protected area: {p['name']}")
+                examples.append(en("protected area: {name}", name=p["name"]))
     for r in rows:
         methods.extend(r["methods"])
         if "example" in r["methods"]:
-            examples.append(f"habitat: {r['species']}, {r['ecosystem'].replace('_', ' ')}")
+            examples.append(
+                en(
+                    "habitat: {species}, {ecosystem}",
+                    species=r["species"],
+                    ecosystem=_ecosystem_word(r["ecosystem"]),
+                )
+            )
     return {
         "run": rows[0]["run"] if rows else None,
         "by_species": [{"species": k, **v} for k, v in sorted(by_species.items())],
@@ -838,7 +851,9 @@ def _ecosystems(rows: list[dict[str, Any]], page: dict[str, Any]) -> dict[str, A
     for r in rows:
         methods.extend(r["methods"])
         if "example" in r["methods"]:
-            examples.append(f"ecosystems: {r['ecosystem'].replace('_', ' ')}")
+            examples.append(
+                en("ecosystems: {ecosystem}", ecosystem=_ecosystem_word(r["ecosystem"]))
+            )
     return {
         "run": rows[0]["run"] if rows else None,
         "classes": [{k: r[k] for k in ("ecosystem", "area_ha", "share")} for r in rows],

@@ -146,6 +146,9 @@ def test_habitat_and_coverage_match_an_independent_computation(
     assert pdf.status_code == 200
     with pikepdf.open(io.BytesIO(pdf.content)) as doc:
         assert len(doc.pages) == 1  # still one page with the figures
+    # what the figures rest on, in the reader's language
+    ru = tx_client.get(f"/grants/{CODE}", headers={"Accept-Language": "ru"})
+    assert "полевой участок: " in ru.text and "field site: " not in ru.text
 
 
 def test_ecosystem_classes_match_an_independent_computation(
