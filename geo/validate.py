@@ -775,41 +775,30 @@ def _repair_rule(
         return
     most = str(round(rules.max_repair_change * 100))
     rows = list(zip(why[big], _fmt(before[big], 1), _fmt(after[big], 1), strict=True))
+    changes = [
+        en(
+            "repairing the invalid geometry ({reason}) changes its area from {before} ha to "
+            "{after} ha, more than {most}%",
+            reason=w,
+            before=b,
+            after=a,
+            most=most,
+        )
+        for w, b, a in rows
+    ]
     if confirm:
-        found.add(
-            idx[big],
-            "repaired",
-            WARNING,
-            [
-                en(
-                    "repairing the invalid geometry ({reason}) changes its area from {before} ha "
-                    "to {after} ha, more than {most}%: repaired as confirmed",
-                    reason=w,
-                    before=b,
-                    after=a,
-                    most=most,
-                )
-                for w, b, a in rows
-            ],
-        )
+        said = [en("{change}: repaired as confirmed", change=c) for c in changes]
+        found.add(idx[big], "repaired", WARNING, said)
     else:
-        found.add(
-            idx[big],
-            "repair_changes_area",
-            ERROR,
-            [
-                en(
-                    "repairing the invalid geometry ({reason}) changes its area from {before} ha "
-                    "to {after} ha, more than {most}%: fix the geometry in the source file, or "
-                    "upload again with confirm_repairs=true to accept the repaired shape",
-                    reason=w,
-                    before=b,
-                    after=a,
-                    most=most,
-                )
-                for w, b, a in rows
-            ],
-        )
+        said = [
+            en(
+                "{change}: fix the geometry in the source file, or upload again with "
+                "confirm_repairs=true to accept the repaired shape",
+                change=c,
+            )
+            for c in changes
+        ]
+        found.add(idx[big], "repair_changes_area", ERROR, said)
 
 
 def _valid(geoms: np.ndarray) -> np.ndarray:
