@@ -123,17 +123,24 @@ def read_tile(
     transform = from_bounds(
         xmin - pad * px, ymin - pad * py, xmax + pad * px, ymax + pad * py, size, size
     )
-    out = np.full((size, size), np.nan, dtype="float64")
-    dst_crs = tms.rasterio_crs
+    return warp(sources, transform, tms.rasterio_crs, (size, size))
+
+
+def warp(
+    sources: Sequence[RasterSource], transform: Any, crs: Any, shape: tuple[int, int]
+) -> np.ndarray:
+    """The sources' first band on the grid of ``transform`` and ``shape`` in ``crs``, as
+    float64 (NaN where no source has data; a later source painted over an earlier one)."""
+    out = np.full(shape, np.nan, dtype="float64")
     for src in sources:
-        buf = np.full((size, size), np.nan, dtype="float64")
+        buf = np.full(shape, np.nan, dtype="float64")
         with rasterio.open(src.path) as ds:
             reproject(
                 source=rasterio.band(ds, 1),
                 destination=buf,
                 src_nodata=ds.nodata if ds.nodata is not None else src.nodata,
                 dst_transform=transform,
-                dst_crs=dst_crs,
+                dst_crs=crs,
                 dst_nodata=np.nan,
                 # a DEM seen closer than its cells: cubic, whose slopes (the hillshade) are
                 # smooth, where bilinear's change at every cell edge and shade it in blocks

@@ -27,16 +27,13 @@ from matplotlib.patheffects import withStroke
 from sqlalchemy import Connection, Float, bindparam, column, func, select, table
 
 import geopandas as gpd
-import rasterio
 import shapely
 from pyproj import Transformer
-from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
-from rasterio.warp import reproject
 from shapely.geometry.base import BaseGeometry
 
 from layers.labels import label_query
-from layers.rastertiles import RasterSource, style_shaded
+from layers.rastertiles import RasterSource, style_shaded, warp
 from layers.registry import get_layer
 from layers.sql import GEOMETRY, LayerSQL
 
@@ -190,24 +187,8 @@ def read_relief(sources: Sequence[RasterSource], frame: Frame) -> np.ndarray:
     transform = from_bounds(
         frame.xmin, frame.ymin, frame.xmax, frame.ymax, frame.width, frame.height
     )
-    out = np.full((frame.height, frame.width), np.nan, dtype="float64")
-    for src in sources:
-        if not src.path.is_file():
-            continue
-        buf = np.full_like(out, np.nan)
-        with rasterio.open(src.path) as ds:
-            reproject(
-                source=rasterio.band(ds, 1),
-                destination=buf,
-                src_nodata=ds.nodata if ds.nodata is not None else src.nodata,
-                dst_transform=transform,
-                dst_crs=MERCATOR,
-                dst_nodata=np.nan,
-                resampling=Resampling.cubic,
-            )
-        ok = np.isfinite(buf)
-        out[ok] = buf[ok]
-    return out
+    present = [src for src in sources if src.path.is_file()]
+    return warp(present, transform, MERCATOR, (frame.height, frame.width))
 
 
 def _envelope(frame: Frame) -> Any:
