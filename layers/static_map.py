@@ -277,19 +277,46 @@ def _north_arrow(ax: Axes) -> None:
     )
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """Where a label goes: its anchor in map units, how it is aligned and turned, and the box it
+    takes in pixels (for skipping labels that would overlap)."""
+
+    x: float
+    y: float
+    ha: str
+    rotation: float
+    box: tuple[float, float, float, float]
+
+
+def _place(row: Any, frame: Frame, size: float) -> _Placed:
+    """A river's name centred on its point and turned along it (``row.angle``, degrees clockwise
+    on the map, as the web maps draw it); any other name just right of its point, level."""
+    x, y = _TO_MERCATOR.transform(float(row.lon), float(row.lat))
+    col, line = frame.pixel(x, y)
+    # the text's size in pixels (the figure is drawn at 100 dpi: a point is 100/72 pixels)
+    w, h = len(row.name) * size * 0.62 * 100 / 72, size * 1.4 * 100 / 72
+    angle = getattr(row, "angle", None)
+    if angle is None:
+        return _Placed(x, y, "left", 0.0, (col + 4, line - h / 2, col + 4 + w, line + h / 2))
+    a = math.radians(float(angle))
+    bw = abs(w * math.cos(a)) + abs(h * math.sin(a))
+    bh = abs(w * math.sin(a)) + abs(h * math.cos(a))
+    box = (col - bw / 2, line - bh / 2, col + bw / 2, line + bh / 2)
+    return _Placed(x, y, "center", -float(angle), box)
+
+
 def _labels(ax: Axes, conn: Connection, frame: Frame, lang: str, limit: int = 60) -> None:
-    """Names in ``lang``, most important first, a name that would overlap one drawn skipped."""
+    """Names in ``lang``, most important first, a name that would overlap one drawn skipped;
+    rivers' names along their lines."""
     w, s, e, n = frame.lonlat
     rows = conn.execute(label_query((w, s, e, n), frame.zoom, lang, limit=limit)).all()
     taken: list[tuple[float, float, float, float]] = []
     halo = [withStroke(linewidth=2.5, foreground="white")]
     for row in rows:
-        x, y = _TO_MERCATOR.transform(float(row.lon), float(row.lat))
-        col, line = frame.pixel(x, y)
         size = 12.0 if row.kind in ("settlement", "place") else 11.0
-        # the label's box in pixels (the figure is drawn at 100 dpi: a point is 100/72 pixels)
-        box_w, box_h = len(row.name) * size * 0.62 * 100 / 72, size * 1.4 * 100 / 72
-        box = (col + 4, line - box_h / 2, col + 4 + box_w, line + box_h / 2)
+        placed = _place(row, frame, size)
+        box = placed.box
         if box[0] < 0 or box[2] > frame.width or box[1] < 0 or box[3] > frame.height:
             continue
         if any(
@@ -297,19 +324,24 @@ def _labels(ax: Axes, conn: Connection, frame: Frame, lang: str, limit: int = 60
         ):
             continue
         taken.append(box)
-        style = "italic" if row.kind in ("lake", "range", "region", "protected_area") else "normal"
-        colour = {"lake": "#1f5f8b", "protected_area": "#1b5e20", "peak": "#5d3a1a"}.get(
-            row.kind, "#1a1a1a"
-        )
+        italic = ("lake", "river", "range", "region", "protected_area")
+        colour = {
+            "lake": "#1f5f8b",
+            "river": "#1f5f8b",
+            "protected_area": "#1b5e20",
+            "peak": "#5d3a1a",
+        }.get(row.kind, "#1a1a1a")
         ax.text(
-            x,
-            y,
-            " " + row.name,
+            placed.x,
+            placed.y,
+            row.name if placed.ha == "center" else " " + row.name,
             fontsize=size,
-            style=style,
+            style="italic" if row.kind in italic else "normal",
             color=colour,
             va="center",
-            ha="left",
+            ha=placed.ha,
+            rotation=placed.rotation,
+            rotation_mode="anchor",
             path_effects=halo,
             clip_on=True,
         )

@@ -119,3 +119,22 @@ def test_pdf_prints_the_basemap_without_controls_or_metadata(client: Any, kok_ja
     # nothing about the server: its name, its files
     said = words + " ".join(str(v) for v in (reader.metadata or {}).values())
     assert socket.gethostname() not in said.split() and str(Settings().var_dir) not in said
+
+
+def test_a_rivers_name_is_turned_along_it() -> None:
+    """As on the web maps, a river's name lies along the river (its label's ``angle``,
+    clockwise on the map), centred on its point; other names stay level, right of theirs."""
+    from types import SimpleNamespace
+
+    frame = static_map.frame_around(shapely.box(76.8, 43.0, 77.2, 43.3))
+    river = SimpleNamespace(name="Или", kind="river", lon=77.0, lat=43.15, angle=60.0)
+    town = SimpleNamespace(name="Или", kind="settlement", lon=77.0, lat=43.15, angle=None)
+    r = static_map._place(river, frame, 11.0)
+    t = static_map._place(town, frame, 11.0)
+    assert (r.rotation, r.ha) == (-60.0, "center")  # matplotlib turns counter-clockwise
+    assert (t.rotation, t.ha) == (0.0, "left")
+    col, line = frame.pixel(*TO_MERCATOR.transform(77.0, 43.15))
+    assert abs((r.box[0] + r.box[2]) / 2 - col) < 1e-6
+    assert abs((r.box[1] + r.box[3]) / 2 - line) < 1e-6
+    # the turned name's box is taller than the level one (it is skipped where it would overlap)
+    assert r.box[3] - r.box[1] > t.box[3] - t.box[1]
