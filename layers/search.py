@@ -227,6 +227,16 @@ class _Query:
     key_exact: Any
     key_hits: tuple[Any, Any]  # the key as a prefix, and starting a later word
 
+    def values(self) -> dict[str, str]:
+        """The query's values by the names of their bound parameters."""
+        params = (self.prefix, self.word, self.exact, self.alike, self.key_exact, *self.key_hits)
+        return {p.key: p.value for p in params}
+
+    def shape(self) -> tuple[bool, bool]:
+        """What decides the statement's form besides the language and the limit: matching by
+        similarity (and by the key), and whether the key differs from the text."""
+        return self.by_similarity, bool(self.key) and self.key != self.text.lower()
+
     @classmethod
     def of(cls, text: str) -> _Query:
         escaped = text.translate(_LIKE_ESCAPE)
@@ -359,7 +369,12 @@ def search_query(
     ``pg_trgm.word_similarity_threshold``: :func:`prepare` sets it to :data:`SIMILARITY` for
     the query's transaction (on its own, the operator uses the server's bound, 0.6 by
     default). :func:`find` runs it so."""
-    query = _Query.of(clean_query(q))
+    return _statement(_Query.of(clean_query(q)), lang, limit, sources)
+
+
+def _statement(
+    query: _Query, lang: str, limit: int, sources: tuple[SearchSource, ...] = SOURCES
+) -> Select[Any]:
     limit = max(1, min(int(limit), MAX_RESULTS))
     published = set(layer_ids())
     parts = []
@@ -407,11 +422,24 @@ def prepare(conn: Connection) -> None:
     conn.execute(select(*(func.set_config(k, v, True) for k, v in SESSION.items())))
 
 
+#: Statements already built, by language, limit and the query's shape (:meth:`_Query.shape`):
+#: a query of the same shape runs the same statement with its own values. Building the
+#: statement over eight layers, and SQLAlchemy's key for its compiled form, took longer than
+#: the database took to answer it.
+_BUILT: dict[tuple[str, int, bool, bool], Select[Any]] = {}
+
+
 def find(engine: Engine, q: str, lang: str, *, limit: int = 10) -> list[Any]:
     """The rows of :func:`search_query`, read in a transaction of their own with
     :data:`SESSION`'s settings (set locally: the connection goes back to the pool as it
     came)."""
-    query = search_query(q, lang, limit=limit)
+    query = _Query.of(clean_query(q))
+    key = (lang, max(1, min(int(limit), MAX_RESULTS)), *query.shape())
+    statement = _BUILT.get(key)
+    if statement is None:
+        if len(_BUILT) >= 512:  # languages other than Irbis's three (a caller's): start again
+            _BUILT.clear()
+        statement = _BUILT.setdefault(key, _statement(query, lang, limit))
     with engine.connect() as conn, conn.begin():
         prepare(conn)
-        return list(conn.execute(query).all())
+        return list(conn.execute(statement, query.values()).all())

@@ -128,3 +128,19 @@ def test_only_what_the_public_sees_is_found(db_tx: Any) -> None:
             ),
         )
     assert all(s.layer not in ("occurrences", "monitoring_points") for s in search.SOURCES)
+
+
+def test_queries_of_one_shape_share_a_statement_and_keep_their_own_values(client: Any) -> None:
+    """The statement is built once per language, limit and shape of query (by similarity or
+    not, with a key that differs from the text or not): each query still finds what the
+    statement built for it alone finds."""
+    search._BUILT.clear()
+    queries = ("Almaty", "Kaskelen", "Shymkent", "alm", "tal", "Алматы")
+    for q in queries:
+        answers = found(client, q)
+        assert answers, q
+        with client.app.state.reader_engine.connect() as conn, conn.begin():
+            search.prepare(conn)
+            alone = conn.execute(search_query(q, "en")).all()
+        assert [(a["layer"], a["id"]) for a in answers] == [(r.layer, r.id) for r in alone], q
+    assert len(search._BUILT) < len(queries)
