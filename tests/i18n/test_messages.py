@@ -86,3 +86,29 @@ def test_problems_reported_together_are_each_translated() -> None:
     m = joined([en("{name}: the file is empty", name="a.csv"), "a note nobody translated"])
     assert m == "a.csv: the file is empty; a note nobody translated"
     assert in_language("ru", m) == "a.csv: файл пуст; a note nobody translated"
+
+
+def test_an_http_error_raised_with_a_message_keeps_it_for_translation() -> None:
+    """A route that raises Starlette's HTTPException with a core message (the threat routes'
+    503s do): the JSON answer and the browser's page both say it in the reader's language."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from starlette.exceptions import HTTPException
+
+    from api import errors
+    from api.i18n import LocaleMiddleware
+
+    app = FastAPI()
+    errors.install(app)
+    app.add_middleware(LocaleMiddleware)
+
+    @app.get("/broken")
+    def broken() -> None:
+        raise HTTPException(503, detail=en("{name}: the file is empty", name="a.kml"))
+
+    with TestClient(app) as client:
+        body = client.get("/broken", headers={"Accept-Language": "kk"}).json()
+        page = client.get("/broken?lang=ru", headers={"Accept": "text/html"}).text
+    assert body["description"] == "a.kml: the file is empty"
+    assert body["message"] == "a.kml: файл бос"
+    assert "a.kml: файл пуст" in page
