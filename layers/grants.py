@@ -78,6 +78,7 @@ def _designated(g: Any) -> Any:
         .select_from(p.join(g, func.ST_Intersects(p.c.geom, g.c.geom)))
         .where(p.c.status != "Proposed", func.GeometryType(p.c.geom).in_(_AREAS))
         .cte("pa")
+        .prefix_with("MATERIALIZED")  # computed once, not again for each row joined to it
     )
 
 
@@ -217,6 +218,9 @@ def _gap_stmt() -> Select[Any]:
         select(func.ST_Union(p.c.geom).label("geom"))
         .where(func.GeometryType(p.c.geom).in_(_AREAS), p.c.status != "Proposed")
         .cte("pa")
+        # Computed once: inlined, PostgreSQL would compute the union again for each habitat
+        # row joined to it (12 times on the demo: 280 of 340 ms).
+        .prefix_with("MATERIALIZED")
     )
     km2 = 1e6
     return (
