@@ -104,6 +104,13 @@ REFERENCES = {
     'located in the Altay and Tian Shan ranges of the east and northeast" (read in a '
     "reproduction of the section at geography-site.org/pages/countries/drainage/"
     "kazakstan_drainage.html)",
+    "[LOC96U]": "Library of Congress (1996) *Uzbekistan: a country study*, Topography and "
+    "Drainage: \"the flat, desert topography that comprises almost 80 percent of the country's "
+    "territory\" (read in the section as Wikipedia's *Geography of Uzbekistan* reproduces it, "
+    "citing the study: **Secondary source**)",
+    "[KO04]": 'Kort, M. (2004) *Central Asian Republics*, Facts On File, p. 113: "About 80 '
+    'percent of Uzbekistan is desert or arid steppe, and most of that is desert" (read in a '
+    "scan of the page at studmed.ru/view/kort-michael-central-asian-republics_47383fc52a4.html)",
     "[ACBK20]": "ACBK and IUCN Save Our Species (2020), reported by The Astana Times, 2020-08: "
     "13,000–15,000 goitered gazelles left in Kazakhstan, about 90 % fewer than in past decades",
     "[KG25]": "Ministry of Natural Resources of the Kyrgyz Republic (2025), reported by 24.kg: 30 "
@@ -144,7 +151,10 @@ PUBLISHED = [
     ),
     Published("mountain share", "KGZ", 90.7, "%", GRID_ARENDAL),
     Published("mountain share", "TJK", 91.9, "%", GRID_ARENDAL),
-    Published("mountain share", "UZB", None, "%", GRID_ARENDAL),
+    Published(
+        "mountain share", "UZB", 20.0, "%", "[LOC96U]", "at most: almost 80 % is flat desert"
+    ),
+    Published("arid lowland share", "UZB", 80.0, "%", "[KO04]", "about 80 % desert or arid steppe"),
     Published("snow leopard habitat", "KAZ", 50_000, "km²", SLSS),
     Published("snow leopard habitat", "KGZ", 105_000, "km²", SLSS),
     Published("snow leopard habitat", "TJK", 100_000, "km²", SLSS),
@@ -217,7 +227,11 @@ EXPLAINED = {
         "a lower bound: a ratio of 1 or more agrees with it; the modelled arid lowland also "
         "takes in the dry steppe (Köppen BSk), which a zone named semi-desert may leave out"
     ),
-    ("mountain share", "UZB"): "no national figure published in the source (map class only)",
+    ("mountain share", "UZB"): (
+        "an upper bound: a ratio of 1 or less agrees with it; the fifth that is not flat desert "
+        "also holds the Fergana, Zarafshan and Surkhandarya valleys and the foothill plains, "
+        "which the Kapos classes leave out; GRID-Arendal maps Uzbekistan by class only [GA16]"
+    ),
     ("goitered gazelle habitat", "KAZ"): (
         "close to the former range by construction (both follow the desert and semi-desert "
         "zones); the species now lives in scattered populations (13,000–15,000 animals in "

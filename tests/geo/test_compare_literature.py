@@ -78,9 +78,10 @@ def _kazakhstan_shares(mountain: float, desert: float, arid: float) -> pd.DataFr
         ("mountain share", "KAZ", mountain, "%"),
         ("desert share", "KAZ", desert, "%"),
         ("arid lowland share", "KAZ", arid, "%"),
-        # no published desert or arid share elsewhere: these rows are not shown
+        # no published desert share elsewhere: this row is not shown
         ("desert share", "UZB", 60.0, "%"),
-        ("arid lowland share", "UZB", 80.0, "%"),
+        ("arid lowland share", "UZB", 76.0, "%"),
+        ("mountain share", "UZB", 13.0, "%"),
     ]
     return pd.DataFrame(rows, columns=["what", "iso3", "modelled", "unit"])
 
@@ -99,9 +100,16 @@ def test_kazakhstan_shares_compare_with_the_figures_read_at_their_source(cl: Mod
     arid = rows[("arid lowland share", "Kazakhstan")]
     assert arid[3].startswith("75.0 %") and "lower bound" in arid[3]
     assert arid[4] == "1.20" and arid[5] == "[LOC06]"
-    assert not any(
-        k[1] == "Uzbekistan" and "share" in k[0] and k[0] != "mountain share" for k in rows
-    )
+    assert ("desert share", "Uzbekistan") not in rows
+    # Uzbekistan: "about 80 percent ... desert or arid steppe" [KO04] against the arid lowland;
+    # "almost 80 percent" flat desert [LOC96U] leaves at most a fifth for the mountains: an
+    # upper bound, which a smaller modelled share agrees with (and says so)
+    uzb_arid = rows[("arid lowland share", "Uzbekistan")]
+    assert uzb_arid[3].startswith("80.0 %") and uzb_arid[4] == "0.95" and uzb_arid[5] == "[KO04]"
+    uzb_mountain = rows[("mountain share", "Uzbekistan")]
+    assert uzb_mountain[3].startswith("20.0 %") and "at most" in uzb_mountain[3]
+    assert uzb_mountain[4] == "0.65" and uzb_mountain[5] == "[LOC96U]"
+    assert "upper bound" in uzb_mountain[6] and "valleys" in uzb_mountain[6]
     # the quotes and the addresses they were read at
     refs = {line.split(" ", 2)[1]: line for line in text.splitlines() if line.startswith("- [")}
     assert "desert (32%), and mountain (7%)" in refs["[CBD]"]
@@ -109,6 +117,10 @@ def test_kazakhstan_shares_compare_with_the_figures_read_at_their_source(cl: Mod
     assert "More than three-quarters of the country is desert or semi-desert" in refs["[LOC06]"]
     assert "hitpages.com/doc/4508415359451136/3/" in refs["[LOC06]"]
     assert "Only 12.4 percent of Kazakstan is mountainous" in refs["[LOC96]"]
+    assert "desert topography that comprises almost 80 percent" in refs["[LOC96U]"]
+    assert "**Secondary source**" in refs["[LOC96U]"]
+    assert "About 80 percent of Uzbekistan is desert or arid steppe" in refs["[KO04]"]
+    assert "studmed.ru" in refs["[KO04]"]
 
 
 def test_figures_not_read_at_their_source_name_the_secondary_source(cl: ModuleType) -> None:
