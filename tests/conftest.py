@@ -18,8 +18,9 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -36,6 +37,9 @@ from api.settings import Settings
 from tests import cleanup
 from tests.cli import bind_cli
 from tests.rollback import RolledBack, bind, bound_app, forget_versioned_answers
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 TEST_URL = os.environ.get(
     "IRBIS_TEST_DATABASE_URL", "postgresql+psycopg://irbis:irbis@127.0.0.1:5432/irbis_test"
@@ -477,4 +481,23 @@ def login_as(app, engine):  # type: ignore[no-untyped-def]
 
     yield _login
     for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def clients() -> Iterator[Callable[[Any, str], TestClient]]:
+    """``clients(app, "10.0.0.1")``: a TestClient of ``app`` that connects from that address
+    (what per-client limits tell clients apart by), closed after the test."""
+    from fastapi.testclient import TestClient
+
+    made: list[TestClient] = []
+
+    def make(app: Any, address: str) -> TestClient:
+        c = TestClient(app, client=(address, 40000))
+        c.__enter__()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
         c.__exit__(None, None, None)

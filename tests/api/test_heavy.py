@@ -41,22 +41,6 @@ def app_with(settings: Settings, demo: dict[str, int]) -> Callable[..., Any]:
     return lambda heavy, **server: create_app(configured(settings, heavy, **server))
 
 
-@pytest.fixture
-def clients() -> Iterator[Callable[[Any, str], TestClient]]:
-    """``clients(app, "10.0.0.1")``: a TestClient that connects from that address."""
-    made: list[TestClient] = []
-
-    def make(app: Any, address: str) -> TestClient:
-        c = TestClient(app, client=(address, 40000))
-        c.__enter__()
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.__exit__(None, None, None)
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,11 +8,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from api.auth.testing import make_token, make_user
@@ -33,22 +32,6 @@ def _with(settings: Settings, ratelimit: RateLimitSettings, **more: Any) -> Any:
     from api.app import create_app
 
     return create_app(settings.model_copy(update={"ratelimit": ratelimit, **more}))
-
-
-@pytest.fixture
-def clients() -> Iterator[Callable[[Any, str], TestClient]]:
-    """``clients(app, "10.0.0.1")``: a TestClient that connects from that address."""
-    made: list[TestClient] = []
-
-    def make(app: Any, address: str) -> TestClient:
-        c = TestClient(app, client=(address, 40000))
-        c.__enter__()
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.__exit__(None, None, None)
 
 
 def _timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:

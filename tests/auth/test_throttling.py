@@ -48,22 +48,6 @@ def app_with(settings: Settings, db_tx: RolledBack, tmp_path: Path) -> Iterator[
         yield make
 
 
-@pytest.fixture
-def clients() -> Iterator[Callable[[Any, str], TestClient]]:
-    """``clients(app, "10.0.0.1")``: a TestClient that connects from that address."""
-    made: list[TestClient] = []
-
-    def make(app: Any, address: str) -> TestClient:
-        c = TestClient(app, client=(address, 40000))
-        c.__enter__()
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.__exit__(None, None, None)
-
-
 def _attempt(c: TestClient, username: str, password: str) -> Any:
     token = csrf_from(c.get("/login").text)
     return c.post(
