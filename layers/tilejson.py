@@ -10,6 +10,32 @@ from layers.tiles import get_tms
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
+def _tilejson(
+    name: str,
+    tiles_url: str,
+    bounds: tuple[float, float, float, float] | list[float],
+    *,
+    attribution: str,
+    min_zoom: int,
+    max_zoom: int,
+    center_zoom: int,
+) -> dict[str, Any]:
+    """What every TileJSON 3.0.0 document of Irbis says: one XYZ template, zooms, bounds and
+    the centre of the bounds."""
+    minx, miny, maxx, maxy = bounds
+    return {
+        "tilejson": "3.0.0",
+        "name": name,
+        "attribution": attribution,
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": min_zoom,
+        "maxzoom": max_zoom,
+        "bounds": [minx, miny, maxx, maxy],
+        "center": [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5), center_zoom],
+    }
+
+
 def vector_tilejson(
     spec: LayerSpec,
     tiles_url: str,
@@ -21,27 +47,19 @@ def vector_tilejson(
     max_zoom: int,
 ) -> dict[str, Any]:
     """TileJSON 3.0.0 for one vector layer (``tiles_url`` holds {z}/{x}/{y})."""
-    minx, miny, maxx, maxy = bounds
-    return {
-        "tilejson": "3.0.0",
-        "name": spec.title,
+    doc = _tilejson(
+        spec.title,
+        tiles_url,
+        bounds,
+        attribution=attribution,
+        min_zoom=min_zoom,
+        max_zoom=max_zoom,
+        center_zoom=max(min_zoom, 4),
+    )
+    layer = {"id": spec.id, "description": spec.title, "fields": fields}
+    return doc | {
         "description": spec.description,
-        "attribution": attribution,
-        "scheme": "xyz",
-        "tiles": [tiles_url],
-        "minzoom": min_zoom,
-        "maxzoom": max_zoom,
-        "bounds": [minx, miny, maxx, maxy],
-        "center": [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5), max(min_zoom, 4)],
-        "vector_layers": [
-            {
-                "id": spec.id,
-                "description": spec.title,
-                "fields": fields,
-                "minzoom": min_zoom,
-                "maxzoom": max_zoom,
-            }
-        ],
+        "vector_layers": [layer | {"minzoom": min_zoom, "maxzoom": max_zoom}],
     }
 
 
@@ -56,18 +74,17 @@ def dataset_tilejson(
 ) -> dict[str, Any]:
     """TileJSON 3.0.0 for the dataset tileset: one vector layer per collection (``members``
     pairs a layer with its fields)."""
-    minx, miny, maxx, maxy = bounds
     min_zoom = min((s.min_zoom for s, _ in members), default=0)
-    return {
-        "tilejson": "3.0.0",
-        "name": name,
-        "attribution": attribution,
-        "scheme": "xyz",
-        "tiles": [tiles_url],
-        "minzoom": min_zoom,
-        "maxzoom": max_zoom,
-        "bounds": [minx, miny, maxx, maxy],
-        "center": [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5), max(min_zoom, 4)],
+    doc = _tilejson(
+        name,
+        tiles_url,
+        bounds,
+        attribution=attribution,
+        min_zoom=min_zoom,
+        max_zoom=max_zoom,
+        center_zoom=max(min_zoom, 4),
+    )
+    return doc | {
         "vector_layers": [
             {
                 "id": spec.id,
@@ -84,17 +101,10 @@ def dataset_tilejson(
 def raster_tilejson(
     name: str, title: str, tiles_url: str, *, bounds: list[float], attribution: str, max_zoom: int
 ) -> dict[str, Any]:
-    return {
-        "tilejson": "3.0.0",
-        "name": title,
-        "attribution": attribution,
-        "scheme": "xyz",
-        "tiles": [tiles_url],
-        "minzoom": 0,
-        "maxzoom": max_zoom,
-        "bounds": bounds,
-        "center": [round((bounds[0] + bounds[2]) / 2, 5), round((bounds[1] + bounds[3]) / 2, 5), 6],
-    }
+    return _tilejson(
+        title, tiles_url, bounds, attribution=attribution, min_zoom=0, max_zoom=max_zoom,
+        center_zoom=6,
+    )  # fmt: skip
 
 
 def tileset(
