@@ -18,11 +18,12 @@ def _tilejson(
     attribution: str,
     min_zoom: int,
     max_zoom: int,
-    center_zoom: int,
+    center_zoom: int | None = None,
 ) -> dict[str, Any]:
     """What every TileJSON 3.0.0 document of Irbis says: one XYZ template, zooms, bounds and
-    the centre of the bounds."""
+    the centre of the bounds (at ``center_zoom``, else zoom 4 or the first zoom with data)."""
     minx, miny, maxx, maxy = bounds
+    center_zoom = max(min_zoom, 4) if center_zoom is None else center_zoom
     return {
         "tilejson": "3.0.0",
         "name": name,
@@ -48,13 +49,7 @@ def vector_tilejson(
 ) -> dict[str, Any]:
     """TileJSON 3.0.0 for one vector layer (``tiles_url`` holds {z}/{x}/{y})."""
     doc = _tilejson(
-        spec.title,
-        tiles_url,
-        bounds,
-        attribution=attribution,
-        min_zoom=min_zoom,
-        max_zoom=max_zoom,
-        center_zoom=max(min_zoom, 4),
+        spec.title, tiles_url, bounds, attribution=attribution, min_zoom=min_zoom, max_zoom=max_zoom
     )
     layer = {"id": spec.id, "description": spec.title, "fields": fields}
     return doc | {
@@ -76,13 +71,7 @@ def dataset_tilejson(
     pairs a layer with its fields)."""
     min_zoom = min((s.min_zoom for s, _ in members), default=0)
     doc = _tilejson(
-        name,
-        tiles_url,
-        bounds,
-        attribution=attribution,
-        min_zoom=min_zoom,
-        max_zoom=max_zoom,
-        center_zoom=max(min_zoom, 4),
+        name, tiles_url, bounds, attribution=attribution, min_zoom=min_zoom, max_zoom=max_zoom
     )
     return doc | {
         "vector_layers": [
