@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Server time of the portfolio JSON and of a grant page with 1,000 grants × 10 sites.
+"""Server time of the portfolio JSON and of a grant page with 1,000 grants × 10 sites × 5 years
+of monthly monitoring records.
 
-Adds 1,000 grants (codes ``BENCH-G-0000`` ...) with 10 small field sites each to a migrated
-database holding the demo data, then requests, in process through the real application
+Adds 1,000 grants (codes ``BENCH-G-0000`` ...) with 10 small field sites each and 60 monthly
+accepted monitoring records per site (600,000; ``--months``) to a migrated database holding the
+demo data, then requests, in process through the real application
 (FastAPI TestClient: no network, so the time is the server's), ``/api/portfolio`` and
 ``/grants/{code}`` a number of times each and reports the median and p90, as served from the
 data-version caches, after a write (each request the first after a committed change to another
@@ -61,8 +63,27 @@ FROM grants g, generate_series(0, :sites - 1) AS j,
 WHERE g.code LIKE 'BENCH-G-%';
 """
 
+#: Five years of monthly accepted records for every site of the benchmark's grants (one
+#: indicator a site, turning through the catalogue): 600,000 with the defaults.
+MONITORING_SQL = """
+SELECT set_config('irbis.actor', 'bench_grants', true);
+INSERT INTO monitoring_records (site_id, indicator_id, period_start, period_end, value, state,
+                                source, licence, method)
+SELECT fs.id, (SELECT id FROM monitoring_indicators ORDER BY id OFFSET (fs.id % 9) LIMIT 1),
+       (DATE '2019-01-01' + make_interval(months => m))::date,
+       ((DATE '2019-01-01' + make_interval(months => m + 1))::date - 1),
+       (fs.id * 7 + m * 13) % 200, 'accepted', 'benchmark', 'benchmark', 'example'
+FROM field_sites fs JOIN grants g ON g.id = fs.grant_id, generate_series(0, :months - 1) AS m
+WHERE g.code LIKE 'BENCH-G-%';
+ANALYZE monitoring_records;
+ANALYZE field_sites;
+ANALYZE grants
+"""
+
 CLEAN_SQL = """
 SELECT set_config('irbis.actor', 'bench_grants', true);
+DELETE FROM monitoring_records WHERE site_id IN (SELECT s.id FROM field_sites s
+    JOIN grants g ON g.id = s.grant_id WHERE g.code LIKE 'BENCH-G-%');
 DELETE FROM field_sites WHERE grant_id IN (SELECT id FROM grants WHERE code LIKE 'BENCH-G-%');
 DELETE FROM grants WHERE code LIKE 'BENCH-G-%';
 """
@@ -128,6 +149,12 @@ def main() -> None:
     ap.add_argument("--db-url", default=DEFAULT_DB)
     ap.add_argument("--grants", type=int, default=1000)
     ap.add_argument("--sites", type=int, default=10)
+    ap.add_argument(
+        "--months",
+        type=int,
+        default=60,
+        help="monthly monitoring records per site (60: five years; 0: none)",
+    )
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument(
         "--settle",
@@ -157,7 +184,16 @@ def main() -> None:
             for stmt in SEED_SQL.strip().split(";\n"):
                 if stmt.strip():
                     conn.execute(text(stmt), {"n": args.grants, "sites": args.sites})
+            if args.months:
+                for stmt in MONITORING_SQL.strip().split(";\n"):
+                    conn.execute(text(stmt), {"months": args.months})
             seeded = time.perf_counter() - t0
+        records = conn.execute(
+            text(
+                "SELECT count(*) FROM monitoring_records r JOIN field_sites s ON s.id = r.site_id"
+                " JOIN grants g ON g.id = s.grant_id WHERE g.code LIKE 'BENCH-G-%'"
+            )
+        ).scalar_one()
     try:
         settings = Settings.for_database(args.db_url)
         n2 = max(3, args.repeat // 2)
@@ -168,6 +204,7 @@ def main() -> None:
             out = {
                 "grants": args.grants,
                 "sites_per_grant": args.sites,
+                "monitoring_records": records,
                 "seed_s": round(seeded, 1),
                 "portfolio_json": timed(client, "/api/portfolio", args.repeat),
                 "portfolio_json_after_write": timed(
