@@ -12,6 +12,10 @@ database connection:
   per client that is not logged in; beyond, 429. Parsing and translating a filter is pure
   Python and holds the interpreter, so what one address may keep it busy with is bounded
   before the filter is even read;
+- at most ``IRBIS_HEAVY_ANONYMOUS_FILTERS_TOTAL`` (4) reads with a CQL2 ``filter`` by clients
+  that are not logged in running at once in the process, whatever their addresses (an
+  attacker with many addresses runs no more than that); beyond, 503 (the server is busy:
+  the client is not at fault) with ``Retry-After``, suggesting to log in;
 - at most ``IRBIS_HEAVY_RATE`` (``limits`` notation) started per client; beyond, 429.
 
 A client is a logged-in account, or else the client address (the connection's, or, from a
@@ -53,6 +57,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Said to anonymous callers: an address may be shared by many people, an account is not.
 LOG_IN = " (or log in: an account has an allowance of its own)"
+#: The key of every anonymous filtered read of the process (``anonymous_filters_total``).
+ANONYMOUS_FILTERS = "anonymous filters"
 #: Query parameters that make a read of items heavy.
 ITEM_BOUNDS = frozenset({"filter", "bbox"})
 
@@ -111,6 +117,8 @@ class HeavyLimits:
         self.slots = ClientSlots(s.concurrent)
         self.anonymous_filters = s.anonymous_filters
         self.filter_slots = ClientSlots(s.anonymous_filters)
+        #: One key for every anonymous filtered read of the process.
+        self.all_filter_slots = ClientSlots(s.anonymous_filters_total)
         self.rate: list[RateLimitItem] = parse_many(s.rate) if s.rate.strip() else []
         self.exempt = frozenset(s.exempt_roles)
         self.hold_seconds = s.hold_seconds
@@ -180,6 +188,18 @@ class HeavyRequestMiddleware:
                 limits.busy_retry_after,
             )
             return
+        if filtered and not limits.all_filter_slots.acquire(ANONYMOUS_FILTERS):
+            limits.slots.release(key)
+            limits.filter_slots.release(key)
+            await self._refuse(
+                send,
+                key,
+                "the server is busy with other filtered reads from visitors who are not logged "
+                f"in: try again in a moment{LOG_IN}",
+                limits.busy_retry_after,
+                status=503,
+            )
+            return
         try:
             wait = await self._rate_wait(scope, limits, key)
             if not wait:
@@ -189,6 +209,7 @@ class HeavyRequestMiddleware:
             limits.slots.release(key)
             if filtered:
                 limits.filter_slots.release(key)
+                limits.all_filter_slots.release(ANONYMOUS_FILTERS)
         await self._refuse(
             send,
             key,
@@ -198,9 +219,12 @@ class HeavyRequestMiddleware:
             wait,
         )
 
-    async def _refuse(self, send: Send, key: str, description: str, wait: int) -> None:
-        """429 with ``Retry-After: wait``, sent after ``min(wait, hold_seconds)`` unless the
-        client already has ``hold_max`` refusals waiting (then at once)."""
+    async def _refuse(
+        self, send: Send, key: str, description: str, wait: int, *, status: int = 429
+    ) -> None:
+        """429 (or ``status``) with ``Retry-After: wait``, sent after ``min(wait,
+        hold_seconds)`` unless the client already has ``hold_max`` refusals waiting (then at
+        once)."""
         limits = self.limits
         hold = min(float(wait), limits.hold_seconds)
         if hold > 0 and limits.held.acquire(key):
@@ -208,7 +232,8 @@ class HeavyRequestMiddleware:
                 await anyio.sleep(hold)
             finally:
                 limits.held.release(key)
-        await reply(send, 429, "too_many_requests", description, close=True, retry_after=str(wait))
+        code = "too_many_requests" if status == 429 else "busy"
+        await reply(send, status, code, description, close=True, retry_after=str(wait))
 
     @staticmethod
     async def _rate_wait(scope: Scope, limits: HeavyLimits, key: str) -> int:

@@ -206,6 +206,11 @@ class HeavySettings(BaseSettings):
     #: Of those, reads with a CQL2 ``filter`` one client that is not logged in (an address)
     #: may have running at once (parsing one holds the interpreter); 0: only ``concurrent``.
     anonymous_filters: int = Field(1, ge=0, le=100)
+    #: Reads with a CQL2 ``filter`` that clients not logged in may have running at once in one
+    #: process, whatever their addresses (many addresses can each run one); beyond, 503 with
+    #: ``Retry-After`` (the server is busy, not the client at fault); 0: no such bound.
+    #: Logged-in accounts are not counted.
+    anonymous_filters_total: int = Field(4, ge=0, le=1000)
     #: Heavy requests one client may start in a time (``limits`` notation), counted in the
     #: rate-limit store (``IRBIS_RATELIMIT_STORAGE_URI``).
     rate: str = "120/minute"

@@ -4,6 +4,7 @@ other clients and light requests of the same client are not affected."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -47,13 +48,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def served(app_with: Callable[..., Any]) -> Iterator[str]:
-    """The real app on uvicorn (127.0.0.1, trusted as a proxy: X-Forwarded-For names the
-    client), at most 2 heavy requests at once per client and no rate."""
-    app = app_with(
-        HeavySettings(concurrent=2, rate="", hold_seconds=0), trusted_proxies=["127.0.0.1"]
-    )
+@contextlib.contextmanager
+def _serving(app: Any) -> Iterator[str]:
+    """``app`` on uvicorn at 127.0.0.1 (a free port) while the block runs: its base URL."""
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
@@ -64,9 +61,22 @@ def served(app_with: Callable[..., Any]) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(app_with: Callable[..., Any]) -> Iterator[str]:
+    """The real app on uvicorn (127.0.0.1, trusted as a proxy: X-Forwarded-For names the
+    client), at most 2 heavy requests at once per client and no rate."""
+    app = app_with(
+        HeavySettings(concurrent=2, rate="", hold_seconds=0), trusted_proxies=["127.0.0.1"]
+    )
+    with _serving(app) as base:
+        yield base
 
 
 def test_which_requests_are_heavy() -> None:
@@ -340,3 +350,55 @@ def test_off_when_disabled(
 def test_a_rate_that_does_not_parse_is_refused_at_start() -> None:
     with pytest.raises(ValidationError, match="not a rate such as"):
         HeavySettings(rate="lots")
+
+
+def test_anonymous_filters_from_many_addresses_are_bounded_together(
+    app_with: Callable[..., Any], engine: Any
+) -> None:
+    """With ``anonymous_filters_total=1``, a second address's filtered read is refused 503
+    (busy) while a first one runs, before its filter is parsed; a bbox read of that address
+    and a logged-in filter are served; once the first ends, the second address's filter runs."""
+    app = app_with(
+        HeavySettings(concurrent=2, rate="", hold_seconds=0, anonymous_filters_total=1),
+        trusted_proxies=["127.0.0.1"],
+    )
+    flt = {"filter": "population > 100000", "limit": "1"}
+    other = {"X-Forwarded-For": OTHER}
+    statuses: list[int] = []
+    with _serving(app) as served:
+        places = f"{served}/collections/places/items"
+        with engine.connect() as lock:
+            lock.begin()
+            lock.execute(text("LOCK TABLE glaciers IN ACCESS EXCLUSIVE MODE"))
+            held = threading.Thread(
+                target=lambda: statuses.append(
+                    httpx.get(
+                        f"{served}/collections/glaciers/items",
+                        params={"filter": "scalerank >= 0", "limit": "1"},
+                        headers={"X-Forwarded-For": ATTACKER},
+                        timeout=60,
+                    ).status_code
+                )
+            )
+            held.start()
+            deadline = time.monotonic() + 20
+            while _waiting_reads(engine) < 1:
+                assert time.monotonic() < deadline, "the filtered read never reached the database"
+                time.sleep(0.05)
+            # another address: its own allowance is free, the process's is not
+            r = httpx.get(places, params={"filter": "((( not cql"}, headers=other, timeout=10)
+            assert r.status_code == 503, r.text[:300]
+            assert int(r.headers["retry-after"]) >= 1
+            body = r.json()
+            assert body["code"] == "busy"
+            assert "busy" in body["description"] and "log in" in body["description"]
+            assert httpx.get(places, params=BBOX, headers=other, timeout=10).status_code == 200
+            token = make_token(engine, make_user(engine, roles=["grantee"]))
+            bearer = {**other, "Authorization": f"Bearer {token}"}
+            as_user = httpx.get(places, params=flt, headers=bearer, timeout=10)
+            assert as_user.status_code == 200, as_user.text[:300]
+            lock.rollback()
+        held.join(60)
+        assert statuses == [200]
+        again = httpx.get(places, params=flt, headers=other, timeout=30)
+        assert again.status_code == 200, again.text[:300]
