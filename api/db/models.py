@@ -685,6 +685,8 @@ class AnalysisRun(Base):
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     results: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
+    #: The error as a message to translate: {"template": ..., "values": ...} (geo.messages).
+    error_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_by: Mapped[str | None] = mapped_column(Text, deferred=True)
     started_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False

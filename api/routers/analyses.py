@@ -70,7 +70,16 @@ def list_analyses(
     staff = _is_staff(request)
     body = {"runs": [an.run_summary(r, staff=staff) for r in runs], "kinds": list(KINDS)}
     if wants_html(request, f):
-        return render(request, "analyses_list.html", runs=runs, kind=kind, kinds=KINDS, staff=staff)
+        errors = {r.id: an.run_error(r) for r in runs}
+        return render(
+            request,
+            "analyses_list.html",
+            runs=runs,
+            errors=errors,
+            kind=kind,
+            kinds=KINDS,
+            staff=staff,
+        )
     return JSONResponse(body)
 
 
@@ -111,6 +120,7 @@ def get_analysis(
             request,
             "analysis_detail.html",
             run=run,
+            error=an.run_error(run),
             staff=staff,
             error_detail=an.error_detail(run) if staff else None,
             map=_map(session, run, map_tools(request)),

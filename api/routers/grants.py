@@ -128,7 +128,7 @@ async def import_grants(
     report = await run_in_threadpool(
         gs.import_grants, engine, principal, data, name, dry_run=dry_run
     )
-    return JSONResponse(report.as_dict(), status_code=200 if report.ok else 400)
+    return JSONResponse(gs.in_language(report.as_dict()), status_code=200 if report.ok else 400)
 
 
 @router.get("/api/grants/{code}", summary="One grant", responses={404: {}})

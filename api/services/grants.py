@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import threading
 import zipfile
 from collections import OrderedDict
@@ -30,16 +31,18 @@ from pydantic import (
     StringConstraints,
     ValidationError,
 )
+from pydantic_core import ErrorDetails
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from api import i18n
 from api.auth.principal import Principal, Role
 from api.db.engine import transaction
 from api.db.models import AuditLog, Grant, GrantStatus, Species
 from geo import labels as lb
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from geo.messages import en
-from geo.text import printable, printable_lines, xml_safe
+from geo.messages import Message, en, number
+from geo.text import CONTROL_MESSAGE, printable, printable_lines, xml_safe
 from layers import grants as lg
 from layers import history
 from layers.sql import versions as data_versions
@@ -525,8 +528,20 @@ class ImportReport:
             "stored": self.stored,
             "errors": self.errors,
             "counts": counts,
-            "rows": [r.__dict__ for r in self.rows],
+            "rows": [dict(r.__dict__) for r in self.rows],
         }
+
+
+def in_language(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` (an import report) with its errors also in the language of the request, when
+    that is not English: ``local_errors`` of the file and of each row; the English stays for
+    programs."""
+    if i18n.current_locale() == i18n.DEFAULT:
+        return body
+    body["local_errors"] = [i18n.translate(e) for e in body["errors"]]
+    for row in body["rows"]:
+        row["local_errors"] = [i18n.translate(e) for e in row["errors"]]
+    return body
 
 
 def spreadsheet_cell(value: Any) -> str:
@@ -583,12 +598,12 @@ def read_table(data: bytes, filename: str) -> list[dict[str, str]]:
                 count=f"{MAX_IMPORT_ROWS:,}",
             )
         )
-    out = []
+    out: list[dict[str, str]] = []
     for r in body:
         if len(r) > len(header):
             extra = [c for c in r[len(header) :] if c.strip()]
             if extra:
-                out.append({"__error__": f"{len(r)} cells for {len(header)} columns"})
+                out.append({"__error__": _too_many_cells(len(r), len(header))})
                 continue
         out.append({h: (r[i].strip() if i < len(r) else "") for i, h in enumerate(header)})
     return out
@@ -653,12 +668,161 @@ def _row_values(row: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _messages(e: ValidationError) -> list[str]:
-    out = []
-    for err in e.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "row"
-        out.append(f"{where}: {err['msg']}")
-    return out
+def _too_many_cells(cells: int, columns: int) -> Message:
+    return en("the row has {cells} cells for {columns} columns", cells=cells, columns=columns)
+
+
+def _messages(e: ValidationError) -> list[Message]:
+    """What is wrong with a row, a message for each error naming its column."""
+    return [_problem(err) for err in e.errors()]
+
+
+def _problem(err: ErrorDetails) -> Message:
+    """One error of a row said with its column, by pydantic's kind of error; another kind
+    keeps pydantic's English as a value (it has no translation)."""
+    column = str(err["loc"][0]) if err["loc"] else "row"
+    said = _PROBLEMS.get(err["type"])
+    return said(column, err) if said else _unsaid(column, err)
+
+
+def _unsaid(column: str, err: ErrorDetails) -> Message:
+    return en("column {column}: {problem}", column=column, problem=err["msg"])
+
+
+def _shown(err: ErrorDetails) -> str:
+    """The value of the cell at fault, quoted and cut short."""
+    text = str(err.get("input", ""))
+    return repr(text if len(text) <= 60 else text[:59] + "…")
+
+
+def _ctx(err: ErrorDetails, key: str) -> str:
+    value = (err.get("ctx") or {}).get(key, "")
+    return number(value) if isinstance(value, int) else str(value)
+
+
+def _not_in_form(column: str, err: ErrorDetails) -> Message:
+    value = _shown(err)
+    if column == "code":
+        return en(
+            "column {column}: {value} is not a grant code (Latin letters, digits, '.', '_' "
+            "and '-')",
+            column=column,
+            value=value,
+        )
+    if column == "countries":
+        return en(
+            "column {column}: {value} is not a country code of three capital letters "
+            "(ISO 3166-1 alpha-3, such as KAZ)",
+            column=column,
+            value=value,
+        )
+    if column == "currency":
+        return en(
+            "column {column}: {value} is not a currency code of three capital letters "
+            "(ISO 4217, such as USD)",
+            column=column,
+            value=value,
+        )
+    if column == "documents":
+        return en(
+            "column {column}: {value} is not a web address (http:// or https://); write each "
+            "document as 'title | address'",
+            column=column,
+            value=value,
+        )
+    return en("column {column}: {value} is not in the expected form", column=column, value=value)
+
+
+def _value_error(column: str, err: ErrorDetails) -> Message:
+    if CONTROL_MESSAGE in err["msg"]:
+        return en(
+            "column {column}: the text contains control characters (invisible characters, "
+            "often copied from another program); retype it",
+            column=column,
+        )
+    return _unsaid(column, err)
+
+
+def _not_a_date(column: str, err: ErrorDetails) -> Message:
+    return en(
+        "column {column}: {value} is not a date (write it as YYYY-MM-DD)",
+        column=column,
+        value=_shown(err),
+    )
+
+
+def _not_a_number(column: str, err: ErrorDetails) -> Message:
+    return en("column {column}: {value} is not a number", column=column, value=_shown(err))
+
+
+#: Each kind of pydantic error a row of an import can have (:class:`GrantCreate` from text
+#: cells), said with its column.
+_PROBLEMS: dict[str, Callable[[str, ErrorDetails], Message]] = {
+    "missing": lambda c, err: en(
+        "column {column}: the cell is empty, and this column is required", column=c
+    ),
+    "string_too_short": lambda c, err: en("column {column}: a value is empty", column=c),
+    "string_too_long": lambda c, err: en(
+        "column {column}: the text is longer than {count} characters",
+        column=c,
+        count=_ctx(err, "max_length"),
+    ),
+    "string_pattern_mismatch": _not_in_form,
+    "too_long": lambda c, err: en(
+        "column {column}: too many values (at most {count}, separated by ';')",
+        column=c,
+        count=_ctx(err, "max_length"),
+    ),
+    "too_short": lambda c, err: en(
+        "column {column}: too few values (at least {count}, separated by ';')",
+        column=c,
+        count=_ctx(err, "min_length"),
+    ),
+    "literal_error": lambda c, err: en(
+        "column {column}: {value} is not one of {expected}",
+        column=c,
+        value=_shown(err),
+        expected=", ".join(re.findall(r"'([^']*)'", _ctx(err, "expected"))),
+    ),
+    "decimal_parsing": _not_a_number,
+    "decimal_type": _not_a_number,
+    "finite_number": _not_a_number,
+    "decimal_max_places": lambda c, err: en(
+        "column {column}: at most {count} decimal places",
+        column=c,
+        count=_ctx(err, "decimal_places"),
+    ),
+    "decimal_max_digits": lambda c, err: en(
+        "column {column}: at most {count} digits in all", column=c, count=_ctx(err, "max_digits")
+    ),
+    "decimal_whole_digits": lambda c, err: en(
+        "column {column}: at most {count} digits before the decimal point",
+        column=c,
+        count=_ctx(err, "whole_digits"),
+    ),
+    "greater_than": lambda c, err: en(
+        "column {column}: the value must be greater than {limit}", column=c, limit=_ctx(err, "gt")
+    ),
+    # only dates have lower and upper bounds among the columns
+    "greater_than_equal": lambda c, err: en(
+        "column {column}: {value} is before {limit}, the earliest date accepted",
+        column=c,
+        value=_shown(err),
+        limit=_ctx(err, "ge"),
+    ),
+    "less_than_equal": lambda c, err: en(
+        "column {column}: {value} is after {limit}, the latest date accepted",
+        column=c,
+        value=_shown(err),
+        limit=_ctx(err, "le"),
+    ),
+    "date_parsing": _not_a_date,
+    "date_from_datetime_parsing": _not_a_date,
+    "date_from_datetime_inexact": _not_a_date,
+    "date_type": _not_a_date,
+    "value_error": _value_error,
+}
+_PROBLEMS["enum"] = _PROBLEMS["literal_error"]
 
 
 def import_grants(
@@ -673,7 +837,7 @@ def import_grants(
     try:
         rows = read_table(data, filename)
     except InvalidInput as e:
-        return ImportReport(rows=[], stored=False, errors=[str(e)])
+        return ImportReport(rows=[], stored=False, errors=[e.message])
     reports: list[RowReport] = []
     checked: list[tuple[RowReport, GrantCreate]] = []
     seen: dict[str, int] = {}
@@ -689,9 +853,17 @@ def import_grants(
             rep.errors.extend(_messages(e))
             continue
         if item.end_date < item.start_date:
-            rep.errors.append(f"the end date {item.end_date} is before the start {item.start_date}")
+            rep.errors.append(
+                en(
+                    "the end date {end} is before the start date {start}",
+                    end=str(item.end_date),
+                    start=str(item.start_date),
+                )
+            )
         if item.code in seen:
-            rep.errors.append(f"the code {item.code} is also on row {seen[item.code]}")
+            rep.errors.append(
+                en("the code {code} is also on row {row}", code=item.code, row=seen[item.code])
+            )
         seen.setdefault(item.code, i)
         if not rep.errors:
             checked.append((rep, item))
@@ -705,7 +877,7 @@ def import_grants(
                     with session.begin_nested():
                         _store_row(session, rep, item)
                 except InvalidInput as e:
-                    rep.errors.append(str(e))
+                    rep.errors.append(e.message)
                     rep.outcome = "error"
             if any(r.errors for r in reports) or dry_run:
                 raise _Rollback

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from api.services import analyses as an
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, NotFound
 
 SECRET = "connection to /srv/irbis/secret-path refused"
 
@@ -91,3 +91,43 @@ def test_domain_errors_are_published_as_written(tx_client, db_tx) -> None:
     run_id = _fail(db_tx.engine, InvalidInput(message), "analyst-domain")
     run = tx_client.get(f"/analyses/{run_id}?f=json").json()
     assert run["status"] == "failed" and run["error"] == message
+
+
+def test_a_domain_error_is_said_in_the_readers_language(tx_client, db_tx, settings) -> None:
+    """A run that failed on an error written for people keeps the message it was made from:
+    its page and JSON say it in Russian (and Kazakh); the JSON's ``error`` stays English."""
+    with pytest.raises(NotFound):
+        an.run_habitat(db_tx.engine, settings, ecosystems_run=987654)
+    with db_tx.engine.connect() as conn:
+        run_id = conn.execute(
+            text("SELECT max(id) FROM analysis_runs WHERE status = 'failed'")
+        ).scalar_one()
+    english = "the raster of ecosystems run 987654 is missing; run it again"
+    russian = "растр расчёта экосистем 987654 отсутствует; выполните расчёт заново"
+    run = tx_client.get(f"/analyses/{run_id}?f=json").json()
+    assert run["error"] == english and "local_error" not in run
+    ru = {"Accept-Language": "ru"}
+    run = tx_client.get(f"/analyses/{run_id}?f=json", headers=ru).json()
+    assert run["error"] == english and run["local_error"] == russian
+    listed = tx_client.get("/analyses?f=json", headers=ru).json()["runs"]
+    assert any(r["id"] == run_id and r["local_error"] == russian for r in listed)
+    for url in (f"/analyses/{run_id}", "/analyses"):
+        page = _page_text(tx_client.get(url, headers={**ru, "Accept": "text/html"}).text)
+        assert russian in page and english not in page
+    kazakh = "987654 экожүйелер есебінің растры жоқ; есепті қайта орындаңыз"
+    html = {"Accept": "text/html"}
+    page = tx_client.get(f"/analyses/{run_id}", headers={**html, "Accept-Language": "kk"}).text
+    assert kazakh in _page_text(page) and english not in page
+    assert english in _page_text(tx_client.get(f"/analyses/{run_id}", headers=html).text)
+
+
+def test_an_unexpected_failure_is_said_in_the_readers_language(tx_client, unexpected) -> None:
+    """The public sentence of an unexpected failure is translated; its text stays hidden."""
+    run_id, actor = unexpected
+    ru = {"Accept-Language": "ru"}
+    run = tx_client.get(f"/analyses/{run_id}?f=json", headers=ru).json()
+    assert run["error"] == an.UNEXPECTED_FAILURE
+    assert run["local_error"].startswith("Анализ прервался из-за непредвиденной ошибки")
+    page = tx_client.get(f"/analyses/{run_id}", headers={**ru, "Accept": "text/html"}).text
+    assert "Анализ прервался из-за непредвиденной ошибки" in _page_text(page)
+    assert SECRET not in page and actor not in page

@@ -34,14 +34,14 @@ from api.db.engine import transaction
 from api.db.store import raster_columns, rows_from_gdf
 from api.settings import Settings
 from geo.errors import IrbisError, NotFound
-from geo.messages import en
+from geo.messages import Message, en
 from geo.raster import sha256_file
 
 log = logging.getLogger("irbis")
 
 #: What the public reads for a run that failed on an unexpected error (the exception text is
 #: logged and kept in ``results[ERROR_DETAIL]``, shown to analysts and administrators only).
-UNEXPECTED_FAILURE = (
+UNEXPECTED_FAILURE = en(
     "The analysis failed on an unexpected error; nothing of its results was stored. "
     "The error was logged: an analyst or administrator can see it on this run."
 )
@@ -100,7 +100,14 @@ def registered_raster(session: Session, settings: Settings, name: str, inputs: I
     path = Path(r.path)
     full = path if path.is_absolute() else settings.data_dir / path
     if not full.is_file():
-        raise NotFound(f"raster {name!r} is registered but its file {full} is missing")
+        # where the file should be is the server's business: logged, not published
+        log.error("raster %r is registered but its file %s is missing", name, full)
+        raise NotFound(
+            en(
+                "raster {name} is registered but its file is missing from the data folder",
+                name=repr(name),
+            )
+        )
     inputs.rasters[name] = {"sha256": r.sha256, "path": str(path)}
     return full
 
@@ -109,7 +116,9 @@ def data_file(settings: Settings, relpath: str, inputs: Inputs) -> Path:
     """A reference file of the data folder, recorded with its digest in the run's inputs."""
     full = settings.data_dir / relpath
     if not full.is_file():
-        raise NotFound(f"the reference file {relpath} is missing from the data folder")
+        raise NotFound(
+            en("the reference file {path} is missing from the data folder", path=relpath)
+        )
     inputs.files[relpath] = {"sha256": sha256_file(full)}
     return full
 
@@ -222,6 +231,25 @@ def store_features(
     return len(rows)
 
 
+def message_json(message: Message) -> dict[str, Any]:
+    """``message`` as JSON, to be said again in any language (:func:`message_from_json`): its
+    template and values (a value that is a message, the same way)."""
+    values = {
+        k: message_json(v) if isinstance(v, Message) else jsonable(v)
+        for k, v in message.values.items()
+    }
+    return {"template": message.template, "values": values}
+
+
+def message_from_json(stored: Mapping[str, Any]) -> Message:
+    """The message :func:`message_json` kept."""
+    values = {
+        k: message_from_json(v) if isinstance(v, Mapping) and "template" in v else v
+        for k, v in stored["values"].items()
+    }
+    return Message(stored["template"], values)
+
+
 def _record_failure(
     engine: Engine,
     kind: str,
@@ -233,6 +261,7 @@ def _record_failure(
     title: str | None,
 ) -> int:
     detail: dict[str, Any] | None = None
+    msg: str
     if isinstance(error, IrbisError):
         msg = error.message  # written for people: safe to publish
     else:
@@ -248,6 +277,7 @@ def _record_failure(
             inputs=inputs.as_json(),
             results=detail,
             error=msg,
+            error_values=message_json(msg) if isinstance(msg, Message) else None,
             created_by=actor,
             started_at=started,
             finished_at=dt.datetime.now(dt.UTC),

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api import i18n
 from api.db import models as m
-from api.services.analyses.recorder import ERROR_DETAIL, jsonable
+from api.services.analyses.recorder import ERROR_DETAIL, jsonable, message_from_json
 from geo.errors import NotFound
 from geo.messages import en
 from layers import analyses as la
 
+log = logging.getLogger("irbis")
+
 
 def run_summary(run: m.AnalysisRun, *, full: bool = False, staff: bool = False) -> dict[str, Any]:
     """A run as JSON. Who ran it, and the text of an unexpected error, only for ``staff``
-    (analysts and administrators): the public sees that a run failed, not why inside."""
+    (analysts and administrators): the public sees that a run failed, not why inside. The
+    error is in English; where the request asked for another language, ``local_error`` says
+    it in that language too."""
     d: dict[str, Any] = {
         "id": run.id,
         "kind": run.kind,
@@ -28,12 +34,27 @@ def run_summary(run: m.AnalysisRun, *, full: bool = False, staff: bool = False) 
         "error": run.error,
         "links": [{"rel": "self", "href": f"/analyses/{run.id}"}],
     }
+    if run.error and i18n.current_locale() != i18n.DEFAULT:
+        said = i18n.translate(run_error(run))
+        if said != run.error:
+            d["local_error"] = said
     if staff:
         d["created_by"] = run.created_by
         d["error_detail"] = error_detail(run)
     if full:
         d |= {"parameters": run.parameters, "inputs": run.inputs, "results": public_results(run)}
     return d
+
+
+def run_error(run: m.AnalysisRun) -> str | None:
+    """The public error of a failed run, as the message it was made from where that was kept
+    (``error_values``: pages say it in the reader's language), else as stored."""
+    if run.error and run.error_values:
+        try:
+            return message_from_json(run.error_values)
+        except (KeyError, TypeError, AttributeError):
+            log.warning("run %s keeps its error in a form not understood", run.id)
+    return run.error
 
 
 def error_detail(run: m.AnalysisRun) -> str | None:
