@@ -331,9 +331,8 @@ def _form_values(form: Any) -> dict[str, Any]:
 
 
 def _errors(e: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'form'}: {err['msg']}" for err in e.errors()
-    )
+    """What is wrong with the form, in the reader's language (as an import's rows say it)."""
+    return "; ".join(translate(m) for m in gs.problems(e))
 
 
 def _login(path: str) -> RedirectResponse:

@@ -672,7 +672,7 @@ def _too_many_cells(cells: int, columns: int) -> Message:
     return en("the row has {cells} cells for {columns} columns", cells=cells, columns=columns)
 
 
-def _messages(e: ValidationError) -> list[Message]:
+def problems(e: ValidationError) -> list[Message]:
     """What is wrong with a row, a message for each error naming its column."""
     return [_problem(err) for err in e.errors()]
 
@@ -850,7 +850,7 @@ def import_grants(
         try:
             item = GrantCreate.model_validate(_row_values(row))
         except ValidationError as e:
-            rep.errors.extend(_messages(e))
+            rep.errors.extend(problems(e))
             continue
         if item.end_date < item.start_date:
             rep.errors.append(

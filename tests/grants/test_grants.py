@@ -140,6 +140,12 @@ def test_a_refusal_asked_for_in_russian_says_it_in_russian_too(tx_login_as, db_t
     assert r.status_code == 400
     assert "дата окончания 2020-01-01 раньше даты начала 2024-01-01" in r.text
     assert _count(db_tx.engine, form["code"]) == 0
+    # and what the fields' own checks find (not pydantic's English)
+    r = c.post("/grants/new?lang=ru", data={**form, "end_date": "2026-01-01", "amount": "-5"})
+    assert r.status_code == 400
+    assert "столбец amount: значение должно быть больше 0" in r.text
+    assert "Input should be" not in r.text
+    assert _count(db_tx.engine, form["code"]) == 0
 
 
 # --- the role matrix ------------------------------------------------------------------------
