@@ -26,6 +26,7 @@ from api.routers.threats import _print_pdf as print_pdf
 from api.services import grants as gs
 from api.settings import REPO_ROOT
 from api.templating import map_tools, render
+from api.vocabulary import word
 from geo.crs import REGION_BOUNDS
 from geo.errors import InvalidInput, TooLarge
 from geo.lazy import lazy_module
@@ -519,14 +520,15 @@ def grant_feed(
     if g["updated_at"]:
         changed.append(dt.datetime.fromisoformat(g["updated_at"]))
     modified = max(changed).astimezone(dt.UTC).replace(microsecond=0)
-    etag = ogc.make_etag("feed", code, tag, base, metres)
+    lang = current_locale()
+    etag = ogc.make_etag("feed", code, tag, base, metres, lang)
     headers = {
         **ogc.cache_headers(etag, 0, private=False),
         "Last-Modified": format_datetime(modified, usegmt=True),
     }
     if _not_modified_since(request, etag, modified):
         return Response(status_code=304, headers=headers)
-    key = ("feed", str(engine.url), tag, code, metres, base)
+    key = ("feed", str(engine.url), tag, code, metres, base, lang)
     body = gs.PAGE_CACHE.get(key, lambda: _atom(data, base))
     return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
@@ -547,28 +549,31 @@ def _not_modified_since(request: Request, etag: str, modified: dt.datetime) -> b
 
 
 def _atom(data: dict[str, Any], base: str) -> bytes:
-    """The Atom document of a grant's feed entries (:func:`gs.feed_entries`); text that XML
-    cannot hold (control characters stored before text was checked) is left out."""
+    """The Atom document of a grant's feed entries (:func:`gs.feed_entries`), in the reader's
+    language; text that XML cannot hold (control characters stored before text was checked)
+    is left out."""
     g = {k: xml_safe(v) for k, v in data["grant"].items()}
     page_url = f"{base}/grants/{g['code']}"
     fg = feed.FeedGenerator()
     fg.id(f"{page_url}/feed.atom")
-    fg.title(f"Irbis: grant {g['code']}")
+    fg.title(translate(en("Irbis: grant {code}", code=g["code"])))
     fg.subtitle(g["title"])
     fg.author({"name": "Irbis"})
     fg.link(href=f"{page_url}/feed.atom", rel="self", type="application/atom+xml")
     fg.link(href=page_url, rel="alternate", type="text/html")
-    fg.language("en")
+    fg.language(current_locale())
     stamps = [e["updated"] for e in data["entries"]]
     fg.updated(max(stamps) if stamps else dt.datetime.fromisoformat(g["updated_at"]))
     for e in data["entries"]:  # oldest first: feedgen puts the newest on top
         fe = fg.add_entry()
         fe.id(f"{page_url}#{e['id']}")
-        fe.title(xml_safe(e["title"]))
+        fe.title(xml_safe(translate(e["title"])))
         href = f"{base}/threats/{e['threat_id']}" if e["kind"] == "threat" else page_url
         fe.link(href=href, rel="alternate", type="text/html")
         fe.updated(e["updated"])
-        fe.summary(xml_safe(e["summary"]))
+        summary = e["summary"]
+        said = ", ".join(map(word, summary)) if isinstance(summary, tuple) else translate(summary)
+        fe.summary(xml_safe(said))
         fe.category(term=e["kind"])
     body: bytes = fg.atom_str(pretty=True)
     return body

@@ -24,9 +24,10 @@ from shapely.geometry import mapping
 
 from api import ogc
 from api.deps import ReaderDep, SettingsDep
-from api.i18n import current_locale
+from api.i18n import current_locale, translate
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.templating import map_tools, render, templates
+from api.vocabulary import word
 from geo.lazy import lazy_module
 from geo.messages import en
 from geo.text import xml_safe
@@ -93,10 +94,17 @@ def index(
 
 
 def _entry_summary(row: dict[str, Any]) -> str:
-    status = lt.STATUS_LABELS.get(row["status"], row["status"])
-    text_ = f"{row['kind'].replace('_', ' ')}, {status}; footprint {row['area_ha']:,.1f} ha."
+    """A feed entry's summary in the reader's language (the description as written)."""
+    text_ = translate(
+        en(
+            "{kind}, {status}; footprint {area} ha.",
+            kind=word(row["kind"]),
+            status=word(row["status"]),
+            area=f"{row['area_ha']:,.1f}",
+        )
+    )
     if row["method"] == "example":
-        text_ += " Example record (schematic footprint)."
+        text_ += " " + translate(en("Example record (schematic footprint)."))
     if row.get("description"):
         text_ += " " + row["description"][:600]
     return text_
@@ -126,12 +134,17 @@ def feed(
     self_url = f"{base}/threats/feed.atom" + (f"?protected_area={protected_area}" if area else "")
     fg = FeedGenerator()
     fg.id(self_url)
-    fg.title("Irbis: threats to habitat" + (f" in {xml_safe(area['name'])}" if area else ""))
-    fg.subtitle("Newly published threats to habitat in Central Asia")
+    title = (
+        en("Irbis: threats to habitat in {area}", area=xml_safe(area["name"]))
+        if area
+        else en("Irbis: threats to habitat")
+    )
+    fg.title(translate(title))
+    fg.subtitle(translate(en("Newly published threats to habitat in Central Asia")))
     fg.author({"name": "Irbis"})
     fg.link(href=self_url, rel="self", type="application/atom+xml")
     fg.link(href=f"{base}/threats", rel="alternate", type="text/html")
-    fg.language("en")
+    fg.language(current_locale())
     stamps = [r["updated_at"] for r in rows] + [r["published_at"] for r in rows]
     fg.updated(max(stamps) if stamps else dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     for row in reversed(rows):  # feedgen prepends: add oldest first, newest ends on top
@@ -143,7 +156,7 @@ def feed(
         fe.published(row["published_at"])
         fe.updated(max(row["updated_at"], row["published_at"]))
         fe.summary(xml_safe(_entry_summary(row)))
-        fe.category(term=row["kind"], label=row["kind"].replace("_", " "))
+        fe.category(term=row["kind"], label=word(row["kind"]))
     return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
 
 

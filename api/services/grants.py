@@ -1376,9 +1376,9 @@ def feed_entries(page: dict[str, Any]) -> dict[str, Any]:
         entries.append(
             {
                 "id": f"site-{s['id']}",
-                "title": f"Field site uploaded: {s['name']}",
+                "title": en("Field site uploaded: {name}", name=s["name"]),
                 "updated": s["uploaded_at"],
-                "summary": f"{s['name']}, {s['area_ha']:,.1f} ha",
+                "summary": en("{name}, {area} ha", name=s["name"], area=f"{s['area_ha']:,.1f}"),
                 "kind": "site",
             }
         )
@@ -1386,10 +1386,15 @@ def feed_entries(page: dict[str, Any]) -> dict[str, Any]:
         entries.append(
             {
                 "id": f"threat-{t['id']}-{t['site']}",
-                "title": f"Threat within {t['distance_m'] / 1000:,.1f} km of {t['site']}: "
-                f"{t['name']}",
+                "title": en(
+                    "Threat within {distance} km of {site}: {name}",
+                    distance=f"{t['distance_m'] / 1000:,.1f}",
+                    site=t["site"],
+                    name=t["name"],
+                ),
                 "updated": t["updated_at"],
-                "summary": f"{t['kind'].replace('_', ' ')}, {t['status'].replace('_', ' ')}",
+                # the threat's kind and status, in words of the reader's language when shown
+                "summary": (t["kind"], t["status"]),
                 "kind": "threat",
                 "threat_id": t["id"],
             }

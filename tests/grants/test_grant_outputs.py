@@ -63,6 +63,39 @@ def test_grant_feed_is_utf8_atom_with_uploads_and_threats(client) -> None:
     assert client.get("/grants/NOPE/feed.atom").status_code == 404
 
 
+def test_feeds_speak_the_readers_language(client) -> None:
+    """A grant's feed and the threats feed asked in Russian and Kazakh: the feed's language,
+    titles and summaries in it (names as the data has them), read back with xml.etree; the
+    ETag differs by language, so a cache never answers one language with another."""
+    en_feed = client.get(f"/grants/{NEAR}/feed.atom")
+    r = client.get(f"/grants/{NEAR}/feed.atom?lang=ru")
+    assert r.status_code == 200 and r.headers["etag"] != en_feed.headers["etag"]
+    root = ET.fromstring(r.content)
+    assert root.findtext(f"{ATOM}title") == f"Irbis: грант {NEAR}"
+    assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "ru"
+    titles = [e.findtext(f"{ATOM}title") or "" for e in root.iter(f"{ATOM}entry")]
+    assert any(t.startswith("Загружен полевой участок: ") for t in titles)
+    threat = next(t for t in titles if "Kok-Jailau" in t)
+    assert threat.startswith("Угроза в ") and " км от участка " in threat
+    summaries = [e.findtext(f"{ATOM}summary") or "" for e in root.iter(f"{ATOM}entry")]
+    assert any(x.endswith(" га") for x in summaries)
+    assert not any("Field site" in t or "Threat within" in t for t in titles)
+    kk = ET.fromstring(client.get(f"/grants/{NEAR}/feed.atom?lang=kk").content)
+    assert kk.findtext(f"{ATOM}title") == f"Irbis: {NEAR} гранты"
+
+    threats = ET.fromstring(client.get("/threats/feed.atom?lang=ru").content)
+    assert threats.findtext(f"{ATOM}title") == "Irbis: угрозы местообитаниям"
+    assert threats.get("{http://www.w3.org/XML/1998/namespace}lang") == "ru"
+    entry = next(
+        e
+        for e in threats.iter(f"{ATOM}entry")
+        if "Kok-Jailau" in (e.findtext(f"{ATOM}title") or "")
+    )
+    summary = entry.findtext(f"{ATOM}summary") or ""
+    assert "площадь" in summary and " га." in summary and "footprint" not in summary
+    assert "Пример записи (схематичный контур)." in summary
+
+
 def test_portfolio_lists_sites_under_threat(client) -> None:
     p = client.get("/api/portfolio").json()
     near = [s for s in p["sites_under_threat"] if s["grant_code"] == NEAR]
