@@ -62,7 +62,17 @@ def templates() -> fastapi_templating.Jinja2Templates:
         env.globals["current_locale"] = i18n.current_locale
         env.filters["readable"] = readable
         env.filters["said"] = i18n.translate  # a message of the core in the reader's language
+        env.filters["in_language"] = in_language
     return _templates
+
+
+def in_language(url: str) -> str:
+    """``url`` asking for the page's language when it is not English (``lang=``): for links
+    that a program follows without the reader's cookie or browser language, such as feeds."""
+    lang = i18n.current_locale()
+    if lang == i18n.DEFAULT:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}lang={lang}"
 
 
 def readable(value: Any) -> Markup:

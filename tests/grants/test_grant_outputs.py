@@ -80,6 +80,10 @@ def test_feeds_speak_the_readers_language(client) -> None:
     summaries = [e.findtext(f"{ATOM}summary") or "" for e in root.iter(f"{ATOM}entry")]
     assert any(x.endswith(" га") for x in summaries)
     assert not any("Field site" in t or "Threat within" in t for t in titles)
+    # the page in Russian links the feed in Russian (a feed reader sends no cookie)
+    page = client.get(f"/grants/{NEAR}?lang=ru").text
+    assert f'href="/grants/{NEAR}/feed.atom?lang=ru" id="feed-link"' in page
+    assert 'href="/threats/feed.atom?lang=ru"' in client.get("/threats?lang=ru").text
     kk = ET.fromstring(client.get(f"/grants/{NEAR}/feed.atom?lang=kk").content)
     assert kk.findtext(f"{ATOM}title") == f"Irbis: {NEAR} гранты"
 
