@@ -28,3 +28,7 @@ if [ ! -f "$stamp" ] || [ "$LOCK" -nt "$stamp" ] || [ pyproject.toml -nt "$stamp
   "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
   echo "$LOCK" >"$stamp"
 fi
+# Irbis's own modules compiled, as pip compiles the packages it installs: a server then starts
+# without compiling them first, also where PYTHONDONTWRITEBYTECODE keeps Python from writing
+# bytecode as it imports (only changed files are compiled again).
+"$VENV/bin/python" -m compileall -q -j 0 api geo layers >/dev/null
