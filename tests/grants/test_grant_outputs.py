@@ -90,14 +90,14 @@ def test_feeds_speak_the_readers_language(client) -> None:
     threats = ET.fromstring(client.get("/threats/feed.atom?lang=ru").content)
     assert threats.findtext(f"{ATOM}title") == "Irbis: угрозы местообитаниям"
     assert threats.get("{http://www.w3.org/XML/1998/namespace}lang") == "ru"
-    entry = next(
-        e
+    summaries = [
+        e.findtext(f"{ATOM}summary") or ""
         for e in threats.iter(f"{ATOM}entry")
         if "Kok-Jailau" in (e.findtext(f"{ATOM}title") or "")
-    )
-    summary = entry.findtext(f"{ATOM}summary") or ""
-    assert "площадь" in summary and " га." in summary and "footprint" not in summary
-    assert "Пример записи (схематичный контур)." in summary
+    ]  # the demo's record, and any other that a test published under a like name
+    assert summaries and all("площадь" in x and " га." in x for x in summaries)
+    assert not any("footprint" in x for x in summaries)
+    assert any("Пример записи (схематичный контур)." in x for x in summaries)
 
 
 def test_portfolio_lists_sites_under_threat(client) -> None:
