@@ -1,5 +1,7 @@
 """Cold start: importing the app leaves out the libraries only some routes use (geo.lazy);
-they are imported when first used, once, whichever thread asks first."""
+they are imported when first used, once, whichever thread asks first. The import runs without
+the garbage collector, and what it made is frozen; the dummy password hash waits for the
+first answer."""
 
 from __future__ import annotations
 
@@ -7,7 +9,15 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import api.app
+from api.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 #: Imported by some routes only (maps, analyses, uploads, plans, PDFs, raster tiles).
@@ -99,3 +109,78 @@ def test_a_deferred_module_is_complete_for_every_thread() -> None:
     )
     count, failed, same = json.loads(out)
     assert failed == [] and count == 16 and same is True
+
+
+def test_the_import_pauses_the_collector_and_freezes_what_it_made() -> None:
+    """The collector is as it was before the import (on, or off when it was off), and the
+    import's objects are frozen (no later collection goes over them)."""
+    out = _python(
+        """
+        import gc, json
+        before = gc.get_freeze_count()
+        import api.app
+        print(json.dumps([gc.isenabled(), before, gc.get_freeze_count()]))
+        """
+    )
+    enabled, before, frozen = json.loads(out)
+    assert enabled is True and before == 0 and frozen > 100_000
+    assert _python("import gc; gc.disable(); import api.app; print(gc.isenabled())") == "False\n"
+
+
+def _after_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[threading.Event, threading.Event, list[float], threading.Thread]:
+    """``api.app._after_start`` on a thread, with a recorder for the dummy hash."""
+    made: list[float] = []
+    monkeypatch.setattr(api.app, "expire_stale_runs", lambda engine: 0)
+    monkeypatch.setattr(api.app, "dummy_hash", lambda: made.append(time.monotonic()))
+    answered, stopped = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=api.app._after_start, args=(None, lambda: None, answered, stopped), daemon=True
+    )
+    return answered, stopped, made, thread
+
+
+def test_the_dummy_hash_waits_for_the_first_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api.app, "HASH_AFTER_S", 60.0)
+    answered, _, made, thread = _after_start(monkeypatch)
+    thread.start()
+    time.sleep(0.3)
+    assert made == []  # no answer yet: no hash competing with the first requests
+    answered.set()
+    thread.join(10)
+    assert len(made) == 1
+
+
+def test_the_dummy_hash_is_made_after_the_delay_or_not_once_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(api.app, "HASH_AFTER_S", 0.3)
+    _, _, made, thread = _after_start(monkeypatch)
+    started = time.monotonic()
+    thread.start()
+    thread.join(10)
+    assert len(made) == 1 and made[0] - started >= 0.3
+    _, stopped, made, thread = _after_start(monkeypatch)
+    stopped.set()  # the app stopped while it waited
+    thread.start()
+    thread.join(10)
+    assert made == []
+
+
+def test_the_app_makes_the_dummy_hash_after_its_first_answer(
+    settings: Settings, demo: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A health probe is not the first answer; a page is."""
+    monkeypatch.setattr(api.app, "HASH_AFTER_S", 60.0)
+    made: list[float] = []
+    monkeypatch.setattr(api.app, "dummy_hash", lambda: made.append(time.monotonic()))
+    with TestClient(api.app.create_app(settings)) as c:
+        assert c.get("/health").status_code == 200
+        time.sleep(0.3)
+        assert made == []
+        assert c.get("/collections", params={"f": "json"}).status_code == 200
+        end = time.monotonic() + 10
+        while not made and time.monotonic() < end:
+            time.sleep(0.01)
+        assert len(made) == 1
