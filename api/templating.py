@@ -18,7 +18,9 @@ from api.vocabulary import word
 from geo.lazy import lazy_module
 
 if TYPE_CHECKING:
+    import jinja2
     from fastapi import templating as fastapi_templating
+    from jinja2.runtime import Context
 
     from api.services import threat_reports
     from layers import maps
@@ -27,6 +29,7 @@ else:  # pandas, geopandas and folium: not on the start path (geo.lazy)
     maps = lazy_module("layers.maps")
     # jinja2: its environment is made at the first page (cold start)
     fastapi_templating = lazy_module("fastapi.templating")
+    jinja2 = lazy_module("jinja2")
 
 NAV: list[tuple[str, Any]] = [
     ("/", _l("Home")),
@@ -62,14 +65,16 @@ def templates() -> fastapi_templating.Jinja2Templates:
         env.globals["current_locale"] = i18n.current_locale
         env.filters["readable"] = readable
         env.filters["said"] = i18n.translate  # a message of the core in the reader's language
-        env.filters["in_language"] = in_language
+        # given the context, so that Jinja never folds it into a compiled template (a constant
+        # URL would keep the language of the page that compiled it)
+        env.filters["in_language"] = jinja2.pass_context(in_language)
     return _templates
 
 
-def in_language(url: str) -> str:
+def in_language(context: Context, url: str) -> str:
     """``url`` asking for the page's language when it is not English (``lang=``): for links
     that a program follows without the reader's cookie or browser language, such as feeds."""
-    lang = i18n.current_locale()
+    lang = context.get("lang") or i18n.current_locale()
     if lang == i18n.DEFAULT:
         return url
     return f"{url}{'&' if '?' in url else '?'}lang={lang}"
