@@ -80,10 +80,6 @@ GZIP: dict[str, Any] = {
     "exclude_content_types": (*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT_MEDIA_TYPE),
 }
 
-#: Seconds after the start at which the dummy password hash is made if no request has been
-#: answered by then (:func:`_after_start`).
-HASH_AFTER_S = 3.0
-
 #: Every router, in the order their routes are matched.
 ROUTERS = (
     health.router,
@@ -197,7 +193,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # what no request waits for is done beside the start, not before the first request
         threading.Thread(
             target=_after_start,
-            args=(app.state.engine, close_pools_if_stopped, app.state.first_answer, pools.stopped),
+            args=(app.state.engine, close_pools_if_stopped),
             name="irbis-after-start",
             daemon=True,
         ).start()
@@ -226,22 +222,14 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     return lifespan
 
 
-def _after_start(
-    engine: Engine,
-    on_exit: Callable[[], None],
-    first_answer: threading.Event,
-    stopped: threading.Event,
-) -> None:
+def _after_start(engine: Engine, on_exit: Callable[[], None]) -> None:
     """Start-up work that no request needs first, on a thread of its own.
 
     - the prioritisation runs that a stopped server left at work are marked so (pages about
       runs mark them too before they are read: :func:`api.routers.prioritisation._expire_stale`;
       a database not reachable yet is left to them);
-    - the hash verified for logins of unknown names is made (so that such a login takes as
-      long as any other: :func:`api.auth.passwords.dummy_hash`), once the process has answered
-      its first request (``first_answer``, :class:`api.first_answer.FirstAnswer`) or
-      :data:`HASH_AFTER_S` after it started: a third of a second of argon2 on four threads
-      would compete for the CPU with the health probes and the first requests.
+    - the hash verified for logins of unknown names is made (so the first such login takes as
+      long as any other: :func:`api.auth.passwords.dummy_hash`).
     """
     try:
         expire_stale_runs(engine)
@@ -249,9 +237,7 @@ def _after_start(
         log.warning("could not look for stopped prioritisation runs", exc_info=True)
     finally:
         on_exit()
-    first_answer.wait(HASH_AFTER_S)
-    if not stopped.is_set():
-        dummy_hash()
+    dummy_hash()
 
 
 gc.freeze()  # what the import made stays: later collections leave it out

@@ -1,7 +1,6 @@
 """Cold start: importing the app leaves out the libraries only some routes use (geo.lazy);
 they are imported when first used, once, whichever thread asks first. The import runs without
-the garbage collector, and what it made is frozen; the dummy password hash waits for the
-first answer."""
+the garbage collector, and what it made is frozen."""
 
 from __future__ import annotations
 
@@ -9,15 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from pathlib import Path
-
-import pytest
-from fastapi.testclient import TestClient
-
-import api.app
-from api.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 #: Imported by some routes only (maps, analyses, uploads, plans, PDFs, raster tiles).
@@ -125,62 +116,3 @@ def test_the_import_pauses_the_collector_and_freezes_what_it_made() -> None:
     enabled, before, frozen = json.loads(out)
     assert enabled is True and before == 0 and frozen > 100_000
     assert _python("import gc; gc.disable(); import api.app; print(gc.isenabled())") == "False\n"
-
-
-def _after_start(
-    monkeypatch: pytest.MonkeyPatch,
-) -> tuple[threading.Event, threading.Event, list[float], threading.Thread]:
-    """``api.app._after_start`` on a thread, with a recorder for the dummy hash."""
-    made: list[float] = []
-    monkeypatch.setattr(api.app, "expire_stale_runs", lambda engine: 0)
-    monkeypatch.setattr(api.app, "dummy_hash", lambda: made.append(time.monotonic()))
-    answered, stopped = threading.Event(), threading.Event()
-    thread = threading.Thread(
-        target=api.app._after_start, args=(None, lambda: None, answered, stopped), daemon=True
-    )
-    return answered, stopped, made, thread
-
-
-def test_the_dummy_hash_waits_for_the_first_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api.app, "HASH_AFTER_S", 60.0)
-    answered, _, made, thread = _after_start(monkeypatch)
-    thread.start()
-    time.sleep(0.3)
-    assert made == []  # no answer yet: no hash competing with the first requests
-    answered.set()
-    thread.join(10)
-    assert len(made) == 1
-
-
-def test_the_dummy_hash_is_made_after_the_delay_or_not_once_stopped(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(api.app, "HASH_AFTER_S", 0.3)
-    _, _, made, thread = _after_start(monkeypatch)
-    started = time.monotonic()
-    thread.start()
-    thread.join(10)
-    assert len(made) == 1 and made[0] - started >= 0.3
-    _, stopped, made, thread = _after_start(monkeypatch)
-    stopped.set()  # the app stopped while it waited
-    thread.start()
-    thread.join(10)
-    assert made == []
-
-
-def test_the_app_makes_the_dummy_hash_after_its_first_answer(
-    settings: Settings, demo: dict[str, int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A health probe is not the first answer; a page is."""
-    monkeypatch.setattr(api.app, "HASH_AFTER_S", 60.0)
-    made: list[float] = []
-    monkeypatch.setattr(api.app, "dummy_hash", lambda: made.append(time.monotonic()))
-    with TestClient(api.app.create_app(settings)) as c:
-        assert c.get("/health").status_code == 200
-        time.sleep(0.3)
-        assert made == []
-        assert c.get("/collections", params={"f": "json"}).status_code == 200
-        end = time.monotonic() + 10
-        while not made and time.monotonic() < end:
-            time.sleep(0.01)
-        assert len(made) == 1
