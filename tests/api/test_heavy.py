@@ -116,6 +116,30 @@ def _waiting_reads(engine: Any) -> int:
         )
 
 
+def _filtered_read_held(
+    served: str, engine: Any, lock: Any, statuses: list[int]
+) -> threading.Thread:
+    """With ``glaciers`` locked on ``lock`` (in its transaction), the attacker's filtered read of
+    glaciers on a thread, once it waits in the database; its status goes to ``statuses``."""
+    lock.execute(text("LOCK TABLE glaciers IN ACCESS EXCLUSIVE MODE"))
+    held = threading.Thread(
+        target=lambda: statuses.append(
+            httpx.get(
+                f"{served}/collections/glaciers/items",
+                params={"filter": "scalerank >= 0", "limit": "1"},
+                headers={"X-Forwarded-For": ATTACKER},
+                timeout=60,
+            ).status_code
+        )
+    )
+    held.start()
+    deadline = time.monotonic() + 20
+    while _waiting_reads(engine) < 1:
+        assert time.monotonic() < deadline, "the filtered read never reached the database"
+        time.sleep(0.05)
+    return held
+
+
 def test_beyond_two_running_heavy_requests_a_client_gets_429_and_others_are_served(
     served: str, engine: Any
 ) -> None:
@@ -189,22 +213,7 @@ def test_a_client_not_logged_in_runs_one_filtered_read_at_once(served: str, engi
     statuses: list[int] = []
     with engine.connect() as lock:
         lock.begin()
-        lock.execute(text("LOCK TABLE glaciers IN ACCESS EXCLUSIVE MODE"))
-        held = threading.Thread(
-            target=lambda: statuses.append(
-                httpx.get(
-                    f"{served}/collections/glaciers/items",
-                    params={"filter": "scalerank >= 0", "limit": "1"},
-                    headers=attacker,
-                    timeout=60,
-                ).status_code
-            )
-        )
-        held.start()
-        deadline = time.monotonic() + 20
-        while _waiting_reads(engine) < 1:
-            assert time.monotonic() < deadline, "the filtered read never reached the database"
-            time.sleep(0.05)
+        held = _filtered_read_held(served, engine, lock, statuses)
 
         # a filter that does not even parse: refused before the parser sees it
         t0 = time.perf_counter()
@@ -369,22 +378,7 @@ def test_anonymous_filters_from_many_addresses_are_bounded_together(
         places = f"{served}/collections/places/items"
         with engine.connect() as lock:
             lock.begin()
-            lock.execute(text("LOCK TABLE glaciers IN ACCESS EXCLUSIVE MODE"))
-            held = threading.Thread(
-                target=lambda: statuses.append(
-                    httpx.get(
-                        f"{served}/collections/glaciers/items",
-                        params={"filter": "scalerank >= 0", "limit": "1"},
-                        headers={"X-Forwarded-For": ATTACKER},
-                        timeout=60,
-                    ).status_code
-                )
-            )
-            held.start()
-            deadline = time.monotonic() + 20
-            while _waiting_reads(engine) < 1:
-                assert time.monotonic() < deadline, "the filtered read never reached the database"
-                time.sleep(0.05)
+            held = _filtered_read_held(served, engine, lock, statuses)
             # another address: its own allowance is free, the process's is not
             r = httpx.get(places, params={"filter": "((( not cql"}, headers=other, timeout=10)
             assert r.status_code == 503, r.text[:300]
