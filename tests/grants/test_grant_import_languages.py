@@ -6,19 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.grants.test_grants import _auth, _count, _csv, _grant
+from tests.grants.test_grants import BASIC_HEADER, _auth, _count, _csv, _grant
 
-HEADER = [
-    "code",
-    "title",
-    "grantee_organisation",
-    "countries",
-    "species",
-    "amount",
-    "start_date",
-    "end_date",
-    "status",
-]
+HEADER = [*BASIC_HEADER, "status"]
 
 
 def _post(c: Any, data: bytes, lang: str | None = None) -> Any:
