@@ -10,6 +10,11 @@ are spelt a little differently: its word similarity (``pg_trgm``'s ``<%``) to a 
 a stretch of one, is at least :data:`SIMILARITY`, so "Shimkent" finds Shymkent and "Jambyl"
 Zhambyl. Settlement names have trigram indexes (migration 0014), so neither scans them.
 
+Settlements and places also match by their well-known former names (``former_names``,
+migration 0017, from the reviewed list ``api/demo/former_names.csv``), each of them like a
+name, and are shown by their current name: "Issyk" finds the town Esik, "Semipalatinsk" Semey,
+"Frunze" Bishkek.
+
 Such a query is also matched by its search key (:func:`geo.names.search_key`: the spelling
 variants of one name, and the Cyrillic letters they stand for, folded onto one spelling) in the
 same three ways: against the keys stored among the settlements' Latin forms, and against the
@@ -78,7 +83,8 @@ class SearchSource:
     names and their search keys (:func:`geo.names.latin_names`), searched like ``columns``
     and by the query's key, and shown as ``name``; ``fold``: whether ``columns`` are also
     matched by the query's key, folded by the database (:func:`fold`: for small layers, as it
-    reads every row).
+    reads every row); ``listed``: those of ``columns`` that hold several names separated by
+    :data:`~geo.names.SEPARATOR` (former names), each of which matches exactly.
     """
 
     layer: str
@@ -88,6 +94,7 @@ class SearchSource:
     weight: str | None = None
     latin: str | None = None
     fold: bool = True
+    listed: tuple[str, ...] = ()
 
 
 #: Names in the reader's language where the data has them (Kazakh falls back to Russian).
@@ -100,7 +107,7 @@ _NATIVE_NAMES = {
 SOURCES: tuple[SearchSource, ...] = (
     SearchSource(
         "settlements",
-        ("name", "name_en", "name_ru", "name_kk"),
+        ("name", "name_en", "name_ru", "name_kk", "former_names"),
         {
             "en": ("name_en", "name"),
             "ru": ("name_ru", "name", "name_en"),
@@ -110,13 +117,15 @@ SOURCES: tuple[SearchSource, ...] = (
         weight="population",
         latin="name_latin",
         fold=False,
+        listed=("former_names",),
     ),
     SearchSource(
         "places",
-        ("name", "name_ru"),
+        ("name", "name_ru", "former_names"),
         {"en": ("name",), "ru": ("name_ru", "name"), "kk": ("name_ru", "name")},
         rank=2,
         weight="population",
+        listed=("former_names",),
     ),
     SearchSource(
         "protected_areas",
@@ -277,7 +286,13 @@ class _Columns:
 def _columns(src: SearchSource, view: LayerSQL, query: _Query) -> _Columns:
     cols = [view.column_of(c, String) for c in src.columns]
     shown = cols.copy()  # what a match on each searched column shows as ``matched``
-    out = _Columns(cols, shown, [func.lower(c) == query.exact for c in cols], [], [], 0, None)
+    exact = [
+        query.exact == func.any(func.string_to_array(func.lower(c), SEPARATOR))
+        if name in src.listed
+        else func.lower(c) == query.exact
+        for name, c in zip(src.columns, cols, strict=True)
+    ]
+    out = _Columns(cols, shown, exact, [], [], 0, None)
     key = query.key
     if src.latin:
         latin = view.column_of(src.latin, String)

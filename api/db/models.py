@@ -478,6 +478,8 @@ class Place(_NamedFeature, Base):
 
     __tablename__ = "places"
     name_ru: Mapped[str | None] = mapped_column(Text)
+    #: Well-known former names, separated by " / ", for search (migration 0017).
+    former_names: Mapped[str | None] = mapped_column(Text)
     iso_a3: Mapped[str | None] = mapped_column(String(3))
     population: Mapped[int | None] = mapped_column(BigInteger)
     geom: Mapped[WKBElement] = mapped_column(_geom("POINT"), nullable=False)
@@ -1120,6 +1122,8 @@ class Settlement(Provenance, Base):
     name_ru: Mapped[str | None] = mapped_column(Text)
     #: Latin forms of the Cyrillic names, for search (migration 0014); made on insert.
     name_latin: Mapped[str | None] = mapped_column(Text, default=_settlement_latin)
+    #: Well-known former names, separated by " / ", for search (migration 0017).
+    former_names: Mapped[str | None] = mapped_column(Text)
     place: Mapped[str | None] = mapped_column(Text)
     population: Mapped[int | None] = mapped_column(BigInteger)
     iso_a3: Mapped[str] = mapped_column(String(3), nullable=False)

@@ -121,6 +121,41 @@ def load_feature_names(engine: Engine) -> int:
     return n
 
 
+#: Well-known former names of settlements and places (Issyk for Esik, Frunze for Bishkek), with
+#: the source that gives them, reviewed by hand: ``layer``, ``key`` (a settlement's OSM id, a
+#: place's Natural Earth name), ``former_names`` (separated by " / "), ``source``.
+FORMER_NAMES = Path(__file__).with_name("former_names.csv")
+
+#: The model and key column of each ``layer`` of :data:`FORMER_NAMES`.
+FORMER_NAME_KEYS: dict[str, tuple[Any, str]] = {
+    "settlements": (m.Settlement, "osm_id"),
+    "places": (m.Place, "name"),
+}
+
+
+def former_names() -> list[dict[str, str]]:
+    """The rows of :data:`FORMER_NAMES`."""
+    with FORMER_NAMES.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def load_former_names(engine: Engine) -> int:
+    """Write the former names of :data:`FORMER_NAMES` into the rows they name where they are
+    still empty (names someone corrected stay). Idempotent."""
+    n = 0
+    with transaction(engine, actor=ACTOR) as s:
+        for row in former_names():
+            model, key = FORMER_NAME_KEYS[row["layer"]]
+            written = s.execute(
+                update(model)
+                .where(getattr(model, key) == row["key"], model.former_names.is_(None))
+                .values(former_names=row["former_names"])
+                .returning(model.id)
+            )
+            n += len(written.all())
+    return n
+
+
 def _jsonable(v: Any) -> Any:
     if v is None:
         return None
@@ -667,6 +702,7 @@ def load_demo(engine: Engine, settings: Settings, *, progress: bool = True) -> d
     ]
     steps += [
         ("names in Russian and Kazakh", lambda: load_feature_names(engine)),
+        ("former names of places", lambda: load_former_names(engine)),
         ("species", lambda: load_species(engine)),
         ("protected areas", lambda: load_protected_areas(engine, settings)),
         ("Kok-Jailau (example)", lambda: load_kok_jailau(engine, settings)),
