@@ -12,6 +12,10 @@ After such an answer the application sees a disconnected client and whatever it 
 dropped. Whether a route needs a login (or one of some roles) is also in its rule: the
 authentication middleware (:mod:`api.auth.middleware`) refuses anonymous or unentitled callers
 before the body is read.
+
+Each refusal is Irbis's JSON error body (:func:`reply`, which the other middlewares that
+refuse before routing use too): ``description`` in English, and ``message`` in the request's
+language when it asked for Russian or Kazakh.
 """
 
 from __future__ import annotations
@@ -25,8 +29,12 @@ from typing import Any
 import anyio
 from starlette.datastructures import Headers
 
+from api import i18n
 from api.auth.principal import Role
+from api.errors import error_body
 from api.settings import Settings
+from geo import messages
+from geo.messages import en
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,7 +69,7 @@ class BodyRule:
     #: Only callers with one of these roles may send a body (empty: any logged-in caller).
     roles: frozenset[Role] = frozenset()
     #: What a caller without those roles is told.
-    forbidden: str = ""
+    forbidden: messages.Message | str = ""
 
 
 _ANALYSTS = frozenset({Role.analyst, Role.admin})
@@ -79,7 +87,7 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             0,
             login=True,
             roles=_REPORTERS,
-            forbidden="only advocates, analysts and admins can submit threat reports",
+            forbidden=en("only advocates, analysts and admins can submit threat reports"),
         ),
     ),
     ("POST", r"/reports/[^/]+/state", "fixed", BodyRule(FORM_BYTES, login=True)),
@@ -113,7 +121,7 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             JSON_BYTES,
             login=True,
             roles=_ANALYSTS,
-            forbidden="only analysts and administrators may register grants",
+            forbidden=en("only analysts and administrators may register grants"),
         ),
     ),
     (
@@ -124,7 +132,7 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             0,
             login=True,
             roles=_ANALYSTS,
-            forbidden="only analysts and administrators may import grant lists",
+            forbidden=en("only analysts and administrators may import grant lists"),
         ),
     ),
     ("PATCH", r"/api/grants/[^/]+", "fixed", BodyRule(JSON_BYTES, login=True)),
@@ -136,7 +144,7 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             JSON_BYTES,
             login=True,
             roles=_ANALYSTS,
-            forbidden="only analysts and administrators may close grants",
+            forbidden=en("only analysts and administrators may close grants"),
         ),
     ),
     ("POST", r"/grants/new", "fixed", BodyRule(FORM_BYTES, login=True, page=True)),
@@ -149,7 +157,7 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             JSON_BYTES,
             login=True,
             roles=frozenset({Role.admin}),
-            forbidden="only administrators manage the indicator catalogue",
+            forbidden=en("only administrators manage the indicator catalogue"),
         ),
     ),
     (
@@ -160,7 +168,7 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             JSON_BYTES,
             login=True,
             roles=frozenset({Role.admin}),
-            forbidden="only administrators manage the indicator catalogue",
+            forbidden=en("only administrators manage the indicator catalogue"),
         ),
     ),
     (
@@ -171,7 +179,7 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             JSON_BYTES,
             login=True,
             roles=_ANALYSTS,
-            forbidden="only analysts and administrators review monitoring records",
+            forbidden=en("only analysts and administrators review monitoring records"),
         ),
     ),
     (
@@ -188,7 +196,7 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             JSON_BYTES,
             login=True,
             roles=_ANALYSTS,
-            forbidden="only analysts and administrators may run analyses",
+            forbidden=en("only analysts and administrators may run analyses"),
         ),
     ),
     (
@@ -205,7 +213,7 @@ _TABLE: tuple[tuple[str, str, str, BodyRule], ...] = (
             JSON_BYTES,
             login=True,
             roles=_ANALYSTS,
-            forbidden="only analysts and administrators may run a prioritisation",
+            forbidden=en("only analysts and administrators may run a prioritisation"),
         ),
     ),
 )
@@ -238,11 +246,24 @@ def table() -> list[tuple[str, str]]:
     return [(m, p) for m, p, _, _ in _TABLE]
 
 
+#: Error bodies in UTF-8, laid out as ``json.dumps`` lays them out.
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 async def reply(
-    send: Send, status: int, code: str, description: str, *, close: bool = False, **headers: str
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    description: str,
+    *,
+    close: bool = False,
+    **headers: str,
 ) -> None:
-    """Answer with Irbis's JSON error body."""
-    body = json.dumps({"code": code, "description": description}).encode()
+    """Answer with Irbis's JSON error body (:func:`api.errors.error_body`): ``description`` in
+    English, and ``message`` in the request's language (:func:`api.i18n.scope_locale`, looked
+    up only now: the middlewares that refuse may run before the locale is set)."""
+    body = _JSON.encode(error_body(code, description, lang=i18n.scope_locale(scope))).encode()
     raw_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -253,17 +274,23 @@ async def reply(
     await send({"type": "http.response.body", "body": body})
 
 
-def too_large_message(limit: int) -> str:
+def too_large_message(limit: int) -> messages.Message:
     if limit == 0:
-        return "this address takes no request body; send the request without one"
-    size = f"{limit / 1024 / 1024:.1f} MB" if limit >= 1024 * 1024 else f"{limit // 1024} kB"
-    return f"the request body is larger than {size}, the limit for this address"
+        return en("this address takes no request body; send the request without one")
+    if limit >= 1024 * 1024:
+        size = f"{limit / 1024 / 1024:.1f}"
+        return en(
+            "the request body is larger than {size} MB, the limit for this address", size=size
+        )
+    size = str(limit // 1024)
+    return en("the request body is larger than {size} kB, the limit for this address", size=size)
 
 
 class _Guard:
     """Tracks the response, and answers on the application's behalf once."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self._scope = scope
         self._send = send
         self.started = False
         self.answered = False
@@ -278,7 +305,7 @@ class _Guard:
     async def answer(self, status: int, code: str, description: str) -> None:
         if self.started or self.answered:
             return
-        await reply(self._send, status, code, description, close=True)
+        await reply(self._scope, self._send, status, code, description, close=True)
         self.answered = True
 
 
@@ -298,17 +325,23 @@ class BodyLimitMiddleware:
         headers = Headers(scope=scope)
         length = headers.get("content-length")
         if length is not None and not length.strip().isdigit():
-            await reply(send, 400, "invalid_request", "the Content-Length header is not a number")
+            await reply(
+                scope,
+                send,
+                400,
+                "invalid_request",
+                en("the Content-Length header is not a number"),
+            )
             return
         if length is not None and int(length) > rule.limit:
-            await reply(send, 413, "too_large", too_large_message(rule.limit), close=True)
+            await reply(scope, send, 413, "too_large", too_large_message(rule.limit), close=True)
             return
         if length is None and "chunked" not in headers.get("transfer-encoding", "").lower():
             # no body at all: nothing to count or to wait for
             await self.app(scope, receive, send)
             return
 
-        guard = _Guard(send)
+        guard = _Guard(scope, send)
         timeout = settings.server.body_timeout
         received = 0
         done = False
@@ -322,11 +355,15 @@ class BodyLimitMiddleware:
             with anyio.move_on_after(timeout) as scope_:
                 message = await receive()
             if scope_.cancelled_caught:
+                seconds = f"{timeout:g}"
                 await guard.answer(
                     408,
                     "request_timeout",
-                    f"the request body did not arrive within {timeout:g} seconds; "
-                    "check the connection and send it again",
+                    en(
+                        "the request body did not arrive within {seconds} seconds; "
+                        "check the connection and send it again",
+                        seconds=seconds,
+                    ),
                 )
                 return {"type": "http.disconnect"}
             if message["type"] == "http.request":

@@ -13,10 +13,12 @@ answers what the headers already decide, with the answers the stack would give:
   cookie: 401, or the login page redirect for a form (the authentication middleware's answer,
   :func:`api.auth.middleware.refused_before_body`), connection closed.
 
-Nothing of the body is read. Everything else (a chunked body over the limit, a session cookie
-or a token to resolve, roles to check, ``?lang=`` which sets a cookie on the answer) goes on
-to the stack, which refuses it there. ``tests/api/test_early_refusals.py`` compares each
-early answer with the stack's, header by header.
+Both are in the request's language, as the stack says them (:func:`api.bodylimits.reply`
+negotiates it, only for a refusal). Nothing of the body is read. Everything else (a chunked
+body over the limit, a session cookie or a token to resolve, roles to check, ``?lang=`` which
+sets a cookie on the answer) goes on to the stack, which refuses it there.
+``tests/api/test_early_refusals.py`` compares each early answer with the stack's, header by
+header.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class EarlyRefusalMiddleware:
             elif name == b"authorization" or (name == b"cookie" and _SESSION in value):
                 credentials = True
         if length is not None and length.isdigit() and int(length) > rule.limit:
-            await reply(send, 413, "too_large", too_large_message(rule.limit), close=True)
+            await reply(scope, send, 413, "too_large", too_large_message(rule.limit), close=True)
             return
         if rule.login and not credentials and b"lang=" not in scope.get("query_string", b""):
             state = scope.setdefault("state", {})

@@ -127,13 +127,16 @@ def failure_response(request: Request, exc: BaseException) -> JSONResponse:
     )
 
 
-def error_body(code: str, description: object, details: object | None = None) -> dict[str, object]:
+def error_body(
+    code: str, description: object, details: object | None = None, *, lang: str | None = None
+) -> dict[str, object]:
     """The JSON error body; its description is always in English (API clients read it), and
-    when the request asked for another language, ``message`` says it in that language where
-    the catalogs have it (pages that call the API show it)."""
+    when the request asked for another language (``lang``, else the current one), ``message``
+    says it in that language where the catalogs have it (pages that call the API show it)."""
     body: dict[str, object] = {"code": code, "description": in_english(description)}
-    if i18n.current_locale() != i18n.DEFAULT:
-        said = i18n.translate(description)
+    lang = lang or i18n.current_locale()
+    if lang != i18n.DEFAULT:
+        said = in_language(lang, description)
         if said != body["description"]:
             body["message"] = said
     if details is not None:
@@ -143,9 +146,20 @@ def error_body(code: str, description: object, details: object | None = None) ->
 
 def in_english(message: object) -> str:
     """``message`` (a string, or text marked with a lazy gettext) in English."""
+    if isinstance(message, str):
+        return str(message)  # English already (a geo.messages.Message is its English text)
     token = i18n.set_locale(i18n.DEFAULT)
     try:
         return str(message)
+    finally:
+        i18n.reset(token)
+
+
+def in_language(lang: str, message: object) -> str:
+    """``message`` in ``lang`` where the catalogs have it (:func:`api.i18n.translate`)."""
+    token = i18n.set_locale(lang)
+    try:
+        return i18n.translate(message)
     finally:
         i18n.reset(token)
 
@@ -209,11 +223,7 @@ def error_page(
 def _localised(request: Request, message: object) -> str:
     """``message`` in the language of the request when the catalogs have it (text marked
     with a lazy gettext, or an English message the catalogs know)."""
-    token = i18n.set_locale(request_locale(request))
-    try:
-        return i18n.translate(message)
-    finally:
-        i18n.reset(token)
+    return in_language(request_locale(request), message)
 
 
 def answer(

@@ -48,6 +48,8 @@ from api.bodylimits import reply
 from api.concurrency import ClientSlots
 from api.ratelimit import client_address, ratelimits_for
 from api.settings import Settings
+from geo import messages
+from geo.messages import en
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,8 +57,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Said to anonymous callers: an address may be shared by many people, an account is not.
-LOG_IN = " (or log in: an account has an allowance of its own)"
 #: The key of every anonymous filtered read of the process (``anonymous_filters_total``).
 ANONYMOUS_FILTERS = "anonymous filters"
 #: Query parameters that make a read of items heavy.
@@ -105,6 +105,40 @@ def is_heavy(method: str, path: str, query_string: bytes) -> bool:
         query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=False)
         return any(name in route.params and value.strip() for name, value in query)
     return False
+
+
+def filters_message(limit: int) -> messages.Message:
+    """What a client that is not logged in, refused a read with a filter, is told (an address
+    may be shared by many people, an account is not: it may log in)."""
+    if limit == 1:
+        return en(
+            "at most 1 read with a filter may run at once for a client that is not logged in: "
+            "wait for yours to finish, then try again (or log in: an account has an allowance "
+            "of its own)"
+        )
+    return en(
+        "at most {limit} reads with a filter may run at once for a client that is not logged "
+        "in: wait for yours to finish, then try again (or log in: an account has an allowance "
+        "of its own)",
+        limit=limit,
+    )
+
+
+def rate_message(wait: int, anonymous: bool) -> messages.Message:
+    """What a client refused for too many heavy requests in a short time is told (one that is
+    not logged in: that it may log in)."""
+    if anonymous:
+        return en(
+            "too many heavy requests (filtered or bbox reads, downloads, analyses, PDFs) in a "
+            "short time: wait {wait} seconds and try again (or log in: an account has an "
+            "allowance of its own)",
+            wait=wait,
+        )
+    return en(
+        "too many heavy requests (filtered or bbox reads, downloads, analyses, PDFs) in a "
+        "short time: wait {wait} seconds and try again",
+        wait=wait,
+    )
 
 
 class HeavyLimits:
@@ -162,11 +196,15 @@ class HeavyRequestMiddleware:
             return
         if not limits.slots.acquire(key):
             await self._refuse(
+                scope,
                 send,
                 key,
-                f"at most {limits.concurrent} heavy requests (filtered or bbox reads, "
-                "downloads, analyses, PDFs) may run at once for one client: wait for yours "
-                "to finish, then try again",
+                en(
+                    "at most {limit} heavy requests (filtered or bbox reads, downloads, "
+                    "analyses, PDFs) may run at once for one client: wait for yours to finish, "
+                    "then try again",
+                    limit=limits.concurrent,
+                ),
                 limits.busy_retry_after,
             )
             return
@@ -177,25 +215,22 @@ class HeavyRequestMiddleware:
         )
         if filtered and not limits.filter_slots.acquire(key):
             limits.slots.release(key)
-            reads = (
-                "1 read" if limits.anonymous_filters == 1 else f"{limits.anonymous_filters} reads"
-            )
             await self._refuse(
-                send,
-                key,
-                f"at most {reads} with a filter may run at once for a client that is not "
-                f"logged in: wait for yours to finish, then try again{LOG_IN}",
-                limits.busy_retry_after,
+                scope, send, key, filters_message(limits.anonymous_filters), limits.busy_retry_after
             )
             return
         if filtered and not limits.all_filter_slots.acquire(ANONYMOUS_FILTERS):
             limits.slots.release(key)
             limits.filter_slots.release(key)
             await self._refuse(
+                scope,
                 send,
                 key,
-                "the server is busy with other filtered reads from visitors who are not logged "
-                f"in: try again in a moment{LOG_IN}",
+                en(
+                    "the server is busy with other filtered reads from visitors who are not "
+                    "logged in: try again in a moment (or log in: an account has an allowance "
+                    "of its own)"
+                ),
                 limits.busy_retry_after,
                 status=503,
             )
@@ -210,17 +245,17 @@ class HeavyRequestMiddleware:
             if filtered:
                 limits.filter_slots.release(key)
                 limits.all_filter_slots.release(ANONYMOUS_FILTERS)
-        await self._refuse(
-            send,
-            key,
-            "too many heavy requests (filtered or bbox reads, downloads, analyses, PDFs) in a "
-            f"short time: wait {wait} seconds and try again"
-            + (LOG_IN if key.startswith("addr:") else ""),
-            wait,
-        )
+        await self._refuse(scope, send, key, rate_message(wait, key.startswith("addr:")), wait)
 
     async def _refuse(
-        self, send: Send, key: str, description: str, wait: int, *, status: int = 429
+        self,
+        scope: Scope,
+        send: Send,
+        key: str,
+        description: messages.Message,
+        wait: int,
+        *,
+        status: int = 429,
     ) -> None:
         """429 (or ``status``) with ``Retry-After: wait``, sent after ``min(wait,
         hold_seconds)`` unless the client already has ``hold_max`` refusals waiting (then at
@@ -233,7 +268,7 @@ class HeavyRequestMiddleware:
             finally:
                 limits.held.release(key)
         code = "too_many_requests" if status == 429 else "busy"
-        await reply(send, status, code, description, close=True, retry_after=str(wait))
+        await reply(scope, send, status, code, description, close=True, retry_after=str(wait))
 
     @staticmethod
     async def _rate_wait(scope: Scope, limits: HeavyLimits, key: str) -> int:

@@ -151,6 +151,22 @@ def negotiate(conn: HTTPConnection) -> str:
     return from_accept_language(conn.headers.get("accept-language", "")) or DEFAULT
 
 
+def scope_locale(scope: Scope) -> str:
+    """The language of the request of ``scope``: the one :class:`LocaleMiddleware` set, else
+    negotiated as it would (a middleware outside it answers before it runs). A request with no
+    ``lang`` parameter, no cookie and no ``Accept-Language`` is English at once."""
+    lang = scope.get("state", {}).get("locale")
+    if lang in LANGUAGES:
+        return lang
+    query = scope.get("query_string", b"")
+    if b"lang=" in query or b"%" in query:  # ?lang=, perhaps percent-encoded
+        return negotiate(HTTPConnection(scope))
+    for name, _value in scope.get("headers", ()):
+        if name in (b"cookie", b"accept-language"):
+            return negotiate(HTTPConnection(scope))
+    return DEFAULT
+
+
 def localized(row: Any, field: str = "name", lang: str | None = None) -> Any:
     """``row``'s ``field`` in the current language where the data has it (``name_ru``,
     ``common_name_ru``...), else the field itself. ``row`` is an object or a mapping."""

@@ -33,6 +33,8 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from api.bodylimits import SAFE_METHODS, reply
 from api.concurrency import ClientSlots
 from api.settings import RateLimitSettings
+from geo import messages
+from geo.messages import en
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -193,6 +195,16 @@ def ratelimits_for(app: Any) -> RateLimits:
     return limits
 
 
+def too_many_message(group: str, wait: int) -> messages.Message:
+    """What a client refused for too many writes (or API tokens created) is told."""
+    if group == "tokens":
+        return en(
+            "too many API tokens created in a short time: wait {wait} seconds and try again",
+            wait=wait,
+        )
+    return en("too many changes sent in a short time: wait {wait} seconds and try again", wait=wait)
+
+
 class RateLimitMiddleware:
     """Pure ASGI: writes per account (or address) and token creation per account, 429 beyond.
 
@@ -224,12 +236,12 @@ class RateLimitMiddleware:
             else:
                 wait = await to_thread.run_sync(limits.hit, items, group, key)
             if wait:
-                what = "API tokens created" if group == "tokens" else "changes sent"
                 await reply(
+                    scope,
                     send,
                     429,
                     "too_many_requests",
-                    f"too many {what} in a short time: wait {wait} seconds and try again",
+                    too_many_message(group, wait),
                     close=True,
                     retry_after=str(wait),
                 )

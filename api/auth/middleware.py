@@ -8,7 +8,6 @@ means anonymous. Unsafe requests that carry an Irbis cookie must carry the CSRF 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
@@ -33,6 +32,7 @@ from api.bodylimits import reply
 from api.db.engine import transaction
 from api.errors import RETRY_AFTER
 from api.refusals import REFUSED_FLAG
+from geo.messages import en
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -100,16 +100,6 @@ async def _resolve(application: Any, kind: str, raw: str) -> Principal | None:
     return principal
 
 
-async def _reply(send: Send, status: int, code: str, description: str, **headers: str) -> None:
-    body = json.dumps({"code": code, "description": description}).encode()
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ] + [(k.lower().replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 def _has_body(headers: Headers) -> bool:
     length = headers.get("content-length")
     if length is not None:
@@ -144,18 +134,21 @@ async def refused_before_body(
             await send({"type": "http.response.body", "body": b""})
             return True
         await reply(
+            scope,
             send,
             401,
             "unauthenticated",
-            "log in, or send 'Authorization: Bearer <token>', to send this request",
+            en("log in, or send 'Authorization: Bearer <token>', to send this request"),
             close=True,
             www_authenticate="Bearer",
         )
         return True
     if rule.roles and not principal.has(*rule.roles):
         names = ", ".join(sorted(r.value for r in rule.roles))
-        message = rule.forbidden or f"only these roles may send this request: {names}"
-        await reply(send, 403, "forbidden", message, close=True)
+        message = rule.forbidden or en(
+            "only these roles may send this request: {names}", names=names
+        )
+        await reply(scope, send, 403, "forbidden", message, close=True)
         return True
     return False
 
@@ -179,11 +172,12 @@ class AuthMiddleware:
         try:
             await self._authenticate(scope, receive, send)
         except _Unavailable:
-            await _reply(
+            await reply(
+                scope,
                 send,
                 503,
                 "service_unavailable",
-                "the database is unavailable, so accounts cannot be checked; try again shortly",
+                en("the database is unavailable, so accounts cannot be checked; try again shortly"),
                 retry_after=RETRY_AFTER,
             )
 
@@ -204,7 +198,7 @@ class AuthMiddleware:
 
         authorization = headers.get("authorization")
         if authorization:
-            found = await _bearer(application, authorization, send)
+            found = await _bearer(scope, application, authorization, send)
             if found is None:
                 return
             principal = found
@@ -229,12 +223,15 @@ class AuthMiddleware:
             if scope["method"] not in SAFE_METHODS and has_cookie:
                 ok, receive = await self._check_csrf(scope, receive, key, seed, headers)
                 if not ok:
-                    await _reply(
+                    await reply(
+                        scope,
                         send,
                         403,
                         "csrf_failed",
-                        "this form is stale or did not come from Irbis: reload the page and "
-                        "try again",
+                        en(
+                            "this form is stale or did not come from Irbis: reload the page and "
+                            "try again"
+                        ),
                     )
                     return
                 state["csrf_ok"] = True
@@ -276,26 +273,30 @@ class AuthMiddleware:
         return False, receive
 
 
-async def _bearer(application: Any, authorization: str, send: Send) -> Principal | None:
+async def _bearer(
+    scope: Scope, application: Any, authorization: str, send: Send
+) -> Principal | None:
     """The principal of an ``Authorization: Bearer`` token, or None once refused (401)."""
     scheme, _, credential = authorization.partition(" ")
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
-        await _reply(
+        await reply(
+            scope,
             send,
             401,
             "unauthenticated",
-            "use 'Authorization: Bearer <token>' with an Irbis API token",
+            en("use 'Authorization: Bearer <token>' with an Irbis API token"),
             www_authenticate="Bearer",
         )
         return None
     found = await _resolve(application, "token", credential)
     if found is None:
-        await _reply(
+        await reply(
+            scope,
             send,
             401,
             "unauthenticated",
-            "this API token is unknown or was revoked",
+            en("this API token is unknown or was revoked"),
             www_authenticate='Bearer error="invalid_token"',
         )
     return found

@@ -19,6 +19,7 @@ from api.ratelimit import WindowCounts
 from api.settings import Settings
 
 CHUNKED = (b"transfer-encoding", b"chunked")
+RUSSIAN = (b"accept-language", b"ru-RU,ru;q=0.9")
 FORM = (b"content-type", b"multipart/form-data; boundary=x")
 
 
@@ -92,6 +93,9 @@ def _answer(sent: list[dict[str, Any]]) -> tuple[int, list[tuple[bytes, bytes]],
         ("POST", "/reports", [FORM, _length(100), (b"cookie", b"irbis_csrf=abc; theme=x")], 401),
         ("POST", "/api/grants/G-1/monitoring", [FORM, CHUNKED], 401),
         ("POST", "/grants/new", [FORM, CHUNKED], 303),
+        # in the reader's language, negotiated as the stack would (no locale set)
+        ("POST", "/login", [FORM, _length(LOGIN_BYTES + 1), RUSSIAN], 413),
+        ("POST", "/reports", [FORM, _length(100), (b"cookie", b"lang=kk; theme=x")], 401),
     ],
 )
 def test_refused_from_the_headers_as_the_stack_would(
@@ -102,6 +106,8 @@ def test_refused_from_the_headers_as_the_stack_would(
     answer = _answer(sent)
     assert answer == _answer(_call(stack, method, path, headers)[0])
     assert answer[0] == status and (b"connection", b"close") in answer[1], answer
+    asked = RUSSIAN in headers or any(k == b"cookie" and b"lang=" in v for k, v in headers)
+    assert (b'"message"' in answer[2]) == asked, answer
     # nothing of the body was read, and neither the locale nor the login was looked at
     assert reads == 0
     assert "locale" not in state and "csrf_key" not in state, sorted(state)
