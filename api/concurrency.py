@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.exceptions import HTTPException
 
 from api.auth.principal import get_principal
+from geo.messages import en
 
 
 class ClientSlots:
@@ -71,9 +72,10 @@ def client_key(request: Request) -> str:
 def too_many(limit: int, retry_after: int) -> HTTPException:
     return HTTPException(
         status_code=429,
-        detail=(
-            f"at most {limit} filtered requests may run at once for one client; "
-            "wait for the others to finish, then try again"
+        detail=en(
+            "at most {limit} filtered requests may run at once for one client; "
+            "wait for the others to finish, then try again",
+            limit=limit,
         ),
         headers={"Retry-After": str(retry_after)},
     )

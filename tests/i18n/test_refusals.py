@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 
 from api import i18n
 from api.bodylimits import too_large_message
+from api.concurrency import too_many
 from api.errors import error_body
 from api.settings import HeavySettings, Settings
 from tests.api.test_heavy import BBOX, OTHER, _filtered_read_held, _serving
@@ -289,3 +290,18 @@ def test_a_busy_server_says_so_in_the_readers_language(busy_server: str, engine:
         f"қайталап көріңіз {LOG_IN_KK}"
     )
     assert said["en"] == {"code": "busy", "description": english}
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [("ru", "не больше 3 запросов с фильтром"), ("kk", "ең көбі 3 сүзгімен сұрау")],
+)
+def test_too_many_filtered_requests_are_said_in_the_readers_language(lang: str, said: str) -> None:
+    refusal = too_many(3, 2)
+    body = error_body("too_many_requests", refusal.detail, lang=lang)
+    assert body["description"] == (
+        "at most 3 filtered requests may run at once for one client; "
+        "wait for the others to finish, then try again"
+    )
+    assert said in str(body["message"]), body
+    assert refusal.headers == {"Retry-After": "2"}
