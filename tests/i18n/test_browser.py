@@ -138,8 +138,13 @@ def test_report_form_in_the_browser_language(
     # coordinates typed in degrees-minutes-seconds go on the map
     page.fill("#coordinates", "43°08'10\"N 76°57'30\"E")
     page.click("#coordinates-show")
-    page.wait_for_function("() => document.querySelectorAll('.leaflet-marker-icon').length > 0")
-    assert WORDS[lang]["point"] in page.inner_text("#drawn-status")
+    # the point's marker is an image; labels of the site-scale context are markers too
+    # (divs), drawn as their data arrives: waiting for any marker raced with the answer
+    page.wait_for_function(
+        "(word) => document.getElementById('drawn-status').textContent.includes(word)",
+        arg=WORDS[lang]["point"],
+    )
+    assert page.locator("img.leaflet-marker-icon").count() == 1
     # an empty title and description: both errors at once, beside their fields
     page.click("#submit")
     page.wait_for_selector("#error-title:not([hidden])")
