@@ -10,9 +10,14 @@ names the modules that grew it. A module that still commits for a reason is list
 A test that truly needs a commit (work on a background thread with connections of its own, a
 real server) takes the ``cleaned_up`` fixture (:func:`marks` before it, :func:`delete_since`
 after): the rows it added (every row of a table with an ``id`` above the mark) are deleted, the
-rows of the audit log its writes and those deletions made too. What is committed once for the
-whole run (the shared planning grid, the threat tests' people) is deleted by its fixture at the
-run's end (:func:`delete_plans`, :func:`delete_users`).
+rows of the audit log its writes and those deletions made too. A module whose tests commit
+(the live server's browsers and HTTP clients, servers and commands in processes of their own,
+schemathesis, notebooks, apps with settings of their own, analysis runs shared by its tests)
+is marked ``cleaned_up`` (``pytestmark``): the same is done once around the whole module, the
+run-wide fixtures its tests take being set up before the mark; what it starts must have ended
+by the module's end. What is committed once for the whole run (the shared planning grid, the
+threat tests' people) is deleted by its fixture at the run's end (:func:`delete_plans`,
+:func:`delete_users`).
 """
 
 from __future__ import annotations
@@ -39,64 +44,15 @@ from api.db.models import Base
 #: Tables that are not the application's data.
 NOT_DATA = frozenset({"spatial_ref_sys", "alembic_version"})
 
-LIVE_SERVER = (
-    "drives the live server (uvicorn in a thread) or a server of its own, whose app commits: "
-    "browsers and HTTP clients cannot share the test's transaction"
-)
-PROCESSES = "runs servers or commands in processes of their own, which commit"
-FUZZED = "fuzzes the committing app (schemathesis): what the generated requests write stays"
-NOTEBOOK = "runs a notebook in a kernel of its own (another process), which commits"
-OWN_APP = (
-    "builds apps with settings of their own on the shared engines: not yet bound to the "
-    "test's transaction (tests.rollback.bound_app)"
-)
-SHARED_RUNS = (
-    "module-scoped analysis runs shared by its tests (computing them for each test would "
-    "multiply the suite's time): not yet deleted at the module's end"
-)
-
 #: Test modules (or folders, ending in "/") that still commit to the test database, with the
 #: reason; what they add is not counted against the run. Remove a module once it writes in a
-#: rolled-back transaction (db_tx, tx_client, tx_login_as, tx_cli, tx_engine) or cleans up.
+#: rolled-back transaction (db_tx, tx_client, tx_login_as, tx_cli, tx_engine) or cleans up
+#: (the ``cleaned_up`` fixture for a test, the ``cleaned_up`` mark for a module).
 EXEMPT: dict[str, str] = {
     "tests/core/test_demo.py": (
         "`irbis load demo` twice, with its analyses, as an operator runs it: the first load "
         "adds the demo's modelled layers (analysis runs, the demo's solved plan), which the "
         "`demo` fixture does not make"
-    ),
-    "tests/browser/": LIVE_SERVER,
-    "tests/api/test_analyses_browser.py": LIVE_SERVER,
-    "tests/api/test_clients_gdal.py": LIVE_SERVER,
-    "tests/api/test_cql_limits.py": LIVE_SERVER,
-    "tests/api/test_interop.py": LIVE_SERVER,
-    "tests/grants/test_grants_browser.py": LIVE_SERVER,
-    "tests/i18n/test_browser.py": LIVE_SERVER,
-    "tests/prioritisation/test_pages.py": LIVE_SERVER,
-    "tests/prioritisation/test_schemathesis.py": LIVE_SERVER,
-    "tests/scaling/test_cold_start.py": PROCESSES,
-    "tests/scaling/test_processes.py": PROCESSES,
-    "tests/scaling/test_shared_limits.py": PROCESSES,
-    "tests/core/test_backup.py": PROCESSES,
-    "tests/api/test_ogc_schemathesis.py": FUZZED,
-    "tests/api/test_refusals.py": FUZZED,
-    "tests/grants/test_grants_schemathesis.py": FUZZED,
-    "tests/monitoring/test_monitoring_schemathesis.py": FUZZED,
-    "tests/uploads/test_schemathesis.py": FUZZED,
-    "tests/api/test_analyst_notebook.py": NOTEBOOK,
-    "tests/prioritisation/test_notebook.py": NOTEBOOK,
-    "tests/api/test_heavy.py": OWN_APP,
-    "tests/auth/test_bodies.py": OWN_APP,
-    "tests/threats/test_dossier_pdf.py": OWN_APP,
-    "tests/threats/test_full_disk.py": OWN_APP,
-    "tests/uploads/test_corpus.py": OWN_APP,
-    "tests/api/test_analyses.py": SHARED_RUNS,
-    "tests/api/test_analyses_definitions.py": SHARED_RUNS,
-    "tests/api/test_funding_rule.py": SHARED_RUNS,
-    "tests/api/test_overlap_api.py": SHARED_RUNS,
-    "tests/api/test_water_source.py": SHARED_RUNS,
-    "tests/api/test_ogc_tiles.py": (
-        "commits a raster and a peak (the tile cache must see a committed write) and deletes "
-        "them, but their audit rows stay"
     ),
 }
 

@@ -3,14 +3,16 @@
 The database comes from IRBIS_TEST_DATABASE_URL (``make test`` creates it). A test that takes
 ``db_tx``, ``tx_client`` or ``tx_login_as`` (or ``db_session``) runs inside a transaction that
 is rolled back, the app included (:mod:`tests.rollback`); the others (``client``, ``login_as``,
-``live_server``: several processes or threads, notifications) commit to the test database.
-The commands of ``irbis`` run in the test's transaction with ``tx_cli``. At the run's end the
-tables hold as many rows as after the demo load, but for what the modules listed in
-``tests.cleanup.EXEMPT`` add (:mod:`tests.cleanup`).
+``live_server``: several processes or threads, notifications) commit to the test database,
+and take ``cleaned_up`` (a test) or are marked ``cleaned_up`` (a module): what they added is
+deleted after them. The commands of ``irbis`` run in the test's transaction with ``tx_cli``.
+At the run's end the tables hold as many rows as after the demo load, but for what the
+modules listed in ``tests.cleanup.EXEMPT`` add (:mod:`tests.cleanup`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -305,6 +307,57 @@ def tx_engine(db_tx: RolledBack) -> Engine:
 def cleaned_up(engine: Engine, demo: dict[str, int]) -> Iterator[None]:
     """For a test that must commit (work on a thread or in a process with connections of its
     own): every row it added is deleted after it, with the audit rows (:mod:`tests.cleanup`)."""
+    since = cleanup.marks(engine)
+    try:
+        yield
+    finally:
+        cleanup.delete_since(engine, since)
+        forget_versioned_answers()
+
+
+def _items(request: pytest.FixtureRequest) -> list[pytest.Item]:
+    """The tests of ``request``'s module that run."""
+    return [i for i in request.session.items if i.getparent(pytest.Module) is request.node]
+
+
+def _session_fixtures(request: pytest.FixtureRequest) -> list[str]:
+    """The session-scoped fixtures the tests of ``request``'s module take (not parametrized),
+    in the order they first appear."""
+    names: dict[str, None] = {}
+    for item in _items(request):
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for name in info.names_closure:
+            defs = info.name2fixturedefs.get(name)
+            if defs and defs[-1].scope == "session" and not defs[-1].params and name not in params:
+                names.setdefault(name, None)
+    return list(names)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_cleaned_up(request: pytest.FixtureRequest) -> Iterator[None]:
+    """For a module marked ``cleaned_up`` (its tests commit: servers, processes, runs shared by
+    its tests): every row added while it ran is deleted at its end, with the audit rows
+    (:mod:`tests.cleanup`), as ``cleaned_up`` does for one test.
+
+    What the run makes once for all modules (the demo, the shared grid and plan, the live
+    server, the threat tests' people) is made before the mark, so it outlives the module: the
+    session-scoped fixtures its tests take are set up first. Whatever the module starts (a
+    server, a process, a thread) must be stopped by its end: a write that lands after the
+    deletion is left behind."""
+    if request.node.get_closest_marker("cleaned_up") is None or not any(
+        item.get_closest_marker("db") for item in _items(request)
+    ):  # nothing to clean, or only the tests that need no database run (-m "not db")
+        yield
+        return
+    engine: Engine = request.getfixturevalue("engine")
+    request.getfixturevalue("demo")
+    for name in _session_fixtures(request):
+        # a skip is kept: the tests that take the fixture are skipped, as they would be
+        with contextlib.suppress(pytest.skip.Exception):
+            request.getfixturevalue(name)
     since = cleanup.marks(engine)
     try:
         yield

@@ -19,6 +19,8 @@ from api.settings import Settings
 from geo.errors import InvalidInput, NotFound
 from geo.raster import sha256_file
 
+pytestmark = pytest.mark.cleaned_up  # its analysis runs are shared by its tests (module-scoped)
+
 
 @pytest.fixture(scope="module")
 def runs(engine: Engine, settings: Settings, demo: dict[str, int]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from api.services import analyses as an
 from api.settings import Settings
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from api.services import analyses as an
 from api.settings import Settings
 
+pytestmark = pytest.mark.cleaned_up  # its analysis runs are shared by its tests (module-scoped)
+
 FUNDED_DAY = dt.date(2020, 6, 1)  # inside most example grants
 LATER_DAY = dt.date(2024, 1, 1)  # after every example grant ended
 

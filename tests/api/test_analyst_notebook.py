@@ -8,7 +8,7 @@ import pytest
 from api.settings import Settings
 from tests.notebooks import Executed, run_notebook
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.cleaned_up]  # the notebook's kernel commits
 
 SMALLER = {"for lower in (2000, 2500, 3000, 3500):": "for lower in (2000, 3500):"}
 

@@ -27,6 +27,8 @@ import morecantile
 
 from layers.registry import layer_ids
 
+pytestmark = pytest.mark.cleaned_up  # its servers commit
+
 #: Reads each named layer of a GDAL data source, for each request (one JSON line on stdin:
 #: source, names, open options); answers one JSON line per request.
 SCRIPT = """

@@ -18,6 +18,8 @@ import pytest
 
 from api.settings import FeatureSettings, Settings
 
+pytestmark = pytest.mark.cleaned_up  # its servers commit
+
 #: The anonymous statement timeout of ``strict_client``'s app: long enough for an ordinary
 #: filter on the demo data, far shorter than SLOW takes. The other tests use the defaults.
 ANON_TIMEOUT_MS = 300

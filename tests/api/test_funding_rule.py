@@ -20,6 +20,8 @@ from api.settings import Settings
 from geo.errors import NotFound
 from layers.cases import kok_jailau
 
+pytestmark = pytest.mark.cleaned_up  # its analysis runs are shared by its tests (module-scoped)
+
 FUNDED_DAY = dt.date(2021, 6, 30)  # half-way through the example programme
 LATER_DAY = dt.date(2024, 1, 1)  # after every example grant ended
 

@@ -22,6 +22,8 @@ from api.auth.testing import make_token, make_user
 from api.heavy import has_filter, is_heavy
 from api.settings import HeavySettings, ServerSettings, Settings
 
+pytestmark = pytest.mark.cleaned_up  # its servers' apps commit (locks held across connections)
+
 BBOX = {"bbox": "40,30,100,60", "limit": "1"}
 TILE = "/collections/countries/tiles/WebMercatorQuad/3/2/5"
 ATTACKER, OTHER = "203.0.113.9", "198.51.100.7"

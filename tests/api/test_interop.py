@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import count
 
+pytestmark = pytest.mark.cleaned_up  # its servers commit
+
 SCRIPT = """
 import json, sys
 import pyogrio

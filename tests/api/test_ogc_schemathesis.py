@@ -16,6 +16,8 @@ from schemathesis.checks import (
 
 from tests.fuzz import fuzz_operations
 
+pytestmark = pytest.mark.cleaned_up  # the fuzzed app commits
+
 COLLECTIONS = ["places", "protected_areas", "monitoring_points", "threats", "field_sites", "rivers"]
 #: The landing page, conformance, collections and everything under them (queryables, items,
 #: tilesets, TileJSON, styles, tiles, downloads), tile matrix sets, dataset tiles, rasters.

@@ -102,6 +102,7 @@ def test_every_registered_raster_is_tileable(client) -> None:  # type: ignore[no
     assert outside.status_code == 200 and (_rgba(outside.content)[..., 3] == 0).all()
 
 
+@pytest.mark.usefixtures("cleaned_up")  # committed: the tile cache must see it
 def test_an_analysis_raster_registered_in_rasters_is_tileable(client, engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The hook for analysis outputs: register a file in ``rasters``, get PNG tiles."""
     from sqlalchemy import delete
@@ -152,6 +153,7 @@ def test_an_analysis_raster_registered_in_rasters_is_tileable(client, engine, tm
             s.execute(delete(m.RasterDataset).where(m.RasterDataset.name == "test_classes"))
 
 
+@pytest.mark.usefixtures("cleaned_up")  # committed: the tile cache must see it
 def test_a_write_is_in_the_next_tile_despite_the_tile_cache(client, engine) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import delete
 

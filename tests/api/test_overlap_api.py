@@ -14,6 +14,8 @@ from api.auth.testing import make_token, make_user
 from api.services import analyses as an
 from api.settings import Settings
 
+pytestmark = pytest.mark.cleaned_up  # its analysis runs are shared by its tests (module-scoped)
+
 PAIRS = list(itertools.combinations(an.OVERLAP_LAYERS, 2))
 
 

@@ -12,11 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from api.auth.testing import make_token, make_user
 from api.settings import HeavySettings, RateLimitSettings, ServerSettings, Settings
 from tests.serving import serving
+
+pytestmark = pytest.mark.cleaned_up  # its servers commit
 
 TILE = "/collections/countries/tiles/WebMercatorQuad/3/2/5"
 ATTACKER, OTHER = "203.0.113.21", "198.51.100.21"

@@ -11,6 +11,8 @@ from sqlalchemy import Engine, text
 from api.services import analyses as an
 from api.settings import Settings
 
+pytestmark = pytest.mark.cleaned_up  # its analysis runs are shared by its tests (module-scoped)
+
 HTML = {"Accept": "text/html"}
 NOTE = {
     "en": "Water, the Aral Sea's shore included, is MODIS land cover of 2019",

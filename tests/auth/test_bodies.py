@@ -17,6 +17,8 @@ from api.auth.testing import csrf_from, login, make_user
 from api.settings import ServerSettings, Settings
 from tests.serving import serving
 
+pytestmark = pytest.mark.cleaned_up  # its server's app commits
+
 TIMEOUT = 1.5
 
 

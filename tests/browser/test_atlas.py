@@ -10,7 +10,7 @@ from typing import Any
 import mapbox_vector_tile
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 MVT = "application/vnd.mapbox-vector-tile"
 
 #: a tile of the dataset tileset (every collection in one)

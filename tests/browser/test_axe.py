@@ -20,7 +20,7 @@ from tests.browser.pages import (
     public_pages,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 
 
 def violations(page: Any, url: str) -> list[str]:

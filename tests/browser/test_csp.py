@@ -18,7 +18,7 @@ from api.auth.testing import TEST_PASSWORD, make_user
 from api.security_headers import policy
 from layers.registry import layer_ids
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 
 RECORD_VIOLATIONS = """
 window.__csp = [];

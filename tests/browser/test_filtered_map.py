@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 FILTER = "designation = 'National Park'"
 LOADED = "() => !!(window.Irbis && (window.Irbis.layers.protected_areas || {}).irbisLoaded)"
 DRAWN = "() => window.Irbis.layers.protected_areas.getLayers().length"

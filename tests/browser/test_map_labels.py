@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 
 #: the start of a function with the map as ``m`` (close it with "}")
 MAP = "() => { const m = window[Object.keys(window).find(k => k.startsWith('map_'))];"

@@ -17,7 +17,7 @@ from geo.evidence import gps_tags
 from tests.monitoring.conftest import GRANT, PRECISE, PRECISE_TEXT, SITE
 from tests.threats.conftest import photo_with_gps
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 RECORD_URL = re.compile(r"/monitoring/records/\d+$")
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from tests.browser.pages import ACCOUNT_PAGES, axe_violations, logged_in_context, public_pages
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 PHONES = [(390, 844), (360, 740)]
 #: the phone size at which axe-core also checks each page
 AXE_SIZE = PHONES[0]

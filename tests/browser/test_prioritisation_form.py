@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from api.auth.testing import TEST_PASSWORD, make_user
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 MAP_URL = re.compile(r"/prioritisation/scenarios/\d+/map$")
 
 

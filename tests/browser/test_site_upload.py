@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from api.auth.testing import TEST_PASSWORD, make_user
 from tests.uploads.conftest import site_gdf, write
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 GRANT, OTHER = "SOS-CA-EX-08", "SOS-CA-EX-09"
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from api.demo import data as dd
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 
 
 def test_dossier_page(page: Any, live_server: str, kok_jailau: int, artifacts: Path) -> None:

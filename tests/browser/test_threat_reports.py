@@ -15,7 +15,7 @@ from api.auth.testing import TEST_PASSWORD, make_user
 from geo.evidence import gps_tags
 from tests.threats.conftest import photo_with_gps
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 REPORT_URL = re.compile(r"/reports/\d+$")
 
 

@@ -23,6 +23,8 @@ from api.cli import app as cli
 from tests.conftest import TEST_URL
 from tests.pgcluster import fresh_database, superuser_sql
 
+pytestmark = pytest.mark.cleaned_up  # its servers and commands run in processes of their own
+
 RESTORE_DB = f"{make_url(TEST_URL).database}_restore"
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from api.auth.testing import TEST_PASSWORD, make_user
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 
 
 def test_admin_registers_a_grant_and_the_public_sees_its_page(

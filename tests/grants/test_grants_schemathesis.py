@@ -10,6 +10,8 @@ import pytest
 from api.auth.testing import make_token, make_user
 from tests.fuzz import fuzz_operations
 
+pytestmark = pytest.mark.cleaned_up  # the fuzzed app commits
+
 GRANT = "SOS-CA-EX-08"
 ROUTES = r"^/(api/(portfolio(\.\{fmt\})?|grants(/import|/\{code\}(/close|/history|/page)?)?)|grants/\{code\}/feed\.atom)$"
 

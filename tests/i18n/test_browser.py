@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from api.auth.testing import TEST_PASSWORD, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("_stays_inside")]
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up, pytest.mark.usefixtures("_stays_inside")]
 
 LOCALES = {"ru": "ru-RU", "kk": "kk-KZ", "en": "en-US"}
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}

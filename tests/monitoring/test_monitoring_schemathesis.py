@@ -13,6 +13,8 @@ from api.auth.testing import make_token, make_user
 from tests.fuzz import fuzz_operations
 from tests.monitoring.conftest import GRANT
 
+pytestmark = pytest.mark.cleaned_up  # the fuzzed app commits
+
 ROUTES = r"^/(api/(monitoring/.*|grants/\{code\}/monitoring(/csv)?)|monitoring/evidence/.*)$"
 
 

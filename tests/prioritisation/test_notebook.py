@@ -9,7 +9,7 @@ import pytest
 from api.settings import Settings
 from tests.notebooks import Executed, run_notebook
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.cleaned_up]  # the notebook's kernel commits
 
 SMALLER = {
     "    portfolio_runs=10,\n": "    portfolio_runs=2,\n    replacement_units=2,\n",

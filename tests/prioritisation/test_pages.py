@@ -12,7 +12,7 @@ from api.services import prioritisation as prio
 from geo.errors import Infeasible
 from layers.maps import external_urls
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.cleaned_up]  # the live server commits
 
 
 def test_plan_map_in_the_browser(

@@ -24,6 +24,8 @@ from api.auth.testing import login, make_token, make_user
 from tests.conftest import TEST_READER_URL, TEST_URL
 from tests.pgcluster import free_port
 
+pytestmark = pytest.mark.cleaned_up  # its servers and commands run in processes of their own
+
 IRBIS = Path(sys.executable).with_name("irbis")
 #: Seconds a server may take to answer /health (workers import GDAL and rasterio; the
 #: machine running the tests may be busy).

@@ -18,6 +18,8 @@ import redis
 from tests.redisserver import redis_server
 from tests.scaling.test_processes import irbis_serve
 
+pytestmark = pytest.mark.cleaned_up  # its servers and commands run in processes of their own
+
 #: Writes one client may send in a minute in this test, over all workers.
 WRITES = 6
 #: A write anyone may send and that no route takes (405): counted, not a refusal.

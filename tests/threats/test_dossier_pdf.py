@@ -16,6 +16,8 @@ from sqlalchemy import Engine, text
 
 from api.settings import DossierSettings, Settings
 
+pytestmark = pytest.mark.cleaned_up  # its apps and server commit
+
 
 def _app(settings: Settings, var_dir: Path, concurrency: int = 1, queue: int = 4) -> Any:
     from api.app import create_app

@@ -24,6 +24,8 @@ from api.auth.testing import login, make_user
 from api.settings import Settings
 from tests.threats.conftest import report_form, stored
 
+pytestmark = pytest.mark.cleaned_up  # its apps commit
+
 
 def noisy_photo(side: int = 700) -> bytes:
     """A JPEG that does not compress well (a few hundred kB)."""

@@ -16,6 +16,8 @@ import shapely
 from .conftest import GRANT, upload
 from .corpus import CASES, LIMITS, Case, Context
 
+pytestmark = pytest.mark.cleaned_up  # its app, shared by the corpus, commits
+
 #: What must never be in a response: server paths and database or Python internals.
 LEAKS = [
     r"/tmp\b",

@@ -14,6 +14,8 @@ import pytest
 from api.auth.testing import make_token, make_user
 from tests.fuzz import fuzz_operations
 
+pytestmark = pytest.mark.cleaned_up  # the fuzzed app commits
+
 GRANT = "SOS-CA-EX-07"
 #: the account and its tokens, a grant's field sites and their versions
 ROUTES = r"^/api/(account(/.*)?|grants/\{code\}/sites(/.*)?)$"
