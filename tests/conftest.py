@@ -307,6 +307,14 @@ def tx_engine(db_tx: RolledBack) -> Engine:
 def cleaned_up(engine: Engine, demo: dict[str, int]) -> Iterator[None]:
     """For a test that must commit (work on a thread or in a process with connections of its
     own): every row it added is deleted after it, with the audit rows (:mod:`tests.cleanup`)."""
+    with _deleting_what_is_added(engine):
+        yield
+
+
+@contextlib.contextmanager
+def _deleting_what_is_added(engine: Engine) -> Iterator[None]:
+    """Every row added inside the block is deleted at its end, with the audit rows, and the
+    answers cached for the data versions it changed are forgotten."""
     since = cleanup.marks(engine)
     try:
         yield
@@ -358,12 +366,8 @@ def _module_cleaned_up(request: pytest.FixtureRequest) -> Iterator[None]:
         # a skip is kept: the tests that take the fixture are skipped, as they would be
         with contextlib.suppress(pytest.skip.Exception):
             request.getfixturevalue(name)
-    since = cleanup.marks(engine)
-    try:
+    with _deleting_what_is_added(engine):
         yield
-    finally:
-        cleanup.delete_since(engine, since)
-        forget_versioned_answers()
 
 
 @pytest.fixture

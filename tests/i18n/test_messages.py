@@ -6,16 +6,8 @@ from __future__ import annotations
 import pickle
 
 from api import i18n
-from api.errors import error_body
+from api.errors import error_body, in_language
 from geo.messages import Message, en
-
-
-def in_language(lang: str, message: object) -> str:
-    token = i18n.set_locale(lang)
-    try:
-        return i18n.translate(message)
-    finally:
-        i18n.reset(token)
 
 
 def test_a_message_is_its_english_text() -> None:
