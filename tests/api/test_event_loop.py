@@ -69,14 +69,14 @@ def test_tiles_answer_promptly_while_a_large_photo_report_is_processed(server, e
 
     worker = threading.Thread(target=upload)
     worker.start()
-    time.sleep(0.5)  # the upload is on its way
+    time.sleep(0.2)  # the upload is on its way
     latencies: list[tuple[float, float]] = []  # (finished at, seconds)
     while worker.is_alive():
         start = time.monotonic()
         r = tiles.get(TILE)
         assert r.status_code == 200
         latencies.append((time.monotonic(), time.monotonic() - start))
-        time.sleep(0.1)
+        time.sleep(0.05)
     worker.join()
     advocate.close()
     tiles.close()
@@ -84,6 +84,7 @@ def test_tiles_answer_promptly_while_a_large_photo_report_is_processed(server, e
     during = [s for finished, s in latencies if finished < result["done"]]
     # the report took a while (decoding and re-encoding 35 megapixels), and tiles kept coming:
     # had the work run on the event loop, a tile asked for meanwhile would have waited for it
-    assert result["seconds"] > 1.0, result["seconds"]
+    # (about a second on a quiet machine, several on a busy one)
+    assert result["seconds"] > 0.5, result["seconds"]
     assert len(during) >= 3, latencies
     assert max(during) < result["seconds"] / 3, (during, result["seconds"])
