@@ -26,3 +26,7 @@ echo "== analyses: overlay, zonal statistics, ecosystems, demo gap analysis"
 "$PY" bench/bench_analyses.py --db-url "$IRBIS_DATABASE_URL"
 echo "== tiles and features: Irbis vs tipg under wrk"
 "$PY" bench/bench_tiles.py --write-docs
+echo "== cold start: spawn to ready and first tile, Irbis vs tipg"
+"$PY" bench/bench_cold_start.py --skip-load --runs 5
+echo "== import floor: the design's libraries, tipg and Irbis"
+"$PY" bench/bench_import_floor.py
