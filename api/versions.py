@@ -12,7 +12,11 @@ missed; while it is disconnected, every read asks the database (the behaviour wi
 notifications), so a write is never hidden.
 
 Writes made in this process (any engine) mark the versions stale at commit, so this
-process's next request sees them even before the notification arrives.
+process's next request sees them even before the notification arrives. SQLAlchemy's ``commit``
+event comes *before* the database commits: a reload by another thread (the grants warmer's
+poll) in between would read the old versions and take the commit as seen. So a commit counts
+twice: at its start, and once it is done (the connection's next transaction begins, or the
+connection goes back to its pool), and a reload only answers for the commits counted before it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import weakref
 from collections.abc import Callable, Iterable
 
 import psycopg
-from sqlalchemy import Engine, event, select, table
+from sqlalchemy import Connection, Engine, Pool, event, select, table
 from sqlalchemy import column as sa_column
 from sqlalchemy.engine import make_url
 
@@ -39,12 +43,36 @@ _layer_versions = table("layer_versions", sa_column("table_name"), sa_column("ve
 
 # Commits made in this process, by any engine: a cheap counter the versions compare against.
 _commits = 0
+# The DBAPI connections (by id) whose commit has started and is not yet known to be done.
+_committing: set[int] = set()
 
 
 @event.listens_for(Engine, "commit")
-def _count_commit(conn: object) -> None:
+def _count_commit(conn: Connection) -> None:
     global _commits
     _commits += 1
+    _committing.add(id(conn.connection.dbapi_connection))
+
+
+def _commit_done(dbapi_connection: object) -> None:
+    global _commits
+    try:
+        _committing.remove(id(dbapi_connection))
+    except KeyError:
+        return
+    _commits += 1  # a reload made while the commit was under way no longer counts as fresh
+
+
+@event.listens_for(Engine, "begin")
+def _next_transaction(conn: Connection) -> None:
+    if _committing:  # empty but for the moment after a commit: nothing to do on the hot path
+        _commit_done(conn.connection.dbapi_connection)
+
+
+@event.listens_for(Pool, "checkin")
+def _checked_in(dbapi_connection: object, _record: object) -> None:
+    if _committing and dbapi_connection is not None:
+        _commit_done(dbapi_connection)
 
 
 class DataVersions:

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 
 from api.auth import accounts
@@ -20,6 +20,8 @@ from layers.tiles import RASTER_RENDERING
 
 TILE = "/collections/protected_areas/tiles/WebMercatorQuad/4/5/11"
 ITEMS = "/collections/protected_areas/items?limit=2"
+#: A write that changes nothing but the layer's data version.
+_TOUCH = "UPDATE protected_areas SET name = name WHERE id = (SELECT min(id) FROM protected_areas)"
 
 
 def _raw(engine: Engine) -> psycopg.Connection:
@@ -87,6 +89,29 @@ def test_a_write_in_this_process_is_seen_by_the_next_request(served, engine) -> 
         )
     after = served.get(TILE)
     assert after.headers["etag"] != before
+
+
+def test_a_reload_during_a_commit_does_not_hide_it(app, served, engine) -> None:  # type: ignore[no-untyped-def]
+    """SQLAlchemy's commit event comes before the database commits: a reload by another thread
+    at that moment (the grants warmer polls the versions) reads the old versions. The next
+    request must still see the write, without waiting for its notification."""
+    served.get(TILE)
+    versions = app.state.versions
+    assert _until(versions.fresh)  # listening, and answering from memory
+    known = versions.current(["protected_areas"])["protected_areas"]
+
+    def reload_meanwhile(conn: Any) -> None:
+        if conn.engine is engine:
+            versions.reload()
+
+    # on the class, after api.versions's own listener (which counts the commit)
+    event.listen(Engine, "commit", reload_meanwhile)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(_TOUCH))
+    finally:
+        event.remove(Engine, "commit", reload_meanwhile)
+    assert versions.current(["protected_areas"])["protected_areas"] > known
 
 
 @pytest.mark.usefixtures("cleaned_up")  # the app hears of it by a notification, sent on commit
