@@ -17,6 +17,15 @@ event comes *before* the database commits: a reload by another thread (the grant
 poll) in between would read the old versions and take the commit as seen. So a commit counts
 twice: at its start, and once it is done (the connection's next transaction begins, or the
 connection goes back to its pool), and a reload only answers for the commits counted before it.
+
+A write through another process reaches this one as a notification, read by the listener
+thread; that thread needs the interpreter lock, which the thread answering the next request
+may be holding. So before answering from memory, :meth:`DataVersions.fresh` also looks at the
+listener's socket (one ``poll`` with no wait, about a microsecond): a notification PostgreSQL
+has sent and the listener has not yet handled (still in the socket, or being handled) makes
+the next read reload the versions from the database instead. The cache of logins asks the same
+before answering from memory (:mod:`api.auth.middleware`), so a revocation through one process
+is honoured by another's next request.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable
+from select import POLLIN, poll
 
 import psycopg
 from sqlalchemy import Connection, Engine, Pool, event, select, table
@@ -85,6 +95,9 @@ class DataVersions:
         self._live = False
         self._stale = True
         self._seen_commits = -1
+        # the listener's socket while it is connected, and whether it is handling notifications
+        self._socket: int | None = None
+        self._draining = False
 
     @property
     def live(self) -> bool:
@@ -94,6 +107,29 @@ class DataVersions:
         with self._lock:
             self._live = live
             self._stale = True
+
+    def watch(self, fd: int | None) -> None:
+        """The listener's socket (``None`` once it is closing): unread notifications on it
+        make :meth:`fresh` false."""
+        self._socket = fd
+
+    def draining(self, busy: bool) -> None:
+        """Set by the listener while it reads and handles the notifications on its socket."""
+        self._draining = busy
+
+    def unread(self) -> bool:
+        """Whether a notification may have arrived that :meth:`notified` has not yet had."""
+        if self._draining:
+            return True
+        fd = self._socket
+        if fd is None:
+            return False
+        try:
+            poller = poll()
+            poller.register(fd, POLLIN)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):  # the socket closed meanwhile: reload to be safe
+            return True
 
     def notified(self, name: str, version: int) -> None:
         with self._lock:
@@ -114,7 +150,9 @@ class DataVersions:
 
     def fresh(self) -> bool:
         """Whether :meth:`current` answers from memory (no reload needed)."""
-        return self._live and not self._stale and self._seen_commits == _commits
+        return (
+            self._live and not self._stale and self._seen_commits == _commits and not self.unread()
+        )
 
     def current(self, tables: Iterable[str]) -> dict[str, int]:
         if not self.fresh():
@@ -181,6 +219,21 @@ class ChangeListener:
         if kind == "v" and name and version.isdigit():
             self._versions.notified(name, int(version))
 
+    def _listen(self, conn: psycopg.Connection[tuple[object, ...]], fd: int) -> None:
+        poller = poll()
+        poller.register(fd, POLLIN)
+        while not self._stop.is_set():
+            if not poller.poll(POLL_S * 1000):
+                continue
+            # flagged before the socket is read, cleared once every notification is handled:
+            # a request in between reloads rather than answer from the versions being updated
+            self._versions.draining(True)
+            try:
+                for note in conn.notifies(timeout=0):
+                    self._handle(note.payload)
+            finally:
+                self._versions.draining(False)
+
     def _run(self) -> None:
         backoff = 0.25
         while not self._stop.is_set():
@@ -189,14 +242,17 @@ class ChangeListener:
                     self._conninfo, autocommit=True, connect_timeout=5, keepalives_idle=30
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    fd = conn.fileno()
                     # listening before reloading: no write falls between the two
+                    self._versions.watch(fd)
                     self._versions.set_live(True)
                     self._on_auth()
                     self.connected.set()
                     backoff = 0.25
-                    while not self._stop.is_set():
-                        for note in conn.notifies(timeout=POLL_S):
-                            self._handle(note.payload)
+                    try:
+                        self._listen(conn, fd)
+                    finally:
+                        self._versions.watch(None)  # before the socket closes
             except (psycopg.Error, OSError) as exc:
                 if self._stop.is_set():
                     break

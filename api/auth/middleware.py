@@ -91,9 +91,12 @@ async def _resolve(application: Any, kind: str, raw: str) -> Principal | None:
     """The principal of a credential: from the cache, else from the database (then kept)."""
     cache = principal_cache(application)
     key = cache.key(kind, raw)
-    found, principal = cache.get(key)
-    if found:
-        return principal
+    versions = getattr(application.state, "versions", None)
+    # a notification not yet handled may be the ``auth`` one of a change made elsewhere
+    if versions is None or not versions.unread():
+        found, principal = cache.get(key)
+        if found:
+            return principal
     generation = cache.generation
     principal = await to_thread.run_sync(_lookup, application.state.engine, kind, raw)
     cache.put(key, principal, generation)

@@ -3,7 +3,10 @@ memory; versions and logins kept current by PostgreSQL notifications."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -16,6 +19,7 @@ from api.auth import accounts
 from api.auth.testing import login, make_token, make_user
 from api.db.engine import transaction
 from api.ogc import IMMUTABLE, version_token
+from api.versions import CHANNEL, DataVersions
 from layers.tiles import RASTER_RENDERING
 
 TILE = "/collections/protected_areas/tiles/WebMercatorQuad/4/5/11"
@@ -122,11 +126,81 @@ def test_a_write_from_elsewhere_arrives_by_notification(app, served, engine) -> 
         conn.execute(
             "UPDATE protected_areas SET name = name WHERE id = (SELECT min(id) FROM protected_areas)"
         )
-    assert _until(
-        lambda: app.state.versions.current(["protected_areas"])["protected_areas"] > known
-    )
-    # from memory: the notification, not a reload, brought it
-    assert app.state.versions.fresh()
+    versions = app.state.versions
+    assert _until(lambda: versions.current(["protected_areas"])["protected_areas"] > known)
+    # once the listener has handled it, answered from memory again
+    assert _until(versions.fresh)
+    assert versions.current(["protected_areas"])["protected_areas"] > known
+
+
+@pytest.mark.usefixtures("cleaned_up")  # the write is committed by another connection
+def test_a_notification_still_in_the_socket_is_not_answered_from_memory(engine) -> None:  # type: ignore[no-untyped-def]
+    """Another process's write is announced on the listener's socket; until the listener has
+    handled it, the versions are read from the database, whoever holds the interpreter."""
+    versions = DataVersions(engine)
+    with _raw(engine) as listening, _raw(engine) as writer:
+        listening.execute(f"LISTEN {CHANNEL}")
+        versions.watch(listening.fileno())
+        versions.set_live(True)
+        known = versions.current(["protected_areas"])["protected_areas"]
+        assert versions.fresh()
+        writer.execute(_TOUCH)
+        assert _until(versions.unread)  # in the socket, and nobody reads it
+        assert not versions.fresh()
+        assert versions.current(["protected_areas"])["protected_areas"] > known
+        versions.watch(None)
+
+
+@contextmanager
+def _listener_held(app: Any) -> Iterator[None]:
+    """The app's listener stops in the middle of handling its next notification."""
+    listener = app.state.change_listener
+    go_on = threading.Event()
+    handle = listener._handle
+
+    def held(payload: str) -> None:
+        go_on.wait(10)
+        handle(payload)
+
+    listener._handle = held
+    try:
+        yield
+    finally:
+        go_on.set()
+        del listener._handle
+
+
+@pytest.mark.usefixtures("cleaned_up")  # the app hears of it by a notification, sent on commit
+def test_a_notification_being_handled_is_not_answered_from_memory(app, served, engine) -> None:  # type: ignore[no-untyped-def]
+    served.get(TILE)
+    versions = app.state.versions
+    assert _until(versions.fresh)
+    known = versions.current(["protected_areas"])["protected_areas"]
+    etag = served.get(TILE).headers["etag"]
+    with _listener_held(app), _raw(engine) as conn:
+        conn.execute(_TOUCH)
+        assert _until(versions.unread)
+        # the listener has the notification and has not yet handled it: the next tile rereads
+        assert served.get(TILE).headers["etag"] != etag
+        assert versions.current(["protected_areas"])["protected_areas"] > known
+    assert _until(lambda: not versions.unread())
+
+
+@pytest.mark.usefixtures("cleaned_up")  # the app hears of it by a notification, sent on commit
+def test_a_cached_login_is_not_used_while_an_auth_notification_is_unhandled(  # type: ignore[no-untyped-def]
+    app, served, engine
+) -> None:
+    name = make_user(engine, roles=["public"])
+    bearer = {"Authorization": f"Bearer {make_token(engine, name)}"}
+    assert "analyst" not in served.get("/api/account", headers=bearer).json()["roles"]
+    assert "analyst" not in served.get("/api/account", headers=bearer).json()["roles"]  # cached
+    with _listener_held(app), _raw(engine) as conn:
+        conn.execute(
+            "INSERT INTO user_roles (user_id, role) SELECT id, 'analyst' FROM users WHERE username = %s",
+            (name,),
+        )
+        assert _until(app.state.versions.unread)
+        assert "analyst" in served.get("/api/account", headers=bearer).json()["roles"]
 
 
 @pytest.mark.usefixtures("cleaned_up")  # the app hears of it by a notification, sent on commit
