@@ -38,7 +38,6 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 import anyio
 from anyio import to_thread
@@ -46,6 +45,7 @@ from limits import RateLimitItem, parse_many
 
 from api.bodylimits import reply
 from api.concurrency import ClientSlots
+from api.querystring import given
 from api.ratelimit import client_address, ratelimits_for
 from api.settings import Settings
 from geo import messages
@@ -61,6 +61,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ANONYMOUS_FILTERS = "anonymous filters"
 #: Query parameters that make a read of items heavy.
 ITEM_BOUNDS = frozenset({"filter", "bbox"})
+_FILTER = frozenset({"filter"})
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,7 @@ _COMPILED = tuple((r, re.compile(r.pattern)) for r in HEAVY_ROUTES)
 
 def has_filter(query_string: bytes) -> bool:
     """Whether the query string carries a non-empty ``filter``."""
-    query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=False)
-    return any(name == "filter" and value.strip() for name, value in query)
+    return given(query_string, _FILTER)
 
 
 def is_heavy(method: str, path: str, query_string: bytes) -> bool:
@@ -102,8 +102,7 @@ def is_heavy(method: str, path: str, query_string: bytes) -> bool:
             continue
         if not route.params:
             return True
-        query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=False)
-        return any(name in route.params and value.strip() for name, value in query)
+        return given(query_string, route.params)
     return False
 
 

@@ -29,6 +29,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import querystring
 from api.settings import REPO_ROOT
 from geo import messages
 from geo.lazy import lazy_module
@@ -142,7 +143,7 @@ def from_accept_language(header: str) -> str | None:
 
 def negotiate(conn: HTTPConnection) -> str:
     """The language of a request: ``?lang=``, the ``lang`` cookie, ``Accept-Language``, English."""
-    asked = conn.query_params.get("lang")
+    asked = querystring.last(conn.scope.get("query_string", b""), "lang")
     if asked in LANGUAGES:
         return asked
     cookie = conn.cookies.get(COOKIE)
@@ -196,7 +197,7 @@ class LocaleMiddleware:
         conn = HTTPConnection(scope)
         lang = negotiate(conn)
         scope.setdefault("state", {})["locale"] = lang
-        chosen = conn.query_params.get("lang") in LANGUAGES
+        chosen = querystring.last(scope.get("query_string", b""), "lang") in LANGUAGES
 
         async def send_with_language(message: Message) -> None:
             if message["type"] == "http.response.start":
