@@ -16,7 +16,10 @@ database connection:
   that are not logged in running at once in the process, whatever their addresses (an
   attacker with many addresses runs no more than that); beyond, 503 (the server is busy:
   the client is not at fault) with ``Retry-After``, suggesting to log in;
-- at most ``IRBIS_HEAVY_RATE`` (``limits`` notation) started per client; beyond, 429.
+- at most ``IRBIS_HEAVY_RATE`` (``limits`` notation) started per client; beyond, 429;
+- of those, at most ``IRBIS_HEAVY_ANONYMOUS_FILTER_RATE`` (30 a minute) reads with a CQL2
+  ``filter`` started per client that is not logged in; beyond, 429. The time they hold the
+  interpreter is what the tiles of everyone else wait for.
 
 A client is a logged-in account, or else the client address (the connection's, or, from a
 trusted reverse proxy, the one its ``X-Forwarded-For`` names: ``IRBIS_SERVER_TRUSTED_PROXIES``).
@@ -123,6 +126,16 @@ def filters_message(limit: int) -> messages.Message:
     )
 
 
+def filter_rate_message(wait: int) -> messages.Message:
+    """What a client that is not logged in, refused for too many reads with a filter in a
+    short time, is told."""
+    return en(
+        "too many reads with a filter in a short time for a client that is not logged in: "
+        "wait {wait} seconds and try again (or log in: an account has an allowance of its own)",
+        wait=wait,
+    )
+
+
 def rate_message(wait: int, anonymous: bool) -> messages.Message:
     """What a client refused for too many heavy requests in a short time is told (one that is
     not logged in: that it may log in)."""
@@ -153,6 +166,9 @@ class HeavyLimits:
         #: One key for every anonymous filtered read of the process.
         self.all_filter_slots = ClientSlots(s.anonymous_filters_total)
         self.rate: list[RateLimitItem] = parse_many(s.rate) if s.rate.strip() else []
+        self.filter_rate: list[RateLimitItem] = (
+            parse_many(s.anonymous_filter_rate) if s.anonymous_filter_rate.strip() else []
+        )
         self.exempt = frozenset(s.exempt_roles)
         self.hold_seconds = s.hold_seconds
         self.held = ClientSlots(s.hold_max)
@@ -235,7 +251,11 @@ class HeavyRequestMiddleware:
             )
             return
         try:
-            wait = await self._rate_wait(scope, limits, key)
+            wait = await self._rate_wait(scope, limits.rate, "heavy", key)
+            message = rate_message(wait, key.startswith("addr:"))
+            if not wait and filtered:
+                wait = await self._rate_wait(scope, limits.filter_rate, "anonymous-filter", key)
+                message = filter_rate_message(wait)
             if not wait:
                 await self.app(scope, receive, send)
                 return
@@ -244,7 +264,7 @@ class HeavyRequestMiddleware:
             if filtered:
                 limits.filter_slots.release(key)
                 limits.all_filter_slots.release(ANONYMOUS_FILTERS)
-        await self._refuse(scope, send, key, rate_message(wait, key.startswith("addr:")), wait)
+        await self._refuse(scope, send, key, message, wait)
 
     async def _refuse(
         self,
@@ -270,10 +290,10 @@ class HeavyRequestMiddleware:
         await reply(scope, send, status, code, description, close=True, retry_after=str(wait))
 
     @staticmethod
-    async def _rate_wait(scope: Scope, limits: HeavyLimits, key: str) -> int:
-        if not limits.rate:
+    async def _rate_wait(scope: Scope, rate: list[RateLimitItem], name: str, key: str) -> int:
+        if not rate:
             return 0
         store = ratelimits_for(scope["app"])
         if store.local:
-            return store.hit(limits.rate, "heavy", key)
-        return await to_thread.run_sync(store.hit, limits.rate, "heavy", key)
+            return store.hit(rate, name, key)
+        return await to_thread.run_sync(store.hit, rate, name, key)

@@ -214,9 +214,13 @@ class HeavySettings(BaseSettings):
     #: Heavy requests one client may start in a time (``limits`` notation), counted in the
     #: rate-limit store (``IRBIS_RATELIMIT_STORAGE_URI``).
     rate: str = "120/minute"
+    #: Of those, reads with a CQL2 ``filter`` one client that is not logged in (an address)
+    #: may start in a time: each is parsed and translated in pure Python, holding the
+    #: interpreter that serves every tile of the process (empty: only ``rate``).
+    anonymous_filter_rate: str = "30/minute"
     #: A 429 is answered this many seconds after its request came (at most its Retry-After),
     #: so that a client that asks again at once is not answered again at once.
-    hold_seconds: float = Field(2.0, ge=0, le=60)
+    hold_seconds: float = Field(5.0, ge=0, le=60)
     #: Refusals of one client that may wait so at once; beyond, they are answered at once.
     hold_max: int = Field(32, ge=1, le=1000)
     #: Roles whose accounts are not bounded (staff who run analyses and large exports).
@@ -232,7 +236,7 @@ class HeavySettings(BaseSettings):
             return [h.strip() for h in v.split(",") if h.strip()]
         return v
 
-    @field_validator("rate")
+    @field_validator("rate", "anonymous_filter_rate")
     @classmethod
     def _check_rate(cls, v: str) -> str:
         """Empty: no rate; else every part must parse (``"30/minute;300/hour"``)."""

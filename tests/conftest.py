@@ -76,6 +76,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # bounds no test reaches by accident (the live server's browsers and schemathesis
     # included); tests/api/test_refusals.py shows that the defaults bound
     s.heavy.rate = "100000/minute"
+    s.heavy.anonymous_filter_rate = "100000/minute"
     s.ratelimit.refusals_free = 100_000
     return s
 

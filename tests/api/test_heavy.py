@@ -293,6 +293,38 @@ def test_beyond_the_rate_a_client_gets_429_until_the_window_passes(
     assert attacker.get(path, params=BBOX).status_code == 429
 
 
+def test_reads_with_a_filter_have_a_rate_of_their_own_for_clients_not_logged_in(
+    app_with: Callable[..., Any], clients: Callable[[Any, str], TestClient], engine: Any
+) -> None:
+    """Parsing a filter holds the interpreter every tile of the process waits for: beyond
+    ``anonymous_filter_rate`` an address is refused its filtered reads (429, before the
+    filter is parsed), while its bbox reads, its tiles and accounts go on."""
+    app = app_with(HeavySettings(rate="", anonymous_filter_rate="3/hour", hold_seconds=0))
+    attacker, other = clients(app, ATTACKER), clients(app, OTHER)
+    path = "/collections/places/items"
+    flt = {"filter": "population > 100000", "limit": "1"}
+    for _ in range(3):
+        assert attacker.get(path, params=flt).status_code == 200
+    r = attacker.get(path, params=flt)
+    assert r.status_code == 429 and r.headers["connection"] == "close"
+    wait = int(r.headers["Retry-After"])
+    assert 1 <= wait <= 3600
+    described = r.json()["description"]
+    assert described.startswith("too many reads with a filter") and "log in" in described
+    assert f"wait {wait} seconds" in described
+    ru = attacker.get(path, params={**flt, "lang": "ru"})
+    assert ru.status_code == 429 and ru.json()["message"] != described
+    # not a filter: not counted; another address, an account: allowances of their own
+    assert attacker.get(path, params=BBOX).status_code == 200
+    assert attacker.get(TILE).status_code == 200
+    assert other.get(path, params=flt).status_code == 200
+    user = {"Authorization": f"Bearer {make_token(engine, make_user(engine, roles=['grantee']))}"}
+    for _ in range(4):
+        assert attacker.get(path, params=flt, headers=user).status_code == 200
+    with pytest.raises(ValidationError, match="is not a rate"):
+        HeavySettings(anonymous_filter_rate="often")
+
+
 def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
     app_with: Callable[..., Any], clients: Callable[[Any, str], TestClient]
 ) -> None:
