@@ -64,6 +64,7 @@ SPEC_WORDS = (
     _l("Name (local)"),
     _l("Place class"),
     _l("Population (where tagged)"),
+    _l("Former names"),
     _l("OSM id"),
     _l("Ecosystems (modelled, latest run)"),
     _l("Ecosystem"),

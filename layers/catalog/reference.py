@@ -108,6 +108,7 @@ LAYERS = [
             Column("name_ru", title="Name (Russian)"),
             Column("iso_a3", title="Country"),
             Column("population", "integer", title="Population"),
+            Column("former_names", title="Former names", in_tiles=False),
             *PROVENANCE,
         ),
         style=Style(colour="#333333", fill="#ffffff", fill_opacity=1.0, radius=3),

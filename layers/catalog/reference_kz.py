@@ -50,6 +50,7 @@ LAYERS = [
             Column("name_ru", title="Name (Russian)"),
             Column("place", title="Place class"),
             Column("population", "integer", title="Population (where tagged)"),
+            Column("former_names", title="Former names", in_tiles=False),
             Column("osm_id", title="OSM id", in_tiles=False),
             *PROVENANCE,
         ),

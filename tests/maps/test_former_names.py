@@ -115,3 +115,26 @@ def test_a_former_name_finds_a_place_outside_kazakhstan(client: Any) -> None:
 
 def test_a_misspelt_former_name_is_found_by_similarity(client: Any) -> None:
     assert found(client, "Semipalatinks")[0]["name"] == "Semey"
+
+
+@pytest.mark.parametrize(
+    ("lang", "title"),
+    [("en", "Former names"), ("ru", "Прежние названия"), ("kk", "Бұрынғы атаулары")],
+)
+def test_a_settlements_page_and_its_feature_show_its_former_names(
+    client: Any, engine: Engine, demo: dict[str, int], lang: str, title: str
+) -> None:
+    """Esik's page lists "Issyk / Иссык" under a translated title; Bishkek's GeoJSON carries
+    its former names."""
+    with engine.connect() as conn:
+        esik = conn.scalar(select(m.Settlement.id).where(m.Settlement.osm_id == "node/243743625"))
+        bishkek = conn.scalar(select(m.Place.id).where(m.Place.name == "Bishkek"))
+    page = client.get(
+        f"/collections/settlements/items/{esik}",
+        params={"f": "html"},
+        headers={"Accept-Language": lang},
+    )
+    assert page.status_code == 200
+    assert f"<th>{title}</th><td>Issyk / Иссык</td>" in page.text
+    feature = client.get(f"/collections/places/items/{bishkek}", params={"f": "geojson"}).json()
+    assert feature["properties"]["former_names"] == "Pishpek / Frunze / Пишпек / Фрунзе"
