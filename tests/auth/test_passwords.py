@@ -1,0 +1,46 @@
+"""The hash verified for logins of names nobody has: as costly to verify as a user's own, and
+matched by no password."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from argon2 import PasswordHasher, extract_parameters
+
+from api.auth import passwords
+from api.auth.passwords import DUMMY_HASH, dummy_hash, hash_password, verify_password
+
+
+@pytest.fixture
+def fresh_dummy() -> Iterator[None]:
+    dummy_hash.cache_clear()
+    yield
+    dummy_hash.cache_clear()
+
+
+def test_the_stored_dummy_hash_has_the_parameters_of_a_users_hash(fresh_dummy: None) -> None:
+    """A verification recomputes the hash with the parameters written in it: the same
+    parameters as a user's hash of today, the same cost. This fails once argon2-cffi's defaults
+    move; then :data:`DUMMY_HASH` is made again with ``PasswordHasher().hash(...)``."""
+    users = extract_parameters(hash_password("a long enough secret"))
+    assert extract_parameters(DUMMY_HASH) == users
+    assert dummy_hash() == DUMMY_HASH
+
+
+def test_no_password_passes_for_a_name_nobody_has() -> None:
+    for password in ("irbis-no-such-user", "", "a long enough secret"):
+        assert not verify_password(None, password)
+        assert not verify_password("", password)
+
+
+def test_a_new_dummy_hash_is_made_when_the_parameters_move(
+    fresh_dummy: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newer = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=2)
+    monkeypatch.setattr(passwords, "_HASHER", newer)
+    made = dummy_hash()
+    assert made != DUMMY_HASH
+    assert extract_parameters(made) == extract_parameters(newer.hash("a long enough secret"))
+    assert dummy_hash() is made  # once
+    assert not verify_password(None, "irbis-no-such-user")
