@@ -9,6 +9,11 @@ every run's figures. Beside the wall times, each run records the CPU time the se
 has used by its first tile (user + system, from ``/proc``): on a busy machine the wall times
 stretch with the load, the CPU time much less. The load average is recorded at each run.
 
+Spawn to ready is split in three from the lines uvicorn logs as they arrive: spawn to the
+application imported and created (uvicorn's "Waiting for application startup"), the lifespan's
+start (to "Application startup complete"), and from there to the first 200 of the health route
+(the listening socket, the first request, and for Irbis its database checks).
+
 The tables are those of ``bench/bench_tiles.py`` (loaded by it, or here without
 ``--skip-load``).
 
@@ -23,7 +28,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,22 +51,53 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
+#: uvicorn's log lines (``--log-level info``) that end the phases of a start.
+PHASES = {
+    "Waiting for application startup.": "imported",
+    "Application startup complete.": "started",
+}
+
+
+def watch(proc: subprocess.Popen, seen: dict[str, float], lines: list[str]) -> None:
+    """Read the server's log as it comes and note when each phase's line arrives."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        now = time.perf_counter()
+        lines.append(line)
+        for text, phase in PHASES.items():
+            if text in line:
+                seen.setdefault(phase, now)
+
+
 def cold_start(server: str, args: argparse.Namespace, first: str) -> dict:
     """One run: spawn, ready, first tile."""
     port = bt.free_port()
-    proc, t0 = bt.start(server, port, args.db_url, args.reader_url)
+    proc, t0 = bt.start(server, port, args.db_url, args.reader_url, log_level="info")
+    seen: dict[str, float] = {}
+    lines: list[str] = []
+    reader = threading.Thread(target=watch, args=(proc, seen, lines), daemon=True)
+    reader.start()
     try:
-        client, ready = bt.wait_ready(
-            proc, port, t0, "/health" if server == "irbis" else "/healthz"
-        )
+        try:
+            client, ready = bt.wait_ready(
+                proc, port, t0, "/health" if server == "irbis" else "/healthz"
+            )
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}{''.join(lines)[-2000:]}") from None
         t1 = time.perf_counter()
         status, body = client.get(first)
         done = time.perf_counter()
         cpu = cpu_seconds(proc.pid)
     finally:
         bt.stop(proc)
+    imported, started = seen.get("imported"), seen.get("started")
     return {
         "spawn_to_ready_s": round(ready - t0, 3),
+        "spawn_to_imported_s": round(imported - t0, 3) if imported else None,
+        "lifespan_start_ms": round((started - imported) * 1000, 1)
+        if imported and started
+        else None,
+        "started_to_ready_ms": round((ready - started) * 1000, 1) if started else None,
         "first_tile_ms": round((done - t1) * 1000, 1),
         "spawn_to_first_tile_s": round(done - t0, 3),
         "first_tile_status": status,
@@ -102,9 +140,14 @@ def main() -> None:
         "runs": runs,
         "median": {
             s: {
-                k: round(statistics.median(r[k] for r in rs), 3)
+                k: round(statistics.median(v), 3)
+                if (v := [r[k] for r in rs if r[k] is not None])
+                else None
                 for k in (
                     "spawn_to_ready_s",
+                    "spawn_to_imported_s",
+                    "lifespan_start_ms",
+                    "started_to_ready_ms",
                     "first_tile_ms",
                     "spawn_to_first_tile_s",
                     "cpu_to_first_tile_s",

@@ -242,7 +242,7 @@ def free_port() -> int:
 
 
 def start(
-    server: str, port: int, url: str, reader: str, *, cache_mb: int = 64
+    server: str, port: int, url: str, reader: str, *, cache_mb: int = 64, log_level: str = "warning"
 ) -> tuple[subprocess.Popen, float]:
     env = dict(os.environ)
     if server == "irbis":
@@ -268,7 +268,7 @@ def start(
         )
         app = ["tipg.main:app"]
     cmd = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port),
-           "--workers", "1", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+           "--workers", "1", "--no-access-log", "--log-level", log_level]  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
