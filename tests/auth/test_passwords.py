@@ -12,14 +12,15 @@ from api.auth import passwords
 from api.auth.passwords import DUMMY_HASH, dummy_hash, hash_password, verify_password
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fresh_dummy() -> Iterator[None]:
+    """Each test starts from a dummy hash not yet looked up, and leaves none behind."""
     dummy_hash.cache_clear()
     yield
     dummy_hash.cache_clear()
 
 
-def test_the_stored_dummy_hash_has_the_parameters_of_a_users_hash(fresh_dummy: None) -> None:
+def test_the_stored_dummy_hash_has_the_parameters_of_a_users_hash() -> None:
     """A verification recomputes the hash with the parameters written in it: the same
     parameters as a user's hash of today, the same cost. This fails once argon2-cffi's defaults
     move; then :data:`DUMMY_HASH` is made again with ``PasswordHasher().hash(...)``."""
@@ -34,9 +35,7 @@ def test_no_password_passes_for_a_name_nobody_has() -> None:
         assert not verify_password("", password)
 
 
-def test_a_new_dummy_hash_is_made_when_the_parameters_move(
-    fresh_dummy: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_new_dummy_hash_is_made_when_the_parameters_move(monkeypatch: pytest.MonkeyPatch) -> None:
     newer = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=2)
     monkeypatch.setattr(passwords, "_HASHER", newer)
     made = dummy_hash()

@@ -133,24 +133,18 @@ def _status(engine: Engine, grid_id: int) -> str:
     return str(_row(engine, m.PlanningGrid, grid_id).inputs["status"])
 
 
-def test_the_app_start_marks_them_after_its_first_answer(db_tx) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("answered", [True, False], ids=["first answer", "no request"])
+def test_the_app_start_marks_them_after_its_first_answer_or_a_while(db_tx, answered: bool) -> None:  # type: ignore[no-untyped-def]
     """The app's start leaves the check until it has answered a first request, so that its
-    connection and query do not hold up that request; then the check runs at once."""
+    connection and query do not hold up that request (then the check runs at once), or until
+    a while has passed without any."""
     engine = db_tx.engine
     left = _grid(engine, beat_ago_s=None)
-    t, events = _after_start(engine, delay_s=60)
-    t.join(0.5)
-    assert t.is_alive() and _status(engine, left) == "building"  # waiting for a first answer
-    events["first_answer"].set()
-    t.join(10)
-    assert not t.is_alive() and events["exits"] == [True]
-    assert _status(engine, left) == "failed"
-
-
-def test_the_app_start_marks_them_after_a_while_without_a_request(db_tx) -> None:  # type: ignore[no-untyped-def]
-    engine = db_tx.engine
-    left = _grid(engine, beat_ago_s=None)
-    t, events = _after_start(engine, delay_s=0.3)
+    t, events = _after_start(engine, delay_s=60 if answered else 0.3)
+    if answered:
+        t.join(0.5)
+        assert t.is_alive() and _status(engine, left) == "building"  # waiting for an answer
+        events["first_answer"].set()
     t.join(10)
     assert not t.is_alive() and events["exits"] == [True]
     assert _status(engine, left) == "failed"
