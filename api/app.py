@@ -17,7 +17,6 @@ gc.disable()  # until the end of this module, after its imports (E402 is ignored
 
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -73,9 +72,6 @@ from api.versions import ChangeListener, DataVersions
 from layers.tiles import MVT_MEDIA_TYPE
 
 log = logging.getLogger("irbis.app")
-
-#: How long after the start the start-up checks wait for a first answer at most (seconds).
-AFTER_START_DELAY_S = 3.0
 
 #: The gzip middleware's options: the full stack's, and the static files' fast path's. Tiles
 #: are gzipped by their route, once per cached tile (api.ogc.tile_body).
@@ -198,7 +194,6 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         threading.Thread(
             target=_after_start,
             args=(app.state.engine, close_pools_if_stopped),
-            kwargs={"first_answer": app.state.first_answer, "stopped": pools.stopped},
             name="irbis-after-start",
             daemon=True,
         ).start()
@@ -227,38 +222,29 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     return lifespan
 
 
-def _after_start(
-    engine: Engine,
-    on_exit: Callable[[], None],
-    *,
-    first_answer: threading.Event,
-    stopped: threading.Event,
-    delay_s: float = AFTER_START_DELAY_S,
-) -> None:
+def _after_start(engine: Engine, on_exit: Callable[[], None]) -> None:
     """Start-up work that no request needs first, on a thread of its own.
 
+    - the prioritisation runs that a stopped server left at work are marked so (pages about
+      runs mark them too before they are read: :func:`api.routers.prioritisation._expire_stale`;
+      a database not reachable yet is left to them);
     - the hash verified for logins of unknown names is looked up (so the first such login takes
       as long as any other: :func:`api.auth.passwords.dummy_hash`; it is made here only when
-      argon2-cffi's parameters have moved from the stored one's);
-    - once the process has answered its first request (a ``/health`` probe does not count,
-      :mod:`api.first_answer`) or ``delay_s`` after the start, the prioritisation runs that a
-      stopped server left at work are marked so. Nothing waits for it: pages about runs mark
-      them before they are read (:func:`api.routers.prioritisation._expire_stale`). Done before
-      the first answer, its connection and query held up the first request by 40-50 ms.
+      argon2-cffi's parameters have moved from the stored one's).
+
+    Both run beside the first requests, at the start. Leaving the check until the first answer
+    took 40-50 ms off that answer, but put its query (and the database's work for it) at the
+    moment the notification of a write this process had just answered had to reach the other
+    processes: one of them then missed the write in its next tile, once in a run of the suite
+    (``tests/scaling/test_processes.py``).
     """
-    dummy_hash()
-    deadline = time.monotonic() + delay_s
-    while not first_answer.is_set() and (left := deadline - time.monotonic()) > 0:
-        if stopped.wait(min(left, 0.05)):
-            return
-    if stopped.is_set():
-        return
     try:
         expire_stale_runs(engine)
     except SQLAlchemyError:
         log.warning("could not look for stopped prioritisation runs", exc_info=True)
     finally:
         on_exit()
+    dummy_hash()
 
 
 gc.freeze()  # what the import made stays: later collections leave it out

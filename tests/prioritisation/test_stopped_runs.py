@@ -113,53 +113,6 @@ def test_the_server_start_marks_what_a_stopped_server_left(db_tx) -> None:  # ty
     assert _row(engine, m.PlanningGrid, live).inputs["status"] == "building"
 
 
-def _after_start(engine: Engine, **kw: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    """The app's start-up checks on their thread, as the lifespan starts them."""
-    from api.app import _after_start
-
-    exits: list[bool] = []
-    events = {"first_answer": threading.Event(), "stopped": threading.Event(), "exits": exits}
-    t = threading.Thread(
-        target=_after_start,
-        args=(engine, lambda: exits.append(True)),
-        kwargs={"first_answer": events["first_answer"], "stopped": events["stopped"], **kw},
-        daemon=True,
-    )
-    t.start()
-    return t, events
-
-
-def _status(engine: Engine, grid_id: int) -> str:
-    return str(_row(engine, m.PlanningGrid, grid_id).inputs["status"])
-
-
-@pytest.mark.parametrize("answered", [True, False], ids=["first answer", "no request"])
-def test_the_app_start_marks_them_after_its_first_answer_or_a_while(db_tx, answered: bool) -> None:  # type: ignore[no-untyped-def]
-    """The app's start leaves the check until it has answered a first request, so that its
-    connection and query do not hold up that request (then the check runs at once), or until
-    a while has passed without any."""
-    engine = db_tx.engine
-    left = _grid(engine, beat_ago_s=None)
-    t, events = _after_start(engine, delay_s=60 if answered else 0.3)
-    if answered:
-        t.join(0.5)
-        assert t.is_alive() and _status(engine, left) == "building"  # waiting for an answer
-        events["first_answer"].set()
-    t.join(10)
-    assert not t.is_alive() and events["exits"] == [True]
-    assert _status(engine, left) == "failed"
-
-
-def test_an_app_stopped_before_the_check_does_not_make_it(db_tx) -> None:  # type: ignore[no-untyped-def]
-    engine = db_tx.engine
-    left = _grid(engine, beat_ago_s=None)
-    t, events = _after_start(engine, delay_s=60)
-    events["stopped"].set()
-    t.join(5)
-    assert not t.is_alive()
-    assert _status(engine, left) == "building"  # left to the next start and to the pages
-
-
 def test_the_heartbeat_keeps_a_run_alive(db_tx) -> None:  # type: ignore[no-untyped-def]
     engine = db_tx.engine
     grid = _grid(engine, beat_ago_s=None, status="ready")
