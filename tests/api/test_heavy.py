@@ -21,6 +21,7 @@ from sqlalchemy import text
 from api.auth.testing import make_token, make_user
 from api.heavy import has_filter, is_heavy
 from api.settings import HeavySettings, ServerSettings, Settings
+from tests.windows import HOUR, MINUTE, clear_of_window_edge
 
 pytestmark = pytest.mark.cleaned_up  # its servers' apps commit (locks held across connections)
 
@@ -267,6 +268,7 @@ def test_beyond_the_rate_a_client_gets_429_until_the_window_passes(
     app = app_with(HeavySettings(rate="3/hour", hold_seconds=0))
     attacker, other = clients(app, ATTACKER), clients(app, OTHER)
     path = "/collections/places/items"
+    clear_of_window_edge(HOUR)
     for _ in range(3):
         assert attacker.get(path, params=BBOX).status_code == 200
     r = attacker.get(path, params={"filter": "population > 100000"})
@@ -301,6 +303,7 @@ def test_reads_with_a_filter_have_a_rate_of_their_own_for_clients_not_logged_in(
     filter is parsed), while its bbox reads, its tiles and accounts go on."""
     app = app_with(HeavySettings(rate="", anonymous_filter_rate="3/hour", hold_seconds=0))
     attacker, other = clients(app, ATTACKER), clients(app, OTHER)
+    clear_of_window_edge(HOUR)
     path = "/collections/places/items"
     flt = {"filter": "population > 100000", "limit": "1"}
     for _ in range(3):
@@ -333,6 +336,7 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
     app = app_with(HeavySettings(rate="2/minute", hold_seconds=0), trusted_proxies=["10.0.0.1"])
     direct, proxy = clients(app, ATTACKER), clients(app, "10.0.0.1")
     path = "/collections/places/items"
+    clear_of_window_edge(MINUTE)
     spoofed = [
         direct.get(path, params=BBOX, headers={"X-Forwarded-For": f"192.0.2.{i}"}) for i in range(3)
     ]
@@ -359,6 +363,7 @@ def test_a_refusal_is_answered_after_the_hold_and_beyond_hold_max_at_once(
     first, second = clients(app, ATTACKER), clients(app, ATTACKER)
     other = clients(app, OTHER)
     path = "/collections/places/items"
+    clear_of_window_edge(MINUTE)
     assert first.get(path, params=BBOX).status_code == 200
     held: list[tuple[int, float]] = []
 

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from api.auth.testing import TEST_PASSWORD, csrf_from, login, make_user
 from api.settings import RateLimitSettings, Settings
 from tests.rollback import RolledBack, bound_app
+from tests.windows import HOUR, MINUTE, clear_of_window_edge
 
 
 def _scalar(engine: Any, sql: str) -> Any:
@@ -135,6 +136,7 @@ def test_login_attempts_per_client_are_limited_with_retry_after(
     app = app_with(login="3/minute")
     name = make_user(tx_engine)
     c = clients(app, "192.0.2.77")
+    clear_of_window_edge(MINUTE)
     assert _attempt(c, name, TEST_PASSWORD).status_code == 303
     assert _attempt(c, name, TEST_PASSWORD).status_code == 303
     assert _attempt(c, name, TEST_PASSWORD).status_code == 303
@@ -150,6 +152,8 @@ def test_token_creation_and_writes_are_limited_with_retry_after(
     app = app_with(tokens="2/hour", writes="6/minute")
     name = make_user(tx_engine)
     c = clients(app, "192.0.2.90")
+    clear_of_window_edge(HOUR)
+    clear_of_window_edge(MINUTE, need_s=20)
     csrf = login(c, name)
     for i in range(2):
         r = c.post("/api/account/tokens", json={"name": f"t{i}"}, headers={"X-CSRF-Token": csrf})

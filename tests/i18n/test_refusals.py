@@ -22,6 +22,7 @@ from api.concurrency import too_many
 from api.errors import error_body
 from api.settings import HeavySettings, Settings
 from tests.api.test_heavy import BBOX, OTHER, _filtered_read_held, _serving
+from tests.windows import HOUR, clear_of_window_edge
 
 RU = {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}
 KK = {"Cookie": "lang=kk"}
@@ -197,6 +198,7 @@ def test_too_many_requests_are_said_in_the_readers_language(
     # heavy reads beyond their rate (inside the locale middleware)
     heavy = clients(app_with(heavy=HeavySettings(rate="1/hour", hold_seconds=0)), "192.0.2.61")
     path = "/collections/places/items"
+    clear_of_window_edge(HOUR)
     assert heavy.get(path, params=BBOX).status_code == 200
     said = {}
     for lang, headers in (("ru", RU), ("kk", KK), ("en", {})):
@@ -226,6 +228,7 @@ def test_too_many_requests_are_said_in_the_readers_language(
     # changes beyond their rate
     ratelimit = settings.ratelimit.model_copy(update={"writes": "1/hour"})
     writes = clients(app_with(ratelimit=ratelimit), "192.0.2.62")
+    clear_of_window_edge(HOUR)
     assert writes.delete("/api/account/tokens/1").status_code == 401
     r = writes.delete("/api/account/tokens/1", headers=KK)
     assert r.status_code == 429

@@ -17,6 +17,7 @@ import redis
 
 from tests.redisserver import redis_server
 from tests.scaling.test_processes import irbis_serve
+from tests.windows import MINUTE, clear_of_window_edge
 
 pytestmark = pytest.mark.cleaned_up  # its servers and commands run in processes of their own
 
@@ -64,6 +65,8 @@ def test_two_workers_count_one_clients_writes_and_refusals_once(  # type: ignore
     monkeypatch.setenv("IRBIS_RATELIMIT_REFUSAL_HOLD_MAX_SECONDS", str(HOLD))
     with irbis_serve(tmp_path, "--workers", "2") as (url, pid):
         port = int(url.rsplit(":", 1)[1])
+        # before the connections are opened: a wait with them open would outlast keep-alive
+        clear_of_window_edge(MINUTE, need_s=25)
         # the workers, and multiprocessing's resource tracker, which accepts nothing
         workers = psutil.Process(pid).children()
         # one open connection on each worker (the kernel hands each to a worker)
