@@ -7,9 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 from argon2 import PasswordHasher, extract_parameters
+from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api.auth import passwords
 from api.auth.passwords import DUMMY_HASH, dummy_hash, hash_password, verify_password
+from api.auth.testing import csrf_from, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +46,22 @@ def test_a_new_dummy_hash_is_made_when_the_parameters_move(monkeypatch: pytest.M
     assert extract_parameters(made) == extract_parameters(newer.hash("a long enough secret"))
     assert dummy_hash() is made  # once
     assert not verify_password(None, "irbis-no-such-user")
+
+
+def test_an_account_with_an_empty_hash_cannot_log_in(tx_app, db_tx) -> None:  # type: ignore[no-untyped-def]
+    """Through the login form of the real app: an account whose stored hash is empty (a row
+    edited by hand) is refused with the dummy hash's own password, as with any other."""
+
+    name = make_user(db_tx.engine, roles=["grantee"])
+    with db_tx.engine.begin() as conn:
+        conn.execute(text("UPDATE users SET password_hash = '' WHERE username = :u"), {"u": name})
+    with TestClient(tx_app) as c:
+        for password in ("irbis-no-such-user", ""):
+            csrf = csrf_from(c.get("/login").text)
+            r = c.post(
+                "/login",
+                data={"username": name, "password": password, "csrf_token": csrf},
+                follow_redirects=False,
+            )
+            assert r.status_code in (401, 422), r.status_code
+        assert c.get("/api/account").status_code == 401
