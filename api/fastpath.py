@@ -22,7 +22,10 @@ It answers only what is the same for everyone and asks nothing of the stack it s
 - no request body (the body limits refuse one), a ``Host`` the app accepts (else the full
   stack's 400);
 - versions fresh in memory (after a write in this process, or while the change listener is
-  away, the full stack reads them again), and the tile in the cache.
+  away, the full stack reads them again), and the tile in the cache;
+- no ``?v=`` or one this process knows: the current version's, or one found out of date
+  before (a token it has never seen may come from a process that has answered a write this
+  one has not heard of yet: the stack reads the versions first, :func:`api.ogc.version_asked`).
 
 Everything else goes through the full stack, which fills the cache for the next request.
 
@@ -105,21 +108,10 @@ class CachedTileMiddleware:
         query = _QUERY.fullmatch(scope.get("query_string", b""))
         if path is None or query is None:
             return None
-        host = if_none_match = None
-        accept_encoding = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization" or name == b"transfer-encoding":
-                return None
-            if name == b"cookie" and _SESSION in value:
-                return None
-            if name == b"content-length" and value.strip() not in (b"", b"0"):
-                return None
-            if name == b"host":
-                host = value
-            elif name == b"if-none-match" and if_none_match is None:
-                if_none_match = value.decode("latin-1")
-            elif name == b"accept-encoding" and not accept_encoding:
-                accept_encoding = value
+        read = _anonymous_headers(scope)
+        if read is None:
+            return None
+        host, if_none_match, accept_encoding = read
         state = self.state
         known = getattr(state, "versions", None)
         cache = getattr(state, "tile_cache", None)
@@ -131,15 +123,15 @@ class CachedTileMiddleware:
         except NotFound:
             return None
         version = known.of(spec.tables)
+        asked = query.group(1).decode("ascii") if query.group(1) is not None else None
+        if ogc.catching_up(state, asked, version):  # the stack reads the versions first
+            return None
         # the key of the public tile, as api.routers.ogc_tiles.tile makes it (private=False)
         etag = ogc.make_etag("mvt", spec.id, version, False, tms_id, int(z), int(col), int(row))
         data = cache.get(etag)
         if data is None:
             return None
-        asked = query.group(1)
-        headers = ogc.tile_headers(
-            etag, version, asked.decode("ascii") if asked is not None else None, private=False
-        )
+        headers = ogc.tile_headers(etag, version, asked, private=False)
         raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         if ogc.etag_matches(if_none_match, etag):
             start = {"type": "http.response.start", "status": 304, "headers": raw}
@@ -152,6 +144,27 @@ class CachedTileMiddleware:
         raw.append((b"content-type", MVT_MEDIA_TYPE.encode()))
         raw.extend(SECURITY_HEADERS)
         return {"type": "http.response.start", "status": 200, "headers": raw}, body
+
+
+def _anonymous_headers(scope: Scope) -> tuple[bytes | None, str | None, bytes] | None:
+    """``Host``, ``If-None-Match`` and ``Accept-Encoding`` of a request with no credentials
+    and no body, or None for any other request."""
+    host = if_none_match = None
+    accept_encoding = b""
+    for name, value in scope["headers"]:
+        if name == b"authorization" or name == b"transfer-encoding":
+            return None
+        if name == b"cookie" and _SESSION in value:
+            return None
+        if name == b"content-length" and value.strip() not in (b"", b"0"):
+            return None
+        if name == b"host":
+            host = value
+        elif name == b"if-none-match" and if_none_match is None:
+            if_none_match = value.decode("latin-1")
+        elif name == b"accept-encoding" and not accept_encoding:
+            accept_encoding = value
+    return host, if_none_match, accept_encoding
 
 
 #: Headers after which a request for a file is not answered here (the stack decides).

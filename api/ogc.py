@@ -12,7 +12,7 @@ import gzip
 import hashlib
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -311,6 +311,37 @@ def rasters_version(state: Any) -> str:
 def version_token(version: str) -> str:
     """The short, opaque form of a data version that tile URLs carry (``?v=``)."""
     return hashlib.sha256(version.encode()).hexdigest()[:16]
+
+
+def version_asked(state: Any, asked: str | None, current: Callable[[], str]) -> str:
+    """The version to answer a tile asked for at the token ``asked`` (``?v=``) with.
+
+    That is ``current()`` (from memory), unless ``asked`` is neither its token nor one found out
+    of date before: a map may hold a URL another process made just after a write whose
+    notification has not reached this process yet. The versions are then read from the
+    database first, so that URL is answered with the data it names (and kept for a year by
+    caches), not with older data kept for a minute under it. A token still not current after
+    that is out of date (or made up) and is remembered so: asked again, it reads nothing
+    (:meth:`api.versions.DataVersions.out_of_date`)."""
+    version = current()
+    if not catching_up(state, asked, version):
+        return version
+    known = state.versions
+    known.reload()
+    version = current()
+    if asked != version_token(version):
+        known.found_out_of_date(asked)
+    return version
+
+
+def catching_up(state: Any, asked: str | None, version: str) -> bool:
+    """Whether a tile asked for at ``asked`` with ``version`` current in memory needs
+    :func:`version_asked` to look at the database (the fast paths then step aside)."""
+    if asked is None or asked == version_token(version):
+        return False
+    # without versions kept in memory by notifications, ``version`` was just read
+    known = getattr(state, "versions", None)
+    return known is not None and known.live and not known.out_of_date(asked)
 
 
 def tile_template(

@@ -26,6 +26,14 @@ has sent and the listener has not yet handled (still in the socket, or being han
 the next read reload the versions from the database instead. The cache of logins asks the same
 before answering from memory (:mod:`api.auth.middleware`), so a revocation through one process
 is honoured by another's next request.
+
+A notification PostgreSQL has not yet written to this process's socket is not seen there: on a
+busy machine, a request that reaches this process right after another process answered a write
+can come before it. A tile URL then still says which version its map wants (``?v=``, from
+TileJSON, styles and maps, perhaps made by the writing process): a token this process has
+never made nor found out of date makes it read the versions from the database before it
+answers (:func:`api.ogc.version_asked`), so such a tile is never today's data labelled with
+tomorrow's URL, and a CDN never keeps it so.
 """
 
 from __future__ import annotations
@@ -85,6 +93,10 @@ def _checked_in(dbapi_connection: object, _record: object) -> None:
         _commit_done(dbapi_connection)
 
 
+#: How many out-of-date version tokens a process remembers (:meth:`DataVersions.out_of_date`).
+OUT_OF_DATE_KEPT = 10_000
+
+
 class DataVersions:
     """The data version of every table, kept in memory while the listener is connected."""
 
@@ -98,6 +110,8 @@ class DataVersions:
         # the listener's socket while it is connected, and whether it is handling notifications
         self._socket: int | None = None
         self._draining = False
+        # version tokens asked for and found out of date after a reload (api.ogc.version_asked)
+        self._out_of_date: dict[str, None] = {}
 
     @property
     def live(self) -> bool:
@@ -147,6 +161,17 @@ class DataVersions:
             for name, version in loaded.items():
                 if version > self._versions.get(name, -1):
                     self._versions[name] = version
+
+    def out_of_date(self, token: str) -> bool:
+        """Whether ``token`` was asked for before and found out of date (or made up)."""
+        return token in self._out_of_date
+
+    def found_out_of_date(self, token: str) -> None:
+        """Remember ``token`` as out of date, so that asking for it again reads nothing. The
+        set is bounded: past :data:`OUT_OF_DATE_KEPT` tokens it starts again."""
+        if len(self._out_of_date) >= OUT_OF_DATE_KEPT:
+            self._out_of_date = {}
+        self._out_of_date[token] = None
 
     def fresh(self) -> bool:
         """Whether :meth:`current` answers from memory (no reload needed)."""

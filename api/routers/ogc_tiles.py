@@ -176,13 +176,18 @@ def tile_json(
     view: ViewDep,
     settings: SettingsDep,
     tms_id: Annotated[str, Path(alias="tileMatrixSetId")],
+    v: Annotated[
+        str | None, Query(description="The layer's data version, as its style gives it")
+    ] = None,
 ) -> Response:
     get_tms(tms_id)
     base = ogc.base_url(request)
     spec = view.spec
+    # a style made by a process that has answered a write this one has not heard of yet
+    version = ogc.version_asked(request.app.state, v, lambda: ogc.layer_version(request, spec))
     doc = tilejson.vector_tilejson(
         spec,
-        ogc.tile_template(base, spec.id, tms_id, ogc.layer_version(request, spec)),
+        ogc.tile_template(base, spec.id, tms_id, version),
         bounds=REGION,
         attribution=ATTRIBUTION,
         fields=_fields(view),
@@ -242,6 +247,10 @@ async def tile(
     view = ogc.view_of(request, spec)
     private = view.privileged
     version = await ogc.layer_version_async(request, spec)
+    if ogc.catching_up(request.app.state, v, version):  # a URL made after a write not yet heard of
+        version = await run_in_threadpool(
+            ogc.version_asked, request.app.state, v, lambda: ogc.layer_version(request, spec)
+        )
     etag = ogc.make_etag("mvt", spec.id, version, private, tile.tms_id, tile.z, tile.x, tile.y)
     headers = ogc.tile_headers(etag, version, v, private=private)
     if ogc.not_modified(request, etag):
@@ -453,6 +462,8 @@ def _dataset_tile_response(
     tile: TileRequest,
     asked: str | None,
 ) -> Response:
+    # a URL made after a write this process has not heard of: the versions are read first
+    ogc.version_asked(request.app.state, asked, lambda: dataset_versions(request))
     private = any(v.privileged for v in views)
     where = (tile.tms_id, tile.z, tile.x, tile.y)
     t = settings.tiles

@@ -253,7 +253,7 @@ async def raster_tile(
     t = check_tile(tms_id, z, x, y, min_zoom=0, max_zoom=14)
 
     def work() -> tuple[str, bytes | None, dict[str, str]]:
-        version = _rasters_version(request, engine)
+        version = ogc.version_asked(request.app.state, v, lambda: _rasters_version(request, engine))
         rows, sources, kind = _lookup_cached(request, engine, name, settings.data_dir, version)
         allowed = rt.styles_for(kind, sources[-1].properties)
         chosen = style or allowed[0]

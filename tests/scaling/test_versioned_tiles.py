@@ -5,14 +5,17 @@ the unversioned URL revalidates with its ETag."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import mapbox_vector_tile
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from api import ogc
 from api.ogc import IMMUTABLE, STALE_VERSION_MAX_AGE, version_token
+from layers.registry import get_layer
 from layers.tiles import RASTER_RENDERING
 
 LAYER = "protected_areas"
@@ -127,3 +130,87 @@ def test_a_new_drawing_of_raster_tiles_is_a_new_version(
     # the old URL is no longer the current version: kept only briefly
     stale = served.get(url.format(before))
     assert stale.headers["cache-control"] != IMMUTABLE
+
+
+class Deaf:
+    """The app's versions as when another process has answered a write and its notification
+    has not reached this one yet: notifications are not heard, and the reloads are counted.
+    The write itself is made on a connection of its own (psycopg, not through SQLAlchemy, whose
+    commits in this process mark the versions stale)."""
+
+    def __init__(self, app: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.known = app.state.versions
+        self.conninfo = engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        self.reloads = 0
+        reload = self.known.reload
+
+        def counted() -> None:
+            self.reloads += 1
+            reload()
+
+        monkeypatch.setattr(self.known, "notified", lambda name, version: None)
+        monkeypatch.setattr(self.known, "unread", lambda: False)
+        monkeypatch.setattr(self.known, "reload", counted)
+
+    def write_elsewhere(self) -> None:
+        with psycopg.connect(self.conninfo) as conn:
+            conn.execute(f"UPDATE {LAYER} SET name = name WHERE id = (SELECT min(id) FROM {LAYER})")
+
+
+def _token_in_database(engine: Engine) -> str:
+    with engine.connect() as conn:  # read only: no commit of this process's
+        return version_token(ogc.data_version(conn, get_layer(LAYER)))
+
+
+def test_a_url_made_after_a_write_not_yet_heard_of_shows_the_write(  # type: ignore[no-untyped-def]
+    app, served: TestClient, engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A map given a tile URL by the process that answered a write asks another process,
+    which has not heard of the write yet: that process reads the versions before it answers,
+    so the URL of the new version never carries older data (which a CDN would keep)."""
+    old = _template(served).format(z=Z, y=Y, x=X)
+    first = served.get(old)
+    assert first.headers["cache-control"] == IMMUTABLE  # and the tile is in the cache
+    deaf = Deaf(app, engine, monkeypatch)
+    deaf.write_elsewhere()
+    token = _token_in_database(engine)
+    unversioned = f"/collections/{LAYER}/tiles/WebMercatorQuad/{Z}/{Y}/{X}"
+    assert served.get(unversioned).headers["etag"] == first.headers["etag"]  # not heard of
+    assert deaf.reloads == 0
+
+    new = served.get(f"{unversioned}?v={token}")
+    assert new.status_code == 200 and new.headers["cache-control"] == IMMUTABLE
+    assert new.headers["etag"] != first.headers["etag"]
+    assert deaf.reloads == 1
+    assert served.get(unversioned).headers["etag"] == new.headers["etag"]  # known from now on
+    assert _template(served).endswith(f"?v={token}")
+
+    # the old URL: today's tile, kept briefly; found out of date once, then known so
+    for _ in range(2):
+        stale = served.get(old)
+        assert stale.headers["cache-control"] == f"public, max-age={STALE_VERSION_MAX_AGE}"
+        assert stale.headers["etag"] == new.headers["etag"]
+    assert deaf.reloads == 2
+    # a made-up token reads the versions once too, and no more
+    for _ in range(3):
+        made_up = served.get(f"{unversioned}?v=0123456789abcdef")
+        assert made_up.status_code == 200 and made_up.headers["etag"] == new.headers["etag"]
+    assert deaf.reloads == 3
+
+
+def test_tilejson_asked_at_a_version_not_yet_heard_of_gives_its_tiles(  # type: ignore[no-untyped-def]
+    app, served: TestClient, engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A style made by the process that answered a write links TileJSON at the new version;
+    asked of another process, the TileJSON gives the tiles of that version."""
+    deaf = Deaf(app, engine, monkeypatch)
+    before = _template(served)
+    deaf.write_elsewhere()
+    token = _token_in_database(engine)
+    assert _template(served) == before  # this process has not heard of the write
+    reloads = deaf.reloads  # the first read of the versions after the start included
+    url = f"/collections/{LAYER}/tiles/WebMercatorQuad/tilejson.json?v={token}"
+    tiles = str(served.get(url).json()["tiles"][0])
+    assert tiles.endswith(f"?v={token}") and deaf.reloads == reloads + 1
