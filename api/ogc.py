@@ -308,6 +308,10 @@ def rasters_version(state: Any) -> str:
     return f"{data};drawn:{RASTER_RENDERING}"
 
 
+#: The shape of :func:`version_token`'s tokens.
+_TOKEN = re.compile(r"[0-9a-f]{16}")
+
+
 def version_token(version: str) -> str:
     """The short, opaque form of a data version that tile URLs carry (``?v=``)."""
     return hashlib.sha256(version.encode()).hexdigest()[:16]
@@ -337,8 +341,8 @@ def version_asked(state: Any, asked: str | None, current: Callable[[], str]) -> 
 def catching_up(state: Any, asked: str | None, version: str) -> bool:
     """Whether a tile asked for at ``asked`` with ``version`` current in memory needs
     :func:`version_asked` to look at the database (the fast paths then step aside)."""
-    if asked is None or asked == version_token(version):
-        return False
+    if asked is None or asked == version_token(version) or not _TOKEN.fullmatch(asked):
+        return False  # current, or not a token this server makes: nothing to look up
     # without versions kept in memory by notifications, ``version`` was just read
     known = getattr(state, "versions", None)
     return known is not None and known.live and not known.out_of_date(asked)

@@ -198,6 +198,12 @@ def test_a_url_made_after_a_write_not_yet_heard_of_shows_the_write(  # type: ign
         made_up = served.get(f"{unversioned}?v=0123456789abcdef")
         assert made_up.status_code == 200 and made_up.headers["etag"] == new.headers["etag"]
     assert deaf.reloads == 3
+    # what is not shaped as a token (16 hex digits) is neither looked up nor remembered
+    for junk in ("x" * 4000, "0123456789ABCDEF", "", "0123456789abcdef0"):
+        answer = served.get(unversioned, params={"v": junk})
+        assert answer.status_code == 200 and answer.headers["etag"] == new.headers["etag"]
+        assert answer.headers["cache-control"] != IMMUTABLE
+    assert deaf.reloads == 3 and not deaf.known.out_of_date("x" * 4000)
 
 
 def test_tilejson_asked_at_a_version_not_yet_heard_of_gives_its_tiles(  # type: ignore[no-untyped-def]
