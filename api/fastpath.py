@@ -146,13 +146,17 @@ class CachedTileMiddleware:
         return {"type": "http.response.start", "status": 200, "headers": raw}, body
 
 
+#: Headers after which a request is not answered here (the stack decides).
+_NOT_ANONYMOUS = (b"authorization", b"transfer-encoding")
+
+
 def _anonymous_headers(scope: Scope) -> tuple[bytes | None, str | None, bytes] | None:
     """``Host``, ``If-None-Match`` and ``Accept-Encoding`` of a request with no credentials
     and no body, or None for any other request."""
     host = if_none_match = None
     accept_encoding = b""
     for name, value in scope["headers"]:
-        if name == b"authorization" or name == b"transfer-encoding":
+        if name in _NOT_ANONYMOUS:
             return None
         if name == b"cookie" and _SESSION in value:
             return None
@@ -165,10 +169,6 @@ def _anonymous_headers(scope: Scope) -> tuple[bytes | None, str | None, bytes] |
         elif name == b"accept-encoding" and not accept_encoding:
             accept_encoding = value
     return host, if_none_match, accept_encoding
-
-
-#: Headers after which a request for a file is not answered here (the stack decides).
-_NOT_ANONYMOUS = (b"authorization", b"transfer-encoding")
 
 
 class StaticFilesMiddleware:
@@ -220,17 +220,8 @@ class StaticFilesMiddleware:
         mount = self._mounts.get("/" + prefix)
         if mount is None or not rest:
             return None
-        host = None
-        for name, value in scope["headers"]:
-            if name in _NOT_ANONYMOUS:
-                return None
-            if name == b"cookie" and _SESSION in value:
-                return None
-            if name == b"content-length" and value.strip() not in (b"", b"0"):
-                return None
-            if name == b"host":
-                host = value
-        if not _host_allowed(self.state, host):
+        read = _anonymous_headers(scope)
+        if read is None or not _host_allowed(self.state, read[0]):
             return None
         files, serves, stack = mount
         root = scope.get("root_path", "")
