@@ -220,3 +220,25 @@ def test_tilejson_asked_at_a_version_not_yet_heard_of_gives_its_tiles(  # type: 
     url = f"/collections/{LAYER}/tiles/WebMercatorQuad/tilejson.json?v={token}"
     tiles = str(served.get(url).json()["tiles"][0])
     assert tiles.endswith(f"?v={token}") and deaf.reloads == reloads + 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/tiles/WebMercatorQuad/{Z}/{Y}/{X}",
+        "/rasters/relief/tiles/WebMercatorQuad/8/94/182.png?style=shaded",
+    ],
+    ids=["dataset", "raster"],
+)
+def test_dataset_and_raster_tiles_look_up_a_token_they_have_not_seen_once(  # type: ignore[no-untyped-def]
+    app, served: TestClient, engine, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    deaf = Deaf(app, engine, monkeypatch)
+    served.get(url)  # the versions read after the start, if not yet
+    reloads = deaf.reloads
+    join = "&" if "?" in url else "?"
+    for _ in range(3):
+        r = served.get(f"{url}{join}v=fedcba9876543210")
+        assert r.status_code == 200
+        assert r.headers["cache-control"] == f"public, max-age={STALE_VERSION_MAX_AGE}"
+    assert deaf.reloads == reloads + 1
