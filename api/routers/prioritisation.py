@@ -2,11 +2,18 @@
 
 Anyone may read grids, scenarios, their results and their units as GeoJSON (hexagons of
 hundreds of km² with aggregated habitat areas: no precise location of any animal). Only
-analysts and administrators may compute a grid or solve a scenario: with the JSON API (the
-answer waits for the result) or with the forms (``/prioritisation/grids/new``,
+analysts and administrators may compute a grid or solve a scenario: with the JSON API or with
+the forms (``/prioritisation/grids/new``,
 ``/prioritisation/scenarios/new``), whose work runs on a background thread while the page
 polls the record's progress. A run whose server stopped before it ended (its heartbeat is old)
 is marked failed when its page, the list or its JSON is read, saying to run it again.
+
+The JSON API answers a small grid or a scenario when it is done (201). A request with
+``Prefer: respond-async`` (RFC 7240), and a grid at resolution :data:`ASYNC_FROM_RESOLUTION`
+or finer (tens of thousands of units: minutes of work, longer than a proxy keeps a request
+open), is answered at once with 202: the record as it starts, its ``Location``, and the run on
+the background thread, whose status ``GET /prioritisation/{grids|scenarios}/{id}`` (or
+``/status``) tells.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -46,6 +53,33 @@ router = APIRouter(prefix="/prioritisation", tags=["prioritisation"])
 
 GridId = Annotated[int, Path(ge=1, le=prio.MAX_ID, description="Planning grid id.")]
 ScenarioId = Annotated[int, Path(ge=1, le=prio.MAX_ID, description="Scenario id.")]
+
+#: Grids this fine or finer are built on the background thread even when the request does
+#: not ask for it: at resolution 5 the four countries make about 12,000 units (half a minute
+#: of work or more), at 6 about 84,000 (minutes).
+ASYNC_FROM_RESOLUTION = 5
+
+PreferHeader = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        max_length=1000,
+        description=(
+            "`respond-async` (RFC 7240): answer at once with 202 and the record's Location, "
+            "and do the work in the background."
+        ),
+    ),
+]
+
+#: The 202 answer as the OpenAPI document describes it.
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": (
+            "Accepted: the record as it starts (a grid `building`, a scenario `pending`), "
+            "with `Location`; its status tells when the work has ended."
+        )
+    }
+}
 
 #: Registry layers drawn under a plan's map, when published.
 MAP_CONTEXT = ("countries", "protected_areas", "threats")
@@ -92,6 +126,27 @@ def _require_analyst(principal: Principal) -> str:
 
 def _is_analyst(principal: Principal) -> bool:
     return not principal.is_anonymous and principal.has(Role.analyst, Role.admin)
+
+
+def prefers_async(prefer: str | None) -> bool:
+    """Whether a ``Prefer`` header (RFC 7240: preferences separated by commas, each maybe
+    with a value and parameters) asks for ``respond-async``."""
+    return any(
+        p.split(";", 1)[0].split("=", 1)[0].strip().lower() == "respond-async"
+        for p in (prefer or "").split(",")
+    )
+
+
+def _accepted(started: dict[str, Any], kind: str, record_id: int, asked: bool) -> JSONResponse:
+    """202 for a run handed to the background thread: the record as it starts, where it is,
+    and where its status is told."""
+    where = f"/prioritisation/{kind}/{record_id}"
+    headers = {"Location": where, "Retry-After": "2"}
+    if asked:
+        headers["Preference-Applied"] = "respond-async"
+    return JSONResponse(
+        {**started, "status_url": f"{where}/status"}, status_code=202, headers=headers
+    )
 
 
 def _runner(request: Request) -> prio.Runner:
@@ -504,11 +559,33 @@ def list_grids(session: ReadSessionDep, engine: EngineDep) -> dict[str, Any]:
     return {"grids": prio.list_grids(session)}
 
 
-@router.post("/grids", status_code=201, summary="Compute and store a planning grid")
+@router.post(
+    "/grids", status_code=201, responses=ACCEPTED, summary="Compute and store a planning grid"
+)
 def create_grid(
-    params: prio.GridParams, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+    params: prio.GridParams,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    prefer: PreferHeader = None,
 ) -> JSONResponse:
+    """Build a planning grid: a small one before answering (201); with
+    ``Prefer: respond-async``, or at resolution 5 or finer, in the background (202)."""
     actor = _require_analyst(principal)
+    asked = prefers_async(prefer)
+    if asked or params.resolution >= ASYNC_FROM_RESOLUTION:
+        grid_id = prio.start_grid(engine, params, actor=actor)
+        _runner(request).submit(
+            "grid",
+            grid_id,
+            lambda: prio.finish_grid(
+                engine, grid_id, params, actor=actor, data_dir=settings.data_dir
+            ),
+        )
+        with Session(engine) as s:
+            started = prio.grid_summary(prio.get_grid(s, grid_id))
+        return _accepted(started, "grids", grid_id, asked)
     grid_id = prio.build_grid(engine, params, actor=actor, data_dir=settings.data_dir)
     with Session(engine) as s:
         body = prio.grid_summary(prio.get_grid(s, grid_id))
@@ -529,13 +606,29 @@ def list_scenarios(session: ReadSessionDep, engine: EngineDep) -> dict[str, Any]
     return {"scenarios": prio.list_scenarios(session)}
 
 
-@router.post("/scenarios", status_code=201, summary="Solve and store a scenario")
+@router.post(
+    "/scenarios", status_code=201, responses=ACCEPTED, summary="Solve and store a scenario"
+)
 def create_scenario(
-    params: prio.ScenarioParams, engine: EngineDep, principal: PrincipalDep
+    params: prio.ScenarioParams,
+    request: Request,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    prefer: PreferHeader = None,
 ) -> JSONResponse:
     """Solve a scenario on a grid. An infeasible target set answers 422 with the features
-    that cannot be met, and nothing is stored."""
+    that cannot be met (the attempt is kept as ``infeasible``). With ``Prefer:
+    respond-async`` the scenario is checked, recorded ``pending`` and answered 202 at once;
+    the solve runs in the background and its status tells how it ended."""
     actor = _require_analyst(principal)
+    if prefers_async(prefer):
+        sid = prio.start_scenario(engine, params, actor=actor)
+        _runner(request).submit(
+            "scenario", sid, lambda: prio.solve_in_background(engine, sid, params, actor=actor)
+        )
+        with Session(engine) as s:
+            started = prio.scenario_summary(prio.get_scenario(s, sid), full=True)
+        return _accepted(started, "scenarios", sid, True)
     scenario_id = prio.run_scenario(engine, params, actor=actor)
     with Session(engine) as s:
         body = prio.scenario_summary(prio.get_scenario(s, scenario_id), full=True)
