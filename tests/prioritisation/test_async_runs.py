@@ -8,39 +8,21 @@ made after (``cleaned_up``)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from api.auth.testing import make_token, make_user
 from api.routers import prioritisation as router
+from tests.prioritisation.runs import count_rows, wait_until_ended
 
 pytestmark = pytest.mark.usefixtures("cleaned_up")
 
 
 def _bearer(engine: Engine) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(engine, make_user(engine, roles=['analyst']))}"}
-
-
-def _wait(client: Any, url: str, timeout: float = 240) -> dict[str, Any]:
-    """Poll a run's status until it has ended, as a client of the API would."""
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(url).json()
-        seen.append(body["status"])
-        if body["finished"]:
-            return body
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not end in {timeout} s: {seen[-5:]}")
-
-
-def _count(engine: Engine, table: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
 def _grid(resolution: int) -> dict[str, Any]:
@@ -87,18 +69,18 @@ def test_a_grid_asked_asynchronously_is_answered_at_once_and_built_in_the_backgr
     assert int(r.headers["retry-after"]) > 0
     assert started["status"] == "building" and started["n_units"] == 0
     assert started["status_url"] == f"/prioritisation/grids/{gid}/status"
-    done = _wait(client, started["status_url"])
+    done = wait_until_ended(client, started["status_url"])
     assert done["status"] == "ready" and done["succeeded"], done
     grid = client.get(r.headers["location"]).json()
     assert grid["name"] == body["name"] and grid["n_units"] > 0 and grid["countries"] == ["KGZ"]
     assert grid["inputs"]["habitat_source"].startswith("named-regions")
     # the same name again is refused at once, asynchronously or not, and nothing is stored
-    before = _count(engine, "planning_grids")
+    before = count_rows(engine, "planning_grids")
     for prefer in ("respond-async", None):
         extra = {"Prefer": prefer} if prefer else {}
         again = client.post("/prioritisation/grids", json=body, headers={**headers, **extra})
         assert again.status_code == 409 and "exists already" in again.json()["description"]
-    assert _count(engine, "planning_grids") == before
+    assert count_rows(engine, "planning_grids") == before
 
 
 def test_a_fine_grid_is_built_in_the_background_unasked(client: Any, engine: Engine) -> None:
@@ -111,7 +93,7 @@ def test_a_fine_grid_is_built_in_the_background_unasked(client: Any, engine: Eng
     assert "preference-applied" not in r.headers  # not asked for: the server chose it
     started = r.json()
     assert started["status"] == "building" and started["resolution"] == 5
-    done = _wait(client, started["status_url"])
+    done = wait_until_ended(client, started["status_url"])
     assert done["status"] == "ready", done
     assert client.get(r.headers["location"]).json()["n_units"] > 0
     # a coarser grid is still answered when it is built
@@ -122,25 +104,25 @@ def test_a_fine_grid_is_built_in_the_background_unasked(client: Any, engine: Eng
 def test_unknown_countries_are_refused_before_anything_is_started(
     client: Any, engine: Engine
 ) -> None:
-    before = _count(engine, "planning_grids")
+    before = count_rows(engine, "planning_grids")
     r = client.post(
         "/prioritisation/grids",
         json={**_grid(6), "countries": ["XXX"]},
         headers={**_bearer(engine), "Prefer": "respond-async"},
     )
     assert r.status_code == 400 and "XXX" in r.json()["description"]
-    assert _count(engine, "planning_grids") == before
+    assert count_rows(engine, "planning_grids") == before
 
 
 def test_only_analysts_start_runs_asynchronously(client: Any, engine: Engine) -> None:
     grantee = make_token(engine, make_user(engine, roles=["grantee"]))
-    before = _count(engine, "planning_grids")
+    before = count_rows(engine, "planning_grids")
     for headers in ({}, {"Authorization": f"Bearer {grantee}"}):
         r = client.post(
             "/prioritisation/grids", json=_grid(6), headers={**headers, "Prefer": "respond-async"}
         )
         assert r.status_code in (401, 403)
-    assert _count(engine, "planning_grids") == before
+    assert count_rows(engine, "planning_grids") == before
 
 
 def test_a_scenario_asked_asynchronously_is_solved_in_the_background(
@@ -157,7 +139,7 @@ def test_a_scenario_asked_asynchronously_is_solved_in_the_background(
     assert r.headers["preference-applied"] == "respond-async"
     assert started["status"] in ("pending", "running")
     assert started["status_url"] == f"/prioritisation/scenarios/{sid}/status"
-    done = _wait(client, started["status_url"])
+    done = wait_until_ended(client, started["status_url"])
     assert done["status"] == "solved" and done["succeeded"], done
     solved = client.get(r.headers["location"]).json()
     assert solved["parameters"]["lock_out_threats"] == [resort] and solved["summary"]
@@ -177,13 +159,13 @@ def test_an_infeasible_scenario_asked_asynchronously_ends_naming_the_features(
     }
     r = client.post("/prioritisation/scenarios", json=body, headers=headers)
     assert r.status_code == 202, r.text
-    done = _wait(client, r.json()["status_url"])
+    done = wait_until_ended(client, r.json()["status_url"])
     assert done["status"] == "infeasible" and not done["succeeded"]
     assert done["error"]
     failed = client.get(r.headers["location"]).json()
     assert failed["status"] == "infeasible" and failed["error"]["details"]["features"]
     # what can be refused at once still is, with nothing stored
-    before = _count(engine, "prioritisation_scenarios")
+    before = count_rows(engine, "prioritisation_scenarios")
     unknown = client.post(
         "/prioritisation/scenarios", json={**body, "grid_id": 999999}, headers=headers
     )
@@ -194,7 +176,7 @@ def test_an_infeasible_scenario_asked_asynchronously_ends_naming_the_features(
         headers=headers,
     )
     assert bad.status_code == 400 and "No such threat" in bad.json()["description"]
-    assert _count(engine, "prioritisation_scenarios") == before
+    assert count_rows(engine, "prioritisation_scenarios") == before
 
 
 def test_the_openapi_document_tells_of_the_202_and_the_prefer_header(client: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from typing import Any
 
@@ -27,31 +26,13 @@ from api.auth.testing import csrf_from
 from api.i18n import translations
 from api.routers import prioritisation as router
 from api.services import prioritisation as prio
+from tests.prioritisation.runs import count_rows, wait_until_ended
 
 HTML = {"Accept": "text/html"}
 
 
 def _field_errors(html: str) -> dict[str, str]:
     return dict(re.findall(r'id="error-(\w+)" role="alert">([^<]*)<', html))
-
-
-def _wait(client: Any, url: str, timeout: float = 240) -> dict[str, Any]:
-    """Poll a run's status until it is finished (as the page's script does)."""
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(url).json()
-        seen.append(body["status"])
-        if body["finished"]:
-            body["seen"] = seen
-            return body
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not finish in {timeout} s: {seen[-5:]}")
-
-
-def _count(engine: Engine, table: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
 # -- who may plan ----------------------------------------------------------------------------
@@ -76,23 +57,23 @@ def test_only_analysts_see_and_open_the_forms(tx_login_as: Any) -> None:
 def test_a_grantee_cannot_post_the_form(tx_login_as: Any, tx_engine: Engine, grid_id: int) -> None:
     grantee = tx_login_as("grantee")
     token = csrf_from(grantee.get("/account/tokens").text)
-    before = _count(tx_engine, "prioritisation_scenarios")
+    before = count_rows(tx_engine, "prioritisation_scenarios")
     r = grantee.post(
         "/prioritisation/scenarios/new",
         data={"csrf_token": token, "name": "not mine", "grid_id": str(grid_id)},
     )
     assert r.status_code == 403
-    assert _count(tx_engine, "prioritisation_scenarios") == before
+    assert count_rows(tx_engine, "prioritisation_scenarios") == before
 
 
 def test_the_form_needs_its_csrf_token(tx_login_as: Any, tx_engine: Engine, grid_id: int) -> None:
     analyst = tx_login_as("analyst")
-    before = _count(tx_engine, "prioritisation_scenarios")
+    before = count_rows(tx_engine, "prioritisation_scenarios")
     r = analyst.post(
         "/prioritisation/scenarios/new", data={"name": "no token", "grid_id": str(grid_id)}
     )
     assert r.status_code == 403
-    assert _count(tx_engine, "prioritisation_scenarios") == before
+    assert count_rows(tx_engine, "prioritisation_scenarios") == before
 
 
 # -- errors beside their fields --------------------------------------------------------------
@@ -104,7 +85,7 @@ def test_scenario_form_errors_stand_beside_their_fields(
     analyst = tx_login_as("analyst")
     form = analyst.get(f"/prioritisation/scenarios/new?grid={grid_id}").text
     token = csrf_from(form)
-    before = _count(tx_engine, "prioritisation_scenarios")
+    before = count_rows(tx_engine, "prioritisation_scenarios")
     r = analyst.post(
         "/prioritisation/scenarios/new",
         data={
@@ -138,7 +119,7 @@ def test_scenario_form_errors_stand_beside_their_fields(
         data={"csrf_token": token, "name": "bad", "grid_id": str(grid_id), "target": "a lot"},
     )
     assert r.status_code == 400 and _field_errors(r.text)["target"] == "Enter a number."
-    assert _count(tx_engine, "prioritisation_scenarios") == before  # nothing half-stored
+    assert count_rows(tx_engine, "prioritisation_scenarios") == before  # nothing half-stored
 
 
 def test_grid_form_errors_in_russian(tx_login_as: Any) -> None:
@@ -180,7 +161,7 @@ def test_grid_form_builds_in_the_background(login_as: Any, engine: Engine) -> No
     grid_id = int(progress.split("/")[3])
     page = analyst.get(progress)
     assert page.status_code == 200 and 'data-poll="/prioritisation/grids/' in page.text
-    done = _wait(analyst, f"/prioritisation/grids/{grid_id}/status")
+    done = wait_until_ended(analyst, f"/prioritisation/grids/{grid_id}/status")
     assert done["status"] == "ready" and done["succeeded"], done
     assert done["next"] == f"/prioritisation/scenarios/new?grid={grid_id}"
     grid = analyst.get(f"/prioritisation/grids/{grid_id}").json()
@@ -226,7 +207,7 @@ def test_scenario_form_solves_in_the_background_and_shows_the_map(
             text("SELECT status FROM prioritisation_scenarios WHERE id = :s"), {"s": sid}
         ).scalar_one()
     assert status in ("pending", "running", "solved")
-    done = _wait(analyst, f"/prioritisation/scenarios/{sid}/status")
+    done = wait_until_ended(analyst, f"/prioritisation/scenarios/{sid}/status")
     assert done["status"] == "solved", done
     one = analyst.get(f"/prioritisation/scenarios/{sid}").json()
     assert one["parameters"]["targets"] == {feature: 0.4}
@@ -287,7 +268,7 @@ def test_an_infeasible_scenario_from_the_form_says_why(
     )
     assert r.status_code == 303
     sid = int(r.headers["location"].split("/")[3])
-    done = _wait(analyst, f"/prioritisation/scenarios/{sid}/status")
+    done = wait_until_ended(analyst, f"/prioritisation/scenarios/{sid}/status")
     assert done["status"] == "infeasible" and not done["succeeded"]
     assert "cannot be met" in done["error"]
     assert done["status_text"] == "орындалмайды"
