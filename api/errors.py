@@ -39,6 +39,7 @@ STATUS: dict[type[ge.IrbisError], int] = {
     ge.Unauthenticated: 401,
     ge.Conflict: 409,
     ge.Infeasible: 422,
+    ge.Unavailable: 503,
     ge.IrbisError: 400,
 }
 
@@ -246,7 +247,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ge.IrbisError)
     async def _domain(request: Request, exc: ge.IrbisError) -> Response:
         status = status_for(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {
+            401: {"WWW-Authenticate": "Bearer"},
+            503: {"Retry-After": RETRY_AFTER},
+        }.get(status)
         return answer(request, status, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)

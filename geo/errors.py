@@ -94,3 +94,9 @@ class Infeasible(IrbisError):
     """An optimisation problem has no solution that meets its constraints."""
 
     code = "infeasible"
+
+
+class Unavailable(IrbisError):
+    """The server cannot take the work now (it is stopping); the same request later can."""
+
+    code = "service_unavailable"

@@ -39,6 +39,7 @@ from geo.errors import (
     IrbisError,
     NotFound,
     Unauthenticated,
+    Unavailable,
 )
 from geo.lazy import lazy_module
 from geo.messages import Message, en
@@ -150,8 +151,17 @@ def _accepted(started: dict[str, Any], kind: str, record_id: int, asked: bool) -
 
 
 def _runner(request: Request) -> prio.Runner:
-    """The app's background runner (made and shut down by the app's lifespan)."""
+    """The app's background runner (made and shut down by the app's lifespan), asked for
+    before a run is recorded: while the server stops, the request is refused (503, to send
+    again) with nothing stored.
+
+    Raises
+    ------
+    Unavailable
+        The runner is shut down."""
     runner: prio.Runner = request.app.state.prioritisation_runner
+    if runner.closed:
+        raise Unavailable(prio.STOPPING)
     return runner
 
 
@@ -329,6 +339,7 @@ async def new_grid_submit(
             return await run_in_threadpool(_grid_form, request, session, values, errors)
     try:
         params = prio.GridParams.model_validate(values)
+        runner = _runner(request)
         grid_id = await run_in_threadpool(prio.start_grid, engine, params, actor=actor)
     except ValidationError as exc:
         errors = _errors(exc, GRID_FIELDS)
@@ -337,7 +348,7 @@ async def new_grid_submit(
         field = _field_of(exc)
         errors = {field: translate(exc.message)}
         return await run_in_threadpool(_grid_form, request, session, values, errors)
-    _runner(request).submit(
+    runner.submit(
         "grid",
         grid_id,
         lambda: prio.finish_grid(engine, grid_id, params, actor=actor, data_dir=settings.data_dir),
@@ -444,6 +455,7 @@ async def new_scenario_submit(
             )
     try:
         params = prio.ScenarioParams.model_validate(values)
+        runner = _runner(request)
         sid = await run_in_threadpool(prio.start_scenario, engine, params, actor=actor)
     except ValidationError as exc:
         errors = _errors(exc, SCENARIO_FIELDS)
@@ -453,7 +465,7 @@ async def new_scenario_submit(
         return await run_in_threadpool(
             _scenario_form, request, session, values, {field: translate(exc.message)}
         )
-    _runner(request).submit(
+    runner.submit(
         "scenario", sid, lambda: prio.solve_in_background(engine, sid, params, actor=actor)
     )
     return RedirectResponse(f"/prioritisation/scenarios/{sid}/progress", status_code=303)
@@ -575,8 +587,9 @@ def create_grid(
     actor = _require_analyst(principal)
     asked = prefers_async(prefer)
     if asked or params.resolution >= ASYNC_FROM_RESOLUTION:
+        runner = _runner(request)
         grid_id = prio.start_grid(engine, params, actor=actor)
-        _runner(request).submit(
+        runner.submit(
             "grid",
             grid_id,
             lambda: prio.finish_grid(
@@ -622,8 +635,9 @@ def create_scenario(
     the solve runs in the background and its status tells how it ended."""
     actor = _require_analyst(principal)
     if prefers_async(prefer):
+        runner = _runner(request)
         sid = prio.start_scenario(engine, params, actor=actor)
-        _runner(request).submit(
+        runner.submit(
             "scenario", sid, lambda: prio.solve_in_background(engine, sid, params, actor=actor)
         )
         with Session(engine) as s:

@@ -34,7 +34,7 @@ from api.db import models as m
 from api.db.engine import transaction
 from geo import labels as lb
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
-from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
+from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound, Unavailable
 from geo.lazy import lazy_module
 from geo.messages import Message, en, joined
 from geo.text import printable_lines
@@ -1335,6 +1335,8 @@ STALE_AFTER_S = 120.0
 
 #: What a page says of a run that its server stopped (a restart, a kill) before it ended.
 STOPPED = "the server stopped while this ran; run it again"
+#: Why a run is refused while the server stops (503).
+STOPPING = en("the server is stopping and takes no new work; send the request again in a moment")
 
 #: Statuses of a scenario still at work (or waiting for the worker).
 ACTIVE_SCENARIO = (m.ScenarioStatus.pending.value, m.ScenarioStatus.running.value)
@@ -1508,7 +1510,12 @@ class Runner:
         self.closed = False
 
     def submit(self, kind: Kind, record_id: int, fn: Callable[[], object]) -> Future[object]:
-        """Run ``fn`` (the work on the run ``kind`` ``record_id``) on the background thread."""
+        """Run ``fn`` (the work on the run ``kind`` ``record_id``) on the background thread.
+
+        Raises
+        ------
+        Unavailable
+            The runner is shut down (the server is stopping): the run is marked stopped."""
         self._heart.hold(kind, record_id)
 
         def work() -> object:
@@ -1517,7 +1524,12 @@ class Runner:
             finally:
                 self._heart.release(kind, record_id)
 
-        future = self._pool.submit(work)
+        try:
+            future = self._pool.submit(work)
+        except RuntimeError:  # shut down since the record was made
+            self._heart.release(kind, record_id)
+            mark_stopped(self._engine, {kind: {record_id}})
+            raise Unavailable(STOPPING) from None
         self._futures.add(future)
         future.add_done_callback(self._futures.discard)
         return future
@@ -1528,11 +1540,12 @@ class Runner:
 
     def shutdown(self, wait_s: float = 5.0) -> int:
         """Cancel the runs that wait, give the one at work ``wait_s`` seconds to end, and mark
-        every run left as stopped; returns how many were marked."""
+        every run left as stopped; returns how many were marked. From its start, the runner
+        is :attr:`closed` to new work."""
+        self.closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
         wait_for(list(self._futures), timeout=wait_s)
         self._heart.stop()
-        self.closed = True
         left = self._heart.held()
         if not any(left.values()):
             return 0

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from api.auth.testing import make_token, make_user
+from api.auth.testing import csrf_from, make_token, make_user
 from api.routers import prioritisation as router
 from tests.prioritisation.runs import count_rows, wait_until_ended
 
@@ -185,3 +185,31 @@ def test_the_openapi_document_tells_of_the_202_and_the_prefer_header(client: Any
         post = paths[path]["post"]
         assert {"201", "202"} <= set(post["responses"])
         assert "Prefer" in [p["name"] for p in post["parameters"] if p["in"] == "header"]
+
+
+def test_while_the_server_stops_a_run_is_refused_to_send_again_with_nothing_stored(
+    login_as: Any, app: Any, engine: Engine, grid_id: int
+) -> None:
+    analyst = login_as("analyst")
+    form_token = csrf_from(analyst.get("/prioritisation/grids/new").text)
+    app.state.prioritisation_runner.shutdown(wait_s=0)  # as the lifespan does at exit
+    grids = count_rows(engine, "planning_grids")
+    scenarios = count_rows(engine, "prioritisation_scenarios")
+    headers = {**_bearer(engine), "Prefer": "respond-async"}
+    for path, body in (
+        ("/prioritisation/grids", _grid(2)),
+        ("/prioritisation/grids", _grid(6)),
+        ("/prioritisation/scenarios", {"name": "late", "grid_id": grid_id}),
+    ):
+        r = analyst.post(path, json=body, headers=headers)
+        assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
+        assert r.json()["code"] == "service_unavailable"
+        assert "send the request again" in r.json()["description"]
+    page = analyst.post(
+        "/prioritisation/grids/new?lang=ru",
+        data={"csrf_token": form_token, "name": "late", "countries": "KGZ"},
+        headers={"Accept": "text/html"},
+    )
+    assert page.status_code == 503 and "отправьте запрос ещё раз" in page.text
+    assert count_rows(engine, "planning_grids") == grids
+    assert count_rows(engine, "prioritisation_scenarios") == scenarios

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, event, func, insert, select
 
 from api.db import models as m
 from api.services import prioritisation as prio
+from geo.errors import Unavailable
 
 HTML = {"Accept": "text/html"}
 STOPPED = {
@@ -155,8 +156,13 @@ def test_shutdown_marks_the_runs_it_could_not_finish(db_tx) -> None:  # type: ig
     with pytest.raises(prio.RunStopped):
         prio._set_grid_inputs(engine, queued, {"status": "building"})
     assert _row(engine, m.PlanningGrid, queued).inputs["status"] == "failed"
-    with pytest.raises(RuntimeError):
-        runner.submit("grid", queued, lambda: None)
+    # work handed to it now is refused as the server stopping (503), and its run marked so
+    late = _grid(engine, beat_ago_s=0)
+    with pytest.raises(Unavailable) as refused:
+        runner.submit("grid", late, lambda: None)
+    assert refused.value.message == prio.STOPPING
+    assert _row(engine, m.PlanningGrid, late).inputs["error"]["message"] == prio.STOPPED
+    assert late not in runner.held()["grid"]
 
 
 def test_the_pool_is_shut_down_at_app_exit(app) -> None:  # type: ignore[no-untyped-def]
@@ -171,7 +177,7 @@ def test_the_pool_is_shut_down_at_app_exit(app) -> None:  # type: ignore[no-unty
     assert runner.closed
     assert first.result(timeout=0) == "done"  # the run at work was given time to end
     assert second.cancelled()  # the one waiting was not started
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Unavailable):
         runner.submit("grid", prio.MAX_ID, lambda: None)
 
 
