@@ -480,6 +480,10 @@ def _status_body(kind: str, record_id: int, state: dict[str, Any]) -> dict[str, 
     """A run's status for the progress page, said in the language of the request."""
     progress = state.get("progress") or {}
     status = state["status"]
+    finished = status in ("ready", "solved", "infeasible", "failed")
+    step = progress.get("message")
+    # a run that has ended without a step on record (a built grid keeps none) was not waiting
+    message = "" if finished and not progress else str(STEP_TEXT.get(step, step or ""))
     done = {
         "grid": f"/prioritisation/scenarios/new?grid={record_id}",
         "scenario": f"/prioritisation/scenarios/{record_id}/map",
@@ -487,11 +491,11 @@ def _status_body(kind: str, record_id: int, state: dict[str, Any]) -> dict[str, 
     return {
         "status": status,
         "status_text": str(STATUS_TEXT.get(status, status)),
-        "finished": status in ("ready", "solved", "infeasible", "failed"),
+        "finished": finished,
         "succeeded": status in ("ready", "solved"),
         "step": progress.get("step", 0),
         "steps": progress.get("steps", 0),
-        "message": str(STEP_TEXT.get(progress.get("message"), progress.get("message") or "")),
+        "message": message,
         "error": error_text(state.get("error")),
         "next": done,
     }

@@ -71,6 +71,7 @@ def test_a_grid_asked_asynchronously_is_answered_at_once_and_built_in_the_backgr
     assert started["status_url"] == f"/prioritisation/grids/{gid}/status"
     done = wait_until_ended(client, started["status_url"])
     assert done["status"] == "ready" and done["succeeded"], done
+    assert done["message"] == "" and done["error"] is None  # not "Waiting to start"
     grid = client.get(r.headers["location"]).json()
     assert grid["name"] == body["name"] and grid["n_units"] > 0 and grid["countries"] == ["KGZ"]
     assert grid["inputs"]["habitat_source"].startswith("named-regions")
