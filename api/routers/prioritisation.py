@@ -46,6 +46,10 @@ from geo.messages import Message, en
 from layers.registry import get_layer, layer_ids
 
 if TYPE_CHECKING:
+    from pathlib import Path as FilePath
+
+    from sqlalchemy import Engine
+
     from layers import prioritisation as lp
 else:  # folium: not on the start path (geo.lazy)
     lp = lazy_module("layers.prioritisation")
@@ -163,6 +167,35 @@ def _runner(request: Request) -> prio.Runner:
     if runner.closed:
         raise Unavailable(prio.STOPPING)
     return runner
+
+
+def _start_grid_run(
+    request: Request, engine: Engine, data_dir: FilePath, params: prio.GridParams, actor: str
+) -> int:
+    """Record a grid as ``building`` and hand its build to the background thread; returns its
+    id. What can be refused (a name taken, an unknown country, a server stopping) is refused
+    before anything is stored."""
+    runner = _runner(request)
+    grid_id = prio.start_grid(engine, params, actor=actor)
+    runner.submit(
+        "grid",
+        grid_id,
+        lambda: prio.finish_grid(engine, grid_id, params, actor=actor, data_dir=data_dir),
+    )
+    return grid_id
+
+
+def _start_scenario_run(
+    request: Request, engine: Engine, params: prio.ScenarioParams, actor: str
+) -> int:
+    """Record a scenario as ``pending`` and hand its solve to the background thread; returns
+    its id. What can be refused is refused before anything is stored."""
+    runner = _runner(request)
+    sid = prio.start_scenario(engine, params, actor=actor)
+    runner.submit(
+        "scenario", sid, lambda: prio.solve_in_background(engine, sid, params, actor=actor)
+    )
+    return sid
 
 
 def error_text(error: dict[str, Any] | None) -> str | None:
@@ -339,8 +372,9 @@ async def new_grid_submit(
             return await run_in_threadpool(_grid_form, request, session, values, errors)
     try:
         params = prio.GridParams.model_validate(values)
-        runner = _runner(request)
-        grid_id = await run_in_threadpool(prio.start_grid, engine, params, actor=actor)
+        grid_id = await run_in_threadpool(
+            _start_grid_run, request, engine, settings.data_dir, params, actor
+        )
     except ValidationError as exc:
         errors = _errors(exc, GRID_FIELDS)
         return await run_in_threadpool(_grid_form, request, session, values, errors)
@@ -348,11 +382,6 @@ async def new_grid_submit(
         field = _field_of(exc)
         errors = {field: translate(exc.message)}
         return await run_in_threadpool(_grid_form, request, session, values, errors)
-    runner.submit(
-        "grid",
-        grid_id,
-        lambda: prio.finish_grid(engine, grid_id, params, actor=actor, data_dir=settings.data_dir),
-    )
     return RedirectResponse(f"/prioritisation/grids/{grid_id}/progress", status_code=303)
 
 
@@ -455,8 +484,7 @@ async def new_scenario_submit(
             )
     try:
         params = prio.ScenarioParams.model_validate(values)
-        runner = _runner(request)
-        sid = await run_in_threadpool(prio.start_scenario, engine, params, actor=actor)
+        sid = await run_in_threadpool(_start_scenario_run, request, engine, params, actor)
     except ValidationError as exc:
         errors = _errors(exc, SCENARIO_FIELDS)
         return await run_in_threadpool(_scenario_form, request, session, values, errors)
@@ -465,9 +493,6 @@ async def new_scenario_submit(
         return await run_in_threadpool(
             _scenario_form, request, session, values, {field: translate(exc.message)}
         )
-    runner.submit(
-        "scenario", sid, lambda: prio.solve_in_background(engine, sid, params, actor=actor)
-    )
     return RedirectResponse(f"/prioritisation/scenarios/{sid}/progress", status_code=303)
 
 
@@ -591,15 +616,7 @@ def create_grid(
     actor = _require_analyst(principal)
     asked = prefers_async(prefer)
     if asked or params.resolution >= ASYNC_FROM_RESOLUTION:
-        runner = _runner(request)
-        grid_id = prio.start_grid(engine, params, actor=actor)
-        runner.submit(
-            "grid",
-            grid_id,
-            lambda: prio.finish_grid(
-                engine, grid_id, params, actor=actor, data_dir=settings.data_dir
-            ),
-        )
+        grid_id = _start_grid_run(request, engine, settings.data_dir, params, actor)
         with Session(engine) as s:
             started = prio.grid_summary(prio.get_grid(s, grid_id))
         return _accepted(started, "grids", grid_id, asked)
@@ -639,11 +656,7 @@ def create_scenario(
     the solve runs in the background and its status tells how it ended."""
     actor = _require_analyst(principal)
     if prefers_async(prefer):
-        runner = _runner(request)
-        sid = prio.start_scenario(engine, params, actor=actor)
-        runner.submit(
-            "scenario", sid, lambda: prio.solve_in_background(engine, sid, params, actor=actor)
-        )
+        sid = _start_scenario_run(request, engine, params, actor)
         with Session(engine) as s:
             started = prio.scenario_summary(prio.get_scenario(s, sid), full=True)
         return _accepted(started, "scenarios", sid, True)
