@@ -64,8 +64,8 @@ from api.routers import (
     threats,
 )
 from api.security_headers import SecurityHeadersMiddleware
+from api.services.background import Runner, expire_stale_runs
 from api.services.grants_warmer import Warmer
-from api.services.prioritisation import Runner, expire_stale_runs
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.vendor import VendorFiles, is_served
 from api.versions import ChangeListener, DataVersions

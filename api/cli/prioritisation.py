@@ -258,12 +258,13 @@ def list_(
     """List the planning grids and the scenarios (runs whose server stopped are marked
     failed first, as the pages do)."""
 
+    from api.services import background as bg
     from api.services import prioritisation as prio
 
     settings = Settings()
     engine = make_engine(settings.database.url, settings=settings.database)
     try:
-        prio.expire_stale_runs(engine)
+        bg.expire_stale_runs(engine)
         with Session(engine) as s:
             grids, scenarios = prio.list_grids(s), prio.list_scenarios(s)
     finally:

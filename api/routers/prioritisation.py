@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.i18n import _, _l, translate
+from api.services import background as bg
 from api.services import prioritisation as prio
 from api.templating import map_tools, render, request_locale
 from geo.errors import (
@@ -116,7 +117,7 @@ STATUS_TEXT: dict[str, Any] = {
 }
 #: Why a run failed, as the pages say it, where the service gives a reason of its own.
 ERROR_TEXT: dict[str, Any] = {
-    prio.STOPPED: _l("The server stopped while this ran; run it again."),
+    bg.STOPPED: _l("The server stopped while this ran; run it again."),
     prio.UNEXPECTED: _l("An unexpected error stopped the run; it is in the server's log."),
 }
 
@@ -154,7 +155,7 @@ def _accepted(started: dict[str, Any], kind: str, record_id: int, asked: bool) -
     )
 
 
-def _runner(request: Request) -> prio.Runner:
+def _runner(request: Request) -> bg.Runner:
     """The app's background runner (made and shut down by the app's lifespan), asked for
     before a run is recorded: while the server stops, the request is refused (503, to send
     again) with nothing stored.
@@ -163,9 +164,9 @@ def _runner(request: Request) -> prio.Runner:
     ------
     Unavailable
         The runner is shut down."""
-    runner: prio.Runner = request.app.state.prioritisation_runner
+    runner: bg.Runner = request.app.state.prioritisation_runner
     if runner.closed:
-        raise Unavailable(prio.STOPPING)
+        raise Unavailable(bg.STOPPING)
     return runner
 
 
@@ -537,7 +538,7 @@ def _state(session: Session, kind: str, record_id: int) -> dict[str, Any]:
 def _expire_stale(engine: Any) -> None:
     """Mark the runs whose server stopped (their heartbeat is old) as failed, before a page
     or a JSON answer about runs is read."""
-    prio.expire_stale_runs(engine)
+    bg.expire_stale_runs(engine)
 
 
 @router.get("/grids/{grid_id}/status", summary="Where a grid's build is (for its page)")

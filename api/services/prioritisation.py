@@ -12,11 +12,8 @@ import datetime as dt
 import json
 import logging
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine, Executable, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import shapely
@@ -32,9 +28,16 @@ from geoalchemy2.shape import from_shape
 
 from api.db import models as m
 from api.db.engine import transaction
+from api.services.background import (
+    ACTIVE_SCENARIO,
+    STOPPED,
+    RunStopped,
+    beating,
+    grid_building,
+)
 from geo import labels as lb
 from geo.crs import PROGRAMME_COUNTRIES, STORAGE_EPSG
-from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound, Unavailable
+from geo.errors import Conflict, Infeasible, InvalidInput, IrbisError, NotFound
 from geo.lazy import lazy_module
 from geo.messages import Message, en, joined
 from geo.text import printable_lines
@@ -1323,250 +1326,6 @@ def cost_unit(grid_parameters: dict[str, Any]) -> tuple[str, bool]:
     return str(cost.get("base", "area")), weighted
 
 
-# --------------------------------------------------------------------------------------------
-# Runs from the forms: recorded first, worked on a background thread, followed by the pages
-# --------------------------------------------------------------------------------------------
-
-
-#: How often a run from the form says it is alive, and how long after its last word a run
-#: left building, waiting or running is taken for stopped with its process (seconds).
-HEARTBEAT_S = 15.0
-STALE_AFTER_S = 120.0
-
-#: What a page says of a run that its server stopped (a restart, a kill) before it ended.
-STOPPED = "the server stopped while this ran; run it again"
-#: Why a run is refused while the server stops (503).
-STOPPING = en("the server is stopping and takes no new work; send the request again in a moment")
-
-#: Statuses of a scenario still at work (or waiting for the worker).
-ACTIVE_SCENARIO = (m.ScenarioStatus.pending.value, m.ScenarioStatus.running.value)
-
-Kind = Literal["grid", "scenario"]
-
-
-class RunStopped(Conflict):
-    """The run was marked as stopped (its server went away, or it was taken for gone): its
-    work ends without writing over that record."""
-
-
-def _grid_building() -> Any:
-    return m.PlanningGrid.inputs["status"].astext == "building"
-
-
-def _beat(engine: Engine, held: dict[Kind, set[int]]) -> None:
-    """Write the time into the heartbeat of the runs ``held`` that are still at work."""
-    with engine.begin() as conn:
-        if held["grid"]:
-            conn.execute(
-                update(m.PlanningGrid)
-                .where(m.PlanningGrid.id.in_(sorted(held["grid"])), _grid_building())
-                .values(heartbeat_at=func.now())
-            )
-        if held["scenario"]:
-            conn.execute(
-                update(m.PrioritisationScenario)
-                .where(
-                    m.PrioritisationScenario.id.in_(sorted(held["scenario"])),
-                    m.PrioritisationScenario.status.in_(ACTIVE_SCENARIO),
-                )
-                .values(heartbeat_at=func.now())
-            )
-
-
-class Heartbeat:
-    """A thread that says, every ``interval`` seconds, that the runs it holds are alive."""
-
-    def __init__(self, engine: Engine, interval: float = HEARTBEAT_S) -> None:
-        self._engine = engine
-        self._interval = interval
-        self._held: dict[Kind, set[int]] = {"grid": set(), "scenario": set()}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def hold(self, kind: Kind, record_id: int) -> None:
-        with self._lock:
-            self._held[kind].add(record_id)
-            if self._thread is None and not self._stop.is_set():
-                self._thread = threading.Thread(
-                    target=self._run, name="irbis-plan-heartbeat", daemon=True
-                )
-                self._thread.start()
-
-    def release(self, kind: Kind, record_id: int) -> None:
-        with self._lock:
-            self._held[kind].discard(record_id)
-
-    def held(self) -> dict[Kind, set[int]]:
-        with self._lock:
-            return {k: set(v) for k, v in self._held.items()}
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            held = self.held()
-            if not any(held.values()):
-                continue
-            try:
-                _beat(self._engine, held)
-            except Exception:  # the database may be away for a moment: beat again later
-                log.warning("the heartbeat of prioritisation runs failed", exc_info=True)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self._interval + 5)
-
-
-@contextmanager
-def beating(
-    engine: Engine, kind: Kind, record_id: int, *, interval: float = HEARTBEAT_S
-) -> Iterator[None]:
-    """Keep the heartbeat of one run while the block works on it."""
-    heart = Heartbeat(engine, interval)
-    heart.hold(kind, record_id)
-    try:
-        yield
-    finally:
-        heart.stop()
-
-
-def mark_stopped(engine: Engine, runs: dict[Kind, set[int]]) -> int:
-    """Mark these runs, where still at work, as failed with :data:`STOPPED`; returns how many."""
-    return _fail_runs(engine, grids=runs.get("grid", set()), scenarios=runs.get("scenario", set()))
-
-
-def expire_stale_runs(engine: Engine, *, stale_after_s: float = STALE_AFTER_S) -> int:
-    """Mark the runs still at work whose heartbeat is older than ``stale_after_s`` (or that
-    never had one) as failed with :data:`STOPPED`: their process is gone. Returns how many."""
-    return _fail_runs(engine, stale_after_s=stale_after_s)
-
-
-def _fail_runs(
-    engine: Engine,
-    *,
-    grids: set[int] | None = None,
-    scenarios: set[int] | None = None,
-    stale_after_s: float | None = None,
-) -> int:
-    """Mark runs still at work as failed with :data:`STOPPED`: the given ones, or those whose
-    heartbeat is older than ``stale_after_s``."""
-
-    def chosen(model: Any, at_work: Any, ids: set[int] | None) -> Any:
-        if stale_after_s is None:
-            which = model.id.in_(sorted(ids or ()))
-        else:
-            bound = func.now() - dt.timedelta(seconds=float(stale_after_s))
-            which = model.heartbeat_at.is_(None) | (model.heartbeat_at < bound)
-        # a row locked by a transaction is being written by a live worker: skipped, not waited for
-        rows = select(model.id).where(at_work, which).with_for_update(skip_locked=True)
-        return model.id.in_(rows.scalar_subquery())
-
-    error = {"message": STOPPED}
-    grid, scenario = m.PlanningGrid, m.PrioritisationScenario
-    at_work = scenario.status.in_(ACTIVE_SCENARIO)
-    n = 0
-    # committed only when a run was marked: a transaction that changed nothing is rolled
-    # back, so it does not make this process read the data versions again
-    # (:class:`api.versions.DataVersions` counts commits)
-    with engine.connect() as conn:
-        if stale_after_s is not None or grids:
-            n += conn.execute(
-                update(grid)
-                .where(chosen(grid, _grid_building(), grids))
-                .values(inputs={"status": "failed", "error": error})
-            ).rowcount
-        if stale_after_s is not None or scenarios:
-            n += conn.execute(
-                update(scenario)
-                .where(chosen(scenario, at_work, scenarios))
-                .values(
-                    status=m.ScenarioStatus.failed.value,
-                    results=None,
-                    error={**error, "details": None},
-                    finished_at=func.now(),
-                )
-            ).rowcount
-        if n:
-            conn.commit()
-    if n:
-        log.warning("%d prioritisation run(s) marked as stopped", n)
-    return n
-
-
-class Runner:
-    """Builds grids and solves scenarios one at a time on a background thread, so that a
-    form is answered at once; the record's status and progress tell the page how it goes
-    (any process can read them: they are in the database). While a run waits or works, its
-    heartbeat is kept; :meth:`shutdown` waits briefly for the run at work, then marks what is
-    left as stopped."""
-
-    def __init__(
-        self, engine: Engine, workers: int = 1, *, heartbeat_s: float = HEARTBEAT_S
-    ) -> None:
-        self._engine = engine
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irbis-plan")
-        self._heart = Heartbeat(engine, heartbeat_s)
-        self._futures: set[Future[object]] = set()
-        self.closed = False
-
-    def submit(self, kind: Kind, record_id: int, fn: Callable[[], object]) -> Future[object]:
-        """Run ``fn`` (the work on the run ``kind`` ``record_id``) on the background thread.
-
-        Raises
-        ------
-        Unavailable
-            The runner is shut down (the server is stopping): the run is marked stopped."""
-        self._heart.hold(kind, record_id)
-
-        def work() -> object:
-            try:
-                return fn()
-            finally:
-                self._heart.release(kind, record_id)
-
-        try:
-            future = self._pool.submit(work)
-        except RuntimeError:  # shut down since the record was made
-            self._heart.release(kind, record_id)
-            mark_stopped(self._engine, {kind: {record_id}})
-            raise Unavailable(STOPPING) from None
-        self._futures.add(future)
-        future.add_done_callback(self._futures.discard)
-        return future
-
-    def held(self) -> dict[Kind, set[int]]:
-        """The runs waiting or at work."""
-        return self._heart.held()
-
-    def shutdown(self, wait_s: float = 5.0) -> int:
-        """Cancel the runs that wait, give the one at work ``wait_s`` seconds to end, and mark
-        every run left as stopped; returns how many were marked. From its start, the runner
-        is :attr:`closed` to new work."""
-        self.closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        wait_for(list(self._futures), timeout=wait_s)
-        self._heart.stop()
-        left = self._heart.held()
-        if not any(left.values()):
-            return 0
-        try:
-            return mark_stopped(self._engine, left)
-        except SQLAlchemyError:  # their heartbeat stops: expire_stale_runs marks them later
-            log.warning("could not mark prioritisation runs %s as stopped", left, exc_info=True)
-            return 0
-
-
-def start_runner(engine: Engine) -> Runner:
-    """A server's background runner, once the runs that a stopped server left at work are
-    marked as such (:func:`expire_stale_runs`; a database not reachable yet is left for the
-    pages to check)."""
-    try:
-        expire_stale_runs(engine)
-    except SQLAlchemyError:
-        log.warning("could not look for stopped prioritisation runs", exc_info=True)
-    return Runner(engine)
-
-
 def grid_status(grid: m.PlanningGrid) -> str:
     """``ready``, or ``building`` / ``failed`` for a grid started from the form."""
     return str((grid.inputs or {}).get("status", "ready"))
@@ -1613,7 +1372,7 @@ def _set_grid_inputs(engine: Engine, grid_id: int, inputs: dict[str, Any]) -> No
     with engine.begin() as conn:
         moved = conn.execute(
             update(m.PlanningGrid)
-            .where(m.PlanningGrid.id == grid_id, _grid_building())
+            .where(m.PlanningGrid.id == grid_id, grid_building())
             .values(inputs=inputs, heartbeat_at=func.now())
         )
     if moved.rowcount == 0:
@@ -1750,20 +1509,14 @@ def run_progress(record: m.PlanningGrid | m.PrioritisationScenario) -> dict[str,
 __all__ = [
     "GRID_STEPS",
     "SCENARIO_STEPS",
-    "STOPPED",
     "CostParams",
     "GridParams",
-    "Heartbeat",
     "PlaceWords",
-    "RunStopped",
-    "Runner",
     "ScenarioParams",
-    "beating",
     "build_grid",
     "compute_grid",
     "cost_unit",
     "ensure_demo_scenario",
-    "expire_stale_runs",
     "finish_grid",
     "form_choices",
     "get_grid",
@@ -1772,7 +1525,6 @@ __all__ = [
     "grid_status",
     "list_grids",
     "list_scenarios",
-    "mark_stopped",
     "name_units",
     "read_units",
     "run_progress",
@@ -1783,7 +1535,6 @@ __all__ = [
     "solve_scenario",
     "solve_started_scenario",
     "start_grid",
-    "start_runner",
     "start_scenario",
     "unit_label",
     "unit_places",

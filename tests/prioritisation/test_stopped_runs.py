@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, event, func, insert, select
 
 from api.db import models as m
+from api.services import background as bg
 from api.services import prioritisation as prio
 from geo.errors import Unavailable
 
@@ -69,17 +70,17 @@ def _row(engine: Engine, model: Any, record_id: int) -> Any:
 def test_a_stale_run_is_shown_failed_and_a_live_one_is_not(db_tx, tx_client) -> None:  # type: ignore[no-untyped-def]
     engine = db_tx.engine
     ready = _grid(engine, beat_ago_s=None, status="ready")
-    stale_grid = _grid(engine, beat_ago_s=prio.STALE_AFTER_S + 60)
+    stale_grid = _grid(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
     live_grid = _grid(engine, beat_ago_s=5)
-    stale = _scenario(engine, ready, beat_ago_s=prio.STALE_AFTER_S + 60)
+    stale = _scenario(engine, ready, beat_ago_s=bg.STALE_AFTER_S + 60)
     live = _scenario(engine, ready, beat_ago_s=5)
-    waiting = _scenario(engine, ready, beat_ago_s=prio.STALE_AFTER_S + 1, status="pending")
+    waiting = _scenario(engine, ready, beat_ago_s=bg.STALE_AFTER_S + 1, status="pending")
 
     body = tx_client.get(f"/prioritisation/scenarios/{stale}/status").json()
     assert body["status"] == "failed" and body["finished"] and not body["succeeded"]
     assert body["error"] == STOPPED["en"]
     row = _row(engine, m.PrioritisationScenario, stale)
-    assert row.error["message"] == prio.STOPPED and row.finished_at is not None
+    assert row.error["message"] == bg.STOPPED and row.finished_at is not None
     assert row.results is None
     # a run still waiting for the worker whose server went away is stopped too
     assert tx_client.get(f"/prioritisation/scenarios/{waiting}/status").json()["error"]
@@ -94,7 +95,7 @@ def test_a_stale_run_is_shown_failed_and_a_live_one_is_not(db_tx, tx_client) -> 
         assert body["status"] == "failed" and body["error"] == said
     page = tx_client.get(f"/prioritisation/scenarios/{stale}/progress?lang=kk")
     assert page.status_code == 200 and STOPPED["kk"] in page.text
-    assert _row(engine, m.PlanningGrid, stale_grid).inputs["error"]["message"] == prio.STOPPED
+    assert _row(engine, m.PlanningGrid, stale_grid).inputs["error"]["message"] == bg.STOPPED
     listed = tx_client.get("/prioritisation?lang=ru", headers=HTML).text
     assert listed.count(STOPPED["ru"]) >= 3  # the grid and both scenarios
     assert _row(engine, m.PrioritisationScenario, live).status == "running"
@@ -105,11 +106,11 @@ def test_the_server_start_marks_what_a_stopped_server_left(db_tx) -> None:  # ty
     engine = db_tx.engine
     left = _grid(engine, beat_ago_s=None)  # from before runs had a heartbeat
     live = _grid(engine, beat_ago_s=1)
-    runner = prio.start_runner(engine)
+    runner = bg.start_runner(engine)
     runner.shutdown()
     assert _row(engine, m.PlanningGrid, left).inputs == {
         "status": "failed",
-        "error": {"message": prio.STOPPED},
+        "error": {"message": bg.STOPPED},
     }
     assert _row(engine, m.PlanningGrid, live).inputs["status"] == "building"
 
@@ -117,17 +118,17 @@ def test_the_server_start_marks_what_a_stopped_server_left(db_tx) -> None:  # ty
 def test_the_heartbeat_keeps_a_run_alive(db_tx) -> None:  # type: ignore[no-untyped-def]
     engine = db_tx.engine
     grid = _grid(engine, beat_ago_s=None, status="ready")
-    sid = _scenario(engine, grid, beat_ago_s=prio.STALE_AFTER_S - 1)
-    heart = prio.Heartbeat(engine, interval=0.05)
+    sid = _scenario(engine, grid, beat_ago_s=bg.STALE_AFTER_S - 1)
+    heart = bg.Heartbeat(engine, interval=0.05)
     heart.hold("scenario", sid)
     time.sleep(0.5)
     heart.stop()
     # beaten: its heartbeat is the transaction's time, no longer STALE_AFTER_S - 1 before it
-    prio.expire_stale_runs(engine, stale_after_s=0.5)
+    bg.expire_stale_runs(engine, stale_after_s=0.5)
     assert _row(engine, m.PrioritisationScenario, sid).status == "running"
     # one left alone is not
-    other = _scenario(engine, grid, beat_ago_s=prio.STALE_AFTER_S - 1)
-    prio.expire_stale_runs(engine, stale_after_s=0.5)
+    other = _scenario(engine, grid, beat_ago_s=bg.STALE_AFTER_S - 1)
+    bg.expire_stale_runs(engine, stale_after_s=0.5)
     assert _row(engine, m.PrioritisationScenario, other).status == "failed"
 
 
@@ -136,7 +137,7 @@ def test_shutdown_marks_the_runs_it_could_not_finish(db_tx) -> None:  # type: ig
     ready = _grid(engine, beat_ago_s=None, status="ready")
     at_work = _scenario(engine, ready, beat_ago_s=0)
     queued = _grid(engine, beat_ago_s=0)
-    runner = prio.Runner(engine)
+    runner = bg.Runner(engine)
     release = threading.Event()
     started = threading.Event()
 
@@ -150,18 +151,18 @@ def test_shutdown_marks_the_runs_it_could_not_finish(db_tx) -> None:  # type: ig
     assert runner.shutdown(wait_s=0.2) == 2
     release.set()
     assert second.cancelled() and first.result(timeout=5) is None
-    assert _row(engine, m.PrioritisationScenario, at_work).error["message"] == prio.STOPPED
+    assert _row(engine, m.PrioritisationScenario, at_work).error["message"] == bg.STOPPED
     assert _row(engine, m.PlanningGrid, queued).inputs["status"] == "failed"
     # the work that comes back later does not write over it
-    with pytest.raises(prio.RunStopped):
+    with pytest.raises(bg.RunStopped):
         prio._set_grid_inputs(engine, queued, {"status": "building"})
     assert _row(engine, m.PlanningGrid, queued).inputs["status"] == "failed"
     # work handed to it now is refused as the server stopping (503), and its run marked so
     late = _grid(engine, beat_ago_s=0)
     with pytest.raises(Unavailable) as refused:
         runner.submit("grid", late, lambda: None)
-    assert refused.value.message == prio.STOPPING
-    assert _row(engine, m.PlanningGrid, late).inputs["error"]["message"] == prio.STOPPED
+    assert refused.value.message == bg.STOPPING
+    assert _row(engine, m.PlanningGrid, late).inputs["error"]["message"] == bg.STOPPED
     assert late not in runner.held()["grid"]
 
 
@@ -186,26 +187,26 @@ def test_a_run_whose_record_is_being_written_is_not_waited_for(engine: Engine) -
     """A record locked by a transaction (its worker storing the result) is alive: skipped at
     once, neither marked nor waited for. The grid is committed (the lock must be another
     connection's) and deleted with its audit rows after the test (``cleaned_up``)."""
-    gid = _grid(engine, beat_ago_s=prio.STALE_AFTER_S + 60)
+    gid = _grid(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
     with engine.connect() as worker:
         worker.execute(select(m.PlanningGrid.id).where(m.PlanningGrid.id == gid).with_for_update())
         began = time.monotonic()
-        prio.expire_stale_runs(engine)
+        bg.expire_stale_runs(engine)
         assert time.monotonic() - began < 5
         worker.rollback()
     assert _row(engine, m.PlanningGrid, gid).inputs["status"] == "building"
-    prio.expire_stale_runs(engine)  # once the lock is gone, it is stale
+    bg.expire_stale_runs(engine)  # once the lock is gone, it is stale
     assert _row(engine, m.PlanningGrid, gid).inputs["status"] == "failed"
 
 
 def test_a_step_said_is_a_sign_of_life(db_tx) -> None:  # type: ignore[no-untyped-def]
     engine = db_tx.engine
     ready = _grid(engine, beat_ago_s=None, status="ready")
-    sid = _scenario(engine, ready, beat_ago_s=prio.STALE_AFTER_S + 60)
-    gid = _grid(engine, beat_ago_s=prio.STALE_AFTER_S + 60)
+    sid = _scenario(engine, ready, beat_ago_s=bg.STALE_AFTER_S + 60)
+    gid = _grid(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
     prio._scenario_progress(engine, sid, None)(prio.SCENARIO_STEPS[1])
     prio._set_grid_inputs(engine, gid, {"status": "building", "progress": {"step": 4}})
-    prio.expire_stale_runs(engine)
+    bg.expire_stale_runs(engine)
     assert _row(engine, m.PrioritisationScenario, sid).status == "running"
     assert _row(engine, m.PlanningGrid, gid).inputs["status"] == "building"
 
@@ -220,7 +221,7 @@ def test_a_check_that_finds_nothing_commits_nothing(engine: Engine, demo: dict[s
 
     event.listen(engine, "commit", on)
     try:
-        assert prio.expire_stale_runs(engine, stale_after_s=10**9) == 0
+        assert bg.expire_stale_runs(engine, stale_after_s=10**9) == 0
     finally:
         event.remove(engine, "commit", on)
     assert commits == []

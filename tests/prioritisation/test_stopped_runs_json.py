@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.db import models as m
-from api.services import prioritisation as prio
+from api.services import background as bg
 from tests.prioritisation.test_stopped_runs import _grid, _row, _scenario
 
-OLD = prio.STALE_AFTER_S + 60
+OLD = bg.STALE_AFTER_S + 60
 
 
 def _runs(engine: Engine) -> dict[str, int]:
@@ -34,7 +34,7 @@ def test_the_json_answers_mark_a_stopped_run_failed(db_tx: Any, tx_client: Any) 
     runs = _runs(engine)
     body = tx_client.get(f"/prioritisation/scenarios/{runs['stale']}").json()
     assert body["status"] == "failed"
-    assert body["error"]["message"] == prio.STOPPED
+    assert body["error"]["message"] == bg.STOPPED
     assert _row(engine, m.PrioritisationScenario, runs["stale"]).finished_at is not None
     assert tx_client.get(f"/prioritisation/scenarios/{runs['live']}").json()["status"] == "running"
 
@@ -72,10 +72,10 @@ def test_irbis_prioritise_list_marks_stopped_runs_failed(
     listed = json.loads(r.output)
     scenarios = {s["id"]: s for s in listed["scenarios"]}
     assert scenarios[runs["stale"]]["status"] == "failed"
-    assert scenarios[runs["stale"]]["error"]["message"] == prio.STOPPED
+    assert scenarios[runs["stale"]]["error"]["message"] == bg.STOPPED
     assert scenarios[runs["live"]]["status"] == "running"
     grids = {g["id"]: g["status"] for g in listed["grids"]}
     assert grids[runs["stale_grid"]] == "failed" and grids[runs["live_grid"]] == "building"
     assert _row(engine, m.PlanningGrid, runs["stale_grid"]).inputs["error"] == {
-        "message": prio.STOPPED
+        "message": bg.STOPPED
     }
