@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.i18n import _, _l, translate
+from api.respond_async import PreferHeader, accepted, background_runner, prefers_async
 from api.services import background as bg
 from api.services import prioritisation as prio
 from api.templating import map_tools, render, request_locale
@@ -40,7 +41,6 @@ from geo.errors import (
     IrbisError,
     NotFound,
     Unauthenticated,
-    Unavailable,
 )
 from geo.lazy import lazy_module
 from geo.messages import Message, en
@@ -64,18 +64,6 @@ ScenarioId = Annotated[int, Path(ge=1, le=prio.MAX_ID, description="Scenario id.
 #: not ask for it: at resolution 5 the four countries make about 12,000 units (half a minute
 #: of work or more), at 6 about 84,000 (minutes).
 ASYNC_FROM_RESOLUTION = 5
-
-PreferHeader = Annotated[
-    str | None,
-    Header(
-        alias="Prefer",
-        max_length=1000,
-        description=(
-            "`respond-async` (RFC 7240): answer at once with 202 and the record's Location, "
-            "and do the work in the background."
-        ),
-    ),
-]
 
 #: The 202 answer as the OpenAPI document describes it.
 ACCEPTED: dict[int | str, dict[str, Any]] = {
@@ -134,40 +122,10 @@ def _is_analyst(principal: Principal) -> bool:
     return not principal.is_anonymous and principal.has(Role.analyst, Role.admin)
 
 
-def prefers_async(prefer: str | None) -> bool:
-    """Whether a ``Prefer`` header (RFC 7240: preferences separated by commas, each maybe
-    with a value and parameters) asks for ``respond-async``."""
-    return any(
-        p.split(";", 1)[0].split("=", 1)[0].strip().lower() == "respond-async"
-        for p in (prefer or "").split(",")
-    )
-
-
 def _accepted(started: dict[str, Any], kind: str, record_id: int, asked: bool) -> JSONResponse:
-    """202 for a run handed to the background thread: the record as it starts, where it is,
-    and where its status is told."""
+    """202 for a grid or scenario handed to the background thread."""
     where = f"/prioritisation/{kind}/{record_id}"
-    headers = {"Location": where, "Retry-After": "2"}
-    if asked:
-        headers["Preference-Applied"] = "respond-async"
-    return JSONResponse(
-        {**started, "status_url": f"{where}/status"}, status_code=202, headers=headers
-    )
-
-
-def _runner(request: Request) -> bg.Runner:
-    """The app's background runner (made and shut down by the app's lifespan), asked for
-    before a run is recorded: while the server stops, the request is refused (503, to send
-    again) with nothing stored.
-
-    Raises
-    ------
-    Unavailable
-        The runner is shut down."""
-    runner: bg.Runner = request.app.state.prioritisation_runner
-    if runner.closed:
-        raise Unavailable(bg.STOPPING)
-    return runner
+    return accepted(started, where, f"{where}/status", asked)
 
 
 def _start_grid_run(
@@ -176,7 +134,7 @@ def _start_grid_run(
     """Record a grid as ``building`` and hand its build to the background thread; returns its
     id. What can be refused (a name taken, an unknown country, a server stopping) is refused
     before anything is stored."""
-    runner = _runner(request)
+    runner = background_runner(request)
     grid_id = prio.start_grid(engine, params, actor=actor)
     runner.submit(
         "grid",
@@ -191,7 +149,7 @@ def _start_scenario_run(
 ) -> int:
     """Record a scenario as ``pending`` and hand its solve to the background thread; returns
     its id. What can be refused is refused before anything is stored."""
-    runner = _runner(request)
+    runner = background_runner(request)
     sid = prio.start_scenario(engine, params, actor=actor)
     runner.submit(
         "scenario", sid, lambda: prio.solve_in_background(engine, sid, params, actor=actor)

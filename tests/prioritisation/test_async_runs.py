@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from api.auth.testing import csrf_from, make_token, make_user
+from api.respond_async import prefers_async
 from api.routers import prioritisation as router
 from tests.prioritisation.runs import count_rows, wait_until_ended
 
@@ -50,7 +51,7 @@ def _grid(resolution: int) -> dict[str, Any]:
     ],
 )
 def test_the_prefer_header_is_read_as_rfc_7240_says(prefer: str | None, asked: bool) -> None:
-    assert router.prefers_async(prefer) is asked
+    assert prefers_async(prefer) is asked
 
 
 def test_a_grid_asked_asynchronously_is_answered_at_once_and_built_in_the_background(
@@ -193,7 +194,7 @@ def test_while_the_server_stops_a_run_is_refused_to_send_again_with_nothing_stor
 ) -> None:
     analyst = login_as("analyst")
     form_token = csrf_from(analyst.get("/prioritisation/grids/new").text)
-    app.state.prioritisation_runner.shutdown(wait_s=0)  # as the lifespan does at exit
+    app.state.runner.shutdown(wait_s=0)  # as the lifespan does at exit
     grids = count_rows(engine, "planning_grids")
     scenarios = count_rows(engine, "prioritisation_scenarios")
     headers = {**_bearer(engine), "Prefer": "respond-async"}

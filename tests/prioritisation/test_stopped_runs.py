@@ -170,7 +170,7 @@ def test_the_pool_is_shut_down_at_app_exit(app) -> None:  # type: ignore[no-unty
     from fastapi.testclient import TestClient
 
     with TestClient(app):
-        runner = app.state.prioritisation_runner
+        runner = app.state.runner
         assert not runner.closed
         # ids no record has: the jobs touch nothing
         first = runner.submit("scenario", prio.MAX_ID, lambda: time.sleep(0.3) or "done")
