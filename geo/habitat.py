@@ -67,6 +67,7 @@ from geo.ecosystems import (
     polygonize,
 )
 from geo.errors import InvalidInput
+from geo.messages import en
 from geo.ranges import GOITERED_GAZELLE_RANGE, SNOW_LEOPARD_RANGE
 from geo.shapes import polygonal_parts
 
@@ -200,8 +201,12 @@ def default_params(species: str) -> HabitatParams:
         return DEFAULTS[species]
     except KeyError:
         raise InvalidInput(
-            f"no default habitat parameters for {species!r}; known: {', '.join(DEFAULTS)}. "
-            "Give all parameters explicitly."
+            en(
+                "no default habitat parameters for {species}; known: {known}. "
+                "Give all parameters explicitly.",
+                species=repr(species),
+                known=", ".join(DEFAULTS),
+            )
         ) from None
 
 
