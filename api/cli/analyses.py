@@ -274,10 +274,13 @@ def loss(
 
 @analyse_app.command("list")
 def list_runs(kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None) -> None:
-    """The stored analysis runs, newest first."""
+    """The stored analysis runs, newest first (runs whose server stopped while they worked in
+    the background are marked failed first, as the pages do)."""
     from api.services import analyses as an
+    from api.services import background as bg
 
     with _engine() as (engine, _), Session(engine) as s:
+        bg.expire_stale_runs(engine)
         _print_table(
             [an.run_summary(r) for r in an.list_runs(s, kind)],
             cols=["id", "kind", "status", "started_at", "finished_at", "error"],
@@ -288,8 +291,10 @@ def list_runs(kind: Annotated[str | None, typer.Option(help="Only this kind.")] 
 def show(run_id: int) -> None:
     """One run: parameters, inputs with their versions, results (JSON)."""
     from api.services import analyses as an
+    from api.services import background as bg
 
     with _engine() as (engine, _), Session(engine) as s:
+        bg.expire_stale_runs(engine)
         try:
             run = an.get_run(s, run_id)
         except IrbisError as exc:

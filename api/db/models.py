@@ -694,6 +694,8 @@ class AnalysisRun(Base):
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When a run worked in the background last said it was alive (api.services.background).
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(f"kind IN ({_values(AnalysisKind)})", name="ck_analysis_runs_kind"),

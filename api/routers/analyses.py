@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.db import models as m
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.ogc import wants_html
+from api.respond_async import PreferHeader, accepted, background_runner, prefers_async
+from api.services import background as bg
+from api.settings import Settings
 from api.templating import map_tools, render, request_locale
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from geo.lazy import lazy_module
@@ -44,6 +47,22 @@ else:  # scipy, rasterio, geopandas and folium: not on the start path (geo.lazy)
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
 KINDS = ("ecosystems", "habitat", "overlap", "gaps", "loss")
+
+#: Ecosystem classifications finer than this (minutes of arc) are computed in the background
+#: even when the request does not ask for it: the default 1' takes about 8 s here, the finest
+#: the API allows (0.13') about two minutes, past what a proxy waits for an answer.
+ASYNC_FINER_THAN_ARCMIN = 0.5
+
+#: The 202 answer as the OpenAPI document describes it.
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": (
+            "Accepted: the run recorded as `running`, with `Location`; its record tells "
+            "when it has ended (`succeeded` or `failed`), and while it runs the step it is at "
+            "(`results.progress`)."
+        )
+    }
+}
 FeatureKind = Annotated[str | None, Query(pattern="^[a-z_]{1,32}$", description="Feature kind")]
 
 
@@ -51,6 +70,15 @@ def _is_staff(request: Request) -> bool:
     """Analysts and administrators see who ran an analysis and why one failed inside."""
     principal = getattr(request.state, "principal", None)
     return principal is not None and principal.has(Role.analyst, Role.admin)
+
+
+def _settle(engine: EngineDep, runs: list[m.AnalysisRun]) -> bool:
+    """Mark the runs whose server stopped while they worked in the background (their
+    heartbeat is old) as failed, where a run about to be shown is still ``running``; True
+    when one was marked (the runs are to be read again)."""
+    if not any(r.status == m.RunStatus.running.value for r in runs):
+        return False
+    return bg.expire_stale_runs(engine) > 0
 
 
 def _kind(kind: str | None) -> str | None:
@@ -63,10 +91,14 @@ def _kind(kind: str | None) -> str | None:
 def list_analyses(
     request: Request,
     session: ReadSessionDep,
+    engine: EngineDep,
     kind: Annotated[str | None, Query(description="Only runs of this kind")] = None,
     f: Annotated[str | None, Query(description="html or json")] = None,
 ) -> Response:
     runs = an.list_runs(session, _kind(kind))
+    if _settle(engine, runs):
+        session.expire_all()
+        runs = an.list_runs(session, _kind(kind))
     staff = _is_staff(request)
     body = {"runs": [an.run_summary(r, staff=staff) for r in runs], "kinds": list(KINDS)}
     if wants_html(request, f):
@@ -85,6 +117,8 @@ def list_analyses(
 
 def _downloads(run: m.AnalysisRun, has_raster: bool) -> list[dict[str, str]]:
     base = f"/analyses/{run.id}"
+    if run.status == m.RunStatus.running.value:  # nothing to download yet but the record
+        return [{"rel": "results", "href": f"{base}?f=json", "title": "Run record (JSON)"}]
     links = [
         {"rel": "results", "href": f"{base}?f=json", "title": "Run record (JSON)"},
         {"rel": "table", "href": f"{base}/table.csv", "title": "Result table (CSV)"},
@@ -108,9 +142,13 @@ def get_analysis(
     run_id: int,
     request: Request,
     session: ReadSessionDep,
+    engine: EngineDep,
     f: Annotated[str | None, Query(description="html or json")] = None,
 ) -> Response:
     run = an.get_run(session, run_id)
+    if _settle(engine, [run]):
+        session.expire_all()
+        run = an.get_run(session, run_id)
     downloads = _downloads(run, _raster_row(session, run) is not None)
     staff = _is_staff(request)
     body = an.run_summary(run, full=True, staff=staff) | {"downloads": downloads}
@@ -286,16 +324,62 @@ def _require_analyst(principal: Principal) -> str:
     return principal.username or f"user:{principal.user_id}"
 
 
-@router.post("", status_code=201, summary="Run an analysis and store it (analysts)")
-def create_analysis(
-    body: AnalysisRequest, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
-) -> JSONResponse:
-    """Run an analysis now and store it as a record; 201 with its Location. Bad parameters
-    answer 400 and store nothing; a run that fails is stored as failed and answered with
-    the error."""
-    actor = _require_analyst(principal)
+#: The kinds whose computation reports its steps (``progress``).
+_SAYS_STEPS = (EcosystemsParams, HabitatParams, GapsParams)
+
+
+def _compute(engine: Engine, settings: Settings, p: _Params, kw: dict[str, Any]) -> int:
+    """Run the analysis ``p`` describes; returns its run's id."""
+    if isinstance(p, EcosystemsParams):
+        return an.run_ecosystems(
+            engine,
+            settings,
+            resolution_deg=p.resolution_arcmin / 60,
+            fine=p.fine,
+            coarse=p.coarse,
+            **kw,
+        )
+    if isinstance(p, HabitatParams):
+        return an.run_habitat(
+            engine,
+            settings,
+            p.species,
+            ecosystems_run=p.ecosystems_run,
+            overrides=p.overrides,
+            **kw,
+        )
+    if isinstance(p, OverlapParams):
+        return an.run_overlap(engine, settings, p.layers, as_of=p.as_of, **kw)
+    if isinstance(p, GapsParams):
+        return an.run_gaps(
+            engine,
+            settings,
+            habitat_run=p.habitat_run,
+            min_gap_ha=p.min_gap_ha,
+            as_of=p.as_of,
+            **kw,
+        )
+    assert isinstance(p, LossParams)
+    return an.run_loss(engine, settings, threat=p.threat, epochs=p.epochs, as_of=p.as_of, **kw)
+
+
+def _in_background(
+    engine: Engine, settings: Settings, kind: str, p: _Params, kw: dict[str, Any]
+) -> None:
+    """The work of a run recorded at its start: how it ended is in its record. A failure is
+    recorded (and, when unexpected, logged) by the recorder, or here where the analysis
+    refused its parameters before computing; a run marked stopped keeps that."""
     try:
-        p = PARAMS[body.kind].model_validate(body.parameters)
+        _compute(engine, settings, p, kw)
+    except bg.RunStopped:
+        pass
+    except Exception as exc:
+        an.fail_started_run(engine, kw["record"], kind, exc, kw["actor"])
+
+
+def _parameters(body: AnalysisRequest) -> _Params:
+    try:
+        return PARAMS[body.kind].model_validate(body.parameters)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "parameters"
@@ -307,41 +391,48 @@ def create_analysis(
                 problem=first["msg"],
             )
         ) from None
+
+
+@router.post(
+    "", status_code=201, responses=ACCEPTED, summary="Run an analysis and store it (analysts)"
+)
+def create_analysis(
+    body: AnalysisRequest,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    prefer: PreferHeader = None,
+) -> JSONResponse:
+    """Run an analysis now and store it as a record; 201 with its Location. Bad parameters
+    answer 400 and store nothing; a run that fails is stored as failed and answered with
+    the error.
+
+    With ``Prefer: respond-async`` (and for an ecosystem classification finer than half a
+    minute of arc, asked or not) the run is recorded as ``running`` and answered 202 at once;
+    it is computed on the server's background thread, and its record
+    (``GET /analyses/{id}?f=json``) tells how it ended."""
+    actor = _require_analyst(principal)
+    p = _parameters(body)
     kw: dict[str, Any] = {"actor": actor, "title": body.title}
-    if isinstance(p, EcosystemsParams):
-        run_id = an.run_ecosystems(
-            engine,
-            settings,
-            resolution_deg=p.resolution_arcmin / 60,
-            fine=p.fine,
-            coarse=p.coarse,
-            **kw,
+    asked = prefers_async(prefer)
+    fine = isinstance(p, EcosystemsParams) and p.resolution_arcmin < ASYNC_FINER_THAN_ARCMIN
+    if asked or fine:
+        runner = background_runner(request)
+        run_id = an.start_run(
+            engine, body.kind, p.model_dump(mode="json"), actor=actor, title=body.title
         )
-    elif isinstance(p, HabitatParams):
-        run_id = an.run_habitat(
-            engine,
-            settings,
-            p.species,
-            ecosystems_run=p.ecosystems_run,
-            overrides=p.overrides,
-            **kw,
+        kw["record"] = run_id
+        if isinstance(p, _SAYS_STEPS):
+            kw["progress"] = an.progress_recorder(engine, run_id)
+        runner.submit(
+            "analysis", run_id, lambda: _in_background(engine, settings, body.kind, p, kw)
         )
-    elif isinstance(p, OverlapParams):
-        run_id = an.run_overlap(engine, settings, p.layers, as_of=p.as_of, **kw)
-    elif isinstance(p, GapsParams):
-        run_id = an.run_gaps(
-            engine,
-            settings,
-            habitat_run=p.habitat_run,
-            min_gap_ha=p.min_gap_ha,
-            as_of=p.as_of,
-            **kw,
-        )
-    else:
-        assert isinstance(p, LossParams)
-        run_id = an.run_loss(
-            engine, settings, threat=p.threat, epochs=p.epochs, as_of=p.as_of, **kw
-        )
+        with Session(engine) as s:
+            started = an.run_summary(an.get_run(s, run_id), full=True, staff=True)
+        where = f"/analyses/{run_id}"
+        return accepted(started, where, f"{where}?f=json", asked)
+    run_id = _compute(engine, settings, p, kw)
     with Session(engine) as s:
         summary = an.run_summary(an.get_run(s, run_id), full=True, staff=True)
     return JSONResponse(summary, status_code=201, headers={"Location": f"/analyses/{run_id}"})

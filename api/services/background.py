@@ -1,9 +1,9 @@
 """Long runs off the request: recorded first, worked on a background thread, followed by
 their record.
 
-A run (a planning grid being built, a prioritisation scenario being solved) is written to the
-database before its work starts; a :class:`Runner` does the work on a background thread of the
-process that took the request, and a :class:`Heartbeat` writes the time into the record while
+A run (a planning grid being built, a prioritisation scenario being solved, an analysis asked
+asynchronously) is written to the database before its work starts; a :class:`Runner` does the
+work on a background thread of the process that took the request, and a :class:`Heartbeat` writes the time into the record while
 the run waits or works. Any process answers its status from the database. A run whose heartbeat
 is older than :data:`STALE_AFTER_S` (its process is gone) is marked stopped
 (:func:`expire_stale_runs`); a server that stops marks its own runs (:meth:`Runner.shutdown`)
@@ -38,13 +38,16 @@ STALE_AFTER_S = 120.0
 
 #: What a page says of a run that its server stopped (a restart, a kill) before it ended.
 STOPPED = "the server stopped while this ran; run it again"
+#: The same, as an analysis run keeps it (its error, and the message the pages translate).
+STOPPED_SAID = en("The server stopped while this ran; run it again.")
 #: Why a run is refused while the server stops (503).
 STOPPING = en("the server is stopping and takes no new work; send the request again in a moment")
 
 #: Statuses of a scenario still at work (or waiting for the worker).
 ACTIVE_SCENARIO = (m.ScenarioStatus.pending.value, m.ScenarioStatus.running.value)
 
-Kind = Literal["grid", "scenario"]
+Kind = Literal["grid", "scenario", "analysis"]
+KINDS: tuple[Kind, ...] = ("grid", "scenario", "analysis")
 
 
 class RunStopped(Conflict):
@@ -54,6 +57,10 @@ class RunStopped(Conflict):
 
 def grid_building() -> Any:
     return m.PlanningGrid.inputs["status"].astext == "building"
+
+
+def analysis_running() -> Any:
+    return m.AnalysisRun.status == m.RunStatus.running.value
 
 
 def _beat(engine: Engine, held: dict[Kind, set[int]]) -> None:
@@ -74,6 +81,12 @@ def _beat(engine: Engine, held: dict[Kind, set[int]]) -> None:
                 )
                 .values(heartbeat_at=func.now())
             )
+        if held["analysis"]:
+            conn.execute(
+                update(m.AnalysisRun)
+                .where(m.AnalysisRun.id.in_(sorted(held["analysis"])), analysis_running())
+                .values(heartbeat_at=func.now())
+            )
 
 
 class Heartbeat:
@@ -82,7 +95,7 @@ class Heartbeat:
     def __init__(self, engine: Engine, interval: float = HEARTBEAT_S) -> None:
         self._engine = engine
         self._interval = interval
-        self._held: dict[Kind, set[int]] = {"grid": set(), "scenario": set()}
+        self._held: dict[Kind, set[int]] = {k: set() for k in KINDS}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,7 +125,7 @@ class Heartbeat:
             try:
                 _beat(self._engine, held)
             except Exception:  # the database may be away for a moment: beat again later
-                log.warning("the heartbeat of prioritisation runs failed", exc_info=True)
+                log.warning("the heartbeat of background runs failed", exc_info=True)
 
     def stop(self) -> None:
         self._stop.set()
@@ -135,7 +148,12 @@ def beating(
 
 def mark_stopped(engine: Engine, runs: dict[Kind, set[int]]) -> int:
     """Mark these runs, where still at work, as failed with :data:`STOPPED`; returns how many."""
-    return _fail_runs(engine, grids=runs.get("grid", set()), scenarios=runs.get("scenario", set()))
+    return _fail_runs(
+        engine,
+        grids=runs.get("grid", set()),
+        scenarios=runs.get("scenario", set()),
+        analyses=runs.get("analysis", set()),
+    )
 
 
 def expire_stale_runs(engine: Engine, *, stale_after_s: float = STALE_AFTER_S) -> int:
@@ -149,6 +167,7 @@ def _fail_runs(
     *,
     grids: set[int] | None = None,
     scenarios: set[int] | None = None,
+    analyses: set[int] | None = None,
     stale_after_s: float | None = None,
 ) -> int:
     """Mark runs still at work as failed with :data:`STOPPED`: the given ones, or those whose
@@ -189,16 +208,29 @@ def _fail_runs(
                     finished_at=func.now(),
                 )
             ).rowcount
+        if stale_after_s is not None or analyses:
+            run = m.AnalysisRun
+            n += conn.execute(
+                update(run)
+                .where(chosen(run, analysis_running(), analyses))
+                .values(
+                    status=m.RunStatus.failed.value,
+                    error=str(STOPPED_SAID),
+                    # said in the reader's language by the pages (api.services.analyses.runs)
+                    error_values={"template": STOPPED_SAID.template, "values": {}},
+                    finished_at=func.now(),
+                )
+            ).rowcount
         if n:
             conn.commit()
     if n:
-        log.warning("%d prioritisation run(s) marked as stopped", n)
+        log.warning("%d background run(s) marked as stopped", n)
     return n
 
 
 class Runner:
-    """Builds grids and solves scenarios one at a time on a background thread, so that a
-    form is answered at once; the record's status and progress tell the page how it goes
+    """Builds grids, solves scenarios and computes analyses one at a time on a background
+    thread, so that a form or a request is answered at once; the record's status and progress tell the page how it goes
     (any process can read them: they are in the database). While a run waits or works, its
     heartbeat is kept; :meth:`shutdown` waits briefly for the run at work, then marks what is
     left as stopped."""
@@ -255,7 +287,7 @@ class Runner:
         try:
             return mark_stopped(self._engine, left)
         except SQLAlchemyError:  # their heartbeat stops: expire_stale_runs marks them later
-            log.warning("could not mark prioritisation runs %s as stopped", left, exc_info=True)
+            log.warning("could not mark background runs %s as stopped", left, exc_info=True)
             return 0
 
 
@@ -266,5 +298,5 @@ def start_runner(engine: Engine) -> Runner:
     try:
         expire_stale_runs(engine)
     except SQLAlchemyError:
-        log.warning("could not look for stopped prioritisation runs", exc_info=True)
+        log.warning("could not look for stopped background runs", exc_info=True)
     return Runner(engine)

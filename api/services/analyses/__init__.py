@@ -42,7 +42,10 @@ from api.services.analyses.recorder import (
     Inputs,
     Progress,
     execute,
+    fail_started_run,
+    progress_recorder,
     records,
+    start_run,
     write_atomic,
 )
 from api.services.analyses.runs import (
@@ -77,12 +80,14 @@ __all__ = [
     "ecosystem_grid",
     "error_detail",
     "execute",
+    "fail_started_run",
     "get_run",
     "latest_run",
     "list_runs",
     "ordered_columns",
     "parameter_rows",
     "programme_countries",
+    "progress_recorder",
     "public_results",
     "read_ecoregions",
     "read_ecosystems",
@@ -104,5 +109,6 @@ __all__ = [
     "run_overlap",
     "run_summary",
     "run_table",
+    "start_run",
     "write_atomic",
 ]

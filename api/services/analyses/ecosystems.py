@@ -116,6 +116,7 @@ def run_ecosystems(
     actor: str = ACTOR,
     progress: Progress | None = None,
     title: str | None = None,
+    record: int | None = None,
 ) -> int:
     """Classify the programme countries into ecosystems and store raster + polygons."""
     params = {
@@ -171,7 +172,9 @@ def run_ecosystems(
         return _ecosystem_results(grid, polys, run_id, n_rows)
 
     try:
-        return execute(engine, "ecosystems", params, compute, store, actor=actor, title=title)
+        return execute(
+            engine, "ecosystems", params, compute, store, actor=actor, title=title, record=record
+        )
     except BaseException:
         for path in written:  # its run was not committed: no row names this raster
             path.unlink(missing_ok=True)

@@ -75,6 +75,7 @@ def run_gaps(
     actor: str = ACTOR,
     progress: Progress | None = None,
     title: str | None = None,
+    record: int | None = None,
 ) -> int:
     """Coverage gaps per species × ecosystem × country, with the ranked gap layer.
 
@@ -123,7 +124,9 @@ def run_gaps(
             "largest_gaps": records(gaps.drop(columns="geometry").head(10)),
         }
 
-    return execute(engine, "gaps", parameters, compute, store, actor=actor, title=title)
+    return execute(
+        engine, "gaps", parameters, compute, store, actor=actor, title=title, record=record
+    )
 
 
 def _row_labels(

@@ -93,6 +93,7 @@ def run_habitat(
     actor: str = ACTOR,
     progress: Progress | None = None,
     title: str | None = None,
+    record: int | None = None,
 ) -> int:
     """Model the Area of Habitat of each species on an ecosystems run and store it."""
     species = list(species)
@@ -136,7 +137,9 @@ def run_habitat(
             summary.extend(records(hb.habitat_summary(h).assign(range=range_source)))
         return {"habitat": summary}
 
-    return execute(engine, "habitat", parameters, compute, store, actor=actor, title=title)
+    return execute(
+        engine, "habitat", parameters, compute, store, actor=actor, title=title, record=record
+    )
 
 
 def register_habitat_scenario(

@@ -102,6 +102,7 @@ def run_loss(
     as_of: dt.date | None = None,
     actor: str = ACTOR,
     title: str | None = None,
+    record: int | None = None,
 ) -> int:
     """Habitat, park and ecosystem area inside threats (by status and date), and, given raster
     epochs (label -> registered raster name), habitat change per protected area, field site
@@ -164,4 +165,6 @@ def run_loss(
             "pieces": n,
         }
 
-    return execute(engine, "loss", parameters, compute, store, actor=actor, title=title)
+    return execute(
+        engine, "loss", parameters, compute, store, actor=actor, title=title, record=record
+    )

@@ -27,6 +27,7 @@ def run_overlap(
     as_of: dt.date | None = None,
     actor: str = ACTOR,
     title: str | None = None,
+    record: int | None = None,
 ) -> int:
     """Overlap two or more store layers and store the pieces with areas and shares. The
     field-site layer holds the sites funded on ``as_of`` (default today, stored with the
@@ -54,4 +55,6 @@ def run_overlap(
             "table": records(ov.overlap_table(res)) if n else [],
         }
 
-    return execute(engine, "overlap", parameters, compute, store, actor=actor, title=title)
+    return execute(
+        engine, "overlap", parameters, compute, store, actor=actor, title=title, record=record
+    )

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
@@ -32,6 +32,7 @@ import geopandas as gpd
 from api.db import models as m
 from api.db.engine import transaction
 from api.db.store import raster_columns, rows_from_gdf
+from api.services.background import STOPPED, RunStopped, analysis_running
 from api.settings import Settings
 from geo.errors import IrbisError, NotFound
 from geo.messages import Message, en
@@ -250,6 +251,99 @@ def message_from_json(stored: Mapping[str, Any]) -> Message:
     return Message(stored["template"], values)
 
 
+def start_run(
+    engine: Engine,
+    kind: str,
+    parameters: dict[str, Any],
+    *,
+    actor: str,
+    title: str | None,
+) -> int:
+    """Record a run as ``running`` before its work starts (a run computed in the background,
+    :mod:`api.services.background`); :func:`execute` with ``record=`` fills it in."""
+    with transaction(engine, actor=actor) as s:
+        run = m.AnalysisRun(
+            kind=kind,
+            title=title,
+            status=m.RunStatus.running.value,
+            parameters=jsonable(parameters),
+            inputs={},
+            created_by=actor,
+            heartbeat_at=func.now(),
+        )
+        s.add(run)
+        s.flush()
+        return run.id
+
+
+def progress_recorder(engine: Engine, run_id: int) -> Progress:
+    """A ``progress`` for a run recorded by :func:`start_run`: each step is written to the
+    record (``results.progress``) with the time in its heartbeat. A run marked stopped in the
+    meantime (its server was taken for gone) ends there (:class:`RunStopped`)."""
+
+    def say(step: str) -> None:
+        with engine.begin() as conn:
+            moved = conn.execute(
+                update(m.AnalysisRun)
+                .where(m.AnalysisRun.id == run_id, analysis_running())
+                .values(results={"progress": step}, heartbeat_at=func.now())
+            )
+        if moved.rowcount == 0:
+            raise RunStopped(STOPPED)
+
+    return say
+
+
+def _failure(kind: str, actor: str, error: BaseException) -> tuple[str, dict[str, Any] | None]:
+    """What a run that failed on ``error`` says (its error, and for an unexpected one the
+    exception text kept for analysts and administrators; it is logged)."""
+    if isinstance(error, IrbisError):
+        return error.message, None  # written for people: safe to publish
+    log.error("%s analysis by %s failed", kind, actor, exc_info=error)
+    return UNEXPECTED_FAILURE, {ERROR_DETAIL: f"{type(error).__name__}: {error}"}
+
+
+def _fail_record(
+    engine: Engine,
+    run_id: int,
+    actor: str,
+    msg: str,
+    detail: dict[str, Any] | None,
+    **values: Any,
+) -> None:
+    """Mark the run recorded by :func:`start_run` as failed with ``msg``, where it is still
+    running (a run marked stopped keeps that)."""
+    with transaction(engine, actor=actor) as s:
+        s.execute(
+            update(m.AnalysisRun)
+            .where(m.AnalysisRun.id == run_id, analysis_running())
+            .values(
+                status=m.RunStatus.failed.value,
+                results=detail,
+                error=msg,
+                error_values=message_json(msg) if isinstance(msg, Message) else None,
+                finished_at=dt.datetime.now(dt.UTC),
+                **values,
+            )
+        )
+
+
+def fail_started_run(
+    engine: Engine, run_id: int, kind: str, error: BaseException, actor: str
+) -> None:
+    """Record how a run recorded by :func:`start_run` failed, where its work stopped before
+    :func:`execute` could (a parameter refused by the analysis itself); a run that
+    :func:`execute` has already ended, or that was marked stopped, is left as it is."""
+    with engine.connect() as conn:
+        still = conn.scalar(
+            select(m.AnalysisRun.id).where(m.AnalysisRun.id == run_id, analysis_running())
+        )
+    if still is None:  # ended by execute (and logged there), or marked stopped
+        return
+    msg, detail = _failure(kind, actor, error)
+    _fail_record(engine, run_id, actor, msg, detail)
+
+
 def _record_failure(
     engine: Engine,
     kind: str,
@@ -259,15 +353,20 @@ def _record_failure(
     error: BaseException,
     actor: str,
     title: str | None,
+    record: int | None = None,
 ) -> int:
-    detail: dict[str, Any] | None = None
-    msg: str
-    if isinstance(error, IrbisError):
-        msg = error.message  # written for people: safe to publish
-    else:
-        log.error("%s analysis by %s failed", kind, actor, exc_info=error)
-        msg = UNEXPECTED_FAILURE
-        detail = {ERROR_DETAIL: f"{type(error).__name__}: {error}"}
+    msg, detail = _failure(kind, actor, error)
+    if record is not None:  # recorded at its start: the record says how it ended
+        _fail_record(
+            engine,
+            record,
+            actor,
+            msg,
+            detail,
+            parameters=jsonable(parameters),
+            inputs=inputs.as_json(),
+        )
+        return record
     with transaction(engine, actor=actor) as s:
         run = m.AnalysisRun(
             kind=kind,
@@ -296,33 +395,47 @@ def execute(
     *,
     actor: str,
     title: str | None,
+    record: int | None = None,
 ) -> int:
     """Run ``compute`` (reads and computes), then record the run and what ``store`` writes
-    in one transaction; on any error record a failed run and raise the error again."""
+    in one transaction; on any error record a failed run and raise the error again.
+
+    ``record`` is a run recorded by :func:`start_run` (worked in the background): it is filled
+    in rather than a new one written, unless it was marked stopped meanwhile
+    (:class:`RunStopped`: nothing is written over it)."""
     started = dt.datetime.now(dt.UTC)
     inputs = Inputs()
     try:
         computed = compute(inputs)
         with transaction(engine, actor=actor) as s:
-            run = m.AnalysisRun(
-                kind=kind,
-                title=title,
-                status="running",
-                parameters=jsonable(parameters),
-                inputs={},
-                created_by=actor,
-                started_at=started,
-            )
-            s.add(run)
-            s.flush()
+            if record is None:
+                run = m.AnalysisRun(
+                    kind=kind,
+                    title=title,
+                    status=m.RunStatus.running.value,
+                    parameters=jsonable(parameters),
+                    inputs={},
+                    created_by=actor,
+                    started_at=started,
+                )
+                s.add(run)
+                s.flush()
+            else:
+                found = s.get(m.AnalysisRun, record, with_for_update=True)
+                if found is None or found.status != m.RunStatus.running.value:
+                    raise RunStopped(STOPPED)
+                run = found
+                run.parameters = jsonable(parameters)
             results = store(s, run.id, computed)
             run.results = jsonable(results)
             run.inputs = jsonable(inputs.as_json())
-            run.status = "succeeded"
+            run.status = m.RunStatus.succeeded.value
             run.finished_at = dt.datetime.now(dt.UTC)
             return run.id
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        _record_failure(engine, kind, parameters, inputs, started, exc, actor, title)
+        if isinstance(exc, KeyboardInterrupt) or (
+            record is not None and isinstance(exc, RunStopped)
+        ):
+            raise  # a run marked stopped keeps that record
+        _record_failure(engine, kind, parameters, inputs, started, exc, actor, title, record)
         raise

@@ -1,0 +1,312 @@
+"""Analyses off the request: with ``Prefer: respond-async`` (RFC 7240), and for an ecosystem
+classification fine enough to take minutes, ``POST /analyses`` records the run as ``running``
+and answers 202 at once; the run is computed on the app's background thread, keeps a heartbeat
+while it works, and its record tells how it ended. A run whose server went away is marked
+stopped before it is shown; a run marked stopped is never written over; while the server stops,
+a run is refused (503) with nothing stored.
+
+These tests commit (the work runs on a thread with connections of its own) and delete what they
+made after (``cleaned_up``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text, update
+
+from api.auth.testing import make_token, make_user
+from api.db import models as m
+from api.routers import analyses as router
+from api.services import analyses as an
+from api.services import background as bg
+from api.settings import Settings
+from geo.errors import NotFound
+from tests.prioritisation.runs import count_rows
+
+pytestmark = pytest.mark.usefixtures("cleaned_up")
+
+ASYNC = {"Prefer": "respond-async"}
+#: Protected areas against field sites, while the example grants were under way: seconds.
+OVERLAP = {
+    "kind": "overlap",
+    "parameters": {"layers": ["protected_areas", "field_sites"], "as_of": "2021-06-30"},
+}
+
+
+def _bearer(engine: Engine, role: str = "analyst") -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(engine, make_user(engine, roles=[role]))}"}
+
+
+def _until_ended(
+    client: Any, run_id: int, headers: dict[str, str] | None = None, timeout: float = 180
+) -> dict[str, Any]:
+    """Poll a run's record as a client of the API does, until it is no longer running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/analyses/{run_id}?f=json", headers=headers).json()
+        if body["status"] != "running":
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"analysis run {run_id} did not end in {timeout} s")
+
+
+def _row(engine: Engine, run_id: int) -> m.AnalysisRun:
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as s:
+        run = s.get(m.AnalysisRun, run_id)
+        assert run is not None
+        s.expunge(run)
+        return run
+
+
+def _started(engine: Engine, *, beat_ago_s: float = 0) -> int:
+    """A run recorded as ``running`` whose heartbeat was ``beat_ago_s`` seconds ago."""
+    rid = an.start_run(engine, "overlap", {"layers": ["a", "b"]}, actor="tests", title=None)
+    with engine.begin() as conn:
+        conn.execute(
+            update(m.AnalysisRun)
+            .where(m.AnalysisRun.id == rid)
+            .values(heartbeat_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=beat_ago_s))
+        )
+    return rid
+
+
+def test_an_analysis_asked_asynchronously_is_answered_at_once_and_computed_behind(
+    client: Any, engine: Engine
+) -> None:
+    headers = _bearer(engine)
+    r = client.post("/analyses", json=OVERLAP | {"title": "async"}, headers=headers | ASYNC)
+    assert r.status_code == 202, r.text
+    started = r.json()
+    rid = started["id"]
+    assert r.headers["location"] == f"/analyses/{rid}"
+    assert r.headers["preference-applied"] == "respond-async"
+    assert int(r.headers["retry-after"]) > 0
+    assert started["status_url"] == f"/analyses/{rid}?f=json"
+    assert started["kind"] == "overlap" and started["title"] == "async"
+    assert started["finished_at"] is None and started["created_by"]
+    ended = _until_ended(client, rid)
+    assert ended["status"] == "succeeded", ended
+    assert ended["finished_at"] and ended["inputs"]["tables"]
+    assert (
+        ended["title"] == "async"
+        and ended["parameters"]["layers"] == OVERLAP["parameters"]["layers"]
+    )
+    # the same analysis inside the request gives the same numbers
+    r = client.post("/analyses", json=OVERLAP, headers=headers)
+    assert r.status_code == 201, r.text
+    now = r.json()
+    assert ended["results"]["table"] == now["results"]["table"] and now["results"]["table"]
+    assert (
+        client.get(f"/analyses/{rid}/features").json()["features"]
+        and client.get(f"/analyses/{rid}/table.csv").status_code == 200
+    )
+    heartbeat = _row(engine, rid).heartbeat_at
+    assert heartbeat is not None  # kept while it worked (written at its start at the least)
+
+
+def test_a_fine_ecosystem_classification_goes_behind_unasked(
+    client: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the threshold is 0.5' (two minutes of work at the finest); here a coarse classification
+    # is made "fine" so that the test takes seconds
+    monkeypatch.setattr(router, "ASYNC_FINER_THAN_ARCMIN", 3.0)
+    body = {"kind": "ecosystems", "parameters": {"resolution_arcmin": 2.5, "fine": None}}
+    r = client.post("/analyses", json=body, headers=_bearer(engine))
+    assert r.status_code == 202, r.text
+    assert "preference-applied" not in r.headers  # not asked for: the server chose it
+    ended = _until_ended(client, r.json()["id"])
+    assert ended["status"] == "succeeded", ended
+    assert ended["parameters"]["resolution_deg"] == pytest.approx(2.5 / 60)
+    assert ended["results"]["areas"]
+    assert any(d["rel"] == "raster" for d in ended["downloads"])
+    assert router.ASYNC_FINER_THAN_ARCMIN > 0.5 and body["parameters"]["resolution_arcmin"] >= 1
+    # above the threshold, and not asked for: inside the request, as before
+    r = client.post(
+        "/analyses",
+        json={"kind": "ecosystems", "parameters": {"resolution_arcmin": 5, "fine": None}},
+        headers=_bearer(engine),
+    )
+    assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
+
+
+def test_a_run_that_fails_behind_is_recorded_failed_with_its_reason(
+    client: Any, engine: Engine
+) -> None:
+    headers = _bearer(engine)
+    before = count_rows(engine, "analysis_runs")
+    for body, said in (
+        # refused by the analysis itself before it computes
+        ({"kind": "overlap", "parameters": {"layers": ["threats", "threats"]}}, "name each layer"),
+        ({"kind": "habitat", "parameters": {"species": ["Panthera leo"]}}, "no default habitat"),
+        # refused while it reads its inputs, inside the recorder
+        ({"kind": "habitat", "parameters": {"ecosystems_run": 987654}}, "987654"),
+    ):
+        r = client.post("/analyses", json=body, headers=headers | ASYNC)
+        assert r.status_code == 202, r.text
+        ended = _until_ended(client, r.json()["id"], headers)
+        assert ended["status"] == "failed" and said in ended["error"], ended
+        assert ended["finished_at"] and ended["results"] is None
+        assert ended["error_detail"] is None  # a refusal, not an unexpected error
+        ru = client.get(f"/analyses/{ended['id']}?f=json&lang=ru").json()
+        assert ru["local_error"] and ru["local_error"] != ru["error"]
+    assert count_rows(engine, "analysis_runs") == before + 3  # one record each, no more
+
+
+def test_what_can_be_refused_at_once_is_refused_before_anything_is_stored(
+    client: Any, engine: Engine
+) -> None:
+    before = count_rows(engine, "analysis_runs")
+    assert client.post("/analyses", json=OVERLAP, headers=ASYNC).status_code == 401
+    r = client.post("/analyses", json=OVERLAP, headers=_bearer(engine, "grantee") | ASYNC)
+    assert r.status_code == 403
+    headers = _bearer(engine) | ASYNC
+    for body in (
+        {"kind": "gaps", "parameters": {"min_gap_ha": -1}},
+        {"kind": "overlap", "parameters": {"layers": ["threats"]}},
+        {"kind": "ecosystems", "parameters": {"resolution_arcmin": 0.05}},
+        {"kind": "ecosystems", "parameters": {"colour": "red"}},
+        {"kind": "poaching", "parameters": {}},
+    ):
+        r = client.post("/analyses", json=body, headers=headers)
+        assert 400 <= r.status_code < 500 and r.json().get("code"), (body, r.text)
+    assert count_rows(engine, "analysis_runs") == before
+
+
+def test_while_the_server_stops_an_analysis_is_refused_to_send_again_with_nothing_stored(
+    client: Any, app: Any, engine: Engine
+) -> None:
+    app.state.runner.shutdown(wait_s=0)  # as the lifespan does at exit
+    before = count_rows(engine, "analysis_runs")
+    fine = {"kind": "ecosystems", "parameters": {"resolution_arcmin": 0.2}}
+    for body, headers in ((OVERLAP, ASYNC), (fine, {})):
+        r = client.post("/analyses", json=body, headers=_bearer(engine) | headers)
+        assert r.status_code == 503 and int(r.headers["retry-after"]) > 0, r.text
+        assert r.json()["code"] == "service_unavailable"
+    assert count_rows(engine, "analysis_runs") == before
+
+
+def test_a_run_whose_server_went_away_is_marked_stopped_before_it_is_shown(
+    client: Any, engine: Engine
+) -> None:
+    stale = _started(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
+    alive = _started(engine, beat_ago_s=1)
+    body = client.get(f"/analyses/{stale}?f=json").json()
+    assert body["status"] == "failed" and body["finished_at"]
+    assert body["error"] == "The server stopped while this ran; run it again."
+    page = client.get(f"/analyses/{stale}?lang=ru", headers={"Accept": "text/html"}).text
+    assert "Сервер остановился, пока шёл этот расчёт" in page
+    # a run that still beats is left at work, and its page says so and reloads itself
+    assert client.get(f"/analyses/{alive}?f=json").json()["status"] == "running"
+    listed = {r["id"]: r["status"] for r in client.get("/analyses?f=json").json()["runs"]}
+    assert listed[alive] == "running" and listed[stale] == "failed"
+    page = client.get(f"/analyses/{alive}?lang=kk", headers={"Accept": "text/html"}).text
+    assert 'http-equiv="refresh"' in page and "Бұл талдау серверде әлі орындалып жатыр" in page
+    downloads = client.get(f"/analyses/{alive}?f=json").json()["downloads"]
+    assert [d["rel"] for d in downloads] == ["results"]  # nothing to download yet
+    ended = client.get(f"/analyses/{stale}", headers={"Accept": "text/html"}).text
+    assert 'http-equiv="refresh"' not in ended
+
+
+def test_the_list_marks_stale_runs_too(client: Any, engine: Engine) -> None:
+    stale = _started(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
+    listed = {r["id"]: r for r in client.get("/analyses?f=json").json()["runs"]}
+    assert listed[stale]["status"] == "failed"
+    assert _row(engine, stale).error_values == {
+        "template": "The server stopped while this ran; run it again.",
+        "values": {},
+    }
+
+
+def test_a_run_marked_stopped_is_not_written_over(engine: Engine, settings: Settings) -> None:
+    rid = _started(engine)
+    assert bg.mark_stopped(engine, {"analysis": {rid}}) == 1
+    with pytest.raises(bg.RunStopped):
+        an.run_overlap(
+            engine, settings, ["protected_areas", "field_sites"], actor="tests", record=rid
+        )
+    run = _row(engine, rid)
+    assert run.status == "failed" and run.error.startswith("The server stopped")
+    with engine.connect() as conn:
+        pieces = conn.execute(
+            text("SELECT count(*) FROM analysis_features WHERE run_id = :r"), {"r": rid}
+        ).scalar_one()
+    assert pieces == 0
+    # its steps are refused too: the work ends at the next one
+    with pytest.raises(bg.RunStopped):
+        an.progress_recorder(engine, rid)("reading")
+
+
+def test_a_run_that_fails_inside_the_recorder_ends_its_own_record(
+    engine: Engine, settings: Settings
+) -> None:
+    before = count_rows(engine, "analysis_runs")
+    rid = an.start_run(engine, "habitat", {}, actor="tests", title="x")
+    with pytest.raises(NotFound):
+        an.run_habitat(engine, settings, ecosystems_run=987654, actor="tests", record=rid)
+    run = _row(engine, rid)
+    assert run.status == "failed" and "987654" in run.error and run.finished_at
+    assert run.parameters["ecosystems_run"] == 987654  # what it was asked, in full
+    assert count_rows(engine, "analysis_runs") == before + 1  # that record, no other
+    # a later word on an ended run changes nothing
+    an.fail_started_run(engine, rid, "habitat", RuntimeError("late"), "tests")
+    assert _row(engine, rid).error == run.error
+
+
+def test_steps_and_heartbeat_are_written_while_a_run_works(engine: Engine) -> None:
+    rid = _started(engine, beat_ago_s=bg.STALE_AFTER_S - 1)
+    an.progress_recorder(engine, rid)("habitat of Panthera uncia")
+    run = _row(engine, rid)
+    assert run.results == {"progress": "habitat of Panthera uncia"}
+    assert run.heartbeat_at is not None and run.heartbeat_at > dt.datetime.now(
+        dt.UTC
+    ) - dt.timedelta(seconds=30)
+    # the runner's heartbeat keeps a run that says nothing alive
+    _ = _started(engine, beat_ago_s=bg.STALE_AFTER_S - 1)
+    held = _started(engine, beat_ago_s=bg.STALE_AFTER_S - 1)
+    heart = bg.Heartbeat(engine, interval=0.05)
+    heart.hold("analysis", held)
+    try:
+        time.sleep(0.6)
+        bg.expire_stale_runs(engine, stale_after_s=0.5)
+    finally:
+        heart.stop()
+    assert _row(engine, held).status == "running"
+    bg.mark_stopped(engine, {"analysis": {held, rid}})
+
+
+def test_the_openapi_document_tells_of_the_202_and_the_prefer_header(client: Any) -> None:
+    post = client.get("/api", headers={"Accept": "application/json"}).json()["paths"]["/analyses"][
+        "post"
+    ]
+    assert {"201", "202"} <= set(post["responses"])
+    assert "Prefer" in [p["name"] for p in post["parameters"] if p["in"] == "header"]
+
+
+def test_the_command_line_marks_stale_runs_before_it_lists_or_shows_them(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    monkeypatch.setenv("IRBIS_DATABASE_URL", settings.database.url)
+    monkeypatch.setenv("COLUMNS", "250")
+    listed_stale = _started(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
+    shown_stale = _started(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
+    r = CliRunner().invoke(cli, ["analyse", "list", "--kind", "overlap"])
+    assert r.exit_code == 0, r.output
+    row = next(line for line in r.output.splitlines() if f" {listed_stale} " in line)
+    assert "failed" in row and "running" not in row
+    with engine.begin() as conn:  # as if the listing had not come first
+        conn.execute(
+            update(m.AnalysisRun)
+            .where(m.AnalysisRun.id == shown_stale)
+            .values(status="running", error=None, error_values=None, finished_at=None)
+        )
+    r = CliRunner().invoke(cli, ["analyse", "show", str(shown_stale)])
+    assert r.exit_code == 0 and '"status": "failed"' in r.output, r.output
