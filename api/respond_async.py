@@ -30,6 +30,11 @@ PreferHeader = Annotated[
 ]
 
 
+def accepted_responses(description: str) -> dict[int | str, dict[str, Any]]:
+    """The 202 answer as the OpenAPI document describes it (``responses=`` of a route)."""
+    return {202: {"description": description}}
+
+
 def prefers_async(prefer: str | None) -> bool:
     """Whether a ``Prefer`` header (RFC 7240: preferences separated by commas, each maybe
     with a value and parameters) asks for ``respond-async``."""

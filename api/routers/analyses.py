@@ -23,7 +23,13 @@ from api.auth.principal import Principal, PrincipalDep, Role
 from api.db import models as m
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.ogc import wants_html
-from api.respond_async import PreferHeader, accepted, background_runner, prefers_async
+from api.respond_async import (
+    PreferHeader,
+    accepted,
+    accepted_responses,
+    background_runner,
+    prefers_async,
+)
 from api.services import background as bg
 from api.settings import Settings
 from api.templating import map_tools, render, request_locale
@@ -54,15 +60,10 @@ KINDS = ("ecosystems", "habitat", "overlap", "gaps", "loss")
 ASYNC_FINER_THAN_ARCMIN = 0.5
 
 #: The 202 answer as the OpenAPI document describes it.
-ACCEPTED: dict[int | str, dict[str, Any]] = {
-    202: {
-        "description": (
-            "Accepted: the run recorded as `running`, with `Location`; its record tells "
-            "when it has ended (`succeeded` or `failed`), and while it runs the step it is at "
-            "(`results.progress`)."
-        )
-    }
-}
+ACCEPTED = accepted_responses(
+    "Accepted: the run recorded as `running`, with `Location`; its record tells when it has "
+    "ended (`succeeded` or `failed`), and while it runs the step it is at (`results.progress`)."
+)
 FeatureKind = Annotated[str | None, Query(pattern="^[a-z_]{1,32}$", description="Feature kind")]
 
 

@@ -30,7 +30,13 @@ from sqlalchemy.orm import Session
 from api.auth.principal import Principal, PrincipalDep, Role
 from api.deps import EngineDep, ReadSessionDep, SettingsDep
 from api.i18n import _, _l, translate
-from api.respond_async import PreferHeader, accepted, background_runner, prefers_async
+from api.respond_async import (
+    PreferHeader,
+    accepted,
+    accepted_responses,
+    background_runner,
+    prefers_async,
+)
 from api.services import background as bg
 from api.services import prioritisation as prio
 from api.templating import map_tools, render, request_locale
@@ -66,14 +72,10 @@ ScenarioId = Annotated[int, Path(ge=1, le=prio.MAX_ID, description="Scenario id.
 ASYNC_FROM_RESOLUTION = 5
 
 #: The 202 answer as the OpenAPI document describes it.
-ACCEPTED: dict[int | str, dict[str, Any]] = {
-    202: {
-        "description": (
-            "Accepted: the record as it starts (a grid `building`, a scenario `pending`), "
-            "with `Location`; its status tells when the work has ended."
-        )
-    }
-}
+ACCEPTED = accepted_responses(
+    "Accepted: the record as it starts (a grid `building`, a scenario `pending`), with "
+    "`Location`; its status tells when the work has ended."
+)
 
 #: Registry layers drawn under a plan's map, when published.
 MAP_CONTEXT = ("countries", "protected_areas", "threats")

@@ -24,7 +24,7 @@ from api.services import analyses as an
 from api.services import background as bg
 from api.settings import Settings
 from geo.errors import NotFound
-from tests.prioritisation.runs import count_rows
+from tests.prioritisation.runs import accepted, count_rows
 
 pytestmark = pytest.mark.usefixtures("cleaned_up")
 
@@ -80,13 +80,8 @@ def test_an_analysis_asked_asynchronously_is_answered_at_once_and_computed_behin
 ) -> None:
     headers = _bearer(engine)
     r = client.post("/analyses", json=OVERLAP | {"title": "async"}, headers=headers | ASYNC)
-    assert r.status_code == 202, r.text
-    started = r.json()
+    started = accepted(r, "/analyses/{id}", "/analyses/{id}?f=json")
     rid = started["id"]
-    assert r.headers["location"] == f"/analyses/{rid}"
-    assert r.headers["preference-applied"] == "respond-async"
-    assert int(r.headers["retry-after"]) > 0
-    assert started["status_url"] == f"/analyses/{rid}?f=json"
     assert started["kind"] == "overlap" and started["title"] == "async"
     assert started["finished_at"] is None and started["created_by"]
     ended = _until_ended(client, rid)
@@ -117,9 +112,9 @@ def test_a_fine_ecosystem_classification_goes_behind_unasked(
     monkeypatch.setattr(router, "ASYNC_FINER_THAN_ARCMIN", 3.0)
     body = {"kind": "ecosystems", "parameters": {"resolution_arcmin": 2.5, "fine": None}}
     r = client.post("/analyses", json=body, headers=_bearer(engine))
-    assert r.status_code == 202, r.text
-    assert "preference-applied" not in r.headers  # not asked for: the server chose it
-    ended = _until_ended(client, r.json()["id"])
+    # not asked for: the server chose it (no Preference-Applied)
+    started = accepted(r, "/analyses/{id}", "/analyses/{id}?f=json", asked=False)
+    ended = _until_ended(client, started["id"])
     assert ended["status"] == "succeeded", ended
     assert ended["parameters"]["resolution_deg"] == pytest.approx(2.5 / 60)
     assert ended["results"]["areas"]

@@ -1,5 +1,5 @@
-"""Helpers for the tests of runs on the background thread: poll a run's status until it has
-ended, count a table's rows."""
+"""Helpers for the tests of runs on the background thread: read a 202 answer, poll a run's
+status until it has ended, count a table's rows."""
 
 from __future__ import annotations
 
@@ -28,3 +28,21 @@ def wait_until_ended(client: Any, url: str, timeout: float = 240) -> dict[str, A
 def count_rows(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def accepted(r: Any, where: str, status_url: str, *, asked: bool = True) -> dict[str, Any]:
+    """The record of a 202 answer (``r``) for a run handed to the background thread, checked:
+    its ``Location`` is ``where`` (``{id}`` filled from the record), its ``status_url``
+    ``status_url``, ``Retry-After`` is set, and ``Preference-Applied`` says respond-async when
+    the request ``asked`` for it (and is absent when the server chose it)."""
+    assert r.status_code == 202, r.text
+    started: dict[str, Any] = r.json()
+    rid = started["id"]
+    assert r.headers["location"] == where.format(id=rid)
+    assert started["status_url"] == status_url.format(id=rid)
+    assert int(r.headers["retry-after"]) > 0
+    if asked:
+        assert r.headers["preference-applied"] == "respond-async"
+    else:
+        assert "preference-applied" not in r.headers
+    return started

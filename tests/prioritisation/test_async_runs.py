@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from api.auth.testing import csrf_from, make_token, make_user
 from api.respond_async import prefers_async
 from api.routers import prioritisation as router
-from tests.prioritisation.runs import count_rows, wait_until_ended
+from tests.prioritisation.runs import accepted, count_rows, wait_until_ended
 
 pytestmark = pytest.mark.usefixtures("cleaned_up")
 
@@ -62,14 +62,8 @@ def test_a_grid_asked_asynchronously_is_answered_at_once_and_built_in_the_backgr
     r = client.post(
         "/prioritisation/grids", json=body, headers={**headers, "Prefer": "respond-async"}
     )
-    assert r.status_code == 202, r.text
-    started = r.json()
-    gid = started["id"]
-    assert r.headers["location"] == f"/prioritisation/grids/{gid}"
-    assert r.headers["preference-applied"] == "respond-async"
-    assert int(r.headers["retry-after"]) > 0
+    started = accepted(r, "/prioritisation/grids/{id}", "/prioritisation/grids/{id}/status")
     assert started["status"] == "building" and started["n_units"] == 0
-    assert started["status_url"] == f"/prioritisation/grids/{gid}/status"
     done = wait_until_ended(client, started["status_url"])
     assert done["status"] == "ready" and done["succeeded"], done
     assert done["message"] == "" and done["error"] is None  # not "Waiting to start"
@@ -91,9 +85,10 @@ def test_a_fine_grid_is_built_in_the_background_unasked(client: Any, engine: Eng
     r = client.post(
         "/prioritisation/grids", json=_grid(router.ASYNC_FROM_RESOLUTION), headers=headers
     )
-    assert r.status_code == 202, r.text
-    assert "preference-applied" not in r.headers  # not asked for: the server chose it
-    started = r.json()
+    # not asked for: the server chose it (no Preference-Applied)
+    started = accepted(
+        r, "/prioritisation/grids/{id}", "/prioritisation/grids/{id}/status", asked=False
+    )
     assert started["status"] == "building" and started["resolution"] == 5
     done = wait_until_ended(client, started["status_url"])
     assert done["status"] == "ready", done
@@ -134,18 +129,13 @@ def test_a_scenario_asked_asynchronously_is_solved_in_the_background(
     body = {"name": "async plan", "grid_id": grid_id, "portfolio_runs": 1, "replacement_units": 1}
     body["lock_out_threats"] = [resort]
     r = client.post("/prioritisation/scenarios", json=body, headers=headers)
-    assert r.status_code == 202, r.text
-    started = r.json()
-    sid = started["id"]
-    assert r.headers["location"] == f"/prioritisation/scenarios/{sid}"
-    assert r.headers["preference-applied"] == "respond-async"
+    started = accepted(r, "/prioritisation/scenarios/{id}", "/prioritisation/scenarios/{id}/status")
     assert started["status"] in ("pending", "running")
-    assert started["status_url"] == f"/prioritisation/scenarios/{sid}/status"
     done = wait_until_ended(client, started["status_url"])
     assert done["status"] == "solved" and done["succeeded"], done
     solved = client.get(r.headers["location"]).json()
     assert solved["parameters"]["lock_out_threats"] == [resort] and solved["summary"]
-    assert client.get(f"/prioritisation/scenarios/{sid}/results").status_code == 200
+    assert client.get(f"/prioritisation/scenarios/{started['id']}/results").status_code == 200
 
 
 def test_an_infeasible_scenario_asked_asynchronously_ends_naming_the_features(

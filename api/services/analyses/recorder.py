@@ -251,6 +251,21 @@ def message_from_json(stored: Mapping[str, Any]) -> Message:
     return Message(stored["template"], values)
 
 
+def _running(
+    kind: str, title: str | None, parameters: dict[str, Any], actor: str, **values: Any
+) -> m.AnalysisRun:
+    """A new run, ``running``, with its parameters (its inputs and results come later)."""
+    return m.AnalysisRun(
+        kind=kind,
+        title=title,
+        status=m.RunStatus.running.value,
+        parameters=jsonable(parameters),
+        inputs={},
+        created_by=actor,
+        **values,
+    )
+
+
 def start_run(
     engine: Engine,
     kind: str,
@@ -262,15 +277,7 @@ def start_run(
     """Record a run as ``running`` before its work starts (a run computed in the background,
     :mod:`api.services.background`); :func:`execute` with ``record=`` fills it in."""
     with transaction(engine, actor=actor) as s:
-        run = m.AnalysisRun(
-            kind=kind,
-            title=title,
-            status=m.RunStatus.running.value,
-            parameters=jsonable(parameters),
-            inputs={},
-            created_by=actor,
-            heartbeat_at=func.now(),
-        )
+        run = _running(kind, title, parameters, actor, heartbeat_at=func.now())
         s.add(run)
         s.flush()
         return run.id
@@ -409,15 +416,7 @@ def execute(
         computed = compute(inputs)
         with transaction(engine, actor=actor) as s:
             if record is None:
-                run = m.AnalysisRun(
-                    kind=kind,
-                    title=title,
-                    status=m.RunStatus.running.value,
-                    parameters=jsonable(parameters),
-                    inputs={},
-                    created_by=actor,
-                    started_at=started,
-                )
+                run = _running(kind, title, parameters, actor, started_at=started)
                 s.add(run)
                 s.flush()
             else:
