@@ -183,7 +183,11 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             settings.database.read_url, settings=settings.database
         )
         app.state.versions = DataVersions(app.state.engine)
-        runner = app.state.runner = Runner(app.state.engine)
+        runner = app.state.runner = Runner(
+            app.state.engine,
+            settings.server.background_runs,
+            queue=settings.server.background_queue,
+        )
         # A thread that outlives the app (a start-up check or a computation still at work when
         # it stops) may hand a connection back after the pools were closed: such a thread
         # closes them again itself as it ends. Nobody waits for it.

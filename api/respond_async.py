@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 
-from api.services.background import STOPPING, Runner
+from api.services.background import BUSY, STOPPING, Runner
 from geo.errors import Unavailable
 
 PreferHeader = Annotated[
@@ -56,14 +56,18 @@ def accepted(started: dict[str, Any], where: str, status_url: str, asked: bool) 
 
 def background_runner(request: Request) -> Runner:
     """The app's background runner (made and shut down by the app's lifespan), asked for
-    before a run is recorded: while the server stops, the request is refused (503, to send
-    again) with nothing stored.
+    before a run is recorded: while the server stops, or while the process holds as many
+    runs (at work and waiting) as ``IRBIS_SERVER_BACKGROUND_RUNS`` and
+    ``IRBIS_SERVER_BACKGROUND_QUEUE`` allow, the request is refused (503, to send again) with
+    nothing stored.
 
     Raises
     ------
     Unavailable
-        The runner is shut down."""
+        The runner is shut down, or full."""
     runner: Runner = request.app.state.runner
     if runner.closed:
         raise Unavailable(STOPPING)
+    if runner.full:
+        raise Unavailable(BUSY)
     return runner

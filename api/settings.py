@@ -144,6 +144,11 @@ class ServerSettings(BaseSettings):
     max_header_bytes: int = 16 * 1024
     #: Connections served at once per process; beyond this uvicorn answers 503.
     limit_concurrency: int | None = 1000
+    #: Long runs (planning grids, scenarios, analyses asked asynchronously) worked at once by
+    #: each process, each on a thread of its own, and how many more may wait there; beyond,
+    #: a new run is refused with 503 and Retry-After, nothing stored.
+    background_runs: int = Field(1, ge=1, le=8)
+    background_queue: int = Field(16, ge=0, le=1000)
     #: Addresses or networks (``10.0.0.0/8``) of the reverse proxies in front of Irbis: only
     #: a request from one of them is taken to come from the address its ``X-Forwarded-For``
     #: names (and its ``X-Forwarded-Proto``). Empty: the connection's own address is the

@@ -43,6 +43,12 @@ STOPPED_SAID = en("The server stopped while this ran; run it again.")
 #: Why a run is refused while the server stops (503).
 STOPPING = en("the server is stopping and takes no new work; send the request again in a moment")
 
+#: Why a run is refused while the process has as many runs at work and waiting as it takes.
+BUSY = en(
+    "the server has as many runs at work and waiting as it takes; send the request again "
+    "in a few minutes"
+)
+
 #: Statuses of a scenario still at work (or waiting for the worker).
 ACTIVE_SCENARIO = (m.ScenarioStatus.pending.value, m.ScenarioStatus.running.value)
 
@@ -105,7 +111,7 @@ class Heartbeat:
             self._held[kind].add(record_id)
             if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(
-                    target=self._run, name="irbis-plan-heartbeat", daemon=True
+                    target=self._run, name="irbis-run-heartbeat", daemon=True
                 )
                 self._thread.start()
 
@@ -236,13 +242,28 @@ class Runner:
     left as stopped."""
 
     def __init__(
-        self, engine: Engine, workers: int = 1, *, heartbeat_s: float = HEARTBEAT_S
+        self,
+        engine: Engine,
+        workers: int = 1,
+        *,
+        queue: int | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         self._engine = engine
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irbis-plan")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irbis-run")
         self._heart = Heartbeat(engine, heartbeat_s)
         self._futures: set[Future[object]] = set()
+        #: Runs this process holds at most (at work and waiting); None: no bound.
+        self.capacity = None if queue is None else workers + queue
         self.closed = False
+
+    @property
+    def full(self) -> bool:
+        """Whether the runs at work and waiting fill the runner: a new one would be refused
+        (:data:`BUSY`; checked before a run is recorded)."""
+        if self.capacity is None:
+            return False
+        return sum(len(ids) for ids in self.held().values()) >= self.capacity
 
     def submit(self, kind: Kind, record_id: int, fn: Callable[[], object]) -> Future[object]:
         """Run ``fn`` (the work on the run ``kind`` ``record_id``) on the background thread.

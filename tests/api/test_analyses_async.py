@@ -11,6 +11,7 @@ made after (``cleaned_up``)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from typing import Any
 
@@ -305,3 +306,47 @@ def test_the_command_line_marks_stale_runs_before_it_lists_or_shows_them(
         )
     r = CliRunner().invoke(cli, ["analyse", "show", str(shown_stale)])
     assert r.exit_code == 0 and '"status": "failed"' in r.output, r.output
+
+
+def test_a_process_with_as_many_runs_as_it_takes_refuses_more_with_nothing_stored(
+    client: Any, app: Any, engine: Engine
+) -> None:
+    runner = app.state.runner
+    assert runner.capacity == 1 + 16  # IRBIS_SERVER_BACKGROUND_RUNS and _QUEUE by default
+    gate = threading.Event()
+    held = [_started(engine) for _ in range(runner.capacity)]
+    try:
+        for rid in held:  # one at work, the rest waiting behind it
+            runner.submit("analysis", rid, gate.wait)
+        assert runner.full
+        before = count_rows(engine, "analysis_runs"), count_rows(engine, "planning_grids")
+        grid = {"name": "one too many", "resolution": 2, "countries": ["KGZ"]}
+        for path, body in (("/analyses", OVERLAP), ("/prioritisation/grids", grid)):
+            r = client.post(path, json=body, headers=_bearer(engine) | ASYNC)
+            assert r.status_code == 503 and int(r.headers["retry-after"]) > 0, r.text
+            assert "send the request again in a few minutes" in r.json()["description"]
+        page = client.post("/analyses?lang=kk", json=OVERLAP, headers=_bearer(engine) | ASYNC)
+        assert "бірнеше минуттан кейін" in page.json()["message"]  # the English in "description"
+        after = count_rows(engine, "analysis_runs"), count_rows(engine, "planning_grids")
+        assert after == before
+    finally:
+        gate.set()
+    deadline = time.monotonic() + 30
+    while runner.full and time.monotonic() < deadline:
+        time.sleep(0.05)
+    r = client.post("/analyses", json=OVERLAP, headers=_bearer(engine) | ASYNC)
+    assert r.status_code == 202, r.text
+    assert _until_ended(client, r.json()["id"])["status"] == "succeeded"
+    bg.mark_stopped(engine, {"analysis": set(held)})  # their work said nothing: ended here
+
+
+def test_the_runs_a_process_takes_are_set_by_the_settings(settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    server = settings.server.model_copy(update={"background_runs": 2, "background_queue": 0})
+    app = create_app(settings.model_copy(update={"server": server}))
+    with TestClient(app):
+        assert app.state.runner.capacity == 2
+        assert app.state.runner._pool._max_workers == 2
