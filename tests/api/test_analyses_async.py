@@ -350,3 +350,38 @@ def test_the_runs_a_process_takes_are_set_by_the_settings(settings: Settings) ->
     with TestClient(app):
         assert app.state.runner.capacity == 2
         assert app.state.runner._pool._max_workers == 2
+
+
+def _versions(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                text(
+                    "SELECT table_name, version FROM layer_versions WHERE table_name IN "
+                    "('analysis_runs', 'planning_grids', 'prioritisation_scenarios')"
+                )
+            ).all()
+        )
+
+
+def test_a_heartbeat_or_a_step_leaves_the_published_layers_versions_alone(
+    client: Any, engine: Engine
+) -> None:
+    """While a run works, the result layers (views of the latest successful run) keep their
+    version, so their cached tiles and versioned URLs stay; the run's end moves it."""
+    from tests.prioritisation.test_stopped_runs import _grid, _scenario
+
+    rid = _started(engine)
+    grid = _grid(engine, beat_ago_s=1)
+    scenario = _scenario(engine, grid, beat_ago_s=1)
+    tile = "/collections/habitat/tiles/WebMercatorQuad/tilejson.json"
+    before, template = _versions(engine), client.get(tile).json()["tiles"][0]
+    bg._beat(engine, {"analysis": {rid}, "grid": {grid}, "scenario": {scenario}})
+    an.progress_recorder(engine, rid)("habitat of Panthera uncia")
+    assert _row(engine, rid).results == {"progress": "habitat of Panthera uncia"}
+    assert _versions(engine) == before
+    assert client.get(tile).json()["tiles"][0] == template
+    bg.mark_stopped(engine, {"analysis": {rid}, "grid": {grid}, "scenario": {scenario}})
+    after = _versions(engine)
+    assert all(after[t] > before[t] for t in before), (before, after)
+    assert client.get(tile).json()["tiles"][0] != template
