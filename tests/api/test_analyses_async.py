@@ -376,12 +376,16 @@ def test_a_heartbeat_or_a_step_leaves_the_published_layers_versions_alone(
     scenario = _scenario(engine, grid, beat_ago_s=1)
     tile = "/collections/habitat/tiles/WebMercatorQuad/tilejson.json"
     before, template = _versions(engine), client.get(tile).json()["tiles"][0]
+    audited = count_rows(engine, "audit_log")
     bg._beat(engine, {"analysis": {rid}, "grid": {grid}, "scenario": {scenario}})
     an.progress_recorder(engine, rid)("habitat of Panthera uncia")
     assert _row(engine, rid).results == {"progress": "habitat of Panthera uncia"}
     assert _versions(engine) == before
     assert client.get(tile).json()["tiles"][0] == template
+    # nor is a heartbeat a change the audit log keeps (a grid's and a scenario's are audited)
+    assert count_rows(engine, "audit_log") == audited
     bg.mark_stopped(engine, {"analysis": {rid}, "grid": {grid}, "scenario": {scenario}})
     after = _versions(engine)
     assert all(after[t] > before[t] for t in before), (before, after)
     assert client.get(tile).json()["tiles"][0] != template
+    assert count_rows(engine, "audit_log") == audited + 2  # the grid and the scenario stopped

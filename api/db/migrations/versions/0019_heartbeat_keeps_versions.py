@@ -17,11 +17,17 @@ which no view shows; a run's end writes its status with it). The columns are lis
 migration that adds a column to one of these tables makes the trigger again with
 :func:`version_trigger` (``tests/core/test_migrations.py`` checks the lists).
 
+The audit log (``irbis_audit``, migration 0011) no longer records an update that changes
+nothing in a row but ``heartbeat_at`` (and ``updated_at``): a grid's or a scenario's heartbeat
+wrote a copy of the whole record into it every 15 s.
+
 Revision ID: 0019_heartbeat_keeps_versions
 Revises: 0018_analysis_heartbeat
 """
 
 from __future__ import annotations
+
+from importlib import import_module
 
 from alembic import op
 
@@ -60,12 +66,26 @@ END $$;
 """
 
 
+#: The audit function as migration 0011 left it (the audit log keeps what changed in a row).
+AUDIT_BEFORE: str = import_module(
+    "api.db.migrations.versions.0011_tile_geometry"
+).AUDIT_WITHOUT_DERIVED
+#: ... and now: an update that changes nothing but the time of a heartbeat is not audited.
+AUDIT = AUDIT_BEFORE.replace(
+    "(a - 'updated_at') = (b - 'updated_at')",
+    "(a - 'updated_at' - 'heartbeat_at') = (b - 'updated_at' - 'heartbeat_at')",
+)
+
+
 def upgrade() -> None:
+    assert AUDIT != AUDIT_BEFORE
     for table, skip in NOT_DATA.items():
         op.execute(version_trigger(table, skip))
+    op.execute(AUDIT)
 
 
 def downgrade() -> None:
+    op.execute(AUDIT_BEFORE)
     for table in NOT_DATA:
         op.execute(
             f"DROP TRIGGER IF EXISTS {table}_version ON {table}; "
