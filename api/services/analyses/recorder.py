@@ -7,6 +7,12 @@ error is raised again. What a run read is kept in its :class:`Inputs` (``layer_v
 every table, the sha256 of every raster and reference file, the runs it built on); the rasters
 it writes are written atomically (:func:`write_atomic`) and registered in one way
 (:func:`register_raster`, through :func:`api.db.store.raster_columns`).
+
+A run computed in the background (``POST /analyses`` with ``Prefer: respond-async``) is
+recorded first as ``running`` (:func:`start_run`); its steps and heartbeat are written to that
+record while it works (:func:`progress_recorder`, :mod:`api.services.background`), and
+:func:`execute` with ``record=`` fills it in (results in one transaction as above) or marks it
+failed. A record marked stopped meanwhile is never written over.
 """
 
 from __future__ import annotations
