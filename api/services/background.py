@@ -21,8 +21,9 @@ from concurrent.futures import wait as wait_for
 from contextlib import contextmanager
 from typing import Any, Literal
 
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api.db import models as m
 from geo.errors import Conflict, Unavailable
@@ -179,7 +180,7 @@ def _fail_runs(
     """Mark runs still at work as failed with :data:`STOPPED`: the given ones, or those whose
     heartbeat is older than ``stale_after_s``."""
 
-    def chosen(model: Any, at_work: Any, ids: set[int] | None) -> Any:
+    def chosen(conn: Any, model: Any, at_work: Any, ids: set[int] | None) -> list[int]:
         if stale_after_s is None:
             which = model.id.in_(sorted(ids or ()))
         else:
@@ -187,57 +188,70 @@ def _fail_runs(
             which = model.heartbeat_at.is_(None) | (model.heartbeat_at < bound)
         # a row locked by a transaction is being written by a live worker: skipped, not waited for
         rows = select(model.id).where(at_work, which).with_for_update(skip_locked=True)
-        return model.id.in_(rows.scalar_subquery())
+        return list(conn.execute(rows).scalars())
+
+    def mark(conn: Any, model: Any, ids: list[int], **values: Any) -> int:
+        # only when there is a run to mark: an UPDATE fires the table's version trigger even
+        # when it changes no row, and would lock the table's version until its transaction
+        # ends (a reader of a page that checks for stale runs, at every request)
+        if not ids:
+            return 0
+        return int(conn.execute(update(model).where(model.id.in_(ids)).values(**values)).rowcount)
 
     error = {"message": STOPPED}
-    grid, scenario = m.PlanningGrid, m.PrioritisationScenario
-    at_work = scenario.status.in_(ACTIVE_SCENARIO)
+    grid, scenario, run = m.PlanningGrid, m.PrioritisationScenario, m.AnalysisRun
     n = 0
     # committed only when a run was marked: a transaction that changed nothing is rolled
     # back, so it does not make this process read the data versions again
     # (:class:`api.versions.DataVersions` counts commits)
-    with engine.connect() as conn:
-        if stale_after_s is not None or grids:
-            n += conn.execute(
-                update(grid)
-                .where(chosen(grid, grid_building(), grids))
-                .values(inputs={"status": "failed", "error": error})
-            ).rowcount
-        if stale_after_s is not None or scenarios:
-            n += conn.execute(
-                update(scenario)
-                .where(chosen(scenario, at_work, scenarios))
-                .values(
+    try:
+        with engine.connect() as conn:
+            if stale_after_s is not None or grids:
+                n += mark(
+                    conn,
+                    grid,
+                    chosen(conn, grid, grid_building(), grids),
+                    inputs={"status": "failed", "error": error},
+                )
+            if stale_after_s is not None or scenarios:
+                n += mark(
+                    conn,
+                    scenario,
+                    chosen(conn, scenario, scenario.status.in_(ACTIVE_SCENARIO), scenarios),
                     status=m.ScenarioStatus.failed.value,
                     results=None,
                     error={**error, "details": None},
                     finished_at=func.now(),
                 )
-            ).rowcount
-        if stale_after_s is not None or analyses:
-            run = m.AnalysisRun
-            n += conn.execute(
-                update(run)
-                .where(chosen(run, analysis_running(), analyses))
-                .values(
+            if stale_after_s is not None or analyses:
+                n += mark(
+                    conn,
+                    run,
+                    chosen(conn, run, analysis_running(), analyses),
                     status=m.RunStatus.failed.value,
                     error=str(STOPPED_SAID),
                     # said in the reader's language by the pages (api.services.analyses.runs)
                     error_values={"template": STOPPED_SAID.template, "values": {}},
                     finished_at=func.now(),
                 )
-            ).rowcount
-        if n:
-            conn.commit()
+            if n:
+                conn.commit()
+    except OperationalError as exc:
+        if not isinstance(exc.orig, DeadlockDetected):
+            raise
+        # another writer of these tables came first; nothing was marked, and the next reader
+        # (or the next start) marks these runs
+        log.warning("the check for stopped background runs met a deadlock; left for later")
+        return 0
     if n:
         log.warning("%d background run(s) marked as stopped", n)
     return n
 
 
 class Runner:
-    """Builds grids, solves scenarios and computes analyses one at a time on a background
-    thread, so that a form or a request is answered at once; the record's status and progress tell the page how it goes
-    (any process can read them: they are in the database). While a run waits or works, its
+    """Builds grids, solves scenarios and computes analyses on background threads, so that a
+    form or a request is answered at once; the record's status and progress tell the page how
+    it goes (any process can read them: they are in the database). While a run waits or works, its
     heartbeat is kept; :meth:`shutdown` waits briefly for the run at work, then marks what is
     left as stopped."""
 

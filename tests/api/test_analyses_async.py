@@ -350,6 +350,9 @@ def test_the_runs_a_process_takes_are_set_by_the_settings(settings: Settings) ->
     with TestClient(app):
         assert app.state.runner.capacity == 2
         assert app.state.runner._pool._max_workers == 2
+    for thread in threading.enumerate():  # its start-up check ends before the test's cleanup
+        if thread.name == "irbis-after-start":
+            thread.join(timeout=60)
 
 
 def _versions(engine: Engine) -> dict[str, int]:
@@ -389,3 +392,55 @@ def test_a_heartbeat_or_a_step_leaves_the_published_layers_versions_alone(
     assert all(after[t] > before[t] for t in before), (before, after)
     assert client.get(tile).json()["tiles"][0] != template
     assert count_rows(engine, "audit_log") == audited + 2  # the grid and the scenario stopped
+
+
+def test_a_check_for_stale_runs_that_finds_none_waits_for_no_writer(engine: Engine) -> None:
+    """Pages check for stale runs at every request. A check that finds none writes nothing:
+    it neither waits for a writer that holds a table's version (a long import, a cleanup)
+    nor holds one itself, where it could deadlock with such a writer."""
+    done = threading.Event()
+    with engine.connect() as writer:
+        writer.execute(
+            text(
+                "UPDATE layer_versions SET version = version WHERE table_name IN "
+                "('analysis_runs', 'planning_grids', 'prioritisation_scenarios')"
+            )
+        )  # held, uncommitted, as a writer of those tables holds them
+
+        def check() -> None:
+            bg.expire_stale_runs(engine)
+            done.set()
+
+        threading.Thread(target=check, daemon=True).start()
+        finished = done.wait(10)
+        writer.rollback()
+    assert finished, "the check waited for the writer's lock on the tables' versions"
+
+
+def test_a_check_for_stale_runs_that_meets_a_deadlock_leaves_them_for_the_next(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL ends one of two transactions that wait for each other (a stale-run check and
+    another writer of the run tables). The check's page is still answered: nothing is marked,
+    and the next reader marks the runs."""
+    from psycopg.errors import DeadlockDetected
+    from sqlalchemy.exc import OperationalError
+
+    stale = _started(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
+    real_update = bg.update
+
+    def deadlocked(model: Any) -> Any:
+        raise OperationalError("UPDATE ...", {}, DeadlockDetected("deadlock detected"))
+
+    monkeypatch.setattr(bg, "update", deadlocked)
+    assert bg.expire_stale_runs(engine) == 0
+    assert "deadlock" in caplog.text and _row(engine, stale).status == "running"
+
+    def broken(model: Any) -> Any:  # any other failure of the database is not swallowed
+        raise OperationalError("UPDATE ...", {}, RuntimeError("connection lost"))
+
+    monkeypatch.setattr(bg, "update", broken)
+    with pytest.raises(OperationalError):
+        bg.expire_stale_runs(engine)
+    monkeypatch.setattr(bg, "update", real_update)
+    assert bg.expire_stale_runs(engine) >= 1 and _row(engine, stale).status == "failed"
