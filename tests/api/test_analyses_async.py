@@ -368,17 +368,17 @@ def _versions(engine: Engine) -> dict[str, int]:
 
 
 def test_a_heartbeat_or_a_step_leaves_the_published_layers_versions_alone(
-    client: Any, engine: Engine
+    client: Any, engine: Engine, settings: Settings
 ) -> None:
     """While a run works, the result layers (views of the latest successful run) keep their
     version, so their cached tiles and versioned URLs stay; the run's end moves it."""
     from tests.prioritisation.test_stopped_runs import _grid, _scenario
 
-    rid = _started(engine)
     grid = _grid(engine, beat_ago_s=1)
     scenario = _scenario(engine, grid, beat_ago_s=1)
     tile = "/collections/habitat/tiles/WebMercatorQuad/tilejson.json"
     before, template = _versions(engine), client.get(tile).json()["tiles"][0]
+    rid = _started(engine)  # recorded as running before its work: not a change of data either
     audited = count_rows(engine, "audit_log")
     bg._beat(engine, {"analysis": {rid}, "grid": {grid}, "scenario": {scenario}})
     an.progress_recorder(engine, rid)("habitat of Panthera uncia")
@@ -392,6 +392,10 @@ def test_a_heartbeat_or_a_step_leaves_the_published_layers_versions_alone(
     assert all(after[t] > before[t] for t in before), (before, after)
     assert client.get(tile).json()["tiles"][0] != template
     assert count_rows(engine, "audit_log") == audited + 2  # the grid and the scenario stopped
+    # a run computed inside the call is written whole, and moves the version once
+    moved = _versions(engine)["analysis_runs"]
+    an.run_overlap(engine, settings, ["protected_areas", "field_sites"], actor="tests")
+    assert _versions(engine)["analysis_runs"] == moved + 1
 
 
 def test_a_check_for_stale_runs_that_finds_none_waits_for_no_writer(engine: Engine) -> None:

@@ -13,7 +13,9 @@ The version triggers of these tables now fire on inserts, deletes, truncation an
 every column but those: ``heartbeat_at`` (the three tables), ``updated_at`` of the grids and
 scenarios (which every update sets, a heartbeat's too; a change of data sets other columns
 with it) and ``results`` of ``analysis_runs`` (written alone only while a run is ``running``,
-which no view shows; a run's end writes its status with it). The columns are listed when the migration runs: a later
+which no view shows; a run's end writes its status with it). Inserting an analysis run as
+``running`` (before its work starts in the background) does not move the version either; any
+other inserted run does. The columns are listed when the migration runs: a later
 migration that adds a column to one of these tables makes the trigger again with
 :func:`version_trigger` (``tests/core/test_migrations.py`` checks the lists).
 
@@ -45,10 +47,23 @@ NOT_DATA = {
 }
 
 
-def version_trigger(table: str, skip: tuple[str, ...]) -> str:
+#: Rows whose insertion is not a change of data either, by table: an analysis recorded as
+#: ``running`` before its work starts (no view shows it; its end writes its status).
+INSERT_WHEN = {"analysis_runs": "NEW.status <> 'running'"}
+
+
+def version_trigger(table: str, skip: tuple[str, ...], insert_when: str | None = None) -> str:
     """SQL that makes ``table``'s version trigger again, for updates of every column of the
-    table as it stands but ``skip``."""
+    table as it stands but ``skip``; with ``insert_when``, an inserted row moves the version
+    only when that condition holds for it (a row trigger, ``{table}_version_insert``)."""
     skipped = ", ".join(f"'{c}'" for c in skip)
+    inserts = "" if insert_when else "INSERT OR "
+    row_trigger = (
+        f"CREATE TRIGGER {table}_version_insert AFTER INSERT ON {table} FOR EACH ROW "
+        f"WHEN ({insert_when}) EXECUTE FUNCTION irbis_bump_version();"
+        if insert_when
+        else ""
+    )
     return f"""
 DO $$
 DECLARE
@@ -60,9 +75,11 @@ BEGIN
     AND attname NOT IN ({skipped});
   EXECUTE 'DROP TRIGGER IF EXISTS {table}_version ON {table}';
   EXECUTE format(
-    'CREATE TRIGGER {table}_version AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF %s '
+    'CREATE TRIGGER {table}_version AFTER {inserts}DELETE OR TRUNCATE OR UPDATE OF %s '
     'ON {table} FOR EACH STATEMENT EXECUTE FUNCTION irbis_bump_version()', cols);
 END $$;
+DROP TRIGGER IF EXISTS {table}_version_insert ON {table};
+{row_trigger}
 """
 
 
@@ -80,7 +97,7 @@ AUDIT = AUDIT_BEFORE.replace(
 def upgrade() -> None:
     assert AUDIT != AUDIT_BEFORE
     for table, skip in NOT_DATA.items():
-        op.execute(version_trigger(table, skip))
+        op.execute(version_trigger(table, skip, INSERT_WHEN.get(table)))
     op.execute(AUDIT)
 
 
@@ -88,6 +105,7 @@ def downgrade() -> None:
     op.execute(AUDIT_BEFORE)
     for table in NOT_DATA:
         op.execute(
+            f"DROP TRIGGER IF EXISTS {table}_version_insert ON {table}; "
             f"DROP TRIGGER IF EXISTS {table}_version ON {table}; "
             f"CREATE TRIGGER {table}_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
             f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION irbis_bump_version();"
