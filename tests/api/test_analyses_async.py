@@ -196,16 +196,18 @@ def test_a_run_whose_server_went_away_is_marked_stopped_before_it_is_shown(
     assert body["error"] == "The server stopped while this ran; run it again."
     page = client.get(f"/analyses/{stale}?lang=ru", headers={"Accept": "text/html"}).text
     assert "Сервер остановился, пока шёл этот расчёт" in page
-    # a run that still beats is left at work, and its page says so and reloads itself
+    # a run that still beats is left at work, and its page says so and follows its record
     assert client.get(f"/analyses/{alive}?f=json").json()["status"] == "running"
     listed = {r["id"]: r["status"] for r in client.get("/analyses?f=json").json()["runs"]}
     assert listed[alive] == "running" and listed[stale] == "failed"
     page = client.get(f"/analyses/{alive}?lang=kk", headers={"Accept": "text/html"}).text
-    assert 'http-equiv="refresh"' in page and "Бұл талдау серверде әлі орындалып жатыр" in page
+    assert "Бұл талдау серверде әлі орындалып жатыр" in page
+    assert f'data-poll="/analyses/{alive}?f=json"' in page and "/static/analyses.js" in page
+    assert 'http-equiv="refresh"' not in page  # no timed reload (WCAG 2.2.1)
     downloads = client.get(f"/analyses/{alive}?f=json").json()["downloads"]
     assert [d["rel"] for d in downloads] == ["results"]  # nothing to download yet
     ended = client.get(f"/analyses/{stale}", headers={"Accept": "text/html"}).text
-    assert 'http-equiv="refresh"' not in ended
+    assert "data-poll" not in ended and "/static/analyses.js" not in ended
 
 
 def test_the_list_marks_stale_runs_too(client: Any, engine: Engine) -> None:

@@ -55,3 +55,38 @@ def test_analyses_pages(
     page.screenshot(path=str(artifacts / "analysis-gaps.png"), full_page=True)
     assert not page.console_errors, (page.console_errors, missing)
     assert not outside, outside
+
+
+def test_a_running_analysis_on_a_phone_says_so_and_reloads_until_it_has_ended(
+    browser: Any, live_server: str, engine: Engine, artifacts: Path
+) -> None:
+    """A run asked asynchronously (``Prefer: respond-async``) is followed on its page: on a
+    phone, in Kazakh, the page says the run is still at work, and reloads itself until the run
+    has ended (it asks the run's record; no timed reload), then says how."""
+    from api.services import background as bg
+    from tests.browser.pages import axe_violations
+
+    rid = an.start_run(
+        engine, "overlap", {"layers": ["protected_areas", "field_sites"]}, actor="t", title="phone"
+    )
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="kk-KZ"
+    )
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{live_server}/analyses/{rid}?lang=kk")
+        note = page.locator("p.running")
+        assert note.is_visible() and "әлі орындалып жатыр" in note.inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+        assert not axe_violations(page, f"/analyses/{rid} running, phone")
+        page.screenshot(path=str(artifacts / "analysis-running-phone.png"), full_page=True)
+        bg.mark_stopped(engine, {"analysis": {rid}})  # its server went away
+        page.wait_for_selector("p.error", timeout=20_000)  # the page has loaded itself again
+        assert page.locator("p.running").count() == 0
+        assert "сервер тоқтады" in page.inner_text("p.error")
+        assert not errors, errors
+    finally:
+        ctx.close()
