@@ -424,29 +424,60 @@ def test_a_check_for_stale_runs_that_finds_none_waits_for_no_writer(engine: Engi
 
 
 def test_a_check_for_stale_runs_that_meets_a_deadlock_leaves_them_for_the_next(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """PostgreSQL ends one of two transactions that wait for each other (a stale-run check and
-    another writer of the run tables). The check's page is still answered: nothing is marked,
-    and the next reader marks the runs."""
-    from psycopg.errors import DeadlockDetected
+    """PostgreSQL ends one of two transactions that wait for each other: here a stale-run
+    check (which marks a grid, then an analysis, and so takes the grids' version, then the
+    analyses') and a writer that takes the same two versions the other way round. The check
+    waits first, so it is the one ended; the page that ran it is still answered, nothing is
+    marked, and the next check marks the runs."""
+    from tests.prioritisation.test_stopped_runs import _grid
+
+    grid = _grid(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
+    stale = _started(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
+    result: list[int] = []
+    bump = "UPDATE layer_versions SET version = version WHERE table_name = :t"
+    with engine.connect() as writer:
+        writer.execute(text(bump), {"t": "analysis_runs"})
+        check = threading.Thread(target=lambda: result.append(bg.expire_stale_runs(engine)))
+        check.start()
+        time.sleep(0.4)  # the check holds the grids' version and waits for the analyses'
+        writer.execute(text(bump), {"t": "planning_grids"})  # the cycle: one of us is ended
+        writer.rollback()
+    check.join(timeout=30)
+    assert result == [0] and "deadlock" in caplog.text
+    assert _row(engine, stale).status == "running"
+    assert bg.expire_stale_runs(engine) == 2  # the next check marks both
+    assert _row(engine, stale).status == "failed"
+    with engine.connect() as conn:
+        status = conn.execute(
+            text("SELECT inputs->>'status' FROM planning_grids WHERE id = :g"), {"g": grid}
+        ).scalar_one()
+    assert status == "failed"
+
+
+def test_a_check_for_stale_runs_raises_any_other_database_error(engine: Engine) -> None:
+    """Only a deadlock is left for later: a check that cannot take a lock in time (here the
+    writer's, under a 200 ms lock timeout) fails loudly."""
     from sqlalchemy.exc import OperationalError
 
+    from api.db.engine import make_engine
+
     stale = _started(engine, beat_ago_s=bg.STALE_AFTER_S + 60)
-    real_update = bg.update
-
-    def deadlocked(model: Any) -> Any:
-        raise OperationalError("UPDATE ...", {}, DeadlockDetected("deadlock detected"))
-
-    monkeypatch.setattr(bg, "update", deadlocked)
-    assert bg.expire_stale_runs(engine) == 0
-    assert "deadlock" in caplog.text and _row(engine, stale).status == "running"
-
-    def broken(model: Any) -> Any:  # any other failure of the database is not swallowed
-        raise OperationalError("UPDATE ...", {}, RuntimeError("connection lost"))
-
-    monkeypatch.setattr(bg, "update", broken)
-    with pytest.raises(OperationalError):
-        bg.expire_stale_runs(engine)
-    monkeypatch.setattr(bg, "update", real_update)
-    assert bg.expire_stale_runs(engine) >= 1 and _row(engine, stale).status == "failed"
+    impatient = make_engine(
+        engine.url.render_as_string(hide_password=False),
+        connect_args={"options": "-c lock_timeout=200"},
+    )
+    try:
+        with engine.connect() as writer:
+            writer.execute(
+                text("UPDATE layer_versions SET version = version WHERE table_name = :t"),
+                {"t": "analysis_runs"},
+            )
+            with pytest.raises(OperationalError, match="lock timeout"):
+                bg.expire_stale_runs(impatient)
+            writer.rollback()
+    finally:
+        impatient.dispose()
+    assert _row(engine, stale).status == "running"
+    assert bg.expire_stale_runs(engine) >= 1
