@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import warnings
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from api.db import migrate
@@ -23,6 +25,16 @@ def _tables() -> set[str]:
             return set(inspect(conn).get_table_names()) - {"spatial_ref_sys"}
     finally:
         engine.dispose()
+
+
+def test_the_alembic_configuration_reads_without_a_deprecation_warning() -> None:
+    """Alembic 1.16+ warns when the configuration does not say how path lists are split."""
+    cfg = migrate.alembic_config("postgresql+psycopg://irbis@127.0.0.1/irbis")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        script = ScriptDirectory.from_config(cfg)
+        assert cfg.get_prepend_sys_paths_list()
+    assert script.get_current_head()
 
 
 def test_upgrade_downgrade_upgrade() -> None:
