@@ -62,6 +62,7 @@ def templates() -> fastapi_templating.Jinja2Templates:
         env.globals["localized"] = i18n.localized
         env.globals["languages"] = i18n.LANGUAGES
         env.globals["word"] = word
+        env.filters["word"] = word
         # a layer's title or a property's label, in the page's language (layers/map_words.py)
         env.globals["label"] = i18n.gettext
         env.globals["current_locale"] = i18n.current_locale

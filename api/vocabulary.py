@@ -47,7 +47,12 @@ WORDS: dict[str, Any] = {
     "under_review": _l("under review"),
     "published": _l("published"),
     "rejected": _l("rejected"),
-    # analyses
+    # analyses: their kinds (api.routers.analyses.KINDS) and states
+    "ecosystems": _l("ecosystem classification"),
+    "habitat": _l("habitat model"),
+    "overlap": _l("overlap"),
+    "gaps": _l("coverage gaps"),
+    "loss": _l("habitat loss"),
     "running": _l("running"),
     "succeeded": _l("succeeded"),
     "failed": _l("failed"),

@@ -49,7 +49,8 @@ def _period(step: Step) -> ColumnElement[Any]:
 def series(
     conn: Connection, where: SeriesFilter, *, public: bool, step: Step = "month"
 ) -> list[dict[str, Any]]:
-    """One series per indicator: ``{indicator, name, unit, points: [{period, value, records}]}``.
+    """One series per indicator: ``{indicator, name, name_ru, unit, points: [{period, value,
+    records}]}`` (``name_ru``: the indicator's Russian name, if it has one).
 
     Values of the records in the same period (and, across sites, the same indicator) are
     summed; ``records`` counts them. ``public`` keeps accepted records only.
@@ -62,6 +63,7 @@ def series(
         select(
             indicators.c.code,
             indicators.c.name_en,
+            indicators.c.name_ru,
             indicators.c.unit,
             period,
             func.sum(records.c.value).label("value"),
@@ -69,7 +71,9 @@ def series(
             func.bool_and(records.c.method == "example").label("example"),
         )
         .select_from(joined)
-        .group_by(indicators.c.code, indicators.c.name_en, indicators.c.unit, period)
+        .group_by(
+            indicators.c.code, indicators.c.name_en, indicators.c.name_ru, indicators.c.unit, period
+        )
         .order_by(indicators.c.code, period)
     )
     if public:
@@ -81,9 +85,17 @@ def series(
     if where.indicator_code is not None:
         stmt = stmt.where(indicators.c.code == where.indicator_code)
     out: dict[str, dict[str, Any]] = {}
-    for code, name, unit, p, value, n, example in conn.execute(stmt):
+    for code, name, name_ru, unit, p, value, n, example in conn.execute(stmt):
         s = out.setdefault(
-            code, {"indicator": code, "name": name, "unit": unit, "example": True, "points": []}
+            code,
+            {
+                "indicator": code,
+                "name": name,
+                "name_ru": name_ru,
+                "unit": unit,
+                "example": True,
+                "points": [],
+            },
         )
         s["example"] = s["example"] and bool(example)
         s["points"].append(

@@ -185,6 +185,7 @@ monitoring_indicators = table(
     column("id", Integer),
     column("code", String),
     column("name_en", String),
+    column("name_ru", String),
     column("unit", String),
     column("sensitive", Boolean),
 )

@@ -322,7 +322,7 @@ def portfolio_page(
         request,
         "monitoring.html",
         series=s,
-        charts=[lm.svg_chart(x) for x in s],
+        charts=[ms.chart(x) for x in s],
         waiting=waiting,
         indicators=ms.list_indicators(session),
     )

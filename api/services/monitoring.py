@@ -56,6 +56,7 @@ from api.db.models import (
     MonitoringState,
     Species,
 )
+from api.i18n import localized
 from api.services.grants import spreadsheet_cell
 from api.services.sites import get_grant, limits_for
 from api.services.threat_reports import evidence_path, stored_evidence
@@ -231,6 +232,12 @@ def get_indicator(session: Session, code: str) -> MonitoringIndicator:
             en("there is no indicator {code}; see /api/monitoring/indicators", code=repr(code))
         )
     return ind
+
+
+def chart(series: dict[str, Any]) -> str:
+    """One series (from :func:`layers.monitoring.series`) as an SVG line chart, labelled with
+    the indicator's name in the reader's language where the catalogue has it."""
+    return lm.svg_chart(series, title=f"{localized(series)} ({series['unit']})")
 
 
 def indicator_dict(ind: MonitoringIndicator) -> dict[str, Any]:
@@ -1412,7 +1419,7 @@ def grant_monitoring(
     return {
         "grant": code,
         "series": s,
-        "charts": [lm.svg_chart(x) for x in s],
+        "charts": [chart(x) for x in s],
         "url": f"/grants/{code}/monitoring",
         "json": f"/api/monitoring/series?grant={code}&step={step}",
     }

@@ -184,3 +184,65 @@ def test_threat_dossier_and_its_export_in_the_chosen_language(client: Any, kok_j
     export = client.get(f"/threats/{kok_jailau}/dossier.html?lang=ru")
     assert export.status_code == 200
     assert html_lang(export.text) == "ru" and "Досье угрозы Irbis" in export.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "closed", "mountain", "ha", "resort", "patrol"),
+    [
+        ("ru", "завершён", "горные", "га", "горнолыжный курорт", "Протяжённость патрулей"),
+        ("kk", "аяқталған", "таулы", "га", "тау шаңғысы курорты", None),
+    ],
+)
+def test_the_grant_pages_say_stored_codes_units_and_indicators_in_the_readers_language(
+    client: Any,
+    lang: str,
+    closed: str,
+    mountain: str,
+    ha: str,
+    resort: str,
+    patrol: str | None,
+) -> None:
+    """A grant's status, ecosystems, threats' kinds and statuses, the units of its figures and
+    its indicators' names (where the catalogue has the language) are not shown as codes."""
+    page = client.get(f"/grants/SOS-CA-EX-01?lang={lang}", headers=HTML).text
+    assert f'<td id="status">{closed}</td>' in page
+    facts = page.split('<td id="status">')[1].split("</table>")[0]
+    assert mountain in facts and "mountain" not in facts
+    threats = page.split('id="threats"')[1].split("</table>")[0]
+    assert f"<td>{resort}</td>" in threats and "<td>ski resort</td>" not in threats
+    assert "<td>proposed</td>" not in threats
+    charts = re.findall(r'<svg class="chart"[^>]*aria-label="([^"]*)"', page)
+    assert charts and all("(" in c for c in charts)
+    if patrol:  # Russian names come from the catalogue; Kazakh ones are not stored yet
+        assert any(c.startswith(patrol) for c in charts) and not any(
+            c.startswith("Patrol distance") for c in charts
+        )
+
+    report = client.get(f"/grants/SOS-CA-EX-01/report?lang={lang}", headers=HTML).text
+    assert f"· {closed}</p>" in report
+    assert f"{resort}, " in report and "(ski resort" not in report
+    sites = report.split(">" + ("Полевые участки" if lang == "ru" else "Далалық учаскелер"))[1]
+    assert re.match(rf"</th><td>\d+, [\d,]+ {ha}</td>", sites), sites[:80]
+
+    portfolio = client.get(f"/grants?lang={lang}", headers=HTML).text
+    table = portfolio.split('id="balance"')[1].split("</table>")[0]
+    assert mountain in table and "mountain" not in table and "arid lowland" not in table
+    assert f"<td>{closed}</td>" in portfolio and "<td>closed</td>" not in portfolio
+    assert f'<option value="closed" >{closed}</option>' in portfolio or (
+        f">{closed}</option>" in portfolio
+    )
+
+
+def test_the_monitoring_page_names_indicators_in_russian_where_the_catalogue_does(
+    client: Any,
+) -> None:
+    page = client.get("/monitoring?lang=ru", headers=HTML).text
+    assert "<td>Протяжённость патрулей</td>" in page and "Patrol distance" not in page
+    english = client.get("/monitoring?lang=en", headers=HTML).text
+    assert "<td>Patrol distance</td>" in english
+
+
+def test_analysis_kinds_read_as_words(client: Any) -> None:
+    page = client.get("/analyses?lang=ru", headers=HTML).text
+    for word in ("классификация экосистем", "перекрытие", "пробелы в охране"):
+        assert f">{word}</a>" in page, word
