@@ -43,7 +43,7 @@ def kok_jailau_query(pattern: str = KOK_JAILAU) -> Select[Any]:
     t_cte = t.cte("t")
     pa = protected_areas.alias("pa")
     park = (
-        select(pa.c.id, pa.c.name, pa.c.method, pa.c.geom)
+        select(pa.c.id, pa.c.name, pa.c.name_ru, pa.c.name_kk, pa.c.method, pa.c.geom)
         .select_from(pa.join(t_cte, func.ST_Intersects(pa.c.geom, t_cte.c.geom)))
         .where(func.GeometryType(pa.c.geom).in_(("POLYGON", "MULTIPOLYGON")))
         .order_by(func.ST_Area(func.geography(pa.c.geom)).desc())
@@ -69,6 +69,8 @@ def kok_jailau_query(pattern: str = KOK_JAILAU) -> Select[Any]:
         func.ST_YMax(g).label("ymax"),
         park.c.id.label("park_id"),
         park.c.name.label("park_name"),
+        park.c.name_ru.label("park_name_ru"),
+        park.c.name_kk.label("park_name_kk"),
         park.c.method.label("park_method"),
         _hectares(park.c.geom).label("park_ha"),
         _hectares(func.ST_Intersection(park.c.geom, g)).label("inside_park_ha"),

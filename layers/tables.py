@@ -69,6 +69,8 @@ protected_areas = table(
     "protected_areas",
     column("id", Integer),
     column("name", String),
+    column("name_ru", String),
+    column("name_kk", String),
     column("designation", String),
     column("iucn_category", String),
     column("status", String),

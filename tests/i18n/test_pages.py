@@ -246,3 +246,39 @@ def test_analysis_kinds_read_as_words(client: Any) -> None:
     page = client.get("/analyses?lang=ru", headers=HTML).text
     for word in ("классификация экосистем", "перекрытие", "пробелы в охране"):
         assert f">{word}</a>" in page, word
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "park", "geodesic", "status"),
+    [
+        (
+            "ru",
+            "Кок-Жайлау: горнолыжный курорт, запланированный внутри",
+            "Иле-Алатауский национальный парк",
+            "га (геодезическая площадь)",
+            "предложено",
+        ),
+        (
+            "kk",
+            "Көкжайлау: Іле Алатауы ұлттық паркінің ішінде",
+            "Іле Алатауы ұлттық паркі",
+            "га (геодезиялық аудан)",
+            "ұсынылған",
+        ),
+    ],
+)
+def test_the_kok_jailau_case_in_russian_and_kazakh(
+    client: Any, lang: str, heading: str, park: str, geodesic: str, status: str
+) -> None:
+    """The public case page is written in the reader's language: its text, the numbers' labels
+    and units, the park's name (from OpenStreetMap's name:ru / name:kk) and the threat's
+    status; the quote of the park administration is translated without quotation marks."""
+    page = client.get(f"/cases/kok-jailau?lang={lang}", headers=HTML).text
+    case = page.split('<div class="case">')[1].split("<script>")[0]
+    case = re.sub(r"<div class=\"mapbox\".*?</div>", "", case, flags=re.S)
+    assert heading in case
+    assert f"<td>{park}</td>" in case and f"1,002 {geodesic}" in case
+    assert f"<td>{status}</td>" in case and "“" not in case
+    text = re.sub(r"<[^>]+>", " ", case)
+    english = re.findall(r"\b(?:the|of|and|ha|km|inside|Footprint|Status)\b", text)
+    assert english == [], english
