@@ -14,7 +14,7 @@ from api import i18n, ogc
 from api.auth.principal import Role, get_principal
 from api.i18n import _l
 from api.settings import REPO_ROOT
-from api.vocabulary import word
+from api.vocabulary import analysis_kind, word
 from geo.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def templates() -> fastapi_templating.Jinja2Templates:
         env.globals["localized"] = i18n.localized
         env.globals["languages"] = i18n.LANGUAGES
         env.globals["word"] = word
+        env.globals["analysis_kind"] = analysis_kind
         env.filters["word"] = word
         # a layer's title or a property's label, in the page's language (layers/map_words.py)
         env.globals["label"] = i18n.gettext

@@ -33,6 +33,7 @@ from api.respond_async import (
 from api.services import background as bg
 from api.settings import Settings
 from api.templating import map_tools, render, request_locale
+from api.vocabulary import result_column, result_table, result_value
 from geo.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from geo.lazy import lazy_module
 from geo.messages import en
@@ -210,14 +211,17 @@ def _map(session: ReadSessionDep, run: m.AnalysisRun, tools: maps.MapTools) -> m
     return maps.finish(m, [], title=f"Analysis {run.id}", tools=tools)
 
 
-def _tables(run: m.AnalysisRun) -> list[tuple[str, list[str], list[list[str]]]]:
-    """The result tables of a run, formatted for the page."""
+def _tables(
+    run: m.AnalysisRun,
+) -> list[tuple[str, list[tuple[str, str]], list[list[str]]]]:
+    """The result tables of a run, formatted for the page in the reader's language: each
+    table's title, its columns (name in the CSV, header) and its rows."""
     out = []
     for key, value in (run.results or {}).items():
         if isinstance(value, list) and value and isinstance(value[0], dict):
             cols = an.ordered_columns(list(value[0]))
-            rows = [[_fmt(r.get(c)) for c in cols] for r in value[:200]]
-            out.append((key.replace("_", " "), cols, rows))
+            rows = [[result_value(c, _fmt(r.get(c))) for c in cols] for r in value[:200]]
+            out.append((result_table(key), [(c, result_column(c)) for c in cols], rows))
     return out
 
 

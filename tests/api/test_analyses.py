@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -252,7 +253,32 @@ def test_detail_with_results_and_downloads(runs, client):
     rels = {d["rel"] for d in body["downloads"]}
     assert {"features", "table"} <= rels
     page = client.get(f"/analyses/{runs['gaps']}?f=html")
-    assert "Inputs and their versions" in page.text and "share_protected" in page.text
+    assert "Inputs and their versions" in page.text
+    # headers read as words; each names its column in the CSV and JSON
+    assert '<th title="share_protected">share protected</th>' in page.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "kind", "header", "ecosystem", "label"),
+    [
+        ("ru", "классификация экосистем", "площадь (га)", "горные", "горы K1: ≥ 4500 м"),
+        ("kk", "экожүйелер жіктемесі", "ауданы (га)", "таулы", "таулар K1: ≥ 4500 м"),
+    ],
+)
+def test_result_tables_in_the_readers_language(
+    runs, client, lang: str, kind: str, header: str, ecosystem: str, label: str
+) -> None:
+    """An analysis's page names its kind, its tables' titles and headers, the ecosystems
+    and the ecosystem classes in the reader's language (the CSV keeps the codes)."""
+    page = client.get(f"/analyses/{runs['ecosystems']}?f=html&lang={lang}").text
+    assert f": {kind}" in page.split("</h1>")[0]
+    tables = page.split('<table class="data results">')[1:]
+    assert tables and all('<th title="area_ha">' + header + "</th>" in t for t in tables)
+    cells = re.findall(r"<td>([^<]*)</td>", "".join(tables))
+    assert ecosystem in cells and label in cells
+    assert not {"mountain", "arid lowland", "arid_lowland", "mountain K1: >= 4500 m"} & set(cells)
+    csv = client.get(f"/analyses/{runs['ecosystems']}/table.csv?lang={lang}").text
+    assert csv.splitlines()[0].count("area_ha") == 1
 
 
 def test_feature_download_is_geojson(runs, client):

@@ -282,3 +282,24 @@ def test_the_kok_jailau_case_in_russian_and_kazakh(
     text = re.sub(r"<[^>]+>", " ", case)
     english = re.findall(r"\b(?:the|of|and|ha|km|inside|Footprint|Status)\b", text)
     assert english == [], english
+
+
+def test_the_ecosystem_class_labels_the_catalogs_translate_are_those_the_model_stores() -> None:
+    """Stored class labels are shown through the catalogs: the list the catalogs are made from
+    follows :data:`geo.ecosystems.CLASS_LABELS`, and each has a Russian and Kazakh text."""
+    from api import i18n
+    from api.vocabulary import ECOSYSTEM_CLASS_LABELS
+    from geo.ecosystems import CLASS_LABELS
+
+    token = i18n.set_locale("en")
+    try:
+        assert [str(x) for x in ECOSYSTEM_CLASS_LABELS] == list(CLASS_LABELS.values())
+    finally:
+        i18n.reset(token)
+    for lang in ("ru", "kk"):
+        token = i18n.set_locale(lang)
+        try:
+            for label in CLASS_LABELS.values():
+                assert i18n.gettext(label) != label, (lang, label)
+        finally:
+            i18n.reset(token)
