@@ -49,8 +49,9 @@ def _period(step: Step) -> ColumnElement[Any]:
 def series(
     conn: Connection, where: SeriesFilter, *, public: bool, step: Step = "month"
 ) -> list[dict[str, Any]]:
-    """One series per indicator: ``{indicator, name, name_ru, unit, points: [{period, value,
-    records}]}`` (``name_ru``: the indicator's Russian name, if it has one).
+    """One series per indicator: ``{indicator, name, name_ru, name_kk, unit, points: [{period,
+    value, records}]}`` (``name_ru``, ``name_kk``: the indicator's Russian and Kazakh names, if
+    it has them).
 
     Values of the records in the same period (and, across sites, the same indicator) are
     summed; ``records`` counts them. ``public`` keeps accepted records only.
@@ -64,6 +65,7 @@ def series(
             indicators.c.code,
             indicators.c.name_en,
             indicators.c.name_ru,
+            indicators.c.name_kk,
             indicators.c.unit,
             period,
             func.sum(records.c.value).label("value"),
@@ -72,7 +74,12 @@ def series(
         )
         .select_from(joined)
         .group_by(
-            indicators.c.code, indicators.c.name_en, indicators.c.name_ru, indicators.c.unit, period
+            indicators.c.code,
+            indicators.c.name_en,
+            indicators.c.name_ru,
+            indicators.c.name_kk,
+            indicators.c.unit,
+            period,
         )
         .order_by(indicators.c.code, period)
     )
@@ -85,13 +92,14 @@ def series(
     if where.indicator_code is not None:
         stmt = stmt.where(indicators.c.code == where.indicator_code)
     out: dict[str, dict[str, Any]] = {}
-    for code, name, name_ru, unit, p, value, n, example in conn.execute(stmt):
+    for code, name, name_ru, name_kk, unit, p, value, n, example in conn.execute(stmt):
         s = out.setdefault(
             code,
             {
                 "indicator": code,
                 "name": name,
                 "name_ru": name_ru,
+                "name_kk": name_kk,
                 "unit": unit,
                 "example": True,
                 "points": [],

@@ -188,6 +188,7 @@ monitoring_indicators = table(
     column("code", String),
     column("name_en", String),
     column("name_ru", String),
+    column("name_kk", String),
     column("unit", String),
     column("sensitive", Boolean),
 )

@@ -79,6 +79,7 @@ def add_indicator(
     ] = False,
     species: Annotated[str | None, typer.Option(help="Scientific name of its species")] = None,
     name_ru: Annotated[str | None, typer.Option("--name-ru", help="Name in Russian")] = None,
+    name_kk: Annotated[str | None, typer.Option("--name-kk", help="Name in Kazakh")] = None,
     allow_negative: Annotated[
         bool, typer.Option("--allow-negative", help="Values may be negative")
     ] = False,
@@ -91,6 +92,7 @@ def add_indicator(
         unit=unit,
         sensitive=sensitive,
         name_ru=name_ru,
+        name_kk=name_kk,
         species=species,
         allow_negative=allow_negative,
         description=description,
@@ -107,6 +109,7 @@ def edit_indicator(
     sensitive: Annotated[bool | None, typer.Option("--sensitive/--not-sensitive")] = None,
     species: Annotated[str | None, typer.Option()] = None,
     name_ru: Annotated[str | None, typer.Option("--name-ru")] = None,
+    name_kk: Annotated[str | None, typer.Option("--name-kk")] = None,
     allow_negative: Annotated[bool | None, typer.Option("--allow-negative/--no-negative")] = None,
     description: Annotated[str | None, typer.Option()] = None,
 ) -> None:
@@ -117,6 +120,7 @@ def edit_indicator(
         "sensitive": sensitive,
         "species": species,
         "name_ru": name_ru,
+        "name_kk": name_kk,
         "allow_negative": allow_negative,
         "description": description,
     }

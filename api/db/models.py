@@ -987,6 +987,7 @@ class MonitoringIndicator(Timestamped, Base):
     code: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     name_en: Mapped[str] = mapped_column(Text, nullable=False)
     name_ru: Mapped[str | None] = mapped_column(Text)
+    name_kk: Mapped[str | None] = mapped_column(Text)
     unit: Mapped[str] = mapped_column(Text, nullable=False)
     sensitive: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     species_id: Mapped[int | None] = mapped_column(ForeignKey("species.id"))

@@ -41,6 +41,7 @@ class IndicatorBody(BaseModel):
     unit: str = Field(max_length=40)
     sensitive: bool = False
     name_ru: str | None = Field(default=None, max_length=200)
+    name_kk: str | None = Field(default=None, max_length=200)
     species: str | None = Field(default=None, max_length=200, description="scientific name")
     allow_negative: bool = False
     description: str | None = Field(default=None, max_length=2000)
@@ -51,6 +52,7 @@ class IndicatorChanges(BaseModel):
     unit: str | None = Field(default=None, max_length=40)
     sensitive: bool | None = None
     name_ru: str | None = Field(default=None, max_length=200)
+    name_kk: str | None = Field(default=None, max_length=200)
     species: str | None = Field(default=None, max_length=200)
     allow_negative: bool | None = None
     description: str | None = Field(default=None, max_length=2000)

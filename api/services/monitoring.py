@@ -208,6 +208,7 @@ class IndicatorInput:
     sensitive: bool = False
     name_ru: str | None = None
     species: str | None = None
+    name_kk: str | None = None
     allow_negative: bool = False
     description: str | None = None
 
@@ -245,6 +246,7 @@ def indicator_dict(ind: MonitoringIndicator) -> dict[str, Any]:
         "code": ind.code,
         "name": ind.name_en,
         "name_ru": ind.name_ru,
+        "name_kk": ind.name_kk,
         "unit": ind.unit,
         "sensitive": ind.sensitive,
         "species": ind.species.scientific_name if ind.species else None,
@@ -289,6 +291,7 @@ def create_indicator(
         code=code,
         name_en=_text(data.name_en, en("name"), required=True),
         name_ru=_text(data.name_ru, en("Russian name"), required=False),
+        name_kk=_text(data.name_kk, en("Kazakh name"), required=False),
         unit=_text(data.unit, en("unit"), required=True, limit=40),
         sensitive=bool(data.sensitive or species_sensitive),
         species_id=species_id,
@@ -301,11 +304,21 @@ def create_indicator(
 
 
 #: Fields of an indicator an admin may change (the code names it and stays).
-EDITABLE = ("name_en", "name_ru", "unit", "sensitive", "species", "allow_negative", "description")
+EDITABLE = (
+    "name_en",
+    "name_ru",
+    "name_kk",
+    "unit",
+    "sensitive",
+    "species",
+    "allow_negative",
+    "description",
+)
 #: The text fields of an indicator in words (for messages).
 _FIELD_WORDS = {
     "name_en": en("name en"),
     "name_ru": en("name ru"),
+    "name_kk": en("name kk"),
     "unit": en("unit"),
     "description": en("description"),
 }
@@ -332,6 +345,7 @@ def update_indicator(
     for name, limit, required in (
         ("name_en", 200, True),
         ("name_ru", 200, False),
+        ("name_kk", 200, False),
         ("unit", 40, True),
         ("description", 2000, False),
     ):

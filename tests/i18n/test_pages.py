@@ -190,7 +190,7 @@ def test_threat_dossier_and_its_export_in_the_chosen_language(client: Any, kok_j
     ("lang", "closed", "mountain", "ha", "resort", "patrol"),
     [
         ("ru", "завершён", "горные", "га", "горнолыжный курорт", "Протяжённость патрулей"),
-        ("kk", "аяқталған", "таулы", "га", "тау шаңғысы курорты", None),
+        ("kk", "аяқталған", "таулы", "га", "тау шаңғысы курорты", "Патрульдік жүріс қашықтығы"),
     ],
 )
 def test_the_grant_pages_say_stored_codes_units_and_indicators_in_the_readers_language(
@@ -200,7 +200,7 @@ def test_the_grant_pages_say_stored_codes_units_and_indicators_in_the_readers_la
     mountain: str,
     ha: str,
     resort: str,
-    patrol: str | None,
+    patrol: str,
 ) -> None:
     """A grant's status, ecosystems, threats' kinds and statuses, the units of its figures and
     its indicators' names (where the catalogue has the language) are not shown as codes."""
@@ -213,10 +213,9 @@ def test_the_grant_pages_say_stored_codes_units_and_indicators_in_the_readers_la
     assert "<td>proposed</td>" not in threats
     charts = re.findall(r'<svg class="chart"[^>]*aria-label="([^"]*)"', page)
     assert charts and all("(" in c for c in charts)
-    if patrol:  # Russian names come from the catalogue; Kazakh ones are not stored yet
-        assert any(c.startswith(patrol) for c in charts) and not any(
-            c.startswith("Patrol distance") for c in charts
-        )
+    # indicators' names come from the catalogue (name_ru, name_kk)
+    assert any(c.startswith(patrol) for c in charts)
+    assert not any(c.startswith("Patrol distance") for c in charts)
 
     report = client.get(f"/grants/SOS-CA-EX-01/report?lang={lang}", headers=HTML).text
     assert f"· {closed}</p>" in report
@@ -233,11 +232,15 @@ def test_the_grant_pages_say_stored_codes_units_and_indicators_in_the_readers_la
     )
 
 
-def test_the_monitoring_page_names_indicators_in_russian_where_the_catalogue_does(
-    client: Any,
+@pytest.mark.parametrize(
+    ("lang", "name"), [("ru", "Протяжённость патрулей"), ("kk", "Патрульдік жүріс қашықтығы")]
+)
+def test_the_monitoring_page_names_indicators_in_the_readers_language(
+    client: Any, lang: str, name: str
 ) -> None:
-    page = client.get("/monitoring?lang=ru", headers=HTML).text
-    assert "<td>Протяжённость патрулей</td>" in page and "Patrol distance" not in page
+    page = client.get(f"/monitoring?lang={lang}", headers=HTML).text
+    assert f"<td>{name}</td>" in page and "Patrol distance" not in page
+    assert f'aria-label="{name} (km)"' in page
     english = client.get("/monitoring?lang=en", headers=HTML).text
     assert "<td>Patrol distance</td>" in english
 

@@ -68,6 +68,9 @@ def test_the_catalogue_is_seeded_with_units_sensitivity_and_species(client) -> N
     assert by["snow_leopard_detections"]["species"] == "Panthera uncia"
     assert by["goitered_gazelle_count"]["species"] == "Gazella subgutturosa"
     assert by["patrol_km"]["sensitive"] is False and by["patrol_km"]["unit"] == "km"
+    # every seeded indicator is named in the three languages (migrations 0008 and 0020)
+    assert all(by[c]["name_ru"] and by[c]["name_kk"] for c in SEEDED)
+    assert by["patrol_km"]["name_kk"] == "Патрульдік жүріс қашықтығы"
 
 
 def test_only_admins_manage_the_catalogue(tx_login_as, db_tx) -> None:  # type: ignore[no-untyped-def]
@@ -96,6 +99,17 @@ def test_only_admins_manage_the_catalogue(tx_login_as, db_tx) -> None:  # type: 
         )
         assert r.status_code == 200, r.text
         assert r.json()["sensitive"] is True and r.json()["unit"] == "wolves"
+        r = admin.patch(
+            "/api/monitoring/indicators/wolf_count",
+            json={"name_ru": "Численность волка", "name_kk": "  Қасқыр саны  "},
+            headers=hdr(admin),
+        )
+        assert r.status_code == 200, r.text
+        assert (r.json()["name_ru"], r.json()["name_kk"]) == ("Численность волка", "Қасқыр саны")
+        long = admin.patch(
+            "/api/monitoring/indicators/wolf_count", json={"name_kk": "x" * 201}, headers=hdr(admin)
+        )
+        assert long.status_code in (400, 422), long.text
         r = admin.patch(
             "/api/monitoring/indicators/wolf_count",
             json={"species": "Canis lupus"},
@@ -127,13 +141,15 @@ def test_cli_manages_the_catalogue_and_imports_csv(
             "--unit",
             "individuals",
             "--sensitive",
+            "--name-kk",
+            "Сілеусін саны",
         ],
     )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["monitoring", "indicators", "--json"])
     assert r.exit_code == 0
     by = {i["code"]: i for i in json.loads(r.output)}
-    assert by["lynx_count"]["sensitive"] is True
+    assert by["lynx_count"]["sensitive"] is True and by["lynx_count"]["name_kk"] == "Сілеусін саны"
     r = runner.invoke(app, ["monitoring", "edit-indicator", "lynx_count", "--not-sensitive"])
     assert r.exit_code == 0 and "sensitive: False" in r.output
     bad = tmp_path / "bad.csv"
