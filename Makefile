@@ -59,7 +59,7 @@ bench:
 # directly, so a fresh clone needs no compiled catalogs). Then translate the new empty
 # msgstr in locale/{ru,kk}/LC_MESSAGES/messages.po.
 i18n: venv
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k en --add-location=file \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k en -k N_ --add-location=file \
 		--sort-by-file --omit-header -o locale/messages.pot .
 	for l in ru kk en; do \
 		if [ -f locale/$$l/LC_MESSAGES/messages.po ]; then \

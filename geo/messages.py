@@ -38,6 +38,13 @@ class Message(str):
         return (Message, (self.template, self.values))
 
 
+def N_(text: str, /) -> str:
+    """``text`` as it is, marked for the catalogs (``make i18n`` extracts it): for English
+    text kept in data structures (a layer's description) that pages translate when they show
+    it (``label(...)`` in templates, :func:`api.i18n.gettext` in code)."""
+    return text
+
+
 def en(template: str, /, **values: Any) -> Message:
     """The message ``template`` filled with ``values`` (``str.format`` fields, no format
     specifications: format numbers before)."""

@@ -129,7 +129,7 @@ async def layer_map(
         request,
         "map_page.html",
         title=_(spec.title),
-        lead=spec.description,
+        lead=_(spec.description),
         links=links,
         map=parts,
     )

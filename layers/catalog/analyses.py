@@ -7,6 +7,7 @@ every new run. Every run, including older ones, stays downloadable at ``/analyse
 
 from __future__ import annotations
 
+from geo.messages import N_
 from layers.spec import PROVENANCE, Column, Join, LayerSpec, LegendItem, Style
 
 _RUN = Join("analysis_runs", "analysis_run_id")
@@ -24,7 +25,7 @@ LAYERS = [
     LayerSpec(
         id="ecosystems_modelled",
         title="Ecosystems (modelled, latest run)",
-        description=(
+        description=N_(
             "Mountains by the UNEP-WCMC definition (Kapos et al. 2000: elevation, slope, local "
             "elevation range within 7 km) and arid lowlands of the four countries, lakes and "
             "glaciers apart; from GEBCO 2023 15″ where it reaches, the 5′ DEM elsewhere "
@@ -61,7 +62,7 @@ LAYERS = [
     LayerSpec(
         id="habitat",
         title="Species habitat (modelled, latest run)",
-        description=(
+        description=N_(
             "Area of Habitat (Brooks et al. 2019): range × elevation limits × suitable "
             "ecosystems, per species, ecosystem and country; parameters at /analyses."
         ),
@@ -90,7 +91,7 @@ LAYERS = [
     LayerSpec(
         id="coverage_gaps",
         title="Coverage gaps (latest run)",
-        description=(
+        description=N_(
             "Habitat neither protected (Protected Planet method) nor inside funded field "
             "sites, ranked by size (rank 1 = largest)."
         ),

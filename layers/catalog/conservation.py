@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from geo.messages import N_
 from layers.spec import PROVENANCE, Column, Join, LayerSpec, LegendItem, Sensitivity, Style
 
 _SPECIES = (
@@ -13,7 +14,7 @@ LAYERS = [
     LayerSpec(
         id="protected_areas",
         title="Protected areas",
-        description=(
+        description=N_(
             "Protected areas and OECMs as in the WDPA: polygons, or points with a reported "
             "area where no boundary is known."
         ),
@@ -41,7 +42,7 @@ LAYERS = [
     LayerSpec(
         id="species_ranges",
         title="Species ranges",
-        description="Range polygons of the programme's species, coded as IUCN Red List data.",
+        description=N_("Range polygons of the programme's species, coded as IUCN Red List data."),
         table="species_ranges",
         geometry_type="MultiPolygon",
         joins=(Join("species", "species_id"),),
@@ -70,7 +71,7 @@ LAYERS = [
     LayerSpec(
         id="occurrences",
         title="Species occurrences",
-        description=(
+        description=N_(
             "Occurrence records (GBIF / Darwin Core). Locations of sensitive species are "
             "generalised to a grid cell for the public, and observers are not shown."
         ),
@@ -96,7 +97,7 @@ LAYERS = [
     LayerSpec(
         id="ecosystems",
         title="Ecosystems (every stored run and import)",
-        description=(
+        description=N_(
             "Every ecosystem polygon in the store: each modelling run's (see analysis_run_id) "
             "and any imported. For the current map use 'Ecosystems (modelled, latest run)'."
         ),
@@ -120,7 +121,7 @@ LAYERS = [
     LayerSpec(
         id="threats",
         title="Threats",
-        description="Documented threats to habitat (resorts, roads, mines ...), with status.",
+        description=N_("Documented threats to habitat (resorts, roads, mines ...), with status."),
         table="threats",
         geometry_type="Geometry",
         columns=(
@@ -140,7 +141,7 @@ LAYERS = [
     LayerSpec(
         id="field_sites",
         title="Field sites",
-        description="Field sites of grants, uploaded by grantees.",
+        description=N_("Field sites of grants, uploaded by grantees."),
         table="field_sites",
         geometry_type="MultiPolygon",
         joins=(Join("grants", "grant_id"),),

@@ -3,13 +3,14 @@ of its field sites (none while it has no sites), from the view ``grant_features`
 
 from __future__ import annotations
 
+from geo.messages import N_
 from layers.spec import Column, Join, LayerSpec, LegendItem, Style
 
 LAYERS = [
     LayerSpec(
         id="grants",
         title="Grants",
-        description=(
+        description=N_(
             "Grants of the small-grants programme: grantee, species, countries, status, call "
             "and amount (USD). The geometry is the union of the grant's field sites; a grant "
             "without sites is listed without geometry."

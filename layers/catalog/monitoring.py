@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from geo.messages import N_
 from layers.spec import PROVENANCE, Column, Join, LayerSpec, Sensitivity, Style
 
 LAYERS = [
     LayerSpec(
         id="monitoring_points",
         title="Monitoring observation points",
-        description=(
+        description=N_(
             "Where grantees observed what they report in field monitoring (camera traps, "
             "counts, patrol incidents). Only points of accepted records are public; points of "
             "sensitive indicators are generalised to a grid cell for the public, exactly as "

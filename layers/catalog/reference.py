@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from geo.messages import N_
 from layers.spec import PROVENANCE, Column, LayerSpec, Style
 
 _NAMED = (
@@ -20,7 +21,7 @@ LAYERS = [
     LayerSpec(
         id="countries",
         title="Countries",
-        description="Country polygons (Natural Earth 1:10m), clipped to the region.",
+        description=N_("Country polygons (Natural Earth 1:10m), clipped to the region."),
         table="countries",
         geometry_type="MultiPolygon",
         columns=(
@@ -38,7 +39,7 @@ LAYERS = [
     LayerSpec(
         id="admin_units",
         title="Administrative units",
-        description="First-level administrative units of KZ, KG, TJ and UZ (coarse, dated).",
+        description=N_("First-level administrative units of KZ, KG, TJ and UZ (coarse, dated)."),
         table="admin_units",
         geometry_type="MultiPolygon",
         columns=(
@@ -54,7 +55,7 @@ LAYERS = [
     LayerSpec(
         id="regions",
         title="Physical regions",
-        description="Named mountain ranges, deserts, plains and basins (Natural Earth).",
+        description=N_("Named mountain ranges, deserts, plains and basins (Natural Earth)."),
         table="regions",
         geometry_type="MultiPolygon",
         columns=(
@@ -70,7 +71,7 @@ LAYERS = [
     LayerSpec(
         id="glaciers",
         title="Glaciers",
-        description="Glaciers and ice fields (Natural Earth 1:10m).",
+        description=N_("Glaciers and ice fields (Natural Earth 1:10m)."),
         table="glaciers",
         geometry_type="MultiPolygon",
         columns=(*_NAMED, *PROVENANCE),
@@ -80,7 +81,7 @@ LAYERS = [
     LayerSpec(
         id="lakes",
         title="Lakes",
-        description="Lakes and reservoirs (Natural Earth 1:10m).",
+        description=N_("Lakes and reservoirs (Natural Earth 1:10m)."),
         table="lakes",
         geometry_type="MultiPolygon",
         columns=(*_NAMED, *_NAMES_RU_KK, *PROVENANCE),
@@ -90,7 +91,7 @@ LAYERS = [
     LayerSpec(
         id="rivers",
         title="Rivers",
-        description="Rivers and lake centre-lines (Natural Earth 1:10m).",
+        description=N_("Rivers and lake centre-lines (Natural Earth 1:10m)."),
         table="rivers",
         geometry_type="MultiLineString",
         columns=(*_NAMED, *_NAMES_RU_KK, *PROVENANCE),
@@ -100,7 +101,7 @@ LAYERS = [
     LayerSpec(
         id="places",
         title="Populated places",
-        description="Cities and towns (Natural Earth 1:10m).",
+        description=N_("Cities and towns (Natural Earth 1:10m)."),
         table="places",
         geometry_type="Point",
         columns=(
@@ -117,7 +118,7 @@ LAYERS = [
     LayerSpec(
         id="peaks",
         title="Peaks and passes",
-        description="Named peaks, passes and depressions with elevations (Natural Earth).",
+        description=N_("Named peaks, passes and depressions with elevations (Natural Earth)."),
         table="peaks",
         geometry_type="Point",
         columns=(

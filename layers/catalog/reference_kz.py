@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from geo.messages import N_
 from layers.spec import PROVENANCE, Column, LayerSpec, Style
 
 LAYERS = [
     LayerSpec(
         id="districts",
         title="Districts of Kazakhstan",
-        description=(
+        description=N_(
             "Kazakhstan's 224 districts and cities of 2024 with their region, KATO and "
             "ISO 3166-2 codes; names in English, Kazakh and Russian (geokz, CC BY 4.0)."
         ),
@@ -36,7 +37,7 @@ LAYERS = [
     LayerSpec(
         id="settlements",
         title="Settlements of Kazakhstan",
-        description=(
+        description=N_(
             "Cities, towns, villages, hamlets and isolated dwellings of Kazakhstan from "
             "OpenStreetMap (© OpenStreetMap contributors, ODbL); names in English, Kazakh and "
             "Russian where tagged."

@@ -24,6 +24,7 @@ KEYWORDS = {
     "_l": None,
     "lazy_gettext": None,
     "en": None,
+    "N_": None,
 }
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 #: ``{name}``: filled in by a page's script (the upload page's words)

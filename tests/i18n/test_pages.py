@@ -306,3 +306,27 @@ def test_the_ecosystem_class_labels_the_catalogs_translate_are_those_the_model_s
                 assert i18n.gettext(label) != label, (lang, label)
         finally:
             i18n.reset(token)
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_layer_descriptions_in_the_readers_language(client: Any, lang: str) -> None:
+    """Every layer's description has a Russian and a Kazakh text, shown on the list of layers,
+    each layer's page and its map page; the OGC API's JSON keeps the English one."""
+    from api import i18n
+    from layers.registry import get_layer, layers
+
+    token = i18n.set_locale(lang)
+    try:
+        texts = {s.id: i18n.gettext(s.description) for s in layers()}
+    finally:
+        i18n.reset(token)
+    assert all(texts[s.id] != s.description for s in layers()), lang
+    listing = client.get(f"/collections?lang={lang}", headers=HTML).text
+    for s in layers():
+        assert f"<td>{texts[s.id]}</td>" in listing.replace("&#34;", '"'), s.id
+    assert f'<p class="lead">{texts["grants"]}</p>' in client.get(
+        f"/collections/grants?f=html&lang={lang}", headers=HTML
+    ).text.replace("&#34;", '"')
+    assert texts["field_sites"] in client.get(f"/collections/field_sites/map?lang={lang}").text
+    doc = client.get(f"/collections/grants?f=json&lang={lang}").json()
+    assert doc["description"] == get_layer("grants").description
