@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from geo.messages import N_
+
 PropertyType = Literal["string", "integer", "number", "boolean", "date", "datetime"]
 GeometryType = Literal[
     "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "Geometry"
@@ -90,7 +92,7 @@ class Sensitivity:
     """
 
     flag: str | None = "species.sensitive"
-    how: str = "snapped to the centre of a grid cell"
+    how: str = N_("snapped to the centre of a grid cell")
 
 
 @dataclass(frozen=True)

@@ -328,5 +328,9 @@ def test_layer_descriptions_in_the_readers_language(client: Any, lang: str) -> N
         f"/collections/grants?f=html&lang={lang}", headers=HTML
     ).text.replace("&#34;", '"')
     assert texts["field_sites"] in client.get(f"/collections/field_sites/map?lang={lang}").text
+    # the properties' titles and how sensitive locations are protected, too
+    page = client.get(f"/collections/occurrences?f=html&lang={lang}", headers=HTML).text
+    assert "snapped to the centre" not in page and "<td>Basis of record</td>" not in page
+    assert "<td>Species</td>" not in page
     doc = client.get(f"/collections/grants?f=json&lang={lang}").json()
     assert doc["description"] == get_layer("grants").description
