@@ -208,6 +208,11 @@ def test_the_grant_pages_say_stored_codes_units_and_indicators_in_the_readers_la
     assert f'<td id="status">{closed}</td>' in page
     facts = page.split('<td id="status">')[1].split("</table>")[0]
     assert mountain in facts and "mountain" not in facts
+    heading = {
+        "ru": "Опубликованные угрозы в пределах 10 км",
+        "kk": "10 км шегіндегі жарияланған қауіптер",
+    }
+    assert f"<h2>{heading[lang]}</h2>" in page  # the words in the language's order
     threats = page.split('id="threats"')[1].split("</table>")[0]
     assert f"<td>{resort}</td>" in threats and "<td>ski resort</td>" not in threats
     assert "<td>proposed</td>" not in threats
