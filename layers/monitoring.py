@@ -60,28 +60,18 @@ def series(
     joined = records.join(indicators, indicators.c.id == records.c.indicator_id)
     if where.grant_id is not None:  # only a grant's series needs the sites
         joined = joined.join(sites, sites.c.id == records.c.site_id)
+    i = indicators.c
+    keys = (i.code, i.name_en, i.name_ru, i.name_kk, i.unit, period)  # one series per period
     stmt = (
         select(
-            indicators.c.code,
-            indicators.c.name_en,
-            indicators.c.name_ru,
-            indicators.c.name_kk,
-            indicators.c.unit,
-            period,
+            *keys,
             func.sum(records.c.value).label("value"),
             func.count().label("n"),
             func.bool_and(records.c.method == "example").label("example"),
         )
         .select_from(joined)
-        .group_by(
-            indicators.c.code,
-            indicators.c.name_en,
-            indicators.c.name_ru,
-            indicators.c.name_kk,
-            indicators.c.unit,
-            period,
-        )
-        .order_by(indicators.c.code, period)
+        .group_by(*keys)
+        .order_by(i.code, period)
     )
     if public:
         stmt = stmt.where(records.c.state == "accepted")
