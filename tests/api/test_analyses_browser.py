@@ -40,7 +40,7 @@ def test_analyses_pages(
     page.goto(f"{live_server}/analyses")
     page.click(f'a[href="/analyses/{gaps_run}"]')
     page.wait_for_selector(".folium-map path.leaflet-interactive")
-    assert page.inner_text("h1").startswith(f"Analysis {gaps_run}: gaps")
+    assert page.inner_text("h1").startswith(f"Analysis {gaps_run}: coverage gaps")
     with engine.connect() as conn:
         pieces = conn.execute(
             text("SELECT count(*) FROM analysis_features WHERE run_id = :r AND kind = 'gap'"),
@@ -49,7 +49,11 @@ def test_analyses_pages(
     assert pieces > 0
     # every gap piece of the run is drawn (the basemap adds paths of its own)
     assert page.locator("path.leaflet-interactive").count() >= pieces
-    assert "share_protected" in page.inner_text("table.results")
+    assert "share protected" in page.inner_text("table.results")
+    # each header names its column in the CSV (shown on hover)
+    assert (
+        page.get_attribute("table.results th[title=share_protected]", "title") == "share_protected"
+    )
     box = page.locator(".analysis-map .folium-map").bounding_box()
     assert box is not None and box["height"] > 300
     page.screenshot(path=str(artifacts / "analysis-gaps.png"), full_page=True)
