@@ -84,6 +84,8 @@ species = table(
     column("id", Integer),
     column("scientific_name", String),
     column("common_name_en", String),
+    column("common_name_ru", String),
+    column("common_name_kk", String),
     column("iucn_category", String),
 )
 species_ranges = table(

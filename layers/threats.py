@@ -274,13 +274,21 @@ def _species_overlap(table_name: str, *, latest_run: bool) -> Select[Any]:
             s.c.scientific_name.label("id"),
             s.c.scientific_name,
             s.c.common_name_en,
+            s.c.common_name_ru,
+            s.c.common_name_kk,
             s.c.iucn_category,
             *_provenance(x),
             _geometry_out(func.ST_Union(_clip(x.c.geom))),
         )
         .select_from(x.join(s, s.c.id == x.c.species_id))
         .where(_hit(x.c.geom))
-        .group_by(s.c.scientific_name, s.c.common_name_en, s.c.iucn_category)
+        .group_by(
+            s.c.scientific_name,
+            s.c.common_name_en,
+            s.c.common_name_ru,
+            s.c.common_name_kk,
+            s.c.iucn_category,
+        )
         .order_by(s.c.scientific_name)
     )
     if latest_run:
@@ -641,15 +649,28 @@ def _finish(m: folium.Map, tools: maps.MapTools | None) -> None:
         maps.localise(m.get_root())
 
 
-def overlap_overlays(o: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The pieces of the footprint in each ecosystem and species' habitat, as map layers."""
+def overlap_overlays(
+    o: Mapping[str, Any],
+    *,
+    words: Mapping[str, str] | None = None,
+    name: Callable[[Mapping[str, Any]], str | None] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """The pieces of the footprint in each ecosystem and species' habitat, as map layers.
+
+    ``words`` gives the layers' words in the reader's language (``Ecosystem``, ``Modelled
+    habitat``, ``ha``), ``name`` a row's name in it (a species' common name, an ecosystem);
+    without them, English."""
+    said = {"Ecosystem": "Ecosystem", "Modelled habitat": "Modelled habitat", "ha": "ha"}
+    said.update(words or {})
     layers: dict[str, list[dict[str, Any]]] = {}
     for key, what in (("ecosystems", "Ecosystem"), ("habitat", "Modelled habitat")):
         for row in o.get(key, []):
+            named = name(row) if name is not None else None
             label = next(
                 (
                     v
                     for v in (
+                        named,
                         row.get("common_name_en"),
                         row.get("scientific_name"),
                         row.get("kind"),
@@ -658,7 +679,8 @@ def overlap_overlays(o: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 ),
                 "unnamed",
             )
-            title = f"{what}: {str(label).replace('_', ' ')} ({row['overlap_ha']:,.0f} ha)"
+            label = str(label).replace("_", " ")
+            title = f"{said[what]}: {label} ({row['overlap_ha']:,.0f} {said['ha']})"
             layers[title] = [
                 {
                     "type": "Feature",

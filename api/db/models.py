@@ -145,6 +145,7 @@ class Species(Timestamped, Base):
     scientific_name: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
     common_name_en: Mapped[str | None] = mapped_column(Text)
     common_name_ru: Mapped[str | None] = mapped_column(Text)
+    common_name_kk: Mapped[str | None] = mapped_column(Text)
     iucn_category: Mapped[str] = mapped_column(String(2), nullable=False)
     sensitive: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     iucn_taxon_id: Mapped[int | None] = mapped_column(Integer)

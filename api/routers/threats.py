@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,7 +25,7 @@ from shapely.geometry import mapping
 
 from api import ogc
 from api.deps import ReaderDep, SettingsDep
-from api.i18n import current_locale, translate
+from api.i18n import current_locale, gettext, localized, translate
 from api.settings import NODE_MODULES, STATIC_DIR, Settings
 from api.templating import map_tools, render, templates
 from api.vocabulary import word
@@ -160,6 +161,26 @@ def feed(
     return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
 
 
+def _overlay_name(row: Mapping[str, Any]) -> str | None:
+    """A piece's name on the dossier's map in the reader's language: the species' common name,
+    or the ecosystem as a word."""
+    common = localized(row, "common_name_en")
+    if isinstance(common, str) and common:  # pandas gives NaN for a missing name
+        return common
+    kind = row.get("kind")
+    return word(kind) if isinstance(kind, str) and kind else None
+
+
+def _overlays(overlaps: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The footprint's pieces in each ecosystem and habitat, named in the reader's language."""
+    words = {
+        "Ecosystem": gettext("Ecosystem"),
+        "Modelled habitat": gettext("Modelled habitat"),
+        "ha": gettext("ha"),
+    }
+    return lt.overlap_overlays(overlaps, words=words, name=_overlay_name)
+
+
 @router.get("/threats/{threat_id}", response_class=HTMLResponse, summary="A threat's dossier")
 def dossier(request: Request, engine: ReaderDep, threat_id: int) -> HTMLResponse:
     """The public dossier of a threat: map, area, overlaps, timeline, evidence, sources."""
@@ -168,7 +189,7 @@ def dossier(request: Request, engine: ReaderDep, threat_id: int) -> HTMLResponse
         data["threat"]["geom"],
         data["threat"]["name"],
         data["context"],
-        overlays=lt.overlap_overlays(data["overlaps"]),
+        overlays=_overlays(data["overlaps"]),
         relief=True,
         tools=map_tools(request),
         versions=ogc.version_tokens(request, lt.site_context_layers()),
@@ -226,7 +247,7 @@ def export_html(request: Request, engine: Any, settings: Settings, threat_id: in
         data["threat"]["geom"],
         data["threat"]["name"],
         data["context"],
-        overlays=lt.overlap_overlays(data["overlaps"]),
+        overlays=_overlays(data["overlaps"]),
     )
     photos = {
         ev["id"]: _photo_uri(settings, ev)

@@ -293,6 +293,7 @@ def grant_history(engine: Engine, principal: Principal, code: str) -> list[dict[
                 "scientific_name": s.scientific_name,
                 "common_name_en": s.common_name_en,
                 "common_name_ru": s.common_name_ru,
+                "common_name_kk": s.common_name_kk,
             }
             for s in session.scalars(select(Species).where(Species.id.in_(ids)))
         }

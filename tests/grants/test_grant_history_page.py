@@ -131,6 +131,7 @@ def test_species_changes_are_in_the_history_with_readable_names(changed_grant) -
             "scientific_name": "Gazella subgutturosa",
             "common_name_en": "Goitered gazelle",
             "common_name_ru": "Джейран",
+            "common_name_kk": "Қарақұйрық",
         }
     ]
     registered = history[-1]["species"]["added"]
@@ -145,5 +146,5 @@ def test_species_changes_are_in_the_history_with_readable_names(changed_grant) -
     assert "Добавлены виды: Джейран (Gazella subgutturosa)" in ru[1]
     assert "Исключены виды: Снежный барс (ирбис) (Panthera uncia)" in ru[0]
     kk = _rows(admin.get(f"/grants/{code}/history", headers={"Accept-Language": "kk"}).text)
-    assert "Қосылған түрлер: Goitered gazelle (Gazella subgutturosa)" in kk[1]
+    assert "Қосылған түрлер: Қарақұйрық (Gazella subgutturosa)" in kk[1]
     assert "Алынып тасталған түрлер" in kk[0]

@@ -339,3 +339,65 @@ def test_layer_descriptions_in_the_readers_language(client: Any, lang: str) -> N
     assert "<td>Species</td>" not in page
     doc = client.get(f"/collections/grants?f=json&lang={lang}").json()
     assert doc["description"] == get_layer("grants").description
+
+
+@pytest.mark.parametrize(
+    ("lang", "species", "pieces"),
+    [
+        (
+            "ru",
+            "Снежный барс (ирбис)",
+            {"Экосистема: горные (1,002 га)", "Моделируемые местообитания: Снежный барс (305 га)"},
+        ),
+        (
+            "kk",
+            "Ілбіс",
+            {"Экожүйе: таулы (1,002 га)", "Модельдік мекендеу орындары: Ілбіс (305 га)"},
+        ),
+    ],
+)
+def test_the_dossier_names_species_and_map_pieces_in_the_readers_language(
+    client: Any, kok_jailau: int, lang: str, species: str, pieces: set[str]
+) -> None:
+    """The species' common names (``common_name_ru``, ``common_name_kk``, migration 0021) and
+    the names of the footprint's pieces on the dossier's map; the dossier's tables name
+    species with the same names (``localized``)."""
+    from sqlalchemy import select
+
+    from shapely.geometry import Point
+
+    from api import i18n
+    from api.db import models as m
+    from api.routers.threats import _overlays
+
+    with client.app.state.engine.connect() as conn:  # the demo's snow leopard
+        names = conn.execute(
+            select(m.Species.common_name_ru, m.Species.common_name_kk).where(
+                m.Species.scientific_name == "Panthera uncia"
+            )
+        ).one()
+    assert species == {"ru": names.common_name_ru, "kk": names.common_name_kk}[lang]
+    assert client.get(f"/threats/{kok_jailau}?lang={lang}", headers=HTML).status_code == 200
+    token = i18n.set_locale(lang)
+    try:
+        names = {
+            "ru": {"common_name_ru": "Снежный барс"},
+            "kk": {"common_name_kk": "Ілбіс"},
+        }[lang]
+        layers = _overlays(
+            {
+                "ecosystems": [{"kind": "mountain", "overlap_ha": 1002.0, "piece": Point(0, 0)}],
+                "habitat": [
+                    {
+                        "scientific_name": "Panthera uncia",
+                        "common_name_en": "Snow leopard",
+                        "overlap_ha": 305.0,
+                        "piece": Point(0, 0),
+                    }
+                    | names
+                ],
+            }
+        )
+    finally:
+        i18n.reset(token)
+    assert set(layers) == pieces

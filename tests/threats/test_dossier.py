@@ -98,8 +98,8 @@ def test_overlap_with_ecosystems_and_ranges(db_session: Session) -> None:
     )
     sp = conn.execute(
         text(
-            "INSERT INTO species (scientific_name, iucn_category, sensitive, source) "
-            "VALUES ('Testus irbis', 'VU', true, 'test') RETURNING id"
+            "INSERT INTO species (scientific_name, common_name_kk, iucn_category, sensitive, "
+            "source) VALUES ('Testus irbis', 'Сынақ ілбіс', 'VU', true, 'test') RETURNING id"
         )
     ).scalar_one()
     conn.execute(
@@ -130,6 +130,7 @@ def test_overlap_with_ecosystems_and_ranges(db_session: Session) -> None:
     result = overlaps(conn, foot)
     (hab,) = [h for h in result["habitat"] if h["scientific_name"] == "Testus irbis"]
     assert hab["share"] == pytest.approx(1 / 3, rel=0.01)
+    assert hab["common_name_kk"] == "Сынақ ілбіс"  # for the dossier in Kazakh
     expected = {
         kind: conn.execute(
             text(
